@@ -1,0 +1,854 @@
+//! A validating recursive-descent parser for Lua 5.4 (the grammar of `lparser.c`).
+//!
+//! It checks the whole chunk, as `load` would, but keeps a tree only of the
+//! top-level statements: that is all prosody's config model needs, and it keeps
+//! memory proportional to the top level rather than to every expression.
+
+use super::lexer::{self, Kw, LexError, Span, Sym, Tok, Token};
+
+/// Nesting limit of statements and expressions. Lua stops at `LUAI_MAXCCALLS`
+/// (200) C levels, a few of which are spent by `load` itself; a bound also
+/// keeps hostile input from overflowing our own stack.
+pub const MAX_DEPTH: usize = 195;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl From<LexError> for ParseError {
+    fn from(e: LexError) -> Self {
+        ParseError {
+            offset: e.offset,
+            message: e.message,
+        }
+    }
+}
+
+/// What an expression is, as far as prosody's config model cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExprKind {
+    /// A string literal; decode it with [`lexer::decode_string`].
+    Str,
+    Name,
+    Table(Vec<Field>),
+    /// A call or index chain: `f "x" { … }`, `a.b`, `(e)`.
+    Suffixed(Box<Suffixed>),
+    /// Anything else: numbers, operators, functions, `nil`, `...`.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expr {
+    pub span: Span,
+    pub kind: ExprKind,
+}
+
+/// A `name = value` field of a table constructor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub key: Span,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Suffix {
+    /// `f(args)`, `f "s"`, `f {…}`: the arguments.
+    Call(Vec<Expr>),
+    /// `.name`, `[exp]`, `:method(args)`.
+    Index,
+    Method,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suffixed {
+    /// The head: a name or a parenthesised expression.
+    pub head: Expr,
+    pub suffixes: Vec<Suffix>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StmtKind {
+    /// An expression statement (always a call chain in valid Lua).
+    Call(Suffixed),
+    /// `a, b.c = x, y`: targets that are plain names carry their span.
+    Assign {
+        targets: Vec<Option<Span>>,
+        values: Vec<Expr>,
+    },
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stmt {
+    pub span: Span,
+    pub kind: StmtKind,
+}
+
+/// The parsed chunk: its top-level statements and every comment.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    pub stmts: Vec<Stmt>,
+    pub comments: Vec<Span>,
+    /// Expression statements below the top level that call a name, with the
+    /// span of that name: prosody would run them, so callers may want to say
+    /// that a `Component` inside an `if` is beyond a static model.
+    pub nested_calls: Vec<Span>,
+}
+
+pub fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
+    let (all, lex_error) = lexer::tokenize_partial(src);
+    let mut comments = Vec::new();
+    let mut toks = Vec::with_capacity(all.len());
+    for t in all {
+        if t.kind == Tok::Comment {
+            comments.push(t.span);
+        } else {
+            toks.push(t);
+        }
+    }
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        depth: 0,
+        funcs: vec![FuncState { vararg: true, loops: 0 }],
+        nested_calls: Vec::new(),
+    };
+    let stmts = match p.main_chunk() {
+        Ok(s) => s,
+        // The parser stopped on the bad token: the lexer's message is the real one.
+        Err(_) if p.kind() == Tok::Error => return Err(lex_error.expect("an error token has an error").into()),
+        Err(e) => return Err(e),
+    };
+    Ok(Chunk {
+        stmts,
+        comments,
+        nested_calls: p.nested_calls,
+    })
+}
+
+struct FuncState {
+    vararg: bool,
+    loops: usize,
+}
+
+struct Parser<'a> {
+    src: &'a [u8],
+    toks: Vec<Token>,
+    pos: usize,
+    depth: usize,
+    funcs: Vec<FuncState>,
+    nested_calls: Vec<Span>,
+}
+
+type R<T> = Result<T, ParseError>;
+
+fn binary_priority(t: Tok) -> Option<(u8, u8)> {
+    Some(match t {
+        Tok::Keyword(Kw::Or) => (1, 1),
+        Tok::Keyword(Kw::And) => (2, 2),
+        Tok::Sym(Sym::Lt | Sym::Gt | Sym::Le | Sym::Ge | Sym::Ne | Sym::Eq) => (3, 3),
+        Tok::Sym(Sym::Pipe) => (4, 4),
+        Tok::Sym(Sym::Tilde) => (5, 5),
+        Tok::Sym(Sym::Amp) => (6, 6),
+        Tok::Sym(Sym::Shl | Sym::Shr) => (7, 7),
+        Tok::Sym(Sym::Concat) => (9, 8),
+        Tok::Sym(Sym::Plus | Sym::Minus) => (10, 10),
+        Tok::Sym(Sym::Star | Sym::Slash | Sym::DoubleSlash | Sym::Percent) => (11, 11),
+        Tok::Sym(Sym::Caret) => (14, 13),
+        _ => return None,
+    })
+}
+
+const UNARY_PRIORITY: u8 = 12;
+
+impl<'a> Parser<'a> {
+    fn tok(&self) -> &Token {
+        &self.toks[self.pos]
+    }
+    fn kind(&self) -> Tok {
+        self.toks[self.pos].kind
+    }
+    fn peek_kind(&self, n: usize) -> Tok {
+        self.toks[(self.pos + n).min(self.toks.len() - 1)].kind
+    }
+    fn start(&self) -> usize {
+        self.tok().span.start
+    }
+    /// End of the last consumed token.
+    fn prev_end(&self) -> usize {
+        if self.pos == 0 {
+            0
+        } else {
+            self.toks[self.pos - 1].span.end
+        }
+    }
+    fn advance(&mut self) -> Span {
+        let s = self.toks[self.pos].span.clone();
+        if self.pos + 1 < self.toks.len() {
+            self.pos += 1;
+        }
+        s
+    }
+    fn test(&mut self, k: Tok) -> bool {
+        if self.kind() == k {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Lua's `near 'token'` text for the current token.
+    fn near(&self) -> String {
+        let t = self.tok();
+        if matches!(t.kind, Tok::Eof | Tok::Error) {
+            return "<eof>".into();
+        }
+        let text = &self.src[t.span.clone()];
+        let shown: String = String::from_utf8_lossy(&text[..text.len().min(40)]).into();
+        format!("'{shown}'")
+    }
+
+    fn error<T>(&self, msg: impl Into<String>) -> R<T> {
+        Err(ParseError {
+            offset: self.start(),
+            message: format!("{} near {}", msg.into(), self.near()),
+        })
+    }
+
+    fn expect(&mut self, k: Tok, what: &str) -> R<Span> {
+        if self.kind() == k {
+            Ok(self.advance())
+        } else {
+            self.error(format!("'{what}' expected"))
+        }
+    }
+
+    /// `check_match`: a closing token, naming the opener when it is on another line.
+    fn expect_match(&mut self, k: Tok, what: &str, opener: &str, open_at: usize) -> R<Span> {
+        if self.kind() == k {
+            return Ok(self.advance());
+        }
+        let open_line = line_of(self.src, open_at);
+        if open_line == line_of(self.src, self.start()) {
+            self.error(format!("'{what}' expected"))
+        } else {
+            self.error(format!("'{what}' expected (to close '{opener}' at line {open_line})"))
+        }
+    }
+
+    fn name(&mut self) -> R<Span> {
+        self.expect(Tok::Name, "<name>")
+    }
+
+    fn enter(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ParseError {
+                offset: self.start(),
+                message: format!("chunk has too many syntax levels (more than {MAX_DEPTH} nested)"),
+            });
+        }
+        Ok(())
+    }
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn main_chunk(&mut self) -> R<Vec<Stmt>> {
+        let mut stmts = Vec::new();
+        while !self.block_follow(true) {
+            if self.kind() == Tok::Keyword(Kw::Return) {
+                let start = self.start();
+                self.statement(true)?;
+                stmts.push(Stmt {
+                    span: start..self.prev_end(),
+                    kind: StmtKind::Other,
+                });
+                break;
+            }
+            let start = self.start();
+            let kind = self.statement(true)?;
+            if let Some(kind) = kind {
+                stmts.push(Stmt {
+                    span: start..self.prev_end(),
+                    kind,
+                });
+            }
+        }
+        if self.kind() != Tok::Eof {
+            return self.error("'<eof>' expected");
+        }
+        Ok(stmts)
+    }
+
+    fn block_follow(&self, with_until: bool) -> bool {
+        match self.kind() {
+            Tok::Keyword(Kw::Else | Kw::Elseif | Kw::End) | Tok::Eof => true,
+            Tok::Keyword(Kw::Until) => with_until,
+            _ => false,
+        }
+    }
+
+    fn block(&mut self) -> R<()> {
+        while !self.block_follow(true) {
+            if self.kind() == Tok::Keyword(Kw::Return) {
+                self.statement(false)?;
+                return Ok(());
+            }
+            self.statement(false)?;
+        }
+        Ok(())
+    }
+
+    /// One statement; at the top level, returns its kind (`None` for `;`).
+    fn statement(&mut self, top: bool) -> R<Option<StmtKind>> {
+        self.enter()?;
+        let start = self.start();
+        let kind = match self.kind() {
+            Tok::Sym(Sym::Semi) => {
+                self.advance();
+                None
+            }
+            Tok::Keyword(Kw::If) => {
+                self.advance();
+                self.cond_then()?;
+                while self.kind() == Tok::Keyword(Kw::Elseif) {
+                    self.advance();
+                    self.cond_then()?;
+                }
+                if self.test(Tok::Keyword(Kw::Else)) {
+                    self.block()?;
+                }
+                self.expect_match(Tok::Keyword(Kw::End), "end", "if", start)?;
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::While) => {
+                self.advance();
+                self.expr()?;
+                self.expect(Tok::Keyword(Kw::Do), "do")?;
+                self.loop_block()?;
+                self.expect_match(Tok::Keyword(Kw::End), "end", "while", start)?;
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::Do) => {
+                self.advance();
+                self.block()?;
+                self.expect_match(Tok::Keyword(Kw::End), "end", "do", start)?;
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::For) => {
+                self.advance();
+                self.name()?;
+                match self.kind() {
+                    Tok::Sym(Sym::Assign) => {
+                        self.advance();
+                        self.expr()?;
+                        self.expect(Tok::Sym(Sym::Comma), ",")?;
+                        self.expr()?;
+                        if self.test(Tok::Sym(Sym::Comma)) {
+                            self.expr()?;
+                        }
+                    }
+                    Tok::Sym(Sym::Comma) | Tok::Keyword(Kw::In) => {
+                        while self.test(Tok::Sym(Sym::Comma)) {
+                            self.name()?;
+                        }
+                        self.expect(Tok::Keyword(Kw::In), "in")?;
+                        self.exprlist()?;
+                    }
+                    _ => return self.error("'=' or 'in' expected"),
+                }
+                self.expect(Tok::Keyword(Kw::Do), "do")?;
+                self.loop_block()?;
+                self.expect_match(Tok::Keyword(Kw::End), "end", "for", start)?;
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::Repeat) => {
+                self.advance();
+                self.funcs.last_mut().unwrap().loops += 1;
+                self.block()?;
+                self.funcs.last_mut().unwrap().loops -= 1;
+                self.expect_match(Tok::Keyword(Kw::Until), "until", "repeat", start)?;
+                self.expr()?;
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::Function) => {
+                self.advance();
+                self.name()?;
+                while self.test(Tok::Sym(Sym::Dot)) {
+                    self.name()?;
+                }
+                if self.test(Tok::Sym(Sym::Colon)) {
+                    self.name()?;
+                }
+                self.body(start)?;
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::Local) => {
+                self.advance();
+                if self.test(Tok::Keyword(Kw::Function)) {
+                    self.name()?;
+                    self.body(start)?;
+                } else {
+                    let mut closes = 0;
+                    loop {
+                        self.name()?;
+                        if self.test(Tok::Sym(Sym::Lt)) {
+                            let at = self.start();
+                            let attr = self.name()?;
+                            match &self.src[attr] {
+                                b"const" => {}
+                                b"close" => closes += 1,
+                                other => {
+                                    return Err(ParseError {
+                                        offset: at,
+                                        message: format!("unknown attribute '{}'", String::from_utf8_lossy(other)),
+                                    })
+                                }
+                            }
+                            if closes > 1 {
+                                return Err(ParseError {
+                                    offset: at,
+                                    message: "multiple to-be-closed variables in local list".into(),
+                                });
+                            }
+                            self.expect(Tok::Sym(Sym::Gt), ">")?;
+                        }
+                        if !self.test(Tok::Sym(Sym::Comma)) {
+                            break;
+                        }
+                    }
+                    if self.test(Tok::Sym(Sym::Assign)) {
+                        self.exprlist()?;
+                    }
+                }
+                Some(StmtKind::Other)
+            }
+            Tok::Sym(Sym::DoubleColon) => {
+                self.advance();
+                self.name()?;
+                self.expect(Tok::Sym(Sym::DoubleColon), "::")?;
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::Return) => {
+                self.advance();
+                if !self.block_follow(true) && self.kind() != Tok::Sym(Sym::Semi) {
+                    self.exprlist()?;
+                }
+                self.test(Tok::Sym(Sym::Semi));
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::Break) => {
+                if self.funcs.last().unwrap().loops == 0 {
+                    let line = line_of(self.src, start);
+                    return Err(ParseError {
+                        offset: start,
+                        message: format!("break outside a loop at line {line} near {}", self.near()),
+                    });
+                }
+                self.advance();
+                Some(StmtKind::Other)
+            }
+            Tok::Keyword(Kw::Goto) => {
+                self.advance();
+                self.name()?;
+                Some(StmtKind::Other)
+            }
+            _ => Some(self.expr_stat(top)?),
+        };
+        self.leave();
+        Ok(kind)
+    }
+
+    fn loop_block(&mut self) -> R<()> {
+        self.funcs.last_mut().unwrap().loops += 1;
+        let r = self.block();
+        self.funcs.last_mut().unwrap().loops -= 1;
+        r
+    }
+
+    fn cond_then(&mut self) -> R<()> {
+        self.expr()?;
+        self.expect(Tok::Keyword(Kw::Then), "then")?;
+        self.block()
+    }
+
+    fn expr_stat(&mut self, top: bool) -> R<StmtKind> {
+        let first = self.suffixed()?;
+        if matches!(self.kind(), Tok::Sym(Sym::Assign | Sym::Comma)) {
+            let mut targets = vec![self.assign_target(&first)?];
+            while self.test(Tok::Sym(Sym::Comma)) {
+                let t = self.suffixed()?;
+                targets.push(self.assign_target(&t)?);
+            }
+            self.expect(Tok::Sym(Sym::Assign), "=")?;
+            let values = self.exprlist()?;
+            return Ok(StmtKind::Assign { targets, values });
+        }
+        match &first.kind {
+            ExprKind::Suffixed(s) if matches!(s.suffixes.last(), Some(Suffix::Call(_) | Suffix::Method)) => {}
+            _ => return self.error("syntax error"),
+        }
+        let ExprKind::Suffixed(s) = first.kind else { unreachable!() };
+        if !top && s.head.kind == ExprKind::Name {
+            self.nested_calls.push(s.head.span.clone());
+        }
+        Ok(StmtKind::Call(*s))
+    }
+
+    /// Checks that an assignment target is a variable; returns its span if it is a plain name.
+    fn assign_target(&self, e: &Expr) -> R<Option<Span>> {
+        match &e.kind {
+            ExprKind::Name => Ok(Some(e.span.clone())),
+            ExprKind::Suffixed(s) if matches!(s.suffixes.last(), Some(Suffix::Index)) => Ok(None),
+            _ => self.error("syntax error"),
+        }
+    }
+
+    fn exprlist(&mut self) -> R<Vec<Expr>> {
+        let mut v = vec![self.expr()?];
+        while self.test(Tok::Sym(Sym::Comma)) {
+            v.push(self.expr()?);
+        }
+        Ok(v)
+    }
+
+    fn expr(&mut self) -> R<Expr> {
+        self.subexpr(0)
+    }
+
+    fn subexpr(&mut self, limit: u8) -> R<Expr> {
+        self.enter()?;
+        let start = self.start();
+        let mut e = match self.kind() {
+            Tok::Keyword(Kw::Not) | Tok::Sym(Sym::Minus | Sym::Hash | Sym::Tilde) => {
+                self.advance();
+                self.subexpr(UNARY_PRIORITY)?;
+                Expr {
+                    span: start..self.prev_end(),
+                    kind: ExprKind::Other,
+                }
+            }
+            _ => self.simple_expr()?,
+        };
+        while let Some((left, right)) = binary_priority(self.kind()) {
+            if left <= limit {
+                break;
+            }
+            self.advance();
+            self.subexpr(right)?;
+            e = Expr {
+                span: start..self.prev_end(),
+                kind: ExprKind::Other,
+            };
+        }
+        self.leave();
+        Ok(e)
+    }
+
+    fn simple_expr(&mut self) -> R<Expr> {
+        let start = self.start();
+        let kind = match self.kind() {
+            Tok::Number | Tok::Keyword(Kw::Nil | Kw::True | Kw::False) => {
+                self.advance();
+                ExprKind::Other
+            }
+            Tok::Str => {
+                self.advance();
+                ExprKind::Str
+            }
+            Tok::Sym(Sym::Dots) => {
+                if !self.funcs.last().unwrap().vararg {
+                    return self.error("cannot use '...' outside a vararg function");
+                }
+                self.advance();
+                ExprKind::Other
+            }
+            Tok::Sym(Sym::LBrace) => return self.table(),
+            Tok::Keyword(Kw::Function) => {
+                self.advance();
+                self.body(start)?;
+                ExprKind::Other
+            }
+            _ => return self.suffixed(),
+        };
+        Ok(Expr {
+            span: start..self.prev_end(),
+            kind,
+        })
+    }
+
+    fn primary(&mut self) -> R<Expr> {
+        let start = self.start();
+        match self.kind() {
+            Tok::Name => {
+                let span = self.advance();
+                Ok(Expr { span, kind: ExprKind::Name })
+            }
+            Tok::Sym(Sym::LParen) => {
+                self.advance();
+                let inner = self.expr()?;
+                self.expect_match(Tok::Sym(Sym::RParen), ")", "(", start)?;
+                // `(e)` is a value, never a variable or a call statement.
+                let kind = match inner.kind {
+                    k @ (ExprKind::Str | ExprKind::Table(_)) => k,
+                    _ => ExprKind::Other,
+                };
+                Ok(Expr {
+                    span: start..self.prev_end(),
+                    kind,
+                })
+            }
+            _ => self.error("unexpected symbol"),
+        }
+    }
+
+    fn suffixed(&mut self) -> R<Expr> {
+        let start = self.start();
+        let head = self.primary()?;
+        let mut suffixes = Vec::new();
+        loop {
+            match self.kind() {
+                Tok::Sym(Sym::Dot) => {
+                    self.advance();
+                    self.name()?;
+                    suffixes.push(Suffix::Index);
+                }
+                Tok::Sym(Sym::LBracket) => {
+                    self.advance();
+                    self.expr()?;
+                    self.expect(Tok::Sym(Sym::RBracket), "]")?;
+                    suffixes.push(Suffix::Index);
+                }
+                Tok::Sym(Sym::Colon) => {
+                    self.advance();
+                    self.name()?;
+                    self.call_args()?;
+                    suffixes.push(Suffix::Method);
+                }
+                Tok::Sym(Sym::LParen | Sym::LBrace) | Tok::Str => {
+                    let args = self.call_args()?;
+                    suffixes.push(Suffix::Call(args));
+                }
+                _ => break,
+            }
+        }
+        if suffixes.is_empty() {
+            return Ok(head);
+        }
+        Ok(Expr {
+            span: start..self.prev_end(),
+            kind: ExprKind::Suffixed(Box::new(Suffixed { head, suffixes })),
+        })
+    }
+
+    fn call_args(&mut self) -> R<Vec<Expr>> {
+        let start = self.start();
+        match self.kind() {
+            Tok::Str => {
+                let span = self.advance();
+                Ok(vec![Expr { span, kind: ExprKind::Str }])
+            }
+            Tok::Sym(Sym::LBrace) => Ok(vec![self.table()?]),
+            Tok::Sym(Sym::LParen) => {
+                self.advance();
+                let args = if self.kind() == Tok::Sym(Sym::RParen) {
+                    Vec::new()
+                } else {
+                    self.exprlist()?
+                };
+                self.expect_match(Tok::Sym(Sym::RParen), ")", "(", start)?;
+                Ok(args)
+            }
+            _ => self.error("function arguments expected"),
+        }
+    }
+
+    fn table(&mut self) -> R<Expr> {
+        let start = self.start();
+        self.advance(); // {
+        let mut fields = Vec::new();
+        while self.kind() != Tok::Sym(Sym::RBrace) {
+            match self.kind() {
+                Tok::Name if self.peek_kind(1) == Tok::Sym(Sym::Assign) => {
+                    let key = self.advance();
+                    self.advance();
+                    let value = self.expr()?;
+                    fields.push(Field { key, value });
+                }
+                Tok::Sym(Sym::LBracket) => {
+                    self.advance();
+                    self.expr()?;
+                    self.expect(Tok::Sym(Sym::RBracket), "]")?;
+                    self.expect(Tok::Sym(Sym::Assign), "=")?;
+                    self.expr()?;
+                }
+                _ => {
+                    self.expr()?;
+                }
+            }
+            if !self.test(Tok::Sym(Sym::Comma)) && !self.test(Tok::Sym(Sym::Semi)) {
+                break;
+            }
+        }
+        self.expect_match(Tok::Sym(Sym::RBrace), "}", "{", start)?;
+        Ok(Expr {
+            span: start..self.prev_end(),
+            kind: ExprKind::Table(fields),
+        })
+    }
+
+    /// A function body: `( params ) block end`.
+    fn body(&mut self, start: usize) -> R<()> {
+        self.expect(Tok::Sym(Sym::LParen), "(")?;
+        let mut vararg = false;
+        if self.kind() != Tok::Sym(Sym::RParen) {
+            loop {
+                match self.kind() {
+                    Tok::Name => {
+                        self.advance();
+                    }
+                    Tok::Sym(Sym::Dots) => {
+                        self.advance();
+                        vararg = true;
+                        break;
+                    }
+                    _ => return self.error("<name> expected"),
+                }
+                if !self.test(Tok::Sym(Sym::Comma)) {
+                    break;
+                }
+            }
+        }
+        self.expect(Tok::Sym(Sym::RParen), ")")?;
+        self.funcs.push(FuncState { vararg, loops: 0 });
+        let r = self.block();
+        self.funcs.pop();
+        r?;
+        self.expect_match(Tok::Keyword(Kw::End), "end", "function", start)?;
+        Ok(())
+    }
+}
+
+/// Lua's 1-based line number of a byte offset (`\r\n` and `\n\r` count once).
+pub fn line_of(src: &[u8], offset: usize) -> usize {
+    let mut line = 1;
+    let mut i = 0;
+    let end = offset.min(src.len());
+    while i < end {
+        let c = src[i];
+        if c == b'\n' || c == b'\r' {
+            line += 1;
+            if i + 1 < src.len() && (src[i + 1] == b'\n' || src[i + 1] == b'\r') && src[i + 1] != c {
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(src: &str) -> Chunk {
+        parse(src.as_bytes()).unwrap_or_else(|e| panic!("{src:?}: {e:?}"))
+    }
+    fn err(src: &str) -> ParseError {
+        parse(src.as_bytes()).expect_err(src)
+    }
+
+    #[test]
+    fn whole_statement_grammar() {
+        let src = r#"
+local a <const>, b <close> = 1, nil
+local function f(x, ...) return select('#', ...) end
+function t.a.b:c(y) return self end
+for i = 1, 10, 2 do if i > 3 then break elseif i then goto done else end end
+for k, v in pairs({}) do end
+while false do end
+repeat local z = 1 until z
+do ::done:: end
+a.b[c], d = e // 2 ^ -f .. "x" .. 'y', #g | ~h & i << 1 >> 2 ~ 3
+print(not a == b and c or d, ...)
+;;
+return
+"#;
+        let c = ok(src);
+        assert_eq!(c.stmts.len(), 11);
+    }
+
+    #[test]
+    fn prosody_forms_are_calls() {
+        for src in [
+            r#"Component "x""#,
+            r#"component "x""#,
+            r#"Component("x")"#,
+            r#"Component 'x'"#,
+            r#"Component [[x]]"#,
+            r#"Component "x" "muc""#,
+            r#"Component "x" { component_secret = "s" }"#,
+            r#"Component "x" "muc" { modules_enabled = { "a"; "b" } }"#,
+            r#"Component ("conference." .. domain) "muc""#,
+            r#"VirtualHost "x" Host "y" host "z""#,
+            r#"Include "conf.d/*.cfg.lua""#,
+        ] {
+            let c = ok(src);
+            assert!(matches!(c.stmts[0].kind, StmtKind::Call(_)), "{src}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_like_lua() {
+        let cases: &[(&str, &str, usize)] = &[
+            ("# comment\n", "unexpected symbol near '#'", 0),
+            ("x = 1\n# comment", "unexpected symbol near '#'", 6),
+            ("x = ", "unexpected symbol near <eof>", 4),
+            ("x", "syntax error near <eof>", 1),
+            ("f() = 1", "syntax error near '='", 4),
+            ("if x then", "'end' expected near <eof>", 9),
+            ("function f()\n\nx()", "'end' expected (to close 'function' at line 1) near <eof>", 17),
+            ("x = {1, 2", "'}' expected near <eof>", 9),
+            ("return 1 x = 2", "'<eof>' expected near 'x'", 9),
+            ("break", "break outside a loop at line 1", 0),
+            ("function f() return ... end", "cannot use '...' outside a vararg function", 20),
+            ("local x <foo> = 1", "unknown attribute 'foo'", 9),
+            ("x = 1 1", "unexpected symbol near '1'", 6),
+            ("Component \"a\" component_secret", "syntax error near <eof>", 30),
+            // Lua lexes lazily: the earlier syntax error wins over a later bad token.
+            ("# Fogbow's guide", "unexpected symbol near '#'", 0),
+            ("x = 1 'abc", "unfinished string", 6),
+        ];
+        for (src, msg, off) in cases {
+            let e = err(src);
+            assert!(e.message.contains(msg), "{src:?}: {e:?}");
+            assert_eq!(e.offset, *off, "{src:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("x = {}1{}", "(".repeat(10_000), ")".repeat(10_000));
+        let e = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || parse(deep.as_bytes()))
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert!(e.message.contains("too many syntax levels"), "{e:?}");
+        let tables = format!("x = {}{}", "{".repeat(50_000), "}".repeat(50_000));
+        assert!(parse(tables.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn lua_line_counting() {
+        assert_eq!(line_of(b"a\r\nb\n\rc\rd", 9), 4);
+        assert_eq!(line_of(b"a\n\nb", 3), 3);
+    }
+}

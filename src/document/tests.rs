@@ -1,0 +1,269 @@
+use super::*;
+
+const DEBIAN12: &str = include_str!("../../tests/fixtures/debian12/prosody.cfg.lua");
+
+fn doc(s: &str) -> Document {
+    Document::parse(s.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{s:?}: {e:?}"))
+}
+
+fn headers(d: &Document) -> Vec<(SectionKind, String, Option<String>)> {
+    d.statements()
+        .iter()
+        .filter_map(|s| match &s.statement {
+            Statement::Section(h) => Some((
+                h.kind,
+                h.name
+                    .literal
+                    .as_ref()
+                    .map(|l| String::from_utf8(l.clone()).unwrap())
+                    .unwrap_or_else(|| format!("expr:{}", d.slice(&h.name.span))),
+                h.module.as_ref().map(|m| d.slice(&m.span)),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn header_index(d: &Document, name: &str) -> usize {
+    d.statements()
+        .iter()
+        .position(|s| matches!(&s.statement, Statement::Section(h) if h.name.literal.as_deref() == Some(name.as_bytes())))
+        .unwrap()
+}
+
+#[test]
+fn debian_default_config() {
+    let d = doc(DEBIAN12);
+    assert_eq!(headers(&d), vec![(SectionKind::VirtualHost, "localhost".into(), None)]);
+    let includes: Vec<_> = d
+        .statements()
+        .iter()
+        .filter_map(|s| match &s.statement {
+            Statement::Include(v) => v.literal.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(includes, vec![b"conf.d/*.cfg.lua".to_vec()]);
+    // The commented-out examples are comments, not components.
+    assert!(DEBIAN12.contains("--Component \"conference.example.com\" \"muc\""));
+    let (line, col) = d.line_col(d.statements().iter().find(|s| matches!(s.statement, Statement::Include(_))).unwrap().span.start);
+    assert_eq!((line, col), (262, 1));
+}
+
+#[test]
+fn every_prosody_form() {
+    let src = r#"
+Component "a.example" component "b.example" Component("c.example") Component 'd.example'
+Component [[e.example]]
+Component "f.example" "muc"
+Component "g.example" { component_secret = "gs" }
+Component "h.example" "muc" { modules_enabled = { "x"; "y" } }
+Component ("conference." .. domain) "muc"
+VirtualHost "v1" Host "v2" host "v3"
+Include "conf.d/*.cfg.lua" include("other.lua")
+Component "i.example" component_secret = Credential("i")
+x = "Component \"j.example\"" --[[ Component "k.example" ]] -- Component "l.example"
+y = [==[
+Component "m.example"
+]==]
+"#;
+    let d = doc(src);
+    let h = headers(&d);
+    let names: Vec<&str> = h.iter().map(|x| x.1.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "a.example",
+            "b.example",
+            "c.example",
+            "d.example",
+            "e.example",
+            "f.example",
+            "g.example",
+            "h.example",
+            "expr:\"conference.\" .. domain",
+            "v1",
+            "v2",
+            "v3",
+            "i.example"
+        ]
+    );
+    assert_eq!(h[5].2.as_deref(), Some("\"muc\""));
+    assert_eq!(h[7].2.as_deref(), Some("\"muc\""));
+    assert_eq!(h[9].0, SectionKind::VirtualHost);
+    let g = header_index(&d, "g.example");
+    let opts = d.section_options(g);
+    assert_eq!(opts.len(), 1);
+    assert_eq!(opts[0].name, "component_secret");
+    assert_eq!(opts[0].value.as_ref().unwrap().literal.as_deref(), Some(&b"gs"[..]));
+    let i = header_index(&d, "i.example");
+    let opts = d.section_options(i);
+    // x and y follow in i.example's section too; the secret is an expression.
+    assert_eq!(opts.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), vec!["component_secret", "x", "y"]);
+    assert_eq!(opts[0].value.as_ref().unwrap().literal, None);
+    assert_eq!(d.slice(&opts[0].value.as_ref().unwrap().span), "Credential(\"i\")");
+}
+
+#[test]
+fn table_form_returns_to_global() {
+    let d = doc("Component \"a\" { component_secret = \"s\" }\nafter = 1\nComponent \"b\"\nmine = 2\n");
+    let owners = d.owners();
+    assert_eq!(owners, vec![Owner::Section(0), Owner::Global, Owner::Section(2), Owner::Section(2)]);
+}
+
+#[test]
+fn syntax_error_positions_and_help() {
+    let e = Document::parse(b"a = 1\n  # Fogbow's guide\n".to_vec()).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 3));
+    assert!(e.help.unwrap().contains("--"));
+    let e = Document::parse(b"\xEF\xBB\xBFa = 1\n".to_vec()).unwrap_err();
+    assert_eq!((e.line, e.column), (1, 1));
+    assert!(e.help.unwrap().contains("byte order mark"));
+    let e = Document::parse(b"#!/usr/bin/lua\na = 1\n".to_vec()).unwrap_err();
+    assert!(e.help.unwrap().contains("#!"));
+    let e = Document::parse("x = \"\u{e9}\u{e9}\" y".as_bytes().to_vec()).unwrap_err();
+    assert_eq!((e.line, e.column), (1, 11), "{e:?}");
+    let e = Document::parse(b"a = 1\r\nb = = 2\r\n".to_vec()).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 5));
+}
+
+fn add_remove_identity(original: &str) {
+    let d = doc(original);
+    let added = d.append_component("new.example", b"p\"w\\d]]--");
+    let d2 = Document::parse(added.clone()).unwrap();
+    let h = header_index(&d2, "new.example");
+    let opts = d2.section_options(h);
+    assert_eq!(opts[0].value.as_ref().unwrap().literal.as_deref(), Some(&b"p\"w\\d]]--"[..]));
+    let r = d2.section_removal(h).unwrap();
+    let back = d2.splice(vec![(r, Vec::new())]);
+    assert_eq!(String::from_utf8_lossy(&back), original, "added:\n{}", String::from_utf8_lossy(&added));
+}
+
+#[test]
+fn add_then_remove_restores_bytes() {
+    for original in [
+        "",
+        "\n",
+        "x = 1",
+        "x = 1\n",
+        "x = 1\n\n\n",
+        "x = 1\r\ny = 2\r\n",
+        "x = 1\r\ny = 2",
+        "x = 1 -- trailing comment",
+        "x = 1\n   ",
+        "--[[ long\ncomment ]]",
+        "VirtualHost \"localhost\"\nInclude \"conf.d/*.cfg.lua\"\n",
+        DEBIAN12,
+        &DEBIAN12.replace('\n', "\r\n"),
+    ] {
+        add_remove_identity(original);
+    }
+}
+
+#[test]
+fn added_block_uses_file_line_endings() {
+    let d = doc("a = 1\r\n");
+    let t = String::from_utf8(d.append_component("m.example", b"s")).unwrap();
+    assert_eq!(t, "a = 1\r\n\r\nComponent \"m.example\"\r\n\tcomponent_secret = \"s\"\r\n");
+}
+
+#[test]
+fn removal_takes_attached_comments_and_options_only() {
+    let src = "\
+a = 1
+
+-- unrelated comment
+
+-- The Fogbow manager
+-- (keep in sync)
+Component \"m.example\"
+\tcomponent_secret = \"s\" -- why
+\tcomponent_ports = nil
+-- about the next one
+Component \"r.example\"
+";
+    let d = doc(src);
+    let h = header_index(&d, "m.example");
+    let r = d.section_removal(h).unwrap();
+    let out = String::from_utf8(d.splice(vec![(r, vec![])])).unwrap();
+    assert_eq!(out, "a = 1\n\n-- unrelated comment\n-- about the next one\nComponent \"r.example\"\n");
+}
+
+#[test]
+fn removal_stops_before_include_and_refuses_to_move_options() {
+    let src = "Component \"m.example\"\n\tcomponent_secret = \"s\"\nInclude \"x.lua\"\n";
+    let d = doc(src);
+    let r = d.section_removal(0).unwrap();
+    assert_eq!(String::from_utf8(d.splice(vec![(r, vec![])])).unwrap(), "Include \"x.lua\"\n");
+
+    let src = "Component \"m.example\"\nInclude \"x.lua\"\n\tcomponent_secret = \"s\"\n";
+    let d = doc(src);
+    let e = d.section_removal(0).unwrap_err();
+    assert!(e.message.contains("edit the file by hand"), "{e:?}");
+}
+
+#[test]
+fn removal_on_a_shared_line_is_exact() {
+    let src = "x = 1 Component \"m\" component_secret = \"s\" VirtualHost \"v\"\n";
+    let d = doc(src);
+    let h = header_index(&d, "m");
+    let r = d.section_removal(h).unwrap();
+    assert_eq!(String::from_utf8(d.splice(vec![(r, vec![])])).unwrap(), "x = 1  VirtualHost \"v\"\n");
+}
+
+#[test]
+fn insert_secret_after_header_line() {
+    let d = doc("Component \"m\" -- note\nInclude \"x\"\n");
+    let e = d.insert_secret_edit(0, b"s");
+    assert_eq!(String::from_utf8(d.splice(vec![e])).unwrap(), "Component \"m\" -- note\n\tcomponent_secret = \"s\"\nInclude \"x\"\n");
+    let d = doc("Component \"m\" { x = 1 }\n");
+    let e = d.insert_secret_edit(0, b"s");
+    let out = d.splice(vec![e]);
+    let d2 = Document::parse(out).unwrap();
+    assert_eq!(d2.section_options(0)[0].value.as_ref().unwrap().literal.as_deref(), Some(&b"s"[..]));
+}
+
+/// Differential test against Lua itself: our verdict on each snippet must
+/// match `luac5.4 -p` (when installed; CI installs it).
+#[test]
+fn verdicts_match_luac() {
+    let Some(luac) = ["/usr/bin/luac5.4", "/usr/bin/luac"].iter().find(|p| std::path::Path::new(p).exists()) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("luac5.4 is required in CI");
+        }
+        eprintln!("luac5.4 not installed; skipping the differential test");
+        return;
+    };
+    let snippets = [
+        "x = 1", "x = ", "x", "f()", "(f)()", "(f())", "(a) = 1", "a.b = 1", "a[1], b = 1", "f() = 1",
+        "a = {1; 2, [3] = 4, x = 5,}", "a = {,}", "a = {1 2}", "local x <const> = 1", "local x <y> = 1",
+        "local a <close>, b <close> = 1", "goto x ::x::", "break", "while 1 do break end", "return 1; x = 2",
+        "return", "return;", "function f(...) return ... end", "function f() return ... end", "x = ...",
+        "x = 0x1p4 // 2", "x = 1e", "x = 3x", "x = '\\q'", "x = \"\\u{7FFFFFFF}\"", "x = \"\\u{80000000}\"",
+        "x = [==[ ]] ]==]", "x = [==[ ]] ]=]", "--[[ x", "x = 1 --[==[ ]==] y = 2", "a.b:c 'x' {y}",
+        "Component \"x\" \"muc\" { a = 1 }", "# comment", "x = #t", "x = - - 1", "x = not not nil", "x = 2^-3^2",
+        "x = a..b..c", "if a then elseif b then else end", "for i = 1 do end", "for a, b in c do end",
+        "for a.b = 1, 2 do end", "repeat until 1", "repeat local z until z", "do end end", "x = function() end",
+        "local function f() end", "function a.b.c:d() end", "function a:b.c() end", "x = {f()}", "x = a.b.c[d](e):f(g)",
+        "::a:: ::b::", "x = 1 ;;; y = 2", "x = '\\z\n   '", "x = '\\\n'", "x = '\\x4g'", "x = '\\256'", "x = '\\255'",
+        "a, b.c, d[1] = 1, 2, 3", "a = b = c", "x = (1)", "x = ()", "f{}", "f''", "f[[x]]", "x = 1 .. 2",
+        "x = 1..2", "x = a.b.", "x = a:b", "x = a:b()", "local", "local x, = 1", "x = [=", "\u{feff}x = 1",
+    ];
+    let dir = std::env::temp_dir().join(format!("fxc-luac-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut mismatches = Vec::new();
+    for (i, s) in snippets.iter().enumerate() {
+        let f = dir.join(format!("{i}.lua"));
+        std::fs::write(&f, s).unwrap();
+        let lua_ok = std::process::Command::new(luac).arg("-p").arg(&f).output().unwrap().status.success();
+        // luac skips a BOM and a first `#` line (luaL_loadfile does); prosody does not.
+        let lua_ok = lua_ok && !s.starts_with('#') && !s.starts_with('\u{feff}');
+        let ours = syntax::parse(s.as_bytes()).is_ok();
+        if lua_ok != ours {
+            mismatches.push(format!("{s:?}: lua {lua_ok}, ours {ours}"));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    // Known and documented: labels (goto/::x::) are not resolved by us.
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}

@@ -1,0 +1,8 @@
+//! fogbow-xmpp-ctl: edit and check prosody's XMPP external components.
+//!
+//! The rooms of the house: [`document`] (the lossless Lua-aware model of one
+//! file), [`config`] (the main file and what it includes), [`diagnostics`]
+//! (the checks), [`safe_write`] (lock, temp file, fsync, rename, backup),
+//! [`ops`] (add/remove/list as operations on those), and the CLI in `main.rs`.
+
+pub mod document;
