@@ -1,0 +1,319 @@
+//! The checks: each finding has a code (part of the contract), a severity,
+//! and the file, line and column it is about, in compiler style.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::config::{ConfigSet, LoadError};
+use crate::document::{SectionKind, Statement};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl std::fmt::Display for Diagnostic {
+    /// `FILE:LINE:COLUMN: error[CODE]: message`, then `help: …` on its own line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}:{}:{}: {sev}[{}]: {}", self.file.display(), self.line, self.column, self.code, self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Options prosody reads only from the global section (from prosody 0.12's
+/// `util/prosodyctl/check.lua`, `known_global_options`); the patterns it adds
+/// (`*_ports`, `*_interfaces`, …) are in [`global_only`].
+const GLOBAL_OPTIONS: &[&str] = &[
+    "access_control_allow_credentials", "access_control_allow_headers", "access_control_allow_methods",
+    "access_control_max_age", "admin_socket", "body_size_limit", "bosh_max_inactivity", "bosh_max_polling",
+    "bosh_max_wait", "buffer_size_limit", "c2s_close_timeout", "c2s_stanza_size_limit", "c2s_tcp_keepalives",
+    "c2s_timeout", "component_stanza_size_limit", "component_tcp_keepalives", "consider_bosh_secure",
+    "consider_websocket_secure", "console_banner", "console_prettyprint_settings", "daemonize", "data_path", "gc",
+    "http_default_host", "http_errors_always_show", "http_errors_default_message", "http_errors_detailed",
+    "http_errors_messages", "http_max_buffer_size", "http_max_content_size", "installer_plugin_path", "limits",
+    "limits_resolution", "log", "multiplex_buffer_size", "network_backend", "network_default_read_size",
+    "network_settings", "openmetrics_allow_cidr", "openmetrics_allow_ips", "pidfile", "plugin_paths",
+    "plugin_server", "prosodyctl_timeout", "prosody_group", "prosody_user", "run_as_root", "s2s_close_timeout",
+    "s2s_insecure_domains", "s2s_require_encryption", "s2s_secure_auth", "s2s_secure_domains",
+    "s2s_stanza_size_limit", "s2s_tcp_keepalives", "s2s_timeout", "statistics", "statistics_config",
+    "statistics_interval", "tcp_keepalives", "tls_profile", "trusted_proxies", "umask", "use_dane", "use_ipv4",
+    "use_ipv6", "websocket_frame_buffer_limit", "websocket_frame_fragment_limit", "websocket_get_response_body",
+    "websocket_get_response_text",
+];
+
+/// Whether prosody reads `option` only from the global section.
+pub fn global_only(option: &str) -> bool {
+    if matches!(option, "external_service_port" | "turn_external_port") {
+        return false;
+    }
+    GLOBAL_OPTIONS.contains(&option)
+        || option.starts_with("interface")
+        || option == "local_interfaces"
+        || option.ends_with("_port")
+        || option.ends_with("_ports")
+        || option.ends_with("_interface")
+        || option.ends_with("_interfaces")
+        || (option.ends_with("_ssl") && option != "c2s_ssl" && option != "s2s_ssl")
+}
+
+/// Placeholders from the Fogbow install guide that must not reach production.
+const PLACEHOLDER_SECRETS: &[&str] = &["manager_password", "rendezvous_password"];
+
+/// A config that cannot be loaded, as one diagnostic.
+pub fn from_load_error(e: &LoadError) -> Diagnostic {
+    match e {
+        LoadError::Syntax { path, error } => Diagnostic {
+            severity: Severity::Error,
+            code: "syntax",
+            file: path.clone(),
+            line: error.line,
+            column: error.column,
+            message: error.message.clone(),
+            help: error.help.clone(),
+        },
+        LoadError::Unreadable { path, from: Some((file, line, column)), message, .. } => Diagnostic {
+            severity: Severity::Error,
+            code: "include-missing",
+            file: file.clone(),
+            line: *line,
+            column: *column,
+            message: format!("cannot read the included {}: {message}", path.display()),
+            help: Some("prosody refuses to start when a named Include is missing; fix the path or remove the line".into()),
+        },
+        LoadError::Unreadable { path, from: None, message, kind } => Diagnostic {
+            severity: Severity::Error,
+            code: "unreadable",
+            file: path.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read {}: {message}", path.display()),
+            help: (*kind == std::io::ErrorKind::PermissionDenied).then(|| "run with sudo, or as a user who may read it".into()),
+        },
+        LoadError::IncludeLoop { path, from: (file, line, column) } => Diagnostic {
+            severity: Severity::Error,
+            code: "include-loop",
+            file: file.clone(),
+            line: *line,
+            column: *column,
+            message: format!("{} is included again while it is being loaded; prosody would recurse until it fails", path.display()),
+            help: None,
+        },
+    }
+}
+
+/// The static checks over a loaded config, in file order.
+pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let at = |file: usize, offset: usize| {
+        let f = &set.files[file];
+        let (l, c) = f.doc.line_col(offset);
+        (f.path.clone(), l, c)
+    };
+    let diag = |sev, code, (file, line, column): (PathBuf, usize, usize), message: String, help: Option<String>| Diagnostic {
+        severity: sev,
+        code,
+        file,
+        line,
+        column,
+        message,
+        help,
+    };
+
+    let hosts = set.hosts();
+    // host-clash and duplicate-component, in the order prosody meets them.
+    let mut seen: HashMap<String, (SectionKind, PathBuf, usize)> = HashMap::new();
+    for h in &hosts {
+        let Some(name) = h.literal_name() else { continue };
+        let key = crate::names::fold(&name);
+        let pos = at(h.at.file, set.files[h.at.file].doc.statements()[h.at.stmt].span.start);
+        if name.is_empty() || name.chars().any(|c| c.is_control()) {
+            out.push(diag(
+                Severity::Error,
+                "bad-host-name",
+                pos.clone(),
+                format!("{} name {name:?} is empty or contains a control character", h.kind.keyword()),
+                None,
+            ));
+        }
+        match seen.get(&key) {
+            Some((kind, file, line)) if *kind != h.kind => out.push(diag(
+                Severity::Error,
+                "host-clash",
+                pos.clone(),
+                format!("{} {name:?} has the name of the {} at {}:{line}; prosody refuses to start", h.kind.keyword(), kind.keyword(), file.display()),
+                Some(format!("for services use a sub-domain, like conference.{name}")),
+            )),
+            Some((SectionKind::Component, file, line)) => out.push(diag(
+                Severity::Warning,
+                "duplicate-component",
+                pos.clone(),
+                format!("Component {name:?} is already defined at {}:{line}; prosody merges both, the last value of each option wins", file.display()),
+                Some("keep one block per component".into()),
+            )),
+            Some(_) => {}
+            None => {
+                seen.insert(key, (h.kind, pos.0.clone(), pos.1));
+            }
+        }
+        if h.is_external() {
+            match &h.secret {
+                None => out.push(diag(
+                    Severity::Error,
+                    "component-secret-missing",
+                    pos.clone(),
+                    format!("external Component {name:?} has no component_secret; prosody will refuse every connection"),
+                    Some(format!("fogbow-xmpp-ctl add {name} --secret-file FILE")),
+                )),
+                Some(s) => {
+                    if let Some(lit) = &s.value.literal {
+                        let weak = lit.len() < 16 || PLACEHOLDER_SECRETS.iter().any(|p| p.as_bytes() == &lit[..]);
+                        if weak {
+                            out.push(diag(
+                                Severity::Warning,
+                                "weak-secret",
+                                at(s.file, s.span.start),
+                                format!("the component_secret of {name:?} is a placeholder or shorter than 16 bytes"),
+                                Some(format!("fogbow-xmpp-ctl add {name} --generate-secret --replace")),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // global-option-in-section and duplicate-option, file by file.
+    for (fi, f) in set.files.iter().enumerate() {
+        let owners = f.doc.owners();
+        let mut set_here: HashMap<(Option<usize>, &str), usize> = HashMap::new();
+        for (si, s) in f.doc.statements().iter().enumerate() {
+            let section = match owners[si] {
+                crate::document::Owner::Global => None,
+                crate::document::Owner::Section(h) => Some(h),
+            };
+            let options: Vec<&crate::document::OptionSet> = match &s.statement {
+                Statement::Options(o) => o.iter().collect(),
+                Statement::Section(h) => h.table.as_ref().map(|t| t.1.iter().collect()).unwrap_or_default(),
+                _ => continue,
+            };
+            for o in options {
+                let pos = at(fi, o.name_span.start);
+                if let Some(prev) = set_here.insert((section, o.name.as_str()), pos.1) {
+                    out.push(diag(
+                        Severity::Warning,
+                        "duplicate-option",
+                        pos.clone(),
+                        format!("option '{}' is set again in the same section (first at line {prev}); the last value wins", o.name),
+                        None,
+                    ));
+                }
+                if let Some(h) = section {
+                    if global_only(&o.name) {
+                        let Statement::Section(head) = &f.doc.statements()[h].statement else { unreachable!() };
+                        let (hl, _) = f.doc.line_col(f.doc.statements()[h].span.start);
+                        out.push(diag(
+                            Severity::Warning,
+                            "global-option-in-section",
+                            pos,
+                            format!(
+                                "'{}' is read only from the global section, but here it is set under {} {} (line {hl}) and is ignored",
+                                o.name,
+                                head.kind.keyword(),
+                                f.doc.slice(&head.name.span)
+                            ),
+                            Some("move it above the first VirtualHost/Component line of the main config".into()),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Errors in `after` that `before` did not have (compared without
+/// positions, which an edit shifts): what an edit must not introduce.
+pub fn new_errors(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic> {
+    let key = |d: &Diagnostic| (d.code, d.message.clone());
+    let old: Vec<_> = before.iter().filter(|d| d.severity == Severity::Error).map(key).collect();
+    after
+        .iter()
+        .filter(|d| d.severity == Severity::Error && !old.contains(&key(d)))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &str) -> Vec<(&'static str, usize, usize)> {
+        let d = std::env::temp_dir().join(format!("fxc-diag-{}-{}", std::process::id(), src.len()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("p.cfg.lua");
+        std::fs::write(&p, src).unwrap();
+        let out = match ConfigSet::load(&p) {
+            Ok(set) => check(&set),
+            Err(e) => vec![from_load_error(&e)],
+        };
+        std::fs::remove_dir_all(&d).unwrap();
+        out.into_iter().map(|d| (d.code, d.line, d.column)).collect()
+    }
+
+    #[test]
+    fn table_of_findings() {
+        let cases: &[(&str, &[(&str, usize, usize)])] = &[
+            ("x = 1\n# comment\n", &[("syntax", 2, 1)]),
+            ("Include \"missing.lua\"\n", &[("include-missing", 1, 1)]),
+            ("VirtualHost \"a.example\"\nComponent \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n", &[("host-clash", 2, 1)]),
+            ("Component \"c.example\"\n", &[("component-secret-missing", 1, 1)]),
+            ("Component \"c.example\" \"muc\"\n", &[]),
+            ("Component \"c.example\"\n\tcomponent_secret = \"manager_password\"\n", &[("weak-secret", 2, 21)]),
+            ("Component \"c.example\"\n\tcomponent_secret = \"short\"\n", &[("weak-secret", 2, 21)]),
+            (
+                "Component \"c.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n\tcomponent_interface = \"0.0.0.0\"\n",
+                &[("global-option-in-section", 3, 2)],
+            ),
+            ("component_interface = \"0.0.0.0\"\nVirtualHost \"v\"\n", &[]),
+            ("a = 1\na = 2\nVirtualHost \"v\"\na = 3\n", &[("duplicate-option", 2, 1)]),
+            (
+                "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef0\" }\n",
+                &[("duplicate-component", 2, 1)],
+            ),
+        ];
+        for (src, want) in cases {
+            assert_eq!(&run(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn global_only_options() {
+        for o in ["component_interface", "component_interfaces", "component_ports", "c2s_ports", "interfaces", "local_interfaces", "use_ipv6", "pidfile", "log", "daemonize", "plugin_paths", "data_path", "network_backend", "legacy_ssl"] {
+            assert!(global_only(o), "{o}");
+        }
+        for o in ["component_secret", "modules_enabled", "c2s_ssl", "turn_external_port", "ssl"] {
+            assert!(!global_only(o), "{o}");
+        }
+    }
+}
