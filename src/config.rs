@@ -35,21 +35,57 @@ pub enum LoadError {
         message: String,
         kind: std::io::ErrorKind,
     },
-    Syntax { path: PathBuf, error: SyntaxError },
+    Syntax {
+        path: PathBuf,
+        error: SyntaxError,
+    },
     /// An include cycle: prosody would recurse until Lua's stack overflows.
-    IncludeLoop { path: PathBuf, from: (PathBuf, usize, usize) },
+    IncludeLoop {
+        path: PathBuf,
+        from: (PathBuf, usize, usize),
+    },
 }
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoadError::Unreadable { path, from: Some((file, line, col)), message, .. } => {
-                write!(f, "{}:{line}:{col}: cannot read the included file {}: {message}", file.display(), path.display())
+            LoadError::Unreadable {
+                path,
+                from: Some((file, line, col)),
+                message,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{}:{line}:{col}: cannot read the included file {}: {message}",
+                    file.display(),
+                    path.display()
+                )
             }
-            LoadError::Unreadable { path, from: None, message, .. } => write!(f, "cannot read {}: {message}", path.display()),
-            LoadError::Syntax { path, error } => write!(f, "{}:{}:{}: {}", path.display(), error.line, error.column, error.message),
-            LoadError::IncludeLoop { path, from: (file, line, col) } => {
-                write!(f, "{}:{line}:{col}: {} includes itself (directly or through other files)", file.display(), path.display())
+            LoadError::Unreadable {
+                path,
+                from: None,
+                message,
+                ..
+            } => write!(f, "cannot read {}: {message}", path.display()),
+            LoadError::Syntax { path, error } => write!(
+                f,
+                "{}:{}:{}: {}",
+                path.display(),
+                error.line,
+                error.column,
+                error.message
+            ),
+            LoadError::IncludeLoop {
+                path,
+                from: (file, line, col),
+            } => {
+                write!(
+                    f,
+                    "{}:{line}:{col}: {} includes itself (directly or through other files)",
+                    file.display(),
+                    path.display()
+                )
             }
         }
     }
@@ -95,7 +131,10 @@ pub struct Host {
 impl Host {
     /// The literal name, if the name is a plain string.
     pub fn literal_name(&self) -> Option<String> {
-        self.name.literal.as_ref().map(|b| String::from_utf8_lossy(b).into_owned())
+        self.name
+            .literal
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
     /// An external (XEP-0114) component: a `Component` without a plugin module.
     pub fn is_external(&self) -> bool {
@@ -112,7 +151,10 @@ impl ConfigSet {
     /// Loads with some files' bytes replaced (keyed by real path): how an
     /// edit is checked *as if it stood at the original's path*, so relative
     /// includes resolve against the original directory.
-    pub fn load_with(main: &Path, overlay: &HashMap<PathBuf, Vec<u8>>) -> Result<ConfigSet, LoadError> {
+    pub fn load_with(
+        main: &Path,
+        overlay: &HashMap<PathBuf, Vec<u8>>,
+    ) -> Result<ConfigSet, LoadError> {
         let mut set = ConfigSet {
             files: Vec::new(),
             order: Vec::new(),
@@ -130,12 +172,13 @@ impl ConfigSet {
         overlay: &HashMap<PathBuf, Vec<u8>>,
         stack: &mut Vec<PathBuf>,
     ) -> Result<(), LoadError> {
-        let unreadable = |e: std::io::Error, from: Option<(PathBuf, usize, usize)>| LoadError::Unreadable {
-            path: path.to_path_buf(),
-            from,
-            message: crate::secret::plain_io(&e),
-            kind: e.kind(),
-        };
+        let unreadable =
+            |e: std::io::Error, from: Option<(PathBuf, usize, usize)>| LoadError::Unreadable {
+                path: path.to_path_buf(),
+                from,
+                message: crate::secret::plain_io(&e),
+                kind: e.kind(),
+            };
         let real_path = std::fs::canonicalize(path).map_err(|e| unreadable(e, from.clone()))?;
         if stack.contains(&real_path) {
             return Err(LoadError::IncludeLoop {
@@ -181,8 +224,12 @@ impl ConfigSet {
                 self.unresolved_includes.push(At { file, stmt });
                 continue;
             };
-            let target = PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target));
-            for included in expand_include(&dir, &target).map_err(|e| unreadable_at(e, from.clone()))? {
+            let target = PathBuf::from(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target),
+            );
+            for included in
+                expand_include(&dir, &target).map_err(|e| unreadable_at(e, from.clone()))?
+            {
                 self.load_file(&included, from.clone(), overlay, stack)?;
             }
         }
@@ -195,7 +242,9 @@ impl ConfigSet {
         let mut out = Vec::new();
         for (fi, f) in self.files.iter().enumerate() {
             for (si, s) in f.doc.statements().iter().enumerate() {
-                let Statement::Section(h) = &s.statement else { continue };
+                let Statement::Section(h) = &s.statement else {
+                    continue;
+                };
                 let secret = f
                     .doc
                     .section_options(si)
@@ -220,7 +269,12 @@ impl ConfigSet {
                 });
             }
         }
-        let rank: HashMap<At, usize> = self.order.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        let rank: HashMap<At, usize> = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (*a, i))
+            .collect();
         out.sort_by_key(|h| rank[&h.at]);
         out
     }
@@ -229,7 +283,10 @@ impl ConfigSet {
     pub fn hosts_named(&self, name: &str) -> Vec<Host> {
         self.hosts()
             .into_iter()
-            .filter(|h| h.literal_name().is_some_and(|n| crate::names::same(&n, name)))
+            .filter(|h| {
+                h.literal_name()
+                    .is_some_and(|n| crate::names::same(&n, name))
+            })
             .collect()
     }
 }
@@ -301,7 +358,11 @@ mod tests {
         let d = scratch("inc");
         std::fs::create_dir_all(d.join("conf.avail")).unwrap();
         std::fs::create_dir_all(d.join("conf.d")).unwrap();
-        std::fs::write(d.join("conf.avail/x.cfg.lua"), "Component \"x.example\"\n\tcomponent_secret = \"s\"\n").unwrap();
+        std::fs::write(
+            d.join("conf.avail/x.cfg.lua"),
+            "Component \"x.example\"\n\tcomponent_secret = \"s\"\n",
+        )
+        .unwrap();
         std::os::unix::fs::symlink("../conf.avail/x.cfg.lua", d.join("conf.d/x.cfg.lua")).unwrap();
         std::fs::write(d.join("conf.d/.hidden.cfg.lua"), "this is not lua").unwrap();
         std::fs::write(d.join("conf.d/notes.txt"), "neither").unwrap();
@@ -309,11 +370,17 @@ mod tests {
         let set = ConfigSet::load(&d.join("main.cfg.lua")).unwrap();
         assert_eq!(set.files.len(), 2);
         assert_eq!(set.files[1].path, d.join("conf.d/x.cfg.lua"));
-        assert_eq!(set.files[1].real_path, std::fs::canonicalize(d.join("conf.avail/x.cfg.lua")).unwrap());
+        assert_eq!(
+            set.files[1].real_path,
+            std::fs::canonicalize(d.join("conf.avail/x.cfg.lua")).unwrap()
+        );
         let hosts = set.hosts_named("X.example");
         assert_eq!(hosts.len(), 1);
         assert_eq!((hosts[0].line, hosts[0].at.file), (1, 1));
-        assert_eq!(hosts[0].secret.as_ref().unwrap().value.literal.as_deref(), Some(&b"s"[..]));
+        assert_eq!(
+            hosts[0].secret.as_ref().unwrap().value.literal.as_deref(),
+            Some(&b"s"[..])
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -321,12 +388,20 @@ mod tests {
     fn missing_include_and_loops_are_fatal() {
         let d = scratch("missing");
         std::fs::write(d.join("main.cfg.lua"), "x = 1\nInclude \"nope.cfg.lua\"\n").unwrap();
-        let e = ConfigSet::load(&d.join("main.cfg.lua")).unwrap_err().to_string();
-        assert!(e.contains("main.cfg.lua:2:1: cannot read the included file") && e.contains("nope.cfg.lua"), "{e}");
+        let e = ConfigSet::load(&d.join("main.cfg.lua"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("main.cfg.lua:2:1: cannot read the included file")
+                && e.contains("nope.cfg.lua"),
+            "{e}"
+        );
         std::fs::write(d.join("main.cfg.lua"), "Include \"missing-dir/*.lua\"\n").unwrap();
         assert!(ConfigSet::load(&d.join("main.cfg.lua")).is_err());
         std::fs::write(d.join("main.cfg.lua"), "Include \"main.cfg.lua\"\n").unwrap();
-        let e = ConfigSet::load(&d.join("main.cfg.lua")).unwrap_err().to_string();
+        let e = ConfigSet::load(&d.join("main.cfg.lua"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("includes itself"), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }

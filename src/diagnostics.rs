@@ -33,7 +33,15 @@ impl std::fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}[{}]: {}", self.file.display(), self.line, self.column, self.code, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {sev}[{}]: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.code,
+            self.message
+        )?;
         if let Some(h) = &self.help {
             write!(f, "\n  help: {h}")?;
         }
@@ -45,20 +53,74 @@ impl std::fmt::Display for Diagnostic {
 /// `util/prosodyctl/check.lua`, `known_global_options`); the patterns it adds
 /// (`*_ports`, `*_interfaces`, …) are in [`global_only`].
 const GLOBAL_OPTIONS: &[&str] = &[
-    "access_control_allow_credentials", "access_control_allow_headers", "access_control_allow_methods",
-    "access_control_max_age", "admin_socket", "body_size_limit", "bosh_max_inactivity", "bosh_max_polling",
-    "bosh_max_wait", "buffer_size_limit", "c2s_close_timeout", "c2s_stanza_size_limit", "c2s_tcp_keepalives",
-    "c2s_timeout", "component_stanza_size_limit", "component_tcp_keepalives", "consider_bosh_secure",
-    "consider_websocket_secure", "console_banner", "console_prettyprint_settings", "daemonize", "data_path", "gc",
-    "http_default_host", "http_errors_always_show", "http_errors_default_message", "http_errors_detailed",
-    "http_errors_messages", "http_max_buffer_size", "http_max_content_size", "installer_plugin_path", "limits",
-    "limits_resolution", "log", "multiplex_buffer_size", "network_backend", "network_default_read_size",
-    "network_settings", "openmetrics_allow_cidr", "openmetrics_allow_ips", "pidfile", "plugin_paths",
-    "plugin_server", "prosodyctl_timeout", "prosody_group", "prosody_user", "run_as_root", "s2s_close_timeout",
-    "s2s_insecure_domains", "s2s_require_encryption", "s2s_secure_auth", "s2s_secure_domains",
-    "s2s_stanza_size_limit", "s2s_tcp_keepalives", "s2s_timeout", "statistics", "statistics_config",
-    "statistics_interval", "tcp_keepalives", "tls_profile", "trusted_proxies", "umask", "use_dane", "use_ipv4",
-    "use_ipv6", "websocket_frame_buffer_limit", "websocket_frame_fragment_limit", "websocket_get_response_body",
+    "access_control_allow_credentials",
+    "access_control_allow_headers",
+    "access_control_allow_methods",
+    "access_control_max_age",
+    "admin_socket",
+    "body_size_limit",
+    "bosh_max_inactivity",
+    "bosh_max_polling",
+    "bosh_max_wait",
+    "buffer_size_limit",
+    "c2s_close_timeout",
+    "c2s_stanza_size_limit",
+    "c2s_tcp_keepalives",
+    "c2s_timeout",
+    "component_stanza_size_limit",
+    "component_tcp_keepalives",
+    "consider_bosh_secure",
+    "consider_websocket_secure",
+    "console_banner",
+    "console_prettyprint_settings",
+    "daemonize",
+    "data_path",
+    "gc",
+    "http_default_host",
+    "http_errors_always_show",
+    "http_errors_default_message",
+    "http_errors_detailed",
+    "http_errors_messages",
+    "http_max_buffer_size",
+    "http_max_content_size",
+    "installer_plugin_path",
+    "limits",
+    "limits_resolution",
+    "log",
+    "multiplex_buffer_size",
+    "network_backend",
+    "network_default_read_size",
+    "network_settings",
+    "openmetrics_allow_cidr",
+    "openmetrics_allow_ips",
+    "pidfile",
+    "plugin_paths",
+    "plugin_server",
+    "prosodyctl_timeout",
+    "prosody_group",
+    "prosody_user",
+    "run_as_root",
+    "s2s_close_timeout",
+    "s2s_insecure_domains",
+    "s2s_require_encryption",
+    "s2s_secure_auth",
+    "s2s_secure_domains",
+    "s2s_stanza_size_limit",
+    "s2s_tcp_keepalives",
+    "s2s_timeout",
+    "statistics",
+    "statistics_config",
+    "statistics_interval",
+    "tcp_keepalives",
+    "tls_profile",
+    "trusted_proxies",
+    "umask",
+    "use_dane",
+    "use_ipv4",
+    "use_ipv6",
+    "websocket_frame_buffer_limit",
+    "websocket_frame_fragment_limit",
+    "websocket_get_response_body",
     "websocket_get_response_text",
 ];
 
@@ -130,7 +192,11 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         let (l, c) = f.doc.line_col(offset);
         (f.path.clone(), l, c)
     };
-    let diag = |sev, code, (file, line, column): (PathBuf, usize, usize), message: String, help: Option<String>| Diagnostic {
+    let diag = |sev,
+                code,
+                (file, line, column): (PathBuf, usize, usize),
+                message: String,
+                help: Option<String>| Diagnostic {
         severity: sev,
         code,
         file,
@@ -144,15 +210,23 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     // host-clash and duplicate-component, in the order prosody meets them.
     let mut seen: HashMap<String, (SectionKind, PathBuf, usize)> = HashMap::new();
     for h in &hosts {
-        let Some(name) = h.literal_name() else { continue };
+        let Some(name) = h.literal_name() else {
+            continue;
+        };
         let key = crate::names::fold(&name);
-        let pos = at(h.at.file, set.files[h.at.file].doc.statements()[h.at.stmt].span.start);
+        let pos = at(
+            h.at.file,
+            set.files[h.at.file].doc.statements()[h.at.stmt].span.start,
+        );
         if name.is_empty() || name.chars().any(|c| c.is_control()) {
             out.push(diag(
                 Severity::Error,
                 "bad-host-name",
                 pos.clone(),
-                format!("{} name {name:?} is empty or contains a control character", h.kind.keyword()),
+                format!(
+                    "{} name {name:?} is empty or contains a control character",
+                    h.kind.keyword()
+                ),
                 None,
             ));
         }
@@ -214,7 +288,11 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
             };
             let options: Vec<&crate::document::OptionSet> = match &s.statement {
                 Statement::Options(o) => o.iter().collect(),
-                Statement::Section(h) => h.table.as_ref().map(|t| t.1.iter().collect()).unwrap_or_default(),
+                Statement::Section(h) => h
+                    .table
+                    .as_ref()
+                    .map(|t| t.1.iter().collect())
+                    .unwrap_or_default(),
                 _ => continue,
             };
             for o in options {
@@ -230,7 +308,9 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
                 }
                 if let Some(h) = section {
                     if global_only(&o.name) {
-                        let Statement::Section(head) = &f.doc.statements()[h].statement else { unreachable!() };
+                        let Statement::Section(head) = &f.doc.statements()[h].statement else {
+                            unreachable!()
+                        };
                         let (hl, _) = f.doc.line_col(f.doc.statements()[h].span.start);
                         out.push(diag(
                             Severity::Warning,
@@ -256,7 +336,11 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
 /// positions, which an edit shifts): what an edit must not introduce.
 pub fn new_errors(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic> {
     let key = |d: &Diagnostic| (d.code, d.message.clone());
-    let old: Vec<_> = before.iter().filter(|d| d.severity == Severity::Error).map(key).collect();
+    let old: Vec<_> = before
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(key)
+        .collect();
     after
         .iter()
         .filter(|d| d.severity == Severity::Error && !old.contains(&key(d)))
@@ -278,7 +362,9 @@ mod tests {
             Err(e) => vec![from_load_error(&e)],
         };
         std::fs::remove_dir_all(&d).unwrap();
-        out.into_iter().map(|d| (d.code, d.line, d.column)).collect()
+        out.into_iter()
+            .map(|d| (d.code, d.line, d.column))
+            .collect()
     }
 
     #[test]
@@ -309,10 +395,31 @@ mod tests {
 
     #[test]
     fn global_only_options() {
-        for o in ["component_interface", "component_interfaces", "component_ports", "c2s_ports", "interfaces", "local_interfaces", "use_ipv6", "pidfile", "log", "daemonize", "plugin_paths", "data_path", "network_backend", "legacy_ssl"] {
+        for o in [
+            "component_interface",
+            "component_interfaces",
+            "component_ports",
+            "c2s_ports",
+            "interfaces",
+            "local_interfaces",
+            "use_ipv6",
+            "pidfile",
+            "log",
+            "daemonize",
+            "plugin_paths",
+            "data_path",
+            "network_backend",
+            "legacy_ssl",
+        ] {
             assert!(global_only(o), "{o}");
         }
-        for o in ["component_secret", "modules_enabled", "c2s_ssl", "turn_external_port", "ssl"] {
+        for o in [
+            "component_secret",
+            "modules_enabled",
+            "c2s_ssl",
+            "turn_external_port",
+            "ssl",
+        ] {
             assert!(!global_only(o), "{o}");
         }
     }

@@ -5,4 +5,11 @@
 //! (the checks), [`safe_write`] (lock, temp file, fsync, rename, backup),
 //! [`ops`] (add/remove/list as operations on those), and the CLI in `main.rs`.
 
+pub mod config;
+pub mod diagnostics;
 pub mod document;
+pub mod names;
+pub mod ops;
+pub mod safe_write;
+pub mod secret;
+pub mod settings;

@@ -11,9 +11,15 @@ pub fn validate(name: &str) -> Result<(), String> {
         return Err("the component name is empty".into());
     }
     if name.len() > 253 {
-        return Err(format!("the component name is {} bytes long; a domain name has at most 253", name.len()));
+        return Err(format!(
+            "the component name is {} bytes long; a domain name has at most 253",
+            name.len()
+        ));
     }
-    if let Some(c) = name.chars().find(|&c| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.')) {
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+    {
         let what = match c {
             ' ' => "a space".to_string(),
             c if c.is_control() => format!("the control character U+{:04X}", c as u32),
@@ -22,11 +28,15 @@ pub fn validate(name: &str) -> Result<(), String> {
         return Err(format!("the component name {name:?} contains {what}; a domain name has only letters, digits, '-', '_' and dots"));
     }
     if name.starts_with('.') || name.ends_with('.') {
-        return Err(format!("the component name {name:?} starts or ends with a dot"));
+        return Err(format!(
+            "the component name {name:?} starts or ends with a dot"
+        ));
     }
     for label in name.split('.') {
         if label.is_empty() {
-            return Err(format!("the component name {name:?} has an empty label (two dots in a row)"));
+            return Err(format!(
+                "the component name {name:?} has an empty label (two dots in a row)"
+            ));
         }
         if label.len() > 63 {
             return Err(format!("the label {label:?} of the component name is {} bytes long; at most 63 are allowed", label.len()));
@@ -51,7 +61,14 @@ mod tests {
 
     #[test]
     fn accepts_domain_names() {
-        for ok in ["my-manager.internal.mydomain", "localhost", "xn--bcher-kva.example", "bücher.example", "a_b.c", "UPPER.Example"] {
+        for ok in [
+            "my-manager.internal.mydomain",
+            "localhost",
+            "xn--bcher-kva.example",
+            "bücher.example",
+            "a_b.c",
+            "UPPER.Example",
+        ] {
             validate(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
     }

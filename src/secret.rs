@@ -21,7 +21,10 @@ pub fn validate(secret: &[u8]) -> Result<(), String> {
             b'\t' => "a tab".to_string(),
             c => format!("the control byte 0x{c:02x}"),
         };
-        return Err(format!("the secret contains {what} (at byte {}); secrets must be printable text", i + 1));
+        return Err(format!(
+            "the secret contains {what} (at byte {}); secrets must be printable text",
+            i + 1
+        ));
     }
     Ok(())
 }
@@ -35,8 +38,16 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
             .map_err(|e| format!("cannot read the secret from standard input: {e}"))?;
     } else {
         bytes = std::fs::read(path).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied { " (run with sudo?)" } else { "" };
-            format!("cannot read the secret file {}: {}{hint}", path.display(), plain_io(&e))
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (run with sudo?)"
+            } else {
+                ""
+            };
+            format!(
+                "cannot read the secret file {}: {}{hint}",
+                path.display(),
+                plain_io(&e)
+            )
         })?;
     }
     if bytes.ends_with(b"\r\n") {
@@ -51,8 +62,13 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 /// (hex needs no escaping in Lua, in a properties file or in a shell).
 pub fn generate() -> Result<Vec<u8>, String> {
     let mut raw = [0u8; 20];
-    getrandom::fill(&mut raw).map_err(|e| format!("cannot read the system's random generator: {e}"))?;
-    Ok(raw.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes())
+    getrandom::fill(&mut raw)
+        .map_err(|e| format!("cannot read the system's random generator: {e}"))?;
+    Ok(raw
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .into_bytes())
 }
 
 /// Asks twice on the terminal, without echo.
@@ -60,8 +76,10 @@ pub fn prompt(name: &str) -> Result<Vec<u8>, String> {
     if !std::io::stdin().is_terminal() {
         return Err("no secret given: use --secret-file PATH (or - for standard input) or --generate-secret".into());
     }
-    let first = rpassword::prompt_password(format!("Secret for {name}: ")).map_err(|e| format!("cannot read the secret: {e}"))?;
-    let second = rpassword::prompt_password("Repeat the secret: ").map_err(|e| format!("cannot read the secret: {e}"))?;
+    let first = rpassword::prompt_password(format!("Secret for {name}: "))
+        .map_err(|e| format!("cannot read the secret: {e}"))?;
+    let second = rpassword::prompt_password("Repeat the secret: ")
+        .map_err(|e| format!("cannot read the secret: {e}"))?;
     if first != second {
         return Err("the two secrets differ; nothing was changed".into());
     }
@@ -84,7 +102,13 @@ mod tests {
     #[test]
     fn validation() {
         assert!(validate(b"p\"w\\d]]--[=[%s\xc3\xa9").is_ok());
-        for (bad, why) in [(&b""[..], "empty"), (b"a\nb", "newline"), (b"a\0b", "NUL"), (b"a\x1bb", "0x1b"), (b"a\rb", "carriage return")] {
+        for (bad, why) in [
+            (&b""[..], "empty"),
+            (b"a\nb", "newline"),
+            (b"a\0b", "NUL"),
+            (b"a\x1bb", "0x1b"),
+            (b"a\rb", "carriage return"),
+        ] {
             assert!(validate(bad).unwrap_err().contains(why));
         }
     }
@@ -102,7 +126,12 @@ mod tests {
     fn secret_file_strips_one_line_ending() {
         let dir = std::env::temp_dir().join(format!("fxc-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (content, want) in [(&b"abc\n"[..], &b"abc"[..]), (b"abc\r\n", b"abc"), (b"abc\n\n", b"abc\n"), (b"abc", b"abc")] {
+        for (content, want) in [
+            (&b"abc\n"[..], &b"abc"[..]),
+            (b"abc\r\n", b"abc"),
+            (b"abc\n\n", b"abc\n"),
+            (b"abc", b"abc"),
+        ] {
             let f = dir.join("s");
             std::fs::write(&f, content).unwrap();
             assert_eq!(read_file(&f).unwrap(), want);

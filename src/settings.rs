@@ -36,8 +36,16 @@ impl Settings {
     pub fn load(path: &Path, explicit: bool) -> Result<Settings, String> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Settings::default()),
-            Err(e) => return Err(format!("cannot read the settings file {}: {}", path.display(), crate::secret::plain_io(&e))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Settings::default())
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot read the settings file {}: {}",
+                    path.display(),
+                    crate::secret::plain_io(&e)
+                ))
+            }
         };
         Self::parse(&text).map_err(|e| format!("{}:{e}", path.display()))
     }
@@ -84,6 +92,8 @@ mod tests {
     fn missing_default_is_fine_missing_named_is_not() {
         let p = Path::new("/nonexistent/fogbow-xmpp-ctl.toml");
         assert_eq!(Settings::load(p, false).unwrap(), Settings::default());
-        assert!(Settings::load(p, true).unwrap_err().contains("/nonexistent/fogbow-xmpp-ctl.toml"));
+        assert!(Settings::load(p, true)
+            .unwrap_err()
+            .contains("/nonexistent/fogbow-xmpp-ctl.toml"));
     }
 }

@@ -330,7 +330,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn long_bracket_body(&mut self, start: usize, level: usize, what: &str) -> Result<(), LexError> {
+    fn long_bracket_body(
+        &mut self,
+        start: usize,
+        level: usize,
+        what: &str,
+    ) -> Result<(), LexError> {
         loop {
             match self.peek(0) {
                 None => return self.err(start, format!("unfinished long {what}")),
@@ -485,7 +490,13 @@ impl<'a> Lexer<'a> {
 fn valid_numeral(s: &[u8]) -> bool {
     fn digits(s: &[u8], hex: bool) -> usize {
         s.iter()
-            .take_while(|c| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })
+            .take_while(|c| {
+                if hex {
+                    c.is_ascii_hexdigit()
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
             .count()
     }
     let (hex, body) = if s.len() >= 2 && s[0] == b'0' && (s[1] == b'x' || s[1] == b'X') {
@@ -504,7 +515,11 @@ fn valid_numeral(s: &[u8]) -> bool {
         return false;
     }
     if let Some(&e) = rest.first() {
-        let ok = if hex { e == b'p' || e == b'P' } else { e == b'e' || e == b'E' };
+        let ok = if hex {
+            e == b'p' || e == b'P'
+        } else {
+            e == b'e' || e == b'E'
+        };
         if !ok {
             return false;
         }
@@ -690,7 +705,11 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<Tok> {
-        tokenize(src.as_bytes()).unwrap().into_iter().map(|t| t.kind).collect()
+        tokenize(src.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|t| t.kind)
+            .collect()
     }
 
     fn lit(src: &str) -> Vec<u8> {
@@ -726,7 +745,17 @@ mod tests {
     #[test]
     fn comments_hide_code() {
         let k = kinds("--[[ Component \"x\" ]] a --[==[\n]]\n]==] -- Component \"y\"\nb");
-        assert_eq!(k, vec![Tok::Comment, Tok::Name, Tok::Comment, Tok::Comment, Tok::Name, Tok::Eof]);
+        assert_eq!(
+            k,
+            vec![
+                Tok::Comment,
+                Tok::Name,
+                Tok::Comment,
+                Tok::Comment,
+                Tok::Name,
+                Tok::Eof
+            ]
+        );
         // "--[" without a second bracket is a line comment.
         assert_eq!(kinds("--[ x\ny"), vec![Tok::Comment, Tok::Name, Tok::Eof]);
         assert_eq!(kinds("--[=x\ny"), vec![Tok::Comment, Tok::Name, Tok::Eof]);
@@ -734,7 +763,23 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for ok in ["3", "3.0", "3.1416", "314.16e-2", "0.31416E1", "34e1", "0xff", "0xBEBADA", "0xA", "0x0.1E", "0xA23p-4", "0X1.921FB54442D18P+1", ".5", "5.", "0x.8p1"] {
+        for ok in [
+            "3",
+            "3.0",
+            "3.1416",
+            "314.16e-2",
+            "0.31416E1",
+            "34e1",
+            "0xff",
+            "0xBEBADA",
+            "0xA",
+            "0x0.1E",
+            "0xA23p-4",
+            "0X1.921FB54442D18P+1",
+            ".5",
+            "5.",
+            "0x.8p1",
+        ] {
             assert_eq!(kinds(ok), vec![Tok::Number, Tok::Eof], "{ok}");
         }
         for bad in ["3x", "0x", "1e", "1e+", "1..2", "0xg", "3.4.5", "08f"] {
@@ -750,7 +795,21 @@ mod tests {
             .iter()
             .filter_map(|t| if let Tok::Sym(s) = t { Some(*s) } else { None })
             .collect();
-        assert_eq!(syms, vec![DoubleSlash, Concat, Dots, DoubleColon, Ne, Le, Ge, Shl, Shr, Eq]);
+        assert_eq!(
+            syms,
+            vec![
+                DoubleSlash,
+                Concat,
+                Dots,
+                DoubleColon,
+                Ne,
+                Le,
+                Ge,
+                Shl,
+                Shr,
+                Eq
+            ]
+        );
     }
 
     #[test]
@@ -777,7 +836,18 @@ mod tests {
 
     #[test]
     fn encode_round_trips() {
-        for s in [&b"plain"[..], b"a\"b", b"back\\slash", b"]]", b"--", b"[=[", "h\u{e9}".as_bytes(), b"\x00\x01\n\x7f9", b"\xff\xfe", b"%s%d"] {
+        for s in [
+            &b"plain"[..],
+            b"a\"b",
+            b"back\\slash",
+            b"]]",
+            b"--",
+            b"[=[",
+            "h\u{e9}".as_bytes(),
+            b"\x00\x01\n\x7f9",
+            b"\xff\xfe",
+            b"%s%d",
+        ] {
             let enc = encode_string(s);
             assert_eq!(lit(&enc), s, "{enc}");
         }

@@ -193,7 +193,11 @@ impl Document {
             .enumerate()
             .map(|(i, s)| match &s.statement {
                 Statement::Section(h) => {
-                    current = if h.table.is_some() { Owner::Global } else { Owner::Section(i) };
+                    current = if h.table.is_some() {
+                        Owner::Global
+                    } else {
+                        Owner::Section(i)
+                    };
                     Owner::Section(i)
                 }
                 _ => current,
@@ -228,7 +232,8 @@ impl Document {
     /// Applies non-overlapping edits (byte range → replacement) to the text.
     pub fn splice(&self, mut edits: Vec<(Span, Vec<u8>)>) -> Vec<u8> {
         edits.sort_by_key(|(r, _)| r.start);
-        let mut out = Vec::with_capacity(self.text.len() + edits.iter().map(|e| e.1.len()).sum::<usize>());
+        let mut out =
+            Vec::with_capacity(self.text.len() + edits.iter().map(|e| e.1.len()).sum::<usize>());
         let mut at = 0;
         for (range, with) in edits {
             debug_assert!(range.start >= at, "overlapping edits");
@@ -273,12 +278,19 @@ impl Document {
     pub fn insert_secret_edit(&self, header: usize, secret: &[u8]) -> (Span, Vec<u8>) {
         let lit = lexer::encode_string(secret);
         let stmt = &self.stmts[header];
-        if let Statement::Section(SectionHeader { table: Some((span, _)), .. }) = &stmt.statement {
+        if let Statement::Section(SectionHeader {
+            table: Some((span, _)),
+            ..
+        }) = &stmt.statement
+        {
             let at = span.start + 1;
             return (at..at, format!(" component_secret = {lit};").into_bytes());
         }
         let at = self.line_content_end(stmt.span.end);
-        (at..at, format!("{}\tcomponent_secret = {lit}", self.eol()).into_bytes())
+        (
+            at..at,
+            format!("{}\tcomponent_secret = {lit}", self.eol()).into_bytes(),
+        )
     }
 
     /// The edit replacing a string-literal value with a new literal.
@@ -314,7 +326,11 @@ impl Document {
                 (_, Some(_)) => {}
             }
         }
-        let prev_end = if header == 0 { 0 } else { self.stmts[header - 1].span.end };
+        let prev_end = if header == 0 {
+            0
+        } else {
+            self.stmts[header - 1].span.end
+        };
         let start = self.stmts[header].span.start;
         let end = self.stmts[last].span.end;
 
@@ -328,11 +344,19 @@ impl Document {
         }
         let mut from = ls;
         // Comment lines directly above, each starting its line.
-        let above: Vec<&Span> = self.comments.iter().filter(|c| c.end <= ls && c.start >= prev_end).collect();
+        let above: Vec<&Span> = self
+            .comments
+            .iter()
+            .filter(|c| c.end <= ls && c.start >= prev_end)
+            .collect();
         for c in above.into_iter().rev() {
             let gap = c.end..from;
             let cls = self.line_start(c.start);
-            if !(self.is_blank(gap.clone()) && line_breaks(&self.text[gap]) == 1 && cls >= prev_end && self.is_blank(cls..c.start)) {
+            if !(self.is_blank(gap.clone())
+                && line_breaks(&self.text[gap]) == 1
+                && cls >= prev_end
+                && self.is_blank(cls..c.start))
+            {
                 break;
             }
             from = cls;
@@ -340,7 +364,10 @@ impl Document {
         // One blank line before (the separator `append_component` writes).
         if from > 0 && from > prev_end {
             let above = self.line_start(from - 1);
-            if above >= prev_end && self.is_blank(above..from) && !self.comment_overlaps(above..from) {
+            if above >= prev_end
+                && self.is_blank(above..from)
+                && !self.comment_overlaps(above..from)
+            {
                 from = above;
             }
         }
@@ -355,17 +382,25 @@ impl Document {
     }
 
     fn comment_overlaps(&self, r: Span) -> bool {
-        self.comments.iter().any(|c| c.start < r.end && r.start < c.end)
+        self.comments
+            .iter()
+            .any(|c| c.start < r.end && r.start < c.end)
     }
 
     fn is_blank(&self, r: Span) -> bool {
-        self.text[r].iter().all(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
+        self.text[r]
+            .iter()
+            .all(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
     }
 
     /// Whitespace, or whitespace around one comment that ends in the range.
     fn is_blank_or_comment(&self, r: Span) -> bool {
         let mut at = r.start;
-        for c in self.comments.iter().filter(|c| c.start >= r.start && c.start < r.end) {
+        for c in self
+            .comments
+            .iter()
+            .filter(|c| c.start >= r.start && c.start < r.end)
+        {
             if !self.is_blank(at..c.start) || c.end > r.end {
                 return false;
             }
@@ -388,7 +423,11 @@ impl Document {
             while end < self.text.len() && !matches!(self.text[end], b'\n' | b'\r') {
                 end += 1;
             }
-            match self.comments.iter().find(|c| c.start < end && c.end > end && c.start >= at) {
+            match self
+                .comments
+                .iter()
+                .find(|c| c.start < end && c.end > end && c.start >= at)
+            {
                 Some(c) => at = c.end,
                 None => return end,
             }
@@ -448,7 +487,13 @@ fn classify(text: &[u8], kind: StmtKind) -> Statement {
             let calls: Vec<&Vec<Expr>> = s
                 .suffixes
                 .iter()
-                .map_while(|x| if let Suffix::Call(a) = x { Some(a) } else { None })
+                .map_while(|x| {
+                    if let Suffix::Call(a) = x {
+                        Some(a)
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             if calls.len() != s.suffixes.len() || calls.is_empty() {
                 return Statement::Other;
@@ -477,12 +522,22 @@ fn classify(text: &[u8], kind: StmtKind) -> Statement {
             let mut rest = calls[1..].iter();
             if let Some(args) = rest.next() {
                 match args.first() {
-                    Some(e @ Expr { kind: ExprKind::Table(_), .. }) => header.table = Some(table(text, e)),
+                    Some(
+                        e @ Expr {
+                            kind: ExprKind::Table(_),
+                            ..
+                        },
+                    ) => header.table = Some(table(text, e)),
                     Some(e) if kind == SectionKind::Component => {
                         header.module = Some(value(text, e));
                         if let Some(args) = rest.next() {
                             match args.first() {
-                                Some(t @ Expr { kind: ExprKind::Table(_), .. }) => header.table = Some(table(text, t)),
+                                Some(
+                                    t @ Expr {
+                                        kind: ExprKind::Table(_),
+                                        ..
+                                    },
+                                ) => header.table = Some(table(text, t)),
                                 _ => return Statement::Other,
                             }
                         }
@@ -528,7 +583,9 @@ fn strip_parens(text: &[u8], span: Span) -> Span {
 }
 
 fn table(text: &[u8], e: &Expr) -> (Span, Vec<OptionSet>) {
-    let ExprKind::Table(fields) = &e.kind else { unreachable!() };
+    let ExprKind::Table(fields) = &e.kind else {
+        unreachable!()
+    };
     let opts = fields
         .iter()
         .map(|f| OptionSet {
@@ -546,7 +603,10 @@ fn line_starts(text: &[u8]) -> Vec<usize> {
     while i < text.len() {
         let c = text[i];
         if c == b'\n' || c == b'\r' {
-            if i + 1 < text.len() && (text[i + 1] == b'\n' || text[i + 1] == b'\r') && text[i + 1] != c {
+            if i + 1 < text.len()
+                && (text[i + 1] == b'\n' || text[i + 1] == b'\r')
+                && text[i + 1] != c
+            {
                 i += 1;
             }
             v.push(i + 1);
@@ -564,7 +624,11 @@ fn position(text: &[u8], starts: &[usize], offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let line = starts.partition_point(|&s| s <= offset);
     let ls = starts[line - 1];
-    let column = text[ls..offset].iter().filter(|&&c| (c & 0xC0) != 0x80).count() + 1;
+    let column = text[ls..offset]
+        .iter()
+        .filter(|&&c| (c & 0xC0) != 0x80)
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -574,7 +638,10 @@ fn syntax_help(text: &[u8], starts: &[usize], offset: usize, line: usize) -> Opt
     }
     let ls = starts[line - 1];
     let line_text = &text[ls..];
-    let trimmed = line_text.iter().position(|c| !matches!(c, b' ' | b'\t')).map(|i| &line_text[i..]);
+    let trimmed = line_text
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .map(|i| &line_text[i..]);
     if text.get(offset) == Some(&b'#') && trimmed.is_some_and(|t| t.first() == Some(&b'#')) {
         if line == 1 && text.starts_with(b"#!") {
             return Some("prosody loads its config as a string, where a `#!` first line is not allowed: delete it".into());

@@ -113,13 +113,18 @@ pub fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
         toks,
         pos: 0,
         depth: 0,
-        funcs: vec![FuncState { vararg: true, loops: 0 }],
+        funcs: vec![FuncState {
+            vararg: true,
+            loops: 0,
+        }],
         nested_calls: Vec::new(),
     };
     let stmts = match p.main_chunk() {
         Ok(s) => s,
         // The parser stopped on the bad token: the lexer's message is the real one.
-        Err(_) if p.kind() == Tok::Error => return Err(lex_error.expect("an error token has an error").into()),
+        Err(_) if p.kind() == Tok::Error => {
+            return Err(lex_error.expect("an error token has an error").into())
+        }
         Err(e) => return Err(e),
     };
     Ok(Chunk {
@@ -236,7 +241,9 @@ impl<'a> Parser<'a> {
         if open_line == line_of(self.src, self.start()) {
             self.error(format!("'{what}' expected"))
         } else {
-            self.error(format!("'{what}' expected (to close '{opener}' at line {open_line})"))
+            self.error(format!(
+                "'{what}' expected (to close '{opener}' at line {open_line})"
+            ))
         }
     }
 
@@ -406,7 +413,10 @@ impl<'a> Parser<'a> {
                                 other => {
                                     return Err(ParseError {
                                         offset: at,
-                                        message: format!("unknown attribute '{}'", String::from_utf8_lossy(other)),
+                                        message: format!(
+                                            "unknown attribute '{}'",
+                                            String::from_utf8_lossy(other)
+                                        ),
                                     })
                                 }
                             }
@@ -447,7 +457,10 @@ impl<'a> Parser<'a> {
                     let line = line_of(self.src, start);
                     return Err(ParseError {
                         offset: start,
-                        message: format!("break outside a loop at line {line} near {}", self.near()),
+                        message: format!(
+                            "break outside a loop at line {line} near {}",
+                            self.near()
+                        ),
                     });
                 }
                 self.advance();
@@ -490,10 +503,13 @@ impl<'a> Parser<'a> {
             return Ok(StmtKind::Assign { targets, values });
         }
         match &first.kind {
-            ExprKind::Suffixed(s) if matches!(s.suffixes.last(), Some(Suffix::Call(_) | Suffix::Method)) => {}
+            ExprKind::Suffixed(s)
+                if matches!(s.suffixes.last(), Some(Suffix::Call(_) | Suffix::Method)) => {}
             _ => return self.error("syntax error"),
         }
-        let ExprKind::Suffixed(s) = first.kind else { unreachable!() };
+        let ExprKind::Suffixed(s) = first.kind else {
+            unreachable!()
+        };
         if !top && s.head.kind == ExprKind::Name {
             self.nested_calls.push(s.head.span.clone());
         }
@@ -587,7 +603,10 @@ impl<'a> Parser<'a> {
         match self.kind() {
             Tok::Name => {
                 let span = self.advance();
-                Ok(Expr { span, kind: ExprKind::Name })
+                Ok(Expr {
+                    span,
+                    kind: ExprKind::Name,
+                })
             }
             Tok::Sym(Sym::LParen) => {
                 self.advance();
@@ -651,7 +670,10 @@ impl<'a> Parser<'a> {
         match self.kind() {
             Tok::Str => {
                 let span = self.advance();
-                Ok(vec![Expr { span, kind: ExprKind::Str }])
+                Ok(vec![Expr {
+                    span,
+                    kind: ExprKind::Str,
+                }])
             }
             Tok::Sym(Sym::LBrace) => Ok(vec![self.table()?]),
             Tok::Sym(Sym::LParen) => {
@@ -743,7 +765,8 @@ pub fn line_of(src: &[u8], offset: usize) -> usize {
         let c = src[i];
         if c == b'\n' || c == b'\r' {
             line += 1;
-            if i + 1 < src.len() && (src[i + 1] == b'\n' || src[i + 1] == b'\r') && src[i + 1] != c {
+            if i + 1 < src.len() && (src[i + 1] == b'\n' || src[i + 1] == b'\r') && src[i + 1] != c
+            {
                 i += 1;
             }
         }
@@ -812,14 +835,26 @@ return
             ("x", "syntax error near <eof>", 1),
             ("f() = 1", "syntax error near '='", 4),
             ("if x then", "'end' expected near <eof>", 9),
-            ("function f()\n\nx()", "'end' expected (to close 'function' at line 1) near <eof>", 17),
+            (
+                "function f()\n\nx()",
+                "'end' expected (to close 'function' at line 1) near <eof>",
+                17,
+            ),
             ("x = {1, 2", "'}' expected near <eof>", 9),
             ("return 1 x = 2", "'<eof>' expected near 'x'", 9),
             ("break", "break outside a loop at line 1", 0),
-            ("function f() return ... end", "cannot use '...' outside a vararg function", 20),
+            (
+                "function f() return ... end",
+                "cannot use '...' outside a vararg function",
+                20,
+            ),
             ("local x <foo> = 1", "unknown attribute 'foo'", 9),
             ("x = 1 1", "unexpected symbol near '1'", 6),
-            ("Component \"a\" component_secret", "syntax error near <eof>", 30),
+            (
+                "Component \"a\" component_secret",
+                "syntax error near <eof>",
+                30,
+            ),
             // Lua lexes lazily: the earlier syntax error wins over a later bad token.
             ("# Fogbow's guide", "unexpected symbol near '#'", 0),
             ("x = 1 'abc", "unfinished string", 6),

@@ -1,0 +1,131 @@
+// The command-line definition, kept free of any logic so that the man page
+// and shell completions can be generated from exactly what `--help` shows.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success, including \"already present, unchanged\"
+  1  failure: the message says what and where; no file was changed
+  2  usage error
+
+Secrets are never taken on the command line: every local user can read a
+process's arguments. Use --secret-file (- for standard input),
+--generate-secret, or answer the prompt on a terminal.";
+
+/// Edit and check the XMPP external components (XEP-0114) of prosody's config.
+///
+/// Adds, removes and lists `Component` blocks in /etc/prosody/prosody.cfg.lua
+/// (and the files it includes) with a Lua-aware, lossless editor: every byte it
+/// does not mean to change stays as it was, and a broken file is never written.
+#[derive(Debug, Parser)]
+#[command(name = "fogbow-xmpp-ctl", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// prosody's main config file [default: prosody_config from the settings, else /etc/prosody/prosody.cfg.lua]
+    #[arg(short = 'c', long = "config", value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Settings file (TOML); a missing default file is fine, a missing named one is an error
+    #[arg(
+        long,
+        value_name = "PATH",
+        global = true,
+        default_value = "/etc/fogbow-xmpp-ctl/config.toml"
+    )]
+    pub settings: PathBuf,
+
+    /// Print only errors (and the data asked for)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say more about what is done (files, backups, lock waits)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add an external component, or set its secret
+    ///
+    /// Appends `Component "NAME"` with its `component_secret` at the end of the
+    /// main config. If NAME exists with the same secret nothing is written
+    /// (exit 0, "unchanged"); with a different secret, --replace changes only
+    /// that string, wherever it is written.
+    #[command(after_help = AFTER_HELP)]
+    Add(AddArgs),
+    /// Remove an external component's whole section
+    ///
+    /// Deletes the `Component` statement, its options and the comment lines
+    /// directly above it, in whichever file it lives; nothing else changes.
+    #[command(after_help = AFTER_HELP)]
+    Remove(RemoveArgs),
+    /// List the components of the config and its includes
+    #[command(after_help = AFTER_HELP)]
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret"]).multiple(false)))]
+pub struct AddArgs {
+    /// The component's name, its `xmpp_jid` (e.g. my-manager.internal.mydomain)
+    pub name: String,
+
+    /// Read the secret from PATH (- for standard input); one trailing newline is stripped
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Generate a 160-bit secret from the system's RNG and print it once on standard output
+    #[arg(long)]
+    pub generate_secret: bool,
+
+    /// Change the secret of an existing component
+    #[arg(long)]
+    pub replace: bool,
+
+    #[command(flatten)]
+    pub edit: EditFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The component's name
+    pub name: String,
+
+    /// Succeed (action "absent") when there is no such component
+    #[arg(long)]
+    pub if_exists: bool,
+
+    #[command(flatten)]
+    pub edit: EditFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct EditFlags {
+    /// Print a unified diff of what would change, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the result as JSON: {"changed", "action", "name", "file", "backup"?}
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show secrets in the --dry-run diff instead of ********
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON: {"config", "components": [{"name", "module", "file", "line", "secret_set", …}]}
+    #[arg(long)]
+    pub json: bool,
+
+    /// Include the secrets in the output
+    #[arg(long)]
+    pub show_secrets: bool,
+}

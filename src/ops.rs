@@ -1,0 +1,552 @@
+//! `add`, `remove` and `list` as operations on the config: read under the
+//! lock, compute splices, check the result as prosody would load it, and
+//! only then replace files. The CLI maps these results to output.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{ConfigSet, Host};
+use crate::diagnostics::{self, Diagnostic};
+use crate::document::{Document, Span, Statement, Value};
+use crate::safe_write::{self, Backups, Lock};
+use crate::settings::Settings;
+
+/// What every operation needs to know.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// prosody's main config, as the operator named it.
+    pub config: PathBuf,
+    pub settings: Settings,
+}
+
+/// A failure, with the diagnostics that explain it (if any).
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub message: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Error {
+    fn new(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
+impl From<safe_write::WriteError> for Error {
+    fn from(e: safe_write::WriteError) -> Error {
+        Error::new(e.message)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Added,
+    Replaced,
+    Unchanged,
+    Removed,
+    Absent,
+}
+
+/// The result of `add`/`remove`; its JSON form is part of the contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditOutcome {
+    pub changed: bool,
+    pub action: Action,
+    pub name: String,
+    /// The file that was (or would be) edited.
+    pub file: PathBuf,
+    /// The previous version, when a backup was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<PathBuf>,
+    /// Only for `--dry-run`: the unified diff of what would change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// Warnings the edited config still has (never new errors: those refuse the edit).
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EditOptions {
+    pub replace: bool,
+    pub dry_run: bool,
+    pub show_secrets: bool,
+    pub if_exists: bool,
+}
+
+/// Adds (or, with `replace`, updates) the external component `name`.
+pub fn add(
+    ctx: &Context,
+    name: &str,
+    secret: &[u8],
+    opts: EditOptions,
+) -> Result<EditOutcome, Error> {
+    crate::names::validate(name).map_err(Error::new)?;
+    crate::secret::validate(secret).map_err(Error::new)?;
+    edit(ctx, name, opts, |set| {
+        plan_add(set, name, secret, opts.replace)
+    })
+}
+
+/// Removes every `Component` section named `name`.
+pub fn remove(ctx: &Context, name: &str, opts: EditOptions) -> Result<EditOutcome, Error> {
+    if name.is_empty() {
+        return Err(Error::new("the component name is empty"));
+    }
+    edit(ctx, name, opts, |set| {
+        plan_remove(set, name, opts.if_exists)
+    })
+}
+
+/// What an edit will do: new bytes for some files (by index in the set).
+struct Plan {
+    action: Action,
+    /// File index → new contents.
+    files: BTreeMap<usize, Vec<u8>>,
+    /// The file named in the outcome (the one holding the component).
+    file: usize,
+}
+
+fn edit(
+    ctx: &Context,
+    name: &str,
+    opts: EditOptions,
+    plan: impl FnOnce(&ConfigSet) -> Result<Plan, Error>,
+) -> Result<EditOutcome, Error> {
+    let main_real = std::fs::canonicalize(&ctx.config)
+        .map_err(|e| Error::new(safe_write::io_error("read", &ctx.config, e).message))?;
+    let lock_dir = main_real.parent().unwrap_or(Path::new("/"));
+    // A dry run writes nothing, so, like `check`, it takes no lock.
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(Lock::acquire(
+            lock_dir,
+            Duration::from_secs(ctx.settings.lock_timeout_secs),
+        )?)
+    };
+    let set = load_for_edit(&ctx.config)?;
+    let before = diagnostics::check(&set);
+    let plan = plan(&set)?;
+    let file_path = set.files[plan.file].path.clone();
+    let outcome = |changed, backup, diff| EditOutcome {
+        changed,
+        action: plan.action,
+        name: name.to_string(),
+        file: file_path.clone(),
+        backup,
+        diff,
+        dry_run: opts.dry_run,
+        warnings: Vec::new(),
+    };
+    if plan.files.is_empty() {
+        return Ok(EditOutcome {
+            warnings: before
+                .into_iter()
+                .filter(|d| d.severity == diagnostics::Severity::Warning)
+                .collect(),
+            ..outcome(false, None, None)
+        });
+    }
+
+    // Check the result as prosody would load it, each file at its own path.
+    let overlay: HashMap<PathBuf, Vec<u8>> = plan
+        .files
+        .iter()
+        .map(|(&i, b)| (set.files[i].real_path.clone(), b.clone()))
+        .collect();
+    let after_set = ConfigSet::load_with(&ctx.config, &overlay).map_err(|e| Error {
+        message: "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into(),
+        diagnostics: vec![diagnostics::from_load_error(&e)],
+    })?;
+    verify(&after_set, name, plan.action)?;
+    let after = diagnostics::check(&after_set);
+    let new_errors = diagnostics::new_errors(&before, &after);
+    if !new_errors.is_empty() {
+        return Err(Error {
+            message: "refusing to write: the edit would introduce errors".into(),
+            diagnostics: new_errors,
+        });
+    }
+    let warnings: Vec<Diagnostic> = after
+        .into_iter()
+        .filter(|d| d.severity == diagnostics::Severity::Warning)
+        .collect();
+
+    if opts.dry_run {
+        let mut diff = String::new();
+        for (&i, new) in &plan.files {
+            let f = &set.files[i];
+            let new_doc = &after_set
+                .files
+                .iter()
+                .find(|g| g.real_path == f.real_path)
+                .expect("the edited file is loaded")
+                .doc;
+            debug_assert_eq!(new_doc.text(), &new[..]);
+            let (old_text, new_text) = if opts.show_secrets {
+                (f.doc.text().to_vec(), new.clone())
+            } else {
+                (mask_secrets(&f.doc), mask_secrets(new_doc))
+            };
+            diff.push_str(&unified_diff(&f.path, &old_text, &new_text));
+        }
+        return Ok(EditOutcome {
+            warnings,
+            ..outcome(true, None, Some(diff))
+        });
+    }
+
+    let backups = Backups {
+        dir: ctx.settings.backup_dir.clone(),
+        keep: ctx.settings.backups,
+    };
+    let mut backup = None;
+    for (&i, new) in &plan.files {
+        let target = &set.files[i].real_path;
+        // Temp files of ours left by a killed run are stale: we hold the lock.
+        let _ = safe_write::remove_stale_temp_files(target);
+        let b = safe_write::replace(target, new, (backups.keep > 0).then_some(&backups))?;
+        if i == plan.file {
+            backup = b;
+        }
+    }
+    Ok(EditOutcome {
+        warnings,
+        ..outcome(true, backup, None)
+    })
+}
+
+/// Loads the config for editing: a config that does not load is not edited.
+fn load_for_edit(main: &Path) -> Result<ConfigSet, Error> {
+    ConfigSet::load(main).map_err(|e| {
+        let d = diagnostics::from_load_error(&e);
+        let message = match d.code {
+            "unreadable" => {
+                d.message.clone()
+                    + &d.help
+                        .as_ref()
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default()
+            }
+            _ => "the config is already broken; fix it first (nothing was changed)".into(),
+        };
+        Error {
+            message,
+            diagnostics: if d.code == "unreadable" {
+                vec![]
+            } else {
+                vec![d]
+            },
+        }
+    })
+}
+
+fn where_(set: &ConfigSet, h: &Host) -> String {
+    format!("{}:{}", set.files[h.at.file].path.display(), h.line)
+}
+
+fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result<Plan, Error> {
+    let hosts = set.hosts_named(name);
+    if let Some(v) = hosts
+        .iter()
+        .find(|h| h.kind == crate::document::SectionKind::VirtualHost)
+    {
+        return Err(Error::new(format!(
+            "{name} is a VirtualHost at {}; a Component of the same name would stop prosody from starting",
+            where_(set, v)
+        )));
+    }
+    if hosts.is_empty() {
+        let main = &set.files[0];
+        return Ok(Plan {
+            action: Action::Added,
+            files: BTreeMap::from([(0, main.doc.append_component(name, secret))]),
+            file: 0,
+        });
+    }
+    if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
+        let module = h
+            .module
+            .as_ref()
+            .map(|m| set.files[h.at.file].doc.slice(&m.span))
+            .unwrap_or_default();
+        return Err(Error::new(format!(
+            "{name} is a Component with the plugin module {module} at {}, not an external component; not changing it",
+            where_(set, h)
+        )));
+    }
+    // Duplicate blocks merge in prosody and the last secret wins: that is the one to compare and change.
+    let last = hosts.last().expect("not empty");
+    let Some(current) = hosts.iter().rev().find_map(|h| h.secret.clone()) else {
+        let doc = &set.files[last.at.file].doc;
+        let e = doc.insert_secret_edit(last.at.stmt, secret);
+        return Ok(Plan {
+            action: Action::Added,
+            files: BTreeMap::from([(last.at.file, doc.splice(vec![e]))]),
+            file: last.at.file,
+        });
+    };
+    let doc = &set.files[current.file].doc;
+    let (line, _) = doc.line_col(current.span.start);
+    let place = format!("{}:{line}", set.files[current.file].path.display());
+    match &current.value.literal {
+        None => Err(Error::new(format!(
+            "the component_secret of {name} at {place} is an expression ({}), not a string; edit it by hand",
+            doc.slice(&current.span)
+        ))),
+        Some(old) if old == secret => Ok(Plan {
+            action: Action::Unchanged,
+            files: BTreeMap::new(),
+            file: current.file,
+        }),
+        Some(_) if !replace => Err(Error::new(format!(
+            "{name} already exists at {place} with a different secret; use --replace to change it"
+        ))),
+        Some(_) => Ok(Plan {
+            action: Action::Replaced,
+            files: BTreeMap::from([(current.file, doc.splice(vec![Document::replace_value_edit(&current.value, secret)]))]),
+            file: current.file,
+        }),
+    }
+}
+
+fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
+    let hosts = set.hosts_named(name);
+    if let Some(v) = hosts
+        .iter()
+        .find(|h| h.kind == crate::document::SectionKind::VirtualHost)
+    {
+        return Err(Error::new(format!(
+            "{name} is a VirtualHost at {}, not a Component; not removing it",
+            where_(set, v)
+        )));
+    }
+    if hosts.is_empty() {
+        if if_exists {
+            return Ok(Plan {
+                action: Action::Absent,
+                files: BTreeMap::new(),
+                file: 0,
+            });
+        }
+        return Err(Error::new(format!(
+            "there is no Component {name} in {} or the files it includes (use --if-exists to accept that)",
+            set.files[0].path.display()
+        )));
+    }
+    let mut per_file: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
+    for h in &hosts {
+        let doc = &set.files[h.at.file].doc;
+        let span = doc.section_removal(h.at.stmt).map_err(|e| {
+            let (l, c) = doc.line_col(e.offset);
+            Error::new(format!(
+                "cannot remove {name} safely: {}:{l}:{c}: {}",
+                set.files[h.at.file].path.display(),
+                e.message
+            ))
+        })?;
+        per_file.entry(h.at.file).or_default().push(span);
+    }
+    let files = per_file
+        .into_iter()
+        .map(|(fi, mut spans)| {
+            spans.sort_by_key(|s| s.start);
+            let mut merged: Vec<Span> = Vec::new();
+            for s in spans {
+                match merged.last_mut() {
+                    Some(m) if s.start <= m.end => m.end = m.end.max(s.end),
+                    _ => merged.push(s),
+                }
+            }
+            (
+                fi,
+                set.files[fi]
+                    .doc
+                    .splice(merged.into_iter().map(|s| (s, Vec::new())).collect()),
+            )
+        })
+        .collect();
+    Ok(Plan {
+        action: Action::Removed,
+        files,
+        file: hosts[0].at.file,
+    })
+}
+
+/// The edit did what it says, read back as prosody would read it.
+fn verify(set: &ConfigSet, name: &str, action: Action) -> Result<(), Error> {
+    let hosts = set.hosts_named(name);
+    let ok = match action {
+        Action::Removed => hosts.is_empty(),
+        _ => {
+            hosts.iter().any(|h| h.is_external())
+                && hosts
+                    .iter()
+                    .rev()
+                    .find_map(|h| h.secret.clone())
+                    .is_some_and(|s| s.value.literal.is_some())
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "refusing to write: after the edit, {name} would not be {} as intended (this is a bug in fogbow-xmpp-ctl; please report it)",
+            if action == Action::Removed { "absent" } else { "present" }
+        )))
+    }
+}
+
+/// The text with every `component_secret` string replaced by `"********"`.
+pub fn mask_secrets(doc: &Document) -> Vec<u8> {
+    let mut edits = Vec::new();
+    let mut mask = |v: &Option<Value>| {
+        if let Some(v) = v {
+            if v.literal.is_some() {
+                edits.push((v.span.clone(), b"\"********\"".to_vec()));
+            }
+        }
+    };
+    for s in doc.statements() {
+        match &s.statement {
+            Statement::Options(opts) => opts
+                .iter()
+                .filter(|o| o.name == "component_secret")
+                .for_each(|o| mask(&o.value)),
+            Statement::Section(h) => {
+                if let Some((_, fields)) = &h.table {
+                    fields
+                        .iter()
+                        .filter(|o| o.name == "component_secret")
+                        .for_each(|o| mask(&o.value));
+                }
+            }
+            _ => {}
+        }
+    }
+    doc.splice(edits)
+}
+
+fn unified_diff(path: &Path, old: &[u8], new: &[u8]) -> String {
+    let old = String::from_utf8_lossy(old);
+    let new = String::from_utf8_lossy(new);
+    let p = path.display().to_string();
+    similar::TextDiff::from_lines(&*old, &*new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&p, &p)
+        .to_string()
+}
+
+/// One component, as `list` shows it; the JSON form is part of the contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    /// The name, or the source text of the expression that computes it.
+    pub name: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub name_is_expression: bool,
+    /// `"component"` for an external component, else the plugin module.
+    pub module: String,
+    pub file: PathBuf,
+    pub line: usize,
+    pub secret_set: bool,
+    /// `"literal"`, `"expression"` (e.g. `Credential("x")`) or `"none"`.
+    pub secret_source: &'static str,
+    /// Only with `--show-secrets`: the literal, or the expression's source text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOutput {
+    pub config: PathBuf,
+    pub components: Vec<ComponentInfo>,
+    /// Things a static reading cannot follow (computed Include paths,
+    /// Component calls inside blocks), with file:line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
+    let set = load_for_edit(&ctx.config).map_err(|e| Error {
+        message: e
+            .message
+            .replace("; fix it first (nothing was changed)", ""),
+        ..e
+    })?;
+    let mut components = Vec::new();
+    for h in set.hosts() {
+        if h.kind != crate::document::SectionKind::Component {
+            continue;
+        }
+        let f = &set.files[h.at.file];
+        let name = match h.literal_name() {
+            Some(n) => n,
+            None => f.doc.slice(&h.name.span),
+        };
+        let module = match &h.module {
+            None => "component".to_string(),
+            Some(m) => m
+                .literal
+                .as_ref()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .unwrap_or_else(|| f.doc.slice(&m.span)),
+        };
+        let (source, secret) = match &h.secret {
+            None => ("none", None),
+            Some(s) => match &s.value.literal {
+                Some(l) => ("literal", Some(String::from_utf8_lossy(l).into_owned())),
+                None => ("expression", Some(set.files[s.file].doc.slice(&s.span))),
+            },
+        };
+        components.push(ComponentInfo {
+            name,
+            name_is_expression: h.name.literal.is_none(),
+            module,
+            file: f.path.clone(),
+            line: h.line,
+            secret_set: h.secret.is_some(),
+            secret_source: source,
+            secret: if show_secrets { secret } else { None },
+        });
+    }
+    let mut notes = Vec::new();
+    for at in &set.unresolved_includes {
+        let f = &set.files[at.file];
+        let (l, _) = f.doc.line_col(f.doc.statements()[at.stmt].span.start);
+        notes.push(format!(
+            "{}:{l}: Include with a computed path; its components are not listed",
+            f.path.display()
+        ));
+    }
+    for f in &set.files {
+        for span in f.doc.nested_calls() {
+            let callee = f.doc.slice(span);
+            if matches!(
+                callee.as_str(),
+                "Component" | "component" | "VirtualHost" | "Host" | "host" | "Include" | "include"
+            ) {
+                let (l, _) = f.doc.line_col(span.start);
+                notes.push(format!(
+                    "{}:{l}: {callee} inside a block (if/for/function); not listed",
+                    f.path.display()
+                ));
+            }
+        }
+    }
+    Ok(ListOutput {
+        config: ctx.config.clone(),
+        components,
+        notes,
+    })
+}

@@ -1,0 +1,849 @@
+//! The command-line contract: every flag, the JSON shapes, exit codes, and
+//! each bad input leaving every file byte-identical.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
+const DEBIAN12: &str = include_str!("fixtures/debian12/prosody.cfg.lua");
+
+/// A scratch directory with a config, settings and a backup dir of its own.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "fxc-cli-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Scratch { dir };
+        s.write(
+            "settings.toml",
+            &format!(
+                "backup_dir = \"{}\"\nlock_timeout_secs = 2\n",
+                s.path("backups").display()
+            ),
+        );
+        s
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.join(p)
+    }
+    fn write(&self, p: &str, content: &str) -> PathBuf {
+        let path = self.path(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+    fn read(&self, p: &str) -> String {
+        std::fs::read_to_string(self.path(p)).unwrap()
+    }
+    fn config(&self, content: &str) -> PathBuf {
+        self.write("prosody.cfg.lua", content)
+    }
+    fn secret(&self, content: &str) -> PathBuf {
+        self.write("secret", content)
+    }
+    /// Runs the binary on this scratch's settings and config.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_stdin(args, None)
+    }
+    fn run_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--settings")
+            .arg(self.path("settings.toml"))
+            .arg("-c")
+            .arg(self.path("prosody.cfg.lua"))
+            .args(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+#[test]
+fn add_writes_the_block_prosody_expects() {
+    let s = Scratch::new("add");
+    let cfg = s.config("-- my config\nadmins = { }\n");
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let secret = s.secret("manager_secret_123\n");
+    let o = s.run(&[
+        "add",
+        "my-manager.internal.mydomain",
+        "--secret-file",
+        secret.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        "-- my config\nadmins = { }\n\nComponent \"my-manager.internal.mydomain\"\n\tcomponent_secret = \"manager_secret_123\"\n"
+    );
+    let j = json(&o);
+    assert_eq!(j["changed"], true);
+    assert_eq!(j["action"], "added");
+    assert_eq!(j["name"], "my-manager.internal.mydomain");
+    assert_eq!(j["file"], cfg.to_str().unwrap());
+    let backup = PathBuf::from(j["backup"].as_str().expect("a backup path"));
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        "-- my config\nadmins = { }\n"
+    );
+    assert_eq!(std::fs::metadata(&backup).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(s.path("backups")).unwrap().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(&cfg).unwrap().mode() & 0o777,
+        0o640,
+        "mode kept"
+    );
+    assert!(
+        !stdout(&o).contains("manager_secret_123") && !stderr(&o).contains("manager_secret_123")
+    );
+}
+
+#[test]
+fn add_same_secret_is_unchanged_and_different_needs_replace() {
+    let s = Scratch::new("replace");
+    s.config("Component \"m.example\" -- the manager\n\tcomponent_secret = 'old-secret-0123456789' -- keep\n");
+    let before = s.read("prosody.cfg.lua");
+    let same = s.secret("old-secret-0123456789");
+    let o = s.run(&[
+        "add",
+        "M.Example",
+        "--secret-file",
+        same.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o)["action"], "unchanged");
+    assert_eq!(json(&o)["changed"], false);
+    assert!(json(&o).get("backup").is_none());
+    assert_eq!(s.read("prosody.cfg.lua"), before);
+
+    let new = s.secret("new-secret-0123456789\r\n");
+    let o = s.run(&["add", "m.example", "--secret-file", new.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("secret-0123456789"),
+        "no secret in errors: {}",
+        stderr(&o)
+    );
+    assert_eq!(s.read("prosody.cfg.lua"), before);
+
+    let o = s.run(&[
+        "add",
+        "m.example",
+        "--secret-file",
+        new.to_str().unwrap(),
+        "--replace",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o)["action"], "replaced");
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        "Component \"m.example\" -- the manager\n\tcomponent_secret = \"new-secret-0123456789\" -- keep\n"
+    );
+}
+
+#[test]
+fn replace_changes_the_table_form_in_place() {
+    let s = Scratch::new("table");
+    s.config("Component \"m.example\" { component_secret = \"aaaaaaaaaaaaaaaaaaaa\", x = 1 }\n");
+    let new = s.secret("bbbbbbbbbbbbbbbbbbbb");
+    let o = s.run(&[
+        "add",
+        "m.example",
+        "--secret-file",
+        new.to_str().unwrap(),
+        "--replace",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        "Component \"m.example\" { component_secret = \"bbbbbbbbbbbbbbbbbbbb\", x = 1 }\n"
+    );
+}
+
+#[test]
+fn add_then_remove_restores_debian_default_byte_for_byte() {
+    for (tag, original) in [
+        ("lf", DEBIAN12.to_string()),
+        ("crlf", DEBIAN12.replace('\n', "\r\n")),
+        ("nofinal", "x = 1".to_string()),
+    ] {
+        let s = Scratch::new(tag);
+        // The default's Include needs its conf.d; an empty one matches nothing, as in prosody.
+        std::fs::create_dir_all(s.path("conf.d")).unwrap();
+        s.config(&original);
+        let secret = s.secret("s3cret\"with\\odd]]--chars");
+        let o = s.run(&[
+            "add",
+            "my-manager.internal.mydomain",
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "{tag}: {}", stderr(&o));
+        let added = s.read("prosody.cfg.lua");
+        if tag == "crlf" {
+            assert!(
+                added.ends_with("\r\n\tcomponent_secret = \"s3cret\\\"with\\\\odd]]--chars\"\r\n"),
+                "{added:?}"
+            );
+        }
+        let o = s.run(&["remove", "my-manager.internal.mydomain", "--json"]);
+        assert_eq!(code(&o), 0, "{tag}: {}", stderr(&o));
+        assert_eq!(json(&o)["action"], "removed");
+        assert_eq!(s.read("prosody.cfg.lua"), original, "{tag}");
+    }
+}
+
+#[test]
+fn remove_absent_and_if_exists() {
+    let s = Scratch::new("absent");
+    s.config("x = 1\n");
+    let o = s.run(&["remove", "nope.example"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("no Component nope.example") && stderr(&o).contains("--if-exists"),
+        "{}",
+        stderr(&o)
+    );
+    let o = s.run(&["remove", "nope.example", "--if-exists", "--json"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(json(&o)["action"], "absent");
+    assert_eq!(json(&o)["changed"], false);
+    assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
+}
+
+#[test]
+fn dry_run_prints_a_masked_diff_and_writes_nothing() {
+    let s = Scratch::new("dry");
+    s.config("x = 1\nComponent \"other.example\"\n\tcomponent_secret = \"other-secret-value\"\n");
+    let secret = s.secret("fresh-secret-value");
+    let o = s.run(&[
+        "add",
+        "m.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("+Component \"m.example\""), "{out}");
+    assert!(out.contains("+\tcomponent_secret = \"********\""), "{out}");
+    assert!(
+        !out.contains("fresh-secret-value") && !out.contains("other-secret-value"),
+        "{out}"
+    );
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        "x = 1\nComponent \"other.example\"\n\tcomponent_secret = \"other-secret-value\"\n"
+    );
+    assert!(!s.path("backups").exists());
+
+    let o = s.run(&[
+        "add",
+        "m.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+        "--dry-run",
+        "--show-secrets",
+        "--json",
+    ]);
+    let j = json(&o);
+    assert_eq!(j["dry_run"], true);
+    assert_eq!(j["changed"], true);
+    assert!(j["diff"].as_str().unwrap().contains("fresh-secret-value"));
+
+    let o = s.run(&["remove", "other.example", "--dry-run"]);
+    assert_eq!(code(&o), 0);
+    assert!(
+        stdout(&o).contains("-Component \"other.example\""),
+        "{}",
+        stdout(&o)
+    );
+    assert!(s.read("prosody.cfg.lua").contains("other.example"));
+}
+
+#[test]
+fn list_table_and_json() {
+    let s = Scratch::new("list");
+    s.write(
+        "conf.avail/fogbow.cfg.lua",
+        "-- fogbow\nComponent \"r.example\"\n\tcomponent_secret = \"rendezvous-secret-1\"\n",
+    );
+    std::fs::create_dir_all(s.path("conf.d")).unwrap();
+    std::os::unix::fs::symlink(
+        "../conf.avail/fogbow.cfg.lua",
+        s.path("conf.d/fogbow.cfg.lua"),
+    )
+    .unwrap();
+    s.config(
+        "local domain = \"example.org\"\nVirtualHost \"example.org\"\nComponent (\"conference.\" .. domain) \"muc\"\n\
+         Component \"m.example\"\n\tcomponent_secret = Credential(\"m\")\nComponent \"nosecret.example\"\nInclude \"conf.d/*.cfg.lua\"\n",
+    );
+    let o = s.run(&["list", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["config"], s.path("prosody.cfg.lua").to_str().unwrap());
+    let c = j["components"].as_array().unwrap();
+    assert_eq!(c.len(), 4, "{j}");
+    assert_eq!(c[0]["name"], "\"conference.\" .. domain");
+    assert_eq!(c[0]["name_is_expression"], true);
+    assert_eq!(c[0]["module"], "muc");
+    assert_eq!(c[0]["line"], 3);
+    assert_eq!(c[1]["name"], "m.example");
+    assert_eq!(c[1]["module"], "component");
+    assert_eq!(c[1]["secret_set"], true);
+    assert_eq!(c[1]["secret_source"], "expression");
+    assert_eq!(c[2]["secret_set"], false);
+    assert_eq!(c[3]["name"], "r.example");
+    assert_eq!(
+        c[3]["file"],
+        s.path("conf.d/fogbow.cfg.lua").to_str().unwrap()
+    );
+    assert_eq!(c[3]["line"], 2);
+    assert!(c.iter().all(|x| x.get("secret").is_none()));
+
+    let o = s.run(&["list", "--json", "--show-secrets"]);
+    let j = json(&o);
+    assert_eq!(j["components"][3]["secret"], "rendezvous-secret-1");
+    assert_eq!(j["components"][1]["secret"], "Credential(\"m\")");
+
+    let o = s.run(&["list"]);
+    let out = stdout(&o);
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("r.example")
+            && l.contains("component")
+            && l.contains("set")
+            && l.contains("conf.d/fogbow.cfg.lua:2")),
+        "{out}"
+    );
+    assert!(!out.contains("rendezvous-secret-1"));
+
+    // remove edits the symlink's target and keeps the link.
+    let o = s.run(&["remove", "r.example"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(s.read("conf.avail/fogbow.cfg.lua"), "");
+    assert!(std::fs::symlink_metadata(s.path("conf.d/fogbow.cfg.lua"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn symlinked_main_config_is_edited_at_its_target() {
+    let s = Scratch::new("symlink");
+    s.write("real/prosody.cfg.lua", "x = 1\n");
+    std::os::unix::fs::symlink("real/prosody.cfg.lua", s.path("prosody.cfg.lua")).unwrap();
+    let secret = s.secret("abcdefghijklmnopqrstuvwxyz");
+    let o = s.run(&[
+        "add",
+        "m.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(s.path("prosody.cfg.lua"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(s
+        .read("real/prosody.cfg.lua")
+        .contains("Component \"m.example\""));
+}
+
+#[test]
+fn secret_sources() {
+    let s = Scratch::new("sources");
+    s.config("");
+    // Standard input, one trailing newline stripped.
+    let o = s.run_stdin(
+        &["add", "a.example", "--secret-file", "-"],
+        Some(b"from-stdin-secret-12\n"),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(s
+        .read("prosody.cfg.lua")
+        .contains("component_secret = \"from-stdin-secret-12\"\n"));
+    // Generated: printed once on stdout, 40 hex digits, written to the file.
+    let o = s.run(&["add", "b.example", "--generate-secret", "-q"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let secret = stdout(&o).trim().to_string();
+    assert_eq!(secret.len(), 40, "{secret:?}");
+    assert!(secret.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(s
+        .read("prosody.cfg.lua")
+        .contains(&format!("component_secret = \"{secret}\"")));
+    let o = s.run(&["add", "c.example", "--generate-secret", "--json"]);
+    assert_eq!(json(&o)["secret"].as_str().unwrap().len(), 40);
+    // No source and no terminal: a usage error.
+    let before = s.read("prosody.cfg.lua");
+    let o = s.run(&["add", "d.example"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--secret-file"));
+    // Two sources: a usage error from clap.
+    let o = s.run(&[
+        "add",
+        "d.example",
+        "--generate-secret",
+        "--secret-file",
+        "-",
+    ]);
+    assert_eq!(code(&o), 2);
+    // There is no flag that takes the secret itself.
+    let o = s.run(&["add", "d.example", "--secret", "x"]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(s.read("prosody.cfg.lua"), before);
+}
+
+#[test]
+fn bad_inputs_leave_files_untouched() {
+    let good = "x = 1\nVirtualHost \"v.example\"\n";
+    let cases: &[(&str, &str, &[&str], &str, &str)] = &[
+        // (tag, config, args, secret file content, expected message part)
+        (
+            "space",
+            good,
+            &["add", "a b.example"],
+            "secretsecretsecret",
+            "contains a space",
+        ),
+        (
+            "quote",
+            good,
+            &["add", "a\"b"],
+            "secretsecretsecret",
+            "contains '\"'",
+        ),
+        ("slash", good, &["add", "a/b"], "secretsecretsecret", "'/'"),
+        ("at", good, &["add", "user@b"], "secretsecretsecret", "'@'"),
+        (
+            "backslash",
+            good,
+            &["add", "a\\b"],
+            "secretsecretsecret",
+            "'\\'",
+        ),
+        (
+            "emptylabel",
+            good,
+            &["add", "a..b"],
+            "secretsecretsecret",
+            "empty label",
+        ),
+        (
+            "dot",
+            good,
+            &["add", ".a"],
+            "secretsecretsecret",
+            "starts or ends with a dot",
+        ),
+        (
+            "emptyname",
+            good,
+            &["add", ""],
+            "secretsecretsecret",
+            "empty",
+        ),
+        (
+            "newline",
+            good,
+            &["add", "a.example"],
+            "sec\nret",
+            "newline",
+        ),
+        ("nul", good, &["add", "a.example"], "sec\0ret", "NUL"),
+        (
+            "empty",
+            good,
+            &["add", "a.example"],
+            "\n",
+            "the secret is empty",
+        ),
+        (
+            "vhost",
+            good,
+            &["add", "V.example"],
+            "secretsecretsecret",
+            "is a VirtualHost",
+        ),
+        (
+            "vhostremove",
+            good,
+            &["remove", "v.example"],
+            "",
+            "is a VirtualHost",
+        ),
+        (
+            "hash",
+            "x = 1\n# Fogbow guide comment\n",
+            &["add", "a.example"],
+            "secretsecretsecret",
+            "prosody.cfg.lua:2:1: error[syntax]",
+        ),
+        (
+            "bom",
+            "\u{feff}x = 1\n",
+            &["add", "a.example"],
+            "secretsecretsecret",
+            "byte order mark",
+        ),
+        (
+            "shebang",
+            "#!/usr/bin/lua\nx = 1\n",
+            &["add", "a.example"],
+            "secretsecretsecret",
+            "#!",
+        ),
+        (
+            "unterminated",
+            "x = [[\nComponent \"a\"\n",
+            &["add", "a.example"],
+            "secretsecretsecret",
+            "unfinished long string",
+        ),
+        (
+            "include",
+            "Include \"missing.cfg.lua\"\n",
+            &["add", "a.example"],
+            "secretsecretsecret",
+            "error[include-missing]",
+        ),
+        (
+            "muc",
+            "Component \"m.example\" \"muc\"\n",
+            &["add", "m.example"],
+            "secretsecretsecret",
+            "plugin module \"muc\"",
+        ),
+        (
+            "expr",
+            "Component \"m.example\"\n\tcomponent_secret = FileLine(\"/x\")\n",
+            &["add", "m.example", "--replace"],
+            "secretsecretsecret",
+            "is an expression",
+        ),
+        (
+            "moved",
+            "Component \"m.example\"\nlocal x = 1\ncomponent_secret = \"s\"\n",
+            &["remove", "m.example"],
+            "",
+            "edit the file by hand",
+        ),
+    ];
+    for (tag, config, args, secret, want) in cases {
+        let s = Scratch::new(tag);
+        s.config(config);
+        let secret_path = s.secret(secret);
+        let mut args = args.to_vec();
+        if args[0] == "add" {
+            args.extend(["--secret-file", secret_path.to_str().unwrap()]);
+        }
+        let o = s.run(&args);
+        assert_eq!(code(&o), 1, "{tag}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{tag}: wanted {want:?} in:\n{}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).lines().count() <= 4,
+            "{tag}: short errors:\n{}",
+            stderr(&o)
+        );
+        if secret.len() > 3 {
+            assert!(
+                !stderr(&o).contains(secret),
+                "{tag}: the secret leaked:\n{}",
+                stderr(&o)
+            );
+        }
+        assert_eq!(s.read("prosody.cfg.lua"), *config, "{tag}: file changed");
+        assert!(!s.path("backups").exists(), "{tag}: a backup was written");
+        let leftovers: Vec<_> = std::fs::read_dir(&s.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().contains("tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{tag}: {leftovers:?}");
+    }
+}
+
+#[test]
+fn missing_files_and_settings() {
+    let s = Scratch::new("missing");
+    let o = s.run(&["list"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("prosody.cfg.lua") && stderr(&o).contains("No such file"),
+        "{}",
+        stderr(&o)
+    );
+
+    s.config("x = 1\n");
+    let o = Command::new(BIN)
+        .args(["--settings", "/nonexistent/settings.toml", "-c"])
+        .arg(s.path("prosody.cfg.lua"))
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("/nonexistent/settings.toml"),
+        "{}",
+        stderr(&o)
+    );
+
+    s.write("settings.toml", "backups = 3\nbakcup_dir = \"/x\"\n");
+    let o = s.run(&["list"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("settings.toml:2:1") && stderr(&o).contains("bakcup_dir"),
+        "{}",
+        stderr(&o)
+    );
+
+    let secret = s.secret("secretsecretsecret");
+    s.write(
+        "settings.toml",
+        &format!(
+            "prosody_config = \"{}\"\nbackups = 0\n",
+            s.path("prosody.cfg.lua").display()
+        ),
+    );
+    let o = Command::new(BIN)
+        .arg("--settings")
+        .arg(s.path("settings.toml"))
+        .args(["add", "a.example", "--secret-file"])
+        .arg(&secret)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(json(&o).get("backup").is_none(), "backups = 0 keeps none");
+    assert!(s.read("prosody.cfg.lua").contains("a.example"));
+}
+
+#[test]
+fn backups_are_pruned_to_the_configured_count() {
+    let s = Scratch::new("prune");
+    s.write(
+        "settings.toml",
+        &format!(
+            "backup_dir = \"{}\"\nbackups = 2\n",
+            s.path("backups").display()
+        ),
+    );
+    s.config("");
+    for i in 0..4 {
+        let secret = s.secret(&format!("secret-number-{i}-abcdef"));
+        let o = s.run(&[
+            "add",
+            &format!("c{i}.example"),
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let n = std::fs::read_dir(s.path("backups")).unwrap().count();
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn concurrent_adds_all_land() {
+    let s = Scratch::new("concurrent");
+    s.write(
+        "settings.toml",
+        &format!(
+            "backup_dir = \"{}\"\nlock_timeout_secs = 60\n",
+            s.path("backups").display()
+        ),
+    );
+    s.config(
+        DEBIAN12
+            .replace("Include \"conf.d/*.cfg.lua\"", "")
+            .as_str(),
+    );
+    let secret = s.secret("concurrent-secret-123456");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            Command::new(BIN)
+                .arg("--settings")
+                .arg(s.path("settings.toml"))
+                .arg("-c")
+                .arg(s.path("prosody.cfg.lua"))
+                .args(["add", &format!("c{i}.example"), "--secret-file"])
+                .arg(&secret)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = s.run(&["list", "--json"]);
+    let names: Vec<String> = json(&o)["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        (0..8).map(|i| format!("c{i}.example")).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn lock_timeout_is_a_clear_error() {
+    use std::os::fd::AsRawFd;
+    let s = Scratch::new("lock");
+    s.write(
+        "settings.toml",
+        &format!(
+            "backup_dir = \"{}\"\nlock_timeout_secs = 1\n",
+            s.path("backups").display()
+        ),
+    );
+    s.config("x = 1\n");
+    let secret = s.secret("secretsecretsecret");
+    let dir = std::fs::File::open(&s.dir).unwrap();
+    // SAFETY: flock on a descriptor we own; released when `dir` is dropped.
+    assert_eq!(
+        unsafe { nix::libc::flock(dir.as_raw_fd(), nix::libc::LOCK_EX) },
+        0
+    );
+    let o = s.run(&[
+        "add",
+        "a.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("lock"), "{}", stderr(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
+    drop(dir);
+    let o = s.run(&[
+        "add",
+        "a.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// Runs as an unprivileged user (when we are root, as in CI) to see the
+/// permission errors an operator without sudo gets.
+#[test]
+fn permission_denied_suggests_sudo() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("not root: the permission test needs to switch users");
+        return;
+    }
+    let s = Scratch::new("perm");
+    let cfg = s.config("x = 1\n");
+    std::fs::set_permissions(&s.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let secret = s.write("secret", "secretsecretsecret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        s.path("settings.toml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let mut p = s.dir.clone();
+    while let Some(parent) = p.parent() {
+        p = parent.to_path_buf();
+        if p == Path::new("/") {
+            break;
+        }
+    }
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            BIN,
+            "--settings",
+        ])
+        .arg(s.path("settings.toml"))
+        .arg("-c")
+        .arg(&cfg)
+        .args(["add", "a.example", "--secret-file"])
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("sudo"), "{}", stderr(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
+}
+
+#[test]
+fn help_says_secrets_are_not_taken_on_the_command_line() {
+    let o = Command::new(BIN).args(["add", "--help"]).output().unwrap();
+    assert_eq!(code(&o), 0);
+    let h = stdout(&o);
+    assert!(h.contains("never taken on the command line"), "{h}");
+    for flag in [
+        "--secret-file",
+        "--generate-secret",
+        "--replace",
+        "--dry-run",
+        "--json",
+        "--show-secrets",
+    ] {
+        assert!(h.contains(flag), "{flag}");
+    }
+    let o = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(stdout(&o).starts_with("fogbow-xmpp-ctl "));
+    let o = Command::new(BIN).arg("frobnicate").output().unwrap();
+    assert_eq!(code(&o), 2);
+}
