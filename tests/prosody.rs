@@ -1,0 +1,288 @@
+//! Against the real thing: prosody's own configmanager reads back what we
+//! write, and a real prosody accepts (or refuses) a real XEP-0114 handshake.
+
+mod support;
+
+use fogbow_xmpp_ctl::document::{Document, Statement};
+use proptest::prelude::*;
+use support::*;
+
+const DEBIAN12: &str = include_str!("fixtures/debian12/prosody.cfg.lua");
+const LOCALHOST: &str = include_str!("fixtures/debian12/conf.avail/localhost.cfg.lua");
+
+/// Debian 12's default config, with its conf.d symlink into conf.avail.
+fn debian_tree(s: &Scratch) -> std::path::PathBuf {
+    s.write("etc/conf.avail/localhost.cfg.lua", LOCALHOST);
+    std::fs::create_dir_all(s.path("etc/conf.d")).unwrap();
+    std::os::unix::fs::symlink(
+        "../conf.avail/localhost.cfg.lua",
+        s.path("etc/conf.d/localhost.cfg.lua"),
+    )
+    .unwrap();
+    s.write("etc/prosody.cfg.lua", DEBIAN12)
+}
+
+#[test]
+fn hostile_secrets_read_back_exactly_and_change_nothing_else() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("hostile");
+    let cfg = debian_tree(&s);
+    let before = prosody_dump(&cfg).expect("Debian's default loads");
+    let megabyte = "x".repeat(1 << 20);
+    let secrets: Vec<&[u8]> = vec![
+        b"plain-secret-value",
+        b"dq\"inside\"quotes",
+        b"sq'inside'quotes",
+        b"back\\slash\\\\double",
+        b"]]close-long-string]]",
+        b"--comment-start",
+        b"[=[open-level-1[==[",
+        b"%s%d%q%%",
+        "caf\u{e9}-\u{1f510}-\u{4e2d}\u{6587}".as_bytes(),
+        b"\\z\\n\\x41\\u{41}",
+        b"\" Component \"evil.example\" component_secret = \"",
+        b"\"; os.exit(1); --",
+        b"x\" .. os.getenv(\"HOME\") .. \"",
+        b" leading and trailing spaces ",
+        megabyte.as_bytes(),
+    ];
+    for (i, secret) in secrets.iter().enumerate() {
+        let name = format!("c{i}.hostile.example");
+        let o = s.ctl(
+            &cfg,
+            &["add", &name, "--secret-file", "-"],
+            Some(&[*secret, b"\n"].concat()),
+        );
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got = prosody_value(&cfg, &name, "component_secret").expect("loads in prosody");
+        assert_eq!(got.as_deref(), Some(*secret), "{name}");
+    }
+    // Nothing but the new components appeared in what prosody loads.
+    let after = prosody_dump(&cfg).unwrap();
+    let removed: Vec<&str> = before
+        .lines()
+        .filter(|l| !after.lines().any(|a| a == *l))
+        .collect();
+    assert!(removed.is_empty(), "{removed:?}");
+    let added: Vec<&str> = after
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l))
+        .collect();
+    assert_eq!(added.len(), secrets.len() * 3, "{added:?}");
+    assert!(
+        added
+            .iter()
+            .all(|l| l.starts_with("\"c") && l.contains(".hostile.example\"")),
+        "{added:?}"
+    );
+    // And removing them all restores the original bytes.
+    for i in 0..secrets.len() {
+        let o = s.ctl(&cfg, &["remove", &format!("c{i}.hostile.example")], None);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), DEBIAN12);
+}
+
+#[test]
+fn a_broken_config_is_reported_like_prosody_reports_it() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("broken");
+    let cfg = s.write(
+        "p.cfg.lua",
+        "admins = { }\n\n# Fogbow's guide says so\nComponent \"m.example\"\n",
+    );
+    let err = prosody_value(&cfg, "m.example", "component_secret").unwrap_err();
+    assert!(err.contains(":3:"), "prosody says line 3: {err}");
+    let o = s.ctl(&cfg, &["add", "m.example", "--generate-secret"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(msg.contains("p.cfg.lua:3:1: error[syntax]"), "{msg}");
+}
+
+fn generated_config() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "[a-z]{1,6}".prop_map(|n| format!("opt_{n} = \"v\\\"{n}\\\\\"")),
+        "[a-z]{1,6}".prop_map(|n| format!("opt_{n} = {{ \"a\"; [[b]], c = {{ 1 }} }}")),
+        "[ -~]{0,20}".prop_map(|c| format!("-- {c}")),
+        "[ -~&&[^\\]]]{0,20}".prop_map(|c| format!("--[==[ Component \"fake.example\" {c} ]==]")),
+        "[a-z]{1,6}".prop_map(|n| format!("VirtualHost \"{n}.vhost.example\"")),
+        "[a-z]{1,6}".prop_map(|n| format!("Component \"{n}.muc.example\" \"muc\"")),
+        "[a-z]{1,6}".prop_map(|n| format!(
+            "Component \"{n}.ext.example\"\n\tcomponent_secret = \"0123456789abcdef\""
+        )),
+        Just(String::new()),
+    ];
+    (
+        proptest::collection::vec(piece, 0..10),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(p, crlf, final_eol)| {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut s = p.join("\n").replace('\n', eol);
+            if final_eol && !s.is_empty() {
+                s.push_str(eol);
+            }
+            s
+        })
+}
+
+fn header(d: &Document, name: &str) -> usize {
+    d.statements()
+        .iter()
+        .position(|s| matches!(&s.statement, Statement::Section(h) if h.name.literal.as_deref() == Some(name.as_bytes())))
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(32), ..ProptestConfig::default() })]
+
+    /// For generated configs, names and secrets: prosody reads back the exact
+    /// secret, and removing what was added gives back the original bytes.
+    #[test]
+    fn prosody_reads_back_and_remove_undoes_add(
+        original in generated_config(),
+        name in "[a-z][a-z0-9-]{0,12}\\.new\\.example",
+        secret in prop_oneof!["[ -~]{1,40}", "\\PC{1,16}"],
+    ) {
+        if !real_parts_available() {
+            return Ok(());
+        }
+        prop_assume!(!secret.chars().any(|c| c.is_control()));
+        let s = Scratch::new("prop");
+        let d = Document::parse(original.clone().into_bytes()).unwrap();
+        let added = d.append_component(&name, secret.as_bytes());
+        let cfg = s.path("p.cfg.lua");
+        std::fs::write(&cfg, &added).unwrap();
+        let got = prosody_value(&cfg, &name, "component_secret");
+        prop_assert_eq!(got, Ok(Some(secret.clone().into_bytes())));
+        let d2 = Document::parse(added).unwrap();
+        let range = d2.section_removal(header(&d2, &name)).unwrap();
+        prop_assert_eq!(String::from_utf8(d2.splice(vec![(range, vec![])])).unwrap(), original);
+    }
+}
+
+/// The end-to-end promise: a secret written by us is accepted by a real
+/// prosody in a real XEP-0114 handshake, and a removed component is not.
+#[test]
+fn real_prosody_accepts_what_we_write() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("server");
+    let (base, c2s, comp) = base_config(&s.dir);
+    let cfg = s.write("prosody.cfg.lua", &base);
+    let secret = b"fogbow \"manager\" secret\\with]]odd--chars";
+    let o = s.ctl(
+        &cfg,
+        &["add", "my-manager.internal.mydomain", "--secret-file", "-"],
+        Some(secret),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = s.ctl(
+        &cfg,
+        &[
+            "add",
+            "my-rendezvous.internal.mydomain",
+            "--generate-secret",
+            "-q",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let generated = String::from_utf8(o.stdout).unwrap().trim().to_string();
+
+    let mut server = Prosody::start(&cfg, c2s, comp);
+    let (accepted, held) = handshake_keep(comp, "my-manager.internal.mydomain", secret);
+    assert_eq!(accepted, Handshake::Accepted, "{}", server.log_text());
+    assert_eq!(
+        handshake(
+            comp,
+            "my-rendezvous.internal.mydomain",
+            generated.as_bytes()
+        ),
+        Handshake::Accepted
+    );
+    assert_eq!(
+        handshake(comp, "my-rendezvous.internal.mydomain", b"wrong secret"),
+        Handshake::NotAuthorized
+    );
+    assert_eq!(
+        handshake(comp, "my-manager.internal.mydomain", secret),
+        Handshake::Conflict,
+        "second session while the first is held"
+    );
+    drop(held);
+    assert_eq!(
+        handshake(comp, "unknown.internal.mydomain", b"x"),
+        Handshake::HostUnknown
+    );
+
+    // --replace takes effect after a restart; the old secret is refused.
+    let o = s.ctl(
+        &cfg,
+        &[
+            "add",
+            "my-manager.internal.mydomain",
+            "--secret-file",
+            "-",
+            "--replace",
+        ],
+        Some(b"the-new-manager-secret"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = s.ctl(&cfg, &["remove", "my-rendezvous.internal.mydomain"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .matches("Component")
+            .count(),
+        1
+    );
+    server.restart();
+    assert_eq!(
+        handshake(
+            comp,
+            "my-manager.internal.mydomain",
+            b"the-new-manager-secret"
+        ),
+        Handshake::Accepted,
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(
+        handshake(comp, "my-manager.internal.mydomain", secret),
+        Handshake::NotAuthorized
+    );
+    assert_eq!(
+        handshake(
+            comp,
+            "my-rendezvous.internal.mydomain",
+            generated.as_bytes()
+        ),
+        Handshake::HostUnknown
+    );
+
+    // Removing the last component: prosody no longer accepts it at all.
+    let o = s.ctl(&cfg, &["remove", "my-manager.internal.mydomain"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), base);
+    server.restart();
+    assert_ne!(
+        handshake(
+            comp,
+            "my-manager.internal.mydomain",
+            b"the-new-manager-secret"
+        ),
+        Handshake::Accepted
+    );
+}

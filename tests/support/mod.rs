@@ -1,0 +1,338 @@
+//! Real parts for tests: prosody's own configmanager (through Debian's
+//! `lua5.4`), a real prosody server on loopback, and an XEP-0114 client.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
+
+/// The real parts must be there: `tests/run-all.sh` installs them, and a
+/// suite that skips them is not a suite. Returns false (and says why) only
+/// when a developer runs `cargo test` on a machine without them.
+pub fn real_parts_available() -> bool {
+    let have = Path::new("/usr/bin/lua5.4").exists() && Path::new("/usr/bin/prosody").exists();
+    if !have {
+        assert!(
+            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+            "prosody and lua5.4 are required (tests/run-all.sh installs them)"
+        );
+        eprintln!("prosody or lua5.4 missing: run tests/run-all.sh for the full suite");
+    }
+    have
+}
+
+/// A scratch directory removed on drop, readable by the prosody user.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "fxc-real-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let s = Scratch { dir };
+        s.write(
+            "settings.toml",
+            &format!("backup_dir = \"{}\"\n", s.path("backups").display()),
+        );
+        s
+    }
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.join(p)
+    }
+    pub fn write(&self, p: &str, content: &str) -> PathBuf {
+        let path = self.path(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+    /// Runs fogbow-xmpp-ctl on `config` with this scratch's settings.
+    pub fn ctl(&self, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--settings")
+            .arg(self.path("settings.toml"))
+            .arg("-c")
+            .arg(config)
+            .args(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn read_config_lua() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/read_config.lua")
+}
+
+/// What prosody's configmanager reads for `host`/`key`: `Ok(None)` when unset,
+/// `Err(load error)` when the config does not load.
+pub fn prosody_value(config: &Path, host: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+    let o = Command::new("lua5.4")
+        .arg(read_config_lua())
+        .arg(config)
+        .arg(host)
+        .arg(key)
+        .output()
+        .unwrap();
+    match o.status.code() {
+        Some(0) => Ok(Some(o.stdout)),
+        Some(3) => Ok(None),
+        _ => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
+    }
+}
+
+/// Every host and option prosody loads, one sorted line each.
+pub fn prosody_dump(config: &Path) -> Result<String, String> {
+    let o = Command::new("lua5.4")
+        .arg(read_config_lua())
+        .arg(config)
+        .arg("--dump")
+        .output()
+        .unwrap();
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A prosody server of Debian's package, in the foreground, on loopback,
+/// with its own config, data directory and free ports. Stopped on drop.
+pub struct Prosody {
+    child: Option<Child>,
+    pub config: PathBuf,
+    pub c2s_port: u16,
+    pub component_port: u16,
+    log: PathBuf,
+}
+
+/// The global section of a test server's config; components go after it.
+pub fn base_config(dir: &Path) -> (String, u16, u16) {
+    use std::os::unix::fs::PermissionsExt;
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (c2s, s2s, comp) = (free_port(), free_port(), free_port());
+    let text = format!(
+        "-- test server\n\
+         daemonize = false\n\
+         pidfile = \"{data}/prosody.pid\"\n\
+         data_path = \"{data}\"\n\
+         log = {{ {{ levels = {{ min = \"info\" }}, to = \"console\" }} }}\n\
+         interfaces = {{ \"127.0.0.1\" }}\n\
+         c2s_ports = {{ {c2s} }}\n\
+         s2s_ports = {{ {s2s} }}\n\
+         component_ports = {{ {comp} }}\n\
+         component_interfaces = {{ \"127.0.0.1\" }}\n\
+         http_ports = {{ }}\n\
+         https_ports = {{ }}\n\
+         modules_disabled = {{ \"posix\" }}\n\
+         VirtualHost \"localhost\"\n",
+        data = data.display()
+    );
+    (text, c2s, comp)
+}
+
+impl Prosody {
+    /// Starts prosody on `config` (whose global section came from [`base_config`]).
+    pub fn start(config: &Path, c2s_port: u16, component_port: u16) -> Prosody {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let log = config.with_extension("log");
+        let mut p = Prosody {
+            child: None,
+            config: config.to_path_buf(),
+            c2s_port,
+            component_port,
+            log,
+        };
+        p.spawn();
+        p
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(&self.log).unwrap();
+        // setpriv execs prosody itself, so the pid we hold is prosody's.
+        let child = Command::new("setpriv")
+            .args([
+                "--reuid=prosody",
+                "--regid=prosody",
+                "--init-groups",
+                "prosody",
+                "-F",
+                "--config",
+            ])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start prosody");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.c2s_port)).is_err() {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("prosody exited with {status}:\n{}", self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prosody did not listen within 20 s:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while c.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handshake {
+    Accepted,
+    NotAuthorized,
+    HostUnknown,
+    Conflict,
+    Other(String),
+}
+
+/// Performs the XEP-0114 handshake for `name` with `secret`; keeps the
+/// stream open (returned) when accepted, so a test can hold a session.
+pub fn handshake_keep(port: u16, name: &str, secret: &[u8]) -> (Handshake, Option<TcpStream>) {
+    use sha1::{Digest, Sha1};
+    let mut s = match TcpStream::connect(("127.0.0.1", port)) {
+        Ok(s) => s,
+        Err(e) => return (Handshake::Other(format!("connect: {e}")), None),
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let header = format!(
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='{name}'>"
+    );
+    s.write_all(header.as_bytes()).unwrap();
+    let mut got = String::new();
+    let id = loop {
+        if let Some(i) = got.find("<stream:stream") {
+            if let Some(end) = got[i..].find('>') {
+                let head = &got[i..i + end];
+                let id = head.split("id=").nth(1).and_then(|r| {
+                    let q = r.chars().next()?;
+                    r[1..].split(q).next().map(str::to_string)
+                });
+                break id.unwrap_or_default();
+            }
+        }
+        if !read_more(&mut s, &mut got) {
+            return (Handshake::Other(format!("no stream header: {got}")), None);
+        }
+    };
+    if got.contains("host-unknown") || id.is_empty() {
+        // prosody answers an unknown name with an empty id and a stream error.
+        let _ = read_more(&mut s, &mut got);
+        if got.contains("host-unknown") {
+            return (Handshake::HostUnknown, None);
+        }
+    }
+    let mut h = Sha1::new();
+    h.update(id.as_bytes());
+    h.update(secret);
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    s.write_all(format!("<handshake>{hex}</handshake>").as_bytes())
+        .unwrap();
+    let mark = got.len();
+    loop {
+        let answer = &got[mark..];
+        if answer.contains("<handshake/>") || answer.contains("<handshake></handshake>") {
+            return (Handshake::Accepted, Some(s));
+        }
+        if answer.contains("not-authorized") {
+            return (Handshake::NotAuthorized, None);
+        }
+        if answer.contains("conflict") {
+            return (Handshake::Conflict, None);
+        }
+        if answer.contains("host-unknown") {
+            return (Handshake::HostUnknown, None);
+        }
+        if !read_more(&mut s, &mut got) {
+            return (Handshake::Other(got[mark..].to_string()), None);
+        }
+    }
+}
+
+pub fn handshake(port: u16, name: &str, secret: &[u8]) -> Handshake {
+    handshake_keep(port, name, secret).0
+}
+
+fn read_more(s: &mut TcpStream, into: &mut String) -> bool {
+    let mut buf = [0u8; 4096];
+    match s.read(&mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            into.push_str(&String::from_utf8_lossy(&buf[..n]));
+            true
+        }
+    }
+}
