@@ -108,12 +108,9 @@ pub fn replace(
 ) -> Result<Option<PathBuf>, WriteError> {
     let meta = std::fs::metadata(target).map_err(|e| io_error("read", target, e))?;
     let dir = target.parent().unwrap_or(Path::new("/"));
-    let backup = match backups {
-        Some(b) if b.keep > 0 => Some(write_backup(target, b)?),
-        _ => None,
-    };
     let (tmp_path, mut tmp) =
         create_temp(target).map_err(|e| io_error("write a temp file in", dir, e))?;
+    let mut backup = None;
     let result = (|| {
         if meta.uid() != nix::unistd::geteuid().as_raw()
             || meta.gid() != nix::unistd::getegid().as_raw()
@@ -132,6 +129,10 @@ pub fn replace(
         tmp.write_all(contents)
             .map_err(|e| io_error("write", target, e))?;
         tmp.sync_all().map_err(|e| io_error("write", target, e))?;
+        // The backup comes last, so a failed write leaves no backup of a change that never happened.
+        if let Some(b) = backups.filter(|b| b.keep > 0) {
+            backup = Some(write_backup(target, b)?);
+        }
         std::fs::rename(&tmp_path, target).map_err(|e| io_error("replace", target, e))?;
         Ok(())
     })();

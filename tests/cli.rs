@@ -847,3 +847,101 @@ fn help_says_secrets_are_not_taken_on_the_command_line() {
     let o = Command::new(BIN).arg("frobnicate").output().unwrap();
     assert_eq!(code(&o), 2);
 }
+
+/// The interactive prompt, on a real terminal (`script` gives the binary a
+/// pty): asked twice, not echoed, and a mismatch changes nothing.
+#[test]
+fn prompt_asks_twice_without_echo() {
+    let s = Scratch::new("prompt");
+    s.config("x = 1\n");
+    let run = |first: &str, second: &str| {
+        let cmd = format!(
+            "{BIN} --settings {} -c {} add p.example",
+            s.path("settings.toml").display(),
+            s.path("prosody.cfg.lua").display()
+        );
+        let feed = format!(
+            "sleep 0.5; printf '%s\\n' '{first}'; sleep 0.3; printf '%s\\n' '{second}'; sleep 0.5"
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("({feed}) | script -qec \"{cmd}\" /dev/null"))
+            .output()
+            .unwrap()
+    };
+    let o = run("typed-secret-one", "typed-secret-two");
+    assert!(stdout(&o).contains("differ"), "{}", stdout(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
+    let o = run("typed-secret-value", "typed-secret-value");
+    let screen = stdout(&o);
+    assert!(
+        screen.contains("Secret for p.example:") && screen.contains("Repeat the secret:"),
+        "{screen}"
+    );
+    assert!(!screen.contains("typed-secret-value"), "echoed: {screen}");
+    assert!(s
+        .read("prosody.cfg.lua")
+        .contains("component_secret = \"typed-secret-value\""));
+}
+
+/// A config on a read-only file system (a tmpfs remounted read-only; needs
+/// root, as CI runs): a clear one-line error, nothing changed, no backup.
+#[test]
+fn read_only_file_system_is_a_clear_error() {
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(
+            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+            "the read-only test needs root"
+        );
+        return;
+    }
+    let s = Scratch::new("rofs");
+    let mnt = s.path("ro");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let sh = |c: &str| {
+        assert!(
+            Command::new("sh")
+                .arg("-c")
+                .arg(c)
+                .status()
+                .unwrap()
+                .success(),
+            "{c}"
+        )
+    };
+    sh(&format!(
+        "mount -t tmpfs -o size=1m tmpfs {}",
+        mnt.display()
+    ));
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    std::fs::write(mnt.join("prosody.cfg.lua"), "x = 1\n").unwrap();
+    sh(&format!("mount -o remount,ro {}", mnt.display()));
+    let secret = s.secret("secretsecretsecret");
+    let o = Command::new(BIN)
+        .arg("--settings")
+        .arg(s.path("settings.toml"))
+        .arg("-c")
+        .arg(mnt.join("prosody.cfg.lua"))
+        .args(["add", "a.example", "--secret-file"])
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("read-only file system"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(mnt.join("prosody.cfg.lua")).unwrap(),
+        "x = 1\n"
+    );
+    assert!(!s.path("backups").exists());
+}

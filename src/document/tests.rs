@@ -493,3 +493,19 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn fogbow_guide_sample_block() {
+    // As printed in the Fogbow install guide (eight spaces, not a tab).
+    let src = "Component \"my-manager.internal.mydomain\"\n        component_secret = \"manager_password\"\n";
+    let d = doc(src);
+    let h = header_index(&d, "my-manager.internal.mydomain");
+    let opts = d.section_options(h);
+    assert_eq!(opts.len(), 1);
+    assert_eq!(
+        opts[0].value.as_ref().unwrap().literal.as_deref(),
+        Some(&b"manager_password"[..])
+    );
+    let r = d.section_removal(h).unwrap();
+    assert_eq!(r, 0..src.len());
+}
