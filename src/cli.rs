@@ -67,7 +67,51 @@ pub enum Command {
     /// List the components of the config and its includes
     #[command(after_help = AFTER_HELP)]
     List(ListArgs),
+    /// Check the config and everything it includes, as prosody would load it
+    ///
+    /// Prints `FILE:LINE:COLUMN: error[CODE]: message` (and a `help:` line
+    /// where a fix is known) for each problem. Exit 0 when there are no errors
+    /// (warnings allowed), 1 when there is any. Takes no lock and writes
+    /// nothing, so it can run as the prosody user before every start.
+    #[command(after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
+    /// Check the config, then restart prosody only if it has no errors
+    ///
+    /// Plain `systemctl restart prosody` with a broken config stops the running
+    /// server before the check in its unit can refuse the start, leaving prosody
+    /// down. This checks first and leaves the running server alone on errors;
+    /// otherwise it runs `systemctl restart prosody` (without systemd:
+    /// `service prosody restart`) and waits until prosody is active again.
+    #[command(after_help = AFTER_HELP)]
+    Restart,
+    /// Check the config, then reload prosody only if it has no errors
+    ///
+    /// Runs `systemctl reload prosody` (without systemd: `prosodyctl reload`).
+    /// prosody applies changed secrets on reload, but starts and stops
+    /// components only on restart.
+    #[command(after_help = AFTER_HELP)]
+    Reload,
 }
+
+const CHECK_AFTER_HELP: &str = "\
+Diagnostic codes:
+  syntax (error)                   a Lua syntax error; a line starting with # gets a hint
+  include-missing (error)          a named Include that cannot be read
+  include-loop (error)             a file that includes itself
+  bad-host-name (error)            a VirtualHost/Component name prosody's nameprep rejects
+  host-clash (error)               a Component with the name of a VirtualHost, or the reverse
+  component-secret-missing (error) an external component without component_secret
+  prosody-load (error)             prosody's own configmanager refuses the config
+  unusable-host-name (warning)     a name prosody loads but no XMPP address can use
+  global-option-in-section (warning) a global-only option set under a VirtualHost/Component
+  duplicate-option (warning)       an option set twice in one section
+  duplicate-component (warning)    two blocks for one component
+  weak-secret (warning)            a secret shorter than 16 bytes, or a placeholder
+
+Exit status:
+  0  no errors (warnings allowed, unless --strict)
+  1  errors found, or the config could not be read
+  2  usage error";
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret"]).multiple(false)))]
@@ -117,6 +161,21 @@ pub struct EditFlags {
     /// Show secrets in the --dry-run diff instead of ********
     #[arg(long)]
     pub show_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print JSON: {"ok", "files": [...], "diagnostics": [{"severity", "code", "file", "line", "column", "message", "help"?}]}
+    #[arg(long)]
+    pub json: bool,
+
+    /// Treat warnings as errors
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Skip loading the config with the installed prosody's configmanager
+    #[arg(long)]
+    pub no_prosody: bool,
 }
 
 #[derive(Debug, Args)]

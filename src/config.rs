@@ -250,7 +250,7 @@ impl ConfigSet {
                     .section_options(si)
                     .into_iter()
                     .filter(|o| o.name == "component_secret")
-                    .last()
+                    .next_back()
                     .and_then(|o| o.value.clone())
                     .map(|v| Located {
                         span: v.span.clone(),

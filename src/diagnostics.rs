@@ -2,7 +2,7 @@
 //! and the file, line and column it is about, in compiler style.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigSet, LoadError};
 use crate::document::{SectionKind, Statement};
@@ -218,14 +218,29 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
             h.at.file,
             set.files[h.at.file].doc.statements()[h.at.stmt].span.start,
         );
-        if name.is_empty() || name.chars().any(|c| c.is_control()) {
+        let raw = h.name.literal.as_deref().unwrap_or_default();
+        if let Some(why) = crate::names::nameprep_rejects(raw) {
             out.push(diag(
                 Severity::Error,
                 "bad-host-name",
                 pos.clone(),
                 format!(
-                    "{} name {name:?} is empty or contains a control character",
+                    "the {} name {name:?} {why}; prosody refuses to start",
                     h.kind.keyword()
+                ),
+                None,
+            ));
+        } else if let Err(why) = crate::names::validate(&name) {
+            out.push(diag(
+                Severity::Warning,
+                "unusable-host-name",
+                pos.clone(),
+                format!(
+                    "{}: prosody loads it, but no XMPP address can use it",
+                    why.replace(
+                        "the component name",
+                        &format!("the {} name", h.kind.keyword())
+                    )
                 ),
                 None,
             ));
@@ -422,5 +437,82 @@ mod tests {
         ] {
             assert!(!global_only(o), "{o}");
         }
+    }
+}
+
+/// The outcome of `check`; its JSON form is part of the contract.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub ok: bool,
+    /// Every file read: the main config and what it includes.
+    pub files: Vec<PathBuf>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// What was not checked, and why (e.g. prosody is not installed).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Also load the config with the installed prosody's configmanager.
+    pub with_prosody: bool,
+    /// Warnings count as errors.
+    pub strict: bool,
+}
+
+/// Checks the config at `main` and everything it includes. Reads only:
+/// it runs as the `prosody` user before every start, without a lock.
+pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
+    let mut notes = Vec::new();
+    let (files, mut diagnostics) = match ConfigSet::load(main) {
+        Err(e) => (vec![main.to_path_buf()], vec![from_load_error(&e)]),
+        Ok(set) => {
+            let files = set.files.iter().map(|f| f.path.clone()).collect();
+            for at in &set.unresolved_includes {
+                let f = &set.files[at.file];
+                let (l, _) = f.doc.line_col(f.doc.statements()[at.stmt].span.start);
+                notes.push(format!("{}:{l}: an Include with a computed path is checked only by prosody's own loader", f.path.display()));
+            }
+            (files, check(&set))
+        }
+    };
+    let has_errors = |ds: &[Diagnostic]| ds.iter().any(|d| d.severity == Severity::Error);
+    // Our own errors already make the verdict; prosody's loader would only repeat them.
+    if opts.with_prosody && !has_errors(&diagnostics) {
+        match crate::prosody::Installed::find() {
+            None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
+            Some(p) => match p.load(main) {
+                Ok(crate::prosody::Verdict::Loads) => {}
+                Ok(crate::prosody::Verdict::Fails { file, line, message }) => diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    code: "prosody-load",
+                    file: file.unwrap_or_else(|| main.to_path_buf()),
+                    line: line.unwrap_or(0),
+                    column: line.map_or(0, |_| 1),
+                    message: format!("prosody cannot load the config: {message}"),
+                    help: None,
+                }),
+                Err(e) => diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    code: "prosody-load",
+                    file: main.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                    message: e,
+                    help: Some("use --no-prosody to check without prosody's loader".into()),
+                }),
+            },
+        }
+    }
+    if opts.strict {
+        for d in &mut diagnostics {
+            d.severity = Severity::Error;
+        }
+    }
+    Report {
+        ok: !has_errors(&diagnostics),
+        files,
+        diagnostics,
+        notes,
     }
 }

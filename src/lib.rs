@@ -8,8 +8,11 @@
 pub mod config;
 pub mod diagnostics;
 pub mod document;
+pub mod journal;
 pub mod names;
 pub mod ops;
+pub mod prosody;
 pub mod safe_write;
 pub mod secret;
+pub mod service;
 pub mod settings;

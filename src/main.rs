@@ -5,10 +5,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use fogbow_xmpp_ctl::diagnostics::Diagnostic;
+use fogbow_xmpp_ctl::diagnostics::{self, CheckOptions, Diagnostic, Severity};
 use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome};
 use fogbow_xmpp_ctl::settings::Settings;
-use fogbow_xmpp_ctl::{secret, settings};
+use fogbow_xmpp_ctl::{journal, secret, service, settings};
 
 mod cli;
 use cli::{Cli, Command};
@@ -35,15 +35,23 @@ impl Out {
     fn warnings(&self, ds: &[Diagnostic]) {
         if !self.quiet {
             for d in ds {
-                eprintln!("{d}");
+                emit(d);
             }
         }
     }
 }
 
+/// A diagnostic to the journal when stderr is one (one structured record
+/// per problem), else to stderr in compiler style.
+fn emit(d: &Diagnostic) {
+    if !(journal::stderr_is_journal() && journal::send_diagnostic(d)) {
+        eprintln!("{d}");
+    }
+}
+
 fn fail(message: &str, diagnostics: &[Diagnostic]) -> ExitCode {
     for d in diagnostics {
-        eprintln!("{d}");
+        emit(d);
     }
     eprintln!("fogbow-xmpp-ctl: error: {message}");
     ExitCode::from(1)
@@ -142,10 +150,100 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.message, &e.diagnostics),
         },
+        Command::Check(c) => {
+            let opts = CheckOptions {
+                with_prosody: !c.no_prosody,
+                strict: c.strict,
+            };
+            let report = diagnostics::check_config(&ctx.config, opts);
+            if c.json {
+                print_json(&report);
+            } else {
+                report_check(&out, &report);
+            }
+            if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Command::Restart => guarded(&out, &ctx, service::Action::Restart),
+        Command::Reload => guarded(&out, &ctx, service::Action::Reload),
+    }
+}
+
+fn report_check(out: &Out, report: &diagnostics::Report) {
+    for d in &report.diagnostics {
+        if d.severity == Severity::Error || !out.quiet {
+            emit(d);
+        }
+    }
+    for n in &report.notes {
+        out.info(&format!("note: {n}"));
+    }
+    let errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = report.diagnostics.len() - errors;
+    let files = report.files.len();
+    out.detail(&format!(
+        "checked {files} file(s): {}",
+        report
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if errors > 0 {
+        out.info(&format!(
+            "check: {errors} error(s), {warnings} warning(s) in {files} file(s)"
+        ));
+    } else {
+        out.info(&format!(
+            "check: OK, {warnings} warning(s) in {files} file(s)"
+        ));
+    }
+}
+
+/// `restart`/`reload`: the full check first; the service only when it passes.
+fn guarded(out: &Out, ctx: &Context, action: service::Action) -> ExitCode {
+    let report = diagnostics::check_config(
+        &ctx.config,
+        CheckOptions {
+            with_prosody: true,
+            strict: false,
+        },
+    );
+    report_check(out, &report);
+    if !report.ok {
+        return fail(
+            &format!(
+                "not {}ing prosody: the config has errors; the running server was not touched",
+                action.verb().trim_end_matches('e')
+            ),
+            &[],
+        );
+    }
+    match service::apply(action) {
+        Ok(msg) => {
+            out.info(&msg);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, &[]),
     }
 }
 
 fn report_edit(out: &Out, o: &EditOutcome, json: bool, generated: Option<String>) -> ExitCode {
+    if o.changed && !o.dry_run {
+        let action = serde_json::to_value(o.action)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        journal::audit(&action, &o.name, &o.file);
+    }
     if json {
         #[derive(serde::Serialize)]
         struct WithSecret<'a> {

@@ -45,6 +45,31 @@ pub fn validate(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Why prosody's nameprep (stringprep, RFC 3491) would refuse these bytes
+/// as a host name, which stops prosody at start: invalid UTF-8 and the
+/// prohibited code points (tables C.2.2–C.9). It is far more lenient than a
+/// DNS name: spaces, quotes and `@` pass (see [`validate`] for those).
+pub fn nameprep_rejects(name: &[u8]) -> Option<String> {
+    let Ok(s) = std::str::from_utf8(name) else {
+        return Some("is not valid UTF-8".into());
+    };
+    let prohibited = |c: char| {
+        let u = c as u32;
+        matches!(u,
+            0x80..=0x9F | 0x6DD | 0x70F | 0x180E | 0x200C | 0x200D | 0x2028 | 0x2029 | 0x2060..=0x2063
+            | 0x206A..=0x206F | 0xFEFF | 0xFFF9..=0xFFFD | 0x1D173..=0x1D17A // C.2.2, C.6
+            | 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD // C.3 private use
+            | 0xFDD0..=0xFDEF // C.4 non-characters
+            | 0x2FF0..=0x2FFB // C.7
+            | 0x340 | 0x341 | 0x200E | 0x200F | 0x202A..=0x202E // C.8
+            | 0xE0001 | 0xE0020..=0xE007F) // C.9
+            || (u & 0xFFFE) == 0xFFFE // C.4: U+nFFFE, U+nFFFF
+    };
+    s.chars()
+        .find(|&c| prohibited(c))
+        .map(|c| format!("contains U+{:04X}, which nameprep prohibits", c as u32))
+}
+
 /// The form prosody compares names in (nameprep lowercases).
 pub fn fold(name: &str) -> String {
     name.to_lowercase()
@@ -95,6 +120,31 @@ mod tests {
         ] {
             let e = validate(bad).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");
+        }
+    }
+
+    /// The verdicts of prosody 0.12's own nameprep (util.encodings), measured.
+    #[test]
+    fn nameprep_like_prosody() {
+        for ok in [
+            "a b",
+            "a\"b",
+            "a@b",
+            "a..b",
+            "",
+            "a\u{200B}b",
+            "ok.example",
+            "b\u{fc}cher.de",
+        ] {
+            assert_eq!(nameprep_rejects(ok.as_bytes()), None, "{ok:?}");
+        }
+        for bad in [
+            &b"\xff"[..],
+            "a\u{E000}b".as_bytes(),
+            "a\u{FFFE}b".as_bytes(),
+            "a\u{80}b".as_bytes(),
+        ] {
+            assert!(nameprep_rejects(bad).is_some(), "{bad:?}");
         }
     }
 

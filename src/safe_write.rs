@@ -221,8 +221,7 @@ pub fn list_backups(dir: &Path, target: &Path) -> std::io::Result<Vec<PathBuf>> 
             .filter(|e| {
                 let n = e.file_name();
                 let n = n.to_string_lossy();
-                n.strip_prefix(&prefix)
-                    .is_some_and(|rest| is_timestamp(rest))
+                n.strip_prefix(&prefix).is_some_and(is_timestamp)
             })
             .map(|e| e.path())
             .collect(),
