@@ -464,7 +464,7 @@ pub struct CheckOptions {
 /// it runs as the `prosody` user before every start, without a lock.
 pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     let mut notes = Vec::new();
-    let (files, mut diagnostics) = match ConfigSet::load(main) {
+    let (files, mut diagnostics): (Vec<PathBuf>, _) = match ConfigSet::load(main) {
         Err(e) => (vec![main.to_path_buf()], vec![from_load_error(&e)]),
         Ok(set) => {
             let files = set.files.iter().map(|f| f.path.clone()).collect();
@@ -483,15 +483,24 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
             None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
             Some(p) => match p.load(main) {
                 Ok(crate::prosody::Verdict::Loads) => {}
-                Ok(crate::prosody::Verdict::Fails { file, line, message }) => diagnostics.push(Diagnostic {
-                    severity: Severity::Error,
-                    code: "prosody-load",
-                    file: file.unwrap_or_else(|| main.to_path_buf()),
-                    line: line.unwrap_or(0),
-                    column: line.map_or(0, |_| 1),
-                    message: format!("prosody cannot load the config: {message}"),
-                    help: None,
-                }),
+                Ok(crate::prosody::Verdict::Fails { file, line, message }) => {
+                    // An error raised inside prosody's own code (a glob over a missing
+                    // directory, say) names prosody's file: point at the config instead.
+                    let (file, line, message) = match file {
+                        Some(f) if files.contains(&f) => (f, line, message),
+                        Some(f) => (main.to_path_buf(), None, format!("{}:{}: {message}", f.display(), line.unwrap_or(0))),
+                        None => (main.to_path_buf(), None, message),
+                    };
+                    diagnostics.push(Diagnostic {
+                        severity: Severity::Error,
+                        code: "prosody-load",
+                        file,
+                        line: line.unwrap_or(0),
+                        column: line.map_or(0, |_| 1),
+                        message: format!("prosody cannot load the config: {message}"),
+                        help: None,
+                    })
+                }
                 Err(e) => diagnostics.push(Diagnostic {
                     severity: Severity::Error,
                     code: "prosody-load",

@@ -338,7 +338,14 @@ impl<'a> Lexer<'a> {
     ) -> Result<(), LexError> {
         loop {
             match self.peek(0) {
-                None => return self.err(start, format!("unfinished long {what}")),
+                // Lua reports this at the end of the file, naming where it began.
+                None => {
+                    let line = line_of(self.src, start);
+                    return self.err(
+                        self.src.len(),
+                        format!("unfinished long {what} (starting at line {line})"),
+                    );
+                }
                 Some(b']') => {
                     let mut i = 1;
                     while self.peek(i) == Some(b'=') {
@@ -698,6 +705,25 @@ pub fn encode_string(bytes: &[u8]) -> String {
     }
     out.push('"');
     out
+}
+
+/// Lua's 1-based line number of a byte offset (`\r\n` and `\n\r` count once).
+pub fn line_of(src: &[u8], offset: usize) -> usize {
+    let mut line = 1;
+    let mut i = 0;
+    let end = offset.min(src.len());
+    while i < end {
+        let c = src[i];
+        if c == b'\n' || c == b'\r' {
+            line += 1;
+            if i + 1 < src.len() && (src[i + 1] == b'\n' || src[i + 1] == b'\r') && src[i + 1] != c
+            {
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    line
 }
 
 #[cfg(test)]
