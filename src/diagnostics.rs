@@ -525,3 +525,34 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
         notes,
     }
 }
+
+#[cfg(test)]
+mod new_error_tests {
+    use super::*;
+
+    fn d(sev: Severity, code: &'static str, line: usize, message: &str) -> Diagnostic {
+        Diagnostic {
+            severity: sev,
+            code,
+            file: "/p.cfg.lua".into(),
+            line,
+            column: 1,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    #[test]
+    fn only_errors_the_edit_introduced_count() {
+        let before = vec![d(Severity::Error, "component-secret-missing", 3, "x"), d(Severity::Warning, "weak-secret", 2, "w")];
+        // The same error moved by the edit is not new; a new warning is not an error.
+        let after = vec![
+            d(Severity::Error, "component-secret-missing", 7, "x"),
+            d(Severity::Warning, "duplicate-option", 9, "dup"),
+            d(Severity::Error, "host-clash", 12, "clash"),
+        ];
+        let new = new_errors(&before, &after);
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].code, "host-clash");
+    }
+}

@@ -945,3 +945,18 @@ fn read_only_file_system_is_a_clear_error() {
     );
     assert!(!s.path("backups").exists());
 }
+
+/// Edits refuse only *new* errors: a config that already has warnings, or
+/// errors elsewhere, can still be edited; the findings are shown.
+#[test]
+fn edits_work_on_configs_with_existing_findings() {
+    let s = Scratch::new("findings");
+    s.config("Component \"weak.example\"\n\tcomponent_secret = \"short\"\nComponent \"nosecret.example\"\n");
+    let secret = s.secret("a-strong-secret-0123456789");
+    let o = s.run(&["add", "new.example", "--secret-file", secret.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning[weak-secret]"), "{}", stderr(&o));
+    let o = s.run(&["remove", "new.example"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), "Component \"weak.example\"\n\tcomponent_secret = \"short\"\nComponent \"nosecret.example\"\n");
+}

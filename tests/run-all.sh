@@ -12,7 +12,12 @@ missing=()
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
 command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
 command -v luac5.4 >/dev/null 2>&1 || missing+=(lua5.4)
-command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -26,6 +31,8 @@ export FXC_REQUIRE_REAL=1
 
 echo "== cargo test"
 cargo test --locked --all-targets 2>&1
+echo "== the systemd gate under a real systemd (bookworm in systemd-nspawn)"
+as_root bash tests/systemd/gate.sh
 echo "== demo"
 bash examples/demo.sh >/dev/null
 echo "all test stages passed"

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The systemd gate under a real systemd: Debian bookworm with prosody booted
+# in a systemd-nspawn container, our binary and drop-in installed inside.
+# Proves: good start/reload/restart work; a broken config makes start fail
+# with our FILE:LINE message in the journal; reload fails with the same
+# MainPID running and ReloadResult=exit-code; `fogbow-xmpp-ctl restart`
+# refuses and leaves the server up; after the fix it restarts it.
+# Needs root. Cleans up every process, cgroup and mount it creates.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=tests/systemd/container.sh
+. tests/systemd/container.sh
+
+bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
+[ -x "$bin" ] || cargo build --locked --quiet
+need_tools
+
+root=$(mktemp -d /var/tmp/fxc-gate.XXXXXX)
+cleanup() {
+  halt
+  rm -rf "$root" "$root.boot.log"
+}
+trap cleanup EXIT
+
+make_root bookworm "$root/rootfs"
+rootfs=$root/rootfs
+install -m 0755 "$bin" "$rootfs/usr/bin/fogbow-xmpp-ctl"
+install -d "$rootfs/usr/lib/systemd/system/prosody.service.d"
+install -m 0644 systemd/prosody.service.d/fogbow-xmpp-ctl.conf "$rootfs/usr/lib/systemd/system/prosody.service.d/"
+cfg=$rootfs/etc/prosody/prosody.cfg.lua
+cp -p "$cfg" "$root/good.cfg.lua"
+
+boot "$rootfs" "fxcgate$$"
+echo "== booted; prosody $(ct dpkg-query -W -f '${Version}' prosody)"
+
+verify_out=$(ct systemd-analyze verify prosody.service 2>&1 || true)
+expect_eq "systemd-analyze verify prosody.service (with the drop-in) prints nothing" "$verify_out" ""
+expect "the drop-in is loaded" sh -c "nsenter -t $LEADER -a systemctl show -p DropInPaths --value prosody.service | grep -q fogbow-xmpp-ctl.conf"
+
+ct systemctl start prosody.service
+expect "prosody starts with a good config" wait_listening
+expect_eq "prosody is active" "$(unit_prop ActiveState)" active
+pid=$(unit_prop MainPID)
+
+expect "systemctl reload succeeds with a good config" ct systemctl reload prosody.service
+expect_eq "ReloadResult after a good reload" "$(unit_prop ReloadResult)" success
+expect_eq "a reload keeps the MainPID" "$(unit_prop MainPID)" "$pid"
+
+expect "fogbow-xmpp-ctl restart succeeds with a good config" ct fogbow-xmpp-ctl restart
+expect "prosody listens again after our restart" wait_listening
+new=$(unit_prop MainPID)
+expect "our restart started a new prosody" test "$new" != "$pid" -a "$new" != 0
+pid=$new
+
+# Break the config the way the Fogbow guide does: a `#` comment line.
+printf '\n# component_interface = "0.0.0.0"\n' >>"$cfg"
+broken_line=$(wc -l <"$cfg")
+
+expect "systemctl reload fails with a broken config" sh -c "! nsenter -t $LEADER -a systemctl reload prosody.service"
+expect_eq "ReloadResult after a broken reload" "$(unit_prop ReloadResult)" exit-code
+expect_eq "prosody stays active after the refused reload" "$(unit_prop ActiveState)" active
+expect_eq "the same prosody keeps running (MainPID)" "$(unit_prop MainPID)" "$pid"
+
+out=$(ct fogbow-xmpp-ctl restart 2>&1) && rc=0 || rc=$?
+expect_eq "fogbow-xmpp-ctl restart refuses a broken config (exit 1)" "$rc" 1
+expect "it says why, with file and line" grep -q "prosody.cfg.lua:$broken_line:1: error\[syntax\]" <<<"$out"
+expect_eq "the running server was not touched (MainPID)" "$(unit_prop MainPID)" "$pid"
+expect_eq "and it is still active" "$(unit_prop ActiveState)" active
+
+# Plain systemctl: the stop half cannot be vetoed, the start is refused.
+ct systemctl stop prosody.service
+expect "systemctl start fails with a broken config" sh -c "! nsenter -t $LEADER -a systemctl start prosody.service"
+expect_eq "prosody is failed, not half-started" "$(unit_prop ActiveState)" failed
+journal=$(ct journalctl -u prosody.service --no-pager -o cat)
+expect "the journal has our FILE:LINE:COLUMN message" grep -q "/etc/prosody/prosody.cfg.lua:$broken_line:1: error\[syntax\]: unexpected symbol near '#'" <<<"$journal"
+fields=$(ct journalctl -u prosody.service --no-pager -o verbose SYSLOG_IDENTIFIER=fogbow-xmpp-ctl)
+expect "the record carries DIAGNOSTIC_CODE=syntax" grep -q "DIAGNOSTIC_CODE=syntax" <<<"$fields"
+expect "the record carries CONFIG_LINE=$broken_line" grep -q "CONFIG_LINE=$broken_line" <<<"$fields"
+
+# Fixed: our restart brings it back.
+cp -p "$root/good.cfg.lua" "$cfg"
+expect "fogbow-xmpp-ctl restart starts prosody once the config is fixed" ct fogbow-xmpp-ctl restart
+expect "prosody listens after the fix" wait_listening
+expect_eq "prosody is active after the fix" "$(unit_prop ActiveState)" active
+
+# An edit leaves an audit record in the journal (and never the secret).
+printf 'audit-secret-0123456789\n' >"$rootfs/root/secret"
+expect "add works inside the container" ct fogbow-xmpp-ctl add audit.example --secret-file /root/secret
+audit=$(ct journalctl --no-pager -o verbose SYSLOG_IDENTIFIER=fogbow-xmpp-ctl FXC_ACTION=added)
+expect "the audit record names the component" grep -q "FXC_COMPONENT=audit.example" <<<"$audit"
+expect "the audit record names the uid" grep -q "FXC_UID=0" <<<"$audit"
+expect "the audit record does not hold the secret" sh -c "! grep -q audit-secret" <<<"$(ct journalctl --no-pager -o verbose)"
+
+summary
