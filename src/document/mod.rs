@@ -100,6 +100,8 @@ pub struct Document {
     comments: Vec<Span>,
     nested_calls: Vec<Span>,
     line_starts: Vec<usize>,
+    /// The section of each statement (see [`Document::owners`]).
+    owners: Vec<Owner>,
 }
 
 /// Why an edit cannot be made by splicing.
@@ -130,7 +132,7 @@ impl Document {
         // A `#!` first line parses as `#` … in Lua only when it is an
         // operator; prosody loads from a string, where it is an error anyway
         // (the parser above reports it as an unexpected symbol).
-        let stmts = chunk
+        let stmts: Vec<Stmt> = chunk
             .stmts
             .into_iter()
             .map(|s| Stmt {
@@ -138,8 +140,10 @@ impl Document {
                 span: s.span,
             })
             .collect();
+        let owners = section_owners(&stmts);
         Ok(Document {
             text,
+            owners,
             stmts,
             comments: chunk.comments,
             nested_calls: chunk.nested_calls,
@@ -186,29 +190,14 @@ impl Document {
     /// The section every statement runs in, as prosody's configmanager sets
     /// `__currenthost`: a `VirtualHost`/`Component` line opens its section,
     /// and its table form (`Component "x" { … }`) returns to the global one.
-    pub fn owners(&self) -> Vec<Owner> {
-        let mut current = Owner::Global;
-        self.stmts
-            .iter()
-            .enumerate()
-            .map(|(i, s)| match &s.statement {
-                Statement::Section(h) => {
-                    current = if h.table.is_some() {
-                        Owner::Global
-                    } else {
-                        Owner::Section(i)
-                    };
-                    Owner::Section(i)
-                }
-                _ => current,
-            })
-            .collect()
+    pub fn owners(&self) -> &[Owner] {
+        &self.owners
     }
 
     /// Options set in the section opened by statement `header`, in order:
     /// the table form's fields, then the assignments that follow it.
     pub fn section_options(&self, header: usize) -> Vec<&OptionSet> {
-        let owners = self.owners();
+        let owners = &self.owners;
         let mut out = Vec::new();
         if let Statement::Section(h) = &self.stmts[header].statement {
             if let Some((_, fields)) = &h.table {
@@ -303,7 +292,7 @@ impl Document {
     /// comment lines attached directly above, and one blank line before it.
     /// It fails rather than change what any other statement means.
     pub fn section_removal(&self, header: usize) -> Result<Span, EditError> {
-        let owners = self.owners();
+        let owners = &self.owners;
         let mut last = header;
         let mut stopped_at: Option<usize> = None;
         for i in header + 1..self.stmts.len() {
@@ -456,6 +445,21 @@ impl Document {
         }
         s
     }
+}
+
+fn section_owners(stmts: &[Stmt]) -> Vec<Owner> {
+    let mut current = Owner::Global;
+    stmts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match &s.statement {
+            Statement::Section(h) => {
+                current = if h.table.is_some() { Owner::Global } else { Owner::Section(i) };
+                Owner::Section(i)
+            }
+            _ => current,
+        })
+        .collect()
 }
 
 /// Turns a parsed top-level statement into what prosody would make of it.
