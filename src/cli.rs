@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
-const AFTER_HELP: &str = "\
+pub const AFTER_HELP: &str = "\
 Exit status:
   0  success, including \"already present, unchanged\"
   1  failure: the message says what and where; no file was changed
@@ -93,7 +93,7 @@ pub enum Command {
     Reload,
 }
 
-const CHECK_AFTER_HELP: &str = "\
+pub const CHECK_AFTER_HELP: &str = "\
 Diagnostic codes:
   syntax (error)                   a Lua syntax error; a line starting with # gets a hint
   include-missing (error)          a named Include that cannot be read

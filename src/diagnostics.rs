@@ -544,7 +544,10 @@ mod new_error_tests {
 
     #[test]
     fn only_errors_the_edit_introduced_count() {
-        let before = vec![d(Severity::Error, "component-secret-missing", 3, "x"), d(Severity::Warning, "weak-secret", 2, "w")];
+        let before = vec![
+            d(Severity::Error, "component-secret-missing", 3, "x"),
+            d(Severity::Warning, "weak-secret", 2, "w"),
+        ];
         // The same error moved by the edit is not new; a new warning is not an error.
         let after = vec![
             d(Severity::Error, "component-secret-missing", 7, "x"),

@@ -953,9 +953,18 @@ fn edits_work_on_configs_with_existing_findings() {
     let s = Scratch::new("findings");
     s.config("Component \"weak.example\"\n\tcomponent_secret = \"short\"\nComponent \"nosecret.example\"\n");
     let secret = s.secret("a-strong-secret-0123456789");
-    let o = s.run(&["add", "new.example", "--secret-file", secret.to_str().unwrap()]);
+    let o = s.run(&[
+        "add",
+        "new.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("warning[weak-secret]"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning[weak-secret]"),
+        "{}",
+        stderr(&o)
+    );
     let o = s.run(&["remove", "new.example"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(s.read("prosody.cfg.lua"), "Component \"weak.example\"\n\tcomponent_secret = \"short\"\nComponent \"nosecret.example\"\n");

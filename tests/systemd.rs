@@ -15,15 +15,27 @@ const DROP_IN: &str = include_str!("../systemd/prosody.service.d/fogbow-xmpp-ctl
 fn verify(s: &Scratch, drop_in: &str) -> (bool, String) {
     let units = s.path("units");
     std::fs::create_dir_all(units.join("prosody.service.d")).unwrap();
-    std::fs::copy("/lib/systemd/system/prosody.service", units.join("prosody.service")).unwrap();
-    std::fs::write(units.join("prosody.service.d/fogbow-xmpp-ctl.conf"), drop_in).unwrap();
+    std::fs::copy(
+        "/lib/systemd/system/prosody.service",
+        units.join("prosody.service"),
+    )
+    .unwrap();
+    std::fs::write(
+        units.join("prosody.service.d/fogbow-xmpp-ctl.conf"),
+        drop_in,
+    )
+    .unwrap();
     let o = Command::new("systemd-analyze")
         .args(["verify"])
         .arg(units.join("prosody.service"))
         .env("SYSTEMD_UNIT_PATH", format!("{}:", units.display()))
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     (o.status.success() && text.trim().is_empty(), text)
 }
 
@@ -38,13 +50,19 @@ fn drop_in_verifies_against_debians_prosody_service() {
     let (ok, out) = verify(&s, &DROP_IN.replace("/usr/bin/fogbow-xmpp-ctl", BIN));
     assert!(ok, "systemd-analyze verify: {out}");
     // The same verification does catch a broken drop-in.
-    let (ok, out) = verify(&s, &format!("{DROP_IN}\nBogusKey=1\n").replace("/usr/bin/fogbow-xmpp-ctl", BIN));
+    let (ok, out) = verify(
+        &s,
+        &format!("{DROP_IN}\nBogusKey=1\n").replace("/usr/bin/fogbow-xmpp-ctl", BIN),
+    );
     assert!(!ok && out.contains("BogusKey"), "{out}");
 }
 
 #[test]
 fn drop_in_runs_the_check_before_start_and_reload() {
-    let lines: Vec<&str> = DROP_IN.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = DROP_IN
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
     assert_eq!(
         lines,
         vec![

@@ -454,7 +454,11 @@ fn section_owners(stmts: &[Stmt]) -> Vec<Owner> {
         .enumerate()
         .map(|(i, s)| match &s.statement {
             Statement::Section(h) => {
-                current = if h.table.is_some() { Owner::Global } else { Owner::Section(i) };
+                current = if h.table.is_some() {
+                    Owner::Global
+                } else {
+                    Owner::Section(i)
+                };
                 Owner::Section(i)
             }
             _ => current,

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""A minimal XEP-0114 component handshake, for the package tests.
+
+    handshake.py HOST PORT NAME SECRET_FILE
+prints one of: accepted, not-authorized, host-unknown, conflict, error: ...
+and exits 0 only for accepted. Loopback only; every wait is bounded.
+"""
+import hashlib
+import re
+import socket
+import sys
+
+
+def main():
+    host, port, name, secret_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    with open(secret_file, "rb") as f:
+        secret = f.read().rstrip(b"\r\n")
+    s = socket.create_connection((host, port), timeout=5)
+    s.settimeout(5)
+    s.sendall(
+        ("<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
+         "xmlns:stream='http://etherx.jabber.org/streams' to='%s'>" % name).encode())
+    buf = b""
+    while b"<stream:stream" not in buf or b">" not in buf[buf.index(b"<stream:stream"):]:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    if b"host-unknown" in buf:
+        print("host-unknown")
+        return 1
+    m = re.search(rb"""\sid=['"]([^'"]*)['"]""", buf)
+    if not m or not m.group(1):
+        try:
+            buf += s.recv(4096)
+        except OSError:
+            pass
+        print("host-unknown" if b"host-unknown" in buf else "error: no stream id: %r" % buf)
+        return 1
+    digest = hashlib.sha1(m.group(1) + secret).hexdigest()
+    s.sendall(("<handshake>%s</handshake>" % digest).encode())
+    answer = b""
+    while True:
+        for word, label, code in ((b"<handshake/>", "accepted", 0), (b"not-authorized", "not-authorized", 1),
+                                  (b"conflict", "conflict", 1), (b"host-unknown", "host-unknown", 1)):
+            if word in answer:
+                print(label)
+                return code
+        try:
+            chunk = s.recv(4096)
+        except OSError as e:
+            print("error: %s" % e)
+            return 1
+        if not chunk:
+            print("error: closed: %r" % answer)
+            return 1
+        answer += chunk
+
+
+if __name__ == "__main__":
+    sys.exit(main())
