@@ -18,11 +18,15 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+command -v cargo-deb >/dev/null 2>&1 || { echo "== installing cargo-deb"; cargo install --locked cargo-deb; }
 
 # Property tests run a fixed, modest number of cases in CI.
 export PROPTEST_CASES="${PROPTEST_CASES:-48}"
@@ -33,6 +37,10 @@ echo "== cargo test"
 cargo test --locked --all-targets 2>&1
 echo "== the systemd gate under a real systemd (bookworm in systemd-nspawn)"
 as_root bash tests/systemd/gate.sh
+echo "== the Debian package on this machine: build, lintian, install, upgrade, remove, purge"
+as_root bash tests/package/deb.sh
+echo "== the Debian package on Debian 12 and Debian 13 (systemd-nspawn)"
+as_root bash tests/package/containers.sh bookworm trixie
 echo "== demo"
 bash examples/demo.sh >/dev/null
 echo "all test stages passed"
