@@ -376,3 +376,28 @@ fn verdict_matches_prosody() {
         }
     }
 }
+
+/// Without prosody installed the loader step is skipped with a note, and
+/// `--no-prosody` skips it on purpose (simulated with FXC_PROSODY_LIB).
+#[test]
+fn prosody_step_skipped_with_a_note_when_not_installed() {
+    let s = Scratch::new("noprosody");
+    let cfg = s.write("prosody.cfg.lua", "require \"no.such.module\"\n");
+    let o = std::process::Command::new(BIN)
+        .arg("--settings")
+        .arg(s.path("settings.toml"))
+        .arg("-c")
+        .arg(&cfg)
+        .arg("check")
+        .env("FXC_PROSODY_LIB", s.path("no-prosody-here"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("note: prosody is not installed"), "{}", String::from_utf8_lossy(&o.stderr));
+    if real_parts_available() {
+        let o = s.ctl(&cfg, &["check", "--no-prosody"], None);
+        assert_eq!(o.status.code(), Some(0));
+        let o = s.ctl(&cfg, &["check"], None);
+        assert_eq!(o.status.code(), Some(1), "the installed prosody refuses it");
+    }
+}
