@@ -91,6 +91,30 @@ pub enum Command {
     /// components only on restart.
     #[command(after_help = AFTER_HELP)]
     Reload,
+    /// Show or set where prosody accepts external components
+    ///
+    /// Without options, prints the effective listener (prosody's default:
+    /// loopback only, port 5347). With options, sets `component_interfaces`
+    /// and/or `component_ports` in the global section of the main config,
+    /// replacing existing global definitions (and the legacy
+    /// `component_interface`/`component_port`) in place, or inserting them just
+    /// above the first VirtualHost/Component line.
+    #[command(after_help = AFTER_HELP)]
+    Listen(ListenArgs),
+    /// Prove with a real XEP-0114 handshake that prosody accepts a component
+    ///
+    /// Connects to prosody's component port (default: the configured listener,
+    /// 127.0.0.1 for a wildcard) with the configured secret and reports
+    /// accepted, not-authorized, host-unknown, conflict (connected elsewhere:
+    /// good news) or the connection error. Exit 0 for accepted and conflict.
+    #[command(after_help = AFTER_HELP)]
+    Probe(ProbeArgs),
+    /// List the backups of the main config, or restore one
+    ///
+    /// The backup is checked like any edit and written with the same safe
+    /// replacement; the current version is backed up first.
+    #[command(after_help = AFTER_HELP)]
+    Restore(RestoreArgs),
 }
 
 pub const CHECK_AFTER_HELP: &str = "\
@@ -149,6 +173,56 @@ pub struct RemoveArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// An address to listen on: *, 0.0.0.0, :: or a literal IP (repeat for several)
+    #[arg(long = "interface", value_name = "ADDR")]
+    pub interfaces: Vec<String>,
+
+    /// A port to listen on, 1-65535 (repeat for several)
+    #[arg(long = "port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub ports: Vec<u16>,
+
+    #[command(flatten)]
+    pub edit: EditFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The component's name
+    pub name: String,
+
+    /// Connect to this address [default: the configured listener]
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Connect to this port [default: the first configured component port]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Probe even a component set to component_conflict_resolve = "kick_old" (it would lose a live session)
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print JSON: {"name", "host", "port", "outcome", "detail"?, "hint"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore: its file name in the backup directory, or its path
+    #[arg(required_unless_present = "list")]
+    pub backup: Option<PathBuf>,
+
+    /// List the backups of the main config, oldest first
+    #[arg(long, conflicts_with = "backup")]
+    pub list: bool,
+
+    #[command(flatten)]
+    pub edit: EditFlags,
+}
+
+#[derive(Debug, Args)]
 pub struct EditFlags {
     /// Print a unified diff of what would change, and write nothing
     #[arg(long)]
@@ -161,6 +235,14 @@ pub struct EditFlags {
     /// Show secrets in the --dry-run diff instead of ********
     #[arg(long)]
     pub show_secrets: bool,
+
+    /// After a successful write, check the config and reload prosody (as `reload` does)
+    #[arg(long, conflicts_with = "restart")]
+    pub reload: bool,
+
+    /// After a successful write, check the config and restart prosody (as `restart` does)
+    #[arg(long)]
+    pub restart: bool,
 }
 
 #[derive(Debug, Args)]

@@ -119,7 +119,7 @@ fn main() -> ExitCode {
                     // The generated secret is shown once, only if it was written.
                     let shown = (generated && o.changed && !o.dry_run)
                         .then(|| String::from_utf8(secret).expect("hex"));
-                    report_edit(&out, &o, a.edit.json, shown)
+                    report_edit(&out, &ctx, &o, &a.edit, shown, Subject::Component)
                 }
                 Err(e) => fail(&e.message, &e.diagnostics),
             }
@@ -132,7 +132,7 @@ fn main() -> ExitCode {
                 if_exists: r.if_exists,
             };
             match ops::remove(&ctx, &r.name, opts) {
-                Ok(o) => report_edit(&out, &o, r.edit.json, None),
+                Ok(o) => report_edit(&out, &ctx, &o, &r.edit, None, Subject::Component),
                 Err(e) => fail(&e.message, &e.diagnostics),
             }
         }
@@ -169,6 +169,91 @@ fn main() -> ExitCode {
         }
         Command::Restart => guarded(&out, &ctx, service::Action::Restart),
         Command::Reload => guarded(&out, &ctx, service::Action::Reload),
+        Command::Listen(l) => {
+            if l.interfaces.is_empty() && l.ports.is_empty() {
+                return match ops::show_listener(&ctx) {
+                    Ok(listener) => {
+                        if l.edit.json {
+                            print_json(&listener);
+                        } else {
+                            let mark = |d: bool| if d { " (prosody's default)" } else { "" };
+                            println!(
+                                "interfaces: {}{}",
+                                listener.interfaces.join(", "),
+                                mark(listener.interfaces_default)
+                            );
+                            println!(
+                                "ports: {}{}",
+                                listener
+                                    .ports
+                                    .iter()
+                                    .map(u16::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                mark(listener.ports_default)
+                            );
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(&e.message, &e.diagnostics),
+                };
+            }
+            let interfaces = (!l.interfaces.is_empty()).then(|| l.interfaces.clone());
+            let ports = (!l.ports.is_empty()).then(|| l.ports.clone());
+            match ops::listen(&ctx, interfaces, ports, edit_options(&l.edit)) {
+                Ok(o) => report_edit(&out, &ctx, &o, &l.edit, None, Subject::Listener),
+                Err(e) => fail(&e.message, &e.diagnostics),
+            }
+        }
+        Command::Probe(p) => match ops::probe(&ctx, &p.name, p.host.clone(), p.port, p.force) {
+            Ok(r) => {
+                if p.json {
+                    print_json(&r);
+                } else {
+                    let outcome = serde_json::to_value(&r.outcome)
+                        .ok()
+                        .and_then(|v| v["outcome"].as_str().map(String::from))
+                        .unwrap_or_default();
+                    let detail = match &r.outcome {
+                        fogbow_xmpp_ctl::probe::Outcome::ConnectionError(d) => format!(" ({d})"),
+                        _ => String::new(),
+                    };
+                    println!("{}: {outcome}{detail} at {}:{}", r.name, r.host, r.port);
+                    out.info(&format!("hint: {}", r.hint));
+                }
+                if r.outcome.ok() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => fail(&e.message, &e.diagnostics),
+        },
+        Command::Restore(r) => {
+            if r.list {
+                return match ops::backups(&ctx) {
+                    Ok(list) => {
+                        if r.edit.json {
+                            print_json(&list);
+                        } else {
+                            for b in list {
+                                println!("{}", b.display());
+                            }
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(&e.message, &e.diagnostics),
+                };
+            }
+            let backup = r
+                .backup
+                .clone()
+                .expect("clap requires BACKUP without --list");
+            match ops::restore(&ctx, &backup, edit_options(&r.edit)) {
+                Ok(o) => report_edit(&out, &ctx, &o, &r.edit, None, Subject::Backup),
+                Err(e) => fail(&e.message, &e.diagnostics),
+            }
+        }
     }
 }
 
@@ -236,7 +321,52 @@ fn guarded(out: &Out, ctx: &Context, action: service::Action) -> ExitCode {
     }
 }
 
-fn report_edit(out: &Out, o: &EditOutcome, json: bool, generated: Option<String>) -> ExitCode {
+fn edit_options(edit: &cli::EditFlags) -> EditOptions {
+    EditOptions {
+        replace: false,
+        dry_run: edit.dry_run,
+        show_secrets: edit.show_secrets,
+        if_exists: false,
+    }
+}
+
+/// Reports an edit, then applies it to the running prosody when asked.
+/// What an edit was about, for its messages.
+#[derive(Clone, Copy)]
+enum Subject {
+    Component,
+    Listener,
+    Backup,
+}
+
+fn report_edit(
+    out: &Out,
+    ctx: &Context,
+    o: &EditOutcome,
+    apply: &cli::EditFlags,
+    generated: Option<String>,
+    subject: Subject,
+) -> ExitCode {
+    let code = report_edit_only(out, o, apply, generated, subject);
+    if o.changed && !o.dry_run && (apply.reload || apply.restart) {
+        let action = if apply.restart {
+            service::Action::Restart
+        } else {
+            service::Action::Reload
+        };
+        return guarded(out, ctx, action);
+    }
+    code
+}
+
+fn report_edit_only(
+    out: &Out,
+    o: &EditOutcome,
+    apply: &cli::EditFlags,
+    generated: Option<String>,
+    subject: Subject,
+) -> ExitCode {
+    let json = apply.json;
     if o.changed && !o.dry_run {
         let action = serde_json::to_value(o.action)
             .ok()
@@ -273,10 +403,18 @@ fn report_edit(out: &Out, o: &EditOutcome, json: bool, generated: Option<String>
         }
         (ops::Action::Removed, false) => format!("removed {} from {file}", o.name),
         (ops::Action::Removed, true) => format!("would remove {} from {file}", o.name),
-        (ops::Action::Unchanged, _) => format!(
-            "{} is already present with this secret in {file}; unchanged",
-            o.name
-        ),
+        (ops::Action::Updated, false) => format!("updated the {} in {file}", o.name),
+        (ops::Action::Updated, true) => format!("would update the {} in {file}", o.name),
+        (ops::Action::Restored, false) => format!("restored {file} from {}", o.name),
+        (ops::Action::Restored, true) => format!("would restore {file} from {}", o.name),
+        (ops::Action::Unchanged, _) => match subject {
+            Subject::Component => format!(
+                "{} is already present with this secret in {file}; unchanged",
+                o.name
+            ),
+            Subject::Listener => format!("the {} in {file} is already so; unchanged", o.name),
+            Subject::Backup => format!("{file} is already identical to {}; unchanged", o.name),
+        },
         (ops::Action::Absent, _) => format!("{} is not in the config; nothing to remove", o.name),
     };
     out.info(&verb);
@@ -287,8 +425,8 @@ fn report_edit(out: &Out, o: &EditOutcome, json: bool, generated: Option<String>
         out.info("generated secret (shown once; copy it into the component's xmpp_password):");
         println!("{s}");
     }
-    if o.changed && !o.dry_run {
-        out.info("restart prosody for the change to take effect");
+    if o.changed && !o.dry_run && !apply.reload && !apply.restart {
+        out.info("apply it with: fogbow-xmpp-ctl restart (or reload, for a changed secret)");
     }
     ExitCode::SUCCESS
 }

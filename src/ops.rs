@@ -52,6 +52,10 @@ pub enum Action {
     Unchanged,
     Removed,
     Absent,
+    /// `listen` changed the listener.
+    Updated,
+    /// `restore` put a backup back.
+    Restored,
 }
 
 /// The result of `add`/`remove`; its JSON form is part of the contract.
@@ -114,6 +118,9 @@ struct Plan {
     files: BTreeMap<usize, Vec<u8>>,
     /// The file named in the outcome (the one holding the component).
     file: usize,
+    /// Confirms, on the edited config read back as prosody would, that the
+    /// edit did what it says.
+    verify: Box<dyn Fn(&ConfigSet) -> Result<(), Error>>,
 }
 
 fn edit(
@@ -168,7 +175,7 @@ fn edit(
         message: "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into(),
         diagnostics: vec![diagnostics::from_load_error(&e)],
     })?;
-    verify(&after_set, name, plan.action)?;
+    (plan.verify)(&after_set)?;
     let after = diagnostics::check(&after_set);
     let new_errors = diagnostics::new_errors(&before, &after);
     if !new_errors.is_empty() {
@@ -256,6 +263,10 @@ fn where_(set: &ConfigSet, h: &Host) -> String {
 }
 
 fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result<Plan, Error> {
+    let verified = |action: Action| -> Box<dyn Fn(&ConfigSet) -> Result<(), Error>> {
+        let name = name.to_string();
+        Box::new(move |s: &ConfigSet| verify(s, &name, action))
+    };
     let hosts = set.hosts_named(name);
     if let Some(v) = hosts
         .iter()
@@ -270,6 +281,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         let main = &set.files[0];
         return Ok(Plan {
             action: Action::Added,
+            verify: verified(Action::Added),
             files: BTreeMap::from([(0, main.doc.append_component(name, secret))]),
             file: 0,
         });
@@ -292,6 +304,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         let e = doc.insert_secret_edit(last.at.stmt, secret);
         return Ok(Plan {
             action: Action::Added,
+            verify: verified(Action::Added),
             files: BTreeMap::from([(last.at.file, doc.splice(vec![e]))]),
             file: last.at.file,
         });
@@ -306,6 +319,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         ))),
         Some(old) if old == secret => Ok(Plan {
             action: Action::Unchanged,
+            verify: verified(Action::Unchanged),
             files: BTreeMap::new(),
             file: current.file,
         }),
@@ -314,6 +328,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         ))),
         Some(_) => Ok(Plan {
             action: Action::Replaced,
+            verify: verified(Action::Replaced),
             files: BTreeMap::from([(current.file, doc.splice(vec![Document::replace_value_edit(&current.value, secret)]))]),
             file: current.file,
         }),
@@ -321,6 +336,10 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
 }
 
 fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
+    let verified = |action: Action| -> Box<dyn Fn(&ConfigSet) -> Result<(), Error>> {
+        let name = name.to_string();
+        Box::new(move |s: &ConfigSet| verify(s, &name, action))
+    };
     let hosts = set.hosts_named(name);
     if let Some(v) = hosts
         .iter()
@@ -335,6 +354,7 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
         if if_exists {
             return Ok(Plan {
                 action: Action::Absent,
+                verify: verified(Action::Absent),
                 files: BTreeMap::new(),
                 file: 0,
             });
@@ -378,6 +398,7 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
         .collect();
     Ok(Plan {
         action: Action::Removed,
+        verify: verified(Action::Removed),
         files,
         file: hosts[0].at.file,
     })
@@ -548,5 +569,165 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
         config: ctx.config.clone(),
         components,
         notes,
+    })
+}
+
+/// Sets where prosody accepts components (see [`crate::listener::plan`]).
+pub fn listen(
+    ctx: &Context,
+    interfaces: Option<Vec<String>>,
+    ports: Option<Vec<u16>>,
+    opts: EditOptions,
+) -> Result<EditOutcome, Error> {
+    for i in interfaces.iter().flatten() {
+        crate::listener::validate_interface(i).map_err(Error::new)?;
+    }
+    edit(ctx, "component listener", opts, |set| {
+        let files = crate::listener::plan(set, interfaces.as_deref(), ports.as_deref())
+            .map_err(Error::new)?;
+        let unchanged = files.get(&0).is_some_and(|t| t == set.files[0].doc.text());
+        let (want_i, want_p) = (interfaces.clone(), ports.clone());
+        Ok(Plan {
+            action: if unchanged {
+                Action::Unchanged
+            } else {
+                Action::Updated
+            },
+            files: if unchanged { BTreeMap::new() } else { files },
+            file: 0,
+            verify: Box::new(move |after: &ConfigSet| {
+                let l = crate::listener::effective(after).map_err(Error::new)?;
+                let ok = want_i.as_ref().is_none_or(|i| &l.interfaces == i)
+                    && want_p.as_ref().is_none_or(|p| &l.ports == p);
+                if ok {
+                    Ok(())
+                } else {
+                    Err(Error::new("refusing to write: the edited config would not have the requested listener (this is a bug in fogbow-xmpp-ctl; please report it)"))
+                }
+            }),
+        })
+    })
+}
+
+/// The listener prosody will open, with its defaults.
+pub fn show_listener(ctx: &Context) -> Result<crate::listener::Listener, Error> {
+    let set = load_for_edit(&ctx.config)?;
+    crate::listener::effective(&set).map_err(Error::new)
+}
+
+/// The backups of the main config, oldest first.
+pub fn backups(ctx: &Context) -> Result<Vec<PathBuf>, Error> {
+    let real = std::fs::canonicalize(&ctx.config)
+        .map_err(|e| Error::new(safe_write::io_error("read", &ctx.config, e).message))?;
+    safe_write::list_backups(&ctx.settings.backup_dir, &real)
+        .map_err(|e| Error::new(safe_write::io_error("read", &ctx.settings.backup_dir, e).message))
+}
+
+/// Puts a backup of the main config back: checked like any edit, written
+/// with the same safe replacement, and the current version backed up first.
+pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOutcome, Error> {
+    let known = backups(ctx)?;
+    let chosen = known
+        .iter()
+        .find(|b| b.as_path() == backup || b.file_name() == Some(backup.as_os_str()))
+        .cloned()
+        .ok_or_else(|| {
+            Error::new(format!(
+                "{} is not a backup of {} in {} (see restore --list)",
+                backup.display(),
+                ctx.config.display(),
+                ctx.settings.backup_dir.display()
+            ))
+        })?;
+    let bytes = std::fs::read(&chosen)
+        .map_err(|e| Error::new(safe_write::io_error("read", &chosen, e).message))?;
+    let name = chosen
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    edit(ctx, &name, opts, move |set| {
+        let unchanged = set.files[0].doc.text() == &bytes[..];
+        Ok(Plan {
+            action: if unchanged {
+                Action::Unchanged
+            } else {
+                Action::Restored
+            },
+            files: if unchanged {
+                BTreeMap::new()
+            } else {
+                BTreeMap::from([(0, bytes)])
+            },
+            file: 0,
+            // The backup loading (parse, includes) and passing the checks is the test.
+            verify: Box::new(|_| Ok(())),
+        })
+    })
+}
+
+/// What `probe` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    #[serde(flatten)]
+    pub outcome: crate::probe::Outcome,
+    pub hint: &'static str,
+}
+
+/// Makes the XEP-0114 handshake for `name` with its configured secret.
+pub fn probe(
+    ctx: &Context,
+    name: &str,
+    host: Option<String>,
+    port: Option<u16>,
+    force: bool,
+) -> Result<ProbeReport, Error> {
+    let set = load_for_edit(&ctx.config)?;
+    let hosts: Vec<Host> = set
+        .hosts_named(name)
+        .into_iter()
+        .filter(|h| h.is_external())
+        .collect();
+    if hosts.is_empty() {
+        return Err(Error::new(format!(
+            "there is no external Component {name} in {} or its includes",
+            ctx.config.display()
+        )));
+    }
+    let secret = hosts
+        .iter()
+        .rev()
+        .find_map(|h| h.secret.clone())
+        .ok_or_else(|| Error::new(format!("{name} has no component_secret to probe with")))?;
+    let secret = secret.value.literal.ok_or_else(|| {
+        Error::new(format!(
+            "the component_secret of {name} is an expression; cannot probe with it"
+        ))
+    })?;
+    // A component set to kick_old would lose its live session to our probe.
+    let kick_old = hosts.iter().any(|h| {
+        let doc = &set.files[h.at.file].doc;
+        doc.section_options(h.at.stmt).iter().any(|o| {
+            o.name == "component_conflict_resolve"
+                && o.value.as_ref().and_then(|v| v.literal.as_deref()) == Some(&b"kick_old"[..])
+        })
+    });
+    if kick_old && !force {
+        return Err(Error::new(format!(
+            "{name} has component_conflict_resolve = \"kick_old\": a probe would disconnect its live session; use --force if it is not connected"
+        )));
+    }
+    let listener = crate::listener::effective(&set).map_err(Error::new)?;
+    let host = host.unwrap_or_else(|| listener.local_address());
+    let port = port.unwrap_or(listener.ports[0]);
+    let outcome = crate::probe::handshake(&host, port, name, &secret);
+    Ok(ProbeReport {
+        name: name.to_string(),
+        host,
+        port,
+        hint: outcome.hint(),
+        outcome,
     })
 }

@@ -392,8 +392,17 @@ fn prosody_step_skipped_with_a_note_when_not_installed() {
         .env("FXC_PROSODY_LIB", s.path("no-prosody-here"))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("note: prosody is not installed"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("note: prosody is not installed"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     if real_parts_available() {
         let o = s.ctl(&cfg, &["check", "--no-prosody"], None);
         assert_eq!(o.status.code(), Some(0));

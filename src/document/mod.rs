@@ -315,24 +315,34 @@ impl Document {
                 (_, Some(_)) => {}
             }
         }
-        let prev_end = if header == 0 {
+        Ok(self.removal_range(header, last))
+    }
+
+    /// The range deleting statement `stmt` alone takes (see [`Self::removal_range`]).
+    pub fn statement_removal(&self, stmt: usize) -> Span {
+        self.removal_range(stmt, stmt)
+    }
+
+    /// Where text inserted "just above" statement `stmt` goes: above the
+    /// comment lines attached to it, at the start of its line.
+    pub fn attached_start(&self, stmt: usize) -> usize {
+        let start = self.stmts[stmt].span.start;
+        let ls = self.line_start(start);
+        let prev_end = if stmt == 0 {
             0
         } else {
-            self.stmts[header - 1].span.end
+            self.stmts[stmt - 1].span.end
         };
-        let start = self.stmts[header].span.start;
-        let end = self.stmts[last].span.end;
-
-        let ls = self.line_start(start);
-        let le = self.line_content_end(end);
-        let starts_line = ls >= prev_end && self.is_blank(ls..start);
-        let ends_line = self.is_blank_or_comment(end..le);
-        if !(starts_line && ends_line) {
-            // Shares a line with other code: remove exactly the statements.
-            return Ok(start..end);
+        if ls < prev_end || !self.is_blank(ls..start) {
+            return start;
         }
+        self.attached_comments_start(ls, prev_end)
+    }
+
+    /// The start of the comment lines directly above the line starting at
+    /// `ls` (each starting its own line, none before `prev_end`).
+    fn attached_comments_start(&self, ls: usize, prev_end: usize) -> usize {
         let mut from = ls;
-        // Comment lines directly above, each starting its line.
         let above: Vec<&Span> = self
             .comments
             .iter()
@@ -350,6 +360,30 @@ impl Document {
             }
             from = cls;
         }
+        from
+    }
+
+    /// The bytes deleting statements `first..=last` takes: whole lines with
+    /// the comment lines attached above and one blank line before, or just
+    /// the statements when they share a line with other code.
+    fn removal_range(&self, first: usize, last: usize) -> Span {
+        let prev_end = if first == 0 {
+            0
+        } else {
+            self.stmts[first - 1].span.end
+        };
+        let start = self.stmts[first].span.start;
+        let end = self.stmts[last].span.end;
+
+        let ls = self.line_start(start);
+        let le = self.line_content_end(end);
+        let starts_line = ls >= prev_end && self.is_blank(ls..start);
+        let ends_line = self.is_blank_or_comment(end..le);
+        if !(starts_line && ends_line) {
+            // Shares a line with other code: remove exactly the statements.
+            return start..end;
+        }
+        let mut from = self.attached_comments_start(ls, prev_end);
         // One blank line before (the separator `append_component` writes).
         if from > 0 && from > prev_end {
             let above = self.line_start(from - 1);
@@ -367,7 +401,7 @@ impl Document {
             from = self.break_start_before(from);
             to = self.text.len();
         }
-        Ok(from..to)
+        from..to
     }
 
     fn comment_overlaps(&self, r: Span) -> bool {
@@ -464,6 +498,61 @@ fn section_owners(stmts: &[Stmt]) -> Vec<Owner> {
             _ => current,
         })
         .collect()
+}
+
+/// A constant in a config value: what `listen` and `probe` need to read
+/// `component_ports = { 5347 }` or `component_interface = "0.0.0.0"`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Str(Vec<u8>),
+    Num(f64),
+}
+
+impl Document {
+    /// The value at `span` as a list of constants: a string or number is a
+    /// list of one, a table of strings and numbers its items. `None` for
+    /// anything else (names, calls, keyed fields): not guessed.
+    pub fn literal_list(&self, span: &Span) -> Option<Vec<Literal>> {
+        let toks = lexer::tokenize(&self.text[span.clone()]).ok()?;
+        let toks: Vec<&lexer::Token> = toks
+            .iter()
+            .filter(|t| !matches!(t.kind, lexer::Tok::Comment | lexer::Tok::Eof))
+            .collect();
+        let at = |t: &lexer::Token| &self.text[span.start + t.span.start..span.start + t.span.end];
+        let scalar = |t: &lexer::Token| match t.kind {
+            lexer::Tok::Str => Some(Literal::Str(lexer::decode_string(at(t)))),
+            lexer::Tok::Number => parse_number(at(t)).map(Literal::Num),
+            _ => None,
+        };
+        use lexer::{Sym, Tok};
+        match toks.as_slice() {
+            [one] => Some(vec![scalar(one)?]),
+            [open, inner @ .., close]
+                if open.kind == Tok::Sym(Sym::LBrace) && close.kind == Tok::Sym(Sym::RBrace) =>
+            {
+                let mut out = Vec::new();
+                let mut expect_value = true;
+                for t in inner {
+                    if expect_value {
+                        out.push(scalar(t)?);
+                    } else if !matches!(t.kind, Tok::Sym(Sym::Comma | Sym::Semi)) {
+                        return None;
+                    }
+                    expect_value = !expect_value;
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn parse_number(text: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(text).ok()?;
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16).ok().map(|v| v as f64),
+        None => s.parse().ok(),
+    }
 }
 
 /// Turns a parsed top-level statement into what prosody would make of it.

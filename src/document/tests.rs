@@ -409,7 +409,7 @@ mod properties {
 
     /// A piece of config text: every lexical form the parser must survive.
     fn piece() -> impl Strategy<Value = String> {
-        let name = "[a-z][a-z0-9_]{0,8}";
+        let name = "opt_[a-z0-9_]{0,8}";
         let string = prop_oneof![
             "[ -~&&[^\"\\\\]]{0,12}".prop_map(|s| format!("\"{s}\"")),
             "[ -~&&[^'\\\\]]{0,12}".prop_map(|s| format!("'{s}'")),
@@ -508,4 +508,28 @@ fn fogbow_guide_sample_block() {
     );
     let r = d.section_removal(h).unwrap();
     assert_eq!(r, 0..src.len());
+}
+
+#[test]
+fn literal_lists() {
+    let d = doc("a = { \"0.0.0.0\", '::'; } b = 5347 c = { 5347, 0x1513 --[[x]] } d = { x = 1 } e = f() g = {}");
+    let get = |i: usize| match &d.statements()[i].statement {
+        Statement::Options(o) => d.literal_list(&o[0].value.as_ref().unwrap().span),
+        _ => panic!(),
+    };
+    assert_eq!(
+        get(0),
+        Some(vec![
+            Literal::Str(b"0.0.0.0".to_vec()),
+            Literal::Str(b"::".to_vec())
+        ])
+    );
+    assert_eq!(get(1), Some(vec![Literal::Num(5347.0)]));
+    assert_eq!(
+        get(2),
+        Some(vec![Literal::Num(5347.0), Literal::Num(5395.0)])
+    );
+    assert_eq!(get(3), None);
+    assert_eq!(get(4), None);
+    assert_eq!(get(5), Some(vec![]));
 }

@@ -1,0 +1,241 @@
+//! Where prosody accepts external components: `component_interfaces` and
+//! `component_ports`, which prosody reads only from the global section
+//! (`core/portmanager.lua`), with the legacy singular forms as fallbacks.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::config::ConfigSet;
+use crate::document::{Literal, Owner, Span, Statement};
+
+/// The component port when none is configured.
+pub const DEFAULT_PORT: u16 = 5347;
+/// The component service is private: with no interfaces set it binds loopback.
+pub const DEFAULT_INTERFACES: [&str; 2] = ["127.0.0.1", "::1"];
+
+const INTERFACE_OPTIONS: [&str; 2] = ["component_interfaces", "component_interface"];
+const PORT_OPTIONS: [&str; 2] = ["component_ports", "component_port"];
+
+/// The listener prosody will open for components.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listener {
+    pub interfaces: Vec<String>,
+    pub ports: Vec<u16>,
+    /// Whether each list is prosody's default (nothing set).
+    pub interfaces_default: bool,
+    pub ports_default: bool,
+}
+
+impl Listener {
+    /// The address to reach it from this machine: the first interface, with
+    /// a wildcard replaced by loopback.
+    pub fn local_address(&self) -> String {
+        match self.interfaces.first().map(String::as_str) {
+            None | Some("*") | Some("0.0.0.0") => "127.0.0.1".into(),
+            Some("::") => "::1".into(),
+            Some(a) => a.into(),
+        }
+    }
+
+    /// Whether it accepts connections from other machines.
+    pub fn remote_reachable(&self) -> bool {
+        self.interfaces.iter().any(|i| match i.as_str() {
+            "*" => true,
+            a => a.parse::<IpAddr>().is_ok_and(|ip| !ip.is_loopback()),
+        })
+    }
+}
+
+/// Checks an interface address as `listen` accepts it.
+pub fn validate_interface(a: &str) -> Result<(), String> {
+    if a == "*" || a.parse::<IpAddr>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{a:?} is not an interface address: use *, 0.0.0.0, :: or a literal IP address"
+        ))
+    }
+}
+
+/// A global assignment of one of `names`, the last one prosody runs.
+struct Found {
+    file: usize,
+    stmt: usize,
+    value: Option<Span>,
+}
+
+fn global_assignments(set: &ConfigSet, names: &[&str]) -> Vec<Found> {
+    let mut out = Vec::new();
+    for at in &set.order {
+        let doc = &set.files[at.file].doc;
+        if doc.owners()[at.stmt] != Owner::Global {
+            continue;
+        }
+        if let Statement::Options(opts) = &doc.statements()[at.stmt].statement {
+            for o in opts.iter().filter(|o| names.contains(&o.name.as_str())) {
+                out.push(Found {
+                    file: at.file,
+                    stmt: at.stmt,
+                    value: o.value.as_ref().map(|v| v.span.clone()),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The values of the first of `names` that is set (in prosody's order of
+/// preference), from its last global assignment.
+fn read(set: &ConfigSet, names: &[&str]) -> Result<Option<Vec<Literal>>, String> {
+    for name in names {
+        if let Some(f) = global_assignments(set, &[name]).pop() {
+            let doc = &set.files[f.file].doc;
+            let span = f.value.ok_or_else(|| format!("{name} has no value"))?;
+            let (line, _) = doc.line_col(span.start);
+            return doc.literal_list(&span).map(Some).ok_or_else(|| {
+                format!(
+                    "{name} at {}:{line} is not a list of constants; cannot tell its value",
+                    set.files[f.file].path.display()
+                )
+            });
+        }
+    }
+    Ok(None)
+}
+
+/// The effective listener of `set`, with prosody's defaults.
+pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
+    let interfaces = match read(
+        set,
+        &[
+            "component_interfaces",
+            "component_interface",
+            "local_interfaces",
+        ],
+    )? {
+        Some(v) => Some(
+            v.into_iter()
+                .map(|l| match l {
+                    Literal::Str(s) => Ok(String::from_utf8_lossy(&s).into_owned()),
+                    Literal::Num(n) => Err(format!("the interface {n} is not an address")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let ports = match read(set, &PORT_OPTIONS)? {
+        Some(v) => Some(
+            v.into_iter()
+                .map(|l| match l {
+                    Literal::Num(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => {
+                        Ok(n as u16)
+                    }
+                    Literal::Str(s) => String::from_utf8_lossy(&s)
+                        .parse::<u16>()
+                        .map_err(|_| "a component port is not a number".to_string()),
+                    Literal::Num(n) => Err(format!("the component port {n} is out of range")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    Ok(Listener {
+        interfaces_default: interfaces.is_none(),
+        ports_default: ports.is_none(),
+        interfaces: interfaces
+            .unwrap_or_else(|| DEFAULT_INTERFACES.iter().map(|s| s.to_string()).collect()),
+        ports: ports.unwrap_or_else(|| vec![DEFAULT_PORT]),
+    })
+}
+
+/// The new text of the main config with the listener set: existing global
+/// definitions (and their legacy singular forms) are replaced in place, the
+/// first one rewritten and the others deleted; when there is none, the
+/// option goes just above the first `VirtualHost`/`Component` (with the
+/// comments attached to it), where the global section ends.
+pub fn plan(
+    set: &ConfigSet,
+    interfaces: Option<&[String]>,
+    ports: Option<&[u16]>,
+) -> Result<BTreeMap<usize, Vec<u8>>, String> {
+    let doc = &set.files[0].doc;
+    let quote = |s: &str| crate::document::lexer::encode_string(s.as_bytes());
+    let mut groups: Vec<(&[&str], String)> = Vec::new();
+    if let Some(i) = interfaces {
+        groups.push((
+            &INTERFACE_OPTIONS,
+            format!(
+                "component_interfaces = {{ {} }}",
+                i.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    if let Some(p) = ports {
+        groups.push((
+            &PORT_OPTIONS,
+            format!(
+                "component_ports = {{ {} }}",
+                p.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let mut edits: Vec<(Span, Vec<u8>)> = Vec::new();
+    let mut inserts = String::new();
+    for (names, text) in groups {
+        let found = global_assignments(set, names);
+        if let Some(f) = found.iter().find(|f| f.file != 0) {
+            let (line, _) = set.files[f.file]
+                .doc
+                .line_col(set.files[f.file].doc.statements()[f.stmt].span.start);
+            return Err(format!(
+                "{} is set in {}:{line}; edit it there (listen edits the main config only)",
+                names[0],
+                set.files[f.file].path.display()
+            ));
+        }
+        for (k, f) in found.iter().enumerate() {
+            let stmt = &doc.statements()[f.stmt];
+            if let Statement::Options(o) = &stmt.statement {
+                if o.len() != 1 {
+                    let (line, _) = doc.line_col(stmt.span.start);
+                    return Err(format!(
+                        "line {line} assigns several options at once; edit it by hand"
+                    ));
+                }
+            }
+            if k == 0 {
+                edits.push((stmt.span.clone(), text.clone().into_bytes()));
+            } else {
+                edits.push((doc.statement_removal(f.stmt), Vec::new()));
+            }
+        }
+        if found.is_empty() {
+            inserts.push_str(&text);
+            inserts.push_str(doc.eol());
+        }
+    }
+    if !inserts.is_empty() {
+        match doc
+            .statements()
+            .iter()
+            .position(|s| matches!(s.statement, Statement::Section(_)))
+        {
+            Some(h) => {
+                let at = doc.attached_start(h);
+                edits.push((at..at, inserts.into_bytes()));
+            }
+            None => {
+                let mut text = String::new();
+                if !doc.text().is_empty() && !matches!(doc.text().last(), Some(b'\n' | b'\r')) {
+                    text.push_str(doc.eol());
+                }
+                text.push_str(&inserts);
+                let end = doc.text().len();
+                edits.push((end..end, text.into_bytes()));
+            }
+        }
+    }
+    Ok(BTreeMap::from([(0, doc.splice(edits))]))
+}
