@@ -138,10 +138,15 @@ Exit status:
   2  usage error";
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret"]).multiple(false)))]
+#[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret", "from_properties"]).multiple(false)))]
 pub struct AddArgs {
-    /// The component's name, its `xmpp_jid` (e.g. my-manager.internal.mydomain)
-    pub name: String,
+    /// The component's name, its `xmpp_jid` (e.g. my-manager.internal.mydomain); optional with --from-properties
+    #[arg(required_unless_present = "from_properties")]
+    pub name: Option<String>,
+
+    /// Take the name and secret (xmpp_jid, xmpp_password) from a Fogbow component's configuration file (Java .properties: manager.conf, rendezvous.conf, …)
+    #[arg(long, value_name = "FILE")]
+    pub from_properties: Option<PathBuf>,
 
     /// Read the secret from PATH (- for standard input); one trailing newline is stripped
     #[arg(long, value_name = "PATH")]

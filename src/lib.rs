@@ -8,6 +8,7 @@
 pub mod config;
 pub mod diagnostics;
 pub mod document;
+pub mod fogbow;
 pub mod journal;
 pub mod listener;
 pub mod names;

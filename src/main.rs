@@ -91,6 +91,28 @@ fn main() -> ExitCode {
 
     match cli.command {
         Command::Add(a) => {
+            let opts = EditOptions {
+                replace: a.replace,
+                dry_run: a.edit.dry_run,
+                show_secrets: a.edit.show_secrets,
+                if_exists: false,
+            };
+            if let Some(props) = &a.from_properties {
+                return match ops::add_from_properties(&ctx, a.name.as_deref(), props, opts) {
+                    Ok((o, warnings)) => {
+                        let code = report_edit(&out, &ctx, &o, &a.edit, None, Subject::Component);
+                        for w in warnings {
+                            out.info(&format!("warning: {w}"));
+                        }
+                        code
+                    }
+                    Err(e) => fail(&e.message, &e.diagnostics),
+                };
+            }
+            let name = a
+                .name
+                .clone()
+                .expect("clap requires NAME without --from-properties");
             let (secret, generated) = if let Some(path) = &a.secret_file {
                 match secret::read_file(path) {
                     Ok(s) => (s, false),
@@ -102,19 +124,13 @@ fn main() -> ExitCode {
                     Err(e) => return fail(&e, &[]),
                 }
             } else {
-                match secret::prompt(&a.name) {
+                match secret::prompt(&name) {
                     Ok(s) => (s, false),
                     Err(e) if e.starts_with("no secret given") => return usage(&e),
                     Err(e) => return fail(&e, &[]),
                 }
             };
-            let opts = EditOptions {
-                replace: a.replace,
-                dry_run: a.edit.dry_run,
-                show_secrets: a.edit.show_secrets,
-                if_exists: false,
-            };
-            match ops::add(&ctx, &a.name, &secret, opts) {
+            match ops::add(&ctx, &name, &secret, opts) {
                 Ok(o) => {
                     // The generated secret is shown once, only if it was written.
                     let shown = (generated && o.changed && !o.dry_run)

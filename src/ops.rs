@@ -731,3 +731,27 @@ pub fn probe(
         outcome,
     })
 }
+
+/// `add --from-properties`: the name and secret from a Fogbow component's
+/// own configuration; returns the outcome and what may still keep the
+/// component from reaching prosody.
+pub fn add_from_properties(
+    ctx: &Context,
+    name: Option<&str>,
+    path: &Path,
+    opts: EditOptions,
+) -> Result<(EditOutcome, Vec<String>), Error> {
+    let props = crate::fogbow::read(path).map_err(Error::new)?;
+    if let Some(n) = name {
+        if !crate::names::same(n, &props.jid) {
+            return Err(Error::new(format!(
+                "the name {n} differs from xmpp_jid = {} in {}",
+                props.jid,
+                path.display()
+            )));
+        }
+    }
+    let outcome = add(ctx, &props.jid, &props.password, opts)?;
+    let listener = show_listener(ctx)?;
+    Ok((outcome, props.warnings(path, &listener)))
+}

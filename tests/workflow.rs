@@ -1,0 +1,436 @@
+//! The Fogbow workflow: add from the component's own properties, set the
+//! listener, probe with a real handshake, restore a backup.
+
+mod support;
+
+use std::process::Output;
+
+use support::*;
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+const MANAGER_CONF: &str = "\
+# Fogbow Manager: manager.conf
+xmpp_jid = my-manager.internal.mydomain
+xmpp_password:m\\u00e4nager\\\"secret\\\\with-escapes
+xmpp_host = 127.0.0.1
+xmpp_port 5347
+";
+
+#[test]
+fn add_from_properties() {
+    let s = Scratch::new("props");
+    let cfg = s.write("prosody.cfg.lua", "admins = { }\n");
+    let conf = s.write("manager.conf", MANAGER_CONF);
+    let o = s.ctl(
+        &cfg,
+        &["add", "--from-properties", conf.to_str().unwrap(), "--json"],
+        None,
+    );
+    let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(j["action"], "added");
+    assert_eq!(j["name"], "my-manager.internal.mydomain");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.ends_with("Component \"my-manager.internal.mydomain\"\n\tcomponent_secret = \"m\u{e4}nager\\\"secret\\\\with-escapes\"\n"), "{text}");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("warning"),
+        "port and host match the default listener"
+    );
+    // Given a NAME, it must be the xmpp_jid.
+    let e = err(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            "other.example",
+            "--from-properties",
+            conf.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(e.contains("differs from xmpp_jid"), "{e}");
+    // Placeholders and missing keys are clear errors; the secret never shows.
+    let bad = s.write(
+        "bad.conf",
+        "xmpp_jid=$manager.internal.mydomain\nxmpp_password=hunter2-secret\n",
+    );
+    let e = err(&s.ctl(
+        &cfg,
+        &["add", "--from-properties", bad.to_str().unwrap()],
+        None,
+    ));
+    assert!(
+        e.contains("unexpanded placeholder") && !e.contains("hunter2"),
+        "{e}"
+    );
+    // A port prosody does not listen on, and a remote host with a loopback listener: warnings that say what to run.
+    let far = s.write("ras.conf", "xmpp_jid=ras.internal.mydomain\nxmpp_password=ras-secret-0123456789\nxmpp_c2c_port=5348\nxmpp_server_ip=10.11.12.13\nxmpp_enabled=false\n");
+    let o = s.ctl(
+        &cfg,
+        &["add", "--from-properties", far.to_str().unwrap()],
+        None,
+    );
+    ok(&o);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("listen --port 5348")
+            && e.contains("listen --interface 0.0.0.0")
+            && e.contains("xmpp_enabled=false"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .matches("Component")
+            .count(),
+        2
+    );
+    // Neither NAME nor --from-properties: a usage error.
+    assert_eq!(s.ctl(&cfg, &["add"], None).status.code(), Some(2));
+}
+
+#[test]
+fn listen_sets_the_global_listener_in_place() {
+    let s = Scratch::new("listen");
+    let cfg = s.write(
+        "prosody.cfg.lua",
+        "admins = { }\ncomponent_interface = \"127.0.0.1\" -- legacy\nmodules = 1\ncomponent_ports = 5347\ncomponent_interfaces = { \"::1\" }\n\n-- localhost\nVirtualHost \"localhost\"\n",
+    );
+    let o = s.ctl(&cfg, &["listen", "--json"], None);
+    let j = json(&o);
+    assert_eq!(
+        j["interfaces"],
+        serde_json::json!(["::1"]),
+        "component_interfaces wins over the legacy form"
+    );
+    assert_eq!(j["ports"], serde_json::json!([5347]));
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "listen",
+            "--interface",
+            "0.0.0.0",
+            "--interface",
+            "::",
+            "--port",
+            "5347",
+            "--port",
+            "5348",
+        ],
+        None,
+    ));
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "admins = { }\ncomponent_interfaces = { \"0.0.0.0\", \"::\" } -- legacy\nmodules = 1\ncomponent_ports = { 5347, 5348 }\n\n-- localhost\nVirtualHost \"localhost\"\n"
+    );
+    let j = json(&s.ctl(&cfg, &["listen", "--json"], None));
+    assert_eq!(j["interfaces"], serde_json::json!(["0.0.0.0", "::"]));
+    assert_eq!(j["interfaces_default"], false);
+    // Running it again changes nothing.
+    let j = json(&s.ctl(
+        &cfg,
+        &["listen", "--port", "5347", "--port", "5348", "--json"],
+        None,
+    ));
+    assert_eq!(j["action"], "unchanged");
+
+    // Absent: inserted just above the first VirtualHost/Component and its comments.
+    let cfg2 = s.write(
+        "p2.cfg.lua",
+        "admins = { }\n\n-- the host\nVirtualHost \"localhost\"\ncomponent_ports = { 1 }\n",
+    );
+    let o = s.ctl(&cfg2, &["listen"], None);
+    assert_eq!(
+        ok(&o),
+        "interfaces: 127.0.0.1, ::1 (prosody's default)\nports: 5347 (prosody's default)\n",
+        "a port set under a VirtualHost is ignored by prosody"
+    );
+    ok(&s.ctl(&cfg2, &["listen", "--interface", "0.0.0.0"], None));
+    assert_eq!(
+        std::fs::read_to_string(&cfg2).unwrap(),
+        "admins = { }\n\ncomponent_interfaces = { \"0.0.0.0\" }\n-- the host\nVirtualHost \"localhost\"\ncomponent_ports = { 1 }\n"
+    );
+    // Validation: usage errors for ports, clear errors for addresses; nothing written.
+    let before = std::fs::read_to_string(&cfg2).unwrap();
+    assert_eq!(
+        s.ctl(&cfg2, &["listen", "--port", "0"], None).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        s.ctl(&cfg2, &["listen", "--port", "65536"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    let e = err(&s.ctl(&cfg2, &["listen", "--interface", "my-host.example"], None));
+    assert!(e.contains("not an interface address"), "{e}");
+    assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), before);
+}
+
+#[test]
+fn restore_lists_and_restores_backups() {
+    let s = Scratch::new("restore");
+    let cfg = s.write("prosody.cfg.lua", "admins = { }\n");
+    s.write("secret", "restore-secret-0123456789");
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            "a.example",
+            "--secret-file",
+            s.path("secret").to_str().unwrap(),
+        ],
+        None,
+    ));
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            "b.example",
+            "--secret-file",
+            s.path("secret").to_str().unwrap(),
+        ],
+        None,
+    ));
+    let list = ok(&s.ctl(&cfg, &["restore", "--list"], None));
+    let backups: Vec<&str> = list.lines().collect();
+    assert_eq!(backups.len(), 2, "{list}");
+    assert_eq!(
+        std::fs::read_to_string(backups[0]).unwrap(),
+        "admins = { }\n"
+    );
+    let first = std::path::Path::new(backups[0])
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let j = json(&s.ctl(&cfg, &["restore", &first, "--json"], None));
+    assert_eq!(j["action"], "restored");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "admins = { }\n");
+    // The version it replaced was backed up too.
+    assert_eq!(
+        ok(&s.ctl(&cfg, &["restore", "--list"], None))
+            .lines()
+            .count(),
+        3
+    );
+    let j = json(&s.ctl(&cfg, &["restore", &first, "--json"], None));
+    assert_eq!(j["action"], "unchanged");
+    let e = err(&s.ctl(&cfg, &["restore", "no-such-backup"], None));
+    assert!(e.contains("is not a backup of"), "{e}");
+    // A backup that no longer loads (its include is gone) is refused.
+    std::fs::write(&cfg, "Include \"inc.cfg.lua\"\n").unwrap();
+    s.write("inc.cfg.lua", "x = 1\n");
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            "c.example",
+            "--secret-file",
+            s.path("secret").to_str().unwrap(),
+        ],
+        None,
+    ));
+    let newest = ok(&s.ctl(&cfg, &["restore", "--list"], None))
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(s.path("inc.cfg.lua")).unwrap();
+    std::fs::write(&cfg, "x = 2\n").unwrap();
+    let e = err(&s.ctl(&cfg, &["restore", &newest], None));
+    assert!(e.contains("include-missing"), "{e}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "x = 2\n");
+}
+
+/// Every outcome of `probe`, against a real prosody.
+#[test]
+fn probe_reports_each_outcome() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("probe");
+    let (base, c2s, comp) = base_config(&s.dir);
+    let cfg = s.write("prosody.cfg.lua", &base);
+    let conf = s.write(
+        "manager.conf",
+        &MANAGER_CONF.replace("5347", &comp.to_string()),
+    );
+    ok(&s.ctl(
+        &cfg,
+        &["add", "--from-properties", conf.to_str().unwrap()],
+        None,
+    ));
+    let mut server = Prosody::start(&cfg, c2s, comp);
+    let name = "my-manager.internal.mydomain";
+
+    let j = json(&s.ctl(&cfg, &["probe", name, "--json"], None));
+    assert_eq!(j["outcome"], "accepted", "{j}\n{}", server.log_text());
+    assert_eq!(
+        (j["host"].as_str(), j["port"].as_u64()),
+        (Some("127.0.0.1"), Some(comp as u64)),
+        "defaults from the listener"
+    );
+
+    // Connected elsewhere: good news (exit 0), and the live session stays.
+    let secret = "m\u{e4}nager\"secret\\with-escapes".as_bytes();
+    let (h, held) = handshake_keep(comp, name, secret);
+    assert_eq!(h, Handshake::Accepted);
+    let o = s.ctl(&cfg, &["probe", name], None);
+    assert!(
+        ok(&o).starts_with(&format!("{name}: conflict")),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    drop(held);
+
+    // A secret changed in the file but not in the running server: not-authorized.
+    s.write("new-secret", "a-new-secret-0123456789");
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            name,
+            "--replace",
+            "--secret-file",
+            s.path("new-secret").to_str().unwrap(),
+        ],
+        None,
+    ));
+    let o = s.ctl(&cfg, &["probe", name, "--json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json(&o)["outcome"], "not-authorized");
+    assert!(json(&o)["hint"]
+        .as_str()
+        .unwrap()
+        .contains("reload or restart"));
+
+    // Added but prosody not restarted: host-unknown.
+    ok(&s.ctl(
+        &cfg,
+        &["add", "later.internal.mydomain", "--generate-secret"],
+        None,
+    ));
+    let o = s.ctl(&cfg, &["probe", "later.internal.mydomain", "--json"], None);
+    assert_eq!(json(&o)["outcome"], "host-unknown");
+    server.restart();
+    assert_eq!(
+        json(&s.ctl(&cfg, &["probe", "later.internal.mydomain", "--json"], None))["outcome"],
+        "accepted"
+    );
+    assert_eq!(
+        json(&s.ctl(&cfg, &["probe", name, "--json"], None))["outcome"],
+        "accepted",
+        "the new secret after restart"
+    );
+
+    // Nothing listening there: a connection error.
+    let o = s.ctl(
+        &cfg,
+        &["probe", name, "--port", &free_port().to_string(), "--json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json(&o)["outcome"], "connection-error");
+
+    // kick_old: a probe would disconnect the live component; refused without --force.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "Component \"later.internal.mydomain\"",
+            "Component \"later.internal.mydomain\"\n\tcomponent_conflict_resolve = \"kick_old\"",
+        ),
+    )
+    .unwrap();
+    let e = err(&s.ctl(&cfg, &["probe", "later.internal.mydomain"], None));
+    assert!(e.contains("kick_old") && e.contains("--force"), "{e}");
+    let o = s.ctl(&cfg, &["probe", "later.internal.mydomain", "--force"], None);
+    ok(&o);
+    // Unknown to the config: an error before any connection.
+    let e = err(&s.ctl(&cfg, &["probe", "nope.example"], None));
+    assert!(e.contains("no external Component nope.example"), "{e}");
+}
+
+/// `listen` changes what prosody actually binds (seen with `ss`).
+#[test]
+fn listen_changes_what_prosody_binds() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("bind");
+    let (base, c2s, _) = base_config(&s.dir);
+    let port = free_port();
+    let cfg = s.write("prosody.cfg.lua", &base);
+    s.write("secret", "bind-secret-0123456789");
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            "bind.example",
+            "--secret-file",
+            s.path("secret").to_str().unwrap(),
+        ],
+        None,
+    ));
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "listen",
+            "--interface",
+            "127.0.0.2",
+            "--port",
+            &port.to_string(),
+        ],
+        None,
+    ));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert_eq!(
+        text.matches("component_ports").count(),
+        1,
+        "replaced in place: {text}"
+    );
+    let server = Prosody::start(&cfg, c2s, port);
+    let mut listening = String::new();
+    for _ in 0..50 {
+        let ss = std::process::Command::new("ss")
+            .args(["-Hltn"])
+            .output()
+            .unwrap();
+        listening = String::from_utf8_lossy(&ss.stdout).into_owned();
+        if listening.contains(&format!("127.0.0.2:{port}")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        listening.contains(&format!("127.0.0.2:{port}")),
+        "{listening}\n{}",
+        server.log_text()
+    );
+    assert!(
+        !listening.contains(&format!("127.0.0.1:{port} ")),
+        "{listening}"
+    );
+    let j = json(&s.ctl(&cfg, &["probe", "bind.example", "--json"], None));
+    assert_eq!(j["host"], "127.0.0.2");
+    assert_eq!(j["outcome"], "accepted", "{j}");
+}
