@@ -115,6 +115,26 @@ pub enum Command {
     /// replacement; the current version is backed up first.
     #[command(after_help = AFTER_HELP)]
     Restore(RestoreArgs),
+    /// Check, item by item, what a Fogbow component needs to reach prosody
+    ///
+    /// The config passes check; prosody listens on the server-to-server port
+    /// (5269) and on the component port, and the latter on a non-loopback
+    /// interface; for each external component, its name resolves to an address
+    /// of this machine (or --public-address) and its secret is not weak. Each
+    /// item is marked ✔ or ✘ with a hint; exit 1 when any is ✘.
+    #[command(after_help = AFTER_HELP)]
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// This machine's public address, when it is not on an interface (NAT); repeat for several
+    #[arg(long = "public-address", value_name = "IP")]
+    pub public: Vec<std::net::IpAddr>,
+
+    /// Print JSON: {"ok", "items": [{"component"?, "check", "ok", "detail", "hint"?}]}
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub const CHECK_AFTER_HELP: &str = "\

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod diagnostics;
+pub mod doctor;
 pub mod document;
 pub mod fogbow;
 pub mod journal;

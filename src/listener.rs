@@ -105,6 +105,28 @@ fn read(set: &ConfigSet, names: &[&str]) -> Result<Option<Vec<Literal>>, String>
     Ok(None)
 }
 
+/// The ports set by the first of `names` that is set globally.
+fn ports(set: &ConfigSet, names: &[&str]) -> Result<Option<Vec<u16>>, String> {
+    let Some(v) = read(set, names)? else {
+        return Ok(None);
+    };
+    v.into_iter()
+        .map(|l| match l {
+            Literal::Num(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => Ok(n as u16),
+            Literal::Str(s) => String::from_utf8_lossy(&s)
+                .parse::<u16>()
+                .map_err(|_| format!("a port in {} is not a number", names[0])),
+            Literal::Num(n) => Err(format!("the port {n} in {} is out of range", names[0])),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// prosody's server-to-server ports (`s2s_ports`, default 5269).
+pub fn s2s_ports(set: &ConfigSet) -> Result<Vec<u16>, String> {
+    Ok(ports(set, &["s2s_ports"])?.unwrap_or_else(|| vec![5269]))
+}
+
 /// The effective listener of `set`, with prosody's defaults.
 pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
     let interfaces = match read(
@@ -125,22 +147,7 @@ pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
         ),
         None => None,
     };
-    let ports = match read(set, &PORT_OPTIONS)? {
-        Some(v) => Some(
-            v.into_iter()
-                .map(|l| match l {
-                    Literal::Num(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => {
-                        Ok(n as u16)
-                    }
-                    Literal::Str(s) => String::from_utf8_lossy(&s)
-                        .parse::<u16>()
-                        .map_err(|_| "a component port is not a number".to_string()),
-                    Literal::Num(n) => Err(format!("the component port {n} is out of range")),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        None => None,
-    };
+    let ports = ports(set, &PORT_OPTIONS)?;
     Ok(Listener {
         interfaces_default: interfaces.is_none(),
         ports_default: ports.is_none(),

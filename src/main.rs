@@ -245,6 +245,38 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.message, &e.diagnostics),
         },
+        Command::Doctor(d) => match ops::doctor(&ctx, &d.public) {
+            Ok(report) => {
+                if d.json {
+                    print_json(&report);
+                } else {
+                    let mut s = String::new();
+                    for i in &report.items {
+                        let who = i
+                            .component
+                            .as_deref()
+                            .map(|c| format!("{c}: "))
+                            .unwrap_or_default();
+                        s.push_str(&format!(
+                            "{} {who}{} ({})\n",
+                            if i.ok { "✔" } else { "✘" },
+                            i.check,
+                            i.detail
+                        ));
+                        if let Some(h) = &i.hint {
+                            s.push_str(&format!("    hint: {h}\n"));
+                        }
+                    }
+                    let _ = std::io::stdout().write_all(s.as_bytes());
+                }
+                if report.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => fail(&e.message, &e.diagnostics),
+        },
         Command::Restore(r) => {
             if r.list {
                 return match ops::backups(&ctx) {

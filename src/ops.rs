@@ -755,3 +755,10 @@ pub fn add_from_properties(
     let listener = show_listener(ctx)?;
     Ok((outcome, props.warnings(path, &listener)))
 }
+
+/// The checklist of `doctor` for every external component.
+pub fn doctor(ctx: &Context, public: &[std::net::IpAddr]) -> Result<crate::doctor::Report, Error> {
+    let set = load_for_edit(&ctx.config)?;
+    let listener = crate::listener::effective(&set).map_err(Error::new)?;
+    Ok(crate::doctor::run(&ctx.config, &set, &listener, public))
+}

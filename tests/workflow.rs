@@ -434,3 +434,97 @@ fn listen_changes_what_prosody_binds() {
     assert_eq!(j["host"], "127.0.0.2");
     assert_eq!(j["outcome"], "accepted", "{j}");
 }
+
+/// `doctor` on a loopback-only setup with a real prosody; names resolve
+/// through /etc/hosts entries made here and removed afterwards.
+#[test]
+fn doctor_checklist_on_a_loopback_setup() {
+    if !real_parts_available() || !nix::unistd::Uid::effective().is_root() {
+        return;
+    }
+    struct Hosts(String);
+    impl Drop for Hosts {
+        fn drop(&mut self) {
+            let now = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            let _ = std::fs::write("/etc/hosts", now.replace(&self.0, ""));
+        }
+    }
+    let line = format!("127.0.0.1 fxc-doctor-{}.test\n", std::process::id());
+    let name = line.split_whitespace().nth(1).unwrap().to_string();
+    let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    if !hosts.ends_with('\n') {
+        hosts.push('\n');
+    }
+    std::fs::write("/etc/hosts", format!("{hosts}{line}")).unwrap();
+    let _hosts = Hosts(line);
+
+    let s = Scratch::new("doctor");
+    let (base, c2s, comp) = base_config(&s.dir);
+    let cfg = s.write("prosody.cfg.lua", &base);
+    s.write("strong", "doctor-secret-0123456789");
+    s.write("weak", "weak");
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            &name,
+            "--secret-file",
+            s.path("strong").to_str().unwrap(),
+        ],
+        None,
+    ));
+    ok(&s.ctl(
+        &cfg,
+        &[
+            "add",
+            "nowhere.invalid",
+            "--secret-file",
+            s.path("weak").to_str().unwrap(),
+        ],
+        None,
+    ));
+    let _server = Prosody::start(&cfg, c2s, comp);
+    let o = s.ctl(&cfg, &["doctor", "--json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let j = json(&o);
+    let verdict = |component: Option<&str>, check: &str| -> bool {
+        j["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["check"] == check && i["component"].as_str() == component)
+            .unwrap_or_else(|| panic!("no item {component:?} {check}: {j}"))["ok"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(verdict(None, "config passes check"));
+    assert!(verdict(None, "server-to-server port listens"), "{j}");
+    assert!(verdict(None, "component port reachable"), "{j}");
+    assert!(
+        !verdict(None, "component port open to other machines"),
+        "loopback only"
+    );
+    assert!(verdict(Some(&name), "name resolves"));
+    assert!(verdict(Some(&name), "name points to this machine"));
+    assert!(verdict(Some(&name), "secret is strong"));
+    assert!(!verdict(Some("nowhere.invalid"), "name resolves"));
+    assert!(!verdict(Some("nowhere.invalid"), "secret is strong"));
+    let human = String::from_utf8(s.ctl(&cfg, &["doctor"], None).stdout).unwrap();
+    assert!(
+        human.contains(&format!("✔ {name}: name points to this machine")),
+        "{human}"
+    );
+    assert!(
+        human.contains("✘ component port open to other machines")
+            && human.contains("hint: a Fogbow component on another machine"),
+        "{human}"
+    );
+    // Opening the listener fixes that item (in the config; a restart applies it).
+    ok(&s.ctl(&cfg, &["listen", "--interface", "0.0.0.0"], None));
+    let j2 = json(&s.ctl(&cfg, &["doctor", "--json"], None));
+    assert!(j2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["check"] == "component port open to other machines" && i["ok"] == true));
+}

@@ -1,0 +1,213 @@
+//! `doctor`: the Fogbow install guide's checklist, one item at a time, for
+//! each external component — the places operators go wrong after the edit.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::ConfigSet;
+use crate::diagnostics::{self, CheckOptions, Severity};
+use crate::listener::Listener;
+
+/// One line of the checklist.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// The component it is about; `None` for the server as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub items: Vec<Item>,
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn item(
+    component: Option<&str>,
+    check: &str,
+    ok: bool,
+    detail: String,
+    hint: Option<String>,
+) -> Item {
+    Item {
+        component: component.map(String::from),
+        check: check.into(),
+        ok,
+        detail,
+        hint: if ok { None } else { hint },
+    }
+}
+
+/// The addresses of this machine's interfaces.
+fn local_addresses() -> HashSet<IpAddr> {
+    let mut out = HashSet::new();
+    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+        for a in addrs {
+            if let Some(sa) = a.address {
+                if let Some(v4) = sa.as_sockaddr_in() {
+                    out.insert(IpAddr::V4(v4.ip()));
+                } else if let Some(v6) = sa.as_sockaddr_in6() {
+                    out.insert(IpAddr::V6(v6.ip()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn listening(host: &str, port: u16) -> Result<(), String> {
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .collect();
+    let mut last = String::from("no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{a}: {}", crate::secret::plain_io(&e)),
+        }
+    }
+    Err(last)
+}
+
+/// Runs the checklist on the config at `main` (already loaded as `set`).
+pub fn run(main: &Path, set: &ConfigSet, listener: &Listener, public: &[IpAddr]) -> Report {
+    let mut items = Vec::new();
+    let check = diagnostics::check_config(
+        main,
+        CheckOptions {
+            with_prosody: true,
+            strict: false,
+        },
+    );
+    let errors = check
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    items.push(item(
+        None,
+        "config passes check",
+        check.ok,
+        format!("{errors} error(s) in {} file(s)", check.files.len()),
+        Some("run fogbow-xmpp-ctl check to see them".into()),
+    ));
+    let s2s_port = crate::listener::s2s_ports(set)
+        .ok()
+        .and_then(|p| p.first().copied())
+        .unwrap_or(5269);
+    let s2s = listening("127.0.0.1", s2s_port);
+    items.push(item(
+        None,
+        "server-to-server port listens",
+        s2s.is_ok(),
+        match &s2s {
+            Ok(()) => format!("port {s2s_port} accepts connections"),
+            Err(e) => format!("port {s2s_port}: {e}"),
+        },
+        Some(format!(
+            "is prosody running? federation needs port {s2s_port} open to the world"
+        )),
+    ));
+    let port = listener.ports[0];
+    let reach = listening(&listener.local_address(), port);
+    items.push(item(
+        None,
+        "component port reachable",
+        reach.is_ok(),
+        match &reach {
+            Ok(()) => format!("{}:{port} accepts connections", listener.local_address()),
+            Err(e) => e.clone(),
+        },
+        Some("prosody opens the component port only while it runs with at least one external component: fogbow-xmpp-ctl restart".into()),
+    ));
+    items.push(item(
+        None,
+        "component port open to other machines",
+        listener.remote_reachable(),
+        format!("prosody accepts components on {}", listener.interfaces.join(", ")),
+        Some("a Fogbow component on another machine cannot connect: fogbow-xmpp-ctl listen --interface 0.0.0.0 (and open the port to the intranet only)".into()),
+    ));
+
+    let mine: HashSet<IpAddr> = local_addresses()
+        .into_iter()
+        .chain(public.iter().copied())
+        .collect();
+    for h in set.hosts().iter().filter(|h| h.is_external()) {
+        let Some(name) = h.literal_name() else {
+            continue;
+        };
+        let resolved: Result<Vec<IpAddr>, String> = (name.as_str(), 0)
+            .to_socket_addrs()
+            .map(|a| a.map(|s| s.ip()).collect())
+            .map_err(|e| e.to_string());
+        match resolved {
+            Err(e) => items.push(item(
+                Some(&name),
+                "name resolves",
+                false,
+                e,
+                Some(format!(
+                    "add an A/AAAA record for {name} pointing to this machine's public address"
+                )),
+            )),
+            Ok(addrs) => {
+                let shown = addrs
+                    .iter()
+                    .map(IpAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                items.push(item(
+                    Some(&name),
+                    "name resolves",
+                    true,
+                    shown.clone(),
+                    None,
+                ));
+                let here = addrs.iter().any(|a| mine.contains(a));
+                items.push(item(
+                    Some(&name),
+                    "name points to this machine",
+                    here,
+                    shown,
+                    Some(format!("{name} must resolve to this machine's (public) address; pass it with --public-address if it is NATed")),
+                ));
+            }
+        }
+        let weak = match &h.secret {
+            None => Some("no component_secret".to_string()),
+            Some(s) => match &s.value.literal {
+                Some(l)
+                    if l.len() < 16 || l == b"manager_password" || l == b"rendezvous_password" =>
+                {
+                    Some("a placeholder, or shorter than 16 bytes".into())
+                }
+                _ => None,
+            },
+        };
+        items.push(item(
+            Some(&name),
+            "secret is strong",
+            weak.is_none(),
+            weak.clone().unwrap_or_else(|| "set".into()),
+            Some(format!(
+                "fogbow-xmpp-ctl add {name} --generate-secret --replace"
+            )),
+        ));
+    }
+    Report {
+        ok: items.iter().all(|i| i.ok),
+        items,
+    }
+}
