@@ -103,3 +103,26 @@ pub fn apply(action: Action) -> Result<String, String> {
         }
     }
 }
+
+/// Starts (or stops) a component in the running prosody through its admin
+/// shell (`prosodyctl shell`, `mod_admin_shell`, enabled in Debian's default
+/// config): prosody 0.12 activates an added component, and deactivates a
+/// removed one, only on restart, not on reload. Call it only for a name the
+/// loaded config has: activating an unknown name makes a plain VirtualHost.
+pub fn set_active(name: &str, active: bool) -> Result<(), String> {
+    let call = format!(
+        "host:{}({})",
+        if active { "activate" } else { "deactivate" },
+        crate::document::lexer::encode_string(name.as_bytes())
+    );
+    let out = run(Command::new("prosodyctl").args(["shell", &call]))
+        .map_err(|e| format!("prosody's admin shell is unavailable ({e})"))?;
+    // The shell reports failures in its output, with a zero exit status.
+    if out.contains("Error") || out.contains("error") || out.contains("Unable to connect") {
+        return Err(format!(
+            "prosody's admin shell said: {}",
+            out.lines().next().unwrap_or("")
+        ));
+    }
+    Ok(())
+}

@@ -91,4 +91,39 @@ expect "the audit record names the component" grep -q "FXC_COMPONENT=audit.examp
 expect "the audit record names the uid" grep -q "FXC_UID=0" <<<"$audit"
 expect "the audit record does not hold the secret" sh -c "! grep -q audit-secret" <<<"$(ct journalctl --no-pager -o verbose)"
 
+# --reload: a reload applies a changed secret, but starts and stops components
+# only through prosody's admin shell; proven without a restart (same MainPID).
+pid=$(unit_prop MainPID)
+printf 'reload-secret-0123456789\n' >"$rootfs/root/reload.secret"
+out=$(ct fogbow-xmpp-ctl add reload.example --secret-file /root/reload.secret --reload 2>&1) && rc=0 || rc=$?
+expect_eq "add --reload succeeds" "$rc" 0
+[ "$rc" -eq 0 ] || echo "$out"
+expect "add --reload activated the component" grep -q "activated reload.example in the running prosody; a handshake is accepted" <<<"$out"
+expect_eq "add --reload did not restart prosody (MainPID)" "$(unit_prop MainPID)" "$pid"
+hs=$(nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 reload.example "$rootfs/root/reload.secret" 2>&1 || true)
+expect_eq "a real handshake is accepted after add --reload" "$hs" accepted
+printf 'reload-secret-changed-0123456789\n' >"$rootfs/root/reload2.secret"
+expect "add --replace --reload applies a changed secret" ct fogbow-xmpp-ctl add reload.example --secret-file /root/reload2.secret --replace --reload
+hs=$(nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 reload.example "$rootfs/root/reload2.secret" 2>&1 || true)
+expect_eq "the changed secret is accepted without a restart" "$hs" accepted
+out=$(ct fogbow-xmpp-ctl remove reload.example --reload 2>&1) && rc=0 || rc=$?
+expect_eq "remove --reload succeeds" "$rc" 0
+[ "$rc" -eq 0 ] || echo "$out"
+expect "remove --reload says a connected component stays" grep -q "one already connected stays until it disconnects or prosody restarts" <<<"$out"
+hs=$(nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 reload.example "$rootfs/root/reload2.secret" 2>&1 || true)
+expect "a handshake is refused after remove --reload" test "$hs" != accepted
+expect_eq "remove --reload did not restart prosody (MainPID)" "$(unit_prop MainPID)" "$pid"
+
+# Without the admin shell, add --reload says so and suggests a restart.
+cp -p "$cfg" "$root/with-shell.cfg.lua"
+sed -i 's/^\([[:space:]]*\)"admin_shell";/\1-- "admin_shell";/' "$cfg"
+expect "admin_shell disabled for this part" sh -c "! grep -q '^[[:space:]]*\"admin_shell\";' '$cfg'"
+expect "restart without the admin shell" ct fogbow-xmpp-ctl restart
+expect "prosody listens without the admin shell" wait_listening
+out=$(ct fogbow-xmpp-ctl add noshell.example --secret-file /root/reload.secret --reload 2>&1) && rc=0 || rc=$?
+expect_eq "add --reload without the admin shell fails" "$rc" 1
+expect "and says so, suggesting a restart" grep -q "admin shell is unavailable.*run fogbow-xmpp-ctl restart" <<<"$out"
+expect "the config was written all the same" grep -q 'Component "noshell.example"' "$cfg"
+cp -p "$root/with-shell.cfg.lua" "$cfg"
+
 summary
