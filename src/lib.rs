@@ -3,7 +3,9 @@
 //! The rooms of the house: [`document`] (the lossless Lua-aware model of one
 //! file), [`config`] (the main file and what it includes), [`diagnostics`]
 //! (the checks), [`safe_write`] (lock, temp file, fsync, rename, backup),
-//! [`ops`] (add/remove/list as operations on those), and the CLI in `main.rs`.
+//! [`ops`] (the commands as operations on those), the outside world
+//! ([`prosody`], [`service`], [`journal`], [`probe`]), Fogbow's side
+//! ([`fogbow`], [`listener`], [`doctor`]), and the CLI in `main.rs`/`cli.rs`.
 
 pub mod config;
 pub mod diagnostics;

@@ -18,6 +18,7 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
 [ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -26,6 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# slixmpp: an XEP-0114 component library we did not write, for the handshake tests.
+python3 -c 'import slixmpp' 2>/dev/null || { echo "== installing slixmpp (PyPI)"; python3 -m pip install --quiet --disable-pip-version-check slixmpp; }
 command -v cargo-deb >/dev/null 2>&1 || { echo "== installing cargo-deb"; cargo install --locked cargo-deb; }
 
 # Property tests run a fixed, modest number of cases in CI.
