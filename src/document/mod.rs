@@ -318,7 +318,8 @@ impl Document {
         Ok(self.removal_range(header, last))
     }
 
-    /// The range deleting statement `stmt` alone takes (see [`Self::removal_range`]).
+    /// The range deleting statement `stmt` alone takes: its whole lines, with
+    /// the comment lines attached above and one blank line before.
     pub fn statement_removal(&self, stmt: usize) -> Span {
         self.removal_range(stmt, stmt)
     }
