@@ -263,10 +263,6 @@ fn where_(set: &ConfigSet, h: &Host) -> String {
 }
 
 fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result<Plan, Error> {
-    let verified = |action: Action| -> Box<dyn Fn(&ConfigSet) -> Result<(), Error>> {
-        let name = name.to_string();
-        Box::new(move |s: &ConfigSet| verify(s, &name, action))
-    };
     let hosts = set.hosts_named(name);
     if let Some(v) = hosts
         .iter()
@@ -281,7 +277,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         let main = &set.files[0];
         return Ok(Plan {
             action: Action::Added,
-            verify: verified(Action::Added),
+            verify: verified(name, Action::Added),
             files: BTreeMap::from([(0, main.doc.append_component(name, secret))]),
             file: 0,
         });
@@ -304,7 +300,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         let e = doc.insert_secret_edit(last.at.stmt, secret);
         return Ok(Plan {
             action: Action::Added,
-            verify: verified(Action::Added),
+            verify: verified(name, Action::Added),
             files: BTreeMap::from([(last.at.file, doc.splice(vec![e]))]),
             file: last.at.file,
         });
@@ -319,7 +315,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         ))),
         Some(old) if old == secret => Ok(Plan {
             action: Action::Unchanged,
-            verify: verified(Action::Unchanged),
+            verify: verified(name, Action::Unchanged),
             files: BTreeMap::new(),
             file: current.file,
         }),
@@ -328,7 +324,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         ))),
         Some(_) => Ok(Plan {
             action: Action::Replaced,
-            verify: verified(Action::Replaced),
+            verify: verified(name, Action::Replaced),
             files: BTreeMap::from([(current.file, doc.splice(vec![Document::replace_value_edit(&current.value, secret)]))]),
             file: current.file,
         }),
@@ -336,10 +332,6 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
 }
 
 fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
-    let verified = |action: Action| -> Box<dyn Fn(&ConfigSet) -> Result<(), Error>> {
-        let name = name.to_string();
-        Box::new(move |s: &ConfigSet| verify(s, &name, action))
-    };
     let hosts = set.hosts_named(name);
     if let Some(v) = hosts
         .iter()
@@ -354,7 +346,7 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
         if if_exists {
             return Ok(Plan {
                 action: Action::Absent,
-                verify: verified(Action::Absent),
+                verify: verified(name, Action::Absent),
                 files: BTreeMap::new(),
                 file: 0,
             });
@@ -398,10 +390,16 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
         .collect();
     Ok(Plan {
         action: Action::Removed,
-        verify: verified(Action::Removed),
+        verify: verified(name, Action::Removed),
         files,
         file: hosts[0].at.file,
     })
+}
+
+/// The check an `add`/`remove` plan carries: [`verify`] for `name`.
+fn verified(name: &str, action: Action) -> Box<dyn Fn(&ConfigSet) -> Result<(), Error>> {
+    let name = name.to_string();
+    Box::new(move |s: &ConfigSet| verify(s, &name, action))
 }
 
 /// The edit did what it says, read back as prosody would read it.

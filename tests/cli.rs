@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
-const DEBIAN12: &str = include_str!("fixtures/debian12/prosody.cfg.lua");
+const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
 
 /// A scratch directory with a config, settings and a backup dir of its own.
 struct Scratch {

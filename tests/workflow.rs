@@ -537,23 +537,41 @@ fn slixmpp_component_is_accepted() {
     if !real_parts_available() {
         return;
     }
-    let have = std::process::Command::new("python3").args(["-c", "import slixmpp"]).status().is_ok_and(|s| s.success());
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import slixmpp"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !have {
-        assert!(std::env::var_os("FXC_REQUIRE_REAL").is_none(), "slixmpp is required (tests/run-all.sh installs it)");
+        assert!(
+            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+            "slixmpp is required (tests/run-all.sh installs it)"
+        );
         return;
     }
     let s = Scratch::new("slixmpp");
     let (base, c2s, comp) = base_config(&s.dir);
     let cfg = s.write("prosody.cfg.lua", &base);
-    let conf = s.write("rendezvous.conf", "xmpp_jid=my-rendezvous.internal.mydomain\nxmpp_password=rendezvous \"secret\" \\\\ ]]--\n");
-    ok(&s.ctl(&cfg, &["add", "--from-properties", conf.to_str().unwrap()], None));
+    let conf = s.write(
+        "rendezvous.conf",
+        "xmpp_jid=my-rendezvous.internal.mydomain\nxmpp_password=rendezvous \"secret\" \\\\ ]]--\n",
+    );
+    ok(&s.ctl(
+        &cfg,
+        &["add", "--from-properties", conf.to_str().unwrap()],
+        None,
+    ));
     let _server = Prosody::start(&cfg, c2s, comp);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/slixmpp_component.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/slixmpp_component.py");
     let secret = s.write("secret", "rendezvous \"secret\" \\ ]]--\n");
     let run = |secret: &std::path::Path| {
         let o = std::process::Command::new("python3")
             .arg(&script)
-            .args(["127.0.0.1", &comp.to_string(), "my-rendezvous.internal.mydomain"])
+            .args([
+                "127.0.0.1",
+                &comp.to_string(),
+                "my-rendezvous.internal.mydomain",
+            ])
             .arg(secret)
             .output()
             .unwrap();

@@ -1,6 +1,6 @@
 use super::*;
 
-const DEBIAN12: &str = include_str!("../../tests/fixtures/debian12/prosody.cfg.lua");
+const DEBIAN12: &str = include_str!("../../examples/prosody/prosody.cfg.lua");
 
 fn doc(s: &str) -> Document {
     Document::parse(s.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{s:?}: {e:?}"))
