@@ -114,10 +114,23 @@ hs=$(nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 r
 expect "a handshake is refused after remove --reload" test "$hs" != accepted
 expect_eq "remove --reload did not restart prosody (MainPID)" "$(unit_prop MainPID)" "$pid"
 
+# --restart: the guarded restart after the write. (systemd allows 5 starts in
+# 10 s; this test restarts faster than any operator, so it resets the count.)
+ct systemctl reset-failed prosody.service
+pid=$(unit_prop MainPID)
+expect "add --restart succeeds" ct fogbow-xmpp-ctl add restart.example --secret-file /root/reload.secret --restart
+expect "prosody listens after add --restart" wait_listening
+expect "add --restart restarted prosody (new MainPID)" test "$(unit_prop MainPID)" != "$pid"
+expect "the component is accepted after add --restart" sh -c "nsenter -t $LEADER -a fogbow-xmpp-ctl probe restart.example >/dev/null"
+ct systemctl reset-failed prosody.service
+expect "remove --restart succeeds" ct fogbow-xmpp-ctl remove restart.example --restart
+expect "and the component is gone (probe fails)" sh -c "! nsenter -t $LEADER -a fogbow-xmpp-ctl probe restart.example >/dev/null 2>&1"
+
 # Without the admin shell, add --reload says so and suggests a restart.
 cp -p "$cfg" "$root/with-shell.cfg.lua"
 sed -i 's/^\([[:space:]]*\)"admin_shell";/\1-- "admin_shell";/' "$cfg"
 expect "admin_shell disabled for this part" sh -c "! grep -q '^[[:space:]]*\"admin_shell\";' '$cfg'"
+ct systemctl reset-failed prosody.service
 expect "restart without the admin shell" ct fogbow-xmpp-ctl restart
 expect "prosody listens without the admin shell" wait_listening
 out=$(ct fogbow-xmpp-ctl add noshell.example --secret-file /root/reload.secret --reload 2>&1) && rc=0 || rc=$?
