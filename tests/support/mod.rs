@@ -216,6 +216,14 @@ impl Prosody {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The component port opens after c2s, and only while an external
+        // component is configured: wait for it a little, not forever.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while TcpStream::connect(("127.0.0.1", self.component_port)).is_err()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn log_text(&self) -> String {
