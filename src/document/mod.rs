@@ -6,6 +6,7 @@
 //! an option in the current section, `Include` pulls in other files. Edits are
 //! splices of the original bytes, so everything not edited stays as it was.
 
+pub mod fuzz;
 pub mod lexer;
 pub mod syntax;
 
@@ -181,8 +182,9 @@ impl Document {
 
     /// The line ending this file uses (`\r\n` if its first line break is one).
     pub fn eol(&self) -> &'static str {
-        match self.text.iter().position(|&c| c == b'\n') {
-            Some(i) if i > 0 && self.text[i - 1] == b'\r' => "\r\n",
+        match self.text.iter().position(|&c| c == b'\n' || c == b'\r') {
+            Some(i) if self.text[i] == b'\r' && self.text.get(i + 1) == Some(&b'\n') => "\r\n",
+            Some(i) if self.text[i] == b'\r' => "\r",
             _ => "\n",
         }
     }
@@ -238,7 +240,12 @@ impl Document {
     /// (so it cannot capture options meant for another section), in the
     /// file's own line ending, keeping a missing final newline missing.
     pub fn append_component(&self, name: &str, secret: &[u8]) -> Vec<u8> {
-        let eol = self.eol();
+        // A "\n" written after a final lone "\r" would merge with it into one
+        // line break (Lua counts "\r\n" once): continue with "\r" then.
+        let eol = match (self.eol(), self.text.last()) {
+            ("\n", Some(b'\r')) => "\r",
+            (eol, _) => eol,
+        };
         let mut add = String::new();
         let ends_with_eol = matches!(self.text.last(), Some(b'\n' | b'\r'));
         if !self.text.is_empty() {

@@ -533,3 +533,14 @@ fn literal_lists() {
     assert_eq!(get(4), None);
     assert_eq!(get(5), Some(vec![]));
 }
+
+/// Found by the `edit` fuzz target: a file whose last line ends in a lone
+/// "\r" while its first line break is "\n"; and files with only "\r".
+#[test]
+fn lone_carriage_returns() {
+    add_remove_identity("x = [[a\n]] y = 1\r");
+    add_remove_identity("x = 1\ry = 2\r");
+    add_remove_identity("x = 1\ry = 2");
+    let d = doc("x = 1\ry = 2\r");
+    assert_eq!(d.eol(), "\r");
+}

@@ -1,0 +1,3 @@
+Component "a" "muc" { x = { 1; 2 } }
+Component ("c." .. d) "muc"
+VirtualHost [[v]] Include "x/*.lua"
