@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark of whole processes at growing config sizes (10, 1,000, 10,000,
+# 20,000 and 100,000 components on top of Debian's default config), side by
+# side in one run with hyperfine:
+#   - `check --no-prosody` against `luac5.4 -p` (syntax only);
+#   - `add` and `remove` of one component, each on a fresh copy;
+#   - peak memory of add and remove (/usr/bin/time %M) against the file size.
+# Goals (issue 6): --no-prosody within 2x of luac -p at 20,000; add/remove
+# linear (100,000 no more than 12x the 10,000 case); peak memory under 4x
+# the file. The figures in docs/BENCHMARKS.md come from this script.
+#   bash benches/edit.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v hyperfine >/dev/null && command -v luac5.4 >/dev/null ||
+  { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine lua5.4 >/dev/null; }
+cargo build --release --locked --quiet
+bin=$PWD/target/release/fogbow-xmpp-ctl
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf 'backups = 0\n' >"$work/settings.toml"
+printf 'bench-secret-0123456789\n' >"$work/secret"
+
+printf '| components | file | check --no-prosody | luac -p | ratio | add | remove | add peak RSS (x file) | remove peak RSS (x file) |\n'
+printf '|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+for n in 10 1000 10000 20000 100000; do
+  base=$work/base-$n.cfg.lua
+  sed 's/^Include "conf.d\/\*.cfg.lua"$//' examples/prosody/prosody.cfg.lua >"$base"
+  python3 - "$base" "$n" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "a") as f:
+    for i in range(n):
+        f.write(f'\nComponent "c{i}.components.example"\n\tcomponent_secret = "secret-{i:08d}-0123456789"\n')
+PY
+  "$bin" --settings "$work/settings.toml" -c "$base" add new.example --secret-file "$work/secret" -q >/dev/null 2>&1 || true
+  cp "$base" "$work/with-$n.cfg.lua"
+  "$bin" --settings "$work/settings.toml" -c "$base" remove new.example -q >/dev/null
+  bytes=$(wc -c <"$base")
+  ctl="$bin --settings $work/settings.toml -c $work/w.cfg.lua"
+  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$work/$n.json" \
+    -n check "$bin check -q --no-prosody -c $base" \
+    -n luac "luac5.4 -p $base" \
+    -n add --prepare "cp $base $work/w.cfg.lua" "$ctl add new.example --secret-file $work/secret -q" \
+    -n remove --prepare "cp $work/with-$n.cfg.lua $work/w.cfg.lua" "$ctl remove new.example -q" >/dev/null 2>&1
+  cp "$base" "$work/w.cfg.lua"
+  add_rss=$(/usr/bin/time -f %M $ctl add new.example --secret-file "$work/secret" -q 2>&1 >/dev/null | tail -1)
+  remove_rss=$(/usr/bin/time -f %M $ctl remove new.example -q 2>&1 >/dev/null | tail -1)
+  python3 - "$work/$n.json" "$n" "$bytes" "$add_rss" "$remove_rss" <<'PY'
+import json, sys
+res = {r["command"]: r["mean"] * 1000 for r in json.load(open(sys.argv[1]))["results"]}
+n, size, add_kb, rm_kb = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+kb = size / 1024
+print(f"| {n:,} | {size/1e6:.2f} MB | {res['check']:.1f} ms | {res['luac']:.1f} ms | {res['check']/res['luac']:.2f} | "
+      f"{res['add']:.1f} ms | {res['remove']:.1f} ms | {add_kb/1024:.1f} MB ({add_kb/kb:.1f}x) | {rm_kb/1024:.1f} MB ({rm_kb/kb:.1f}x) |")
+PY
+done
