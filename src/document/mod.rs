@@ -189,6 +189,18 @@ impl Document {
         }
     }
 
+    /// The line break the text ends with, if it ends with one.
+    fn trailing_break(&self) -> Option<&'static str> {
+        let t = &self.text;
+        match (t.len().checked_sub(2).map(|i| &t[i..]), t.last()) {
+            (Some(b"\r\n"), _) => Some("\r\n"),
+            (Some(b"\n\r"), _) => Some("\n\r"),
+            (_, Some(b'\n')) => Some("\n"),
+            (_, Some(b'\r')) => Some("\r"),
+            _ => None,
+        }
+    }
+
     /// The section every statement runs in, as prosody's configmanager sets
     /// `__currenthost`: a `VirtualHost`/`Component` line opens its section,
     /// and its table form (`Component "x" { … }`) returns to the global one.
@@ -240,12 +252,10 @@ impl Document {
     /// (so it cannot capture options meant for another section), in the
     /// file's own line ending, keeping a missing final newline missing.
     pub fn append_component(&self, name: &str, secret: &[u8]) -> Vec<u8> {
-        // A "\n" written after a final lone "\r" would merge with it into one
-        // line break (Lua counts "\r\n" once): continue with "\r" then.
-        let eol = match (self.eol(), self.text.last()) {
-            ("\n", Some(b'\r')) => "\r",
-            (eol, _) => eol,
-        };
+        // Continue with the file's last line break: another kind could merge
+        // with it into one ("\r" then "\n", or "\n" then "\r": Lua counts each
+        // pair once), and the blank separator line would vanish.
+        let eol = self.trailing_break().unwrap_or_else(|| self.eol());
         let mut add = String::new();
         let ends_with_eol = matches!(self.text.last(), Some(b'\n' | b'\r'));
         if !self.text.is_empty() {

@@ -541,6 +541,9 @@ fn lone_carriage_returns() {
     add_remove_identity("x = [[a\n]] y = 1\r");
     add_remove_identity("x = 1\ry = 2\r");
     add_remove_identity("x = 1\ry = 2");
+    // And the other way round: "\r" breaks, ending with "\n".
+    add_remove_identity("\r\rx = 1\n");
+    add_remove_identity("x = 1\n\r");
     let d = doc("x = 1\ry = 2\r");
     assert_eq!(d.eol(), "\r");
 }
