@@ -71,7 +71,9 @@ pub struct SectionHeader {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
-    Section(SectionHeader),
+    /// Boxed: a config has far more assignments than sections, and the
+    /// header is the largest variant.
+    Section(Box<SectionHeader>),
     /// `Include "path"`: the path, literal or not.
     Include(Value),
     /// An assignment whose targets are plain names: options of the current section.
@@ -284,11 +286,10 @@ impl Document {
     pub fn insert_secret_edit(&self, header: usize, secret: &[u8]) -> (Span, Vec<u8>) {
         let lit = lexer::encode_string(secret);
         let stmt = &self.stmts[header];
-        if let Statement::Section(SectionHeader {
-            table: Some((span, _)),
-            ..
-        }) = &stmt.statement
-        {
+        if let Some((span, _)) = match &stmt.statement {
+            Statement::Section(h) => h.table.as_ref(),
+            _ => None,
+        } {
             let at = span.start + 1;
             return (at..at, format!(" component_secret = {lit};").into_bytes());
         }
@@ -663,7 +664,7 @@ fn classify(text: &[u8], kind: StmtKind) -> Statement {
             if rest.next().is_some() {
                 return Statement::Other;
             }
-            Statement::Section(header)
+            Statement::Section(Box::new(header))
         }
         StmtKind::Other => Statement::Other,
     }
