@@ -191,16 +191,22 @@ impl Document {
         }
     }
 
-    /// The line break the text ends with, if it ends with one.
+    /// The line break the text ends with, if it ends with one, as Lua reads
+    /// it (Lua pairs "\r\n" and "\n\r" from the left, so "\n\r\n" ends in a
+    /// lone "\n").
     fn trailing_break(&self) -> Option<&'static str> {
-        let t = &self.text;
-        match (t.len().checked_sub(2).map(|i| &t[i..]), t.last()) {
-            (Some(b"\r\n"), _) => Some("\r\n"),
-            (Some(b"\n\r"), _) => Some("\n\r"),
-            (_, Some(b'\n')) => Some("\n"),
-            (_, Some(b'\r')) => Some("\r"),
-            _ => None,
+        let n = self.line_starts.len();
+        if n < 2 || self.line_starts[n - 1] != self.text.len() {
+            return None;
         }
+        let line = &self.text[self.line_starts[n - 2]..];
+        let start = line.iter().position(|&c| c == b'\n' || c == b'\r')?;
+        Some(match &line[start..] {
+            b"\r\n" => "\r\n",
+            b"\n\r" => "\n\r",
+            b"\r" => "\r",
+            _ => "\n",
+        })
     }
 
     /// The section every statement runs in, as prosody's configmanager sets

@@ -544,6 +544,8 @@ fn lone_carriage_returns() {
     // And the other way round: "\r" breaks, ending with "\n".
     add_remove_identity("\r\rx = 1\n");
     add_remove_identity("x = 1\n\r");
+    add_remove_identity("\r \n\r\n");
+    add_remove_identity("x = 1\n\r\n");
     let d = doc("x = 1\ry = 2\r");
     assert_eq!(d.eol(), "\r");
 }
