@@ -39,17 +39,19 @@ PY
   "$bin" --settings "$work/settings.toml" -c "$base" remove new.example -q >/dev/null
   bytes=$(wc -c <"$base")
   ctl="$bin --settings $work/settings.toml -c $work/w.cfg.lua"
-  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$work/$n.json" \
-    -n check "$bin check -q --no-prosody -c $base" \
-    -n luac "luac5.4 -p $base" \
-    -n add --prepare "cp $base $work/w.cfg.lua" "$ctl add new.example --secret-file $work/secret -q" \
-    -n remove --prepare "cp $work/with-$n.cfg.lua $work/w.cfg.lua" "$ctl remove new.example -q" >/dev/null 2>&1
+  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$work/$n-check.json" \
+    -n check "$bin check -q --no-prosody -c $base" -n luac "luac5.4 -p $base" >/dev/null
+  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$work/$n-add.json" \
+    --prepare "cp $base $work/w.cfg.lua" -n add "$ctl add new.example --secret-file $work/secret -q" >/dev/null
+  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$work/$n-remove.json" \
+    --prepare "cp $work/with-$n.cfg.lua $work/w.cfg.lua" -n remove "$ctl remove new.example -q" >/dev/null
   cp "$base" "$work/w.cfg.lua"
   add_rss=$(/usr/bin/time -f %M $ctl add new.example --secret-file "$work/secret" -q 2>&1 >/dev/null | tail -1)
   remove_rss=$(/usr/bin/time -f %M $ctl remove new.example -q 2>&1 >/dev/null | tail -1)
-  python3 - "$work/$n.json" "$n" "$bytes" "$add_rss" "$remove_rss" <<'PY'
+  python3 - "$work/$n" "$n" "$bytes" "$add_rss" "$remove_rss" <<'PY'
 import json, sys
-res = {r["command"]: r["mean"] * 1000 for r in json.load(open(sys.argv[1]))["results"]}
+res = {r["command"]: r["mean"] * 1000 for part in ("check", "add", "remove")
+       for r in json.load(open(f"{sys.argv[1]}-{part}.json"))["results"]}
 n, size, add_kb, rm_kb = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 kb = size / 1024
 print(f"| {n:,} | {size/1e6:.2f} MB | {res['check']:.1f} ms | {res['luac']:.1f} ms | {res['check']/res['luac']:.2f} | "
