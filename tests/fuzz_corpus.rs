@@ -21,7 +21,10 @@ fn inputs(dir: &str) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn seeds_and_regressions_pass_both_checks() {
     // Debian's default config is a seed too (kept once, in examples/).
-    let debian = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prosody/prosody.cfg.lua")).unwrap();
+    let debian = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prosody/prosody.cfg.lua"),
+    )
+    .unwrap();
     check_parse(&debian);
     check_edit(&debian);
     let mut n = 1;
