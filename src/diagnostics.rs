@@ -142,6 +142,11 @@ pub fn global_only(option: &str) -> bool {
 /// Placeholders from the Fogbow install guide that must not reach production.
 const PLACEHOLDER_SECRETS: &[&str] = &["manager_password", "rendezvous_password"];
 
+/// A `component_secret` too short to resist guessing, or a guide placeholder.
+pub fn weak_secret(secret: &[u8]) -> bool {
+    secret.len() < 16 || PLACEHOLDER_SECRETS.iter().any(|p| p.as_bytes() == secret)
+}
+
 /// A config that cannot be loaded, as one diagnostic.
 pub fn from_load_error(e: &LoadError) -> Diagnostic {
     match e {
@@ -276,7 +281,7 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
                 )),
                 Some(s) => {
                     if let Some(lit) = &s.value.literal {
-                        let weak = lit.len() < 16 || PLACEHOLDER_SECRETS.iter().any(|p| p.as_bytes() == &lit[..]);
+                        let weak = weak_secret(lit);
                         if weak {
                             out.push(diag(
                                 Severity::Warning,

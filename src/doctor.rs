@@ -188,9 +188,7 @@ pub fn run(main: &Path, set: &ConfigSet, listener: &Listener, public: &[IpAddr])
         let weak = match &h.secret {
             None => Some("no component_secret".to_string()),
             Some(s) => match &s.value.literal {
-                Some(l)
-                    if l.len() < 16 || l == b"manager_password" || l == b"rendezvous_password" =>
-                {
+                Some(l) if diagnostics::weak_secret(l) => {
                     Some("a placeholder, or shorter than 16 bytes".into())
                 }
                 _ => None,

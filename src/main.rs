@@ -405,53 +405,16 @@ fn report_edit(
         service::Action::Reload
     };
     let applied = guarded(out, ctx, action);
-    if applied != ExitCode::SUCCESS || apply.restart || !matches!(subject, Subject::Component) {
+    if applied != ExitCode::SUCCESS || apply.restart {
         return applied;
     }
-    // A reload applies a changed secret, but starts and stops components only through the admin shell.
-    match o.action {
-        ops::Action::Added => activate(out, ctx, &o.name),
-        ops::Action::Removed => match service::set_active(&o.name, false) {
-            Ok(()) => {
-                out.info(&format!(
-                    "deactivated {} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts",
-                    o.name
-                ));
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&format!("the config is written and prosody reloaded, but {} is still active: {e}; run fogbow-xmpp-ctl restart", o.name), &[]),
-        },
-        _ => applied,
-    }
-}
-
-/// Activates an added component after a reload, and proves it with a handshake.
-fn activate(out: &Out, ctx: &Context, name: &str) -> ExitCode {
-    if let Err(e) = service::set_active(name, true) {
-        return fail(&format!("the config is written and prosody reloaded, but {name} is not active: {e}; run fogbow-xmpp-ctl restart"), &[]);
-    }
-    match ops::probe(ctx, name, None, None, false) {
-        Ok(r) if r.outcome.ok() => {
-            out.info(&format!(
-                "activated {name} in the running prosody; a handshake is accepted"
-            ));
+    match ops::apply_to_running(ctx, o) {
+        Ok(Some(msg)) => {
+            out.info(&msg);
             ExitCode::SUCCESS
         }
-        Ok(r) => fail(
-            &format!(
-                "{name} was activated, but the handshake probe says {:?}: {}",
-                r.outcome, r.hint
-            ),
-            &[],
-        ),
-        // kick_old components are not probed; the activation itself succeeded.
-        Err(e) => {
-            out.info(&format!(
-                "activated {name} in the running prosody (not probed: {})",
-                e.message
-            ));
-            ExitCode::SUCCESS
-        }
+        Ok(None) => applied,
+        Err(e) => fail(&e.message, &e.diagnostics),
     }
 }
 

@@ -141,7 +141,10 @@ fn edit(
             Duration::from_secs(ctx.settings.lock_timeout_secs),
         )?)
     };
-    let set = load_for_edit(&ctx.config)?;
+    let set = load_config(&ctx.config).map_err(|e| Error {
+        message: format!("{} (nothing was changed)", e.message),
+        ..e
+    })?;
     let before = diagnostics::check(&set);
     let plan = plan(&set)?;
     let file_path = set.files[plan.file].path.clone();
@@ -233,8 +236,8 @@ fn edit(
     })
 }
 
-/// Loads the config for editing: a config that does not load is not edited.
-fn load_for_edit(main: &Path) -> Result<ConfigSet, Error> {
+/// Loads the config; one that does not load is neither read nor edited.
+fn load_config(main: &Path) -> Result<ConfigSet, Error> {
     ConfigSet::load(main).map_err(|e| {
         let d = diagnostics::from_load_error(&e);
         let message = match d.code {
@@ -245,7 +248,7 @@ fn load_for_edit(main: &Path) -> Result<ConfigSet, Error> {
                         .map(|h| format!(" ({h})"))
                         .unwrap_or_default()
             }
-            _ => "the config is already broken; fix it first (nothing was changed)".into(),
+            _ => "the config is already broken; fix it first".into(),
         };
         Error {
             message,
@@ -497,12 +500,7 @@ pub struct ListOutput {
 }
 
 pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
-    let set = load_for_edit(&ctx.config).map_err(|e| Error {
-        message: e
-            .message
-            .replace("; fix it first (nothing was changed)", ""),
-        ..e
-    })?;
+    let set = load_config(&ctx.config)?;
     let mut components = Vec::new();
     for h in set.hosts() {
         if h.kind != crate::document::SectionKind::Component {
@@ -609,7 +607,7 @@ pub fn listen(
 
 /// The listener prosody will open, with its defaults.
 pub fn show_listener(ctx: &Context) -> Result<crate::listener::Listener, Error> {
-    let set = load_for_edit(&ctx.config)?;
+    let set = load_config(&ctx.config)?;
     crate::listener::effective(&set).map_err(Error::new)
 }
 
@@ -682,7 +680,7 @@ pub fn probe(
     port: Option<u16>,
     force: bool,
 ) -> Result<ProbeReport, Error> {
-    let set = load_for_edit(&ctx.config)?;
+    let set = load_config(&ctx.config)?;
     let hosts: Vec<Host> = set
         .hosts_named(name)
         .into_iter()
@@ -756,7 +754,47 @@ pub fn add_from_properties(
 
 /// The checklist of `doctor` for every external component.
 pub fn doctor(ctx: &Context, public: &[std::net::IpAddr]) -> Result<crate::doctor::Report, Error> {
-    let set = load_for_edit(&ctx.config)?;
+    let set = load_config(&ctx.config)?;
     let listener = crate::listener::effective(&set).map_err(Error::new)?;
     Ok(crate::doctor::run(&ctx.config, &set, &listener, public))
+}
+
+/// After a guarded reload: a reload applies a changed secret, but prosody
+/// starts and stops components only on restart, so start (or stop) the one
+/// an `add` (or `remove`) changed through prosody's admin shell, and prove a
+/// start with a handshake. Returns what to tell the operator, if anything.
+pub fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Option<String>, Error> {
+    let name = &o.name;
+    let shell = |active| {
+        crate::service::set_active(name, active).map_err(|e| {
+            let state = if active { "is not active" } else { "is still active" };
+            Error::new(format!("the config is written and prosody reloaded, but {name} {state}: {e}; run fogbow-xmpp-ctl restart"))
+        })
+    };
+    match o.action {
+        Action::Added => {
+            shell(true)?;
+            match probe(ctx, name, None, None, false) {
+                Ok(r) if r.outcome.ok() => Ok(Some(format!(
+                    "activated {name} in the running prosody; a handshake is accepted"
+                ))),
+                Ok(r) => Err(Error::new(format!(
+                    "{name} was activated, but the handshake probe says {:?}: {}",
+                    r.outcome, r.hint
+                ))),
+                // kick_old components are not probed; the activation itself succeeded.
+                Err(e) => Ok(Some(format!(
+                    "activated {name} in the running prosody (not probed: {})",
+                    e.message
+                ))),
+            }
+        }
+        Action::Removed => {
+            shell(false)?;
+            Ok(Some(format!(
+                "deactivated {name} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
+            )))
+        }
+        _ => Ok(None),
+    }
 }
