@@ -5,84 +5,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
+mod support;
+use support::{Scratch, Tmpfs, BIN};
+
 const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
-
-/// A scratch directory with a config, settings and a backup dir of its own.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "fxc-cli-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let s = Scratch { dir };
-        s.write(
-            "settings.toml",
-            &format!(
-                "backup_dir = \"{}\"\nlock_timeout_secs = 2\n",
-                s.path("backups").display()
-            ),
-        );
-        s
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.join(p)
-    }
-    fn write(&self, p: &str, content: &str) -> PathBuf {
-        let path = self.path(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-    fn read(&self, p: &str) -> String {
-        std::fs::read_to_string(self.path(p)).unwrap()
-    }
-    fn config(&self, content: &str) -> PathBuf {
-        self.write("prosody.cfg.lua", content)
-    }
-    fn secret(&self, content: &str) -> PathBuf {
-        self.write("secret", content)
-    }
-    /// Runs the binary on this scratch's settings and config.
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_stdin(args, None)
-    }
-    fn run_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--settings")
-            .arg(self.path("settings.toml"))
-            .arg("-c")
-            .arg(self.path("prosody.cfg.lua"))
-            .args(args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(input).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap()
@@ -897,31 +823,9 @@ fn read_only_file_system_is_a_clear_error() {
     }
     let s = Scratch::new("rofs");
     let mnt = s.path("ro");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let sh = |c: &str| {
-        assert!(
-            Command::new("sh")
-                .arg("-c")
-                .arg(c)
-                .status()
-                .unwrap()
-                .success(),
-            "{c}"
-        )
-    };
-    sh(&format!(
-        "mount -t tmpfs -o size=1m tmpfs {}",
-        mnt.display()
-    ));
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    let fs = Tmpfs::mount(&mnt, "1m");
     std::fs::write(mnt.join("prosody.cfg.lua"), "x = 1\n").unwrap();
-    sh(&format!("mount -o remount,ro {}", mnt.display()));
+    fs.remount_read_only();
     let secret = s.secret("secretsecretsecret");
     let o = Command::new(BIN)
         .arg("--settings")

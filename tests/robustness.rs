@@ -3,7 +3,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -195,26 +195,6 @@ fn eight_processes_add_and_remove_at_once() {
     assert_eq!(names(&s, &cfg), want);
 }
 
-/// Runs `sh -c` and requires success.
-fn sh(c: &str) {
-    assert!(
-        Command::new("sh")
-            .arg("-c")
-            .arg(c)
-            .status()
-            .unwrap()
-            .success(),
-        "{c}"
-    );
-}
-
-struct Unmount(PathBuf);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// A full disk (a small tmpfs, as root): a clear error, the original
 /// untouched, no temp file left.
 #[test]
@@ -228,12 +208,7 @@ fn disk_full_is_a_clear_error() {
     }
     let s = Scratch::new("full");
     let mnt = s.path("full");
-    std::fs::create_dir_all(&mnt).unwrap();
-    sh(&format!(
-        "mount -t tmpfs -o size=64k tmpfs {}",
-        mnt.display()
-    ));
-    let _guard = Unmount(mnt.clone());
+    let _fs = Tmpfs::mount(&mnt, "64k");
     let cfg = mnt.join("prosody.cfg.lua");
     let text = big_config(500);
     let text = &text[..text.len().min(40_000)];

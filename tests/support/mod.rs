@@ -59,6 +59,23 @@ impl Scratch {
         std::fs::write(&path, content).unwrap();
         path
     }
+    pub fn read(&self, p: &str) -> String {
+        std::fs::read_to_string(self.path(p)).unwrap()
+    }
+    /// Writes the scratch's own `prosody.cfg.lua`.
+    pub fn config(&self, content: &str) -> PathBuf {
+        self.write("prosody.cfg.lua", content)
+    }
+    pub fn secret(&self, content: &str) -> PathBuf {
+        self.write("secret", content)
+    }
+    /// Runs fogbow-xmpp-ctl on the scratch's own `prosody.cfg.lua`.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.ctl(&self.path("prosody.cfg.lua"), args, None)
+    }
+    pub fn run_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        self.ctl(&self.path("prosody.cfg.lua"), args, stdin)
+    }
     /// Runs fogbow-xmpp-ctl on `config` with this scratch's settings.
     pub fn ctl(&self, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
         let mut cmd = Command::new(BIN);
@@ -342,5 +359,41 @@ fn read_more(s: &mut TcpStream, into: &mut String) -> bool {
             into.push_str(&String::from_utf8_lossy(&buf[..n]));
             true
         }
+    }
+}
+
+/// Runs `sh -c` and requires success.
+pub fn sh(c: &str) {
+    assert!(
+        Command::new("sh")
+            .arg("-c")
+            .arg(c)
+            .status()
+            .unwrap()
+            .success(),
+        "{c}"
+    );
+}
+
+/// A tmpfs mounted at a directory for a test (needs root), unmounted on drop.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        sh(&format!(
+            "mount -t tmpfs -o size={size} tmpfs {}",
+            dir.display()
+        ));
+        Tmpfs(dir.to_path_buf())
+    }
+    pub fn remount_read_only(&self) {
+        sh(&format!("mount -o remount,ro {}", self.0.display()));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
     }
 }
