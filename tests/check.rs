@@ -237,20 +237,23 @@ fn check_runs_as_prosody_with_read_access_only() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    let o = std::process::Command::new("setpriv")
-        .args([
-            "--reuid=prosody",
-            "--regid=prosody",
-            "--init-groups",
-            BIN,
-            "--settings",
-        ])
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(&cfg)
-        .arg("check")
-        .output()
-        .unwrap();
+    let check_as_prosody = || {
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=prosody",
+                "--regid=prosody",
+                "--init-groups",
+                BIN,
+                "--settings",
+            ])
+            .arg(s.path("settings.toml"))
+            .arg("-c")
+            .arg(&cfg)
+            .arg("check")
+            .output()
+            .unwrap()
+    };
+    let o = check_as_prosody();
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -264,20 +267,7 @@ fn check_runs_as_prosody_with_read_access_only() {
     assert_eq!(before, after);
     // Without read access, a clear error.
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let o = std::process::Command::new("setpriv")
-        .args([
-            "--reuid=prosody",
-            "--regid=prosody",
-            "--init-groups",
-            BIN,
-            "--settings",
-        ])
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(&cfg)
-        .arg("check")
-        .output()
-        .unwrap();
+    let o = check_as_prosody();
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("Permission denied"),

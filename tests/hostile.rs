@@ -41,13 +41,19 @@ fn case(tag: &'static str, config: &[u8], name: &str, secret: &[u8], expect: Exp
 const GOOD: &[u8] = b"admins = { }\n";
 const SECRET: &[u8] = b"a-good-secret-0123456789";
 
-/// Runs the binary with a deadline; returns (exit code, stderr, peak RSS in KB).
-fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> (Option<i32>, String, u64) {
-    let mut child = Command::new("/usr/bin/time")
-        .arg("-f")
+/// Runs `add NAME --secret-file -` on the scratch's config with a deadline,
+/// the secret on standard input; returns (exit code, stderr, peak RSS in KB).
+fn add_bounded(s: &Scratch, name: &str, stdin: &[u8]) -> (Option<i32>, String, u64) {
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f")
         .arg("FXC_MAXRSS=%M")
         .arg(BIN)
-        .args(args)
+        .arg("--settings")
+        .arg(s.path("settings.toml"))
+        .arg("-c")
+        .arg(s.path("prosody.cfg.lua"));
+    cmd.args(["add", name, "--secret-file", "-"]);
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -65,7 +71,7 @@ fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> (Option<i32>, String,
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("hung for 60 s: {args:?}");
+            panic!("hung for 60 s: add {name:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -419,20 +425,10 @@ fn hostile_table() {
         let s = Scratch::new(c.tag);
         let cfg = s.path("prosody.cfg.lua");
         std::fs::write(&cfg, &c.config).unwrap();
-        let args: Vec<&std::ffi::OsStr> = vec![
-            "--settings".as_ref(),
-            s.path("settings.toml").into_os_string().leak(),
-            "-c".as_ref(),
-            cfg.as_os_str(),
-            "add".as_ref(),
-            std::ffi::OsStr::new(c.name.as_str()),
-            "--secret-file".as_ref(),
-            "-".as_ref(),
-        ];
         // One trailing newline is stripped from a secret file: add one, so
         // the secret's own bytes reach the tool as they are.
         let stdin = [&c.secret[..], b"\n"].concat();
-        let (code, err, rss) = run_bounded(&args, &stdin);
+        let (code, err, rss) = add_bounded(&s, &c.name, &stdin);
         let tag = c.tag;
         assert!(!err.contains("panicked"), "{tag}: {err}");
         assert!(rss < 200_000, "{tag}: peak RSS {rss} KB");
@@ -505,17 +501,7 @@ fn fifty_mib_config() {
     text.extend_from_slice(b"]]\nx = 1\n");
     std::fs::write(&cfg, &text).unwrap();
     s.write("settings.toml", "backups = 0\n");
-    let args: Vec<&std::ffi::OsStr> = vec![
-        "--settings".as_ref(),
-        s.path("settings.toml").into_os_string().leak(),
-        "-c".as_ref(),
-        cfg.as_os_str(),
-        "add".as_ref(),
-        "big.example".as_ref(),
-        "--secret-file".as_ref(),
-        "-".as_ref(),
-    ];
-    let (code, err, rss) = run_bounded(&args, b"a-good-secret-0123456789\n");
+    let (code, err, rss) = add_bounded(&s, "big.example", b"a-good-secret-0123456789\n");
     assert_eq!(code, Some(0), "{err}");
     let kb = (text.len() / 1024) as u64;
     eprintln!(
