@@ -71,7 +71,7 @@ fn kill_during_add_leaves_old_or_new() {
         None,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let span = t0.elapsed().as_micros() as u64;
+    let mut span = t0.elapsed().as_micros() as u64;
     let mut seed = 0x2545F4914F6CDD1Du64 ^ std::process::id() as u64;
     let mut outcomes = (0, 0);
     let mut mid_write = 0;
@@ -105,6 +105,9 @@ fn kill_during_add_leaves_old_or_new() {
         }
         if now == old {
             outcomes.0 += 1;
+            // The machine may be busier than during the timing run (other tests run
+            // alongside): widen the window until kills land after the rename too.
+            span = span * 11 / 10;
         } else {
             assert!(
                 now == new,
