@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::document::{Document, SectionKind, Span, Statement, SyntaxError, Value};
+use crate::document::{Document, OptId, SectionHeader, SectionKind, Statement, SyntaxError, Value};
 
 /// One loaded file.
 #[derive(Debug)]
@@ -101,75 +101,101 @@ pub struct At {
 #[derive(Debug)]
 pub struct ConfigSet {
     pub files: Vec<ConfigFile>,
-    /// Every top-level statement of every file, in the order prosody runs them.
-    pub order: Vec<At>,
+    /// Every top-level statement of every file, in the order prosody runs
+    /// them, as runs of statements of one file (see [`ConfigSet::order`]).
+    runs: Vec<(usize, std::ops::Range<usize>)>,
     /// Includes whose path is an expression: prosody follows them, we cannot.
     pub unresolved_includes: Vec<At>,
 }
 
-/// Where a value is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located<T> {
-    pub value: T,
-    pub file: usize,
-    pub span: Span,
-}
-
 /// A `VirtualHost` or `Component` statement, with what its section sets.
-#[derive(Debug, Clone)]
-pub struct Host {
+/// Small (a config may have 100,000 of them): the rest is read from the
+/// document on demand.
+#[derive(Debug, Clone, Copy)]
+pub struct Host<'s> {
     pub kind: SectionKind,
     pub at: At,
-    pub line: usize,
-    pub column: usize,
-    pub name: Value,
-    pub module: Option<Value>,
-    /// The last `component_secret` set in this section, if any.
-    pub secret: Option<Located<Value>>,
+    doc: &'s Document,
+    /// The last `component_secret` set in this section, if any. A section
+    /// never continues into another file: each file starts in the global one.
+    secret: Option<OptId>,
 }
 
-impl Host {
+impl<'s> Host<'s> {
+    fn header(&self) -> SectionHeader<'s> {
+        self.doc.section(self.at.stmt).expect("a host is a section")
+    }
+    pub fn name(&self) -> Value<'s> {
+        self.header().name
+    }
+    /// The plugin of `Component "x" "muc"`.
+    pub fn module(&self) -> Option<Value<'s>> {
+        self.header().module
+    }
+    /// The value of the section's last `component_secret` (the one prosody
+    /// keeps), in the host's own file.
+    pub fn secret(&self) -> Option<Value<'s>> {
+        self.secret.and_then(|id| self.doc.option(id).value)
+    }
+    /// The line of the `VirtualHost`/`Component` statement.
+    pub fn line(&self) -> usize {
+        self.doc.line_col(self.doc.stmt_span(self.at.stmt).start).0
+    }
     /// The literal name, if the name is a plain string.
     pub fn literal_name(&self) -> Option<String> {
-        self.name
-            .literal
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
+        self.name()
+            .literal()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
     /// An external (XEP-0114) component: a `Component` without a plugin module.
     pub fn is_external(&self) -> bool {
-        self.kind == SectionKind::Component && self.module.is_none()
+        self.kind == SectionKind::Component && self.module().is_none()
     }
 }
 
 impl ConfigSet {
     /// Loads `main` and its includes from disk.
     pub fn load(main: &Path) -> Result<ConfigSet, LoadError> {
-        Self::load_with(main, &HashMap::new())
+        Self::load_with(main, HashMap::new())
     }
 
     /// Loads with some files' bytes replaced (keyed by real path): how an
     /// edit is checked *as if it stood at the original's path*, so relative
-    /// includes resolve against the original directory.
+    /// includes resolve against the original directory. The bytes are moved
+    /// in, not copied: a large config is held once.
     pub fn load_with(
         main: &Path,
-        overlay: &HashMap<PathBuf, Vec<u8>>,
+        mut overlay: HashMap<PathBuf, Vec<u8>>,
     ) -> Result<ConfigSet, LoadError> {
         let mut set = ConfigSet {
             files: Vec::new(),
-            order: Vec::new(),
+            runs: Vec::new(),
             unresolved_includes: Vec::new(),
         };
         let mut stack = Vec::new();
-        set.load_file(main, None, overlay, &mut stack)?;
+        set.load_file(main, None, &mut overlay, &mut stack)?;
         Ok(set)
+    }
+
+    /// Every top-level statement of every file, in the order prosody runs them.
+    pub fn order(&self) -> impl Iterator<Item = At> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|(file, r)| r.clone().map(|stmt| At { file: *file, stmt }))
+    }
+
+    fn push_order(&mut self, file: usize, stmt: usize) {
+        match self.runs.last_mut() {
+            Some((f, r)) if *f == file && r.end == stmt => r.end += 1,
+            _ => self.runs.push((file, stmt..stmt + 1)),
+        }
     }
 
     fn load_file(
         &mut self,
         path: &Path,
         from: Option<(PathBuf, usize, usize)>,
-        overlay: &HashMap<PathBuf, Vec<u8>>,
+        overlay: &mut HashMap<PathBuf, Vec<u8>>,
         stack: &mut Vec<PathBuf>,
     ) -> Result<(), LoadError> {
         let unreadable =
@@ -186,8 +212,12 @@ impl ConfigSet {
                 from: from.expect("the main file is not included"),
             });
         }
-        let bytes = match overlay.get(&real_path) {
-            Some(b) => b.clone(),
+        // A file included twice reads the same both times (and an edited
+        // one, moved out of the overlay on first use, stays edited).
+        let loaded = self.files.iter().find(|f| f.real_path == real_path);
+        let bytes = match overlay.remove(&real_path) {
+            Some(b) => b,
+            None if loaded.is_some() => loaded.expect("just checked").doc.text().to_vec(),
             None => std::fs::read(&real_path).map_err(|e| unreadable(e, from.clone()))?,
         };
         let doc = Document::parse(bytes).map_err(|error| LoadError::Syntax {
@@ -197,14 +227,13 @@ impl ConfigSet {
         let file = self.files.len();
         let includes: Vec<(usize, Option<Vec<u8>>, usize)> = doc
             .statements()
-            .iter()
             .enumerate()
             .filter_map(|(i, s)| match &s.statement {
-                Statement::Include(v) => Some((i, v.literal.clone(), s.span.start)),
+                Statement::Include(v) => Some((i, v.literal(), s.span.start)),
                 _ => None,
             })
             .collect();
-        let n = doc.statements().len();
+        let n = doc.statement_count();
         self.files.push(ConfigFile {
             path: path.to_path_buf(),
             real_path: real_path.clone(),
@@ -214,7 +243,7 @@ impl ConfigSet {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut next_include = includes.into_iter().peekable();
         for stmt in 0..n {
-            self.order.push(At { file, stmt });
+            self.push_order(file, stmt);
             let Some((_, target, offset)) = next_include.next_if(|(i, _, _)| *i == stmt) else {
                 continue;
             };
@@ -238,55 +267,35 @@ impl ConfigSet {
     }
 
     /// Every `VirtualHost`/`Component` statement, in the order prosody runs them.
-    pub fn hosts(&self) -> Vec<Host> {
-        let mut out = Vec::new();
-        for (fi, f) in self.files.iter().enumerate() {
-            for (si, s) in f.doc.statements().iter().enumerate() {
-                let Statement::Section(h) = &s.statement else {
-                    continue;
-                };
-                let secret = f
-                    .doc
-                    .section_options(si)
-                    .into_iter()
-                    .filter(|o| o.name == "component_secret")
-                    .next_back()
-                    .and_then(|o| o.value.clone())
-                    .map(|v| Located {
-                        span: v.span.clone(),
-                        value: v,
-                        file: fi,
-                    });
-                let (line, column) = f.doc.line_col(s.span.start);
-                out.push(Host {
-                    kind: h.kind,
-                    at: At { file: fi, stmt: si },
-                    line,
-                    column,
-                    name: h.name.clone(),
-                    module: h.module.clone(),
-                    secret,
-                });
-            }
+    pub fn hosts(&self) -> Vec<Host<'_>> {
+        self.order()
+            .filter(|at| self.files[at.file].doc.is_section(at.stmt))
+            .map(|at| self.host(at))
+            .collect()
+    }
+
+    fn host(&self, at: At) -> Host<'_> {
+        let doc = &self.files[at.file].doc;
+        let header = doc.section(at.stmt).expect("a host is a section");
+        Host {
+            kind: header.kind,
+            at,
+            doc,
+            secret: doc.last_section_option(at.stmt, "component_secret"),
         }
-        let rank: HashMap<At, usize> = self
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (*a, i))
-            .collect();
-        out.sort_by_key(|h| rank[&h.at]);
-        out
     }
 
     /// The hosts whose literal name is `name` (compared as prosody does).
-    pub fn hosts_named(&self, name: &str) -> Vec<Host> {
-        self.hosts()
-            .into_iter()
-            .filter(|h| {
-                h.literal_name()
-                    .is_some_and(|n| crate::names::same(&n, name))
+    pub fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
+        self.order()
+            .filter(|at| {
+                self.files[at.file].doc.section(at.stmt).is_some_and(|h| {
+                    h.name
+                        .literal()
+                        .is_some_and(|n| crate::names::same(&String::from_utf8_lossy(&n), name))
+                })
             })
+            .map(|at| self.host(at))
             .collect()
     }
 }
@@ -376,9 +385,9 @@ mod tests {
         );
         let hosts = set.hosts_named("X.example");
         assert_eq!(hosts.len(), 1);
-        assert_eq!((hosts[0].line, hosts[0].at.file), (1, 1));
+        assert_eq!((hosts[0].line(), hosts[0].at.file), (1, 1));
         assert_eq!(
-            hosts[0].secret.as_ref().unwrap().value.literal.as_deref(),
+            hosts[0].secret().unwrap().literal().as_deref(),
             Some(&b"s"[..])
         );
         std::fs::remove_dir_all(&d).unwrap();
@@ -413,7 +422,7 @@ mod tests {
         std::fs::write(d.join("main.cfg.lua"), "x = 1\n").unwrap();
         let real = std::fs::canonicalize(d.join("main.cfg.lua")).unwrap();
         let overlay = HashMap::from([(real, b"Include \"inc.lua\"\n".to_vec())]);
-        let set = ConfigSet::load_with(&d.join("main.cfg.lua"), &overlay).unwrap();
+        let set = ConfigSet::load_with(&d.join("main.cfg.lua"), overlay).unwrap();
         assert_eq!(set.hosts_named("i.example").len(), 1);
         std::fs::remove_dir_all(&d).unwrap();
     }

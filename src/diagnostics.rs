@@ -213,18 +213,19 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
 
     let hosts = set.hosts();
     // host-clash and duplicate-component, in the order prosody meets them.
-    let mut seen: HashMap<String, (SectionKind, PathBuf, usize)> = HashMap::new();
-    for h in &hosts {
+    // Keyed by a hash of the folded name (a config may have 100,000 hosts):
+    // a hit is confirmed by comparing the names themselves.
+    let mut first_by_hash: HashMap<u64, usize> = HashMap::new();
+    let folded = |h: &crate::config::Host| h.literal_name().map(|n| crate::names::fold(&n));
+    let hasher = std::collections::hash_map::RandomState::new();
+    for (hi, h) in hosts.iter().enumerate() {
         let Some(name) = h.literal_name() else {
             continue;
         };
         let key = crate::names::fold(&name);
-        let pos = at(
-            h.at.file,
-            set.files[h.at.file].doc.statements()[h.at.stmt].span.start,
-        );
-        let raw = h.name.literal.as_deref().unwrap_or_default();
-        if let Some(why) = crate::names::nameprep_rejects(raw) {
+        let pos = at(h.at.file, set.files[h.at.file].doc.stmt_span(h.at.stmt).start);
+        let raw = h.name().literal().unwrap_or_default();
+        if let Some(why) = crate::names::nameprep_rejects(&raw) {
             out.push(diag(
                 Severity::Error,
                 "bad-host-name",
@@ -250,28 +251,41 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
                 None,
             ));
         }
-        match seen.get(&key) {
-            Some((kind, file, line)) if *kind != h.kind => out.push(diag(
-                Severity::Error,
-                "host-clash",
-                pos.clone(),
-                format!("{} {name:?} has the name of the {} at {}:{line}; prosody refuses to start", h.kind.keyword(), kind.keyword(), file.display()),
-                Some(format!("for services use a sub-domain, like conference.{name}")),
-            )),
-            Some((SectionKind::Component, file, line)) => out.push(diag(
-                Severity::Warning,
-                "duplicate-component",
-                pos.clone(),
-                format!("Component {name:?} is already defined at {}:{line}; prosody merges both, the last value of each option wins", file.display()),
-                Some("keep one block per component".into()),
-            )),
-            Some(_) => {}
+        let key_hash = std::hash::BuildHasher::hash_one(&hasher, &key);
+        let earlier = match first_by_hash.get(&key_hash) {
+            Some(&e) if folded(&hosts[e]).as_deref() == Some(&key[..]) => Some(e),
+            // Two names with one hash: look for the real match the slow way.
+            Some(_) => hosts[..hi]
+                .iter()
+                .position(|e| folded(e).as_deref() == Some(&key[..])),
             None => {
-                seen.insert(key, (h.kind, pos.0.clone(), pos.1));
+                first_by_hash.insert(key_hash, hi);
+                None
+            }
+        };
+        if let Some(e) = earlier {
+            let first = &hosts[e];
+            let (file, line) = (&set.files[first.at.file].path, first.line());
+            match first.kind {
+                kind if kind != h.kind => out.push(diag(
+                    Severity::Error,
+                    "host-clash",
+                    pos.clone(),
+                    format!("{} {name:?} has the name of the {} at {}:{line}; prosody refuses to start", h.kind.keyword(), kind.keyword(), file.display()),
+                    Some(format!("for services use a sub-domain, like conference.{name}")),
+                )),
+                SectionKind::Component => out.push(diag(
+                    Severity::Warning,
+                    "duplicate-component",
+                    pos.clone(),
+                    format!("Component {name:?} is already defined at {}:{line}; prosody merges both, the last value of each option wins", file.display()),
+                    Some("keep one block per component".into()),
+                )),
+                SectionKind::VirtualHost => {}
             }
         }
         if h.is_external() {
-            match &h.secret {
+            match h.secret() {
                 None => out.push(diag(
                     Severity::Error,
                     "component-secret-missing",
@@ -280,13 +294,12 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
                     Some(format!("fogbow-xmpp-ctl add {name} --secret-file FILE")),
                 )),
                 Some(s) => {
-                    if let Some(lit) = &s.value.literal {
-                        let weak = weak_secret(lit);
-                        if weak {
+                    if let Some(lit) = s.literal() {
+                        if weak_secret(&lit) {
                             out.push(diag(
                                 Severity::Warning,
                                 "weak-secret",
-                                at(s.file, s.span.start),
+                                at(h.at.file, s.span.start),
                                 format!("the component_secret of {name:?} is a placeholder or shorter than 16 bytes"),
                                 Some(format!("fogbow-xmpp-ctl add {name} --generate-secret --replace")),
                             ));
@@ -296,28 +309,36 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
             }
         }
     }
+    drop(first_by_hash);
+    drop(hosts);
 
-    // global-option-in-section and duplicate-option, file by file.
+    // global-option-in-section and duplicate-option, file by file. The
+    // options of one section follow its header until the next header, so
+    // one map for the global section and one for the current section do.
     for (fi, f) in set.files.iter().enumerate() {
-        let owners = f.doc.owners();
-        let mut set_here: HashMap<(Option<usize>, &str), usize> = HashMap::new();
-        for (si, s) in f.doc.statements().iter().enumerate() {
-            let section = match owners[si] {
+        let doc = &f.doc;
+        let mut global: HashMap<&str, usize> = HashMap::new();
+        let mut section: HashMap<&str, usize> = HashMap::new();
+        for (si, s) in doc.statements().enumerate() {
+            let owner = match doc.owner(si) {
                 crate::document::Owner::Global => None,
                 crate::document::Owner::Section(h) => Some(h),
             };
-            let options: Vec<&crate::document::OptionSet> = match &s.statement {
-                Statement::Options(o) => o.iter().collect(),
-                Statement::Section(h) => h
-                    .table
-                    .as_ref()
-                    .map(|t| t.1.iter().collect())
-                    .unwrap_or_default(),
+            let options = match &s.statement {
+                Statement::Options(o) => *o,
+                Statement::Section(h) => {
+                    section.clear();
+                    match &h.table {
+                        Some((_, fields)) => *fields,
+                        None => continue,
+                    }
+                }
                 _ => continue,
             };
-            for o in options {
+            for o in options.iter() {
                 let pos = at(fi, o.name_span.start);
-                if let Some(prev) = set_here.insert((section, o.name.as_str()), pos.1) {
+                let seen = if owner.is_some() { &mut section } else { &mut global };
+                if let Some(prev) = seen.insert(o.name, pos.1) {
                     out.push(diag(
                         Severity::Warning,
                         "duplicate-option",
@@ -326,12 +347,10 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
                         None,
                     ));
                 }
-                if let Some(h) = section {
-                    if global_only(&o.name) {
-                        let Statement::Section(head) = &f.doc.statements()[h].statement else {
-                            unreachable!()
-                        };
-                        let (hl, _) = f.doc.line_col(f.doc.statements()[h].span.start);
+                if let Some(h) = owner {
+                    if global_only(o.name) {
+                        let head = doc.section(h).expect("an owner is a section");
+                        let (hl, _) = doc.line_col(doc.stmt_span(h).start);
                         out.push(diag(
                             Severity::Warning,
                             "global-option-in-section",
@@ -340,7 +359,7 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
                                 "'{}' is read only from the global section, but here it is set under {} {} (line {hl}) and is ignored",
                                 o.name,
                                 head.kind.keyword(),
-                                f.doc.slice(&head.name.span)
+                                doc.slice(&head.name.span)
                             ),
                             Some("move it above the first VirtualHost/Component line of the main config".into()),
                         ));
@@ -475,7 +494,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
             let files = set.files.iter().map(|f| f.path.clone()).collect();
             for at in &set.unresolved_includes {
                 let f = &set.files[at.file];
-                let (l, _) = f.doc.line_col(f.doc.statements()[at.stmt].span.start);
+                let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);
                 notes.push(format!("{}:{l}: an Include with a computed path is checked only by prosody's own loader", f.path.display()));
             }
             (files, check(&set))

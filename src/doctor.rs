@@ -185,10 +185,10 @@ pub fn run(main: &Path, set: &ConfigSet, listener: &Listener, public: &[IpAddr])
                 ));
             }
         }
-        let weak = match &h.secret {
+        let weak = match h.secret() {
             None => Some("no component_secret".to_string()),
-            Some(s) => match &s.value.literal {
-                Some(l) if diagnostics::weak_secret(l) => {
+            Some(s) => match s.literal() {
+                Some(l) if diagnostics::weak_secret(&l) => {
                     Some("a placeholder, or shorter than 16 bytes".into())
                 }
                 _ => None,

@@ -2,7 +2,6 @@
 //! `component_ports`, which prosody reads only from the global section
 //! (`core/portmanager.lua`), with the legacy singular forms as fallbacks.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -68,13 +67,13 @@ struct Found {
 
 fn global_assignments(set: &ConfigSet, names: &[&str]) -> Vec<Found> {
     let mut out = Vec::new();
-    for at in &set.order {
+    for at in set.order() {
         let doc = &set.files[at.file].doc;
-        if doc.owners()[at.stmt] != Owner::Global {
+        if doc.owner(at.stmt) != Owner::Global {
             continue;
         }
-        if let Statement::Options(opts) = &doc.statements()[at.stmt].statement {
-            for o in opts.iter().filter(|o| names.contains(&o.name.as_str())) {
+        if let Statement::Options(opts) = &doc.stmt(at.stmt).statement {
+            for o in opts.iter().filter(|o| names.contains(&o.name)) {
                 out.push(Found {
                     file: at.file,
                     stmt: at.stmt,
@@ -157,7 +156,7 @@ pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
     })
 }
 
-/// The new text of the main config with the listener set: existing global
+/// The edits of the main config that set the listener: existing global
 /// definitions (and their legacy singular forms) are replaced in place, the
 /// first one rewritten and the others deleted; when there is none, the
 /// option goes just above the first `VirtualHost`/`Component` (with the
@@ -166,7 +165,7 @@ pub fn plan(
     set: &ConfigSet,
     interfaces: Option<&[String]>,
     ports: Option<&[u16]>,
-) -> Result<BTreeMap<usize, Vec<u8>>, String> {
+) -> Result<Vec<(Span, Vec<u8>)>, String> {
     let doc = &set.files[0].doc;
     let quote = |s: &str| crate::document::lexer::encode_string(s.as_bytes());
     let mut groups: Vec<(&[&str], String)> = Vec::new();
@@ -195,7 +194,7 @@ pub fn plan(
         if let Some(f) = found.iter().find(|f| f.file != 0) {
             let (line, _) = set.files[f.file]
                 .doc
-                .line_col(set.files[f.file].doc.statements()[f.stmt].span.start);
+                .line_col(set.files[f.file].doc.stmt_span(f.stmt).start);
             return Err(format!(
                 "{} is set in {}:{line}; edit it there (listen edits the main config only)",
                 names[0],
@@ -203,7 +202,7 @@ pub fn plan(
             ));
         }
         for (k, f) in found.iter().enumerate() {
-            let stmt = &doc.statements()[f.stmt];
+            let stmt = doc.stmt(f.stmt);
             if let Statement::Options(o) = &stmt.statement {
                 if o.len() != 1 {
                     let (line, _) = doc.line_col(stmt.span.start);
@@ -224,10 +223,7 @@ pub fn plan(
         }
     }
     if !inserts.is_empty() {
-        match doc
-            .statements()
-            .iter()
-            .position(|s| matches!(s.statement, Statement::Section(_)))
+        match (0..doc.statement_count()).position(|i| doc.is_section(i))
         {
             Some(h) => {
                 let at = doc.attached_start(h);
@@ -244,5 +240,5 @@ pub fn plan(
             }
         }
     }
-    Ok(BTreeMap::from([(0, doc.splice(edits))]))
+    Ok(edits)
 }

@@ -111,16 +111,42 @@ pub fn remove(ctx: &Context, name: &str, opts: EditOptions) -> Result<EditOutcom
     })
 }
 
-/// What an edit will do: new bytes for some files (by index in the set).
+/// What an edit will do to some files (by index in the set).
 struct Plan {
     action: Action,
-    /// File index → new contents.
-    files: BTreeMap<usize, Vec<u8>>,
+    files: BTreeMap<usize, Change>,
     /// The file named in the outcome (the one holding the component).
     file: usize,
     /// Confirms, on the edited config read back as prosody would, that the
     /// edit did what it says.
     verify: Box<dyn Fn(&ConfigSet) -> Result<(), Error>>,
+}
+
+/// How one file changes.
+enum Change {
+    /// Non-overlapping splices of its current text.
+    Splice(Vec<(Span, Vec<u8>)>),
+    /// Whole new contents (a restored backup).
+    Whole(Vec<u8>),
+}
+
+impl Change {
+    /// The new text, made in the buffer of the old one: a large config is
+    /// not held twice.
+    fn apply(self, mut text: Vec<u8>) -> Vec<u8> {
+        let mut edits = match self {
+            Change::Whole(new) => return new,
+            Change::Splice(e) => e,
+        };
+        let grows: usize = edits.iter().map(|(_, b)| b.len()).sum();
+        text.reserve_exact(grows);
+        // From the last to the first, so earlier ranges stay where they are.
+        edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+        for (range, with) in edits {
+            text.splice(range, with);
+        }
+        text
+    }
 }
 
 fn edit(
@@ -145,12 +171,16 @@ fn edit(
         message: format!("{} (nothing was changed)", e.message),
         ..e
     })?;
-    let before = diagnostics::check(&set);
-    let plan = plan(&set)?;
-    let file_path = set.files[plan.file].path.clone();
+    let Plan {
+        action,
+        files: changes,
+        file: outcome_file,
+        verify,
+    } = plan(&set)?;
+    let file_path = set.files[outcome_file].path.clone();
     let outcome = |changed, backup, diff| EditOutcome {
         changed,
-        action: plan.action,
+        action,
         name: name.to_string(),
         file: file_path.clone(),
         backup,
@@ -158,57 +188,89 @@ fn edit(
         dry_run: opts.dry_run,
         warnings: Vec::new(),
     };
-    if plan.files.is_empty() {
+    let warnings_of = |ds: Vec<Diagnostic>| -> Vec<Diagnostic> {
+        ds.into_iter()
+            .filter(|d| d.severity == diagnostics::Severity::Warning)
+            .collect()
+    };
+    if changes.is_empty() {
         return Ok(EditOutcome {
-            warnings: before
-                .into_iter()
-                .filter(|d| d.severity == diagnostics::Severity::Warning)
-                .collect(),
+            warnings: warnings_of(diagnostics::check(&set)),
             ..outcome(false, None, None)
         });
     }
+    // Only the errors the config has now matter below (an edit may not add any).
+    let errors_before: Vec<Diagnostic> = diagnostics::check(&set)
+        .into_iter()
+        .filter(|d| d.severity == diagnostics::Severity::Error)
+        .collect();
+    // What a dry run shows as the old side of the diff.
+    let old_texts: BTreeMap<usize, Vec<u8>> = if opts.dry_run {
+        changes
+            .keys()
+            .map(|&i| {
+                let doc = &set.files[i].doc;
+                let text = if opts.show_secrets {
+                    doc.text().to_vec()
+                } else {
+                    mask_secrets(doc)
+                };
+                (i, text)
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let paths: BTreeMap<usize, (PathBuf, PathBuf)> = changes
+        .keys()
+        .map(|&i| (i, (set.files[i].path.clone(), set.files[i].real_path.clone())))
+        .collect();
+    let main_file = set.files[outcome_file].real_path.clone();
 
     // Check the result as prosody would load it, each file at its own path.
-    let overlay: HashMap<PathBuf, Vec<u8>> = plan
+    // The edited texts are made in the old ones' buffers and the old model is
+    // dropped first, so the config is in memory once.
+    let mut changes = changes;
+    let overlay: HashMap<PathBuf, Vec<u8>> = set
         .files
-        .iter()
-        .map(|(&i, b)| (set.files[i].real_path.clone(), b.clone()))
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((f.real_path, changes.remove(&i)?.apply(f.doc.into_text()))))
         .collect();
-    let after_set = ConfigSet::load_with(&ctx.config, &overlay).map_err(|e| Error {
+    let after_set = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| Error {
         message: "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into(),
         diagnostics: vec![diagnostics::from_load_error(&e)],
     })?;
-    (plan.verify)(&after_set)?;
+    verify(&after_set)?;
     let after = diagnostics::check(&after_set);
-    let new_errors = diagnostics::new_errors(&before, &after);
+    let new_errors = diagnostics::new_errors(&errors_before, &after);
     if !new_errors.is_empty() {
         return Err(Error {
             message: "refusing to write: the edit would introduce errors".into(),
             diagnostics: new_errors,
         });
     }
-    let warnings: Vec<Diagnostic> = after
-        .into_iter()
-        .filter(|d| d.severity == diagnostics::Severity::Warning)
-        .collect();
+    let warnings = warnings_of(after);
+    let edited = |real: &Path| {
+        &after_set
+            .files
+            .iter()
+            .find(|g| g.real_path == real)
+            .expect("the edited file is loaded")
+            .doc
+    };
 
     if opts.dry_run {
         let mut diff = String::new();
-        for (&i, new) in &plan.files {
-            let f = &set.files[i];
-            let new_doc = &after_set
-                .files
-                .iter()
-                .find(|g| g.real_path == f.real_path)
-                .expect("the edited file is loaded")
-                .doc;
-            debug_assert_eq!(new_doc.text(), &new[..]);
-            let (old_text, new_text) = if opts.show_secrets {
-                (f.doc.text().to_vec(), new.clone())
+        for (i, old_text) in &old_texts {
+            let (path, real) = &paths[i];
+            let new_doc = edited(real);
+            let new_text = if opts.show_secrets {
+                new_doc.text().to_vec()
             } else {
-                (mask_secrets(&f.doc), mask_secrets(new_doc))
+                mask_secrets(new_doc)
             };
-            diff.push_str(&unified_diff(&f.path, &old_text, &new_text));
+            diff.push_str(&unified_diff(path, old_text, &new_text));
         }
         return Ok(EditOutcome {
             warnings,
@@ -221,12 +283,15 @@ fn edit(
         keep: ctx.settings.backups,
     };
     let mut backup = None;
-    for (&i, new) in &plan.files {
-        let target = &set.files[i].real_path;
+    for (_, target) in paths.values() {
         // Temp files of ours left by a killed run are stale: we hold the lock.
         let _ = safe_write::remove_stale_temp_files(target);
-        let b = safe_write::replace(target, new, (backups.keep > 0).then_some(&backups))?;
-        if i == plan.file {
+        let b = safe_write::replace(
+            target,
+            edited(target).text(),
+            (backups.keep > 0).then_some(&backups),
+        )?;
+        if *target == main_file {
             backup = b;
         }
     }
@@ -262,7 +327,7 @@ fn load_config(main: &Path) -> Result<ConfigSet, Error> {
 }
 
 fn where_(set: &ConfigSet, h: &Host) -> String {
-    format!("{}:{}", set.files[h.at.file].path.display(), h.line)
+    format!("{}:{}", set.files[h.at.file].path.display(), h.line())
 }
 
 fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result<Plan, Error> {
@@ -281,14 +346,13 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         return Ok(Plan {
             action: Action::Added,
             verify: verified(name, Action::Added),
-            files: BTreeMap::from([(0, main.doc.append_component(name, secret))]),
+            files: BTreeMap::from([(0, Change::Splice(vec![main.doc.append_component_edit(name, secret)]))]),
             file: 0,
         });
     }
     if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
         let module = h
-            .module
-            .as_ref()
+            .module()
             .map(|m| set.files[h.at.file].doc.slice(&m.span))
             .unwrap_or_default();
         return Err(Error::new(format!(
@@ -298,20 +362,24 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
     }
     // Duplicate blocks merge in prosody and the last secret wins: that is the one to compare and change.
     let last = hosts.last().expect("not empty");
-    let Some(current) = hosts.iter().rev().find_map(|h| h.secret.clone()) else {
+    let Some((file, current)) = hosts
+        .iter()
+        .rev()
+        .find_map(|h| Some((h.at.file, h.secret()?)))
+    else {
         let doc = &set.files[last.at.file].doc;
         let e = doc.insert_secret_edit(last.at.stmt, secret);
         return Ok(Plan {
             action: Action::Added,
             verify: verified(name, Action::Added),
-            files: BTreeMap::from([(last.at.file, doc.splice(vec![e]))]),
+            files: BTreeMap::from([(last.at.file, Change::Splice(vec![e]))]),
             file: last.at.file,
         });
     };
-    let doc = &set.files[current.file].doc;
+    let doc = &set.files[file].doc;
     let (line, _) = doc.line_col(current.span.start);
-    let place = format!("{}:{line}", set.files[current.file].path.display());
-    match &current.value.literal {
+    let place = format!("{}:{line}", set.files[file].path.display());
+    match current.literal() {
         None => Err(Error::new(format!(
             "the component_secret of {name} at {place} is an expression ({}), not a string; edit it by hand",
             doc.slice(&current.span)
@@ -320,7 +388,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
             action: Action::Unchanged,
             verify: verified(name, Action::Unchanged),
             files: BTreeMap::new(),
-            file: current.file,
+            file,
         }),
         Some(_) if !replace => Err(Error::new(format!(
             "{name} already exists at {place} with a different secret; use --replace to change it"
@@ -328,8 +396,8 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         Some(_) => Ok(Plan {
             action: Action::Replaced,
             verify: verified(name, Action::Replaced),
-            files: BTreeMap::from([(current.file, doc.splice(vec![Document::replace_value_edit(&current.value, secret)]))]),
-            file: current.file,
+            files: BTreeMap::from([(file, Change::Splice(vec![Document::replace_value_edit(&current, secret)]))]),
+            file,
         }),
     }
 }
@@ -385,9 +453,7 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
             }
             (
                 fi,
-                set.files[fi]
-                    .doc
-                    .splice(merged.into_iter().map(|s| (s, Vec::new())).collect()),
+                Change::Splice(merged.into_iter().map(|s| (s, Vec::new())).collect()),
             )
         })
         .collect();
@@ -415,8 +481,8 @@ fn verify(set: &ConfigSet, name: &str, action: Action) -> Result<(), Error> {
                 && hosts
                     .iter()
                     .rev()
-                    .find_map(|h| h.secret.clone())
-                    .is_some_and(|s| s.value.literal.is_some())
+                    .find_map(|h| h.secret())
+                    .is_some_and(|s| s.is_literal())
         }
     };
     if ok {
@@ -434,7 +500,7 @@ pub fn mask_secrets(doc: &Document) -> Vec<u8> {
     let mut edits = Vec::new();
     let mut mask = |v: &Option<Value>| {
         if let Some(v) = v {
-            if v.literal.is_some() {
+            if v.is_literal() {
                 edits.push((v.span.clone(), b"\"********\"".to_vec()));
             }
         }
@@ -509,30 +575,29 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
         let f = &set.files[h.at.file];
         let name = match h.literal_name() {
             Some(n) => n,
-            None => f.doc.slice(&h.name.span),
+            None => f.doc.slice(&h.name().span),
         };
-        let module = match &h.module {
+        let module = match h.module() {
             None => "component".to_string(),
             Some(m) => m
-                .literal
-                .as_ref()
-                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .literal()
+                .map(|l| String::from_utf8_lossy(&l).into_owned())
                 .unwrap_or_else(|| f.doc.slice(&m.span)),
         };
-        let (source, secret) = match &h.secret {
+        let (source, secret) = match h.secret() {
             None => ("none", None),
-            Some(s) => match &s.value.literal {
-                Some(l) => ("literal", Some(String::from_utf8_lossy(l).into_owned())),
-                None => ("expression", Some(set.files[s.file].doc.slice(&s.span))),
+            Some(s) => match s.literal() {
+                Some(l) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
+                None => ("expression", Some(f.doc.slice(&s.span))),
             },
         };
         components.push(ComponentInfo {
             name,
-            name_is_expression: h.name.literal.is_none(),
+            name_is_expression: !h.name().is_literal(),
             module,
             file: f.path.clone(),
-            line: h.line,
-            secret_set: h.secret.is_some(),
+            line: h.line(),
+            secret_set: h.secret().is_some(),
             secret_source: source,
             secret: if show_secrets { secret } else { None },
         });
@@ -540,7 +605,7 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
     let mut notes = Vec::new();
     for at in &set.unresolved_includes {
         let f = &set.files[at.file];
-        let (l, _) = f.doc.line_col(f.doc.statements()[at.stmt].span.start);
+        let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);
         notes.push(format!(
             "{}:{l}: Include with a computed path; its components are not listed",
             f.path.display()
@@ -548,7 +613,7 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
     }
     for f in &set.files {
         for span in f.doc.nested_calls() {
-            let callee = f.doc.slice(span);
+            let callee = f.doc.slice(&span);
             if matches!(
                 callee.as_str(),
                 "Component" | "component" | "VirtualHost" | "Host" | "host" | "Include" | "include"
@@ -579,9 +644,10 @@ pub fn listen(
         crate::listener::validate_interface(i).map_err(Error::new)?;
     }
     edit(ctx, "component listener", opts, |set| {
-        let files = crate::listener::plan(set, interfaces.as_deref(), ports.as_deref())
+        let edits = crate::listener::plan(set, interfaces.as_deref(), ports.as_deref())
             .map_err(Error::new)?;
-        let unchanged = files.get(&0).is_some_and(|t| t == set.files[0].doc.text());
+        let text = set.files[0].doc.text();
+        let unchanged = edits.iter().all(|(r, b)| text[r.clone()] == b[..]);
         let (want_i, want_p) = (interfaces.clone(), ports.clone());
         Ok(Plan {
             action: if unchanged {
@@ -589,7 +655,11 @@ pub fn listen(
             } else {
                 Action::Updated
             },
-            files: if unchanged { BTreeMap::new() } else { files },
+            files: if unchanged {
+                BTreeMap::new()
+            } else {
+                BTreeMap::from([(0, Change::Splice(edits))])
+            },
             file: 0,
             verify: Box::new(move |after: &ConfigSet| {
                 let l = crate::listener::effective(after).map_err(Error::new)?;
@@ -652,7 +722,7 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
             files: if unchanged {
                 BTreeMap::new()
             } else {
-                BTreeMap::from([(0, bytes)])
+                BTreeMap::from([(0, Change::Whole(bytes))])
             },
             file: 0,
             // The backup loading (parse, includes) and passing the checks is the test.
@@ -695,9 +765,9 @@ pub fn probe(
     let secret = hosts
         .iter()
         .rev()
-        .find_map(|h| h.secret.clone())
+        .find_map(|h| h.secret())
         .ok_or_else(|| Error::new(format!("{name} has no component_secret to probe with")))?;
-    let secret = secret.value.literal.ok_or_else(|| {
+    let secret = secret.literal().ok_or_else(|| {
         Error::new(format!(
             "the component_secret of {name} is an expression; cannot probe with it"
         ))
@@ -707,7 +777,7 @@ pub fn probe(
         let doc = &set.files[h.at.file].doc;
         doc.section_options(h.at.stmt).iter().any(|o| {
             o.name == "component_conflict_resolve"
-                && o.value.as_ref().and_then(|v| v.literal.as_deref()) == Some(&b"kick_old"[..])
+                && o.value.as_ref().and_then(|v| v.literal()).as_deref() == Some(&b"kick_old"[..])
         })
     });
     if kick_old && !force {

@@ -137,8 +137,7 @@ fn generated_config() -> impl Strategy<Value = String> {
 
 fn header(d: &Document, name: &str) -> usize {
     d.statements()
-        .iter()
-        .position(|s| matches!(&s.statement, Statement::Section(h) if h.name.literal.as_deref() == Some(name.as_bytes())))
+        .position(|s| matches!(&s.statement, Statement::Section(h) if h.name.literal().as_deref() == Some(name.as_bytes())))
         .unwrap()
 }
 

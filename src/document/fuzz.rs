@@ -36,15 +36,14 @@ pub fn check_edit(data: &[u8]) {
     let d2 = Document::parse(added).expect("add keeps the file valid Lua");
     let header = d2
         .statements()
-        .iter()
-        .rposition(|s| matches!(&s.statement, Statement::Section(h) if h.name.literal.as_deref() == Some(name.as_bytes())))
+        .rposition(|s| matches!(&s.statement, Statement::Section(h) if h.name.literal().as_deref() == Some(name.as_bytes())))
         .expect("the added component is there");
     let got = d2
         .section_options(header)
         .into_iter()
         .find(|o| o.name == "component_secret")
         .and_then(|o| o.value.clone())
-        .and_then(|v| v.literal);
+        .and_then(|v| v.literal());
     assert_eq!(
         got.as_deref(),
         Some(secret),

@@ -143,11 +143,11 @@ pub fn tokenize(src: &[u8]) -> Result<Vec<Token>, LexError> {
 /// token instead of failing: Lua lexes one token at a time, so a syntax
 /// error *before* a bad token is the one it reports.
 pub fn tokenize_partial(src: &[u8]) -> (Vec<Token>, Option<LexError>) {
-    let mut lx = Lexer { src, pos: 0 };
+    let mut lx = Lexer::new(src);
     // A rough guess that avoids most reallocations on large configs.
     let mut out = Vec::with_capacity(src.len() / 6 + 1);
     loop {
-        match lx.next() {
+        match lx.next_token() {
             Ok(t) => {
                 let eof = t.kind == Tok::Eof;
                 out.push(t);
@@ -166,7 +166,8 @@ pub fn tokenize_partial(src: &[u8]) -> (Vec<Token>, Option<LexError>) {
     }
 }
 
-struct Lexer<'a> {
+/// Lexes one token at a time (see [`Lexer::next`]).
+pub struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
 }
@@ -184,6 +185,10 @@ fn is_alnum(c: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
+    pub fn new(src: &'a [u8]) -> Self {
+        Lexer { src, pos: 0 }
+    }
+
     fn peek(&self, ahead: usize) -> Option<u8> {
         self.src.get(self.pos + ahead).copied()
     }
@@ -195,7 +200,8 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    fn next(&mut self) -> Result<Token, LexError> {
+    /// The next token, comments included; `Eof` at the end.
+    pub fn next_token(&mut self) -> Result<Token, LexError> {
         while let Some(c) = self.peek(0) {
             if is_space(c) {
                 self.pos += 1;

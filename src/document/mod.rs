@@ -5,6 +5,12 @@
 //! them: `VirtualHost`/`Component` calls open a section, bare assignments set
 //! an option in the current section, `Include` pulls in other files. Edits are
 //! splices of the original bytes, so everything not edited stays as it was.
+//!
+//! Memory: the model is a few small records per statement (byte offsets as
+//! `u32`, no strings); names and literals are read from the text when asked
+//! for, through borrowed views ([`Stmt`], [`Statement`], [`OptionSet`],
+//! [`Value`]). So a config costs about its own size again, not tens of times
+//! that (see docs/BENCHMARKS.md).
 
 pub mod fuzz;
 pub mod lexer;
@@ -40,52 +46,168 @@ impl SectionKind {
     }
 }
 
-/// A value as written: a string literal (decoded) or any other expression.
+/// The largest file we model: offsets are stored as `u32`.
+pub const MAX_LEN: usize = u32::MAX as usize;
+
+/// A byte range in 8 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sp {
+    start: u32,
+    end: u32,
+}
+
+impl Sp {
+    fn of(r: &Span) -> Sp {
+        Sp {
+            start: r.start as u32,
+            end: r.end as u32,
+        }
+    }
+    fn r(self) -> Span {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A value expression: its span, and whether it is a string literal
+/// (possibly in parentheses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ValRec {
+    span: Sp,
+    is_str: bool,
+}
+
+/// `name = value`; `value` is `None` in `a, b = 1` for `b`.
+#[derive(Debug, Clone, Copy)]
+struct OptRec {
+    name: Sp,
+    value: Option<ValRec>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HeadRec {
+    kind: SectionKind,
+    name: ValRec,
+    module: Option<ValRec>,
+    /// The table form's span and its `name = value` fields in `opts`.
+    table: Option<Sp>,
+    fields: Run,
+}
+
+/// A run of records in `Document::opts`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    first: u32,
+    len: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rec {
+    Other,
+    Options(Run),
+    /// An index into `Document::heads`.
+    Section(u32),
+    Include(ValRec),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct StmtRec {
+    span: Sp,
+    rec: Rec,
+}
+
+/// `Owner::Global` in `Document::owners`.
+const GLOBAL: u32 = u32::MAX;
+
+/// A value as written: a string literal (decoded on demand) or any other
+/// expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Value {
+pub struct Value<'d> {
     pub span: Span,
+    text: &'d [u8],
+    is_str: bool,
+}
+
+impl<'d> Value<'d> {
+    fn new(text: &'d [u8], v: ValRec) -> Self {
+        Value {
+            span: v.span.r(),
+            text,
+            is_str: v.is_str,
+        }
+    }
+
+    /// Whether the value is a plain string literal.
+    pub fn is_literal(&self) -> bool {
+        self.is_str
+    }
+
     /// The bytes Lua reads, when the value is a plain string literal.
-    pub literal: Option<Vec<u8>>,
+    pub fn literal(&self) -> Option<Vec<u8>> {
+        self.is_str.then(|| {
+            let inner = strip_parens(self.text, self.span.clone());
+            lexer::decode_string(&self.text[inner])
+        })
+    }
 }
 
 /// One option set in the file: `name = value`, or a `name = value` field of
 /// a section's table form (`Component "x" { component_secret = "…" }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionSet {
-    pub name: String,
+pub struct OptionSet<'d> {
+    /// A Lua name, so always ASCII.
+    pub name: &'d str,
     pub name_span: Span,
     /// `None` when the assignment has fewer values than names (`a, b = 1`).
-    pub value: Option<Value>,
+    pub value: Option<Value<'d>>,
+}
+
+/// Options of one statement (or of a table form), read on demand.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'d> {
+    doc: &'d Document,
+    run: Run,
+}
+
+impl<'d> Options<'d> {
+    pub fn len(&self) -> usize {
+        self.run.len as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.run.len == 0
+    }
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = OptionSet<'d>> + ExactSizeIterator + 'd {
+        let doc = self.doc;
+        (self.run.first..self.run.first + self.run.len).map(move |i| doc.option(OptId(i)))
+    }
 }
 
 /// A `VirtualHost`/`Component` statement and what it sets itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SectionHeader {
+#[derive(Debug, Clone)]
+pub struct SectionHeader<'d> {
     pub kind: SectionKind,
-    pub name: Value,
+    pub name: Value<'d>,
     /// The plugin of `Component "x" "muc"`; `None` for an external component.
-    pub module: Option<Value>,
+    pub module: Option<Value<'d>>,
     /// The fields of the table form, and the table's span.
-    pub table: Option<(Span, Vec<OptionSet>)>,
+    pub table: Option<(Span, Options<'d>)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Statement {
-    /// Boxed: a config has far more assignments than sections, and the
-    /// header is the largest variant.
-    Section(Box<SectionHeader>),
+#[derive(Debug, Clone)]
+pub enum Statement<'d> {
+    Section(SectionHeader<'d>),
     /// `Include "path"`: the path, literal or not.
-    Include(Value),
+    Include(Value<'d>),
     /// An assignment whose targets are plain names: options of the current section.
-    Options(Vec<OptionSet>),
+    Options(Options<'d>),
     /// Anything else (locals, calls, control flow): kept, never interpreted.
     Other,
 }
 
+/// A top-level statement: its span and what prosody makes of it.
 #[derive(Debug, Clone)]
-pub struct Stmt {
+pub struct Stmt<'d> {
     pub span: Span,
-    pub statement: Statement,
+    pub statement: Statement<'d>,
 }
 
 /// Which section a statement runs in.
@@ -96,15 +218,24 @@ pub enum Owner {
     Section(usize),
 }
 
+/// Names one option record of a [`Document`], for callers that keep many
+/// (a host list) and want 4 bytes rather than a view each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptId(u32);
+
 #[derive(Debug, Clone)]
 pub struct Document {
     text: Vec<u8>,
-    stmts: Vec<Stmt>,
-    comments: Vec<Span>,
-    nested_calls: Vec<Span>,
-    line_starts: Vec<usize>,
-    /// The section of each statement (see [`Document::owners`]).
-    owners: Vec<Owner>,
+    stmts: Vec<StmtRec>,
+    opts: Vec<OptRec>,
+    heads: Vec<HeadRec>,
+    comments: Vec<Sp>,
+    nested_calls: Vec<Sp>,
+    /// Where each line starts, as Lua counts lines.
+    line_starts: Vec<u32>,
+    /// The section of each statement (see [`Document::owner`]): the index of
+    /// its header statement, or `GLOBAL`.
+    owners: Vec<u32>,
 }
 
 /// Why an edit cannot be made by splicing.
@@ -117,9 +248,29 @@ pub struct EditError {
 impl Document {
     /// Parses `text`; fails with the first syntax error, positioned.
     pub fn parse(text: Vec<u8>) -> Result<Document, SyntaxError> {
+        if text.len() >= MAX_LEN {
+            return Err(SyntaxError {
+                offset: 0,
+                line: 1,
+                column: 1,
+                message: format!(
+                    "the file is {} bytes long; fogbow-xmpp-ctl reads configs of up to 4 GiB",
+                    text.len()
+                ),
+                help: None,
+            });
+        }
         let line_starts = line_starts(&text);
-        let chunk = match syntax::parse(&text) {
-            Ok(c) => c,
+        let mut b = Builder {
+            text: &text,
+            stmts: Vec::new(),
+            opts: Vec::new(),
+            heads: Vec::new(),
+            owners: Vec::new(),
+            current: GLOBAL,
+        };
+        let extras = match syntax::parse_each(&text, &mut |s| b.push(s)) {
+            Ok(x) => x,
             Err(e) => {
                 let (line, column) = position(&text, &line_starts, e.offset);
                 let help = syntax_help(&text, &line_starts, e.offset, line);
@@ -132,25 +283,28 @@ impl Document {
                 });
             }
         };
-        // A `#!` first line parses as `#` … in Lua only when it is an
-        // operator; prosody loads from a string, where it is an error anyway
-        // (the parser above reports it as an unexpected symbol).
-        let stmts: Vec<Stmt> = chunk
-            .stmts
-            .into_iter()
-            .map(|s| Stmt {
-                statement: classify(&text, s.kind),
-                span: s.span,
-            })
-            .collect();
-        let owners = section_owners(&stmts);
+        let Builder {
+            mut stmts,
+            mut opts,
+            mut heads,
+            mut owners,
+            ..
+        } = b;
+        // The vectors grew by doubling; give back the slack.
+        stmts.shrink_to_fit();
+        opts.shrink_to_fit();
+        heads.shrink_to_fit();
+        owners.shrink_to_fit();
+        let sp = |v: Vec<Span>| v.iter().map(Sp::of).collect();
         Ok(Document {
-            text,
-            owners,
             stmts,
-            comments: chunk.comments,
-            nested_calls: chunk.nested_calls,
+            opts,
+            heads,
+            owners,
+            comments: sp(extras.comments),
+            nested_calls: sp(extras.nested_calls),
             line_starts,
+            text,
         })
     }
 
@@ -162,14 +316,81 @@ impl Document {
         self.text
     }
 
-    pub fn statements(&self) -> &[Stmt] {
-        &self.stmts
+    /// How many top-level statements the file has.
+    pub fn statement_count(&self) -> usize {
+        self.stmts.len()
+    }
+
+    /// The top-level statements, in order.
+    pub fn statements(&self) -> impl DoubleEndedIterator<Item = Stmt<'_>> + ExactSizeIterator {
+        (0..self.stmts.len()).map(|i| self.stmt(i))
+    }
+
+    /// Top-level statement `i`.
+    pub fn stmt(&self, i: usize) -> Stmt<'_> {
+        let s = self.stmts[i];
+        let statement = match s.rec {
+            Rec::Other => Statement::Other,
+            Rec::Options(run) => Statement::Options(Options { doc: self, run }),
+            Rec::Include(v) => Statement::Include(Value::new(&self.text, v)),
+            Rec::Section(h) => Statement::Section(self.header(h)),
+        };
+        Stmt {
+            span: s.span.r(),
+            statement,
+        }
+    }
+
+    /// The span of top-level statement `i`.
+    pub fn stmt_span(&self, i: usize) -> Span {
+        self.stmts[i].span.r()
+    }
+
+    /// Whether statement `i` opens a section.
+    pub fn is_section(&self, i: usize) -> bool {
+        matches!(self.stmts[i].rec, Rec::Section(_))
+    }
+
+    /// The `VirtualHost`/`Component` header of statement `i`, if it is one.
+    pub fn section(&self, i: usize) -> Option<SectionHeader<'_>> {
+        match self.stmts[i].rec {
+            Rec::Section(h) => Some(self.header(h)),
+            _ => None,
+        }
+    }
+
+    fn header(&self, h: u32) -> SectionHeader<'_> {
+        let h = self.heads[h as usize];
+        SectionHeader {
+            kind: h.kind,
+            name: Value::new(&self.text, h.name),
+            module: h.module.map(|m| Value::new(&self.text, m)),
+            table: h.table.map(|t| {
+                (
+                    t.r(),
+                    Options {
+                        doc: self,
+                        run: h.fields,
+                    },
+                )
+            }),
+        }
+    }
+
+    /// The option record `id`.
+    pub fn option(&self, id: OptId) -> OptionSet<'_> {
+        let o = self.opts[id.0 as usize];
+        OptionSet {
+            name: std::str::from_utf8(&self.text[o.name.r()]).expect("Lua names are ASCII"),
+            name_span: o.name.r(),
+            value: o.value.map(|v| Value::new(&self.text, v)),
+        }
     }
 
     /// Names called in nested blocks (`if … then Component "x" end`): prosody
     /// runs them, a static model cannot; reported rather than guessed.
-    pub fn nested_calls(&self) -> &[Span] {
-        &self.nested_calls
+    pub fn nested_calls(&self) -> impl Iterator<Item = Span> + '_ {
+        self.nested_calls.iter().map(|s| s.r())
     }
 
     /// 1-based line (Lua's count) and column (in characters) of a byte offset.
@@ -196,10 +417,10 @@ impl Document {
     /// lone "\n").
     fn trailing_break(&self) -> Option<&'static str> {
         let n = self.line_starts.len();
-        if n < 2 || self.line_starts[n - 1] != self.text.len() {
+        if n < 2 || self.line_starts[n - 1] as usize != self.text.len() {
             return None;
         }
-        let line = &self.text[self.line_starts[n - 2]..];
+        let line = &self.text[self.line_starts[n - 2] as usize..];
         let start = line.iter().position(|&c| c == b'\n' || c == b'\r')?;
         Some(match &line[start..] {
             b"\r\n" => "\r\n",
@@ -209,35 +430,49 @@ impl Document {
         })
     }
 
-    /// The section every statement runs in, as prosody's configmanager sets
+    /// The section statement `i` runs in, as prosody's configmanager sets
     /// `__currenthost`: a `VirtualHost`/`Component` line opens its section,
     /// and its table form (`Component "x" { … }`) returns to the global one.
-    pub fn owners(&self) -> &[Owner] {
-        &self.owners
+    pub fn owner(&self, i: usize) -> Owner {
+        match self.owners[i] {
+            GLOBAL => Owner::Global,
+            h => Owner::Section(h as usize),
+        }
+    }
+
+    /// The option records set in the section opened by statement `header`,
+    /// in order: the table form's fields, then the assignments that follow.
+    fn section_option_ids(&self, header: usize) -> impl Iterator<Item = OptId> + '_ {
+        let fields = match self.stmts[header].rec {
+            Rec::Section(h) => self.heads[h as usize].fields,
+            _ => Run::default(),
+        };
+        let following = (header + 1..self.stmts.len())
+            .take_while(move |&i| !(self.is_section(i)))
+            .filter(move |&i| self.owners[i] == header as u32)
+            .flat_map(move |i| match self.stmts[i].rec {
+                Rec::Options(run) => run.first..run.first + run.len,
+                _ => 0..0,
+            });
+        (fields.first..fields.first + fields.len)
+            .chain(following)
+            .map(OptId)
     }
 
     /// Options set in the section opened by statement `header`, in order:
     /// the table form's fields, then the assignments that follow it.
-    pub fn section_options(&self, header: usize) -> Vec<&OptionSet> {
-        let owners = &self.owners;
-        let mut out = Vec::new();
-        if let Statement::Section(h) = &self.stmts[header].statement {
-            if let Some((_, fields)) = &h.table {
-                out.extend(fields.iter());
-            }
-        }
-        for (i, s) in self.stmts.iter().enumerate().skip(header + 1) {
-            if owners[i] != Owner::Section(header) {
-                if matches!(s.statement, Statement::Section(_)) {
-                    break;
-                }
-                continue;
-            }
-            if let Statement::Options(opts) = &s.statement {
-                out.extend(opts.iter());
-            }
-        }
-        out
+    pub fn section_options(&self, header: usize) -> Vec<OptionSet<'_>> {
+        self.section_option_ids(header)
+            .map(|id| self.option(id))
+            .collect()
+    }
+
+    /// The last option called `name` set in the section of `header`: the
+    /// one prosody keeps.
+    pub fn last_section_option(&self, header: usize, name: &str) -> Option<OptId> {
+        self.section_option_ids(header)
+            .filter(|&id| &self.text[self.opts[id.0 as usize].name.r()] == name.as_bytes())
+            .last()
     }
 
     /// Applies non-overlapping edits (byte range → replacement) to the text.
@@ -256,10 +491,16 @@ impl Document {
         out
     }
 
-    /// The text with a new external component appended after everything else
+    /// The text with a new external component appended (see
+    /// [`Document::append_component_edit`]).
+    pub fn append_component(&self, name: &str, secret: &[u8]) -> Vec<u8> {
+        self.splice(vec![self.append_component_edit(name, secret)])
+    }
+
+    /// The edit appending a new external component after everything else
     /// (so it cannot capture options meant for another section), in the
     /// file's own line ending, keeping a missing final newline missing.
-    pub fn append_component(&self, name: &str, secret: &[u8]) -> Vec<u8> {
+    pub fn append_component_edit(&self, name: &str, secret: &[u8]) -> (Span, Vec<u8>) {
         // Continue with the file's last line break: another kind could merge
         // with it into one ("\r" then "\n", or "\n" then "\r": Lua counts each
         // pair once), and the blank separator line would vanish.
@@ -280,9 +521,8 @@ impl Document {
         if self.text.is_empty() || ends_with_eol {
             add.push_str(eol);
         }
-        let mut out = self.text.clone();
-        out.extend_from_slice(add.as_bytes());
-        out
+        let end = self.text.len();
+        (end..end, add.into_bytes())
     }
 
     /// The edit that sets `component_secret` in the section of `header`
@@ -291,15 +531,11 @@ impl Document {
     /// field at the start of its table form.
     pub fn insert_secret_edit(&self, header: usize, secret: &[u8]) -> (Span, Vec<u8>) {
         let lit = lexer::encode_string(secret);
-        let stmt = &self.stmts[header];
-        if let Some((span, _)) = match &stmt.statement {
-            Statement::Section(h) => h.table.as_ref(),
-            _ => None,
-        } {
+        if let Some((span, _)) = self.section(header).and_then(|h| h.table) {
             let at = span.start + 1;
             return (at..at, format!(" component_secret = {lit};").into_bytes());
         }
-        let at = self.line_content_end(stmt.span.end);
+        let at = self.line_content_end(self.stmt_span(header).end);
         (
             at..at,
             format!("{}\tcomponent_secret = {lit}", self.eol()).into_bytes(),
@@ -316,19 +552,18 @@ impl Document {
     /// comment lines attached directly above, and one blank line before it.
     /// It fails rather than change what any other statement means.
     pub fn section_removal(&self, header: usize) -> Result<Span, EditError> {
-        let owners = &self.owners;
         let mut last = header;
         let mut stopped_at: Option<usize> = None;
         for i in header + 1..self.stmts.len() {
-            if owners[i] != Owner::Section(header) {
+            if self.owner(i) != Owner::Section(header) {
                 break;
             }
-            match (&self.stmts[i].statement, stopped_at) {
-                (Statement::Options(_), None) => last = i,
-                (Statement::Options(_), Some(other)) => {
-                    let (l, _) = self.line_col(self.stmts[other].span.start);
+            match (self.stmts[i].rec, stopped_at) {
+                (Rec::Options(_), None) => last = i,
+                (Rec::Options(_), Some(other)) => {
+                    let (l, _) = self.line_col(self.stmt_span(other).start);
                     return Err(EditError {
-                        offset: self.stmts[i].span.start,
+                        offset: self.stmt_span(i).start,
                         message: format!(
                             "this option belongs to the section but follows another statement at line {l}; \
                              removing the section would move it into another section: edit the file by hand"
@@ -351,12 +586,12 @@ impl Document {
     /// Where text inserted "just above" statement `stmt` goes: above the
     /// comment lines attached to it, at the start of its line.
     pub fn attached_start(&self, stmt: usize) -> usize {
-        let start = self.stmts[stmt].span.start;
+        let start = self.stmt_span(stmt).start;
         let ls = self.line_start(start);
         let prev_end = if stmt == 0 {
             0
         } else {
-            self.stmts[stmt - 1].span.end
+            self.stmt_span(stmt - 1).end
         };
         if ls < prev_end || !self.is_blank(ls..start) {
             return start;
@@ -368,9 +603,10 @@ impl Document {
     /// `ls` (each starting its own line, none before `prev_end`).
     fn attached_comments_start(&self, ls: usize, prev_end: usize) -> usize {
         let mut from = ls;
-        let above: Vec<&Span> = self
+        let above: Vec<Span> = self
             .comments
             .iter()
+            .map(|c| c.r())
             .filter(|c| c.end <= ls && c.start >= prev_end)
             .collect();
         for c in above.into_iter().rev() {
@@ -395,10 +631,10 @@ impl Document {
         let prev_end = if first == 0 {
             0
         } else {
-            self.stmts[first - 1].span.end
+            self.stmt_span(first - 1).end
         };
-        let start = self.stmts[first].span.start;
-        let end = self.stmts[last].span.end;
+        let start = self.stmt_span(first).start;
+        let end = self.stmt_span(last).end;
 
         let ls = self.line_start(start);
         let le = self.line_content_end(end);
@@ -432,6 +668,7 @@ impl Document {
     fn comment_overlaps(&self, r: Span) -> bool {
         self.comments
             .iter()
+            .map(|c| c.r())
             .any(|c| c.start < r.end && r.start < c.end)
     }
 
@@ -447,6 +684,7 @@ impl Document {
         for c in self
             .comments
             .iter()
+            .map(|c| c.r())
             .filter(|c| c.start >= r.start && c.start < r.end)
         {
             if !self.is_blank(at..c.start) || c.end > r.end {
@@ -458,8 +696,8 @@ impl Document {
     }
 
     fn line_start(&self, offset: usize) -> usize {
-        let i = self.line_starts.partition_point(|&s| s <= offset);
-        self.line_starts[i - 1]
+        let i = self.line_starts.partition_point(|&s| s as usize <= offset);
+        self.line_starts[i - 1] as usize
     }
 
     /// The end of the line holding `offset`, before its line break. A long
@@ -474,6 +712,7 @@ impl Document {
             match self
                 .comments
                 .iter()
+                .map(|c| c.r())
                 .find(|c| c.start < end && c.end > end && c.start >= at)
             {
                 Some(c) => at = c.end,
@@ -504,25 +743,6 @@ impl Document {
         }
         s
     }
-}
-
-fn section_owners(stmts: &[Stmt]) -> Vec<Owner> {
-    let mut current = Owner::Global;
-    stmts
-        .iter()
-        .enumerate()
-        .map(|(i, s)| match &s.statement {
-            Statement::Section(h) => {
-                current = if h.table.is_some() {
-                    Owner::Global
-                } else {
-                    Owner::Section(i)
-                };
-                Owner::Section(i)
-            }
-            _ => current,
-        })
-        .collect()
 }
 
 /// A constant in a config value: what `listen` and `probe` need to read
@@ -580,114 +800,169 @@ fn parse_number(text: &[u8]) -> Option<f64> {
     }
 }
 
-/// Turns a parsed top-level statement into what prosody would make of it.
-fn classify(text: &[u8], kind: StmtKind) -> Statement {
-    match kind {
-        StmtKind::Assign { targets, values } => {
-            let opts: Vec<OptionSet> = targets
-                .iter()
-                .enumerate()
-                .filter_map(|(i, t)| {
-                    let span = t.clone()?;
-                    Some(OptionSet {
-                        name: String::from_utf8_lossy(&text[span.clone()]).into_owned(),
-                        name_span: span,
-                        value: values.get(i).map(|v| value(text, v)),
-                    })
-                })
-                .collect();
-            if opts.is_empty() {
-                Statement::Other
-            } else {
-                Statement::Options(opts)
-            }
+/// Turns parsed top-level statements, one at a time, into records.
+struct Builder<'t> {
+    text: &'t [u8],
+    stmts: Vec<StmtRec>,
+    opts: Vec<OptRec>,
+    heads: Vec<HeadRec>,
+    owners: Vec<u32>,
+    /// The section statements run in now (`GLOBAL` or a header's index).
+    current: u32,
+}
+
+impl Builder<'_> {
+    fn push(&mut self, s: syntax::Stmt) {
+        let i = self.stmts.len() as u32;
+        let mark = self.opts.len();
+        let rec = self.classify(s.kind);
+        if matches!(rec, Rec::Other) {
+            // Fields of a table form that turned out not to be a section.
+            self.opts.truncate(mark);
         }
-        StmtKind::Call(s) => {
-            if s.head.kind != ExprKind::Name {
-                return Statement::Other;
+        let owner = match rec {
+            Rec::Section(h) => {
+                self.current = if self.heads[h as usize].table.is_some() {
+                    GLOBAL
+                } else {
+                    i
+                };
+                i
             }
-            let calls: Vec<&Vec<Expr>> = s
-                .suffixes
-                .iter()
-                .map_while(|x| {
-                    if let Suffix::Call(a) = x {
-                        Some(a)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            if calls.len() != s.suffixes.len() || calls.is_empty() {
-                return Statement::Other;
-            }
-            let first = |args: &Vec<Expr>| args.first().map(|e| value(text, e));
-            let kind = match &text[s.head.span.clone()] {
-                b"VirtualHost" | b"Host" | b"host" => SectionKind::VirtualHost,
-                b"Component" | b"component" => SectionKind::Component,
-                b"Include" | b"include" if calls.len() == 1 => {
-                    return match first(calls[0]) {
-                        Some(v) => Statement::Include(v),
-                        None => Statement::Other,
+            _ => self.current,
+        };
+        self.owners.push(owner);
+        self.stmts.push(StmtRec {
+            span: Sp::of(&s.span),
+            rec,
+        });
+    }
+
+    /// What prosody would make of a statement.
+    fn classify(&mut self, kind: StmtKind) -> Rec {
+        match kind {
+            StmtKind::Assign { targets, values } => {
+                let first = self.opts.len() as u32;
+                for (i, t) in targets.iter().enumerate() {
+                    if let Some(span) = t {
+                        self.opts.push(OptRec {
+                            name: Sp::of(span),
+                            value: values.get(i).map(value),
+                        });
                     }
                 }
-                _ => return Statement::Other,
-            };
-            let Some(name) = first(calls[0]) else {
-                return Statement::Other;
-            };
-            let mut header = SectionHeader {
-                kind,
-                name,
-                module: None,
-                table: None,
-            };
-            let mut rest = calls[1..].iter();
-            if let Some(args) = rest.next() {
-                match args.first() {
-                    Some(
-                        e @ Expr {
-                            kind: ExprKind::Table(_),
-                            ..
-                        },
-                    ) => header.table = Some(table(text, e)),
-                    Some(e) if kind == SectionKind::Component => {
-                        header.module = Some(value(text, e));
-                        if let Some(args) = rest.next() {
-                            match args.first() {
-                                Some(
-                                    t @ Expr {
-                                        kind: ExprKind::Table(_),
-                                        ..
-                                    },
-                                ) => header.table = Some(table(text, t)),
-                                _ => return Statement::Other,
-                            }
+                let len = self.opts.len() as u32 - first;
+                if len == 0 {
+                    Rec::Other
+                } else {
+                    Rec::Options(Run { first, len })
+                }
+            }
+            StmtKind::Call(s) => self.classify_call(s),
+            StmtKind::Other => Rec::Other,
+        }
+    }
+
+    fn classify_call(&mut self, s: syntax::Suffixed) -> Rec {
+        if s.head.kind != ExprKind::Name {
+            return Rec::Other;
+        }
+        let calls: Vec<&Vec<Expr>> = s
+            .suffixes
+            .iter()
+            .map_while(|x| {
+                if let Suffix::Call(a) = x {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if calls.len() != s.suffixes.len() || calls.is_empty() {
+            return Rec::Other;
+        }
+        let first = |args: &Vec<Expr>| args.first().map(value);
+        let kind = match &self.text[s.head.span.clone()] {
+            b"VirtualHost" | b"Host" | b"host" => SectionKind::VirtualHost,
+            b"Component" | b"component" => SectionKind::Component,
+            b"Include" | b"include" if calls.len() == 1 => {
+                return match first(calls[0]) {
+                    Some(v) => Rec::Include(v),
+                    None => Rec::Other,
+                }
+            }
+            _ => return Rec::Other,
+        };
+        let Some(name) = first(calls[0]) else {
+            return Rec::Other;
+        };
+        let mut header = HeadRec {
+            kind,
+            name,
+            module: None,
+            table: None,
+            fields: Run::default(),
+        };
+        let mut rest = calls[1..].iter();
+        if let Some(args) = rest.next() {
+            match args.first() {
+                Some(
+                    e @ Expr {
+                        kind: ExprKind::Table(_),
+                        ..
+                    },
+                ) => (header.table, header.fields) = self.table(e),
+                Some(e) if kind == SectionKind::Component => {
+                    header.module = Some(value(e));
+                    if let Some(args) = rest.next() {
+                        match args.first() {
+                            Some(
+                                t @ Expr {
+                                    kind: ExprKind::Table(_),
+                                    ..
+                                },
+                            ) => (header.table, header.fields) = self.table(t),
+                            _ => return Rec::Other,
                         }
                     }
-                    _ => return Statement::Other,
                 }
+                _ => return Rec::Other,
             }
-            if rest.next().is_some() {
-                return Statement::Other;
-            }
-            Statement::Section(Box::new(header))
         }
-        StmtKind::Other => Statement::Other,
+        if rest.next().is_some() {
+            return Rec::Other;
+        }
+        self.heads.push(header);
+        Rec::Section(self.heads.len() as u32 - 1)
+    }
+
+    /// The table's span, and its `name = value` fields pushed as options.
+    fn table(&mut self, e: &Expr) -> (Option<Sp>, Run) {
+        let ExprKind::Table(fields) = &e.kind else {
+            unreachable!()
+        };
+        let first = self.opts.len() as u32;
+        for f in fields {
+            self.opts.push(OptRec {
+                name: Sp::of(&f.key),
+                value: Some(value(&f.value)),
+            });
+        }
+        (
+            Some(Sp::of(&e.span)),
+            Run {
+                first,
+                len: fields.len() as u32,
+            },
+        )
     }
 }
 
-fn value(text: &[u8], e: &Expr) -> Value {
-    let literal = match e.kind {
+fn value(e: &Expr) -> ValRec {
+    ValRec {
+        span: Sp::of(&e.span),
         // `("x")` has the literal inside parentheses.
-        ExprKind::Str => {
-            let inner = strip_parens(text, e.span.clone());
-            Some(lexer::decode_string(&text[inner]))
-        }
-        _ => None,
-    };
-    Value {
-        span: e.span.clone(),
-        literal,
+        is_str: e.kind == ExprKind::Str,
     }
 }
 
@@ -704,22 +979,7 @@ fn strip_parens(text: &[u8], span: Span) -> Span {
     span.start + t.span.start..span.start + t.span.end
 }
 
-fn table(text: &[u8], e: &Expr) -> (Span, Vec<OptionSet>) {
-    let ExprKind::Table(fields) = &e.kind else {
-        unreachable!()
-    };
-    let opts = fields
-        .iter()
-        .map(|f| OptionSet {
-            name: String::from_utf8_lossy(&text[f.key.clone()]).into_owned(),
-            name_span: f.key.clone(),
-            value: Some(value(text, &f.value)),
-        })
-        .collect();
-    (e.span.clone(), opts)
-}
-
-fn line_starts(text: &[u8]) -> Vec<usize> {
+fn line_starts(text: &[u8]) -> Vec<u32> {
     let mut v = vec![0];
     let mut i = 0;
     while i < text.len() {
@@ -731,7 +991,7 @@ fn line_starts(text: &[u8]) -> Vec<usize> {
             {
                 i += 1;
             }
-            v.push(i + 1);
+            v.push(i as u32 + 1);
         }
         i += 1;
     }
@@ -742,10 +1002,10 @@ fn line_breaks(s: &[u8]) -> usize {
     line_starts(s).len() - 1
 }
 
-fn position(text: &[u8], starts: &[usize], offset: usize) -> (usize, usize) {
+fn position(text: &[u8], starts: &[u32], offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
-    let line = starts.partition_point(|&s| s <= offset);
-    let ls = starts[line - 1];
+    let line = starts.partition_point(|&s| s as usize <= offset);
+    let ls = starts[line - 1] as usize;
     let column = text[ls..offset]
         .iter()
         .filter(|&&c| (c & 0xC0) != 0x80)
@@ -754,11 +1014,11 @@ fn position(text: &[u8], starts: &[usize], offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn syntax_help(text: &[u8], starts: &[usize], offset: usize, line: usize) -> Option<String> {
+fn syntax_help(text: &[u8], starts: &[u32], offset: usize, line: usize) -> Option<String> {
     if text.starts_with(b"\xEF\xBB\xBF") && offset == 0 {
         return Some("the file starts with a UTF-8 byte order mark, which Lua (and so prosody) rejects: save it without a BOM".into());
     }
-    let ls = starts[line - 1];
+    let ls = starts[line - 1] as usize;
     let line_text = &text[ls..];
     let trimmed = line_text
         .iter()

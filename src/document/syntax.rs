@@ -98,21 +98,29 @@ pub struct Chunk {
     pub nested_calls: Vec<Span>,
 }
 
-pub fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
-    let (all, lex_error) = lexer::tokenize_partial(src);
-    let mut comments = Vec::new();
-    let mut toks = Vec::with_capacity(all.len());
-    for t in all {
-        if t.kind == Tok::Comment {
-            comments.push(t.span);
-        } else {
-            toks.push(t);
-        }
-    }
+/// What a parse leaves besides the statements it hands out one by one.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub comments: Vec<Span>,
+    /// See [`Chunk::nested_calls`].
+    pub nested_calls: Vec<Span>,
+}
+
+/// Parses `src`, handing each top-level statement to `on_stmt` as soon as
+/// it is complete: the caller keeps what it needs, so no token list and no
+/// list of statement trees ever exists for the whole file.
+pub fn parse_each(src: &[u8], on_stmt: &mut dyn FnMut(Stmt)) -> Result<Extras, ParseError> {
     let mut p = Parser {
         src,
-        toks,
-        pos: 0,
+        lexer: lexer::Lexer::new(src),
+        cur: Token {
+            kind: Tok::Eof,
+            span: 0..0,
+        },
+        ahead: None,
+        prev_end: 0,
+        lex_error: None,
+        comments: Vec::new(),
         depth: 0,
         funcs: vec![FuncState {
             vararg: true,
@@ -120,18 +128,28 @@ pub fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
         }],
         nested_calls: Vec::new(),
     };
-    let stmts = match p.main_chunk() {
-        Ok(s) => s,
+    p.cur = p.fetch();
+    match p.main_chunk(on_stmt) {
+        Ok(()) => Ok(Extras {
+            comments: p.comments,
+            nested_calls: p.nested_calls,
+        }),
         // The parser stopped on the bad token: the lexer's message is the real one.
         Err(_) if p.kind() == Tok::Error => {
-            return Err(lex_error.expect("an error token has an error").into())
+            Err(p.lex_error.expect("an error token has an error").into())
         }
-        Err(e) => return Err(e),
-    };
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses `src` into a [`Chunk`] holding every top-level statement.
+pub fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
+    let mut stmts = Vec::new();
+    let extras = parse_each(src, &mut |s| stmts.push(s))?;
     Ok(Chunk {
         stmts,
-        comments,
-        nested_calls: p.nested_calls,
+        comments: extras.comments,
+        nested_calls: extras.nested_calls,
     })
 }
 
@@ -142,8 +160,15 @@ struct FuncState {
 
 struct Parser<'a> {
     src: &'a [u8],
-    toks: Vec<Token>,
-    pos: usize,
+    /// Tokens are lexed on demand, as Lua does: the current one and at
+    /// most one ahead (table fields need `name =`).
+    lexer: lexer::Lexer<'a>,
+    cur: Token,
+    ahead: Option<Token>,
+    prev_end: usize,
+    /// Set once the lexer fails; from then on every token is `Error`.
+    lex_error: Option<LexError>,
+    comments: Vec<Span>,
     depth: usize,
     funcs: Vec<FuncState>,
     nested_calls: Vec<Span>,
@@ -171,30 +196,53 @@ fn binary_priority(t: Tok) -> Option<(u8, u8)> {
 const UNARY_PRIORITY: u8 = 12;
 
 impl<'a> Parser<'a> {
+    /// The next token that is not a comment (comments are kept aside).
+    fn fetch(&mut self) -> Token {
+        loop {
+            if let Some(e) = &self.lex_error {
+                return Token {
+                    kind: Tok::Error,
+                    span: e.offset..e.offset,
+                };
+            }
+            match self.lexer.next_token() {
+                Ok(t) if t.kind == Tok::Comment => self.comments.push(t.span),
+                Ok(t) => return t,
+                Err(e) => self.lex_error = Some(e),
+            }
+        }
+    }
     fn tok(&self) -> &Token {
-        &self.toks[self.pos]
+        &self.cur
     }
     fn kind(&self) -> Tok {
-        self.toks[self.pos].kind
+        self.cur.kind
     }
-    fn peek_kind(&self, n: usize) -> Tok {
-        self.toks[(self.pos + n).min(self.toks.len() - 1)].kind
+    fn peek_kind(&mut self, n: usize) -> Tok {
+        debug_assert!(n <= 1, "one token of lookahead, as in Lua");
+        if n == 0 || matches!(self.cur.kind, Tok::Eof | Tok::Error) {
+            return self.cur.kind;
+        }
+        if self.ahead.is_none() {
+            self.ahead = Some(self.fetch());
+        }
+        self.ahead.as_ref().expect("just fetched").kind
     }
     fn start(&self) -> usize {
-        self.tok().span.start
+        self.cur.span.start
     }
     /// End of the last consumed token.
     fn prev_end(&self) -> usize {
-        if self.pos == 0 {
-            0
-        } else {
-            self.toks[self.pos - 1].span.end
-        }
+        self.prev_end
     }
     fn advance(&mut self) -> Span {
-        let s = self.toks[self.pos].span.clone();
-        if self.pos + 1 < self.toks.len() {
-            self.pos += 1;
+        let s = self.cur.span.clone();
+        if !matches!(self.cur.kind, Tok::Eof | Tok::Error) {
+            self.prev_end = s.end;
+            self.cur = match self.ahead.take() {
+                Some(t) => t,
+                None => self.fetch(),
+            };
         }
         s
     }
@@ -266,13 +314,12 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
     }
 
-    fn main_chunk(&mut self) -> R<Vec<Stmt>> {
-        let mut stmts = Vec::new();
+    fn main_chunk(&mut self, on_stmt: &mut dyn FnMut(Stmt)) -> R<()> {
         while !self.block_follow(true) {
             if self.kind() == Tok::Keyword(Kw::Return) {
                 let start = self.start();
                 self.statement(true)?;
-                stmts.push(Stmt {
+                on_stmt(Stmt {
                     span: start..self.prev_end(),
                     kind: StmtKind::Other,
                 });
@@ -281,7 +328,7 @@ impl<'a> Parser<'a> {
             let start = self.start();
             let kind = self.statement(true)?;
             if let Some(kind) = kind {
-                stmts.push(Stmt {
+                on_stmt(Stmt {
                     span: start..self.prev_end(),
                     kind,
                 });
@@ -290,7 +337,7 @@ impl<'a> Parser<'a> {
         if self.kind() != Tok::Eof {
             return self.error("'<eof>' expected");
         }
-        Ok(stmts)
+        Ok(())
     }
 
     fn block_follow(&self, with_until: bool) -> bool {
