@@ -267,14 +267,19 @@ impl ConfigSet {
     }
 
     /// Every `VirtualHost`/`Component` statement, in the order prosody runs them.
-    pub fn hosts(&self) -> Vec<Host<'_>> {
+    pub fn hosts(&self) -> impl Iterator<Item = Host<'_>> + '_ {
         self.order()
             .filter(|at| self.files[at.file].doc.is_section(at.stmt))
             .map(|at| self.host(at))
-            .collect()
     }
 
-    fn host(&self, at: At) -> Host<'_> {
+    /// How many `VirtualHost`/`Component` statements the files have.
+    pub fn host_count(&self) -> usize {
+        self.files.iter().map(|f| f.doc.section_count()).sum()
+    }
+
+    /// The host opened by the statement at `at`, which must be a section.
+    pub fn host(&self, at: At) -> Host<'_> {
         let doc = &self.files[at.file].doc;
         let header = doc.section(at.stmt).expect("a host is a section");
         Host {

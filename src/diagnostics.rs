@@ -211,19 +211,22 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         help,
     };
 
-    let hosts = set.hosts();
     // host-clash and duplicate-component, in the order prosody meets them.
-    // Keyed by a hash of the folded name (a config may have 100,000 hosts):
-    // a hit is confirmed by comparing the names themselves.
-    let mut first_by_hash: HashMap<u64, usize> = HashMap::new();
+    // The first host of each folded name, keyed by a 32-bit hash of it: a
+    // config may have 100,000 hosts, and this map is most of what the check
+    // adds to the config's own size. A hit is confirmed by the names.
+    let mut first_by_hash: HashMap<u32, (u32, u32)> = HashMap::with_capacity(set.host_count());
     let folded = |h: &crate::config::Host| h.literal_name().map(|n| crate::names::fold(&n));
     let hasher = std::collections::hash_map::RandomState::new();
-    for (hi, h) in hosts.iter().enumerate() {
+    for h in set.hosts() {
         let Some(name) = h.literal_name() else {
             continue;
         };
         let key = crate::names::fold(&name);
-        let pos = at(h.at.file, set.files[h.at.file].doc.stmt_span(h.at.stmt).start);
+        let pos = at(
+            h.at.file,
+            set.files[h.at.file].doc.stmt_span(h.at.stmt).start,
+        );
         let raw = h.name().literal().unwrap_or_default();
         if let Some(why) = crate::names::nameprep_rejects(&raw) {
             out.push(diag(
@@ -251,20 +254,26 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
                 None,
             ));
         }
-        let key_hash = std::hash::BuildHasher::hash_one(&hasher, &key);
+        let key_hash = name_hash(&hasher, &key);
+        let host_at = |(file, stmt): (u32, u32)| {
+            set.host(crate::config::At {
+                file: file as usize,
+                stmt: stmt as usize,
+            })
+        };
         let earlier = match first_by_hash.get(&key_hash) {
-            Some(&e) if folded(&hosts[e]).as_deref() == Some(&key[..]) => Some(e),
+            Some(&e) if folded(&host_at(e)).as_deref() == Some(&key[..]) => Some(host_at(e)),
             // Two names with one hash: look for the real match the slow way.
-            Some(_) => hosts[..hi]
-                .iter()
-                .position(|e| folded(e).as_deref() == Some(&key[..])),
+            Some(_) => set
+                .hosts()
+                .take_while(|e| e.at != h.at)
+                .find(|e| folded(e).as_deref() == Some(&key[..])),
             None => {
-                first_by_hash.insert(key_hash, hi);
+                first_by_hash.insert(key_hash, (h.at.file as u32, h.at.stmt as u32));
                 None
             }
         };
-        if let Some(e) = earlier {
-            let first = &hosts[e];
+        if let Some(first) = earlier {
             let (file, line) = (&set.files[first.at.file].path, first.line());
             match first.kind {
                 kind if kind != h.kind => out.push(diag(
@@ -310,7 +319,6 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         }
     }
     drop(first_by_hash);
-    drop(hosts);
 
     // global-option-in-section and duplicate-option, file by file. The
     // options of one section follow its header until the next header, so
@@ -337,7 +345,11 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
             };
             for o in options.iter() {
                 let pos = at(fi, o.name_span.start);
-                let seen = if owner.is_some() { &mut section } else { &mut global };
+                let seen = if owner.is_some() {
+                    &mut section
+                } else {
+                    &mut global
+                };
                 if let Some(prev) = seen.insert(o.name, pos.1) {
                     out.push(diag(
                         Severity::Warning,
@@ -369,6 +381,17 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// The hash `check` keys host names by. The unit tests keep one bit of it,
+/// so that unequal names share a hash all the time and the slow path runs.
+fn name_hash(hasher: &std::collections::hash_map::RandomState, key: &str) -> u32 {
+    let h = std::hash::BuildHasher::hash_one(hasher, key) as u32;
+    if cfg!(test) {
+        h & 1
+    } else {
+        h
+    }
 }
 
 /// Errors in `after` that `before` did not have (compared without

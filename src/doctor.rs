@@ -144,7 +144,7 @@ pub fn run(main: &Path, set: &ConfigSet, listener: &Listener, public: &[IpAddr])
         .into_iter()
         .chain(public.iter().copied())
         .collect();
-    for h in set.hosts().iter().filter(|h| h.is_external()) {
+    for h in set.hosts().filter(|h| h.is_external()) {
         let Some(name) = h.literal_name() else {
             continue;
         };

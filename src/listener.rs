@@ -223,8 +223,7 @@ pub fn plan(
         }
     }
     if !inserts.is_empty() {
-        match (0..doc.statement_count()).position(|i| doc.is_section(i))
-        {
+        match (0..doc.statement_count()).position(|i| doc.is_section(i)) {
             Some(h) => {
                 let at = doc.attached_start(h);
                 edits.push((at..at, inserts.into_bytes()));

@@ -223,7 +223,12 @@ fn edit(
     };
     let paths: BTreeMap<usize, (PathBuf, PathBuf)> = changes
         .keys()
-        .map(|&i| (i, (set.files[i].path.clone(), set.files[i].real_path.clone())))
+        .map(|&i| {
+            (
+                i,
+                (set.files[i].path.clone(), set.files[i].real_path.clone()),
+            )
+        })
         .collect();
     let main_file = set.files[outcome_file].real_path.clone();
 
@@ -346,7 +351,10 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         return Ok(Plan {
             action: Action::Added,
             verify: verified(name, Action::Added),
-            files: BTreeMap::from([(0, Change::Splice(vec![main.doc.append_component_edit(name, secret)]))]),
+            files: BTreeMap::from([(
+                0,
+                Change::Splice(vec![main.doc.append_component_edit(name, secret)]),
+            )]),
             file: 0,
         });
     }

@@ -76,22 +76,57 @@ struct ValRec {
     is_str: bool,
 }
 
-/// `name = value`; `value` is `None` in `a, b = 1` for `b`.
+/// `name = value` in 20 bytes.
 #[derive(Debug, Clone, Copy)]
 struct OptRec {
     name: Sp,
-    value: Option<ValRec>,
+    value: Sp,
+    /// `false` in `a, b = 1` for `b`.
+    has_value: bool,
+    is_str: bool,
+    /// The last option of its statement (so a statement needs only the
+    /// index of its first).
+    last: bool,
 }
 
+impl OptRec {
+    fn new(name: Sp, value: Option<ValRec>) -> Self {
+        OptRec {
+            name,
+            value: value.map_or(Sp { start: 0, end: 0 }, |v| v.span),
+            has_value: value.is_some(),
+            is_str: value.is_some_and(|v| v.is_str),
+            last: false,
+        }
+    }
+    fn value(&self) -> Option<ValRec> {
+        self.has_value.then_some(ValRec {
+            span: self.value,
+            is_str: self.is_str,
+        })
+    }
+}
+
+/// A section header in 16 bytes: the rare parts (a plugin module, a table
+/// form) live in `Document::head_extras`.
 #[derive(Debug, Clone, Copy)]
 struct HeadRec {
+    name: Sp,
     kind: SectionKind,
-    name: ValRec,
+    name_is_str: bool,
+    /// An index into `Document::head_extras`, or `NONE`.
+    extra: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct HeadExtra {
     module: Option<ValRec>,
     /// The table form's span and its `name = value` fields in `opts`.
     table: Option<Sp>,
     fields: Run,
 }
+
+const NONE: u32 = u32::MAX;
 
 /// A run of records in `Document::opts`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,13 +135,14 @@ struct Run {
     len: u32,
 }
 
+/// What a statement is; each index is into one of `Document`'s tables.
 #[derive(Debug, Clone, Copy)]
 enum Rec {
     Other,
-    Options(Run),
-    /// An index into `Document::heads`.
+    /// The first of its options in `opts` (see `OptRec::last`).
+    Options(u32),
     Section(u32),
-    Include(ValRec),
+    Include(u32),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -229,6 +265,8 @@ pub struct Document {
     stmts: Vec<StmtRec>,
     opts: Vec<OptRec>,
     heads: Vec<HeadRec>,
+    head_extras: Vec<HeadExtra>,
+    includes: Vec<ValRec>,
     comments: Vec<Sp>,
     nested_calls: Vec<Sp>,
     /// Where each line starts, as Lua counts lines.
@@ -245,6 +283,11 @@ pub struct EditError {
     pub message: String,
 }
 
+// The sizes the memory figures in docs/BENCHMARKS.md rest on.
+const _: () = assert!(std::mem::size_of::<StmtRec>() == 16);
+const _: () = assert!(std::mem::size_of::<OptRec>() == 20);
+const _: () = assert!(std::mem::size_of::<HeadRec>() == 16);
+
 impl Document {
     /// Parses `text`; fails with the first syntax error, positioned.
     pub fn parse(text: Vec<u8>) -> Result<Document, SyntaxError> {
@@ -260,12 +303,15 @@ impl Document {
                 help: None,
             });
         }
-        let line_starts = line_starts(&text);
+        let mut line_starts = line_starts(&text);
+        line_starts.shrink_to_fit();
         let mut b = Builder {
             text: &text,
             stmts: Vec::new(),
             opts: Vec::new(),
             heads: Vec::new(),
+            head_extras: Vec::new(),
+            includes: Vec::new(),
             owners: Vec::new(),
             current: GLOBAL,
         };
@@ -287,6 +333,8 @@ impl Document {
             mut stmts,
             mut opts,
             mut heads,
+            head_extras,
+            includes,
             mut owners,
             ..
         } = b;
@@ -300,6 +348,8 @@ impl Document {
             stmts,
             opts,
             heads,
+            head_extras,
+            includes,
             owners,
             comments: sp(extras.comments),
             nested_calls: sp(extras.nested_calls),
@@ -331,8 +381,13 @@ impl Document {
         let s = self.stmts[i];
         let statement = match s.rec {
             Rec::Other => Statement::Other,
-            Rec::Options(run) => Statement::Options(Options { doc: self, run }),
-            Rec::Include(v) => Statement::Include(Value::new(&self.text, v)),
+            Rec::Options(first) => Statement::Options(Options {
+                doc: self,
+                run: self.options_run(first),
+            }),
+            Rec::Include(v) => {
+                Statement::Include(Value::new(&self.text, self.includes[v as usize]))
+            }
             Rec::Section(h) => Statement::Section(self.header(h)),
         };
         Stmt {
@@ -344,6 +399,11 @@ impl Document {
     /// The span of top-level statement `i`.
     pub fn stmt_span(&self, i: usize) -> Span {
         self.stmts[i].span.r()
+    }
+
+    /// How many `VirtualHost`/`Component` statements the file has.
+    pub fn section_count(&self) -> usize {
+        self.heads.len()
     }
 
     /// Whether statement `i` opens a section.
@@ -361,19 +421,46 @@ impl Document {
 
     fn header(&self, h: u32) -> SectionHeader<'_> {
         let h = self.heads[h as usize];
+        let extra = self.head_extra(h);
         SectionHeader {
             kind: h.kind,
-            name: Value::new(&self.text, h.name),
-            module: h.module.map(|m| Value::new(&self.text, m)),
-            table: h.table.map(|t| {
+            name: Value::new(
+                &self.text,
+                ValRec {
+                    span: h.name,
+                    is_str: h.name_is_str,
+                },
+            ),
+            module: extra.module.map(|m| Value::new(&self.text, m)),
+            table: extra.table.map(|t| {
                 (
                     t.r(),
                     Options {
                         doc: self,
-                        run: h.fields,
+                        run: extra.fields,
                     },
                 )
             }),
+        }
+    }
+
+    fn head_extra(&self, h: HeadRec) -> HeadExtra {
+        match h.extra {
+            NONE => HeadExtra::default(),
+            i => self.head_extras[i as usize],
+        }
+    }
+
+    /// The options of the statement whose first option is `first`.
+    fn options_run(&self, first: u32) -> Run {
+        let len = self.opts[first as usize..]
+            .iter()
+            .position(|o| o.last)
+            .expect("a statement's options end")
+            + 1;
+        Run {
+            first,
+            len: len as u32,
         }
     }
 
@@ -383,7 +470,7 @@ impl Document {
         OptionSet {
             name: std::str::from_utf8(&self.text[o.name.r()]).expect("Lua names are ASCII"),
             name_span: o.name.r(),
-            value: o.value.map(|v| Value::new(&self.text, v)),
+            value: o.value().map(|v| Value::new(&self.text, v)),
         }
     }
 
@@ -444,14 +531,17 @@ impl Document {
     /// in order: the table form's fields, then the assignments that follow.
     fn section_option_ids(&self, header: usize) -> impl Iterator<Item = OptId> + '_ {
         let fields = match self.stmts[header].rec {
-            Rec::Section(h) => self.heads[h as usize].fields,
+            Rec::Section(h) => self.head_extra(self.heads[h as usize]).fields,
             _ => Run::default(),
         };
         let following = (header + 1..self.stmts.len())
             .take_while(move |&i| !(self.is_section(i)))
             .filter(move |&i| self.owners[i] == header as u32)
             .flat_map(move |i| match self.stmts[i].rec {
-                Rec::Options(run) => run.first..run.first + run.len,
+                Rec::Options(first) => {
+                    let run = self.options_run(first);
+                    run.first..run.first + run.len
+                }
                 _ => 0..0,
             });
         (fields.first..fields.first + fields.len)
@@ -806,6 +896,8 @@ struct Builder<'t> {
     stmts: Vec<StmtRec>,
     opts: Vec<OptRec>,
     heads: Vec<HeadRec>,
+    head_extras: Vec<HeadExtra>,
+    includes: Vec<ValRec>,
     owners: Vec<u32>,
     /// The section statements run in now (`GLOBAL` or a header's index).
     current: u32,
@@ -822,7 +914,9 @@ impl Builder<'_> {
         }
         let owner = match rec {
             Rec::Section(h) => {
-                self.current = if self.heads[h as usize].table.is_some() {
+                let extra = self.heads[h as usize].extra;
+                self.current = if extra != NONE && self.head_extras[extra as usize].table.is_some()
+                {
                     GLOBAL
                 } else {
                     i
@@ -845,18 +939,15 @@ impl Builder<'_> {
                 let first = self.opts.len() as u32;
                 for (i, t) in targets.iter().enumerate() {
                     if let Some(span) = t {
-                        self.opts.push(OptRec {
-                            name: Sp::of(span),
-                            value: values.get(i).map(value),
-                        });
+                        self.opts
+                            .push(OptRec::new(Sp::of(span), values.get(i).map(value)));
                     }
                 }
-                let len = self.opts.len() as u32 - first;
-                if len == 0 {
-                    Rec::Other
-                } else {
-                    Rec::Options(Run { first, len })
+                if self.opts.len() as u32 == first {
+                    return Rec::Other;
                 }
+                self.opts.last_mut().expect("not empty").last = true;
+                Rec::Options(first)
             }
             StmtKind::Call(s) => self.classify_call(s),
             StmtKind::Other => Rec::Other,
@@ -887,7 +978,10 @@ impl Builder<'_> {
             b"Component" | b"component" => SectionKind::Component,
             b"Include" | b"include" if calls.len() == 1 => {
                 return match first(calls[0]) {
-                    Some(v) => Rec::Include(v),
+                    Some(v) => {
+                        self.includes.push(v);
+                        Rec::Include(self.includes.len() as u32 - 1)
+                    }
                     None => Rec::Other,
                 }
             }
@@ -896,13 +990,7 @@ impl Builder<'_> {
         let Some(name) = first(calls[0]) else {
             return Rec::Other;
         };
-        let mut header = HeadRec {
-            kind,
-            name,
-            module: None,
-            table: None,
-            fields: Run::default(),
-        };
+        let mut header = HeadExtra::default();
         let mut rest = calls[1..].iter();
         if let Some(args) = rest.next() {
             match args.first() {
@@ -932,7 +1020,18 @@ impl Builder<'_> {
         if rest.next().is_some() {
             return Rec::Other;
         }
-        self.heads.push(header);
+        let extra = if header.module.is_none() && header.table.is_none() {
+            NONE
+        } else {
+            self.head_extras.push(header);
+            self.head_extras.len() as u32 - 1
+        };
+        self.heads.push(HeadRec {
+            name: name.span,
+            kind,
+            name_is_str: name.is_str,
+            extra,
+        });
         Rec::Section(self.heads.len() as u32 - 1)
     }
 
@@ -942,10 +1041,10 @@ impl Builder<'_> {
             unreachable!()
         };
         let first = self.opts.len() as u32;
-        for f in fields {
+        for (i, f) in fields.iter().enumerate() {
             self.opts.push(OptRec {
-                name: Sp::of(&f.key),
-                value: Some(value(&f.value)),
+                last: i + 1 == fields.len(),
+                ..OptRec::new(Sp::of(&f.key), Some(value(&f.value)))
             });
         }
         (
