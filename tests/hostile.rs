@@ -508,7 +508,9 @@ fn fifty_mib_config() {
         "50 MiB config: peak RSS {rss} KB = {:.1}x the file",
         rss as f64 / kb as f64
     );
-    assert!(rss < kb * 8, "peak RSS {rss} KB for a {kb} KB file");
+    // The edit is made in the buffer the file was read into, and the old
+    // model is dropped before the new one is checked: the text is held once.
+    assert!(rss < kb * 3 / 2, "peak RSS {rss} KB for a {kb} KB file");
     let now = std::fs::read(&cfg).unwrap();
     assert!(
         now.starts_with(&text)
