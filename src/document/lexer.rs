@@ -21,7 +21,8 @@ pub enum Tok {
     /// `-- …` or `--[[ … ]]`: trivia, never seen by the parser.
     Comment,
     Eof,
-    /// Where lexing failed (see [`tokenize_partial`]).
+    /// Where lexing failed: the parser's stand-in for the bad token, since
+    /// Lua lexes lazily and a syntax error *before* it is the one reported.
     Error,
 }
 
@@ -132,41 +133,22 @@ pub struct LexError {
 }
 
 /// Splits `src` into tokens (comments included), ending with one `Eof`.
+/// For small pieces (a value, a test); the parser pulls tokens from a
+/// [`Lexer`] one at a time instead, as Lua does.
 pub fn tokenize(src: &[u8]) -> Result<Vec<Token>, LexError> {
-    match tokenize_partial(src) {
-        (toks, None) => Ok(toks),
-        (_, Some(e)) => Err(e),
-    }
-}
-
-/// Like [`tokenize`], but a lexical error ends the list with an `Error`
-/// token instead of failing: Lua lexes one token at a time, so a syntax
-/// error *before* a bad token is the one it reports.
-pub fn tokenize_partial(src: &[u8]) -> (Vec<Token>, Option<LexError>) {
     let mut lx = Lexer::new(src);
-    // A rough guess that avoids most reallocations on large configs.
-    let mut out = Vec::with_capacity(src.len() / 6 + 1);
+    let mut out = Vec::new();
     loop {
-        match lx.next_token() {
-            Ok(t) => {
-                let eof = t.kind == Tok::Eof;
-                out.push(t);
-                if eof {
-                    return (out, None);
-                }
-            }
-            Err(e) => {
-                out.push(Token {
-                    kind: Tok::Error,
-                    span: e.offset..e.offset,
-                });
-                return (out, Some(e));
-            }
+        let t = lx.next_token()?;
+        let eof = t.kind == Tok::Eof;
+        out.push(t);
+        if eof {
+            return Ok(out);
         }
     }
 }
 
-/// Lexes one token at a time (see [`Lexer::next`]).
+/// Lexes one token at a time (see [`Lexer::next_token`]).
 pub struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
