@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{ArgGroup, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 pub const AFTER_HELP: &str = "\
 Exit status:
@@ -14,6 +14,40 @@ Exit status:
 Secrets are never taken on the command line: every local user can read a
 process's arguments. Use --secret-file (- for standard input),
 --generate-secret, or answer the prompt on a terminal.";
+
+/// A subcommand's arguments, built only when that subcommand runs (clap's
+/// `Command::defer`): the `check` before every prosody start then pays for
+/// its own arguments, not for every subcommand's help text.
+#[derive(Debug, Clone)]
+pub struct Deferred<T>(pub T);
+
+impl<T> std::ops::Deref for Deferred<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Deferred)
+    }
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+}
+
+impl<T: Args> Args for Deferred<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_args)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_args_for_update)
+    }
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
 
 /// Edit and check the XMPP external components (XEP-0114) of prosody's config.
 ///
@@ -57,16 +91,16 @@ pub enum Command {
     /// (exit 0, "unchanged"); with a different secret, --replace changes only
     /// that string, wherever it is written.
     #[command(after_help = AFTER_HELP)]
-    Add(AddArgs),
+    Add(Deferred<AddArgs>),
     /// Remove an external component's whole section
     ///
     /// Deletes the `Component` statement, its options and the comment lines
     /// directly above it, in whichever file it lives; nothing else changes.
     #[command(after_help = AFTER_HELP)]
-    Remove(RemoveArgs),
+    Remove(Deferred<RemoveArgs>),
     /// List the components of the config and its includes
     #[command(after_help = AFTER_HELP)]
-    List(ListArgs),
+    List(Deferred<ListArgs>),
     /// Check the config and everything it includes, as prosody would load it
     ///
     /// Prints `FILE:LINE:COLUMN: error[CODE]: message` (and a `help:` line
@@ -74,7 +108,7 @@ pub enum Command {
     /// (warnings allowed), 1 when there is any. Takes no lock and writes
     /// nothing, so it can run as the prosody user before every start.
     #[command(after_help = CHECK_AFTER_HELP)]
-    Check(CheckArgs),
+    Check(Deferred<CheckArgs>),
     /// Check the config, then restart prosody only if it has no errors
     ///
     /// Plain `systemctl restart prosody` with a broken config stops the running
@@ -100,7 +134,7 @@ pub enum Command {
     /// `component_interface`/`component_port`) in place, or inserting them just
     /// above the first VirtualHost/Component line.
     #[command(after_help = AFTER_HELP)]
-    Listen(ListenArgs),
+    Listen(Deferred<ListenArgs>),
     /// Prove with a real XEP-0114 handshake that prosody accepts a component
     ///
     /// Connects to prosody's component port (default: the configured listener,
@@ -108,13 +142,13 @@ pub enum Command {
     /// accepted, not-authorized, host-unknown, conflict (connected elsewhere:
     /// good news) or the connection error. Exit 0 for accepted and conflict.
     #[command(after_help = AFTER_HELP)]
-    Probe(ProbeArgs),
+    Probe(Deferred<ProbeArgs>),
     /// List the backups of the main config, or restore one
     ///
     /// The backup is checked like any edit and written with the same safe
     /// replacement; the current version is backed up first.
     #[command(after_help = AFTER_HELP)]
-    Restore(RestoreArgs),
+    Restore(Deferred<RestoreArgs>),
     /// Check, item by item, what a Fogbow component needs to reach prosody
     ///
     /// The config passes check; prosody listens on the server-to-server port
@@ -123,7 +157,7 @@ pub enum Command {
     /// of this machine (or --public-address) and its secret is not weak. Each
     /// item is marked ✔ or ✘ with a hint; exit 1 when any is ✘.
     #[command(after_help = AFTER_HELP)]
-    Doctor(DoctorArgs),
+    Doctor(Deferred<DoctorArgs>),
 }
 
 #[derive(Debug, Args)]

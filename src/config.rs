@@ -421,6 +421,33 @@ mod tests {
     }
 
     #[test]
+    fn a_file_included_twice_reads_the_same_both_times() {
+        let d = scratch("twice");
+        std::fs::write(d.join("inc.lua"), "Component \"i.example\"\n").unwrap();
+        let main = d.join("main.cfg.lua");
+        std::fs::write(&main, "Include \"inc.lua\"\nInclude \"inc.lua\"\n").unwrap();
+        let set = ConfigSet::load(&main).unwrap();
+        assert_eq!(set.files.len(), 3);
+        assert_eq!(set.hosts_named("i.example").len(), 2);
+        // An edited file, moved out of the overlay on first use, stays
+        // edited where it is included again.
+        let real = std::fs::canonicalize(d.join("inc.lua")).unwrap();
+        let overlay = HashMap::from([(real, b"Component \"j.example\"\n".to_vec())]);
+        let set = ConfigSet::load_with(&main, overlay).unwrap();
+        assert_eq!(set.hosts_named("i.example").len(), 0);
+        assert_eq!(set.hosts_named("j.example").len(), 2);
+        let order: Vec<At> = set.order().collect();
+        assert_eq!(
+            order,
+            [(0, 0), (1, 0), (0, 1), (2, 0)]
+                .map(|(file, stmt)| At { file, stmt })
+                .to_vec(),
+            "run order: each Include's file runs where the Include stands"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn overlay_is_checked_in_place() {
         let d = scratch("overlay");
         std::fs::write(d.join("inc.lua"), "Component \"i.example\"\n").unwrap();

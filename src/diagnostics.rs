@@ -429,6 +429,49 @@ mod tests {
             .collect()
     }
 
+    /// Under test the name hash keeps one bit, so distinct names collide
+    /// all the time: each duplicate must still name its true first block.
+    #[test]
+    fn duplicates_found_through_hash_collisions() {
+        let block =
+            |n: &str| format!("Component \"{n}\"\n\tcomponent_secret = \"0123456789abcdef0\"\n");
+        let names = [
+            "a.example",
+            "b.example",
+            "c.example",
+            "d.example",
+            "B.example",
+            "A.example",
+            "D.example",
+        ];
+        let src: String = names.iter().map(|n| block(n)).collect();
+        let d = std::env::temp_dir().join(format!("fxc-diag-collide-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("p.cfg.lua");
+        std::fs::write(&p, &src).unwrap();
+        let found: Vec<(usize, String)> = check(&ConfigSet::load(&p).unwrap())
+            .into_iter()
+            .map(|x| (x.line, x.message))
+            .collect();
+        std::fs::remove_dir_all(&d).unwrap();
+        let want = [
+            (9, "b.example", 3),
+            (11, "a.example", 1),
+            (13, "d.example", 7),
+        ];
+        assert_eq!(found.len(), want.len(), "{found:?}");
+        for ((line, message), (wl, first, fl)) in found.iter().zip(want) {
+            assert_eq!(*line, wl, "{message}");
+            assert!(
+                message.contains("is already defined at")
+                    && message.ends_with(&format!(
+                        "p.cfg.lua:{fl}; prosody merges both, the last value of each option wins"
+                    )),
+                "{message} should name {first} at line {fl}"
+            );
+        }
+    }
+
     #[test]
     fn table_of_findings() {
         let cases: &[(&str, &[(&str, usize, usize)])] = &[
