@@ -1,10 +1,8 @@
 //! A Fogbow component's own configuration: the Java `.properties` file
 //! (`manager.conf`, `federation.conf`, `rendezvous.conf`, `ras.conf`, …) that
 //! names its XMPP identity (`xmpp_jid`), secret (`xmpp_password`), and where
-//! it will dial prosody. Parsed with the `java-properties` crate, which
-//! follows `java.util.Properties.load` (the Fogbow services' own reader):
-//! `=`/`:`/whitespace separators, `#`/`!` comments, escapes and `\uXXXX`,
-//! line continuations, ISO-8859-1, trailing whitespace kept.
+//! it will dial prosody. Read as `java.util.Properties.load(InputStream)`
+//! reads it (the Fogbow services' own reader; see [`parse_properties`]).
 
 use std::path::Path;
 
@@ -36,7 +34,7 @@ const HOST_KEYS: [&str; 2] = ["xmpp_host", "xmpp_server_ip"];
 /// Reads and checks a Fogbow component's properties file.
 pub fn read(path: &Path) -> Result<ComponentProperties, String> {
     let p = path.display();
-    let file = std::fs::File::open(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
             " (run with sudo?)"
         } else {
@@ -44,12 +42,8 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
         };
         format!("cannot read {p}: {}{hint}", crate::secret::plain_io(&e))
     })?;
-    let map = java_properties::read(std::io::BufReader::new(file)).map_err(|e| {
-        match e.line_number() {
-            Some(l) => format!("{p}:{l}: not a valid properties file: {e}"),
-            None => format!("{p}: not a valid properties file: {e}"),
-        }
-    })?;
+    let map = parse_properties(&bytes)
+        .map_err(|(line, e)| format!("{p}:{line}: not a valid properties file: {e}"))?;
     // The secret's value never appears in a message.
     let get = |key: &str| -> Result<String, String> {
         let shown = |v: &str| {
@@ -102,6 +96,182 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
     })
 }
 
+/// The keys and values of a Java `.properties` file, as
+/// `java.util.Properties.load(InputStream)` reads them: bytes are ISO-8859-1;
+/// a logical line continues over a line break preceded by an odd number of
+/// backslashes (leading blanks of the next line dropped); blank lines and
+/// lines whose first non-blank (of the logical line) is `#` or `!` are
+/// comments; the key ends at
+/// the first unescaped `=`, `:` or blank, and blanks around one separator
+/// are skipped; `\t \n \r \f \uXXXX` are escapes and `\x` is `x`; the last
+/// value of a key wins. An error names the logical line's first line.
+pub fn parse_properties(
+    bytes: &[u8],
+) -> Result<std::collections::HashMap<String, String>, (usize, String)> {
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\x0c');
+    let text: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
+    let mut map = std::collections::HashMap::new();
+    let (mut at, mut line_no) = (0, 1);
+    while at < text.len() {
+        // One logical line: from its first non-blank to its unescaped end.
+        let mut logical: Vec<char> = Vec::new();
+        let mut first_line = line_no;
+        let mut starting = true; // skipping blanks at a natural line's start
+        let mut continued = false; // this natural line continues the previous
+        let mut comment = false;
+        let mut backslash = false; // an odd run of backslashes precedes
+                                   // Java keeps a line that a backslash leaves empty only at the end of
+                                   // the input: `\` alone, or `\` and one line break, is the key "".
+        let mut keep_empty = false;
+        while at < text.len() {
+            let c = text[at];
+            at += 1;
+            let last_byte = at == text.len();
+            let newline = c == '\n' || c == '\r';
+            if newline {
+                line_no += 1;
+                if c == '\r' && text.get(at) == Some(&'\n') {
+                    at += 1;
+                }
+            }
+            if starting {
+                if blank(c) || (newline && !continued) {
+                    continue;
+                }
+                starting = false;
+                if !continued {
+                    first_line = line_no;
+                }
+                // As in Java, a comment starts wherever the logical line is
+                // still empty, even after a continued blank line.
+                comment = logical.is_empty() && (c == '#' || c == '!');
+            }
+            if !newline {
+                if !comment {
+                    logical.push(c);
+                    backslash = c == '\\' && !backslash;
+                }
+                continue;
+            }
+            if comment || logical.is_empty() {
+                break;
+            }
+            if backslash {
+                logical.pop();
+                backslash = false;
+                if last_byte {
+                    keep_empty = true;
+                    break;
+                }
+                starting = true;
+                continued = true;
+                continue;
+            }
+            break;
+        }
+        if backslash {
+            // A backslash escaping the end of the file escapes nothing.
+            logical.pop();
+            keep_empty = true;
+        }
+        if comment || (logical.is_empty() && !keep_empty) {
+            continue;
+        }
+        let (key, value) = split_key_value(&logical);
+        let key = unescape(key).map_err(|e| (first_line, e))?;
+        let value = unescape(value).map_err(|e| (first_line, e))?;
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+/// `Properties.load`'s split of a logical line into key and value.
+fn split_key_value(line: &[char]) -> (&[char], &[char]) {
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\x0c');
+    let (mut key_len, mut value_start, mut has_sep) = (0, line.len(), false);
+    let mut backslash = false;
+    while key_len < line.len() {
+        let c = line[key_len];
+        if (c == '=' || c == ':') && !backslash {
+            value_start = key_len + 1;
+            has_sep = true;
+            break;
+        }
+        if blank(c) && !backslash {
+            value_start = key_len + 1;
+            break;
+        }
+        backslash = c == '\\' && !backslash;
+        key_len += 1;
+    }
+    while value_start < line.len() {
+        let c = line[value_start];
+        if !blank(c) {
+            if !has_sep && (c == '=' || c == ':') {
+                has_sep = true;
+            } else {
+                break;
+            }
+        }
+        value_start += 1;
+    }
+    (&line[..key_len], &line[value_start..])
+}
+
+/// `Properties.loadConvert`: the escapes of a key or value.
+fn unescape(s: &[char]) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    // A UTF-16 high surrogate waiting for its low half.
+    let mut high: Option<u32> = None;
+    while i < s.len() {
+        let c = s[i];
+        i += 1;
+        let unit = if c != '\\' {
+            c as u32
+        } else {
+            // A lone backslash at the end escapes nothing.
+            let Some(&e) = s.get(i) else { break };
+            i += 1;
+            match e {
+                'u' => {
+                    let hex: String = s
+                        .get(i..i + 4)
+                        .map(|h| h.iter().collect())
+                        .unwrap_or_default();
+                    i += 4;
+                    u32::from_str_radix(&hex, 16)
+                        .ok()
+                        .filter(|_| hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()))
+                        .ok_or("malformed \\uxxxx encoding (four hex digits expected)")?
+                }
+                't' => '\t' as u32,
+                'n' => '\n' as u32,
+                'r' => '\r' as u32,
+                'f' => '\x0c' as u32,
+                other => other as u32,
+            }
+        };
+        match (high.take(), unit) {
+            (Some(h), 0xDC00..=0xDFFF) => {
+                out.push(
+                    char::from_u32(0x10000 + ((h - 0xD800) << 10) + (unit - 0xDC00))
+                        .expect("a surrogate pair is a character"),
+                );
+            }
+            (None, 0xD800..=0xDBFF) => high = Some(unit),
+            (None, _) if char::from_u32(unit).is_some() => {
+                out.push(char::from_u32(unit).expect("just checked"))
+            }
+            _ => return Err("a \\u escape is half of a UTF-16 surrogate pair".into()),
+        }
+    }
+    if high.is_some() {
+        return Err("a \\u escape is half of a UTF-16 surrogate pair".into());
+    }
+    Ok(out)
+}
+
 impl ComponentProperties {
     /// Why the component may still not reach prosody, with what to run.
     pub fn warnings(&self, path: &Path, listener: &Listener) -> Vec<String> {
@@ -141,6 +311,93 @@ mod tests {
         let r = read(&f);
         std::fs::remove_file(&f).unwrap();
         r
+    }
+
+    /// Values read by Java 17's `Properties.load(InputStream)` from the same
+    /// bytes (measured once with `jshell`; see the comment of each case).
+    #[test]
+    fn reads_like_java() {
+        let cases: &[(&[u8], &[(&str, &str)])] = &[
+            // CRLF, lone CR, blanks before the key, `:` and blank separators.
+            (
+                b"  a = 1\r\nb:2\rc 3\n",
+                &[("a", "1"), ("b", "2"), ("c", "3")],
+            ),
+            // A continuation drops the next line's leading blanks; an empty
+            // line after one ends the logical line.
+            (b"a = x\\\n   y\\\n\nb = z\n", &[("a", "xy"), ("b", "z")]),
+            // Comments are never continued; `#` later on a line is data.
+            (b"# c \\\na = #1 !2\n", &[("a", "#1 !2")]),
+            // An even run of backslashes does not continue; escaped separators.
+            (b"a\\=b\\ c=d\\\\\ne=f\n", &[("a=b c", "d\\"), ("e", "f")]),
+            // ISO-8859-1 bytes; \u escapes; a surrogate pair; a final backslash.
+            (
+                b"k=caf\xe9 \\u00e9\\uD83D\\uDE00\\",
+                &[("k", "caf\u{e9} \u{e9}\u{1F600}")],
+            ),
+            // Only one separator is skipped; the last value of a key wins.
+            (b"a==b\na = c\nd\n", &[("a", "c"), ("d", "")]),
+        ];
+        for (bytes, want) in cases {
+            let got = parse_properties(bytes).unwrap();
+            let want: std::collections::HashMap<String, String> = want
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(bytes));
+        }
+        for bad in [&b"a=\\u00g1\n"[..], b"x=1\n\na=\\u12", b"a=\\uD800x"] {
+            let (line, e) = parse_properties(bad).unwrap_err();
+            assert!(e.contains("\\u"), "{e}");
+            assert_eq!(line, if bad.starts_with(b"x") { 3 } else { 1 });
+        }
+    }
+
+    /// 2,000 random inputs and what Java 17's `Properties.load` read from
+    /// each (tests/data/properties-java17.sh made the file): ours reads the
+    /// same, or refuses where Java errs or keeps half a surrogate pair (which
+    /// no Rust string, and no XMPP name or secret, can hold).
+    #[test]
+    fn reads_what_java_reads() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let units = |s: &str| -> Vec<u16> {
+            (0..s.len())
+                .step_by(4)
+                .map(|i| u16::from_str_radix(&s[i..i + 4], 16).unwrap())
+                .collect()
+        };
+        let mut compared = 0;
+        for line in include_str!("../tests/data/properties-java17.tsv").lines() {
+            let (input, java) = line.split_once('\t').unwrap();
+            let ours = parse_properties(&hex(input));
+            let Some(entries) = java.strip_prefix("OK ") else {
+                assert_eq!(java, "ERROR");
+                assert!(ours.is_err(), "{input}: Java refuses, we read {ours:?}");
+                continue;
+            };
+            let java: Result<std::collections::HashMap<String, String>, _> = entries
+                .split(',')
+                .filter(|e| !e.is_empty())
+                .map(|e| {
+                    let (k, v) = e.split_once(':').unwrap();
+                    Ok((
+                        String::from_utf16(&units(k))?,
+                        String::from_utf16(&units(v))?,
+                    ))
+                })
+                .collect::<Result<_, std::string::FromUtf16Error>>();
+            match java {
+                Ok(java) => assert_eq!(ours.unwrap(), java, "{input}"),
+                Err(_) => assert!(ours.is_err(), "{input}: half a surrogate pair"),
+            }
+            compared += 1;
+        }
+        assert!(compared > 1500, "only {compared} inputs Java reads");
     }
 
     #[test]
