@@ -119,8 +119,11 @@ struct Plan {
     file: usize,
     /// Confirms, on the edited config read back as prosody would, that the
     /// edit did what it says.
-    verify: Box<dyn Fn(&ConfigSet) -> Result<(), Error>>,
+    verify: Verify,
 }
+
+/// A plan's check of the edited config (see [`Plan::verify`]).
+type Verify = Box<dyn Fn(&ConfigSet) -> Result<(), Error>>;
 
 /// How one file changes.
 enum Change {
@@ -474,7 +477,7 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
 }
 
 /// The check an `add`/`remove` plan carries: [`verify`] for `name`.
-fn verified(name: &str, action: Action) -> Box<dyn Fn(&ConfigSet) -> Result<(), Error>> {
+fn verified(name: &str, action: Action) -> Verify {
     let name = name.to_string();
     Box::new(move |s: &ConfigSet| verify(s, &name, action))
 }
@@ -671,8 +674,8 @@ pub fn listen(
             file: 0,
             verify: Box::new(move |after: &ConfigSet| {
                 let l = crate::listener::effective(after).map_err(Error::new)?;
-                let ok = want_i.as_ref().is_none_or(|i| &l.interfaces == i)
-                    && want_p.as_ref().is_none_or(|p| &l.ports == p);
+                let ok = want_i.as_ref().map_or(true, |i| &l.interfaces == i)
+                    && want_p.as_ref().map_or(true, |p| &l.ports == p);
                 if ok {
                     Ok(())
                 } else {
