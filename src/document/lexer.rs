@@ -184,13 +184,11 @@ impl<'a> Lexer<'a> {
 
     /// The next token, comments included; `Eof` at the end.
     pub fn next_token(&mut self) -> Result<Token, LexError> {
-        while let Some(c) = self.peek(0) {
-            if is_space(c) {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
+        let rest = &self.src[self.pos..];
+        self.pos += rest
+            .iter()
+            .position(|&c| !is_space(c))
+            .unwrap_or(rest.len());
         let start = self.pos;
         let Some(c) = self.peek(0) else {
             return Ok(Token {
@@ -204,12 +202,12 @@ impl<'a> Lexer<'a> {
                 if let Some(level) = self.long_bracket_level() {
                     self.long_bracket_body(start, level, "comment")?;
                 } else {
-                    while let Some(c) = self.peek(0) {
-                        if c == b'\n' || c == b'\r' {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
+                    // Most of a stock config is comments: one scan per line.
+                    let rest = &self.src[self.pos..];
+                    self.pos += rest
+                        .iter()
+                        .position(|&c| c == b'\n' || c == b'\r')
+                        .unwrap_or(rest.len());
                 }
                 Tok::Comment
             }
