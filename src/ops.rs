@@ -176,7 +176,7 @@ fn edit(
     })?;
     let Plan {
         action,
-        files: changes,
+        files: mut changes,
         file: outcome_file,
         verify,
     } = plan(&set)?;
@@ -238,7 +238,6 @@ fn edit(
     // Check the result as prosody would load it, each file at its own path.
     // The edited texts are made in the old ones' buffers and the old model is
     // dropped first, so the config is in memory once.
-    let mut changes = changes;
     let overlay: HashMap<PathBuf, Vec<u8>> = set
         .files
         .into_iter()
