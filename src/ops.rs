@@ -122,6 +122,22 @@ struct Plan {
     verify: Verify,
 }
 
+impl Plan {
+    /// A change of the main config only; `None` when it already is as asked.
+    fn of_main(change: Option<(Action, Change)>, verify: Verify) -> Plan {
+        let (action, files) = match change {
+            Some((action, c)) => (action, BTreeMap::from([(0, c)])),
+            None => (Action::Unchanged, BTreeMap::new()),
+        };
+        Plan {
+            action,
+            files,
+            file: 0,
+            verify,
+        }
+    }
+}
+
 /// A plan's check of the edited config (see [`Plan::verify`]).
 type Verify = Box<dyn Fn(&ConfigSet) -> Result<(), Error>>;
 
@@ -659,19 +675,9 @@ pub fn listen(
         let text = set.files[0].doc.text();
         let unchanged = edits.iter().all(|(r, b)| text[r.clone()] == b[..]);
         let (want_i, want_p) = (interfaces.clone(), ports.clone());
-        Ok(Plan {
-            action: if unchanged {
-                Action::Unchanged
-            } else {
-                Action::Updated
-            },
-            files: if unchanged {
-                BTreeMap::new()
-            } else {
-                BTreeMap::from([(0, Change::Splice(edits))])
-            },
-            file: 0,
-            verify: Box::new(move |after: &ConfigSet| {
+        Ok(Plan::of_main(
+            (!unchanged).then_some((Action::Updated, Change::Splice(edits))),
+            Box::new(move |after: &ConfigSet| {
                 let l = crate::listener::effective(after).map_err(Error::new)?;
                 let ok = want_i.as_ref().map_or(true, |i| &l.interfaces == i)
                     && want_p.as_ref().map_or(true, |p| &l.ports == p);
@@ -681,7 +687,7 @@ pub fn listen(
                     Err(Error::new("refusing to write: the edited config would not have the requested listener (this is a bug in fogbow-xmpp-ctl; please report it)"))
                 }
             }),
-        })
+        ))
     })
 }
 
@@ -723,21 +729,11 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
         .unwrap_or_default();
     edit(ctx, &name, opts, move |set| {
         let unchanged = set.files[0].doc.text() == &bytes[..];
-        Ok(Plan {
-            action: if unchanged {
-                Action::Unchanged
-            } else {
-                Action::Restored
-            },
-            files: if unchanged {
-                BTreeMap::new()
-            } else {
-                BTreeMap::from([(0, Change::Whole(bytes))])
-            },
-            file: 0,
+        Ok(Plan::of_main(
+            (!unchanged).then_some((Action::Restored, Change::Whole(bytes))),
             // The backup loading (parse, includes) and passing the checks is the test.
-            verify: Box::new(|_| Ok(())),
-        })
+            Box::new(|_| Ok(())),
+        ))
     })
 }
 
