@@ -108,7 +108,6 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
 pub fn parse_properties(
     bytes: &[u8],
 ) -> Result<std::collections::HashMap<String, String>, (usize, String)> {
-    let blank = |c: char| matches!(c, ' ' | '\t' | '\x0c');
     let text: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
     let mut map = std::collections::HashMap::new();
     let (mut at, mut line_no) = (0, 1);
@@ -185,9 +184,13 @@ pub fn parse_properties(
     Ok(map)
 }
 
+/// Java's whitespace in a `.properties` line (line breaks aside).
+fn blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c')
+}
+
 /// `Properties.load`'s split of a logical line into key and value.
 fn split_key_value(line: &[char]) -> (&[char], &[char]) {
-    let blank = |c: char| matches!(c, ' ' | '\t' | '\x0c');
     let (mut key_len, mut value_start, mut has_sep) = (0, line.len(), false);
     let mut backslash = false;
     while key_len < line.len() {

@@ -212,7 +212,7 @@ fn includes_glob_missing_and_symlinked() {
 /// enough, and it writes nothing (no lock, no backup, no temp file).
 #[test]
 fn check_runs_as_prosody_with_read_access_only() {
-    if !real_parts_available() || !nix::unistd::Uid::effective().is_root() {
+    if !real_parts_available() || !running_as_root("the check as the prosody user") {
         return;
     }
     let s = Scratch::new("asprosody");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod support;
-use support::{Scratch, Tmpfs, BIN};
+use support::{running_as_root, Scratch, Tmpfs, BIN};
 
 const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
 
@@ -710,8 +710,7 @@ fn lock_timeout_is_a_clear_error() {
 /// permission errors an operator without sudo gets.
 #[test]
 fn permission_denied_suggests_sudo() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("not root: the permission test needs to switch users");
+    if !running_as_root("the permission test (it switches users)") {
         return;
     }
     let s = Scratch::new("perm");
@@ -814,11 +813,7 @@ fn prompt_asks_twice_without_echo() {
 /// root, as CI runs): a clear one-line error, nothing changed, no backup.
 #[test]
 fn read_only_file_system_is_a_clear_error() {
-    if !nix::unistd::Uid::effective().is_root() {
-        assert!(
-            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
-            "the read-only test needs root"
-        );
+    if !running_as_root("the read-only test") {
         return;
     }
     let s = Scratch::new("rofs");

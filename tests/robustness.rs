@@ -202,11 +202,7 @@ fn eight_processes_add_and_remove_at_once() {
 /// untouched, no temp file left.
 #[test]
 fn disk_full_is_a_clear_error() {
-    if !nix::unistd::Uid::effective().is_root() {
-        assert!(
-            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
-            "the disk-full test needs root for its tmpfs"
-        );
+    if !running_as_root("the disk-full test (its tmpfs)") {
         return;
     }
     let s = Scratch::new("full");

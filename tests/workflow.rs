@@ -439,7 +439,7 @@ fn listen_changes_what_prosody_binds() {
 /// through /etc/hosts entries made here and removed afterwards.
 #[test]
 fn doctor_checklist_on_a_loopback_setup() {
-    if !real_parts_available() || !nix::unistd::Uid::effective().is_root() {
+    if !real_parts_available() || !running_as_root("the doctor test (it edits /etc/hosts)") {
         return;
     }
     struct Hosts(String);

@@ -990,32 +990,22 @@ impl Builder<'_> {
         let Some(name) = first(calls[0]) else {
             return Rec::Other;
         };
+        // `Component "x" { … }`, `Component "x" "muc"`, `Component "x" "muc" { … }`.
         let mut header = HeadExtra::default();
-        let mut rest = calls[1..].iter();
-        if let Some(args) = rest.next() {
-            match args.first() {
-                Some(
-                    e @ Expr {
-                        kind: ExprKind::Table(_),
-                        ..
-                    },
-                ) => (header.table, header.fields) = self.table(e),
-                Some(e) if kind == SectionKind::Component => {
-                    header.module = Some(value(e));
-                    if let Some(args) = rest.next() {
-                        match args.first() {
-                            Some(
-                                t @ Expr {
-                                    kind: ExprKind::Table(_),
-                                    ..
-                                },
-                            ) => (header.table, header.fields) = self.table(t),
-                            _ => return Rec::Other,
-                        }
-                    }
+        let is_table = |e: &Expr| matches!(e.kind, ExprKind::Table(_));
+        let mut rest = calls[1..].iter().map(|args| args.first());
+        match rest.next() {
+            None => {}
+            Some(Some(t)) if is_table(t) => (header.table, header.fields) = self.table(t),
+            Some(Some(m)) if kind == SectionKind::Component => {
+                header.module = Some(value(m));
+                match rest.next() {
+                    None => {}
+                    Some(Some(t)) if is_table(t) => (header.table, header.fields) = self.table(t),
+                    _ => return Rec::Other,
                 }
-                _ => return Rec::Other,
             }
+            _ => return Rec::Other,
         }
         if rest.next().is_some() {
             return Rec::Other;

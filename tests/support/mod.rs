@@ -25,6 +25,21 @@ pub fn real_parts_available() -> bool {
     have
 }
 
+/// Whether we run as root, which `test` needs (tmpfs mounts, switching
+/// users). CI runs as root; elsewhere the test is skipped, saying why,
+/// unless the real parts are required.
+pub fn running_as_root(test: &str) -> bool {
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root {
+        assert!(
+            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+            "{test} needs root"
+        );
+        eprintln!("not root: {test} is skipped");
+    }
+    root
+}
+
 /// A scratch directory removed on drop, readable by the prosody user.
 pub struct Scratch {
     pub dir: PathBuf,
