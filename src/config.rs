@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::document::{Document, OptId, SectionHeader, SectionKind, Statement, SyntaxError, Value};
+use crate::document::{Document, SectionHeader, SectionKind, Statement, SyntaxError, Value};
 
 /// One loaded file.
 #[derive(Debug)]
@@ -116,9 +116,6 @@ pub struct Host<'s> {
     pub kind: SectionKind,
     pub at: At,
     doc: &'s Document,
-    /// The last `component_secret` set in this section, if any. A section
-    /// never continues into another file: each file starts in the global one.
-    secret: Option<OptId>,
 }
 
 impl<'s> Host<'s> {
@@ -133,9 +130,12 @@ impl<'s> Host<'s> {
         self.header().module
     }
     /// The value of the section's last `component_secret` (the one prosody
-    /// keeps), in the host's own file.
+    /// keeps). A section never continues into another file: each file
+    /// starts in the global one.
     pub fn secret(&self) -> Option<Value<'s>> {
-        self.secret.and_then(|id| self.doc.option(id).value)
+        self.doc
+            .last_section_option(self.at.stmt, "component_secret")
+            .and_then(|id| self.doc.option(id).value)
     }
     /// The line of the `VirtualHost`/`Component` statement.
     pub fn line(&self) -> usize {
@@ -286,21 +286,16 @@ impl ConfigSet {
             kind: header.kind,
             at,
             doc,
-            secret: doc.last_section_option(at.stmt, "component_secret"),
         }
     }
 
     /// The hosts whose literal name is `name` (compared as prosody does).
     pub fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
-        self.order()
-            .filter(|at| {
-                self.files[at.file].doc.section(at.stmt).is_some_and(|h| {
-                    h.name
-                        .literal()
-                        .is_some_and(|n| crate::names::same(&String::from_utf8_lossy(&n), name))
-                })
+        self.hosts()
+            .filter(|h| {
+                h.literal_name()
+                    .is_some_and(|n| crate::names::same(&n, name))
             })
-            .map(|at| self.host(at))
             .collect()
     }
 }

@@ -254,8 +254,7 @@ pub enum Owner {
     Section(usize),
 }
 
-/// Names one option record of a [`Document`], for callers that keep many
-/// (a host list) and want 4 bytes rather than a view each.
+/// Names one option record of a [`Document`] (see [`Document::option`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OptId(u32);
 
