@@ -453,6 +453,14 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
             set.files[0].path.display()
         )));
     }
+    // `add` refuses a plugin component (a MUC, an upload service): so does
+    // `remove`, which would otherwise delete a whole service it never made.
+    if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
+        return Err(Error::new(format!(
+            "{name} is a Component with a plugin module at {}, not an external component; not removing it (edit the file by hand)",
+            where_(set, h)
+        )));
+    }
     let mut per_file: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
     for h in &hosts {
         let doc = &set.files[h.at.file].doc;

@@ -485,6 +485,14 @@ fn bad_inputs_leave_files_untouched() {
             "secretsecretsecret",
             "plugin module \"muc\"",
         ),
+        // A plugin component is not ours to delete (issue 10, finding 8).
+        (
+            "mucremove",
+            "-- the MUC\nComponent \"m.example\" \"muc\"\n\tname = \"Rooms\"\n",
+            &["remove", "m.example"],
+            "",
+            "not an external component",
+        ),
         (
             "expr",
             "Component \"m.example\"\n\tcomponent_secret = FileLine(\"/x\")\n",
