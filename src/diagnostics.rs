@@ -33,15 +33,14 @@ impl std::fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(
-            f,
-            "{}:{}:{}: {sev}[{}]: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.code,
-            self.message
-        )?;
+        // Line 0 means "no position" (an unreadable file, a load error
+        // prosody reports without a line): `FILE:0:0:` would send an editor
+        // to a place that does not exist, so only the file is named.
+        write!(f, "{}:", self.file.display())?;
+        if self.line > 0 {
+            write!(f, "{}:{}:", self.line, self.column.max(1))?;
+        }
+        write!(f, " {sev}[{}]: {}", self.code, self.message)?;
         if let Some(h) = &self.help {
             write!(f, "\n  help: {h}")?;
         }
@@ -427,6 +426,30 @@ mod tests {
         out.into_iter()
             .map(|d| (d.code, d.line, d.column))
             .collect()
+    }
+
+    /// A diagnostic without a position names only its file (issue 10: a
+    /// prosody-load error was shown at `FILE:0:0`).
+    #[test]
+    fn no_position_is_not_line_zero() {
+        let mut d = Diagnostic {
+            severity: Severity::Error,
+            code: "prosody-load",
+            file: "/etc/prosody/prosody.cfg.lua".into(),
+            line: 0,
+            column: 0,
+            message: "prosody cannot load the config: boom".into(),
+            help: None,
+        };
+        assert_eq!(
+            d.to_string(),
+            "/etc/prosody/prosody.cfg.lua: error[prosody-load]: prosody cannot load the config: boom"
+        );
+        d.line = 3;
+        d.column = 1;
+        assert!(d
+            .to_string()
+            .starts_with("/etc/prosody/prosody.cfg.lua:3:1: error"));
     }
 
     /// Under test the name hash keeps one bit, so distinct names collide

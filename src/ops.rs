@@ -251,6 +251,7 @@ fn edit(
         .collect();
     let main_file = set.files[outcome_file].real_path.clone();
 
+    let restoring = changes.values().any(|c| matches!(c, Change::Whole(_)));
     // Check the result as prosody would load it, each file at its own path.
     // The edited texts are made in the old ones' buffers and the old model is
     // dropped first, so the config is in memory once.
@@ -261,7 +262,13 @@ fn edit(
         .filter_map(|(i, f)| Some((f.real_path, changes.remove(&i)?.apply(f.doc.into_text()))))
         .collect();
     let after_set = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| Error {
-        message: "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into(),
+        // A splice that breaks the file is our bug; a backup that does not
+        // load (an Include gone since, a hand-made file) is the backup's.
+        message: if restoring {
+            "refusing to restore: the backup would not load in place of the config".into()
+        } else {
+            "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into()
+        },
         diagnostics: vec![diagnostics::from_load_error(&e)],
     })?;
     verify(&after_set)?;
