@@ -57,9 +57,18 @@ impl Installed {
 
     /// Loads `config` with prosody's configmanager.
     pub fn load(&self, config: &Path) -> Result<Verdict, String> {
+        self.load_with(config, &[])
+    }
+
+    /// Loads `config` with some files read from elsewhere: each `(real,
+    /// temp)` pair makes every open of `real` (by any name that reaches the
+    /// same inode) read `temp`. So an edit written to temp files is judged by
+    /// prosody exactly as if it stood in place, before anything is renamed.
+    pub fn load_with(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Verdict, String> {
         let mut child = Command::new(&self.lua)
             .arg("-")
             .arg(config)
+            .args(overlay.iter().flat_map(|(real, temp)| [real, temp]))
             .env("FXC_PROSODY_LIB", &self.lib)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

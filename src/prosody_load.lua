@@ -7,6 +7,33 @@ local config = arg[1]
 local lib = os.getenv("FXC_PROSODY_LIB") or "/usr/lib/prosody"
 package.path = lib .. "/?.lua;" .. package.path
 package.cpath = lib .. "/?.so;" .. package.cpath
+-- The rest of the arguments are pairs REAL TEMP: a file that is REAL (the
+-- same device and inode, however it is named: Debian's conf.d links into
+-- conf.avail) is read from TEMP instead. That is how an edit is loaded as if
+-- it stood in place before it is renamed there. Installed before prosody's
+-- modules are required, in case one keeps its own reference to io.open.
+local overlay, by_name = {}, {}
+local lfs_ok, lfs = pcall(require, "lfs")
+local function key(name)
+  if not lfs_ok then return nil end
+  local a = lfs.attributes(name)
+  return a and (a.dev .. ":" .. a.ino)
+end
+for i = 2, #arg - 1, 2 do
+  by_name[arg[i]] = arg[i + 1]
+  local k = key(arg[i])
+  if k then overlay[k] = arg[i + 1] end
+end
+if next(by_name) then
+  local open = io.open
+  io.open = function(name, mode, ...)
+    if mode == nil or tostring(mode):match("^r") then
+      local t = by_name[name] or (type(name) == "string" and overlay[key(name) or ""])
+      if t then return open(t, mode, ...) end
+    end
+    return open(name, mode, ...)
+  end
+end
 -- configmanager only fires events and registers handlers on the global `prosody`.
 prosody = { events = { fire_event = function() end, add_handler = function() end } }
 local ok_require, cm = pcall(function()

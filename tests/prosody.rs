@@ -285,3 +285,37 @@ fn real_prosody_accepts_what_we_write() {
         Handshake::Accepted
     );
 }
+
+/// prosody's loader judges an edit held in temp files as if it stood in
+/// place: through the conf.d symlink, by the main file's name, and a file
+/// not in the overlay is read from disk.
+#[test]
+fn loader_reads_an_overlay_in_place() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("overlay");
+    let cfg = debian_tree(&s);
+    let p = fogbow_xmpp_ctl::prosody::Installed::find().expect("prosody is installed");
+    assert_eq!(
+        p.load(&cfg).unwrap(),
+        fogbow_xmpp_ctl::prosody::Verdict::Loads
+    );
+    let broken = s.write(
+        "etc/.broken.tmp",
+        "VirtualHost \"localhost\"\nx = require \"no.such.module\"\n",
+    );
+    let real_inc = std::fs::canonicalize(s.path("etc/conf.avail/localhost.cfg.lua")).unwrap();
+    let fails = |v| matches!(v, fogbow_xmpp_ctl::prosody::Verdict::Fails { .. });
+    // The included file, reached by prosody through the conf.d symlink.
+    assert!(fails(p.load_with(&cfg, &[(&real_inc, &broken)]).unwrap()));
+    // The main file.
+    assert!(fails(p.load_with(&cfg, &[(&cfg, &broken)]).unwrap()));
+    // A good overlay loads, and nothing on disk was touched.
+    let good = s.write("etc/.good.tmp", "-- edited\n");
+    assert_eq!(
+        p.load_with(&cfg, &[(&real_inc, &good)]).unwrap(),
+        fogbow_xmpp_ctl::prosody::Verdict::Loads
+    );
+    assert_eq!(s.read("etc/conf.avail/localhost.cfg.lua"), LOCALHOST);
+}
