@@ -31,17 +31,26 @@ const PORT_KEYS: [&str; 4] = [
 ];
 const HOST_KEYS: [&str; 2] = ["xmpp_host", "xmpp_server_ip"];
 
-/// Reads and checks a Fogbow component's properties file.
+/// The largest properties file we read: Fogbow's are a few KiB, and a
+/// bound keeps `--from-properties /dev/stdin < huge` from eating memory.
+pub const MAX_PROPERTIES: u64 = 1 << 20;
+
+/// Reads and checks a Fogbow component's properties file: a regular file of
+/// at most [`MAX_PROPERTIES`] bytes (a FIFO or a device is refused unread).
 pub fn read(path: &Path) -> Result<ComponentProperties, String> {
+    use crate::secret::ReadError;
     let p = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-            " (run with sudo?)"
-        } else {
-            ""
-        };
-        format!("cannot read {p}: {}{hint}", crate::secret::plain_io(&e))
-    })?;
+    let bytes =
+        crate::secret::read_regular(path, MAX_PROPERTIES, "the properties file").map_err(|e| {
+            match e {
+                ReadError::Missing => format!("cannot read {p}: No such file or directory"),
+                ReadError::TooLarge => format!(
+                    "{p} is larger than {} MiB: not a Fogbow component's configuration",
+                    MAX_PROPERTIES >> 20
+                ),
+                ReadError::Other(m) => m,
+            }
+        })?;
     let map = parse_properties(&bytes)
         .map_err(|(line, e)| format!("{p}:{line}: not a valid properties file: {e}"))?;
     // The secret's value never appears in a message.
@@ -284,7 +293,11 @@ impl ComponentProperties {
             out.push(format!("{p} sets xmpp_enabled=false: the component will not connect to prosody until it is true"));
         }
         let (port, key) = self.port;
-        if !listener.ports.contains(&port) {
+        if let Some(why) = listener.closed() {
+            out.push(format!(
+                "{why}: run fogbow-xmpp-ctl listen --port {port} (and --interface, if it is the interfaces)"
+            ));
+        } else if !listener.ports.contains(&port) {
             let from = key.map_or(String::from("the default"), |k| k.to_string());
             out.push(format!(
                 "the component dials port {port} ({from}), but prosody accepts components on {}: run fogbow-xmpp-ctl listen --port {port}",
