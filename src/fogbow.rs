@@ -456,6 +456,30 @@ mod tests {
         }
     }
 
+    /// A FIFO, a device or a huge file is refused before it blocks or
+    /// fills memory, with the limit in the message.
+    #[test]
+    fn only_bounded_regular_files() {
+        let d = std::env::temp_dir().join(format!("fxc-props-bounds-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let fifo = d.join("fifo.conf");
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(read(&fifo).unwrap_err().contains("is a FIFO"));
+        assert!(read(Path::new("/dev/zero"))
+            .unwrap_err()
+            .contains("is a device"));
+        let big = d.join("big.conf");
+        let mut text = b"xmpp_jid=a.example\nxmpp_password=x\n".to_vec();
+        text.resize(MAX_PROPERTIES as usize + 1, b'#');
+        std::fs::write(&big, &text).unwrap();
+        assert!(read(&big).unwrap_err().contains("larger than 1 MiB"));
+        text.truncate(MAX_PROPERTIES as usize);
+        std::fs::write(&big, &text).unwrap();
+        assert_eq!(read(&big).unwrap().jid, "a.example");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     #[test]
     fn warnings_say_what_to_run() {
         let p = props("xmpp_jid=a.example\nxmpp_password=x\nxmpp_c2c_port=5348\nxmpp_enabled=false\nxmpp_host=10.1.2.3\n").unwrap();
@@ -480,6 +504,15 @@ mod tests {
             p.warnings(Path::new("m.conf"), &open).len(),
             1,
             "only xmpp_enabled is left"
+        );
+        let closed = Listener {
+            ports: vec![],
+            ..open
+        };
+        let w = p.warnings(Path::new("m.conf"), &closed);
+        assert!(
+            w[1].contains("no component port") && w[1].contains("listen --port 5348"),
+            "{w:?}"
         );
     }
 }

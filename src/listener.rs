@@ -259,3 +259,42 @@ pub fn plan(
     }
     Ok(edits)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(text: &str) -> Result<Listener, String> {
+        let d = std::env::temp_dir().join(format!("fxc-listener-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join(format!("{}.cfg.lua", text.len()));
+        std::fs::write(&f, text).unwrap();
+        let set = ConfigSet::load(&f).unwrap();
+        let l = effective(&set);
+        std::fs::remove_file(&f).unwrap();
+        l
+    }
+
+    /// An empty list is valid in prosody and opens nothing (portmanager
+    /// loops over interfaces × ports); it reads as such, not as the default.
+    #[test]
+    fn empty_lists_open_no_listener() {
+        let l = listener("component_ports = { }\n").unwrap();
+        assert!(l.ports.is_empty() && !l.ports_default);
+        assert!(l
+            .closed()
+            .unwrap()
+            .contains("component_ports is an empty list"));
+        let l = listener("component_interfaces = {}\n").unwrap();
+        assert!(l
+            .closed()
+            .unwrap()
+            .contains("component_interfaces is an empty list"));
+        assert!(!l.remote_reachable());
+        assert_eq!(listener("").unwrap().closed(), None);
+        assert_eq!(listener("component_ports = 5348\n").unwrap().ports, [5348]);
+        for bad in ["component_ports = { \"0\" }\n", "component_ports = { 0 }\n"] {
+            assert!(listener(bad).is_err(), "{bad}");
+        }
+    }
+}

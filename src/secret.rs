@@ -250,8 +250,93 @@ mod tests {
             std::fs::write(&f, content).unwrap();
             assert_eq!(read_file(&f).unwrap(), want);
         }
-        let e = read_file(&dir.join("missing")).unwrap_err();
-        assert!(e.contains("missing") && e.contains("No such file"), "{e}");
+        // A missing file may be a secret typed in its place: not repeated.
+        let e = read_file(&dir.join("hunter2-typed-here")).unwrap_err();
+        assert!(
+            e.contains("does not exist") && !e.contains("hunter2") && e.contains("--secret-file -"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_are_bounded_and_bom_free() {
+        let dir = std::env::temp_dir().join(format!("fxc-secret-max-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("s");
+        let at_limit = vec![b'k'; MAX_SECRET];
+        std::fs::write(&f, [&at_limit[..], b"\r\n"].concat()).unwrap();
+        assert_eq!(read_file(&f).unwrap(), at_limit);
+        assert!(validate(&at_limit).is_ok());
+        let over = vec![b'k'; MAX_SECRET + 1];
+        for content in [[&over[..], b"\n"].concat(), vec![b'k'; 1 << 20]] {
+            std::fs::write(&f, &content).unwrap();
+            let e = read_file(&f).unwrap_err();
+            assert!(
+                e.contains("longer than 1024 bytes") && !e.contains("kkk"),
+                "{e}"
+            );
+        }
+        let e = validate(&over).unwrap_err();
+        assert!(
+            e.contains("longer than 1024 bytes") && !e.contains("kkk"),
+            "{e}"
+        );
+        std::fs::write(&f, b"\xef\xbb\xbfsecret-after-bom\n").unwrap();
+        let e = read_file(&f).unwrap_err();
+        assert!(
+            e.contains("byte order mark") && !e.contains("secret-after"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO would block the open (and the read) forever, a device never
+    /// ends: both are refused before a byte is read.
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("fxc-secret-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        for (path, kind) in [
+            (fifo.as_path(), "is a FIFO"),
+            (Path::new("/dev/zero"), "is a device"),
+            (dir.as_path(), "is a directory"),
+        ] {
+            let e = read_file(path).unwrap_err();
+            assert!(e.contains(kind) && e.contains("regular file"), "{e}");
+            assert!(matches!(
+                read_regular(path, 10, "the file"),
+                Err(ReadError::Other(m)) if m.contains(kind)
+            ));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The process that reads secrets leaves no core dump: checked in a
+    /// child, so the test process keeps its own settings.
+    #[test]
+    fn core_dumps_are_forbidden() {
+        use nix::sys::wait::{waitpid, WaitStatus};
+        use nix::unistd::{fork, ForkResult};
+        // SAFETY: the child only makes system calls and exits.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                forbid_core_dumps();
+                let mut l = libc::rlimit {
+                    rlim_cur: 1,
+                    rlim_max: 1,
+                };
+                let ok = unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut l) } == 0
+                    && l.rlim_cur == 0
+                    && !nix::sys::prctl::get_dumpable().unwrap_or(true);
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+            }
+        }
     }
 }
