@@ -201,13 +201,15 @@ impl Peer {
     fn send(&mut self, text: &str) -> Result<(), Outcome> {
         let wait = left(self.deadline).min(STEP);
         if wait.is_zero() {
-            return Err(self.late("chance to write"));
+            return Err(self.late("chance to write", true));
         }
         let _ = self.s.set_write_timeout(Some(wait));
         self.s
             .write_all(text.as_bytes())
             .map_err(|e| match e.kind() {
-                ErrorKind::WouldBlock | ErrorKind::TimedOut => self.late("chance to write"),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                    self.late("chance to write", wait < STEP)
+                }
                 _ => Outcome::ConnectionError(crate::secret::plain_io(&e)),
             })
     }
@@ -217,7 +219,7 @@ impl Peer {
     fn read_more(&mut self, waiting: &str) -> Result<bool, Outcome> {
         let wait = left(self.deadline).min(STEP);
         if wait.is_zero() {
-            return Err(self.late(waiting));
+            return Err(self.late(waiting, true));
         }
         let room = MAX_ANSWER.saturating_sub(self.got.len());
         if room == 0 {
@@ -237,7 +239,7 @@ impl Peer {
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(true),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                Err(self.late(waiting))
+                Err(self.late(waiting, wait < STEP))
             }
             Err(e) => Err(Outcome::ConnectionError(format!(
                 "reading the {waiting}: {}",
@@ -246,9 +248,10 @@ impl Peer {
         }
     }
 
-    /// The timeout that ended the wait for `waiting`.
-    fn late(&self, waiting: &str) -> Outcome {
-        if left(self.deadline).is_zero() {
+    /// The timeout that ended the wait for `waiting`: the probe's deadline
+    /// (`overall`), or one step's silence.
+    fn late(&self, waiting: &str, overall: bool) -> Outcome {
+        if overall {
             Outcome::Timeout(format!(
                 "no complete {waiting} within the probe's {} s deadline ({} bytes received): the server answers too slowly",
                 DEADLINE.as_secs(),
