@@ -140,7 +140,9 @@ pub enum Command {
     /// Connects to prosody's component port (default: the configured listener,
     /// 127.0.0.1 for a wildcard) with the configured secret and reports
     /// accepted, not-authorized, host-unknown, conflict (connected elsewhere:
-    /// good news) or the connection error. Exit 0 for accepted and conflict.
+    /// good news), connection-error, timeout (no answer within 5 s, or not all
+    /// of it within the probe's 10 s deadline) or not-xmpp (another service
+    /// answers there). Exit 0 for accepted and conflict.
     #[command(after_help = AFTER_HELP)]
     Probe(Deferred<ProbeArgs>),
     /// List the backups of the main config, or restore one
@@ -198,11 +200,11 @@ pub struct AddArgs {
     #[arg(required_unless_present = "from_properties")]
     pub name: Option<String>,
 
-    /// Take the name and secret (xmpp_jid, xmpp_password) from a Fogbow component's configuration file (Java .properties: manager.conf, rendezvous.conf, …)
+    /// Take the name and secret (xmpp_jid, xmpp_password) from a Fogbow component's configuration file (Java .properties: manager.conf, rendezvous.conf, …; a regular file of at most 1 MiB)
     #[arg(long, value_name = "FILE")]
     pub from_properties: Option<PathBuf>,
 
-    /// Read the secret from PATH (- for standard input); one trailing newline is stripped
+    /// Read the secret from PATH, a regular file (- for standard input); one trailing newline is stripped; at most 1024 bytes
     #[arg(long, value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
 

@@ -103,40 +103,59 @@ pub fn run(main: &Path, set: &ConfigSet, listener: &Listener, public: &[IpAddr])
         format!("{errors} error(s) in {} file(s)", check.files.len()),
         Some("run fogbow-xmpp-ctl check to see them".into()),
     ));
-    let s2s_port = crate::listener::s2s_ports(set)
-        .ok()
-        .and_then(|p| p.first().copied())
-        .unwrap_or(5269);
-    let s2s = listening("127.0.0.1", s2s_port);
+    // An empty `s2s_ports = { }` opens no port (prosody's portmanager binds
+    // each listed port): say so rather than test a port prosody never opens.
+    let s2s = match crate::listener::s2s_ports(set) {
+        Ok(p) => match p.first() {
+            Some(&port) => listening("127.0.0.1", port)
+                .map(|()| format!("port {port} accepts connections"))
+                .map_err(|e| format!("port {port}: {e}")),
+            None => Err(
+                "the global s2s_ports is an empty list, so prosody opens no server-to-server port"
+                    .into(),
+            ),
+        },
+        Err(e) => Err(e),
+    };
+    let s2s_ok = s2s.is_ok();
     items.push(item(
         None,
         "server-to-server port listens",
-        s2s.is_ok(),
-        match &s2s {
-            Ok(()) => format!("port {s2s_port} accepts connections"),
-            Err(e) => format!("port {s2s_port}: {e}"),
-        },
-        Some(format!(
-            "is prosody running? federation needs port {s2s_port} open to the world"
-        )),
+        s2s_ok,
+        s2s.unwrap_or_else(|e| e),
+        Some("is prosody running? federation needs its server-to-server port (s2s_ports, 5269 by default) open to the world".into()),
     ));
-    let port = listener.ports[0];
-    let reach = listening(&listener.local_address(), port);
+    let reach = match (listener.closed(), listener.ports.first()) {
+        (None, Some(&port)) => {
+            let at = listener.local_address();
+            listening(&at, port).map(|()| format!("{at}:{port} accepts connections"))
+        }
+        (why, _) => Err(why.unwrap_or_default()),
+    };
+    let reach_hint = if listener.closed().is_some() {
+        format!(
+            "set a port (and an interface) for components: fogbow-xmpp-ctl listen --port {}",
+            crate::listener::DEFAULT_PORT
+        )
+    } else {
+        "prosody opens the component port only while it runs with at least one external component: fogbow-xmpp-ctl restart".into()
+    };
+    let reach_ok = reach.is_ok();
     items.push(item(
         None,
         "component port reachable",
-        reach.is_ok(),
-        match &reach {
-            Ok(()) => format!("{}:{port} accepts connections", listener.local_address()),
-            Err(e) => e.clone(),
-        },
-        Some("prosody opens the component port only while it runs with at least one external component: fogbow-xmpp-ctl restart".into()),
+        reach_ok,
+        reach.unwrap_or_else(|e| e),
+        Some(reach_hint),
     ));
     items.push(item(
         None,
         "component port open to other machines",
-        listener.remote_reachable(),
-        format!("prosody accepts components on {}", listener.interfaces.join(", ")),
+        listener.remote_reachable() && listener.closed().is_none(),
+        match listener.closed() {
+            Some(why) => why,
+            None => format!("prosody accepts components on {}", listener.interfaces.join(", ")),
+        },
         Some("a Fogbow component on another machine cannot connect: fogbow-xmpp-ctl listen --interface 0.0.0.0 (and open the port to the intranet only)".into()),
     ));
 

@@ -31,17 +31,26 @@ const PORT_KEYS: [&str; 4] = [
 ];
 const HOST_KEYS: [&str; 2] = ["xmpp_host", "xmpp_server_ip"];
 
-/// Reads and checks a Fogbow component's properties file.
+/// The largest properties file we read: Fogbow's are a few KiB, and a
+/// bound keeps `--from-properties /dev/stdin < huge` from eating memory.
+pub const MAX_PROPERTIES: u64 = 1 << 20;
+
+/// Reads and checks a Fogbow component's properties file: a regular file of
+/// at most [`MAX_PROPERTIES`] bytes (a FIFO or a device is refused unread).
 pub fn read(path: &Path) -> Result<ComponentProperties, String> {
+    use crate::secret::ReadError;
     let p = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-            " (run with sudo?)"
-        } else {
-            ""
-        };
-        format!("cannot read {p}: {}{hint}", crate::secret::plain_io(&e))
-    })?;
+    let bytes =
+        crate::secret::read_regular(path, MAX_PROPERTIES, "the properties file").map_err(|e| {
+            match e {
+                ReadError::Missing => format!("cannot read {p}: No such file or directory"),
+                ReadError::TooLarge => format!(
+                    "{p} is larger than {} MiB: not a Fogbow component's configuration",
+                    MAX_PROPERTIES >> 20
+                ),
+                ReadError::Other(m) => m,
+            }
+        })?;
     let map = parse_properties(&bytes)
         .map_err(|(line, e)| format!("{p}:{line}: not a valid properties file: {e}"))?;
     // The secret's value never appears in a message.
@@ -284,7 +293,11 @@ impl ComponentProperties {
             out.push(format!("{p} sets xmpp_enabled=false: the component will not connect to prosody until it is true"));
         }
         let (port, key) = self.port;
-        if !listener.ports.contains(&port) {
+        if let Some(why) = listener.closed() {
+            out.push(format!(
+                "{why}: run fogbow-xmpp-ctl listen --port {port} (and --interface, if it is the interfaces)"
+            ));
+        } else if !listener.ports.contains(&port) {
             let from = key.map_or(String::from("the default"), |k| k.to_string());
             out.push(format!(
                 "the component dials port {port} ({from}), but prosody accepts components on {}: run fogbow-xmpp-ctl listen --port {port}",
@@ -443,6 +456,30 @@ mod tests {
         }
     }
 
+    /// A FIFO, a device or a huge file is refused before it blocks or
+    /// fills memory, with the limit in the message.
+    #[test]
+    fn only_bounded_regular_files() {
+        let d = std::env::temp_dir().join(format!("fxc-props-bounds-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let fifo = d.join("fifo.conf");
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(read(&fifo).unwrap_err().contains("is a FIFO"));
+        assert!(read(Path::new("/dev/zero"))
+            .unwrap_err()
+            .contains("is a device"));
+        let big = d.join("big.conf");
+        let mut text = b"xmpp_jid=a.example\nxmpp_password=x\n".to_vec();
+        text.resize(MAX_PROPERTIES as usize + 1, b'#');
+        std::fs::write(&big, &text).unwrap();
+        assert!(read(&big).unwrap_err().contains("larger than 1 MiB"));
+        text.truncate(MAX_PROPERTIES as usize);
+        std::fs::write(&big, &text).unwrap();
+        assert_eq!(read(&big).unwrap().jid, "a.example");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     #[test]
     fn warnings_say_what_to_run() {
         let p = props("xmpp_jid=a.example\nxmpp_password=x\nxmpp_c2c_port=5348\nxmpp_enabled=false\nxmpp_host=10.1.2.3\n").unwrap();
@@ -467,6 +504,15 @@ mod tests {
             p.warnings(Path::new("m.conf"), &open).len(),
             1,
             "only xmpp_enabled is left"
+        );
+        let closed = Listener {
+            ports: vec![],
+            ..open
+        };
+        let w = p.warnings(Path::new("m.conf"), &closed);
+        assert!(
+            w[1].contains("no component port") && w[1].contains("listen --port 5348"),
+            "{w:?}"
         );
     }
 }

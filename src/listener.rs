@@ -38,6 +38,22 @@ impl Listener {
         }
     }
 
+    /// Why prosody opens no component listener at all, if so. An empty
+    /// list is a valid config: portmanager binds every interface × port
+    /// pair, none here ("Activated service 'component' on no ports").
+    pub fn closed(&self) -> Option<String> {
+        if self.ports.is_empty() {
+            Some(
+                "the global component_ports is an empty list, so prosody opens no component port"
+                    .into(),
+            )
+        } else if self.interfaces.is_empty() {
+            Some("the global component_interfaces is an empty list, so prosody listens for components on no interface".into())
+        } else {
+            None
+        }
+    }
+
     /// Whether it accepts connections from other machines.
     pub fn remote_reachable(&self) -> bool {
         self.interfaces.iter().any(|i| match i.as_str() {
@@ -114,7 +130,9 @@ fn ports(set: &ConfigSet, names: &[&str]) -> Result<Option<Vec<u16>>, String> {
             Literal::Num(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => Ok(n as u16),
             Literal::Str(s) => String::from_utf8_lossy(&s)
                 .parse::<u16>()
-                .map_err(|_| format!("a port in {} is not a number", names[0])),
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("a port in {} is not a number from 1 to 65535", names[0])),
             Literal::Num(n) => Err(format!("the port {n} in {} is out of range", names[0])),
         })
         .collect::<Result<Vec<_>, _>>()
@@ -240,4 +258,43 @@ pub fn plan(
         }
     }
     Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(text: &str) -> Result<Listener, String> {
+        let d = std::env::temp_dir().join(format!("fxc-listener-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join(format!("{}.cfg.lua", text.len()));
+        std::fs::write(&f, text).unwrap();
+        let set = ConfigSet::load(&f).unwrap();
+        let l = effective(&set);
+        std::fs::remove_file(&f).unwrap();
+        l
+    }
+
+    /// An empty list is valid in prosody and opens nothing (portmanager
+    /// loops over interfaces × ports); it reads as such, not as the default.
+    #[test]
+    fn empty_lists_open_no_listener() {
+        let l = listener("component_ports = { }\n").unwrap();
+        assert!(l.ports.is_empty() && !l.ports_default);
+        assert!(l
+            .closed()
+            .unwrap()
+            .contains("component_ports is an empty list"));
+        let l = listener("component_interfaces = {}\n").unwrap();
+        assert!(l
+            .closed()
+            .unwrap()
+            .contains("component_interfaces is an empty list"));
+        assert!(!l.remote_reachable());
+        assert_eq!(listener("").unwrap().closed(), None);
+        assert_eq!(listener("component_ports = 5348\n").unwrap().ports, [5348]);
+        for bad in ["component_ports = { \"0\" }\n", "component_ports = { 0 }\n"] {
+            assert!(listener(bad).is_err(), "{bad}");
+        }
+    }
 }

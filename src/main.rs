@@ -69,8 +69,36 @@ fn print_json(v: &impl serde::Serialize) {
     let _ = std::io::stdout().write_all(s.as_bytes());
 }
 
+/// A usage error from clap, without the value it complains about when that
+/// may be a secret: clap repeats an unexpected positional argument, and
+/// `add NAME SECRET` is the likeliest way to type one there.
+fn parse_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let positional = matches!(
+        e.get(ContextKind::InvalidArg),
+        Some(ContextValue::String(a)) if !a.starts_with('-')
+    );
+    if e.kind() == ErrorKind::UnknownArgument && positional {
+        let usage = e
+            .get(ContextKind::Usage)
+            .map(|u| format!("\n\n{u}"))
+            .unwrap_or_default();
+        eprintln!(
+            "error: one argument too many (not repeated here, in case it is a secret: no command takes a secret on the command line, where every local user can read it; type it with --secret-file - or at the prompt, or use --generate-secret){usage}\n\nFor more information, try '--help'."
+        );
+        return ExitCode::from(USAGE);
+    }
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(USAGE))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // First of all: whatever happens next, no core dump holds a secret.
+    secret::forbid_core_dumps();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return parse_error(e),
+    };
     let out = Out {
         quiet: cli.quiet,
         verbose: cli.verbose,
@@ -230,10 +258,11 @@ fn main() -> ExitCode {
                         .ok()
                         .and_then(|v| v["outcome"].as_str().map(String::from))
                         .unwrap_or_default();
-                    let detail = match &r.outcome {
-                        fogbow_xmpp_ctl::probe::Outcome::ConnectionError(d) => format!(" ({d})"),
-                        _ => String::new(),
-                    };
+                    let detail = r
+                        .outcome
+                        .detail()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default();
                     println!("{}: {outcome}{detail} at {}:{}", r.name, r.host, r.port);
                     out.info(&format!("hint: {}", r.hint));
                 }

@@ -807,8 +807,19 @@ pub fn probe(
         )));
     }
     let listener = crate::listener::effective(&set).map_err(Error::new)?;
+    // With no component listener there is nothing to probe, unless told where.
+    let port = match (port, listener.closed(), listener.ports.first()) {
+        (Some(p), _, _) => p,
+        (None, None, Some(&p)) => p,
+        (None, why, _) => {
+            return Err(Error::new(format!(
+                "{}; set one with fogbow-xmpp-ctl listen --port {}, or probe elsewhere with --port",
+                why.unwrap_or_default(),
+                crate::listener::DEFAULT_PORT
+            )))
+        }
+    };
     let host = host.unwrap_or_else(|| listener.local_address());
-    let port = port.unwrap_or(listener.ports[0]);
     let outcome = crate::probe::handshake(&host, port, name, &secret);
     Ok(ProbeReport {
         name: name.to_string(),

@@ -3,8 +3,20 @@
 //! A secret never comes from argv (every local user can read it in `ps`),
 //! and never appears in our messages or logs.
 
+use std::fs::File;
 use std::io::{IsTerminal, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
+
+use nix::libc;
+
+/// The longest secret we write. A Fogbow secret is 40 hex digits; 1024
+/// bytes leaves room for any passphrase and bounds what a stray
+/// `--secret-file /dev/stdin < big-file` can make us read and write.
+pub const MAX_SECRET: usize = 1024;
+
+/// A UTF-8 byte order mark, which editors on other systems put first.
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Checks a secret before it is written. Control characters are refused:
 /// a newline or NUL in a secret is almost always a copy-paste accident, and
@@ -12,6 +24,12 @@ use std::path::Path;
 pub fn validate(secret: &[u8]) -> Result<(), String> {
     if secret.is_empty() {
         return Err("the secret is empty".into());
+    }
+    if secret.len() > MAX_SECRET {
+        return Err(format!(
+            "the secret is longer than {MAX_SECRET} bytes ({} bytes); use a shorter one, e.g. --generate-secret",
+            secret.len()
+        ));
     }
     if let Some(i) = secret.iter().position(|&c| c < 0x20 || c == 0x7f) {
         let what = match secret[i] {
@@ -29,33 +47,129 @@ pub fn validate(secret: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads a secret file (`-` = standard input), stripping one trailing LF or CRLF.
+/// Reads a secret file (`-` = standard input), stripping one trailing LF or
+/// CRLF. Only a regular file (or standard input) is read, and at most
+/// [`MAX_SECRET`] bytes: `/dev/zero` never ends and a FIFO blocks forever.
+/// A missing file's name is not repeated: it may be a secret typed by mistake.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
-    if path.as_os_str() == "-" {
+    let too_long = || {
+        format!("the secret is longer than {MAX_SECRET} bytes (one trailing newline aside); nothing was changed")
+    };
+    // The limit and a CRLF, and one byte more to tell "too long".
+    let bound = MAX_SECRET as u64 + 2;
+    let mut bytes = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
         std::io::stdin()
+            .take(bound + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read the secret from standard input: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "cannot read the secret from standard input: {}",
+                    plain_io(&e)
+                )
+            })?;
+        bytes
     } else {
-        bytes = std::fs::read(path).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                " (run with sudo?)"
-            } else {
-                ""
-            };
-            format!(
-                "cannot read the secret file {}: {}{hint}",
-                path.display(),
-                plain_io(&e)
-            )
-        })?;
-    }
+        read_regular(path, bound, "the secret file").map_err(|e| match e {
+            ReadError::TooLarge => too_long(),
+            ReadError::Missing => "the file given to --secret-file does not exist (its name is not repeated, in case a secret was typed there: to type a secret, use --secret-file - or the prompt)".to_string(),
+            ReadError::Other(m) => m,
+        })?
+    };
     if bytes.ends_with(b"\r\n") {
         bytes.truncate(bytes.len() - 2);
     } else if bytes.ends_with(b"\n") {
         bytes.truncate(bytes.len() - 1);
     }
+    if bytes.len() > MAX_SECRET {
+        return Err(too_long());
+    }
+    if bytes.starts_with(BOM) {
+        return Err("the secret starts with a UTF-8 byte order mark (EF BB BF), which an editor added: save the file without BOM (e.g. in vim, :set nobomb); nothing was changed".into());
+    }
     Ok(bytes)
+}
+
+/// Why [`read_regular`] failed.
+#[derive(Debug)]
+pub enum ReadError {
+    /// No such file.
+    Missing,
+    /// More than the limit.
+    TooLarge,
+    /// Anything else, as a message that names the file.
+    Other(String),
+}
+
+/// Reads `path` if it is a regular file of at most `limit` bytes. Anything
+/// else is refused before it is read: a FIFO would block us (with the
+/// config's lock held), and a device such as `/dev/zero` never ends. The
+/// file is opened non-blocking and checked again through its descriptor, so
+/// swapping in a FIFO after the first check cannot block us either.
+/// `what` names the file in messages ("the secret file").
+pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, ReadError> {
+    let p = path.display();
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::Missing,
+        std::io::ErrorKind::PermissionDenied => ReadError::Other(format!(
+            "cannot read {what} {p}: {} (run with sudo?)",
+            plain_io(&e)
+        )),
+        _ => ReadError::Other(format!("cannot read {what} {p}: {}", plain_io(&e))),
+    };
+    let regular = |t: std::fs::FileType| -> Result<(), ReadError> {
+        if t.is_file() {
+            return Ok(());
+        }
+        let kind = if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_dir() {
+            "a directory"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        Err(ReadError::Other(format!(
+            "{what} {p} is {kind}; give a regular file"
+        )))
+    };
+    regular(std::fs::metadata(path).map_err(io)?.file_type())?;
+    let file: File = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    regular(file.metadata().map_err(io)?.file_type())?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// Makes this process unable to leave a core dump, which would hold every
+/// secret it read: the kernel writes none for a process that is not
+/// "dumpable" (which also keeps other users' debuggers out), nor for one
+/// whose core size limit is 0. Only the soft limit is lowered, so the
+/// programs we run (prosody's loader) keep the right to raise theirs.
+pub fn forbid_core_dumps() {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write only the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) != 0 {
+            limit.rlim_max = 0;
+        }
+        limit.rlim_cur = 0;
+        libc::setrlimit(libc::RLIMIT_CORE, &limit);
+    }
 }
 
 /// A new random secret: 160 bits from the OS RNG, as 40 lowercase hex digits
@@ -136,8 +250,93 @@ mod tests {
             std::fs::write(&f, content).unwrap();
             assert_eq!(read_file(&f).unwrap(), want);
         }
-        let e = read_file(&dir.join("missing")).unwrap_err();
-        assert!(e.contains("missing") && e.contains("No such file"), "{e}");
+        // A missing file may be a secret typed in its place: not repeated.
+        let e = read_file(&dir.join("hunter2-typed-here")).unwrap_err();
+        assert!(
+            e.contains("does not exist") && !e.contains("hunter2") && e.contains("--secret-file -"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_are_bounded_and_bom_free() {
+        let dir = std::env::temp_dir().join(format!("fxc-secret-max-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("s");
+        let at_limit = vec![b'k'; MAX_SECRET];
+        std::fs::write(&f, [&at_limit[..], b"\r\n"].concat()).unwrap();
+        assert_eq!(read_file(&f).unwrap(), at_limit);
+        assert!(validate(&at_limit).is_ok());
+        let over = vec![b'k'; MAX_SECRET + 1];
+        for content in [[&over[..], b"\n"].concat(), vec![b'k'; 1 << 20]] {
+            std::fs::write(&f, &content).unwrap();
+            let e = read_file(&f).unwrap_err();
+            assert!(
+                e.contains("longer than 1024 bytes") && !e.contains("kkk"),
+                "{e}"
+            );
+        }
+        let e = validate(&over).unwrap_err();
+        assert!(
+            e.contains("longer than 1024 bytes") && !e.contains("kkk"),
+            "{e}"
+        );
+        std::fs::write(&f, b"\xef\xbb\xbfsecret-after-bom\n").unwrap();
+        let e = read_file(&f).unwrap_err();
+        assert!(
+            e.contains("byte order mark") && !e.contains("secret-after"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO would block the open (and the read) forever, a device never
+    /// ends: both are refused before a byte is read.
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("fxc-secret-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        for (path, kind) in [
+            (fifo.as_path(), "is a FIFO"),
+            (Path::new("/dev/zero"), "is a device"),
+            (dir.as_path(), "is a directory"),
+        ] {
+            let e = read_file(path).unwrap_err();
+            assert!(e.contains(kind) && e.contains("regular file"), "{e}");
+            assert!(matches!(
+                read_regular(path, 10, "the file"),
+                Err(ReadError::Other(m)) if m.contains(kind)
+            ));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The process that reads secrets leaves no core dump: checked in a
+    /// child, so the test process keeps its own settings.
+    #[test]
+    fn core_dumps_are_forbidden() {
+        use nix::sys::wait::{waitpid, WaitStatus};
+        use nix::unistd::{fork, ForkResult};
+        // SAFETY: the child only makes system calls and exits.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                forbid_core_dumps();
+                let mut l = libc::rlimit {
+                    rlim_cur: 1,
+                    rlim_max: 1,
+                };
+                let ok = unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut l) } == 0
+                    && l.rlim_cur == 0
+                    && !nix::sys::prctl::get_dumpable().unwrap_or(true);
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+            }
+        }
     }
 }

@@ -284,7 +284,20 @@ fn cases() -> Vec<Case> {
             b"\"; os.execute(\"touch /tmp/fxc-pwned\") --",
             Expect::Added,
         ),
-        case("secret-1mib", GOOD, "s12.example", &mib, Expect::Added),
+        case(
+            "secret-1mib",
+            GOOD,
+            "s12.example",
+            &mib,
+            Expect::Error("longer than 1024 bytes"),
+        ),
+        case(
+            "secret-1024",
+            GOOD,
+            "s12.example",
+            &mib[..1024],
+            Expect::Added,
+        ),
         case(
             "secret-nul",
             GOOD,
