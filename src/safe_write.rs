@@ -1601,4 +1601,255 @@ mod tests {
         let b = timestamp(UNIX_EPOCH + Duration::from_secs(1_735_689_600));
         assert!(a < b, "{a} < {b}");
     }
+
+    #[test]
+    fn backup_names_are_unambiguous() {
+        let p = |s: &str| backup_prefix(Path::new(s));
+        assert_eq!(
+            p("/etc/prosody/prosody.cfg.lua"),
+            "etc_prosody_prosody.cfg.lua."
+        );
+        // The collision of finding 7: '_' in a name vs a directory separator.
+        assert_eq!(p("/d/x_y.cfg.lua"), "d_x%5Fy.cfg.lua.");
+        assert_eq!(p("/d/x/y.cfg.lua"), "d_x_y.cfg.lua.");
+        assert_eq!(p("/d/x%5Fy.cfg.lua"), "d_x%255Fy.cfg.lua.");
+        assert_eq!(p("/a b/ü"), "a%20b_%C3%BC.");
+        let raw = PathBuf::from(OsString::from_vec(b"/d/\xff.lua".to_vec()));
+        assert_eq!(backup_prefix(&raw), "d_%FF.lua.");
+        // Too long for a file name: a hash no path encodes to.
+        let long = format!("/{}", "x".repeat(300));
+        let h = p(&long);
+        assert!(h.starts_with("%sha1-") && h.len() == 6 + 40 + 1, "{h}");
+        assert_ne!(h, p(&format!("/{}", "x".repeat(301))));
+        // Distinct paths, distinct prefixes, and no prefix is a prefix of
+        // another one followed by a timestamp.
+        let paths = ["/a/b", "/a_b", "/a%5Fb", "/a/b.", "/a/b.x", "/ab", "/a//b"];
+        for (i, a) in paths.iter().enumerate() {
+            for b in &paths[i + 1..] {
+                if Path::new(a) != Path::new(b) {
+                    assert_ne!(p(a), p(b), "{a} {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn who_else_can_read_or_write() {
+        assert!(others_with(0o640, None, 4, false).is_empty());
+        assert_eq!(
+            others_with(0o644, None, 4, false),
+            vec!["mode 0644 lets every local user read it"]
+        );
+        assert!(others_with(0o644, None, 2, true).is_empty());
+        assert_eq!(
+            others_with(0o664, None, 2, true),
+            vec!["mode 0664 lets its group write it"]
+        );
+        // version 2; user_obj rw; user 65534 r; group_obj r; group 7 rw; mask r; other none.
+        let entry = |tag: u16, perm: u16, id: u32| {
+            [
+                tag.to_le_bytes().to_vec(),
+                perm.to_le_bytes().to_vec(),
+                id.to_le_bytes().to_vec(),
+            ]
+            .concat()
+        };
+        let acl = |mask: u16| {
+            [
+                2u32.to_le_bytes().to_vec(),
+                entry(0x01, 6, u32::MAX),
+                entry(0x02, 4, 65534),
+                entry(0x04, 4, u32::MAX),
+                entry(0x08, 6, 7),
+                entry(0x10, mask, u32::MAX),
+                entry(0x20, 0, u32::MAX),
+            ]
+            .concat()
+        };
+        assert_eq!(
+            others_with(0o640, Some(&acl(4)), 4, false),
+            vec![
+                "its ACL lets uid 65534 read it",
+                "its ACL lets gid 7 read it"
+            ]
+        );
+        // The mask limits named entries: r-- leaves gid 7 no write.
+        assert!(others_with(0o640, Some(&acl(4)), 2, false).is_empty());
+        assert_eq!(
+            others_with(0o660, Some(&acl(6)), 2, false),
+            vec!["its ACL lets gid 7 write it"]
+        );
+        assert!(others_with(0o600, Some(&acl(0)), 4, false).is_empty());
+        // Garbage is no entry, not a panic.
+        assert!(others_with(0o600, Some(&[1, 2, 3, 4, 5]), 4, false).is_empty());
+    }
+
+    #[test]
+    fn bind_mount_busy_gets_a_hint() {
+        let p = Path::new("/etc/prosody/prosody.cfg.lua");
+        let m = io_error("replace", p, std::io::Error::from_raw_os_error(libc::EBUSY)).message;
+        assert!(
+            m.starts_with("cannot replace /etc/prosody/prosody.cfg.lua: Device or resource busy")
+                && m.contains("mount point")
+                && m.contains("edit the file it is mounted from"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn which_xattrs_must_be_copied() {
+        for errno in [libc::EPERM, libc::ENOTSUP, libc::ENOSPC] {
+            assert!(xattr_must_copy(b"system.posix_acl_access", Some(errno)));
+            assert!(!xattr_must_copy(b"user.x", Some(errno)));
+        }
+        assert!(xattr_must_copy(b"security.selinux", Some(libc::EPERM)));
+        assert!(xattr_must_copy(b"trusted.x", Some(libc::EPERM)));
+        assert!(!xattr_must_copy(b"trusted.x", Some(libc::ENOTSUP)));
+    }
+
+    #[test]
+    fn prepared_is_complete_and_dropping_it_changes_nothing() {
+        let s = Scratch::new("prepared");
+        let t = s.join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let xattrs_work = {
+            let f = File::open(&t).unwrap();
+            let name = std::ffi::CString::new("user.fxc").unwrap();
+            // SAFETY: the name is NUL-terminated and the value 4 bytes long.
+            let r = unsafe {
+                libc::fsetxattr(f.as_raw_fd(), name.as_ptr(), b"kept".as_ptr().cast(), 4, 0)
+            };
+            r == 0
+        };
+        let p = prepare(&t, b"new").unwrap();
+        assert_eq!(p.target(), t);
+        let tmp = p.temp_path().to_path_buf();
+        assert_eq!(tmp.parent(), t.parent());
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"new");
+        assert_eq!(mode(&tmp), 0o640);
+        if xattrs_work {
+            let f = File::open(&tmp).unwrap();
+            let got = xattr(&f, &std::ffi::CString::new("user.fxc").unwrap()).unwrap();
+            assert_eq!(got.as_deref(), Some(&b"kept"[..]));
+        }
+        drop(p);
+        assert_eq!(std::fs::read(&t).unwrap(), b"old");
+        assert_eq!(entries(&s.0), vec!["p.cfg.lua"]);
+        // Committed: the temp is the file now.
+        let p = prepare(&t, b"new").unwrap();
+        assert_eq!(p.commit(None).unwrap(), None);
+        assert_eq!(std::fs::read(&t).unwrap(), b"new");
+        assert_eq!(entries(&s.0), vec!["p.cfg.lua"]);
+    }
+
+    #[test]
+    fn commit_all_writes_every_backup_before_any_rename() {
+        let s = Scratch::new("commitall");
+        let a = s.join("a.cfg.lua");
+        let b = s.join("b.cfg.lua");
+        std::fs::write(&a, "a0").unwrap();
+        std::fs::write(&b, "b0").unwrap();
+        // A backup directory we refuse: nothing renamed, no backup, no temp.
+        std::fs::create_dir(s.join("open")).unwrap();
+        std::fs::set_permissions(s.join("open"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let bad = Backups {
+            dir: s.join("open"),
+            keep: 3,
+        };
+        let both = vec![prepare(&a, b"a1").unwrap(), prepare(&b, b"b1").unwrap()];
+        let e = commit_all(both, Some(&bad)).unwrap_err();
+        assert!(e.message.contains("writable by group or others"), "{e}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"a0");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b0");
+        assert_eq!(entries(&s.0), vec!["a.cfg.lua", "b.cfg.lua", "open"]);
+        // A file that cannot be prepared: the one prepared before is dropped.
+        let first = prepare(&a, b"a1").unwrap();
+        assert!(prepare(&s.join("missing/c"), b"c").is_err());
+        drop(first);
+        assert_eq!(entries(&s.0), vec!["a.cfg.lua", "b.cfg.lua", "open"]);
+        // Both committed, each with its backup.
+        let good = Backups {
+            dir: s.join("backups"),
+            keep: 3,
+        };
+        let both = vec![prepare(&a, b"a1").unwrap(), prepare(&b, b"b1").unwrap()];
+        let written = commit_all(both, Some(&good)).unwrap();
+        assert_eq!(std::fs::read(written[0].as_ref().unwrap()).unwrap(), b"a0");
+        assert_eq!(std::fs::read(written[1].as_ref().unwrap()).unwrap(), b"b0");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b1");
+    }
+
+    #[test]
+    fn resolve_follows_links_as_the_kernel_does() {
+        let s = Scratch::new("resolve");
+        std::fs::create_dir_all(s.join("avail")).unwrap();
+        std::fs::create_dir_all(s.join("d")).unwrap();
+        std::fs::write(s.join("avail/x.lua"), "").unwrap();
+        std::os::unix::fs::symlink("../avail/x.lua", s.join("d/x.lua")).unwrap();
+        std::os::unix::fs::symlink(s.join("d"), s.join("dl")).unwrap();
+        let real = std::fs::canonicalize(s.join("avail/x.lua")).unwrap();
+        assert_eq!(resolve(&s.join("dl/x.lua")).unwrap(), real);
+        assert_eq!(resolve(&s.join("d/../dl/./x.lua")).unwrap(), real);
+        std::os::unix::fs::symlink("loop", s.join("loop")).unwrap();
+        let e = resolve(&s.join("loop")).unwrap_err();
+        assert!(
+            e.message.contains("Too many levels of symbolic links"),
+            "{e}"
+        );
+        assert!(resolve(&s.join("d/missing"))
+            .unwrap_err()
+            .message
+            .contains("does not exist"));
+        if is_root() {
+            // Another user's link to a file that user does not own.
+            std::os::unix::fs::lchown(s.join("d/x.lua"), Some(4242), None).unwrap();
+            let e = resolve(&s.join("dl/x.lua")).unwrap_err();
+            assert!(
+                e.message.starts_with(&format!(
+                    "refusing to follow the symbolic link {} (owned by uid 4242)",
+                    s.join("d/x.lua").display()
+                )),
+                "{e}"
+            );
+            // ... to a file that user owns: its own file, followed.
+            std::os::unix::fs::chown(s.join("avail/x.lua"), Some(4242), None).unwrap();
+            assert_eq!(resolve(&s.join("dl/x.lua")).unwrap(), real);
+        }
+    }
+
+    #[test]
+    fn trust_checks_refuse_what_others_can_write() {
+        let s = Scratch::new("trust");
+        let f = s.join("f");
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let open = || File::open(&f).unwrap();
+        check_trusted("the file", &f, &open()).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
+        let e = check_trusted("the file", &f, &open()).unwrap_err();
+        assert!(e.message.contains("lets every local user write it"), "{e}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_backup(&f).unwrap(), b"x");
+        std::os::unix::fs::symlink(&f, s.join("l")).unwrap();
+        let e = read_backup(&s.join("l")).unwrap_err();
+        assert!(e.message.contains("symbolic link"), "{e}");
+        if is_root() {
+            std::os::unix::fs::chown(&f, Some(4242), None).unwrap();
+            let e = read_backup(&f).unwrap_err();
+            assert!(e.message.contains("belongs to uid 4242"), "{e}");
+        }
+        // Ancestors: a directory others can write without the sticky bit.
+        std::fs::create_dir(s.join("open")).unwrap();
+        std::fs::set_permissions(s.join("open"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::write(s.join("open/g"), "").unwrap();
+        let real = std::fs::canonicalize(s.join("open/g")).unwrap();
+        let e = check_ancestors("the file", &real).unwrap_err();
+        assert!(e.message.contains("lets others replace it"), "{e}");
+        std::fs::set_permissions(s.join("open"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        check_ancestors("the file", &real).unwrap();
+        // A relative backup directory is never used.
+        let e = check_backup_dir(Path::new("backups")).unwrap_err();
+        assert!(e.message.contains("not an absolute path"), "{e}");
+    }
 }

@@ -178,4 +178,44 @@ mod tests {
             .unwrap_err()
             .contains("/nonexistent/fogbow-xmpp-ctl.toml"));
     }
+
+    #[test]
+    fn empty_or_relative_backup_dir_names_its_line() {
+        let check = |t: &str| Settings::parse(t).unwrap().validate(t);
+        let e = check("backups = 3\n  backup_dir = \"\"\n").unwrap_err();
+        assert!(e.starts_with("2:3: backup_dir is empty"), "{e}");
+        let e = check("backup_dir=\"var/b\"\n").unwrap_err();
+        assert!(e.starts_with("1:1: backup_dir is a relative path"), "{e}");
+        assert!(check("backup_dir = \"/var/b\"\n").is_ok());
+        assert!(check("").is_ok());
+        assert_eq!(
+            key_position("backup_dirx = 1\nbackup_dir = 2\n", "backup_dir"),
+            "2:1"
+        );
+    }
+
+    #[test]
+    fn a_settings_file_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("fxc-settings-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("config.toml");
+        std::fs::write(&p, "backups = 2\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(Settings::load(&p, true).unwrap().backups, 2);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = Settings::load(&p, true).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "refusing to use the settings file {}",
+                p.display()
+            )) && e.contains("mode 0666"),
+            "{e}"
+        );
+        // Not a regular file.
+        let e = Settings::load(&d, true).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }
