@@ -475,12 +475,18 @@ fn report_edit_only(
             secret: generated,
         });
         out.warnings(&o.warnings);
+        for n in &o.notes {
+            out.info(&format!("warning: {n}"));
+        }
         return ExitCode::SUCCESS;
     }
     if let Some(diff) = &o.diff {
         print!("{diff}");
     }
     out.warnings(&o.warnings);
+    for n in &o.notes {
+        out.info(&format!("warning: {n}"));
+    }
     let file = o.file.display();
     let verb = match (o.action, o.dry_run) {
         (ops::Action::Added, false) => format!("added {} to {file}", o.name),

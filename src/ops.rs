@@ -77,6 +77,10 @@ pub struct EditOutcome {
     /// Warnings the edited config still has (never new errors: those refuse the edit).
     #[serde(skip)]
     pub warnings: Vec<Diagnostic>,
+    /// Warnings about the edit itself, one line each (e.g. a secret written
+    /// into a file others can read).
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -176,13 +180,12 @@ fn edit(
 ) -> Result<EditOutcome, Error> {
     let main_real = std::fs::canonicalize(&ctx.config)
         .map_err(|e| Error::new(safe_write::io_error("read", &ctx.config, e).message))?;
-    let lock_dir = main_real.parent().unwrap_or(Path::new("/"));
     // A dry run writes nothing, so, like `check`, it takes no lock.
     let _lock = if opts.dry_run {
         None
     } else {
         Some(Lock::acquire(
-            lock_dir,
+            &main_real,
             Duration::from_secs(ctx.settings.lock_timeout_secs),
         )?)
     };
@@ -206,6 +209,7 @@ fn edit(
         diff,
         dry_run: opts.dry_run,
         warnings: Vec::new(),
+        notes: Vec::new(),
     };
     let warnings_of = |ds: Vec<Diagnostic>| -> Vec<Diagnostic> {
         ds.into_iter()
@@ -290,6 +294,16 @@ fn edit(
             .doc
     };
 
+    // A secret written where others can read it is theirs too: say so.
+    let mut notes = Vec::new();
+    if matches!(action, Action::Added | Action::Replaced) {
+        if let Ok(Some(why)) = safe_write::readable_by_others(&main_file) {
+            notes.push(format!(
+                "{} is readable by others ({why}): they can read the secret of {name}; chmod o-r it (and setfacl -x any such entry)",
+                file_path.display()
+            ));
+        }
+    }
     if opts.dry_run {
         let mut diff = String::new();
         for (i, old_text) in &old_texts {
@@ -304,6 +318,7 @@ fn edit(
         }
         return Ok(EditOutcome {
             warnings,
+            notes,
             ..outcome(true, None, Some(diff))
         });
     }
@@ -312,21 +327,26 @@ fn edit(
         dir: ctx.settings.backup_dir.clone(),
         keep: ctx.settings.backups,
     };
-    let mut backup = None;
-    for (_, target) in paths.values() {
+    // Every file is complete on disk before the first rename: a failure
+    // until then (a read-only include, a planted link) changes nothing.
+    let mut prepared = Vec::with_capacity(paths.len());
+    for (path, target) in paths.values() {
+        // The path as named, link by link: no link planted by another user.
+        safe_write::resolve(path)?;
         // Temp files of ours left by a killed run are stale: we hold the lock.
         let _ = safe_write::remove_stale_temp_files(target);
-        let b = safe_write::replace(
-            target,
-            edited(target).text(),
-            (backups.keep > 0).then_some(&backups),
-        )?;
-        if *target == main_file {
-            backup = b;
-        }
+        prepared.push(safe_write::prepare(target, edited(target).text())?);
     }
+    let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
+    let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
+    let backup = targets
+        .iter()
+        .zip(written)
+        .find(|(t, _)| **t == main_file)
+        .and_then(|(_, b)| b);
     Ok(EditOutcome {
         warnings,
+        notes,
         ..outcome(true, backup, None)
     })
 }
@@ -716,8 +736,7 @@ pub fn show_listener(ctx: &Context) -> Result<crate::listener::Listener, Error> 
 pub fn backups(ctx: &Context) -> Result<Vec<PathBuf>, Error> {
     let real = std::fs::canonicalize(&ctx.config)
         .map_err(|e| Error::new(safe_write::io_error("read", &ctx.config, e).message))?;
-    safe_write::list_backups(&ctx.settings.backup_dir, &real)
-        .map_err(|e| Error::new(safe_write::io_error("read", &ctx.settings.backup_dir, e).message))
+    Ok(safe_write::list_backups(&ctx.settings.backup_dir, &real)?)
 }
 
 /// Puts a backup of the main config back: checked like any edit, written
@@ -736,8 +755,8 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
                 ctx.settings.backup_dir.display()
             ))
         })?;
-    let bytes = std::fs::read(&chosen)
-        .map_err(|e| Error::new(safe_write::io_error("read", &chosen, e).message))?;
+    // Not a file another user could have planted or changed.
+    let bytes = safe_write::read_backup(&chosen)?;
     let name = chosen
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -19,6 +19,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::libc;
 
+/// The extended attribute that holds a file's access ACL.
+const ACL_ACCESS: &std::ffi::CStr =
+    match std::ffi::CStr::from_bytes_with_nul(b"system.posix_acl_access\0") {
+        Ok(c) => c,
+        Err(_) => panic!("NUL-terminated"),
+    };
+
+/// "" for the `*at` calls that take `AT_EMPTY_PATH`.
+const EMPTY: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(b"\0") {
+    Ok(c) => c,
+    Err(_) => panic!("NUL-terminated"),
+};
+
 /// How often [`Lock::acquire`] retries: short enough not to add noticeable
 /// latency, long enough not to spin.
 const LOCK_POLL: Duration = Duration::from_millis(50);
@@ -65,6 +78,11 @@ pub fn io_error(action: &str, path: &Path, e: std::io::Error) -> WriteError {
         }
         Some(libc::EACCES) => format!("permission denied: cannot {action} {p}"),
         Some(libc::EROFS) => format!("cannot {action} {p}: it is on a read-only file system"),
+        // A rename over a mount point: typically a single-file bind mount
+        // into a container.
+        Some(libc::EBUSY) => format!(
+            "cannot {action} {p}: Device or resource busy: it is a mount point (a bind mount?), which cannot be replaced by renaming over it; edit the file it is mounted from (findmnt {p} shows it)"
+        ),
         Some(libc::ENOSPC) => format!("cannot {action} {p}: no space left on device"),
         Some(libc::EDQUOT) => format!("cannot {action} {p}: disk quota exceeded"),
         // "No such file or directory" is kept: it is the phrase operators grep for.
@@ -78,51 +96,143 @@ pub fn io_error(action: &str, path: &Path, e: std::io::Error) -> WriteError {
 
 use crate::secret::plain_io;
 
+/// Where root's edit locks live: a directory only root can enter, so no
+/// other user can open, let alone hold, a lock there.
+pub const LOCK_DIR: &str = "/run/fogbow-xmpp-ctl";
+
 /// An exclusive lock that serialises read-modify-write of one config set.
 /// Released on drop (closing the descriptor drops the flock).
 #[derive(Debug)]
 pub struct Lock {
-    _dir: File,
+    _file: File,
+}
+
+/// Root's lock file for the config whose real path is `config_real`:
+/// `LOCK_DIR/<SHA-1 of the path's bytes>.lock`, one per config, however the
+/// operator named it.
+pub fn lock_path(config_real: &Path) -> PathBuf {
+    Path::new(LOCK_DIR).join(format!(
+        "{}.lock",
+        sha1_hex(config_real.as_os_str().as_bytes())
+    ))
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Lock {
-    /// Locks the *directory* holding the main config: a lock on the file
-    /// itself would not survive our rename over it, and a directory lock
-    /// leaves no lock file behind in /etc. Polls instead of blocking so that
-    /// a stuck holder becomes a clear error after `timeout`, not a hang.
-    pub fn acquire(dir: &Path, timeout: Duration) -> Result<Lock, WriteError> {
-        let f = open_dir(dir).map_err(|e| io_error("lock", dir, e))?;
+    /// Locks the config whose real path is `config_real`. As root: a file
+    /// under [`LOCK_DIR`] (0700 root), which no other user can open: a lock
+    /// anyone can take would let any local user stall root's edits. As any
+    /// other user: the config's directory, as before: other users who can
+    /// read that directory can hold it too, but a non-root caller edits only
+    /// files it owns. Polls instead of blocking so that a stuck holder
+    /// becomes a clear error after `timeout`, not a hang.
+    pub fn acquire(config_real: &Path, timeout: Duration) -> Result<Lock, WriteError> {
+        let (f, what) = if nix::unistd::geteuid().is_root() {
+            let path = lock_path(config_real);
+            (open_root_lock(&path)?, path)
+        } else {
+            let dir = parent_dir(config_real);
+            let f = open_dir(dir).map_err(|e| io_error("lock", dir, e))?;
+            (f, dir.to_path_buf())
+        };
         // None: a timeout too large to represent, i.e. wait for ever.
         let deadline = Instant::now().checked_add(timeout);
         loop {
             // SAFETY: flock only operates on the descriptor, which `f` owns
             // and keeps open for the call.
             if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(Lock { _dir: f });
+                return Ok(Lock { _file: f });
             }
             let e = std::io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EWOULDBLOCK) => {}
                 Some(libc::EINTR) => continue,
-                _ => return Err(io_error("lock", dir, e)),
+                _ => return Err(io_error("lock", &what, e)),
             }
             let wait = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => LOCK_POLL,
             };
             if wait.is_zero() {
+                // Who holds it is not ours to know (fuser/lslocks can tell).
                 return Err(WriteError::new(
                     ErrorKind::TimedOut,
                     format!(
-                        "timed out after {} waiting for the lock on {} (another fogbow-xmpp-ctl is editing it; see lock_timeout_secs)",
+                        "timed out after {} waiting for the lock on {} for {} (another process holds it, e.g. another fogbow-xmpp-ctl editing that config; lslocks shows which; see lock_timeout_secs)",
                         human_duration(timeout),
-                        dir.display()
+                        what.display(),
+                        config_real.display()
                     ),
                 ));
             }
             std::thread::sleep(wait.min(LOCK_POLL));
         }
     }
+}
+
+/// Opens (creating it 0600) root's lock file `path` in [`LOCK_DIR`], which
+/// is created 0700 if missing and refused unless it is a real directory
+/// owned by root with mode 0700.
+fn open_root_lock(path: &Path) -> Result<File, WriteError> {
+    let dir = Path::new(LOCK_DIR);
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_error("create the lock directory", dir, e)),
+    }
+    let refuse = |why: String| {
+        WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "refusing to lock in {}: {why}; remove it (it is recreated 0700 root)",
+                dir.display()
+            ),
+        )
+    };
+    let d = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
+                refuse("it is a symbolic link or not a directory".into())
+            }
+            _ => io_error("open the lock directory", dir, e),
+        })?;
+    let m = d
+        .metadata()
+        .map_err(|e| io_error("open the lock directory", dir, e))?;
+    if m.uid() != 0 || m.mode() & 0o7777 != 0o700 {
+        return Err(refuse(format!(
+            "it belongs to uid {} with mode {:04o}, not root with 0700",
+            m.uid(),
+            m.mode() & 0o7777
+        )));
+    }
+    let name = std::ffi::CString::new(path.file_name().unwrap_or_default().as_bytes())
+        .map_err(|_| refuse("bad lock name".into()))?;
+    // SAFETY: openat reads the NUL-terminated name and returns a new
+    // descriptor (or -1) that we own from here on.
+    let fd = unsafe {
+        libc::openat(
+            d.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o600 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(io_error("lock", path, std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    Ok(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
 /// "30 s", or "200 ms" for the sub-second timeouts of tests.
@@ -144,29 +254,156 @@ pub struct Backups {
 }
 
 /// Replaces `target` (a real file, symlinks already resolved by the caller)
-/// with `contents`; returns the backup written, if any.
-///
-/// Order: temp file (owner, mode, bytes, fsync), then the backup of the
-/// current bytes, then the rename, then pruning old backups. The backup comes
-/// after the new bytes are safely on disk, and pruning after the rename, so a
-/// failed edit (disk full, say) neither leaves a backup of a change that
-/// never happened nor prunes away an older backup. On any failure the target
-/// is untouched and neither the temp file nor the new backup is left behind.
+/// with `contents`; returns the backup written, if any. [`prepare`] then
+/// [`Prepared::commit`].
 pub fn replace(
     target: &Path,
     contents: &[u8],
     backups: Option<&Backups>,
 ) -> Result<Option<PathBuf>, WriteError> {
-    let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
-    if !meta.file_type().is_file() {
-        return Err(WriteError::new(
+    prepare(target, contents)?.commit(backups)
+}
+
+/// A new version of a file, complete on disk in a temp file next to it
+/// (owner, mode, ACL and extended attributes of the original; bytes
+/// fsynced), not yet renamed over it. Dropped uncommitted, the temp file is
+/// removed: an edit of several files prepares them all first, so a failure
+/// before the first rename changes nothing.
+#[derive(Debug)]
+pub struct Prepared {
+    target: PathBuf,
+    temp: PathBuf,
+    /// False once renamed (or removed): then drop leaves the path alone.
+    pending: bool,
+}
+
+impl Prepared {
+    /// The file this will replace.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The complete new version, at a hidden name next to the target (so a
+    /// loader that resolves relative paths sees the target's directory).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Backs up the current version, renames the new one over it, syncs
+    /// the directory and prunes old backups.
+    pub fn commit(self, backups: Option<&Backups>) -> Result<Option<PathBuf>, WriteError> {
+        Ok(commit_all(vec![self], backups)?.pop().flatten())
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if self.pending {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Commits prepared files: first every backup (so a full disk or a bad
+/// backup directory fails before anything is renamed), then the renames in
+/// order. Returns each file's backup. On an error before the first rename
+/// nothing changed; a rename that fails after an earlier one succeeded
+/// leaves the earlier file(s) edited, which the error says.
+///
+/// Order per file: the temp is on disk before its backup is written, and
+/// pruning comes after the rename, so a failed edit neither leaves a backup
+/// of a change that never happened nor prunes away an older backup.
+pub fn commit_all(
+    mut prepared: Vec<Prepared>,
+    backups: Option<&Backups>,
+) -> Result<Vec<Option<PathBuf>>, WriteError> {
+    let backups = backups.filter(|b| b.keep > 0);
+    let mut written: Vec<Option<PathBuf>> = Vec::with_capacity(prepared.len());
+    let remove_backups = |w: &[Option<PathBuf>]| {
+        for b in w.iter().flatten() {
+            let _ = std::fs::remove_file(b);
+        }
+    };
+    if let Some(b) = backups {
+        for p in &prepared {
+            match write_backup(&p.target, b) {
+                Ok(path) => written.push(Some(path)),
+                Err(e) => {
+                    remove_backups(&written);
+                    return Err(e);
+                }
+            }
+        }
+    } else {
+        written.resize(prepared.len(), None);
+    }
+    let mut done: Vec<PathBuf> = Vec::new();
+    for (i, p) in prepared.iter_mut().enumerate() {
+        if let Err(e) = std::fs::rename(&p.temp, &p.target) {
+            let mut e = io_error("replace", &p.target, e);
+            // Backups of files not replaced would be backups of nothing.
+            remove_backups(&written[i..]);
+            if !done.is_empty() {
+                let list: Vec<String> = done.iter().map(|d| d.display().to_string()).collect();
+                e.message = format!(
+                    "{} (already replaced: {}; see restore --list)",
+                    e.message,
+                    list.join(", ")
+                );
+            }
+            return Err(e);
+        }
+        p.pending = false;
+        // The rename is durable only once the directory is on disk too. The
+        // file is in place by now, so a failure here (e.g. EINVAL on a file
+        // system without directory fsync) is not a failed edit.
+        sync_dir(parent_dir(&p.target));
+        done.push(p.target.clone());
+    }
+    if let Some(b) = backups {
+        for p in &prepared {
+            // Best effort: a failed prune must not turn a done edit into an error.
+            let _ = prune_backups(b, &p.target);
+        }
+    }
+    Ok(written)
+}
+
+/// Writes `contents` to a new temp file next to `target` that has the
+/// target's owner, mode, ACL and extended attributes (and not the
+/// directory's default ACL), fsynced; renames nothing.
+pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
+    let not_regular = || {
+        WriteError::new(
             ErrorKind::InvalidInput,
             format!(
                 "refusing to replace {}: it is not a regular file",
                 target.display()
             ),
-        ));
+        )
+    };
+    let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular());
     }
+    // The original's attributes are read through one descriptor, so they
+    // are those of the file we judged (O_NONBLOCK: a FIFO swapped in never
+    // blocks us; O_NOFOLLOW: nor does a symlink).
+    let original = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(target)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => not_regular(),
+            _ => io_error("read", target, e),
+        })?;
+    let meta = original
+        .metadata()
+        .map_err(|e| io_error("read", target, e))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular());
+    }
+    refuse_unreplaceable(&original, target)?;
     // Decided before anything is created: a non-root run that could not keep
     // the owner fails here without litter.
     let me = (
@@ -188,33 +425,59 @@ pub fn replace(
         )
     })?;
     let dir = parent_dir(target);
-    let (tmp_path, mut tmp) =
+    let (temp, mut tmp) =
         create_temp(target).map_err(|e| io_error("create a temp file in", dir, e))?;
-    let mut backup = None;
-    let result = (|| {
-        prepare_temp(&mut tmp, target, meta.mode(), chown, contents)?;
-        if let Some(b) = backups.filter(|b| b.keep > 0) {
-            backup = Some(write_backup(target, b)?);
-        }
-        std::fs::rename(&tmp_path, target).map_err(|e| io_error("replace", target, e))
-    })();
-    drop(tmp);
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp_path);
-        if let Some(b) = &backup {
-            let _ = std::fs::remove_file(b);
-        }
-        return Err(e);
+    let prepared = Prepared {
+        target: target.to_path_buf(),
+        temp,
+        pending: true,
+    };
+    prepare_temp(&mut tmp, &original, target, meta.mode(), chown, contents)?;
+    Ok(prepared)
+}
+
+/// Refuses, before anything is written, a target that a rename cannot
+/// replace: a mount point (a single-file bind mount: EBUSY), or a file
+/// marked immutable or append-only (EPERM). Found here, an edit of several
+/// files fails before its first rename.
+fn refuse_unreplaceable(original: &File, target: &Path) -> Result<(), WriteError> {
+    // SAFETY: statx fills the zeroed struct we own; AT_EMPTY_PATH with ""
+    // makes it describe the open descriptor.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::statx(
+            original.as_raw_fd(),
+            EMPTY.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            0,
+            &mut stx,
+        )
+    };
+    if r != 0 {
+        // An old kernel without statx: the rename will say what is wrong.
+        return Ok(());
     }
-    // The rename is durable only once the directory is on disk too. The new
-    // file is in place by now, so a failure here (e.g. EINVAL on a file
-    // system without directory fsync) is not reported as a failed edit.
-    sync_dir(dir);
-    if let Some(b) = backups.filter(|_| backup.is_some()) {
-        // Best effort: a failed prune must not turn a done edit into an error.
-        let _ = prune_backups(b, target);
+    let has = |attr: libc::c_int| {
+        let a = attr as u64;
+        stx.stx_attributes_mask & a != 0 && stx.stx_attributes & a != 0
+    };
+    if has(libc::STATX_ATTR_MOUNT_ROOT) {
+        return Err(io_error(
+            "replace",
+            target,
+            std::io::Error::from_raw_os_error(libc::EBUSY),
+        ));
     }
-    Ok(backup)
+    if has(libc::STATX_ATTR_IMMUTABLE) || has(libc::STATX_ATTR_APPEND) {
+        return Err(WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "cannot replace {}: it is marked immutable or append-only (see lsattr; chattr -i -a removes that)",
+                target.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Which ids to pass to fchown, `None` meaning "already right". Only root may
@@ -237,11 +500,17 @@ fn owner_change(
     ))
 }
 
-/// Gives the (still empty) temp file the original's owner and mode, then
-/// its bytes, then fsyncs it: no byte of a secret ever sits in a file with
-/// looser permissions than the original.
+/// Gives the (still empty) temp file the original's owner, then drops every
+/// extended attribute the original lacks (above all the access ACL the
+/// directory's default ACL gave it), then the original's mode, then the
+/// original's own ACL and extended attributes, then its bytes, then fsyncs
+/// it: no byte of a secret ever sits in a file that more people can read
+/// than the original, and no one who could not open the original gets a
+/// descriptor of the new file while it is empty. (Created 0600, the temp's
+/// inherited ACL is masked to nothing until the chmod.)
 fn prepare_temp(
     tmp: &mut File,
+    original: &File,
     target: &Path,
     mode: u32,
     chown: (Option<u32>, Option<u32>),
@@ -260,12 +529,377 @@ fn prepare_temp(
             ));
         }
     }
+    let wanted = xattrs(original).map_err(|e| io_error("read the attributes of", target, e))?;
+    let inherited =
+        xattrs(tmp).map_err(|e| io_error("read the attributes of the new", target, e))?;
+    for (name, _) in inherited
+        .iter()
+        .filter(|(n, _)| !wanted.iter().any(|(w, _)| w == n))
+    {
+        // SAFETY: fremovexattr reads the NUL-terminated name; `tmp` owns the fd.
+        if unsafe { libc::fremovexattr(tmp.as_raw_fd(), name.as_ptr()) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENODATA) {
+                return Err(xattr_error("remove", name, target, e));
+            }
+        }
+    }
     // After fchown, which clears the set-id bits.
     tmp.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
         .map_err(|e| io_error("set the mode of the new", target, e))?;
+    // The original's access ACL carries its mode's group bits (the mask),
+    // so setting it after the chmod keeps the mode exact.
+    for (name, value) in &wanted {
+        // SAFETY: fsetxattr reads `value.len()` bytes of `value` and the
+        // NUL-terminated name; `tmp` owns the fd.
+        let r = unsafe {
+            libc::fsetxattr(
+                tmp.as_raw_fd(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            if xattr_must_copy(name.to_bytes(), e.raw_os_error()) {
+                return Err(xattr_error("copy", name, target, e));
+            }
+        }
+    }
     tmp.write_all(contents)
         .and_then(|()| tmp.sync_all())
         .map_err(|e| io_error("write", target, e))
+}
+
+/// Whether failing to copy the extended attribute `name` (with `errno`)
+/// must fail the edit: always for the access ACL (who may read the file);
+/// for `trusted.` and `security.` ones (policy: SELinux labels,
+/// capabilities) unless the file system does not support them at all, in
+/// which case the original cannot have had them either. `user.` ones are
+/// copied where permitted.
+fn xattr_must_copy(name: &[u8], errno: Option<i32>) -> bool {
+    if name == b"system.posix_acl_access" {
+        return true;
+    }
+    (name.starts_with(b"trusted.") || name.starts_with(b"security."))
+        && errno != Some(libc::ENOTSUP)
+}
+
+fn xattr_error(verb: &str, name: &std::ffi::CStr, target: &Path, e: std::io::Error) -> WriteError {
+    let mut w = io_error(
+        &format!(
+            "{verb} the attribute {} for the new",
+            name.to_string_lossy()
+        ),
+        target,
+        e,
+    );
+    w.message.push_str(" (nothing was changed)");
+    w
+}
+
+/// Every extended attribute of the open file `f`, with its value; none on
+/// a file system without them.
+fn xattrs(f: &File) -> std::io::Result<Vec<(std::ffi::CString, Vec<u8>)>> {
+    let fd = f.as_raw_fd();
+    // Sizes can grow between the two calls: retry on ERANGE.
+    let names = loop {
+        // SAFETY: a NULL buffer of size 0 asks for the size only.
+        let n = unsafe { libc::flistxattr(fd, std::ptr::null_mut(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ENOTSUP) => Ok(Vec::new()),
+                _ => Err(e),
+            };
+        }
+        let mut buf = vec![0u8; n as usize];
+        // SAFETY: the buffer has `buf.len()` writable bytes.
+        let n = unsafe { libc::flistxattr(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            break buf;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ERANGE) {
+            return Err(e);
+        }
+    };
+    let mut out = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let name = std::ffi::CString::new(name).expect("split at NUL");
+        match xattr(f, &name)? {
+            Some(v) => out.push((name, v)),
+            None => continue,
+        }
+    }
+    Ok(out)
+}
+
+/// The value of the extended attribute `name` of `f`; `None` if it has none.
+fn xattr(f: &File, name: &std::ffi::CStr) -> std::io::Result<Option<Vec<u8>>> {
+    let fd = f.as_raw_fd();
+    loop {
+        // SAFETY: a NULL buffer of size 0 asks for the size only.
+        let n = unsafe { libc::fgetxattr(fd, name.as_ptr(), std::ptr::null_mut(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let mut v = vec![0u8; n as usize];
+        // SAFETY: the buffer has `v.len()` writable bytes.
+        let n = unsafe { libc::fgetxattr(fd, name.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        if n >= 0 {
+            v.truncate(n as usize);
+            return Ok(Some(v));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ERANGE) => continue,
+            Some(libc::ENODATA) => return Ok(None),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Who may access a file beyond its owner, from its mode and its access
+/// ACL (`system.posix_acl_access`, Linux's binary form: a u32 version, then
+/// entries of u16 tag, u16 permissions, u32 id). `perm` is 4 (read) or 2
+/// (write); `group` counts the owning group as "others" too. One phrase
+/// per finding, e.g. "mode 0644 lets every local user read it".
+fn others_with(mode: u32, acl: Option<&[u8]>, perm: u16, group: bool) -> Vec<String> {
+    const USER: u16 = 0x02;
+    const GROUP: u16 = 0x08;
+    const MASK: u16 = 0x10;
+    let verb = if perm == 4 { "read" } else { "write" };
+    let mut why = Vec::new();
+    let bits = u32::from(perm);
+    if mode & bits != 0 || (group && mode & (bits << 3) != 0) {
+        let who = if mode & bits != 0 {
+            "every local user"
+        } else {
+            "its group"
+        };
+        why.push(format!("mode {:04o} lets {who} {verb} it", mode & 0o7777));
+    }
+    let entries: Vec<(u16, u16, u32)> = acl
+        .filter(|a| a.len() >= 4)
+        .map(|a| {
+            a[4..]
+                .chunks_exact(8)
+                .map(|e| {
+                    (
+                        u16::from_le_bytes([e[0], e[1]]),
+                        u16::from_le_bytes([e[2], e[3]]),
+                        u32::from_le_bytes([e[4], e[5], e[6], e[7]]),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // Named entries are limited by the mask (which the mode's group bits show).
+    let mask = entries.iter().find(|e| e.0 == MASK).map_or(7, |e| e.1);
+    for (tag, p, id) in entries {
+        if p & mask & perm == 0 {
+            continue;
+        }
+        match tag {
+            USER => why.push(format!("its ACL lets uid {id} {verb} it")),
+            GROUP => why.push(format!("its ACL lets gid {id} {verb} it")),
+            _ => {}
+        }
+    }
+    why
+}
+
+/// Why users other than the file's owner and group can read `path`, if
+/// they can: its mode's "other" bits or a named user or group in its ACL.
+/// A secret written there is readable by them; `add` warns.
+pub fn readable_by_others(path: &Path) -> std::io::Result<Option<String>> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let mode = f.metadata()?.mode();
+    let acl = xattr(&f, ACL_ACCESS)?;
+    let why = others_with(mode, acl.as_deref(), 4, false);
+    Ok((!why.is_empty()).then(|| why.join(" and ")))
+}
+
+/// Refuses a file or directory that someone other than root or us could
+/// write (owner, group/other write bits, ACL write entries), as sudo and
+/// ssh refuse their configs: its contents decide what root does. `what`
+/// names it ("the settings file").
+pub fn check_trusted(what: &str, path: &Path, f: &File) -> Result<(), WriteError> {
+    let m = f.metadata().map_err(|e| io_error("read", path, e))?;
+    let refuse = |why: String| {
+        WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!("refusing to use {what} {}: {why}", path.display()),
+        )
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if m.uid() != 0 && m.uid() != me {
+        return Err(refuse(format!(
+            "it belongs to uid {}, not root{}, so that user could choose what is done with it (chown root it)",
+            m.uid(),
+            if me == 0 { String::new() } else { format!(" or you (uid {me})") }
+        )));
+    }
+    let acl = xattr(f, ACL_ACCESS).map_err(|e| io_error("read", path, e))?;
+    let why = others_with(m.mode(), acl.as_deref(), 2, true);
+    if !why.is_empty() {
+        return Err(refuse(format!(
+            "{}, so others could choose what is done with it (chmod go-w it; setfacl -b removes an ACL)",
+            why.join(" and ")
+        )));
+    }
+    Ok(())
+}
+
+/// Opens a file to trust: no symlink as its last component, no FIFO
+/// blocking us, then [`check_trusted`]; must be a regular file.
+pub fn open_trusted(path: &Path) -> Result<File, std::io::Error> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Reads a backup to restore: it must be a regular file (not a symlink)
+/// that only root or we can write, or it could be a planted "backup"
+/// whose Lua runs as root at the next check.
+pub fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
+    let mut f = open_trusted(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "refusing to use the backup {}: it is a symbolic link",
+                path.display()
+            ),
+        ),
+        _ => io_error("read", path, e),
+    })?;
+    let m = f.metadata().map_err(|e| io_error("read", path, e))?;
+    if !m.is_file() {
+        return Err(WriteError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "refusing to use the backup {}: it is not a regular file",
+                path.display()
+            ),
+        ));
+    }
+    check_trusted("the backup", path, &f)?;
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut v).map_err(|e| io_error("read", path, e))?;
+    Ok(v)
+}
+
+/// Refuses a directory on the way to `path` that someone other than root
+/// or us could write without the sticky bit: they could rename the file
+/// away and put their own in its place (ssh's StrictModes rule). `path`
+/// must be absolute and free of symlinks (see [`resolve`]).
+pub fn check_ancestors(what: &str, path: &Path) -> Result<(), WriteError> {
+    let me = nix::unistd::geteuid().as_raw();
+    for dir in path.ancestors().skip(1) {
+        let m = std::fs::metadata(dir).map_err(|e| io_error("read", dir, e))?;
+        let open = m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0;
+        if (m.uid() != 0 && m.uid() != me) || open {
+            return Err(WriteError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "refusing to use {what} {}: the directory {} (uid {}, mode {:04o}) lets others replace it; keep it in a directory only root can write",
+                    path.display(),
+                    dir.display(),
+                    m.uid(),
+                    m.mode() & 0o7777
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How many symlinks a path may pass through, as Linux's MAXSYMLINKS.
+const MAX_SYMLINKS: usize = 40;
+
+/// Resolves `path` component by component, as the kernel would, and
+/// returns the real path. Refuses a symbolic link met on the way whose
+/// owner is neither root, nor us, nor the owner of the final file: the rule
+/// of the kernel's `fs.protected_symlinks`, which containers and old
+/// systems may lack. Otherwise a user could plant a link in a directory it
+/// owns and have root rewrite the file it points to. Debian's root-owned
+/// `conf.d` links pass.
+pub fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
+    let start = if path.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        std::env::current_dir().map_err(|e| io_error("resolve", path, e))?
+    };
+    let mut resolved = start;
+    let mut pending: std::collections::VecDeque<OsString> = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::RootDir))
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut links: Vec<(PathBuf, u32)> = Vec::new();
+    while let Some(c) = pending.pop_front() {
+        if c == "." {
+            continue;
+        }
+        if c == ".." {
+            // `resolved` holds no symlinks, so ".." is its parent.
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&c);
+        let m = std::fs::symlink_metadata(&candidate).map_err(|e| io_error("read", path, e))?;
+        if !m.file_type().is_symlink() {
+            resolved = candidate;
+            continue;
+        }
+        if links.len() >= MAX_SYMLINKS {
+            return Err(io_error(
+                "resolve",
+                path,
+                std::io::Error::from_raw_os_error(libc::ELOOP),
+            ));
+        }
+        let to = std::fs::read_link(&candidate).map_err(|e| io_error("read", &candidate, e))?;
+        links.push((candidate, m.uid()));
+        if to.is_absolute() {
+            resolved = PathBuf::from("/");
+        }
+        for part in to.components().rev() {
+            if !matches!(part, std::path::Component::RootDir) {
+                pending.push_front(part.as_os_str().to_os_string());
+            }
+        }
+    }
+    let owner = std::fs::metadata(&resolved)
+        .map_err(|e| io_error("read", path, e))?
+        .uid();
+    let me = nix::unistd::geteuid().as_raw();
+    if let Some((link, uid)) = links
+        .iter()
+        .find(|(_, uid)| *uid != 0 && *uid != me && *uid != owner)
+    {
+        return Err(WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "refusing to follow the symbolic link {} (owned by uid {uid}): it leads to {}, owned by uid {owner}, and a link planted by another user could redirect the edit to any file (the kernel's fs.protected_symlinks rule); name the real path or have root own the link",
+                link.display(),
+                resolved.display()
+            ),
+        ));
+    }
+    Ok(resolved)
 }
 
 /// The directory of `path`, "." for a bare file name.
@@ -381,32 +1015,66 @@ pub fn remove_stale_temp_files(target: &Path) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// The backup name prefix of `target`: its path without the leading '/',
-/// with '/' as '_', then '.'. One directory can hold backups of many files.
+/// The backup name prefix of `target`: an unambiguous encoding of its path's
+/// bytes, then '.'. Without the leading '/', '/' becomes '_'; letters,
+/// digits and `.-+,=@~` stay; every other byte (so '_' and '%' too, and
+/// non-UTF-8 ones) becomes `%XX`. Distinct paths thus never share a prefix
+/// (`x_y.cfg.lua` is `x%5Fy.cfg.lua.`, `x/y.cfg.lua` is `x_y.cfg.lua.`),
+/// so one directory can hold backups of many files. A path too long for a
+/// file name is `%sha1-<hex>`, which no path encodes to ('%' is otherwise
+/// followed by two hex digits).
 fn backup_prefix(target: &Path) -> String {
-    let s = target.to_string_lossy();
-    let s = s.strip_prefix('/').unwrap_or(&s);
-    format!("{}.", s.replace('/', "_"))
+    let bytes = target.as_os_str().as_bytes();
+    let bytes = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    let mut s = String::with_capacity(bytes.len() + 1);
+    for &b in bytes {
+        match b {
+            b'/' => s.push('_'),
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'.'
+            | b'-'
+            | b'+'
+            | b','
+            | b'='
+            | b'@'
+            | b'~' => s.push(char::from(b)),
+            _ => s.push_str(&format!("%{b:02X}")),
+        }
+    }
+    // NAME_MAX is 255: room for '.' and the 26-byte timestamp.
+    if s.len() > 200 {
+        s = format!("%sha1-{}", sha1_hex(bytes));
+    }
+    s.push('.');
+    s
 }
 
 /// Lists the backups of `target` in `dir`, oldest first (the fixed-width
-/// UTC timestamps sort by name in time order). A missing `dir` has none.
-pub fn list_backups(dir: &Path, target: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// UTC timestamps sort by name in time order). A missing `dir` has none;
+/// an existing one must pass the checks of [`ensure_backup_dir`]: what a
+/// restore installs comes from there.
+pub fn list_backups(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, WriteError> {
     let prefix = backup_prefix(target);
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
+    if !dir.is_absolute() {
+        return check_backup_dir(dir).map(|()| Vec::new());
+    }
+    match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+        Err(e) => return Err(io_error("use the backup directory", dir, e)),
+        Ok(_) => check_backup_dir(dir)?,
+    }
+    let read = |e| io_error("read the backup directory", dir, e);
     let mut v = Vec::new();
-    for entry in rd {
-        let entry = entry?;
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
         let name = entry.file_name();
         let ours = name
             .to_str()
             .and_then(|n| n.strip_prefix(&prefix))
             .is_some_and(is_timestamp);
-        if ours && entry.file_type()?.is_file() {
+        if ours && entry.file_type().map_err(read)?.is_file() {
             v.push(entry.path());
         }
     }
@@ -486,19 +1154,20 @@ fn write_backup(target: &Path, b: &Backups) -> Result<PathBuf, WriteError> {
 }
 
 /// Keeps only the newest `keep` backups of `target`.
-fn prune_backups(b: &Backups, target: &Path) -> std::io::Result<()> {
+fn prune_backups(b: &Backups, target: &Path) -> Result<(), WriteError> {
     let all = list_backups(&b.dir, target)?;
     for old in &all[..all.len().saturating_sub(b.keep)] {
-        std::fs::remove_file(old)?;
+        std::fs::remove_file(old).map_err(|e| io_error("remove", old, e))?;
     }
     Ok(())
 }
 
-/// Creates the backup directory 0700 if missing. An existing one must be a
-/// real directory, not writable by group or others, owned by us or root:
-/// otherwise a local user could read the secrets in it or plant "backups"
-/// that a restore would install.
+/// Creates the backup directory 0700 if missing; then [`check_backup_dir`].
 fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
+    // Relative to whatever directory we were started in: never created.
+    if !dir.is_absolute() {
+        return check_backup_dir(dir);
+    }
     match std::fs::symlink_metadata(dir) {
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -527,8 +1196,14 @@ fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
         }
         Err(e) => return Err(io_error("use the backup directory", dir, e)),
     }
-    let m =
-        std::fs::symlink_metadata(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
+    check_backup_dir(dir)
+}
+
+/// An existing backup directory must be an absolute path to a real
+/// directory, not writable by group or others, owned by us or root, in
+/// directories only root (or we) can write: otherwise a local user could
+/// read the secrets in it or plant "backups" that a restore would install.
+pub fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
     let refuse = |why: String| {
         WriteError::new(
             ErrorKind::PermissionDenied,
@@ -539,6 +1214,13 @@ fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
         )
     };
     let me = nix::unistd::geteuid().as_raw();
+    if !dir.is_absolute() {
+        return Err(refuse(
+            "it is not an absolute path (set backup_dir to one in the settings)".into(),
+        ));
+    }
+    let m =
+        std::fs::symlink_metadata(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
     if m.file_type().is_symlink() {
         return Err(refuse("it is a symbolic link".into()));
     }
@@ -554,7 +1236,12 @@ fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
     if m.uid() != me && m.uid() != 0 {
         return Err(refuse(format!("it belongs to uid {}", m.uid())));
     }
-    Ok(())
+    let d = open_dir(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
+    check_trusted("the backup directory", dir, &d)?;
+    match std::fs::canonicalize(dir) {
+        Ok(real) => check_ancestors("the backup directory", &real),
+        Err(e) => Err(io_error("use the backup directory", dir, e)),
+    }
 }
 
 #[cfg(test)]
@@ -754,28 +1441,48 @@ mod tests {
     }
 
     #[test]
-    fn second_lock_times_out_naming_the_dir() {
+    fn second_lock_times_out_naming_the_lock() {
         let s = Scratch::new("lock");
-        let held = Lock::acquire(&s.0, Duration::from_secs(1)).unwrap();
-        let d = s.0.clone();
-        let e = std::thread::spawn(move || Lock::acquire(&d, Duration::from_millis(200)).err())
+        let cfg = s.join("p.cfg.lua");
+        std::fs::write(&cfg, "").unwrap();
+        // As root the lock is a file under LOCK_DIR only root can open;
+        // otherwise the config's directory.
+        let lock = if is_root() {
+            lock_path(&cfg)
+        } else {
+            s.0.clone()
+        };
+        let held = Lock::acquire(&cfg, Duration::from_secs(1)).unwrap();
+        let c = cfg.clone();
+        let e = std::thread::spawn(move || Lock::acquire(&c, Duration::from_millis(200)).err())
             .join()
             .unwrap()
             .expect("the second lock must not be granted while the first is held");
         assert_eq!(e.kind, ErrorKind::TimedOut);
         assert!(
             e.message.contains("timed out after 200 ms")
-                && e.message.contains(&s.0.display().to_string()),
+                && e.message.contains(&lock.display().to_string())
+                && e.message.contains(&cfg.display().to_string())
+                && !e.message.contains("another fogbow-xmpp-ctl is editing"),
             "{e}"
         );
         drop(held);
-        let d = s.0.clone();
-        std::thread::spawn(move || Lock::acquire(&d, Duration::from_millis(200)).map(drop))
+        let c = cfg.clone();
+        std::thread::spawn(move || Lock::acquire(&c, Duration::from_millis(200)).map(drop))
             .join()
             .unwrap()
             .unwrap();
-        let e = Lock::acquire(&s.join("nope"), Duration::from_millis(10)).unwrap_err();
-        assert!(e.message.contains("does not exist"), "{e}");
+        if is_root() {
+            let m = std::fs::symlink_metadata(LOCK_DIR).unwrap();
+            assert!(m.is_dir() && m.uid() == 0 && m.mode() & 0o7777 == 0o700);
+            assert_eq!(mode(&lock), 0o600);
+            let _ = std::fs::remove_file(&lock);
+            // Another config, another lock: not held by the first.
+            assert_ne!(lock_path(&cfg), lock_path(&s.join("q.cfg.lua")));
+        } else {
+            let e = Lock::acquire(&s.join("nope/p"), Duration::from_millis(10)).unwrap_err();
+            assert!(e.message.contains("does not exist"), "{e}");
+        }
     }
 
     #[test]
@@ -893,5 +1600,256 @@ mod tests {
         let a = timestamp(UNIX_EPOCH + Duration::new(1_735_689_599, 999_999_999));
         let b = timestamp(UNIX_EPOCH + Duration::from_secs(1_735_689_600));
         assert!(a < b, "{a} < {b}");
+    }
+
+    #[test]
+    fn backup_names_are_unambiguous() {
+        let p = |s: &str| backup_prefix(Path::new(s));
+        assert_eq!(
+            p("/etc/prosody/prosody.cfg.lua"),
+            "etc_prosody_prosody.cfg.lua."
+        );
+        // The collision of finding 7: '_' in a name vs a directory separator.
+        assert_eq!(p("/d/x_y.cfg.lua"), "d_x%5Fy.cfg.lua.");
+        assert_eq!(p("/d/x/y.cfg.lua"), "d_x_y.cfg.lua.");
+        assert_eq!(p("/d/x%5Fy.cfg.lua"), "d_x%255Fy.cfg.lua.");
+        assert_eq!(p("/a b/ü"), "a%20b_%C3%BC.");
+        let raw = PathBuf::from(OsString::from_vec(b"/d/\xff.lua".to_vec()));
+        assert_eq!(backup_prefix(&raw), "d_%FF.lua.");
+        // Too long for a file name: a hash no path encodes to.
+        let long = format!("/{}", "x".repeat(300));
+        let h = p(&long);
+        assert!(h.starts_with("%sha1-") && h.len() == 6 + 40 + 1, "{h}");
+        assert_ne!(h, p(&format!("/{}", "x".repeat(301))));
+        // Distinct paths, distinct prefixes, and no prefix is a prefix of
+        // another one followed by a timestamp.
+        let paths = ["/a/b", "/a_b", "/a%5Fb", "/a/b.", "/a/b.x", "/ab", "/a//b"];
+        for (i, a) in paths.iter().enumerate() {
+            for b in &paths[i + 1..] {
+                if Path::new(a) != Path::new(b) {
+                    assert_ne!(p(a), p(b), "{a} {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn who_else_can_read_or_write() {
+        assert!(others_with(0o640, None, 4, false).is_empty());
+        assert_eq!(
+            others_with(0o644, None, 4, false),
+            vec!["mode 0644 lets every local user read it"]
+        );
+        assert!(others_with(0o644, None, 2, true).is_empty());
+        assert_eq!(
+            others_with(0o664, None, 2, true),
+            vec!["mode 0664 lets its group write it"]
+        );
+        // version 2; user_obj rw; user 65534 r; group_obj r; group 7 rw; mask r; other none.
+        let entry = |tag: u16, perm: u16, id: u32| {
+            [
+                tag.to_le_bytes().to_vec(),
+                perm.to_le_bytes().to_vec(),
+                id.to_le_bytes().to_vec(),
+            ]
+            .concat()
+        };
+        let acl = |mask: u16| {
+            [
+                2u32.to_le_bytes().to_vec(),
+                entry(0x01, 6, u32::MAX),
+                entry(0x02, 4, 65534),
+                entry(0x04, 4, u32::MAX),
+                entry(0x08, 6, 7),
+                entry(0x10, mask, u32::MAX),
+                entry(0x20, 0, u32::MAX),
+            ]
+            .concat()
+        };
+        assert_eq!(
+            others_with(0o640, Some(&acl(4)), 4, false),
+            vec![
+                "its ACL lets uid 65534 read it",
+                "its ACL lets gid 7 read it"
+            ]
+        );
+        // The mask limits named entries: r-- leaves gid 7 no write.
+        assert!(others_with(0o640, Some(&acl(4)), 2, false).is_empty());
+        assert_eq!(
+            others_with(0o660, Some(&acl(6)), 2, false),
+            vec!["its ACL lets gid 7 write it"]
+        );
+        assert!(others_with(0o600, Some(&acl(0)), 4, false).is_empty());
+        // Garbage is no entry, not a panic.
+        assert!(others_with(0o600, Some(&[1, 2, 3, 4, 5]), 4, false).is_empty());
+    }
+
+    #[test]
+    fn bind_mount_busy_gets_a_hint() {
+        let p = Path::new("/etc/prosody/prosody.cfg.lua");
+        let m = io_error("replace", p, std::io::Error::from_raw_os_error(libc::EBUSY)).message;
+        assert!(
+            m.starts_with("cannot replace /etc/prosody/prosody.cfg.lua: Device or resource busy")
+                && m.contains("mount point")
+                && m.contains("edit the file it is mounted from"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn which_xattrs_must_be_copied() {
+        for errno in [libc::EPERM, libc::ENOTSUP, libc::ENOSPC] {
+            assert!(xattr_must_copy(b"system.posix_acl_access", Some(errno)));
+            assert!(!xattr_must_copy(b"user.x", Some(errno)));
+        }
+        assert!(xattr_must_copy(b"security.selinux", Some(libc::EPERM)));
+        assert!(xattr_must_copy(b"trusted.x", Some(libc::EPERM)));
+        assert!(!xattr_must_copy(b"trusted.x", Some(libc::ENOTSUP)));
+    }
+
+    #[test]
+    fn prepared_is_complete_and_dropping_it_changes_nothing() {
+        let s = Scratch::new("prepared");
+        let t = s.join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let xattrs_work = {
+            let f = File::open(&t).unwrap();
+            let name = std::ffi::CString::new("user.fxc").unwrap();
+            // SAFETY: the name is NUL-terminated and the value 4 bytes long.
+            let r = unsafe {
+                libc::fsetxattr(f.as_raw_fd(), name.as_ptr(), b"kept".as_ptr().cast(), 4, 0)
+            };
+            r == 0
+        };
+        let p = prepare(&t, b"new").unwrap();
+        assert_eq!(p.target(), t);
+        let tmp = p.temp_path().to_path_buf();
+        assert_eq!(tmp.parent(), t.parent());
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"new");
+        assert_eq!(mode(&tmp), 0o640);
+        if xattrs_work {
+            let f = File::open(&tmp).unwrap();
+            let got = xattr(&f, &std::ffi::CString::new("user.fxc").unwrap()).unwrap();
+            assert_eq!(got.as_deref(), Some(&b"kept"[..]));
+        }
+        drop(p);
+        assert_eq!(std::fs::read(&t).unwrap(), b"old");
+        assert_eq!(entries(&s.0), vec!["p.cfg.lua"]);
+        // Committed: the temp is the file now.
+        let p = prepare(&t, b"new").unwrap();
+        assert_eq!(p.commit(None).unwrap(), None);
+        assert_eq!(std::fs::read(&t).unwrap(), b"new");
+        assert_eq!(entries(&s.0), vec!["p.cfg.lua"]);
+    }
+
+    #[test]
+    fn commit_all_writes_every_backup_before_any_rename() {
+        let s = Scratch::new("commitall");
+        let a = s.join("a.cfg.lua");
+        let b = s.join("b.cfg.lua");
+        std::fs::write(&a, "a0").unwrap();
+        std::fs::write(&b, "b0").unwrap();
+        // A backup directory we refuse: nothing renamed, no backup, no temp.
+        std::fs::create_dir(s.join("open")).unwrap();
+        std::fs::set_permissions(s.join("open"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let bad = Backups {
+            dir: s.join("open"),
+            keep: 3,
+        };
+        let both = vec![prepare(&a, b"a1").unwrap(), prepare(&b, b"b1").unwrap()];
+        let e = commit_all(both, Some(&bad)).unwrap_err();
+        assert!(e.message.contains("writable by group or others"), "{e}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"a0");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b0");
+        assert_eq!(entries(&s.0), vec!["a.cfg.lua", "b.cfg.lua", "open"]);
+        // A file that cannot be prepared: the one prepared before is dropped.
+        let first = prepare(&a, b"a1").unwrap();
+        assert!(prepare(&s.join("missing/c"), b"c").is_err());
+        drop(first);
+        assert_eq!(entries(&s.0), vec!["a.cfg.lua", "b.cfg.lua", "open"]);
+        // Both committed, each with its backup.
+        let good = Backups {
+            dir: s.join("backups"),
+            keep: 3,
+        };
+        let both = vec![prepare(&a, b"a1").unwrap(), prepare(&b, b"b1").unwrap()];
+        let written = commit_all(both, Some(&good)).unwrap();
+        assert_eq!(std::fs::read(written[0].as_ref().unwrap()).unwrap(), b"a0");
+        assert_eq!(std::fs::read(written[1].as_ref().unwrap()).unwrap(), b"b0");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b1");
+    }
+
+    #[test]
+    fn resolve_follows_links_as_the_kernel_does() {
+        let s = Scratch::new("resolve");
+        std::fs::create_dir_all(s.join("avail")).unwrap();
+        std::fs::create_dir_all(s.join("d")).unwrap();
+        std::fs::write(s.join("avail/x.lua"), "").unwrap();
+        std::os::unix::fs::symlink("../avail/x.lua", s.join("d/x.lua")).unwrap();
+        std::os::unix::fs::symlink(s.join("d"), s.join("dl")).unwrap();
+        let real = std::fs::canonicalize(s.join("avail/x.lua")).unwrap();
+        assert_eq!(resolve(&s.join("dl/x.lua")).unwrap(), real);
+        assert_eq!(resolve(&s.join("d/../dl/./x.lua")).unwrap(), real);
+        std::os::unix::fs::symlink("loop", s.join("loop")).unwrap();
+        let e = resolve(&s.join("loop")).unwrap_err();
+        assert!(
+            e.message.contains("Too many levels of symbolic links"),
+            "{e}"
+        );
+        assert!(resolve(&s.join("d/missing"))
+            .unwrap_err()
+            .message
+            .contains("does not exist"));
+        if is_root() {
+            // Another user's link to a file that user does not own.
+            std::os::unix::fs::lchown(s.join("d/x.lua"), Some(4242), None).unwrap();
+            let e = resolve(&s.join("dl/x.lua")).unwrap_err();
+            assert!(
+                e.message.starts_with(&format!(
+                    "refusing to follow the symbolic link {} (owned by uid 4242)",
+                    s.join("d/x.lua").display()
+                )),
+                "{e}"
+            );
+            // ... to a file that user owns: its own file, followed.
+            std::os::unix::fs::chown(s.join("avail/x.lua"), Some(4242), None).unwrap();
+            assert_eq!(resolve(&s.join("dl/x.lua")).unwrap(), real);
+        }
+    }
+
+    #[test]
+    fn trust_checks_refuse_what_others_can_write() {
+        let s = Scratch::new("trust");
+        let f = s.join("f");
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let open = || File::open(&f).unwrap();
+        check_trusted("the file", &f, &open()).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
+        let e = check_trusted("the file", &f, &open()).unwrap_err();
+        assert!(e.message.contains("lets every local user write it"), "{e}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_backup(&f).unwrap(), b"x");
+        std::os::unix::fs::symlink(&f, s.join("l")).unwrap();
+        let e = read_backup(&s.join("l")).unwrap_err();
+        assert!(e.message.contains("symbolic link"), "{e}");
+        if is_root() {
+            std::os::unix::fs::chown(&f, Some(4242), None).unwrap();
+            let e = read_backup(&f).unwrap_err();
+            assert!(e.message.contains("belongs to uid 4242"), "{e}");
+        }
+        // Ancestors: a directory others can write without the sticky bit.
+        std::fs::create_dir(s.join("open")).unwrap();
+        std::fs::set_permissions(s.join("open"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::write(s.join("open/g"), "").unwrap();
+        let real = std::fs::canonicalize(s.join("open/g")).unwrap();
+        let e = check_ancestors("the file", &real).unwrap_err();
+        assert!(e.message.contains("lets others replace it"), "{e}");
+        std::fs::set_permissions(s.join("open"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        check_ancestors("the file", &real).unwrap();
+        // A relative backup directory is never used.
+        let e = check_backup_dir(Path::new("backups")).unwrap_err();
+        assert!(e.message.contains("not an absolute path"), "{e}");
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::safe_write::{self, WriteError};
+
 pub const DEFAULT_PATH: &str = "/etc/fogbow-xmpp-ctl/config.toml";
 pub const DEFAULT_PROSODY_CONFIG: &str = "/etc/prosody/prosody.cfg.lua";
 pub const DEFAULT_BACKUP_DIR: &str = "/var/lib/fogbow-xmpp-ctl/backups";
@@ -33,21 +35,86 @@ impl Default for Settings {
 impl Settings {
     /// Loads the settings file. A missing file is fine only when it is the
     /// default one (`explicit == false`): an operator who names a file means it.
+    ///
+    /// The file decides which file root edits and where restores come from,
+    /// so, as sudo and ssh do with theirs, it is refused unless only root
+    /// (or the invoking user) can write it and the directories above it,
+    /// and a symbolic link to it must not be another user's.
     pub fn load(path: &Path, explicit: bool) -> Result<Settings, String> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match Self::read_trusted(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            Err(e) if e.kind == std::io::ErrorKind::NotFound && !explicit => {
                 return Ok(Settings::default())
             }
-            Err(e) => {
-                return Err(format!(
-                    "cannot read the settings file {}: {}",
-                    path.display(),
-                    crate::secret::plain_io(&e)
-                ))
-            }
+            Err(e) => return Err(e.message),
         };
-        Self::parse(&text).map_err(|e| format!("{}:{e}", path.display()))
+        let settings = Self::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
+        settings
+            .validate(&text)
+            .map_err(|e| format!("{}:{e}", path.display()))?;
+        Ok(settings)
+    }
+
+    /// The settings file's text, if it is a regular file we can trust.
+    fn read_trusted(path: &Path) -> Result<String, WriteError> {
+        let what = "the settings file";
+        let in_context = |mut e: WriteError| {
+            if !e.message.contains(&path.display().to_string()) {
+                e.message = format!("{what} {}: {}", path.display(), e.message);
+            }
+            e
+        };
+        let real = safe_write::resolve(path).map_err(in_context)?;
+        let mut f = safe_write::open_trusted(&real)
+            .map_err(|e| safe_write::io_error("read the settings file", path, e))?;
+        let m = f
+            .metadata()
+            .map_err(|e| safe_write::io_error("read the settings file", path, e))?;
+        if !m.is_file() {
+            return Err(WriteError {
+                kind: std::io::ErrorKind::InvalidInput,
+                message: format!("{what} {} is not a regular file", path.display()),
+            });
+        }
+        safe_write::check_trusted(what, path, &f)?;
+        safe_write::check_ancestors(what, &real)?;
+        let mut bytes = Vec::new();
+        // A settings file is a few hundred bytes; this bounds a hostile one.
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(&mut f, MAX_SETTINGS_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(|e| safe_write::io_error("read the settings file", path, e))?;
+        if bytes.len() as u64 > MAX_SETTINGS_BYTES {
+            return Err(WriteError {
+                kind: std::io::ErrorKind::InvalidData,
+                message: format!(
+                    "{what} {} is larger than {MAX_SETTINGS_BYTES} bytes",
+                    path.display()
+                ),
+            });
+        }
+        String::from_utf8(bytes).map_err(|_| WriteError {
+            kind: std::io::ErrorKind::InvalidData,
+            message: format!("{what} {} is not UTF-8 text", path.display()),
+        })
+    }
+
+    /// Values that parse but cannot be meant; the error starts with
+    /// `LINE:COLUMN: ` (of the key in `text`).
+    fn validate(&self, text: &str) -> Result<(), String> {
+        let dir = &self.backup_dir;
+        let why = if dir.as_os_str().is_empty() {
+            "backup_dir is empty"
+        } else if !dir.is_absolute() {
+            "backup_dir is a relative path, which would depend on the directory fogbow-xmpp-ctl is started in"
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "{}: {why}; set an absolute path (the default is {DEFAULT_BACKUP_DIR})",
+            key_position(text, "backup_dir")
+        ))
     }
 
     /// Parses settings; the error starts with `LINE:COLUMN: `.
@@ -65,6 +132,21 @@ impl Settings {
             format!("{line}:{col}: {}", e.message().trim())
         })
     }
+}
+
+/// The settings file is read up to this size.
+const MAX_SETTINGS_BYTES: u64 = 1 << 20;
+
+/// `LINE:COLUMN` of the first line of `text` that sets `key`, else `1:1`.
+fn key_position(text: &str, key: &str) -> String {
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        let rest = t.strip_prefix(key).map(str::trim_start);
+        if rest.is_some_and(|r| r.starts_with('=')) {
+            return format!("{}:{}", i + 1, line.len() - t.len() + 1);
+        }
+    }
+    "1:1".into()
 }
 
 #[cfg(test)]
@@ -95,5 +177,45 @@ mod tests {
         assert!(Settings::load(p, true)
             .unwrap_err()
             .contains("/nonexistent/fogbow-xmpp-ctl.toml"));
+    }
+
+    #[test]
+    fn empty_or_relative_backup_dir_names_its_line() {
+        let check = |t: &str| Settings::parse(t).unwrap().validate(t);
+        let e = check("backups = 3\n  backup_dir = \"\"\n").unwrap_err();
+        assert!(e.starts_with("2:3: backup_dir is empty"), "{e}");
+        let e = check("backup_dir=\"var/b\"\n").unwrap_err();
+        assert!(e.starts_with("1:1: backup_dir is a relative path"), "{e}");
+        assert!(check("backup_dir = \"/var/b\"\n").is_ok());
+        assert!(check("").is_ok());
+        assert_eq!(
+            key_position("backup_dirx = 1\nbackup_dir = 2\n", "backup_dir"),
+            "2:1"
+        );
+    }
+
+    #[test]
+    fn a_settings_file_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("fxc-settings-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("config.toml");
+        std::fs::write(&p, "backups = 2\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(Settings::load(&p, true).unwrap().backups, 2);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = Settings::load(&p, true).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "refusing to use the settings file {}",
+                p.display()
+            )) && e.contains("mode 0666"),
+            "{e}"
+        );
+        // Not a regular file.
+        let e = Settings::load(&d, true).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -678,7 +678,6 @@ fn concurrent_adds_all_land() {
 
 #[test]
 fn lock_timeout_is_a_clear_error() {
-    use std::os::fd::AsRawFd;
     let s = Scratch::new("lock");
     s.write(
         "settings.toml",
@@ -689,12 +688,9 @@ fn lock_timeout_is_a_clear_error() {
     );
     s.config("x = 1\n");
     let secret = s.secret("secretsecretsecret");
-    let dir = std::fs::File::open(&s.dir).unwrap();
-    // SAFETY: flock on a descriptor we own; released when `dir` is dropped.
-    assert_eq!(
-        unsafe { nix::libc::flock(dir.as_raw_fd(), nix::libc::LOCK_EX) },
-        0
-    );
+    // Held the way the binary takes it (as root: under /run/fogbow-xmpp-ctl).
+    let real = std::fs::canonicalize(s.path("prosody.cfg.lua")).unwrap();
+    let dir = fogbow_xmpp_ctl::safe_write::Lock::acquire(&real, std::time::Duration::ZERO).unwrap();
     let o = s.run(&[
         "add",
         "a.example",

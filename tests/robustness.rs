@@ -242,13 +242,8 @@ fn config_directory_vanishing_is_a_clear_error() {
     let cfg = dir.join("prosody.cfg.lua");
     std::fs::write(&cfg, "admins = { }\n").unwrap();
     s.write("secret", "vanish-secret-0123456789");
-    let held = std::fs::File::open(&dir).unwrap();
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor we own; released when `held` is dropped.
-    assert_eq!(
-        unsafe { nix::libc::flock(held.as_raw_fd(), nix::libc::LOCK_EX) },
-        0
-    );
+    // Held the way the binary takes it (as root: under /run/fogbow-xmpp-ctl).
+    let held = fogbow_xmpp_ctl::safe_write::Lock::acquire(&cfg, Duration::ZERO).unwrap();
     let child = Command::new(BIN)
         .arg("--settings")
         .arg(s.path("settings.toml"))

@@ -39,6 +39,8 @@ xmpp_port 5347
 fn add_from_properties() {
     let s = Scratch::new("props");
     let cfg = s.write("prosody.cfg.lua", "admins = { }\n");
+    // As Debian ships it: a secret in a world-readable file is warned about.
+    std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let conf = s.write("manager.conf", MANAGER_CONF);
     let o = s.ctl(
         &cfg,
