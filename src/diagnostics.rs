@@ -575,6 +575,42 @@ pub struct CheckOptions {
 
 /// Checks the config at `main` and everything it includes. Reads only:
 /// it runs as the `prosody` user before every start, without a lock.
+/// prosody's own verdict as a diagnostic (`None` when it loads). An error
+/// raised inside prosody's code (a glob over a missing directory, say)
+/// names prosody's file: it is pointed at the main config instead.
+pub fn from_prosody_verdict(
+    main: &Path,
+    files: &[PathBuf],
+    verdict: crate::prosody::Verdict,
+) -> Option<Diagnostic> {
+    let crate::prosody::Verdict::Fails {
+        file,
+        line,
+        message,
+    } = verdict
+    else {
+        return None;
+    };
+    let (file, line, message) = match file {
+        Some(f) if files.contains(&f) => (f, line, message),
+        Some(f) => (
+            main.to_path_buf(),
+            None,
+            format!("{}:{}: {message}", f.display(), line.unwrap_or(0)),
+        ),
+        None => (main.to_path_buf(), None, message),
+    };
+    Some(Diagnostic {
+        severity: Severity::Error,
+        code: "prosody-load",
+        file,
+        line: line.unwrap_or(0),
+        column: line.map_or(0, |_| 1),
+        message: format!("prosody cannot load the config: {message}"),
+        help: None,
+    })
+}
+
 pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     let mut notes = Vec::new();
     let (files, mut diagnostics): (Vec<PathBuf>, _) = match ConfigSet::load(main) {
@@ -595,25 +631,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
         match crate::prosody::Installed::find() {
             None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
             Some(p) => match p.load(main) {
-                Ok(crate::prosody::Verdict::Loads) => {}
-                Ok(crate::prosody::Verdict::Fails { file, line, message }) => {
-                    // An error raised inside prosody's own code (a glob over a missing
-                    // directory, say) names prosody's file: point at the config instead.
-                    let (file, line, message) = match file {
-                        Some(f) if files.contains(&f) => (f, line, message),
-                        Some(f) => (main.to_path_buf(), None, format!("{}:{}: {message}", f.display(), line.unwrap_or(0))),
-                        None => (main.to_path_buf(), None, message),
-                    };
-                    diagnostics.push(Diagnostic {
-                        severity: Severity::Error,
-                        code: "prosody-load",
-                        file,
-                        line: line.unwrap_or(0),
-                        column: line.map_or(0, |_| 1),
-                        message: format!("prosody cannot load the config: {message}"),
-                        help: None,
-                    })
-                }
+                Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
                 Err(e) => diagnostics.push(Diagnostic {
                     severity: Severity::Error,
                     code: "prosody-load",

@@ -337,6 +337,8 @@ fn edit(
         let _ = safe_write::remove_stale_temp_files(target);
         prepared.push(safe_write::prepare(target, edited(target).text())?);
     }
+    let files: Vec<PathBuf> = after_set.files.iter().map(|f| f.path.clone()).collect();
+    notes.extend(prosody_accepts(&ctx.config, &files, &prepared)?);
     let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
     let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
     let backup = targets
@@ -349,6 +351,48 @@ fn edit(
         notes,
         ..outcome(true, backup, None)
     })
+}
+
+/// Our model of the config is not prosody: where prosody is installed, its
+/// own loader judges the prepared files in place (read from their temp
+/// files) before anything is renamed. An edit it refuses is not written,
+/// unless prosody already refused the config as it is (that error is not
+/// the edit's). Returns a note when the loader could not be run.
+fn prosody_accepts(
+    main: &Path,
+    files: &[PathBuf],
+    prepared: &[safe_write::Prepared],
+) -> Result<Option<String>, Error> {
+    let Some(prosody) = crate::prosody::Installed::find() else {
+        return Ok(None);
+    };
+    // prosody resolves relative Includes against the path it is given.
+    let main = match main.is_relative() {
+        true => std::env::current_dir().map_or(main.to_path_buf(), |d| d.join(main)),
+        false => main.to_path_buf(),
+    };
+    let overlay: Vec<(&Path, &Path)> = prepared
+        .iter()
+        .map(|p| (p.target(), p.temp_path()))
+        .collect();
+    let verdict = match prosody.load_with(&main, &overlay) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(Some(format!(
+                "the edit was not loaded with prosody's own loader: {e}"
+            )))
+        }
+    };
+    let Some(d) = diagnostics::from_prosody_verdict(&main, files, verdict) else {
+        return Ok(None);
+    };
+    if matches!(prosody.load(&main), Ok(crate::prosody::Verdict::Loads)) {
+        return Err(Error {
+            message: "refusing to write: prosody's own loader refuses the edited config (it loads the current one)".into(),
+            diagnostics: vec![d],
+        });
+    }
+    Ok(None)
 }
 
 /// Loads the config; one that does not load is neither read nor edited.

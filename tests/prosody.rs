@@ -320,3 +320,55 @@ fn loader_reads_an_overlay_in_place() {
     );
     assert_eq!(s.read("etc/conf.avail/localhost.cfg.lua"), LOCALHOST);
 }
+
+/// Issue 10, finding 2: an edit our static model accepts but prosody's own
+/// loader refuses is not written. The config here guards its own size (as
+/// prosody reads it): an `add` that passes every static check still makes
+/// prosody refuse it, so nothing may change; an already-refused config is
+/// not blamed on the edit.
+#[test]
+fn an_edit_prosody_refuses_is_not_written() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("loader-veto");
+    let cfg = s.path("prosody.cfg.lua");
+    let guard = format!(
+        "local f = assert(io.open(\"{}\")); local n = #f:read(\"a\"); f:close()\nassert(n < 400, \"this config must stay small\")\n",
+        cfg.display()
+    );
+    let original = format!("{guard}{}", "-- padding\n".repeat(10));
+    s.config(&original);
+    std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let secret = s.secret("loader-veto-secret-0123456789");
+    let add = |name: &str| s.run(&["add", name, "--secret-file", secret.to_str().unwrap()]);
+    // A short name fits, and prosody reads the new file back.
+    let o = add("a.example");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(prosody_value(&cfg, "a.example", "component_secret")
+        .unwrap()
+        .is_some());
+    let after_first = s.read("prosody.cfg.lua");
+    // Growing past the guard: our checks pass, prosody's loader refuses.
+    let long = format!("{}.example", "b".repeat(60));
+    let o = add(&long);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("prosody's own loader refuses the edited config"),
+        "{err}"
+    );
+    assert!(err.contains("this config must stay small"), "{err}");
+    assert_eq!(s.read("prosody.cfg.lua"), after_first, "nothing changed");
+    let leftovers: Vec<_> = std::fs::read_dir(&s.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".fxc-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // When prosody already refuses the config as it is, that is not the
+    // edit's doing: a removal (which makes it load again) goes through.
+    s.config(&format!("{after_first}{}", "-- more\n".repeat(30)));
+    let o = s.run(&["remove", "a.example"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
