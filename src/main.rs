@@ -53,7 +53,11 @@ fn fail(message: &str, diagnostics: &[Diagnostic]) -> ExitCode {
     for d in diagnostics {
         emit(d);
     }
-    eprintln!("fogbow-xmpp-ctl: error: {message}");
+    // Messages quote names and paths from the config.
+    eprintln!(
+        "fogbow-xmpp-ctl: error: {}",
+        diagnostics::terminal_safe(message)
+    );
     ExitCode::from(1)
 }
 
@@ -155,7 +159,7 @@ fn main() -> ExitCode {
         Command::List(l) => match ops::list(&ctx, l.show_secrets) {
             Ok(list) => {
                 for n in &list.notes {
-                    out.info(&format!("note: {n}"));
+                    out.info(&format!("note: {}", diagnostics::terminal_safe(n)));
                 }
                 if l.json {
                     print_json(&list);
@@ -501,12 +505,15 @@ fn print_table(list: &ops::ListOutput, show_secrets: bool) {
                 ("expression", false) => "set (expression)".to_string(),
                 _ => "set".to_string(),
             };
+            // Names, paths (and secrets) are the config's data: shown, never
+            // run by the terminal.
             [
                 c.name.clone(),
                 c.module.clone(),
                 secret,
                 format!("{}:{}", c.file.display(), c.line),
             ]
+            .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
         })
         .collect();
     let header = ["NAME", "MODULE", "SECRET", "FILE:LINE"].map(String::from);
