@@ -667,9 +667,67 @@ mod tests {
                 "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef0\" }\n",
                 &[("duplicate-component", 2, 1)],
             ),
+            // A bracketed key is the option itself: no false component-secret-missing.
+            ("Component \"c.example\" { [\"component_secret\"] = \"0123456789abcdef0\" }\n", &[]),
+            // A local shadows the option: prosody has no secret, and we say why.
+            (
+                "local component_secret\nComponent \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\n",
+                &[("component-secret-missing", 2, 1), ("shadowed-option", 3, 1)],
+            ),
+            // Set where the model cannot see: not known to be missing; a warning says where.
+            ("Component \"c.example\"\ndo component_secret = \"0123456789abcdef0\" end\n", &[("opaque-option", 2, 4)]),
+            ("Component \"c.example\" { [k] = 1 }\n", &[("opaque-option", 1, 26)]),
+            ("Component \"c.example\"\n_ENV.component_secret = \"0123456789abcdef0\"\n", &[("opaque-option", 2, 1)]),
         ];
         for (src, want) in cases {
             assert_eq!(&run(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        assert_eq!(terminal_safe("a.example"), "a.example");
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;pwned\u{7}b\u{7f}\u{9b}\r\t"),
+            "a\\u{1b}]0;pwned\\u{7}b\\u{7f}\\u{9b}\\u{d}\\u{9}"
+        );
+        for bidi in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200f}'] {
+            let s = terminal_safe(&format!("x{bidi}y")).into_owned();
+            assert!(!s.contains(bidi) && s.starts_with("x\\u{"), "{s}");
+        }
+        // Letters of any script are shown as they are.
+        assert_eq!(terminal_safe("straße.例え.אב"), "straße.例え.אב");
+    }
+
+    #[test]
+    fn lua_messages_lose_string_tokens() {
+        for (lua, want) in [
+            (
+                "b.cfg.lua:1: unexpected symbol near '\"S3CR3T\"'",
+                "b.cfg.lua:1: unexpected symbol near <string>",
+            ),
+            (
+                "x:2: '=' expected near ''it''s''",
+                "x:2: '=' expected near <string>",
+            ),
+            (
+                "x:2: unfinished string near '\"S3CR3T'",
+                "x:2: unfinished string near <string>",
+            ),
+            (
+                "x:3: unexpected symbol near '[==[S3CR3T]==]' (and more)",
+                "x:3: unexpected symbol near <string> (and more)",
+            ),
+            (
+                "x:4: unexpected symbol near '#'",
+                "x:4: unexpected symbol near '#'",
+            ),
+            (
+                "x:5: syntax error near 'end'",
+                "x:5: syntax error near 'end'",
+            ),
+        ] {
+            assert_eq!(without_string_tokens(lua), want);
         }
     }
 

@@ -22,14 +22,15 @@ struct Out {
 }
 
 impl Out {
+    /// Messages quote names and paths from the config: escaped for the terminal.
     fn info(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{msg}");
+            eprintln!("{}", diagnostics::terminal_safe(msg));
         }
     }
     fn detail(&self, msg: &str) {
         if self.verbose {
-            eprintln!("{msg}");
+            eprintln!("{}", diagnostics::terminal_safe(msg));
         }
     }
     fn warnings(&self, ds: &[Diagnostic]) {

@@ -361,13 +361,35 @@ fn refuse_opaque(set: &ConfigSet, name: &str, hosts: &[Host]) -> Result<(), Erro
             .iter()
             .find_map(|h| diagnostics::secret_opaque_in(set, h))
     });
-    match found {
-        None => Ok(()),
-        Some(o) => Err(Error::new(format!(
+    if let Some(o) = found {
+        return Err(Error::new(format!(
             "{o}; so fogbow-xmpp-ctl cannot tell which component_secret prosody would use for {name}: \
              nothing was changed; rewrite that code as plain `component_secret = \"…\"` lines, or edit the file by hand"
-        ))),
+        )));
     }
+    // A `component_secret = …` in the section that only assigns a local:
+    // an edit would leave it (and its secret) behind or beside ours.
+    for h in hosts {
+        let f = &set.files[h.at.file];
+        let doc = &f.doc;
+        let start = doc.stmt_span(h.at.stmt).start;
+        let end = (h.at.stmt + 1..doc.statement_count())
+            .find(|&i| doc.is_section(i))
+            .map_or(doc.text().len(), |i| doc.stmt_span(i).start);
+        if let Some((a, decl)) = doc
+            .shadowed()
+            .find(|(a, _)| a.start > start && a.start < end && doc.slice(a) == "component_secret")
+        {
+            let (al, ac) = doc.line_col(a.start);
+            let (dl, dc) = doc.line_col(decl.start);
+            let p = f.path.display();
+            return Err(Error::new(format!(
+                "a `local component_secret` at {p}:{dl}:{dc} makes the assignment at {p}:{al}:{ac} set a Lua local, \
+                 not prosody's option; remove the local (nothing was changed)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses to add a `component_secret = …` line where a top-level `local
