@@ -197,7 +197,7 @@ pub fn parse_each(src: &[u8], on_stmt: &mut dyn FnMut(Stmt)) -> Result<Extras, P
         shadowed: Vec::new(),
         locals: Vec::new(),
         scopes: Vec::new(),
-        local_count: std::collections::HashMap::new(),
+        local_decls: std::collections::HashMap::new(),
     };
     p.cur = p.fetch();
     match p.main_chunk(on_stmt) {
@@ -255,8 +255,10 @@ struct Parser<'a> {
     /// marks where each open block's locals start in it.
     locals: Vec<Span>,
     scopes: Vec<usize>,
-    /// How many locals in scope carry each name (a name may be shadowed).
-    local_count: std::collections::HashMap<&'a [u8], u32>,
+    /// The declarations in scope of each name, innermost last (a name may
+    /// be declared again in an inner block): a lookup costs the same
+    /// however many locals a hostile file declares.
+    local_decls: std::collections::HashMap<&'a [u8], Vec<Span>>,
 }
 
 type R<T> = Result<T, ParseError>;
@@ -398,8 +400,8 @@ impl<'a> Parser<'a> {
         let mark = self.scopes.pop().expect("an open scope");
         let src: &'a [u8] = self.src;
         for s in self.locals.drain(mark..) {
-            if let Some(c) = self.local_count.get_mut(&src[s]) {
-                *c -= 1;
+            if let Some(d) = self.local_decls.get_mut(&src[s]) {
+                d.pop();
             }
         }
     }
@@ -416,20 +418,13 @@ impl<'a> Parser<'a> {
                 kind: OpaqueKind::Env,
             });
         }
-        *self.local_count.entry(name).or_insert(0) += 1;
+        self.local_decls.entry(name).or_default().push(span.clone());
         self.locals.push(span);
     }
 
     /// The innermost local named `name` in scope.
     fn local_decl(&self, name: &[u8]) -> Option<Span> {
-        if self.local_count.get(name).copied().unwrap_or(0) == 0 {
-            return None;
-        }
-        self.locals
-            .iter()
-            .rev()
-            .find(|s| &self.src[(*s).clone()] == name)
-            .cloned()
+        self.local_decls.get(name)?.last().cloned()
     }
 
     /// A name used as a variable: note it when it is a free name that
