@@ -599,6 +599,16 @@ pub fn mask_secrets(doc: &Document) -> Vec<u8> {
                 if let Some(m) = &h.module {
                     shown.push(m.span.clone());
                 }
+                // Option names written as keys: `["component_secret"] = …`.
+                if let Some((_, fields)) = &h.table {
+                    shown.extend(
+                        fields
+                            .iter()
+                            .map(|o| o.name_span)
+                            // A bracketed key starts with a quote, `[` or `(`.
+                            .filter(|k| matches!(doc.text()[k.start], b'"' | b'\'' | b'[' | b'(')),
+                    );
+                }
             }
             Statement::Include(v) => shown.push(v.span.clone()),
             _ => {}
@@ -741,6 +751,18 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
         });
     }
     let mut notes = Vec::new();
+    // The SECRET column is what a static reading finds; say where code may
+    // set another.
+    if let Some(o) = diagnostics::secret_opaque_anywhere(&set) {
+        notes.push(format!(
+            "{o}; a component_secret shown here (or its absence) may not be what prosody uses"
+        ));
+    }
+    for h in set.hosts() {
+        if let Some(o) = diagnostics::secret_opaque_in(&set, &h) {
+            notes.push(o.to_string());
+        }
+    }
     for at in &set.unresolved_includes {
         let f = &set.files[at.file];
         let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);

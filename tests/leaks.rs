@@ -77,6 +77,11 @@ fn bracketed_key_is_the_component_secret() {
         let o = s.run(&["remove", "k.example", "--dry-run"]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert!(!stdout(&o).contains(OLD), "{key}: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains(key),
+            "the option's name stays: {}",
+            stdout(&o)
+        );
 
         let o = add(&s, "k.example", true);
         assert_eq!(code(&o), 0, "{key}: {}", stderr(&o));
@@ -139,6 +144,15 @@ fn never_success_for_a_secret_prosody_will_not_use() {
         let cfg = s.config(&src);
         let codes = check_codes(&s);
         assert!(codes.iter().any(|c| c == diag), "{src}: {codes:?}");
+        if diag == "opaque-option" {
+            let o = s.run(&["list"]);
+            assert!(
+                stderr(&o).contains("may not be what prosody uses")
+                    || stderr(&o).contains("computed key"),
+                "list says the SECRET column may be wrong: {}",
+                stderr(&o)
+            );
+        }
 
         let o = add(&s, "k.example", true);
         if code(&o) == 0 {
@@ -298,14 +312,12 @@ fn human_output_escapes_terminal_controls() {
         "conf.d/x\u{1b}[2J.cfg.lua",
         "Component \"inc.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n",
     );
-    let src = format!(
-        "Include \"conf.d/*.cfg.lua\"\n\
+    let src = "Include \"conf.d/*.cfg.lua\"\n\
          Component \"a\\27]0;pwned\\7b\"\n\
          \tcomponent_secret = \"0123456789abcdef0\"\n\
          Component \"c\u{202e}d.example\" \"m\u{1b}[31mod\"\n\
-         -- a comment \u{1b}[2J that clears the screen\n"
-    );
-    s.config(&src);
+         -- a comment \u{1b}[2J that clears the screen\n";
+    s.config(src);
     let bad = |t: &str| t.contains('\u{1b}') || t.contains('\u{7}') || t.contains('\u{202e}');
 
     let o = s.run(&["list"]);
