@@ -198,7 +198,8 @@ impl<'d> Value<'d> {
 /// a section's table form (`Component "x" { component_secret = "…" }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionSet<'d> {
-    /// A Lua name, so always ASCII.
+    /// A Lua name, or the decoded string of a bracketed key
+    /// (`["component_secret"] = …`, lossily decoded if not UTF-8).
     pub name: &'d str,
     pub name_span: Span,
     /// `None` when the assignment has fewer values than names (`a, b = 1`).
