@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigSet, LoadError};
-use crate::document::{SectionKind, Statement};
+use crate::config::{ConfigSet, Host, LoadError};
+use crate::document::{OpaqueKind, SectionKind, Span, Statement};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,7 +27,8 @@ pub struct Diagnostic {
 }
 
 impl std::fmt::Display for Diagnostic {
-    /// `FILE:LINE:COLUMN: error[CODE]: message`, then `help: …` on its own line.
+    /// `FILE:LINE:COLUMN: error[CODE]: message`, then `help: …` on its own
+    /// line; control characters from the config (in a path, a name) escaped.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sev = match self.severity {
             Severity::Error => "error",
@@ -36,16 +37,74 @@ impl std::fmt::Display for Diagnostic {
         // Line 0 means "no position" (an unreadable file, a load error
         // prosody reports without a line): `FILE:0:0:` would send an editor
         // to a place that does not exist, so only the file is named.
-        write!(f, "{}:", self.file.display())?;
+        write!(f, "{}:", terminal_safe(&self.file.display().to_string()))?;
         if self.line > 0 {
             write!(f, "{}:{}:", self.line, self.column.max(1))?;
         }
-        write!(f, " {sev}[{}]: {}", self.code, self.message)?;
+        write!(f, " {sev}[{}]: {}", self.code, terminal_safe(&self.message))?;
         if let Some(h) = &self.help {
-            write!(f, "\n  help: {h}")?;
+            write!(f, "\n  help: {}", terminal_safe(h))?;
         }
         Ok(())
     }
+}
+
+/// Whether a terminal would act on `c` rather than show it: C0 and C1
+/// controls, DEL, and the bidirectional marks, embeddings, overrides and
+/// isolates (which reorder what follows them on the line).
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` for a terminal: every character a terminal would act on (escape
+/// sequences that retitle or clear it, a carriage return that hides the
+/// line, a right-to-left override) written as `\u{…}`. Names and paths
+/// from a config are data; human output must show them, not run them.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(acts_on_terminal) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if acts_on_terminal(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// A message from Lua (prosody's loader) without the text of a string
+/// token: Lua says `near '"S"'` (or `near '[[S'`), and S may be a secret.
+pub fn without_string_tokens(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("near '") {
+        let (before, after) = rest.split_at(i + "near ".len());
+        out.push_str(before);
+        let token = &after[1..];
+        let is_string = token.starts_with('"')
+            || token.starts_with('\'')
+            || token.starts_with("[[")
+            || token.starts_with("[=");
+        if !is_string {
+            out.push('\'');
+            rest = token;
+            continue;
+        }
+        out.push_str("<string>");
+        // The token ends at the last quote of the line: a string's own text
+        // may hold quotes.
+        let line_end = token.find('\n').unwrap_or(token.len());
+        rest = match token[..line_end].rfind('\'') {
+            Some(q) if q > 0 => &token[q + 1..],
+            _ => &token[line_end..],
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Options prosody reads only from the global section (from prosody 0.12's
@@ -188,6 +247,79 @@ pub fn from_load_error(e: &LoadError) -> Diagnostic {
     }
 }
 
+/// A place where the config sets options beyond a static reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opaque {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// What is there and why it cannot be followed (no config text but names).
+    pub why: String,
+}
+
+impl std::fmt::Display for Opaque {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.why
+        )
+    }
+}
+
+/// Why code at `span` (a name) of file `fi` sets options beyond a static reading.
+fn opaque_why(set: &ConfigSet, fi: usize, span: &Span, kind: OpaqueKind) -> Opaque {
+    let f = &set.files[fi];
+    let name = f.doc.slice(span);
+    let why = match kind {
+        OpaqueKind::NestedAssign => format!("'{name}' is set inside a block or function (or by a `function` statement): prosody sets it in whichever section is current when that code runs"),
+        OpaqueKind::Env if name == "__currenthost" => "`__currenthost` is prosody's current section: setting it moves the options that follow to another section".into(),
+        OpaqueKind::Env => "`_ENV` is prosody's config environment itself: code using it can set or hide any option".into(),
+        OpaqueKind::Escape => format!("`{name}` lets the config run code that can set any option"),
+    };
+    let (line, column) = f.doc.line_col(span.start);
+    Opaque {
+        file: f.path.clone(),
+        line,
+        column,
+        why,
+    }
+}
+
+/// The first place in the whole config that can set (or hide) a
+/// `component_secret` where a static reading cannot see it: then no
+/// component's secret is known without running the config.
+pub fn secret_opaque_anywhere(set: &ConfigSet) -> Option<Opaque> {
+    set.files.iter().enumerate().find_map(|(fi, f)| {
+        f.doc
+            .opaque()
+            .find(|(span, kind)| {
+                *kind != OpaqueKind::NestedAssign || f.doc.slice(span) == "component_secret"
+            })
+            .map(|(span, kind)| opaque_why(set, fi, &span, kind))
+    })
+}
+
+/// A computed key in the table form of one of `h`'s own blocks.
+pub fn secret_opaque_in(set: &ConfigSet, h: &Host) -> Option<Opaque> {
+    let f = &set.files[h.at.file];
+    let key = f.doc.section(h.at.stmt)?.computed_key?;
+    let (line, column) = f.doc.line_col(key.start);
+    Some(Opaque {
+        file: f.path.clone(),
+        line,
+        column,
+        why: format!(
+            "a computed key ([…] = …) in the table of {} {} can set any option, component_secret too",
+            h.kind.keyword(),
+            h.literal_name().map_or_else(|| "(computed name)".into(), |n| format!("{n:?}"))
+        ),
+    })
+}
+
 /// The static checks over a loaded config, in file order.
 pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -217,6 +349,9 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     let mut first_by_hash: HashMap<u32, (u32, u32)> = HashMap::with_capacity(set.host_count());
     let folded = |h: &crate::config::Host| h.literal_name().map(|n| crate::names::fold(&n));
     let hasher = std::collections::hash_map::RandomState::new();
+    // When code can set secrets beyond a static reading, a missing one is
+    // not known to be missing: the opaque-option warnings say why.
+    let opaque_anywhere = secret_opaque_anywhere(set).is_some();
     for h in set.hosts() {
         let Some(name) = h.literal_name() else {
             continue;
@@ -294,6 +429,7 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         }
         if h.is_external() {
             match h.secret() {
+                None if opaque_anywhere || secret_opaque_in(set, &h).is_some() => {}
                 None => out.push(diag(
                     Severity::Error,
                     "component-secret-missing",
@@ -318,6 +454,45 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         }
     }
     drop(first_by_hash);
+
+    // opaque-option and shadowed-option: where options are set beyond the
+    // statements prosody's config is made of. Warnings: prosody loads such a
+    // config and runs it as written; it is our static reading (and an edit
+    // based on it) that cannot be trusted there, and edits refuse instead.
+    for (fi, f) in set.files.iter().enumerate() {
+        for (span, kind) in f.doc.opaque() {
+            let o = opaque_why(set, fi, &span, kind);
+            out.push(diag(
+                Severity::Warning,
+                "opaque-option",
+                (o.file, o.line, o.column),
+                format!("{}; fogbow-xmpp-ctl cannot follow it", o.why),
+                Some("set options with plain top-level `name = value` lines after their VirtualHost/Component line".into()),
+            ));
+        }
+        for (assigned, decl) in f.doc.shadowed() {
+            let name = f.doc.slice(&assigned);
+            let (dl, dc) = f.doc.line_col(decl.start);
+            out.push(diag(
+                Severity::Warning,
+                "shadowed-option",
+                at(fi, assigned.start),
+                format!("this assigns the Lua local '{name}' declared at line {dl}:{dc}, not prosody's option '{name}', which stays unset here"),
+                Some(format!("rename or remove the `local {name}` at line {dl}")),
+            ));
+        }
+    }
+    for h in set.hosts() {
+        if let Some(o) = secret_opaque_in(set, &h) {
+            out.push(diag(
+                Severity::Warning,
+                "opaque-option",
+                (o.file, o.line, o.column),
+                format!("{}; fogbow-xmpp-ctl cannot follow it", o.why),
+                Some("write the key as a name or a string: `component_secret = …`".into()),
+            ));
+        }
+    }
 
     // global-option-in-section and duplicate-option, file by file. The
     // options of one section follow its header until the next header, so
@@ -515,9 +690,67 @@ mod tests {
                 "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef0\" }\n",
                 &[("duplicate-component", 2, 1)],
             ),
+            // A bracketed key is the option itself: no false component-secret-missing.
+            ("Component \"c.example\" { [\"component_secret\"] = \"0123456789abcdef0\" }\n", &[]),
+            // A local shadows the option: prosody has no secret, and we say why.
+            (
+                "local component_secret\nComponent \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\n",
+                &[("component-secret-missing", 2, 1), ("shadowed-option", 3, 1)],
+            ),
+            // Set where the model cannot see: not known to be missing; a warning says where.
+            ("Component \"c.example\"\ndo component_secret = \"0123456789abcdef0\" end\n", &[("opaque-option", 2, 4)]),
+            ("Component \"c.example\" { [k] = 1 }\n", &[("opaque-option", 1, 26)]),
+            ("Component \"c.example\"\n_ENV.component_secret = \"0123456789abcdef0\"\n", &[("opaque-option", 2, 1)]),
         ];
         for (src, want) in cases {
             assert_eq!(&run(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        assert_eq!(terminal_safe("a.example"), "a.example");
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;pwned\u{7}b\u{7f}\u{9b}\r\t"),
+            "a\\u{1b}]0;pwned\\u{7}b\\u{7f}\\u{9b}\\u{d}\\u{9}"
+        );
+        for bidi in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200f}'] {
+            let s = terminal_safe(&format!("x{bidi}y")).into_owned();
+            assert!(!s.contains(bidi) && s.starts_with("x\\u{"), "{s}");
+        }
+        // Letters of any script are shown as they are.
+        assert_eq!(terminal_safe("straße.例え.אב"), "straße.例え.אב");
+    }
+
+    #[test]
+    fn lua_messages_lose_string_tokens() {
+        for (lua, want) in [
+            (
+                "b.cfg.lua:1: unexpected symbol near '\"S3CR3T\"'",
+                "b.cfg.lua:1: unexpected symbol near <string>",
+            ),
+            (
+                "x:2: '=' expected near ''it''s''",
+                "x:2: '=' expected near <string>",
+            ),
+            (
+                "x:2: unfinished string near '\"S3CR3T'",
+                "x:2: unfinished string near <string>",
+            ),
+            (
+                "x:3: unexpected symbol near '[==[S3CR3T]==]' (and more)",
+                "x:3: unexpected symbol near <string> (and more)",
+            ),
+            (
+                "x:4: unexpected symbol near '#'",
+                "x:4: unexpected symbol near '#'",
+            ),
+            (
+                "x:5: syntax error near 'end'",
+                "x:5: syntax error near 'end'",
+            ),
+        ] {
+            assert_eq!(without_string_tokens(lua), want);
         }
     }
 
@@ -606,7 +839,10 @@ pub fn from_prosody_verdict(
         file,
         line: line.unwrap_or(0),
         column: line.map_or(0, |_| 1),
-        message: format!("prosody cannot load the config: {message}"),
+        message: format!(
+            "prosody cannot load the config: {}",
+            without_string_tokens(&message)
+        ),
         help: None,
     })
 }

@@ -22,14 +22,15 @@ struct Out {
 }
 
 impl Out {
+    /// Messages quote names and paths from the config: escaped for the terminal.
     fn info(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{msg}");
+            eprintln!("{}", diagnostics::terminal_safe(msg));
         }
     }
     fn detail(&self, msg: &str) {
         if self.verbose {
-            eprintln!("{msg}");
+            eprintln!("{}", diagnostics::terminal_safe(msg));
         }
     }
     fn warnings(&self, ds: &[Diagnostic]) {
@@ -53,7 +54,11 @@ fn fail(message: &str, diagnostics: &[Diagnostic]) -> ExitCode {
     for d in diagnostics {
         emit(d);
     }
-    eprintln!("fogbow-xmpp-ctl: error: {message}");
+    // Messages quote names and paths from the config.
+    eprintln!(
+        "fogbow-xmpp-ctl: error: {}",
+        diagnostics::terminal_safe(message)
+    );
     ExitCode::from(1)
 }
 
@@ -183,7 +188,7 @@ fn main() -> ExitCode {
         Command::List(l) => match ops::list(&ctx, l.show_secrets) {
             Ok(list) => {
                 for n in &list.notes {
-                    out.info(&format!("note: {n}"));
+                    out.info(&format!("note: {}", diagnostics::terminal_safe(n)));
                 }
                 if l.json {
                     print_json(&list);
@@ -536,12 +541,15 @@ fn print_table(list: &ops::ListOutput, show_secrets: bool) {
                 ("expression", false) => "set (expression)".to_string(),
                 _ => "set".to_string(),
             };
+            // Names, paths (and secrets) are the config's data: shown, never
+            // run by the terminal.
             [
                 c.name.clone(),
                 c.module.clone(),
                 secret,
                 format!("{}:{}", c.file.display(), c.line),
             ]
+            .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
         })
         .collect();
     let header = ["NAME", "MODULE", "SECRET", "FILE:LINE"].map(String::from);

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::{ConfigSet, Host};
 use crate::diagnostics::{self, Diagnostic};
-use crate::document::{Document, Span, Statement, Value};
+use crate::document::{Document, Span, Statement};
 use crate::safe_write::{self, Backups, Lock};
 use crate::settings::Settings;
 
@@ -424,8 +424,66 @@ fn where_(set: &ConfigSet, h: &Host) -> String {
     format!("{}:{}", set.files[h.at.file].path.display(), h.line())
 }
 
+/// Refuses an edit of `name` when the config can set a `component_secret`
+/// beyond a static reading: whatever we wrote, prosody might use another.
+fn refuse_opaque(set: &ConfigSet, name: &str, hosts: &[Host]) -> Result<(), Error> {
+    let found = diagnostics::secret_opaque_anywhere(set).or_else(|| {
+        hosts
+            .iter()
+            .find_map(|h| diagnostics::secret_opaque_in(set, h))
+    });
+    if let Some(o) = found {
+        return Err(Error::new(format!(
+            "{o}; so fogbow-xmpp-ctl cannot tell which component_secret prosody would use for {name}: \
+             nothing was changed; rewrite that code as plain `component_secret = \"…\"` lines, or edit the file by hand"
+        )));
+    }
+    // A `component_secret = …` in the section that only assigns a local:
+    // an edit would leave it (and its secret) behind or beside ours.
+    for h in hosts {
+        let f = &set.files[h.at.file];
+        let doc = &f.doc;
+        let start = doc.stmt_span(h.at.stmt).start;
+        let end = (h.at.stmt + 1..doc.statement_count())
+            .find(|&i| doc.is_section(i))
+            .map_or(doc.text().len(), |i| doc.stmt_span(i).start);
+        if let Some((a, decl)) = doc
+            .shadowed()
+            .find(|(a, _)| a.start > start && a.start < end && doc.slice(a) == "component_secret")
+        {
+            let (al, ac) = doc.line_col(a.start);
+            let (dl, dc) = doc.line_col(decl.start);
+            let p = f.path.display();
+            return Err(Error::new(format!(
+                "a `local component_secret` at {p}:{dl}:{dc} makes the assignment at {p}:{al}:{ac} set a Lua local, \
+                 not prosody's option; remove the local (nothing was changed)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to add a `component_secret = …` line where a top-level `local
+/// component_secret` declared before `offset` would turn it into an
+/// assignment of that local.
+fn refuse_shadowed(set: &ConfigSet, file: usize, offset: usize) -> Result<(), Error> {
+    let f = &set.files[file];
+    match f.doc.local_before("component_secret", offset) {
+        None => Ok(()),
+        Some(decl) => {
+            let (l, c) = f.doc.line_col(decl.start);
+            Err(Error::new(format!(
+                "a `local component_secret` at {}:{l}:{c} makes later assignments set a Lua local, not prosody's option; \
+                 remove it (nothing was changed)",
+                f.path.display()
+            )))
+        }
+    }
+}
+
 fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result<Plan, Error> {
     let hosts = set.hosts_named(name);
+    refuse_opaque(set, name, &hosts)?;
     if let Some(v) = hosts
         .iter()
         .find(|h| h.kind == crate::document::SectionKind::VirtualHost)
@@ -437,6 +495,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
     }
     if hosts.is_empty() {
         let main = &set.files[0];
+        refuse_shadowed(set, 0, main.doc.text().len())?;
         return Ok(Plan {
             action: Action::Added,
             verify: verified(name, Action::Added),
@@ -448,10 +507,11 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         });
     }
     if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
-        let module = h
-            .module()
-            .map(|m| set.files[h.at.file].doc.slice(&m.span))
-            .unwrap_or_default();
+        // A module name is shown, never an expression's text.
+        let module = h.module().and_then(|m| m.literal()).map_or_else(
+            || "(an expression)".into(),
+            |m| format!("{:?}", String::from_utf8_lossy(&m)),
+        );
         return Err(Error::new(format!(
             "{name} is a Component with the plugin module {module} at {}, not an external component; not changing it",
             where_(set, h)
@@ -465,6 +525,9 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         .find_map(|h| Some((h.at.file, h.secret()?)))
     else {
         let doc = &set.files[last.at.file].doc;
+        if doc.section(last.at.stmt).and_then(|h| h.table).is_none() {
+            refuse_shadowed(set, last.at.file, doc.stmt_span(last.at.stmt).end)?;
+        }
         let e = doc.insert_secret_edit(last.at.stmt, secret);
         return Ok(Plan {
             action: Action::Added,
@@ -474,12 +537,12 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         });
     };
     let doc = &set.files[file].doc;
-    let (line, _) = doc.line_col(current.span.start);
-    let place = format!("{}:{line}", set.files[file].path.display());
+    let (line, column) = doc.line_col(current.span.start);
+    let place = format!("{}:{line}:{column}", set.files[file].path.display());
     match current.literal() {
+        // Never its text: an expression may hold the secret itself (`"S" .. ""`).
         None => Err(Error::new(format!(
-            "the component_secret of {name} at {place} is an expression ({}), not a string; edit it by hand",
-            doc.slice(&current.span)
+            "the component_secret of {name} at {place} is an expression, not a string literal; edit it by hand"
         ))),
         Some(old) if old == secret => Ok(Plan {
             action: Action::Unchanged,
@@ -501,6 +564,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
 
 fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
     let hosts = set.hosts_named(name);
+    refuse_opaque(set, name, &hosts)?;
     if let Some(v) = hosts
         .iter()
         .find(|h| h.kind == crate::document::SectionKind::VirtualHost)
@@ -600,29 +664,51 @@ fn verify(set: &ConfigSet, name: &str, action: Action) -> Result<(), Error> {
     }
 }
 
-/// The text with every `component_secret` string replaced by `"********"`.
+/// The text with the contents of every string literal replaced by
+/// `********` (quotes kept), except section names, module names and
+/// `Include` paths: what a diff may show without `--show-secrets`. Any
+/// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
+/// not only a `component_secret`.
 pub fn mask_secrets(doc: &Document) -> Vec<u8> {
-    let mut edits = Vec::new();
-    let mut mask = |v: &Option<Value>| {
-        if let Some(v) = v {
-            if v.is_literal() {
-                edits.push((v.span.clone(), b"\"********\"".to_vec()));
-            }
-        }
-    };
+    let mut shown: Vec<Span> = Vec::new();
     for s in doc.statements() {
         match &s.statement {
-            Statement::Options(opts) => opts
-                .iter()
-                .filter(|o| o.name == "component_secret")
-                .for_each(|o| mask(&o.value)),
             Statement::Section(h) => {
-                if let Some((_, fields)) = &h.table {
-                    fields
-                        .iter()
-                        .filter(|o| o.name == "component_secret")
-                        .for_each(|o| mask(&o.value));
+                shown.push(h.name.span.clone());
+                if let Some(m) = &h.module {
+                    shown.push(m.span.clone());
                 }
+                // Option names written as keys: `["component_secret"] = …`.
+                if let Some((_, fields)) = &h.table {
+                    shown.extend(
+                        fields
+                            .iter()
+                            .map(|o| o.name_span)
+                            // A bracketed key starts with a quote, `[` or `(`.
+                            .filter(|k| matches!(doc.text()[k.start], b'"' | b'\'' | b'[' | b'(')),
+                    );
+                }
+            }
+            Statement::Include(v) => shown.push(v.span.clone()),
+            _ => {}
+        }
+    }
+    // In order and disjoint: the first span ending after the token's start
+    // is the only one that can hold it.
+    let is_shown = |t: &Span| {
+        let i = shown.partition_point(|s| s.end <= t.start);
+        shown
+            .get(i)
+            .is_some_and(|s| s.start <= t.start && t.end <= s.end)
+    };
+    let text = doc.text();
+    let mut edits = Vec::new();
+    let mut lx = crate::document::lexer::Lexer::new(text);
+    while let Ok(t) = lx.next_token() {
+        match t.kind {
+            crate::document::lexer::Tok::Eof => break,
+            crate::document::lexer::Tok::Str if !is_shown(&t.span) => {
+                edits.push((t.span.clone(), masked(&text[t.span])))
             }
             _ => {}
         }
@@ -630,15 +716,51 @@ pub fn mask_secrets(doc: &Document) -> Vec<u8> {
     doc.splice(edits)
 }
 
+/// A string token with its contents replaced by `********`: `"…"`, `'…'`
+/// and `[==[…]==]` keep their delimiters.
+fn masked(tok: &[u8]) -> Vec<u8> {
+    let delim = if tok[0] == b'[' {
+        2 + tok[1..].iter().take_while(|&&c| c == b'=').count()
+    } else {
+        1
+    };
+    let mut out = tok[..delim].to_vec();
+    out.extend_from_slice(b"********");
+    out.extend_from_slice(&tok[tok.len() - delim..]);
+    out
+}
+
+/// A unified diff for a terminal: characters a terminal would act on are
+/// escaped (a line's own line break aside).
 fn unified_diff(path: &Path, old: &[u8], new: &[u8]) -> String {
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
     let p = path.display().to_string();
-    similar::TextDiff::from_lines(&*old, &*new)
+    let diff = similar::TextDiff::from_lines(&*old, &*new)
         .unified_diff()
         .context_radius(3)
         .header(&p, &p)
-        .to_string()
+        .to_string();
+    let mut out = String::with_capacity(diff.len());
+    for line in diff.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let (body, cr) = match body.strip_suffix('\r') {
+            Some(b) => (b, "\r"),
+            None => (body, ""),
+        };
+        // A tab is layout, not a control sequence.
+        for (i, part) in body.split('\t').enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            out.push_str(&diagnostics::terminal_safe(part));
+        }
+        out.push_str(cr);
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// One component, as `list` shows it; the JSON form is part of the contract.
@@ -708,6 +830,18 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
         });
     }
     let mut notes = Vec::new();
+    // The SECRET column is what a static reading finds; say where code may
+    // set another.
+    if let Some(o) = diagnostics::secret_opaque_anywhere(&set) {
+        notes.push(format!(
+            "{o}; a component_secret shown here (or its absence) may not be what prosody uses"
+        ));
+    }
+    for h in set.hosts() {
+        if let Some(o) = diagnostics::secret_opaque_in(&set, &h) {
+            notes.push(o.to_string());
+        }
+    }
     for at in &set.unresolved_includes {
         let f = &set.files[at.file];
         let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);

@@ -70,7 +70,11 @@ fn every_diagnostic_with_code_line_and_column() {
             vec![("warning", "weak-secret", 1, 44)],
         ),
         ("prosody-load", "x = ENV_FXC_SURELY_UNSET .. \"\"\n".into(), vec![("error", "prosody-load", 1, 1)]),
-        ("prosody-load-require", "require \"no.such.module\"\n".into(), vec![("error", "prosody-load", 1, 1)]),
+        (
+            "prosody-load-require",
+            "require \"no.such.module\"\n".into(),
+            vec![("warning", "opaque-option", 1, 1), ("error", "prosody-load", 1, 1)],
+        ),
     ];
     if !real_parts_available() {
         return;

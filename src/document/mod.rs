@@ -17,7 +17,8 @@ pub mod lexer;
 pub mod syntax;
 
 pub use lexer::Span;
-use syntax::{Expr, ExprKind, StmtKind, Suffix};
+pub use syntax::OpaqueKind;
+use syntax::{Expr, ExprKind, KeyKind, StmtKind, Suffix};
 
 /// A syntax error with its position resolved to Lua's line and a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +88,9 @@ struct OptRec {
     /// The last option of its statement (so a statement needs only the
     /// index of its first).
     last: bool,
+    /// A table field `["name"] = value`: `name` spans the key's string
+    /// literal, and the decoded name is in `Document::key_names`.
+    bracketed: bool,
 }
 
 impl OptRec {
@@ -97,6 +101,7 @@ impl OptRec {
             has_value: value.is_some(),
             is_str: value.is_some_and(|v| v.is_str),
             last: false,
+            bracketed: false,
         }
     }
     fn value(&self) -> Option<ValRec> {
@@ -124,6 +129,9 @@ struct HeadExtra {
     /// The table form's span and its `name = value` fields in `opts`.
     table: Option<Sp>,
     fields: Run,
+    /// The first `[expr] = value` field of the table form whose key is
+    /// computed: any option, `component_secret` too, may be set there.
+    computed_key: Option<Sp>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -190,7 +198,8 @@ impl<'d> Value<'d> {
 /// a section's table form (`Component "x" { component_secret = "…" }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionSet<'d> {
-    /// A Lua name, so always ASCII.
+    /// A Lua name, or the decoded string of a bracketed key
+    /// (`["component_secret"] = …`, lossily decoded if not UTF-8).
     pub name: &'d str,
     pub name_span: Span,
     /// `None` when the assignment has fewer values than names (`a, b = 1`).
@@ -226,6 +235,9 @@ pub struct SectionHeader<'d> {
     pub module: Option<Value<'d>>,
     /// The fields of the table form, and the table's span.
     pub table: Option<(Span, Options<'d>)>,
+    /// A field of the table form with a computed key (`[k] = v`): the
+    /// options this section sets are then known only when prosody runs it.
+    pub computed_key: Option<Span>,
 }
 
 #[derive(Debug, Clone)]
@@ -268,6 +280,13 @@ pub struct Document {
     includes: Vec<ValRec>,
     comments: Vec<Sp>,
     nested_calls: Vec<Sp>,
+    /// The decoded names of bracketed keys (`["component_secret"] = …`), by
+    /// option index, in order: rare, so kept aside.
+    key_names: Vec<(u32, Box<str>)>,
+    /// What the parse found beyond the model (see [`syntax::Extras`]).
+    opaque: Vec<(Sp, OpaqueKind)>,
+    shadowed: Vec<(Sp, Sp)>,
+    top_locals: Vec<Sp>,
     /// Where each line starts, as Lua counts lines.
     line_starts: Vec<u32>,
     /// The section of each statement (see [`Document::owner`]): the index of
@@ -312,6 +331,7 @@ impl Document {
             head_extras: Vec::new(),
             includes: Vec::new(),
             owners: Vec::new(),
+            key_names: Vec::new(),
             current: GLOBAL,
         };
         let extras = match syntax::parse_each(&text, &mut |s| b.push(s)) {
@@ -335,6 +355,7 @@ impl Document {
             head_extras,
             includes,
             mut owners,
+            key_names,
             ..
         } = b;
         // The vectors grew by doubling; give back the slack.
@@ -352,6 +373,18 @@ impl Document {
             owners,
             comments: sp(extras.comments),
             nested_calls: sp(extras.nested_calls),
+            key_names,
+            opaque: extras
+                .opaque
+                .iter()
+                .map(|o| (Sp::of(&o.span), o.kind))
+                .collect(),
+            shadowed: extras
+                .shadowed
+                .iter()
+                .map(|(a, d)| (Sp::of(a), Sp::of(d)))
+                .collect(),
+            top_locals: sp(extras.top_locals),
             line_starts,
             text,
         })
@@ -431,6 +464,7 @@ impl Document {
                 },
             ),
             module: extra.module.map(|m| Value::new(&self.text, m)),
+            computed_key: extra.computed_key.map(Sp::r),
             table: extra.table.map(|t| {
                 (
                     t.r(),
@@ -467,10 +501,45 @@ impl Document {
     pub fn option(&self, id: OptId) -> OptionSet<'_> {
         let o = self.opts[id.0 as usize];
         OptionSet {
-            name: std::str::from_utf8(&self.text[o.name.r()]).expect("Lua names are ASCII"),
+            name: self.option_name(id),
             name_span: o.name.r(),
             value: o.value().map(|v| Value::new(&self.text, v)),
         }
+    }
+
+    /// The name option `id` sets: a Lua name as written, or a bracketed
+    /// key's decoded string.
+    fn option_name(&self, id: OptId) -> &str {
+        let o = self.opts[id.0 as usize];
+        if o.bracketed {
+            if let Ok(i) = self.key_names.binary_search_by_key(&id.0, |(i, _)| *i) {
+                return &self.key_names[i].1;
+            }
+        }
+        std::str::from_utf8(&self.text[o.name.r()]).unwrap_or("")
+    }
+
+    /// Where the file sets options in ways a static model cannot follow:
+    /// the name's span and why (see [`OpaqueKind`]).
+    pub fn opaque(&self) -> impl Iterator<Item = (Span, OpaqueKind)> + '_ {
+        self.opaque.iter().map(|(s, k)| (s.r(), *k))
+    }
+
+    /// Top-level assignments that set a Lua local, not an option: the
+    /// assigned name's span and the span of the `local` declaring it.
+    pub fn shadowed(&self) -> impl Iterator<Item = (Span, Span)> + '_ {
+        self.shadowed.iter().map(|(a, d)| (a.r(), d.r()))
+    }
+
+    /// A top-level `local NAME` declared before `offset`: from there on, a
+    /// top-level `NAME = …` assigns that local instead of setting the option.
+    pub fn local_before(&self, name: &str, offset: usize) -> Option<Span> {
+        self.top_locals
+            .iter()
+            .map(|s| s.r())
+            .take_while(|s| s.end <= offset)
+            .filter(|s| &self.text[s.clone()] == name.as_bytes())
+            .last()
     }
 
     /// Names called in nested blocks (`if … then Component "x" end`): prosody
@@ -560,7 +629,7 @@ impl Document {
     /// one prosody keeps.
     pub fn last_section_option(&self, header: usize, name: &str) -> Option<OptId> {
         self.section_option_ids(header)
-            .filter(|&id| &self.text[self.opts[id.0 as usize].name.r()] == name.as_bytes())
+            .filter(|&id| self.option_name(id) == name)
             .last()
     }
 
@@ -898,6 +967,7 @@ struct Builder<'t> {
     head_extras: Vec<HeadExtra>,
     includes: Vec<ValRec>,
     owners: Vec<u32>,
+    key_names: Vec<(u32, Box<str>)>,
     /// The section statements run in now (`GLOBAL` or a header's index).
     current: u32,
 }
@@ -910,6 +980,10 @@ impl Builder<'_> {
         if matches!(rec, Rec::Other) {
             // Fields of a table form that turned out not to be a section.
             self.opts.truncate(mark);
+            let keep = self
+                .key_names
+                .partition_point(|(i, _)| (*i as usize) < mark);
+            self.key_names.truncate(keep);
         }
         let owner = match rec {
             Rec::Section(h) => {
@@ -995,12 +1069,16 @@ impl Builder<'_> {
         let mut rest = calls[1..].iter().map(|args| args.first());
         match rest.next() {
             None => {}
-            Some(Some(t)) if is_table(t) => (header.table, header.fields) = self.table(t),
+            Some(Some(t)) if is_table(t) => {
+                (header.table, header.fields, header.computed_key) = self.table(t)
+            }
             Some(Some(m)) if kind == SectionKind::Component => {
                 header.module = Some(value(m));
                 match rest.next() {
                     None => {}
-                    Some(Some(t)) if is_table(t) => (header.table, header.fields) = self.table(t),
+                    Some(Some(t)) if is_table(t) => {
+                        (header.table, header.fields, header.computed_key) = self.table(t)
+                    }
                     _ => return Rec::Other,
                 }
             }
@@ -1024,25 +1102,41 @@ impl Builder<'_> {
         Rec::Section(self.heads.len() as u32 - 1)
     }
 
-    /// The table's span, and its `name = value` fields pushed as options.
-    fn table(&mut self, e: &Expr) -> (Option<Sp>, Run) {
+    /// The table's span, its `name = value` and `["name"] = value` fields
+    /// pushed as options, and its first computed key.
+    fn table(&mut self, e: &Expr) -> (Option<Sp>, Run, Option<Sp>) {
         let ExprKind::Table(fields) = &e.kind else {
             unreachable!()
         };
         let first = self.opts.len() as u32;
-        for (i, f) in fields.iter().enumerate() {
+        let mut computed = None;
+        for f in fields {
+            let bracketed = match f.key_kind {
+                KeyKind::Name => false,
+                KeyKind::Str => true,
+                KeyKind::Computed => {
+                    computed.get_or_insert(Sp::of(&f.key));
+                    continue;
+                }
+            };
+            if bracketed {
+                let inner = strip_parens(self.text, f.key.clone());
+                let name = lexer::decode_string(&self.text[inner]);
+                self.key_names.push((
+                    self.opts.len() as u32,
+                    String::from_utf8_lossy(&name).into(),
+                ));
+            }
             self.opts.push(OptRec {
-                last: i + 1 == fields.len(),
+                bracketed,
                 ..OptRec::new(Sp::of(&f.key), Some(value(&f.value)))
             });
         }
-        (
-            Some(Sp::of(&e.span)),
-            Run {
-                first,
-                len: fields.len() as u32,
-            },
-        )
+        let len = self.opts.len() as u32 - first;
+        if len > 0 {
+            self.opts.last_mut().expect("not empty").last = true;
+        }
+        (Some(Sp::of(&e.span)), Run { first, len }, computed)
     }
 }
 

@@ -46,12 +46,66 @@ pub struct Expr {
     pub kind: ExprKind,
 }
 
-/// A `name = value` field of a table constructor.
+/// A keyed field of a table constructor: `name = value`, `["name"] = value`
+/// or `[expr] = value` (positional items and constant non-string keys are
+/// not kept: no option prosody reads is named by a number).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
+    /// The name, the string key (possibly in parentheses), or the key expression.
     pub key: Span,
+    pub key_kind: KeyKind,
     pub value: Expr,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `name = value`
+    Name,
+    /// `["name"] = value`: the same option for prosody, which reads the
+    /// table with `pairs`.
+    Str,
+    /// `[expr] = value`: a key known only when the config runs.
+    Computed,
+}
+
+/// Code that sets options (or changes what sets them) where a static model
+/// of top-level statements cannot follow; see [`Extras::opaque`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpaqueKind {
+    /// A global name assigned below the top level (`do x = 1 end`, in an
+    /// `if`, a loop, a function): prosody sets option `x` of whichever
+    /// section is current when (and if) it runs.
+    NestedAssign,
+    /// `_ENV` (prosody's config environment itself) or `__currenthost` (its
+    /// current section), read, assigned or declared.
+    Env,
+    /// A function that reaches past the config's statements: `rawset`,
+    /// `setmetatable`, `debug`, `load`, `loadfile`, `dofile`, `require`,
+    /// `RunScript`, `package`, `_G`.
+    Escape,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opaque {
+    /// The name's span.
+    pub span: Span,
+    pub kind: OpaqueKind,
+}
+
+/// Free names that let config code reach past its own statements.
+const ESCAPES: &[&[u8]] = &[
+    b"rawset",
+    b"setmetatable",
+    b"debug",
+    b"load",
+    b"loadstring",
+    b"loadfile",
+    b"dofile",
+    b"require",
+    b"RunScript",
+    b"package",
+    b"_G",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Suffix {
@@ -96,6 +150,10 @@ pub struct Chunk {
     /// span of that name: prosody would run them, so callers may want to say
     /// that a `Component` inside an `if` is beyond a static model.
     pub nested_calls: Vec<Span>,
+    /// See [`Extras::opaque`].
+    pub opaque: Vec<Opaque>,
+    /// See [`Extras::shadowed`].
+    pub shadowed: Vec<(Span, Span)>,
 }
 
 /// What a parse leaves besides the statements it hands out one by one.
@@ -104,6 +162,14 @@ pub struct Extras {
     pub comments: Vec<Span>,
     /// See [`Chunk::nested_calls`].
     pub nested_calls: Vec<Span>,
+    /// Where the config sets options in ways a static model cannot follow.
+    pub opaque: Vec<Opaque>,
+    /// Top-level assignments to a name declared `local` earlier in the
+    /// file (the assigned name's span, the declaration's): in prosody's
+    /// environment they set the Lua local, not an option.
+    pub shadowed: Vec<(Span, Span)>,
+    /// The names of the top-level locals, in order of declaration.
+    pub top_locals: Vec<Span>,
 }
 
 /// Parses `src`, handing each top-level statement to `on_stmt` as soon as
@@ -127,12 +193,21 @@ pub fn parse_each(src: &[u8], on_stmt: &mut dyn FnMut(Stmt)) -> Result<Extras, P
             loops: 0,
         }],
         nested_calls: Vec::new(),
+        opaque: Vec::new(),
+        shadowed: Vec::new(),
+        locals: Vec::new(),
+        scopes: Vec::new(),
+        local_decls: std::collections::HashMap::new(),
     };
     p.cur = p.fetch();
     match p.main_chunk(on_stmt) {
         Ok(()) => Ok(Extras {
             comments: p.comments,
             nested_calls: p.nested_calls,
+            opaque: p.opaque,
+            shadowed: p.shadowed,
+            // The top level is never closed: what is left is its locals.
+            top_locals: p.locals,
         }),
         // The parser stopped on the bad token: the lexer's message is the real one.
         Err(_) if p.kind() == Tok::Error => {
@@ -150,6 +225,8 @@ pub fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
         stmts,
         comments: extras.comments,
         nested_calls: extras.nested_calls,
+        opaque: extras.opaque,
+        shadowed: extras.shadowed,
     })
 }
 
@@ -172,6 +249,16 @@ struct Parser<'a> {
     depth: usize,
     funcs: Vec<FuncState>,
     nested_calls: Vec<Span>,
+    opaque: Vec<Opaque>,
+    shadowed: Vec<(Span, Span)>,
+    /// The locals in scope, innermost last, as declaration spans; `scopes`
+    /// marks where each open block's locals start in it.
+    locals: Vec<Span>,
+    scopes: Vec<usize>,
+    /// The declarations in scope of each name, innermost last (a name may
+    /// be declared again in an inner block): a lookup costs the same
+    /// however many locals a hostile file declares.
+    local_decls: std::collections::HashMap<&'a [u8], Vec<Span>>,
 }
 
 type R<T> = Result<T, ParseError>;
@@ -255,11 +342,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Lua's `near 'token'` text for the current token.
+    /// Lua's `near 'token'` text for the current token; a string token is
+    /// named `<string>` instead: its text may be a secret, and messages end
+    /// up in terminals and the journal.
     fn near(&self) -> String {
         let t = self.tok();
         if matches!(t.kind, Tok::Eof | Tok::Error) {
             return "<eof>".into();
+        }
+        if t.kind == Tok::Str {
+            return "<string>".into();
         }
         let text = &self.src[t.span.clone()];
         let shown: String = String::from_utf8_lossy(&text[..text.len().min(40)]).into();
@@ -298,6 +390,60 @@ impl<'a> Parser<'a> {
 
     fn name(&mut self) -> R<Span> {
         self.expect(Tok::Name, "<name>")
+    }
+
+    fn open_scope(&mut self) {
+        self.scopes.push(self.locals.len());
+    }
+
+    fn close_scope(&mut self) {
+        let mark = self.scopes.pop().expect("an open scope");
+        let src: &'a [u8] = self.src;
+        for s in self.locals.drain(mark..) {
+            if let Some(d) = self.local_decls.get_mut(&src[s]) {
+                d.pop();
+            }
+        }
+    }
+
+    /// A local comes into scope (`local x`, a parameter, a loop variable).
+    fn declare(&mut self, span: Span) {
+        let src: &'a [u8] = self.src;
+        let name = &src[span.clone()];
+        if name == b"_ENV" {
+            // Every later global in its scope reads and writes this table,
+            // not prosody's config environment.
+            self.opaque.push(Opaque {
+                span: span.clone(),
+                kind: OpaqueKind::Env,
+            });
+        }
+        self.local_decls.entry(name).or_default().push(span.clone());
+        self.locals.push(span);
+    }
+
+    /// The innermost local named `name` in scope.
+    fn local_decl(&self, name: &[u8]) -> Option<Span> {
+        self.local_decls.get(name)?.last().cloned()
+    }
+
+    /// A name used as a variable: note it when it is a free name that
+    /// reaches past the config's statements.
+    fn free_name(&mut self, span: &Span) {
+        let name = &self.src[span.clone()];
+        let kind = if name == b"_ENV" || name == b"__currenthost" {
+            OpaqueKind::Env
+        } else if ESCAPES.contains(&name) {
+            OpaqueKind::Escape
+        } else {
+            return;
+        };
+        if self.local_decl(name).is_none() {
+            self.opaque.push(Opaque {
+                span: span.clone(),
+                kind,
+            });
+        }
     }
 
     fn enter(&mut self) -> R<()> {
@@ -348,7 +494,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A block in a scope of its own.
     fn block(&mut self) -> R<()> {
+        self.open_scope();
+        let r = self.block_statements();
+        self.close_scope();
+        r
+    }
+
+    fn block_statements(&mut self) -> R<()> {
         while !self.block_follow(true) {
             if self.kind() == Tok::Keyword(Kw::Return) {
                 self.statement(false)?;
@@ -397,7 +551,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Keyword(Kw::For) => {
                 self.advance();
-                self.name()?;
+                let mut vars = vec![self.name()?];
                 match self.kind() {
                     Tok::Sym(Sym::Assign) => {
                         self.advance();
@@ -410,7 +564,7 @@ impl<'a> Parser<'a> {
                     }
                     Tok::Sym(Sym::Comma) | Tok::Keyword(Kw::In) => {
                         while self.test(Tok::Sym(Sym::Comma)) {
-                            self.name()?;
+                            vars.push(self.name()?);
                         }
                         self.expect(Tok::Keyword(Kw::In), "in")?;
                         self.exprlist()?;
@@ -418,27 +572,53 @@ impl<'a> Parser<'a> {
                     _ => return self.error("'=' or 'in' expected"),
                 }
                 self.expect(Tok::Keyword(Kw::Do), "do")?;
-                self.loop_block()?;
+                self.open_scope();
+                for v in vars {
+                    self.declare(v);
+                }
+                let r = self.loop_block();
+                self.close_scope();
+                r?;
                 self.expect_match(Tok::Keyword(Kw::End), "end", "for", start)?;
                 Some(StmtKind::Other)
             }
             Tok::Keyword(Kw::Repeat) => {
                 self.advance();
                 self.funcs.last_mut().unwrap().loops += 1;
-                self.block()?;
+                self.open_scope();
+                let r = self.block_statements();
                 self.funcs.last_mut().unwrap().loops -= 1;
-                self.expect_match(Tok::Keyword(Kw::Until), "until", "repeat", start)?;
-                self.expr()?;
+                let r = r.and_then(|()| {
+                    self.expect_match(Tok::Keyword(Kw::Until), "until", "repeat", start)?;
+                    self.expr()
+                });
+                self.close_scope();
+                r?;
                 Some(StmtKind::Other)
             }
             Tok::Keyword(Kw::Function) => {
                 self.advance();
-                self.name()?;
+                let name = self.name()?;
+                let mut plain = true;
                 while self.test(Tok::Sym(Sym::Dot)) {
                     self.name()?;
+                    plain = false;
                 }
                 if self.test(Tok::Sym(Sym::Colon)) {
                     self.name()?;
+                    plain = false;
+                }
+                if plain {
+                    // `function x() … end` assigns x: a global x is an
+                    // option of the current section, set to a function.
+                    if self.local_decl(&self.src[name.clone()]).is_none() {
+                        self.opaque.push(Opaque {
+                            span: name.clone(),
+                            kind: OpaqueKind::NestedAssign,
+                        });
+                    }
+                } else {
+                    self.free_name(&name);
                 }
                 self.body(start)?;
                 Some(StmtKind::Other)
@@ -446,12 +626,15 @@ impl<'a> Parser<'a> {
             Tok::Keyword(Kw::Local) => {
                 self.advance();
                 if self.test(Tok::Keyword(Kw::Function)) {
-                    self.name()?;
+                    let name = self.name()?;
+                    // In scope in its own body (for recursion).
+                    self.declare(name);
                     self.body(start)?;
                 } else {
                     let mut closes = 0;
+                    let mut declared = Vec::new();
                     loop {
-                        self.name()?;
+                        declared.push(self.name()?);
                         if self.test(Tok::Sym(Sym::Lt)) {
                             let at = self.start();
                             let attr = self.name()?;
@@ -482,6 +665,10 @@ impl<'a> Parser<'a> {
                     }
                     if self.test(Tok::Sym(Sym::Assign)) {
                         self.exprlist()?;
+                    }
+                    // In scope only after the statement: `local x = x`.
+                    for n in declared {
+                        self.declare(n);
                     }
                 }
                 Some(StmtKind::Other)
@@ -541,10 +728,10 @@ impl<'a> Parser<'a> {
     fn expr_stat(&mut self, top: bool) -> R<StmtKind> {
         let first = self.suffixed()?;
         if matches!(self.kind(), Tok::Sym(Sym::Assign | Sym::Comma)) {
-            let mut targets = vec![self.assign_target(&first)?];
+            let mut targets = vec![self.assign_target(&first, top)?];
             while self.test(Tok::Sym(Sym::Comma)) {
                 let t = self.suffixed()?;
-                targets.push(self.assign_target(&t)?);
+                targets.push(self.assign_target(&t, top)?);
             }
             self.expect(Tok::Sym(Sym::Assign), "=")?;
             let values = self.exprlist()?;
@@ -564,10 +751,33 @@ impl<'a> Parser<'a> {
         Ok(StmtKind::Call(*s))
     }
 
-    /// Checks that an assignment target is a variable; returns its span if it is a plain name.
-    fn assign_target(&self, e: &Expr) -> R<Option<Span>> {
+    /// Checks that an assignment target is a variable; returns its span if
+    /// it is a plain name that sets an option as prosody runs the config:
+    /// a global (not a local, nor `_ENV`/`__currenthost`), at the top level.
+    fn assign_target(&mut self, e: &Expr, top: bool) -> R<Option<Span>> {
         match &e.kind {
-            ExprKind::Name => Ok(Some(e.span.clone())),
+            ExprKind::Name => {
+                let name = &self.src[e.span.clone()];
+                if name == b"_ENV" || name == b"__currenthost" {
+                    // Already noted by `free_name` (unless a local).
+                    return Ok(None);
+                }
+                match self.local_decl(name) {
+                    Some(decl) if top => {
+                        self.shadowed.push((e.span.clone(), decl));
+                        Ok(None)
+                    }
+                    Some(_) => Ok(None),
+                    None if top => Ok(Some(e.span.clone())),
+                    None => {
+                        self.opaque.push(Opaque {
+                            span: e.span.clone(),
+                            kind: OpaqueKind::NestedAssign,
+                        });
+                        Ok(None)
+                    }
+                }
+            }
             ExprKind::Suffixed(s) if matches!(s.suffixes.last(), Some(Suffix::Index)) => Ok(None),
             _ => self.error("syntax error"),
         }
@@ -651,6 +861,7 @@ impl<'a> Parser<'a> {
         match self.kind() {
             Tok::Name => {
                 let span = self.advance();
+                self.free_name(&span);
                 Ok(Expr {
                     span,
                     kind: ExprKind::Name,
@@ -748,14 +959,35 @@ impl<'a> Parser<'a> {
                     let key = self.advance();
                     self.advance();
                     let value = self.expr()?;
-                    fields.push(Field { key, value });
+                    fields.push(Field {
+                        key,
+                        key_kind: KeyKind::Name,
+                        value,
+                    });
                 }
                 Tok::Sym(Sym::LBracket) => {
                     self.advance();
-                    self.expr()?;
+                    let first = self.tok().clone();
+                    let key = self.expr()?;
                     self.expect(Tok::Sym(Sym::RBracket), "]")?;
                     self.expect(Tok::Sym(Sym::Assign), "=")?;
-                    self.expr()?;
+                    let value = self.expr()?;
+                    // A lone number or boolean names no option prosody reads.
+                    let constant =
+                        matches!(first.kind, Tok::Number | Tok::Keyword(Kw::True | Kw::False))
+                            && key.span == first.span;
+                    let key_kind = match key.kind {
+                        ExprKind::Str => Some(KeyKind::Str),
+                        _ if constant => None,
+                        _ => Some(KeyKind::Computed),
+                    };
+                    if let Some(key_kind) = key_kind {
+                        fields.push(Field {
+                            key: key.span,
+                            key_kind,
+                            value,
+                        });
+                    }
                 }
                 _ => {
                     self.expr()?;
@@ -776,11 +1008,12 @@ impl<'a> Parser<'a> {
     fn body(&mut self, start: usize) -> R<()> {
         self.expect(Tok::Sym(Sym::LParen), "(")?;
         let mut vararg = false;
+        let mut params = Vec::new();
         if self.kind() != Tok::Sym(Sym::RParen) {
             loop {
                 match self.kind() {
                     Tok::Name => {
-                        self.advance();
+                        params.push(self.advance());
                     }
                     Tok::Sym(Sym::Dots) => {
                         self.advance();
@@ -796,7 +1029,12 @@ impl<'a> Parser<'a> {
         }
         self.expect(Tok::Sym(Sym::RParen), ")")?;
         self.funcs.push(FuncState { vararg, loops: 0 });
+        self.open_scope();
+        for p in params {
+            self.declare(p);
+        }
         let r = self.block();
+        self.close_scope();
         self.funcs.pop();
         r?;
         self.expect_match(Tok::Keyword(Kw::End), "end", "function", start)?;

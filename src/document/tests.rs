@@ -544,3 +544,180 @@ fn lone_carriage_returns() {
     let d = doc("x = 1\ry = 2\r");
     assert_eq!(d.eol(), "\r");
 }
+
+/// prosody reads a table form with `pairs`: `["component_secret"] = v`
+/// (any string form) sets the option exactly as `component_secret = v`,
+/// and the later of two fields wins (measured with prosody 0.12's
+/// configmanager). A computed key is recorded, not guessed.
+#[test]
+fn bracketed_keys_are_options() {
+    let d = doc(concat!(
+        "Component \"a\" { [\"component_secret\"] = \"sa\" }\n",
+        "Component \"b\" { ['component\\95secret'] = [[sb]], [1] = 2, [true] = 3, \"positional\" }\n",
+        "Component \"c\" { component_secret = \"first\", [ ( [==[component_secret]==] ) ] = \"last\" }\n",
+        "Component \"d\" { [k] = \"x\", [1 + 1] = 2 }\n",
+        "VirtualHost \"v\" { [\"modules_enabled\"] = {} }\n",
+    ));
+    let secret = |name: &str| {
+        let h = header_index(&d, name);
+        d.last_section_option(h, "component_secret")
+            .and_then(|id| d.option(id).value)
+            .and_then(|v| v.literal())
+    };
+    assert_eq!(secret("a").as_deref(), Some(&b"sa"[..]));
+    assert_eq!(secret("b").as_deref(), Some(&b"sb"[..]));
+    assert_eq!(secret("c").as_deref(), Some(&b"last"[..]));
+    assert_eq!(secret("d"), None);
+    let b = header_index(&d, "b");
+    assert_eq!(
+        d.section_options(b)
+            .iter()
+            .map(|o| o.name)
+            .collect::<Vec<_>>(),
+        vec!["component_secret"],
+        "constant non-string keys and positional items name no option"
+    );
+    assert_eq!(d.section(b).unwrap().computed_key, None);
+    let dk = d.section(header_index(&d, "d")).unwrap();
+    assert_eq!(d.slice(&dk.computed_key.unwrap()), "k");
+    let v = header_index(&d, "v");
+    assert_eq!(d.section_options(v)[0].name, "modules_enabled");
+}
+
+/// A top-level `local x` makes every later top-level `x = …` assign that
+/// local (prosody's environment never sees it); locals of blocks and
+/// functions do not reach the top level.
+#[test]
+fn top_level_locals_shadow_options() {
+    let d = doc(concat!(
+        "Component \"k\"\n",
+        "component_secret = \"before\"\n",
+        "local component_secret = \"a\"\n",
+        "component_secret = \"b\"\n",
+        "do local modules_enabled = 1 end\n",
+        "modules_enabled = {}\n",
+        "local function f(component_secret) component_secret = 1 end\n",
+        "f = 1\n",
+    ));
+    let k = header_index(&d, "k");
+    let opts = d.section_options(k);
+    assert_eq!(
+        opts.iter().map(|o| o.name).collect::<Vec<_>>(),
+        vec!["component_secret", "modules_enabled"],
+        "the shadowed assignments are not options"
+    );
+    let shadowed: Vec<(String, (usize, usize))> = d
+        .shadowed()
+        .map(|(a, decl)| (d.slice(&a), d.line_col(decl.start)))
+        .collect();
+    assert_eq!(
+        shadowed,
+        vec![("component_secret".into(), (3, 7)), ("f".into(), (7, 16))]
+    );
+    assert_eq!(d.local_before("component_secret", 10), None);
+    let end = d.text().len();
+    assert_eq!(
+        d.local_before("component_secret", end)
+            .map(|s| d.line_col(s.start)),
+        Some((3, 7))
+    );
+    assert!(
+        d.opaque().next().is_none(),
+        "assignments to locals are not opaque: {:?}",
+        d.opaque().collect::<Vec<_>>()
+    );
+}
+
+/// Every statement form by which prosody's loader sets (or hides) an
+/// option beyond the top-level statements is reported, with its place.
+#[test]
+fn opaque_forms_are_reported() {
+    let cases: &[(&str, &[(&str, OpaqueKind)])] = &[
+        (
+            "do component_secret = \"y\" end",
+            &[("component_secret", OpaqueKind::NestedAssign)],
+        ),
+        (
+            "if x then a, b.c = 1, 2 end",
+            &[("a", OpaqueKind::NestedAssign)],
+        ),
+        (
+            "for i = 1, 2 do i = 3; n = i end",
+            &[("n", OpaqueKind::NestedAssign)],
+        ),
+        (
+            "while false do w = 1 end repeat local r = 1; r = 2 until r",
+            &[("w", OpaqueKind::NestedAssign)],
+        ),
+        (
+            "function component_secret() end",
+            &[("component_secret", OpaqueKind::NestedAssign)],
+        ),
+        ("local function g() end function g() end", &[]),
+        ("function t.x() end", &[]),
+        (
+            "_ENV.component_secret = \"z\"",
+            &[("_ENV", OpaqueKind::Env)],
+        ),
+        (
+            "_ENV[\"component_secret\"] = \"z\"",
+            &[("_ENV", OpaqueKind::Env)],
+        ),
+        ("local _ENV = {} x = 1", &[("_ENV", OpaqueKind::Env)]),
+        (
+            "__currenthost = \"k\"",
+            &[("__currenthost", OpaqueKind::Env)],
+        ),
+        (
+            "rawset(_ENV, \"component_secret\", 1)",
+            &[("rawset", OpaqueKind::Escape), ("_ENV", OpaqueKind::Env)],
+        ),
+        (
+            "local cm = require \"core.configmanager\"",
+            &[("require", OpaqueKind::Escape)],
+        ),
+        ("x = debug.getinfo", &[("debug", OpaqueKind::Escape)]),
+        ("local require = function() end require \"x\"", &[]),
+        (
+            "RunScript \"x.lua\" dofile(\"y\") load(\"z\")",
+            &[
+                ("RunScript", OpaqueKind::Escape),
+                ("dofile", OpaqueKind::Escape),
+                ("load", OpaqueKind::Escape),
+            ],
+        ),
+        ("t = { _ENV = 1, require = 2 } t.debug = 3", &[]),
+    ];
+    for (src, want) in cases {
+        let d = doc(src);
+        let got: Vec<(String, OpaqueKind)> = d.opaque().map(|(s, k)| (d.slice(&s), k)).collect();
+        let want: Vec<(String, OpaqueKind)> =
+            want.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+        assert_eq!(got, want, "{src}");
+    }
+    // Options assigned at the top level stay options, not opaque.
+    let d = doc("Component \"k\"\ncomponent_secret = \"s\"\n_ENV.x = 1");
+    assert_eq!(d.section_options(0).len(), 1);
+    assert_eq!(d.line_col(d.opaque().next().unwrap().0.start), (3, 1));
+}
+
+/// A syntax error never quotes a string token: its text may be a secret.
+#[test]
+fn syntax_errors_do_not_quote_strings() {
+    for src in [
+        "Component \"k\"\ncomponent_secret = \"S3CR3T\" \"x\"\n",
+        "Component \"k\"\ncomponent_secret = 1 [[S3CR3T]]\n",
+        "x = 'S3CR3T' 'y'",
+    ] {
+        let e = Document::parse(src.as_bytes().to_vec()).unwrap_err();
+        assert!(!e.message.contains("S3CR3T"), "{src}: {e:?}");
+        assert!(e.message.ends_with("near <string>"), "{src}: {e:?}");
+    }
+    let e = Document::parse(b"x = 1 y".to_vec()).unwrap_err();
+    assert!(e.message.ends_with("near <eof>"), "{e:?}");
+    let e = Document::parse(b"x = 1 2".to_vec()).unwrap_err();
+    assert!(
+        e.message.ends_with("near '2'"),
+        "names and numbers are still quoted: {e:?}"
+    );
+}
