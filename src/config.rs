@@ -289,12 +289,15 @@ impl ConfigSet {
         }
     }
 
-    /// The hosts whose literal name is `name` (compared as prosody does).
+    /// The hosts whose literal name is `name` to prosody: compared after
+    /// nameprep, as prosody compares them.
     pub fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
+        let want = crate::names::fold(name.as_bytes());
         self.hosts()
             .filter(|h| {
-                h.literal_name()
-                    .is_some_and(|n| crate::names::same(&n, name))
+                h.name()
+                    .literal()
+                    .is_some_and(|n| crate::names::fold(&n) == want)
             })
             .collect()
     }

@@ -216,18 +216,23 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     // config may have 100,000 hosts, and this map is most of what the check
     // adds to the config's own size. A hit is confirmed by the names.
     let mut first_by_hash: HashMap<u32, (u32, u32)> = HashMap::with_capacity(set.host_count());
-    let folded = |h: &crate::config::Host| h.literal_name().map(|n| crate::names::fold(&n));
+    // Names compare as prosody compares them: after nameprep.
+    let folded = |h: &crate::config::Host| {
+        h.name()
+            .literal()
+            .map(|n| crate::names::fold(&n).into_owned())
+    };
     let hasher = std::collections::hash_map::RandomState::new();
     for h in set.hosts() {
-        let Some(name) = h.literal_name() else {
+        let Some(raw) = h.name().literal() else {
             continue;
         };
-        let key = crate::names::fold(&name);
+        let name = String::from_utf8_lossy(&raw);
+        let key = crate::names::fold(&raw);
         let pos = at(
             h.at.file,
             set.files[h.at.file].doc.stmt_span(h.at.stmt).start,
         );
-        let raw = h.name().literal().unwrap_or_default();
         if let Some(why) = crate::names::nameprep_rejects(&raw) {
             out.push(diag(
                 Severity::Error,
@@ -275,19 +280,30 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         };
         if let Some(first) = earlier {
             let (file, line) = (&set.files[first.at.file].path, first.line());
+            // Written differently, one name to prosody: say so.
+            let first_raw = first.name().literal().unwrap_or_default();
+            let as_written = if first_raw == raw {
+                String::new()
+            } else {
+                format!(
+                    " (as {:?}: both are {:?} after prosody's nameprep)",
+                    String::from_utf8_lossy(&first_raw),
+                    String::from_utf8_lossy(&key)
+                )
+            };
             match first.kind {
                 kind if kind != h.kind => out.push(diag(
                     Severity::Error,
                     "host-clash",
                     pos.clone(),
-                    format!("{} {name:?} has the name of the {} at {}:{line}; prosody refuses to start", h.kind.keyword(), kind.keyword(), file.display()),
+                    format!("{} {name:?} has the name of the {} at {}:{line}{as_written}; prosody refuses to start", h.kind.keyword(), kind.keyword(), file.display()),
                     Some(format!("for services use a sub-domain, like conference.{name}")),
                 )),
                 SectionKind::Component => out.push(diag(
                     Severity::Warning,
                     "duplicate-component",
                     pos.clone(),
-                    format!("Component {name:?} is already defined at {}:{line}; prosody merges both, the last value of each option wins", file.display()),
+                    format!("Component {name:?} is already defined at {}:{line}{as_written}; prosody merges both, the last value of each option wins", file.display()),
                     Some("keep one block per component".into()),
                 )),
                 SectionKind::VirtualHost => {}
@@ -385,7 +401,7 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
 
 /// The hash `check` keys host names by. The unit tests keep one bit of it,
 /// so that unequal names share a hash all the time and the slow path runs.
-fn name_hash(hasher: &std::collections::hash_map::RandomState, key: &str) -> u32 {
+fn name_hash(hasher: &std::collections::hash_map::RandomState, key: &[u8]) -> u32 {
     let h = std::hash::BuildHasher::hash_one(hasher, key) as u32;
     if cfg!(test) {
         h & 1
@@ -464,9 +480,9 @@ mod tests {
             assert_eq!(*line, wl, "{message}");
             assert!(
                 message.contains("is already defined at")
-                    && message.ends_with(&format!(
-                        "p.cfg.lua:{fl}; prosody merges both, the last value of each option wins"
-                    )),
+                    && message.contains(&format!("p.cfg.lua:{fl} (as"))
+                    && message
+                        .ends_with("; prosody merges both, the last value of each option wins"),
                 "{message} should name {first} at line {fl}"
             );
         }
