@@ -177,6 +177,15 @@ pub fn from_load_error(e: &LoadError) -> Diagnostic {
             message: format!("cannot read {}: {message}", path.display()),
             help: (*kind == std::io::ErrorKind::PermissionDenied).then(|| "run with sudo, or as a user who may read it".into()),
         },
+        LoadError::IncludeTooDeep { path, from: (file, line, column) } => Diagnostic {
+            severity: Severity::Error,
+            code: "include-loop",
+            file: file.clone(),
+            line: *line,
+            column: *column,
+            message: format!("including {} nests Includes more than {} deep; prosody fails with \"C stack overflow\" at about 196", path.display(), crate::config::MAX_INCLUDE_DEPTH),
+            help: None,
+        },
         LoadError::IncludeLoop { path, from: (file, line, column) } => Diagnostic {
             severity: Severity::Error,
             code: "include-loop",
