@@ -169,6 +169,26 @@ impl<'s> Host<'s> {
     }
 }
 
+/// JSON for a path. Paths are bytes and JSON strings are Unicode: a name
+/// that is not UTF-8 is shown as `Path::display` shows it (U+FFFD for each
+/// bad sequence) rather than failing the whole output.
+pub mod json_path {
+    use std::path::{Path, PathBuf};
+
+    pub fn one<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.to_string_lossy())
+    }
+    pub fn opt<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => one(p, s),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn many<S: serde::Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ps.iter().map(|p| p.to_string_lossy()))
+    }
+}
+
 /// The state of one load: the edited files' bytes, the chain of files
 /// being included, and the first file loaded from each real path.
 struct Loading {

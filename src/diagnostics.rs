@@ -18,6 +18,7 @@ pub enum Severity {
 pub struct Diagnostic {
     pub severity: Severity,
     pub code: &'static str,
+    #[serde(serialize_with = "crate::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
@@ -159,14 +160,18 @@ pub fn from_load_error(e: &LoadError) -> Diagnostic {
             message: error.message.clone(),
             help: error.help.clone(),
         },
-        LoadError::Unreadable { path, from: Some((file, line, column)), message, .. } => Diagnostic {
+        LoadError::Unreadable { path, from: Some((file, line, column)), message, kind } => Diagnostic {
             severity: Severity::Error,
             code: "include-missing",
             file: file.clone(),
             line: *line,
             column: *column,
             message: format!("cannot read the included {}: {message}", path.display()),
-            help: Some("prosody refuses to start when a named Include is missing; fix the path or remove the line".into()),
+            help: Some(if *kind == std::io::ErrorKind::NotFound {
+                "prosody refuses to start when a named Include is missing; fix the path or remove the line"
+            } else {
+                "fix the file or remove the Include line"
+            }.into()),
         },
         LoadError::Unreadable { path, from: None, message, kind } => Diagnostic {
             severity: Severity::Error,
@@ -560,6 +565,7 @@ mod tests {
 pub struct Report {
     pub ok: bool,
     /// Every file read: the main config and what it includes.
+    #[serde(serialize_with = "crate::config::json_path::many")]
     pub files: Vec<PathBuf>,
     pub diagnostics: Vec<Diagnostic>,
     /// What was not checked, and why (e.g. prosody is not installed).

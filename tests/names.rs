@@ -275,3 +275,51 @@ fn list_and_check_agree_with_edits() {
     assert_eq!(c.len(), 1, "{j}");
     assert_eq!(c[0]["name"], "r.example");
 }
+
+/// A `conf.d` file whose name is not UTF-8 is loaded by prosody; `check`,
+/// `list` (table and JSON) and `add` read it too (issue 10, finding 13).
+#[test]
+fn conf_d_file_names_are_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new("names-bytes");
+    s.config("admins = { }\nInclude \"conf.d/*.cfg.lua\"\n");
+    std::fs::create_dir_all(s.path("conf.d")).unwrap();
+    let file = s.path("conf.d").join(OsStr::from_bytes(b"\xff.cfg.lua"));
+    std::fs::write(
+        &file,
+        format!("Component \"b.example\"\n\tcomponent_secret = \"{STRONG}\"\n"),
+    )
+    .unwrap();
+    let main = s.path("prosody.cfg.lua");
+    if real_parts_available() {
+        assert_eq!(
+            prosody_value(&main, "b.example", "component_secret"),
+            Ok(Some(STRONG.as_bytes().to_vec())),
+            "prosody loads it"
+        );
+    }
+    let o = s.run(&["check", "--json"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(json(&o)["files"].as_array().unwrap().len(), 2);
+
+    let o = s.run(&["list", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["components"][0]["name"], "b.example", "{j}");
+    assert!(j["components"][0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("conf.d/\u{FFFD}.cfg.lua"));
+    let o = s.run(&["list"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let new = "another-secret-0123456789";
+    let o = add(&s, "b.example", new, &["--replace", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o)["action"], "replaced");
+    assert!(std::fs::read_to_string(&file).unwrap().contains(new));
+    let o = s.run(&["remove", "b.example"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), b"");
+}
