@@ -50,3 +50,15 @@ for n in $sizes; do
   awk -v n="$n" -v c="$check" -v a="$add" 'BEGIN { printf "| %d | %.2f s | %.0f µs | %.2f s | %.0f µs |\n", n, c, c / n * 1e6, a, a / n * 1e6 }'
   rm -rf "$d"
 done
+
+# The glob prosody's own matcher and our old recursive one found hardest:
+# `*a*a*a*a*a*b` against a 200-byte name that does not match (capped at 120 s).
+d=$work/glob
+mkdir -p "$d/conf.d"
+printf 'Include "conf.d/*a*a*a*a*a*b"\n' >"$d/prosody.cfg.lua"
+: >"$d/conf.d/$(printf 'a%.0s' $(seq 200))"
+t0=$(date +%s.%N)
+timeout 120 "$BIN" --settings "$work/settings.toml" -c "$d/prosody.cfg.lua" check -q --no-prosody >/dev/null 2>&1 || true
+t1=$(date +%s.%N)
+echo
+echo "$t0 $t1" | awk '{ printf "Include \"conf.d/*a*a*a*a*a*b\" over a 200-byte name: check --no-prosody %.3f s\n", $2 - $1 }'
