@@ -44,6 +44,11 @@ pub enum LoadError {
         path: PathBuf,
         from: (PathBuf, usize, usize),
     },
+    /// Includes nested deeper than prosody's Lua can follow.
+    IncludeTooDeep {
+        path: PathBuf,
+        from: (PathBuf, usize, usize),
+    },
 }
 
 impl std::fmt::Display for LoadError {
@@ -83,6 +88,17 @@ impl std::fmt::Display for LoadError {
                 write!(
                     f,
                     "{}:{line}:{col}: {} includes itself (directly or through other files)",
+                    file.display(),
+                    path.display()
+                )
+            }
+            LoadError::IncludeTooDeep {
+                path,
+                from: (file, line, col),
+            } => {
+                write!(
+                    f,
+                    "{}:{line}:{col}: including {} nests Includes more than {MAX_INCLUDE_DEPTH} deep; prosody fails with \"C stack overflow\" at about 196",
                     file.display(),
                     path.display()
                 )
@@ -153,6 +169,100 @@ impl<'s> Host<'s> {
     }
 }
 
+/// JSON for a path. Paths are bytes and JSON strings are Unicode: a name
+/// that is not UTF-8 is shown as `Path::display` shows it (U+FFFD for each
+/// bad sequence) rather than failing the whole output.
+pub mod json_path {
+    use std::path::{Path, PathBuf};
+
+    pub fn one<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.to_string_lossy())
+    }
+    pub fn opt<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => one(p, s),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn many<S: serde::Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ps.iter().map(|p| p.to_string_lossy()))
+    }
+}
+
+/// The state of one load: the edited files' bytes, the chain of files
+/// being included, and the first file loaded from each real path.
+struct Loading {
+    overlay: HashMap<PathBuf, Vec<u8>>,
+    stack: Vec<PathBuf>,
+    by_real_path: HashMap<PathBuf, usize>,
+}
+
+/// How deep `Include`s may nest. prosody's Lua fails with "C stack
+/// overflow" at about 196 levels (measured with 0.12's configmanager), so a
+/// deeper config never loads in prosody; stopping here also bounds our
+/// recursion.
+pub const MAX_INCLUDE_DEPTH: usize = 200;
+
+/// The largest config file read: far above any real config (Debian's is
+/// 11 KB, the suite's stress test 50 MiB), far below what exhausts memory.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads one config file as prosody would, but only a regular file (after
+/// symlinks) of at most [`MAX_FILE_BYTES`]: an `Include` of `/dev/zero`
+/// would grow without end, and a FIFO would block forever while we hold the
+/// edit lock. Opened without blocking and checked on the open descriptor,
+/// so what is checked is what is read.
+pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let meta = f.metadata()?;
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a regular file")
+    };
+    if let Some(what) = what {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {what}; only regular files are read as config (point the Include or -c at the file itself)"),
+        ));
+    }
+    let too_big = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is larger than {} MiB, the limit for a config file; is this the right file?",
+                MAX_FILE_BYTES >> 20
+            ),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    // Bounded even if the file grows while we read it.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 impl ConfigSet {
     /// Loads `main` and its includes from disk.
     pub fn load(main: &Path) -> Result<ConfigSet, LoadError> {
@@ -165,15 +275,19 @@ impl ConfigSet {
     /// in, not copied: a large config is held once.
     pub fn load_with(
         main: &Path,
-        mut overlay: HashMap<PathBuf, Vec<u8>>,
+        overlay: HashMap<PathBuf, Vec<u8>>,
     ) -> Result<ConfigSet, LoadError> {
         let mut set = ConfigSet {
             files: Vec::new(),
             runs: Vec::new(),
             unresolved_includes: Vec::new(),
         };
-        let mut stack = Vec::new();
-        set.load_file(main, None, &mut overlay, &mut stack)?;
+        let mut loading = Loading {
+            overlay,
+            stack: Vec::new(),
+            by_real_path: HashMap::new(),
+        };
+        set.load_file(main, None, &mut loading)?;
         Ok(set)
     }
 
@@ -195,8 +309,7 @@ impl ConfigSet {
         &mut self,
         path: &Path,
         from: Option<(PathBuf, usize, usize)>,
-        overlay: &mut HashMap<PathBuf, Vec<u8>>,
-        stack: &mut Vec<PathBuf>,
+        loading: &mut Loading,
     ) -> Result<(), LoadError> {
         let unreadable =
             |e: std::io::Error, from: Option<(PathBuf, usize, usize)>| LoadError::Unreadable {
@@ -206,25 +319,37 @@ impl ConfigSet {
                 kind: e.kind(),
             };
         let real_path = std::fs::canonicalize(path).map_err(|e| unreadable(e, from.clone()))?;
-        if stack.contains(&real_path) {
+        if loading.stack.contains(&real_path) {
             return Err(LoadError::IncludeLoop {
                 path: path.to_path_buf(),
                 from: from.expect("the main file is not included"),
             });
         }
+        if loading.stack.len() > MAX_INCLUDE_DEPTH {
+            return Err(LoadError::IncludeTooDeep {
+                path: path.to_path_buf(),
+                from: from.expect("the main file is not included"),
+            });
+        }
         // A file included twice reads the same both times (and an edited
-        // one, moved out of the overlay on first use, stays edited).
-        let loaded = self.files.iter().find(|f| f.real_path == real_path);
-        let bytes = match overlay.remove(&real_path) {
+        // one, moved out of the overlay on first use, stays edited). Found
+        // by real path in a map: a config may include 20,000 files.
+        let bytes = match loading.overlay.remove(&real_path) {
             Some(b) => b,
-            None if loaded.is_some() => loaded.expect("just checked").doc.text().to_vec(),
-            None => std::fs::read(&real_path).map_err(|e| unreadable(e, from.clone()))?,
+            None => match loading.by_real_path.get(&real_path) {
+                Some(&i) => self.files[i].doc.text().to_vec(),
+                None => read_config_file(&real_path).map_err(|e| unreadable(e, from.clone()))?,
+            },
         };
         let doc = Document::parse(bytes).map_err(|error| LoadError::Syntax {
             path: path.to_path_buf(),
             error,
         })?;
         let file = self.files.len();
+        loading
+            .by_real_path
+            .entry(real_path.clone())
+            .or_insert(file);
         let includes: Vec<(usize, Option<Vec<u8>>, usize)> = doc
             .statements()
             .enumerate()
@@ -239,7 +364,7 @@ impl ConfigSet {
             real_path: real_path.clone(),
             doc,
         });
-        stack.push(real_path);
+        loading.stack.push(real_path);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut next_include = includes.into_iter().peekable();
         for stmt in 0..n {
@@ -253,16 +378,13 @@ impl ConfigSet {
                 self.unresolved_includes.push(At { file, stmt });
                 continue;
             };
-            let target = PathBuf::from(
-                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&target),
-            );
             for included in
                 expand_include(&dir, &target).map_err(|e| unreadable_at(e, from.clone()))?
             {
-                self.load_file(&included, from.clone(), overlay, stack)?;
+                self.load_file(&included, from.clone(), loading)?;
             }
         }
-        stack.pop();
+        loading.stack.pop();
         Ok(())
     }
 
@@ -289,12 +411,15 @@ impl ConfigSet {
         }
     }
 
-    /// The hosts whose literal name is `name` (compared as prosody does).
+    /// The hosts whose literal name is `name` to prosody: compared after
+    /// nameprep, as prosody compares them.
     pub fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
+        let want = crate::names::fold(name.as_bytes());
         self.hosts()
             .filter(|h| {
-                h.literal_name()
-                    .is_some_and(|n| crate::names::same(&n, name))
+                h.name()
+                    .literal()
+                    .is_some_and(|n| crate::names::fold(&n) == want)
             })
             .collect()
     }
@@ -309,38 +434,74 @@ fn unreadable_at(e: (PathBuf, std::io::Error), from: Option<(PathBuf, usize, usi
     }
 }
 
-/// The files an `Include` of `target` loads, relative to `dir`.
-fn expand_include(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
-    let text = target.to_string_lossy();
-    if !text.contains(['*', '?']) {
-        return Ok(vec![dir.join(target)]);
+/// The files an `Include` of `target` loads, relative to `dir`. Paths are
+/// bytes, as in prosody: a name that is not UTF-8 is loaded like any other.
+fn expand_include(dir: &Path, target: &[u8]) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    if !target.iter().any(|&b| b == b'*' || b == b'?') {
+        return Ok(vec![dir.join(path(target))]);
     }
     // Only the last path element is a pattern, as in prosody.
-    let (base, pattern) = match text.rfind('/') {
-        Some(i) => (dir.join(&text[..i.max(1)]), &text[i + 1..]),
-        None => (dir.to_path_buf(), &text[..]),
+    let (base, pattern) = match target.iter().rposition(|&b| b == b'/') {
+        Some(i) => (dir.join(path(&target[..i.max(1)])), &target[i + 1..]),
+        None => (dir.to_path_buf(), target),
     };
     let entries = std::fs::read_dir(&base).map_err(|e| (base.clone(), e))?;
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| (base.clone(), e))?;
         let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if !name.starts_with('.') && glob_match(pattern.as_bytes(), name.as_bytes()) {
-            out.push(base.join(&*name));
+        let name = name.as_bytes();
+        if !name.starts_with(b".") && glob_match(pattern, name) {
+            out.push(base.join(path(name)));
         }
     }
     Ok(out)
 }
 
-/// prosody's `glob_to_pattern`: `*` is any run, `?` any one byte, the rest literal.
+/// prosody's `glob_to_pattern`: `*` is any run of bytes, `?` any one byte,
+/// the rest literal.
 fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| glob_match(rest, &name[i..])),
-        Some((b'?', rest)) => !name.is_empty() && glob_match(rest, &name[1..]),
-        Some((c, rest)) => name.first() == Some(c) && glob_match(rest, &name[1..]),
+    glob_match_counting(pattern, name).0
+}
+
+/// Two pointers; on a mismatch, go back to the last `*` and let it take
+/// one byte more. Only the last `*` ever needs retrying (a later `*` can
+/// absorb whatever an earlier one would), so this takes at most about
+/// len(pattern) × len(name) steps, where trying every split for every `*`
+/// took exponential time (`*a*a*a*a*a*b` on a 200-byte name: over a
+/// minute). Returns the verdict and the steps taken (for the tests).
+fn glob_match_counting(p: &[u8], name: &[u8]) -> (bool, usize) {
+    let (mut pi, mut ni, mut steps) = (0, 0, 0);
+    // After the last `*` seen: where the pattern resumes, and where in the
+    // name the `*`'s run ends so far.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < name.len() {
+        steps += 1;
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                star = Some((pi, ni));
+            }
+            Some(&c) if c == b'?' || c == name[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((resume, end)) => {
+                    pi = resume;
+                    ni = end + 1;
+                    star = Some((resume, end + 1));
+                }
+                None => return (false, steps),
+            },
+        }
     }
+    while p.get(pi) == Some(&b'*') {
+        pi += 1;
+    }
+    (pi == p.len(), steps)
 }
 
 #[cfg(test)]
@@ -360,6 +521,185 @@ mod tests {
         assert!(!glob_match(b"*.cfg.lua", b"localhost.cfg.lua~"));
         assert!(glob_match(b"a?c", b"abc"));
         assert!(!glob_match(b"a?c", b"ac"));
+        assert!(glob_match(b"*", b""));
+        assert!(glob_match(b"**a**", b"xax"));
+        assert!(glob_match(b"*\xff*", b"a\xffb"));
+        assert!(!glob_match(b"", b"a"));
+    }
+
+    /// The obvious definition, by dynamic programming over (pattern, name).
+    fn glob_reference(p: &[u8], n: &[u8]) -> bool {
+        let mut m = vec![vec![false; n.len() + 1]; p.len() + 1];
+        m[p.len()][n.len()] = true;
+        for i in (0..p.len()).rev() {
+            for j in (0..=n.len()).rev() {
+                m[i][j] = match p[i] {
+                    b'*' => m[i + 1][j] || (j < n.len() && m[i][j + 1]),
+                    c => j < n.len() && (c == b'?' || c == n[j]) && m[i + 1][j + 1],
+                };
+            }
+        }
+        m[0][0]
+    }
+
+    #[test]
+    fn glob_agrees_with_the_definition() {
+        // Every pattern over {a, b, *, ?} up to 5 long against every name
+        // over {a, b} up to 6 long.
+        fn all(alphabet: &[u8], max: usize) -> Vec<Vec<u8>> {
+            let mut out = vec![vec![]];
+            let mut last = vec![vec![]];
+            for _ in 0..max {
+                last = last
+                    .iter()
+                    .flat_map(|w: &Vec<u8>| {
+                        alphabet.iter().map(move |&c| {
+                            let mut w = w.clone();
+                            w.push(c);
+                            w
+                        })
+                    })
+                    .collect();
+                out.extend(last.iter().cloned());
+            }
+            out
+        }
+        let names = all(b"ab", 6);
+        for p in all(b"ab*?", 5) {
+            for n in &names {
+                assert_eq!(glob_match(&p, n), glob_reference(&p, n), "{p:?} {n:?}");
+            }
+        }
+    }
+
+    /// The pattern that took the recursive matcher over a minute: bounded
+    /// by len(pattern) × len(name) steps (counted, not timed).
+    #[test]
+    fn glob_is_not_exponential() {
+        let name = vec![b'a'; 200];
+        for pattern in [
+            &b"*a*a*a*a*a*b"[..],
+            b"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b",
+        ] {
+            let (hit, steps) = glob_match_counting(pattern, &name);
+            assert!(!hit);
+            let bound = (pattern.len() + 1) * (name.len() + 1);
+            assert!(steps <= bound, "{steps} steps, bound {bound}");
+        }
+        let mut name = vec![b'a'; 200];
+        name.push(b'b');
+        assert!(glob_match_counting(b"*a*a*a*a*a*b", &name).0);
+    }
+
+    /// Loads on another thread: a FIFO that blocked the load would hang the
+    /// test instead of failing it.
+    fn load_within(main: &Path, secs: u64) -> Result<ConfigSet, String> {
+        let main = main.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(ConfigSet::load(&main).map_err(|e| e.to_string()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(secs))
+            .unwrap_or_else(|_| panic!("the load blocked for {secs} s"))
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let d = scratch("special");
+        let main = d.join("main.cfg.lua");
+        std::fs::create_dir_all(d.join("conf.d")).unwrap();
+        std::fs::write(&main, "x = 1\nInclude \"conf.d/*.cfg.lua\"\n").unwrap();
+
+        nix::unistd::mkfifo(
+            &d.join("conf.d/fifo.cfg.lua"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .unwrap();
+        let e = load_within(&main, 20).unwrap_err();
+        assert!(
+            e.contains("main.cfg.lua:2:1:") && e.contains("fifo.cfg.lua") && e.contains("FIFO"),
+            "{e}"
+        );
+        std::fs::remove_file(d.join("conf.d/fifo.cfg.lua")).unwrap();
+
+        std::os::unix::fs::symlink("/dev/zero", d.join("conf.d/zero.cfg.lua")).unwrap();
+        let e = load_within(&main, 20).unwrap_err();
+        assert!(e.contains("character device"), "{e}");
+        std::fs::remove_file(d.join("conf.d/zero.cfg.lua")).unwrap();
+
+        std::fs::create_dir(d.join("conf.d/dir.cfg.lua")).unwrap();
+        let e = load_within(&main, 20).unwrap_err();
+        assert!(e.contains("a directory"), "{e}");
+        std::fs::remove_dir(d.join("conf.d/dir.cfg.lua")).unwrap();
+
+        // The main config itself.
+        let fifo = d.join("fifo-main.cfg.lua");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let e = load_within(&fifo, 20).unwrap_err();
+        assert!(e.contains("cannot read") && e.contains("FIFO"), "{e}");
+
+        // Over the size limit (a sparse file: nothing is written).
+        let big = d.join("conf.d/big.cfg.lua");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let e = load_within(&main, 20).unwrap_err();
+        assert!(e.contains("larger than 256 MiB"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// prosody loads a `conf.d` file whose name is not UTF-8 (paths are
+    /// bytes); so do we, under its own name.
+    #[test]
+    fn non_utf8_file_names_load() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = scratch("bytes");
+        std::fs::create_dir_all(d.join("conf.d")).unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"\xff\xfe.cfg.lua");
+        std::fs::write(d.join("conf.d").join(name), "Component \"b.example\"\n").unwrap();
+        // A named Include of a non-UTF-8 path too.
+        std::fs::write(
+            d.join(std::ffi::OsStr::from_bytes(b"n\xe9.lua")),
+            "Component \"n.example\"\n",
+        )
+        .unwrap();
+        let main = d.join("main.cfg.lua");
+        std::fs::write(
+            &main,
+            b"Include \"conf.d/*.cfg.lua\"\nInclude \"n\\233.lua\"\n",
+        )
+        .unwrap();
+        let set = ConfigSet::load(&main).unwrap();
+        assert_eq!(set.files.len(), 3);
+        assert_eq!(set.files[1].path, d.join("conf.d").join(name));
+        assert_eq!(set.hosts_named("b.example").len(), 1);
+        assert_eq!(set.hosts_named("n.example").len(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// prosody's Lua fails at about 196 nested Includes: deeper chains are
+    /// refused (and never overflow our stack); shallower ones load.
+    #[test]
+    fn include_depth_is_bounded() {
+        let d = scratch("deep");
+        let chain = |n: usize| {
+            for i in 0..n {
+                std::fs::write(
+                    d.join(format!("f{i}.lua")),
+                    format!("Include \"f{}.lua\"\n", i + 1),
+                )
+                .unwrap();
+            }
+            std::fs::write(d.join(format!("f{n}.lua")), "x = 1\n").unwrap();
+        };
+        chain(190);
+        assert_eq!(ConfigSet::load(&d.join("f0.lua")).unwrap().files.len(), 191);
+        chain(5000);
+        let e = ConfigSet::load(&d.join("f0.lua")).unwrap_err();
+        assert!(matches!(e, LoadError::IncludeTooDeep { .. }), "{e}");
+        assert!(e.to_string().contains("C stack overflow"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

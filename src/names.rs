@@ -1,22 +1,42 @@
-//! Host names as prosody's nameprep would accept them.
+//! Host names the way prosody sees them.
 //!
-//! prosody passes every `VirtualHost`/`Component` name through nameprep,
-//! which lowercases it; a name it rejects stops the server. We accept the
-//! strict subset that is also a valid DNS name for a federation: letters and
-//! digits (any script), `-` and `_`, in dot-separated labels.
+//! prosody passes every `VirtualHost`/`Component` name through nameprep
+//! (stringprep, RFC 3491) and compares the results: `straße.example`,
+//! `STRASSE.example` and full-width `ｓｔｒａｓｓｅ.example` are one host, and a
+//! name nameprep refuses stops the server. [`nameprep`] computes exactly what
+//! prosody does; every comparison goes through [`fold`]. For names `add`
+//! writes we accept the strict subset whose prepped form is also a valid DNS
+//! name for a federation: letters and digits (any script), `-` and `_`, in
+//! dot-separated labels.
 
-/// Checks `name`; the error says what is wrong in operator terms.
+/// Checks a name `add` is asked to write: prosody's nameprep must accept
+/// it (or prosody would not start), and the form prosody uses must be a
+/// name an XMPP address can carry. The error says what is wrong in
+/// operator terms.
 pub fn validate(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the component name is empty".into());
     }
-    if name.len() > 253 {
+    let prepped = nameprep(name.as_bytes()).map_err(|why| {
+        format!("the component name {name:?} {why}; prosody would refuse to start")
+    })?;
+    // Mapped-to-nothing characters and case are nameprep's business; what
+    // is left must be a domain name.
+    let shown = if prepped == name {
+        format!("{name:?}")
+    } else {
+        format!("{name:?} (to prosody {prepped:?})")
+    };
+    if prepped.is_empty() {
+        return Err(format!("the component name {shown} is empty"));
+    }
+    if prepped.len() > 253 {
         return Err(format!(
-            "the component name is {} bytes long; a domain name has at most 253",
-            name.len()
+            "the component name {shown} is {} bytes long; a domain name has at most 253",
+            prepped.len()
         ));
     }
-    if let Some(c) = name
+    if let Some(c) = prepped
         .chars()
         .find(|&c| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
     {
@@ -25,17 +45,17 @@ pub fn validate(name: &str) -> Result<(), String> {
             c if c.is_control() => format!("the control character U+{:04X}", c as u32),
             c => format!("'{c}'"),
         };
-        return Err(format!("the component name {name:?} contains {what}; a domain name has only letters, digits, '-', '_' and dots"));
+        return Err(format!("the component name {shown} contains {what}; a domain name has only letters, digits, '-', '_' and dots"));
     }
-    if name.starts_with('.') || name.ends_with('.') {
+    if prepped.starts_with('.') || prepped.ends_with('.') {
         return Err(format!(
-            "the component name {name:?} starts or ends with a dot"
+            "the component name {shown} starts or ends with a dot"
         ));
     }
-    for label in name.split('.') {
+    for label in prepped.split('.') {
         if label.is_empty() {
             return Err(format!(
-                "the component name {name:?} has an empty label (two dots in a row)"
+                "the component name {shown} has an empty label (two dots in a row)"
             ));
         }
         if label.len() > 63 {
@@ -45,39 +65,118 @@ pub fn validate(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Why prosody's nameprep (stringprep, RFC 3491) would refuse these bytes
-/// as a host name, which stops prosody at start: invalid UTF-8 and the
-/// prohibited code points (tables C.2.2–C.9). It is far more lenient than a
-/// DNS name: spaces, quotes and `@` pass (see [`validate`] for those).
-pub fn nameprep_rejects(name: &[u8]) -> Option<String> {
+/// prosody's limit: `util.encodings` refuses an input, and an output, of
+/// 1024 bytes or more (its fixed buffers).
+const PROSODY_MAX: usize = 1024;
+
+/// The name prosody uses for `name`, exactly as prosody 0.12's
+/// `util.encodings.stringprep.nameprep` (ICU's RFC 3491 profile, unassigned
+/// code points allowed) computes it; `Err` says why it refuses the name,
+/// which stops prosody at start. Proved byte for byte against prosody on
+/// `tests/data/nameprep-corpus.tsv`.
+///
+/// The mapping, prohibition and Unicode 3.2 tables are RFC 3454's (from the
+/// `stringprep` crate); like ICU, characters unassigned in Unicode 3.2 pass
+/// unmapped and unnormalized, and the bidi rule uses today's bidi classes.
+/// (`stringprep::nameprep` itself refuses unassigned code points, which
+/// prosody accepts.)
+pub fn nameprep(name: &[u8]) -> Result<String, String> {
+    use stringprep::tables as t;
+    use unicode_normalization::UnicodeNormalization;
+    let too_long = || format!("is {PROSODY_MAX} bytes or longer to prosody, its limit for a name");
+    if name.len() >= PROSODY_MAX {
+        return Err(too_long());
+    }
     let Ok(s) = std::str::from_utf8(name) else {
-        return Some("is not valid UTF-8".into());
+        return Err("is not valid UTF-8".into());
     };
+    // ASCII maps to its lowercase and nothing in it is prohibited.
+    if s.is_ascii() {
+        return Ok(s.to_ascii_lowercase());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    for c in s.chars().filter(|&c| !t::commonly_mapped_to_nothing(c)) {
+        if t::unassigned_code_point(c) {
+            out.extend(run.nfkc());
+            run.clear();
+            out.push(c);
+        } else if let Some(c) = unicode_3_2_decomposition(c) {
+            run.push(c);
+        } else {
+            run.extend(t::case_fold_for_nfkc(c));
+        }
+    }
+    out.extend(run.nfkc());
     let prohibited = |c: char| {
-        let u = c as u32;
-        matches!(u,
-            0x80..=0x9F | 0x6DD | 0x70F | 0x180E | 0x200C | 0x200D | 0x2028 | 0x2029 | 0x2060..=0x2063
-            | 0x206A..=0x206F | 0xFEFF | 0xFFF9..=0xFFFD | 0x1D173..=0x1D17A // C.2.2, C.6
-            | 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD // C.3 private use
-            | 0xFDD0..=0xFDEF // C.4 non-characters
-            | 0x2FF0..=0x2FFB // C.7
-            | 0x340 | 0x341 | 0x200E | 0x200F | 0x202A..=0x202E // C.8
-            | 0xE0001 | 0xE0020..=0xE007F) // C.9
-            || (u & 0xFFFE) == 0xFFFE // C.4: U+nFFFE, U+nFFFF
+        t::non_ascii_space_character(c)
+            || t::non_ascii_control_character(c)
+            || t::private_use(c)
+            || t::non_character_code_point(c)
+            || t::surrogate_code(c)
+            || t::inappropriate_for_plain_text(c)
+            || t::inappropriate_for_canonical_representation(c)
+            || t::change_display_properties_or_deprecated(c)
+            || t::tagging_character(c)
     };
-    s.chars()
-        .find(|&c| prohibited(c))
-        .map(|c| format!("contains U+{:04X}, which nameprep prohibits", c as u32))
+    if let Some(c) = out.chars().find(|&c| prohibited(c)) {
+        return Err(format!(
+            "contains U+{:04X}, which nameprep prohibits",
+            c as u32
+        ));
+    }
+    // RFC 3454 section 6: right-to-left text stands alone, and starts and
+    // ends right-to-left.
+    if out.contains(t::bidi_r_or_al) {
+        if out.contains(t::bidi_l) {
+            return Err("mixes right-to-left and left-to-right characters, which nameprep prohibits (RFC 3454 section 6; write each label in one direction)".into());
+        }
+        let ends_rtl = |c: Option<char>| c.is_some_and(t::bidi_r_or_al);
+        if !ends_rtl(out.chars().next()) || !ends_rtl(out.chars().next_back()) {
+            return Err("has right-to-left characters but does not start and end with one, which nameprep prohibits (RFC 3454 section 6)".into());
+        }
+    }
+    if out.len() >= PROSODY_MAX {
+        return Err(too_long());
+    }
+    Ok(out)
 }
 
-/// The form prosody compares names in (nameprep lowercases).
-pub fn fold(name: &str) -> String {
-    name.to_lowercase()
+/// Stringprep normalizes by Unicode 3.2, before Corrigendum #4 changed the
+/// decompositions of five CJK compatibility ideographs (ICU, and so
+/// prosody, keep the 3.2 ones). Each is a singleton, so mapping it first
+/// and normalizing after gives 3.2's result.
+fn unicode_3_2_decomposition(c: char) -> Option<char> {
+    Some(match c {
+        '\u{2F868}' => '\u{2136A}',
+        '\u{2F874}' => '\u{5F33}',
+        '\u{2F91F}' => '\u{43AB}',
+        '\u{2F95F}' => '\u{7AAE}',
+        '\u{2F9BF}' => '\u{4D57}',
+        _ => return None,
+    })
+}
+
+/// Why prosody's nameprep would refuse these bytes as a host name (which
+/// stops prosody at start). It is far more lenient than a DNS name: spaces,
+/// quotes and `@` pass (see [`validate`] for those).
+pub fn nameprep_rejects(name: &[u8]) -> Option<String> {
+    nameprep(name).err()
+}
+
+/// The form prosody compares names in: nameprep's output. A name nameprep
+/// refuses (which stops prosody anyway) equals only itself, byte for byte.
+pub fn fold(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match nameprep(name) {
+        Ok(p) if p.as_bytes() == name => std::borrow::Cow::Borrowed(name),
+        Ok(p) => std::borrow::Cow::Owned(p.into_bytes()),
+        Err(_) => std::borrow::Cow::Borrowed(name),
+    }
 }
 
 /// Whether two names denote the same host for prosody.
 pub fn same(a: &str, b: &str) -> bool {
-    a == b || fold(a) == fold(b)
+    a == b || fold(a.as_bytes()) == fold(b.as_bytes())
 }
 
 #[cfg(test)]
@@ -149,8 +248,40 @@ mod tests {
     }
 
     #[test]
-    fn comparison_is_case_insensitive() {
+    fn comparison_is_after_nameprep() {
         assert!(same("My-Manager.Example", "my-manager.example"));
         assert!(!same("a.example", "b.example"));
+        assert!(same("straße.example", "STRASSE.example"));
+        assert!(same("ｘｍｐｐ.example", "xmpp.example"));
+        assert!(same("x\u{AD}mpp.example", "xmpp.example"));
+        assert!(
+            !same("ß.example", "\u{1E9E}.example"),
+            "U+1E9E is unassigned in Unicode 3.2"
+        );
+        // A refused name is only itself.
+        assert!(!same("\u{5D0}a", "\u{5D0}A"));
+        assert_eq!(&*fold(b"\xff"), b"\xff");
+    }
+
+    #[test]
+    fn add_refuses_what_nameprep_refuses_and_checks_the_prepped_form() {
+        for (bad, why) in [
+            ("\u{5D0}\u{5D1}.example", "right-to-left"),
+            ("1\u{5D0}", "start and end"),
+            ("a\u{E000}", "U+E000"),
+            ("\u{AD}", "is empty"),
+            ("a\u{A0}b", "a space"),
+        ] {
+            let e = validate(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        for ok in [
+            "\u{5D0}\u{5D1}",
+            "ＸＭＰＰ.example",
+            "x\u{AD}mpp.example",
+            "straße.example",
+        ] {
+            validate(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
     }
 }

@@ -65,9 +65,13 @@ pub struct EditOutcome {
     pub action: Action,
     pub name: String,
     /// The file that was (or would be) edited.
+    #[serde(serialize_with = "crate::config::json_path::one")]
     pub file: PathBuf,
     /// The previous version, when a backup was written.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::config::json_path::opt"
+    )]
     pub backup: Option<PathBuf>,
     /// Only for `--dry-run`: the unified diff of what would change.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -772,6 +776,7 @@ pub struct ComponentInfo {
     pub name_is_expression: bool,
     /// `"component"` for an external component, else the plugin module.
     pub module: String,
+    #[serde(serialize_with = "crate::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
     pub secret_set: bool,
@@ -784,6 +789,7 @@ pub struct ComponentInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ListOutput {
+    #[serde(serialize_with = "crate::config::json_path::one")]
     pub config: PathBuf,
     pub components: Vec<ComponentInfo>,
     /// Things a static reading cannot follow (computed Include paths,
