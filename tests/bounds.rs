@@ -13,25 +13,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{Scratch, BIN};
+use support::{json, stderr, Scratch, BIN};
 
 const NAME: &str = "probe.example";
 const SECRET: &str = "probe-secret-0123456789";
 /// Far beyond any outcome's own bound (the probe's is 10 s): only a hang trips it.
 const HANG: Duration = Duration::from_secs(60);
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {} / {}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(o)
-        )
-    })
-}
 
 /// Waits for `child`, killing it (and failing) if it outlives [`HANG`].
 fn bounded(mut child: Child) -> Output {

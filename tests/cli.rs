@@ -3,25 +3,12 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 mod support;
-use support::{running_as_root, Scratch, Tmpfs, BIN};
+use support::{code, json, running_as_root, stderr, stdout, Scratch, Tmpfs, BIN};
 
 const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
 
 #[test]
 fn add_writes_the_block_prosody_expects() {

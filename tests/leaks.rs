@@ -7,20 +7,10 @@
 use std::process::Output;
 
 mod support;
-use support::{prosody_value, real_parts_available, Scratch};
+use support::{code, prosody_value, real_parts_available, stderr, stdout, Scratch};
 
 const OLD: &str = "old-secret-0123456789";
 const NEW: &str = "new-secret-9876543210";
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// `add NAME --secret-file NEW [--replace]` on the scratch's config.
 fn add(s: &Scratch, name: &str, replace: bool) -> Output {

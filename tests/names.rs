@@ -11,17 +11,6 @@ use support::*;
 
 const STRONG: &str = "0123456789abcdef0123";
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
 fn unhex(h: &str) -> Vec<u8> {
     (0..h.len())
         .step_by(2)

@@ -22,11 +22,6 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
 const MANAGER_CONF: &str = "\
 # Fogbow Manager: manager.conf
 xmpp_jid = my-manager.internal.mydomain

@@ -40,6 +40,22 @@ pub fn running_as_root(test: &str) -> bool {
     root
 }
 
+/// A run's exit status (-1 when a signal ended it).
+pub fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+/// A run's standard output as JSON; on failure, both streams in the panic.
+pub fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} / {}", stdout(o), stderr(o)))
+}
+
 /// A scratch directory removed on drop, readable by the prosody user.
 pub struct Scratch {
     pub dir: PathBuf,
