@@ -19,6 +19,9 @@ command -v hyperfine >/dev/null && command -v luac5.4 >/dev/null && command -v v
   { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine lua5.4 valgrind >/dev/null; }
 cargo build --release --locked --quiet
 bin=$PWD/target/release/fogbow-xmpp-ctl
+# Our own cost: an edit also runs prosody's loader where prosody is installed
+# (prosody's start-up cost, measured in benches/check.sh); left out here.
+export FXC_PROSODY_LIB=/nonexistent
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf 'backups = 0\n' >"$work/settings.toml"

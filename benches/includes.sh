@@ -12,28 +12,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-3}
 shift || true
 sizes=${*:-2500 5000 10000 20000}
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --locked --quiet
-  BIN=$PWD/target/release/fogbow-xmpp-ctl
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-printf 'backups = 0\nlock_timeout_secs = 600\n' >"$work/settings.toml"
-printf 'bench-secret-0123456789\n' >"$work/secret"
-
-# Best wall time of $runs runs of "$@", in seconds; $prepare runs before each.
-best() {
-  local b=
-  for _ in $(seq "$runs"); do
-    ${prepare:-true}
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || true
-    t1=$(date +%s.%N)
-    b=$(echo "$t0 $t1 ${b:-1e9}" | awk '{ d = $2 - $1; print (d < $3 ? d : $3) }')
-  done
-  echo "$b"
-}
+. benches/lib.sh
 
 printf '| included files | check --no-prosody | per file | add | per file |\n|---:|---:|---:|---:|---:|\n'
 for n in $sizes; do
