@@ -188,7 +188,7 @@ fn main() -> ExitCode {
         Command::List(l) => match ops::list(&ctx, l.show_secrets) {
             Ok(list) => {
                 for n in &list.notes {
-                    out.info(&format!("note: {}", diagnostics::terminal_safe(n)));
+                    out.info(&format!("note: {n}"));
                 }
                 if l.json {
                     print_json(&list);
