@@ -9,6 +9,8 @@ bin="$PWD/target/debug/fogbow-xmpp-ctl"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -a examples/prosody "$work/prosody"
+# It holds secrets: Debian ships it 0640 (root:prosody), and so does the demo.
+chmod 0640 "$work/prosody/prosody.cfg.lua"
 printf 'backup_dir = "%s/backups"\n' "$work" >"$work/settings.toml"
 ctl() { "$bin" --settings "$work/settings.toml" -c "$work/prosody/prosody.cfg.lua" "$@"; }
 step() { printf '\n$ %s\n' "$*"; "$@"; }
