@@ -424,8 +424,17 @@ fn load_config(main: &Path) -> Result<ConfigSet, Error> {
     })
 }
 
-fn where_(set: &ConfigSet, h: &Host) -> String {
-    format!("{}:{}", set.files[h.at.file].path.display(), h.line())
+/// `FILE:LINE` of host `h`, found under `name`; when the config spells it
+/// otherwise (`ｘｍｐｐ.example` for `xmpp.example`), that spelling too, or
+/// the operator would look for a name that is not in the file.
+fn where_(set: &ConfigSet, h: &Host, name: &str) -> String {
+    let place = format!("{}:{}", set.files[h.at.file].path.display(), h.line());
+    match h.literal_name() {
+        Some(n) if n != name => {
+            format!("{place} (written {n:?}: the same host after prosody's nameprep)")
+        }
+        _ => place,
+    }
 }
 
 /// Refuses an edit of `name` when the config can set a `component_secret`
@@ -494,7 +503,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
     {
         return Err(Error::new(format!(
             "{name} is a VirtualHost at {}; a Component of the same name would stop prosody from starting",
-            where_(set, v)
+            where_(set, v, name)
         )));
     }
     if hosts.is_empty() {
@@ -518,7 +527,7 @@ fn plan_add(set: &ConfigSet, name: &str, secret: &[u8], replace: bool) -> Result
         );
         return Err(Error::new(format!(
             "{name} is a Component with the plugin module {module} at {}, not an external component; not changing it",
-            where_(set, h)
+            where_(set, h, name)
         )));
     }
     // Duplicate blocks merge in prosody and the last secret wins: that is the one to compare and change.
@@ -575,7 +584,7 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
     {
         return Err(Error::new(format!(
             "{name} is a VirtualHost at {}, not a Component; not removing it",
-            where_(set, v)
+            where_(set, v, name)
         )));
     }
     if hosts.is_empty() {
@@ -597,7 +606,7 @@ fn plan_remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Err
     if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
         return Err(Error::new(format!(
             "{name} is a Component with a plugin module at {}, not an external component; not removing it (edit the file by hand)",
-            where_(set, h)
+            where_(set, h, name)
         )));
     }
     let mut per_file: BTreeMap<usize, Vec<Span>> = BTreeMap::new();

@@ -179,6 +179,12 @@ fn full_width_virtual_host_clashes() {
     let o = add(&s, "xmpp.example", STRONG, &[]);
     assert_eq!(code(&o), 1, "{}", s.read("prosody.cfg.lua"));
     assert!(stderr(&o).contains("VirtualHost"), "{}", stderr(&o));
+    // The error shows the spelling the operator will find in the file.
+    assert!(
+        stderr(&o).contains("written \"ｘｍｐｐ.example\""),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(s.read("prosody.cfg.lua"), before);
 
     // check finds the clash a hand edit makes, as prosody does.
