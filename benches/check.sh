@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of `check` (whole processes, side by side in one run, with
-# hyperfine): `check` and `check --no-prosody` against `prosodyctl check
-# config` and `luac5.4 -p`, on Debian's default config and on a generated
+# hyperfine): `check` and `check --no-prosody` against prosody's bare loader
+# (the script `check` runs, `src/prosody_load.lua`, alone: the floor of a
+# `check` that is right), `prosodyctl check config` and `luac5.4 -p`, on Debian's default config and on a generated
 # config with 20,000 components. Prints a markdown table per config; the
 # figures in docs/BENCHMARKS.md come from this script.
 #   bash benches/check.sh [RUNS]
@@ -16,6 +17,7 @@ cargo build --release --locked --quiet
 bin=$PWD/target/release/fogbow-xmpp-ctl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+cp src/prosody_load.lua "$work/load.lua"
 
 # Debian's default config, with its conf.d, as installed.
 cp -a examples/prosody "$work/default"
@@ -36,6 +38,7 @@ for name in default big; do
   hyperfine --style none --warmup 3 --runs "$runs" -N --export-markdown "$work/$name.md" \
     -n "fogbow-xmpp-ctl check" "$bin check -q -c $cfg" \
     -n "fogbow-xmpp-ctl check --no-prosody" "$bin check -q --no-prosody -c $cfg" \
+    -n "prosody's bare loader" "lua5.4 $work/load.lua $cfg" \
     -n "prosodyctl check config" "prosodyctl --config $cfg check config" \
     -n "luac5.4 -p" "luac5.4 -p $cfg" >/dev/null
   cat "$work/$name.md"

@@ -863,8 +863,16 @@ pub fn from_prosody_verdict(
     else {
         return None;
     };
+    // prosody names files by the absolute path it was given (see
+    // `prosody::absolute`): show them as the operator named them.
+    let named = |f: &PathBuf| {
+        files
+            .iter()
+            .find(|g| *g == f || crate::prosody::absolute(g) == *f)
+            .cloned()
+    };
     let (file, line, message) = match file {
-        Some(f) if files.contains(&f) => (f, line, message),
+        Some(f) if named(&f).is_some() => (named(&f).expect("just found"), line, message),
         Some(f) => (
             main.to_path_buf(),
             None,
@@ -888,6 +896,13 @@ pub fn from_prosody_verdict(
 
 pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     let mut notes = Vec::new();
+    // prosody's loader is started first and works while the static pass
+    // runs: `check` then costs about what the loader alone costs.
+    let prosody = opts.with_prosody.then(crate::prosody::Installed::find);
+    let loading = match &prosody {
+        Some(Some(p)) => Some(p.start(main, &[])),
+        _ => None,
+    };
     let (files, mut diagnostics): (Vec<PathBuf>, _) = match ConfigSet::load(main) {
         Err(e) => (vec![main.to_path_buf()], vec![from_load_error(&e)]),
         Ok(set) => {
@@ -901,11 +916,12 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
         }
     };
     let has_errors = |ds: &[Diagnostic]| ds.iter().any(|d| d.severity == Severity::Error);
-    // Our own errors already make the verdict; prosody's loader would only repeat them.
+    // Our own errors already make the verdict; prosody's loader would only
+    // repeat them (dropping a load in progress stops it).
     if opts.with_prosody && !has_errors(&diagnostics) {
-        match crate::prosody::Installed::find() {
+        match loading {
             None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
-            Some(p) => match p.load(main) {
+            Some(l) => match l.and_then(crate::prosody::Loading::wait) {
                 Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
                 Err(e) => diagnostics.push(Diagnostic {
                     severity: Severity::Error,

@@ -6,9 +6,9 @@
 //! So `check` also runs the installed configmanager on it, with the Lua
 //! interpreter prosody itself runs on.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LOADER: &str = include_str!("prosody_load.lua");
@@ -65,9 +65,19 @@ impl Installed {
     /// same inode) read `temp`. So an edit written to temp files is judged by
     /// prosody exactly as if it stood in place, before anything is renamed.
     pub fn load_with(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Verdict, String> {
+        self.start(config, overlay)?.wait()
+    }
+
+    /// Starts loading `config` (see [`Installed::load_with`]) and returns at
+    /// once: `check` runs its static pass while prosody's loader works.
+    pub fn start(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Loading, String> {
+        // prosody resolves relative Includes against the path it is given,
+        // joined to its own working directory: an absolute path gives the
+        // verdict prosody gives the config wherever we are run from.
+        let config = absolute(config);
         let mut child = Command::new(&self.lua)
             .arg("-")
-            .arg(config)
+            .arg(&config)
             .args(overlay.iter().flat_map(|(real, temp)| [real, temp]))
             .env("FXC_PROSODY_LIB", &self.lib)
             .stdin(Stdio::piped())
@@ -87,28 +97,88 @@ impl Installed {
             .take()
             .expect("piped")
             .write_all(LOADER.as_bytes());
-        let deadline = Instant::now() + LOAD_TIMEOUT;
-        let status = loop {
-            if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
-                break s;
+        // stderr is read while the loader runs: an error longer than the
+        // pipe buffer would otherwise block it until our deadline and be
+        // reported as a hang. A bounded prefix is kept; the rest is drained.
+        let mut pipe = child.stderr.take().expect("piped");
+        let (done, eof) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let room = STDERR_KEPT.saturating_sub(kept.len());
+                        kept.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
             }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok(Verdict::Fails {
-                    file: Some(config.to_path_buf()),
-                    line: None,
-                    message: format!(
-                        "loading the config did not finish within {} s (an endless loop?)",
-                        LOAD_TIMEOUT.as_secs()
-                    ),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(2));
+            let _ = done.send(());
+            kept
+        });
+        Ok(Loading {
+            child,
+            reader: Some(reader),
+            eof,
+            deadline: Instant::now() + LOAD_TIMEOUT,
+            config,
+        })
+    }
+}
+
+/// How much of the loader's error output is kept: prosody's error is its
+/// first line; a config can make it megabytes long.
+const STDERR_KEPT: usize = 64 * 1024;
+
+/// A load by prosody's configmanager in progress. Dropping it stops the
+/// loader (a `check` whose static pass already found errors needs no more).
+#[derive(Debug)]
+pub struct Loading {
+    child: Child,
+    reader: Option<std::thread::JoinHandle<Vec<u8>>>,
+    eof: std::sync::mpsc::Receiver<()>,
+    deadline: Instant,
+    config: PathBuf,
+}
+
+impl Loading {
+    /// Waits for prosody's verdict, at most [`LOAD_TIMEOUT`] from the start.
+    pub fn wait(mut self) -> Result<Verdict, String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        // stderr closes when the loader exits (or, rarely, when it closes
+        // it itself): then reap it, still within the deadline.
+        let status = match self.eof.recv_timeout(left) {
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => loop {
+                if let Some(s) = self.child.try_wait().map_err(|e| e.to_string())? {
+                    break Some(s);
+                }
+                if Instant::now() > self.deadline {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            },
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
         };
-        let mut err = String::new();
-        use std::io::Read;
-        let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
+        let Some(status) = status else {
+            self.stop();
+            return Ok(Verdict::Fails {
+                file: Some(self.config.clone()),
+                line: None,
+                message: format!(
+                    "loading the config did not finish within {} s (an endless loop?)",
+                    LOAD_TIMEOUT.as_secs()
+                ),
+            });
+        };
+        let err = self
+            .reader
+            .take()
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default();
+        let err = String::from_utf8_lossy(&err);
         match status.code() {
             Some(0) => Ok(Verdict::Loads),
             Some(2) => Ok(parse_error(err.trim_end())),
@@ -117,6 +187,32 @@ impl Installed {
                 err.trim()
             )),
         }
+    }
+
+    /// Kills and reaps the loader. Its stderr reader ends with the pipe
+    /// (unless a process the config started keeps it open: then it is left
+    /// to end on its own rather than waited for).
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reader.take();
+    }
+}
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
+}
+
+/// `path` made absolute against the working directory (as prosody would
+/// see it), without resolving symlinks: prosody does not either.
+pub fn absolute(path: &Path) -> PathBuf {
+    match path.is_relative() {
+        true => std::env::current_dir().map_or_else(|_| path.to_path_buf(), |d| d.join(path)),
+        false => path.to_path_buf(),
     }
 }
 
@@ -135,9 +231,17 @@ fn interpreter_of(script: &Path) -> Option<PathBuf> {
     Some(interp.into())
 }
 
+/// How much of prosody's error line a diagnostic carries: a config can
+/// raise an error of any length, and it goes to the journal.
+const MESSAGE_KEPT: usize = 500;
+
 /// Splits `FILE:LINE: message` (Lua's error format) when it has that shape.
 fn parse_error(err: &str) -> Verdict {
-    let first = err.lines().next().unwrap_or("").to_string();
+    let first = err.lines().next().unwrap_or("");
+    let first = match first.char_indices().nth(MESSAGE_KEPT) {
+        Some((cut, _)) => format!("{} … ({} more bytes)", &first[..cut], first.len() - cut),
+        None => first.to_string(),
+    };
     let mut parts = first.splitn(3, ':');
     if let (Some(file), Some(line), Some(rest)) = (parts.next(), parts.next(), parts.next()) {
         if let Ok(line) = line.parse::<usize>() {
