@@ -11,6 +11,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod doctor;
 pub mod document;
+pub mod error;
 pub mod fogbow;
 pub mod journal;
 pub mod listener;
@@ -22,3 +23,5 @@ pub mod safe_write;
 pub mod secret;
 pub mod service;
 pub mod settings;
+
+pub use error::Error;
