@@ -33,7 +33,8 @@ pub enum Error {
         /// Where it fails; empty when the message says it all (the main
         /// file cannot be read).
         diagnostics: Vec<Diagnostic>,
-        source: LoadError,
+        /// Boxed: a LoadError is large, and errors travel by value.
+        source: Box<LoadError>,
     },
     /// The edit (or the command) is refused: it would introduce errors,
     /// prosody's loader refuses the result, the config is not as the
@@ -86,7 +87,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Load { source, .. } => Some(source),
+            Error::Load { source, .. } => Some(source.as_ref()),
             Error::Io(e) => Some(e),
             _ => None,
         }

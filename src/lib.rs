@@ -3,9 +3,10 @@
 //! The rooms of the house: [`document`] (the lossless Lua-aware model of one
 //! file), [`config`] (the main file and what it includes), [`diagnostics`]
 //! (the checks), [`safe_write`] (lock, temp file, fsync, rename, backup),
-//! [`ops`] (the commands as operations on those), the outside world
+//! [`ops`] (the commands as operations on those, every edit through one
+//! pipeline), [`error`] (their one error type), the outside world
 //! ([`prosody`], [`service`], [`journal`], [`probe`]), Fogbow's side
-//! ([`fogbow`], [`listener`], [`doctor`]), and the CLI in `main.rs`/`cli.rs`.
+//! ([`fogbow`], [`listener`], [`doctor`]), and the CLI in `main.rs`/`cli.rs`/`output.rs`.
 
 pub mod config;
 pub mod diagnostics;

@@ -83,8 +83,13 @@ fn listen_and_probe_say_which_kind() {
     let s = Scratch::new("errors-listen");
     let cfg = s.config("Component \"a.example\"\n  component_secret = \"abcdefghijklmnopqrstu\"\n");
     let ctx = context(&s, &cfg);
-    let e = ops::listen(&ctx, Some(vec!["not an address".into()]), None, EditOptions::default())
-        .unwrap_err();
+    let e = ops::listen(
+        &ctx,
+        Some(vec!["not an address".into()]),
+        None,
+        EditOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     let e = ops::probe(&ctx, "absent.example", None, Some(1), false).unwrap_err();
     assert!(matches!(e, Error::NotFound(_)), "{e:?}");
@@ -114,7 +119,11 @@ fn naming_the_default_settings_path_means_it() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(stderr(&o).contains(settings::DEFAULT_PATH), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(settings::DEFAULT_PATH),
+        "{}",
+        stderr(&o)
+    );
     // Not named, the missing default is fine.
     let o = std::process::Command::new(BIN)
         .arg("-c")

@@ -122,12 +122,12 @@ pub(super) fn load_config(main: &Path) -> Result<ConfigSet, Error> {
                         .map(|h| format!(" ({h})"))
                         .unwrap_or_default(),
                 diagnostics: Vec::new(),
-                source,
+                source: Box::new(source),
             },
             _ => Error::Load {
                 message: "the config is already broken; fix it first".into(),
                 diagnostics: vec![d],
-                source,
+                source: Box::new(source),
             },
         }
     })
