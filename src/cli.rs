@@ -61,14 +61,11 @@ pub struct Cli {
     #[arg(short = 'c', long = "config", value_name = "PATH", global = true)]
     pub config: Option<PathBuf>,
 
-    /// Settings file (TOML); a missing default file is fine, a missing named one is an error
-    #[arg(
-        long,
-        value_name = "PATH",
-        global = true,
-        default_value = "/etc/fogbow-xmpp-ctl/config.toml"
-    )]
-    pub settings: PathBuf,
+    /// Settings file (TOML); a missing default file is fine, a missing named one is an error [default: /etc/fogbow-xmpp-ctl/config.toml]
+    // The default is named here, not given to clap: `None` is what tells
+    // "not named" from "named, and it is the default path".
+    #[arg(long, value_name = "PATH", global = true)]
+    pub settings: Option<PathBuf>,
 
     /// Print only errors (and the data asked for)
     #[arg(short, long, global = true, conflicts_with = "verbose")]

@@ -107,6 +107,8 @@ impl std::fmt::Display for LoadError {
     }
 }
 
+impl std::error::Error for LoadError {}
+
 /// A statement's place in the run: which file, which statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct At {

@@ -3,14 +3,16 @@
 //! The rooms of the house: [`document`] (the lossless Lua-aware model of one
 //! file), [`config`] (the main file and what it includes), [`diagnostics`]
 //! (the checks), [`safe_write`] (lock, temp file, fsync, rename, backup),
-//! [`ops`] (the commands as operations on those), the outside world
+//! [`ops`] (the commands as operations on those, every edit through one
+//! pipeline), [`error`] (their one error type), the outside world
 //! ([`prosody`], [`service`], [`journal`], [`probe`]), Fogbow's side
-//! ([`fogbow`], [`listener`], [`doctor`]), and the CLI in `main.rs`/`cli.rs`.
+//! ([`fogbow`], [`listener`], [`doctor`]), and the CLI in `main.rs`/`cli.rs`/`output.rs`.
 
 pub mod config;
 pub mod diagnostics;
 pub mod doctor;
 pub mod document;
+pub mod error;
 pub mod fogbow;
 pub mod journal;
 pub mod listener;
@@ -22,3 +24,5 @@ pub mod safe_write;
 pub mod secret;
 pub mod service;
 pub mod settings;
+
+pub use error::Error;

@@ -185,17 +185,21 @@ pub fn generate() -> Result<Vec<u8>, String> {
         .into_bytes())
 }
 
-/// Asks twice on the terminal, without echo.
-pub fn prompt(name: &str) -> Result<Vec<u8>, String> {
+/// Asks twice on the terminal, without echo. Without a terminal the
+/// secret was not given at all: a usage error.
+pub fn prompt(name: &str) -> Result<Vec<u8>, crate::Error> {
+    use crate::Error;
     if !std::io::stdin().is_terminal() {
-        return Err("no secret given: use --secret-file PATH (or - for standard input) or --generate-secret".into());
+        return Err(Error::Usage("no secret given: use --secret-file PATH (or - for standard input) or --generate-secret".into()));
     }
     let first = rpassword::prompt_password(format!("Secret for {name}: "))
-        .map_err(|e| format!("cannot read the secret: {e}"))?;
+        .map_err(|e| Error::Invalid(format!("cannot read the secret: {e}")))?;
     let second = rpassword::prompt_password("Repeat the secret: ")
-        .map_err(|e| format!("cannot read the secret: {e}"))?;
+        .map_err(|e| Error::Invalid(format!("cannot read the secret: {e}")))?;
     if first != second {
-        return Err("the two secrets differ; nothing was changed".into());
+        return Err(Error::Invalid(
+            "the two secrets differ; nothing was changed".into(),
+        ));
     }
     Ok(first.into_bytes())
 }

@@ -1,0 +1,101 @@
+//! The library's one error type: what went wrong, as a kind a caller can
+//! match (the CLI maps kinds to exit statuses; a test can assert a refusal
+//! without reading its text), with the operator-facing message and, where
+//! the config explains the failure, its diagnostics.
+//!
+//! Like cargo-deb's `CargoDebError`, one enum for the whole library whose
+//! variants say what failed; unlike it, no variant is a bare `io::Error`:
+//! every message already names the path and the way out.
+
+use std::fmt;
+
+use crate::config::LoadError;
+use crate::diagnostics::Diagnostic;
+use crate::safe_write::WriteError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug)]
+pub enum Error {
+    /// The command was invoked wrongly in a way clap cannot see (no secret
+    /// given and no terminal to ask on): exit status 2, like clap's own.
+    Usage(String),
+    /// An argument or an input file of ours is not acceptable (a name
+    /// prosody would refuse, a secret with a newline, a `.properties` file
+    /// without `xmpp_jid`).
+    Invalid(String),
+    /// The settings file cannot be read or is wrong.
+    Settings(String),
+    /// The config cannot be loaded (unreadable, a syntax error, an Include
+    /// loop), so it is neither read nor edited.
+    Load {
+        message: String,
+        /// Where it fails; empty when the message says it all (the main
+        /// file cannot be read).
+        diagnostics: Vec<Diagnostic>,
+        /// Boxed: a LoadError is large, and errors travel by value.
+        source: Box<LoadError>,
+    },
+    /// The edit (or the command) is refused: it would introduce errors,
+    /// prosody's loader refuses the result, the config is not as the
+    /// command needs it (a VirtualHost of that name, a secret set by code).
+    Refused {
+        message: String,
+        /// The errors the edit would introduce, or prosody's verdict.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// The component or backup named does not exist.
+    NotFound(String),
+    /// Reading, locking or safely replacing a file failed.
+    Io(WriteError),
+    /// The running prosody: systemd, prosodyctl or its admin shell failed.
+    Service(String),
+}
+
+impl Error {
+    pub fn refused(message: impl Into<String>) -> Error {
+        Error::Refused {
+            message: message.into(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// The diagnostics that explain the failure, to show before its message.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            Error::Load { diagnostics, .. } | Error::Refused { diagnostics, .. } => diagnostics,
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m)
+            | Error::Invalid(m)
+            | Error::Settings(m)
+            | Error::NotFound(m)
+            | Error::Service(m)
+            | Error::Load { message: m, .. }
+            | Error::Refused { message: m, .. } => f.write_str(m),
+            Error::Io(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Load { source, .. } => Some(source.as_ref()),
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Error {
+        Error::Io(e)
+    }
+}

@@ -1,0 +1,121 @@
+//! `list`: the components of the config and its includes as a static
+//! reading finds them, with notes on what such a reading cannot follow.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::pipeline::load_config;
+use super::{Context, Error};
+use crate::diagnostics;
+
+/// One component, as `list` shows it; the JSON form is part of the contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    /// The name, or the source text of the expression that computes it.
+    pub name: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub name_is_expression: bool,
+    /// `"component"` for an external component, else the plugin module.
+    pub module: String,
+    #[serde(serialize_with = "crate::config::json_path::one")]
+    pub file: PathBuf,
+    pub line: usize,
+    pub secret_set: bool,
+    /// `"literal"`, `"expression"` (e.g. `Credential("x")`) or `"none"`.
+    pub secret_source: &'static str,
+    /// Only with `--show-secrets`: the literal, or the expression's source text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOutput {
+    #[serde(serialize_with = "crate::config::json_path::one")]
+    pub config: PathBuf,
+    pub components: Vec<ComponentInfo>,
+    /// Things a static reading cannot follow (computed Include paths,
+    /// Component calls inside blocks), with file:line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
+    let set = load_config(&ctx.config)?;
+    let mut components = Vec::new();
+    for h in set.hosts() {
+        if h.kind != crate::document::SectionKind::Component {
+            continue;
+        }
+        let f = &set.files[h.at.file];
+        let name = match h.literal_name() {
+            Some(n) => n,
+            None => f.doc.slice(&h.name().span),
+        };
+        let module = match h.module() {
+            None => "component".to_string(),
+            Some(m) => m
+                .literal()
+                .map(|l| String::from_utf8_lossy(&l).into_owned())
+                .unwrap_or_else(|| f.doc.slice(&m.span)),
+        };
+        let (source, secret) = match h.secret() {
+            None => ("none", None),
+            Some(s) => match s.literal() {
+                Some(l) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
+                None => ("expression", Some(f.doc.slice(&s.span))),
+            },
+        };
+        components.push(ComponentInfo {
+            name,
+            name_is_expression: !h.name().is_literal(),
+            module,
+            file: f.path.clone(),
+            line: h.line(),
+            secret_set: h.secret().is_some(),
+            secret_source: source,
+            secret: if show_secrets { secret } else { None },
+        });
+    }
+    let mut notes = Vec::new();
+    // The SECRET column is what a static reading finds; say where code may
+    // set another.
+    if let Some(o) = diagnostics::secret_opaque_anywhere(&set) {
+        notes.push(format!(
+            "{o}; a component_secret shown here (or its absence) may not be what prosody uses"
+        ));
+    }
+    for h in set.hosts() {
+        if let Some(o) = diagnostics::secret_opaque_in(&set, &h) {
+            notes.push(o.to_string());
+        }
+    }
+    for at in &set.unresolved_includes {
+        let f = &set.files[at.file];
+        let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);
+        notes.push(format!(
+            "{}:{l}: Include with a computed path; its components are not listed",
+            f.path.display()
+        ));
+    }
+    for f in &set.files {
+        for span in f.doc.nested_calls() {
+            let callee = f.doc.slice(&span);
+            if matches!(
+                callee.as_str(),
+                "Component" | "component" | "VirtualHost" | "Host" | "host" | "Include" | "include"
+            ) {
+                let (l, _) = f.doc.line_col(span.start);
+                notes.push(format!(
+                    "{}:{l}: {callee} inside a block (if/for/function); not listed",
+                    f.path.display()
+                ));
+            }
+        }
+    }
+    Ok(ListOutput {
+        config: ctx.config.clone(),
+        components,
+        notes,
+    })
+}

@@ -1,0 +1,292 @@
+//! The edit pipeline every edit goes through, as named stages:
+//! [`load`] (under the lock) → plan (the caller's) → [`apply`] and
+//! [`verify`] (the edited config, read back as prosody would, may not have
+//! new errors) → [`diff`](super::diff) (a dry run stops here) →
+//! [`commit`] (prosody's own loader judges the prepared files, then every
+//! file is renamed into place and the edit audited).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::plan::{Change, Plan, Verify};
+use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
+use crate::config::{ConfigSet, LoadError};
+use crate::diagnostics::{self, Diagnostic, Severity};
+use crate::safe_write::{self, Backups, Lock};
+
+/// Runs an edit of `name` planned by `plan` through every stage.
+pub(super) fn edit(
+    ctx: &Context,
+    name: &str,
+    opts: EditOptions,
+    plan: impl FnOnce(&ConfigSet) -> Result<Plan, Error>,
+) -> Result<EditOutcome, Error> {
+    let (_lock, set) = load(ctx, opts.dry_run)?;
+    let Plan {
+        action,
+        files: changes,
+        file: outcome_file,
+        verify: check_plan,
+    } = plan(&set)?;
+    let file = set.files[outcome_file].path.clone();
+    let main_file = set.files[outcome_file].real_path.clone();
+    let outcome = |changed, backup, diff, warnings, notes| EditOutcome {
+        changed,
+        action,
+        name: name.to_string(),
+        file: file.clone(),
+        backup,
+        diff,
+        dry_run: opts.dry_run,
+        warnings,
+        notes,
+    };
+    if changes.is_empty() {
+        let warnings = warnings_of(diagnostics::check(&set));
+        return Ok(outcome(false, None, None, warnings, Vec::new()));
+    }
+    // Only the errors the config has now matter below (an edit may not add any).
+    let errors_before: Vec<Diagnostic> = diagnostics::check(&set)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    // What a dry run shows as the old side of the diff, taken before the
+    // old texts become the new ones.
+    let old_side = match opts.dry_run {
+        true => diff::old_side(&set, changes.keys().copied(), opts.show_secrets),
+        false => BTreeMap::new(),
+    };
+    let edited = apply(ctx, set, changes)?;
+    verify(&edited.after, &check_plan)?;
+    let warnings = no_new_errors(&errors_before, diagnostics::check(&edited.after))?;
+
+    // A secret written where others can read it is theirs too: say so.
+    let mut notes = Vec::new();
+    if matches!(action, Action::Added | Action::Replaced) {
+        if let Ok(Some(why)) = safe_write::readable_by_others(&main_file) {
+            notes.push(format!(
+                "{} is readable by others ({why}): they can read the secret of {name}; chmod o-r it (and setfacl -x any such entry)",
+                file.display()
+            ));
+        }
+    }
+    if opts.dry_run {
+        let diff = diff::render(&edited, &old_side, opts.show_secrets);
+        return Ok(outcome(true, None, Some(diff), warnings, notes));
+    }
+    let (backup, loader_note) = commit(ctx, &edited, &main_file)?;
+    notes.extend(loader_note);
+    crate::journal::audit(action.as_str(), name, &file);
+    Ok(outcome(true, backup, None, warnings, notes))
+}
+
+/// Stage 1: the config, read under the lock (which the caller holds until
+/// the last rename). A dry run writes nothing, so, like `check`, it takes
+/// no lock.
+fn load(ctx: &Context, dry_run: bool) -> Result<(Option<Lock>, ConfigSet), Error> {
+    let main_real = std::fs::canonicalize(&ctx.config)
+        .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
+    let lock = match dry_run {
+        true => None,
+        false => Some(Lock::acquire(
+            &main_real,
+            Duration::from_secs(ctx.settings.lock_timeout_secs),
+        )?),
+    };
+    let set = load_config(&ctx.config).map_err(|e| match e {
+        Error::Load {
+            message,
+            diagnostics,
+            source,
+        } => Error::Load {
+            message: format!("{message} (nothing was changed)"),
+            diagnostics,
+            source,
+        },
+        e => e,
+    })?;
+    Ok((lock, set))
+}
+
+/// Loads the config; one that does not load is neither read nor edited.
+pub(super) fn load_config(main: &Path) -> Result<ConfigSet, Error> {
+    ConfigSet::load(main).map_err(|source| {
+        let d = diagnostics::from_load_error(&source);
+        match source {
+            // The main file itself: its message says it all.
+            LoadError::Unreadable { from: None, .. } => Error::Load {
+                message: d.message.clone()
+                    + &d.help
+                        .as_ref()
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default(),
+                diagnostics: Vec::new(),
+                source: Box::new(source),
+            },
+            _ => Error::Load {
+                message: "the config is already broken; fix it first".into(),
+                diagnostics: vec![d],
+                source: Box::new(source),
+            },
+        }
+    })
+}
+
+/// The config after an edit, loaded from the edited texts, and which files
+/// changed.
+pub(super) struct Edited {
+    pub after: ConfigSet,
+    /// Each changed file by its index in the set: its path as named and
+    /// its real path (where the bytes live).
+    pub paths: BTreeMap<usize, (PathBuf, PathBuf)>,
+}
+
+impl Edited {
+    /// The edited document of the file at `real`.
+    pub fn doc(&self, real: &Path) -> &crate::document::Document {
+        &self
+            .after
+            .files
+            .iter()
+            .find(|g| g.real_path == real)
+            .expect("the edited file is loaded")
+            .doc
+    }
+}
+
+/// Stage 3a: the changes applied, and the result loaded as prosody would,
+/// each file at its own path. The edited texts are made in the old ones'
+/// buffers and the old model is dropped first, so the config is in memory
+/// once.
+fn apply(
+    ctx: &Context,
+    set: ConfigSet,
+    mut changes: BTreeMap<usize, Change>,
+) -> Result<Edited, Error> {
+    let paths: BTreeMap<usize, (PathBuf, PathBuf)> = changes
+        .keys()
+        .map(|&i| {
+            let f = &set.files[i];
+            (i, (f.path.clone(), f.real_path.clone()))
+        })
+        .collect();
+    let restoring = changes.values().any(|c| matches!(c, Change::Whole(_)));
+    let overlay: HashMap<PathBuf, Vec<u8>> = set
+        .files
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((f.real_path, changes.remove(&i)?.apply(f.doc.into_text()))))
+        .collect();
+    let after = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| Error::Refused {
+        // A splice that breaks the file is our bug; a backup that does not
+        // load (an Include gone since, a hand-made file) is the backup's.
+        message: if restoring {
+            "refusing to restore: the backup would not load in place of the config".into()
+        } else {
+            "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into()
+        },
+        diagnostics: vec![diagnostics::from_load_error(&e)],
+    })?;
+    Ok(Edited { after, paths })
+}
+
+/// Stage 3b: the edit did what its plan says, read back as prosody would.
+fn verify(after: &ConfigSet, check_plan: &Verify) -> Result<(), Error> {
+    check_plan(after)
+}
+
+/// Stage 3c: the edited config has no error the config did not have
+/// already; returns its warnings.
+fn no_new_errors(before: &[Diagnostic], after: Vec<Diagnostic>) -> Result<Vec<Diagnostic>, Error> {
+    let new_errors = diagnostics::new_errors(before, &after);
+    if !new_errors.is_empty() {
+        return Err(Error::Refused {
+            message: "refusing to write: the edit would introduce errors".into(),
+            diagnostics: new_errors,
+        });
+    }
+    Ok(warnings_of(after))
+}
+
+fn warnings_of(ds: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    ds.into_iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect()
+}
+
+/// Stage 5: every file complete on disk before the first rename (a
+/// failure until then, a read-only include, a planted link, changes
+/// nothing), judged by prosody's own loader, then renamed into place.
+/// Returns the backup of `main_file`, if one was written, and a note when
+/// prosody's loader could not be run.
+fn commit(
+    ctx: &Context,
+    edited: &Edited,
+    main_file: &Path,
+) -> Result<(Option<PathBuf>, Option<String>), Error> {
+    let backups = Backups {
+        dir: ctx.settings.backup_dir.clone(),
+        keep: ctx.settings.backups,
+    };
+    let mut prepared = Vec::with_capacity(edited.paths.len());
+    for (path, target) in edited.paths.values() {
+        // The path as named, link by link: no link planted by another user.
+        safe_write::resolve(path)?;
+        // Temp files of ours left by a killed run are stale: we hold the lock.
+        let _ = safe_write::remove_stale_temp_files(target);
+        prepared.push(safe_write::prepare(target, edited.doc(target).text())?);
+    }
+    let files: Vec<PathBuf> = edited.after.files.iter().map(|f| f.path.clone()).collect();
+    let note = prosody_accepts(&ctx.config, &files, &prepared)?;
+    let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
+    let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
+    let backup = targets
+        .iter()
+        .zip(written)
+        .find(|(t, _)| **t == main_file)
+        .and_then(|(_, b)| b);
+    Ok((backup, note))
+}
+
+/// Our model of the config is not prosody: where prosody is installed, its
+/// own loader judges the prepared files in place (read from their temp
+/// files) before anything is renamed. An edit it refuses is not written,
+/// unless prosody already refused the config as it is (that error is not
+/// the edit's). Returns a note when the loader could not be run.
+fn prosody_accepts(
+    main: &Path,
+    files: &[PathBuf],
+    prepared: &[safe_write::Prepared],
+) -> Result<Option<String>, Error> {
+    let Some(prosody) = crate::prosody::Installed::find() else {
+        return Ok(None);
+    };
+    // prosody resolves relative Includes against the path it is given.
+    let main = match main.is_relative() {
+        true => std::env::current_dir().map_or(main.to_path_buf(), |d| d.join(main)),
+        false => main.to_path_buf(),
+    };
+    let overlay: Vec<(&Path, &Path)> = prepared
+        .iter()
+        .map(|p| (p.target(), p.temp_path()))
+        .collect();
+    let verdict = match prosody.load_with(&main, &overlay) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(Some(format!(
+                "the edit was not loaded with prosody's own loader: {e}"
+            )))
+        }
+    };
+    let Some(d) = diagnostics::from_prosody_verdict(&main, files, verdict) else {
+        return Ok(None);
+    };
+    if matches!(prosody.load(&main), Ok(crate::prosody::Verdict::Loads)) {
+        return Err(Error::Refused {
+            message: "refusing to write: prosody's own loader refuses the edited config (it loads the current one)".into(),
+            diagnostics: vec![d],
+        });
+    }
+    Ok(None)
+}

@@ -1,0 +1,319 @@
+//! What `add` and `remove` change, decided on the loaded config: a
+//! [`Plan`] of splices per file and the check that the edit did what it
+//! says, or a refusal that names the place in the config and the way out.
+
+use std::collections::BTreeMap;
+
+use super::{Action, Error};
+use crate::config::{ConfigSet, Host};
+use crate::diagnostics;
+use crate::document::{Document, SectionKind, Span};
+
+/// What an edit will do to some files (by index in the set).
+pub(super) struct Plan {
+    pub action: Action,
+    pub files: BTreeMap<usize, Change>,
+    /// The file named in the outcome (the one holding the component).
+    pub file: usize,
+    /// Confirms, on the edited config read back as prosody would, that the
+    /// edit did what it says.
+    pub verify: Verify,
+}
+
+impl Plan {
+    /// A change of the main config only; `None` when it already is as asked.
+    pub(super) fn of_main(change: Option<(Action, Change)>, verify: Verify) -> Plan {
+        let (action, files) = match change {
+            Some((action, c)) => (action, BTreeMap::from([(0, c)])),
+            None => (Action::Unchanged, BTreeMap::new()),
+        };
+        Plan {
+            action,
+            files,
+            file: 0,
+            verify,
+        }
+    }
+}
+
+/// A plan's check of the edited config (see [`Plan::verify`]).
+pub(super) type Verify = Box<dyn Fn(&ConfigSet) -> Result<(), Error>>;
+
+/// How one file changes.
+pub(super) enum Change {
+    /// Non-overlapping splices of its current text.
+    Splice(Vec<(Span, Vec<u8>)>),
+    /// Whole new contents (a restored backup).
+    Whole(Vec<u8>),
+}
+
+impl Change {
+    /// The new text, made in the buffer of the old one: a large config is
+    /// not held twice.
+    pub(super) fn apply(self, mut text: Vec<u8>) -> Vec<u8> {
+        let mut edits = match self {
+            Change::Whole(new) => return new,
+            Change::Splice(e) => e,
+        };
+        let grows: usize = edits.iter().map(|(_, b)| b.len()).sum();
+        text.reserve_exact(grows);
+        // From the last to the first, so earlier ranges stay where they are.
+        edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+        for (range, with) in edits {
+            text.splice(range, with);
+        }
+        text
+    }
+}
+
+/// `FILE:LINE` of host `h`, found under `name`; when the config spells it
+/// otherwise (`ｘｍｐｐ.example` for `xmpp.example`), that spelling too, or
+/// the operator would look for a name that is not in the file.
+fn where_(set: &ConfigSet, h: &Host, name: &str) -> String {
+    let place = format!("{}:{}", set.files[h.at.file].path.display(), h.line());
+    match h.literal_name() {
+        Some(n) if n != name => {
+            format!("{place} (written {n:?}: the same host after prosody's nameprep)")
+        }
+        _ => place,
+    }
+}
+
+/// Refuses an edit of `name` when the config can set a `component_secret`
+/// beyond a static reading: whatever we wrote, prosody might use another.
+fn refuse_opaque(set: &ConfigSet, name: &str, hosts: &[Host]) -> Result<(), Error> {
+    let found = diagnostics::secret_opaque_anywhere(set).or_else(|| {
+        hosts
+            .iter()
+            .find_map(|h| diagnostics::secret_opaque_in(set, h))
+    });
+    if let Some(o) = found {
+        return Err(Error::refused(format!(
+            "{o}; so fogbow-xmpp-ctl cannot tell which component_secret prosody would use for {name}: \
+             nothing was changed; rewrite that code as plain `component_secret = \"…\"` lines, or edit the file by hand"
+        )));
+    }
+    // A `component_secret = …` in the section that only assigns a local:
+    // an edit would leave it (and its secret) behind or beside ours.
+    for h in hosts {
+        let f = &set.files[h.at.file];
+        let doc = &f.doc;
+        let start = doc.stmt_span(h.at.stmt).start;
+        let end = (h.at.stmt + 1..doc.statement_count())
+            .find(|&i| doc.is_section(i))
+            .map_or(doc.text().len(), |i| doc.stmt_span(i).start);
+        if let Some((a, decl)) = doc
+            .shadowed()
+            .find(|(a, _)| a.start > start && a.start < end && doc.slice(a) == "component_secret")
+        {
+            let (al, ac) = doc.line_col(a.start);
+            let (dl, dc) = doc.line_col(decl.start);
+            let p = f.path.display();
+            return Err(Error::refused(format!(
+                "a `local component_secret` at {p}:{dl}:{dc} makes the assignment at {p}:{al}:{ac} set a Lua local, \
+                 not prosody's option; remove the local (nothing was changed)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to add a `component_secret = …` line where a top-level `local
+/// component_secret` declared before `offset` would turn it into an
+/// assignment of that local.
+fn refuse_shadowed(set: &ConfigSet, file: usize, offset: usize) -> Result<(), Error> {
+    let f = &set.files[file];
+    match f.doc.local_before("component_secret", offset) {
+        None => Ok(()),
+        Some(decl) => {
+            let (l, c) = f.doc.line_col(decl.start);
+            Err(Error::refused(format!(
+                "a `local component_secret` at {}:{l}:{c} makes later assignments set a Lua local, not prosody's option; \
+                 remove it (nothing was changed)",
+                f.path.display()
+            )))
+        }
+    }
+}
+
+pub(super) fn add(
+    set: &ConfigSet,
+    name: &str,
+    secret: &[u8],
+    replace: bool,
+) -> Result<Plan, Error> {
+    let hosts = set.hosts_named(name);
+    refuse_opaque(set, name, &hosts)?;
+    if let Some(v) = hosts.iter().find(|h| h.kind == SectionKind::VirtualHost) {
+        return Err(Error::refused(format!(
+            "{name} is a VirtualHost at {}; a Component of the same name would stop prosody from starting",
+            where_(set, v, name)
+        )));
+    }
+    if hosts.is_empty() {
+        let main = &set.files[0];
+        refuse_shadowed(set, 0, main.doc.text().len())?;
+        return Ok(Plan {
+            action: Action::Added,
+            verify: verified(name, Action::Added),
+            files: BTreeMap::from([(
+                0,
+                Change::Splice(vec![main.doc.append_component_edit(name, secret)]),
+            )]),
+            file: 0,
+        });
+    }
+    if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
+        // A module name is shown, never an expression's text.
+        let module = h.module().and_then(|m| m.literal()).map_or_else(
+            || "(an expression)".into(),
+            |m| format!("{:?}", String::from_utf8_lossy(&m)),
+        );
+        return Err(Error::refused(format!(
+            "{name} is a Component with the plugin module {module} at {}, not an external component; not changing it",
+            where_(set, h, name)
+        )));
+    }
+    // Duplicate blocks merge in prosody and the last secret wins: that is the one to compare and change.
+    let last = hosts.last().expect("not empty");
+    let Some((file, current)) = hosts
+        .iter()
+        .rev()
+        .find_map(|h| Some((h.at.file, h.secret()?)))
+    else {
+        let doc = &set.files[last.at.file].doc;
+        if doc.section(last.at.stmt).and_then(|h| h.table).is_none() {
+            refuse_shadowed(set, last.at.file, doc.stmt_span(last.at.stmt).end)?;
+        }
+        let e = doc.insert_secret_edit(last.at.stmt, secret);
+        return Ok(Plan {
+            action: Action::Added,
+            verify: verified(name, Action::Added),
+            files: BTreeMap::from([(last.at.file, Change::Splice(vec![e]))]),
+            file: last.at.file,
+        });
+    };
+    let doc = &set.files[file].doc;
+    let (line, column) = doc.line_col(current.span.start);
+    let place = format!("{}:{line}:{column}", set.files[file].path.display());
+    match current.literal() {
+        // Never its text: an expression may hold the secret itself (`"S" .. ""`).
+        None => Err(Error::refused(format!(
+            "the component_secret of {name} at {place} is an expression, not a string literal; edit it by hand"
+        ))),
+        Some(old) if old == secret => Ok(Plan {
+            action: Action::Unchanged,
+            verify: verified(name, Action::Unchanged),
+            files: BTreeMap::new(),
+            file,
+        }),
+        Some(_) if !replace => Err(Error::refused(format!(
+            "{name} already exists at {place} with a different secret; use --replace to change it"
+        ))),
+        Some(_) => Ok(Plan {
+            action: Action::Replaced,
+            verify: verified(name, Action::Replaced),
+            files: BTreeMap::from([(file, Change::Splice(vec![Document::replace_value_edit(&current, secret)]))]),
+            file,
+        }),
+    }
+}
+
+pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
+    let hosts = set.hosts_named(name);
+    refuse_opaque(set, name, &hosts)?;
+    if let Some(v) = hosts.iter().find(|h| h.kind == SectionKind::VirtualHost) {
+        return Err(Error::refused(format!(
+            "{name} is a VirtualHost at {}, not a Component; not removing it",
+            where_(set, v, name)
+        )));
+    }
+    if hosts.is_empty() {
+        if if_exists {
+            return Ok(Plan {
+                action: Action::Absent,
+                verify: verified(name, Action::Absent),
+                files: BTreeMap::new(),
+                file: 0,
+            });
+        }
+        return Err(Error::NotFound(format!(
+            "there is no Component {name} in {} or the files it includes (use --if-exists to accept that)",
+            set.files[0].path.display()
+        )));
+    }
+    // `add` refuses a plugin component (a MUC, an upload service): so does
+    // `remove`, which would otherwise delete a whole service it never made.
+    if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
+        return Err(Error::refused(format!(
+            "{name} is a Component with a plugin module at {}, not an external component; not removing it (edit the file by hand)",
+            where_(set, h, name)
+        )));
+    }
+    let mut per_file: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
+    for h in &hosts {
+        let doc = &set.files[h.at.file].doc;
+        let span = doc.section_removal(h.at.stmt).map_err(|e| {
+            let (l, c) = doc.line_col(e.offset);
+            Error::refused(format!(
+                "cannot remove {name} safely: {}:{l}:{c}: {}",
+                set.files[h.at.file].path.display(),
+                e.message
+            ))
+        })?;
+        per_file.entry(h.at.file).or_default().push(span);
+    }
+    let files = per_file
+        .into_iter()
+        .map(|(fi, mut spans)| {
+            spans.sort_by_key(|s| s.start);
+            let mut merged: Vec<Span> = Vec::new();
+            for s in spans {
+                match merged.last_mut() {
+                    Some(m) if s.start <= m.end => m.end = m.end.max(s.end),
+                    _ => merged.push(s),
+                }
+            }
+            (
+                fi,
+                Change::Splice(merged.into_iter().map(|s| (s, Vec::new())).collect()),
+            )
+        })
+        .collect();
+    Ok(Plan {
+        action: Action::Removed,
+        verify: verified(name, Action::Removed),
+        files,
+        file: hosts[0].at.file,
+    })
+}
+
+/// The check an `add`/`remove` plan carries: [`verify`] for `name`.
+fn verified(name: &str, action: Action) -> Verify {
+    let name = name.to_string();
+    Box::new(move |s: &ConfigSet| verify(s, &name, action))
+}
+
+/// The edit did what it says, read back as prosody would read it.
+fn verify(set: &ConfigSet, name: &str, action: Action) -> Result<(), Error> {
+    let hosts = set.hosts_named(name);
+    let ok = match action {
+        Action::Removed => hosts.is_empty(),
+        _ => {
+            hosts.iter().any(|h| h.is_external())
+                && hosts
+                    .iter()
+                    .rev()
+                    .find_map(|h| h.secret())
+                    .is_some_and(|s| s.is_literal())
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::refused(format!(
+            "refusing to write: after the edit, {name} would not be {} as intended (this is a bug in fogbow-xmpp-ctl; please report it)",
+            if action == Action::Removed { "absent" } else { "present" }
+        )))
+    }
+}

@@ -1,0 +1,307 @@
+//! What the operator sees: human messages and diagnostics on standard
+//! error (escaped for the terminal: names and paths come from the config),
+//! data (tables, JSON, diffs, a generated secret) on standard output. The
+//! handlers in `main.rs` decide what to say; this room decides how.
+
+use std::io::Write;
+
+use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
+use fogbow_xmpp_ctl::doctor;
+use fogbow_xmpp_ctl::journal;
+use fogbow_xmpp_ctl::listener::Listener;
+use fogbow_xmpp_ctl::ops::{Action, EditOutcome, ListOutput, ProbeReport};
+use fogbow_xmpp_ctl::Error;
+
+/// Where messages go, and how many.
+pub struct Out {
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl Out {
+    /// Messages quote names and paths from the config: escaped for the terminal.
+    pub fn info(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{}", diagnostics::terminal_safe(msg));
+        }
+    }
+
+    pub fn detail(&self, msg: &str) {
+        if self.verbose {
+            eprintln!("{}", diagnostics::terminal_safe(msg));
+        }
+    }
+
+    fn warnings(&self, ds: &[Diagnostic]) {
+        if !self.quiet {
+            for d in ds {
+                emit(d);
+            }
+        }
+    }
+
+    /// A failure: its diagnostics, then one line that says what failed
+    /// (even with `-q`).
+    pub fn error(&self, e: &Error) {
+        for d in e.diagnostics() {
+            emit(d);
+        }
+        eprintln!(
+            "fogbow-xmpp-ctl: error: {}",
+            diagnostics::terminal_safe(&e.to_string())
+        );
+    }
+
+    /// A usage error clap could not see, worded as clap words its own.
+    pub fn usage(&self, e: &Error) {
+        eprintln!("fogbow-xmpp-ctl: error: {e}\n\nFor more information, try '--help'.");
+    }
+
+    /// `check`'s findings and its one-line summary.
+    pub fn check(&self, report: &Report) {
+        for d in &report.diagnostics {
+            if d.severity == Severity::Error || !self.quiet {
+                emit(d);
+            }
+        }
+        for n in &report.notes {
+            self.info(&format!("note: {n}"));
+        }
+        let errors = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        let warnings = report.diagnostics.len() - errors;
+        let files = report.files.len();
+        self.detail(&format!(
+            "checked {files} file(s): {}",
+            report
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if errors > 0 {
+            self.info(&format!(
+                "check: {errors} error(s), {warnings} warning(s) in {files} file(s)"
+            ));
+        } else {
+            self.info(&format!(
+                "check: OK, {warnings} warning(s) in {files} file(s)"
+            ));
+        }
+    }
+
+    /// An edit's outcome: its JSON, or the dry run's diff and a sentence;
+    /// then the warnings the config still has, and a generated secret.
+    pub fn edit(
+        &self,
+        o: &EditOutcome,
+        json: bool,
+        will_apply: bool,
+        generated: Option<String>,
+        subject: Subject,
+    ) {
+        if json {
+            #[derive(serde::Serialize)]
+            struct WithSecret<'a> {
+                #[serde(flatten)]
+                outcome: &'a EditOutcome,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                secret: Option<String>,
+            }
+            print_json(&WithSecret {
+                outcome: o,
+                secret: generated,
+            });
+            self.warnings(&o.warnings);
+            for n in &o.notes {
+                self.info(&format!("warning: {n}"));
+            }
+            return;
+        }
+        if let Some(diff) = &o.diff {
+            print!("{diff}");
+        }
+        self.warnings(&o.warnings);
+        for n in &o.notes {
+            self.info(&format!("warning: {n}"));
+        }
+        self.info(&edit_sentence(o, subject));
+        if let Some(b) = &o.backup {
+            self.detail(&format!("previous version saved as {}", b.display()));
+        }
+        if let Some(s) = generated {
+            self.info("generated secret (shown once; copy it into the component's xmpp_password):");
+            println!("{s}");
+        }
+        if o.changed && !o.dry_run && !will_apply {
+            self.info("apply it with: fogbow-xmpp-ctl restart (or reload, for a changed secret)");
+        }
+    }
+
+    /// `probe`'s finding as one line on standard output, and its hint.
+    pub fn probe(&self, r: &ProbeReport) {
+        let outcome = serde_json::to_value(&r.outcome)
+            .ok()
+            .and_then(|v| v["outcome"].as_str().map(String::from))
+            .unwrap_or_default();
+        let detail = r
+            .outcome
+            .detail()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        println!("{}: {outcome}{detail} at {}:{}", r.name, r.host, r.port);
+        self.info(&format!("hint: {}", r.hint));
+    }
+}
+
+/// What an edit was about, for its messages.
+#[derive(Clone, Copy)]
+pub enum Subject {
+    Component,
+    Listener,
+    Backup,
+}
+
+/// The sentence that says what an edit did (or would do).
+fn edit_sentence(o: &EditOutcome, subject: Subject) -> String {
+    let file = o.file.display();
+    match (o.action, o.dry_run) {
+        (Action::Added, false) => format!("added {} to {file}", o.name),
+        (Action::Added, true) => format!("would add {} to {file}", o.name),
+        (Action::Replaced, false) => format!("replaced the secret of {} in {file}", o.name),
+        (Action::Replaced, true) => {
+            format!("would replace the secret of {} in {file}", o.name)
+        }
+        (Action::Removed, false) => format!("removed {} from {file}", o.name),
+        (Action::Removed, true) => format!("would remove {} from {file}", o.name),
+        (Action::Updated, false) => format!("updated the {} in {file}", o.name),
+        (Action::Updated, true) => format!("would update the {} in {file}", o.name),
+        (Action::Restored, false) => format!("restored {file} from {}", o.name),
+        (Action::Restored, true) => format!("would restore {file} from {}", o.name),
+        (Action::Unchanged, _) => match subject {
+            Subject::Component => format!(
+                "{} is already present with this secret in {file}; unchanged",
+                o.name
+            ),
+            Subject::Listener => format!("the {} in {file} is already so; unchanged", o.name),
+            Subject::Backup => format!("{file} is already identical to {}; unchanged", o.name),
+        },
+        (Action::Absent, _) => format!("{} is not in the config; nothing to remove", o.name),
+    }
+}
+
+/// A diagnostic to the journal when stderr is one (one structured record
+/// per problem), else to stderr in compiler style.
+fn emit(d: &Diagnostic) {
+    if !(journal::stderr_is_journal() && journal::send_diagnostic(d)) {
+        eprintln!("{d}");
+    }
+}
+
+/// Data as pretty JSON on standard output; JSON keeps names exact.
+pub fn print_json(v: &impl serde::Serialize) {
+    let mut s = serde_json::to_string_pretty(v).expect("serialisable");
+    s.push('\n');
+    write_stdout(&s);
+}
+
+/// A closed pipe (`| head`) is not our failure.
+fn write_stdout(s: &str) {
+    let _ = std::io::stdout().write_all(s.as_bytes());
+}
+
+/// `list`'s table: NAME, MODULE, SECRET, FILE:LINE.
+pub fn print_table(list: &ListOutput, show_secrets: bool) {
+    let rows: Vec<[String; 4]> = list
+        .components
+        .iter()
+        .map(|c| {
+            let secret = match (c.secret_source, show_secrets) {
+                ("none", _) => "none".to_string(),
+                (_, true) => c.secret.clone().unwrap_or_default(),
+                ("expression", false) => "set (expression)".to_string(),
+                _ => "set".to_string(),
+            };
+            // Names, paths (and secrets) are the config's data: shown, never
+            // run by the terminal.
+            [
+                c.name.clone(),
+                c.module.clone(),
+                secret,
+                format!("{}:{}", c.file.display(), c.line),
+            ]
+            .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
+        })
+        .collect();
+    let header = ["NAME", "MODULE", "SECRET", "FILE:LINE"].map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        s.push_str(line.join("  ").trim_end());
+        s.push('\n');
+    }
+    write_stdout(&s);
+}
+
+/// `listen` without options: where prosody accepts components.
+pub fn print_listener(listener: &Listener) {
+    let mark = |d: bool| if d { " (prosody's default)" } else { "" };
+    println!(
+        "interfaces: {}{}",
+        listener.interfaces.join(", "),
+        mark(listener.interfaces_default)
+    );
+    println!(
+        "ports: {}{}",
+        listener
+            .ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        mark(listener.ports_default)
+    );
+}
+
+/// `doctor`'s checklist, one ✔/✘ line per item with its hint.
+pub fn print_doctor(report: &doctor::Report) {
+    let mut s = String::new();
+    for i in &report.items {
+        let who = i
+            .component
+            .as_deref()
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "{} {who}{} ({})\n",
+            if i.ok { "✔" } else { "✘" },
+            i.check,
+            i.detail
+        ));
+        if let Some(h) = &i.hint {
+            s.push_str(&format!("    hint: {h}\n"));
+        }
+    }
+    write_stdout(&s);
+}
+
+/// `restore --list`: one backup path a line.
+pub fn print_backups(list: &[std::path::PathBuf]) {
+    for b in list {
+        println!("{}", b.display());
+    }
+}
