@@ -39,7 +39,7 @@ pub fn send_diagnostic(d: &Diagnostic) -> bool {
     let kvs = [
         ("CONFIG_FILE", file.as_str()),
         ("CONFIG_LINE", line.as_str()),
-        ("DIAGNOSTIC_CODE", d.code),
+        ("DIAGNOSTIC_CODE", d.code.as_str()),
     ];
     let level = match d.severity {
         Severity::Error => Level::Error,

@@ -404,7 +404,7 @@ fn load_config(main: &Path) -> Result<ConfigSet, Error> {
     ConfigSet::load(main).map_err(|e| {
         let d = diagnostics::from_load_error(&e);
         let message = match d.code {
-            "unreadable" => {
+            diagnostics::Code::Unreadable => {
                 d.message.clone()
                     + &d.help
                         .as_ref()
@@ -415,7 +415,7 @@ fn load_config(main: &Path) -> Result<ConfigSet, Error> {
         };
         Error {
             message,
-            diagnostics: if d.code == "unreadable" {
+            diagnostics: if d.code == diagnostics::Code::Unreadable {
                 vec![]
             } else {
                 vec![d]
