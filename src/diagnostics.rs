@@ -98,10 +98,10 @@ impl Diagnostic {
     }
 }
 
-impl std::fmt::Display for Diagnostic {
-    /// `FILE:LINE:COLUMN: error[CODE]: message`, then `help: …` on its own
-    /// line; control characters from the config (in a path, a name) escaped.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Diagnostic {
+    /// `FILE:LINE:COLUMN: error[CODE]: message`, then the help on its own
+    /// line or, for a log of one line per problem, in parentheses.
+    fn write(&self, f: &mut std::fmt::Formatter<'_>, one_line: bool) -> std::fmt::Result {
         let sev = self.severity;
         // Line 0 means "no position" (an unreadable file, a load error
         // prosody reports without a line): `FILE:0:0:` would send an editor
@@ -111,10 +111,30 @@ impl std::fmt::Display for Diagnostic {
             write!(f, "{}:{}:", self.line, self.column.max(1))?;
         }
         write!(f, " {sev}[{}]: {}", self.code, terminal_safe(&self.message))?;
-        if let Some(h) = &self.help {
-            write!(f, "\n  help: {}", terminal_safe(h))?;
+        match &self.help {
+            Some(h) if one_line => write!(f, " (help: {})", terminal_safe(h)),
+            Some(h) => write!(f, "\n  help: {}", terminal_safe(h)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// The finding on one line, the help in parentheses (for the journal).
+    pub fn one_line(&self) -> impl std::fmt::Display + '_ {
+        struct OneLine<'d>(&'d Diagnostic);
+        impl std::fmt::Display for OneLine<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.write(f, true)
+            }
+        }
+        OneLine(self)
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    /// `FILE:LINE:COLUMN: error[CODE]: message`, then `help: …` on its own
+    /// line; control characters from the config (in a path, a name) escaped.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write(f, false)
     }
 }
 
@@ -275,6 +295,12 @@ mod tests {
         assert!(d
             .to_string()
             .starts_with("/etc/prosody/prosody.cfg.lua:3:1: error"));
+        d.help = Some("fix it".into());
+        assert_eq!(
+            d.one_line().to_string(),
+            "/etc/prosody/prosody.cfg.lua:3:1: error[prosody-load]: prosody cannot load the config: boom (help: fix it)"
+        );
+        assert!(d.to_string().ends_with("boom\n  help: fix it"));
     }
 
     /// README's table of codes (the contract) lists exactly the codes,
