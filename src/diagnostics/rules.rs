@@ -187,7 +187,8 @@ pub fn secret_opaque_in(set: &ConfigSet, h: &Host) -> Option<Opaque> {
     })
 }
 
-/// The static checks over a loaded config, in file order.
+/// The static checks over a loaded config: every rule, in the order the
+/// module's opening comment gives.
 pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     let mut r = Rules {
         set,
@@ -218,6 +219,8 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
             }
         }
     }
+    // The name maps are most of what the check adds to the config's own
+    // size: gone before the passes that do not need them.
     drop(names);
     for fi in 0..set.files.len() {
         r.opaque_code(fi);
