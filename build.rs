@@ -21,6 +21,7 @@ const BIN: &str = "fogbow-xmpp-ctl";
 
 fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=src/cli.rs");
+    println!("cargo:rerun-if-changed=src/diagnostics/codes.rs");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     write_all(&out)?;
@@ -94,12 +95,8 @@ fn man_page(w: &mut Vec<u8>) -> std::io::Result<()> {
         }
     }
     // The diagnostic codes, exactly as `check --help` lists them.
-    let codes = cli::CHECK_AFTER_HELP
-        .split("\n\n")
-        .next()
-        .unwrap_or_default();
     writeln!(w, ".SH DIAGNOSTICS\nEach problem \\fBcheck\\fR finds has a code (part of the interface) and a severity:\n.PP\n.nf")?;
-    for line in codes.lines().skip(1) {
+    for line in cli::codes::Code::list().lines() {
         writeln!(
             w,
             "{}",

@@ -104,7 +104,7 @@ pub enum Command {
     /// where a fix is known) for each problem. Exit 0 when there are no errors
     /// (warnings allowed), 1 when there is any. Takes no lock and writes
     /// nothing, so it can run as the prosody user before every start.
-    #[command(after_help = CHECK_AFTER_HELP)]
+    #[command(after_help = check_after_help())]
     Check(Deferred<CheckArgs>),
     /// Check the config, then restart prosody only if it has no errors
     ///
@@ -170,21 +170,22 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
-pub const CHECK_AFTER_HELP: &str = "\
-Diagnostic codes:
-  syntax (error)                   a Lua syntax error; a line starting with # gets a hint
-  include-missing (error)          a named Include that cannot be read
-  include-loop (error)             a file that includes itself
-  bad-host-name (error)            a VirtualHost/Component name prosody's nameprep rejects
-  host-clash (error)               a Component with the name of a VirtualHost, or the reverse
-  component-secret-missing (error) an external component without component_secret
-  prosody-load (error)             prosody's own configmanager refuses the config
-  unusable-host-name (warning)     a name prosody loads but no XMPP address can use
-  global-option-in-section (warning) a global-only option set under a VirtualHost/Component
-  duplicate-option (warning)       an option set twice in one section
-  duplicate-component (warning)    two blocks for one component
-  weak-secret (warning)            a secret shorter than 16 bytes, or a placeholder
+/// The diagnostic codes, written once for the library, this help and the
+/// man page (`build.rs` includes this file).
+#[allow(dead_code)]
+pub mod codes {
+    include!("diagnostics/codes.rs");
+}
 
+/// `check --help`'s epilogue: every diagnostic code, then the exit status.
+pub fn check_after_help() -> String {
+    format!(
+        "Diagnostic codes:\n{}\n{CHECK_EXIT_STATUS}",
+        codes::Code::list()
+    )
+}
+
+const CHECK_EXIT_STATUS: &str = "\
 Exit status:
   0  no errors (warnings allowed, unless --strict)
   1  errors found, or the config could not be read

@@ -1,23 +1,62 @@
-//! The checks: each finding has a code (part of the contract), a severity,
-//! and the file, line and column it is about, in compiler style.
+//! What `check` reports, and how: a finding has a code (part of the
+//! contract, [`Code`]), the severity of its code, the file, line and column
+//! it is about (compiler style), and a subject ([`Subject`]) that identifies
+//! it across an edit. The rules themselves are in [`rules`]; prosody's own
+//! loader's verdict and the loading errors become findings here.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigSet, Host, LoadError};
-use crate::document::{OpaqueKind, SectionKind, Span, Statement};
+use crate::config::{ConfigSet, LoadError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
+/// The codes, their severities and descriptions: written once, for this
+/// module, `check --help` and the man page (`src/cli.rs` includes it).
+mod codes;
+mod rules;
+
+pub use codes::{Code, Severity};
+pub use rules::{
+    check, global_only, secret_opaque_anywhere, secret_opaque_in, weak_secret, Opaque,
+};
+
+impl serde::Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What a finding is about, in terms an edit does not move: with the code,
+/// it is the finding's identity (see [`new_errors`]). Never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// A file, as the config names it (the main config, an Include).
+    File(PathBuf),
+    /// A `VirtualHost`/`Component`, by the name prosody compares: its
+    /// bytes after nameprep (hosts are one namespace across all files).
+    Host(Vec<u8>),
+    /// An option of file `file`, in the section of that name (after
+    /// nameprep; `None` for the global section).
+    Option {
+        file: PathBuf,
+        section: Option<Vec<u8>>,
+        name: String,
+    },
+    /// Code the model cannot follow: the name it uses (`rawset`, `_ENV`,
+    /// or the option it sets) in file `file`.
+    Code { file: PathBuf, name: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: Code,
+    #[serde(skip)]
+    pub subject: Subject,
     #[serde(serialize_with = "crate::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
@@ -27,14 +66,43 @@ pub struct Diagnostic {
     pub help: Option<String>,
 }
 
-impl std::fmt::Display for Diagnostic {
-    /// `FILE:LINE:COLUMN: error[CODE]: message`, then `help: …` on its own
-    /// line; control characters from the config (in a path, a name) escaped.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+impl Diagnostic {
+    /// A finding of `code` (with its severity) about `subject`, at
+    /// `file:line:column` (line and column 0: no position).
+    pub fn new(
+        code: Code,
+        subject: Subject,
+        (file, line, column): (PathBuf, usize, usize),
+        message: String,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: code.severity(),
+            code,
+            subject,
+            file,
+            line,
+            column,
+            message,
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The same finding before and after an edit, wherever it moved.
+    pub fn identity(&self) -> (Code, &Subject) {
+        (self.code, &self.subject)
+    }
+}
+
+impl Diagnostic {
+    /// `FILE:LINE:COLUMN: error[CODE]: message`, then the help on its own
+    /// line or, for a log of one line per problem, in parentheses.
+    fn write(&self, f: &mut std::fmt::Formatter<'_>, one_line: bool) -> std::fmt::Result {
+        let sev = self.severity;
         // Line 0 means "no position" (an unreadable file, a load error
         // prosody reports without a line): `FILE:0:0:` would send an editor
         // to a place that does not exist, so only the file is named.
@@ -43,10 +111,30 @@ impl std::fmt::Display for Diagnostic {
             write!(f, "{}:{}:", self.line, self.column.max(1))?;
         }
         write!(f, " {sev}[{}]: {}", self.code, terminal_safe(&self.message))?;
-        if let Some(h) = &self.help {
-            write!(f, "\n  help: {}", terminal_safe(h))?;
+        match &self.help {
+            Some(h) if one_line => write!(f, " (help: {})", terminal_safe(h)),
+            Some(h) => write!(f, "\n  help: {}", terminal_safe(h)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// The finding on one line, the help in parentheses (for the journal).
+    pub fn one_line(&self) -> impl std::fmt::Display + '_ {
+        struct OneLine<'d>(&'d Diagnostic);
+        impl std::fmt::Display for OneLine<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.write(f, true)
+            }
+        }
+        OneLine(self)
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    /// `FILE:LINE:COLUMN: error[CODE]: message`, then `help: …` on its own
+    /// line; control characters from the config (in a path, a name) escaped.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write(f, false)
     }
 }
 
@@ -108,516 +196,77 @@ pub fn without_string_tokens(message: &str) -> String {
     out
 }
 
-/// Options prosody reads only from the global section (from prosody 0.12's
-/// `util/prosodyctl/check.lua`, `known_global_options`); the patterns it adds
-/// (`*_ports`, `*_interfaces`, …) are in [`global_only`].
-const GLOBAL_OPTIONS: &[&str] = &[
-    "access_control_allow_credentials",
-    "access_control_allow_headers",
-    "access_control_allow_methods",
-    "access_control_max_age",
-    "admin_socket",
-    "body_size_limit",
-    "bosh_max_inactivity",
-    "bosh_max_polling",
-    "bosh_max_wait",
-    "buffer_size_limit",
-    "c2s_close_timeout",
-    "c2s_stanza_size_limit",
-    "c2s_tcp_keepalives",
-    "c2s_timeout",
-    "component_stanza_size_limit",
-    "component_tcp_keepalives",
-    "consider_bosh_secure",
-    "consider_websocket_secure",
-    "console_banner",
-    "console_prettyprint_settings",
-    "daemonize",
-    "data_path",
-    "gc",
-    "http_default_host",
-    "http_errors_always_show",
-    "http_errors_default_message",
-    "http_errors_detailed",
-    "http_errors_messages",
-    "http_max_buffer_size",
-    "http_max_content_size",
-    "installer_plugin_path",
-    "limits",
-    "limits_resolution",
-    "log",
-    "multiplex_buffer_size",
-    "network_backend",
-    "network_default_read_size",
-    "network_settings",
-    "openmetrics_allow_cidr",
-    "openmetrics_allow_ips",
-    "pidfile",
-    "plugin_paths",
-    "plugin_server",
-    "prosodyctl_timeout",
-    "prosody_group",
-    "prosody_user",
-    "run_as_root",
-    "s2s_close_timeout",
-    "s2s_insecure_domains",
-    "s2s_require_encryption",
-    "s2s_secure_auth",
-    "s2s_secure_domains",
-    "s2s_stanza_size_limit",
-    "s2s_tcp_keepalives",
-    "s2s_timeout",
-    "statistics",
-    "statistics_config",
-    "statistics_interval",
-    "tcp_keepalives",
-    "tls_profile",
-    "trusted_proxies",
-    "umask",
-    "use_dane",
-    "use_ipv4",
-    "use_ipv6",
-    "websocket_frame_buffer_limit",
-    "websocket_frame_fragment_limit",
-    "websocket_get_response_body",
-    "websocket_get_response_text",
-];
-
-/// Whether prosody reads `option` only from the global section.
-pub fn global_only(option: &str) -> bool {
-    if matches!(option, "external_service_port" | "turn_external_port") {
-        return false;
-    }
-    GLOBAL_OPTIONS.contains(&option)
-        || option.starts_with("interface")
-        || option == "local_interfaces"
-        || option.ends_with("_port")
-        || option.ends_with("_ports")
-        || option.ends_with("_interface")
-        || option.ends_with("_interfaces")
-        || (option.ends_with("_ssl") && option != "c2s_ssl" && option != "s2s_ssl")
-}
-
-/// Placeholders from the Fogbow install guide that must not reach production.
-const PLACEHOLDER_SECRETS: &[&str] = &["manager_password", "rendezvous_password"];
-
-/// A `component_secret` too short to resist guessing, or a guide placeholder.
-pub fn weak_secret(secret: &[u8]) -> bool {
-    secret.len() < 16 || PLACEHOLDER_SECRETS.iter().any(|p| p.as_bytes() == secret)
-}
-
 /// A config that cannot be loaded, as one diagnostic.
 pub fn from_load_error(e: &LoadError) -> Diagnostic {
+    // Each is about the file that cannot be loaded, at the place naming it.
+    let about = |path: &Path| Subject::File(path.to_path_buf());
     match e {
         LoadError::Syntax { path, error } => Diagnostic {
-            severity: Severity::Error,
-            code: "syntax",
-            file: path.clone(),
-            line: error.line,
-            column: error.column,
-            message: error.message.clone(),
             help: error.help.clone(),
+            ..Diagnostic::new(
+                Code::Syntax,
+                about(path),
+                (path.clone(), error.line, error.column),
+                error.message.clone(),
+            )
         },
-        LoadError::Unreadable { path, from: Some((file, line, column)), message, kind } => Diagnostic {
-            severity: Severity::Error,
-            code: "include-missing",
-            file: file.clone(),
-            line: *line,
-            column: *column,
-            message: format!("cannot read the included {}: {message}", path.display()),
-            help: Some(if *kind == std::io::ErrorKind::NotFound {
-                "prosody refuses to start when a named Include is missing; fix the path or remove the line"
-            } else {
-                "fix the file or remove the Include line"
-            }.into()),
-        },
-        LoadError::Unreadable { path, from: None, message, kind } => Diagnostic {
-            severity: Severity::Error,
-            code: "unreadable",
-            file: path.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read {}: {message}", path.display()),
-            help: (*kind == std::io::ErrorKind::PermissionDenied).then(|| "run with sudo, or as a user who may read it".into()),
-        },
-        LoadError::IncludeTooDeep { path, from: (file, line, column) } => Diagnostic {
-            severity: Severity::Error,
-            code: "include-loop",
-            file: file.clone(),
-            line: *line,
-            column: *column,
-            message: format!("including {} nests Includes more than {} deep; prosody fails with \"C stack overflow\" at about 196", path.display(), crate::config::MAX_INCLUDE_DEPTH),
-            help: None,
-        },
-        LoadError::IncludeLoop { path, from: (file, line, column) } => Diagnostic {
-            severity: Severity::Error,
-            code: "include-loop",
-            file: file.clone(),
-            line: *line,
-            column: *column,
-            message: format!("{} is included again while it is being loaded; prosody would recurse until it fails", path.display()),
-            help: None,
-        },
-    }
-}
-
-/// A place where the config sets options beyond a static reading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opaque {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    /// What is there and why it cannot be followed (no config text but names).
-    pub why: String,
-}
-
-impl std::fmt::Display for Opaque {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.why
+        LoadError::Unreadable { path, from: Some(at), message, kind } => Diagnostic::new(
+            Code::IncludeMissing,
+            about(path),
+            at.clone(),
+            format!("cannot read the included {}: {message}", path.display()),
         )
-    }
-}
-
-/// Why code at `span` (a name) of file `fi` sets options beyond a static reading.
-fn opaque_why(set: &ConfigSet, fi: usize, span: &Span, kind: OpaqueKind) -> Opaque {
-    let f = &set.files[fi];
-    let name = f.doc.slice(span);
-    let why = match kind {
-        OpaqueKind::NestedAssign => format!("'{name}' is set inside a block or function (or by a `function` statement): prosody sets it in whichever section is current when that code runs"),
-        OpaqueKind::Env if name == "__currenthost" => "`__currenthost` is prosody's current section: setting it moves the options that follow to another section".into(),
-        OpaqueKind::Env => "`_ENV` is prosody's config environment itself: code using it can set or hide any option".into(),
-        OpaqueKind::Escape => format!("`{name}` lets the config run code that can set any option"),
-    };
-    let (line, column) = f.doc.line_col(span.start);
-    Opaque {
-        file: f.path.clone(),
-        line,
-        column,
-        why,
-    }
-}
-
-/// The first place in the whole config that can set (or hide) a
-/// `component_secret` where a static reading cannot see it: then no
-/// component's secret is known without running the config.
-pub fn secret_opaque_anywhere(set: &ConfigSet) -> Option<Opaque> {
-    set.files.iter().enumerate().find_map(|(fi, f)| {
-        f.doc
-            .opaque()
-            .find(|(span, kind)| {
-                *kind != OpaqueKind::NestedAssign || f.doc.slice(span) == "component_secret"
-            })
-            .map(|(span, kind)| opaque_why(set, fi, &span, kind))
-    })
-}
-
-/// A computed key in the table form of one of `h`'s own blocks.
-pub fn secret_opaque_in(set: &ConfigSet, h: &Host) -> Option<Opaque> {
-    let f = &set.files[h.at.file];
-    let key = f.doc.section(h.at.stmt)?.computed_key?;
-    let (line, column) = f.doc.line_col(key.start);
-    Some(Opaque {
-        file: f.path.clone(),
-        line,
-        column,
-        why: format!(
-            "a computed key ([…] = …) in the table of {} {} can set any option, component_secret too",
-            h.kind.keyword(),
-            h.literal_name().map_or_else(|| "(computed name)".into(), |n| format!("{n:?}"))
+        .with_help(if *kind == std::io::ErrorKind::NotFound {
+            "prosody refuses to start when a named Include is missing; fix the path or remove the line"
+        } else {
+            "fix the file or remove the Include line"
+        }),
+        LoadError::Unreadable { path, from: None, message, kind } => Diagnostic {
+            help: (*kind == std::io::ErrorKind::PermissionDenied)
+                .then(|| "run with sudo, or as a user who may read it".into()),
+            ..Diagnostic::new(
+                Code::Unreadable,
+                about(path),
+                (path.clone(), 0, 0),
+                format!("cannot read {}: {message}", path.display()),
+            )
+        },
+        LoadError::IncludeTooDeep { path, from } => Diagnostic::new(
+            Code::IncludeLoop,
+            about(path),
+            from.clone(),
+            format!("including {} nests Includes more than {} deep; prosody fails with \"C stack overflow\" at about 196", path.display(), crate::config::MAX_INCLUDE_DEPTH),
         ),
-    })
-}
-
-/// The static checks over a loaded config, in file order.
-pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let at = |file: usize, offset: usize| {
-        let f = &set.files[file];
-        let (l, c) = f.doc.line_col(offset);
-        (f.path.clone(), l, c)
-    };
-    let diag = |sev,
-                code,
-                (file, line, column): (PathBuf, usize, usize),
-                message: String,
-                help: Option<String>| Diagnostic {
-        severity: sev,
-        code,
-        file,
-        line,
-        column,
-        message,
-        help,
-    };
-
-    // host-clash and duplicate-component, in the order prosody meets them.
-    // The first host of each folded name, keyed by a 32-bit hash of it: a
-    // config may have 100,000 hosts, and this map is most of what the check
-    // adds to the config's own size. A hit is confirmed by the names.
-    let mut first_by_hash: HashMap<u32, (u32, u32)> = HashMap::with_capacity(set.host_count());
-    // Names compare as prosody compares them: after nameprep.
-    let folded = |h: &crate::config::Host| {
-        h.name()
-            .literal()
-            .map(|n| crate::names::fold(&n).into_owned())
-    };
-    let mut collided: HashMap<Vec<u8>, (u32, u32)> = HashMap::new();
-    let hasher = std::collections::hash_map::RandomState::new();
-    // When code can set secrets beyond a static reading, a missing one is
-    // not known to be missing: the opaque-option warnings say why.
-    let opaque_anywhere = secret_opaque_anywhere(set).is_some();
-    for h in set.hosts() {
-        let Some(raw) = h.name().literal() else {
-            continue;
-        };
-        let name = String::from_utf8_lossy(&raw);
-        let key = crate::names::fold(&raw);
-        let pos = at(
-            h.at.file,
-            set.files[h.at.file].doc.stmt_span(h.at.stmt).start,
-        );
-        if let Some(why) = crate::names::nameprep_rejects(&raw) {
-            out.push(diag(
-                Severity::Error,
-                "bad-host-name",
-                pos.clone(),
-                format!(
-                    "the {} name {name:?} {why}; prosody refuses to start",
-                    h.kind.keyword()
-                ),
-                None,
-            ));
-        } else if let Err(why) = crate::names::validate(&name) {
-            out.push(diag(
-                Severity::Warning,
-                "unusable-host-name",
-                pos.clone(),
-                format!(
-                    "{}: prosody loads it, but no XMPP address can use it",
-                    why.replace(
-                        "the component name",
-                        &format!("the {} name", h.kind.keyword())
-                    )
-                ),
-                None,
-            ));
-        }
-        let key_hash = name_hash(&hasher, &key);
-        let host_at = |(file, stmt): (u32, u32)| {
-            set.host(crate::config::At {
-                file: file as usize,
-                stmt: stmt as usize,
-            })
-        };
-        let here = (h.at.file as u32, h.at.stmt as u32);
-        let earlier = match first_by_hash.get(&key_hash) {
-            Some(&e) if folded(&host_at(e)).as_deref() == Some(&key[..]) => Some(host_at(e)),
-            // Two names with one hash (about 75 pairs among 800,000 names):
-            // the later names of such a hash go to a map keyed by the name
-            // itself. (Scanning all earlier hosts instead was quadratic.)
-            Some(_) => match collided.entry(key.clone().into_owned()) {
-                std::collections::hash_map::Entry::Occupied(e) => Some(host_at(*e.get())),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(here);
-                    None
-                }
-            },
-            None => {
-                first_by_hash.insert(key_hash, here);
-                None
-            }
-        };
-        if let Some(first) = earlier {
-            let (file, line) = (&set.files[first.at.file].path, first.line());
-            // Written differently, one name to prosody: say so.
-            let first_raw = first.name().literal().unwrap_or_default();
-            let as_written = if first_raw == raw {
-                String::new()
-            } else {
-                format!(
-                    " (as {:?}: both are {:?} after prosody's nameprep)",
-                    String::from_utf8_lossy(&first_raw),
-                    String::from_utf8_lossy(&key)
-                )
-            };
-            match first.kind {
-                kind if kind != h.kind => out.push(diag(
-                    Severity::Error,
-                    "host-clash",
-                    pos.clone(),
-                    format!("{} {name:?} has the name of the {} at {}:{line}{as_written}; prosody refuses to start", h.kind.keyword(), kind.keyword(), file.display()),
-                    Some(format!("for services use a sub-domain, like conference.{name}")),
-                )),
-                SectionKind::Component => out.push(diag(
-                    Severity::Warning,
-                    "duplicate-component",
-                    pos.clone(),
-                    format!("Component {name:?} is already defined at {}:{line}{as_written}; prosody merges both, the last value of each option wins", file.display()),
-                    Some("keep one block per component".into()),
-                )),
-                SectionKind::VirtualHost => {}
-            }
-        }
-        if h.is_external() {
-            match h.secret() {
-                None if opaque_anywhere || secret_opaque_in(set, &h).is_some() => {}
-                None => out.push(diag(
-                    Severity::Error,
-                    "component-secret-missing",
-                    pos.clone(),
-                    format!("external Component {name:?} has no component_secret; prosody will refuse every connection"),
-                    Some(format!("fogbow-xmpp-ctl add {name} --secret-file FILE")),
-                )),
-                Some(s) => {
-                    if let Some(lit) = s.literal() {
-                        if weak_secret(&lit) {
-                            out.push(diag(
-                                Severity::Warning,
-                                "weak-secret",
-                                at(h.at.file, s.span.start),
-                                format!("the component_secret of {name:?} is a placeholder or shorter than 16 bytes"),
-                                Some(format!("fogbow-xmpp-ctl add {name} --generate-secret --replace")),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    drop((first_by_hash, collided));
-
-    // opaque-option and shadowed-option: where options are set beyond the
-    // statements prosody's config is made of. Warnings: prosody loads such a
-    // config and runs it as written; it is our static reading (and an edit
-    // based on it) that cannot be trusted there, and edits refuse instead.
-    for (fi, f) in set.files.iter().enumerate() {
-        for (span, kind) in f.doc.opaque() {
-            let o = opaque_why(set, fi, &span, kind);
-            out.push(diag(
-                Severity::Warning,
-                "opaque-option",
-                (o.file, o.line, o.column),
-                format!("{}; fogbow-xmpp-ctl cannot follow it", o.why),
-                Some("set options with plain top-level `name = value` lines after their VirtualHost/Component line".into()),
-            ));
-        }
-        for (assigned, decl) in f.doc.shadowed() {
-            let name = f.doc.slice(&assigned);
-            let (dl, dc) = f.doc.line_col(decl.start);
-            out.push(diag(
-                Severity::Warning,
-                "shadowed-option",
-                at(fi, assigned.start),
-                format!("this assigns the Lua local '{name}' declared at line {dl}:{dc}, not prosody's option '{name}', which stays unset here"),
-                Some(format!("rename or remove the `local {name}` at line {dl}")),
-            ));
-        }
-    }
-    for h in set.hosts() {
-        if let Some(o) = secret_opaque_in(set, &h) {
-            out.push(diag(
-                Severity::Warning,
-                "opaque-option",
-                (o.file, o.line, o.column),
-                format!("{}; fogbow-xmpp-ctl cannot follow it", o.why),
-                Some("write the key as a name or a string: `component_secret = …`".into()),
-            ));
-        }
-    }
-
-    // global-option-in-section and duplicate-option, file by file. The
-    // options of one section follow its header until the next header, so
-    // one map for the global section and one for the current section do.
-    for (fi, f) in set.files.iter().enumerate() {
-        let doc = &f.doc;
-        let mut global: HashMap<&str, usize> = HashMap::new();
-        let mut section: HashMap<&str, usize> = HashMap::new();
-        for (si, s) in doc.statements().enumerate() {
-            let owner = match doc.owner(si) {
-                crate::document::Owner::Global => None,
-                crate::document::Owner::Section(h) => Some(h),
-            };
-            let options = match &s.statement {
-                Statement::Options(o) => *o,
-                Statement::Section(h) => {
-                    section.clear();
-                    match &h.table {
-                        Some((_, fields)) => *fields,
-                        None => continue,
-                    }
-                }
-                _ => continue,
-            };
-            for o in options.iter() {
-                let pos = at(fi, o.name_span.start);
-                let seen = if owner.is_some() {
-                    &mut section
-                } else {
-                    &mut global
-                };
-                if let Some(prev) = seen.insert(o.name, pos.1) {
-                    out.push(diag(
-                        Severity::Warning,
-                        "duplicate-option",
-                        pos.clone(),
-                        format!("option '{}' is set again in the same section (first at line {prev}); the last value wins", o.name),
-                        None,
-                    ));
-                }
-                if let Some(h) = owner {
-                    if global_only(o.name) {
-                        let head = doc.section(h).expect("an owner is a section");
-                        let (hl, _) = doc.line_col(doc.stmt_span(h).start);
-                        out.push(diag(
-                            Severity::Warning,
-                            "global-option-in-section",
-                            pos,
-                            format!(
-                                "'{}' is read only from the global section, but here it is set under {} {} (line {hl}) and is ignored",
-                                o.name,
-                                head.kind.keyword(),
-                                doc.slice(&head.name.span)
-                            ),
-                            Some("move it above the first VirtualHost/Component line of the main config".into()),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The hash `check` keys host names by. The unit tests keep one bit of it,
-/// so that unequal names share a hash all the time and the slow path runs.
-fn name_hash(hasher: &std::collections::hash_map::RandomState, key: &[u8]) -> u32 {
-    let h = std::hash::BuildHasher::hash_one(hasher, key) as u32;
-    if cfg!(test) {
-        h & 1
-    } else {
-        h
+        LoadError::IncludeLoop { path, from } => Diagnostic::new(
+            Code::IncludeLoop,
+            about(path),
+            from.clone(),
+            format!("{} is included again while it is being loaded; prosody would recurse until it fails", path.display()),
+        ),
     }
 }
 
-/// Errors in `after` that `before` did not have (compared without
-/// positions, which an edit shifts): what an edit must not introduce.
+/// Errors in `after` that `before` did not have: what an edit must not
+/// introduce. Compared by identity (code and subject), not by position or
+/// text, which an edit shifts (a message may name another host's line).
+/// As many as `before` had of one identity are old; one more is new.
 pub fn new_errors(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic> {
-    // A set, not a list: a config may carry 100,000 old errors.
-    let key = |d: &Diagnostic| (d.code, d.message.clone());
-    let old: std::collections::HashSet<_> = before
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(key)
-        .collect();
+    // Counts in a map, not a list: a config may carry 100,000 old errors.
+    let mut old: std::collections::HashMap<(Code, &Subject), usize> =
+        std::collections::HashMap::new();
+    for d in before.iter().filter(|d| d.severity == Severity::Error) {
+        *old.entry(d.identity()).or_default() += 1;
+    }
     after
         .iter()
-        .filter(|d| d.severity == Severity::Error && !old.contains(&key(d)))
+        .filter(|d| d.severity == Severity::Error)
+        .filter(|d| match old.get_mut(&d.identity()) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
         .cloned()
         .collect()
 }
@@ -626,34 +275,17 @@ pub fn new_errors(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic
 mod tests {
     use super::*;
 
-    fn run(src: &str) -> Vec<(&'static str, usize, usize)> {
-        let d = std::env::temp_dir().join(format!("fxc-diag-{}-{}", std::process::id(), src.len()));
-        std::fs::create_dir_all(&d).unwrap();
-        let p = d.join("p.cfg.lua");
-        std::fs::write(&p, src).unwrap();
-        let out = match ConfigSet::load(&p) {
-            Ok(set) => check(&set),
-            Err(e) => vec![from_load_error(&e)],
-        };
-        std::fs::remove_dir_all(&d).unwrap();
-        out.into_iter()
-            .map(|d| (d.code, d.line, d.column))
-            .collect()
-    }
-
     /// A diagnostic without a position names only its file (issue 10: a
     /// prosody-load error was shown at `FILE:0:0`).
     #[test]
     fn no_position_is_not_line_zero() {
-        let mut d = Diagnostic {
-            severity: Severity::Error,
-            code: "prosody-load",
-            file: "/etc/prosody/prosody.cfg.lua".into(),
-            line: 0,
-            column: 0,
-            message: "prosody cannot load the config: boom".into(),
-            help: None,
-        };
+        let main = PathBuf::from("/etc/prosody/prosody.cfg.lua");
+        let mut d = Diagnostic::new(
+            Code::ProsodyLoad,
+            Subject::File(main.clone()),
+            (main, 0, 0),
+            "prosody cannot load the config: boom".into(),
+        );
         assert_eq!(
             d.to_string(),
             "/etc/prosody/prosody.cfg.lua: error[prosody-load]: prosody cannot load the config: boom"
@@ -663,85 +295,36 @@ mod tests {
         assert!(d
             .to_string()
             .starts_with("/etc/prosody/prosody.cfg.lua:3:1: error"));
+        d.help = Some("fix it".into());
+        assert_eq!(
+            d.one_line().to_string(),
+            "/etc/prosody/prosody.cfg.lua:3:1: error[prosody-load]: prosody cannot load the config: boom (help: fix it)"
+        );
+        assert!(d.to_string().ends_with("boom\n  help: fix it"));
     }
 
-    /// Under test the name hash keeps one bit, so distinct names collide
-    /// all the time: each duplicate must still name its true first block.
+    /// README's table of codes (the contract) lists exactly the codes,
+    /// in their order, with their severities.
     #[test]
-    fn duplicates_found_through_hash_collisions() {
-        let block =
-            |n: &str| format!("Component \"{n}\"\n\tcomponent_secret = \"0123456789abcdef0\"\n");
-        let names = [
-            "a.example",
-            "b.example",
-            "c.example",
-            "d.example",
-            "B.example",
-            "A.example",
-            "D.example",
-        ];
-        let src: String = names.iter().map(|n| block(n)).collect();
-        let d = std::env::temp_dir().join(format!("fxc-diag-collide-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        let p = d.join("p.cfg.lua");
-        std::fs::write(&p, &src).unwrap();
-        let found: Vec<(usize, String)> = check(&ConfigSet::load(&p).unwrap())
-            .into_iter()
-            .map(|x| (x.line, x.message))
+    fn readme_lists_every_code() {
+        let table: Vec<(&str, &str)> = include_str!("../README.md")
+            .lines()
+            .skip_while(|l| *l != "| code | severity | what |")
+            .skip(2)
+            .take_while(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells[1].trim_matches('`'), cells[2])
+            })
             .collect();
-        std::fs::remove_dir_all(&d).unwrap();
-        let want = [
-            (9, "b.example", 3),
-            (11, "a.example", 1),
-            (13, "d.example", 7),
-        ];
-        assert_eq!(found.len(), want.len(), "{found:?}");
-        for ((line, message), (wl, first, fl)) in found.iter().zip(want) {
-            assert_eq!(*line, wl, "{message}");
-            assert!(
-                message.contains("is already defined at")
-                    && message.contains(&format!("p.cfg.lua:{fl} (as"))
-                    && message
-                        .ends_with("; prosody merges both, the last value of each option wins"),
-                "{message} should name {first} at line {fl}"
-            );
-        }
-    }
-
-    #[test]
-    fn table_of_findings() {
-        let cases: &[(&str, &[(&str, usize, usize)])] = &[
-            ("x = 1\n# comment\n", &[("syntax", 2, 1)]),
-            ("Include \"missing.lua\"\n", &[("include-missing", 1, 1)]),
-            ("VirtualHost \"a.example\"\nComponent \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n", &[("host-clash", 2, 1)]),
-            ("Component \"c.example\"\n", &[("component-secret-missing", 1, 1)]),
-            ("Component \"c.example\" \"muc\"\n", &[]),
-            ("Component \"c.example\"\n\tcomponent_secret = \"manager_password\"\n", &[("weak-secret", 2, 21)]),
-            ("Component \"c.example\"\n\tcomponent_secret = \"short\"\n", &[("weak-secret", 2, 21)]),
-            (
-                "Component \"c.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n\tcomponent_interface = \"0.0.0.0\"\n",
-                &[("global-option-in-section", 3, 2)],
-            ),
-            ("component_interface = \"0.0.0.0\"\nVirtualHost \"v\"\n", &[]),
-            ("a = 1\na = 2\nVirtualHost \"v\"\na = 3\n", &[("duplicate-option", 2, 1)]),
-            (
-                "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef0\" }\n",
-                &[("duplicate-component", 2, 1)],
-            ),
-            // A bracketed key is the option itself: no false component-secret-missing.
-            ("Component \"c.example\" { [\"component_secret\"] = \"0123456789abcdef0\" }\n", &[]),
-            // A local shadows the option: prosody has no secret, and we say why.
-            (
-                "local component_secret\nComponent \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\n",
-                &[("component-secret-missing", 2, 1), ("shadowed-option", 3, 1)],
-            ),
-            // Set where the model cannot see: not known to be missing; a warning says where.
-            ("Component \"c.example\"\ndo component_secret = \"0123456789abcdef0\" end\n", &[("opaque-option", 2, 4)]),
-            ("Component \"c.example\" { [k] = 1 }\n", &[("opaque-option", 1, 26)]),
-            ("Component \"c.example\"\n_ENV.component_secret = \"0123456789abcdef0\"\n", &[("opaque-option", 2, 1)]),
-        ];
-        for (src, want) in cases {
-            assert_eq!(&run(src), want, "{src}");
+        let codes: Vec<(&str, &str)> = Code::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.severity().as_str()))
+            .collect();
+        assert_eq!(table, codes);
+        // `ALL` is every code once, in the order they are declared.
+        for (i, c) in Code::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c}");
         }
     }
 
@@ -789,37 +372,6 @@ mod tests {
             ),
         ] {
             assert_eq!(without_string_tokens(lua), want);
-        }
-    }
-
-    #[test]
-    fn global_only_options() {
-        for o in [
-            "component_interface",
-            "component_interfaces",
-            "component_ports",
-            "c2s_ports",
-            "interfaces",
-            "local_interfaces",
-            "use_ipv6",
-            "pidfile",
-            "log",
-            "daemonize",
-            "plugin_paths",
-            "data_path",
-            "network_backend",
-            "legacy_ssl",
-        ] {
-            assert!(global_only(o), "{o}");
-        }
-        for o in [
-            "component_secret",
-            "modules_enabled",
-            "c2s_ssl",
-            "turn_external_port",
-            "ssl",
-        ] {
-            assert!(!global_only(o), "{o}");
         }
     }
 }
@@ -880,18 +432,15 @@ pub fn from_prosody_verdict(
         ),
         None => (main.to_path_buf(), None, message),
     };
-    Some(Diagnostic {
-        severity: Severity::Error,
-        code: "prosody-load",
-        file,
-        line: line.unwrap_or(0),
-        column: line.map_or(0, |_| 1),
-        message: format!(
+    Some(Diagnostic::new(
+        Code::ProsodyLoad,
+        Subject::File(file.clone()),
+        (file, line.unwrap_or(0), line.map_or(0, |_| 1)),
+        format!(
             "prosody cannot load the config: {}",
             without_string_tokens(&message)
         ),
-        help: None,
-    })
+    ))
 }
 
 pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
@@ -925,7 +474,8 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
                 Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
                 Err(e) => diagnostics.push(Diagnostic {
                     severity: Severity::Error,
-                    code: "prosody-load",
+                    code: Code::ProsodyLoad,
+                    subject: Subject::File(main.to_path_buf()),
                     file: main.to_path_buf(),
                     line: 0,
                     column: 0,
@@ -952,32 +502,52 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
 mod new_error_tests {
     use super::*;
 
-    fn d(sev: Severity, code: &'static str, line: usize, message: &str) -> Diagnostic {
-        Diagnostic {
-            severity: sev,
+    fn d(code: Code, host: &str, line: usize, message: &str) -> Diagnostic {
+        Diagnostic::new(
             code,
-            file: "/p.cfg.lua".into(),
-            line,
-            column: 1,
-            message: message.into(),
-            help: None,
-        }
+            Subject::Host(host.into()),
+            ("/p.cfg.lua".into(), line, 1),
+            message.into(),
+        )
     }
 
     #[test]
     fn only_errors_the_edit_introduced_count() {
         let before = vec![
-            d(Severity::Error, "component-secret-missing", 3, "x"),
-            d(Severity::Warning, "weak-secret", 2, "w"),
+            d(Code::ComponentSecretMissing, "c.example", 3, "x"),
+            d(Code::WeakSecret, "w.example", 2, "w"),
         ];
         // The same error moved by the edit is not new; a new warning is not an error.
         let after = vec![
-            d(Severity::Error, "component-secret-missing", 7, "x"),
-            d(Severity::Warning, "duplicate-option", 9, "dup"),
-            d(Severity::Error, "host-clash", 12, "clash"),
+            d(Code::ComponentSecretMissing, "c.example", 7, "x"),
+            d(Code::DuplicateOption, "v.example", 9, "dup"),
+            d(Code::HostClash, "a.example", 12, "clash"),
         ];
         let new = new_errors(&before, &after);
         assert_eq!(new.len(), 1);
-        assert_eq!(new[0].code, "host-clash");
+        assert_eq!(new[0].code, Code::HostClash);
+    }
+
+    /// Issue 11: a message that names another host's `file:line` changes
+    /// when an edit moves that host; the finding is the same one.
+    #[test]
+    fn identity_is_code_and_subject_not_text() {
+        let before = [d(Code::HostClash, "a.example", 5, "at p.cfg.lua:4")];
+        let after = [d(Code::HostClash, "a.example", 2, "at p.cfg.lua:1")];
+        assert!(new_errors(&before, &after).is_empty());
+        // Another subject, or another code, is another finding.
+        let other = [
+            d(Code::HostClash, "b.example", 5, "at p.cfg.lua:4"),
+            d(
+                Code::ComponentSecretMissing,
+                "a.example",
+                5,
+                "at p.cfg.lua:4",
+            ),
+        ];
+        assert_eq!(new_errors(&before, &other).len(), 2);
+        // One more of an identity the config had is new.
+        let twice = [before[0].clone(), after[0].clone()];
+        assert_eq!(new_errors(&before, &twice).len(), 1);
     }
 }

@@ -32,14 +32,11 @@ pub fn send_diagnostic(d: &Diagnostic) -> bool {
     let file = d.file.display().to_string();
     let line = d.line.to_string();
     // One line per problem in `journalctl`: the help goes in parentheses.
-    let text = match &d.help {
-        Some(_) => d.to_string().replace("\n  help: ", " (help: ") + ")",
-        None => d.to_string(),
-    };
+    let text = d.one_line().to_string();
     let kvs = [
         ("CONFIG_FILE", file.as_str()),
         ("CONFIG_LINE", line.as_str()),
-        ("DIAGNOSTIC_CODE", d.code),
+        ("DIAGNOSTIC_CODE", d.code.as_str()),
     ];
     let level = match d.severity {
         Severity::Error => Level::Error,

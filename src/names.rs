@@ -11,58 +11,127 @@
 
 /// Checks a name `add` is asked to write: prosody's nameprep must accept
 /// it (or prosody would not start), and the form prosody uses must be a
-/// name an XMPP address can carry. The error says what is wrong in
-/// operator terms.
-pub fn validate(name: &str) -> Result<(), String> {
+/// name an XMPP address can carry.
+pub fn validate(name: &str) -> Result<(), BadName> {
+    let bad = |prepped: &str, fault| BadName {
+        name: name.into(),
+        prepped: (prepped != name).then(|| prepped.into()),
+        fault,
+    };
     if name.is_empty() {
-        return Err("the component name is empty".into());
+        return Err(bad(name, Fault::Empty));
     }
-    let prepped = nameprep(name.as_bytes()).map_err(|why| {
-        format!("the component name {name:?} {why}; prosody would refuse to start")
-    })?;
+    let prepped = nameprep(name.as_bytes()).map_err(|why| bad(name, Fault::Refused(why)))?;
     // Mapped-to-nothing characters and case are nameprep's business; what
     // is left must be a domain name.
-    let shown = if prepped == name {
-        format!("{name:?}")
-    } else {
-        format!("{name:?} (to prosody {prepped:?})")
-    };
     if prepped.is_empty() {
-        return Err(format!("the component name {shown} is empty"));
+        return Err(bad(&prepped, Fault::Empty));
     }
     if prepped.len() > 253 {
-        return Err(format!(
-            "the component name {shown} is {} bytes long; a domain name has at most 253",
-            prepped.len()
-        ));
+        return Err(bad(&prepped, Fault::TooLong(prepped.len())));
     }
     if let Some(c) = prepped
         .chars()
         .find(|&c| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
     {
-        let what = match c {
-            ' ' => "a space".to_string(),
-            c if c.is_control() => format!("the control character U+{:04X}", c as u32),
-            c => format!("'{c}'"),
-        };
-        return Err(format!("the component name {shown} contains {what}; a domain name has only letters, digits, '-', '_' and dots"));
+        return Err(bad(&prepped, Fault::Character(c)));
     }
     if prepped.starts_with('.') || prepped.ends_with('.') {
-        return Err(format!(
-            "the component name {shown} starts or ends with a dot"
-        ));
+        return Err(bad(&prepped, Fault::EdgeDot));
     }
     for label in prepped.split('.') {
         if label.is_empty() {
-            return Err(format!(
-                "the component name {shown} has an empty label (two dots in a row)"
-            ));
+            return Err(bad(&prepped, Fault::EmptyLabel));
         }
         if label.len() > 63 {
-            return Err(format!("the label {label:?} of the component name is {} bytes long; at most 63 are allowed", label.len()));
+            return Err(bad(&prepped, Fault::LongLabel(label.into())));
         }
     }
     Ok(())
+}
+
+/// A name [`validate`] refuses. It does not say whose name it is (the
+/// component `add` is asked for, or a config's `VirtualHost`): each use
+/// says that through [`BadName::describe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadName {
+    pub name: String,
+    /// The form prosody uses, when it differs from `name`.
+    pub prepped: Option<String>,
+    pub fault: Fault,
+}
+
+/// What is wrong with a [`BadName`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Empty as written, or after nameprep.
+    Empty,
+    /// prosody's nameprep refuses it (why, as [`nameprep`] says).
+    Refused(String),
+    /// Longer than a domain name's 253 bytes (after nameprep).
+    TooLong(usize),
+    /// A character a domain name cannot have.
+    Character(char),
+    /// Starts or ends with a dot.
+    EdgeDot,
+    /// Two dots in a row.
+    EmptyLabel,
+    /// A label longer than 63 bytes.
+    LongLabel(String),
+}
+
+impl BadName {
+    /// The operator's sentence, for `whose` name (`"component"`,
+    /// `"VirtualHost"`): "the component name \"a b\" contains a space; …".
+    pub fn describe(&self, whose: &str) -> String {
+        let name = &self.name;
+        let shown = match &self.prepped {
+            None => format!("{name:?}"),
+            Some(p) => format!("{name:?} (to prosody {p:?})"),
+        };
+        match &self.fault {
+            Fault::Empty if name.is_empty() => format!("the {whose} name is empty"),
+            Fault::Empty => format!("the {whose} name {shown} is empty"),
+            Fault::Refused(why) => {
+                format!("the {whose} name {name:?} {why}; prosody would refuse to start")
+            }
+            Fault::TooLong(len) => format!(
+                "the {whose} name {shown} is {len} bytes long; a domain name has at most 253"
+            ),
+            Fault::Character(c) => {
+                let what = match c {
+                    ' ' => "a space".to_string(),
+                    c if c.is_control() => format!("the control character U+{:04X}", *c as u32),
+                    c => format!("'{c}'"),
+                };
+                format!("the {whose} name {shown} contains {what}; a domain name has only letters, digits, '-', '_' and dots")
+            }
+            Fault::EdgeDot => format!("the {whose} name {shown} starts or ends with a dot"),
+            Fault::EmptyLabel => {
+                format!("the {whose} name {shown} has an empty label (two dots in a row)")
+            }
+            Fault::LongLabel(label) => format!(
+                "the label {label:?} of the {whose} name is {} bytes long; at most 63 are allowed",
+                label.len()
+            ),
+        }
+    }
+}
+
+/// As `add` says it: a component's name.
+impl std::fmt::Display for BadName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe("component"))
+    }
+}
+
+impl std::error::Error for BadName {}
+
+/// For callers whose errors are still text.
+impl From<BadName> for String {
+    fn from(e: BadName) -> String {
+        e.to_string()
+    }
 }
 
 /// prosody's limit: `util.encodings` refuses an input, and an output, of
@@ -217,7 +286,7 @@ mod tests {
             ("a\nb", "control character"),
             ("a\0b", "control character"),
         ] {
-            let e = validate(bad).unwrap_err();
+            let e = validate(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad:?}: {e}");
         }
     }
@@ -272,7 +341,7 @@ mod tests {
             ("\u{AD}", "is empty"),
             ("a\u{A0}b", "a space"),
         ] {
-            let e = validate(bad).unwrap_err();
+            let e = validate(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad:?}: {e}");
         }
         for ok in [

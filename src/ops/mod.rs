@@ -118,7 +118,7 @@ pub fn add(
     secret: &[u8],
     opts: EditOptions,
 ) -> Result<EditOutcome, Error> {
-    crate::names::validate(name).map_err(Error::Invalid)?;
+    crate::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
     crate::secret::validate(secret).map_err(Error::Invalid)?;
     pipeline::edit(ctx, name, opts, |set| {
         plan::add(set, name, secret, opts.replace)
