@@ -7,6 +7,8 @@
 //! ([`prosody`], [`service`], [`journal`], [`probe`]), Fogbow's side
 //! ([`fogbow`], [`listener`], [`doctor`]), and the CLI in `main.rs`/`cli.rs`.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod diagnostics;
 pub mod doctor;

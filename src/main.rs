@@ -1,6 +1,8 @@
 //! The `fogbow-xmpp-ctl` command: parses arguments, runs an operation of
 //! the library, and maps its result to output and an exit status.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -11,13 +11,14 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::libc;
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, StatxAttributes, StatxFlags, XattrFlags};
+use rustix::io::Errno;
 
 /// The extended attribute that holds a file's access ACL.
 const ACL_ACCESS: &std::ffi::CStr =
@@ -25,12 +26,6 @@ const ACL_ACCESS: &std::ffi::CStr =
         Ok(c) => c,
         Err(_) => panic!("NUL-terminated"),
     };
-
-/// "" for the `*at` calls that take `AT_EMPTY_PATH`.
-const EMPTY: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(b"\0") {
-    Ok(c) => c,
-    Err(_) => panic!("NUL-terminated"),
-};
 
 /// How often [`Lock::acquire`] retries: short enough not to add noticeable
 /// latency, long enough not to spin.
@@ -145,12 +140,10 @@ impl Lock {
         // None: a timeout too large to represent, i.e. wait for ever.
         let deadline = Instant::now().checked_add(timeout);
         loop {
-            // SAFETY: flock only operates on the descriptor, which `f` owns
-            // and keeps open for the call.
-            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(Lock { _file: f });
-            }
-            let e = std::io::Error::last_os_error();
+            let e = match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Lock { _file: f }),
+                Err(e) => std::io::Error::from(e),
+            };
             match e.raw_os_error() {
                 Some(libc::EWOULDBLOCK) => {}
                 Some(libc::EINTR) => continue,
@@ -218,21 +211,15 @@ fn open_root_lock(path: &Path) -> Result<File, WriteError> {
     }
     let name = std::ffi::CString::new(path.file_name().unwrap_or_default().as_bytes())
         .map_err(|_| refuse("bad lock name".into()))?;
-    // SAFETY: openat reads the NUL-terminated name and returns a new
-    // descriptor (or -1) that we own from here on.
-    let fd = unsafe {
-        libc::openat(
-            d.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0o600 as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(io_error("lock", path, std::io::Error::last_os_error()));
-    }
-    // SAFETY: `fd` is a fresh descriptor nobody else owns.
-    Ok(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    // Relative to the directory we judged, so it cannot be swapped meanwhile.
+    let fd = rustix::fs::openat(
+        &d,
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| io_error("lock", path, e.into()))?;
+    Ok(File::from(fd))
 }
 
 /// "30 s", or "200 ms" for the sub-second timeouts of tests.
@@ -441,34 +428,23 @@ pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
 /// marked immutable or append-only (EPERM). Found here, an edit of several
 /// files fails before its first rename.
 fn refuse_unreplaceable(original: &File, target: &Path) -> Result<(), WriteError> {
-    // SAFETY: statx fills the zeroed struct we own; AT_EMPTY_PATH with ""
-    // makes it describe the open descriptor.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    let r = unsafe {
-        libc::statx(
-            original.as_raw_fd(),
-            EMPTY.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            0,
-            &mut stx,
-        )
-    };
-    if r != 0 {
+    // AT_EMPTY_PATH with "": describe the open descriptor itself.
+    let Ok(stx) = rustix::fs::statx(original, "", AtFlags::EMPTY_PATH, StatxFlags::empty())
+    else {
         // An old kernel without statx: the rename will say what is wrong.
         return Ok(());
-    }
-    let has = |attr: libc::c_int| {
-        let a = attr as u64;
-        stx.stx_attributes_mask & a != 0 && stx.stx_attributes & a != 0
     };
-    if has(libc::STATX_ATTR_MOUNT_ROOT) {
+    let has = |attr: StatxAttributes| {
+        stx.stx_attributes_mask.contains(attr) && stx.stx_attributes.contains(attr)
+    };
+    if has(StatxAttributes::MOUNT_ROOT) {
         return Err(io_error(
             "replace",
             target,
             std::io::Error::from_raw_os_error(libc::EBUSY),
         ));
     }
-    if has(libc::STATX_ATTR_IMMUTABLE) || has(libc::STATX_ATTR_APPEND) {
+    if has(StatxAttributes::IMMUTABLE) || has(StatxAttributes::APPEND) {
         return Err(WriteError::new(
             ErrorKind::PermissionDenied,
             format!(
@@ -517,17 +493,9 @@ fn prepare_temp(
     contents: &[u8],
 ) -> Result<(), WriteError> {
     if chown != (None, None) {
-        // -1 leaves that id unchanged.
-        let uid = chown.0.unwrap_or(libc::uid_t::MAX);
-        let gid = chown.1.unwrap_or(libc::gid_t::MAX);
-        // SAFETY: fchown only operates on the descriptor, which `tmp` owns.
-        if unsafe { libc::fchown(tmp.as_raw_fd(), uid, gid) } != 0 {
-            return Err(io_error(
-                "give the new file the owner and group of",
-                target,
-                std::io::Error::last_os_error(),
-            ));
-        }
+        // None leaves that id unchanged.
+        std::os::unix::fs::fchown(&*tmp, chown.0, chown.1)
+            .map_err(|e| io_error("give the new file the owner and group of", target, e))?;
     }
     let wanted = xattrs(original).map_err(|e| io_error("read the attributes of", target, e))?;
     let inherited =
@@ -536,11 +504,9 @@ fn prepare_temp(
         .iter()
         .filter(|(n, _)| !wanted.iter().any(|(w, _)| w == n))
     {
-        // SAFETY: fremovexattr reads the NUL-terminated name; `tmp` owns the fd.
-        if unsafe { libc::fremovexattr(tmp.as_raw_fd(), name.as_ptr()) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ENODATA) {
-                return Err(xattr_error("remove", name, target, e));
+        if let Err(e) = rustix::fs::fremovexattr(&*tmp, name.as_c_str()) {
+            if e != Errno::NODATA {
+                return Err(xattr_error("remove", name, target, e.into()));
             }
         }
     }
@@ -550,21 +516,10 @@ fn prepare_temp(
     // The original's access ACL carries its mode's group bits (the mask),
     // so setting it after the chmod keeps the mode exact.
     for (name, value) in &wanted {
-        // SAFETY: fsetxattr reads `value.len()` bytes of `value` and the
-        // NUL-terminated name; `tmp` owns the fd.
-        let r = unsafe {
-            libc::fsetxattr(
-                tmp.as_raw_fd(),
-                name.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            )
-        };
-        if r != 0 {
-            let e = std::io::Error::last_os_error();
-            if xattr_must_copy(name.to_bytes(), e.raw_os_error()) {
-                return Err(xattr_error("copy", name, target, e));
+        if let Err(e) = rustix::fs::fsetxattr(&*tmp, name.as_c_str(), value, XattrFlags::empty())
+        {
+            if xattr_must_copy(name.to_bytes(), Some(e.raw_os_error())) {
+                return Err(xattr_error("copy", name, target, e.into()));
             }
         }
     }
@@ -603,28 +558,22 @@ fn xattr_error(verb: &str, name: &std::ffi::CStr, target: &Path, e: std::io::Err
 /// Every extended attribute of the open file `f`, with its value; none on
 /// a file system without them.
 fn xattrs(f: &File) -> std::io::Result<Vec<(std::ffi::CString, Vec<u8>)>> {
-    let fd = f.as_raw_fd();
     // Sizes can grow between the two calls: retry on ERANGE.
     let names = loop {
-        // SAFETY: a NULL buffer of size 0 asks for the size only.
-        let n = unsafe { libc::flistxattr(fd, std::ptr::null_mut(), 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::ENOTSUP) => Ok(Vec::new()),
-                _ => Err(e),
-            };
-        }
-        let mut buf = vec![0u8; n as usize];
-        // SAFETY: the buffer has `buf.len()` writable bytes.
-        let n = unsafe { libc::flistxattr(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            buf.truncate(n as usize);
-            break buf;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ERANGE) {
-            return Err(e);
+        let n = match rustix::fs::flistxattr_query(f) {
+            Ok(0) => break Vec::new(),
+            Ok(n) => n,
+            Err(Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut buf = vec![0u8; n];
+        match rustix::fs::flistxattr(f, &mut buf[..]) {
+            Ok(n) => {
+                buf.truncate(n);
+                break buf;
+            }
+            Err(Errno::RANGE) => continue,
+            Err(e) => return Err(e.into()),
         }
     };
     let mut out = Vec::new();
@@ -640,29 +589,23 @@ fn xattrs(f: &File) -> std::io::Result<Vec<(std::ffi::CString, Vec<u8>)>> {
 
 /// The value of the extended attribute `name` of `f`; `None` if it has none.
 fn xattr(f: &File, name: &std::ffi::CStr) -> std::io::Result<Option<Vec<u8>>> {
-    let fd = f.as_raw_fd();
     loop {
-        // SAFETY: a NULL buffer of size 0 asks for the size only.
-        let n = unsafe { libc::fgetxattr(fd, name.as_ptr(), std::ptr::null_mut(), 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
-                _ => Err(e),
-            };
-        }
-        let mut v = vec![0u8; n as usize];
-        // SAFETY: the buffer has `v.len()` writable bytes.
-        let n = unsafe { libc::fgetxattr(fd, name.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
-        if n >= 0 {
-            v.truncate(n as usize);
-            return Ok(Some(v));
-        }
-        let e = std::io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ERANGE) => continue,
-            Some(libc::ENODATA) => return Ok(None),
-            _ => return Err(e),
+        let n = match rustix::fs::fgetxattr_query(f, name) {
+            // rustix reads a 0-byte buffer as nothing, not as a size query.
+            Ok(0) => return Ok(Some(Vec::new())),
+            Ok(n) => n,
+            Err(Errno::NODATA | Errno::NOTSUP) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut v = vec![0u8; n];
+        match rustix::fs::fgetxattr(f, name, &mut v[..]) {
+            Ok(n) => {
+                v.truncate(n);
+                return Ok(Some(v));
+            }
+            Err(Errno::RANGE) => continue,
+            Err(Errno::NODATA) => return Ok(None),
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -1715,12 +1658,7 @@ mod tests {
         std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o640)).unwrap();
         let xattrs_work = {
             let f = File::open(&t).unwrap();
-            let name = std::ffi::CString::new("user.fxc").unwrap();
-            // SAFETY: the name is NUL-terminated and the value 4 bytes long.
-            let r = unsafe {
-                libc::fsetxattr(f.as_raw_fd(), name.as_ptr(), b"kept".as_ptr().cast(), 4, 0)
-            };
-            r == 0
+            rustix::fs::fsetxattr(&f, "user.fxc", b"kept", XattrFlags::empty()).is_ok()
         };
         let p = prepare(&t, b"new").unwrap();
         assert_eq!(p.target(), t);
