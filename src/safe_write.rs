@@ -429,8 +429,7 @@ pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
 /// files fails before its first rename.
 fn refuse_unreplaceable(original: &File, target: &Path) -> Result<(), WriteError> {
     // AT_EMPTY_PATH with "": describe the open descriptor itself.
-    let Ok(stx) = rustix::fs::statx(original, "", AtFlags::EMPTY_PATH, StatxFlags::empty())
-    else {
+    let Ok(stx) = rustix::fs::statx(original, "", AtFlags::EMPTY_PATH, StatxFlags::empty()) else {
         // An old kernel without statx: the rename will say what is wrong.
         return Ok(());
     };
@@ -516,8 +515,7 @@ fn prepare_temp(
     // The original's access ACL carries its mode's group bits (the mask),
     // so setting it after the chmod keeps the mode exact.
     for (name, value) in &wanted {
-        if let Err(e) = rustix::fs::fsetxattr(&*tmp, name.as_c_str(), value, XattrFlags::empty())
-        {
+        if let Err(e) = rustix::fs::fsetxattr(&*tmp, name.as_c_str(), value, XattrFlags::empty()) {
             if xattr_must_copy(name.to_bytes(), Some(e.raw_os_error())) {
                 return Err(xattr_error("copy", name, target, e.into()));
             }
