@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod doctor;
 pub mod document;
 pub mod fogbow;
+pub mod hex;
 pub mod journal;
 pub mod listener;
 pub mod names;

@@ -169,11 +169,7 @@ pub fn generate() -> Result<Vec<u8>, String> {
     let mut raw = [0u8; 20];
     getrandom::fill(&mut raw)
         .map_err(|e| format!("cannot read the system's random generator: {e}"))?;
-    Ok(raw
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        .into_bytes())
+    Ok(crate::hex::encode(&raw).into_bytes())
 }
 
 /// Asks twice on the terminal, without echo.
