@@ -708,9 +708,12 @@ mod tests {
         }
     }
 
+    /// A config, and the (code, line, column) of each finding in it.
+    type Case<'a> = (&'a str, &'a [(&'a str, usize, usize)]);
+
     #[test]
     fn table_of_findings() {
-        let cases: &[(&str, &[(&str, usize, usize)])] = &[
+        let cases: &[Case] = &[
             ("x = 1\n# comment\n", &[("syntax", 2, 1)]),
             ("Include \"missing.lua\"\n", &[("include-missing", 1, 1)]),
             ("VirtualHost \"a.example\"\nComponent \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n", &[("host-clash", 2, 1)]),
