@@ -225,8 +225,11 @@ mod tests {
 
     #[test]
     fn secret_file_strips_one_line_ending() {
-        let dir = std::env::temp_dir().join(format!("fxc-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("fxc-secret-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         for (content, want) in [
             (&b"abc\n"[..], &b"abc"[..]),
             (b"abc\r\n", b"abc"),
@@ -243,13 +246,15 @@ mod tests {
             e.contains("does not exist") && !e.contains("hunter2") && e.contains("--secret-file -"),
             "{e}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn secrets_are_bounded_and_bom_free() {
-        let dir = std::env::temp_dir().join(format!("fxc-secret-max-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("fxc-secret-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         let f = dir.join("s");
         let at_limit = vec![b'k'; MAX_SECRET];
         std::fs::write(&f, [&at_limit[..], b"\r\n"].concat()).unwrap();
@@ -275,22 +280,23 @@ mod tests {
             e.contains("byte order mark") && !e.contains("secret-after"),
             "{e}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A FIFO would block the open (and the read) forever, a device never
     /// ends: both are refused before a byte is read.
     #[test]
     fn only_regular_files_are_read() {
-        let dir = std::env::temp_dir().join(format!("fxc-secret-fifo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("fxc-secret-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         let fifo = dir.join("fifo");
-        let _ = std::fs::remove_file(&fifo);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         for (path, kind) in [
             (fifo.as_path(), "is a FIFO"),
             (Path::new("/dev/zero"), "is a device"),
-            (dir.as_path(), "is a directory"),
+            (dir, "is a directory"),
         ] {
             let e = read_file(path).unwrap_err();
             assert!(e.contains(kind) && e.contains("regular file"), "{e}");
@@ -299,7 +305,6 @@ mod tests {
                 Err(ReadError::Other(m)) if m.contains(kind)
             ));
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The process that reads secrets leaves no core dump: checked in a
