@@ -507,6 +507,40 @@ mod tests {
         assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
     }
 
+    /// statx's attributes: an immutable or append-only target is refused
+    /// before a temp file exists. Needs root and a file system with
+    /// `chattr` (not tmpfs); elsewhere there is nothing to check.
+    #[test]
+    fn immutable_target_is_refused_before_anything_is_written() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&t)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success())
+        };
+        for (set, unset) in [("+i", "-i"), ("+a", "-a")] {
+            if !is_root() || !chattr(set) {
+                return;
+            }
+            let r = prepare(&t, b"new");
+            // Unset first, so a failure leaves a file the scratch can remove.
+            assert!(chattr(unset));
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::PermissionDenied);
+            assert!(
+                e.message
+                    .contains("marked immutable or append-only (see lsattr"),
+                "{e}"
+            );
+            assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
+        }
+    }
+
     #[test]
     fn commit_all_writes_every_backup_before_any_rename() {
         let s = scratch();
