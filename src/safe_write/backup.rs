@@ -61,7 +61,7 @@ fn backup_prefix(target: &Path) -> String {
 
 /// Lists the backups of `target` in `dir`, oldest first (the fixed-width
 /// UTC timestamps sort by name in time order). A missing `dir` has none;
-/// an existing one must pass the checks of [`ensure_backup_dir`]: what a
+/// an existing one must pass the checks of [`check_backup_dir`]: what a
 /// restore installs comes from there.
 pub fn list_backups(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, WriteError> {
     let prefix = backup_prefix(target);

@@ -1,9 +1,9 @@
 //! The edit pipeline's last step: replacing config files safely, by
-//! role: [`lock`] (one edit of a config set at a time), [`temp`] (the new
-//! version's hidden name next to the target), [`attrs`] (its extended
-//! attributes and ACL), [`backup`] (names, listing, pruning and trust of
-//! previous versions), [`trust`] (whose files and symlinks we follow), and
-//! [`error`] (one operator-facing line per failure). This file is the
+//! role: `lock` (one edit of a config set at a time), `temp` (the new
+//! version's hidden name next to the target), `attrs` (its extended
+//! attributes and ACL), `backup` (names, listing, pruning and trust of
+//! previous versions), `trust` (whose files and symlinks we follow), and
+//! `error` (one operator-facing line per failure). This file is the
 //! two-phase API itself: [`prepare`] then [`commit_all`].
 //!
 //! The file holds secrets (Debian ships it `root:prosody 0640`), prosody may
