@@ -219,7 +219,7 @@ pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)?;
     let meta = f.metadata()?;
     let t = meta.file_type();
@@ -510,11 +510,12 @@ fn glob_match_counting(p: &[u8], name: &[u8]) -> (bool, usize) {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("fxc-config-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A fresh directory, removed when dropped (also when a test fails).
+    fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("fxc-config-")
+            .tempdir()
+            .unwrap()
     }
 
     #[test]
@@ -607,7 +608,8 @@ mod tests {
 
     #[test]
     fn only_regular_files_are_read() {
-        let d = scratch("special");
+        let tmp = scratch();
+        let d = tmp.path();
         let main = d.join("main.cfg.lua");
         std::fs::create_dir_all(d.join("conf.d")).unwrap();
         std::fs::write(&main, "x = 1\nInclude \"conf.d/*.cfg.lua\"\n").unwrap();
@@ -648,7 +650,6 @@ mod tests {
             .unwrap();
         let e = load_within(&main, 20).unwrap_err();
         assert!(e.contains("larger than 256 MiB"), "{e}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// prosody loads a `conf.d` file whose name is not UTF-8 (paths are
@@ -656,7 +657,8 @@ mod tests {
     #[test]
     fn non_utf8_file_names_load() {
         use std::os::unix::ffi::OsStrExt;
-        let d = scratch("bytes");
+        let tmp = scratch();
+        let d = tmp.path();
         std::fs::create_dir_all(d.join("conf.d")).unwrap();
         let name = std::ffi::OsStr::from_bytes(b"\xff\xfe.cfg.lua");
         std::fs::write(d.join("conf.d").join(name), "Component \"b.example\"\n").unwrap();
@@ -677,14 +679,14 @@ mod tests {
         assert_eq!(set.files[1].path, d.join("conf.d").join(name));
         assert_eq!(set.hosts_named("b.example").len(), 1);
         assert_eq!(set.hosts_named("n.example").len(), 1);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// prosody's Lua fails at about 196 nested Includes: deeper chains are
     /// refused (and never overflow our stack); shallower ones load.
     #[test]
     fn include_depth_is_bounded() {
-        let d = scratch("deep");
+        let tmp = scratch();
+        let d = tmp.path();
         let chain = |n: usize| {
             for i in 0..n {
                 std::fs::write(
@@ -701,12 +703,12 @@ mod tests {
         let e = ConfigSet::load(&d.join("f0.lua")).unwrap_err();
         assert!(matches!(e, LoadError::IncludeTooDeep { .. }), "{e}");
         assert!(e.to_string().contains("C stack overflow"), "{e}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn includes_like_prosody() {
-        let d = scratch("inc");
+        let tmp = scratch();
+        let d = tmp.path();
         std::fs::create_dir_all(d.join("conf.avail")).unwrap();
         std::fs::create_dir_all(d.join("conf.d")).unwrap();
         std::fs::write(
@@ -732,12 +734,12 @@ mod tests {
             hosts[0].secret().unwrap().literal().as_deref(),
             Some(&b"s"[..])
         );
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn missing_include_and_loops_are_fatal() {
-        let d = scratch("missing");
+        let tmp = scratch();
+        let d = tmp.path();
         std::fs::write(d.join("main.cfg.lua"), "x = 1\nInclude \"nope.cfg.lua\"\n").unwrap();
         let e = ConfigSet::load(&d.join("main.cfg.lua"))
             .unwrap_err()
@@ -754,12 +756,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("includes itself"), "{e}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn a_file_included_twice_reads_the_same_both_times() {
-        let d = scratch("twice");
+        let tmp = scratch();
+        let d = tmp.path();
         std::fs::write(d.join("inc.lua"), "Component \"i.example\"\n").unwrap();
         let main = d.join("main.cfg.lua");
         std::fs::write(&main, "Include \"inc.lua\"\nInclude \"inc.lua\"\n").unwrap();
@@ -781,18 +783,17 @@ mod tests {
                 .to_vec(),
             "run order: each Include's file runs where the Include stands"
         );
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn overlay_is_checked_in_place() {
-        let d = scratch("overlay");
+        let tmp = scratch();
+        let d = tmp.path();
         std::fs::write(d.join("inc.lua"), "Component \"i.example\"\n").unwrap();
         std::fs::write(d.join("main.cfg.lua"), "x = 1\n").unwrap();
         let real = std::fs::canonicalize(d.join("main.cfg.lua")).unwrap();
         let overlay = HashMap::from([(real, b"Include \"inc.lua\"\n".to_vec())]);
         let set = ConfigSet::load_with(&d.join("main.cfg.lua"), overlay).unwrap();
         assert_eq!(set.hosts_named("i.example").len(), 1);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -331,9 +331,12 @@ mod tests {
 
     /// Values read by Java 17's `Properties.load(InputStream)` from the same
     /// bytes (measured once with `jshell`; see the comment of each case).
+    /// The bytes of a file, and the (key, value) pairs read from it.
+    type Case<'a> = (&'a [u8], &'a [(&'a str, &'a str)]);
+
     #[test]
     fn reads_like_java() {
-        let cases: &[(&[u8], &[(&str, &str)])] = &[
+        let cases: &[Case] = &[
             // CRLF, lone CR, blanks before the key, `:` and blank separators.
             (
                 b"  a = 1\r\nb:2\rc 3\n",

@@ -8,12 +8,15 @@
 //! ([`prosody`], [`service`], [`journal`], [`probe`]), Fogbow's side
 //! ([`fogbow`], [`listener`], [`doctor`]), and the CLI in `main.rs`/`cli.rs`/`output.rs`.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod diagnostics;
 pub mod doctor;
 pub mod document;
 pub mod error;
 pub mod fogbow;
+pub mod hex;
 pub mod journal;
 pub mod listener;
 pub mod names;

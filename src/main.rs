@@ -4,6 +4,8 @@
 //! the output layer ([`output`]), and `main` maps an error to its message
 //! and exit status (ripgrep's `main` → `run` → one function per mode).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

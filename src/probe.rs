@@ -142,7 +142,7 @@ fn run(
     let mut h = Sha1::new();
     h.update(&id);
     h.update(secret);
-    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::hex::encode(&h.finalize());
     peer.send(&format!("<handshake>{hex}</handshake>"))?;
     let outcome = loop {
         if let Some(o) = verdict(&peer.got[mark..]) {

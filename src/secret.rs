@@ -157,19 +157,10 @@ pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Read
 /// whose core size limit is 0. Only the soft limit is lowered, so the
 /// programs we run (prosody's loader) keep the right to raise theirs.
 pub fn forbid_core_dumps() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let _ = nix::sys::prctl::set_dumpable(false);
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write only the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) != 0 {
-            limit.rlim_max = 0;
-        }
-        limit.rlim_cur = 0;
-        libc::setrlimit(libc::RLIMIT_CORE, &limit);
-    }
+    let hard = getrlimit(Resource::RLIMIT_CORE).map_or(0, |(_, hard)| hard);
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, hard);
 }
 
 /// A new random secret: 160 bits from the OS RNG, as 40 lowercase hex digits
@@ -178,11 +169,7 @@ pub fn generate() -> Result<Vec<u8>, String> {
     let mut raw = [0u8; 20];
     getrandom::fill(&mut raw)
         .map_err(|e| format!("cannot read the system's random generator: {e}"))?;
-    Ok(raw
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        .into_bytes())
+    Ok(crate::hex::encode(&raw).into_bytes())
 }
 
 /// Asks twice on the terminal, without echo. Without a terminal the
@@ -242,8 +229,11 @@ mod tests {
 
     #[test]
     fn secret_file_strips_one_line_ending() {
-        let dir = std::env::temp_dir().join(format!("fxc-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("fxc-secret-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         for (content, want) in [
             (&b"abc\n"[..], &b"abc"[..]),
             (b"abc\r\n", b"abc"),
@@ -260,13 +250,15 @@ mod tests {
             e.contains("does not exist") && !e.contains("hunter2") && e.contains("--secret-file -"),
             "{e}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn secrets_are_bounded_and_bom_free() {
-        let dir = std::env::temp_dir().join(format!("fxc-secret-max-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("fxc-secret-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         let f = dir.join("s");
         let at_limit = vec![b'k'; MAX_SECRET];
         std::fs::write(&f, [&at_limit[..], b"\r\n"].concat()).unwrap();
@@ -292,22 +284,23 @@ mod tests {
             e.contains("byte order mark") && !e.contains("secret-after"),
             "{e}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A FIFO would block the open (and the read) forever, a device never
     /// ends: both are refused before a byte is read.
     #[test]
     fn only_regular_files_are_read() {
-        let dir = std::env::temp_dir().join(format!("fxc-secret-fifo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("fxc-secret-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         let fifo = dir.join("fifo");
-        let _ = std::fs::remove_file(&fifo);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         for (path, kind) in [
             (fifo.as_path(), "is a FIFO"),
             (Path::new("/dev/zero"), "is a device"),
-            (dir.as_path(), "is a directory"),
+            (dir, "is a directory"),
         ] {
             let e = read_file(path).unwrap_err();
             assert!(e.contains(kind) && e.contains("regular file"), "{e}");
@@ -316,31 +309,36 @@ mod tests {
                 Err(ReadError::Other(m)) if m.contains(kind)
             ));
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The process that reads secrets leaves no core dump: checked in a
-    /// child, so the test process keeps its own settings.
+    /// child (this test binary run again for this test alone), so the test
+    /// process keeps its own settings.
     #[test]
     fn core_dumps_are_forbidden() {
-        use nix::sys::wait::{waitpid, WaitStatus};
-        use nix::unistd::{fork, ForkResult};
-        // SAFETY: the child only makes system calls and exits.
-        match unsafe { fork() }.unwrap() {
-            ForkResult::Child => {
-                forbid_core_dumps();
-                let mut l = libc::rlimit {
-                    rlim_cur: 1,
-                    rlim_max: 1,
-                };
-                let ok = unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut l) } == 0
-                    && l.rlim_cur == 0
-                    && !nix::sys::prctl::get_dumpable().unwrap_or(true);
-                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-            }
-            ForkResult::Parent { child } => {
-                assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
-            }
+        const CHILD: &str = "FXC_TEST_CORE_DUMP_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            use nix::sys::resource::{getrlimit, setrlimit, Resource::RLIMIT_CORE};
+            // Start from a limit that allows cores (many shells set 0).
+            let (_, hard) = getrlimit(RLIMIT_CORE).unwrap();
+            setrlimit(RLIMIT_CORE, hard.min(1 << 20), hard).unwrap();
+            assert_ne!(getrlimit(RLIMIT_CORE).unwrap().0, 0);
+            forbid_core_dumps();
+            assert_eq!(getrlimit(RLIMIT_CORE).unwrap(), (0, hard));
+            assert!(!nix::sys::prctl::get_dumpable().unwrap());
+            return;
         }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "secret::tests::core_dumps_are_forbidden"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

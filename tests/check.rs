@@ -37,10 +37,14 @@ fn found(j: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
         .collect()
 }
 
+/// A case's name, its config, and the (severity, code, line, column) of
+/// each diagnostic `check --json` reports for it.
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str, u64, u64)>);
+
 #[test]
 fn every_diagnostic_with_code_line_and_column() {
     let secret = format!("\tcomponent_secret = \"{STRONG}\"\n");
-    let cases: Vec<(&str, String, Vec<(&str, &str, u64, u64)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("clean", format!("admins = {{ }}\nVirtualHost \"v.example\"\nComponent \"c.example\"\n{secret}"), vec![]),
         ("hash", "admins = { }\n  # Fogbow's guide\n".into(), vec![("error", "syntax", 2, 3)]),
         ("unfinished", "x = [[\nnever closed\n".into(), vec![("error", "syntax", 3, 1)]),

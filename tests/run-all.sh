@@ -36,6 +36,14 @@ export PROPTEST_CASES="${PROPTEST_CASES:-48}"
 # The suite must not skip its real parts: tests check this and fail instead.
 export FXC_REQUIRE_REAL=1
 
+# Formatting and lints are part of the suite, so CI enforces them. rustup
+# installs the two components where they are missing.
+cargo fmt --version >/dev/null 2>&1 || { echo "== installing rustfmt"; rustup component add rustfmt; }
+cargo clippy --version >/dev/null 2>&1 || { echo "== installing clippy"; rustup component add clippy; }
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings 2>&1
 echo "== cargo test"
 cargo test --locked --all-targets 2>&1
 echo "== the systemd gate under a real systemd (bookworm in systemd-nspawn)"

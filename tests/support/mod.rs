@@ -59,22 +59,21 @@ pub fn json(o: &std::process::Output) -> serde_json::Value {
 /// A scratch directory removed on drop, readable by the prosody user.
 pub struct Scratch {
     pub dir: PathBuf,
+    /// Removes `dir` when the scratch is dropped, also when a test fails.
+    _tmp: tempfile::TempDir,
 }
 
 impl Scratch {
     pub fn new(tag: &str) -> Scratch {
         use std::os::unix::fs::PermissionsExt;
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "fxc-real-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("fxc-real-{tag}-"))
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        // tempfile makes it 0700: prosody's loader runs as prosody.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let s = Scratch { dir };
+        let s = Scratch { dir, _tmp: tmp };
         s.write(
             "settings.toml",
             &format!("backup_dir = \"{}\"\n", s.path("backups").display()),
@@ -126,12 +125,6 @@ impl Scratch {
             child.stdin.take().unwrap().write_all(input).unwrap();
         }
         child.wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -1,0 +1,442 @@
+//! Previous versions: one private directory for the backups of many files,
+//! names that never collide and sort in time order, pruning to a count, and
+//! the checks that keep a planted "backup" from being restored.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nix::libc;
+
+use super::{
+    check_ancestors, check_trusted, io_error, open_dir, open_new, open_trusted, sha1_hex, sync_dir,
+    WriteError,
+};
+
+/// Where previous versions go, and how many to keep per file (0: none).
+#[derive(Debug, Clone)]
+pub struct Backups {
+    pub dir: PathBuf,
+    pub keep: usize,
+}
+
+/// The backup name prefix of `target`: an unambiguous encoding of its path's
+/// bytes, then '.'. Without the leading '/', '/' becomes '_'; letters,
+/// digits and `.-+,=@~` stay; every other byte (so '_' and '%' too, and
+/// non-UTF-8 ones) becomes `%XX`. Distinct paths thus never share a prefix
+/// (`x_y.cfg.lua` is `x%5Fy.cfg.lua.`, `x/y.cfg.lua` is `x_y.cfg.lua.`),
+/// so one directory can hold backups of many files. A path too long for a
+/// file name is `%sha1-<hex>`, which no path encodes to ('%' is otherwise
+/// followed by two hex digits).
+fn backup_prefix(target: &Path) -> String {
+    let bytes = target.as_os_str().as_bytes();
+    let bytes = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    let mut s = String::with_capacity(bytes.len() + 1);
+    for &b in bytes {
+        match b {
+            b'/' => s.push('_'),
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'.'
+            | b'-'
+            | b'+'
+            | b','
+            | b'='
+            | b'@'
+            | b'~' => s.push(char::from(b)),
+            _ => s.push_str(&format!("%{b:02X}")),
+        }
+    }
+    // NAME_MAX is 255: room for '.' and the 26-byte timestamp.
+    if s.len() > 200 {
+        s = format!("%sha1-{}", sha1_hex(bytes));
+    }
+    s.push('.');
+    s
+}
+
+/// Lists the backups of `target` in `dir`, oldest first (the fixed-width
+/// UTC timestamps sort by name in time order). A missing `dir` has none;
+/// an existing one must pass the checks of [`check_backup_dir`]: what a
+/// restore installs comes from there.
+pub fn list_backups(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, WriteError> {
+    let prefix = backup_prefix(target);
+    if !dir.is_absolute() {
+        return check_backup_dir(dir).map(|()| Vec::new());
+    }
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error("use the backup directory", dir, e)),
+        Ok(_) => check_backup_dir(dir)?,
+    }
+    let read = |e| io_error("read the backup directory", dir, e);
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .is_some_and(is_timestamp);
+        if ours && entry.file_type().map_err(read)?.is_file() {
+            v.push(entry.path());
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Exactly `YYYYMMDDTHHMMSS.nnnnnnnnnZ`.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 26
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 => c == b'T',
+            15 => c == b'.',
+            25 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// `YYYYMMDDTHHMMSS.nnnnnnnnnZ` in UTC, computed by hand (no date crate):
+/// fixed width, so names sort in time order.
+fn timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+/// Copies the current bytes of `target` into the backup directory as a new
+/// 0600 file, fsynced. Pruning is the caller's, after the rename.
+pub(super) fn write(target: &Path, b: &Backups) -> Result<PathBuf, WriteError> {
+    ensure_backup_dir(&b.dir)?;
+    let current = std::fs::read(target).map_err(|e| io_error("read", target, e))?;
+    let prefix = backup_prefix(target);
+    let mut t = SystemTime::now();
+    let mut tries = 0;
+    let (path, mut f) = loop {
+        let path = b.dir.join(format!("{prefix}{}", timestamp(t)));
+        match open_new(&path, 0o600) {
+            Ok(f) => break (path, f),
+            // Two backups within one clock tick: take the next nanosecond.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && tries < 1000 => {
+                t += Duration::from_nanos(1);
+                tries += 1;
+            }
+            Err(e) => return Err(io_error("write a backup in", &b.dir, e)),
+        }
+    };
+    // Exactly 0600 whatever the umask.
+    let written = f
+        .set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| f.write_all(&current))
+        .and_then(|()| f.sync_all());
+    if let Err(e) = written {
+        drop(f);
+        let _ = std::fs::remove_file(&path);
+        return Err(io_error("write the backup", &path, e));
+    }
+    sync_dir(&b.dir);
+    Ok(path)
+}
+
+/// Keeps only the newest `keep` backups of `target`.
+pub(super) fn prune(b: &Backups, target: &Path) -> Result<(), WriteError> {
+    let all = list_backups(&b.dir, target)?;
+    for old in &all[..all.len().saturating_sub(b.keep)] {
+        std::fs::remove_file(old).map_err(|e| io_error("remove", old, e))?;
+    }
+    Ok(())
+}
+
+/// Creates the backup directory 0700 if missing; then [`check_backup_dir`].
+fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
+    // Relative to whatever directory we were started in: never created.
+    if !dir.is_absolute() {
+        return check_backup_dir(dir);
+    }
+    match std::fs::symlink_metadata(dir) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
+            }
+            match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => {
+                    // mkdir's mode passes through the umask: set it exactly,
+                    // through a descriptor, so a symlink swapped in meanwhile
+                    // is never followed by a chmod.
+                    let f = OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                        .open(dir)
+                        .and_then(|f| {
+                            f.set_permissions(std::fs::Permissions::from_mode(0o700))
+                                .map(|()| f)
+                        });
+                    f.map_err(|e| io_error("set the mode of", dir, e))?;
+                }
+                // Made by someone else meanwhile: judged below like any existing one.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_error("create the backup directory", dir, e)),
+            }
+        }
+        Err(e) => return Err(io_error("use the backup directory", dir, e)),
+    }
+    check_backup_dir(dir)
+}
+
+/// An existing backup directory must be an absolute path to a real
+/// directory, not writable by group or others, owned by us or root, in
+/// directories only root (or we) can write: otherwise a local user could
+/// read the secrets in it or plant "backups" that a restore would install.
+pub fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
+    let refuse = |why: String| {
+        WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "refusing to use the backup directory {}: {why}",
+                dir.display()
+            ),
+        )
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if !dir.is_absolute() {
+        return Err(refuse(
+            "it is not an absolute path (set backup_dir to one in the settings)".into(),
+        ));
+    }
+    let m =
+        std::fs::symlink_metadata(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
+    if m.file_type().is_symlink() {
+        return Err(refuse("it is a symbolic link".into()));
+    }
+    if !m.is_dir() {
+        return Err(refuse("it is not a directory".into()));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(refuse(format!(
+            "it is writable by group or others (mode {:04o}; chmod 700 it)",
+            m.mode() & 0o7777
+        )));
+    }
+    if m.uid() != me && m.uid() != 0 {
+        return Err(refuse(format!("it belongs to uid {}", m.uid())));
+    }
+    let d = open_dir(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
+    check_trusted("the backup directory", dir, &d)?;
+    match std::fs::canonicalize(dir) {
+        Ok(real) => check_ancestors("the backup directory", &real),
+        Err(e) => Err(io_error("use the backup directory", dir, e)),
+    }
+}
+
+/// Reads a backup to restore: it must be a regular file (not a symlink)
+/// that only root or we can write, or it could be a planted "backup"
+/// whose Lua runs as root at the next check.
+pub fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
+    let mut f = open_trusted(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "refusing to use the backup {}: it is a symbolic link",
+                path.display()
+            ),
+        ),
+        _ => io_error("read", path, e),
+    })?;
+    let m = f.metadata().map_err(|e| io_error("read", path, e))?;
+    if !m.is_file() {
+        return Err(WriteError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "refusing to use the backup {}: it is not a regular file",
+                path.display()
+            ),
+        ));
+    }
+    check_trusted("the backup", path, &f)?;
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut v).map_err(|e| io_error("read", path, e))?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safe_write::replace;
+    use crate::safe_write::testing::*;
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn backup_is_private_and_pruned_to_keep() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        let other = s.path().join("other.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        std::fs::write(&other, "o0").unwrap();
+        std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let b = Backups {
+            dir: s.path().join("var/backups"),
+            keep: 2,
+        };
+        let first = replace(&t, b"v0", Some(&b)).unwrap().unwrap();
+        assert_eq!(std::fs::read(&first).unwrap(), b"old");
+        assert_eq!(mode(&first), 0o600);
+        assert_eq!(mode(&b.dir), 0o700);
+        let name = first.file_name().unwrap().to_str().unwrap();
+        let prefix = backup_prefix(&t);
+        assert!(!prefix.starts_with('_') && prefix.ends_with("_p.cfg.lua."));
+        assert!(is_timestamp(name.strip_prefix(&prefix).unwrap()), "{name}");
+
+        replace(&other, b"o1", Some(&b)).unwrap().unwrap();
+        for i in 1..4 {
+            replace(&t, format!("v{i}").as_bytes(), Some(&b)).unwrap();
+        }
+        let kept = list_backups(&b.dir, &t).unwrap();
+        assert_eq!(kept.len(), 2);
+        assert_eq!(std::fs::read(&kept[0]).unwrap(), b"v1", "oldest first");
+        assert_eq!(std::fs::read(&kept[1]).unwrap(), b"v2", "newest last");
+        // Another file's backups in the same directory are not pruned.
+        let others = list_backups(&b.dir, &other).unwrap();
+        assert_eq!(others.len(), 1);
+        assert_eq!(std::fs::read(&others[0]).unwrap(), b"o0");
+        assert_eq!(std::fs::read(&t).unwrap(), b"v3");
+        assert_eq!(entries(s.path()), vec!["other.cfg.lua", "p.cfg.lua", "var"]);
+    }
+
+    #[test]
+    fn no_backup_when_keep_is_zero_or_none() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        let b = Backups {
+            dir: s.path().join("backups"),
+            keep: 0,
+        };
+        assert_eq!(replace(&t, b"a", Some(&b)).unwrap(), None);
+        assert_eq!(replace(&t, b"b", None).unwrap(), None);
+        assert_eq!(std::fs::read(&t).unwrap(), b"b");
+        assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
+        assert_eq!(list_backups(&b.dir, &t).unwrap(), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn unsafe_backup_dirs_are_refused_and_target_untouched() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        // A symlink to a real directory: nothing may be written, or chmodded, through it.
+        std::fs::create_dir(s.path().join("elsewhere")).unwrap();
+        std::fs::set_permissions(
+            s.path().join("elsewhere"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(s.path().join("elsewhere"), s.path().join("link")).unwrap();
+        std::fs::create_dir(s.path().join("open")).unwrap();
+        std::fs::set_permissions(
+            s.path().join("open"),
+            std::fs::Permissions::from_mode(0o770),
+        )
+        .unwrap();
+        std::fs::write(s.path().join("file"), "").unwrap();
+        for (dir, why) in [
+            ("link", "symbolic link"),
+            ("open", "writable by group or others"),
+            ("file", "not a directory"),
+        ] {
+            let b = Backups {
+                dir: s.path().join(dir),
+                keep: 3,
+            };
+            let e = replace(&t, b"new", Some(&b)).unwrap_err();
+            assert!(
+                e.message.contains(why) && e.message.contains(&b.dir.display().to_string()),
+                "{e}"
+            );
+            assert_eq!(std::fs::read(&t).unwrap(), b"old");
+        }
+        assert_eq!(entries(&s.path().join("elsewhere")), Vec::<String>::new());
+        assert_eq!(mode(&s.path().join("elsewhere")), 0o755);
+        assert_eq!(
+            entries(s.path()),
+            vec!["elsewhere", "file", "link", "open", "p.cfg.lua"]
+        );
+    }
+
+    #[test]
+    fn timestamps_are_utc_and_sortable() {
+        assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000000000Z");
+        assert_eq!(
+            timestamp(UNIX_EPOCH + Duration::from_secs(1_795_566_896)),
+            "20261125T003456.000000000Z"
+        );
+        assert_eq!(
+            timestamp(UNIX_EPOCH + Duration::new(951_825_600, 7)),
+            "20000229T120000.000000007Z"
+        );
+        assert_eq!(
+            timestamp(UNIX_EPOCH + Duration::from_secs(1_735_689_599)),
+            "20241231T235959.000000000Z"
+        );
+        assert!(is_timestamp(&timestamp(SystemTime::now())));
+        assert!(!is_timestamp("20241231T235959.00000000xZ"));
+        let a = timestamp(UNIX_EPOCH + Duration::new(1_735_689_599, 999_999_999));
+        let b = timestamp(UNIX_EPOCH + Duration::from_secs(1_735_689_600));
+        assert!(a < b, "{a} < {b}");
+    }
+
+    #[test]
+    fn backup_names_are_unambiguous() {
+        let p = |s: &str| backup_prefix(Path::new(s));
+        assert_eq!(
+            p("/etc/prosody/prosody.cfg.lua"),
+            "etc_prosody_prosody.cfg.lua."
+        );
+        // The collision of finding 7: '_' in a name vs a directory separator.
+        assert_eq!(p("/d/x_y.cfg.lua"), "d_x%5Fy.cfg.lua.");
+        assert_eq!(p("/d/x/y.cfg.lua"), "d_x_y.cfg.lua.");
+        assert_eq!(p("/d/x%5Fy.cfg.lua"), "d_x%255Fy.cfg.lua.");
+        assert_eq!(p("/a b/ü"), "a%20b_%C3%BC.");
+        let raw = PathBuf::from(OsString::from_vec(b"/d/\xff.lua".to_vec()));
+        assert_eq!(backup_prefix(&raw), "d_%FF.lua.");
+        // Too long for a file name: a hash no path encodes to.
+        let long = format!("/{}", "x".repeat(300));
+        let h = p(&long);
+        assert!(h.starts_with("%sha1-") && h.len() == 6 + 40 + 1, "{h}");
+        assert_ne!(h, p(&format!("/{}", "x".repeat(301))));
+        // Distinct paths, distinct prefixes, and no prefix is a prefix of
+        // another one followed by a timestamp.
+        let paths = ["/a/b", "/a_b", "/a%5Fb", "/a/b.", "/a/b.x", "/ab", "/a//b"];
+        for (i, a) in paths.iter().enumerate() {
+            for b in &paths[i + 1..] {
+                if Path::new(a) != Path::new(b) {
+                    assert_ne!(p(a), p(b), "{a} {b}");
+                }
+            }
+        }
+    }
+}

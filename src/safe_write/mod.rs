@@ -1,0 +1,584 @@
+//! The edit pipeline's last step: replacing config files safely, by
+//! role: `lock` (one edit of a config set at a time), `temp` (the new
+//! version's hidden name next to the target), `attrs` (its extended
+//! attributes and ACL), `backup` (names, listing, pruning and trust of
+//! previous versions), `trust` (whose files and symlinks we follow), and
+//! `error` (one operator-facing line per failure). This file is the
+//! two-phase API itself: [`prepare`] then [`commit_all`].
+//!
+//! The file holds secrets (Debian ships it `root:prosody 0640`), prosody may
+//! read it at any moment, and we may be killed at any moment: so the new
+//! bytes go to a temp file in the same directory that has the right owner
+//! and mode *before* its first byte, and a rename swaps it in atomically. A
+//! reader sees the old file or the new one, never a mix, and never a file
+//! that is briefly readable by the wrong people.
+//!
+//! Two phases, because an edit may change several files (a host defined in
+//! the main file and in an Include) and because prosody's own loader judges
+//! the prepared temp files before anything is renamed: every file is
+//! complete on disk before the first rename, so a failure until then
+//! changes nothing.
+
+mod attrs;
+mod backup;
+mod error;
+mod lock;
+mod temp;
+mod trust;
+
+pub use backup::{check_backup_dir, list_backups, read_backup, Backups};
+pub use error::{io_error, WriteError};
+pub use lock::{lock_path, Lock, LOCK_DIR};
+pub use temp::remove_stale_temp_files;
+pub use trust::{check_ancestors, check_trusted, open_trusted, readable_by_others, resolve};
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::libc;
+use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
+
+/// The SHA-1 of `bytes` in hex: a fixed-length name for a path.
+pub(super) fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    crate::hex::encode(&Sha1::digest(bytes))
+}
+
+/// Replaces `target` (a real file, symlinks already resolved by the caller)
+/// with `contents`; returns the backup written, if any. [`prepare`] then
+/// [`Prepared::commit`].
+pub fn replace(
+    target: &Path,
+    contents: &[u8],
+    backups: Option<&Backups>,
+) -> Result<Option<PathBuf>, WriteError> {
+    prepare(target, contents)?.commit(backups)
+}
+
+/// A new version of a file, complete on disk in a temp file next to it
+/// (owner, mode, ACL and extended attributes of the original; bytes
+/// fsynced), not yet renamed over it. Dropped uncommitted, the temp file is
+/// removed: an edit of several files prepares them all first, so a failure
+/// before the first rename changes nothing.
+#[derive(Debug)]
+pub struct Prepared {
+    target: PathBuf,
+    temp: PathBuf,
+    /// False once renamed (or removed): then drop leaves the path alone.
+    pending: bool,
+}
+
+impl Prepared {
+    /// The file this will replace.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The complete new version, at a hidden name next to the target (so a
+    /// loader that resolves relative paths sees the target's directory).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Backs up the current version, renames the new one over it, syncs
+    /// the directory and prunes old backups.
+    pub fn commit(self, backups: Option<&Backups>) -> Result<Option<PathBuf>, WriteError> {
+        Ok(commit_all(vec![self], backups)?.pop().flatten())
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if self.pending {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Commits prepared files: first every backup (so a full disk or a bad
+/// backup directory fails before anything is renamed), then the renames in
+/// order. Returns each file's backup. On an error before the first rename
+/// nothing changed; a rename that fails after an earlier one succeeded
+/// leaves the earlier file(s) edited, which the error says.
+///
+/// Order per file: the temp is on disk before its backup is written, and
+/// pruning comes after the rename, so a failed edit neither leaves a backup
+/// of a change that never happened nor prunes away an older backup.
+pub fn commit_all(
+    mut prepared: Vec<Prepared>,
+    backups: Option<&Backups>,
+) -> Result<Vec<Option<PathBuf>>, WriteError> {
+    let backups = backups.filter(|b| b.keep > 0);
+    let mut written: Vec<Option<PathBuf>> = Vec::with_capacity(prepared.len());
+    let remove_backups = |w: &[Option<PathBuf>]| {
+        for b in w.iter().flatten() {
+            let _ = std::fs::remove_file(b);
+        }
+    };
+    if let Some(b) = backups {
+        for p in &prepared {
+            match backup::write(&p.target, b) {
+                Ok(path) => written.push(Some(path)),
+                Err(e) => {
+                    remove_backups(&written);
+                    return Err(e);
+                }
+            }
+        }
+    } else {
+        written.resize(prepared.len(), None);
+    }
+    let mut done: Vec<PathBuf> = Vec::new();
+    for (i, p) in prepared.iter_mut().enumerate() {
+        if let Err(e) = std::fs::rename(&p.temp, &p.target) {
+            let mut e = io_error("replace", &p.target, e);
+            // Backups of files not replaced would be backups of nothing.
+            remove_backups(&written[i..]);
+            if !done.is_empty() {
+                let list: Vec<String> = done.iter().map(|d| d.display().to_string()).collect();
+                e.message = format!(
+                    "{} (already replaced: {}; see restore --list)",
+                    e.message,
+                    list.join(", ")
+                );
+            }
+            return Err(e);
+        }
+        p.pending = false;
+        // The rename is durable only once the directory is on disk too. The
+        // file is in place by now, so a failure here (e.g. EINVAL on a file
+        // system without directory fsync) is not a failed edit.
+        sync_dir(parent_dir(&p.target));
+        done.push(p.target.clone());
+    }
+    if let Some(b) = backups {
+        for p in &prepared {
+            // Best effort: a failed prune must not turn a done edit into an error.
+            let _ = backup::prune(b, &p.target);
+        }
+    }
+    Ok(written)
+}
+
+/// Writes `contents` to a new temp file next to `target` that has the
+/// target's owner, mode, ACL and extended attributes (and not the
+/// directory's default ACL), fsynced; renames nothing.
+pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
+    let not_regular = || {
+        WriteError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "refusing to replace {}: it is not a regular file",
+                target.display()
+            ),
+        )
+    };
+    let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular());
+    }
+    // The original's attributes are read through one descriptor, so they
+    // are those of the file we judged (O_NONBLOCK: a FIFO swapped in never
+    // blocks us; O_NOFOLLOW: nor does a symlink).
+    let original = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(target)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => not_regular(),
+            _ => io_error("read", target, e),
+        })?;
+    let meta = original
+        .metadata()
+        .map_err(|e| io_error("read", target, e))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular());
+    }
+    refuse_unreplaceable(&original, target)?;
+    // Decided before anything is created: a non-root run that could not keep
+    // the owner fails here without litter.
+    let me = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    let chown = owner_change(
+        (meta.uid(), meta.gid()),
+        me,
+        nix::unistd::geteuid().is_root(),
+    )
+    .map_err(|why| {
+        WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "permission denied: cannot replace {}: {why} (run with sudo?)",
+                target.display()
+            ),
+        )
+    })?;
+    let dir = parent_dir(target);
+    let (temp, mut tmp) =
+        temp::create(target).map_err(|e| io_error("create a temp file in", dir, e))?;
+    let prepared = Prepared {
+        target: target.to_path_buf(),
+        temp,
+        pending: true,
+    };
+    prepare_temp(&mut tmp, &original, target, meta.mode(), chown, contents)?;
+    Ok(prepared)
+}
+
+/// Refuses, before anything is written, a target that a rename cannot
+/// replace: a mount point (a single-file bind mount: EBUSY), or a file
+/// marked immutable or append-only (EPERM). Found here, an edit of several
+/// files fails before its first rename.
+fn refuse_unreplaceable(original: &File, target: &Path) -> Result<(), WriteError> {
+    // AT_EMPTY_PATH with "": describe the open descriptor itself.
+    let Ok(stx) = rustix::fs::statx(original, "", AtFlags::EMPTY_PATH, StatxFlags::empty()) else {
+        // An old kernel without statx: the rename will say what is wrong.
+        return Ok(());
+    };
+    let has = |attr: StatxAttributes| {
+        stx.stx_attributes_mask.contains(attr) && stx.stx_attributes.contains(attr)
+    };
+    if has(StatxAttributes::MOUNT_ROOT) {
+        return Err(io_error(
+            "replace",
+            target,
+            std::io::Error::from_raw_os_error(libc::EBUSY),
+        ));
+    }
+    if has(StatxAttributes::IMMUTABLE) || has(StatxAttributes::APPEND) {
+        return Err(WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "cannot replace {}: it is marked immutable or append-only (see lsattr; chattr -i -a removes that)",
+                target.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Which ids to pass to fchown, `None` meaning "already right". Only root may
+/// give a file away; a non-root caller may still change the group to one of
+/// its own, which the kernel checks for us.
+fn owner_change(
+    file: (u32, u32),
+    me: (u32, u32),
+    root: bool,
+) -> Result<(Option<u32>, Option<u32>), String> {
+    if file.0 != me.0 && !root {
+        return Err(format!(
+            "it belongs to uid {} and only root can give the new file that owner",
+            file.0
+        ));
+    }
+    Ok((
+        (file.0 != me.0).then_some(file.0),
+        (file.1 != me.1).then_some(file.1),
+    ))
+}
+
+/// Gives the (still empty) temp file the original's owner, then drops every
+/// extended attribute the original lacks (above all the access ACL the
+/// directory's default ACL gave it), then the original's mode, then the
+/// original's own ACL and extended attributes, then its bytes, then fsyncs
+/// it: no byte of a secret ever sits in a file that more people can read
+/// than the original, and no one who could not open the original gets a
+/// descriptor of the new file while it is empty. (Created 0600, the temp's
+/// inherited ACL is masked to nothing until the chmod.)
+fn prepare_temp(
+    tmp: &mut File,
+    original: &File,
+    target: &Path,
+    mode: u32,
+    chown: (Option<u32>, Option<u32>),
+    contents: &[u8],
+) -> Result<(), WriteError> {
+    if chown != (None, None) {
+        // None leaves that id unchanged.
+        std::os::unix::fs::fchown(&*tmp, chown.0, chown.1)
+            .map_err(|e| io_error("give the new file the owner and group of", target, e))?;
+    }
+    let wanted =
+        attrs::xattrs(original).map_err(|e| io_error("read the attributes of", target, e))?;
+    attrs::remove_all_but(tmp, &wanted, target)?;
+    // After fchown, which clears the set-id bits.
+    tmp.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| io_error("set the mode of the new", target, e))?;
+    // The original's access ACL carries its mode's group bits (the mask),
+    // so setting it after the chmod keeps the mode exact.
+    attrs::copy_all(tmp, &wanted, target)?;
+    tmp.write_all(contents)
+        .and_then(|()| tmp.sync_all())
+        .map_err(|e| io_error("write", target, e))
+}
+
+/// The directory of `path`, "." for a bare file name.
+pub(super) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        Some(_) => Path::new("."),
+        None => Path::new("/"),
+    }
+}
+
+pub(super) fn open_dir(dir: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+}
+
+pub(super) fn sync_dir(dir: &Path) {
+    if let Ok(d) = open_dir(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// `O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY|O_CLOEXEC`: a file or symlink planted
+/// at `path` (say by a user who can write the directory) is never opened,
+/// let alone written through.
+pub(super) fn open_new(path: &Path, mode: u32) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// What the tests of every room share.
+#[cfg(test)]
+mod testing {
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    /// A fresh directory, removed when dropped (also when the test fails).
+    pub fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("fxc-sw-")
+            .tempdir()
+            .unwrap()
+    }
+
+    /// The names in `d`, sorted.
+    pub fn entries(d: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    }
+
+    pub fn is_root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safe_write::testing::*;
+    use rustix::fs::XattrFlags;
+
+    #[test]
+    fn replace_keeps_mode_and_owner_and_leaves_no_temp() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o640)).unwrap();
+        // As root, an owner that is not ours, as Debian's root:prosody is not
+        // the caller's when run through sudo by another user's tooling.
+        let (uid, gid) = if is_root() {
+            std::os::unix::fs::chown(&t, Some(4242), Some(4343)).unwrap();
+            (4242, 4343)
+        } else {
+            let m = std::fs::metadata(&t).unwrap();
+            (m.uid(), m.gid())
+        };
+        assert_eq!(replace(&t, b"new", None).unwrap(), None);
+        let m = std::fs::metadata(&t).unwrap();
+        assert_eq!(std::fs::read(&t).unwrap(), b"new");
+        assert_eq!(m.mode() & 0o7777, 0o640);
+        assert_eq!((m.uid(), m.gid()), (uid, gid));
+        assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
+
+        // Set-id bits survive too (fchmod comes after fchown, which clears them).
+        if is_root() {
+            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o2640)).unwrap();
+            replace(&t, b"newer", None).unwrap();
+            assert_eq!(mode(&t), 0o2640);
+            assert_eq!(std::fs::read(&t).unwrap(), b"newer");
+        }
+    }
+
+    #[test]
+    fn target_in_a_missing_directory_fails_clearly() {
+        let s = scratch();
+        let t = s.path().join("missing/p.cfg.lua");
+        let e = replace(&t, b"new", None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert!(
+            e.message.contains(&t.display().to_string()) && e.message.contains("does not exist"),
+            "{e}"
+        );
+        assert_eq!(entries(s.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn non_regular_target_is_refused() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::create_dir(&t).unwrap();
+        let e = replace(&t, b"new", None).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{e}");
+        std::os::unix::fs::symlink(&t, s.path().join("link")).unwrap();
+        let e = replace(&s.path().join("link"), b"new", None).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{e}");
+        assert_eq!(entries(s.path()), vec!["link", "p.cfg.lua"]);
+    }
+
+    #[test]
+    fn temp_file_open_never_follows_planted_paths() {
+        let s = scratch();
+        // A dangling symlink: following it would create "victim".
+        std::os::unix::fs::symlink(s.path().join("victim"), s.path().join("planted")).unwrap();
+        let e = open_new(&s.path().join("planted"), 0o600).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        assert!(!s.path().join("victim").exists());
+        // A symlink to an existing file: not truncated, not written.
+        std::fs::write(s.path().join("secret"), "keep").unwrap();
+        std::os::unix::fs::symlink(s.path().join("secret"), s.path().join("planted2")).unwrap();
+        let e = open_new(&s.path().join("planted2"), 0o600).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        // A plain file already there.
+        let e = open_new(&s.path().join("secret"), 0o600).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(s.path().join("secret")).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn only_root_may_keep_another_users_owner() {
+        assert_eq!(owner_change((5, 6), (5, 6), false), Ok((None, None)));
+        assert_eq!(owner_change((5, 7), (5, 6), false), Ok((None, Some(7))));
+        assert!(owner_change((0, 7), (5, 6), false)
+            .unwrap_err()
+            .contains("only root"));
+        assert_eq!(owner_change((0, 7), (0, 0), true), Ok((None, Some(7))));
+        assert_eq!(owner_change((5, 7), (0, 0), true), Ok((Some(5), Some(7))));
+    }
+
+    #[test]
+    fn prepared_is_complete_and_dropping_it_changes_nothing() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let xattrs_work = {
+            let f = File::open(&t).unwrap();
+            rustix::fs::fsetxattr(&f, "user.fxc", b"kept", XattrFlags::empty()).is_ok()
+        };
+        let p = prepare(&t, b"new").unwrap();
+        assert_eq!(p.target(), t);
+        let tmp = p.temp_path().to_path_buf();
+        assert_eq!(tmp.parent(), t.parent());
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"new");
+        assert_eq!(mode(&tmp), 0o640);
+        if xattrs_work {
+            let f = File::open(&tmp).unwrap();
+            let got = attrs::xattr(&f, &std::ffi::CString::new("user.fxc").unwrap()).unwrap();
+            assert_eq!(got.as_deref(), Some(&b"kept"[..]));
+        }
+        drop(p);
+        assert_eq!(std::fs::read(&t).unwrap(), b"old");
+        assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
+        // Committed: the temp is the file now.
+        let p = prepare(&t, b"new").unwrap();
+        assert_eq!(p.commit(None).unwrap(), None);
+        assert_eq!(std::fs::read(&t).unwrap(), b"new");
+        assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
+    }
+
+    /// statx's attributes: an immutable or append-only target is refused
+    /// before a temp file exists. Needs root and a file system with
+    /// `chattr` (not tmpfs); elsewhere there is nothing to check.
+    #[test]
+    fn immutable_target_is_refused_before_anything_is_written() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&t)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success())
+        };
+        for (set, unset) in [("+i", "-i"), ("+a", "-a")] {
+            if !is_root() || !chattr(set) {
+                return;
+            }
+            let r = prepare(&t, b"new");
+            // Unset first, so a failure leaves a file the scratch can remove.
+            assert!(chattr(unset));
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::PermissionDenied);
+            assert!(
+                e.message
+                    .contains("marked immutable or append-only (see lsattr"),
+                "{e}"
+            );
+            assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
+        }
+    }
+
+    #[test]
+    fn commit_all_writes_every_backup_before_any_rename() {
+        let s = scratch();
+        let a = s.path().join("a.cfg.lua");
+        let b = s.path().join("b.cfg.lua");
+        std::fs::write(&a, "a0").unwrap();
+        std::fs::write(&b, "b0").unwrap();
+        // A backup directory we refuse: nothing renamed, no backup, no temp.
+        std::fs::create_dir(s.path().join("open")).unwrap();
+        std::fs::set_permissions(
+            s.path().join("open"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        let bad = Backups {
+            dir: s.path().join("open"),
+            keep: 3,
+        };
+        let both = vec![prepare(&a, b"a1").unwrap(), prepare(&b, b"b1").unwrap()];
+        let e = commit_all(both, Some(&bad)).unwrap_err();
+        assert!(e.message.contains("writable by group or others"), "{e}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"a0");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b0");
+        assert_eq!(entries(s.path()), vec!["a.cfg.lua", "b.cfg.lua", "open"]);
+        // A file that cannot be prepared: the one prepared before is dropped.
+        let first = prepare(&a, b"a1").unwrap();
+        assert!(prepare(&s.path().join("missing/c"), b"c").is_err());
+        drop(first);
+        assert_eq!(entries(s.path()), vec!["a.cfg.lua", "b.cfg.lua", "open"]);
+        // Both committed, each with its backup.
+        let good = Backups {
+            dir: s.path().join("backups"),
+            keep: 3,
+        };
+        let both = vec![prepare(&a, b"a1").unwrap(), prepare(&b, b"b1").unwrap()];
+        let written = commit_all(both, Some(&good)).unwrap();
+        assert_eq!(std::fs::read(written[0].as_ref().unwrap()).unwrap(), b"a0");
+        assert_eq!(std::fs::read(written[1].as_ref().unwrap()).unwrap(), b"b0");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b1");
+    }
+}
