@@ -158,7 +158,8 @@ impl Loading {
                 if Instant::now() > self.deadline {
                     break None;
                 }
-                std::thread::sleep(Duration::from_millis(1));
+                // Exiting: the pipe closes a moment before the status is set.
+                std::thread::sleep(Duration::from_micros(50));
             },
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
         };
