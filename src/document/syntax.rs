@@ -5,6 +5,7 @@
 //! memory proportional to the top level rather than to every expression.
 
 use super::lexer::{self, Kw, LexError, Span, Sym, Tok, Token};
+pub use super::lines::line_of;
 
 /// Nesting limit of statements and expressions. Lua stops at `LUAI_MAXCCALLS`
 /// (200) C levels, a few of which are spent by `load` itself: measured
@@ -1041,8 +1042,6 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 }
-
-pub use lexer::line_of;
 
 #[cfg(test)]
 mod tests {
