@@ -540,27 +540,38 @@ pub fn near_byte(c: u8) -> String {
 /// The token must come from [`tokenize`], which has already validated it.
 pub fn decode_string(tok: &[u8]) -> Vec<u8> {
     if tok[0] == b'[' {
-        let level = tok[1..].iter().take_while(|&&c| c == b'=').count();
-        let mut body = &tok[level + 2..tok.len() - level - 2];
-        // A line break right after the opening bracket is not part of the string.
-        body = &body[line_break_len(body, 0)..];
-        // Lua normalises every line break sequence inside a long string to "\n".
-        let mut out = Vec::with_capacity(body.len());
-        let mut i = 0;
-        while i < body.len() {
-            match line_break_len(body, i) {
-                0 => {
-                    out.push(body[i]);
-                    i += 1;
-                }
-                n => {
-                    out.push(b'\n');
-                    i += n;
-                }
+        decode_long(tok)
+    } else {
+        decode_short(tok)
+    }
+}
+
+/// `[==[…]==]`: the bytes as written, but for line breaks.
+fn decode_long(tok: &[u8]) -> Vec<u8> {
+    let level = tok[1..].iter().take_while(|&&c| c == b'=').count();
+    let mut body = &tok[level + 2..tok.len() - level - 2];
+    // A line break right after the opening bracket is not part of the string.
+    body = &body[line_break_len(body, 0)..];
+    // Lua normalises every line break sequence inside a long string to "\n".
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match line_break_len(body, i) {
+            0 => {
+                out.push(body[i]);
+                i += 1;
+            }
+            n => {
+                out.push(b'\n');
+                i += n;
             }
         }
-        return out;
     }
+    out
+}
+
+/// `"…"` or `'…'`: every escape `read_string` in `llex.c` knows.
+fn decode_short(tok: &[u8]) -> Vec<u8> {
     let body = &tok[1..tok.len() - 1];
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
