@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use super::lines::{is_line_break, line_break_len, line_of};
+use super::lines::{find_break, line_break_len, line_of};
 
 /// A byte range in the source text.
 pub type Span = Range<usize>;
@@ -207,10 +207,7 @@ impl<'a> Lexer<'a> {
                 } else {
                     // Most of a stock config is comments: one scan per line.
                     let rest = &self.src[self.pos..];
-                    self.pos += rest
-                        .iter()
-                        .position(|&c| is_line_break(c))
-                        .unwrap_or(rest.len());
+                    self.pos += find_break(rest).unwrap_or(rest.len());
                 }
                 Tok::Comment
             }

@@ -29,11 +29,36 @@ pub fn line_break_len(bytes: &[u8], i: usize) -> usize {
     }
 }
 
+/// The offset of the first `\n` or `\r` in `bytes`. Every config we read
+/// is scanned for line breaks (and most of a stock config is comments, which
+/// end at one), so this looks at eight bytes at a time.
+#[inline]
+pub fn find_break(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A word has a zero byte iff this is non-zero (the classic bit trick).
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let lf = u64::from_ne_bytes([b'\n'; 8]);
+    let cr = u64::from_ne_bytes([b'\r'; 8]);
+    let mut at = 0;
+    for word in bytes.chunks_exact(8) {
+        let w = u64::from_ne_bytes(word.try_into().expect("eight bytes"));
+        if has_zero(w ^ lf) | has_zero(w ^ cr) != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&c| is_line_break(c))
+        .map(|i| at + i)
+}
+
 /// The line breaks of `bytes`, in order, as byte ranges.
 pub fn breaks(bytes: &[u8]) -> impl Iterator<Item = Span> + '_ {
     let mut at = 0;
     std::iter::from_fn(move || {
-        let start = at + bytes[at..].iter().position(|&c| is_line_break(c))?;
+        let start = at + find_break(&bytes[at..])?;
         at = start + line_break_len(bytes, start);
         Some(start..at)
     })
@@ -162,6 +187,23 @@ mod tests {
         assert_eq!(line_break_len(t, t.len()), 0);
         assert_eq!(line_starts(b""), vec![0]);
         assert_eq!(line_starts(b"x\r\n"), vec![0, 3]);
+    }
+
+    #[test]
+    fn find_break_matches_a_byte_scan() {
+        let mut t = Vec::new();
+        for i in 0..300u32 {
+            // Breaks, their neighbours (\x0b, \x0c, \x8a, \x8d) and text.
+            t.push(b"ab\n\x0bc\r\x0c\x8ad\x8d"[(i * 7 % 11) as usize % 10]);
+            t.extend(std::iter::repeat(b'x').take((i % 13) as usize));
+        }
+        for from in 0..t.len() {
+            let want = t[from..].iter().position(|&c| is_line_break(c));
+            assert_eq!(find_break(&t[from..]), want, "from {from}");
+        }
+        assert_eq!(find_break(b""), None);
+        assert_eq!(find_break(b"0123456789abcdef"), None);
+        assert_eq!(find_break(b"01234567\r"), Some(8));
     }
 
     #[test]
