@@ -248,7 +248,7 @@ pub fn plan(
             }
             None => {
                 let mut text = String::new();
-                if !doc.text().is_empty() && !matches!(doc.text().last(), Some(b'\n' | b'\r')) {
+                if !doc.text().is_empty() && !doc.ends_with_line_break() {
                     text.push_str(doc.eol());
                 }
                 text.push_str(&inserts);

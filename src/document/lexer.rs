@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 
+use super::lines::{find_break, line_break_len, line_of};
+
 /// A byte range in the source text.
 pub type Span = Range<usize>;
 
@@ -154,7 +156,8 @@ pub struct Lexer<'a> {
     pos: usize,
 }
 
-fn is_space(c: u8) -> bool {
+/// Lua's `lisspace`: what separates tokens.
+pub fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
 }
 
@@ -204,10 +207,7 @@ impl<'a> Lexer<'a> {
                 } else {
                     // Most of a stock config is comments: one scan per line.
                     let rest = &self.src[self.pos..];
-                    self.pos += rest
-                        .iter()
-                        .position(|&c| c == b'\n' || c == b'\r')
-                        .unwrap_or(rest.len());
+                    self.pos += find_break(rest).unwrap_or(rest.len());
                 }
                 Tok::Comment
             }
@@ -440,13 +440,7 @@ impl<'a> Lexer<'a> {
 
     /// Skips one line break: `\n`, `\r`, `\r\n` or `\n\r` (Lua counts each as one).
     fn skip_newline(&mut self) {
-        let c = self.src[self.pos];
-        self.pos += 1;
-        if let Some(d) = self.peek(0) {
-            if (d == b'\n' || d == b'\r') && d != c {
-                self.pos += 1;
-            }
-        }
+        self.pos += line_break_len(self.src, self.pos);
     }
 
     fn numeral(&mut self) -> Result<(), LexError> {
@@ -543,35 +537,38 @@ pub fn near_byte(c: u8) -> String {
 /// The token must come from [`tokenize`], which has already validated it.
 pub fn decode_string(tok: &[u8]) -> Vec<u8> {
     if tok[0] == b'[' {
-        let level = tok[1..].iter().take_while(|&&c| c == b'=').count();
-        let mut body = &tok[level + 2..tok.len() - level - 2];
-        // A line break right after the opening bracket is not part of the string.
-        if let Some(&c) = body.first() {
-            if c == b'\n' || c == b'\r' {
-                let skip = match body.get(1) {
-                    Some(&d) if (d == b'\n' || d == b'\r') && d != c => 2,
-                    _ => 1,
-                };
-                body = &body[skip..];
-            }
-        }
-        // Lua normalises every line break sequence inside a long string to "\n".
-        let mut out = Vec::with_capacity(body.len());
-        let mut i = 0;
-        while i < body.len() {
-            let c = body[i];
-            if c == b'\n' || c == b'\r' {
-                out.push(b'\n');
-                if matches!(body.get(i + 1), Some(&d) if (d == b'\n' || d == b'\r') && d != c) {
-                    i += 1;
-                }
-            } else {
-                out.push(c);
-            }
-            i += 1;
-        }
-        return out;
+        decode_long(tok)
+    } else {
+        decode_short(tok)
     }
+}
+
+/// `[==[…]==]`: the bytes as written, but for line breaks.
+fn decode_long(tok: &[u8]) -> Vec<u8> {
+    let level = tok[1..].iter().take_while(|&&c| c == b'=').count();
+    let mut body = &tok[level + 2..tok.len() - level - 2];
+    // A line break right after the opening bracket is not part of the string.
+    body = &body[line_break_len(body, 0)..];
+    // Lua normalises every line break sequence inside a long string to "\n".
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match line_break_len(body, i) {
+            0 => {
+                out.push(body[i]);
+                i += 1;
+            }
+            n => {
+                out.push(b'\n');
+                i += n;
+            }
+        }
+    }
+    out
+}
+
+/// `"…"` or `'…'`: every escape `read_string` in `llex.c` knows.
+fn decode_short(tok: &[u8]) -> Vec<u8> {
     let body = &tok[1..tok.len() - 1];
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
@@ -594,10 +591,9 @@ pub fn decode_string(tok: &[u8]) -> Vec<u8> {
             b't' => out.push(b'\t'),
             b'v' => out.push(11),
             b'\n' | b'\r' => {
+                // A backslash before a line break: the break, read as "\n".
                 out.push(b'\n');
-                if matches!(body.get(i), Some(&d) if (d == b'\n' || d == b'\r') && d != e) {
-                    i += 1;
-                }
+                i += line_break_len(body, i - 1) - 1;
             }
             b'x' => {
                 let h = std::str::from_utf8(&body[i..i + 2]).unwrap();
@@ -691,25 +687,6 @@ pub fn encode_string(bytes: &[u8]) -> String {
     }
     out.push('"');
     out
-}
-
-/// Lua's 1-based line number of a byte offset (`\r\n` and `\n\r` count once).
-pub fn line_of(src: &[u8], offset: usize) -> usize {
-    let mut line = 1;
-    let mut i = 0;
-    let end = offset.min(src.len());
-    while i < end {
-        let c = src[i];
-        if c == b'\n' || c == b'\r' {
-            line += 1;
-            if i + 1 < src.len() && (src[i + 1] == b'\n' || src[i + 1] == b'\r') && src[i + 1] != c
-            {
-                i += 1;
-            }
-        }
-        i += 1;
-    }
-    line
 }
 
 #[cfg(test)]

@@ -1,10 +1,18 @@
 //! A validating recursive-descent parser for Lua 5.4 (the grammar of `lparser.c`).
 //!
+//! The statement and expression functions follow `lparser.c`'s and carry
+//! their names in doc comments (`statement` dispatches to `ifstat`,
+//! `whilestat`, `forstat`, …; expressions are `subexpr`, `simpleexp`,
+//! `suffixedexp`, …), so a difference from Lua can be found by reading the
+//! two side by side. Error
+//! messages and positions are Lua's (checked against `luac` in the tests).
+//!
 //! It checks the whole chunk, as `load` would, but keeps a tree only of the
 //! top-level statements: that is all prosody's config model needs, and it keeps
 //! memory proportional to the top level rather than to every expression.
 
 use super::lexer::{self, Kw, LexError, Span, Sym, Tok, Token};
+pub use super::lines::line_of;
 
 /// Nesting limit of statements and expressions. Lua stops at `LUAI_MAXCCALLS`
 /// (200) C levels, a few of which are spent by `load` itself: measured
@@ -388,6 +396,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `str_checkname`: a name.
     fn name(&mut self) -> R<Span> {
         self.expect(Tok::Name, "<name>")
     }
@@ -446,6 +455,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `enterlevel`: one more nesting level, bounded by [`MAX_DEPTH`].
     fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -456,10 +466,13 @@ impl<'a> Parser<'a> {
         }
         Ok(())
     }
+    /// `leavelevel`.
     fn leave(&mut self) {
         self.depth -= 1;
     }
 
+    /// `lparser.c`: `mainfunc` and its `statlist` at the top level, handing
+    /// each top-level statement to `on_stmt` as soon as it ends.
     fn main_chunk(&mut self, on_stmt: &mut dyn FnMut(Stmt)) -> R<()> {
         while !self.block_follow(true) {
             if self.kind() == Tok::Keyword(Kw::Return) {
@@ -486,6 +499,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// `block_follow`: whether the current token ends a block.
     fn block_follow(&self, with_until: bool) -> bool {
         match self.kind() {
             Tok::Keyword(Kw::Else | Kw::Elseif | Kw::End) | Tok::Eof => true,
@@ -494,15 +508,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A block in a scope of its own.
+    /// `block`: a block in a scope of its own.
     fn block(&mut self) -> R<()> {
         self.open_scope();
-        let r = self.block_statements();
+        let r = self.statlist();
         self.close_scope();
         r
     }
 
-    fn block_statements(&mut self) -> R<()> {
+    /// `statlist`: statements up to the end of the block; a `return` is
+    /// the last.
+    fn statlist(&mut self) -> R<()> {
         while !self.block_follow(true) {
             if self.kind() == Tok::Keyword(Kw::Return) {
                 self.statement(false)?;
@@ -513,205 +529,286 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// One statement; at the top level, returns its kind (`None` for `;`).
+    /// `statement`: one statement, dispatched on its first token as
+    /// `lparser.c` does; at the top level, returns its kind (`None` for `;`).
+    /// `start` plays the part of Lua's `line`: where the statement began,
+    /// for "to close 'x' at line N".
     fn statement(&mut self, top: bool) -> R<Option<StmtKind>> {
         self.enter()?;
         let start = self.start();
+        let other = |()| Some(StmtKind::Other);
         let kind = match self.kind() {
+            // stat -> ';' (empty statement)
             Tok::Sym(Sym::Semi) => {
                 self.advance();
                 None
             }
-            Tok::Keyword(Kw::If) => {
-                self.advance();
-                self.cond_then()?;
-                while self.kind() == Tok::Keyword(Kw::Elseif) {
-                    self.advance();
-                    self.cond_then()?;
-                }
-                if self.test(Tok::Keyword(Kw::Else)) {
-                    self.block()?;
-                }
-                self.expect_match(Tok::Keyword(Kw::End), "end", "if", start)?;
-                Some(StmtKind::Other)
-            }
-            Tok::Keyword(Kw::While) => {
-                self.advance();
-                self.expr()?;
-                self.expect(Tok::Keyword(Kw::Do), "do")?;
-                self.loop_block()?;
-                self.expect_match(Tok::Keyword(Kw::End), "end", "while", start)?;
-                Some(StmtKind::Other)
-            }
-            Tok::Keyword(Kw::Do) => {
-                self.advance();
-                self.block()?;
-                self.expect_match(Tok::Keyword(Kw::End), "end", "do", start)?;
-                Some(StmtKind::Other)
-            }
-            Tok::Keyword(Kw::For) => {
-                self.advance();
-                let mut vars = vec![self.name()?];
-                match self.kind() {
-                    Tok::Sym(Sym::Assign) => {
-                        self.advance();
-                        self.expr()?;
-                        self.expect(Tok::Sym(Sym::Comma), ",")?;
-                        self.expr()?;
-                        if self.test(Tok::Sym(Sym::Comma)) {
-                            self.expr()?;
-                        }
-                    }
-                    Tok::Sym(Sym::Comma) | Tok::Keyword(Kw::In) => {
-                        while self.test(Tok::Sym(Sym::Comma)) {
-                            vars.push(self.name()?);
-                        }
-                        self.expect(Tok::Keyword(Kw::In), "in")?;
-                        self.exprlist()?;
-                    }
-                    _ => return self.error("'=' or 'in' expected"),
-                }
-                self.expect(Tok::Keyword(Kw::Do), "do")?;
-                self.open_scope();
-                for v in vars {
-                    self.declare(v);
-                }
-                let r = self.loop_block();
-                self.close_scope();
-                r?;
-                self.expect_match(Tok::Keyword(Kw::End), "end", "for", start)?;
-                Some(StmtKind::Other)
-            }
-            Tok::Keyword(Kw::Repeat) => {
-                self.advance();
-                self.funcs.last_mut().unwrap().loops += 1;
-                self.open_scope();
-                let r = self.block_statements();
-                self.funcs.last_mut().unwrap().loops -= 1;
-                let r = r.and_then(|()| {
-                    self.expect_match(Tok::Keyword(Kw::Until), "until", "repeat", start)?;
-                    self.expr()
-                });
-                self.close_scope();
-                r?;
-                Some(StmtKind::Other)
-            }
-            Tok::Keyword(Kw::Function) => {
-                self.advance();
-                let name = self.name()?;
-                let mut plain = true;
-                while self.test(Tok::Sym(Sym::Dot)) {
-                    self.name()?;
-                    plain = false;
-                }
-                if self.test(Tok::Sym(Sym::Colon)) {
-                    self.name()?;
-                    plain = false;
-                }
-                if plain {
-                    // `function x() … end` assigns x: a global x is an
-                    // option of the current section, set to a function.
-                    if self.local_decl(&self.src[name.clone()]).is_none() {
-                        self.opaque.push(Opaque {
-                            span: name.clone(),
-                            kind: OpaqueKind::NestedAssign,
-                        });
-                    }
-                } else {
-                    self.free_name(&name);
-                }
-                self.body(start)?;
-                Some(StmtKind::Other)
-            }
+            Tok::Keyword(Kw::If) => self.ifstat(start).map(other)?,
+            Tok::Keyword(Kw::While) => self.whilestat(start).map(other)?,
+            Tok::Keyword(Kw::Do) => self.dostat(start).map(other)?,
+            Tok::Keyword(Kw::For) => self.forstat(start).map(other)?,
+            Tok::Keyword(Kw::Repeat) => self.repeatstat(start).map(other)?,
+            Tok::Keyword(Kw::Function) => self.funcstat(start).map(other)?,
             Tok::Keyword(Kw::Local) => {
                 self.advance();
                 if self.test(Tok::Keyword(Kw::Function)) {
-                    let name = self.name()?;
-                    // In scope in its own body (for recursion).
-                    self.declare(name);
-                    self.body(start)?;
+                    self.localfunc(start).map(other)?
                 } else {
-                    let mut closes = 0;
-                    let mut declared = Vec::new();
-                    loop {
-                        declared.push(self.name()?);
-                        if self.test(Tok::Sym(Sym::Lt)) {
-                            let at = self.start();
-                            let attr = self.name()?;
-                            match &self.src[attr] {
-                                b"const" => {}
-                                b"close" => closes += 1,
-                                other => {
-                                    return Err(ParseError {
-                                        offset: at,
-                                        message: format!(
-                                            "unknown attribute '{}'",
-                                            String::from_utf8_lossy(other)
-                                        ),
-                                    })
-                                }
-                            }
-                            if closes > 1 {
-                                return Err(ParseError {
-                                    offset: at,
-                                    message: "multiple to-be-closed variables in local list".into(),
-                                });
-                            }
-                            self.expect(Tok::Sym(Sym::Gt), ">")?;
-                        }
-                        if !self.test(Tok::Sym(Sym::Comma)) {
-                            break;
-                        }
-                    }
-                    if self.test(Tok::Sym(Sym::Assign)) {
-                        self.exprlist()?;
-                    }
-                    // In scope only after the statement: `local x = x`.
-                    for n in declared {
-                        self.declare(n);
-                    }
+                    self.localstat().map(other)?
                 }
-                Some(StmtKind::Other)
             }
             Tok::Sym(Sym::DoubleColon) => {
                 self.advance();
-                self.name()?;
-                self.expect(Tok::Sym(Sym::DoubleColon), "::")?;
-                Some(StmtKind::Other)
+                self.labelstat().map(other)?
             }
             Tok::Keyword(Kw::Return) => {
                 self.advance();
-                if !self.block_follow(true) && self.kind() != Tok::Sym(Sym::Semi) {
-                    self.exprlist()?;
-                }
-                self.test(Tok::Sym(Sym::Semi));
-                Some(StmtKind::Other)
+                self.retstat().map(other)?
             }
-            Tok::Keyword(Kw::Break) => {
-                if self.funcs.last().unwrap().loops == 0 {
-                    let line = line_of(self.src, start);
-                    return Err(ParseError {
-                        offset: start,
-                        message: format!(
-                            "break outside a loop at line {line} near {}",
-                            self.near()
-                        ),
-                    });
-                }
-                self.advance();
-                Some(StmtKind::Other)
-            }
+            Tok::Keyword(Kw::Break) => self.breakstat(start).map(other)?,
             Tok::Keyword(Kw::Goto) => {
                 self.advance();
-                self.name()?;
-                Some(StmtKind::Other)
+                self.gotostat().map(other)?
             }
-            _ => Some(self.expr_stat(top)?),
+            // stat -> func | assignment
+            _ => Some(self.exprstat(top)?),
         };
         self.leave();
         Ok(kind)
     }
 
+    /// `ifstat`: `if cond then block {elseif cond then block} [else block] end`.
+    fn ifstat(&mut self, start: usize) -> R<()> {
+        self.test_then_block()?;
+        while self.kind() == Tok::Keyword(Kw::Elseif) {
+            self.test_then_block()?;
+        }
+        if self.test(Tok::Keyword(Kw::Else)) {
+            self.block()?;
+        }
+        self.expect_match(Tok::Keyword(Kw::End), "end", "if", start)?;
+        Ok(())
+    }
+
+    /// `test_then_block`: `[if | elseif] cond then block`.
+    fn test_then_block(&mut self) -> R<()> {
+        self.advance(); // `if` or `elseif`
+        self.expr()?;
+        self.expect(Tok::Keyword(Kw::Then), "then")?;
+        self.block()
+    }
+
+    /// `whilestat`: `while cond do block end`.
+    fn whilestat(&mut self, start: usize) -> R<()> {
+        self.advance();
+        self.expr()?;
+        self.expect(Tok::Keyword(Kw::Do), "do")?;
+        self.loop_block()?;
+        self.expect_match(Tok::Keyword(Kw::End), "end", "while", start)?;
+        Ok(())
+    }
+
+    /// `do block end` (inline in `lparser.c`'s `statement`).
+    fn dostat(&mut self, start: usize) -> R<()> {
+        self.advance();
+        self.block()?;
+        self.expect_match(Tok::Keyword(Kw::End), "end", "do", start)?;
+        Ok(())
+    }
+
+    /// `forstat`: `for` a numeric (`fornum`) or generic (`forlist`) loop, `end`.
+    fn forstat(&mut self, start: usize) -> R<()> {
+        self.advance();
+        let var = self.name()?;
+        match self.kind() {
+            Tok::Sym(Sym::Assign) => self.fornum(var)?,
+            Tok::Sym(Sym::Comma) | Tok::Keyword(Kw::In) => self.forlist(var)?,
+            _ => return self.error("'=' or 'in' expected"),
+        }
+        self.expect_match(Tok::Keyword(Kw::End), "end", "for", start)?;
+        Ok(())
+    }
+
+    /// `fornum`: `NAME = exp, exp [, exp] forbody`.
+    fn fornum(&mut self, var: Span) -> R<()> {
+        self.advance();
+        self.expr()?;
+        self.expect(Tok::Sym(Sym::Comma), ",")?;
+        self.expr()?;
+        if self.test(Tok::Sym(Sym::Comma)) {
+            self.expr()?;
+        }
+        self.forbody(vec![var])
+    }
+
+    /// `forlist`: `NAME {, NAME} in explist forbody`.
+    fn forlist(&mut self, first: Span) -> R<()> {
+        let mut vars = vec![first];
+        while self.test(Tok::Sym(Sym::Comma)) {
+            vars.push(self.name()?);
+        }
+        self.expect(Tok::Keyword(Kw::In), "in")?;
+        self.exprlist()?;
+        self.forbody(vars)
+    }
+
+    /// `forbody`: `do block`, with the loop's variables in scope.
+    fn forbody(&mut self, vars: Vec<Span>) -> R<()> {
+        self.expect(Tok::Keyword(Kw::Do), "do")?;
+        self.open_scope();
+        for v in vars {
+            self.declare(v);
+        }
+        let r = self.loop_block();
+        self.close_scope();
+        r
+    }
+
+    /// `repeatstat`: `repeat block until cond`; the condition sees the
+    /// block's locals.
+    fn repeatstat(&mut self, start: usize) -> R<()> {
+        self.advance();
+        self.funcs.last_mut().unwrap().loops += 1;
+        self.open_scope();
+        let r = self.statlist();
+        self.funcs.last_mut().unwrap().loops -= 1;
+        let r = r.and_then(|()| {
+            self.expect_match(Tok::Keyword(Kw::Until), "until", "repeat", start)?;
+            self.expr()
+        });
+        self.close_scope();
+        r?;
+        Ok(())
+    }
+
+    /// `funcstat`: `function funcname body`.
+    fn funcstat(&mut self, start: usize) -> R<()> {
+        self.advance();
+        let (name, plain) = self.funcname()?;
+        if plain {
+            // `function x() … end` assigns x: a global x is an
+            // option of the current section, set to a function.
+            if self.local_decl(&self.src[name.clone()]).is_none() {
+                self.opaque.push(Opaque {
+                    span: name.clone(),
+                    kind: OpaqueKind::NestedAssign,
+                });
+            }
+        } else {
+            self.free_name(&name);
+        }
+        self.body(start)
+    }
+
+    /// `funcname`: `NAME {'.' NAME} [':' NAME]`; the first name, and
+    /// whether it is all there is (then the statement assigns it).
+    fn funcname(&mut self) -> R<(Span, bool)> {
+        let name = self.name()?;
+        let mut plain = true;
+        while self.test(Tok::Sym(Sym::Dot)) {
+            self.name()?;
+            plain = false;
+        }
+        if self.test(Tok::Sym(Sym::Colon)) {
+            self.name()?;
+            plain = false;
+        }
+        Ok((name, plain))
+    }
+
+    /// `localfunc`: `local function NAME body`.
+    fn localfunc(&mut self, start: usize) -> R<()> {
+        let name = self.name()?;
+        // In scope in its own body (for recursion).
+        self.declare(name);
+        self.body(start)
+    }
+
+    /// `localstat`: `local NAME attrib {, NAME attrib} [= explist]`.
+    fn localstat(&mut self) -> R<()> {
+        let mut closes = 0;
+        let mut declared = Vec::new();
+        loop {
+            declared.push(self.name()?);
+            self.getlocalattribute(&mut closes)?;
+            if !self.test(Tok::Sym(Sym::Comma)) {
+                break;
+            }
+        }
+        if self.test(Tok::Sym(Sym::Assign)) {
+            self.exprlist()?;
+        }
+        // In scope only after the statement: `local x = x`.
+        for n in declared {
+            self.declare(n);
+        }
+        Ok(())
+    }
+
+    /// `getlocalattribute`: `['<' NAME '>']`, `const` or `close` (at most
+    /// one to-be-closed variable per statement; `closes` counts them).
+    fn getlocalattribute(&mut self, closes: &mut usize) -> R<()> {
+        if !self.test(Tok::Sym(Sym::Lt)) {
+            return Ok(());
+        }
+        let at = self.start();
+        let attr = self.name()?;
+        match &self.src[attr] {
+            b"const" => {}
+            b"close" => *closes += 1,
+            other => {
+                return Err(ParseError {
+                    offset: at,
+                    message: format!("unknown attribute '{}'", String::from_utf8_lossy(other)),
+                })
+            }
+        }
+        if *closes > 1 {
+            return Err(ParseError {
+                offset: at,
+                message: "multiple to-be-closed variables in local list".into(),
+            });
+        }
+        self.expect(Tok::Sym(Sym::Gt), ">")?;
+        Ok(())
+    }
+
+    /// `labelstat`: `:: NAME ::` (after the first `::`).
+    fn labelstat(&mut self) -> R<()> {
+        self.name()?;
+        self.expect(Tok::Sym(Sym::DoubleColon), "::")?;
+        Ok(())
+    }
+
+    /// `retstat`: `return [explist] [';']` (after `return`).
+    fn retstat(&mut self) -> R<()> {
+        if !self.block_follow(true) && self.kind() != Tok::Sym(Sym::Semi) {
+            self.exprlist()?;
+        }
+        self.test(Tok::Sym(Sym::Semi));
+        Ok(())
+    }
+
+    /// `breakstat`: `break`, inside a loop of the current function.
+    fn breakstat(&mut self, start: usize) -> R<()> {
+        if self.funcs.last().unwrap().loops == 0 {
+            let line = line_of(self.src, start);
+            return Err(ParseError {
+                offset: start,
+                message: format!("break outside a loop at line {line} near {}", self.near()),
+            });
+        }
+        self.advance();
+        Ok(())
+    }
+
+    /// `gotostat`: `goto NAME` (after `goto`).
+    fn gotostat(&mut self) -> R<()> {
+        self.name()?;
+        Ok(())
+    }
+
+    /// A loop's block: `break` is allowed in it.
     fn loop_block(&mut self) -> R<()> {
         self.funcs.last_mut().unwrap().loops += 1;
         let r = self.block();
@@ -719,23 +816,12 @@ impl<'a> Parser<'a> {
         r
     }
 
-    fn cond_then(&mut self) -> R<()> {
-        self.expr()?;
-        self.expect(Tok::Keyword(Kw::Then), "then")?;
-        self.block()
-    }
-
-    fn expr_stat(&mut self, top: bool) -> R<StmtKind> {
+    /// `exprstat`: `func | assignment`; at the top level, an assignment's
+    /// plain-name targets and a call chain are what prosody's model reads.
+    fn exprstat(&mut self, top: bool) -> R<StmtKind> {
         let first = self.suffixed()?;
         if matches!(self.kind(), Tok::Sym(Sym::Assign | Sym::Comma)) {
-            let mut targets = vec![self.assign_target(&first, top)?];
-            while self.test(Tok::Sym(Sym::Comma)) {
-                let t = self.suffixed()?;
-                targets.push(self.assign_target(&t, top)?);
-            }
-            self.expect(Tok::Sym(Sym::Assign), "=")?;
-            let values = self.exprlist()?;
-            return Ok(StmtKind::Assign { targets, values });
+            return self.restassign(first, top);
         }
         match &first.kind {
             ExprKind::Suffixed(s)
@@ -749,6 +835,18 @@ impl<'a> Parser<'a> {
             self.nested_calls.push(s.head.span.clone());
         }
         Ok(StmtKind::Call(*s))
+    }
+
+    /// `restassign`: `{',' suffixedexp} '=' explist` after the first target.
+    fn restassign(&mut self, first: Expr, top: bool) -> R<StmtKind> {
+        let mut targets = vec![self.assign_target(&first, top)?];
+        while self.test(Tok::Sym(Sym::Comma)) {
+            let t = self.suffixed()?;
+            targets.push(self.assign_target(&t, top)?);
+        }
+        self.expect(Tok::Sym(Sym::Assign), "=")?;
+        let values = self.exprlist()?;
+        Ok(StmtKind::Assign { targets, values })
     }
 
     /// Checks that an assignment target is a variable; returns its span if
@@ -783,6 +881,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `explist`: `expr {',' expr}`.
     fn exprlist(&mut self) -> R<Vec<Expr>> {
         let mut v = vec![self.expr()?];
         while self.test(Tok::Sym(Sym::Comma)) {
@@ -791,10 +890,13 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
+    /// `expr`.
     fn expr(&mut self) -> R<Expr> {
         self.subexpr(0)
     }
 
+    /// `subexpr`: `(simpleexp | unop subexpr) {binop subexpr}`, where
+    /// binary operators bind tighter than `limit`.
     fn subexpr(&mut self, limit: u8) -> R<Expr> {
         self.enter()?;
         let start = self.start();
@@ -824,6 +926,8 @@ impl<'a> Parser<'a> {
         Ok(e)
     }
 
+    /// `simpleexp`: a constant, `...`, a table, a function, or a
+    /// `suffixedexp`.
     fn simple_expr(&mut self) -> R<Expr> {
         let start = self.start();
         let kind = match self.kind() {
@@ -856,6 +960,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// `primaryexp`: `NAME | '(' expr ')'`.
     fn primary(&mut self) -> R<Expr> {
         let start = self.start();
         match self.kind() {
@@ -885,6 +990,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `suffixedexp`: `primaryexp { '.' NAME | '[' exp ']' | ':' NAME funcargs | funcargs }`.
     fn suffixed(&mut self) -> R<Expr> {
         let start = self.start();
         let head = self.primary()?;
@@ -924,6 +1030,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// `funcargs`: `'(' [explist] ')' | constructor | STRING`.
     fn call_args(&mut self) -> R<Vec<Expr>> {
         let start = self.start();
         match self.kind() {
@@ -949,6 +1056,8 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `constructor`: `'{' [field {sep field} [sep]] '}'`, keeping the
+    /// keyed fields (`recfield`) prosody's model reads.
     fn table(&mut self) -> R<Expr> {
         let start = self.start();
         self.advance(); // {
@@ -1004,7 +1113,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A function body: `( params ) block end`.
+    /// `body`: `'(' parlist ')' block end`.
     fn body(&mut self, start: usize) -> R<()> {
         self.expect(Tok::Sym(Sym::LParen), "(")?;
         let mut vararg = false;
@@ -1041,8 +1150,6 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 }
-
-pub use lexer::line_of;
 
 #[cfg(test)]
 mod tests {
