@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const LOADER: &str = include_str!("prosody_load.lua");
+const LOADER: &str = include_str!("loader.lua");
 
 /// Where Debian installs prosody's modules (both 0.12 and 13).
 pub const LIB_DIR: &str = "/usr/lib/prosody";

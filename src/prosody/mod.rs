@@ -1,0 +1,14 @@
+//! prosody's view of its config: what prosody itself sees when it starts.
+//!
+//! [`config`] runs the main file and its `Include`s in prosody's order,
+//! [`names`] compares and refuses host names as prosody's nameprep does,
+//! [`listener`] says where prosody accepts components (and sets it), and
+//! [`loader`] asks the installed prosody's own configmanager for its verdict.
+//! The static checks built on this view are in [`crate::diagnostics`].
+
+pub mod config;
+pub mod listener;
+pub mod loader;
+pub mod names;
+
+pub use loader::{absolute, Installed, Loading, Verdict, LIB_DIR};
