@@ -58,10 +58,9 @@ impl Settings {
     /// The settings file's text, if it is a regular file we can trust.
     fn read_trusted(path: &Path) -> Result<String, WriteError> {
         let what = "the settings file";
+        // A refused link along the way may be another path: say whose it is.
         let in_context = |mut e: WriteError| {
-            if !e.message.contains(&path.display().to_string()) {
-                e.message = format!("{what} {}: {}", path.display(), e.message);
-            }
+            e.message = format!("{what} {}: {}", path.display(), e.message);
             e
         };
         let real = safe_write::resolve(path).map_err(in_context)?;
