@@ -321,12 +321,10 @@ mod tests {
     use super::*;
 
     fn props(text: &str) -> Result<ComponentProperties, String> {
-        let f =
-            std::env::temp_dir().join(format!("fxc-props-{}-{}", std::process::id(), text.len()));
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("component.conf");
         std::fs::write(&f, text).unwrap();
-        let r = read(&f);
-        std::fs::remove_file(&f).unwrap();
-        r
+        read(&f)
     }
 
     /// Values read by Java 17's `Properties.load(InputStream)` from the same
@@ -463,10 +461,9 @@ mod tests {
     /// fills memory, with the limit in the message.
     #[test]
     fn only_bounded_regular_files() {
-        let d = std::env::temp_dir().join(format!("fxc-props-bounds-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         let fifo = d.join("fifo.conf");
-        let _ = std::fs::remove_file(&fifo);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert!(read(&fifo).unwrap_err().contains("is a FIFO"));
         assert!(read(Path::new("/dev/zero"))
@@ -480,7 +477,6 @@ mod tests {
         text.truncate(MAX_PROPERTIES as usize);
         std::fs::write(&big, &text).unwrap();
         assert_eq!(read(&big).unwrap().jid, "a.example");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -196,9 +196,8 @@ mod tests {
     #[test]
     fn a_settings_file_others_can_write_is_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let d = std::env::temp_dir().join(format!("fxc-settings-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         let p = d.join("config.toml");
         std::fs::write(&p, "backups = 2\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -213,8 +212,7 @@ mod tests {
             "{e}"
         );
         // Not a regular file.
-        let e = Settings::load(&d, true).unwrap_err();
+        let e = Settings::load(d, true).unwrap_err();
         assert!(e.contains("not a regular file"), "{e}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -673,15 +673,13 @@ mod tests {
     use crate::diagnostics::from_load_error;
 
     fn run(src: &str) -> Vec<(&'static str, usize, usize)> {
-        let d = std::env::temp_dir().join(format!("fxc-diag-{}-{}", std::process::id(), src.len()));
-        std::fs::create_dir_all(&d).unwrap();
-        let p = d.join("p.cfg.lua");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("p.cfg.lua");
         std::fs::write(&p, src).unwrap();
         let out = match ConfigSet::load(&p) {
             Ok(set) => check(&set),
             Err(e) => vec![from_load_error(&e)],
         };
-        std::fs::remove_dir_all(&d).unwrap();
         out.into_iter()
             .map(|d| (d.code.as_str(), d.line, d.column))
             .collect()
@@ -702,15 +700,13 @@ mod tests {
             "D.example",
         ];
         let src: String = names.iter().map(|n| block(n)).collect();
-        let d = std::env::temp_dir().join(format!("fxc-diag-collide-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        let p = d.join("p.cfg.lua");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("p.cfg.lua");
         std::fs::write(&p, &src).unwrap();
         let found: Vec<(usize, String)> = check(&ConfigSet::load(&p).unwrap())
             .into_iter()
             .map(|x| (x.line, x.message))
             .collect();
-        std::fs::remove_dir_all(&d).unwrap();
         let want = [
             (9, "b.example", 3),
             (11, "a.example", 1),

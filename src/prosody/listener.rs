@@ -265,14 +265,10 @@ mod tests {
     use super::*;
 
     fn listener(text: &str) -> Result<Listener, String> {
-        let d = std::env::temp_dir().join(format!("fxc-listener-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        let f = d.join(format!("{}.cfg.lua", text.len()));
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("p.cfg.lua");
         std::fs::write(&f, text).unwrap();
-        let set = ConfigSet::load(&f).unwrap();
-        let l = effective(&set);
-        std::fs::remove_file(&f).unwrap();
-        l
+        effective(&ConfigSet::load(&f).unwrap())
     }
 
     /// An empty list is valid in prosody and opens nothing (portmanager

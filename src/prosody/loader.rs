@@ -288,11 +288,11 @@ mod tests {
 
     #[test]
     fn shebang_interpreter() {
-        let d = std::env::temp_dir().join(format!("fxc-shebang-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("prosody");
         std::fs::write(&d, "#!/usr/bin/env lua5.4\nprint(1)\n").unwrap();
         assert_eq!(interpreter_of(&d), Some("lua5.4".into()));
         std::fs::write(&d, "#!/usr/bin/lua5.3\n").unwrap();
         assert_eq!(interpreter_of(&d), Some("/usr/bin/lua5.3".into()));
-        std::fs::remove_file(&d).unwrap();
     }
 }
