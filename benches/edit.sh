@@ -17,15 +17,8 @@ runs=${1:-5}
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 command -v hyperfine >/dev/null && command -v luac5.4 >/dev/null && command -v valgrind >/dev/null ||
   { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine lua5.4 valgrind >/dev/null; }
-cargo build --release --locked --quiet
-bin=$PWD/target/release/fogbow-xmpp-ctl
-# Our own cost: an edit also runs prosody's loader where prosody is installed
-# (prosody's start-up cost, measured in benches/check.sh); left out here.
-export FXC_PROSODY_LIB=/nonexistent
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-printf 'backups = 0\n' >"$work/settings.toml"
-printf 'bench-secret-0123456789\n' >"$work/secret"
+. benches/lib.sh
+bin=$BIN
 
 floor=$(/usr/bin/time -f %M "$bin" --version 2>&1 >/dev/null | tail -1)
 awk -v kb="$floor" 'BEGIN { printf "Start-up floor (peak RSS of `fogbow-xmpp-ctl --version`): %.2f MB\n\n", kb * 1024 / 1e6 }'

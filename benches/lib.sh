@@ -1,4 +1,4 @@
-# Shared by the scaling benches (sourced): the binary under test, a scratch
+# Shared by the scaling benches (sourced; edit.sh, includes.sh, scale.sh): the binary under test, a scratch
 # directory with settings and a secret, and `best`, the best wall time of
 # RUNS runs. Each bench prints its figures side by side in one run.
 #   BIN=/path/to/other/fogbow-xmpp-ctl bash benches/NAME.sh   (compare a build)
