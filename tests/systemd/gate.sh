@@ -4,7 +4,8 @@
 # Proves: good start/reload/restart work; a broken config makes start fail
 # with our FILE:LINE message in the journal; reload fails with the same
 # MainPID running and ReloadResult=exit-code; `fogbow-xmpp-ctl restart`
-# refuses and leaves the server up; after the fix it restarts it.
+# refuses and leaves the server up; after the fix it restarts it. Then
+# tests/systemd/running.sh on Debian 12 and 13: the running server.
 # Needs root. Cleans up every process, cgroup and mount it creates.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -140,3 +141,10 @@ expect "the config was written all the same" grep -q 'Component "noshell.example
 cp -p "$root/with-shell.cfg.lua" "$cfg"
 
 summary
+halt
+
+# The running server (readiness, the restart burst, exit 3, convergence,
+# status) in booted Debian 12 and Debian 13 containers.
+echo "== the running server: tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}"
+# shellcheck disable=SC2086
+bash tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}
