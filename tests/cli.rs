@@ -947,3 +947,13 @@ fn help_documents_exit_statuses_and_status() {
         .unwrap();
     assert!(stdout(&o).contains("--json"));
 }
+
+#[test]
+fn man_page_documents_exit_3_and_4() {
+    let dir = std::path::Path::new(BIN).parent().unwrap().join("assets");
+    let page = std::fs::read_to_string(dir.join("fogbow-xmpp-ctl.1")).unwrap();
+    let exit = &page[page.find(".SH \"EXIT STATUS\"").unwrap()..];
+    assert!(exit.contains(".B 3\nWritten, but applying it"), "{exit}");
+    assert!(exit.contains(".B 4\n\\fBstatus\\fR"), "{exit}");
+    assert!(page.contains(".B apply_timeout_secs"));
+}
