@@ -15,16 +15,32 @@ use super::pipeline::load_config;
 use super::{probe, Action, Context, EditOutcome, Error};
 use crate::running;
 
+/// A name as prosody compares it (nameprep).
+fn key(name: &str) -> String {
+    String::from_utf8_lossy(&crate::names::fold(name.as_bytes())).into_owned()
+}
+
 /// The external components the file declares (literal names, as prosody
-/// compares them: lowercased).
-fn file_components(ctx: &Context) -> Result<BTreeSet<String>, Error> {
+/// compares them), and whether that is all of them: a name computed by an
+/// expression, or an Include with a computed path, may declare others, and
+/// then nothing the server runs is deactivated as "gone".
+struct FileComponents {
+    names: BTreeSet<String>,
+    complete: bool,
+}
+
+fn file_components(ctx: &Context) -> Result<FileComponents, Error> {
     let set = load_config(&ctx.config)?;
-    Ok(set
-        .hosts()
-        .filter(|h| h.is_external())
-        .filter_map(|h| h.literal_name())
-        .map(|n| n.to_lowercase())
-        .collect())
+    let external: Vec<_> = set.hosts().filter(|h| h.is_external()).collect();
+    Ok(FileComponents {
+        names: external
+            .iter()
+            .filter_map(|h| h.literal_name())
+            .map(|n| key(&n))
+            .collect(),
+        complete: external.iter().all(|h| h.literal_name().is_some())
+            && set.unresolved_includes.is_empty(),
+    })
 }
 
 fn deadline(ctx: &Context) -> Instant {
@@ -70,12 +86,13 @@ pub fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
 /// longer declares (never a VirtualHost or a plugin component), and waits
 /// until each activated one is known to the server. Returns what it did.
 pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
-    let want = file_components(ctx)?;
+    let file = file_components(ctx)?;
+    let want = &file.names;
     let have = running::hosts().map_err(shell_error)?;
     let mut said = Vec::new();
     let mut activated = Vec::new();
-    for name in &want {
-        match have.iter().find(|h| h.name.to_lowercase() == *name) {
+    for name in want {
+        match have.iter().find(|h| key(&h.name) == *name) {
             Some(h) if h.is_external() => {}
             Some(h) => said.push(format!(
                 "{name} runs as a {} in prosody, not as an external component: restart prosody to apply",
@@ -90,7 +107,14 @@ pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
         }
     }
     for h in have.iter().filter(|h| h.is_external()) {
-        if !want.contains(&h.name.to_lowercase()) {
+        if !want.contains(&key(&h.name)) {
+            if !file.complete {
+                said.push(format!(
+                    "{} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression",
+                    h.name
+                ));
+                continue;
+            }
             crate::service::set_active(&h.name, false).map_err(|e| {
                 Error::Service(format!(
                     "{} is still active in the running prosody: {e}; run fogbow-xmpp-ctl restart",
@@ -148,13 +172,37 @@ pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
 /// file's state ([`converge`]), and an added component proven with a
 /// handshake with its own secret. Returns what to tell the operator.
 pub fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<String>, Error> {
-    let name = o.name.to_lowercase();
+    let name = key(&o.name);
     let mut said: Vec<String> = converge(ctx)?
         .into_iter()
         .filter(|m| {
             o.action != Action::Added || *m != format!("activated {name} in the running prosody")
         })
         .collect();
+    if o.action == Action::Replaced {
+        // A reload is a signal: wait until prosody has read the new secret.
+        let end = deadline(ctx);
+        loop {
+            match probe(ctx, &o.name, None, None, false) {
+                Ok(r) if r.outcome.ok() => {
+                    said.push(format!(
+                        "the running prosody accepts the new secret of {}",
+                        o.name
+                    ));
+                    break;
+                }
+                Ok(r) if Instant::now() >= end => {
+                    return Err(Error::Service(format!(
+                        "prosody reloaded, but the new secret of {} is not accepted after {} s (apply_timeout_secs): the handshake probe says {:?}",
+                        o.name, ctx.settings.apply_timeout_secs, r.outcome
+                    )))
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+                // kick_old components are not probed.
+                Err(_) => break,
+            }
+        }
+    }
     if o.action == Action::Added {
         match probe(ctx, &o.name, None, None, false) {
             Ok(r) if r.outcome.ok() => said.push(format!(
@@ -198,7 +246,7 @@ pub struct StatusReport {
 }
 
 pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
-    let want = file_components(ctx)?;
+    let want = file_components(ctx)?.names;
     let have = running::hosts().map_err(|e| {
         Error::Service(format!(
             "cannot ask the running prosody ({e}); is it running, with mod_admin_shell?"
@@ -207,7 +255,7 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
     let active: BTreeSet<String> = have
         .iter()
         .filter(|h| h.is_external())
-        .map(|h| h.name.to_lowercase())
+        .map(|h| key(&h.name))
         .collect();
     let mut components = Vec::new();
     for name in want.union(&active) {
