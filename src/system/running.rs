@@ -119,14 +119,31 @@ pub fn hosts() -> Result<Vec<RunningHost>, String> {
     parse_host_list(&shell("host:list()")?)
 }
 
-/// Parses `module:info("component", NAME)`: connected when its status line
-/// says `Connected` (`Disconnected` after a component left; no status
-/// before any connection).
+/// Parses `module:info("component", NAME)`: connected when the status line
+/// of the host's section (`on Component "NAME"`; the `in global context`
+/// section is the shared listener's) says `Connected` (`[warn] Disconnected`
+/// after a component left; `[core] Loaded` before any connection).
 pub fn parse_connected(out: &str) -> bool {
-    out.lines().any(|l| {
-        let l = strip(l).to_ascii_lowercase();
-        l.starts_with("status:") && l.contains("connected") && !l.contains("disconnected")
-    })
+    let sectioned = out
+        .lines()
+        .any(|l| l.starts_with("on ") || l.starts_with("in global context"));
+    let mut in_host = !sectioned;
+    for line in out.lines() {
+        if line.starts_with("on ") {
+            in_host = true;
+        } else if line.starts_with("in global context") {
+            in_host = false;
+        }
+        let l = strip(line).to_ascii_lowercase();
+        if in_host
+            && l.starts_with("status:")
+            && l.contains("connected")
+            && !l.contains("disconnected")
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether a component connection for `name` is live right now.
@@ -248,6 +265,90 @@ mod tests {
             "unable to find lua-unbound\nConnected to nowhere\n"
         ));
         assert!(parse_connected("| status: [info] Connected\n"));
+    }
+
+    /// `prosodyctl shell 'host:list()'` as prosody 0.12.3 prints it in a
+    /// booted Debian 12 container without lua-unbound (measured).
+    const HOST_LIST_012: &str = "
+**************************
+Prosody was unable to find lua-unbound
+This package can be obtained in the following ways:
+
+  Debian/Ubuntu | sudo apt install lua-unbound                                  
+       luarocks | luarocks install luaunbound                                   
+         Source | https://www.zash.se/luaunbound.html                           
+
+Old DNS resolver library will be used
+More help can be found on our website, at https://prosody.im/doc/depends
+**************************
+
+ext.example (component)
+localhost
+conference.localhost (muc component)
+OK: 3 hosts
+";
+
+    /// The same on prosody 13.0.1 (Debian 13, measured).
+    const HOST_LIST_13: &str = "ext.example (component)
+localhost
+conference.localhost (muc component)
+OK: 3 hosts
+";
+
+    #[test]
+    fn host_list_as_prosody_prints_it() {
+        for out in [HOST_LIST_012, HOST_LIST_13] {
+            let h = parse_host_list(out).unwrap();
+            let names: Vec<_> = h
+                .iter()
+                .map(|h| (h.name.as_str(), h.kind.as_deref()))
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    ("ext.example", Some("component")),
+                    ("localhost", None),
+                    ("conference.localhost", Some("muc component")),
+                ]
+            );
+            let ext: Vec<_> = h.iter().filter(|h| h.is_external()).collect();
+            assert_eq!(ext.len(), 1);
+        }
+    }
+
+    #[test]
+    fn module_info_as_prosody_prints_it() {
+        // prosody 13.0.1: the host's section first, then the global one.
+        let left = "on Component \"ext.example\"
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [warn] Disconnected: stream error
+in global context
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [core] Loaded
+  provides:
+  - Network service (1 item)
+    - component: [127.0.0.1]:5347, [::1]:5347
+Result: true
+";
+        assert!(!parse_connected(left));
+        assert!(parse_connected(&left.replace(
+            "[warn] Disconnected: stream error",
+            "[info] Connected"
+        )));
+        // prosody 0.12.3: the global section first (after the banner).
+        let live = "Old DNS resolver library will be used
+in global context
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [core] Loaded
+on Component \"ext.example\"
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [info] Connected
+Result: true
+";
+        assert!(parse_connected(live));
+        assert!(!parse_connected(
+            &live.replace("[info] Connected", "[core] Loaded")
+        ));
     }
 
     #[test]
