@@ -339,7 +339,7 @@ fn report_edit(
     let will_apply = (flags.reload || flags.restart) && !o.dry_run;
     if flags.json {
         // The JSON is one document: apply first, then say how it went.
-        let applied = will_apply.then(|| apply_edit(out, ctx, o, flags));
+        let applied = will_apply.then(|| apply_edit(out, ctx, o, flags, subject));
         let shown = applied
             .as_ref()
             .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
@@ -353,7 +353,7 @@ fn report_edit(
     if !will_apply {
         return Ok(Status::Success);
     }
-    Ok(match apply_edit(out, ctx, o, flags) {
+    Ok(match apply_edit(out, ctx, o, flags, subject) {
         Ok(()) => Status::Success,
         Err(e) if o.changed => Status::NotApplied(Error::Service(format!(
             "the config is written, but it is not applied to the running prosody: {e}"
@@ -362,20 +362,26 @@ fn report_edit(
     })
 }
 
+/// The least disruptive way that applies the edit: `--restart` restarts,
+/// except for a component edit that left the file unchanged, where a reload
+/// with activation converges the running server without dropping connected
+/// components (a listener change needs a real restart, so an unchanged
+/// `listen --restart` still restarts: it may not have been applied before).
 fn apply_edit(
     out: &Out,
     ctx: &Context,
     o: &EditOutcome,
     flags: &cli::EditFlags,
+    subject: Subject,
 ) -> Result<(), Error> {
-    let action = if flags.restart {
-        service::Action::Restart
-    } else {
-        service::Action::Reload
-    };
-    if flags.restart {
-        return guarded(out, ctx, action);
+    let restart = flags.restart && (o.changed || !matches!(subject, Subject::Component));
+    if restart {
+        return guarded(out, ctx, service::Action::Restart);
     }
+    if flags.restart {
+        out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
+    }
+    let action = service::Action::Reload;
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
     let report = diagnostics::check_config(
         &ctx.config,

@@ -61,6 +61,13 @@ for suite in ${@:-bookworm trixie}; do
   expect_eq "$s: restart && probe: the handshake is accepted at once" "$rc" 0
   [ "$rc" -eq 0 ] || cat "$work/probe.out"
 
+  # A re-run that changes nothing does not restart: a reload converges instead.
+  pid=$(unit_prop MainPID)
+  out=$(ct fogbow-xmpp-ctl add first.example --secret-file /root/first.secret --restart 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: an unchanged add --restart exits 0" "$rc" 0
+  expect "$s: and says it reloaded instead of restarting" grep -q "unchanged: reloading and converging instead of restarting" <<<"$out"
+  expect_eq "$s: same MainPID after the unchanged add --restart" "$(unit_prop MainPID)" "$pid"
+
   # A burst of 8 --restart edits: systemd's start rate limit is hit and recovered.
   all=0
   recovered=0
