@@ -38,6 +38,7 @@ OUT
     printf '%s\nin global context\n  status: [core] Loaded\non Component "a.example"\n  status: [info] Connected\nResult: true\n' '{BANNER}' ;;
   module:info*)
     printf 'on Component "x"\n  status: [warn] Disconnected: closed\nResult: true\n' ;;
+  config:get*) printf '%s\nOK: "component"\n' '{BANNER}' ;;
   host:*) echo 'OK: done' ;;
 esac
 exit 0

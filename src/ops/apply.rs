@@ -99,6 +99,24 @@ pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
                 h.kind.as_deref().unwrap_or("VirtualHost")
             )),
             None => {
+                // The reload is a signal: wait until prosody has read the
+                // file that declares it, then activate.
+                let end = deadline(ctx);
+                loop {
+                    match running::loaded_as_component(name) {
+                        Ok(true) => break,
+                        Ok(false) if Instant::now() < end => {
+                            std::thread::sleep(Duration::from_millis(100))
+                        }
+                        Ok(false) => {
+                            return Err(Error::Service(format!(
+                                "{name} is not an external component in the config the running prosody has loaded, {} s after the reload (apply_timeout_secs): see journalctl -u prosody",
+                                ctx.settings.apply_timeout_secs
+                            )))
+                        }
+                        Err(e) => return Err(shell_error(e)),
+                    }
+                }
                 crate::service::set_active(name, true).map_err(|e| {
                     Error::Service(format!("{name} is not active in the running prosody: {e}; run fogbow-xmpp-ctl restart"))
                 })?;

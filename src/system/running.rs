@@ -119,6 +119,30 @@ pub fn hosts() -> Result<Vec<RunningHost>, String> {
     parse_host_list(&shell("host:list()")?)
 }
 
+/// Parses `config:get(NAME, "component_module")`: whether the config the
+/// running server has loaded makes NAME an external component (`OK: component`,
+/// quoted or not; `OK: nil` when it has no such host). `None` when the answer
+/// is not one.
+pub fn parse_component_module(out: &str) -> Option<bool> {
+    out.lines().find_map(|l| {
+        let v = strip(l).strip_prefix("OK:")?.trim().trim_matches('"');
+        Some(v == "component")
+    })
+}
+
+/// Whether the config the running server has loaded declares NAME as an
+/// external component: after a reload (a signal, handled asynchronously)
+/// this tells that prosody has read the new file, before `host:activate`.
+pub fn loaded_as_component(name: &str) -> Result<bool, String> {
+    let call = format!(
+        "config:get({}, \"component_module\")",
+        crate::document::lexer::encode_string(name.as_bytes())
+    );
+    let out = shell(&call)?;
+    parse_component_module(&out)
+        .ok_or_else(|| format!("unexpected answer to {call}: {}", first_meaningful(&out)))
+}
+
 /// Parses `module:info("component", NAME)`: connected when the status line
 /// of the host's section (`on Component "NAME"`; the `in global context`
 /// section is the shared listener's) says `Connected` (`[warn] Disconnected`
@@ -349,6 +373,18 @@ Result: true
         assert!(!parse_connected(
             &live.replace("[info] Connected", "[core] Loaded")
         ));
+    }
+
+    #[test]
+    fn component_module_answers() {
+        assert_eq!(parse_component_module("OK: \"component\"\n"), Some(true));
+        assert_eq!(
+            parse_component_module("banner\n| OK: component\n"),
+            Some(true)
+        );
+        assert_eq!(parse_component_module("OK: nil\n"), Some(false));
+        assert_eq!(parse_component_module("OK: \"muc\"\n"), Some(false));
+        assert_eq!(parse_component_module("Unable to connect\n"), None);
     }
 
     #[test]
