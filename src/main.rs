@@ -381,6 +381,12 @@ fn apply_edit(
     if flags.restart {
         out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
     }
+    if matches!(subject, Subject::Listener) && o.changed {
+        // prosody opens its listeners at start only: a reload cannot apply it.
+        return Err(Error::Service(
+            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
+        ));
+    }
     let action = service::Action::Reload;
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
     let report = diagnostics::check_config(

@@ -192,3 +192,31 @@ fn a_computed_component_name_prevents_deactivation() {
     assert!(!calls.contains("deactivate"), "{calls}");
     assert!(stderr(&o).contains("not deactivated"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_listener_change_with_reload_is_written_but_not_applied() {
+    let s = Scratch::new("listenreload");
+    s.config(FILE);
+    let path = fake_server(&s);
+    let o = run(
+        &s,
+        &path,
+        &["listen", "--port", "5348", "--reload", "--json"],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["changed"], true);
+    assert_eq!(j["applied"], false);
+    assert!(
+        j["apply_error"]
+            .as_str()
+            .unwrap()
+            .contains("only when prosody restarts"),
+        "{j}"
+    );
+    assert!(s
+        .read("prosody.cfg.lua")
+        .contains("component_ports = { 5348 }"));
+    // The running server was not touched.
+    assert!(!s.path("calls.log").exists() || !s.read("calls.log").contains("reload"));
+}
