@@ -143,6 +143,17 @@ open(sys.argv[2], "w").write(j["secret"])' "$work/stopped.json" "$work/stopped.s
   expect_eq "$s: deactivation kept the MainPID" "$(unit_prop MainPID)" "$pid"
   expect "$s: localhost (a VirtualHost) is still served" sh -c "nsenter -t $LEADER -a prosodyctl shell 'host:list()' 2>&1 | grep -qE '^(\| )?localhost$'"
 
+
+  # A listener change: --reload cannot apply it (exit 3, server untouched);
+  # --restart returns when the new port accepts connections.
+  pid=$(unit_prop MainPID)
+  ct fogbow-xmpp-ctl listen --port 5349 --reload >/dev/null 2>&1 && rc=0 || rc=$?
+  expect_eq "$s: listen --port --reload exits 3 (a listener needs a restart)" "$rc" 3
+  expect_eq "$s: and did not touch the running server" "$(unit_prop MainPID)" "$pid"
+  expect "$s: listen --port 5348 --restart, then at once a TCP connect to 5348 succeeds" \
+    ct bash -c 'fogbow-xmpp-ctl -q listen --port 5348 --restart && exec 3<>/dev/tcp/127.0.0.1/5348'
+  expect "$s: probe on the new port is accepted" ct fogbow-xmpp-ctl probe later.example
+
   halt
   rm -rf "$rootfs" "$rootfs.boot.log"
 done
