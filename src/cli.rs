@@ -13,7 +13,7 @@ Exit status:
   2  usage error
   3  written, but applying it to the running prosody failed or was impossible
      (--reload/--restart; with --json: \"applied\": false and \"apply_error\"; a
-     generated secret is still printed)
+     generated secret is still printed; also when the file was already so)
   4  status: the file and the running prosody disagree (drift)
 
 Secrets are never taken on the command line: every local user can read a
