@@ -112,13 +112,19 @@ fn man_page(w: &mut Vec<u8>) -> std::io::Result<()> {
 const EXTRA: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
-Success, including "already present, unchanged" and, for \fBcheck\fR, a config with warnings only.
+Success, including "already present, unchanged" and, for \fBcheck\fR, a config with warnings only; with \fB\-\-reload\fR/\fB\-\-restart\fR, also applied: the running prosody serves it.
 .TP
 .B 1
 Any failure: the message says what and where (FILE:LINE:COLUMN for problems in a config), and no file was changed. For \fBcheck\fR: the config has errors.
 .TP
 .B 2
 Usage error.
+.TP
+.B 3
+Written, but applying it to the running prosody failed or was impossible (\fB\-\-reload\fR/\fB\-\-restart\fR: prosody stopped, no admin shell, a listener or component that did not come up within \fBapply_timeout_secs\fR). With \fB\-\-json\fR: "applied": false and "apply_error"; a generated secret is still printed.
+.TP
+.B 4
+\fBstatus\fR: the file and the running prosody disagree (drift); \fBfogbow\-xmpp\-ctl reload\fR converges.
 .SH SECRETS
 No option takes a secret on the command line: every local user can read a process's arguments.
 Use \fB\-\-secret\-file\fR \fIPATH\fR (\fB\-\fR for standard input; one trailing newline is stripped),
@@ -130,7 +136,10 @@ before every start and reload. A reload with a broken config fails and the runni
 old config. But \fBsystemctl restart prosody\fR with a broken config stops the running server before
 the check can refuse the start, and leaves prosody down (systemd cannot veto the stop half of a
 restart). Use \fBfogbow\-xmpp\-ctl restart\fR: it checks first and leaves the running server alone when
-the config has errors.
+the config has errors; it returns only when every component listener accepts connections, starts a
+stopped prosody, and recovers from systemd's start rate limit (\fBsystemctl reset\-failed\fR, then
+start). \fBfogbow\-xmpp\-ctl reload\fR activates and deactivates components through prosody's admin
+shell without a restart: only a listener change needs a restart.
 .SH SETTINGS
 \fI/etc/fogbow\-xmpp\-ctl/config.toml\fR (TOML; an unknown key is an error naming the key and line):
 .TP
@@ -145,6 +154,9 @@ how many backups to keep per file (default 10; 0 keeps none).
 .TP
 .B lock_timeout_secs
 how long to wait for another invocation editing the same config (default 30).
+.TP
+.B apply_timeout_secs
+how long to wait for the running prosody to serve a change after a restart or reload (default 30).
 .SH FILES
 .TP
 .I /etc/prosody/prosody.cfg.lua

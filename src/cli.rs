@@ -7,9 +7,14 @@ use clap::{ArgGroup, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 pub const AFTER_HELP: &str = "\
 Exit status:
-  0  success, including \"already present, unchanged\"
+  0  success, including \"already present, unchanged\"; with --reload/--restart,
+     also applied: the running prosody serves it
   1  failure: the message says what and where; no file was changed
   2  usage error
+  3  written, but applying it to the running prosody failed or was impossible
+     (--reload/--restart; with --json: \"applied\": false and \"apply_error\"; a
+     generated secret is still printed; also when the file was already so)
+  4  status: the file and the running prosody disagree (drift)
 
 Secrets are never taken on the command line: every local user can read a
 process's arguments. Use --secret-file (- for standard input),
@@ -111,17 +116,34 @@ pub enum Command {
     /// Plain `systemctl restart prosody` with a broken config stops the running
     /// server before the check in its unit can refuse the start, leaving prosody
     /// down. This checks first and leaves the running server alone on errors;
-    /// otherwise it runs `systemctl restart prosody` (without systemd:
-    /// `service prosody restart`) and waits until prosody is active again.
+    /// otherwise it runs `systemctl restart prosody` (a stopped or failed
+    /// prosody is started, and it says so; without systemd: `service prosody
+    /// restart`) and returns only when prosody is active and every component
+    /// listener of the config accepts connections (bounded by
+    /// apply_timeout_secs). If systemd refuses the start (its start rate
+    /// limit), it runs `systemctl reset-failed prosody`, starts it again and
+    /// says so. Only a listener change (`listen`) needs a restart.
     #[command(after_help = AFTER_HELP)]
     Restart,
-    /// Check the config, then reload prosody only if it has no errors
+    /// Check the config, reload prosody, and bring its components to the file's state
     ///
-    /// Runs `systemctl reload prosody` (without systemd: `prosodyctl reload`).
-    /// prosody applies changed secrets on reload, but starts and stops
-    /// components only on restart.
+    /// Runs `systemctl reload prosody` (without systemd: `prosodyctl reload`),
+    /// which applies changed secrets; then, through prosody's admin shell,
+    /// activates the external components the file declares and the server
+    /// lacks, and deactivates those it runs that the file no longer declares
+    /// (never a VirtualHost or a plugin component), and returns only when each
+    /// activated one is known to the server. No restart: connected components
+    /// stay connected.
     #[command(after_help = AFTER_HELP)]
     Reload,
+    /// Compare the file's external components with the running prosody's
+    ///
+    /// Per component: declared in the file, active in the running server,
+    /// connected right now (asked through prosody's admin shell). Exit 0 when
+    /// file and server agree, 4 when they drift (`fogbow-xmpp-ctl reload`
+    /// converges), 1 when the running server cannot be asked.
+    #[command(after_help = AFTER_HELP)]
+    Status(Deferred<StatusArgs>),
     /// Show or set where prosody accepts external components
     ///
     /// Without options, prints the effective listener (prosody's default:
@@ -129,7 +151,9 @@ pub enum Command {
     /// and/or `component_ports` in the global section of the main config,
     /// replacing existing global definitions (and the legacy
     /// `component_interface`/`component_port`) in place, or inserting them just
-    /// above the first VirtualHost/Component line.
+    /// above the first VirtualHost/Component line. A listener change is the
+    /// one change that needs a restart (--restart); component changes need
+    /// only a reload (--reload).
     #[command(after_help = AFTER_HELP)]
     Listen(Deferred<ListenArgs>),
     /// Prove with a real XEP-0114 handshake that prosody accepts a component
@@ -295,11 +319,11 @@ pub struct EditFlags {
     #[arg(long)]
     pub show_secrets: bool,
 
-    /// After a successful write, check the config and reload prosody (as `reload` does)
+    /// Then check the config, reload prosody and activate/deactivate components (as `reload` does); enough for any component change; exit 3 if not applied
     #[arg(long, conflicts_with = "restart")]
     pub reload: bool,
 
-    /// After a successful write, check the config and restart prosody (as `restart` does)
+    /// Then check the config and restart prosody (as `restart` does); needed only for a listener change; exit 3 if not applied
     #[arg(long)]
     pub restart: bool,
 }
@@ -317,6 +341,13 @@ pub struct CheckArgs {
     /// Skip loading the config with the installed prosody's configmanager
     #[arg(long)]
     pub no_prosody: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON: {"components": [{"name", "in_file", "active", "connected"}], "in_sync"}
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,7 +28,17 @@ const USAGE: u8 = 2;
 enum Status {
     Success,
     Failure,
+    /// Written, but applying it to the running server failed: exit 3.
+    NotApplied(Error),
+    /// `status`: the file and the running server disagree: exit 4.
+    Drift,
 }
+
+/// Exit status: the file was written, but applying it to the running prosody
+/// failed or was impossible.
+const NOT_APPLIED: u8 = 3;
+/// Exit status of `status` when the file and the running server disagree.
+const DRIFT: u8 = 4;
 
 impl Status {
     fn from_ok(ok: bool) -> Status {
@@ -54,6 +64,11 @@ fn main() -> ExitCode {
     match run(&out, cli) {
         Ok(Status::Success) => ExitCode::SUCCESS,
         Ok(Status::Failure) => ExitCode::from(1),
+        Ok(Status::NotApplied(e)) => {
+            out.error(&e);
+            ExitCode::from(NOT_APPLIED)
+        }
+        Ok(Status::Drift) => ExitCode::from(DRIFT),
         Err(e @ Error::Usage(_)) => {
             out.usage(&e);
             ExitCode::from(USAGE)
@@ -110,8 +125,9 @@ fn run(out: &Out, cli: Cli) -> Result<Status, Error> {
         Command::Remove(r) => remove(out, &ctx, &r),
         Command::List(l) => list(out, &ctx, &l),
         Command::Check(c) => check(out, &ctx, &c),
-        Command::Restart => guarded(out, &ctx, service::Action::Restart),
-        Command::Reload => guarded(out, &ctx, service::Action::Reload),
+        Command::Restart => guarded(out, &ctx, service::Action::Restart).map(|_| Status::Success),
+        Command::Reload => guarded(out, &ctx, service::Action::Reload).map(|_| Status::Success),
+        Command::Status(s) => status(&ctx, &s),
         Command::Listen(l) => listen(out, &ctx, &l),
         Command::Probe(p) => probe(out, &ctx, &p),
         Command::Doctor(d) => doctor(&ctx, &d),
@@ -193,8 +209,12 @@ fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> 
     Ok(Status::from_ok(report.ok))
 }
 
-/// `restart`/`reload`: the full check first; the service only when it passes.
-fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<Status, Error> {
+/// `restart`/`reload`: the full check first; the service only when it
+/// passes; then proof that prosody serves the config: after a restart its
+/// component listeners accept connections, after a reload the running
+/// server's external components are the file's (activated/deactivated
+/// through the admin shell) and each activated one is known.
+fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Error> {
     let report = diagnostics::check_config(
         &ctx.config,
         CheckOptions {
@@ -209,8 +229,36 @@ fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<Status, 
             action.verb().trim_end_matches('e')
         )));
     }
-    out.info(&service::apply(action).map_err(Error::Service)?);
-    Ok(Status::Success)
+    let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
+    out.info(&service::apply(action, timeout).map_err(Error::Service)?);
+    match action {
+        service::Action::Restart => {
+            if let Some(m) = ops::wait_after_restart(ctx)? {
+                out.info(&m);
+            }
+        }
+        service::Action::Reload => {
+            for m in ops::converge(ctx)? {
+                out.info(&m);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `status`: per component, in the file / active / connected; exit 4 on drift.
+fn status(ctx: &Context, s: &cli::StatusArgs) -> Result<Status, Error> {
+    let report = ops::status(ctx)?;
+    if s.json {
+        output::print_json(&report);
+    } else {
+        output::print_status(&report);
+    }
+    Ok(if report.in_sync {
+        Status::Success
+    } else {
+        Status::Drift
+    })
 }
 
 fn listen(out: &Out, ctx: &Context, l: &cli::ListenArgs) -> Result<Status, Error> {
@@ -276,9 +324,10 @@ fn edit_options(edit: &cli::EditFlags) -> EditOptions {
     }
 }
 
-/// Reports an edit, then applies it to the running prosody when asked:
-/// a guarded restart, or a guarded reload and the component started or
-/// stopped in place.
+/// Reports an edit, then applies it to the running prosody when asked (even
+/// when the file did not change, so that a re-run converges): a guarded
+/// restart, or a guarded reload with the components started or stopped in
+/// place. Written but not applied is exit status 3, and the JSON says so.
 fn report_edit(
     out: &Out,
     ctx: &Context,
@@ -287,22 +336,76 @@ fn report_edit(
     generated: Option<String>,
     subject: Subject,
 ) -> Result<Status, Error> {
-    let will_apply = flags.reload || flags.restart;
-    out.edit(o, flags.json, will_apply, generated, subject);
-    if !(o.changed && !o.dry_run && will_apply) {
+    let will_apply = (flags.reload || flags.restart) && !o.dry_run;
+    if flags.json {
+        // The JSON is one document: apply first, then say how it went.
+        let applied = will_apply.then(|| apply_edit(out, ctx, o, flags, subject));
+        let shown = applied
+            .as_ref()
+            .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        out.edit(o, true, will_apply, generated, subject, shown);
+        return Ok(match applied {
+            Some(Err(e)) => Status::NotApplied(e),
+            _ => Status::Success,
+        });
+    }
+    out.edit(o, false, will_apply, generated, subject, None);
+    if !will_apply {
         return Ok(Status::Success);
     }
-    let action = if flags.restart {
-        service::Action::Restart
-    } else {
-        service::Action::Reload
-    };
-    guarded(out, ctx, action)?;
+    Ok(match apply_edit(out, ctx, o, flags, subject) {
+        Ok(()) => Status::Success,
+        Err(e) if o.changed => Status::NotApplied(Error::Service(format!(
+            "the config is written, but it is not applied to the running prosody: {e}"
+        ))),
+        Err(e) => Status::NotApplied(e),
+    })
+}
+
+/// The least disruptive way that applies the edit: `--restart` restarts,
+/// except for a component edit that left the file unchanged, where a reload
+/// with activation converges the running server without dropping connected
+/// components (a listener change needs a real restart, so an unchanged
+/// `listen --restart` still restarts: it may not have been applied before).
+fn apply_edit(
+    out: &Out,
+    ctx: &Context,
+    o: &EditOutcome,
+    flags: &cli::EditFlags,
+    subject: Subject,
+) -> Result<(), Error> {
+    let restart = flags.restart && (o.changed || !matches!(subject, Subject::Component));
+    if restart {
+        return guarded(out, ctx, service::Action::Restart);
+    }
     if flags.restart {
-        return Ok(Status::Success);
+        out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
     }
-    if let Some(msg) = ops::apply_to_running(ctx, o)? {
-        out.info(&msg);
+    if matches!(subject, Subject::Listener) && o.changed {
+        // prosody opens its listeners at start only: a reload cannot apply it.
+        return Err(Error::Service(
+            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
+        ));
     }
-    Ok(Status::Success)
+    let action = service::Action::Reload;
+    // The reload proper, then the edited component proven (converge runs in apply_to_running).
+    let report = diagnostics::check_config(
+        &ctx.config,
+        CheckOptions {
+            with_prosody: true,
+            strict: false,
+        },
+    );
+    out.check(&report);
+    if !report.ok {
+        return Err(Error::refused(
+            "not reloading prosody: the config has errors; the running server was not touched",
+        ));
+    }
+    let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
+    out.info(&service::apply(action, timeout).map_err(Error::Service)?);
+    for m in ops::apply_to_running(ctx, o)? {
+        out.info(&m);
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::doctor;
 use fogbow_xmpp_ctl::journal;
 use fogbow_xmpp_ctl::listener::Listener;
-use fogbow_xmpp_ctl::ops::{Action, EditOutcome, ListOutput, ProbeReport};
+use fogbow_xmpp_ctl::ops::{Action, EditOutcome, ListOutput, ProbeReport, StatusReport};
 use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
@@ -103,6 +103,7 @@ impl Out {
         will_apply: bool,
         generated: Option<String>,
         subject: Subject,
+        applied: Option<Result<(), String>>,
     ) {
         if json {
             #[derive(serde::Serialize)]
@@ -111,10 +112,17 @@ impl Out {
                 outcome: &'a EditOutcome,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 secret: Option<String>,
+                /// Only with --reload/--restart: whether the running prosody serves it.
+                #[serde(skip_serializing_if = "Option::is_none")]
+                applied: Option<bool>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                apply_error: Option<String>,
             }
             print_json(&WithSecret {
                 outcome: o,
                 secret: generated,
+                applied: applied.as_ref().map(Result::is_ok),
+                apply_error: applied.and_then(Result::err),
             });
             self.warnings(&o.warnings);
             for n in &o.notes {
@@ -138,7 +146,10 @@ impl Out {
             println!("{s}");
         }
         if o.changed && !o.dry_run && !will_apply {
-            self.info("apply it with: fogbow-xmpp-ctl restart (or reload, for a changed secret)");
+            match subject {
+                Subject::Listener => self.info("apply it with: fogbow-xmpp-ctl restart (a listener change needs a restart)"),
+                _ => self.info("apply it with: fogbow-xmpp-ctl reload (components are started and stopped without a restart)"),
+            }
         }
     }
 
@@ -303,5 +314,34 @@ pub fn print_doctor(report: &doctor::Report) {
 pub fn print_backups(list: &[std::path::PathBuf]) {
     for b in list {
         println!("{}", b.display());
+    }
+}
+
+/// `status` as a table: NAME, IN FILE, ACTIVE, CONNECTED; drift marked.
+pub fn print_status(r: &StatusReport) {
+    let yn = |b: bool| if b { "yes" } else { "no" };
+    let w = r
+        .components
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    println!("{:<w$}  IN FILE  ACTIVE  CONNECTED", "NAME");
+    for c in &r.components {
+        let drift = if c.in_file == c.active {
+            ""
+        } else if c.in_file {
+            "  (drift: not active; run fogbow-xmpp-ctl reload)"
+        } else {
+            "  (drift: not in the file; run fogbow-xmpp-ctl reload)"
+        };
+        println!(
+            "{:<w$}  {:<7}  {:<6}  {}{drift}",
+            diagnostics::terminal_safe(&c.name),
+            yn(c.in_file),
+            yn(c.active),
+            yn(c.connected)
+        );
     }
 }

@@ -19,6 +19,9 @@ pub struct Settings {
     pub backups: usize,
     /// How long to wait for another invocation to finish editing.
     pub lock_timeout_secs: u64,
+    /// How long to wait for the running prosody to serve a change (a restart's
+    /// listeners open, an activated component known) before saying it did not.
+    pub apply_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -28,6 +31,7 @@ impl Default for Settings {
             backup_dir: DEFAULT_BACKUP_DIR.into(),
             backups: 10,
             lock_timeout_secs: 30,
+            apply_timeout_secs: 30,
         }
     }
 }
@@ -158,6 +162,9 @@ mod tests {
         let s = Settings::parse("prosody_config = \"/tmp/p.cfg.lua\"\nbackups = 0\nlock_timeout_secs = 5\nbackup_dir = \"/tmp/b\"\n").unwrap();
         assert_eq!(s.prosody_config, PathBuf::from("/tmp/p.cfg.lua"));
         assert_eq!((s.backups, s.lock_timeout_secs), (0, 5));
+        assert_eq!(s.apply_timeout_secs, 30);
+        let t = Settings::parse("apply_timeout_secs = 7\n").unwrap();
+        assert_eq!(t.apply_timeout_secs, 7);
     }
 
     #[test]

@@ -859,3 +859,101 @@ fn edits_work_on_configs_with_existing_findings() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(s.read("prosody.cfg.lua"), "Component \"weak.example\"\n\tcomponent_secret = \"short\"\nComponent \"nosecret.example\"\n");
 }
+
+/// Exit status 3: the file is written, but it could not be applied to the
+/// running prosody (here: a service manager and prosodyctl that fail, as
+/// with prosody stopped). The JSON says `"applied": false` with the reason,
+/// and a generated secret is still printed; without --json the secret is
+/// on stdout and the message says the config is written.
+#[test]
+fn written_but_not_applied_is_exit_3_with_the_secret() {
+    let s = Scratch::new("notapplied");
+    s.config("VirtualHost \"localhost\"\n");
+    let bin = s.path("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["prosodyctl", "systemctl", "service"] {
+        let p = s.write(
+            &format!("fakebin/{tool}"),
+            "#!/bin/sh\necho 'Prosody is not running' >&2\nexit 1\n",
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .env("PATH", &path)
+            .arg("--settings")
+            .arg(s.path("settings.toml"))
+            .arg("-c")
+            .arg(s.path("prosody.cfg.lua"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for apply in ["--reload", "--restart"] {
+        let name = format!("n{}.example", &apply[2..]);
+        let o = run(&["add", &name, "--generate-secret", apply, "--json"]);
+        assert_eq!(code(&o), 3, "{apply}: {}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["changed"], true);
+        assert_eq!(j["applied"], false, "{j}");
+        assert!(!j["apply_error"].as_str().unwrap().is_empty(), "{j}");
+        let secret = j["secret"].as_str().unwrap();
+        assert_eq!(secret.len(), 40);
+        assert!(s
+            .read("prosody.cfg.lua")
+            .contains(&format!("component_secret = \"{secret}\"")));
+    }
+    let o = run(&["add", "plain.example", "--generate-secret", "--reload"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim().len(), 40, "the secret is still shown");
+    assert!(
+        stderr(&o).contains("the config is written, but it is not applied"),
+        "{}",
+        stderr(&o)
+    );
+    // Without --reload/--restart there is nothing to apply: exit 0, no "applied".
+    let o = run(&["add", "later.example", "--generate-secret", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(json(&o).get("applied").is_none());
+    // A dry run applies nothing either.
+    let o = run(&["remove", "later.example", "--dry-run", "--reload", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(json(&o).get("applied").is_none());
+}
+
+#[test]
+fn help_documents_exit_statuses_and_status() {
+    let o = Command::new(BIN).arg("--help").output().unwrap();
+    let help = stdout(&o);
+    for s in [
+        "0  success",
+        "1  failure",
+        "2  usage",
+        "3  written, but applying",
+        "4  status",
+    ] {
+        assert!(help.contains(s), "{s:?} missing from --help:\n{help}");
+    }
+    assert!(help.contains("status"));
+    let o = Command::new(BIN)
+        .args(["status", "--help"])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("--json"));
+}
+
+#[test]
+fn man_page_documents_exit_3_and_4() {
+    let dir = std::path::Path::new(BIN).parent().unwrap().join("assets");
+    let page = std::fs::read_to_string(dir.join("fogbow-xmpp-ctl.1")).unwrap();
+    let exit = &page[page.find(".SH \"EXIT STATUS\"").unwrap()..];
+    assert!(exit.contains(".B 3\nWritten, but applying it"), "{exit}");
+    assert!(exit.contains(".B 4\n\\fBstatus\\fR"), "{exit}");
+    assert!(page.contains(".B apply_timeout_secs"));
+}

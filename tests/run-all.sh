@@ -46,7 +46,7 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings 2>&1
 echo "== cargo test"
 cargo test --locked --all-targets 2>&1
-echo "== the systemd gate under a real systemd (bookworm in systemd-nspawn)"
+echo "== the systemd gate and the running server under a real systemd (bookworm and trixie in systemd-nspawn)"
 as_root bash tests/systemd/gate.sh
 echo "== the Debian package on this machine: build, lintian, install, upgrade, remove, purge"
 as_root bash tests/package/deb.sh

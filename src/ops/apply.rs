@@ -1,44 +1,294 @@
-//! An edit made live: after a guarded reload, the component an edit added
-//! (or removed) started (or stopped) in the running prosody.
+//! The running prosody brought to the file's state, and proof that it
+//! serves it: after a restart, every component listener the config declares
+//! accepts connections; after a reload, the external components the file
+//! declares are activated through prosody's admin shell (a reload alone
+//! does not start or stop them) and those it no longer declares are
+//! deactivated, and each activated one is known to the server (a handshake
+//! no longer gets `host-unknown`). Also `status`: file and server compared.
 
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::pipeline::load_config;
 use super::{probe, Action, Context, EditOutcome, Error};
+use crate::running;
 
-/// After a guarded reload: a reload applies a changed secret, but prosody
-/// starts and stops components only on restart, so start (or stop) the one
-/// an `add` (or `remove`) changed through prosody's admin shell, and prove a
-/// start with a handshake. Returns what to tell the operator, if anything.
-pub fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Option<String>, Error> {
-    let name = &o.name;
-    let shell = |active| {
-        crate::service::set_active(name, active).map_err(|e| {
-            let state = if active { "is not active" } else { "is still active" };
-            Error::Service(format!("the config is written and prosody reloaded, but {name} {state}: {e}; run fogbow-xmpp-ctl restart"))
-        })
-    };
-    match o.action {
-        Action::Added => {
-            shell(true)?;
-            match probe(ctx, name, None, None, false) {
-                Ok(r) if r.outcome.ok() => Ok(Some(format!(
-                    "activated {name} in the running prosody; a handshake is accepted"
-                ))),
-                Ok(r) => Err(Error::Service(format!(
-                    "{name} was activated, but the handshake probe says {:?}: {}",
-                    r.outcome, r.hint
-                ))),
-                // kick_old components are not probed; the activation itself succeeded.
-                Err(e) => Ok(Some(format!(
-                    "activated {name} in the running prosody (not probed: {})",
-                    e
-                ))),
+/// A name as prosody compares it (nameprep).
+fn key(name: &str) -> String {
+    String::from_utf8_lossy(&crate::names::fold(name.as_bytes())).into_owned()
+}
+
+/// The external components the file declares (literal names, as prosody
+/// compares them), and whether that is all of them: a name computed by an
+/// expression, or an Include with a computed path, may declare others, and
+/// then nothing the server runs is deactivated as "gone".
+struct FileComponents {
+    names: BTreeSet<String>,
+    complete: bool,
+}
+
+fn file_components(ctx: &Context) -> Result<FileComponents, Error> {
+    let set = load_config(&ctx.config)?;
+    let external: Vec<_> = set.hosts().filter(|h| h.is_external()).collect();
+    Ok(FileComponents {
+        names: external
+            .iter()
+            .filter_map(|h| h.literal_name())
+            .map(|n| key(&n))
+            .collect(),
+        complete: external.iter().all(|h| h.literal_name().is_some())
+            && set.unresolved_includes.is_empty(),
+    })
+}
+
+fn deadline(ctx: &Context) -> Instant {
+    Instant::now() + Duration::from_secs(ctx.settings.apply_timeout_secs)
+}
+
+fn shell_error(e: String) -> Error {
+    Error::Service(format!(
+        "prosody's admin shell is unavailable ({e}); components are started and stopped only through it or by a restart: run fogbow-xmpp-ctl restart"
+    ))
+}
+
+/// After a restart: waits until every component listener accepts TCP
+/// connections (prosody opens the component port only while at least one
+/// external component is configured). Returns what to tell the operator.
+pub fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
+    let set = load_config(&ctx.config)?;
+    if !set.hosts().any(|h| h.is_external()) {
+        return Ok(None);
+    }
+    let l = crate::listener::effective(&set).map_err(Error::refused)?;
+    if l.closed().is_some() {
+        return Ok(None);
+    }
+    let targets = running::local_targets(&l.interfaces, &l.ports);
+    let pending = running::wait_accepting(&targets, deadline(ctx));
+    if pending.is_empty() {
+        Ok(Some(format!(
+            "component listener accepting connections on {}",
+            targets.join(", ")
+        )))
+    } else {
+        Err(Error::Service(format!(
+            "prosody is active, but its component listener does not accept connections on {} after {} s (apply_timeout_secs): see journalctl -u prosody",
+            pending.join(", "),
+            ctx.settings.apply_timeout_secs
+        )))
+    }
+}
+
+/// After a reload: activates the file's external components the server
+/// lacks, deactivates the external components it has that the file no
+/// longer declares (never a VirtualHost or a plugin component), and waits
+/// until each activated one is known to the server. Returns what it did.
+pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
+    let file = file_components(ctx)?;
+    let want = &file.names;
+    let have = running::hosts().map_err(shell_error)?;
+    let mut said = Vec::new();
+    let mut activated = Vec::new();
+    for name in want {
+        match have.iter().find(|h| key(&h.name) == *name) {
+            Some(h) if h.is_external() => {}
+            Some(h) => said.push(format!(
+                "{name} runs as a {} in prosody, not as an external component: restart prosody to apply",
+                h.kind.as_deref().unwrap_or("VirtualHost")
+            )),
+            None => {
+                // The reload is a signal: wait until prosody has read the
+                // file that declares it, then activate.
+                let end = deadline(ctx);
+                loop {
+                    match running::loaded_as_component(name) {
+                        Ok(true) => break,
+                        Ok(false) if Instant::now() < end => {
+                            std::thread::sleep(Duration::from_millis(100))
+                        }
+                        Ok(false) => {
+                            return Err(Error::Service(format!(
+                                "{name} is not an external component in the config the running prosody has loaded, {} s after the reload (apply_timeout_secs): see journalctl -u prosody",
+                                ctx.settings.apply_timeout_secs
+                            )))
+                        }
+                        Err(e) => return Err(shell_error(e)),
+                    }
+                }
+                crate::service::set_active(name, true).map_err(|e| {
+                    Error::Service(format!("{name} is not active in the running prosody: {e}; run fogbow-xmpp-ctl restart"))
+                })?;
+                activated.push(name.clone());
             }
         }
-        Action::Removed => {
-            shell(false)?;
-            Ok(Some(format!(
-                "deactivated {name} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
-            )))
-        }
-        _ => Ok(None),
     }
+    for h in have.iter().filter(|h| h.is_external()) {
+        if !want.contains(&key(&h.name)) {
+            if !file.complete {
+                said.push(format!(
+                    "{} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression",
+                    h.name
+                ));
+                continue;
+            }
+            crate::service::set_active(&h.name, false).map_err(|e| {
+                Error::Service(format!(
+                    "{} is still active in the running prosody: {e}; run fogbow-xmpp-ctl restart",
+                    h.name
+                ))
+            })?;
+            said.push(format!(
+                "deactivated {} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts",
+                h.name
+            ));
+        }
+    }
+    if !activated.is_empty() {
+        let set = load_config(&ctx.config)?;
+        let l = crate::listener::effective(&set).map_err(Error::refused)?;
+        let (host, port) = (l.local_address(), l.ports.first().copied());
+        let end = deadline(ctx);
+        let mut unknown = Vec::new();
+        for name in &activated {
+            let Some(port) = port else { break };
+            // A wrong secret on purpose: prosody answers not-authorized for
+            // a known component and never disconnects a live session for it.
+            loop {
+                let o =
+                    crate::probe::handshake(&host, port, name, b"fogbow-xmpp-ctl readiness probe");
+                let known = !matches!(
+                    o,
+                    crate::probe::Outcome::HostUnknown | crate::probe::Outcome::ConnectionError(_)
+                );
+                if known {
+                    break;
+                }
+                if Instant::now() >= end {
+                    unknown.push(format!("{name} ({o:?})"));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::Service(format!(
+                "activated, but not known to the running prosody after {} s (apply_timeout_secs): {}; run fogbow-xmpp-ctl restart",
+                ctx.settings.apply_timeout_secs,
+                unknown.join(", ")
+            )));
+        }
+        for name in &activated {
+            said.push(format!("activated {name} in the running prosody"));
+        }
+    }
+    Ok(said)
+}
+
+/// After a guarded reload for an edit: the running server brought to the
+/// file's state ([`converge`]), and an added component proven with a
+/// handshake with its own secret. Returns what to tell the operator.
+pub fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<String>, Error> {
+    let name = key(&o.name);
+    let mut said: Vec<String> = converge(ctx)?
+        .into_iter()
+        .filter(|m| {
+            o.action != Action::Added || *m != format!("activated {name} in the running prosody")
+        })
+        .collect();
+    if o.action == Action::Replaced {
+        // A reload is a signal: wait until prosody has read the new secret.
+        let end = deadline(ctx);
+        loop {
+            match probe(ctx, &o.name, None, None, false) {
+                Ok(r) if r.outcome.ok() => {
+                    said.push(format!(
+                        "the running prosody accepts the new secret of {}",
+                        o.name
+                    ));
+                    break;
+                }
+                Ok(r) if Instant::now() >= end => {
+                    return Err(Error::Service(format!(
+                        "prosody reloaded, but the new secret of {} is not accepted after {} s (apply_timeout_secs): the handshake probe says {:?}",
+                        o.name, ctx.settings.apply_timeout_secs, r.outcome
+                    )))
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+                // kick_old components are not probed.
+                Err(_) => break,
+            }
+        }
+    }
+    if o.action == Action::Added {
+        match probe(ctx, &o.name, None, None, false) {
+            Ok(r) if r.outcome.ok() => said.push(format!(
+                "activated {} in the running prosody; a handshake is accepted",
+                o.name
+            )),
+            Ok(r) => {
+                return Err(Error::Service(format!(
+                    "{} was activated, but the handshake probe says {:?}: {}",
+                    o.name, r.outcome, r.hint
+                )))
+            }
+            // kick_old components are not probed; the activation itself succeeded.
+            Err(e) => said.push(format!(
+                "activated {} in the running prosody (not probed: {e})",
+                o.name
+            )),
+        }
+    }
+    Ok(said)
+}
+
+/// One component in `status`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ComponentStatus {
+    pub name: String,
+    /// The file declares it (an external component).
+    pub in_file: bool,
+    /// The running server has it as an external component.
+    pub active: bool,
+    /// A component connection is live right now.
+    pub connected: bool,
+}
+
+/// `status`: the file's external components and the running server's.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub components: Vec<ComponentStatus>,
+    /// Every component in the file is active and every active one is in the file.
+    pub in_sync: bool,
+}
+
+pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
+    let want = file_components(ctx)?.names;
+    let have = running::hosts().map_err(|e| {
+        Error::Service(format!(
+            "cannot ask the running prosody ({e}); is it running, with mod_admin_shell?"
+        ))
+    })?;
+    let active: BTreeSet<String> = have
+        .iter()
+        .filter(|h| h.is_external())
+        .map(|h| key(&h.name))
+        .collect();
+    let mut components = Vec::new();
+    for name in want.union(&active) {
+        let is_active = active.contains(name);
+        let connected = is_active && running::connected(name).map_err(Error::Service)?;
+        components.push(ComponentStatus {
+            name: name.clone(),
+            in_file: want.contains(name),
+            active: is_active,
+            connected,
+        });
+    }
+    let in_sync = components.iter().all(|c| c.in_file == c.active);
+    Ok(StatusReport {
+        components,
+        in_sync,
+    })
 }

@@ -29,7 +29,9 @@ mod plan;
 mod probe;
 mod restore;
 
-pub use apply::apply_to_running;
+pub use apply::{
+    apply_to_running, converge, status, wait_after_restart, ComponentStatus, StatusReport,
+};
 pub use diff::mask_secrets;
 pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};

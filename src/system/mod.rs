@@ -7,4 +7,5 @@
 pub mod doctor;
 pub mod journal;
 pub mod probe;
+pub mod running;
 pub mod service;

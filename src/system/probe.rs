@@ -34,7 +34,7 @@ impl Outcome {
         match self {
             Outcome::Accepted => "prosody accepts this component's name and secret",
             Outcome::NotAuthorized => "prosody's component_secret differs from this one: fix the secret, then reload or restart prosody",
-            Outcome::HostUnknown => "prosody does not know this component: was prosody restarted since it was added? (fogbow-xmpp-ctl restart)",
+            Outcome::HostUnknown => "prosody does not know this component: it is not active in the running server (fogbow-xmpp-ctl reload activates it; fogbow-xmpp-ctl status shows what runs)",
             Outcome::Conflict => "the component is connected elsewhere right now, which is good news: prosody refused a second session",
             Outcome::ConnectionError(_) => "nothing accepted the connection: is prosody running, and listening there? (fogbow-xmpp-ctl listen)",
             Outcome::Timeout(_) => "something accepted the connection but did not answer in time: is it prosody's component port (fogbow-xmpp-ctl listen), and is prosody responsive?",

@@ -24,9 +24,6 @@ impl Action {
     }
 }
 
-/// How long to wait for prosody to be active again.
-const ACTIVE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Whether systemd is the running init (`sd_booted()`).
 pub fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
@@ -45,9 +42,28 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
+/// One property of prosody.service (`systemctl show -p NAME --value`).
+pub fn unit_property(name: &str) -> String {
+    run(Command::new("systemctl").args(["show", "-p", name, "--value", "prosody.service"]))
+        .unwrap_or_default()
+}
+
+/// Whether prosody runs: under systemd, its unit is active.
+pub fn is_active() -> bool {
+    if systemd_running() {
+        unit_property("ActiveState") == "active"
+    } else {
+        run(Command::new("prosodyctl").arg("status")).is_ok()
+    }
+}
+
 /// Restarts or reloads prosody through the service manager and waits
-/// (bounded) until it is active again. Returns a one-line outcome.
-pub fn apply(action: Action) -> Result<String, String> {
+/// (bounded by `timeout`) until it is active again. Returns a one-line
+/// outcome. A restart of a stopped or failed prosody starts it (and says
+/// so); a start refused by systemd's start rate limit (`Result=start-limit-hit`,
+/// after a burst of restarts) is retried once after `systemctl reset-failed`:
+/// the config has passed the check, so leaving prosody down helps no one.
+pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
     if !systemd_running() {
         let cmd = match action {
             Action::Reload => run(Command::new("prosodyctl").arg("reload")),
@@ -60,46 +76,64 @@ pub fn apply(action: Action) -> Result<String, String> {
             )
         });
     }
-    run(Command::new("systemctl").args([action.verb(), "prosody.service"]))?;
-    let deadline = Instant::now() + ACTIVE_TIMEOUT;
+    let before = unit_property("ActiveState");
+    let mut notes = Vec::new();
+    let verb = match action {
+        Action::Reload => {
+            if before != "active" {
+                return Err(format!(
+                    "prosody is {before}, so it cannot be reloaded; start it with fogbow-xmpp-ctl restart"
+                ));
+            }
+            "reload"
+        }
+        Action::Restart if before == "active" || before == "reloading" => "restart",
+        Action::Restart => {
+            notes.push(format!("prosody was {before}: started it"));
+            "start"
+        }
+    };
+    if let Err(e) = run(Command::new("systemctl").args([verb, "prosody.service"])) {
+        if action == Action::Restart && unit_property("Result") == "start-limit-hit" {
+            run(Command::new("systemctl").args(["reset-failed", "prosody.service"]))
+                .map_err(|r| format!("{e}; then {r}"))?;
+            run(Command::new("systemctl").args(["start", "prosody.service"])).map_err(|s| {
+                format!(
+                    "systemd refused the {verb} (start rate limit hit); after reset-failed, {s}"
+                )
+            })?;
+            notes.push(format!(
+                "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
+            ));
+        } else {
+            return Err(e);
+        }
+    }
+    let deadline = Instant::now() + timeout;
     loop {
-        let state = run(Command::new("systemctl").args([
-            "show",
-            "-p",
-            "ActiveState",
-            "--value",
-            "prosody.service",
-        ]))
-        .unwrap_or_default();
+        let state = unit_property("ActiveState");
         match state.as_str() {
             "active" => {
-                let pid = run(Command::new("systemctl").args([
-                    "show",
-                    "-p",
-                    "MainPID",
-                    "--value",
-                    "prosody.service",
-                ]))
-                .unwrap_or_default();
-                return Ok(format!(
-                    "prosody: {} done; active (MainPID {pid})",
-                    action.verb()
-                ));
+                let pid = unit_property("MainPID");
+                let mut msg = format!("prosody: {verb} done; active (MainPID {pid})");
+                for n in notes {
+                    msg.push_str("; ");
+                    msg.push_str(&n);
+                }
+                return Ok(msg);
             }
             "failed" => {
                 return Err(format!(
-                    "prosody failed after the {}: see journalctl -u prosody",
-                    action.verb()
+                    "prosody failed after the {verb}: see journalctl -u prosody"
                 ))
             }
             _ if Instant::now() > deadline => {
                 return Err(format!(
-                    "prosody is {state} {} s after the {}: see journalctl -u prosody",
-                    ACTIVE_TIMEOUT.as_secs(),
-                    action.verb()
+                    "prosody is {state} {} s after the {verb}: see journalctl -u prosody",
+                    timeout.as_secs()
                 ))
             }
-            _ => std::thread::sleep(Duration::from_millis(200)),
+            _ => std::thread::sleep(Duration::from_millis(100)),
         }
     }
 }

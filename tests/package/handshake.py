@@ -4,8 +4,12 @@
     handshake.py HOST PORT NAME SECRET_FILE
 prints one of: accepted, not-authorized, host-unknown, conflict, error: ...
 and exits 0 only for accepted. Loopback only; every wait is bounded.
+With HOLD=SECONDS in the environment, an accepted session is held open that
+long before exiting (a connected component, for `status`).
 """
 import hashlib
+import os
+import time
 import re
 import socket
 import sys
@@ -44,7 +48,9 @@ def main():
         for word, label, code in ((b"<handshake/>", "accepted", 0), (b"not-authorized", "not-authorized", 1),
                                   (b"conflict", "conflict", 1), (b"host-unknown", "host-unknown", 1)):
             if word in answer:
-                print(label)
+                print(label, flush=True)
+                if code == 0:
+                    time.sleep(float(os.environ.get("HOLD", "0")))
                 return code
         try:
             chunk = s.recv(4096)

@@ -4,7 +4,8 @@
 # Proves: good start/reload/restart work; a broken config makes start fail
 # with our FILE:LINE message in the journal; reload fails with the same
 # MainPID running and ReloadResult=exit-code; `fogbow-xmpp-ctl restart`
-# refuses and leaves the server up; after the fix it restarts it.
+# refuses and leaves the server up; after the fix it restarts it. Then
+# tests/systemd/running.sh on Debian 12 and 13: the running server.
 # Needs root. Cleans up every process, cgroup and mount it creates.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -134,9 +135,16 @@ ct systemctl reset-failed prosody.service
 expect "restart without the admin shell" ct fogbow-xmpp-ctl restart
 expect "prosody listens without the admin shell" wait_listening
 out=$(ct fogbow-xmpp-ctl add noshell.example --secret-file /root/reload.secret --reload 2>&1) && rc=0 || rc=$?
-expect_eq "add --reload without the admin shell fails" "$rc" 1
+expect_eq "add --reload without the admin shell: written, not applied (exit 3)" "$rc" 3
 expect "and says so, suggesting a restart" grep -q "admin shell is unavailable.*run fogbow-xmpp-ctl restart" <<<"$out"
 expect "the config was written all the same" grep -q 'Component "noshell.example"' "$cfg"
 cp -p "$root/with-shell.cfg.lua" "$cfg"
 
 summary
+halt
+
+# The running server (readiness, the restart burst, exit 3, convergence,
+# status) in booted Debian 12 and Debian 13 containers.
+echo "== the running server: tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}"
+# shellcheck disable=SC2086
+bash tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}

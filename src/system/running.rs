@@ -1,0 +1,395 @@
+//! What the running prosody has, asked through its admin shell
+//! (`prosodyctl shell`, mod_admin_shell), and whether its listeners accept
+//! connections yet. The shell's output may carry banners (a minimal root
+//! without lua-unbound prints several lines about it): parsers look for
+//! their own lines and ignore the rest.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A host of the running server, as `host:list()` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningHost {
+    pub name: String,
+    /// `None` for a VirtualHost; `Some("component")` for an external
+    /// component; `Some("muc component")` etc. for a plugin component.
+    pub kind: Option<String>,
+}
+
+impl RunningHost {
+    /// An external (XEP-0114) component: the only kind we activate or deactivate.
+    pub fn is_external(&self) -> bool {
+        self.kind.as_deref() == Some("component")
+    }
+}
+
+/// Runs one admin shell command; its output, or why the shell is unavailable.
+pub fn shell(call: &str) -> Result<String, String> {
+    let o = Command::new("prosodyctl")
+        .args(["shell", call])
+        .output()
+        .map_err(|e| format!("cannot run prosodyctl: {}", crate::secret::plain_io(&e)))?;
+    let mut out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.push_str(&String::from_utf8_lossy(&o.stderr));
+    if out.contains("Unable to connect") || out.contains("Is Prosody running") {
+        return Err(format!(
+            "prosodyctl shell cannot reach prosody: {}",
+            first_meaningful(&out)
+        ));
+    }
+    if !o.status.success() && !out.lines().any(is_ok_line) {
+        return Err(format!(
+            "prosodyctl shell failed ({}): {}",
+            o.status,
+            first_meaningful(&out)
+        ));
+    }
+    Ok(out)
+}
+
+fn first_meaningful(out: &str) -> String {
+    out.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.contains("lua-unbound") && !l.starts_with("**"))
+        .unwrap_or("no output")
+        .to_string()
+}
+
+/// A line of the shell without its `| ` prefix (older consoles print one).
+fn strip(line: &str) -> &str {
+    let l = line.trim();
+    l.strip_prefix('|').map(str::trim_start).unwrap_or(l)
+}
+
+fn is_ok_line(line: &str) -> bool {
+    strip(line).starts_with("OK:")
+}
+
+/// Whether `s` can be a host name as prosody prints it (no spaces, no
+/// punctuation a banner would have).
+fn host_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'))
+        && !s.ends_with(':')
+}
+
+/// Parses `host:list()`: `NAME` for a VirtualHost, `NAME (component)` for an
+/// external component, `NAME (muc component)` for a plugin one, then
+/// `OK: N hosts`. Anything else (banners, warnings) is ignored. Without the
+/// `OK:` line the answer is not trusted.
+pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, String> {
+    if !out.lines().any(is_ok_line) {
+        return Err(format!(
+            "unexpected answer to host:list(): {}",
+            first_meaningful(out)
+        ));
+    }
+    let mut hosts = Vec::new();
+    for line in out.lines() {
+        let l = strip(line);
+        if l.starts_with("OK:") || l.starts_with('!') {
+            continue;
+        }
+        let (name, rest) = match l.split_once(' ') {
+            Some((n, r)) => (n, Some(r.trim())),
+            None => (l, None),
+        };
+        if !host_like(name) {
+            continue;
+        }
+        let kind = match rest {
+            None => None,
+            Some(r) => match r.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+                Some(k) => Some(k.to_string()),
+                None => continue,
+            },
+        };
+        hosts.push(RunningHost {
+            name: name.to_string(),
+            kind,
+        });
+    }
+    Ok(hosts)
+}
+
+/// The hosts of the running server.
+pub fn hosts() -> Result<Vec<RunningHost>, String> {
+    parse_host_list(&shell("host:list()")?)
+}
+
+/// Parses `config:get(NAME, "component_module")`: whether the config the
+/// running server has loaded makes NAME an external component (`OK: component`,
+/// quoted or not; `OK: nil` when it has no such host). `None` when the answer
+/// is not one.
+pub fn parse_component_module(out: &str) -> Option<bool> {
+    out.lines().find_map(|l| {
+        let v = strip(l).strip_prefix("OK:")?.trim().trim_matches('"');
+        Some(v == "component")
+    })
+}
+
+/// Whether the config the running server has loaded declares NAME as an
+/// external component: after a reload (a signal, handled asynchronously)
+/// this tells that prosody has read the new file, before `host:activate`.
+pub fn loaded_as_component(name: &str) -> Result<bool, String> {
+    let call = format!(
+        "config:get({}, \"component_module\")",
+        crate::document::lexer::encode_string(name.as_bytes())
+    );
+    let out = shell(&call)?;
+    parse_component_module(&out)
+        .ok_or_else(|| format!("unexpected answer to {call}: {}", first_meaningful(&out)))
+}
+
+/// Parses `module:info("component", NAME)`: connected when the status line
+/// of the host's section (`on Component "NAME"`; the `in global context`
+/// section is the shared listener's) says `Connected` (`[warn] Disconnected`
+/// after a component left; `[core] Loaded` before any connection).
+pub fn parse_connected(out: &str) -> bool {
+    let sectioned = out
+        .lines()
+        .any(|l| l.starts_with("on ") || l.starts_with("in global context"));
+    let mut in_host = !sectioned;
+    for line in out.lines() {
+        if line.starts_with("on ") {
+            in_host = true;
+        } else if line.starts_with("in global context") {
+            in_host = false;
+        }
+        let l = strip(line).to_ascii_lowercase();
+        if in_host
+            && l.starts_with("status:")
+            && l.contains("connected")
+            && !l.contains("disconnected")
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a component connection for `name` is live right now.
+pub fn connected(name: &str) -> Result<bool, String> {
+    let call = format!(
+        "module:info(\"component\", {})",
+        crate::document::lexer::encode_string(name.as_bytes())
+    );
+    Ok(parse_connected(&shell(&call)?))
+}
+
+/// The local addresses to try for a listener interface: a wildcard is
+/// reached through loopback.
+pub fn local_targets(interfaces: &[String], ports: &[u16]) -> Vec<String> {
+    let mut v = Vec::new();
+    for i in interfaces {
+        let host = match i.as_str() {
+            "*" | "0.0.0.0" => "127.0.0.1".to_string(),
+            "::" => "::1".to_string(),
+            a => a.to_string(),
+        };
+        for p in ports {
+            let t = if host.contains(':') {
+                format!("[{host}]:{p}")
+            } else {
+                format!("{host}:{p}")
+            };
+            if !v.contains(&t) {
+                v.push(t);
+            }
+        }
+    }
+    v
+}
+
+/// Waits until every address accepts a TCP connection, or the deadline;
+/// returns those that never did. An address this machine does not have
+/// (e.g. `::1` without IPv6) cannot be listened on by prosody either and is
+/// skipped.
+pub fn wait_accepting(targets: &[String], deadline: Instant) -> Vec<String> {
+    let mut pending: Vec<String> = targets.to_vec();
+    loop {
+        pending.retain(|t| {
+            let addrs: Vec<SocketAddr> = match t.to_socket_addrs() {
+                Ok(a) => a.collect(),
+                Err(_) => return true,
+            };
+            !addrs.iter().any(|a| {
+                match TcpStream::connect_timeout(a, Duration::from_millis(500)) {
+                    Ok(_) => true,
+                    // EADDRNOTAVAIL / ENETUNREACH: no such address here.
+                    Err(e) => matches!(e.raw_os_error(), Some(99) | Some(101)),
+                }
+            })
+        });
+        if pending.is_empty() || Instant::now() >= deadline {
+            return pending;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_list_with_banner_and_prefixes() {
+        let out = "**************************\n\
+            Prosody was unable to find lua-unbound\n\
+            This package can be obtained in the following ways:\n\
+            \n\
+            localhost\n\
+            | conference.localhost (muc component)\n\
+            reload.example (component)\n\
+            OK: 3 hosts\n";
+        let h = parse_host_list(out).unwrap();
+        assert_eq!(
+            h,
+            vec![
+                RunningHost {
+                    name: "localhost".into(),
+                    kind: None
+                },
+                RunningHost {
+                    name: "conference.localhost".into(),
+                    kind: Some("muc component".into())
+                },
+                RunningHost {
+                    name: "reload.example".into(),
+                    kind: Some("component".into())
+                },
+            ]
+        );
+        let ext: Vec<_> = h
+            .iter()
+            .filter(|h| h.is_external())
+            .map(|h| h.name.as_str())
+            .collect();
+        assert_eq!(ext, ["reload.example"]);
+    }
+
+    #[test]
+    fn host_list_without_ok_is_not_trusted() {
+        assert!(parse_host_list("Unable to connect to server\n").is_err());
+        assert!(parse_host_list("").is_err());
+    }
+
+    #[test]
+    fn connected_status() {
+        assert!(parse_connected(
+            "Host: a.example\nstatus: [info] Connected\nOK: x\n"
+        ));
+        assert!(!parse_connected(
+            "status: [warn] Disconnected: closed\nOK\n"
+        ));
+        assert!(!parse_connected("status: [core] Loaded\n"));
+        assert!(!parse_connected(
+            "unable to find lua-unbound\nConnected to nowhere\n"
+        ));
+        assert!(parse_connected("| status: [info] Connected\n"));
+    }
+
+    /// `prosodyctl shell 'host:list()'` as prosody 0.12.3 prints it in a
+    /// booted Debian 12 container without lua-unbound (measured).
+    const HOST_LIST_012: &str = "
+**************************
+Prosody was unable to find lua-unbound
+This package can be obtained in the following ways:
+
+  Debian/Ubuntu | sudo apt install lua-unbound                                  
+       luarocks | luarocks install luaunbound                                   
+         Source | https://www.zash.se/luaunbound.html                           
+
+Old DNS resolver library will be used
+More help can be found on our website, at https://prosody.im/doc/depends
+**************************
+
+ext.example (component)
+localhost
+conference.localhost (muc component)
+OK: 3 hosts
+";
+
+    /// The same on prosody 13.0.1 (Debian 13, measured).
+    const HOST_LIST_13: &str = "ext.example (component)
+localhost
+conference.localhost (muc component)
+OK: 3 hosts
+";
+
+    #[test]
+    fn host_list_as_prosody_prints_it() {
+        for out in [HOST_LIST_012, HOST_LIST_13] {
+            let h = parse_host_list(out).unwrap();
+            let names: Vec<_> = h
+                .iter()
+                .map(|h| (h.name.as_str(), h.kind.as_deref()))
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    ("ext.example", Some("component")),
+                    ("localhost", None),
+                    ("conference.localhost", Some("muc component")),
+                ]
+            );
+            let ext: Vec<_> = h.iter().filter(|h| h.is_external()).collect();
+            assert_eq!(ext.len(), 1);
+        }
+    }
+
+    #[test]
+    fn module_info_as_prosody_prints_it() {
+        // prosody 13.0.1: the host's section first, then the global one.
+        let left = "on Component \"ext.example\"
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [warn] Disconnected: stream error
+in global context
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [core] Loaded
+  provides:
+  - Network service (1 item)
+    - component: [127.0.0.1]:5347, [::1]:5347
+Result: true
+";
+        assert!(!parse_connected(left));
+        assert!(parse_connected(&left.replace(
+            "[warn] Disconnected: stream error",
+            "[info] Connected"
+        )));
+        // prosody 0.12.3: the global section first (after the banner).
+        let live = "Old DNS resolver library will be used
+in global context
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [core] Loaded
+on Component \"ext.example\"
+  path: /usr/lib/prosody/modules/mod_component.lua
+  status: [info] Connected
+Result: true
+";
+        assert!(parse_connected(live));
+        assert!(!parse_connected(
+            &live.replace("[info] Connected", "[core] Loaded")
+        ));
+    }
+
+    #[test]
+    fn component_module_answers() {
+        assert_eq!(parse_component_module("OK: \"component\"\n"), Some(true));
+        assert_eq!(
+            parse_component_module("banner\n| OK: component\n"),
+            Some(true)
+        );
+        assert_eq!(parse_component_module("OK: nil\n"), Some(false));
+        assert_eq!(parse_component_module("OK: \"muc\"\n"), Some(false));
+        assert_eq!(parse_component_module("Unable to connect\n"), None);
+    }
+
+    #[test]
+    fn targets_replace_wildcards() {
+        let t = local_targets(&["0.0.0.0".into(), "::".into(), "10.0.0.1".into()], &[5347]);
+        assert_eq!(t, ["127.0.0.1:5347", "[::1]:5347", "10.0.0.1:5347"]);
+    }
+}
