@@ -5,10 +5,10 @@
 //! are data (their JSON forms are part of the contract); the CLI maps them
 //! to output.
 //!
-//! The rooms: [`pipeline`] (load → plan → verify → diff → commit, for every
-//! edit), [`plan`] (what `add` and `remove` change, and their refusals),
-//! [`diff`] (what a dry run shows, secrets masked), [`list`], [`listen`],
-//! [`restore`], [`probe`] and [`doctor`] (one command each), and [`apply`]
+//! The rooms: `pipeline` (load → plan → verify → diff → commit, for every
+//! edit), `plan` (what `add` and `remove` change, and their refusals),
+//! `diff` (what a dry run shows, secrets masked), `list`, `listen`,
+//! `restore`, `probe` and `doctor` (one command each), and `apply`
 //! (an edit made live in the running prosody).
 
 use std::path::{Path, PathBuf};

@@ -145,7 +145,7 @@ pub struct Loading {
 }
 
 impl Loading {
-    /// Waits for prosody's verdict, at most [`LOAD_TIMEOUT`] from the start.
+    /// Waits for prosody's verdict, at most `LOAD_TIMEOUT` (10 s) from the start.
     pub fn wait(mut self) -> Result<Verdict, String> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         // stderr closes when the loader exits (or, rarely, when it closes

@@ -65,7 +65,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 
 /// Opens a component stream to `host:port` for `name`, answers the
 /// challenge with SHA-1(stream id + secret), and closes the stream. Returns
-/// within [`DEADLINE`] (plus one [`STEP`] at most for a name lookup that
+/// within `DEADLINE` (plus one `STEP` at most for a name lookup that
 /// the system resolver will not cut short; an address needs none).
 pub fn handshake(host: &str, port: u16, name: &str, secret: &[u8]) -> Outcome {
     let deadline = Instant::now() + DEADLINE;
