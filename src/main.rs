@@ -215,6 +215,25 @@ fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> 
 /// server's external components are the file's (activated/deactivated
 /// through the admin shell) and each activated one is known.
 fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Error> {
+    checked_service(out, ctx, action)?;
+    match action {
+        service::Action::Restart => {
+            if let Some(m) = ops::wait_after_restart(ctx)? {
+                out.info(&m);
+            }
+        }
+        service::Action::Reload => {
+            for m in ops::converge(ctx)? {
+                out.info(&m);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The full check first (its findings shown), and the service manager only
+/// when it passes: a broken config never reaches the running server.
+fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Error> {
     let report = diagnostics::check_config(
         &ctx.config,
         CheckOptions {
@@ -231,18 +250,6 @@ fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Erro
     }
     let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
     out.info(&service::apply(action, timeout).map_err(Error::Service)?);
-    match action {
-        service::Action::Restart => {
-            if let Some(m) = ops::wait_after_restart(ctx)? {
-                out.info(&m);
-            }
-        }
-        service::Action::Reload => {
-            for m in ops::converge(ctx)? {
-                out.info(&m);
-            }
-        }
-    }
     Ok(())
 }
 
@@ -387,23 +394,8 @@ fn apply_edit(
             "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
         ));
     }
-    let action = service::Action::Reload;
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    let report = diagnostics::check_config(
-        &ctx.config,
-        CheckOptions {
-            with_prosody: true,
-            strict: false,
-        },
-    );
-    out.check(&report);
-    if !report.ok {
-        return Err(Error::refused(
-            "not reloading prosody: the config has errors; the running server was not touched",
-        ));
-    }
-    let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
-    out.info(&service::apply(action, timeout).map_err(Error::Service)?);
+    checked_service(out, ctx, service::Action::Reload)?;
     for m in ops::apply_to_running(ctx, o)? {
         out.info(&m);
     }
