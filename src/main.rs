@@ -189,6 +189,12 @@ fn list(out: &Out, ctx: &Context, l: &cli::ListArgs) -> Result<Status, Error> {
     }
     if l.json {
         output::print_json(&list);
+    } else if list.components.is_empty() {
+        // A bare header reads like a failure: say what was looked at.
+        out.info(&format!(
+            "no components in {} or the files it includes",
+            list.config.display()
+        ));
     } else {
         output::print_table(&list, l.show_secrets);
     }

@@ -167,6 +167,24 @@ fn remove_absent_and_if_exists() {
     assert_eq!(json(&o)["action"], "absent");
     assert_eq!(json(&o)["changed"], false);
     assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
+    // An empty list says so instead of printing a bare header (issue 13).
+    let o = s.run(&["list"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("no components in"), "{}", stderr(&o));
+    // A likely typo gets the name it probably means (issue 13).
+    let cfg = "Component \"my-manager.internal.mydomain\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n";
+    s.config(cfg);
+    let o = s.run(&["remove", "my-manger.internal.mydomain"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("did you mean my-manager.internal.mydomain?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = s.run(&["remove", "other.example"]);
+    assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), cfg);
 }
 
 #[test]

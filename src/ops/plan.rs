@@ -237,8 +237,16 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
                 file: 0,
             });
         }
+        let known: Vec<String> = set
+            .hosts()
+            .filter(|h| h.is_external())
+            .filter_map(|h| h.literal_name())
+            .collect();
+        let hint = crate::names::closest(name, known.iter().map(String::as_str))
+            .map(|n| format!("; did you mean {n}?"))
+            .unwrap_or_default();
         return Err(Error::NotFound(format!(
-            "there is no Component {name} in {} or the files it includes (use --if-exists to accept that)",
+            "there is no Component {name} in {} or the files it includes{hint} (use --if-exists to accept that)",
             set.files[0].path.display()
         )));
     }

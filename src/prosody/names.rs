@@ -248,6 +248,43 @@ pub fn same(a: &str, b: &str) -> bool {
     a == b || fold(a.as_bytes()) == fold(b.as_bytes())
 }
 
+/// The name among `known` that `name` most likely mistypes: at most two
+/// edits away (insert, delete, substitute one character), compared after
+/// nameprep, and the nearest one; `None` when none is that close. For
+/// "did you mean …?" on `remove my-manger…`.
+pub fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let want: Vec<char> = String::from_utf8_lossy(&fold(name.as_bytes()))
+        .chars()
+        .collect();
+    known
+        .filter_map(|k| {
+            let have: Vec<char> = String::from_utf8_lossy(&fold(k.as_bytes()))
+                .chars()
+                .collect();
+            let d = edit_distance(&want, &have);
+            (d <= 2).then_some((d, k))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, one row at a time (names are short).
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,5 +389,20 @@ mod tests {
         ] {
             validate(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
+    }
+
+    #[test]
+    fn closest_names_a_likely_typo() {
+        let known = [
+            "my-manager.internal.mydomain",
+            "my-rendezvous.internal.mydomain",
+        ];
+        let c = |n: &str| closest(n, known.iter().copied());
+        assert_eq!(c("my-manger.internal.mydomain"), Some(known[0]));
+        assert_eq!(c("MY-MANAGER.internal.mydomain"), Some(known[0]));
+        assert_eq!(c("my-rendevous.internal.mydomain"), Some(known[1]));
+        assert_eq!(c("other.example"), None);
+        assert_eq!(edit_distance(&['a', 'b'], &['b', 'a']), 2);
+        assert_eq!(edit_distance(&[], &['x']), 1);
     }
 }
