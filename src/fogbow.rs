@@ -299,8 +299,16 @@ impl ComponentProperties {
             ));
         } else if !listener.ports.contains(&port) {
             let from = key.map_or(String::from("the default"), |k| k.to_string());
+            // `listen --port` replaces the list: keep the ports other
+            // components already dial, and add this one.
+            let keep: String = listener
+                .ports
+                .iter()
+                .chain([&port])
+                .map(|p| format!(" --port {p}"))
+                .collect();
             out.push(format!(
-                "the component dials port {port} ({from}), but prosody accepts components on {}: run fogbow-xmpp-ctl listen --port {port}",
+                "the component dials port {port} ({from}), but prosody accepts components on {}: run fogbow-xmpp-ctl listen{keep}",
                 listener.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
             ));
         }
@@ -491,7 +499,8 @@ mod tests {
         let w = p.warnings(Path::new("m.conf"), &l);
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(w[0].contains("xmpp_enabled=false"));
-        assert!(w[1].contains("listen --port 5348"));
+        // The port other components dial is kept (issue 13).
+        assert!(w[1].contains("listen --port 5347 --port 5348"), "{w:?}");
         assert!(w[2].contains("listen --interface 0.0.0.0"));
         let open = Listener {
             interfaces: vec!["0.0.0.0".into()],

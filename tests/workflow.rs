@@ -87,7 +87,9 @@ fn add_from_properties() {
     ok(&o);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
-        e.contains("listen --port 5348")
+        // The suggestion keeps the listener's current port and adds 5348.
+        e.contains("listen --port ")
+            && e.contains(" --port 5348")
             && e.contains("listen --interface 0.0.0.0")
             && e.contains("xmpp_enabled=false"),
         "{e}"
