@@ -76,6 +76,13 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
     let o = s.run(&["add", "m.example", "--secret-file", new.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
+    // Placed by its Component line, as `list` places it (issue 13).
+    assert!(
+        stderr(&o).contains("already exists at ")
+            && stderr(&o).contains("prosody.cfg.lua:1 with a different secret"),
+        "{}",
+        stderr(&o)
+    );
     assert!(
         !stderr(&o).contains("secret-0123456789"),
         "no secret in errors: {}",

@@ -176,11 +176,7 @@ pub(super) fn add(
     }
     // Duplicate blocks merge in prosody and the last secret wins: that is the one to compare and change.
     let last = hosts.last().expect("not empty");
-    let Some((file, current)) = hosts
-        .iter()
-        .rev()
-        .find_map(|h| Some((h.at.file, h.secret()?)))
-    else {
+    let Some((owner, current)) = hosts.iter().rev().find_map(|h| Some((h, h.secret()?))) else {
         let doc = &set.files[last.at.file].doc;
         if doc.section(last.at.stmt).and_then(|h| h.table).is_none() {
             refuse_shadowed(set, last.at.file, doc.stmt_span(last.at.stmt).end)?;
@@ -193,9 +189,12 @@ pub(super) fn add(
             file: last.at.file,
         });
     };
+    let file = owner.at.file;
     let doc = &set.files[file].doc;
     let (line, column) = doc.line_col(current.span.start);
     let place = format!("{}:{line}:{column}", set.files[file].path.display());
+    // A component is placed by its `Component` line, as `list` shows it.
+    let component_at = format!("{}:{}", set.files[file].path.display(), owner.line());
     match current.literal() {
         // Never its text: an expression may hold the secret itself (`"S" .. ""`).
         None => Err(Error::refused(format!(
@@ -208,7 +207,7 @@ pub(super) fn add(
             file,
         }),
         Some(_) if !replace => Err(Error::refused(format!(
-            "{name} already exists at {place} with a different secret; use --replace to change it"
+            "{name} already exists at {component_at} with a different secret; use --replace to change it"
         ))),
         Some(_) => Ok(Plan {
             action: Action::Replaced,
