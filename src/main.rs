@@ -251,7 +251,7 @@ fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<
     if !report.ok {
         return Err(Error::refused(format!(
             "not {}ing prosody: the config has errors; the running server was not touched",
-            action.verb().trim_end_matches('e')
+            action.verb()
         )));
     }
     let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);

@@ -909,14 +909,8 @@ fn written_but_not_applied_is_exit_3_with_the_secret() {
         std::env::var("PATH").unwrap_or_default()
     );
     let run = |args: &[&str]| {
-        Command::new(BIN)
+        s.command(&s.path("prosody.cfg.lua"), args)
             .env("PATH", &path)
-            .arg("--settings")
-            .arg(s.path("settings.toml"))
-            .arg("-c")
-            .arg(s.path("prosody.cfg.lua"))
-            .args(args)
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     };

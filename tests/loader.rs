@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::*;
 
 /// A config whose error is far longer than a pipe's buffer: the loader
@@ -43,11 +41,9 @@ fn a_relative_config_gets_the_verdict_of_the_absolute_one() {
         "Component \"x.example\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n",
     );
     let check = |cwd: &str, config: &str| {
-        let o = Command::new(BIN)
+        let o = s
+            .command(std::path::Path::new(config), &["check", "--json"])
             .current_dir(s.path(cwd))
-            .args(["--settings"])
-            .arg(s.path("settings.toml"))
-            .args(["-c", config, "check", "--json"])
             .output()
             .unwrap();
         (code(&o), json(&o))

@@ -5,10 +5,9 @@
 //! by tests/systemd/running.sh; this pins the decisions without one.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 
 mod support;
-use support::{code, json, stderr, stdout, Scratch, BIN};
+use support::{code, json, stderr, stdout, Scratch};
 
 const BANNER: &str = "
 **************************
@@ -61,14 +60,8 @@ exit 0
 }
 
 fn run(s: &Scratch, path: &str, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
+    s.command(&s.path("prosody.cfg.lua"), args)
         .env("PATH", path)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(s.path("prosody.cfg.lua"))
-        .args(args)
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }

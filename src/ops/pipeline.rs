@@ -262,16 +262,11 @@ fn prosody_accepts(
     let Some(prosody) = crate::prosody::Installed::find() else {
         return Ok(None);
     };
-    // prosody resolves relative Includes against the path it is given.
-    let main = match main.is_relative() {
-        true => std::env::current_dir().map_or(main.to_path_buf(), |d| d.join(main)),
-        false => main.to_path_buf(),
-    };
     let overlay: Vec<(&Path, &Path)> = prepared
         .iter()
         .map(|p| (p.target(), p.temp_path()))
         .collect();
-    let verdict = match prosody.load_with(&main, &overlay) {
+    let verdict = match prosody.load_with(main, &overlay) {
         Ok(v) => v,
         Err(e) => {
             return Ok(Some(format!(
@@ -279,10 +274,10 @@ fn prosody_accepts(
             )))
         }
     };
-    let Some(d) = diagnostics::from_prosody_verdict(&main, files, verdict) else {
+    let Some(d) = diagnostics::from_prosody_verdict(main, files, verdict) else {
         return Ok(None);
     };
-    if matches!(prosody.load(&main), Ok(crate::prosody::Verdict::Loads)) {
+    if matches!(prosody.load(main), Ok(crate::prosody::Verdict::Loads)) {
         return Err(Error::Refused {
             message: "refusing to write: prosody's own loader refuses the edited config (it loads the current one)".into(),
             diagnostics: vec![d],

@@ -106,14 +106,21 @@ impl Scratch {
     pub fn run_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
         self.ctl(&self.path("prosody.cfg.lua"), args, stdin)
     }
-    /// Runs fogbow-xmpp-ctl on `config` with this scratch's settings.
-    pub fn ctl(&self, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    /// fogbow-xmpp-ctl on `config` with this scratch's settings, ready for
+    /// more (an environment, a working directory) before it runs.
+    pub fn command(&self, config: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("--settings")
             .arg(self.path("settings.toml"))
             .arg("-c")
             .arg(config)
-            .args(args);
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+    /// Runs fogbow-xmpp-ctl on `config` with this scratch's settings.
+    pub fn ctl(&self, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        let mut cmd = self.command(config, args);
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
