@@ -20,6 +20,11 @@ command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+command -v setfacl >/dev/null 2>&1 || missing+=(acl)
+command -v setfattr >/dev/null 2>&1 || missing+=(attr)
+command -v chattr >/dev/null 2>&1 || missing+=(e2fsprogs)
+# Java's own Properties reader proves our .properties reader and writer.
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 [ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
