@@ -216,21 +216,21 @@ Exit status:
   2  usage error";
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret", "from_properties"]).multiple(false)))]
+#[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret"]).multiple(false)))]
 pub struct AddArgs {
     /// The component's name, its `xmpp_jid` (e.g. my-manager.internal.mydomain); optional with --from-properties
     #[arg(required_unless_present = "from_properties")]
     pub name: Option<String>,
 
-    /// Take the name and secret (xmpp_jid, xmpp_password) from a Fogbow component's configuration file (Java .properties: manager.conf, rendezvous.conf, …; a regular file of at most 1 MiB)
-    #[arg(long, value_name = "FILE")]
+    /// Take the name and secret (xmpp_jid, xmpp_password) from a Fogbow component's configuration file (Java .properties: manager.conf, rendezvous.conf, …; a regular file of at most 1 MiB). With --generate-secret: a new secret goes into the config and into FILE's xmpp_password (only that value changes; appended if absent; FILE's owner and mode kept), neither file written unless both can be; if FILE cannot be replaced after the config was, the error says what each holds (exit 1)
+    #[arg(long, value_name = "FILE", conflicts_with = "secret_file")]
     pub from_properties: Option<PathBuf>,
 
     /// Read the secret from PATH, a regular file (- for standard input); one trailing newline is stripped; at most 1024 bytes
     #[arg(long, value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
 
-    /// Generate a 160-bit secret from the system's RNG and print it once on standard output
+    /// Generate a 160-bit secret from the system's RNG and print it once on standard output (with --from-properties: write it into FILE instead, never print it)
     #[arg(long)]
     pub generate_secret: bool,
 

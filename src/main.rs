@@ -141,7 +141,29 @@ fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
         ..edit_options(&a.edit)
     };
     if let Some(props) = &a.from_properties {
-        let (o, warnings) = ops::add_from_properties(ctx, a.name.as_deref(), props, opts)?;
+        let (o, warnings) = if a.generate_secret {
+            ops::add_from_properties_generated(ctx, a.name.as_deref(), props, opts)?
+        } else {
+            ops::add_from_properties(ctx, a.name.as_deref(), props, opts)?
+        };
+        // The secret written back into FILE (never shown): said before the
+        // config's sentence, as it is done by then.
+        if let (Some(w), false) = (&o.properties, a.edit.json) {
+            if let Some(diff) = &w.diff {
+                print!("{diff}");
+            }
+            let file = w.file.display();
+            out.info(&match (w.written, w.action) {
+                (true, "appended") => {
+                    format!("appended xmpp_password with the new secret to {file}")
+                }
+                (true, _) => format!("wrote the new secret into xmpp_password in {file}"),
+                (false, "appended") => {
+                    format!("would append xmpp_password with a new secret to {file}")
+                }
+                (false, _) => format!("would write a new secret into xmpp_password in {file}"),
+            });
+        }
         let applied = report_edit(out, ctx, &o, &a.edit, None, Subject::Component);
         // What may still keep the component from reaching prosody, last.
         for w in warnings {
