@@ -270,9 +270,19 @@ pub struct ListenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("copy").args(["from_properties", "secret_file"]).multiple(false)))]
 pub struct ProbeArgs {
-    /// The component's name
-    pub name: String,
+    /// The component's name; optional with --from-properties (its xmpp_jid)
+    #[arg(required_unless_present = "from_properties")]
+    pub name: Option<String>,
+
+    /// Test the component's own copy of the secret: xmpp_password (and the name, xmpp_jid, which NAME must equal) from its Fogbow configuration file (manager.conf, …). Says whether prosody accepts it, whether it equals the config's component_secret (neither is printed), and how to fix it; a conflict (the component is connected) does not verify it
+    #[arg(long, value_name = "FILE")]
+    pub from_properties: Option<PathBuf>,
+
+    /// Test this secret instead of the config's: read from PATH, a regular file (- for standard input); one trailing newline is stripped
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
 
     /// Connect to this address [default: the configured listener]
     #[arg(long, value_name = "HOST")]
@@ -286,7 +296,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Print JSON: {"name", "host", "port", "outcome", "detail"?, "hint"}
+    /// Print JSON: {"name", "host", "port", "outcome", "detail"?, "hint", "secret_from", "matches_config"?}
     #[arg(long)]
     pub json: bool,
 }

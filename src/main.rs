@@ -313,13 +313,34 @@ fn listen(out: &Out, ctx: &Context, l: &cli::ListenArgs) -> Result<Status, Error
 }
 
 fn probe(out: &Out, ctx: &Context, p: &cli::ProbeArgs) -> Result<Status, Error> {
-    let r = ops::probe(ctx, &p.name, p.host.clone(), p.port, p.force)?;
+    // Whose copy of the secret: the config's, or the component's own.
+    let (name, given) = match (&p.from_properties, &p.secret_file) {
+        (Some(file), _) => {
+            let (name, g) = ops::secret_from_properties(p.name.as_deref(), file)?;
+            (name, Some(g))
+        }
+        (None, Some(path)) => {
+            let given = ops::GivenSecret {
+                secret: secret::read_file(path).map_err(Error::Invalid)?,
+                named: match path.as_os_str() == "-" {
+                    true => "the secret from standard input".into(),
+                    false => format!("the secret in {}", path.display()),
+                },
+                from: "secret-file",
+                fix: None,
+            };
+            let name = p.name.clone().expect("clap requires NAME");
+            (name, Some(given))
+        }
+        (None, None) => (p.name.clone().expect("clap requires NAME"), None),
+    };
+    let r = ops::probe_with(ctx, &name, p.host.clone(), p.port, p.force, given)?;
     if p.json {
         output::print_json(&r);
     } else {
         out.probe(&r);
     }
-    Ok(Status::from_ok(r.outcome.ok()))
+    Ok(Status::from_ok(r.ok()))
 }
 
 fn doctor(ctx: &Context, d: &cli::DoctorArgs) -> Result<Status, Error> {

@@ -36,7 +36,7 @@ pub use diff::mask_secrets;
 pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, show_listener};
-pub use probe::{probe, ProbeReport};
+pub use probe::{probe, probe_with, secret_from_properties, GivenSecret, ProbeReport};
 pub use restore::{backups, restore};
 
 /// What every operation needs to know.
