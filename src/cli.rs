@@ -164,6 +164,13 @@ pub enum Command {
     /// good news), connection-error, timeout (no answer within 5 s, or not all
     /// of it within the probe's 10 s deadline) or not-xmpp (another service
     /// answers there). Exit 0 for accepted and conflict.
+    ///
+    /// With --from-properties FILE or --secret-file PATH it presents the
+    /// component's own copy of the secret instead, says whether prosody
+    /// accepts it and whether it equals the config's component_secret
+    /// (printing neither), and how to fix a mismatch. A conflict does not
+    /// verify the copy (prosody refuses a second session before checking any
+    /// secret); it is exit 1 when the copy is known to differ from the config's.
     #[command(after_help = AFTER_HELP)]
     Probe(Deferred<ProbeArgs>),
     /// List the backups of the main config, or restore one

@@ -327,7 +327,14 @@ fn probe(out: &Out, ctx: &Context, p: &cli::ProbeArgs) -> Result<Status, Error> 
                     false => format!("the secret in {}", path.display()),
                 },
                 from: "secret-file",
-                fix: None,
+                // Standard input is spent: only a file can be read again.
+                fix: (path.as_os_str() != "-").then(|| {
+                    format!(
+                        "fogbow-xmpp-ctl add {} --secret-file {} --replace --reload",
+                        p.name.as_deref().unwrap_or("NAME"),
+                        path.display()
+                    )
+                }),
             };
             let name = p.name.clone().expect("clap requires NAME");
             (name, Some(given))
