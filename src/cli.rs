@@ -164,6 +164,13 @@ pub enum Command {
     /// good news), connection-error, timeout (no answer within 5 s, or not all
     /// of it within the probe's 10 s deadline) or not-xmpp (another service
     /// answers there). Exit 0 for accepted and conflict.
+    ///
+    /// With --from-properties FILE or --secret-file PATH it presents the
+    /// component's own copy of the secret instead, says whether prosody
+    /// accepts it and whether it equals the config's component_secret
+    /// (printing neither), and how to fix a mismatch. A conflict does not
+    /// verify the copy (prosody refuses a second session before checking any
+    /// secret); it is exit 1 when the copy is known to differ from the config's.
     #[command(after_help = AFTER_HELP)]
     Probe(Deferred<ProbeArgs>),
     /// List the backups of the main config, or restore one
@@ -216,21 +223,21 @@ Exit status:
   2  usage error";
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret", "from_properties"]).multiple(false)))]
+#[command(group(ArgGroup::new("source").args(["secret_file", "generate_secret"]).multiple(false)))]
 pub struct AddArgs {
     /// The component's name, its `xmpp_jid` (e.g. my-manager.internal.mydomain); optional with --from-properties
     #[arg(required_unless_present = "from_properties")]
     pub name: Option<String>,
 
-    /// Take the name and secret (xmpp_jid, xmpp_password) from a Fogbow component's configuration file (Java .properties: manager.conf, rendezvous.conf, …; a regular file of at most 1 MiB)
-    #[arg(long, value_name = "FILE")]
+    /// Take the name and secret (xmpp_jid, xmpp_password) from a Fogbow component's configuration file (Java .properties: manager.conf, rendezvous.conf, …; a regular file of at most 1 MiB). With --generate-secret: a new secret goes into the config and into FILE's xmpp_password (only that value changes; appended if absent; FILE's owner and mode kept), neither file written unless both can be; if FILE cannot be replaced after the config was, the error says what each holds (exit 1)
+    #[arg(long, value_name = "FILE", conflicts_with = "secret_file")]
     pub from_properties: Option<PathBuf>,
 
     /// Read the secret from PATH, a regular file (- for standard input); one trailing newline is stripped; at most 1024 bytes
     #[arg(long, value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
 
-    /// Generate a 160-bit secret from the system's RNG and print it once on standard output
+    /// Generate a 160-bit secret from the system's RNG and print it once on standard output (with --from-properties: write it into FILE instead, never print it)
     #[arg(long)]
     pub generate_secret: bool,
 
@@ -270,9 +277,19 @@ pub struct ListenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("copy").args(["from_properties", "secret_file"]).multiple(false)))]
 pub struct ProbeArgs {
-    /// The component's name
-    pub name: String,
+    /// The component's name; optional with --from-properties (its xmpp_jid)
+    #[arg(required_unless_present = "from_properties")]
+    pub name: Option<String>,
+
+    /// Test the component's own copy of the secret: xmpp_password (and the name, xmpp_jid, which NAME must equal) from its Fogbow configuration file (manager.conf, …). Says whether prosody accepts it, whether it equals the config's component_secret (neither is printed), and how to fix it; a conflict (the component is connected) does not verify it
+    #[arg(long, value_name = "FILE")]
+    pub from_properties: Option<PathBuf>,
+
+    /// Test this secret instead of the config's: read from PATH, a regular file (- for standard input); one trailing newline is stripped
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
 
     /// Connect to this address [default: the configured listener]
     #[arg(long, value_name = "HOST")]
@@ -286,7 +303,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Print JSON: {"name", "host", "port", "outcome", "detail"?, "hint"}
+    /// Print JSON: {"name", "host", "port", "outcome", "detail"?, "hint", "secret_from", "matches_config"?}
     #[arg(long)]
     pub json: bool,
 }

@@ -38,21 +38,51 @@ pub const MAX_PROPERTIES: u64 = 1 << 20;
 /// Reads and checks a Fogbow component's properties file: a regular file of
 /// at most [`MAX_PROPERTIES`] bytes (a FIFO or a device is refused unread).
 pub fn read(path: &Path) -> Result<ComponentProperties, String> {
+    let bytes = read_bytes(path)?;
+    let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
+    component(path, &map, true)
+}
+
+/// [`read`] for a file whose secret is about to be generated
+/// (`add --from-properties FILE --generate-secret`): `xmpp_password` may be
+/// missing, empty or Fogbow's `$…` placeholder, as in a fresh copy of
+/// Fogbow's example (`password` is then empty). Returns the file's bytes
+/// too, which [`set_property`] rewrites.
+pub fn read_for_new_secret(path: &Path) -> Result<(ComponentProperties, Vec<u8>), String> {
+    let bytes = read_bytes(path)?;
+    let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
+    Ok((component(path, &map, false)?, bytes))
+}
+
+fn not_valid(path: &Path, (line, e): (usize, String)) -> String {
+    format!(
+        "{}:{line}: not a valid properties file: {e}",
+        path.display()
+    )
+}
+
+/// The file's bytes, bounded, from a regular file only.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     use crate::secret::ReadError;
     let p = path.display();
-    let bytes =
-        crate::secret::read_regular(path, MAX_PROPERTIES, "the properties file").map_err(|e| {
-            match e {
-                ReadError::Missing => format!("cannot read {p}: No such file or directory"),
-                ReadError::TooLarge => format!(
-                    "{p} is larger than {} MiB: not a Fogbow component's configuration",
-                    MAX_PROPERTIES >> 20
-                ),
-                ReadError::Other(m) => m,
-            }
-        })?;
-    let map = parse_properties(&bytes)
-        .map_err(|(line, e)| format!("{p}:{line}: not a valid properties file: {e}"))?;
+    crate::secret::read_regular(path, MAX_PROPERTIES, "the properties file").map_err(|e| match e {
+        ReadError::Missing => format!("cannot read {p}: No such file or directory"),
+        ReadError::TooLarge => format!(
+            "{p} is larger than {} MiB: not a Fogbow component's configuration",
+            MAX_PROPERTIES >> 20
+        ),
+        ReadError::Other(m) => m,
+    })
+}
+
+/// What the component will present, from the file's keys; without
+/// `need_password`, a missing or placeholder `xmpp_password` is fine.
+fn component(
+    path: &Path,
+    map: &std::collections::HashMap<String, String>,
+    need_password: bool,
+) -> Result<ComponentProperties, String> {
+    let p = path.display();
     // The secret's value never appears in a message.
     let get = |key: &str| -> Result<String, String> {
         let shown = |v: &str| {
@@ -74,7 +104,10 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
         Ok(v.clone())
     };
     let jid = get("xmpp_jid")?;
-    let password = get("xmpp_password")?;
+    let password = match need_password {
+        true => get("xmpp_password")?,
+        false => String::new(),
+    };
     let mut port = (DEFAULT_PORT, None);
     for key in PORT_KEYS {
         if let Some(v) = map.get(key) {
@@ -117,12 +150,38 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
 pub fn parse_properties(
     bytes: &[u8],
 ) -> Result<std::collections::HashMap<String, String>, (usize, String)> {
+    Ok(entries(bytes)?
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect())
+}
+
+/// One key of a `.properties` file, where its value is in the file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    /// The value's bytes as written (escapes, continuations and all): what
+    /// [`set_property`] replaces. Empty, at the end of the key's line, for
+    /// an empty value.
+    pub span: std::ops::Range<usize>,
+    /// The line has no separator after its key (`key` alone): a value put
+    /// there needs one.
+    pub bare_key: bool,
+}
+
+/// Every key and value of a `.properties` file, in file order (a key may
+/// repeat; the last one wins), as [`parse_properties`] reads them, with
+/// where each value is written.
+pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
     let text: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
-    let mut map = std::collections::HashMap::new();
+    let mut out = Vec::new();
     let (mut at, mut line_no) = (0, 1);
     while at < text.len() {
         // One logical line: from its first non-blank to its unescaped end.
         let mut logical: Vec<char> = Vec::new();
+        // Where each character of `logical` is in `bytes`.
+        let mut raw: Vec<usize> = Vec::new();
         let mut first_line = line_no;
         let mut starting = true; // skipping blanks at a natural line's start
         let mut continued = false; // this natural line continues the previous
@@ -157,6 +216,7 @@ pub fn parse_properties(
             if !newline {
                 if !comment {
                     logical.push(c);
+                    raw.push(at - 1);
                     backslash = c == '\\' && !backslash;
                 }
                 continue;
@@ -166,6 +226,7 @@ pub fn parse_properties(
             }
             if backslash {
                 logical.pop();
+                raw.pop();
                 backslash = false;
                 if last_byte {
                     keep_empty = true;
@@ -180,17 +241,192 @@ pub fn parse_properties(
         if backslash {
             // A backslash escaping the end of the file escapes nothing.
             logical.pop();
+            raw.pop();
             keep_empty = true;
         }
         if comment || (logical.is_empty() && !keep_empty) {
             continue;
         }
-        let (key, value) = split_key_value(&logical);
-        let key = unescape(key).map_err(|e| (first_line, e))?;
-        let value = unescape(value).map_err(|e| (first_line, e))?;
-        map.insert(key, value);
+        let (key_len, value_start) = split_key_value(&logical);
+        let key = unescape(&logical[..key_len]).map_err(|e| (first_line, e))?;
+        let value = unescape(&logical[value_start..]).map_err(|e| (first_line, e))?;
+        let end = raw.last().map_or(at, |&r| r + 1);
+        let start = raw.get(value_start).copied().unwrap_or(end);
+        out.push(Entry {
+            key,
+            value,
+            span: start..end,
+            bare_key: key_len == logical.len(),
+        });
     }
-    Ok(map)
+    Ok(out)
+}
+
+/// `key`'s value set to `value` in the file `bytes`, every other byte as
+/// it was: the last line that sets `key` (the one Java reads) gets the new
+/// value's bytes in place of the old one's (a value continued over several
+/// lines becomes one line); without one, `key=value` is appended, in the
+/// file's own line ending. The new value is escaped as
+/// [`escape`] does, and the result is read back: unless every other key
+/// reads as before and `key` reads `value`, nothing is returned.
+pub fn set_property(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, String> {
+    let before = entries(bytes).map_err(|(line, e)| format!("line {line}: {e}"))?;
+    let want = |new: &[u8]| -> bool {
+        let Ok(mut map) = parse_properties(new) else {
+            return false;
+        };
+        let mut old: std::collections::HashMap<String, String> = before
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect();
+        old.insert(key.to_string(), value.to_string());
+        std::mem::take(&mut map) == old
+    };
+    let escaped = escape(value, false);
+    let mut tries: Vec<Vec<u8>> = Vec::new();
+    if let Some(e) = before.iter().rev().find(|e| e.key == key) {
+        let mut new = bytes[..e.span.start].to_vec();
+        if e.bare_key {
+            new.push(b'=');
+        }
+        new.extend_from_slice(escaped.as_bytes());
+        new.extend_from_slice(&bytes[e.span.end..]);
+        tries.push(new);
+    } else {
+        let eol = line_ending(bytes);
+        let line = format!("{}={escaped}{eol}", escape(key, true));
+        let ends = bytes.is_empty() || matches!(bytes.last(), Some(b'\n' | b'\r'));
+        let mut new = bytes.to_vec();
+        if !ends {
+            new.extend_from_slice(eol.as_bytes());
+        }
+        // After a last line that a backslash continues, an empty line ends
+        // it first.
+        let mut safer = new.clone();
+        safer.extend_from_slice(eol.as_bytes());
+        new.extend_from_slice(line.as_bytes());
+        safer.extend_from_slice(line.as_bytes());
+        tries.extend([new, safer]);
+    }
+    tries.into_iter().find(|t| want(t)).ok_or_else(|| {
+        format!("setting {key} would change how other keys read (this is a bug in fogbow-xmpp-ctl; please report it)")
+    })
+}
+
+/// The file's line ending: that of its first line, else `\n`.
+fn line_ending(bytes: &[u8]) -> &'static str {
+    match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+        Some(i) if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') => "\r\n",
+        Some(i) if bytes[i] == b'\r' => "\r",
+        _ => "\n",
+    }
+}
+
+/// A key or value written so that `Properties.load` reads it back exactly,
+/// as `Properties.store` writes it (`saveConvert`): `\` doubled; tab, line
+/// breaks and form feed as `\t \n \r \f`; `= : # !` escaped; a space
+/// escaped in a key, and at the start of a value (where it would be
+/// skipped); every other character outside printable ASCII as `\uXXXX`
+/// (UTF-16), so the file stays ASCII whatever encoding a reader assumes.
+pub fn escape(s: &str, key: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ' ' if i == 0 || key => out.push_str("\\ "),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\x0c' => out.push_str("\\f"),
+            '=' | ':' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A unified diff of a properties file's change for a terminal, the value
+/// of `key` shown as `********` on both sides unless `show_secrets`: lines
+/// are compared as written, so a changed secret still shows as a changed
+/// line.
+pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets: bool) -> String {
+    let lines = |bytes: &[u8]| -> (Vec<String>, Vec<String>) {
+        let mut shown = bytes.to_vec();
+        if !show_secrets {
+            if let Ok(es) = entries(bytes) {
+                // Back to front, so earlier spans stay where they are.
+                for e in es.iter().rev().filter(|e| e.key == key) {
+                    shown.splice(e.span.clone(), b"********".iter().copied());
+                }
+            }
+        }
+        let split = |b: &[u8]| -> Vec<String> {
+            b.split_inclusive(|&c| c == b'\n')
+                .map(|l| l.iter().map(|&c| char::from(c)).collect())
+                .collect()
+        };
+        (split(bytes), split(&shown))
+    };
+    let ((old_real, old_shown), (new_real, new_shown)) = (lines(old), lines(new));
+    // A masked value spanning lines shortens the shown side: then show
+    // the masked text whole rather than misalign it.
+    if old_real.len() != old_shown.len() || new_real.len() != new_shown.len() {
+        return format!(
+            "--- {p}\n+++ {p}\n(xmpp_password changed; its lines are not shown)\n",
+            p = crate::diagnostics::terminal_safe(&path.display().to_string())
+        );
+    }
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_real, &new_real);
+    let p = crate::diagnostics::terminal_safe(&path.display().to_string()).into_owned();
+    let mut out = format!("--- {p}\n+++ {p}\n");
+    let safe = |l: &str| {
+        let body = l.strip_suffix('\n').unwrap_or(l);
+        let (body, cr) = match body.strip_suffix('\r') {
+            Some(b) => (b, "\r"),
+            None => (body, ""),
+        };
+        let mut s: String = body
+            .split('\t')
+            .map(|part| crate::diagnostics::terminal_safe(part).into_owned())
+            .collect::<Vec<_>>()
+            .join("\t");
+        s.push_str(cr);
+        s.push('\n');
+        if !l.ends_with('\n') {
+            s.push_str("\\ No newline at end of file\n");
+        }
+        s
+    };
+    for group in similar::group_diff_ops(ops, 3) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let (o, n) = (first.old_range().start, first.new_range().start);
+        let (ol, nl) = (last.old_range().end - o, last.new_range().end - n);
+        let at = |start: usize, len: usize| if len == 0 { start } else { start + 1 };
+        out.push_str(&format!("@@ -{},{ol} +{},{nl} @@\n", at(o, ol), at(n, nl)));
+        for op in &group {
+            for change in op.iter_changes(&old_shown, &new_shown) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Equal => ' ',
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                };
+                out.push(sign);
+                out.push_str(&safe(&change.value()));
+            }
+        }
+    }
+    out
 }
 
 /// Java's whitespace in a `.properties` line (line breaks aside).
@@ -198,8 +434,9 @@ fn blank(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\x0c')
 }
 
-/// `Properties.load`'s split of a logical line into key and value.
-fn split_key_value(line: &[char]) -> (&[char], &[char]) {
+/// `Properties.load`'s split of a logical line into key and value: the
+/// key's length and where the value starts.
+fn split_key_value(line: &[char]) -> (usize, usize) {
     let (mut key_len, mut value_start, mut has_sep) = (0, line.len(), false);
     let mut backslash = false;
     while key_len < line.len() {
@@ -227,7 +464,7 @@ fn split_key_value(line: &[char]) -> (&[char], &[char]) {
         }
         value_start += 1;
     }
-    (&line[..key_len], &line[value_start..])
+    (key_len, value_start)
 }
 
 /// `Properties.loadConvert`: the escapes of a key or value.
@@ -423,6 +660,116 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 1500, "only {compared} inputs Java reads");
+    }
+
+    /// Only the value's bytes change: comments, other lines, escapes and
+    /// line endings stay; a missing key is appended in the file's line
+    /// ending, after a continued last line is ended.
+    #[test]
+    fn set_property_is_lossless() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (
+                b"# c \\\r\nxmpp_jid=a\\u0062\r\nxmpp_password = old\\\r\n   cont  \r\nother:1\r\n",
+                b"# c \\\r\nxmpp_jid=a\\u0062\r\nxmpp_password = NEW\r\nother:1\r\n",
+            ),
+            // The last of two wins in Java, so it is the one changed.
+            (
+                b"xmpp_password=1\nxmpp_password=2\n",
+                b"xmpp_password=1\nxmpp_password=NEW\n",
+            ),
+            (b"xmpp_password\n", b"xmpp_password=NEW\n"),
+            (b"  xmpp_password =  \n", b"  xmpp_password =  NEW\n"),
+            (b"xmpp_password=$p\\\n\n", b"xmpp_password=NEW\\\n\n"),
+            (b"a=1\r\nb=2", b"a=1\r\nb=2\r\nxmpp_password=NEW\r\n"),
+            (b"a=1\rb=2\r", b"a=1\rb=2\rxmpp_password=NEW\r"),
+            (b"a=1\\\n", b"a=1\\\n\nxmpp_password=NEW\n"),
+            (b"# only \\\n", b"# only \\\nxmpp_password=NEW\n"),
+            (b"", b"xmpp_password=NEW\n"),
+            (b"k=caf\xe9\n", b"k=caf\xe9\nxmpp_password=NEW\n"),
+        ];
+        for (before, after) in cases {
+            let got = set_property(before, "xmpp_password", "NEW").unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(after),
+                "{:?}",
+                String::from_utf8_lossy(before)
+            );
+        }
+        assert!(set_property(b"a=\\u12\n", "xmpp_password", "x")
+            .unwrap_err()
+            .contains("line 1"));
+    }
+
+    #[test]
+    fn escape_as_java_stores() {
+        assert_eq!(escape("a b", false), "a b");
+        assert_eq!(escape(" a", false), "\\ a");
+        assert_eq!(escape("a b", true), "a\\ b");
+        assert_eq!(
+            escape("\\=:#!\t\n\r\x0c", false),
+            "\\\\\\=\\:\\#\\!\\t\\n\\r\\f"
+        );
+        assert_eq!(
+            escape("\u{e9}\u{1F600}\u{7f}", false),
+            "\\u00E9\\uD83D\\uDE00\\u007F"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any value, in place of any old one or appended, reads back as
+        /// itself, and no other key changes.
+        #[test]
+        fn any_value_reads_back(
+            value in "\\PC*|[ \\\\=:#!\t\r\n\x0c\u{e9}\u{1F600}a]{0,12}",
+            old in "[ a\\\\=:\t]{0,6}",
+            tail in proptest::sample::select(vec!["", "\n", "\r\n", "\\\n", "\\"]),
+            present in proptest::bool::ANY,
+        ) {
+            let mut file = b"# Fogbow\nxmpp_jid = m.example\n".to_vec();
+            if present {
+                file.extend_from_slice(format!("xmpp_password={old}\nz=1\n").as_bytes());
+            }
+            file.extend_from_slice(format!("last=v{tail}").as_bytes());
+            let before = parse_properties(&file).unwrap();
+            let new = set_property(&file, "xmpp_password", &value).unwrap();
+            let mut after = parse_properties(&new).unwrap();
+            proptest::prop_assert_eq!(after.remove("xmpp_password"), Some(value));
+            let mut before = before;
+            before.remove("xmpp_password");
+            proptest::prop_assert_eq!(after, before);
+            proptest::prop_assert!(new.is_ascii(), "the file stays ASCII");
+        }
+    }
+
+    /// A dry run's diff shows the changed line with the value masked.
+    #[test]
+    fn masked_diff_hides_both_values() {
+        let old = b"a=1\nxmpp_password=old-secret\nb=2\n";
+        let new = set_property(old, "xmpp_password", "new-secret").unwrap();
+        let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
+        assert!(
+            d.contains("-xmpp_password=********\n+xmpp_password=********\n"),
+            "{d}"
+        );
+        assert!(
+            !d.contains("old-secret") && !d.contains("new-secret"),
+            "{d}"
+        );
+        let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", true);
+        assert!(d.contains("+xmpp_password=new-secret\n"), "{d}");
+        let appended = set_property(b"a=1", "xmpp_password", "s").unwrap();
+        let d = masked_diff(
+            Path::new("m.conf"),
+            b"a=1",
+            &appended,
+            "xmpp_password",
+            false,
+        );
+        assert!(
+            d.contains("-a=1\n\\ No newline at end of file\n+a=1\n+xmpp_password=********\n"),
+            "{d}"
+        );
     }
 
     #[test]

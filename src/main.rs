@@ -141,7 +141,29 @@ fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
         ..edit_options(&a.edit)
     };
     if let Some(props) = &a.from_properties {
-        let (o, warnings) = ops::add_from_properties(ctx, a.name.as_deref(), props, opts)?;
+        let (o, warnings) = if a.generate_secret {
+            ops::add_from_properties_generated(ctx, a.name.as_deref(), props, opts)?
+        } else {
+            ops::add_from_properties(ctx, a.name.as_deref(), props, opts)?
+        };
+        // The secret written back into FILE (never shown): said before the
+        // config's sentence, as it is done by then.
+        if let (Some(w), false) = (&o.properties, a.edit.json) {
+            if let Some(diff) = &w.diff {
+                print!("{diff}");
+            }
+            let file = w.file.display();
+            out.info(&match (w.written, w.action) {
+                (true, "appended") => {
+                    format!("appended xmpp_password with the new secret to {file}")
+                }
+                (true, _) => format!("wrote the new secret into xmpp_password in {file}"),
+                (false, "appended") => {
+                    format!("would append xmpp_password with a new secret to {file}")
+                }
+                (false, _) => format!("would write a new secret into xmpp_password in {file}"),
+            });
+        }
         let applied = report_edit(out, ctx, &o, &a.edit, None, Subject::Component);
         // What may still keep the component from reaching prosody, last.
         for w in warnings {
@@ -291,13 +313,41 @@ fn listen(out: &Out, ctx: &Context, l: &cli::ListenArgs) -> Result<Status, Error
 }
 
 fn probe(out: &Out, ctx: &Context, p: &cli::ProbeArgs) -> Result<Status, Error> {
-    let r = ops::probe(ctx, &p.name, p.host.clone(), p.port, p.force)?;
+    // Whose copy of the secret: the config's, or the component's own.
+    let (name, given) = match (&p.from_properties, &p.secret_file) {
+        (Some(file), _) => {
+            let (name, g) = ops::secret_from_properties(p.name.as_deref(), file)?;
+            (name, Some(g))
+        }
+        (None, Some(path)) => {
+            let given = ops::GivenSecret {
+                secret: secret::read_file(path).map_err(Error::Invalid)?,
+                named: match path.as_os_str() == "-" {
+                    true => "the secret from standard input".into(),
+                    false => format!("the secret in {}", path.display()),
+                },
+                from: "secret-file",
+                // Standard input is spent: only a file can be read again.
+                fix: (path.as_os_str() != "-").then(|| {
+                    format!(
+                        "fogbow-xmpp-ctl add {} --secret-file {} --replace --reload",
+                        p.name.as_deref().unwrap_or("NAME"),
+                        path.display()
+                    )
+                }),
+            };
+            let name = p.name.clone().expect("clap requires NAME");
+            (name, Some(given))
+        }
+        (None, None) => (p.name.clone().expect("clap requires NAME"), None),
+    };
+    let r = ops::probe_with(ctx, &name, p.host.clone(), p.port, p.force, given)?;
     if p.json {
         output::print_json(&r);
     } else {
         out.probe(&r);
     }
-    Ok(Status::from_ok(r.outcome.ok()))
+    Ok(Status::from_ok(r.ok()))
 }
 
 fn doctor(ctx: &Context, d: &cli::DoctorArgs) -> Result<Status, Error> {

@@ -36,7 +36,7 @@ pub use diff::mask_secrets;
 pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, show_listener};
-pub use probe::{probe, ProbeReport};
+pub use probe::{probe, probe_with, secret_from_properties, GivenSecret, ProbeReport};
 pub use restore::{backups, restore};
 
 /// What every operation needs to know.
@@ -103,6 +103,27 @@ pub struct EditOutcome {
     /// into a file others can read).
     #[serde(skip)]
     pub notes: Vec<String>,
+    /// Only for `add --from-properties FILE --generate-secret`: what was
+    /// (or, in a dry run, would be) written into FILE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<PropertiesWrite>,
+}
+
+/// The generated secret written back into a Fogbow component's
+/// `.properties` file; its JSON form (`"properties"`) is part of the contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct PropertiesWrite {
+    #[serde(serialize_with = "crate::config::json_path::one")]
+    pub file: PathBuf,
+    /// `"replaced"` (the value of the last `xmpp_password` line) or
+    /// `"appended"` (the file had none).
+    pub action: &'static str,
+    /// Whether the file was rewritten (false in a dry run).
+    pub written: bool,
+    /// Only for `--dry-run`: the unified diff of the file, the secret masked
+    /// unless `--show-secrets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,18 +168,129 @@ pub fn add_from_properties(
     opts: EditOptions,
 ) -> Result<(EditOutcome, Vec<String>), Error> {
     let props = crate::fogbow::read(path).map_err(Error::Invalid)?;
-    if let Some(n) = name {
-        if !crate::names::same(n, &props.jid) {
-            return Err(Error::Invalid(format!(
-                "the name {n} differs from xmpp_jid = {} in {}",
-                props.jid,
-                path.display()
-            )));
-        }
-    }
+    same_jid(name, &props.jid, path)?;
     let outcome = add(ctx, &props.jid, &props.password, opts)?;
     let listener = show_listener(ctx)?;
     Ok((outcome, props.warnings(path, &listener)))
+}
+
+/// The name given, if any, must be the file's `xmpp_jid`.
+fn same_jid(name: Option<&str>, jid: &str, path: &Path) -> Result<(), Error> {
+    match name {
+        Some(n) if !crate::names::same(n, jid) => Err(Error::Invalid(format!(
+            "the name {n} differs from xmpp_jid = {jid} in {}",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A secret written into a properties file others can read is theirs too.
+fn readable_note(path: &Path, jid: &str) -> Option<String> {
+    let why = crate::safe_write::readable_by_others(path).ok()??;
+    Some(format!(
+        "{} is readable by others ({why}): they can read the secret of {jid}; chmod o-r it",
+        path.display()
+    ))
+}
+
+/// The key of a Fogbow component's secret in its `.properties` file.
+const PASSWORD_KEY: &str = "xmpp_password";
+
+/// `add --from-properties FILE --generate-secret`: a new secret for the
+/// component `xmpp_jid` names, written into prosody's config and into
+/// FILE's `xmpp_password` (only that value's bytes change; appended when
+/// FILE has none), so the two cannot disagree.
+///
+/// Order, so that a failure never leaves them disagreeing silently: FILE's
+/// new version is first complete on disk next to it (owner, mode, ACL
+/// kept; fsynced), so a FILE we cannot replace changes nothing; then the
+/// config is edited (its own lock, checks and backup); then FILE is
+/// renamed into place, unless it changed meanwhile. A failure after the
+/// config was written says what each file holds now and how to make them
+/// agree, never the secret. A dry run writes neither and returns both diffs.
+pub fn add_from_properties_generated(
+    ctx: &Context,
+    name: Option<&str>,
+    path: &Path,
+    opts: EditOptions,
+) -> Result<(EditOutcome, Vec<String>), Error> {
+    let (props, old) = crate::fogbow::read_for_new_secret(path).map_err(Error::Invalid)?;
+    same_jid(name, &props.jid, path)?;
+    let secret = crate::secret::generate().map_err(|message| {
+        Error::Io(crate::safe_write::WriteError {
+            message,
+            kind: std::io::ErrorKind::Other,
+        })
+    })?;
+    let value = std::str::from_utf8(&secret).expect("a generated secret is hex");
+    let new = crate::fogbow::set_property(&old, PASSWORD_KEY, value)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let had = crate::fogbow::entries(&old).is_ok_and(|es| es.iter().any(|e| e.key == PASSWORD_KEY));
+    let mut write = PropertiesWrite {
+        file: path.to_path_buf(),
+        action: if had { "replaced" } else { "appended" },
+        written: false,
+        diff: None,
+    };
+    let listener = show_listener(ctx)?;
+    let warnings = props.warnings(path, &listener);
+    if opts.dry_run {
+        let mut outcome = add(ctx, &props.jid, &secret, opts)?;
+        outcome.notes.extend(readable_note(path, &props.jid));
+        write.diff = Some(crate::fogbow::masked_diff(
+            path,
+            &old,
+            &new,
+            PASSWORD_KEY,
+            opts.show_secrets,
+        ));
+        outcome.properties = Some(write);
+        return Ok((outcome, warnings));
+    }
+    let nothing = |mut e: crate::safe_write::WriteError| {
+        e.message.push_str(" (nothing was changed)");
+        Error::Io(e)
+    };
+    // The path as named, link by link (no link planted by another user),
+    // then the real file, whose owner, mode and ACL the new version keeps.
+    let real = crate::safe_write::resolve(path).map_err(nothing)?;
+    let prepared = crate::safe_write::prepare(&real, &new).map_err(nothing)?;
+    // On an error the prepared file is dropped, and with it its temp file.
+    let mut outcome = add(ctx, &props.jid, &secret, opts)?;
+    outcome.notes.extend(readable_note(path, &props.jid));
+    // What each file holds if FILE cannot follow the config.
+    let disagree = |why: String| {
+        let restore = outcome
+            .backup
+            .as_ref()
+            .map(|b| {
+                format!(
+                    ", or put the config back with fogbow-xmpp-ctl restore {}",
+                    b.display()
+                )
+            })
+            .unwrap_or_default();
+        Error::Io(crate::safe_write::WriteError {
+            message: format!(
+                "{cfg} now has a new secret for {jid}, but {file} was not rewritten: {why}; it still has its previous xmpp_password, which prosody will refuse once it reloads; run this command again (with --replace){restore}",
+                cfg = outcome.file.display(),
+                jid = props.jid,
+                file = path.display(),
+            ),
+            kind: std::io::ErrorKind::Other,
+        })
+    };
+    // Someone else's edit of FILE since we read it is not overwritten.
+    let now =
+        crate::secret::read_regular(&real, crate::fogbow::MAX_PROPERTIES, "the properties file");
+    if !matches!(&now, Ok(b) if *b == old) {
+        return Err(disagree("it changed while the config was edited".into()));
+    }
+    prepared.commit(None).map_err(|e| disagree(e.message))?;
+    write.written = true;
+    outcome.properties = Some(write);
+    Ok((outcome, warnings))
 }
 
 #[cfg(test)]

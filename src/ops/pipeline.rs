@@ -41,6 +41,7 @@ pub(super) fn edit(
         dry_run: opts.dry_run,
         warnings,
         notes,
+        properties: None,
     };
     if changes.is_empty() {
         let warnings = warnings_of(diagnostics::check(&set));

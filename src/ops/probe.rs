@@ -1,5 +1,7 @@
 //! `probe`: the XEP-0114 handshake for a component, with the secret and
-//! the listener the config gives it.
+//! the listener the config gives it, or with the component's own copy of
+//! the secret (its Fogbow `.properties` file, or a secret file): "is my
+//! manager.conf right?" in one command.
 
 use serde::Serialize;
 
@@ -15,7 +17,70 @@ pub struct ProbeReport {
     pub port: u16,
     #[serde(flatten)]
     pub outcome: crate::probe::Outcome,
-    pub hint: &'static str,
+    pub hint: String,
+    /// Whose copy of the secret was presented: `"config"` (the
+    /// component_secret), `"properties"` (`--from-properties`' xmpp_password)
+    /// or `"secret-file"`.
+    pub secret_from: &'static str,
+    /// Only for a secret not from the config: whether it equals the
+    /// config's component_secret (absent when that is not a literal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matches_config: Option<bool>,
+}
+
+impl ProbeReport {
+    /// Good news: the secret presented is accepted; or, with the config's
+    /// own secret, the name is connected (conflict). With the component's
+    /// copy a conflict verifies nothing, so it is good news only unless
+    /// the copy is known to differ from the config's.
+    pub fn ok(&self) -> bool {
+        self.outcome == crate::probe::Outcome::Accepted
+            || (self.outcome.ok() && self.matches_config != Some(false))
+    }
+}
+
+/// The component's own copy of its secret, to probe with instead of the
+/// config's.
+#[derive(Debug, Clone)]
+pub struct GivenSecret {
+    pub secret: Vec<u8>,
+    /// How messages name it: "m.conf's xmpp_password", "the secret in PATH".
+    pub named: String,
+    /// `"properties"` or `"secret-file"`.
+    pub from: &'static str,
+    /// The command that sets prosody's secret from this copy, if one does.
+    pub fix: Option<String>,
+}
+
+/// `probe NAME --from-properties FILE`: the name (xmpp_jid, which NAME,
+/// if given, must equal) and the copy of the secret the component will
+/// present.
+pub fn secret_from_properties(
+    name: Option<&str>,
+    path: &std::path::Path,
+) -> Result<(String, GivenSecret), Error> {
+    let props = crate::fogbow::read(path).map_err(Error::Invalid)?;
+    if let Some(n) = name {
+        if !crate::names::same(n, &props.jid) {
+            return Err(Error::Invalid(format!(
+                "the name {n} differs from xmpp_jid = {} in {}",
+                props.jid,
+                path.display()
+            )));
+        }
+    }
+    let p = path.display();
+    Ok((
+        props.jid,
+        GivenSecret {
+            secret: props.password,
+            named: format!("{p}'s xmpp_password"),
+            from: "properties",
+            fix: Some(format!(
+                "fogbow-xmpp-ctl add --from-properties {p} --replace --reload"
+            )),
+        },
+    ))
 }
 
 /// Makes the XEP-0114 handshake for `name` with its configured secret.
@@ -25,6 +90,21 @@ pub fn probe(
     host: Option<String>,
     port: Option<u16>,
     force: bool,
+) -> Result<ProbeReport, Error> {
+    probe_with(ctx, name, host, port, force, None)
+}
+
+/// [`probe`], presenting `given` (the component's copy) instead of the
+/// config's secret when there is one. The config is still read, for the
+/// listener and `kick_old`, and to compare the two copies locally (the
+/// report says whether they are equal, never either secret).
+pub fn probe_with(
+    ctx: &Context,
+    name: &str,
+    host: Option<String>,
+    port: Option<u16>,
+    force: bool,
+    given: Option<GivenSecret>,
 ) -> Result<ProbeReport, Error> {
     let set = load_config(&ctx.config)?;
     let hosts: Vec<Host> = set
@@ -38,15 +118,21 @@ pub fn probe(
             ctx.config.display()
         )));
     }
-    let secret =
-        hosts.iter().rev().find_map(|h| h.secret()).ok_or_else(|| {
-            Error::NotFound(format!("{name} has no component_secret to probe with"))
-        })?;
-    let secret = secret.literal().ok_or_else(|| {
-        Error::refused(format!(
-            "the component_secret of {name} is an expression; cannot probe with it"
-        ))
-    })?;
+    let configured = hosts.iter().rev().find_map(|h| h.secret());
+    let literal = configured.as_ref().and_then(|s| s.literal());
+    let secret = match &given {
+        Some(g) => g.secret.clone(),
+        None => {
+            configured.ok_or_else(|| {
+                Error::NotFound(format!("{name} has no component_secret to probe with"))
+            })?;
+            literal.clone().ok_or_else(|| {
+                Error::refused(format!(
+                    "the component_secret of {name} is an expression; cannot probe with it"
+                ))
+            })?
+        }
+    };
     // A component set to kick_old would lose its live session to our probe.
     let kick_old = hosts.iter().any(|h| {
         let doc = &set.files[h.at.file].doc;
@@ -75,11 +161,61 @@ pub fn probe(
     };
     let host = host.unwrap_or_else(|| listener.local_address());
     let outcome = crate::probe::handshake(&host, port, name, &secret);
+    let matches_config = given
+        .as_ref()
+        .and_then(|g| literal.as_ref().map(|l| *l == g.secret));
+    let hint = match &given {
+        Some(g) => given_hint(name, g, &outcome, matches_config),
+        None => outcome.hint().to_string(),
+    };
     Ok(ProbeReport {
         name: name.to_string(),
         host,
         port,
-        hint: outcome.hint(),
+        hint,
         outcome,
+        secret_from: given.as_ref().map_or("config", |g| g.from),
+        matches_config,
     })
+}
+
+/// What the outcome says about the component's copy of the secret, and
+/// what to do next. Careful: prosody answers `conflict` before it checks a
+/// secret, so then the copy is not verified; and the running prosody may
+/// not have loaded the config yet, so "differs from the running server"
+/// and "differs from the config" are told apart.
+fn given_hint(
+    name: &str,
+    g: &GivenSecret,
+    outcome: &crate::probe::Outcome,
+    matches_config: Option<bool>,
+) -> String {
+    use crate::probe::Outcome;
+    let it = &g.named;
+    let config = match matches_config {
+        Some(true) => "it equals the config's component_secret",
+        Some(false) => "it differs from the config's component_secret",
+        None => "the config's component_secret is not a literal to compare with",
+    };
+    let fix = g
+        .fix
+        .as_ref()
+        .map(|f| format!("; if it is the right one, make prosody use it with: {f}"))
+        .unwrap_or_default();
+    match (outcome, matches_config) {
+        (Outcome::Accepted, Some(false)) => format!(
+            "{it} is accepted by the running prosody, but {config}: the next reload or restart will refuse it{fix}"
+        ),
+        (Outcome::Accepted, _) => format!("{it} is accepted by prosody"),
+        (Outcome::NotAuthorized, Some(true)) => format!(
+            "{it} differs from the secret the running prosody has for {name}, but {config}: prosody has not loaded the config yet: run fogbow-xmpp-ctl reload"
+        ),
+        (Outcome::NotAuthorized, _) => format!(
+            "{it} differs from the secret prosody has for {name} ({config}){fix}"
+        ),
+        (Outcome::Conflict, _) => format!(
+            "{name} is connected right now (good news about the server), so prosody refused a second session before checking any secret: {it} was not verified by prosody; {config}"
+        ),
+        _ => outcome.hint().to_string(),
+    }
 }
