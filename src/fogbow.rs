@@ -55,11 +55,12 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
         .map_err(|(line, e)| format!("{p}:{line}: not a valid properties file: {e}"))?;
     // The secret's value never appears in a message.
     let get = |key: &str| -> Result<String, String> {
+        // The value, or (the password) a note that says why it is left out.
         let shown = |v: &str| {
             if key == "xmpp_password" {
-                "(hidden)".to_string()
+                " from Fogbow's example (its value is not shown: it may be a secret)".to_string()
             } else {
-                format!("{v:?}")
+                format!(" {v:?} from Fogbow's example")
             }
         };
         let v = map.get(key).ok_or_else(|| {
@@ -69,7 +70,7 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
             return Err(format!("{p}: {key} is empty"));
         }
         if v.starts_with('$') || v.contains("${") {
-            return Err(format!("{p}: {key} is an unexpanded placeholder {} from Fogbow's example; put the real value in", shown(v)));
+            return Err(format!("{p}: {key} is an unexpanded placeholder{}; put the real value in", shown(v)));
         }
         Ok(v.clone())
     };
@@ -453,7 +454,7 @@ mod tests {
             ),
             (
                 "xmpp_jid=a.example\nxmpp_password=$manager_password\n",
-                "unexpanded placeholder (hidden)",
+                "xmpp_password is an unexpanded placeholder from Fogbow's example (its value is not shown: it may be a secret); put",
             ),
             (
                 "xmpp_jid=a.example\nxmpp_password=x\nxmpp_port=http\n",
