@@ -70,7 +70,10 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
             return Err(format!("{p}: {key} is empty"));
         }
         if v.starts_with('$') || v.contains("${") {
-            return Err(format!("{p}: {key} is an unexpanded placeholder{}; put the real value in", shown(v)));
+            return Err(format!(
+                "{p}: {key} is an unexpanded placeholder{}; put the real value in",
+                shown(v)
+            ));
         }
         Ok(v.clone())
     };

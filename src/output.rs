@@ -146,7 +146,9 @@ impl Out {
             // screen below this line: say where it went. Standard output
             // stays the secret alone, for the script that captures it.
             if std::io::stdout().is_terminal() {
-                self.info("generated secret (shown once; copy it into the component's xmpp_password):");
+                self.info(
+                    "generated secret (shown once; copy it into the component's xmpp_password):",
+                );
             } else {
                 self.info("generated secret written to standard output (not a terminal), once: copy it into the component's xmpp_password");
             }

@@ -141,7 +141,8 @@ fn run_key() -> Option<&'static [u8; 32]> {
 /// The first 4 bytes of HMAC-SHA256(key, value), in hex.
 fn fingerprint(key: &[u8], value: &[u8]) -> String {
     use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(value);
     crate::hex::encode(&mac.finalize().into_bytes()[..4])
 }
@@ -213,7 +214,8 @@ mod tests {
         assert_ne!(fp(&a), fp(&c), "{a}\n{c}");
         assert!(fp(&a).bytes().all(|c| c.is_ascii_hexdigit()));
         assert!(
-            a.contains("component_secret = \"******** (hmac:") && a.contains("Component \"a.example\""),
+            a.contains("component_secret = \"******** (hmac:")
+                && a.contains("Component \"a.example\""),
             "{a}"
         );
         assert!(c.contains("component_secret = [[******** (hmac:"), "{c}");
