@@ -54,7 +54,8 @@ fn shown(doc: &Document, show_secrets: bool) -> Vec<u8> {
 }
 
 /// The text with the contents of every string literal replaced by
-/// `********` (quotes kept), except section names, module names and
+/// `******** (hmac:…)`, its value's fingerprint for this run (quotes
+/// kept), except section names, module names and
 /// `Include` paths: what a diff may show without `--show-secrets`. Any
 /// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
 /// not only a `component_secret`.
