@@ -416,7 +416,8 @@ With \fB\-\-json\fR the result is one JSON document on standard output, and mess
 standard error. Its fields are a contract: fields may be added, none is renamed or removed.
 The exit status says what happened (see \fBEXIT STATUS\fR): 0 done, whether it changed something
 (\fB"changed": true\fR) or it was already so; 1 failed, nothing written; 3 written but not applied
-to the running prosody. A re-run converges, so a task can run on every play:
+to the running prosody. Ansible's command module fails the task on any other status than 0, 3
+included. A re-run converges, so a task can run on every play:
 .PP
 .RS 4
 .nf
