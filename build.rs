@@ -426,7 +426,7 @@ included. A re-run converges, so a task can run on every play:
     fogbow\-xmpp\-ctl add \-\-from\-properties /etc/fogbow/manager.conf
     \-\-reload \-\-json
   register: fxc
-  changed_when: (fxc.stdout | from_json).changed
+  changed_when: fxc.rc in [0, 3] and (fxc.stdout | from_json).changed
 .fi
 .RE
 .PP
