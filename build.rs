@@ -51,27 +51,71 @@ fn write_all(dir: &Path) -> std::io::Result<()> {
 }
 
 /// One page for the whole tool: the top-level synopsis and options, then
-/// each command with its own options, then exit status, files and notes.
+/// each command with its synopsis and own options, then exit status, files,
+/// notes, examples and where to read more.
 fn man_page(w: &mut Vec<u8>) -> std::io::Result<()> {
     let cmd = Cli::command();
+    // Built: each command's deferred arguments expanded, the global
+    // options propagated to it (the synopses skip those).
+    let mut built = cmd.clone();
+    built.build();
     let man = clap_mangen::Man::new(cmd.clone())
         .date("2026-11-25")
         .source(format!("{BIN} {}", env!("CARGO_PKG_VERSION")))
         .manual("User Commands");
     man.render_title(w)?;
     man.render_name_section(w)?;
-    man.render_synopsis_section(w)?;
+    // Every form of the command on one page, as the README's usage shows it.
+    writeln!(w, ".SH SYNOPSIS")?;
+    writeln!(
+        w,
+        "{}",
+        synopsis_line(&format!(
+            "{} \\fICOMMAND\\fR [\\fIARGS\\fR]",
+            synopsis(&built, &roff_bold(BIN), false)
+        ))
+    )?;
+    for sub in commands(&built) {
+        writeln!(
+            w,
+            "{}",
+            synopsis_line(&synopsis(
+                sub,
+                &roff_bold(&format!("{BIN} {}", sub.get_name())),
+                true
+            ))
+        )?;
+    }
+    writeln!(
+        w,
+        "{}\n.PP\nThe global options may come before or after \\fICOMMAND\\fR.",
+        synopsis_line(&format!(
+            "{} {}|{} | {}|{}",
+            roff_bold(BIN),
+            roff_bold("-h"),
+            roff_bold("--help"),
+            roff_bold("-V"),
+            roff_bold("--version")
+        ))
+    )?;
     man.render_description_section(w)?;
     man.render_options_section(w)?;
     writeln!(w, ".SH COMMANDS")?;
-    for sub in cmd.get_subcommands() {
+    for (sub, built_sub) in cmd.get_subcommands().zip(commands(&built)) {
         let name = sub.get_name();
+        assert_eq!(name, built_sub.get_name(), "one order");
         // A build script runs once: leaking the name for clap's &'static str is fine.
         let full: &'static str = Box::leak(format!("{BIN} {name}").into_boxed_str());
         let sub = sub.clone().name(full).bin_name(full);
         let sub_man = clap_mangen::Man::new(sub);
         let mut part = Vec::new();
-        sub_man.render_synopsis_section(&mut part)?;
+        // clap_mangen's synopsis names options without their values
+        // (`[--secret-file]`): ours says `[--secret-file PATH]`.
+        writeln!(
+            part,
+            ".SH SYNOPSIS\n{}",
+            synopsis_line(&synopsis(built_sub, &roff_bold(full), true))
+        )?;
         sub_man.render_description_section(&mut part)?;
         sub_man.render_options_section(&mut part)?;
         // Each command's sections become subsections of COMMANDS.
@@ -105,8 +149,145 @@ fn man_page(w: &mut Vec<u8>) -> std::io::Result<()> {
     }
     writeln!(w, ".fi")?;
     w.write_all(EXTRA.as_bytes())?;
+    w.write_all(EXAMPLES.as_bytes())?;
     man.render_version_section(w)?;
+    w.write_all(SEE_ALSO.as_bytes())?;
     Ok(())
+}
+
+/// The commands of a built `Command`, without clap's `help`.
+fn commands(built: &clap::Command) -> impl Iterator<Item = &clap::Command> {
+    built.get_subcommands().filter(|s| s.get_name() != "help")
+}
+
+/// `text` in bold, roff-escaped (`-` is `\-`: a minus a reader can type).
+fn roff_bold(text: &str) -> String {
+    format!("\\fB{}\\fR", text.replace('-', "\\-"))
+}
+
+/// One synopsis form: its own paragraph, a wrapped line indented under the
+/// command name, never hyphenated (a hyphen in an option would read as part
+/// of it).
+fn synopsis_line(body: &str) -> String {
+    format!(".PP\n.nh\n.ad l\n.in +4n\n.ti -4n\n{body}\n.in\n.ad\n.hy")
+}
+
+/// A command's synopsis from its clap definition: each option with its
+/// value placeholder (`[--secret-file PATH]`), optional ones in brackets,
+/// mutually exclusive ones (a non-`multiple` group, or `conflicts_with`) as
+/// one `[a | b]`, a repeatable one followed by `...`, then the operands
+/// (`NAME`, `[NAME]` when optional), in roff. `words` is the command as
+/// typed, in roff. The global options are left to the tool's own synopsis
+/// when `skip_global`.
+fn synopsis(cmd: &clap::Command, words: &str, skip_global: bool) -> String {
+    use clap::{Arg, ArgAction};
+    let opts: Vec<&Arg> = cmd
+        .get_arguments()
+        .filter(|a| {
+            let help = matches!(
+                a.get_action(),
+                ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version
+            );
+            let left_out = a.is_positional() || a.is_hide_set() || help;
+            !(left_out || skip_global && a.is_global_set())
+        })
+        .collect();
+    // Union-find over `opts`: each set is one bracket.
+    let mut set: Vec<usize> = (0..opts.len()).collect();
+    fn root(set: &[usize], mut i: usize) -> usize {
+        while set[i] != i {
+            i = set[i];
+        }
+        i
+    }
+    let index = |id: &clap::Id| opts.iter().position(|a| a.get_id() == id);
+    let mut pairs = Vec::new();
+    // Required alone, or as a member of a required group.
+    let mut required: Vec<bool> = opts.iter().map(|a| a.is_required_set()).collect();
+    for g in cmd.get_groups() {
+        let members: Vec<usize> = g.get_args().filter_map(index).collect();
+        if g.is_required_set() {
+            members.iter().for_each(|&i| required[i] = true);
+        }
+        if !g.clone().is_multiple() {
+            pairs.extend(members.windows(2).map(|w| (w[0], w[1])));
+        }
+    }
+    for (i, a) in opts.iter().enumerate() {
+        for c in cmd.get_arg_conflicts_with(a) {
+            if let Some(j) = index(c.get_id()) {
+                pairs.push((i, j));
+            }
+        }
+    }
+    for (i, j) in pairs {
+        let (ri, rj) = (root(&set, i), root(&set, j));
+        set[ri.max(rj)] = ri.min(rj);
+    }
+    let option = |a: &Arg| {
+        let mut s = match (a.get_short(), a.get_long()) {
+            (Some(c), Some(l)) => format!(
+                "{}|{}",
+                roff_bold(&format!("-{c}")),
+                roff_bold(&format!("--{l}"))
+            ),
+            (Some(c), None) => roff_bold(&format!("-{c}")),
+            (None, Some(l)) => roff_bold(&format!("--{l}")),
+            (None, None) => unreachable!("an option has a flag"),
+        };
+        if a.get_num_args().is_some_and(|r| r.takes_values()) {
+            s.push_str(&format!(" \\fI{}\\fR", placeholder(a)));
+        }
+        s
+    };
+    let mut line = words.to_string();
+    for i in 0..opts.len() {
+        if root(&set, i) != i {
+            continue;
+        }
+        let set_of: Vec<usize> = (0..opts.len()).filter(|&j| root(&set, j) == i).collect();
+        let members: Vec<&Arg> = set_of.iter().map(|&j| opts[j]).collect();
+        let body: Vec<String> = members.iter().map(|a| option(a)).collect();
+        let body = body.join(" | ");
+        match (set_of.iter().any(|&j| required[j]), members.len()) {
+            (true, 1) => line.push_str(&format!(" {body}")),
+            (true, _) => line.push_str(&format!(" ({body})")),
+            (false, _) => line.push_str(&format!(" [{body}]")),
+        }
+        if members.len() == 1 && repeatable(members[0]) {
+            line.push_str("...");
+        }
+    }
+    for a in cmd.get_positionals().filter(|a| !a.is_hide_set()) {
+        let mut p = format!("\\fI{}\\fR", placeholder(a));
+        if repeatable(a) {
+            p.push_str("...");
+        }
+        if a.is_required_set() {
+            line.push_str(&format!(" {p}"));
+        } else {
+            line.push_str(&format!(" [{p}]"));
+        }
+    }
+    line
+}
+
+/// An argument's value as its help names it: `PATH`, `NAME`.
+fn placeholder(a: &clap::Arg) -> String {
+    match a.get_value_names() {
+        Some(names) => names
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => a.get_id().as_str().to_uppercase(),
+    }
+}
+
+/// Given more than once on one command line (`--port N --port M`).
+fn repeatable(a: &clap::Arg) -> bool {
+    matches!(a.get_action(), clap::ArgAction::Append)
+        || a.get_num_args().is_some_and(|r| r.max_values() > 1)
 }
 
 const EXTRA: &str = r#".SH "EXIT STATUS"
@@ -130,6 +311,10 @@ No option takes a secret on the command line: every local user can read a proces
 Use \fB\-\-secret\-file\fR \fIPATH\fR (\fB\-\fR for standard input; one trailing newline is stripped),
 \fB\-\-generate\-secret\fR (printed once on standard output), or answer the prompt on a terminal.
 Secrets never appear in messages, logs or diffs (\fB\-\-show\-secrets\fR shows them on request).
+A \fB\-\-dry\-run\fR diff shows every string as \fB"******** (hmac:1a2b3c4d)"\fR: the first 8 hex digits of
+HMAC\-SHA256 of its value under a key drawn for this run only. Equal values have equal fingerprints
+within one diff, so a changed secret shows as a changed line; a fingerprint cannot be looked up in a
+dictionary, nor compared with another run's.
 .SH "RESTARTING PROSODY SAFELY"
 The package installs a drop\-in for prosody.service that runs \fBfogbow\-xmpp\-ctl check \-\-quiet\fR
 before every start and reload. A reload with a broken config fails and the running server keeps its
@@ -171,4 +356,105 @@ previous versions of edited files (mode 0600).
 .TP
 .I /usr/lib/systemd/system/prosody.service.d/fogbow\-xmpp\-ctl.conf
 the systemd drop\-in that checks the config before prosody starts or reloads.
+"#;
+
+/// How the tool is used: the Fogbow workflow first (what most readers came
+/// for), then one line per other task, then what scripts rely on.
+const EXAMPLES: &str = r#".SH EXAMPLES
+.SS "The Fogbow workflow"
+A Fogbow component's own configuration names it (\fBxmpp_jid\fR) and holds its secret
+(\fBxmpp_password\fR). Add the Manager and the Rendezvous from those files, open the component
+listener to the machines they run on, apply the change, prove each component with a real
+XEP\-0114 handshake, then check everything a component needs to reach prosody:
+.PP
+.RS 4
+.nf
+fogbow\-xmpp\-ctl add \-\-from\-properties /etc/fogbow/manager.conf
+fogbow\-xmpp\-ctl add \-\-from\-properties /etc/fogbow/rendezvous.conf
+fogbow\-xmpp\-ctl listen \-\-interface 0.0.0.0 \-\-port 5347
+fogbow\-xmpp\-ctl restart
+fogbow\-xmpp\-ctl probe my\-manager.internal.mydomain
+fogbow\-xmpp\-ctl probe my\-rendezvous.internal.mydomain
+fogbow\-xmpp\-ctl doctor
+.fi
+.RE
+.PP
+Only the listener change needs the restart. A component change alone needs a reload, which
+keeps connected components connected: \fBfogbow\-xmpp\-ctl reload\fR, or \fB\-\-reload\fR on the
+edit itself (\fBfogbow\-xmpp\-ctl add \-\-from\-properties /etc/fogbow/manager.conf \-\-reload\fR;
+\fBlisten\fR takes \fB\-\-restart\fR). \fB\-\-interface 0.0.0.0\fR is for components on other
+machines; the default (loopback) is enough for components on this one. When \fBadd\fR finds that
+a component dials a port prosody does not listen on, it prints the \fBlisten\fR command to run.
+.SS "Other tasks"
+.TP
+\fBfogbow\-xmpp\-ctl add my\-manager.internal.mydomain \-\-secret\-file /root/manager.secret \-\-reload\fR
+Add a component with the secret in a file (\fB\-\-secret\-file \-\fR reads standard input), and
+have the running prosody serve it.
+.TP
+\fBsecret=$(fogbow\-xmpp\-ctl add my\-rendezvous.internal.mydomain \-\-generate\-secret)\fR
+Generate a 160\-bit secret: standard output is the secret alone, then a newline.
+.TP
+\fBfogbow\-xmpp\-ctl add my\-manager.internal.mydomain \-\-secret\-file new.secret \-\-replace \-\-dry\-run\fR
+Show what changing the secret would change, and write nothing. Every string in the diff reads
+\fB"******** (hmac:1a2b3c4d)"\fR: the changed secret's line differs in its fingerprint, and
+nothing of the secret is shown.
+.TP
+\fBfogbow\-xmpp\-ctl remove my\-manager.internal.mydomain \-\-reload\fR
+Delete the component's section, and deactivate it in the running prosody.
+.TP
+\fBfogbow\-xmpp\-ctl list\fR
+The components of the config and its includes: name, module, whether a secret is set, file and line.
+.TP
+\fBfogbow\-xmpp\-ctl check \-\-strict\fR
+Check the config and its includes as prosody would load them, warnings counting as errors.
+.TP
+\fBfogbow\-xmpp\-ctl restore \-\-list\fR
+List the backups of the main config, oldest first; \fBfogbow\-xmpp\-ctl restore \fIBACKUP\fB \-\-reload\fR
+puts one back (the current version is backed up first).
+.SS "In scripts and Ansible"
+With \fB\-\-json\fR the result is one JSON document on standard output, and messages go to
+standard error. Its fields are a contract: fields may be added, none is renamed or removed.
+The exit status says what happened (see \fBEXIT STATUS\fR): 0 done, whether it changed something
+(\fB"changed": true\fR) or it was already so; 1 failed, nothing written; 3 written but not applied
+to the running prosody. Ansible's command module fails the task on any other status than 0, 3
+included. A re-run converges, so a task can run on every play:
+.PP
+.RS 4
+.nf
+\- name: the Fogbow Manager's component in prosody
+  ansible.builtin.command: >\-
+    fogbow\-xmpp\-ctl add \-\-from\-properties /etc/fogbow/manager.conf
+    \-\-reload \-\-json
+  register: fxc
+  changed_when: fxc.rc in [0, 3] and (fxc.stdout | from_json).changed
+.fi
+.RE
+.PP
+In a shell script:
+.PP
+.RS 4
+.nf
+fogbow\-xmpp\-ctl remove old.example \-\-if\-exists \-\-reload
+case $? in
+  0) ;;                                     # removed, or already absent
+  3) echo "written; prosody does not serve it yet" >&2 ;;
+  *) exit 1 ;;                              # nothing was written
+esac
+fogbow\-xmpp\-ctl list \-\-json | jq \-r '.components[].name'
+.fi
+.RE
+"#;
+
+/// Where to read more: prosody's and systemd's pages, and the README the
+/// package installs (the whole Fogbow workflow, every JSON field).
+const SEE_ALSO: &str = r#".SH "SEE ALSO"
+.BR prosody (8),
+.BR prosodyctl (1),
+.BR systemctl (1),
+.BR journalctl (1),
+.BR systemd.unit (5)
+(drop\-in files such as \fI/usr/lib/systemd/system/prosody.service.d/fogbow\-xmpp\-ctl.conf\fR).
+.PP
+\fI/usr/share/doc/fogbow\-xmpp\-ctl/README.md\fR: the Fogbow workflow step by step, every JSON
+field, the diagnostic codes, and what the package changes on the system.
 "#;

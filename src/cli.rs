@@ -54,6 +54,10 @@ impl<T: Args> Args for Deferred<T> {
     }
 }
 
+/// The help heading of the options every command takes (`-c`, `--settings`,
+/// `-q`, `-v`): listed after a command's own options, not mixed into them.
+pub const GLOBAL: &str = "Global options";
+
 /// Edit and check the XMPP external components (XEP-0114) of prosody's config.
 ///
 /// Adds, removes and lists `Component` blocks in /etc/prosody/prosody.cfg.lua
@@ -63,21 +67,21 @@ impl<T: Args> Args for Deferred<T> {
 #[command(name = "fogbow-xmpp-ctl", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// prosody's main config file [default: prosody_config from the settings, else /etc/prosody/prosody.cfg.lua]
-    #[arg(short = 'c', long = "config", value_name = "PATH", global = true)]
+    #[arg(short = 'c', long = "config", value_name = "PATH", global = true, help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
 
     /// Settings file (TOML); a missing default file is fine, a missing named one is an error [default: /etc/fogbow-xmpp-ctl/config.toml]
     // The default is named here, not given to clap: `None` is what tells
     // "not named" from "named, and it is the default path".
-    #[arg(long, value_name = "PATH", global = true)]
+    #[arg(long, value_name = "PATH", global = true, help_heading = GLOBAL)]
     pub settings: Option<PathBuf>,
 
     /// Print only errors (and the data asked for)
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Say more about what is done (files, backups, lock waits)
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub verbose: bool,
 
     #[command(subcommand)]
@@ -332,7 +336,14 @@ pub struct EditFlags {
     #[arg(long)]
     pub json: bool,
 
-    /// Show secrets in the --dry-run diff instead of ********
+    /// Show secrets in the --dry-run diff, not ******** and a fingerprint
+    ///
+    /// Without it, every string in the diff (section and module names and
+    /// Include paths aside) reads "******** (hmac:1a2b3c4d)": the fingerprint
+    /// is HMAC-SHA256 of the value under a key drawn for this run only, first
+    /// 8 hex digits. Equal values match within one diff and a changed secret
+    /// shows as a changed line, but a fingerprint cannot be looked up in a
+    /// dictionary or compared with another run's.
     #[arg(long)]
     pub show_secrets: bool,
 

@@ -85,11 +85,12 @@ fn component(
     let p = path.display();
     // The secret's value never appears in a message.
     let get = |key: &str| -> Result<String, String> {
+        // The value, or (the password) a note that says why it is left out.
         let shown = |v: &str| {
             if key == "xmpp_password" {
-                "(hidden)".to_string()
+                " from Fogbow's example (its value is not shown: it may be a secret)".to_string()
             } else {
-                format!("{v:?}")
+                format!(" {v:?} from Fogbow's example")
             }
         };
         let v = map.get(key).ok_or_else(|| {
@@ -99,7 +100,10 @@ fn component(
             return Err(format!("{p}: {key} is empty"));
         }
         if v.starts_with('$') || v.contains("${") {
-            return Err(format!("{p}: {key} is an unexpanded placeholder {} from Fogbow's example; put the real value in", shown(v)));
+            return Err(format!(
+                "{p}: {key} is an unexpanded placeholder{}; put the real value in",
+                shown(v)
+            ));
         }
         Ok(v.clone())
     };
@@ -800,7 +804,7 @@ mod tests {
             ),
             (
                 "xmpp_jid=a.example\nxmpp_password=$manager_password\n",
-                "unexpanded placeholder (hidden)",
+                "xmpp_password is an unexpanded placeholder from Fogbow's example (its value is not shown: it may be a secret); put",
             ),
             (
                 "xmpp_jid=a.example\nxmpp_password=x\nxmpp_port=http\n",

@@ -3,7 +3,7 @@
 //! data (tables, JSON, diffs, a generated secret) on standard output. The
 //! handlers in `main.rs` decide what to say; this room decides how.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::doctor;
@@ -142,7 +142,16 @@ impl Out {
             self.detail(&format!("previous version saved as {}", b.display()));
         }
         if let Some(s) = generated {
-            self.info("generated secret (shown once; copy it into the component's xmpp_password):");
+            // Redirected (`S=$(… --generate-secret)`), the secret is not on the
+            // screen below this line: say where it went. Standard output
+            // stays the secret alone, for the script that captures it.
+            if std::io::stdout().is_terminal() {
+                self.info(
+                    "generated secret (shown once; copy it into the component's xmpp_password):",
+                );
+            } else {
+                self.info("generated secret written to standard output (not a terminal), once: copy it into the component's xmpp_password");
+            }
             println!("{s}");
         }
         if o.changed && !o.dry_run && !will_apply {

@@ -209,7 +209,10 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("+Component \"m.example\""), "{out}");
-    assert!(out.contains("+\tcomponent_secret = \"********\""), "{out}");
+    assert!(
+        out.contains("+\tcomponent_secret = \"******** (hmac:"),
+        "{out}"
+    );
     assert!(
         !out.contains("fresh-secret-value") && !out.contains("other-secret-value"),
         "{out}"

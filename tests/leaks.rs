@@ -265,9 +265,10 @@ fn messages_and_diffs_never_show_config_strings() {
             assert!(!out.contains(x), "{args:?} shows {x}:\n{out}");
         }
         for shown in [
-            "password = \"********\"",
-            "ldap_password = [[********]]",
-            "other = '********' -- a comment",
+            "password = \"******** (hmac:",
+            "ldap_password = [[******** (hmac:",
+            "other = '******** (hmac:",
+            ")' -- a comment",
         ] {
             assert!(out.contains(shown), "{args:?}: {shown} in\n{out}");
         }
@@ -283,7 +284,10 @@ fn messages_and_diffs_never_show_config_strings() {
         out.contains("Include \"conf.d/*.cfg.lua\""),
         "Include paths stay: {out}"
     );
-    assert!(out.contains("-\tcomponent_secret = \"********\""), "{out}");
+    assert!(
+        out.contains("-\tcomponent_secret = \"******** (hmac:"),
+        "{out}"
+    );
     let o = s.run(&["remove", "k.example", "--dry-run", "--show-secrets"]);
     let out = stdout(&o);
     for x in [OLD, "p4ss-DDDD", "ldap-EEEE"] {

@@ -1,6 +1,15 @@
 //! What a dry run shows: a unified diff of each changed file, every
 //! string literal masked unless `--show-secrets`, and escaped for the
 //! terminal (the diff is also the JSON's `"diff"`, escaped the same way).
+//!
+//! A masked string carries a fingerprint of its value,
+//! `"******** (hmac:1a2b3c4d)"`: without it both sides of `add --replace
+//! --dry-run` would read `"********"` and the diff would show no change at
+//! all. The fingerprint is HMAC-SHA256 under a key drawn once per run and
+//! never kept, cut to 32 bits: within one diff equal values have equal
+//! fingerprints and a changed one differs (a 1 in 2^32 chance aside), but a
+//! weak secret's fingerprint cannot be looked up in a dictionary (a plain hash
+//! could), and nothing is comparable across runs.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,7 +54,8 @@ fn shown(doc: &Document, show_secrets: bool) -> Vec<u8> {
 }
 
 /// The text with the contents of every string literal replaced by
-/// `********` (quotes kept), except section names, module names and
+/// `******** (hmac:…)`, its value's fingerprint for this run (quotes
+/// kept), except section names, module names and
 /// `Include` paths: what a diff may show without `--show-secrets`. Any
 /// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
 /// not only a `component_secret`.
@@ -96,8 +106,9 @@ pub fn mask_secrets(doc: &Document) -> Vec<u8> {
     doc.splice(edits)
 }
 
-/// A string token with its contents replaced by `********`: `"…"`, `'…'`
-/// and `[==[…]==]` keep their delimiters.
+/// A string token with its contents replaced by `********` and the
+/// fingerprint of its value: `"…"`, `'…'` and `[==[…]==]` keep their
+/// delimiters.
 fn masked(tok: &[u8]) -> Vec<u8> {
     let delim = if tok[0] == b'[' {
         2 + tok[1..].iter().take_while(|&&c| c == b'=').count()
@@ -106,8 +117,35 @@ fn masked(tok: &[u8]) -> Vec<u8> {
     };
     let mut out = tok[..delim].to_vec();
     out.extend_from_slice(b"********");
+    // The value Lua reads: `"a\65"` and `'ae'` are one secret.
+    let value = crate::document::lexer::decode_string(tok);
+    if let Some(key) = run_key() {
+        out.extend_from_slice(format!(" (hmac:{})", fingerprint(key, &value)).as_bytes());
+    }
     out.extend_from_slice(&tok[tok.len() - delim..]);
     out
+}
+
+/// This run's fingerprint key: 32 bytes from the OS RNG, drawn on first use
+/// and never written anywhere. `None` if the RNG fails (it does not, on
+/// Linux): the strings are then masked without a fingerprint, as a fixed
+/// key would make fingerprints of weak secrets a dictionary lookup.
+fn run_key() -> Option<&'static [u8; 32]> {
+    static KEY: std::sync::OnceLock<Option<[u8; 32]>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        getrandom::fill(&mut k).ok().map(|()| k)
+    })
+    .as_ref()
+}
+
+/// The first 4 bytes of HMAC-SHA256(key, value), in hex.
+fn fingerprint(key: &[u8], value: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(value);
+    crate::hex::encode(&mac.finalize().into_bytes()[..4])
 }
 
 /// A unified diff for a terminal: characters a terminal would act on are
@@ -141,4 +179,50 @@ fn unified_diff(path: &Path, old: &[u8], new: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// It is HMAC-SHA256 as documented (RFC 4231, test case 2), cut to 4 bytes.
+    #[test]
+    fn fingerprint_is_truncated_hmac_sha256() {
+        assert_eq!(
+            fingerprint(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146"
+        );
+    }
+
+    fn masked_text(src: &str) -> String {
+        let doc = Document::parse(src.as_bytes().to_vec()).unwrap();
+        String::from_utf8(mask_secrets(&doc)).unwrap()
+    }
+
+    /// Equal values (however written) share a fingerprint within a run, a
+    /// different value gets another, and the value itself never shows.
+    #[test]
+    fn masked_strings_carry_a_per_run_fingerprint() {
+        let a = masked_text("Component \"a.example\"\n\tcomponent_secret = \"secret-one\"\n");
+        let b = masked_text("Component \"a.example\"\n\tcomponent_secret = 'secret-one'\n");
+        let c = masked_text("Component \"a.example\"\n\tcomponent_secret = [[secret-two]]\n");
+        assert!(!a.contains("secret-one") && !c.contains("secret-two"));
+        let fp = |t: &str| {
+            let i = t.find("(hmac:").expect(t) + 6;
+            t[i..i + 8].to_string()
+        };
+        assert_eq!(fp(&a), fp(&b), "{a}\n{b}");
+        assert_ne!(fp(&a), fp(&c), "{a}\n{c}");
+        assert!(fp(&a).bytes().all(|c| c.is_ascii_hexdigit()));
+        assert!(
+            a.contains("component_secret = \"******** (hmac:")
+                && a.contains("Component \"a.example\""),
+            "{a}"
+        );
+        assert!(c.contains("component_secret = [[******** (hmac:"), "{c}");
+        // Keyed per run: not the plain SHA-256 of the value.
+        use sha2::Digest;
+        let plain = crate::hex::encode(&sha2::Sha256::digest(b"secret-one")[..4]);
+        assert_ne!(fp(&a), plain);
+    }
 }
