@@ -196,7 +196,29 @@ pub fn without_string_tokens(message: &str) -> String {
     out
 }
 
-/// A config that cannot be loaded, as one diagnostic.
+/// A config that cannot be loaded, as diagnostics: the first error, and
+/// after a `#` comment every further `#` comment line and the next other
+/// syntax error (see `SyntaxError::also`), so that one `check` names every
+/// line to fix.
+pub fn from_load_errors(e: &LoadError) -> Vec<Diagnostic> {
+    let first = from_load_error(e);
+    let LoadError::Syntax { path, error } = e else {
+        return vec![first];
+    };
+    let mut all = vec![first];
+    all.extend(error.also.iter().map(|a| Diagnostic {
+        help: a.help.clone(),
+        ..Diagnostic::new(
+            Code::Syntax,
+            Subject::File(path.clone()),
+            (path.clone(), a.line, a.column),
+            a.message.clone(),
+        )
+    }));
+    all
+}
+
+/// A config that cannot be loaded, as one diagnostic (its first error).
 pub fn from_load_error(e: &LoadError) -> Diagnostic {
     // Each is about the file that cannot be loaded, at the place naming it.
     let about = |path: &Path| Subject::File(path.to_path_buf());
@@ -453,7 +475,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
         _ => None,
     };
     let (files, mut diagnostics): (Vec<PathBuf>, _) = match ConfigSet::load(main) {
-        Err(e) => (vec![main.to_path_buf()], vec![from_load_error(&e)]),
+        Err(e) => (vec![main.to_path_buf()], from_load_errors(&e)),
         Ok(set) => {
             let files = set.files.iter().map(|f| f.path.clone()).collect();
             for at in &set.unresolved_includes {

@@ -115,7 +115,7 @@ impl Code {
     /// One line for `check --help` and the man page.
     pub const fn description(self) -> &'static str {
         match self {
-            Code::Syntax => "a Lua syntax error; a line starting with # gets a hint",
+            Code::Syntax => "a Lua syntax error; every # comment line is reported, with its fix",
             Code::IncludeMissing => "a named Include that cannot be read",
             Code::IncludeLoop => "a file that includes itself, or Includes nested too deep",
             Code::BadHostName => "a VirtualHost/Component name prosody's nameprep rejects",

@@ -112,7 +112,8 @@ fn load(ctx: &Context, dry_run: bool) -> Result<(Option<Lock>, ConfigSet), Error
 /// Loads the config; one that does not load is neither read nor edited.
 pub(super) fn load_config(main: &Path) -> Result<ConfigSet, Error> {
     ConfigSet::load(main).map_err(|source| {
-        let d = diagnostics::from_load_error(&source);
+        let mut all = diagnostics::from_load_errors(&source);
+        let d = all[0].clone();
         match source {
             // The main file itself: its message says it all.
             LoadError::Unreadable { from: None, .. } => Error::Load {
@@ -126,7 +127,7 @@ pub(super) fn load_config(main: &Path) -> Result<ConfigSet, Error> {
             },
             _ => Error::Load {
                 message: "the config is already broken; fix it first".into(),
-                diagnostics: vec![d],
+                diagnostics: std::mem::take(&mut all),
                 source: Box::new(source),
             },
         }

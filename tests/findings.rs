@@ -1,0 +1,122 @@
+//! Issue 13, "Finding every mistake": `check` names every `#` comment line,
+//! explains `Component("x", "muc")`, makes two different secrets for one
+//! component an error, `listen` owns the listener options wherever they
+//! are, and a dry run's warnings point at the file on disk.
+
+mod support;
+
+use support::*;
+
+const STRONG: &str = "0123456789abcdef0123";
+
+/// (severity, code, line, column) of each diagnostic of `check --json`.
+fn found(j: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
+    j["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["severity"].as_str().unwrap().to_string(),
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn diag<'j>(j: &'j serde_json::Value, code: &str) -> Vec<&'j serde_json::Value> {
+    j["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .collect()
+}
+
+/// The Fogbow guide's sample has five `#` comment lines; prosody stops at
+/// the first. `check` names all five (and a `#` in a string or a Lua
+/// comment is none), each with its fix; fixed as told, the config loads in
+/// prosody's own configmanager.
+#[test]
+fn every_hash_comment_line_is_reported_with_its_fix() {
+    let s = Scratch::new("hash");
+    let text = format!(
+        "admins = {{ }}\n\
+         # Fogbow's guide: the manager\n\
+         Component \"my-manager.internal.mydomain\"\n\
+         \tcomponent_secret = \"{STRONG}\" # its xmpp_password\n\
+         # the rendezvous\n\
+         Component \"my-rendezvous.internal.mydomain\"\n\
+         \x20  # indented, with a ' quote\n\
+         \tcomponent_secret = \"{STRONG}x\"\n\
+         x = \"# not a comment\"\n\
+         --[[ # nor this\n# nor this ]]\n\
+         # the last one\n"
+    );
+    let cfg = s.config(&text);
+    let o = s.run(&["check", "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    let want: Vec<(String, String, u64, u64)> = [(2, 1), (4, 44), (5, 1), (7, 4), (12, 1)]
+        .iter()
+        .map(|&(l, c)| ("error".into(), "syntax".into(), l, c))
+        .collect();
+    assert_eq!(found(&j), want);
+    for d in diag(&j, "syntax") {
+        assert_eq!(d["message"], "unexpected symbol near '#'");
+        assert_eq!(
+            d["help"],
+            "Lua comments start with `--`, not `#`: replace the `#` with `--`"
+        );
+    }
+    // Human form: one FILE:LINE:COLUMN per line.
+    let o = s.run(&["check"]);
+    let err = stderr(&o);
+    for at in [":2:1:", ":4:44:", ":5:1:", ":7:4:", ":12:1:"] {
+        assert!(
+            err.contains(&format!("prosody.cfg.lua{at} error[syntax]")),
+            "{at}: {err}"
+        );
+    }
+    // The file is as it was; an edit refuses, naming every line too.
+    let o = s.run(&["add", "a.example", "--generate-secret"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(stderr(&o).matches("error[syntax]").count(), 5, "{}", stderr(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), text);
+
+    // Each fix applied where it was reported: the config loads, in ours
+    // and in prosody's own configmanager.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    for (l, c, ..) in want.iter().map(|w| (w.2 as usize, w.3 as usize)) {
+        let line = &mut lines[l - 1];
+        assert_eq!(&line[c - 1..c], "#");
+        line.replace_range(c - 1..c, "--");
+    }
+    std::fs::write(&cfg, lines.join("\n") + "\n").unwrap();
+    let o = s.run(&["check", "--no-prosody"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    if real_parts_available() {
+        assert_eq!(
+            prosody_value(&cfg, "my-rendezvous.internal.mydomain", "component_secret"),
+            Ok(Some(format!("{STRONG}x").into_bytes()))
+        );
+    }
+}
+
+/// After the `#` lines, the next other syntax error is reported as well
+/// (what prosody would stop at once they are fixed); nothing after it.
+#[test]
+fn hash_comments_then_the_next_real_error() {
+    let s = Scratch::new("hash-then");
+    s.config("# one\nx = 1\n# two\ny = = 2\n# after the error: not reported\n");
+    let o = s.run(&["check", "--json"]);
+    assert_eq!(code(&o), 1);
+    let j = json(&o);
+    let f: Vec<(u64, u64)> = found(&j).into_iter().map(|d| (d.2, d.3)).collect();
+    assert_eq!(f, [(1, 1), (3, 1), (4, 5)]);
+    let last = &j["diagnostics"][2];
+    assert_eq!(last["message"], "unexpected symbol near '='");
+    assert!(last.get("help").is_none(), "{last}");
+}
