@@ -120,3 +120,74 @@ fn hash_comments_then_the_next_real_error() {
     assert_eq!(last["message"], "unexpected symbol near '='");
     assert!(last.get("help").is_none(), "{last}");
 }
+
+/// `Component("x", "muc")`: prosody's `Component(name)` ignores the second
+/// argument (its configmanager says the module is "component"), so this is
+/// an external component without a secret. `check` says why, and shows
+/// the call form that sets the module; a string that is no module name
+/// (it may be a secret) and a table (it may hold one) are not repeated.
+#[test]
+fn component_with_two_arguments_is_explained() {
+    let s = Scratch::new("module-ignored");
+    let cfg = s.config(
+        "Component(\"conference.example\", \"muc\")\n\
+         Component(\"x.example\", { component_secret = \"T4BLE-S3CRET-0123\" })\n\
+         Component(\"y.example\", \"ARG-S3CRET 0123\")\n\
+         \tcomponent_secret = \"0123456789abcdef0123\"\n\
+         Component \"ok.example\" \"muc\"\n",
+    );
+    let o = s.run(&["check", "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    let got: Vec<(String, String, u64, u64)> = found(&j);
+    let want: Vec<(String, String, u64, u64)> = [1, 2, 3]
+        .iter()
+        .map(|&l| ("error".into(), "component-module-ignored".into(), l, 1))
+        .collect();
+    // Its own diagnostic, instead of a bare component-secret-missing.
+    assert_eq!(got, want);
+    let d = diag(&j, "component-module-ignored");
+    assert_eq!(
+        d[0]["message"],
+        "prosody's Component() takes one argument and ignores the rest: \"conference.example\" is an external component, not a \"muc\" service; it has no component_secret, so prosody will refuse every connection to it"
+    );
+    assert!(d[0]["help"]
+        .as_str()
+        .unwrap()
+        .starts_with("write `Component \"conference.example\" \"muc\"`"));
+    assert!(d[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("the options in that table are not set; it has no component_secret"));
+    assert!(d[1]["help"]
+        .as_str()
+        .unwrap()
+        .starts_with("write `Component \"x.example\" { … }`"));
+    // y.example has a secret of its own below: no "refuse every connection".
+    assert!(!d[2]["message"].as_str().unwrap().contains("refuse"));
+    let all = format!("{}{}", stdout(&o), stderr(&s.run(&["check"])));
+    assert!(!all.contains("S3CRET"), "{all}");
+
+    // What prosody itself makes of them.
+    if real_parts_available() {
+        for (host, module) in [
+            ("conference.example", "component"),
+            ("x.example", "component"),
+            ("ok.example", "muc"),
+        ] {
+            assert_eq!(
+                prosody_value(&cfg, host, "component_module"),
+                Ok(Some(module.as_bytes().to_vec())),
+                "{host}"
+            );
+        }
+        assert_eq!(prosody_value(&cfg, "x.example", "component_secret"), Ok(None));
+    }
+    // The fix as shown: the muc needs no secret, and the error is gone.
+    std::fs::write(
+        &cfg,
+        "Component \"conference.example\" \"muc\"\nComponent \"ok.example\" \"muc\"\n",
+    )
+    .unwrap();
+    assert_eq!(code(&s.run(&["check"])), 0);
+}

@@ -38,6 +38,7 @@ pub enum Code {
     BadHostName,
     HostClash,
     ComponentSecretMissing,
+    ComponentModuleIgnored,
     ProsodyLoad,
     Unreadable,
     UnusableHostName,
@@ -51,13 +52,14 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order they are listed.
-    pub const ALL: [Code; 15] = [
+    pub const ALL: [Code; 16] = [
         Code::Syntax,
         Code::IncludeMissing,
         Code::IncludeLoop,
         Code::BadHostName,
         Code::HostClash,
         Code::ComponentSecretMissing,
+        Code::ComponentModuleIgnored,
         Code::ProsodyLoad,
         Code::Unreadable,
         Code::UnusableHostName,
@@ -78,6 +80,7 @@ impl Code {
             Code::BadHostName => "bad-host-name",
             Code::HostClash => "host-clash",
             Code::ComponentSecretMissing => "component-secret-missing",
+            Code::ComponentModuleIgnored => "component-module-ignored",
             Code::ProsodyLoad => "prosody-load",
             Code::Unreadable => "unreadable",
             Code::UnusableHostName => "unusable-host-name",
@@ -100,6 +103,7 @@ impl Code {
             | Code::BadHostName
             | Code::HostClash
             | Code::ComponentSecretMissing
+            | Code::ComponentModuleIgnored
             | Code::ProsodyLoad
             | Code::Unreadable => Severity::Error,
             Code::UnusableHostName
@@ -121,6 +125,7 @@ impl Code {
             Code::BadHostName => "a VirtualHost/Component name prosody's nameprep rejects",
             Code::HostClash => "a Component with the name of a VirtualHost, or the reverse",
             Code::ComponentSecretMissing => "an external component without component_secret",
+            Code::ComponentModuleIgnored => "Component(\"x\", \"muc\"): prosody ignores the second argument",
             Code::ProsodyLoad => "prosody's own configmanager refuses the config",
             Code::Unreadable => "the main config cannot be read (no line, no column)",
             Code::UnusableHostName => "a name prosody loads but no XMPP address can use",

@@ -211,7 +211,9 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         }
         if h.host.is_external() {
             let secret = h.host.secret();
-            if secret.is_none() && !secrets_opaque {
+            // `Component("x", "muc")` explains its own missing secret.
+            let ignored = r.component_module_ignored(&h, secret.is_some());
+            if secret.is_none() && !secrets_opaque && !ignored {
                 r.component_secret_missing(&h);
             }
             if let Some(s) = secret.and_then(|s| s.literal().map(|l| (s.span, l))) {
@@ -395,6 +397,73 @@ impl Rules<'_> {
             format!("external Component {name:?} has no component_secret; prosody will refuse every connection"),
             Some(format!("fogbow-xmpp-ctl add {name} --secret-file FILE")),
         );
+    }
+
+    /// `component-module-ignored`: `Component("x", "muc")`, where prosody's
+    /// `Component(name)` ignores every argument after the name, so the
+    /// section is an external component (no MUC, no table of options) and,
+    /// without a `component_secret`, refuses every connection. An error:
+    /// prosody runs something else than what is written. True when it
+    /// reported one.
+    fn component_module_ignored(&mut self, h: &Named, has_secret: bool) -> bool {
+        let doc = &self.set.files[h.host.at.file].doc;
+        let Some(head) = doc.section(h.host.at.stmt) else {
+            return false;
+        };
+        let Some(args) = head.ignored_args else {
+            return false;
+        };
+        let name_src = doc.slice(&head.name.span);
+        let first_arg = doc.slice(&args);
+        // A module name is shown (as a diff shows it); any other string
+        // might be a secret, and a table may hold one.
+        let arg = &doc.text()[args.clone()];
+        let module = match crate::document::lexer::tokenize(arg).as_deref() {
+            Ok([t, _eof]) if t.kind == crate::document::lexer::Tok::Str => {
+                Some(crate::document::lexer::decode_string(&arg[t.span.clone()]))
+            }
+            _ => None,
+        }
+        .map(|m| String::from_utf8_lossy(&m).into_owned())
+        .filter(|m| {
+            !m.is_empty()
+                && m.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        let (what, fix) = if let Some(module) = module {
+            (
+                format!("not a \"{module}\" service"),
+                format!("Component {name_src} \"{module}\""),
+            )
+        } else if first_arg.starts_with('{') {
+            (
+                "and the options in that table are not set".to_string(),
+                format!("Component {name_src} {{ … }}"),
+            )
+        } else {
+            (
+                "not what its second argument says".to_string(),
+                format!("Component {name_src} \"MODULE\""),
+            )
+        };
+        let consequence = if has_secret {
+            ""
+        } else {
+            "; it has no component_secret, so prosody will refuse every connection to it"
+        };
+        self.push(
+            Code::ComponentModuleIgnored,
+            h.subject(),
+            h.at.clone(),
+            format!(
+                "prosody's Component() takes one argument and ignores the rest: {:?} is an external component, {what}{consequence}",
+                h.name
+            ),
+            Some(format!(
+                "write `{fix}` (a call on the result: Component({name_src})(…) sets the module or the options)"
+            )),
+        );
+        true
     }
 
     /// `weak-secret`: a literal `component_secret` shorter than 16 bytes,
@@ -734,6 +803,8 @@ mod tests {
             ("VirtualHost \"a.example\"\nComponent \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n", &[("host-clash", 2, 1)]),
             ("Component \"c.example\"\n", &[("component-secret-missing", 1, 1)]),
             ("Component \"c.example\" \"muc\"\n", &[]),
+            ("Component(\"c.example\", \"muc\")\n", &[("component-module-ignored", 1, 1)]),
+            ("Component(\"c.example\", { component_secret = \"0123456789abcdef0\" })\n", &[("component-module-ignored", 1, 1)]),
             ("Component \"c.example\"\n\tcomponent_secret = \"manager_password\"\n", &[("weak-secret", 2, 21)]),
             ("Component \"c.example\"\n\tcomponent_secret = \"short\"\n", &[("weak-secret", 2, 21)]),
             (

@@ -304,8 +304,9 @@ impl<'t> Builder<'t> {
             b"Include" | b"include" if calls.len() == 1 => return self.include(calls[0]),
             _ => return Rec::Other,
         };
+        let ignored = calls[0].get(1).map(|e| Sp::of(&e.span));
         match calls[0].first().map(value) {
-            Some(name) => self.section(kind, name, &calls[1..]),
+            Some(name) => self.section(kind, name, &calls[1..], ignored),
             None => Rec::Other,
         }
     }
@@ -323,8 +324,17 @@ impl<'t> Builder<'t> {
 
     /// A section header named `name`, with the calls after the first:
     /// `Component "x" { … }`, `Component "x" "muc"`, `Component "x" "muc" { … }`.
-    fn section(&mut self, kind: SectionKind, name: ValRec, rest: &[&Vec<Expr>]) -> Rec {
-        let mut header = HeadExtra::default();
+    fn section(
+        &mut self,
+        kind: SectionKind,
+        name: ValRec,
+        rest: &[&Vec<Expr>],
+        ignored_args: Option<Sp>,
+    ) -> Rec {
+        let mut header = HeadExtra {
+            ignored_args,
+            ..HeadExtra::default()
+        };
         let is_table = |e: &Expr| matches!(e.kind, ExprKind::Table(_));
         let mut rest = rest.iter().map(|args| args.first());
         match rest.next() {
@@ -347,7 +357,10 @@ impl<'t> Builder<'t> {
         if rest.next().is_some() {
             return Rec::Other;
         }
-        let extra = if header.module.is_none() && header.table.is_none() {
+        let extra = if header.module.is_none()
+            && header.table.is_none()
+            && header.ignored_args.is_none()
+        {
             NONE
         } else {
             self.t.head_extras.push(header);
