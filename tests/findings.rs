@@ -191,3 +191,118 @@ fn component_with_two_arguments_is_explained() {
     .unwrap();
     assert_eq!(code(&s.run(&["check"])), 0);
 }
+
+/// Two blocks for one component with different secrets: prosody merges
+/// them and the last secret wins (its configmanager's `set` overwrites),
+/// so the first block's secret is dead text. `check` makes that an error
+/// at the winning block's Component line, naming both lines and never the
+/// secrets; equal secrets stay a warning. `list` shows both blocks, and
+/// an edit that does not touch the component still works.
+#[test]
+fn one_component_with_two_secrets_is_an_error() {
+    let s = Scratch::new("two-secrets");
+    let text = "admins = { }\n\
+                Component \"c.example\"\n\
+                \tcomponent_secret = \"FIRST-s3cret-0123456\"\n\
+                \n\
+                -- later, by another hand\n\
+                Component \"c.example\"\n\
+                \tcomponent_secret = \"LAST-s3cret-0123456\"\n";
+    let cfg = s.config(text);
+    let o = s.run(&["check", "--json", "--no-prosody"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(
+        found(&j),
+        [(
+            "error".into(),
+            "duplicate-component-secret".into(),
+            6,
+            1
+        )]
+    );
+    let d = &j["diagnostics"][0];
+    let at = |l: u32| format!("{}:{l}", cfg.display());
+    assert_eq!(
+        d["message"].as_str().unwrap(),
+        format!("Component \"c.example\" is defined more than once with different component_secrets: prosody uses the last one set, in this block ({}), and a component connecting with the secret set in the block at {} is refused (not-authorized)", at(6), at(2))
+    );
+    let human = stderr(&s.run(&["check"]));
+    assert!(human.contains(":6:1: error[duplicate-component-secret]"), "{human}");
+    assert!(!human.contains("s3cret") && !d.to_string().contains("s3cret"), "{human}");
+
+    // prosody's own configmanager: the last block's secret is the one.
+    if real_parts_available() {
+        assert_eq!(
+            prosody_value(&cfg, "c.example", "component_secret"),
+            Ok(Some(b"LAST-s3cret-0123456".to_vec()))
+        );
+    }
+    // list shows both blocks.
+    let l = json(&s.run(&["list", "--json"]));
+    let lines: Vec<u64> = l["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 6]);
+    // The error was there before: an unrelated add is not refused.
+    let o = s.run(&["add", "other.example", "--generate-secret", "-q"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(s.read("prosody.cfg.lua").starts_with(text));
+
+    // Equal secrets: the warning, exit 0.
+    s.config(&text.replace("FIRST", "LAST"));
+    let o = s.run(&["check", "--json", "--no-prosody"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        found(&json(&o)),
+        [("warning".into(), "duplicate-component".into(), 6, 1)]
+    );
+    // One block without a secret has the other's: no missing secret.
+    s.config("Component \"c.example\"\nComponent \"c.example\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n");
+    let o = s.run(&["check", "--json", "--no-prosody"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        found(&json(&o)),
+        [("warning".into(), "duplicate-component".into(), 2, 1)]
+    );
+}
+
+/// The same, proved on a running prosody: the first block's secret is
+/// refused, the last block's accepted.
+#[test]
+fn real_prosody_takes_the_last_blocks_secret() {
+    if !real_parts_available() || !running_as_root("real_prosody_takes_the_last_blocks_secret") {
+        return;
+    }
+    let s = Scratch::new("two-secrets-server");
+    let (base, c2s, comp) = base_config(&s.dir);
+    let cfg = s.write(
+        "prosody.cfg.lua",
+        &format!(
+            "{base}Component \"c.example\"\n\tcomponent_secret = \"FIRST-s3cret-0123456\"\n\
+             Component \"c.example\"\n\tcomponent_secret = \"LAST-s3cret-0123456\"\n"
+        ),
+    );
+    let o = s.ctl(&cfg, &["check", "--json"], None);
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        json(&o)["diagnostics"][0]["code"],
+        "duplicate-component-secret"
+    );
+    let server = Prosody::start(&cfg, c2s, comp);
+    assert_eq!(
+        handshake(comp, "c.example", b"FIRST-s3cret-0123456"),
+        Handshake::NotAuthorized,
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(
+        handshake(comp, "c.example", b"LAST-s3cret-0123456"),
+        Handshake::Accepted,
+        "{}",
+        server.log_text()
+    );
+}

@@ -39,6 +39,7 @@ pub enum Code {
     HostClash,
     ComponentSecretMissing,
     ComponentModuleIgnored,
+    DuplicateComponentSecret,
     ProsodyLoad,
     Unreadable,
     UnusableHostName,
@@ -52,7 +53,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order they are listed.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::Syntax,
         Code::IncludeMissing,
         Code::IncludeLoop,
@@ -60,6 +61,7 @@ impl Code {
         Code::HostClash,
         Code::ComponentSecretMissing,
         Code::ComponentModuleIgnored,
+        Code::DuplicateComponentSecret,
         Code::ProsodyLoad,
         Code::Unreadable,
         Code::UnusableHostName,
@@ -81,6 +83,7 @@ impl Code {
             Code::HostClash => "host-clash",
             Code::ComponentSecretMissing => "component-secret-missing",
             Code::ComponentModuleIgnored => "component-module-ignored",
+            Code::DuplicateComponentSecret => "duplicate-component-secret",
             Code::ProsodyLoad => "prosody-load",
             Code::Unreadable => "unreadable",
             Code::UnusableHostName => "unusable-host-name",
@@ -104,6 +107,7 @@ impl Code {
             | Code::HostClash
             | Code::ComponentSecretMissing
             | Code::ComponentModuleIgnored
+            | Code::DuplicateComponentSecret
             | Code::ProsodyLoad
             | Code::Unreadable => Severity::Error,
             Code::UnusableHostName
@@ -126,6 +130,7 @@ impl Code {
             Code::HostClash => "a Component with the name of a VirtualHost, or the reverse",
             Code::ComponentSecretMissing => "an external component without component_secret",
             Code::ComponentModuleIgnored => "Component(\"x\", \"muc\"): prosody ignores the second argument",
+            Code::DuplicateComponentSecret => "two blocks for one component with different secrets (the last wins)",
             Code::ProsodyLoad => "prosody's own configmanager refuses the config",
             Code::Unreadable => "the main config cannot be read (no line, no column)",
             Code::UnusableHostName => "a name prosody loads but no XMPP address can use",

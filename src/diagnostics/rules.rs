@@ -198,6 +198,13 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     // not known to be missing: the opaque-option warnings say why.
     let secrets_opaque = secret_opaque_anywhere(set).is_some();
     let mut names = FirstOfName::new(set);
+    // Each `duplicate-component` warning: where it is in `out`, its block
+    // and the first block of its name (rare: kept aside, then judged).
+    let mut duplicates: Vec<(usize, At, At)> = Vec::new();
+    // Each `component-secret-missing`: where it is in `out`, and the first
+    // block of its name. prosody merges the blocks of one name: another
+    // block's secret is this one's too.
+    let mut missing: Vec<(usize, At)> = Vec::new();
     for host in set.hosts() {
         let Some(h) = Named::new(set, host) else {
             continue;
@@ -205,16 +212,20 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         if !r.bad_host_name(&h) {
             r.unusable_host_name(&h);
         }
-        if let Some(first) = names.earlier(&h) {
-            r.host_clash(&h, &first);
-            r.duplicate_component(&h, &first);
+        let first = names.earlier(&h);
+        if let Some(first) = &first {
+            r.host_clash(&h, first);
+            if r.duplicate_component(&h, first) {
+                duplicates.push((r.out.len() - 1, h.host.at, first.at));
+            }
         }
         if h.host.is_external() {
             let secret = h.host.secret();
             // `Component("x", "muc")` explains its own missing secret.
             let ignored = r.component_module_ignored(&h, secret.is_some());
-            if secret.is_none() && !secrets_opaque && !ignored {
-                r.component_secret_missing(&h);
+            if secret.is_none() && !secrets_opaque && !ignored && r.component_secret_missing(&h) {
+                let group = first.map_or(h.host.at, |f| f.at);
+                missing.push((r.out.len() - 1, group));
             }
             if let Some(s) = secret.and_then(|s| s.literal().map(|l| (s.span, l))) {
                 r.weak_secret(&h, s);
@@ -224,6 +235,10 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     // The name maps are most of what the check adds to the config's own
     // size: gone before the passes that do not need them.
     drop(names);
+    if !secrets_opaque {
+        r.duplicate_component_secret(&duplicates);
+        r.merged_secrets(&duplicates, &missing);
+    }
     for fi in 0..set.files.len() {
         r.opaque_code(fi);
         r.shadowed_option(fi);
@@ -357,9 +372,9 @@ impl Rules<'_> {
 
     /// `duplicate-component`: a second block for one component, which
     /// prosody merges with the first.
-    fn duplicate_component(&mut self, h: &Named, first: &Host) {
+    fn duplicate_component(&mut self, h: &Named, first: &Host) -> bool {
         if !(first.kind == SectionKind::Component && h.host.kind == SectionKind::Component) {
-            return;
+            return false;
         }
         let message = format!(
             "Component {:?} is already defined at {}{}; prosody merges both, the last value of each option wins",
@@ -375,6 +390,69 @@ impl Rules<'_> {
             message,
             Some(help),
         );
+        true
+    }
+
+    /// `duplicate-component-secret`: blocks of one component that set
+    /// different `component_secret`s. prosody merges the blocks and the
+    /// last secret set wins (configmanager's `set` overwrites), so the
+    /// others are dead text, and a component that uses one of them is
+    /// refused (`not-authorized`). The `duplicate-component` warning of
+    /// the block whose secret wins becomes this error; blocks whose secrets
+    /// are equal (or not literals: not known to differ) keep the warning.
+    fn duplicate_component_secret(&mut self, duplicates: &[(usize, At, At)]) {
+        let mut groups: HashMap<At, Vec<(usize, At)>> = HashMap::new();
+        for &(i, at, first) in duplicates {
+            groups.entry(first).or_default().push((i, at));
+        }
+        for (first, dups) in groups {
+            let blocks: Vec<At> = std::iter::once(first)
+                .chain(dups.iter().map(|&(_, at)| at))
+                .collect();
+            let secrets: Vec<(At, Option<Vec<u8>>)> = blocks
+                .iter()
+                .filter_map(|&at| {
+                    let v = self.set.host(at).secret()?;
+                    Some((at, v.literal()))
+                })
+                .collect();
+            let Some((winner, Some(wins))) = secrets.last().cloned() else {
+                continue;
+            };
+            if secrets.iter().any(|(_, v)| v.is_none()) {
+                continue;
+            }
+            let dead: Vec<At> = secrets
+                .iter()
+                .filter(|(_, v)| v.as_deref() != Some(&wins[..]))
+                .map(|(at, _)| *at)
+                .collect();
+            if dead.is_empty() {
+                continue;
+            }
+            let Some(&(i, _)) = dups.iter().find(|(_, at)| *at == winner) else {
+                continue;
+            };
+            let where_ = |at: At| self.where_(&self.set.host(at));
+            let dead_at: Vec<String> = dead.iter().map(|&at| where_(at)).collect();
+            let winner_at = where_(winner);
+            let d = &mut self.out[i];
+            let name = match &d.subject {
+                Subject::Host(n) => String::from_utf8_lossy(n).into_owned(),
+                _ => String::new(),
+            };
+            d.code = Code::DuplicateComponentSecret;
+            d.severity = Code::DuplicateComponentSecret.severity();
+            d.message = format!(
+                "Component {name:?} is defined more than once with different component_secrets: prosody uses the last one set, in this block ({}), and a component connecting with the secret set in the block at {} is refused (not-authorized)",
+                winner_at,
+                dead_at.join(", ")
+            );
+            d.help = Some(format!(
+                "keep one block per component: delete the block at {} (or give both the secret the component uses)",
+                dead_at.join(", ")
+            ));
+        }
     }
 
     /// `FILE:LINE` of a host, for a message about another.
@@ -385,9 +463,9 @@ impl Rules<'_> {
     /// `component-secret-missing`: an external component without a
     /// `component_secret`; prosody refuses every connection. Not reported
     /// when code the model cannot follow may set it (`opaque-option` says so).
-    fn component_secret_missing(&mut self, h: &Named) {
+    fn component_secret_missing(&mut self, h: &Named) -> bool {
         if secret_opaque_in(self.set, &h.host).is_some() {
-            return;
+            return false;
         }
         let name = &h.name;
         self.push(
@@ -397,6 +475,35 @@ impl Rules<'_> {
             format!("external Component {name:?} has no component_secret; prosody will refuse every connection"),
             Some(format!("fogbow-xmpp-ctl add {name} --secret-file FILE")),
         );
+        true
+    }
+
+    /// Drops the `component-secret-missing` findings (`missing`: index in
+    /// `out`, first block of the name) of components another block of the
+    /// same name gives a secret: prosody merges the blocks (the
+    /// `duplicate-component` warning says so). Runs last among the host
+    /// rules: it shifts the findings' indices.
+    fn merged_secrets(&mut self, duplicates: &[(usize, At, At)], missing: &[(usize, At)]) {
+        if duplicates.is_empty() || missing.is_empty() {
+            return;
+        }
+        let mut has_secret: HashMap<At, bool> = HashMap::new();
+        for &(_, at, first) in duplicates {
+            let e = has_secret
+                .entry(first)
+                .or_insert_with(|| self.set.host(first).secret().is_some());
+            *e |= self.set.host(at).secret().is_some();
+        }
+        let drop: std::collections::HashSet<usize> = missing
+            .iter()
+            .filter(|(_, g)| has_secret.get(g).copied().unwrap_or(false))
+            .map(|&(i, _)| i)
+            .collect();
+        let mut i = 0;
+        self.out.retain(|_| {
+            i += 1;
+            !drop.contains(&(i - 1))
+        });
     }
 
     /// `component-module-ignored`: `Component("x", "muc")`, where prosody's
@@ -816,6 +923,20 @@ mod tests {
             (
                 "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef0\" }\n",
                 &[("duplicate-component", 2, 1)],
+            ),
+            (
+                "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef1\" }\n",
+                &[("duplicate-component-secret", 2, 1)],
+            ),
+            // A block without a secret has the other block's: no missing secret.
+            (
+                "Component \"c.example\"\nComponent \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\n",
+                &[("duplicate-component", 2, 1)],
+            ),
+            // The second block sets no secret: the first one's stands.
+            (
+                "Component \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\nComponent \"c.example\"\n",
+                &[("duplicate-component", 3, 1)],
             ),
             // A bracketed key is the option itself: no false component-secret-missing.
             ("Component \"c.example\" { [\"component_secret\"] = \"0123456789abcdef0\" }\n", &[]),
