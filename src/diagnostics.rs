@@ -11,9 +11,11 @@ use crate::config::{ConfigSet, LoadError};
 /// The codes, their severities and descriptions: written once, for this
 /// module, `check --help` and the man page (`src/cli.rs` includes it).
 mod codes;
+mod relocate;
 mod rules;
 
 pub use codes::{Code, Severity};
+pub use relocate::Splices;
 pub use rules::{
     check, global_only, secret_opaque_anywhere, secret_opaque_in, weak_secret, Opaque,
 };
@@ -64,6 +66,20 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The lines of the config the message and help name (another block's
+    /// line, say): an edit that is not written points them at the file on
+    /// disk too (see [`Splices`]).
+    #[serde(skip)]
+    pub refs: Vec<LineRef>,
+}
+
+/// A line of a file that a finding's message names, as `{prefix}{line}`
+/// (`(line 4`, `/etc/prosody/prosody.cfg.lua:4`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRef {
+    pub file: PathBuf,
+    pub line: usize,
+    pub prefix: String,
 }
 
 impl Diagnostic {
@@ -84,6 +100,7 @@ impl Diagnostic {
             column,
             message,
             help: None,
+            refs: Vec::new(),
         }
     }
 
@@ -503,6 +520,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
                     column: 0,
                     message: e,
                     help: Some("use --no-prosody to check without prosody's loader".into()),
+                    refs: Vec::new(),
                 }),
             },
         }

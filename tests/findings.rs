@@ -306,3 +306,62 @@ fn real_prosody_takes_the_last_blocks_secret() {
         server.log_text()
     );
 }
+
+/// A dry run writes nothing, so its warnings must name the lines of the
+/// file on disk: below the edited spot they move back by what the edit
+/// adds or removes (the lines a message names too), and a warning inside
+/// the text the edit adds says so. A real edit names the new file's lines.
+#[test]
+fn dry_run_warnings_point_at_the_file_on_disk() {
+    let s = Scratch::new("dry-run-lines");
+    let text = format!(
+        "admins = {{ }}\n\
+         Component \"a.example\"\n\
+         \tcomponent_secret = \"{STRONG}\"\n\
+         Component \"b.example\"\n\
+         \tcomponent_secret = \"short\"\n\
+         \tc2s_ports = {{ 5222 }}\n"
+    );
+    s.config(&text);
+    let weak = s.secret("weak");
+    let lines = |o: &std::process::Output| -> Vec<String> {
+        stderr(o)
+            .lines()
+            .filter(|l| l.contains("warning["))
+            .map(|l| l.split(" warning").next().unwrap().to_string() + " " + l.split("]: ").nth(1).unwrap())
+            .collect()
+    };
+    // remove deletes lines 2-3: b.example's warnings stay at 5 and 6 on disk.
+    let o = s.run(&["remove", "a.example", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let got = lines(&o);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].starts_with(&format!("{}:5:21: ", s.path("prosody.cfg.lua").display())), "{got:?}");
+    assert!(got[1].contains(":6:2: ") && got[1].contains("under Component \"b.example\" (line 4)"), "{got:?}");
+    assert_eq!(s.read("prosody.cfg.lua"), text);
+
+    // add appends a block: its own warning is in the added text, at the
+    // line where it goes (after the last, 6), and says so.
+    let o = s.ctl(
+        &s.path("prosody.cfg.lua"),
+        &["add", "c.example", "--secret-file", weak.to_str().unwrap(), "--dry-run"],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let got = lines(&o);
+    let added: Vec<&String> = got.iter().filter(|l| l.contains("\"c.example\"")).collect();
+    assert_eq!(added.len(), 1, "{got:?}");
+    assert!(
+        added[0].ends_with("(in the text this edit adds here; not in the file yet)"),
+        "{got:?}"
+    );
+    let at: usize = added[0].split(':').nth(1).unwrap().parse().unwrap();
+    assert!(at >= 6, "{got:?}");
+    assert!(got.iter().any(|l| l.contains(":5:21: ")), "{got:?}");
+
+    // Written: the file now has the new lines, and so do the warnings.
+    let o = s.run(&["remove", "a.example"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let got = lines(&o);
+    assert!(got[0].contains(":3:21: ") && got[1].contains("(line 2)"), "{got:?}");
+}

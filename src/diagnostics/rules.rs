@@ -12,7 +12,7 @@ use std::collections::hash_map::{Entry, RandomState};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::{Code, Diagnostic, Subject};
+use super::{Code, Diagnostic, LineRef, Subject};
 use crate::config::{At, ConfigSet, Host};
 use crate::document::{Document, OpaqueKind, OptionSet, Owner, SectionKind, Span, Statement};
 
@@ -368,6 +368,21 @@ impl Rules<'_> {
             message,
             Some(help),
         );
+        self.refer(vec![self.ref_to(first)]);
+    }
+
+    /// The lines the last finding's message names.
+    fn refer(&mut self, refs: Vec<LineRef>) {
+        self.out.last_mut().expect("just pushed").refs = refs;
+    }
+
+    /// Host `h`'s line as [`Rules::where_`] writes it.
+    fn ref_to(&self, h: &Host) -> LineRef {
+        LineRef {
+            file: self.set.files[h.at.file].path.clone(),
+            line: h.line(),
+            prefix: format!("{}:", self.set.files[h.at.file].path.display()),
+        }
     }
 
     /// `duplicate-component`: a second block for one component, which
@@ -390,6 +405,7 @@ impl Rules<'_> {
             message,
             Some(help),
         );
+        self.refer(vec![self.ref_to(first)]);
         true
     }
 
@@ -436,7 +452,12 @@ impl Rules<'_> {
             let where_ = |at: At| self.where_(&self.set.host(at));
             let dead_at: Vec<String> = dead.iter().map(|&at| where_(at)).collect();
             let winner_at = where_(winner);
+            let refs: Vec<LineRef> = std::iter::once(winner)
+                .chain(dead.iter().copied())
+                .map(|at| self.ref_to(&self.set.host(at)))
+                .collect();
             let d = &mut self.out[i];
+            d.refs = refs;
             let name = match &d.subject {
                 Subject::Host(n) => String::from_utf8_lossy(n).into_owned(),
                 _ => String::new(),
@@ -648,6 +669,11 @@ impl Rules<'_> {
                 format!("this assigns the Lua local '{name}' declared at line {dl}:{dc}, not prosody's option '{name}', which stays unset here"),
                 Some(format!("rename or remove the `local {name}` at line {dl}")),
             );
+            self.refer(vec![LineRef {
+                file: f.path.clone(),
+                line: dl,
+                prefix: "at line ".into(),
+            }]);
         }
     }
 
@@ -718,6 +744,11 @@ impl Rules<'_> {
             format!("option '{}' is set again in the same section (first at line {first}); the last value wins", o.name),
             None,
         );
+        self.refer(vec![LineRef {
+            file: self.set.files[fi].path.clone(),
+            line: first,
+            prefix: "first at line ".into(),
+        }]);
     }
 
     /// `global-option-in-section`: an option prosody reads only from the
@@ -741,6 +772,11 @@ impl Rules<'_> {
             ),
             Some("move it above the first VirtualHost/Component line of the main config".into()),
         );
+        self.refer(vec![LineRef {
+            file: self.set.files[fi].path.clone(),
+            line: hl,
+            prefix: "(line ".into(),
+        }]);
     }
 }
 
