@@ -83,7 +83,12 @@ fn every_hash_comment_line_is_reported_with_its_fix() {
     // The file is as it was; an edit refuses, naming every line too.
     let o = s.run(&["add", "a.example", "--generate-secret"]);
     assert_eq!(code(&o), 1);
-    assert_eq!(stderr(&o).matches("error[syntax]").count(), 5, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("error[syntax]").count(),
+        5,
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(s.read("prosody.cfg.lua"), text);
 
     // Each fix applied where it was reported: the config loads, in ours
@@ -181,7 +186,10 @@ fn component_with_two_arguments_is_explained() {
                 "{host}"
             );
         }
-        assert_eq!(prosody_value(&cfg, "x.example", "component_secret"), Ok(None));
+        assert_eq!(
+            prosody_value(&cfg, "x.example", "component_secret"),
+            Ok(None)
+        );
     }
     // The fix as shown: the muc needs no secret, and the error is gone.
     std::fs::write(
@@ -214,12 +222,7 @@ fn one_component_with_two_secrets_is_an_error() {
     let j = json(&o);
     assert_eq!(
         found(&j),
-        [(
-            "error".into(),
-            "duplicate-component-secret".into(),
-            6,
-            1
-        )]
+        [("error".into(), "duplicate-component-secret".into(), 6, 1)]
     );
     let d = &j["diagnostics"][0];
     let at = |l: u32| format!("{}:{l}", cfg.display());
@@ -228,8 +231,14 @@ fn one_component_with_two_secrets_is_an_error() {
         format!("Component \"c.example\" is defined more than once with different component_secrets: prosody uses the last one set, in this block ({}), and a component connecting with the secret set in the block at {} is refused (not-authorized)", at(6), at(2))
     );
     let human = stderr(&s.run(&["check"]));
-    assert!(human.contains(":6:1: error[duplicate-component-secret]"), "{human}");
-    assert!(!human.contains("s3cret") && !d.to_string().contains("s3cret"), "{human}");
+    assert!(
+        human.contains(":6:1: error[duplicate-component-secret]"),
+        "{human}"
+    );
+    assert!(
+        !human.contains("s3cret") && !d.to_string().contains("s3cret"),
+        "{human}"
+    );
 
     // prosody's own configmanager: the last block's secret is the one.
     if real_parts_available() {
@@ -328,7 +337,11 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
         stderr(o)
             .lines()
             .filter(|l| l.contains("warning["))
-            .map(|l| l.split(" warning").next().unwrap().to_string() + " " + l.split("]: ").nth(1).unwrap())
+            .map(|l| {
+                l.split(" warning").next().unwrap().to_string()
+                    + " "
+                    + l.split("]: ").nth(1).unwrap()
+            })
             .collect()
     };
     // remove deletes lines 2-3: b.example's warnings stay at 5 and 6 on disk.
@@ -336,15 +349,27 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = lines(&o);
     assert_eq!(got.len(), 2, "{got:?}");
-    assert!(got[0].starts_with(&format!("{}:5:21: ", s.path("prosody.cfg.lua").display())), "{got:?}");
-    assert!(got[1].contains(":6:2: ") && got[1].contains("under Component \"b.example\" (line 4)"), "{got:?}");
+    assert!(
+        got[0].starts_with(&format!("{}:5:21: ", s.path("prosody.cfg.lua").display())),
+        "{got:?}"
+    );
+    assert!(
+        got[1].contains(":6:2: ") && got[1].contains("under Component \"b.example\" (line 4)"),
+        "{got:?}"
+    );
     assert_eq!(s.read("prosody.cfg.lua"), text);
 
     // add appends a block: its own warning is in the added text, at the
     // line where it goes (after the last, 6), and says so.
     let o = s.ctl(
         &s.path("prosody.cfg.lua"),
-        &["add", "c.example", "--secret-file", weak.to_str().unwrap(), "--dry-run"],
+        &[
+            "add",
+            "c.example",
+            "--secret-file",
+            weak.to_str().unwrap(),
+            "--dry-run",
+        ],
         None,
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -363,5 +388,172 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
     let o = s.run(&["remove", "a.example"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = lines(&o);
-    assert!(got[0].contains(":3:21: ") && got[1].contains("(line 2)"), "{got:?}");
+    assert!(
+        got[0].contains(":3:21: ") && got[1].contains("(line 2)"),
+        "{got:?}"
+    );
+}
+
+/// A config with listener options under Components, where prosody (0.12
+/// and 13: `portmanager` reads `config.get("*", …)` only) ignores them.
+const MISPLACED: &str = "admins = { }\n\
+    Component \"a.example\"\n\
+    \tcomponent_secret = \"0123456789abcdef0123\"\n\
+    \t-- open it for fogbow\n\
+    \tcomponent_interface = \"0.0.0.0\"\n\
+    \tcomponent_ports = { 5348 } -- the port\n\
+    Component \"b.example\"\n\
+    \tcomponent_secret = \"0123456789abcdef0123\"\n\
+    \tcomponent_ports = { 5348 }\n";
+
+/// `listen` shows the effective listener (prosody's default here) and each
+/// misplaced option as ignored, with FILE:LINE; prosody's own configmanager
+/// has them as the hosts' options, and no global one.
+#[test]
+fn listen_shows_misplaced_options_as_ignored() {
+    let s = Scratch::new("listen-show");
+    let cfg = s.config(MISPLACED);
+    let j = json(&s.run(&["listen", "--json"]));
+    assert_eq!(j["ports"], serde_json::json!([5347]));
+    assert_eq!(j["ports_default"], true);
+    assert_eq!(j["interfaces_default"], true);
+    let ignored: Vec<(String, u64, String)> = j["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["file"], cfg.to_str().unwrap());
+            (
+                m["option"].as_str().unwrap().to_string(),
+                m["line"].as_u64().unwrap(),
+                m["section"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ignored,
+        [
+            (
+                "component_interface".into(),
+                5,
+                "Component \"a.example\"".into()
+            ),
+            (
+                "component_ports".into(),
+                6,
+                "Component \"a.example\"".into()
+            ),
+            (
+                "component_ports".into(),
+                9,
+                "Component \"b.example\"".into()
+            ),
+        ]
+    );
+    let o = s.run(&["listen"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains(&format!(
+        "ignored: component_ports at {}:9 (under Component \"b.example\"",
+        cfg.display()
+    )));
+    if real_parts_available() {
+        let dump = prosody_dump(&cfg).unwrap();
+        assert!(
+            dump.contains("\"a.example\"\t\"component_ports\"\t{[1]=5348}"),
+            "{dump}"
+        );
+        assert!(!dump.contains("\"*\"\t\"component_ports\""), "{dump}");
+        assert!(!dump.contains("\"*\"\t\"component_interface"), "{dump}");
+    }
+}
+
+/// `listen --interface` moves the misplaced options: their lines are
+/// deleted (comments kept), the interface given and the ports they agree
+/// on are set globally; the listener then is what was asked, and nothing
+/// is ignored any more.
+#[test]
+fn listen_moves_misplaced_options() {
+    let s = Scratch::new("listen-move");
+    let cfg = s.config(MISPLACED);
+    let o = s.run(&["listen", "--interface", "0.0.0.0"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("component_ports set at"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        "admins = { }\n\
+         component_interfaces = { \"0.0.0.0\" }\n\
+         component_ports = { 5348 }\n\
+         Component \"a.example\"\n\
+         \tcomponent_secret = \"0123456789abcdef0123\"\n\
+         \t-- open it for fogbow\n\
+         \t-- the port\n\
+         Component \"b.example\"\n\
+         \tcomponent_secret = \"0123456789abcdef0123\"\n"
+    );
+    let j = json(&s.run(&["listen", "--json"]));
+    assert_eq!(j["interfaces"], serde_json::json!(["0.0.0.0"]));
+    assert_eq!(j["ports"], serde_json::json!([5348]));
+    assert_eq!(j["ignored"], serde_json::json!([]));
+    if real_parts_available() {
+        let dump = prosody_dump(&cfg).unwrap();
+        assert!(
+            dump.contains("\"*\"\t\"component_ports\"\t{[1]=5348}"),
+            "{dump}"
+        );
+    }
+
+    // Ports that disagree are not guessed: the operator says which.
+    s.config(&MISPLACED.replace(
+        "component_ports = { 5348 }\n",
+        "component_ports = { 5349 }\n",
+    ));
+    let o = s.run(&["listen", "--interface", "0.0.0.0"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("is set differently at") && stderr(&o).contains("--port"),
+        "{}",
+        stderr(&o)
+    );
+    // Given, the value given wins and both are deleted.
+    let o = s.run(&["listen", "--interface", "0.0.0.0", "--port", "5350"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&s.run(&["listen", "--json"]));
+    assert_eq!(j["ports"], serde_json::json!([5350]));
+    assert_eq!(j["ignored"], serde_json::json!([]));
+}
+
+/// `listen --reset` deletes every listener definition, global and
+/// misplaced, in whichever file, comments kept: prosody's defaults apply.
+/// It cannot be combined with --port/--interface.
+#[test]
+fn listen_reset_restores_prosodys_defaults() {
+    let s = Scratch::new("listen-reset");
+    s.write("inc.cfg.lua", "-- included\ncomponent_port = 5351\n");
+    s.config(&format!(
+        "component_interfaces = {{ \"*\" }} -- everyone\ncomponent_ports = {{ 5348 }}\n{MISPLACED}Include \"inc.cfg.lua\"\n"
+    ));
+    let o = s.run(&["listen", "--reset", "--port", "5347"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = s.run(&["listen", "--reset"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&s.run(&["listen", "--json"]));
+    assert_eq!(j["ports_default"], true);
+    assert_eq!(j["interfaces_default"], true);
+    assert_eq!(j["ignored"], serde_json::json!([]));
+    let main = s.read("prosody.cfg.lua");
+    assert!(main.starts_with("-- everyone\nadmins = { }\n"), "{main}");
+    assert!(
+        !main.contains("component_port") && !main.contains("component_interface"),
+        "{main}"
+    );
+    assert!(main.contains("\t-- the port\n"), "{main}");
+    assert_eq!(s.read("inc.cfg.lua"), "-- included\n");
+    // Again: nothing to do.
+    let o = s.run(&["listen", "--reset"]);
+    assert_eq!(code(&o), 0);
+    assert!(stderr(&o).contains("unchanged"), "{}", stderr(&o));
 }

@@ -129,8 +129,12 @@ impl Code {
             Code::BadHostName => "a VirtualHost/Component name prosody's nameprep rejects",
             Code::HostClash => "a Component with the name of a VirtualHost, or the reverse",
             Code::ComponentSecretMissing => "an external component without component_secret",
-            Code::ComponentModuleIgnored => "Component(\"x\", \"muc\"): prosody ignores the second argument",
-            Code::DuplicateComponentSecret => "two blocks for one component with different secrets (the last wins)",
+            Code::ComponentModuleIgnored => {
+                "Component(\"x\", \"muc\"): prosody ignores the second argument"
+            }
+            Code::DuplicateComponentSecret => {
+                "two blocks for one component with different secrets (the last wins)"
+            }
             Code::ProsodyLoad => "prosody's own configmanager refuses the config",
             Code::Unreadable => "the main config cannot be read (no line, no column)",
             Code::UnusableHostName => "a name prosody loads but no XMPP address can use",

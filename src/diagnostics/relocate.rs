@@ -61,7 +61,8 @@ impl Splices {
 
     /// The old line of an old offset (Lua's count, as everywhere).
     fn old_line(&self, old_offset: usize) -> usize {
-        self.old_starts.partition_point(|&s| s as usize <= old_offset)
+        self.old_starts
+            .partition_point(|&s| s as usize <= old_offset)
     }
 
     /// Points `ds`, findings about the edited config, at the old text of
@@ -196,7 +197,7 @@ mod tests {
             (4, 5, 2, 5, false),
             (5, 3, 4, 3, false),
         ] {
-            let mut d = at(new_line, col);
+            let d = at(new_line, col);
             let mut ds = [d];
             s.relocate(Path::new("p"), &mut ds, &new);
             let [d] = ds;

@@ -456,16 +456,27 @@ impl Rules<'_> {
                 .chain(dead.iter().copied())
                 .map(|at| self.ref_to(&self.set.host(at)))
                 .collect();
+            // The names as written; another spelling of the same host
+            // (after nameprep) is named too, or the operator would not find it.
+            let written = |at: At| self.set.host(at).literal_name().unwrap_or_default();
+            let name = written(winner);
+            let others: Vec<String> = dead
+                .iter()
+                .map(|&at| written(at))
+                .filter(|n| *n != name)
+                .collect();
+            let spelled = match others.first() {
+                Some(n) => {
+                    format!(" (written {n:?} there: the same host after prosody's nameprep)")
+                }
+                None => String::new(),
+            };
             let d = &mut self.out[i];
             d.refs = refs;
-            let name = match &d.subject {
-                Subject::Host(n) => String::from_utf8_lossy(n).into_owned(),
-                _ => String::new(),
-            };
             d.code = Code::DuplicateComponentSecret;
             d.severity = Code::DuplicateComponentSecret.severity();
             d.message = format!(
-                "Component {name:?} is defined more than once with different component_secrets: prosody uses the last one set, in this block ({}), and a component connecting with the secret set in the block at {} is refused (not-authorized)",
+                "Component {name:?} is defined more than once with different component_secrets: prosody uses the last one set, in this block ({}), and a component connecting with the secret set in the block at {}{spelled} is refused (not-authorized)",
                 winner_at,
                 dead_at.join(", ")
             );

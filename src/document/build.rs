@@ -357,15 +357,13 @@ impl<'t> Builder<'t> {
         if rest.next().is_some() {
             return Rec::Other;
         }
-        let extra = if header.module.is_none()
-            && header.table.is_none()
-            && header.ignored_args.is_none()
-        {
-            NONE
-        } else {
-            self.t.head_extras.push(header);
-            self.t.head_extras.len() as u32 - 1
-        };
+        let extra =
+            if header.module.is_none() && header.table.is_none() && header.ignored_args.is_none() {
+                NONE
+            } else {
+                self.t.head_extras.push(header);
+                self.t.head_extras.len() as u32 - 1
+            };
         self.t.heads.push(HeadRec {
             name: name.span,
             kind,

@@ -74,8 +74,8 @@ pub(super) fn edit(
         .collect();
     let edited = apply(ctx, set, changes)?;
     verify(&edited.after, &check_plan)?;
-    let mut warnings = no_new_errors(&errors_before, diagnostics::check(&edited.after))
-        .map_err(|mut e| {
+    let mut warnings =
+        no_new_errors(&errors_before, diagnostics::check(&edited.after)).map_err(|mut e| {
             if let Error::Refused { diagnostics, .. } = &mut e {
                 on_disk(&edited, &splices, diagnostics);
             }
@@ -219,7 +219,11 @@ fn apply(
 /// `ds`, findings about the edited texts, pointed at the files as they
 /// are on disk (see `diagnostics::Splices`): for an edit that is not
 /// written, the lines the operator finds.
-fn on_disk(edited: &Edited, splices: &BTreeMap<usize, diagnostics::Splices>, ds: &mut [Diagnostic]) {
+fn on_disk(
+    edited: &Edited,
+    splices: &BTreeMap<usize, diagnostics::Splices>,
+    ds: &mut [Diagnostic],
+) {
     for (i, s) in splices {
         let (path, real) = &edited.paths[i];
         s.relocate(path, ds, edited.doc(real).text());
