@@ -276,6 +276,12 @@ pub struct ListenArgs {
     #[arg(long = "port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub ports: Vec<u16>,
 
+    /// Delete every component_ports/component_interfaces definition (and the legacy
+    /// component_port/component_interface), global or set under a section, so that
+    /// prosody's defaults apply (127.0.0.1 and ::1, port 5347)
+    #[arg(long, conflicts_with_all = ["interfaces", "ports"])]
+    pub reset: bool,
+
     #[command(flatten)]
     pub edit: EditFlags,
 }

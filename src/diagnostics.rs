@@ -11,9 +11,11 @@ use crate::config::{ConfigSet, LoadError};
 /// The codes, their severities and descriptions: written once, for this
 /// module, `check --help` and the man page (`src/cli.rs` includes it).
 mod codes;
+mod relocate;
 mod rules;
 
 pub use codes::{Code, Severity};
+pub use relocate::Splices;
 pub use rules::{
     check, global_only, secret_opaque_anywhere, secret_opaque_in, weak_secret, Opaque,
 };
@@ -64,6 +66,20 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The lines of the config the message and help name (another block's
+    /// line, say): an edit that is not written points them at the file on
+    /// disk too (see [`Splices`]).
+    #[serde(skip)]
+    pub refs: Vec<LineRef>,
+}
+
+/// A line of a file that a finding's message names, as `{prefix}{line}`
+/// (`(line 4`, `/etc/prosody/prosody.cfg.lua:4`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRef {
+    pub file: PathBuf,
+    pub line: usize,
+    pub prefix: String,
 }
 
 impl Diagnostic {
@@ -84,6 +100,7 @@ impl Diagnostic {
             column,
             message,
             help: None,
+            refs: Vec::new(),
         }
     }
 
@@ -196,7 +213,29 @@ pub fn without_string_tokens(message: &str) -> String {
     out
 }
 
-/// A config that cannot be loaded, as one diagnostic.
+/// A config that cannot be loaded, as diagnostics: the first error, and
+/// after a `#` comment every further `#` comment line and the next other
+/// syntax error (see `SyntaxError::also`), so that one `check` names every
+/// line to fix.
+pub fn from_load_errors(e: &LoadError) -> Vec<Diagnostic> {
+    let first = from_load_error(e);
+    let LoadError::Syntax { path, error } = e else {
+        return vec![first];
+    };
+    let mut all = vec![first];
+    all.extend(error.also.iter().map(|a| Diagnostic {
+        help: a.help.clone(),
+        ..Diagnostic::new(
+            Code::Syntax,
+            Subject::File(path.clone()),
+            (path.clone(), a.line, a.column),
+            a.message.clone(),
+        )
+    }));
+    all
+}
+
+/// A config that cannot be loaded, as one diagnostic (its first error).
 pub fn from_load_error(e: &LoadError) -> Diagnostic {
     // Each is about the file that cannot be loaded, at the place naming it.
     let about = |path: &Path| Subject::File(path.to_path_buf());
@@ -453,7 +492,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
         _ => None,
     };
     let (files, mut diagnostics): (Vec<PathBuf>, _) = match ConfigSet::load(main) {
-        Err(e) => (vec![main.to_path_buf()], vec![from_load_error(&e)]),
+        Err(e) => (vec![main.to_path_buf()], from_load_errors(&e)),
         Ok(set) => {
             let files = set.files.iter().map(|f| f.path.clone()).collect();
             for at in &set.unresolved_includes {
@@ -481,6 +520,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
                     column: 0,
                     message: e,
                     help: Some("use --no-prosody to check without prosody's loader".into()),
+                    refs: Vec::new(),
                 }),
             },
         }

@@ -297,18 +297,21 @@ fn status(ctx: &Context, s: &cli::StatusArgs) -> Result<Status, Error> {
 }
 
 fn listen(out: &Out, ctx: &Context, l: &cli::ListenArgs) -> Result<Status, Error> {
-    if l.interfaces.is_empty() && l.ports.is_empty() {
-        let listener = ops::show_listener(ctx)?;
+    if l.interfaces.is_empty() && l.ports.is_empty() && !l.reset {
+        let shown = ops::show_listen(ctx)?;
         if l.edit.json {
-            output::print_json(&listener);
+            output::print_json(&shown);
         } else {
-            output::print_listener(&listener);
+            output::print_listener(&shown);
         }
         return Ok(Status::Success);
     }
     let interfaces = (!l.interfaces.is_empty()).then(|| l.interfaces.clone());
     let ports = (!l.ports.is_empty()).then(|| l.ports.clone());
-    let o = ops::listen(ctx, interfaces, ports, edit_options(&l.edit))?;
+    let o = match l.reset {
+        true => ops::reset_listener(ctx, edit_options(&l.edit))?,
+        false => ops::listen(ctx, interfaces, ports, edit_options(&l.edit))?,
+    };
     report_edit(out, ctx, &o, &l.edit, None, Subject::Listener)
 }
 

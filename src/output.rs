@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::doctor;
 use fogbow_xmpp_ctl::journal;
-use fogbow_xmpp_ctl::listener::Listener;
+use fogbow_xmpp_ctl::listener::Shown;
 use fogbow_xmpp_ctl::ops::{Action, EditOutcome, ListOutput, ProbeReport, StatusReport};
 use fogbow_xmpp_ctl::Error;
 
@@ -277,8 +277,10 @@ pub fn print_table(list: &ListOutput, show_secrets: bool) {
     write_stdout(&s);
 }
 
-/// `listen` without options: where prosody accepts components.
-pub fn print_listener(listener: &Listener) {
+/// `listen` without options: where prosody accepts components, then each
+/// listener option set under a section, which prosody ignores.
+pub fn print_listener(shown: &Shown) {
+    let listener = &shown.listener;
     let mark = |d: bool| if d { " (prosody's default)" } else { "" };
     println!(
         "interfaces: {}{}",
@@ -295,6 +297,15 @@ pub fn print_listener(listener: &Listener) {
             .join(", "),
         mark(listener.ports_default)
     );
+    for m in &shown.ignored {
+        println!(
+            "ignored: {} at {}:{} (under {}: prosody reads it only from the global section; fogbow-xmpp-ctl listen --interface/--port moves it)",
+            m.option,
+            diagnostics::terminal_safe(&m.file.display().to_string()),
+            m.line,
+            diagnostics::terminal_safe(&m.section)
+        );
+    }
 }
 
 /// `doctor`'s checklist, one ✔/✘ line per item with its hint.

@@ -142,7 +142,8 @@ fn sharp_s_and_ss_are_one_host() {
     let j = json(&o);
     let d = j["diagnostics"].as_array().unwrap();
     assert!(
-        d.iter().any(|d| d["code"] == "duplicate-component"
+        // Two different secrets: an error (issue 13; tests/findings.rs).
+        d.iter().any(|d| d["code"] == "duplicate-component-secret"
             && d["line"] == 3
             && d["message"]
                 .as_str()

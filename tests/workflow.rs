@@ -158,13 +158,14 @@ fn listen_sets_the_global_listener_in_place() {
     let o = s.ctl(&cfg2, &["listen"], None);
     assert_eq!(
         ok(&o),
-        "interfaces: 127.0.0.1, ::1 (prosody's default)\nports: 5347 (prosody's default)\n",
+        format!("interfaces: 127.0.0.1, ::1 (prosody's default)\nports: 5347 (prosody's default)\nignored: component_ports at {}:5 (under VirtualHost \"localhost\": prosody reads it only from the global section; fogbow-xmpp-ctl listen --interface/--port moves it)\n", cfg2.display()),
         "a port set under a VirtualHost is ignored by prosody"
     );
+    // listen moves it to the global section (issue 13; tests/findings.rs).
     ok(&s.ctl(&cfg2, &["listen", "--interface", "0.0.0.0"], None));
     assert_eq!(
         std::fs::read_to_string(&cfg2).unwrap(),
-        "admins = { }\n\ncomponent_interfaces = { \"0.0.0.0\" }\n-- the host\nVirtualHost \"localhost\"\ncomponent_ports = { 1 }\n"
+        "admins = { }\n\ncomponent_interfaces = { \"0.0.0.0\" }\ncomponent_ports = { 1 }\n-- the host\nVirtualHost \"localhost\"\n"
     );
     // Validation: usage errors for ports, clear errors for addresses; nothing written.
     let before = std::fs::read_to_string(&cfg2).unwrap();

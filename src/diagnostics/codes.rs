@@ -38,6 +38,8 @@ pub enum Code {
     BadHostName,
     HostClash,
     ComponentSecretMissing,
+    ComponentModuleIgnored,
+    DuplicateComponentSecret,
     ProsodyLoad,
     Unreadable,
     UnusableHostName,
@@ -51,13 +53,15 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order they are listed.
-    pub const ALL: [Code; 15] = [
+    pub const ALL: [Code; 17] = [
         Code::Syntax,
         Code::IncludeMissing,
         Code::IncludeLoop,
         Code::BadHostName,
         Code::HostClash,
         Code::ComponentSecretMissing,
+        Code::ComponentModuleIgnored,
+        Code::DuplicateComponentSecret,
         Code::ProsodyLoad,
         Code::Unreadable,
         Code::UnusableHostName,
@@ -78,6 +82,8 @@ impl Code {
             Code::BadHostName => "bad-host-name",
             Code::HostClash => "host-clash",
             Code::ComponentSecretMissing => "component-secret-missing",
+            Code::ComponentModuleIgnored => "component-module-ignored",
+            Code::DuplicateComponentSecret => "duplicate-component-secret",
             Code::ProsodyLoad => "prosody-load",
             Code::Unreadable => "unreadable",
             Code::UnusableHostName => "unusable-host-name",
@@ -100,6 +106,8 @@ impl Code {
             | Code::BadHostName
             | Code::HostClash
             | Code::ComponentSecretMissing
+            | Code::ComponentModuleIgnored
+            | Code::DuplicateComponentSecret
             | Code::ProsodyLoad
             | Code::Unreadable => Severity::Error,
             Code::UnusableHostName
@@ -115,12 +123,18 @@ impl Code {
     /// One line for `check --help` and the man page.
     pub const fn description(self) -> &'static str {
         match self {
-            Code::Syntax => "a Lua syntax error; a line starting with # gets a hint",
+            Code::Syntax => "a Lua syntax error; every # comment line is reported, with its fix",
             Code::IncludeMissing => "a named Include that cannot be read",
             Code::IncludeLoop => "a file that includes itself, or Includes nested too deep",
             Code::BadHostName => "a VirtualHost/Component name prosody's nameprep rejects",
             Code::HostClash => "a Component with the name of a VirtualHost, or the reverse",
             Code::ComponentSecretMissing => "an external component without component_secret",
+            Code::ComponentModuleIgnored => {
+                "Component(\"x\", \"muc\"): prosody ignores the second argument"
+            }
+            Code::DuplicateComponentSecret => {
+                "two blocks for one component with different secrets (the last wins)"
+            }
             Code::ProsodyLoad => "prosody's own configmanager refuses the config",
             Code::Unreadable => "the main config cannot be read (no line, no column)",
             Code::UnusableHostName => "a name prosody loads but no XMPP address can use",

@@ -12,7 +12,7 @@ use std::collections::hash_map::{Entry, RandomState};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::{Code, Diagnostic, Subject};
+use super::{Code, Diagnostic, LineRef, Subject};
 use crate::config::{At, ConfigSet, Host};
 use crate::document::{Document, OpaqueKind, OptionSet, Owner, SectionKind, Span, Statement};
 
@@ -198,6 +198,13 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     // not known to be missing: the opaque-option warnings say why.
     let secrets_opaque = secret_opaque_anywhere(set).is_some();
     let mut names = FirstOfName::new(set);
+    // Each `duplicate-component` warning: where it is in `out`, its block
+    // and the first block of its name (rare: kept aside, then judged).
+    let mut duplicates: Vec<(usize, At, At)> = Vec::new();
+    // Each `component-secret-missing`: where it is in `out`, and the first
+    // block of its name. prosody merges the blocks of one name: another
+    // block's secret is this one's too.
+    let mut missing: Vec<(usize, At)> = Vec::new();
     for host in set.hosts() {
         let Some(h) = Named::new(set, host) else {
             continue;
@@ -205,14 +212,20 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         if !r.bad_host_name(&h) {
             r.unusable_host_name(&h);
         }
-        if let Some(first) = names.earlier(&h) {
-            r.host_clash(&h, &first);
-            r.duplicate_component(&h, &first);
+        let first = names.earlier(&h);
+        if let Some(first) = &first {
+            r.host_clash(&h, first);
+            if r.duplicate_component(&h, first) {
+                duplicates.push((r.out.len() - 1, h.host.at, first.at));
+            }
         }
         if h.host.is_external() {
             let secret = h.host.secret();
-            if secret.is_none() && !secrets_opaque {
-                r.component_secret_missing(&h);
+            // `Component("x", "muc")` explains its own missing secret.
+            let ignored = r.component_module_ignored(&h, secret.is_some());
+            if secret.is_none() && !secrets_opaque && !ignored && r.component_secret_missing(&h) {
+                let group = first.map_or(h.host.at, |f| f.at);
+                missing.push((r.out.len() - 1, group));
             }
             if let Some(s) = secret.and_then(|s| s.literal().map(|l| (s.span, l))) {
                 r.weak_secret(&h, s);
@@ -222,6 +235,10 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     // The name maps are most of what the check adds to the config's own
     // size: gone before the passes that do not need them.
     drop(names);
+    if !secrets_opaque {
+        r.duplicate_component_secret(&duplicates);
+        r.merged_secrets(&duplicates, &missing);
+    }
     for fi in 0..set.files.len() {
         r.opaque_code(fi);
         r.shadowed_option(fi);
@@ -351,13 +368,28 @@ impl Rules<'_> {
             message,
             Some(help),
         );
+        self.refer(vec![self.ref_to(first)]);
+    }
+
+    /// The lines the last finding's message names.
+    fn refer(&mut self, refs: Vec<LineRef>) {
+        self.out.last_mut().expect("just pushed").refs = refs;
+    }
+
+    /// Host `h`'s line as [`Rules::where_`] writes it.
+    fn ref_to(&self, h: &Host) -> LineRef {
+        LineRef {
+            file: self.set.files[h.at.file].path.clone(),
+            line: h.line(),
+            prefix: format!("{}:", self.set.files[h.at.file].path.display()),
+        }
     }
 
     /// `duplicate-component`: a second block for one component, which
     /// prosody merges with the first.
-    fn duplicate_component(&mut self, h: &Named, first: &Host) {
+    fn duplicate_component(&mut self, h: &Named, first: &Host) -> bool {
         if !(first.kind == SectionKind::Component && h.host.kind == SectionKind::Component) {
-            return;
+            return false;
         }
         let message = format!(
             "Component {:?} is already defined at {}{}; prosody merges both, the last value of each option wins",
@@ -373,6 +405,86 @@ impl Rules<'_> {
             message,
             Some(help),
         );
+        self.refer(vec![self.ref_to(first)]);
+        true
+    }
+
+    /// `duplicate-component-secret`: blocks of one component that set
+    /// different `component_secret`s. prosody merges the blocks and the
+    /// last secret set wins (configmanager's `set` overwrites), so the
+    /// others are dead text, and a component that uses one of them is
+    /// refused (`not-authorized`). The `duplicate-component` warning of
+    /// the block whose secret wins becomes this error; blocks whose secrets
+    /// are equal (or not literals: not known to differ) keep the warning.
+    fn duplicate_component_secret(&mut self, duplicates: &[(usize, At, At)]) {
+        let mut groups: HashMap<At, Vec<(usize, At)>> = HashMap::new();
+        for &(i, at, first) in duplicates {
+            groups.entry(first).or_default().push((i, at));
+        }
+        for (first, dups) in groups {
+            let blocks: Vec<At> = std::iter::once(first)
+                .chain(dups.iter().map(|&(_, at)| at))
+                .collect();
+            let secrets: Vec<(At, Option<Vec<u8>>)> = blocks
+                .iter()
+                .filter_map(|&at| {
+                    let v = self.set.host(at).secret()?;
+                    Some((at, v.literal()))
+                })
+                .collect();
+            let Some((winner, Some(wins))) = secrets.last().cloned() else {
+                continue;
+            };
+            if secrets.iter().any(|(_, v)| v.is_none()) {
+                continue;
+            }
+            let dead: Vec<At> = secrets
+                .iter()
+                .filter(|(_, v)| v.as_deref() != Some(&wins[..]))
+                .map(|(at, _)| *at)
+                .collect();
+            if dead.is_empty() {
+                continue;
+            }
+            let Some(&(i, _)) = dups.iter().find(|(_, at)| *at == winner) else {
+                continue;
+            };
+            let where_ = |at: At| self.where_(&self.set.host(at));
+            let dead_at: Vec<String> = dead.iter().map(|&at| where_(at)).collect();
+            let winner_at = where_(winner);
+            let refs: Vec<LineRef> = std::iter::once(winner)
+                .chain(dead.iter().copied())
+                .map(|at| self.ref_to(&self.set.host(at)))
+                .collect();
+            // The names as written; another spelling of the same host
+            // (after nameprep) is named too, or the operator would not find it.
+            let written = |at: At| self.set.host(at).literal_name().unwrap_or_default();
+            let name = written(winner);
+            let others: Vec<String> = dead
+                .iter()
+                .map(|&at| written(at))
+                .filter(|n| *n != name)
+                .collect();
+            let spelled = match others.first() {
+                Some(n) => {
+                    format!(" (written {n:?} there: the same host after prosody's nameprep)")
+                }
+                None => String::new(),
+            };
+            let d = &mut self.out[i];
+            d.refs = refs;
+            d.code = Code::DuplicateComponentSecret;
+            d.severity = Code::DuplicateComponentSecret.severity();
+            d.message = format!(
+                "Component {name:?} is defined more than once with different component_secrets: prosody uses the last one set, in this block ({}), and a component connecting with the secret set in the block at {}{spelled} is refused (not-authorized)",
+                winner_at,
+                dead_at.join(", ")
+            );
+            d.help = Some(format!(
+                "keep one block per component: delete the block at {} (or give both the secret the component uses)",
+                dead_at.join(", ")
+            ));
+        }
     }
 
     /// `FILE:LINE` of a host, for a message about another.
@@ -383,9 +495,9 @@ impl Rules<'_> {
     /// `component-secret-missing`: an external component without a
     /// `component_secret`; prosody refuses every connection. Not reported
     /// when code the model cannot follow may set it (`opaque-option` says so).
-    fn component_secret_missing(&mut self, h: &Named) {
+    fn component_secret_missing(&mut self, h: &Named) -> bool {
         if secret_opaque_in(self.set, &h.host).is_some() {
-            return;
+            return false;
         }
         let name = &h.name;
         self.push(
@@ -395,6 +507,102 @@ impl Rules<'_> {
             format!("external Component {name:?} has no component_secret; prosody will refuse every connection"),
             Some(format!("fogbow-xmpp-ctl add {name} --secret-file FILE")),
         );
+        true
+    }
+
+    /// Drops the `component-secret-missing` findings (`missing`: index in
+    /// `out`, first block of the name) of components another block of the
+    /// same name gives a secret: prosody merges the blocks (the
+    /// `duplicate-component` warning says so). Runs last among the host
+    /// rules: it shifts the findings' indices.
+    fn merged_secrets(&mut self, duplicates: &[(usize, At, At)], missing: &[(usize, At)]) {
+        if duplicates.is_empty() || missing.is_empty() {
+            return;
+        }
+        let mut has_secret: HashMap<At, bool> = HashMap::new();
+        for &(_, at, first) in duplicates {
+            let e = has_secret
+                .entry(first)
+                .or_insert_with(|| self.set.host(first).secret().is_some());
+            *e |= self.set.host(at).secret().is_some();
+        }
+        let drop: std::collections::HashSet<usize> = missing
+            .iter()
+            .filter(|(_, g)| has_secret.get(g).copied().unwrap_or(false))
+            .map(|&(i, _)| i)
+            .collect();
+        let mut i = 0;
+        self.out.retain(|_| {
+            i += 1;
+            !drop.contains(&(i - 1))
+        });
+    }
+
+    /// `component-module-ignored`: `Component("x", "muc")`, where prosody's
+    /// `Component(name)` ignores every argument after the name, so the
+    /// section is an external component (no MUC, no table of options) and,
+    /// without a `component_secret`, refuses every connection. An error:
+    /// prosody runs something else than what is written. True when it
+    /// reported one.
+    fn component_module_ignored(&mut self, h: &Named, has_secret: bool) -> bool {
+        let doc = &self.set.files[h.host.at.file].doc;
+        let Some(head) = doc.section(h.host.at.stmt) else {
+            return false;
+        };
+        let Some(args) = head.ignored_args else {
+            return false;
+        };
+        let name_src = doc.slice(&head.name.span);
+        let first_arg = doc.slice(&args);
+        // A module name is shown (as a diff shows it); any other string
+        // might be a secret, and a table may hold one.
+        let arg = &doc.text()[args.clone()];
+        let module = match crate::document::lexer::tokenize(arg).as_deref() {
+            Ok([t, _eof]) if t.kind == crate::document::lexer::Tok::Str => {
+                Some(crate::document::lexer::decode_string(&arg[t.span.clone()]))
+            }
+            _ => None,
+        }
+        .map(|m| String::from_utf8_lossy(&m).into_owned())
+        .filter(|m| {
+            !m.is_empty()
+                && m.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        let (what, fix) = if let Some(module) = module {
+            (
+                format!("not a \"{module}\" service"),
+                format!("Component {name_src} \"{module}\""),
+            )
+        } else if first_arg.starts_with('{') {
+            (
+                "and the options in that table are not set".to_string(),
+                format!("Component {name_src} {{ … }}"),
+            )
+        } else {
+            (
+                "not what its second argument says".to_string(),
+                format!("Component {name_src} \"MODULE\""),
+            )
+        };
+        let consequence = if has_secret {
+            ""
+        } else {
+            "; it has no component_secret, so prosody will refuse every connection to it"
+        };
+        self.push(
+            Code::ComponentModuleIgnored,
+            h.subject(),
+            h.at.clone(),
+            format!(
+                "prosody's Component() takes one argument and ignores the rest: {:?} is an external component, {what}{consequence}",
+                h.name
+            ),
+            Some(format!(
+                "write `{fix}` (a call on the result: Component({name_src})(…) sets the module or the options)"
+            )),
+        );
+        true
     }
 
     /// `weak-secret`: a literal `component_secret` shorter than 16 bytes,
@@ -472,6 +680,11 @@ impl Rules<'_> {
                 format!("this assigns the Lua local '{name}' declared at line {dl}:{dc}, not prosody's option '{name}', which stays unset here"),
                 Some(format!("rename or remove the `local {name}` at line {dl}")),
             );
+            self.refer(vec![LineRef {
+                file: f.path.clone(),
+                line: dl,
+                prefix: "at line ".into(),
+            }]);
         }
     }
 
@@ -542,6 +755,11 @@ impl Rules<'_> {
             format!("option '{}' is set again in the same section (first at line {first}); the last value wins", o.name),
             None,
         );
+        self.refer(vec![LineRef {
+            file: self.set.files[fi].path.clone(),
+            line: first,
+            prefix: "first at line ".into(),
+        }]);
     }
 
     /// `global-option-in-section`: an option prosody reads only from the
@@ -565,6 +783,11 @@ impl Rules<'_> {
             ),
             Some("move it above the first VirtualHost/Component line of the main config".into()),
         );
+        self.refer(vec![LineRef {
+            file: self.set.files[fi].path.clone(),
+            line: hl,
+            prefix: "(line ".into(),
+        }]);
     }
 }
 
@@ -734,6 +957,8 @@ mod tests {
             ("VirtualHost \"a.example\"\nComponent \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n", &[("host-clash", 2, 1)]),
             ("Component \"c.example\"\n", &[("component-secret-missing", 1, 1)]),
             ("Component \"c.example\" \"muc\"\n", &[]),
+            ("Component(\"c.example\", \"muc\")\n", &[("component-module-ignored", 1, 1)]),
+            ("Component(\"c.example\", { component_secret = \"0123456789abcdef0\" })\n", &[("component-module-ignored", 1, 1)]),
             ("Component \"c.example\"\n\tcomponent_secret = \"manager_password\"\n", &[("weak-secret", 2, 21)]),
             ("Component \"c.example\"\n\tcomponent_secret = \"short\"\n", &[("weak-secret", 2, 21)]),
             (
@@ -745,6 +970,20 @@ mod tests {
             (
                 "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef0\" }\n",
                 &[("duplicate-component", 2, 1)],
+            ),
+            (
+                "Component \"c.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"C.example\" { component_secret = \"0123456789abcdef1\" }\n",
+                &[("duplicate-component-secret", 2, 1)],
+            ),
+            // A block without a secret has the other block's: no missing secret.
+            (
+                "Component \"c.example\"\nComponent \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\n",
+                &[("duplicate-component", 2, 1)],
+            ),
+            // The second block sets no secret: the first one's stands.
+            (
+                "Component \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\nComponent \"c.example\"\n",
+                &[("duplicate-component", 3, 1)],
             ),
             // A bracketed key is the option itself: no false component-secret-missing.
             ("Component \"c.example\" { [\"component_secret\"] = \"0123456789abcdef0\" }\n", &[]),

@@ -23,7 +23,17 @@ pub struct SyntaxError {
     pub message: String,
     /// A fix, when the mistake is a well-known one.
     pub help: Option<String>,
+    /// The errors after this one, when this one is a `#` comment: every
+    /// further `#` comment line (found by reading each `#` comment as the
+    /// `--` comment it was meant to be, up to [`MAX_HASH_COMMENTS`]), then
+    /// the first other syntax error, if any. Empty otherwise: after another
+    /// mistake Lua's reading of the rest is guesswork.
+    pub also: Vec<SyntaxError>,
 }
+
+/// How many `#` comment lines one parse reports: each costs a parse of the
+/// file, and a guide's sample has a handful.
+pub const MAX_HASH_COMMENTS: usize = 100;
 
 impl Document {
     /// Parses `text`; fails with the first syntax error, positioned.
@@ -39,7 +49,11 @@ impl Document {
                 let tables = b.finish();
                 Ok(Document::assemble(text, line_starts, tables, extras))
             }
-            Err(e) => Err(positioned(&text, &line_starts, e)),
+            Err(e) => {
+                let mut first = positioned(&text, &line_starts, e);
+                first.also = after_hash_comments(&text, &line_starts, &first);
+                Err(first)
+            }
         }
     }
 
@@ -88,35 +102,67 @@ fn too_long(len: usize) -> SyntaxError {
             "the file is {len} bytes long; fogbow-xmpp-ctl reads configs of up to 4 GiB"
         ),
         help: None,
+        also: Vec::new(),
     }
+}
+
+/// The errors after `first`, when `first` is a `#` comment (see
+/// [`SyntaxError::also`]). Each `#` comment is blanked to the end of its
+/// line (what `--` would make of it; line breaks, and so every position,
+/// stay) and the file parsed again, until it parses, fails elsewhere than
+/// at a `#`, or [`MAX_HASH_COMMENTS`] are found.
+fn after_hash_comments(text: &[u8], starts: &[u32], first: &SyntaxError) -> Vec<SyntaxError> {
+    let mut also = Vec::new();
+    if text.get(first.offset) != Some(&b'#') {
+        return also;
+    }
+    let mut blanked = text.to_vec();
+    let mut at = first.offset;
+    for _ in 1..MAX_HASH_COMMENTS {
+        for b in blanked[at..]
+            .iter_mut()
+            .take_while(|b| !matches!(b, b'\n' | b'\r'))
+        {
+            *b = b' ';
+        }
+        match syntax::parse_each(&blanked, &mut |_| {}) {
+            Ok(_) => break,
+            Err(e) => {
+                let is_hash = text.get(e.offset) == Some(&b'#');
+                at = e.offset;
+                also.push(positioned(text, starts, e));
+                if !is_hash {
+                    break;
+                }
+            }
+        }
+    }
+    also
 }
 
 /// The parser's error at Lua's line and column, with a fix when known.
 fn positioned(text: &[u8], line_starts: &[u32], e: syntax::ParseError) -> SyntaxError {
     let (line, column) = position(text, line_starts, e.offset);
-    let help = syntax_help(text, line_starts, e.offset, line);
+    let help = syntax_help(text, e.offset, line);
     SyntaxError {
         offset: e.offset,
         line,
         column,
         message: e.message,
         help,
+        also: Vec::new(),
     }
 }
 
 /// Fixes for the mistakes operators make: a byte order mark, a `#!` line,
 /// `#` comments.
-fn syntax_help(text: &[u8], starts: &[u32], offset: usize, line: usize) -> Option<String> {
+fn syntax_help(text: &[u8], offset: usize, line: usize) -> Option<String> {
     if text.starts_with(b"\xEF\xBB\xBF") && offset == 0 {
         return Some("the file starts with a UTF-8 byte order mark, which Lua (and so prosody) rejects: save it without a BOM".into());
     }
-    let ls = starts[line - 1] as usize;
-    let line_text = &text[ls..];
-    let trimmed = line_text
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t'))
-        .map(|i| &line_text[i..]);
-    if text.get(offset) == Some(&b'#') && trimmed.is_some_and(|t| t.first() == Some(&b'#')) {
+    // A `#` where a statement may start is a comment in shell or TOML
+    // style, at the start of a line or after a statement (`x = 1 # why`).
+    if text.get(offset) == Some(&b'#') {
         if line == 1 && text.starts_with(b"#!") {
             return Some("prosody loads its config as a string, where a `#!` first line is not allowed: delete it".into());
         }
@@ -258,8 +304,9 @@ impl<'t> Builder<'t> {
             b"Include" | b"include" if calls.len() == 1 => return self.include(calls[0]),
             _ => return Rec::Other,
         };
+        let ignored = calls[0].get(1).map(|e| Sp::of(&e.span));
         match calls[0].first().map(value) {
-            Some(name) => self.section(kind, name, &calls[1..]),
+            Some(name) => self.section(kind, name, &calls[1..], ignored),
             None => Rec::Other,
         }
     }
@@ -277,8 +324,17 @@ impl<'t> Builder<'t> {
 
     /// A section header named `name`, with the calls after the first:
     /// `Component "x" { … }`, `Component "x" "muc"`, `Component "x" "muc" { … }`.
-    fn section(&mut self, kind: SectionKind, name: ValRec, rest: &[&Vec<Expr>]) -> Rec {
-        let mut header = HeadExtra::default();
+    fn section(
+        &mut self,
+        kind: SectionKind,
+        name: ValRec,
+        rest: &[&Vec<Expr>],
+        ignored_args: Option<Sp>,
+    ) -> Rec {
+        let mut header = HeadExtra {
+            ignored_args,
+            ..HeadExtra::default()
+        };
         let is_table = |e: &Expr| matches!(e.kind, ExprKind::Table(_));
         let mut rest = rest.iter().map(|args| args.first());
         match rest.next() {
@@ -301,12 +357,13 @@ impl<'t> Builder<'t> {
         if rest.next().is_some() {
             return Rec::Other;
         }
-        let extra = if header.module.is_none() && header.table.is_none() {
-            NONE
-        } else {
-            self.t.head_extras.push(header);
-            self.t.head_extras.len() as u32 - 1
-        };
+        let extra =
+            if header.module.is_none() && header.table.is_none() && header.ignored_args.is_none() {
+                NONE
+            } else {
+                self.t.head_extras.push(header);
+                self.t.head_extras.len() as u32 - 1
+            };
         self.t.heads.push(HeadRec {
             name: name.span,
             kind,

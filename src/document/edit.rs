@@ -133,6 +133,25 @@ impl Document {
         self.removal_range(stmt, stmt)
     }
 
+    /// The range deleting statement `stmt` alone that keeps every comment
+    /// (the comment lines above it belong to whatever they describe): its
+    /// whole line when nothing else is on it; otherwise the statement and
+    /// the blanks after it, so that a comment after it stays on its line.
+    pub fn statement_removal_keeping_comments(&self, stmt: usize) -> Span {
+        let span = self.stmt_span(stmt);
+        let ls = self.line_start(span.start);
+        let le = self.line_content_end(span.end);
+        let starts_line = ls >= self.prev_stmt_end(stmt) && self.is_blank(ls..span.start);
+        if starts_line && self.is_blank(span.end..le) {
+            return ls..self.line_end_with_break(le);
+        }
+        let mut to = span.end;
+        while to < le && matches!(self.text[to], b' ' | b'\t') {
+            to += 1;
+        }
+        span.start..to
+    }
+
     /// Where text inserted "just above" statement `stmt` goes: above the
     /// comment lines attached to it, at the start of its line.
     pub fn attached_start(&self, stmt: usize) -> usize {

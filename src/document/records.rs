@@ -94,6 +94,10 @@ pub(super) struct HeadExtra {
     /// The first `[expr] = value` field of the table form whose key is
     /// computed: any option, `component_secret` too, may be set there.
     pub computed_key: Option<Sp>,
+    /// The first argument after the name in its own call (`"muc"` in
+    /// `Component("x", "muc")`): prosody's `Component(name)` takes one, so
+    /// it (and any after it) is ignored.
+    pub ignored_args: Option<Sp>,
 }
 
 /// `HeadRec::extra` of a header with no extras.

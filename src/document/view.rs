@@ -86,6 +86,11 @@ pub struct SectionHeader<'d> {
     /// A field of the table form with a computed key (`[k] = v`): the
     /// options this section sets are then known only when prosody runs it.
     pub computed_key: Option<Span>,
+    /// The first argument after the name in the name's own call (`"muc"`
+    /// in `Component("x", "muc")`; any after it too): prosody's
+    /// `VirtualHost(name)`/`Component(name)` ignore them, so
+    /// `Component("x", "muc")` is an external component, not a MUC.
+    pub ignored_args: Option<Span>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +213,7 @@ impl Document {
             ),
             module: extra.module.map(|m| Value::new(&self.text, m)),
             computed_key: extra.computed_key.map(Sp::r),
+            ignored_args: extra.ignored_args.map(Sp::r),
             table: extra.table.map(|t| {
                 (
                     t.r(),

@@ -1,4 +1,8 @@
-//! `listen`: where prosody accepts components, shown or set in place.
+//! `listen`: where prosody accepts components, shown or set in place; the
+//! listener options set under a section (which prosody ignores) are shown
+//! as ignored, and moved or deleted by an edit.
+
+use std::collections::BTreeMap;
 
 use super::pipeline::{self, load_config};
 use super::plan::{Change, Plan};
@@ -12,33 +16,89 @@ pub fn listen(
     ports: Option<Vec<u16>>,
     opts: EditOptions,
 ) -> Result<EditOutcome, Error> {
+    edit(ctx, interfaces, ports, false, opts)
+}
+
+/// `listen --reset`: deletes every listener definition so that prosody's
+/// defaults apply (see [`crate::listener::plan_reset`]).
+pub fn reset_listener(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
+    edit(ctx, None, None, true, opts)
+}
+
+fn edit(
+    ctx: &Context,
+    interfaces: Option<Vec<String>>,
+    ports: Option<Vec<u16>>,
+    reset: bool,
+    opts: EditOptions,
+) -> Result<EditOutcome, Error> {
     for i in interfaces.iter().flatten() {
         crate::listener::validate_interface(i).map_err(Error::Invalid)?;
     }
-    pipeline::edit(ctx, "component listener", opts, |set| {
-        let edits = crate::listener::plan(set, interfaces.as_deref(), ports.as_deref())
-            .map_err(Error::refused)?;
-        let text = set.files[0].doc.text();
-        let unchanged = edits.iter().all(|(r, b)| text[r.clone()] == b[..]);
-        let (want_i, want_p) = (interfaces.clone(), ports.clone());
-        Ok(Plan::of_main(
-            (!unchanged).then_some((Action::Updated, Change::Splice(edits))),
-            Box::new(move |after: &ConfigSet| {
-                let l = crate::listener::effective(after).map_err(Error::refused)?;
-                let ok = want_i.as_ref().map_or(true, |i| &l.interfaces == i)
-                    && want_p.as_ref().map_or(true, |p| &l.ports == p);
+    let mut moved = Vec::new();
+    let mut o = pipeline::edit(ctx, "component listener", opts, |set| {
+        let p = match reset {
+            true => crate::listener::plan_reset(set),
+            false => crate::listener::plan(set, interfaces.as_deref(), ports.as_deref()),
+        }
+        .map_err(Error::refused)?;
+        let unchanged = p.edits.iter().all(|(&f, edits)| {
+            let text = set.files[f].doc.text();
+            edits.iter().all(|(r, b)| text[r.clone()] == b[..])
+        });
+        moved = p.moved;
+        let (want_i, want_p) = (p.interfaces, p.ports);
+        let files: BTreeMap<usize, Change> = match unchanged {
+            true => BTreeMap::new(),
+            false => p
+                .edits
+                .into_iter()
+                .map(|(f, e)| (f, Change::Splice(e)))
+                .collect(),
+        };
+        Ok(Plan {
+            action: if files.is_empty() {
+                Action::Unchanged
+            } else {
+                Action::Updated
+            },
+            files,
+            file: 0,
+            verify: Box::new(move |after: &ConfigSet| {
+                let ok = if reset {
+                    !crate::listener::any_defined(after)
+                } else {
+                    let l = crate::listener::effective(after).map_err(Error::refused)?;
+                    want_i.as_ref().map_or(true, |i| &l.interfaces == i)
+                        && want_p.as_ref().map_or(true, |p| &l.ports == p)
+                        && crate::listener::ignored(after).is_empty()
+                };
                 if ok {
                     Ok(())
                 } else {
                     Err(Error::refused("refusing to write: the edited config would not have the requested listener (this is a bug in fogbow-xmpp-ctl; please report it)"))
                 }
             }),
-        ))
-    })
+        })
+    })?;
+    if o.changed {
+        o.notes.extend(moved);
+    }
+    Ok(o)
 }
 
 /// The listener prosody will open, with its defaults.
 pub fn show_listener(ctx: &Context) -> Result<crate::listener::Listener, Error> {
     let set = load_config(&ctx.config)?;
     crate::listener::effective(&set).map_err(Error::refused)
+}
+
+/// `listen` without options: the listener, and the listener options set
+/// under a section, which prosody ignores.
+pub fn show_listen(ctx: &Context) -> Result<crate::listener::Shown, Error> {
+    let set = load_config(&ctx.config)?;
+    Ok(crate::listener::Shown {
+        listener: crate::listener::effective(&set).map_err(Error::refused)?,
+        ignored: crate::listener::ignored(&set),
+    })
 }

@@ -35,7 +35,7 @@ pub use apply::{
 pub use diff::mask_secrets;
 pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
-pub use listen::{listen, show_listener};
+pub use listen::{listen, reset_listener, show_listen, show_listener};
 pub use probe::{probe, probe_with, secret_from_properties, GivenSecret, ProbeReport};
 pub use restore::{backups, restore};
 

@@ -58,9 +58,33 @@ pub(super) fn edit(
         true => diff::old_side(&set, changes.keys().copied(), opts.show_secrets),
         false => BTreeMap::new(),
     };
+    // How the edited files' lines map back to the files on disk, for the
+    // findings of an edit that is not written (a dry run, a refusal).
+    let splices: BTreeMap<usize, diagnostics::Splices> = changes
+        .iter()
+        .filter_map(|(&i, c)| match c {
+            Change::Splice(e) => Some((
+                i,
+                diagnostics::Splices::new(
+                    set.files[i].doc.text(),
+                    e.iter().map(|(r, b)| (r.clone(), b.len())),
+                ),
+            )),
+            Change::Whole(_) => None,
+        })
+        .collect();
     let edited = apply(ctx, set, changes)?;
     verify(&edited.after, &check_plan)?;
-    let warnings = no_new_errors(&errors_before, diagnostics::check(&edited.after))?;
+    let mut warnings =
+        no_new_errors(&errors_before, diagnostics::check(&edited.after)).map_err(|mut e| {
+            if let Error::Refused { diagnostics, .. } = &mut e {
+                on_disk(&edited, &splices, diagnostics);
+            }
+            e
+        })?;
+    if opts.dry_run {
+        on_disk(&edited, &splices, &mut warnings);
+    }
 
     // A secret written where others can read it is theirs too: say so.
     let mut notes = Vec::new();
@@ -113,7 +137,8 @@ fn load(ctx: &Context, dry_run: bool) -> Result<(Option<Lock>, ConfigSet), Error
 /// Loads the config; one that does not load is neither read nor edited.
 pub(super) fn load_config(main: &Path) -> Result<ConfigSet, Error> {
     ConfigSet::load(main).map_err(|source| {
-        let d = diagnostics::from_load_error(&source);
+        let mut all = diagnostics::from_load_errors(&source);
+        let d = all[0].clone();
         match source {
             // The main file itself: its message says it all.
             LoadError::Unreadable { from: None, .. } => Error::Load {
@@ -127,7 +152,7 @@ pub(super) fn load_config(main: &Path) -> Result<ConfigSet, Error> {
             },
             _ => Error::Load {
                 message: "the config is already broken; fix it first".into(),
-                diagnostics: vec![d],
+                diagnostics: std::mem::take(&mut all),
                 source: Box::new(source),
             },
         }
@@ -190,6 +215,20 @@ fn apply(
         diagnostics: vec![diagnostics::from_load_error(&e)],
     })?;
     Ok(Edited { after, paths })
+}
+
+/// `ds`, findings about the edited texts, pointed at the files as they
+/// are on disk (see `diagnostics::Splices`): for an edit that is not
+/// written, the lines the operator finds.
+fn on_disk(
+    edited: &Edited,
+    splices: &BTreeMap<usize, diagnostics::Splices>,
+    ds: &mut [Diagnostic],
+) {
+    for (i, s) in splices {
+        let (path, real) = &edited.paths[i];
+        s.relocate(path, ds, edited.doc(real).text());
+    }
 }
 
 /// Stage 3b: the edit did what its plan says, read back as prosody would.

@@ -2,7 +2,9 @@
 //! `component_ports`, which prosody reads only from the global section
 //! (`core/portmanager.lua`), with the legacy singular forms as fallbacks.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -16,6 +18,37 @@ pub const DEFAULT_INTERFACES: [&str; 2] = ["127.0.0.1", "::1"];
 
 const INTERFACE_OPTIONS: [&str; 2] = ["component_interfaces", "component_interface"];
 const PORT_OPTIONS: [&str; 2] = ["component_ports", "component_port"];
+/// Every option `listen` owns, wherever it is set.
+const LISTENER_OPTIONS: [&str; 4] = [
+    "component_interfaces",
+    "component_interface",
+    "component_ports",
+    "component_port",
+];
+
+/// A listener option set under a `VirtualHost`/`Component`. prosody (0.12
+/// and 13 alike) reads the listener only from the global section
+/// (`core/portmanager.lua`: `config.get("*", "component_ports")`); set in a
+/// section it is only that host's option, which nothing reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Misplaced {
+    pub option: String,
+    #[serde(serialize_with = "crate::config::json_path::one")]
+    pub file: PathBuf,
+    pub line: usize,
+    /// The section, as written: `Component "x.example"`.
+    pub section: String,
+}
+
+/// `listen` without options: the effective listener, and the listener
+/// options prosody ignores because they are set in a section. The JSON of
+/// [`Listener`] with `"ignored": [{"option", "file", "line", "section"}]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shown {
+    #[serde(flatten)]
+    pub listener: Listener,
+    pub ignored: Vec<Misplaced>,
+}
 
 /// The listener prosody will open for components.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -144,6 +177,63 @@ pub fn s2s_ports(set: &ConfigSet) -> Result<Vec<u16>, String> {
     Ok(ports(set, &["s2s_ports"])?.unwrap_or_else(|| vec![5269]))
 }
 
+/// One of [`LISTENER_OPTIONS`] set under a section.
+struct InSection {
+    file: usize,
+    stmt: usize,
+    /// The option's name and its value.
+    name: &'static str,
+    value: Option<Span>,
+    /// Whether it is a field of the section's table form.
+    in_table: bool,
+    /// Whether its statement sets other options too.
+    shared: bool,
+    shown: Misplaced,
+}
+
+/// Every listener option set under a section, in prosody's order.
+fn in_sections(set: &ConfigSet) -> Vec<InSection> {
+    let mut out = Vec::new();
+    for at in set.order() {
+        let doc = &set.files[at.file].doc;
+        let (head, opts, in_table) = match (doc.owner(at.stmt), doc.stmt(at.stmt).statement) {
+            (Owner::Section(h), Statement::Options(o)) => (h, o, false),
+            (_, Statement::Section(head)) => match head.table {
+                Some((_, fields)) => (at.stmt, fields, true),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let header = doc.section(head).expect("an owner is a section");
+        let n = opts.len();
+        for o in opts.iter() {
+            let Some(&name) = LISTENER_OPTIONS.iter().find(|&&l| l == o.name) else {
+                continue;
+            };
+            out.push(InSection {
+                file: at.file,
+                stmt: at.stmt,
+                name,
+                value: o.value.as_ref().map(|v| v.span.clone()),
+                in_table,
+                shared: n > 1,
+                shown: Misplaced {
+                    option: name.to_string(),
+                    file: set.files[at.file].path.clone(),
+                    line: doc.line_col(o.name_span.start).0,
+                    section: format!("{} {}", header.kind.keyword(), doc.slice(&header.name.span)),
+                },
+            });
+        }
+    }
+    out
+}
+
+/// The listener options prosody ignores because they are set in a section.
+pub fn ignored(set: &ConfigSet) -> Vec<Misplaced> {
+    in_sections(set).into_iter().map(|m| m.shown).collect()
+}
+
 /// The effective listener of `set`, with prosody's defaults.
 pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
     let interfaces = match read(
@@ -174,20 +264,167 @@ pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
     })
 }
 
-/// The edits of the main config that set the listener: existing global
-/// definitions (and their legacy singular forms) are replaced in place, the
-/// first one rewritten and the others deleted; when there is none, the
-/// option goes just above the first `VirtualHost`/`Component` (with the
-/// comments attached to it), where the global section ends.
+/// What `listen --interface/--port/--reset` will do: the splices per
+/// file (by index in the set), the global values it writes, and what it
+/// moved, one sentence each.
+#[derive(Debug, Default)]
+pub struct ListenPlan {
+    pub edits: BTreeMap<usize, Vec<(Span, Vec<u8>)>>,
+    pub interfaces: Option<Vec<String>>,
+    pub ports: Option<Vec<u16>>,
+    pub moved: Vec<String>,
+}
+
+/// `FILE:LINE` of a misplaced option, and its section.
+fn place(m: &Misplaced) -> String {
+    format!("{}:{} (under {})", m.file.display(), m.line, m.section)
+}
+
+/// The deletions of the misplaced options `found`, whose lines are their
+/// own (comments kept); a table field or a statement that sets other
+/// options too is left to the operator.
+fn delete_misplaced(
+    set: &ConfigSet,
+    found: &[InSection],
+    edits: &mut BTreeMap<usize, Vec<(Span, Vec<u8>)>>,
+) -> Result<(), String> {
+    for m in found {
+        if m.in_table || m.shared {
+            return Err(format!(
+                "{} is set at {} in a statement that sets other options too, where prosody ignores it; delete it there by hand and run listen again",
+                m.name,
+                place(&m.shown)
+            ));
+        }
+        let doc = &set.files[m.file].doc;
+        edits
+            .entry(m.file)
+            .or_default()
+            .push((doc.statement_removal_keeping_comments(m.stmt), Vec::new()));
+    }
+    Ok(())
+}
+
+/// The one value the misplaced options of `names` agree on, when the
+/// operator did not give one and none is set globally: `listen` moves it
+/// to the global section (the evident intent), and refuses when they
+/// disagree.
+fn misplaced_value<T: PartialEq>(
+    set: &ConfigSet,
+    found: &[InSection],
+    names: &[&str],
+    read: impl Fn(Vec<Literal>) -> Result<T, String>,
+    flag: &str,
+) -> Result<Option<(T, Vec<String>)>, String> {
+    let mut value: Option<(T, &InSection)> = None;
+    let mut from = Vec::new();
+    for m in found.iter().filter(|m| names.contains(&m.name)) {
+        let doc = &set.files[m.file].doc;
+        let v = m
+            .value
+            .as_ref()
+            .and_then(|span| doc.literal_list(span))
+            .ok_or_else(|| {
+                format!(
+                    "{} at {} is not a list of constants; say which with {flag}",
+                    m.name,
+                    place(&m.shown)
+                )
+            })?;
+        let v = read(v).map_err(|e| format!("{e} (at {})", place(&m.shown)))?;
+        match &value {
+            Some((first, at)) if *first != v => {
+                return Err(format!(
+                    "{} is set differently at {} and at {}, where prosody ignores both; say which with {flag}",
+                    m.name,
+                    place(&at.shown),
+                    place(&m.shown)
+                ))
+            }
+            Some(_) => {}
+            None => value = Some((v, m)),
+        }
+        from.push(place(&m.shown));
+    }
+    Ok(value.map(|(v, _)| (v, from)))
+}
+
+fn ports_of(v: Vec<Literal>) -> Result<Vec<u16>, String> {
+    v.into_iter()
+        .map(|l| match l {
+            Literal::Num(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => Ok(n as u16),
+            Literal::Str(s) => String::from_utf8_lossy(&s)
+                .parse::<u16>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| "a port is not a number from 1 to 65535".to_string()),
+            Literal::Num(n) => Err(format!("the port {n} is out of range")),
+        })
+        .collect()
+}
+
+fn interfaces_of(v: Vec<Literal>) -> Result<Vec<String>, String> {
+    v.into_iter()
+        .map(|l| match l {
+            Literal::Str(s) => {
+                let a = String::from_utf8_lossy(&s).into_owned();
+                validate_interface(&a).map(|()| a)
+            }
+            Literal::Num(n) => Err(format!("the interface {n} is not an address")),
+        })
+        .collect()
+}
+
+/// The edits that set the listener. Existing global definitions (and
+/// their legacy singular forms) are replaced in place, the first one
+/// rewritten and the others deleted; when there is none, the option goes
+/// just above the first `VirtualHost`/`Component` of the main config (with
+/// the comments attached to it), where the global section ends. Listener
+/// options set under a section, where prosody ignores them, are deleted;
+/// when the operator gives no value for one kind (say only `--interface`)
+/// and none is set globally, the value they agree on is moved to the
+/// global section.
 pub fn plan(
     set: &ConfigSet,
     interfaces: Option<&[String]>,
     ports: Option<&[u16]>,
-) -> Result<Vec<(Span, Vec<u8>)>, String> {
+) -> Result<ListenPlan, String> {
     let doc = &set.files[0].doc;
+    let misplaced = in_sections(set);
+    let mut out = ListenPlan {
+        interfaces: interfaces.map(<[String]>::to_vec),
+        ports: ports.map(<[u16]>::to_vec),
+        ..ListenPlan::default()
+    };
+    if out.interfaces.is_none() && global_assignments(set, &INTERFACE_OPTIONS).is_empty() {
+        if let Some((v, from)) = misplaced_value(
+            set,
+            &misplaced,
+            &INTERFACE_OPTIONS,
+            interfaces_of,
+            "--interface",
+        )? {
+            out.moved.push(format!(
+                "component_interfaces set at {}, where prosody ignores it, goes to the global section",
+                from.join(", ")
+            ));
+            out.interfaces = Some(v);
+        }
+    }
+    if out.ports.is_none() && global_assignments(set, &PORT_OPTIONS).is_empty() {
+        if let Some((v, from)) =
+            misplaced_value(set, &misplaced, &PORT_OPTIONS, ports_of, "--port")?
+        {
+            out.moved.push(format!(
+                "component_ports set at {}, where prosody ignores it, goes to the global section",
+                from.join(", ")
+            ));
+            out.ports = Some(v);
+        }
+    }
     let quote = |s: &str| crate::document::lexer::encode_string(s.as_bytes());
     let mut groups: Vec<(&[&str], String)> = Vec::new();
-    if let Some(i) = interfaces {
+    if let Some(i) = &out.interfaces {
         groups.push((
             &INTERFACE_OPTIONS,
             format!(
@@ -196,7 +433,7 @@ pub fn plan(
             ),
         ));
     }
-    if let Some(p) = ports {
+    if let Some(p) = &out.ports {
         groups.push((
             &PORT_OPTIONS,
             format!(
@@ -257,7 +494,41 @@ pub fn plan(
             }
         }
     }
-    Ok(edits)
+    if !edits.is_empty() {
+        out.edits.insert(0, edits);
+    }
+    delete_misplaced(set, &misplaced, &mut out.edits)?;
+    Ok(out)
+}
+
+/// The edits of `listen --reset`: every definition of the listener options
+/// deleted, global ones (in whichever file) and misplaced ones alike (their
+/// comments kept), so that prosody's defaults apply.
+pub fn plan_reset(set: &ConfigSet) -> Result<ListenPlan, String> {
+    let mut out = ListenPlan::default();
+    for f in global_assignments(set, &LISTENER_OPTIONS) {
+        let doc = &set.files[f.file].doc;
+        if let Statement::Options(o) = &doc.stmt(f.stmt).statement {
+            if o.len() != 1 {
+                let (line, _) = doc.line_col(doc.stmt_span(f.stmt).start);
+                return Err(format!(
+                    "{}:{line} assigns several options at once; edit it by hand",
+                    set.files[f.file].path.display()
+                ));
+            }
+        }
+        out.edits
+            .entry(f.file)
+            .or_default()
+            .push((doc.statement_removal_keeping_comments(f.stmt), Vec::new()));
+    }
+    delete_misplaced(set, &in_sections(set), &mut out.edits)?;
+    Ok(out)
+}
+
+/// Whether `set` defines any listener option, globally or in a section.
+pub fn any_defined(set: &ConfigSet) -> bool {
+    !global_assignments(set, &LISTENER_OPTIONS).is_empty() || !in_sections(set).is_empty()
 }
 
 #[cfg(test)]
