@@ -22,6 +22,11 @@ pub struct Settings {
     /// How long to wait for the running prosody to serve a change (a restart's
     /// listeners open, an activated component known) before saying it did not.
     pub apply_timeout_secs: u64,
+    /// Where `add` puts a new component: a file of its own, `{name}`
+    /// replaced by its name, relative to the main config's directory
+    /// (Debian's layout: `conf.d/{name}.cfg.lua`); unset: the end of the
+    /// main config. The file must be covered by an `Include` of the config.
+    pub component_file: Option<String>,
 }
 
 impl Default for Settings {
@@ -32,6 +37,7 @@ impl Default for Settings {
             backups: 10,
             lock_timeout_secs: 30,
             apply_timeout_secs: 30,
+            component_file: None,
         }
     }
 }
