@@ -186,7 +186,10 @@ fn apply(
     let mut created = Vec::with_capacity(create.len());
     let mut new_texts = Vec::with_capacity(create.len());
     for NewFile { path, text } in create {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let real_dir = std::fs::canonicalize(dir)
             .map_err(|e| safe_write::io_error("create a file in", dir, e))?;
         let real = real_dir.join(path.file_name().unwrap_or_default());

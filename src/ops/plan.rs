@@ -122,7 +122,8 @@ fn in_file(set: &ConfigSet, path: &Path) -> Result<Option<usize>, Error> {
         Err(e) => return Err(crate::safe_write::io_error("read", path, e).into()),
         Ok(_) => {}
     }
-    let real = std::fs::canonicalize(path).map_err(|e| crate::safe_write::io_error("read", path, e))?;
+    let real =
+        std::fs::canonicalize(path).map_err(|e| crate::safe_write::io_error("read", path, e))?;
     match set.files.iter().position(|f| f.real_path == real) {
         Some(i) => Ok(Some(i)),
         None => Err(Error::refused(format!(
@@ -140,22 +141,18 @@ fn in_file(set: &ConfigSet, path: &Path) -> Result<Option<usize>, Error> {
 pub(super) fn include_hint(main: &Path, file: &Path) -> String {
     let dir = main.parent().unwrap_or(Path::new(""));
     let rel = file.strip_prefix(dir).unwrap_or(file);
-    let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let pattern = if name.ends_with(".cfg.lua") {
-        "*.cfg.lua".to_string()
-    } else if name.ends_with(".lua") {
-        "*.lua".to_string()
-    } else {
-        name
-    };
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // A glob in the main config's own directory could match the main
+    // config itself (an include loop): there, the file by name.
     let include = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(p) => format!("{}/{pattern}", p.display()),
-        None => pattern,
+        Some(p) if name.ends_with(".cfg.lua") => format!("{}/*.cfg.lua", p.display()),
+        Some(p) => format!("{}/{name}", p.display()),
+        None => name,
     };
-    format!(
-        "add the line `Include {include:?}` to {} (before its first VirtualHost/Component line, or at its end)",
-        main.display()
-    )
+    format!("add the line `Include {include:?}` to {}", main.display())
 }
 
 /// `FILE:LINE` of host `h`, found under `name`; when the config spells it
@@ -408,10 +405,15 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
             // a symlink, which would be left dangling).
             let f = &set.files[fi];
             let link = std::fs::symlink_metadata(&f.path).is_ok_and(|m| m.file_type().is_symlink());
-            let ours = fi != 0
-                && !link
-                && only_our_header_left(&f.doc.splice(splice.clone()));
-            (fi, if ours { Change::Delete } else { Change::Splice(splice) })
+            let ours = fi != 0 && !link && only_our_header_left(&f.doc.splice(splice.clone()));
+            (
+                fi,
+                if ours {
+                    Change::Delete
+                } else {
+                    Change::Splice(splice)
+                },
+            )
         })
         .collect();
     Ok(Plan {

@@ -396,9 +396,8 @@ impl ConfigSet {
                 self.unresolved_includes.push(At { file, stmt });
                 continue;
             };
-            for included in
-                expand_include(&dir, &target, &loading.created)
-                    .map_err(|e| unreadable_at(e, from.clone()))?
+            for included in expand_include(&dir, &target, &loading.created)
+                .map_err(|e| unreadable_at(e, from.clone()))?
             {
                 self.load_file(&included, from.clone(), loading)?;
             }

@@ -223,7 +223,9 @@ impl FileRecord {
         use std::os::unix::ffi::OsStringExt;
         let h = self.path_hex.as_bytes();
         let digit = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
-        let bytes = h.chunks(2).map(|p| digit(p[0]) << 4 | digit(*p.get(1).unwrap_or(&b'0')));
+        let bytes = h
+            .chunks(2)
+            .map(|p| digit(p[0]) << 4 | digit(*p.get(1).unwrap_or(&b'0')));
         PathBuf::from(std::ffi::OsString::from_vec(bytes.collect()))
     }
 }

@@ -27,8 +27,8 @@ mod temp;
 mod trust;
 
 pub use backup::{
-    check_backup_dir, content_hash, list_backups, list_records, read_backup, time_of,
-    write_record, Backups, EditRecord, FileRecord,
+    check_backup_dir, content_hash, list_backups, list_records, read_backup, time_of, write_record,
+    Backups, EditRecord, FileRecord,
 };
 pub use error::{io_error, WriteError};
 pub use lock::{lock_path, Lock, LOCK_DIR};
@@ -284,7 +284,10 @@ pub fn prepare_new(target: &Path, like: &Path, contents: &[u8]) -> Result<Prepar
     let real_dir = std::fs::canonicalize(dir).map_err(|e| io_error("create a file in", dir, e))?;
     let d = open_dir(&real_dir).map_err(|e| io_error("create a file in", dir, e))?;
     check_trusted("the directory", &real_dir, &d)?;
-    check_ancestors("the new file", &real_dir.join(target.file_name().unwrap_or_default()))?;
+    check_ancestors(
+        "the new file",
+        &real_dir.join(target.file_name().unwrap_or_default()),
+    )?;
     let meta = std::fs::metadata(like).map_err(|e| io_error("read", like, e))?;
     let me = (
         nix::unistd::geteuid().as_raw(),
