@@ -3,7 +3,11 @@
 //! [`verify`] (the edited config, read back as prosody would, may not have
 //! new errors) → [`diff`](super::diff) (a dry run stops here) →
 //! [`commit`] (prosody's own loader judges the prepared files, then every
-//! file is renamed into place and the edit audited).
+//! file is renamed into place, the edit recorded for `restore --list` and
+//! `restore --undo`, and audited). A plan may also create files (`add
+//! --file`) and remove them (`remove` of the last block of a file `add
+//! --file` made): a created file is loaded as if it stood in place and
+//! must be covered by an `Include`; a removed one reads as empty.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! What `add` and `remove` change, decided on the loaded config: a
-//! [`Plan`] of splices per file and the check that the edit did what it
-//! says, or a refusal that names the place in the config and the way out.
+//! [`Plan`] of splices per file (and of files to create or remove) and the
+//! check that the edit did what it says, or a refusal that names the place
+//! in the config and the way out.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
