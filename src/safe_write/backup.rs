@@ -568,6 +568,83 @@ mod tests {
     }
 
     #[test]
+    fn edit_records_are_listed_apart_from_backups_and_pruned_alike() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        let b = Backups {
+            dir: s.path().join("backups"),
+            keep: 2,
+        };
+        let backup = replace(&t, b"new", Some(&b)).unwrap().unwrap();
+        // A path that is not UTF-8 comes back exactly.
+        let raw = PathBuf::from(OsString::from_vec(b"/d/\xff x.lua".to_vec()));
+        let rec = |name: &str| EditRecord {
+            command: "add".into(),
+            action: "added".into(),
+            name: name.into(),
+            files: vec![
+                FileRecord::new(&t, Some(&backup), Some(b"new")),
+                FileRecord::new(&raw, None, None),
+            ],
+        };
+        for n in ["a", "b", "c"] {
+            let p = write_record(&b, &t, &rec(n)).unwrap();
+            assert_eq!(mode(&p), 0o600);
+            assert!(time_of(Path::new(
+                p.to_str().unwrap().strip_suffix(".edit").unwrap()
+            ))
+            .is_some());
+        }
+        // Records are never backups, and backups never records.
+        assert_eq!(list_backups(&b.dir, &t).unwrap(), vec![backup.clone()]);
+        let got = list_records(&b.dir, &t).unwrap();
+        let names: Vec<&str> = got.iter().map(|(_, r)| r.name.as_str()).collect();
+        assert_eq!(names, ["b", "c"], "pruned to keep, oldest first");
+        let (time, r) = &got[1];
+        assert!(time.ends_with(" UTC") && time.len() == 23, "{time}");
+        assert_eq!(r, &rec("c"));
+        assert_eq!(
+            r.files[0].backup.as_deref(),
+            backup.file_name().unwrap().to_str()
+        );
+        assert_eq!(
+            r.files[0].written_sha1.as_deref(),
+            Some(content_hash(b"new").as_str())
+        );
+        assert_eq!(r.files[0].real_path(), t);
+        assert_eq!(r.files[1].real_path(), raw);
+        // Another file's records are not this one's.
+        let other = s.path().join("p.cfg.lua.x");
+        assert!(list_records(&b.dir, &other).unwrap().is_empty());
+        // A record that does not parse is skipped; one others can write is refused.
+        let p = write_record(&b, &t, &rec("d")).unwrap();
+        std::fs::write(&p, "{").unwrap();
+        let names: Vec<String> = list_records(&b.dir, &t)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r.name)
+            .collect();
+        assert_eq!(names, ["c"]);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = list_records(&b.dir, &t).unwrap_err();
+        assert!(e.message.contains("lets every local user write it"), "{e}");
+    }
+
+    #[test]
+    fn backup_times_read_from_names() {
+        assert_eq!(
+            time_of(Path::new("/b/etc_p.cfg.lua.20261202T134046.878209517Z")).as_deref(),
+            Some("2026-12-02 13:40:46 UTC")
+        );
+        assert_eq!(time_of(Path::new("/b/short")), None);
+        assert_eq!(
+            time_of(Path::new("/b/etc_p.cfg.lua.20261202T134046.87820951xZ")),
+            None
+        );
+    }
+
+    #[test]
     fn timestamps_are_utc_and_sortable() {
         assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000000000Z");
         assert_eq!(

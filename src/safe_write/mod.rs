@@ -157,14 +157,20 @@ pub fn commit_all(
         let done_ok = match p.kind {
             Kind::Replace => std::fs::rename(&p.temp, &p.target),
             // Never over a file that appeared meanwhile (ours or planted).
-            Kind::Create => rustix::fs::renameat_with(
+            Kind::Create => match rustix::fs::renameat_with(
                 rustix::fs::CWD,
                 &p.temp,
                 rustix::fs::CWD,
                 &p.target,
                 rustix::fs::RenameFlags::NOREPLACE,
-            )
-            .map_err(std::io::Error::from),
+            ) {
+                // A file system without RENAME_NOREPLACE: link(2) never
+                // replaces either; then the temp name goes.
+                Err(rustix::io::Errno::INVAL) => std::fs::hard_link(&p.temp, &p.target).map(|()| {
+                    let _ = std::fs::remove_file(&p.temp);
+                }),
+                r => r.map_err(std::io::Error::from),
+            },
             Kind::Remove => std::fs::remove_file(&p.target),
         };
         if let Err(e) = done_ok {
@@ -670,6 +676,53 @@ mod tests {
             );
             assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
         }
+    }
+
+    #[test]
+    fn a_new_file_is_never_more_readable_and_never_replaces_one() {
+        let s = scratch();
+        let main = s.path().join("main.cfg.lua");
+        std::fs::write(&main, "").unwrap();
+        std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let new = s.path().join("new.cfg.lua");
+        let p = prepare_new(&new, &main, b"-- new\n").unwrap();
+        assert_eq!(mode(p.temp_path()), 0o640, "0640 at most");
+        assert!(!new.exists());
+        commit_all(vec![p], None).unwrap();
+        assert_eq!(std::fs::read(&new).unwrap(), b"-- new\n");
+        assert_eq!(entries(s.path()), vec!["main.cfg.lua", "new.cfg.lua"]);
+        std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // A file that appears between prepare and commit is kept.
+        let late = s.path().join("late.cfg.lua");
+        let p = prepare_new(&late, &main, b"ours").unwrap();
+        assert_eq!(
+            mode(p.temp_path()),
+            0o600,
+            "never more than the main config"
+        );
+        std::fs::write(&late, "theirs").unwrap();
+        let e = commit_all(vec![p], None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::AlreadyExists, "{e}");
+        assert_eq!(std::fs::read(&late).unwrap(), b"theirs");
+        // An existing one is refused before anything is written.
+        assert!(prepare_new(&late, &main, b"x").is_err());
+        assert_eq!(
+            entries(s.path()),
+            vec!["late.cfg.lua", "main.cfg.lua", "new.cfg.lua"]
+        );
+        // A removal is backed up, then unlinked; dropped uncommitted, nothing happens.
+        drop(prepare_removal(&new).unwrap());
+        assert!(new.exists());
+        let b = Backups {
+            dir: s.path().join("backups"),
+            keep: 3,
+        };
+        let written = commit_all(vec![prepare_removal(&new).unwrap()], Some(&b)).unwrap();
+        assert!(!new.exists());
+        assert_eq!(
+            std::fs::read(written[0].as_ref().unwrap()).unwrap(),
+            b"-- new\n"
+        );
     }
 
     #[test]
