@@ -89,7 +89,8 @@ pub enum Command {
     /// Add an external component, or set its secret
     ///
     /// Appends `Component "NAME"` with its `component_secret` at the end of the
-    /// main config. If NAME exists with the same secret nothing is written
+    /// main config (with --file or the setting component_file: in a file of
+    /// its own, which an Include must cover). If NAME exists with the same secret nothing is written
     /// (exit 0, "unchanged"); with a different secret, --replace changes only
     /// that string, wherever it is written.
     #[command(after_help = AFTER_HELP)]
@@ -97,7 +98,9 @@ pub enum Command {
     /// Remove an external component's whole section
     ///
     /// Deletes the `Component` statement, its options and the comment lines
-    /// directly above it, in whichever file it lives; nothing else changes.
+    /// directly above it, in whichever file it lives; nothing else changes,
+    /// except that a file `add --file` created, left with nothing but
+    /// comments, is deleted.
     #[command(after_help = AFTER_HELP)]
     Remove(Deferred<RemoveArgs>),
     /// List the components of the config and its includes
@@ -244,7 +247,7 @@ pub struct AddArgs {
     #[arg(long)]
     pub replace: bool,
 
-    /// Put a new component in a file of its own, relative to the main config's directory (e.g. conf.d/NAME.cfg.lua; created like the main config, at most 0640), which an Include of the config must cover [default: component_file from the settings, else the end of the main config]
+    /// Put a new component in a file of its own, relative to the main config's directory ({name} is replaced by its name: conf.d/{name}.cfg.lua; created like the main config, at most 0640), which an Include of the config must cover [default: component_file from the settings, else the end of the main config]
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
