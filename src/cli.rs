@@ -93,7 +93,8 @@ pub enum Command {
     /// Add an external component, or set its secret
     ///
     /// Appends `Component "NAME"` with its `component_secret` at the end of the
-    /// main config. If NAME exists with the same secret nothing is written
+    /// main config (with --file or the setting component_file: in a file of
+    /// its own, which an Include must cover). If NAME exists with the same secret nothing is written
     /// (exit 0, "unchanged"); with a different secret, --replace changes only
     /// that string, wherever it is written.
     #[command(after_help = AFTER_HELP)]
@@ -101,7 +102,9 @@ pub enum Command {
     /// Remove an external component's whole section
     ///
     /// Deletes the `Component` statement, its options and the comment lines
-    /// directly above it, in whichever file it lives; nothing else changes.
+    /// directly above it, in whichever file it lives; nothing else changes,
+    /// except that a file `add --file` created, left with nothing but
+    /// comments, is deleted.
     #[command(after_help = AFTER_HELP)]
     Remove(Deferred<RemoveArgs>),
     /// List the components of the config and its includes
@@ -177,10 +180,16 @@ pub enum Command {
     /// secret); it is exit 1 when the copy is known to differ from the config's.
     #[command(after_help = AFTER_HELP)]
     Probe(Deferred<ProbeArgs>),
-    /// List the backups of the main config, or restore one
+    /// List the backups of the main config, restore one, or undo the last edit
     ///
-    /// The backup is checked like any edit and written with the same safe
-    /// replacement; the current version is backed up first.
+    /// --list shows each backup with when it was made and the command and
+    /// component of the edit that made it. BACKUP is checked like any edit
+    /// and written with the same safe replacement; the current version is
+    /// backed up first. --undo undoes exactly the last edit (add, remove,
+    /// listen, restore or undo: a second undo redoes), in every file it
+    /// touched (a file it created is removed, one it removed comes back),
+    /// and only while each is still exactly what that edit wrote; otherwise
+    /// it refuses and says which file changed.
     #[command(after_help = AFTER_HELP)]
     Restore(Deferred<RestoreArgs>),
     /// Check, item by item, what a Fogbow component needs to reach prosody
@@ -248,6 +257,10 @@ pub struct AddArgs {
     /// Change the secret of an existing component
     #[arg(long)]
     pub replace: bool,
+
+    /// Put a new component in a file of its own, relative to the main config's directory ({name} is replaced by its name: conf.d/{name}.cfg.lua; created like the main config, at most 0640), which an Include of the config must cover [default: component_file from the settings, else the end of the main config]
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
 
     #[command(flatten)]
     pub edit: EditFlags,
@@ -321,12 +334,16 @@ pub struct ProbeArgs {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The backup to restore: its file name in the backup directory, or its path
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "undo"])]
     pub backup: Option<PathBuf>,
 
-    /// List the backups of the main config, oldest first
-    #[arg(long, conflicts_with = "backup")]
+    /// List the backups of the main config, oldest first: time, command, component, path (--json: [{"backup", "time", "command", "name", "action"}])
+    #[arg(long, conflicts_with_all = ["backup", "undo"])]
     pub list: bool,
+
+    /// Undo the last edit of fogbow-xmpp-ctl, only if the files it wrote are unchanged since (a second --undo redoes it)
+    #[arg(long, conflicts_with = "backup")]
+    pub undo: bool,
 
     #[command(flatten)]
     pub edit: EditFlags,

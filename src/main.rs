@@ -136,6 +136,16 @@ fn run(out: &Out, cli: Cli) -> Result<Status, Error> {
 }
 
 fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
+    // --file is the settings' component_file for this run.
+    let mut with_file;
+    let ctx = match &a.file {
+        Some(f) => {
+            with_file = ctx.clone();
+            with_file.settings.component_file = Some(f.to_string_lossy().into_owned());
+            &with_file
+        }
+        None => ctx,
+    };
     let opts = EditOptions {
         replace: a.replace,
         ..edit_options(&a.edit)
@@ -368,10 +378,20 @@ fn restore(out: &Out, ctx: &Context, r: &cli::RestoreArgs) -> Result<Status, Err
         let list = ops::backups(ctx)?;
         if r.edit.json {
             output::print_json(&list);
+        } else if list.is_empty() {
+            out.info(&format!(
+                "no backups of {} in {}",
+                ctx.config.display(),
+                ctx.settings.backup_dir.display()
+            ));
         } else {
             output::print_backups(&list);
         }
         return Ok(Status::Success);
+    }
+    if r.undo {
+        let o = ops::undo(ctx, edit_options(&r.edit))?;
+        return report_edit(out, ctx, &o, &r.edit, None, Subject::Backup);
     }
     let backup = r
         .backup

@@ -202,16 +202,26 @@ fn edit_sentence(o: &EditOutcome, subject: Subject) -> String {
         (Action::Updated, true) => format!("would update the {} in {file}", o.name),
         (Action::Restored, false) => format!("restored {file} from {}", o.name),
         (Action::Restored, true) => format!("would restore {file} from {}", o.name),
+        (Action::Undone, false) => format!("undid {} (in {file})", undid(o)),
+        (Action::Undone, true) => format!("would undo {} (in {file})", undid(o)),
         (Action::Unchanged, _) => match subject {
             Subject::Component => format!(
                 "{} is already present with this secret in {file}; unchanged",
                 o.name
             ),
             Subject::Listener => format!("the {} in {file} is already so; unchanged", o.name),
-            Subject::Backup => format!("{file} is already identical to {}; unchanged", o.name),
+            Subject::Backup => match &o.undid {
+                Some(u) => format!("nothing to undo for {u}; unchanged"),
+                None => format!("{file} is already identical to {}; unchanged", o.name),
+            },
         },
         (Action::Absent, _) => format!("{} is not in the config; nothing to remove", o.name),
     }
+}
+
+/// What an undo undid: `add NAME of TIME`.
+fn undid(o: &EditOutcome) -> &str {
+    o.undid.as_deref().unwrap_or(&o.name)
 }
 
 /// A diagnostic to the journal when stderr is one (one structured record
@@ -330,11 +340,41 @@ pub fn print_doctor(report: &doctor::Report) {
     write_stdout(&s);
 }
 
-/// `restore --list`: one backup path a line.
-pub fn print_backups(list: &[std::path::PathBuf]) {
-    for b in list {
-        println!("{}", b.display());
+/// `restore --list`: per backup, when, which command and component made
+/// it, and its path (last, whole, for `awk '{print $NF}'`); `-` where no
+/// record says (a backup older than the records).
+pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo]) {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let rows: Vec<[String; 4]> = list
+        .iter()
+        .map(|b| {
+            [
+                dash(&b.time),
+                dash(&b.command),
+                dash(&b.name),
+                b.backup.display().to_string(),
+            ]
+            .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
+        })
+        .collect();
+    let header = ["TIME", "COMMAND", "COMPONENT", "BACKUP"].map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
     }
+    let mut s = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        s.push_str(line.join("  ").trim_end());
+        s.push('\n');
+    }
+    write_stdout(&s);
 }
 
 /// `status` as a table: NAME, IN FILE, ACTIVE, CONNECTED; drift marked.

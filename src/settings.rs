@@ -22,6 +22,11 @@ pub struct Settings {
     /// How long to wait for the running prosody to serve a change (a restart's
     /// listeners open, an activated component known) before saying it did not.
     pub apply_timeout_secs: u64,
+    /// Where `add` puts a new component: a file of its own, `{name}`
+    /// replaced by its name, relative to the main config's directory
+    /// (Debian's layout: `conf.d/{name}.cfg.lua`); unset: the end of the
+    /// main config. The file must be covered by an `Include` of the config.
+    pub component_file: Option<String>,
 }
 
 impl Default for Settings {
@@ -32,6 +37,7 @@ impl Default for Settings {
             backups: 10,
             lock_timeout_secs: 30,
             apply_timeout_secs: 30,
+            component_file: None,
         }
     }
 }
@@ -106,6 +112,14 @@ impl Settings {
     /// Values that parse but cannot be meant; the error starts with
     /// `LINE:COLUMN: ` (of the key in `text`).
     fn validate(&self, text: &str) -> Result<(), String> {
+        if let Some(f) = &self.component_file {
+            if f.is_empty() || f.ends_with('/') {
+                return Err(format!(
+                    "{}: component_file names no file; set a path such as \"conf.d/{{name}}.cfg.lua\", or remove the key",
+                    key_position(text, "component_file")
+                ));
+            }
+        }
         let dir = &self.backup_dir;
         let why = if dir.as_os_str().is_empty() {
             "backup_dir is empty"
@@ -193,6 +207,10 @@ mod tests {
         let e = check("backup_dir=\"var/b\"\n").unwrap_err();
         assert!(e.starts_with("1:1: backup_dir is a relative path"), "{e}");
         assert!(check("backup_dir = \"/var/b\"\n").is_ok());
+        let e = check("backups = 1\ncomponent_file = \"conf.d/\"\n").unwrap_err();
+        assert!(e.starts_with("2:1: component_file names no file"), "{e}");
+        let s = Settings::parse("component_file = \"conf.d/{name}.cfg.lua\"\n").unwrap();
+        assert_eq!(s.component_file.as_deref(), Some("conf.d/{name}.cfg.lua"));
         assert!(check("").is_ok());
         assert_eq!(
             key_position("backup_dirx = 1\nbackup_dir = 2\n", "backup_dir"),

@@ -637,8 +637,13 @@ fn backups_are_pruned_to_the_configured_count() {
         ]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
-    let n = std::fs::read_dir(s.path("backups")).unwrap().count();
-    assert_eq!(n, 2);
+    // Backups, and as many edit records (`restore --list`, `restore --undo`).
+    let names: Vec<String> = std::fs::read_dir(s.path("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.iter().filter(|n| !n.ends_with(".edit")).count(), 2);
+    assert_eq!(names.iter().filter(|n| n.ends_with(".edit")).count(), 2);
 }
 
 #[test]

@@ -218,7 +218,8 @@ fn backups_others_can_write_are_never_restored() {
     let backups = s.path("backups");
     let list = s.run(&["restore", "--list"]);
     assert_eq!(code(&list), 0, "{}", stderr(&list));
-    let backup = PathBuf::from(stdout(&list).trim());
+    // A header, then TIME COMMAND COMPONENT PATH.
+    let backup = PathBuf::from(stdout(&list).split_whitespace().last().unwrap());
     assert!(backup.starts_with(&backups), "{}", stdout(&list));
     let after_add = s.read("prosody.cfg.lua");
 
@@ -478,7 +479,11 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
     for (cfg, original) in [(&flat, "-- flat\n"), (&nested, "-- nested\n")] {
         let o = s.ctl(cfg, &["restore", "--list"], None);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
-        let listed: Vec<String> = stdout(&o).lines().map(String::from).collect();
+        let listed: Vec<String> = stdout(&o)
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().last().map(String::from))
+            .collect();
         assert_eq!(listed.len(), 1, "{}: {listed:?}", cfg.display());
         assert_eq!(std::fs::read_to_string(&listed[0]).unwrap(), original);
         let o = s.ctl(cfg, &["restore", &listed[0]], None);

@@ -210,7 +210,12 @@ fn restore_lists_and_restores_backups() {
         None,
     ));
     let list = ok(&s.ctl(&cfg, &["restore", "--list"], None));
-    let backups: Vec<&str> = list.lines().collect();
+    // A header, then TIME COMMAND COMPONENT PATH per backup.
+    let backups: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
     assert_eq!(backups.len(), 2, "{list}");
     assert_eq!(
         std::fs::read_to_string(backups[0]).unwrap(),
@@ -230,7 +235,7 @@ fn restore_lists_and_restores_backups() {
         ok(&s.ctl(&cfg, &["restore", "--list"], None))
             .lines()
             .count(),
-        3
+        1 + 3
     );
     let j = json(&s.ctl(&cfg, &["restore", &first, "--json"], None));
     assert_eq!(j["action"], "unchanged");
@@ -252,6 +257,7 @@ fn restore_lists_and_restores_backups() {
     let newest = ok(&s.ctl(&cfg, &["restore", "--list"], None))
         .lines()
         .last()
+        .and_then(|l| l.split_whitespace().last())
         .unwrap()
         .to_string();
     std::fs::remove_file(s.path("inc.cfg.lua")).unwrap();

@@ -42,6 +42,11 @@ pub(super) fn render(
         let new_text = shown(edited.doc(real), show_secrets);
         diff.push_str(&unified_diff(path, old_text, &new_text));
     }
+    // A file the edit creates: all of it is new.
+    for (path, real) in &edited.created {
+        let new_text = shown(edited.doc(real), show_secrets);
+        diff.push_str(&unified_diff(path, b"", &new_text));
+    }
     diff
 }
 

@@ -37,7 +37,7 @@ pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
 pub use probe::{probe, probe_with, secret_from_properties, GivenSecret, ProbeReport};
-pub use restore::{backups, restore};
+pub use restore::{backups, restore, undo, BackupInfo};
 
 /// What every operation needs to know.
 #[derive(Debug, Clone)]
@@ -59,6 +59,8 @@ pub enum Action {
     Updated,
     /// `restore` put a backup back.
     Restored,
+    /// `restore --undo` undid the last edit.
+    Undone,
 }
 
 impl Action {
@@ -72,6 +74,7 @@ impl Action {
             Action::Absent => "absent",
             Action::Updated => "updated",
             Action::Restored => "restored",
+            Action::Undone => "undone",
         }
     }
 }
@@ -96,6 +99,9 @@ pub struct EditOutcome {
     pub diff: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// Only for `restore --undo`: the edit undone (`add NAME of TIME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undid: Option<String>,
     /// Warnings the edited config still has (never new errors: those refuse the edit).
     #[serde(skip)]
     pub warnings: Vec<Diagnostic>,
@@ -143,9 +149,27 @@ pub fn add(
 ) -> Result<EditOutcome, Error> {
     crate::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
     crate::secret::validate(secret).map_err(Error::Invalid)?;
+    let file = component_file(ctx, name)?;
     pipeline::edit(ctx, name, opts, |set| {
-        plan::add(set, name, secret, opts.replace)
+        plan::add(set, name, secret, opts.replace, file.as_deref())
     })
+}
+
+/// Where a new component goes: `component_file` of the settings (or
+/// `add --file`), `{name}` replaced by the component's name, relative to
+/// the main config's directory; `None`: the end of the main config.
+fn component_file(ctx: &Context, name: &str) -> Result<Option<PathBuf>, Error> {
+    let Some(template) = &ctx.settings.component_file else {
+        return Ok(None);
+    };
+    let rel = PathBuf::from(template.replace("{name}", name));
+    if rel.file_name().is_none() || rel.as_os_str().is_empty() {
+        return Err(Error::Invalid(format!(
+            "the component file {template:?} names no file"
+        )));
+    }
+    let dir = ctx.config.parent().unwrap_or(Path::new(""));
+    Ok(Some(dir.join(rel)))
 }
 
 /// Removes every `Component` section named `name`.
@@ -308,6 +332,7 @@ mod tests {
             Action::Absent,
             Action::Updated,
             Action::Restored,
+            Action::Undone,
         ] {
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }

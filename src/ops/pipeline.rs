@@ -3,13 +3,17 @@
 //! [`verify`] (the edited config, read back as prosody would, may not have
 //! new errors) → [`diff`](super::diff) (a dry run stops here) →
 //! [`commit`] (prosody's own loader judges the prepared files, then every
-//! file is renamed into place and the edit audited).
+//! file is renamed into place, the edit recorded for `restore --list` and
+//! `restore --undo`, and audited). A plan may also create files (`add
+//! --file`) and remove them (`remove` of the last block of a file `add
+//! --file` made): a created file is loaded as if it stood in place and
+//! must be covered by an `Include`; a removed one reads as empty.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::plan::{Change, Plan, Verify};
+use super::plan::{Change, NewFile, Plan, Verify};
 use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
 use crate::config::{ConfigSet, LoadError};
 use crate::diagnostics::{self, Diagnostic, Severity};
@@ -27,10 +31,17 @@ pub(super) fn edit(
         action,
         files: changes,
         file: outcome_file,
+        create,
         verify: check_plan,
     } = plan(&set)?;
-    let file = set.files[outcome_file].path.clone();
-    let main_file = set.files[outcome_file].real_path.clone();
+    // The file the outcome names: the one created, if any.
+    let (file, main_file) = match create.first() {
+        Some(c) => (c.path.clone(), set.files[0].real_path.clone()),
+        None => (
+            set.files[outcome_file].path.clone(),
+            set.files[outcome_file].real_path.clone(),
+        ),
+    };
     let outcome = |changed, backup, diff, warnings, notes| EditOutcome {
         changed,
         action,
@@ -39,11 +50,12 @@ pub(super) fn edit(
         backup,
         diff,
         dry_run: opts.dry_run,
+        undid: None,
         warnings,
         notes,
         properties: None,
     };
-    if changes.is_empty() {
+    if changes.is_empty() && create.is_empty() {
         let warnings = warnings_of(diagnostics::check(&set));
         return Ok(outcome(false, None, None, warnings, Vec::new()));
     }
@@ -70,10 +82,10 @@ pub(super) fn edit(
                     e.iter().map(|(r, b)| (r.clone(), b.len())),
                 ),
             )),
-            Change::Whole(_) => None,
+            Change::Whole(_) | Change::Delete => None,
         })
         .collect();
-    let edited = apply(ctx, set, changes)?;
+    let edited = apply(ctx, set, changes, create)?;
     verify(&edited.after, &check_plan)?;
     let mut warnings =
         no_new_errors(&errors_before, diagnostics::check(&edited.after)).map_err(|mut e| {
@@ -100,8 +112,8 @@ pub(super) fn edit(
         let diff = diff::render(&edited, &old_side, opts.show_secrets);
         return Ok(outcome(true, None, Some(diff), warnings, notes));
     }
-    let (backup, loader_note) = commit(ctx, &edited, &main_file)?;
-    notes.extend(loader_note);
+    let (backup, commit_notes) = commit(ctx, &edited, &main_file, action, name)?;
+    notes.extend(commit_notes);
     crate::journal::audit(action.as_str(), name, &file);
     Ok(outcome(true, backup, None, warnings, notes))
 }
@@ -166,6 +178,10 @@ pub(super) struct Edited {
     /// Each changed file by its index in the set: its path as named and
     /// its real path (where the bytes live).
     pub paths: BTreeMap<usize, (PathBuf, PathBuf)>,
+    /// The changed files (by index) that the edit removes.
+    pub deleted: std::collections::BTreeSet<usize>,
+    /// The files the edit creates: path as named, real path.
+    pub created: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Edited {
@@ -189,7 +205,28 @@ fn apply(
     ctx: &Context,
     set: ConfigSet,
     mut changes: BTreeMap<usize, Change>,
+    create: Vec<NewFile>,
 ) -> Result<Edited, Error> {
+    let deleted = changes
+        .iter()
+        .filter(|(_, c)| matches!(c, Change::Delete))
+        .map(|(&i, _)| i)
+        .collect();
+    // A new file is named by its real directory (which must exist).
+    let mut created = Vec::with_capacity(create.len());
+    let mut new_texts = Vec::with_capacity(create.len());
+    for NewFile { path, text } in create {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let real_dir = std::fs::canonicalize(dir)
+            .map_err(|e| safe_write::io_error("create a file in", dir, e))?;
+        let real = real_dir.join(path.file_name().unwrap_or_default());
+        new_texts.push((real.clone(), text));
+        created.push((path, real));
+    }
+    let main_path = set.files[0].path.clone();
     let paths: BTreeMap<usize, (PathBuf, PathBuf)> = changes
         .keys()
         .map(|&i| {
@@ -203,6 +240,7 @@ fn apply(
         .into_iter()
         .enumerate()
         .filter_map(|(i, f)| Some((f.real_path, changes.remove(&i)?.apply(f.doc.into_text()))))
+        .chain(new_texts)
         .collect();
     let after = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| Error::Refused {
         // A splice that breaks the file is our bug; a backup that does not
@@ -214,7 +252,24 @@ fn apply(
         },
         diagnostics: vec![diagnostics::from_load_error(&e)],
     })?;
-    Ok(Edited { after, paths })
+    // A new file prosody would never read is refused: its component would
+    // exist only in the file, never in the server.
+    for (path, real) in &created {
+        if !after.files.iter().any(|f| &f.real_path == real) {
+            return Err(Error::refused(format!(
+                "refusing to create {}: no Include of {} covers it, so prosody would never read it; {} (nothing was written)",
+                path.display(),
+                main_path.display(),
+                super::plan::include_hint(&main_path, path)
+            )));
+        }
+    }
+    Ok(Edited {
+        after,
+        paths,
+        deleted,
+        created,
+    })
 }
 
 /// `ds`, findings about the edited texts, pointed at the files as they
@@ -258,35 +313,86 @@ fn warnings_of(ds: Vec<Diagnostic>) -> Vec<Diagnostic> {
 /// Stage 5: every file complete on disk before the first rename (a
 /// failure until then, a read-only include, a planted link, changes
 /// nothing), judged by prosody's own loader, then renamed into place.
-/// Returns the backup of `main_file`, if one was written, and a note when
-/// prosody's loader could not be run.
+/// Returns the backup of `main_file`, if one was written, and notes (when
+/// prosody's loader could not be run, when the edit could not be recorded).
+/// Leaves the record of the edit that `restore --list` and `restore
+/// --undo` read (see [`safe_write::EditRecord`]).
 fn commit(
     ctx: &Context,
     edited: &Edited,
     main_file: &Path,
-) -> Result<(Option<PathBuf>, Option<String>), Error> {
+    action: Action,
+    name: &str,
+) -> Result<(Option<PathBuf>, Vec<String>), Error> {
     let backups = Backups {
         dir: ctx.settings.backup_dir.clone(),
         keep: ctx.settings.backups,
     };
     let mut prepared = Vec::with_capacity(edited.paths.len());
-    for (path, target) in edited.paths.values() {
+    // What each file will hold (`None`: removed), for the record.
+    let mut contents: Vec<Option<&[u8]>> = Vec::new();
+    for (i, (path, target)) in &edited.paths {
         // The path as named, link by link: no link planted by another user.
         safe_write::resolve(path)?;
+        if edited.deleted.contains(i) {
+            prepared.push(safe_write::prepare_removal(target)?);
+            contents.push(None);
+            continue;
+        }
         // Temp files of ours left by a killed run are stale: we hold the lock.
         let _ = safe_write::remove_stale_temp_files(target);
-        prepared.push(safe_write::prepare(target, edited.doc(target).text())?);
+        let text = edited.doc(target).text();
+        prepared.push(safe_write::prepare(target, text)?);
+        contents.push(Some(text));
+    }
+    let main_real = edited.after.files[0].real_path.clone();
+    for (_, real) in &edited.created {
+        let _ = safe_write::remove_stale_temp_files(real);
+        let text = edited.doc(real).text();
+        prepared.push(safe_write::prepare_new(real, &main_real, text)?);
+        contents.push(Some(text));
     }
     let files: Vec<PathBuf> = edited.after.files.iter().map(|f| f.path.clone()).collect();
-    let note = prosody_accepts(&ctx.config, &files, &prepared)?;
+    let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared)?
+        .into_iter()
+        .collect();
     let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
     let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
+    if backups.keep > 0 {
+        let record = safe_write::EditRecord {
+            command: command_of(action).into(),
+            action: action.as_str().into(),
+            name: name.into(),
+            files: targets
+                .iter()
+                .zip(&written)
+                .zip(&contents)
+                .map(|((t, b), c)| safe_write::FileRecord::new(t, b.as_deref(), *c))
+                .collect(),
+        };
+        if let Err(e) = safe_write::write_record(&backups, &main_real, &record) {
+            notes.push(format!(
+                "the edit is written, but not recorded, so restore --undo cannot undo it: {e}"
+            ));
+        }
+    }
     let backup = targets
         .iter()
         .zip(written)
         .find(|(t, _)| **t == main_file)
         .and_then(|(_, b)| b);
-    Ok((backup, note))
+    Ok((backup, notes))
+}
+
+/// The command that makes an edit with this outcome, as the record says.
+fn command_of(action: Action) -> &'static str {
+    match action {
+        Action::Added | Action::Replaced | Action::Unchanged => "add",
+        Action::Removed | Action::Absent => "remove",
+        Action::Updated => "listen",
+        Action::Restored => "restore",
+        Action::Undone => "undo",
+    }
 }
 
 /// Our model of the config is not prosody: where prosody is installed, its
@@ -302,9 +408,13 @@ fn prosody_accepts(
     let Some(prosody) = crate::prosody::Installed::find() else {
         return Ok(None);
     };
+    // A file about to be removed reads as empty, as a removed file counts.
     let overlay: Vec<(&Path, &Path)> = prepared
         .iter()
-        .map(|p| (p.target(), p.temp_path()))
+        .map(|p| match p.removes() {
+            true => (p.target(), Path::new("/dev/null")),
+            false => (p.target(), p.temp_path()),
+        })
         .collect();
     let verdict = match prosody.load_with(main, &overlay) {
         Ok(v) => v,

@@ -1,8 +1,10 @@
 //! What `add` and `remove` change, decided on the loaded config: a
-//! [`Plan`] of splices per file and the check that the edit did what it
-//! says, or a refusal that names the place in the config and the way out.
+//! [`Plan`] of splices per file (and of files to create or remove) and the
+//! check that the edit did what it says, or a refusal that names the place
+//! in the config and the way out.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use super::{Action, Error};
 use crate::config::{ConfigSet, Host};
@@ -13,8 +15,11 @@ use crate::document::{Document, SectionKind, Span};
 pub(super) struct Plan {
     pub action: Action,
     pub files: BTreeMap<usize, Change>,
-    /// The file named in the outcome (the one holding the component).
+    /// The file named in the outcome (the one holding the component),
+    /// unless the edit creates one: then the first of [`Plan::create`].
     pub file: usize,
+    /// Files the edit creates (none exists yet).
+    pub create: Vec<NewFile>,
     /// Confirms, on the edited config read back as prosody would, that the
     /// edit did what it says.
     pub verify: Verify,
@@ -31,9 +36,42 @@ impl Plan {
             action,
             files,
             file: 0,
+            create: Vec::new(),
             verify,
         }
     }
+}
+
+/// A file an edit creates: the path as it will be named (absolute, or as
+/// the main config is named), and its contents.
+pub(super) struct NewFile {
+    pub path: PathBuf,
+    pub text: Vec<u8>,
+}
+
+/// The first line of a file `add --file` creates: what tells `remove` that
+/// the file is ours to delete once it holds nothing but comments.
+pub(super) const CREATED_MARKER: &str = "-- Created by fogbow-xmpp-ctl";
+
+/// A new file holding just the `Component` block of `name`, under a
+/// header that says who made it (a blank line apart: `remove` deletes
+/// the comment lines directly above a section, and the header must stay).
+pub(super) fn new_component_file(name: &str, secret: &[u8]) -> Vec<u8> {
+    let header = format!(
+        "{CREATED_MARKER} for the external component {name}.\n\
+         -- `fogbow-xmpp-ctl remove` deletes this file when it removes the last\n\
+         -- statement in it; comments of your own do not keep it.\n"
+    );
+    let doc = Document::parse(header.into_bytes()).expect("comments parse");
+    let edit = doc.append_component_edit(name, secret);
+    doc.splice(vec![edit])
+}
+
+/// Whether `text` (a file's text after an edit) is a file `add --file`
+/// created that now holds nothing but comments and whitespace.
+fn only_our_header_left(text: &[u8]) -> bool {
+    text.starts_with(CREATED_MARKER.as_bytes())
+        && Document::parse(text.to_vec()).is_ok_and(|d| d.statement_count() == 0)
 }
 
 /// A plan's check of the edited config (see [`Plan::verify`]).
@@ -45,6 +83,9 @@ pub(super) enum Change {
     Splice(Vec<(Span, Vec<u8>)>),
     /// Whole new contents (a restored backup).
     Whole(Vec<u8>),
+    /// The file is removed. Read back as an empty file, which is what a
+    /// file that is gone contributes to the config.
+    Delete,
 }
 
 impl Change {
@@ -53,6 +94,7 @@ impl Change {
     pub(super) fn apply(self, mut text: Vec<u8>) -> Vec<u8> {
         let mut edits = match self {
             Change::Whole(new) => return new,
+            Change::Delete => return Vec::new(),
             Change::Splice(e) => e,
         };
         let grows: usize = edits.iter().map(|(_, b)| b.len()).sum();
@@ -64,6 +106,54 @@ impl Change {
         }
         text
     }
+}
+
+fn path_of(file: Option<&Path>) -> PathBuf {
+    file.map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Where `add --file PATH` appends: `Some(index)` of the loaded file at
+/// `path`, `None` when there is no file there yet (the edit creates it; the
+/// pipeline refuses it unless an `Include` covers it). An existing file
+/// that the config does not load is refused: prosody would never read a
+/// component written there.
+fn in_file(set: &ConfigSet, path: &Path) -> Result<Option<usize>, Error> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::safe_write::io_error("read", path, e).into()),
+        Ok(_) => {}
+    }
+    let real =
+        std::fs::canonicalize(path).map_err(|e| crate::safe_write::io_error("read", path, e))?;
+    match set.files.iter().position(|f| f.real_path == real) {
+        Some(i) => Ok(Some(i)),
+        None => Err(Error::refused(format!(
+            "{} exists, but {} does not include it, so prosody would never read a component written there; {} (nothing was changed)",
+            path.display(),
+            set.files[0].path.display(),
+            include_hint(&set.files[0].path, path)
+        ))),
+    }
+}
+
+/// What to add to the main config `main` so that prosody loads `file`:
+/// `add the line `Include "conf.d/*.cfg.lua"` to MAIN`, the pattern
+/// relative to the main config's directory where it can be.
+pub(super) fn include_hint(main: &Path, file: &Path) -> String {
+    let dir = main.parent().unwrap_or(Path::new(""));
+    let rel = file.strip_prefix(dir).unwrap_or(file);
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // A glob in the main config's own directory could match the main
+    // config itself (an include loop): there, the file by name.
+    let include = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) if name.ends_with(".cfg.lua") => format!("{}/*.cfg.lua", p.display()),
+        Some(p) => format!("{}/{name}", p.display()),
+        None => name,
+    };
+    format!("add the line `Include {include:?}` to {}", main.display())
 }
 
 /// `FILE:LINE` of host `h`, found under `name`; when the config spells it
@@ -136,11 +226,15 @@ fn refuse_shadowed(set: &ConfigSet, file: usize, offset: usize) -> Result<(), Er
     }
 }
 
+/// `file`: where a new component goes, when not at the end of the main
+/// config (`add --file`, relative paths already joined to the main
+/// config's directory). An existing component is edited where it is.
 pub(super) fn add(
     set: &ConfigSet,
     name: &str,
     secret: &[u8],
     replace: bool,
+    file: Option<&Path>,
 ) -> Result<Plan, Error> {
     let hosts = set.hosts_named(name);
     refuse_opaque(set, name, &hosts)?;
@@ -151,16 +245,36 @@ pub(super) fn add(
         )));
     }
     if hosts.is_empty() {
-        let main = &set.files[0];
-        refuse_shadowed(set, 0, main.doc.text().len())?;
+        let (index, create) = match file {
+            None => (0, None),
+            Some(path) => match in_file(set, path)? {
+                Some(i) => (i, None),
+                None => (0, Some(new_component_file(name, secret))),
+            },
+        };
+        if let Some(text) = create {
+            return Ok(Plan {
+                action: Action::Added,
+                verify: verified(name, Action::Added),
+                files: BTreeMap::new(),
+                file: 0,
+                create: vec![NewFile {
+                    path: path_of(file),
+                    text,
+                }],
+            });
+        }
+        let target = &set.files[index];
+        refuse_shadowed(set, index, target.doc.text().len())?;
         return Ok(Plan {
             action: Action::Added,
             verify: verified(name, Action::Added),
             files: BTreeMap::from([(
-                0,
-                Change::Splice(vec![main.doc.append_component_edit(name, secret)]),
+                index,
+                Change::Splice(vec![target.doc.append_component_edit(name, secret)]),
             )]),
-            file: 0,
+            file: index,
+            create: Vec::new(),
         });
     }
     if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
@@ -187,6 +301,7 @@ pub(super) fn add(
             verify: verified(name, Action::Added),
             files: BTreeMap::from([(last.at.file, Change::Splice(vec![e]))]),
             file: last.at.file,
+            create: Vec::new(),
         });
     };
     let file = owner.at.file;
@@ -205,6 +320,7 @@ pub(super) fn add(
             verify: verified(name, Action::Unchanged),
             files: BTreeMap::new(),
             file,
+            create: Vec::new(),
         }),
         Some(_) if !replace => Err(Error::refused(format!(
             "{name} already exists at {component_at} with a different secret; use --replace to change it"
@@ -214,6 +330,7 @@ pub(super) fn add(
             verify: verified(name, Action::Replaced),
             files: BTreeMap::from([(file, Change::Splice(vec![Document::replace_value_edit(&current, secret)]))]),
             file,
+            create: Vec::new(),
         }),
     }
 }
@@ -234,6 +351,7 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
                 verify: verified(name, Action::Absent),
                 files: BTreeMap::new(),
                 file: 0,
+                create: Vec::new(),
             });
         }
         let known: Vec<String> = set
@@ -281,9 +399,21 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
                     _ => merged.push(s),
                 }
             }
+            let splice: Vec<(Span, Vec<u8>)> =
+                merged.into_iter().map(|s| (s, Vec::new())).collect();
+            // A file `add --file` created, left with nothing but comments:
+            // removed, not left behind empty (never the main config, never
+            // a symlink, which would be left dangling).
+            let f = &set.files[fi];
+            let link = std::fs::symlink_metadata(&f.path).is_ok_and(|m| m.file_type().is_symlink());
+            let ours = fi != 0 && !link && only_our_header_left(&f.doc.splice(splice.clone()));
             (
                 fi,
-                Change::Splice(merged.into_iter().map(|s| (s, Vec::new())).collect()),
+                if ours {
+                    Change::Delete
+                } else {
+                    Change::Splice(splice)
+                },
             )
         })
         .collect();
@@ -292,6 +422,7 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
         verify: verified(name, Action::Removed),
         files,
         file: hosts[0].at.file,
+        create: Vec::new(),
     })
 }
 

@@ -1,25 +1,86 @@
-//! `restore`: a backup of the main config put back, through the same
-//! pipeline as any edit (checked, safely replaced, the current version
-//! backed up first).
+//! `restore`: a backup of the main config put back, or the last edit
+//! undone, through the same pipeline as any edit (checked, safely
+//! replaced, the current version backed up first, recorded).
+//!
+//! Each edit leaves a record beside its backups (see
+//! [`safe_write::EditRecord`]): which command made it, for which component,
+//! which files it touched, their backups and a hash of what was written.
+//! `--list` joins the backups with the records; `--undo` undoes the newest
+//! record exactly (a component added since an older backup is not lost, as
+//! it would be by restoring that backup), and only while every file it
+//! touched is still exactly what was written: a file changed since by hand
+//! (or by an edit that left no record) is never overwritten by an undo.
+//! An undo is an edit too, with its own record, so a second undo undoes
+//! the undo (a redo); older edits are put back with `restore BACKUP`.
 
+use std::collections::{BTreeMap, HashMap};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::pipeline;
-use super::plan::{Change, Plan};
+use super::plan::{Change, NewFile, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
 use crate::safe_write;
 
-/// The backups of the main config, oldest first.
-pub fn backups(ctx: &Context) -> Result<Vec<PathBuf>, Error> {
+/// A backup of the main config, and what made it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupInfo {
+    /// Its path.
+    #[serde(serialize_with = "crate::config::json_path::one")]
+    pub backup: PathBuf,
+    /// When it was made (the edit that replaced it): `2026-12-02 13:36:09 UTC`.
+    pub time: Option<String>,
+    /// The command whose edit made it (`add`, `remove`, `listen`,
+    /// `restore`, `undo`); `None` for a backup made before edits were
+    /// recorded, or whose record was pruned.
+    pub command: Option<String>,
+    /// The component that edit was about (for `listen`: "component
+    /// listener"; for `restore`: the backup restored).
+    pub name: Option<String>,
+    /// The edit's outcome (`added`, `removed`, …).
+    pub action: Option<String>,
+}
+
+/// The backups of the main config, oldest first, each with the time and
+/// the command and component of the edit that made it.
+pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
     let real = std::fs::canonicalize(&ctx.config)
         .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
-    Ok(safe_write::list_backups(&ctx.settings.backup_dir, &real)?)
+    let dir = &ctx.settings.backup_dir;
+    let paths = safe_write::list_backups(dir, &real)?;
+    let mut made_by: HashMap<String, safe_write::EditRecord> = HashMap::new();
+    for (_, rec) in safe_write::list_records(dir, &real)? {
+        for f in &rec.files {
+            if let Some(b) = &f.backup {
+                made_by.insert(b.clone(), rec.clone());
+            }
+        }
+    }
+    Ok(paths
+        .into_iter()
+        .map(|backup| {
+            let rec = backup
+                .file_name()
+                .and_then(|n| made_by.get(&*n.to_string_lossy()));
+            BackupInfo {
+                time: safe_write::time_of(&backup),
+                command: rec.map(|r| r.command.clone()),
+                name: rec.map(|r| r.name.clone()),
+                action: rec.map(|r| r.action.clone()),
+                backup,
+            }
+        })
+        .collect())
 }
 
 /// Puts a backup of the main config back: checked like any edit, written
 /// with the same safe replacement, and the current version backed up first.
 pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOutcome, Error> {
-    let known = backups(ctx)?;
+    let real = std::fs::canonicalize(&ctx.config)
+        .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
+    let known = safe_write::list_backups(&ctx.settings.backup_dir, &real)?;
     let chosen = known
         .iter()
         .find(|b| b.as_path() == backup || b.file_name() == Some(backup.as_os_str()))
@@ -46,4 +107,95 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
             Box::new(|_| Ok(())),
         ))
     })
+}
+
+/// Undoes the last recorded edit of the config: every file it touched is
+/// put back as it was before (a file it created is removed, a file it
+/// removed is created again), only if each is still exactly what that edit
+/// wrote. The outcome's name is the component of the edit undone, and
+/// its `undid` says which edit that was (`add NAME of TIME`).
+pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
+    let real = std::fs::canonicalize(&ctx.config)
+        .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
+    let dir = ctx.settings.backup_dir.clone();
+    let records = safe_write::list_records(&dir, &real)?;
+    let Some((time, last)) = records.into_iter().last() else {
+        return Err(Error::NotFound(format!(
+            "no edit of {} by fogbow-xmpp-ctl is recorded in {} (edits are recorded with their backups; backups = 0 keeps none); see restore --list",
+            ctx.config.display(),
+            dir.display()
+        )));
+    };
+    let what = format!("{} {} of {time}", last.command, last.name);
+    let mut outcome = pipeline::edit(ctx, &last.name, opts, |set| {
+        let mut files = BTreeMap::new();
+        let mut create = Vec::new();
+        for f in &last.files {
+            let path = f.real_path();
+            let current = match std::fs::read(&path) {
+                Ok(b) => Some(b),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(safe_write::io_error("read", &path, e).into()),
+            };
+            let why = match (&f.written_sha1, &current) {
+                (Some(h), Some(c)) if safe_write::content_hash(c) == *h => None,
+                (Some(_), Some(_)) => Some("changed since"),
+                (Some(_), None) => Some("was removed since"),
+                (None, Some(_)) => Some("was created again since"),
+                (None, None) => None,
+            };
+            if let Some(why) = why {
+                return Err(Error::refused(format!(
+                    "not undoing: {} {why} fogbow-xmpp-ctl last wrote it at {time} ({} {}), and an undo would lose that change; nothing was changed; to go back anyway, use restore BACKUP (see restore --list)",
+                    path.display(),
+                    last.command,
+                    last.name
+                )));
+            }
+            let before = match &f.backup {
+                Some(b) => Some(safe_write::read_backup(&dir.join(b)).map_err(|e| {
+                    Error::refused(format!(
+                        "cannot undo {what}: the backup of {} is unusable ({}); nothing was changed",
+                        path.display(),
+                        e.message
+                    ))
+                })?),
+                None => None,
+            };
+            let index = set.files.iter().position(|g| g.real_path == path);
+            match (before, current.is_some(), index) {
+                (Some(bytes), true, Some(i)) => {
+                    files.insert(i, Change::Whole(bytes));
+                }
+                (Some(bytes), false, _) => create.push(NewFile { path, text: bytes }),
+                (None, true, Some(i)) => {
+                    files.insert(i, Change::Delete);
+                }
+                (None, false, _) => {}
+                (_, true, None) => {
+                    return Err(Error::refused(format!(
+                        "cannot undo {what}: {} is no longer a file of the config (no Include loads it); nothing was changed",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        let file = files.keys().next().copied().unwrap_or(0);
+        let action = if files.is_empty() && create.is_empty() {
+            Action::Unchanged
+        } else {
+            Action::Undone
+        };
+        Ok(Plan {
+            action,
+            files,
+            file,
+            create,
+            // The files being what they were before, loading, and passing
+            // the checks is the test.
+            verify: Box::new(|_| Ok(())),
+        })
+    })?;
+    outcome.undid = Some(what);
+    Ok(outcome)
 }

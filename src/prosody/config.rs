@@ -195,6 +195,9 @@ pub mod json_path {
 /// being included, and the first file loaded from each real path.
 struct Loading {
     overlay: HashMap<PathBuf, Vec<u8>>,
+    /// Overlay files that do not exist yet (a file an edit creates): an
+    /// `Include` finds them as prosody will once they are in place.
+    created: Vec<PathBuf>,
     stack: Vec<PathBuf>,
     by_real_path: HashMap<PathBuf, usize>,
 }
@@ -284,8 +287,14 @@ impl ConfigSet {
             runs: Vec::new(),
             unresolved_includes: Vec::new(),
         };
+        let created = overlay
+            .keys()
+            .filter(|p| std::fs::symlink_metadata(p).is_err())
+            .cloned()
+            .collect();
         let mut loading = Loading {
             overlay,
+            created,
             stack: Vec::new(),
             by_real_path: HashMap::new(),
         };
@@ -320,7 +329,14 @@ impl ConfigSet {
                 message: crate::secret::plain_io(&e),
                 kind: e.kind(),
             };
-        let real_path = std::fs::canonicalize(path).map_err(|e| unreadable(e, from.clone()))?;
+        let real_path = match std::fs::canonicalize(path) {
+            Ok(p) => p,
+            // A file the edit creates: named by its real directory.
+            Err(e) => match created_path(path, &loading.created) {
+                Some(p) => p,
+                None => return Err(unreadable(e, from.clone())),
+            },
+        };
         if loading.stack.contains(&real_path) {
             return Err(LoadError::IncludeLoop {
                 path: path.to_path_buf(),
@@ -380,8 +396,8 @@ impl ConfigSet {
                 self.unresolved_includes.push(At { file, stmt });
                 continue;
             };
-            for included in
-                expand_include(&dir, &target).map_err(|e| unreadable_at(e, from.clone()))?
+            for included in expand_include(&dir, &target, &loading.created)
+                .map_err(|e| unreadable_at(e, from.clone()))?
             {
                 self.load_file(&included, from.clone(), loading)?;
             }
@@ -436,9 +452,24 @@ fn unreadable_at(e: (PathBuf, std::io::Error), from: Option<(PathBuf, usize, usi
     }
 }
 
+/// `path` (which does not exist) as one of the files an edit creates, by
+/// its real directory and its name.
+fn created_path(path: &Path, created: &[PathBuf]) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(path.parent()?)
+        .ok()?
+        .join(path.file_name()?);
+    created.contains(&real).then_some(real)
+}
+
 /// The files an `Include` of `target` loads, relative to `dir`. Paths are
 /// bytes, as in prosody: a name that is not UTF-8 is loaded like any other.
-fn expand_include(dir: &Path, target: &[u8]) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+/// A glob also matches the files in `created` (real paths that an edit
+/// creates), after the directory's own entries.
+fn expand_include(
+    dir: &Path,
+    target: &[u8],
+    created: &[PathBuf],
+) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
     use std::os::unix::ffi::OsStrExt;
     let path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
     if !target.iter().any(|&b| b == b'*' || b == b'?') {
@@ -457,6 +488,18 @@ fn expand_include(dir: &Path, target: &[u8]) -> Result<Vec<PathBuf>, (PathBuf, s
         let name = name.as_bytes();
         if !name.starts_with(b".") && glob_match(pattern, name) {
             out.push(base.join(path(name)));
+        }
+    }
+    if !created.is_empty() {
+        let real_base = std::fs::canonicalize(&base).map_err(|e| (base.clone(), e))?;
+        for c in created {
+            let Some(name) = c.file_name().filter(|_| c.parent() == Some(&*real_base)) else {
+                continue;
+            };
+            let name = name.as_bytes();
+            if !name.starts_with(b".") && glob_match(pattern, name) {
+                out.push(base.join(path(name)));
+            }
         }
     }
     Ok(out)

@@ -24,11 +24,50 @@ for i = 2, #arg - 1, 2 do
   local k = key(arg[i])
   if k then overlay[k] = arg[i + 1] end
 end
+-- A REAL that does not exist yet is a file the edit creates: a glob over
+-- its directory lists it after the directory's own entries (as it will once
+-- renamed there), and it is read from its TEMP by directory and name.
+local created, created_in = {}, {}
+local function split(name)
+  local dir, base = name:match("^(.*)/([^/]+)$")
+  if dir == "" then dir = "/" end
+  return dir, base
+end
+for i = 2, #arg - 1, 2 do
+  if lfs_ok and not lfs.attributes(arg[i]) then
+    local dir, base = split(arg[i])
+    local k = dir and key(dir)
+    if k then
+      created_in[k] = created_in[k] or {}
+      table.insert(created_in[k], base)
+      created[k .. "/" .. base] = arg[i + 1]
+    end
+  end
+end
+if next(created) then
+  local dir = lfs.dir
+  lfs.dir = function(path, ...)
+    local extra = type(path) == "string" and created_in[key(path) or ""]
+    if not extra then return dir(path, ...) end
+    local names = {}
+    for f in dir(path, ...) do names[#names + 1] = f end
+    for _, n in ipairs(extra) do names[#names + 1] = n end
+    local i = 0
+    return function() i = i + 1; return names[i] end
+  end
+end
+local function created_temp(name)
+  if type(name) ~= "string" then return nil end
+  local dir, base = split(name)
+  local k = dir and key(dir)
+  return k and created[k .. "/" .. base]
+end
 if next(by_name) then
   local open = io.open
   io.open = function(name, mode, ...)
     if mode == nil or tostring(mode):match("^r") then
       local t = by_name[name] or (type(name) == "string" and overlay[key(name) or ""])
+        or created_temp(name)
       if t then return open(t, mode, ...) end
     end
     return open(name, mode, ...)

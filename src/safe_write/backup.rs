@@ -1,6 +1,16 @@
 //! Previous versions: one private directory for the backups of many files,
 //! names that never collide and sort in time order, pruning to a count, and
 //! the checks that keep a planted "backup" from being restored.
+//!
+//! Beside the backups, one *edit record* per edit (`PREFIX.TIMESTAMP.edit`,
+//! PREFIX the main config's): which command made it, for which component,
+//! and per file it touched its backup (none: the edit created the file) and
+//! the SHA-1 of what was written (none: the edit removed it). `restore
+//! --list` joins backups with them to say what made each one, and `restore
+//! --undo` uses the newest to undo exactly that edit, and only while every
+//! file is still what was written. A record's name is never a backup's
+//! (its tail is not a bare timestamp), so backups made before records
+//! existed are still listed, without a command.
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -168,6 +178,176 @@ pub(super) fn prune(b: &Backups, target: &Path) -> Result<(), WriteError> {
         std::fs::remove_file(old).map_err(|e| io_error("remove", old, e))?;
     }
     Ok(())
+}
+
+/// One edit, as recorded beside its backups (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EditRecord {
+    /// `add`, `remove`, `listen`, `restore` or `undo`.
+    pub command: String,
+    /// The outcome's action (`added`, `removed`, …).
+    pub action: String,
+    /// The component (or "component listener", or the backup restored).
+    pub name: String,
+    pub files: Vec<FileRecord>,
+}
+
+/// One file an edit touched.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileRecord {
+    /// Its real path, for people (lossy where the path is not UTF-8).
+    pub path: String,
+    /// Its real path's bytes in hex: the exact path.
+    pub path_hex: String,
+    /// The file name (in the backup directory) of its previous version;
+    /// `None`: the edit created the file.
+    pub backup: Option<String>,
+    /// The SHA-1 (hex) of the bytes written; `None`: the edit removed it.
+    pub written_sha1: Option<String>,
+}
+
+impl FileRecord {
+    pub fn new(path: &Path, backup: Option<&Path>, written: Option<&[u8]>) -> FileRecord {
+        FileRecord {
+            path: path.to_string_lossy().into_owned(),
+            path_hex: crate::hex::encode(path.as_os_str().as_bytes()),
+            backup: backup
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned()),
+            written_sha1: written.map(sha1_hex),
+        }
+    }
+
+    /// The exact path (from `path_hex`).
+    pub fn real_path(&self) -> PathBuf {
+        use std::os::unix::ffi::OsStringExt;
+        let h = self.path_hex.as_bytes();
+        let digit = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
+        let bytes = h
+            .chunks(2)
+            .map(|p| digit(p[0]) << 4 | digit(*p.get(1).unwrap_or(&b'0')));
+        PathBuf::from(std::ffi::OsString::from_vec(bytes.collect()))
+    }
+}
+
+/// The SHA-1 (hex) of `bytes`, as [`FileRecord::written_sha1`] holds it.
+pub fn content_hash(bytes: &[u8]) -> String {
+    sha1_hex(bytes)
+}
+
+const RECORD_SUFFIX: &str = ".edit";
+
+/// Writes the record of an edit of the config whose main file is `config`
+/// (its real path), 0600 and fsynced, and keeps only the newest `keep`
+/// records, as many as the backups.
+pub fn write_record(b: &Backups, config: &Path, rec: &EditRecord) -> Result<PathBuf, WriteError> {
+    ensure_backup_dir(&b.dir)?;
+    let prefix = backup_prefix(config);
+    let text = serde_json::to_vec_pretty(rec).expect("serialisable");
+    let mut t = SystemTime::now();
+    let mut tries = 0;
+    let (path, mut f) = loop {
+        let path = b
+            .dir
+            .join(format!("{prefix}{}{RECORD_SUFFIX}", timestamp(t)));
+        match open_new(&path, 0o600) {
+            Ok(f) => break (path, f),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && tries < 1000 => {
+                t += Duration::from_nanos(1);
+                tries += 1;
+            }
+            Err(e) => return Err(io_error("write an edit record in", &b.dir, e)),
+        }
+    };
+    let written = f
+        .set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| f.write_all(&text))
+        .and_then(|()| f.sync_all());
+    if let Err(e) = written {
+        drop(f);
+        let _ = std::fs::remove_file(&path);
+        return Err(io_error("write the edit record", &path, e));
+    }
+    sync_dir(&b.dir);
+    let all = record_paths(&b.dir, config)?;
+    for old in &all[..all.len().saturating_sub(b.keep)] {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(path)
+}
+
+/// The paths of the edit records of `config` in `dir`, oldest first.
+fn record_paths(dir: &Path, config: &Path) -> Result<Vec<PathBuf>, WriteError> {
+    if !dir.is_absolute() {
+        return check_backup_dir(dir).map(|()| Vec::new());
+    }
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error("use the backup directory", dir, e)),
+        Ok(_) => check_backup_dir(dir)?,
+    }
+    let prefix = backup_prefix(config);
+    let read = |e| io_error("read the backup directory", dir, e);
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(RECORD_SUFFIX))
+            .is_some_and(is_timestamp);
+        if ours && entry.file_type().map_err(read)?.is_file() {
+            v.push(entry.path());
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// The edit records of the config whose main file is `config`, oldest
+/// first, each with the time it was made (as [`time_of`] says). A record
+/// that another user could have written is refused like such a backup; one
+/// that does not parse is skipped (undo then finds the files changed since
+/// the record before it, and refuses).
+pub fn list_records(dir: &Path, config: &Path) -> Result<Vec<(String, EditRecord)>, WriteError> {
+    let mut out = Vec::new();
+    for p in record_paths(dir, config)? {
+        let bytes = read_backup(&p)?;
+        if let Ok(rec) = serde_json::from_slice::<EditRecord>(&bytes) {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            let stamp = name
+                .strip_suffix(RECORD_SUFFIX)
+                .and_then(|n| n.get(n.len().saturating_sub(26)..))
+                .unwrap_or_default();
+            out.push((human_time(stamp), rec));
+        }
+    }
+    Ok(out)
+}
+
+/// When the backup (or record) at `path` was made, from its name:
+/// `2026-12-02 13:36:09 UTC`; `None` for a name that is not ours.
+pub fn time_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let stamp = name.get(name.len().checked_sub(26)?..)?;
+    is_timestamp(stamp).then(|| human_time(stamp))
+}
+
+/// `YYYYMMDDTHHMMSS.nnnnnnnnnZ` as `YYYY-MM-DD HH:MM:SS UTC`.
+fn human_time(stamp: &str) -> String {
+    if !is_timestamp(stamp) {
+        return stamp.to_string();
+    }
+    format!(
+        "{}-{}-{} {}:{}:{} UTC",
+        &stamp[0..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    )
 }
 
 /// Creates the backup directory 0700 if missing; then [`check_backup_dir`].
@@ -384,6 +564,83 @@ mod tests {
         assert_eq!(
             entries(s.path()),
             vec!["elsewhere", "file", "link", "open", "p.cfg.lua"]
+        );
+    }
+
+    #[test]
+    fn edit_records_are_listed_apart_from_backups_and_pruned_alike() {
+        let s = scratch();
+        let t = s.path().join("p.cfg.lua");
+        std::fs::write(&t, "old").unwrap();
+        let b = Backups {
+            dir: s.path().join("backups"),
+            keep: 2,
+        };
+        let backup = replace(&t, b"new", Some(&b)).unwrap().unwrap();
+        // A path that is not UTF-8 comes back exactly.
+        let raw = PathBuf::from(OsString::from_vec(b"/d/\xff x.lua".to_vec()));
+        let rec = |name: &str| EditRecord {
+            command: "add".into(),
+            action: "added".into(),
+            name: name.into(),
+            files: vec![
+                FileRecord::new(&t, Some(&backup), Some(b"new")),
+                FileRecord::new(&raw, None, None),
+            ],
+        };
+        for n in ["a", "b", "c"] {
+            let p = write_record(&b, &t, &rec(n)).unwrap();
+            assert_eq!(mode(&p), 0o600);
+            assert!(time_of(Path::new(
+                p.to_str().unwrap().strip_suffix(".edit").unwrap()
+            ))
+            .is_some());
+        }
+        // Records are never backups, and backups never records.
+        assert_eq!(list_backups(&b.dir, &t).unwrap(), vec![backup.clone()]);
+        let got = list_records(&b.dir, &t).unwrap();
+        let names: Vec<&str> = got.iter().map(|(_, r)| r.name.as_str()).collect();
+        assert_eq!(names, ["b", "c"], "pruned to keep, oldest first");
+        let (time, r) = &got[1];
+        assert!(time.ends_with(" UTC") && time.len() == 23, "{time}");
+        assert_eq!(r, &rec("c"));
+        assert_eq!(
+            r.files[0].backup.as_deref(),
+            backup.file_name().unwrap().to_str()
+        );
+        assert_eq!(
+            r.files[0].written_sha1.as_deref(),
+            Some(content_hash(b"new").as_str())
+        );
+        assert_eq!(r.files[0].real_path(), t);
+        assert_eq!(r.files[1].real_path(), raw);
+        // Another file's records are not this one's.
+        let other = s.path().join("p.cfg.lua.x");
+        assert!(list_records(&b.dir, &other).unwrap().is_empty());
+        // A record that does not parse is skipped; one others can write is refused.
+        let p = write_record(&b, &t, &rec("d")).unwrap();
+        std::fs::write(&p, "{").unwrap();
+        let names: Vec<String> = list_records(&b.dir, &t)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r.name)
+            .collect();
+        assert_eq!(names, ["c"]);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = list_records(&b.dir, &t).unwrap_err();
+        assert!(e.message.contains("lets every local user write it"), "{e}");
+    }
+
+    #[test]
+    fn backup_times_read_from_names() {
+        assert_eq!(
+            time_of(Path::new("/b/etc_p.cfg.lua.20261202T134046.878209517Z")).as_deref(),
+            Some("2026-12-02 13:40:46 UTC")
+        );
+        assert_eq!(time_of(Path::new("/b/short")), None);
+        assert_eq!(
+            time_of(Path::new("/b/etc_p.cfg.lua.20261202T134046.87820951xZ")),
+            None
         );
     }
 

@@ -4,7 +4,9 @@
 //! attributes and ACL), `backup` (names, listing, pruning and trust of
 //! previous versions), `trust` (whose files and symlinks we follow), and
 //! `error` (one operator-facing line per failure). This file is the
-//! two-phase API itself: [`prepare`] then [`commit_all`].
+//! two-phase API itself: [`prepare`] (a new version of a file),
+//! [`prepare_new`] (a file that does not exist yet) or [`prepare_removal`]
+//! (a file to remove), then [`commit_all`].
 //!
 //! The file holds secrets (Debian ships it `root:prosody 0640`), prosody may
 //! read it at any moment, and we may be killed at any moment: so the new
@@ -26,7 +28,10 @@ mod lock;
 mod temp;
 mod trust;
 
-pub use backup::{check_backup_dir, list_backups, read_backup, Backups};
+pub use backup::{
+    check_backup_dir, content_hash, list_backups, list_records, read_backup, time_of, write_record,
+    Backups, EditRecord, FileRecord,
+};
 pub use error::{io_error, WriteError};
 pub use lock::{lock_path, Lock, LOCK_DIR};
 pub use temp::remove_stale_temp_files;
@@ -65,9 +70,22 @@ pub fn replace(
 #[derive(Debug)]
 pub struct Prepared {
     target: PathBuf,
+    /// For [`Kind::Remove`], the target itself (nothing is written).
     temp: PathBuf,
+    kind: Kind,
     /// False once renamed (or removed): then drop leaves the path alone.
     pending: bool,
+}
+
+/// What committing a [`Prepared`] does to its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Renamed over the existing file (which is backed up first).
+    Replace,
+    /// Renamed into place only if nothing is there ([`prepare_new`]).
+    Create,
+    /// The file is backed up, then unlinked ([`prepare_removal`]).
+    Remove,
 }
 
 impl Prepared {
@@ -91,7 +109,7 @@ impl Prepared {
 
 impl Drop for Prepared {
     fn drop(&mut self) {
-        if self.pending {
+        if self.pending && self.kind != Kind::Remove {
             let _ = std::fs::remove_file(&self.temp);
         }
     }
@@ -119,6 +137,10 @@ pub fn commit_all(
     };
     if let Some(b) = backups {
         for p in &prepared {
+            if p.kind == Kind::Create {
+                written.push(None);
+                continue;
+            }
             match backup::write(&p.target, b) {
                 Ok(path) => written.push(Some(path)),
                 Err(e) => {
@@ -132,7 +154,26 @@ pub fn commit_all(
     }
     let mut done: Vec<PathBuf> = Vec::new();
     for (i, p) in prepared.iter_mut().enumerate() {
-        if let Err(e) = std::fs::rename(&p.temp, &p.target) {
+        let done_ok = match p.kind {
+            Kind::Replace => std::fs::rename(&p.temp, &p.target),
+            // Never over a file that appeared meanwhile (ours or planted).
+            Kind::Create => match rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &p.temp,
+                rustix::fs::CWD,
+                &p.target,
+                rustix::fs::RenameFlags::NOREPLACE,
+            ) {
+                // A file system without RENAME_NOREPLACE: link(2) never
+                // replaces either; then the temp name goes.
+                Err(rustix::io::Errno::INVAL) => std::fs::hard_link(&p.temp, &p.target).map(|()| {
+                    let _ = std::fs::remove_file(&p.temp);
+                }),
+                r => r.map_err(std::io::Error::from),
+            },
+            Kind::Remove => std::fs::remove_file(&p.target),
+        };
+        if let Err(e) = done_ok {
             let mut e = io_error("replace", &p.target, e);
             // Backups of files not replaced would be backups of nothing.
             remove_backups(&written[i..]);
@@ -154,7 +195,7 @@ pub fn commit_all(
         done.push(p.target.clone());
     }
     if let Some(b) = backups {
-        for p in &prepared {
+        for p in prepared.iter().filter(|p| p.kind == Kind::Replace) {
             // Best effort: a failed prune must not turn a done edit into an error.
             let _ = backup::prune(b, &p.target);
         }
@@ -223,10 +264,106 @@ pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
     let prepared = Prepared {
         target: target.to_path_buf(),
         temp,
+        kind: Kind::Replace,
         pending: true,
     };
     prepare_temp(&mut tmp, &original, target, meta.mode(), chown, contents)?;
     Ok(prepared)
+}
+
+/// Prepares a file that does not exist yet (a component in its own
+/// `conf.d` file): a temp file next to it with the owner and group of
+/// `like` (the main config) and its mode limited to `0640` and to what
+/// `like` allows, so it is never more readable than the main config.
+/// [`commit_all`] renames it into place only if nothing is there by then.
+/// Its directory must be one only root (or we) can write.
+pub fn prepare_new(target: &Path, like: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
+    match std::fs::symlink_metadata(target) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Ok(_) => {
+            return Err(WriteError::new(
+                ErrorKind::AlreadyExists,
+                format!("refusing to create {}: it exists", target.display()),
+            ))
+        }
+        Err(e) => return Err(io_error("create", target, e)),
+    }
+    let dir = parent_dir(target);
+    let real_dir = std::fs::canonicalize(dir).map_err(|e| io_error("create a file in", dir, e))?;
+    let d = open_dir(&real_dir).map_err(|e| io_error("create a file in", dir, e))?;
+    check_trusted("the directory", &real_dir, &d)?;
+    check_ancestors(
+        "the new file",
+        &real_dir.join(target.file_name().unwrap_or_default()),
+    )?;
+    let meta = std::fs::metadata(like).map_err(|e| io_error("read", like, e))?;
+    let me = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    let chown = owner_change(
+        (meta.uid(), meta.gid()),
+        me,
+        nix::unistd::geteuid().is_root(),
+    )
+    .map_err(|why| {
+        WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "permission denied: cannot create {} like {}: {why} (run with sudo?)",
+                target.display(),
+                like.display()
+            ),
+        )
+    })?;
+    let (temp, mut tmp) =
+        temp::create(target).map_err(|e| io_error("create a temp file in", dir, e))?;
+    let prepared = Prepared {
+        target: target.to_path_buf(),
+        temp,
+        kind: Kind::Create,
+        pending: true,
+    };
+    if chown != (None, None) {
+        std::os::unix::fs::fchown(&tmp, chown.0, chown.1)
+            .map_err(|e| io_error("give the new file the owner and group of", like, e))?;
+    }
+    // Created 0600 (no directory default ACL can widen it before this).
+    attrs::remove_all_but(&tmp, &Vec::new(), target)?;
+    tmp.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o640))
+        .map_err(|e| io_error("set the mode of the new", target, e))?;
+    tmp.write_all(contents)
+        .and_then(|()| tmp.sync_all())
+        .map_err(|e| io_error("write", target, e))?;
+    Ok(prepared)
+}
+
+/// Prepares the removal of `target` (a file an edit empties of all it
+/// made): committed, it is backed up like a replaced file, then unlinked.
+pub fn prepare_removal(target: &Path) -> Result<Prepared, WriteError> {
+    let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
+    if !meta.file_type().is_file() {
+        return Err(WriteError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "refusing to remove {}: it is not a regular file",
+                target.display()
+            ),
+        ));
+    }
+    Ok(Prepared {
+        target: target.to_path_buf(),
+        temp: target.to_path_buf(),
+        kind: Kind::Remove,
+        pending: true,
+    })
+}
+
+impl Prepared {
+    /// Whether committing this removes the target rather than writing it.
+    pub fn removes(&self) -> bool {
+        self.kind == Kind::Remove
+    }
 }
 
 /// Refuses, before anything is written, a target that a rename cannot
@@ -539,6 +676,53 @@ mod tests {
             );
             assert_eq!(entries(s.path()), vec!["p.cfg.lua"]);
         }
+    }
+
+    #[test]
+    fn a_new_file_is_never_more_readable_and_never_replaces_one() {
+        let s = scratch();
+        let main = s.path().join("main.cfg.lua");
+        std::fs::write(&main, "").unwrap();
+        std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let new = s.path().join("new.cfg.lua");
+        let p = prepare_new(&new, &main, b"-- new\n").unwrap();
+        assert_eq!(mode(p.temp_path()), 0o640, "0640 at most");
+        assert!(!new.exists());
+        commit_all(vec![p], None).unwrap();
+        assert_eq!(std::fs::read(&new).unwrap(), b"-- new\n");
+        assert_eq!(entries(s.path()), vec!["main.cfg.lua", "new.cfg.lua"]);
+        std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // A file that appears between prepare and commit is kept.
+        let late = s.path().join("late.cfg.lua");
+        let p = prepare_new(&late, &main, b"ours").unwrap();
+        assert_eq!(
+            mode(p.temp_path()),
+            0o600,
+            "never more than the main config"
+        );
+        std::fs::write(&late, "theirs").unwrap();
+        let e = commit_all(vec![p], None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::AlreadyExists, "{e}");
+        assert_eq!(std::fs::read(&late).unwrap(), b"theirs");
+        // An existing one is refused before anything is written.
+        assert!(prepare_new(&late, &main, b"x").is_err());
+        assert_eq!(
+            entries(s.path()),
+            vec!["late.cfg.lua", "main.cfg.lua", "new.cfg.lua"]
+        );
+        // A removal is backed up, then unlinked; dropped uncommitted, nothing happens.
+        drop(prepare_removal(&new).unwrap());
+        assert!(new.exists());
+        let b = Backups {
+            dir: s.path().join("backups"),
+            keep: 3,
+        };
+        let written = commit_all(vec![prepare_removal(&new).unwrap()], Some(&b)).unwrap();
+        assert!(!new.exists());
+        assert_eq!(
+            std::fs::read(written[0].as_ref().unwrap()).unwrap(),
+            b"-- new\n"
+        );
     }
 
     #[test]

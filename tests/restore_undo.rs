@@ -1,0 +1,491 @@
+//! Issue 13: `restore --list` says what made each backup, `restore --undo`
+//! undoes exactly the last edit (and only an edit whose files are still as
+//! written), and `add --file` puts a component in its own `conf.d` file
+//! that an `Include` covers, which `remove` deletes again.
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Output;
+
+use support::*;
+
+const SECRET: &str = "undo-secret-0123456789abcdef";
+
+fn ok(o: &Output) -> String {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Exit 1; returns the message.
+fn refused(o: &Output) -> String {
+    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stderr(o)
+}
+
+fn add(s: &Scratch, name: &str, extra: &[&str]) -> Output {
+    let secret = s.secret(SECRET);
+    let mut args = vec!["add", name, "--secret-file", secret.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    s.run(&args)
+}
+
+/// The names in `dir`, sorted (hidden temp files included).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn prosody_gid() -> u32 {
+    nix::unistd::Group::from_name("prosody")
+        .unwrap()
+        .expect("the prosody group (Debian's prosody package)")
+        .gid
+        .as_raw()
+}
+
+/// A main config as Debian ships it: `root:prosody 0640`, including conf.d.
+fn debian_layout(s: &Scratch, extra: &str) -> std::path::PathBuf {
+    let cfg = s.config(&format!(
+        "admins = {{ }}\n\nInclude \"conf.d/*.cfg.lua\"\n{extra}"
+    ));
+    std::fs::create_dir_all(s.path("conf.d")).unwrap();
+    std::os::unix::fs::chown(&cfg, Some(0), Some(prosody_gid())).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
+    cfg
+}
+
+#[test]
+fn list_says_when_which_command_and_which_component() {
+    let s = Scratch::new("undo-list");
+    s.config("admins = { }\n");
+    ok(&add(&s, "a.example", &[]));
+    ok(&add(&s, "b.example", &[]));
+    ok(&s.run(&["remove", "a.example"]));
+    ok(&s.run(&["listen", "--port", "5348"]));
+    // A backup from before edits were recorded: listed, without a command.
+    let j = json(&s.run(&["restore", "--list", "--json"]));
+    let first = j[0]["backup"].as_str().unwrap().to_string();
+    let old = format!("{}19990101T000000.000000000Z", &first[..first.len() - 26]);
+    std::fs::copy(&first, &old).unwrap();
+
+    let j = json(&s.run(&["restore", "--list", "--json"]));
+    let rows = j.as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{j}");
+    assert_eq!(rows[0]["backup"], old.as_str());
+    assert_eq!(rows[0]["time"], "1999-01-01 00:00:00 UTC");
+    assert!(rows[0]["command"].is_null() && rows[0]["name"].is_null());
+    let made: Vec<(&str, &str, &str)> = rows[1..]
+        .iter()
+        .map(|r| {
+            (
+                r["command"].as_str().unwrap(),
+                r["name"].as_str().unwrap(),
+                r["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        made,
+        [
+            ("add", "a.example", "added"),
+            ("add", "b.example", "added"),
+            ("remove", "a.example", "removed"),
+            ("listen", "component listener", "updated"),
+        ]
+    );
+    for r in &rows[1..] {
+        let t = r["time"].as_str().unwrap();
+        assert!(
+            t.len() == 23 && t.ends_with(" UTC") && t.starts_with("20"),
+            "{t}"
+        );
+    }
+    // The table: a header, then one row per backup, the path last.
+    let text = ok(&s.run(&["restore", "--list"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["TIME", "COMMAND", "COMPONENT", "BACKUP"]
+    );
+    assert!(lines[1].starts_with("1999-01-01 00:00:00 UTC  -"), "{text}");
+    assert!(lines[1].ends_with(&old), "{text}");
+    let row = |i: usize| lines[i].split_whitespace().skip(3).collect::<Vec<_>>();
+    assert_eq!(row(2)[..2], ["add", "a.example"]);
+    assert_eq!(row(4)[..2], ["remove", "a.example"]);
+    assert_eq!(row(5)[..3], ["listen", "component", "listener"]);
+    // Every listed path restores (the last column is the whole path).
+    let last = lines[5].split_whitespace().last().unwrap();
+    assert_eq!(
+        rows[4]["backup"].as_str().unwrap(),
+        last,
+        "the path is the last column"
+    );
+}
+
+#[test]
+fn undo_after_add_remove_and_listen_is_precise() {
+    let s = Scratch::new("undo-each");
+    let original = "-- kept\nadmins = { }\r\n\nVirtualHost \"localhost\"\n";
+    s.config(original);
+
+    // Undo of an add: the file as it was, byte for byte.
+    ok(&add(&s, "a.example", &[]));
+    let j = json(&s.run(&["restore", "--undo", "--json"]));
+    assert_eq!(j["action"], "undone");
+    assert_eq!(j["changed"], true);
+    assert_eq!(j["name"], "a.example");
+    assert!(
+        j["undid"]
+            .as_str()
+            .unwrap()
+            .starts_with("add a.example of 20"),
+        "{j}"
+    );
+    assert_eq!(s.read("prosody.cfg.lua"), original);
+
+    // Undo of the last edit only.
+    ok(&add(&s, "a.example", &[]));
+    let with_a = s.read("prosody.cfg.lua");
+    ok(&add(&s, "b.example", &[]));
+    let with_a_b = s.read("prosody.cfg.lua");
+    ok(&s.run(&["remove", "a.example"]));
+    ok(&add(&s, "c.example", &[]));
+    let o = s.run(&["restore", "--undo"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("undid add c.example of "),
+        "{}",
+        stderr(&o)
+    );
+    // Twice in a row: the second undoes the first undo (a redo), so
+    // c.example is back, and the remove of a.example before it stays.
+    ok(&s.run(&["restore", "--undo"]));
+    let text = s.read("prosody.cfg.lua");
+    assert!(text.contains("c.example"), "{text}");
+    assert!(!text.contains("a.example"), "{text}");
+
+    // Undo of a remove after an add: a.example is back, b.example (added
+    // since a.example's backup was made) is kept.
+    s.config(&with_a_b);
+    ok(&s.run(&["remove", "a.example"]));
+    let without_a = s.read("prosody.cfg.lua");
+    ok(&s.run(&["restore", "--undo"]));
+    assert_eq!(s.read("prosody.cfg.lua"), with_a_b);
+    // ... and redo it.
+    ok(&s.run(&["restore", "--undo"]));
+    assert_eq!(s.read("prosody.cfg.lua"), without_a);
+
+    // Undo of listen.
+    s.config(&with_a);
+    ok(&s.run(&["listen", "--interface", "0.0.0.0", "--port", "5348"]));
+    assert!(s.read("prosody.cfg.lua").contains("component_ports"));
+    let o = s.run(&["restore", "--undo"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("undid listen component listener of "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(s.read("prosody.cfg.lua"), with_a);
+}
+
+#[test]
+fn undo_refuses_when_the_file_changed_since() {
+    let s = Scratch::new("undo-changed");
+    s.config("admins = { }\n");
+    ok(&add(&s, "a.example", &[]));
+    // An operator's hand edit after ours.
+    let mut text = s.read("prosody.cfg.lua");
+    text.push_str("-- a note by hand\n");
+    s.config(&text);
+    let backups = entries(&s.path("backups"));
+    let e = refused(&s.run(&["restore", "--undo"]));
+    let cfg = std::fs::canonicalize(s.path("prosody.cfg.lua")).unwrap();
+    assert!(
+        e.contains(&format!(
+            "{} changed since fogbow-xmpp-ctl last wrote it at 20",
+            cfg.display()
+        )) && e.contains("(add a.example)")
+            && e.contains("use restore BACKUP"),
+        "{e}"
+    );
+    assert!(!e.contains(SECRET), "{e}");
+    // Nothing written: the file as it is, no new backup or record.
+    assert_eq!(s.read("prosody.cfg.lua"), text);
+    assert_eq!(entries(&s.path("backups")), backups);
+    // A dry run says the same.
+    refused(&s.run(&["restore", "--undo", "--dry-run"]));
+}
+
+#[test]
+fn undo_with_nothing_recorded_says_so() {
+    let s = Scratch::new("undo-none");
+    s.config("admins = { }\n");
+    let o = s.run(&["restore", "--undo"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no edit of") && stderr(&o).contains("is recorded in"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(s.read("prosody.cfg.lua"), "admins = { }\n");
+    // restore --list with no backups: nothing on stdout, a sentence on stderr.
+    let o = s.run(&["restore", "--list"]);
+    assert_eq!(ok(&o), "");
+    assert!(stderr(&o).contains("no backups of"), "{}", stderr(&o));
+    // --undo and BACKUP, --undo and --list: usage errors.
+    assert_eq!(code(&s.run(&["restore", "--undo", "x"])), 2);
+    assert_eq!(code(&s.run(&["restore", "--undo", "--list"])), 2);
+}
+
+/// `add --file conf.d/NAME.cfg.lua` creates the file as Debian's own,
+/// root:prosody 0640, holding just the block; prosody's loader accepts
+/// the result and a real prosody serves the component from it; `remove`
+/// deletes the file again and the config is as before.
+#[test]
+fn conf_d_add_and_remove_with_real_prosody() {
+    if !real_parts_available() || !running_as_root("conf_d_add_and_remove_with_real_prosody") {
+        return;
+    }
+    let s = Scratch::new("undo-confd");
+    let (base, c2s, comp) = base_config(&s.dir);
+    let cfg = debian_layout(&s, &base);
+    let original = s.read("prosody.cfg.lua");
+    // The dry run shows the new file and creates nothing.
+    let o = add(
+        &s,
+        "a.example",
+        &["--file", "conf.d/{name}.cfg.lua", "--dry-run"],
+    );
+    let diff = ok(&o);
+    let named = s.path("conf.d/a.example.cfg.lua").display().to_string();
+    assert!(
+        diff.starts_with(&format!("--- {named}\n+++ {named}\n@@ -0,0 +1,6 @@\n")),
+        "{diff}"
+    );
+    assert!(diff.contains("+Component \"a.example\"\n+\tcomponent_secret = \"********\"\n"));
+    assert_eq!(entries(&s.path("conf.d")), Vec::<String>::new());
+
+    let j = json(&add(
+        &s,
+        "a.example",
+        &["--file", "conf.d/{name}.cfg.lua", "--json"],
+    ));
+    assert_eq!(j["action"], "added");
+    assert_eq!(
+        j["file"],
+        s.path("conf.d/a.example.cfg.lua").to_str().unwrap()
+    );
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        original,
+        "the main config is untouched"
+    );
+    assert_eq!(entries(&s.path("conf.d")), ["a.example.cfg.lua"]);
+    let file = s.path("conf.d/a.example.cfg.lua");
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (0, prosody_gid(), 0o640)
+    );
+    let text = s.read("conf.d/a.example.cfg.lua");
+    assert!(text.starts_with("-- Created by fogbow-xmpp-ctl"), "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "\n\nComponent \"a.example\"\n\tcomponent_secret = \"{SECRET}\"\n"
+        )),
+        "{text}"
+    );
+    // The settings key does the same for the next one.
+    s.write(
+        "settings.toml",
+        &format!(
+            "backup_dir = \"{}\"\ncomponent_file = \"conf.d/{{name}}.cfg.lua\"\n",
+            s.path("backups").display()
+        ),
+    );
+    ok(&add(&s, "b.example", &[]));
+    assert_eq!(
+        entries(&s.path("conf.d")),
+        ["a.example.cfg.lua", "b.example.cfg.lua"]
+    );
+
+    // prosody's own configmanager reads both, and check (with prosody) passes.
+    assert_eq!(
+        prosody_value(&cfg, "a.example", "component_secret").unwrap(),
+        Some(SECRET.as_bytes().to_vec())
+    );
+    let o = s.run(&["check"]);
+    ok(&o);
+    assert!(stderr(&o).contains("check: OK"), "{}", stderr(&o));
+    // A real prosody, as the prosody user, serves a component from its file.
+    let mut p = Prosody::start(&cfg, c2s, comp);
+    assert!(
+        matches!(
+            handshake(comp, "a.example", SECRET.as_bytes()),
+            Handshake::Accepted
+        ),
+        "{}",
+        p.log_text()
+    );
+    p.stop();
+
+    // A comment of the operator's does not keep a file we created.
+    let mut a = s.read("conf.d/a.example.cfg.lua");
+    a.push_str("-- checked by ops\n");
+    s.write("conf.d/a.example.cfg.lua", &a);
+    // remove's dry run shows the whole file going, and removes nothing.
+    let diff = ok(&s.run(&["remove", "a.example", "--dry-run"]));
+    assert!(diff.contains("@@ -1,7 +0,0 @@"), "{diff}");
+    assert!(file.exists());
+    ok(&s.run(&["remove", "a.example"]));
+    assert_eq!(entries(&s.path("conf.d")), ["b.example.cfg.lua"]);
+    // A file with a statement of the operator's is kept, without our block.
+    let mut b = s.read("conf.d/b.example.cfg.lua");
+    b = b.replace("Component", "admins = { }\n\nComponent");
+    s.write("conf.d/b.example.cfg.lua", &b);
+    ok(&s.run(&["remove", "b.example"]));
+    let left = s.read("conf.d/b.example.cfg.lua");
+    assert!(
+        left.contains("admins = { }") && !left.contains("b.example\""),
+        "{left}"
+    );
+    std::fs::remove_file(s.path("conf.d/b.example.cfg.lua")).unwrap();
+    assert_eq!(s.read("prosody.cfg.lua"), original);
+    ok(&s.run(&["check"]));
+}
+
+#[test]
+fn undo_of_a_conf_d_add_removes_the_file_and_redo_creates_it() {
+    if !running_as_root("undo_of_a_conf_d_add_removes_the_file_and_redo_creates_it") {
+        return;
+    }
+    let s = Scratch::new("undo-confd-undo");
+    debian_layout(&s, "");
+    let original = s.read("prosody.cfg.lua");
+    ok(&add(&s, "a.example", &["--file", "conf.d/{name}.cfg.lua"]));
+    let created = s.read("conf.d/a.example.cfg.lua");
+    let j = json(&s.run(&["restore", "--undo", "--json"]));
+    assert_eq!(j["action"], "undone");
+    assert_eq!(
+        j["file"],
+        s.path("conf.d/a.example.cfg.lua").to_str().unwrap()
+    );
+    assert_eq!(entries(&s.path("conf.d")), Vec::<String>::new());
+    assert_eq!(s.read("prosody.cfg.lua"), original);
+    // Redo: the same bytes, owner and mode.
+    ok(&s.run(&["restore", "--undo"]));
+    assert_eq!(s.read("conf.d/a.example.cfg.lua"), created);
+    let m = std::fs::metadata(s.path("conf.d/a.example.cfg.lua")).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (0, prosody_gid(), 0o640)
+    );
+    // Undo of the remove that deleted the file brings it back.
+    ok(&s.run(&["remove", "a.example"]));
+    assert_eq!(entries(&s.path("conf.d")), Vec::<String>::new());
+    ok(&s.run(&["restore", "--undo"]));
+    assert_eq!(s.read("conf.d/a.example.cfg.lua"), created);
+    // A file that was changed by hand since is not removed by an undo.
+    ok(&s.run(&["remove", "a.example"]));
+    ok(&s.run(&["restore", "--undo"]));
+    s.write("conf.d/a.example.cfg.lua", &format!("{created}-- mine\n"));
+    let e = refused(&s.run(&["restore", "--undo"]));
+    assert!(
+        e.contains("changed since fogbow-xmpp-ctl last wrote it"),
+        "{e}"
+    );
+    assert!(s.path("conf.d/a.example.cfg.lua").exists());
+    // A file that appeared where an undo would create one: refused too.
+    ok(&s.run(&["remove", "a.example"]));
+    s.write("conf.d/a.example.cfg.lua", "-- someone else's\n");
+    let e = refused(&s.run(&["restore", "--undo"]));
+    assert!(e.contains("was created again since"), "{e}");
+    assert_eq!(s.read("conf.d/a.example.cfg.lua"), "-- someone else's\n");
+}
+
+#[test]
+fn add_file_without_a_covering_include_is_refused_and_writes_nothing() {
+    let s = Scratch::new("undo-noinclude");
+    s.config("admins = { }\n");
+    std::fs::create_dir_all(s.path("conf.d")).unwrap();
+    let e = refused(&add(
+        &s,
+        "a.example",
+        &["--file", "conf.d/a.example.cfg.lua"],
+    ));
+    assert!(
+        e.contains("no Include of") && e.contains("add the line `Include \"conf.d/*.cfg.lua\"` to"),
+        "{e}"
+    );
+    assert!(e.contains("nothing was written"), "{e}");
+    assert!(!e.contains(SECRET));
+    assert_eq!(s.read("prosody.cfg.lua"), "admins = { }\n");
+    assert_eq!(entries(&s.path("conf.d")), Vec::<String>::new());
+    assert_eq!(entries(&s.path("backups")), Vec::<String>::new());
+    // In the main config's own directory, the hint names the file (a glob
+    // there would include the main config itself).
+    let e = refused(&add(&s, "a.example", &["--file", "a.example.lua"]));
+    assert!(e.contains("`Include \"a.example.lua\"`"), "{e}");
+    // An Include of another directory does not cover it either.
+    s.config("Include \"other/*.cfg.lua\"\n");
+    std::fs::create_dir_all(s.path("other")).unwrap();
+    refused(&add(
+        &s,
+        "a.example",
+        &["--file", "conf.d/a.example.cfg.lua"],
+    ));
+    assert_eq!(entries(&s.path("conf.d")), Vec::<String>::new());
+    // An existing file the config does not load is refused, untouched.
+    s.write("conf.d/x.cfg.lua", "-- x\n");
+    let e = refused(&add(&s, "a.example", &["--file", "conf.d/x.cfg.lua"]));
+    assert!(e.contains("does not include it"), "{e}");
+    assert_eq!(s.read("conf.d/x.cfg.lua"), "-- x\n");
+    // Covered and existing: the block is appended to it.
+    s.config("Include \"conf.d/*.cfg.lua\"\n");
+    ok(&add(&s, "a.example", &["--file", "conf.d/x.cfg.lua"]));
+    assert_eq!(
+        s.read("conf.d/x.cfg.lua"),
+        format!("-- x\n\nComponent \"a.example\"\n\tcomponent_secret = \"{SECRET}\"\n")
+    );
+}
+
+/// prosody's own loader, judging an edit before it is renamed into place,
+/// sees a file the edit creates (a glob lists it) and reads it from its
+/// temp file.
+#[test]
+fn prosody_loader_sees_a_file_an_edit_creates() {
+    if !real_parts_available() {
+        return;
+    }
+    let Some(prosody) = fogbow_xmpp_ctl::prosody::Installed::find() else {
+        panic!("prosody is installed");
+    };
+    let s = Scratch::new("undo-loader");
+    let cfg = s.config("Include \"conf.d/*.cfg.lua\"\n");
+    std::fs::create_dir_all(s.path("conf.d")).unwrap();
+    let temp = s.write(
+        "conf.d/.new.fxc-1-00000000.tmp",
+        "require \"fxc_no_such_module\"\n",
+    );
+    let new = std::fs::canonicalize(s.path("conf.d"))
+        .unwrap()
+        .join("new.cfg.lua");
+    use fogbow_xmpp_ctl::prosody::Verdict;
+    assert_eq!(prosody.load(&cfg).unwrap(), Verdict::Loads);
+    let v = prosody
+        .load_with(&cfg, &[(new.as_path(), temp.as_path())])
+        .unwrap();
+    assert!(
+        matches!(&v, Verdict::Fails { message, .. } if message.contains("fxc_no_such_module")),
+        "{v:?}"
+    );
+}
