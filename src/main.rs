@@ -184,6 +184,8 @@ fn remove(out: &Out, ctx: &Context, r: &cli::RemoveArgs) -> Result<Status, Error
 
 fn list(out: &Out, ctx: &Context, l: &cli::ListArgs) -> Result<Status, Error> {
     let list = ops::list(ctx, l.show_secrets)?;
+    // A broken config: the breakage first, then what could be read.
+    output::print_breakage(&list.breakage, &ctx.config);
     for n in &list.notes {
         out.info(&format!("note: {n}"));
     }
@@ -198,7 +200,7 @@ fn list(out: &Out, ctx: &Context, l: &cli::ListArgs) -> Result<Status, Error> {
     } else {
         output::print_table(&list, l.show_secrets);
     }
-    Ok(Status::Success)
+    Ok(Status::from_ok(!list.breakage.broken))
 }
 
 fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> {
@@ -262,12 +264,15 @@ fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<
 /// `status`: per component, in the file / active / connected; exit 4 on drift.
 fn status(ctx: &Context, s: &cli::StatusArgs) -> Result<Status, Error> {
     let report = ops::status(ctx)?;
+    output::print_breakage(&report.breakage, &ctx.config);
     if s.json {
         output::print_json(&report);
     } else {
         output::print_status(&report);
     }
-    Ok(if report.in_sync {
+    Ok(if report.breakage.broken {
+        Status::Failure
+    } else if report.in_sync {
         Status::Success
     } else {
         Status::Drift
@@ -292,16 +297,18 @@ fn listen(out: &Out, ctx: &Context, l: &cli::ListenArgs) -> Result<Status, Error
 
 fn probe(out: &Out, ctx: &Context, p: &cli::ProbeArgs) -> Result<Status, Error> {
     let r = ops::probe(ctx, &p.name, p.host.clone(), p.port, p.force)?;
+    output::print_breakage(&r.breakage, &ctx.config);
     if p.json {
         output::print_json(&r);
     } else {
         out.probe(&r);
     }
-    Ok(Status::from_ok(r.outcome.ok()))
+    Ok(Status::from_ok(r.outcome.ok() && !r.breakage.broken))
 }
 
 fn doctor(ctx: &Context, d: &cli::DoctorArgs) -> Result<Status, Error> {
     let report = ops::doctor(ctx, &d.public)?;
+    output::print_breakage(&report.config, &ctx.config);
     if d.json {
         output::print_json(&report);
     } else {

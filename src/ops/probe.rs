@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::pipeline::load_config;
+use super::reading::{self, Breakage};
 use super::{Context, Error};
 use crate::config::Host;
 
@@ -16,6 +16,10 @@ pub struct ProbeReport {
     #[serde(flatten)]
     pub outcome: crate::probe::Outcome,
     pub hint: &'static str,
+    /// A broken config is read as far as it parses (or from its last good
+    /// backup) for the secret and the listener: `"broken"`, `"source"`, ….
+    #[serde(flatten)]
+    pub breakage: Breakage,
 }
 
 /// Makes the XEP-0114 handshake for `name` with its configured secret.
@@ -26,7 +30,7 @@ pub fn probe(
     port: Option<u16>,
     force: bool,
 ) -> Result<ProbeReport, Error> {
-    let set = load_config(&ctx.config)?;
+    let reading::Reading { set, breakage } = reading::read(ctx)?;
     let hosts: Vec<Host> = set
         .hosts_named(name)
         .into_iter()
@@ -81,5 +85,6 @@ pub fn probe(
         port,
         hint: outcome.hint(),
         outcome,
+        breakage,
     })
 }
