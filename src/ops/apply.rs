@@ -280,9 +280,19 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
     let want = FileComponents::of(&set).names;
     let have = running::hosts().map_err(|e| {
-        Error::Service(format!(
-            "cannot ask the running prosody ({e}); is it running, with mod_admin_shell?"
-        ))
+        let message =
+            format!("cannot ask the running prosody ({e}); is it running, with mod_admin_shell?");
+        match breakage.broken {
+            // The breakage is still the first thing to say.
+            true => Error::Refused {
+                message: format!(
+                    "{message} (and the config is broken: {} error(s) above)",
+                    breakage.diagnostics.len()
+                ),
+                diagnostics: breakage.diagnostics.clone(),
+            },
+            false => Error::Service(message),
+        }
     })?;
     let active: BTreeSet<String> = have
         .iter()

@@ -650,6 +650,13 @@ pub fn log_file_names(value: &[u8]) -> Option<Vec<String>> {
             _ => None,
         };
     }
+    // Anything but a table constructor (a name, a concatenation) is not
+    // followed: the caller falls back to Debian's file.
+    let braced = toks.first().map(|t| t.kind) == Some(Tok::Sym(Sym::LBrace))
+        && toks.last().map(|t| t.kind) == Some(Tok::Sym(Sym::RBrace));
+    if !braced {
+        return None;
+    }
     let mut out = Vec::new();
     let mut depth = 0usize;
     for (i, t) in toks.iter().enumerate() {
@@ -732,4 +739,106 @@ fn secret_is_strong(name: &str, secret: Option<crate::document::Value<'_>>) -> I
             "fogbow-xmpp-ctl add {name} --generate-secret --replace"
         )),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines as the kernel prints them (x86: native order is little-endian).
+    #[test]
+    fn proc_net_tcp_listening_sockets() {
+        let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 00000000:14A5 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 1 1 0 100 0 0 10 0\n\
+   1: 0100007F:14E6 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 2 1 0 100 0 0 10 0\n\
+   2: 0100007F:14E6 0100007F:9C40 01 00000000:00000000 00:00000000 00000000   107        0 3 1 0 100 0 0 10 0\n";
+        let got = parse_proc_net_tcp(v4, false);
+        assert_eq!(
+            got,
+            vec![
+                "0.0.0.0:5285".parse().unwrap(),
+                "127.0.0.1:5350".parse().unwrap()
+            ],
+            "the established connection (01) is not listening"
+        );
+        let v6 = "  sl  local_address                         remote_address                        st\n\
+   0: 00000000000000000000000000000000:14A5 00000000000000000000000000000000:0000 0A\n\
+   1: 00000000000000000000000001000000:14E6 00000000000000000000000000000000:0000 0A\n";
+        assert_eq!(
+            parse_proc_net_tcp(v6, true),
+            vec!["[::]:5285".parse().unwrap(), "[::1]:5350".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn loopback_is_not_this_machine_to_a_federation() {
+        let mine: HashSet<IpAddr> = ["127.0.0.1", "10.1.2.3"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let i = points_here("m.example", &[lo], &mine, "127.0.0.1 localhost m.example\n");
+        assert!(!i.ok);
+        assert!(
+            i.detail.contains("/etc/hosts:1") && i.detail.contains("loopback"),
+            "{}",
+            i.detail
+        );
+        assert!(i.hint.unwrap().contains("DNS"));
+        // Debian's hostname line: explained, not a NAT hint.
+        let deb: IpAddr = "127.0.1.1".parse().unwrap();
+        let hosts = "127.0.0.1 localhost\n127.0.1.1 m.example m\n";
+        let i = points_here("M.example", &[deb], &mine, hosts);
+        assert!(!i.ok);
+        assert!(
+            i.detail.contains("/etc/hosts:2: 127.0.1.1 m.example m")
+                && i.detail.contains("Debian's installer"),
+            "{}",
+            i.detail
+        );
+        assert!(!i.hint.as_deref().unwrap().contains("NAT"));
+        // A public address of this machine passes; another one gets the NAT hint.
+        let here: IpAddr = "10.1.2.3".parse().unwrap();
+        assert!(points_here("m.example", &[here, lo], &mine, "").ok);
+        let there: IpAddr = "192.0.2.7".parse().unwrap();
+        let i = points_here("m.example", &[there], &mine, "");
+        assert!(!i.ok && i.hint.unwrap().contains("--public-address"));
+    }
+
+    #[test]
+    fn log_option_forms() {
+        let f = |s: &str| log_file_names(s.as_bytes());
+        assert_eq!(f("\"/var/log/p.log\""), Some(vec!["/var/log/p.log".into()]));
+        assert_eq!(f("\"*syslog\""), Some(vec![]));
+        assert_eq!(
+            f("{ info = \"/var/log/prosody/prosody.log\"; error = \"/var/log/prosody/prosody.err\"; { levels = { \"error\" }; to = \"syslog\" }; }"),
+            Some(vec![
+                "/var/log/prosody/prosody.log".into(),
+                "/var/log/prosody/prosody.err".into()
+            ])
+        );
+        assert_eq!(
+            f("{ { levels = { min = \"info\" }, to = \"file\", filename = \"p.log\" }, \"*console\" }"),
+            Some(vec!["p.log".into()])
+        );
+        assert_eq!(f("LOG_PATH .. \"/p.log\""), None);
+    }
+
+    #[test]
+    fn authentication_failures_by_component() {
+        let mut log = ProsodyLog::default();
+        log.add(
+            "f",
+            "Jan 01 00:00:00 m.example:component\tinfo\tComponent authentication failed for m.example\n\
+             Jan 01 00:00:01 x.example:component\tinfo\tComponent authentication failed for x.example\n\
+             Jan 01 00:00:02 n.example:component\twarn\tComponent attempted to identify as n.example, but component_secret is not set\n\
+             Jan 01 00:00:03 general\tinfo\tHello and welcome\n",
+        );
+        assert_eq!(log.lines.len(), 3);
+        assert_eq!(log.failures_of("M.EXAMPLE").len(), 1);
+        assert_eq!(log.failures_of("n.example").len(), 1);
+        assert!(log.failures_of("other.example").is_empty());
+        let i = no_authentication_failures("m.example", &log);
+        assert!(!i.ok && i.hint.unwrap().contains("--from-properties"));
+    }
 }
