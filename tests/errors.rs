@@ -60,7 +60,10 @@ fn a_config_that_does_not_load_is_a_load_error_with_its_diagnostics() {
     // A read-only operation reads what parses, the breakage in its result
     // (issue 13); an edit is refused with a load error.
     let l = ops::list(&ctx, false).unwrap();
-    assert!(l.breakage.broken && l.breakage.diagnostics[0].line == 3, "{l:?}");
+    assert!(
+        l.breakage.broken && l.breakage.diagnostics[0].line == 3,
+        "{l:?}"
+    );
     assert_eq!(l.components[0].name, "a.example");
     let e = ops::remove(&ctx, "a.example", EditOptions::default()).unwrap_err();
     match &e {
