@@ -108,6 +108,12 @@ pub enum Command {
     #[command(after_help = AFTER_HELP)]
     Remove(Deferred<RemoveArgs>),
     /// List the components of the config and its includes
+    ///
+    /// A config that does not load is listed anyway: first, on standard
+    /// error, what breaks it (as `check` says it), then the components as far
+    /// as it parses (the offending lines left out), or those of its last good
+    /// backup when nothing useful parses; the exit status is then 1 (the JSON
+    /// says "broken": true). Exit 0 when the config loads.
     #[command(after_help = AFTER_HELP)]
     List(Deferred<ListArgs>),
     /// Check the config and everything it includes, as prosody would load it
@@ -148,7 +154,9 @@ pub enum Command {
     /// Per component: declared in the file, active in the running server,
     /// connected right now (asked through prosody's admin shell). Exit 0 when
     /// file and server agree, 4 when they drift (`fogbow-xmpp-ctl reload`
-    /// converges), 1 when the running server cannot be asked.
+    /// converges), 1 when the running server cannot be asked or the config is
+    /// broken (then what breaks it is shown first, and the file is read as far
+    /// as it parses, or from its last good backup).
     #[command(after_help = AFTER_HELP)]
     Status(Deferred<StatusArgs>),
     /// Show or set where prosody accepts external components
@@ -178,6 +186,10 @@ pub enum Command {
     /// (printing neither), and how to fix a mismatch. A conflict does not
     /// verify the copy (prosody refuses a second session before checking any
     /// secret); it is exit 1 when the copy is known to differ from the config's.
+    ///
+    /// A broken config is read as far as it parses (or from its last good
+    /// backup), what breaks it shown first, and the exit status is 1 whatever
+    /// the handshake says.
     #[command(after_help = AFTER_HELP)]
     Probe(Deferred<ProbeArgs>),
     /// List the backups of the main config, restore one, or undo the last edit
@@ -194,11 +206,17 @@ pub enum Command {
     Restore(Deferred<RestoreArgs>),
     /// Check, item by item, what a Fogbow component needs to reach prosody
     ///
-    /// The config passes check; prosody listens on the server-to-server port
-    /// (5269) and on the component port, and the latter on a non-loopback
-    /// interface; for each external component, its name resolves to an address
-    /// of this machine (or --public-address) and its secret is not weak. Each
-    /// item is marked ✔ or ✘ with a hint; exit 1 when any is ✘.
+    /// The config passes check (every error and warning listed with
+    /// FILE:LINE); prosody listens on the server-to-server port (5269, which
+    /// must listen beyond loopback) and on the component port, and the latter
+    /// on a non-loopback interface (one on every interface is marked ⚠:
+    /// firewall it); for each external component, its name resolves to a
+    /// non-loopback address of this machine (or --public-address), its secret
+    /// is not weak, and prosody's recent log (the files of its `log` option,
+    /// last 256 KiB; the journal, last 24 h) has no "Component authentication
+    /// failed" line for it. Each item is marked ✔, ⚠ or ✘ with a hint; exit 1
+    /// when any is ✘. A broken config is read as far as it parses (or from
+    /// its last good backup), "config passes check" is ✘ and lists why.
     #[command(after_help = AFTER_HELP)]
     Doctor(Deferred<DoctorArgs>),
 }
@@ -209,7 +227,7 @@ pub struct DoctorArgs {
     #[arg(long = "public-address", value_name = "IP")]
     pub public: Vec<std::net::IpAddr>,
 
-    /// Print JSON: {"ok", "items": [{"component"?, "check", "ok", "detail", "hint"?}]}
+    /// Print JSON: {"ok", "items": [{"component"?, "check", "ok", "detail", "hint"?, "warn"?, "diagnostics"?}], "broken", "source", …}
     #[arg(long)]
     pub json: bool,
 }

@@ -216,6 +216,8 @@ fn remove(out: &Out, ctx: &Context, r: &cli::RemoveArgs) -> Result<Status, Error
 
 fn list(out: &Out, ctx: &Context, l: &cli::ListArgs) -> Result<Status, Error> {
     let list = ops::list(ctx, l.show_secrets)?;
+    // A broken config: the breakage first, then what could be read.
+    output::print_breakage(&list.breakage, &ctx.config);
     for n in &list.notes {
         out.info(&format!("note: {n}"));
     }
@@ -230,7 +232,7 @@ fn list(out: &Out, ctx: &Context, l: &cli::ListArgs) -> Result<Status, Error> {
     } else {
         output::print_table(&list, l.show_secrets);
     }
-    Ok(Status::Success)
+    Ok(Status::from_ok(!list.breakage.broken))
 }
 
 fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> {
@@ -294,12 +296,15 @@ fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<
 /// `status`: per component, in the file / active / connected; exit 4 on drift.
 fn status(ctx: &Context, s: &cli::StatusArgs) -> Result<Status, Error> {
     let report = ops::status(ctx)?;
+    output::print_breakage(&report.breakage, &ctx.config);
     if s.json {
         output::print_json(&report);
     } else {
         output::print_status(&report);
     }
-    Ok(if report.in_sync {
+    Ok(if report.breakage.broken {
+        Status::Failure
+    } else if report.in_sync {
         Status::Success
     } else {
         Status::Drift
@@ -355,16 +360,18 @@ fn probe(out: &Out, ctx: &Context, p: &cli::ProbeArgs) -> Result<Status, Error> 
         (None, None) => (p.name.clone().expect("clap requires NAME"), None),
     };
     let r = ops::probe_with(ctx, &name, p.host.clone(), p.port, p.force, given)?;
+    output::print_breakage(&r.breakage, &ctx.config);
     if p.json {
         output::print_json(&r);
     } else {
         out.probe(&r);
     }
-    Ok(Status::from_ok(r.ok()))
+    Ok(Status::from_ok(r.ok() && !r.breakage.broken))
 }
 
 fn doctor(ctx: &Context, d: &cli::DoctorArgs) -> Result<Status, Error> {
     let report = ops::doctor(ctx, &d.public)?;
+    output::print_breakage(&report.config, &ctx.config);
     if d.json {
         output::print_json(&report);
     } else {

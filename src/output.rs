@@ -9,7 +9,7 @@ use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::doctor;
 use fogbow_xmpp_ctl::journal;
 use fogbow_xmpp_ctl::listener::Shown;
-use fogbow_xmpp_ctl::ops::{Action, EditOutcome, ListOutput, ProbeReport, StatusReport};
+use fogbow_xmpp_ctl::ops::{Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport};
 use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
@@ -318,7 +318,10 @@ pub fn print_listener(shown: &Shown) {
     }
 }
 
-/// `doctor`'s checklist, one ✔/✘ line per item with its hint.
+/// `doctor`'s checklist, one ✔/✘ (⚠: passes, but see the hint) line per
+/// item with its hint, and under "config passes check" every diagnostic.
+/// Details quote names from the config and lines from prosody's log
+/// (hostile input): escaped for the terminal.
 pub fn print_doctor(report: &doctor::Report) {
     let mut s = String::new();
     for i in &report.items {
@@ -327,17 +330,35 @@ pub fn print_doctor(report: &doctor::Report) {
             .as_deref()
             .map(|c| format!("{c}: "))
             .unwrap_or_default();
-        s.push_str(&format!(
-            "{} {who}{} ({})\n",
-            if i.ok { "✔" } else { "✘" },
-            i.check,
-            i.detail
-        ));
+        let mark = match (i.ok, i.warn) {
+            (false, _) => "✘",
+            (true, true) => "⚠",
+            (true, false) => "✔",
+        };
+        let line = format!("{mark} {who}{} ({})", i.check, i.detail);
+        s.push_str(&diagnostics::terminal_safe(&line));
+        s.push('\n');
+        for d in &i.diagnostics {
+            // one_line escapes what comes from the config.
+            s.push_str(&format!("    {}\n", d.one_line()));
+        }
         if let Some(h) = &i.hint {
-            s.push_str(&format!("    hint: {h}\n"));
+            s.push_str(&format!("    hint: {}\n", diagnostics::terminal_safe(h)));
         }
     }
     write_stdout(&s);
+}
+
+/// A read-only command on a config that does not load: what breaks it (the
+/// diagnostics), then what is shown instead, on standard error before the
+/// data (even with `-q`: it is an error).
+pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
+    for d in &b.diagnostics {
+        emit(d);
+    }
+    if let Some(m) = b.summary(config) {
+        eprintln!("fogbow-xmpp-ctl: error: {}", diagnostics::terminal_safe(&m));
+    }
 }
 
 /// `restore --list`: per backup, when, which command and component made

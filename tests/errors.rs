@@ -57,7 +57,15 @@ fn a_config_that_does_not_load_is_a_load_error_with_its_diagnostics() {
     let s = Scratch::new("errors-load");
     let cfg = s.config("Component \"a.example\"\n  component_secret = \n");
     let ctx = context(&s, &cfg);
-    let e = ops::list(&ctx, false).unwrap_err();
+    // A read-only operation reads what parses, the breakage in its result
+    // (issue 13); an edit is refused with a load error.
+    let l = ops::list(&ctx, false).unwrap();
+    assert!(
+        l.breakage.broken && l.breakage.diagnostics[0].line == 3,
+        "{l:?}"
+    );
+    assert_eq!(l.components[0].name, "a.example");
+    let e = ops::remove(&ctx, "a.example", EditOptions::default()).unwrap_err();
     match &e {
         Error::Load { diagnostics, .. } => {
             assert_eq!(diagnostics.len(), 1, "{e:?}");

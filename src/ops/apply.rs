@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::pipeline::load_config;
+use super::reading::{self, Breakage};
 use super::{probe, Action, Context, EditOutcome, Error};
 use crate::running;
 
@@ -30,17 +31,22 @@ struct FileComponents {
 }
 
 fn file_components(ctx: &Context) -> Result<FileComponents, Error> {
-    let set = load_config(&ctx.config)?;
-    let external: Vec<_> = set.hosts().filter(|h| h.is_external()).collect();
-    Ok(FileComponents {
-        names: external
-            .iter()
-            .filter_map(|h| h.literal_name())
-            .map(|n| key(&n))
-            .collect(),
-        complete: external.iter().all(|h| h.literal_name().is_some())
-            && set.unresolved_includes.is_empty(),
-    })
+    Ok(FileComponents::of(&load_config(&ctx.config)?))
+}
+
+impl FileComponents {
+    fn of(set: &crate::config::ConfigSet) -> FileComponents {
+        let external: Vec<_> = set.hosts().filter(|h| h.is_external()).collect();
+        FileComponents {
+            names: external
+                .iter()
+                .filter_map(|h| h.literal_name())
+                .map(|n| key(&n))
+                .collect(),
+            complete: external.iter().all(|h| h.literal_name().is_some())
+                && set.unresolved_includes.is_empty(),
+        }
+    }
 }
 
 fn deadline(ctx: &Context) -> Instant {
@@ -261,14 +267,32 @@ pub struct StatusReport {
     pub components: Vec<ComponentStatus>,
     /// Every component in the file is active and every active one is in the file.
     pub in_sync: bool,
+    /// A broken config is compared as far as it parses (or from its last
+    /// good backup): `"broken"`, `"source"`, … (see [`Breakage`]).
+    #[serde(flatten)]
+    pub breakage: Breakage,
 }
 
+/// `status`; a config that does not load is read as far as it parses:
+/// the running server still runs what it loaded before, which is what an
+/// operator then needs to see.
 pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
-    let want = file_components(ctx)?.names;
+    let reading::Reading { set, breakage } = reading::read(ctx)?;
+    let want = FileComponents::of(&set).names;
     let have = running::hosts().map_err(|e| {
-        Error::Service(format!(
-            "cannot ask the running prosody ({e}); is it running, with mod_admin_shell?"
-        ))
+        let message =
+            format!("cannot ask the running prosody ({e}); is it running, with mod_admin_shell?");
+        match breakage.broken {
+            // The breakage is still the first thing to say.
+            true => Error::Refused {
+                message: format!(
+                    "{message} (and the config is broken: {} error(s) above)",
+                    breakage.diagnostics.len()
+                ),
+                diagnostics: breakage.diagnostics.clone(),
+            },
+            false => Error::Service(message),
+        }
     })?;
     let active: BTreeSet<String> = have
         .iter()
@@ -290,5 +314,6 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
     Ok(StatusReport {
         components,
         in_sync,
+        breakage,
     })
 }

@@ -1,11 +1,12 @@
 //! `list`: the components of the config and its includes as a static
 //! reading finds them, with notes on what such a reading cannot follow.
+//! A broken config is listed as far as it parses (see `reading`).
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::pipeline::load_config;
+use super::reading::{self, Breakage};
 use super::{Context, Error};
 use crate::diagnostics;
 
@@ -38,10 +39,14 @@ pub struct ListOutput {
     /// Component calls inside blocks), with file:line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// A config that does not load is listed as far as it parses (or from
+    /// its last good backup): `"broken"`, `"source"`, … (see [`Breakage`]).
+    #[serde(flatten)]
+    pub breakage: Breakage,
 }
 
 pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
-    let set = load_config(&ctx.config)?;
+    let reading::Reading { set, breakage } = reading::read(ctx)?;
     let mut components = Vec::new();
     for h in set.hosts() {
         if h.kind != crate::document::SectionKind::Component {
@@ -117,5 +122,6 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
         config: ctx.config.clone(),
         components,
         notes,
+        breakage,
     })
 }

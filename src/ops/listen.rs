@@ -64,6 +64,7 @@ fn edit(
             },
             files,
             file: 0,
+            create: Vec::new(),
             verify: Box::new(move |after: &ConfigSet| {
                 let ok = if reset {
                     !crate::listener::any_defined(after)

@@ -8,8 +8,9 @@
 //! The rooms: `pipeline` (load → plan → verify → diff → commit, for every
 //! edit), `plan` (what `add` and `remove` change, and their refusals),
 //! `diff` (what a dry run shows, secrets masked), `list`, `listen`,
-//! `restore`, `probe` and `doctor` (one command each), and `apply`
-//! (an edit made live in the running prosody).
+//! `restore`, `probe` and `doctor` (one command each), `apply`
+//! (an edit made live in the running prosody), and `reading` (how the
+//! read-only commands read a config that does not load).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,7 @@ mod listen;
 mod pipeline;
 mod plan;
 mod probe;
+mod reading;
 mod restore;
 
 pub use apply::{
@@ -37,6 +39,7 @@ pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
 pub use probe::{probe, probe_with, secret_from_properties, GivenSecret, ProbeReport};
+pub use reading::{Breakage, Skipped, Source};
 pub use restore::{backups, restore, undo, BackupInfo};
 
 /// What every operation needs to know.

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::pipeline::load_config;
+use super::reading::{self, Breakage};
 use super::{Context, Error};
 use crate::config::Host;
 
@@ -26,6 +26,10 @@ pub struct ProbeReport {
     /// config's component_secret (absent when that is not a literal).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matches_config: Option<bool>,
+    /// A broken config is read as far as it parses (or from its last good
+    /// backup) for the secret and the listener: `"broken"`, `"source"`, ….
+    #[serde(flatten)]
+    pub breakage: Breakage,
 }
 
 impl ProbeReport {
@@ -106,7 +110,7 @@ pub fn probe_with(
     force: bool,
     given: Option<GivenSecret>,
 ) -> Result<ProbeReport, Error> {
-    let set = load_config(&ctx.config)?;
+    let reading::Reading { set, breakage } = reading::read(ctx)?;
     let hosts: Vec<Host> = set
         .hosts_named(name)
         .into_iter()
@@ -176,6 +180,7 @@ pub fn probe_with(
         outcome,
         secret_from: given.as_ref().map_or("config", |g| g.from),
         matches_config,
+        breakage,
     })
 }
 

@@ -1,16 +1,28 @@
 //! `doctor`: the Fogbow install guide's checklist, one item at a time, for
 //! each external component — the places operators go wrong after the edit.
+//!
+//! Besides the config and the ports, it reads what the running system says:
+//! the sockets actually listening (`/proc/net/tcp{,6}`, no extra tool), and
+//! prosody's own log (the files its `log` option names, and the journal of
+//! `prosody.service`) for recent "Component authentication failed for NAME"
+//! lines: the one sign that a component's `.properties` secret differs from
+//! prosody's. Every part that takes input from the system (the resolved
+//! addresses, `/etc/hosts`, the log, `/proc`) is a function of that input,
+//! so it is tested with it; the binary reads the real thing.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::ConfigSet;
-use crate::diagnostics::{self, CheckOptions, Severity};
+use crate::diagnostics::{self, CheckOptions, Diagnostic, Severity};
+use crate::document::lexer::{self, Sym, Tok};
+use crate::document::{Owner, Statement};
 use crate::listener::Listener;
+use crate::ops::Breakage;
 
 /// One line of the checklist.
 #[derive(Debug, Clone, Serialize)]
@@ -23,12 +35,22 @@ pub struct Item {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Passes, but needs the operator's attention (a component port open on
+    /// every interface: only a firewall keeps the internet out). Shown ⚠.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warn: bool,
+    /// For "config passes check": every error and warning `check` reports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub ok: bool,
     pub items: Vec<Item>,
+    /// Whether the config loads; when not, what the checklist read instead.
+    #[serde(flatten)]
+    pub config: Breakage,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -46,6 +68,8 @@ fn item(
         ok,
         detail,
         hint: if ok { None } else { hint },
+        warn: false,
+        diagnostics: Vec::new(),
     }
 }
 
@@ -81,35 +105,66 @@ fn listening(host: &str, port: u16) -> Result<(), String> {
     Err(last)
 }
 
-/// Runs the checklist on the config at `main` (already loaded as `set`):
-/// the server's items, then each external component's, in the order the
-/// install guide has an operator do them.
-pub fn run(main: &Path, set: &ConfigSet, listener: &Listener, public: &[IpAddr]) -> Report {
-    let mut items = vec![
-        config_passes_check(main),
-        s2s_port_listens(set),
-        component_port_reachable(listener),
-        component_port_open_to_others(listener),
-    ];
+/// Runs the checklist on the config at `main` (read as `set`; `config`
+/// says whether that is all of it): the server's items, then each external
+/// component's, in the order the install guide has an operator do them.
+pub fn run(
+    main: &Path,
+    set: &ConfigSet,
+    listener: &Listener,
+    public: &[IpAddr],
+    config: Breakage,
+) -> Report {
+    let sockets = listening_sockets();
+    let mut items = vec![config_passes_check(main, &config), s2s_port_listens(set)];
+    items.extend(s2s_open_to_other_sites(set, sockets.as_deref()));
+    items.push(component_port_reachable(listener));
+    items.push(component_port_open_to_others(listener));
+    items.extend(component_ports_exposed(listener, sockets.as_deref()));
     let mine: HashSet<IpAddr> = local_addresses()
         .into_iter()
         .chain(public.iter().copied())
         .collect();
+    let hosts = read_bounded(Path::new("/etc/hosts"), 1 << 20).unwrap_or_default();
+    let log = ProsodyLog::read(set, main);
     for h in set.hosts().filter(|h| h.is_external()) {
         let Some(name) = h.literal_name() else {
             continue;
         };
-        items.extend(name_resolves_here(&name, &mine));
+        items.extend(name_resolves_here(&name, &mine, &hosts));
         items.push(secret_is_strong(&name, h.secret()));
+        items.push(no_authentication_failures(&name, &log));
     }
     Report {
-        ok: items.iter().all(|i| i.ok),
+        ok: items.iter().all(|i| i.ok) && !config.broken,
         items,
+        config,
     }
 }
 
-/// The config passes `check`, prosody's own loader included.
-fn config_passes_check(main: &Path) -> Item {
+/// The config passes `check`, prosody's own loader included; every error
+/// and warning is listed under the item (a warning such as a duplicate
+/// component block can be what breaks a component's authentication).
+fn config_passes_check(main: &Path, config: &Breakage) -> Item {
+    if config.broken {
+        let read = match config.source {
+            crate::ops::Source::Backup => "the rest of this checklist reads its last good backup",
+            _ => "the rest of this checklist reads what parses of it",
+        };
+        return Item {
+            diagnostics: config.diagnostics.clone(),
+            ..item(
+                None,
+                "config passes check",
+                false,
+                format!(
+                    "the config does not load: {} error(s); {read}",
+                    config.diagnostics.len()
+                ),
+                Some("fix what is listed (fogbow-xmpp-ctl check); until then prosody refuses to start or reload, and edits are refused".into()),
+            )
+        };
+    }
     let check = diagnostics::check_config(
         main,
         CheckOptions {
@@ -122,15 +177,21 @@ fn config_passes_check(main: &Path) -> Item {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    item(
-        None,
-        "config passes check",
-        check.ok,
-        format!("{errors} error(s) in {} file(s)", check.files.len()),
-        Some("run fogbow-xmpp-ctl check to see them".into()),
-    )
+    let warnings = check.diagnostics.len() - errors;
+    Item {
+        diagnostics: check.diagnostics,
+        ..item(
+            None,
+            "config passes check",
+            check.ok,
+            format!(
+                "{errors} error(s), {warnings} warning(s) in {} file(s)",
+                check.files.len()
+            ),
+            Some("fix the errors listed (fogbow-xmpp-ctl check shows them with their help)".into()),
+        )
+    }
 }
-
 /// Federation needs the server-to-server port. An empty `s2s_ports = { }`
 /// opens no port (prosody's portmanager binds each listed port): say so
 /// rather than test a port prosody never opens.
@@ -197,58 +258,593 @@ fn component_port_open_to_others(listener: &Listener) -> Item {
     )
 }
 
-/// The component's name resolves, and to an address of this machine (or
-/// one given with `--public-address`): one item, or two once it resolves.
-fn name_resolves_here(name: &str, mine: &HashSet<IpAddr>) -> Vec<Item> {
-    let addrs: Vec<IpAddr> = match (name, 0).to_socket_addrs() {
-        Ok(a) => a.map(|s| s.ip()).collect(),
-        Err(e) => {
-            return vec![item(
-                Some(name),
-                "name resolves",
-                false,
-                e.to_string(),
-                Some(format!(
-                    "add an A/AAAA record for {name} pointing to this machine's public address"
-                )),
-            )]
+/// The sockets listening for TCP on this machine (in our network
+/// namespace), from `/proc/net/tcp` and `/proc/net/tcp6`; `None` when
+/// neither can be read.
+fn listening_sockets() -> Option<Vec<SocketAddr>> {
+    let mut out = Vec::new();
+    let mut read_any = false;
+    for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            read_any = true;
+            out.extend(parse_proc_net_tcp(&text, v6));
         }
+    }
+    read_any.then_some(out)
+}
+
+/// The listening sockets of a `/proc/net/tcp` (or `tcp6`) table: state
+/// `0A` (LISTEN); the address is the kernel's network-order words printed
+/// as native integers (so each 32-bit word is turned back into its bytes
+/// in native order), the port plain hex.
+pub fn parse_proc_net_tcp(text: &str, v6: bool) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 4 || fields[3] != "0A" {
+            continue;
+        }
+        let Some((addr, port)) = fields[1].split_once(':') else {
+            continue;
+        };
+        let Ok(port) = u16::from_str_radix(port, 16) else {
+            continue;
+        };
+        let words: Option<Vec<[u8; 4]>> = (0..addr.len() / 8)
+            .map(|i| {
+                u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16)
+                    .ok()
+                    .map(u32::to_ne_bytes)
+            })
+            .collect();
+        let ip = match (words.as_deref(), v6) {
+            (Some([w]), false) => IpAddr::V4(Ipv4Addr::from(*w)),
+            (Some(ws), true) if ws.len() == 4 => {
+                let mut b = [0u8; 16];
+                for (i, w) in ws.iter().enumerate() {
+                    b[i * 4..i * 4 + 4].copy_from_slice(w);
+                }
+                IpAddr::V6(Ipv6Addr::from(b))
+            }
+            _ => continue,
+        };
+        out.push(SocketAddr::new(ip, port));
+    }
+    out
+}
+
+/// The addresses some socket listens on for `port`, as text.
+fn bound(sockets: &[SocketAddr], port: u16) -> Vec<SocketAddr> {
+    let mut v: Vec<SocketAddr> = sockets
+        .iter()
+        .copied()
+        .filter(|s| s.port() == port)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn shown(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| a.ip().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Federation: other sites connect to the server-to-server port, so it
+/// must listen beyond loopback (and the firewall must let the world in).
+/// Said only for a port something listens on: "listens" covers the rest.
+fn s2s_open_to_other_sites(set: &ConfigSet, sockets: Option<&[SocketAddr]>) -> Vec<Item> {
+    let (Some(sockets), Ok(ports)) = (sockets, crate::listener::s2s_ports(set)) else {
+        return Vec::new();
     };
+    let mut items = Vec::new();
+    for port in ports {
+        let on = bound(sockets, port);
+        if on.is_empty() {
+            continue;
+        }
+        let open = on.iter().any(|a| !a.ip().is_loopback());
+        items.push(item(
+            None,
+            "server-to-server port open to other sites",
+            open,
+            if open {
+                format!("port {port} listens on {}; the firewall must let other sites (the internet) reach {port}/tcp", shown(&on))
+            } else {
+                format!("port {port} listens only on {}, a loopback address: other sites cannot connect", shown(&on))
+            },
+            Some(format!("federation needs port {port} reachable from other sites: let prosody listen on every interface (no interfaces/s2s_interfaces restricted to loopback) and open {port}/tcp in the firewall")),
+        ));
+    }
+    items
+}
+
+/// The component port is for the Fogbow components' hosts only: open on
+/// every interface, only a firewall keeps the internet from it (and the
+/// component secret is then all that guards it).
+fn component_ports_exposed(listener: &Listener, sockets: Option<&[SocketAddr]>) -> Vec<Item> {
+    let Some(sockets) = sockets else {
+        return Vec::new();
+    };
+    let mut items = Vec::new();
+    for &port in &listener.ports {
+        let on = bound(sockets, port);
+        if on.is_empty() {
+            continue;
+        }
+        let everywhere = on.iter().any(|a| a.ip().is_unspecified());
+        let detail = if everywhere {
+            format!("port {port} listens on {}: every interface", shown(&on))
+        } else if on.iter().all(|a| a.ip().is_loopback()) {
+            format!("port {port} listens only on {} (loopback)", shown(&on))
+        } else {
+            format!(
+                "port {port} listens on {}; let only the Fogbow components' hosts reach it",
+                shown(&on)
+            )
+        };
+        items.push(Item {
+            warn: everywhere,
+            hint: everywhere.then(|| format!("firewall it: allow {port}/tcp only from the hosts of the Fogbow components, never from the internet (unlike 5269, the federation port, which other sites must reach)")),
+            ..item(None, "component port not open to the internet", true, detail, None)
+        });
+    }
+    items
+}
+
+/// Reads at most the last `max` bytes of a regular file (from the start
+/// of a line): logs grow without end, and the recent end is what matters.
+fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| crate::secret::plain_io(&e))?;
+    let meta = f.metadata().map_err(|e| crate::secret::plain_io(&e))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let from = meta.len().saturating_sub(max);
+    f.seek(SeekFrom::Start(from))
+        .map_err(|e| crate::secret::plain_io(&e))?;
+    let mut bytes = Vec::new();
+    f.take(max)
+        .read_to_end(&mut bytes)
+        .map_err(|e| crate::secret::plain_io(&e))?;
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if from > 0 {
+        // The first line is cut: drop it.
+        text = text
+            .split_once('\n')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default();
+    }
+    Ok(text)
+}
+
+/// The component's name resolves, and to an address of this machine (or
+/// one given with `--public-address`) that other sites can reach: one
+/// item, or two once it resolves.
+fn name_resolves_here(name: &str, mine: &HashSet<IpAddr>, hosts: &str) -> Vec<Item> {
+    match (name, 0).to_socket_addrs() {
+        Ok(a) => {
+            let addrs: Vec<IpAddr> = a.map(|s| s.ip()).collect();
+            let shown = addrs
+                .iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                item(Some(name), "name resolves", true, shown, None),
+                points_here(name, &addrs, mine, hosts),
+            ]
+        }
+        Err(e) => vec![item(
+            Some(name),
+            "name resolves",
+            false,
+            e.to_string(),
+            Some(format!(
+                "add an A/AAAA record for {name} pointing to this machine's public address"
+            )),
+        )],
+    }
+}
+
+/// Debian's installer maps the machine's own host name to this address in
+/// `/etc/hosts` when the machine has no permanent IP address.
+const DEBIAN_HOSTNAME_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 1);
+
+/// Judges the addresses `name` resolves to (`hosts` is the text of
+/// `/etc/hosts`, to say where a loopback answer comes from). A loopback
+/// address is "this machine" to every machine: useless to a federation,
+/// whose other sites (and the Fogbow components on other hosts) must reach
+/// the name, so it fails with why — and 127.0.1.1 is explained as the
+/// Debian convention it is, not taken for a NAT.
+pub fn points_here(name: &str, addrs: &[IpAddr], mine: &HashSet<IpAddr>, hosts: &str) -> Item {
     let shown = addrs
         .iter()
         .map(IpAddr::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    vec![
-        item(Some(name), "name resolves", true, shown.clone(), None),
-        item(
+    let check = "name points to this machine";
+    if addrs.iter().any(|a| !a.is_loopback() && mine.contains(a)) {
+        return item(Some(name), check, true, shown, None);
+    }
+    if addrs.is_empty() || !addrs.iter().all(IpAddr::is_loopback) {
+        return item(
             Some(name),
-            "name points to this machine",
-            addrs.iter().any(|a| mine.contains(a)),
+            check,
+            false,
             shown,
             Some(format!("{name} must resolve to this machine's (public) address; pass it with --public-address if it is NATed")),
-        ),
-    ]
+        );
+    }
+    let line = hosts_line(hosts, name, addrs);
+    let from = line
+        .as_ref()
+        .map(|(n, l)| format!(" (/etc/hosts:{n}: {l})"))
+        .unwrap_or_default();
+    let debian = addrs.contains(&IpAddr::V4(DEBIAN_HOSTNAME_ADDRESS));
+    let detail = if debian {
+        format!("{shown}{from}: the address Debian's installer gives the machine's own host name in /etc/hosts when it has no permanent IP address; a loopback address, which other sites cannot reach (not a NAT address)")
+    } else {
+        format!("{shown}{from}: a loopback address, which every machine has for itself; other sites and Fogbow components on other machines cannot reach {name} there")
+    };
+    let hint = if debian {
+        format!("give {name} a DNS A/AAAA record with this machine's public address; if the machine now has a permanent IP address, put it in place of 127.0.1.1 in /etc/hosts")
+    } else {
+        format!("other sites must reach {name}: give it a DNS A/AAAA record with this machine's public address (an /etc/hosts line helps only this machine)")
+    };
+    item(Some(name), check, false, detail, Some(hint))
+}
+
+/// The `/etc/hosts` line (number, text) that maps `name` to one of `addrs`.
+fn hosts_line(hosts: &str, name: &str, addrs: &[IpAddr]) -> Option<(usize, String)> {
+    hosts.lines().enumerate().find_map(|(i, l)| {
+        let l = l.split('#').next().unwrap_or("");
+        let mut f = l.split_whitespace();
+        let ip: IpAddr = f.next()?.parse().ok()?;
+        (addrs.contains(&ip) && f.any(|n| n.eq_ignore_ascii_case(name)))
+            .then(|| (i + 1, l.split_whitespace().collect::<Vec<_>>().join(" ")))
+    })
+}
+
+/// How much of prosody's log is read: the last 256 KiB of each file, and
+/// the last 24 hours (at most 20,000 lines) of the journal.
+pub const LOG_TAIL_BYTES: u64 = 256 << 10;
+
+/// The lines of prosody's recent log that tell of a component refused, by
+/// the name it gave; and what was read (or could not be).
+#[derive(Debug, Default)]
+pub struct ProsodyLog {
+    /// (where, line) of each "authentication failed" / "secret not set" line.
+    pub lines: Vec<(String, String)>,
+    pub read: Vec<String>,
+    pub unread: Vec<String>,
+}
+
+/// mod_component's words (prosody 0.12 and 13 alike).
+const AUTH_FAILED: &str = "Component authentication failed for ";
+const NO_SECRET: &str = "Component attempted to identify as ";
+
+impl ProsodyLog {
+    /// The files the config's `log` option names (or Debian's default
+    /// file), and the journal of prosody.service.
+    fn read(set: &ConfigSet, main: &Path) -> ProsodyLog {
+        let mut log = ProsodyLog::default();
+        for f in log_files(set, main) {
+            let shown = format!("{} (last {} KiB)", f.display(), LOG_TAIL_BYTES >> 10);
+            match read_bounded(&f, LOG_TAIL_BYTES) {
+                Ok(text) => {
+                    log.add(&f.display().to_string(), &text);
+                    log.read.push(shown);
+                }
+                Err(e) => log.unread.push(format!("{}: {e}", f.display())),
+            }
+        }
+        match crate::journal::prosody_log() {
+            Ok(text) => {
+                log.add("the journal", &text);
+                log.read
+                    .push("the journal of prosody.service (24 h)".into());
+            }
+            Err(e) => log.unread.push(format!("the journal: {e}")),
+        }
+        log
+    }
+
+    /// Keeps the lines of `text` that matter.
+    pub fn add(&mut self, source: &str, text: &str) {
+        for l in text.lines() {
+            if l.contains(AUTH_FAILED) || (l.contains(NO_SECRET) && l.contains("component_secret"))
+            {
+                self.lines.push((source.to_string(), l.to_string()));
+            }
+        }
+    }
+
+    /// The lines about component `name`.
+    pub fn failures_of(&self, name: &str) -> Vec<&(String, String)> {
+        self.lines
+            .iter()
+            .filter(|(_, l)| {
+                let who = match (l.find(AUTH_FAILED), l.find(NO_SECRET)) {
+                    (Some(i), _) => l[i + AUTH_FAILED.len()..].split_whitespace().next(),
+                    (None, Some(i)) => l[i + NO_SECRET.len()..]
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .next(),
+                    _ => None,
+                };
+                who.is_some_and(|w| crate::names::same(w, name))
+            })
+            .collect()
+    }
+}
+
+/// The log files prosody writes, from its global `log` option: a file name
+/// (`log = "/var/log/prosody/prosody.log"`), or a table of level = file
+/// (`{ info = "…"; error = "…" }`) and sinks (`{ to = "file", filename =
+/// "…" }`); `*syslog`/`*console` and sinks to elsewhere are the journal's.
+/// Unset (or not readable statically): Debian's file, if it exists.
+fn log_files(set: &ConfigSet, main: &Path) -> Vec<PathBuf> {
+    let debian = || {
+        let p = PathBuf::from("/var/log/prosody/prosody.log");
+        if p.exists() {
+            vec![p]
+        } else {
+            Vec::new()
+        }
+    };
+    let mut last = None;
+    for at in set.order() {
+        let doc = &set.files[at.file].doc;
+        if doc.owner(at.stmt) != Owner::Global {
+            continue;
+        }
+        if let Statement::Options(opts) = &doc.stmt(at.stmt).statement {
+            for o in opts.iter().filter(|o| o.name == "log") {
+                last = Some((at.file, o.value.as_ref().map(|v| v.span.clone())));
+            }
+        }
+    }
+    let Some((file, Some(span))) = last else {
+        return debian();
+    };
+    let text = &set.files[file].doc.text()[span];
+    let Some(names) = log_file_names(text) else {
+        return debian();
+    };
+    let dir = main.parent().unwrap_or(Path::new("/"));
+    let mut out: Vec<PathBuf> = names.into_iter().map(|n| dir.join(n)).collect();
+    out.dedup();
+    out
+}
+
+/// The file names in the text of a `log` value; `None` when it is not
+/// made of constants.
+pub fn log_file_names(value: &[u8]) -> Option<Vec<String>> {
+    const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
+    let toks: Vec<lexer::Token> = lexer::tokenize(value)
+        .ok()?
+        .into_iter()
+        .filter(|t| !matches!(t.kind, Tok::Comment | Tok::Eof))
+        .collect();
+    let text = |t: &lexer::Token| &value[t.span.clone()];
+    let string =
+        |t: &lexer::Token| String::from_utf8_lossy(&lexer::decode_string(text(t))).into_owned();
+    let is_file = |s: &str| !s.starts_with('*') && !s.is_empty();
+    if let [one] = toks.as_slice() {
+        return match one.kind {
+            Tok::Str => Some(
+                Some(string(one))
+                    .filter(|s| is_file(s))
+                    .into_iter()
+                    .collect(),
+            ),
+            _ => None,
+        };
+    }
+    // Anything but a table constructor (a name, a concatenation) is not
+    // followed: the caller falls back to Debian's file.
+    let braced = toks.first().map(|t| t.kind) == Some(Tok::Sym(Sym::LBrace))
+        && toks.last().map(|t| t.kind) == Some(Tok::Sym(Sym::RBrace));
+    if !braced {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            Tok::Sym(Sym::LBrace) => depth += 1,
+            Tok::Sym(Sym::RBrace) => depth = depth.saturating_sub(1),
+            Tok::Str => {
+                let key = match (
+                    i.checked_sub(2).map(|k| &toks[k]),
+                    i.checked_sub(1).map(|k| &toks[k]),
+                ) {
+                    (Some(k), Some(eq))
+                        if k.kind == Tok::Name && eq.kind == Tok::Sym(Sym::Assign) =>
+                    {
+                        Some(String::from_utf8_lossy(text(k)).into_owned())
+                    }
+                    _ => None,
+                };
+                let s = string(t);
+                let wanted = match key.as_deref() {
+                    Some(k) => (depth == 1 && LEVELS.contains(&k)) || k == "filename",
+                    // A positional file name in the outer table.
+                    None => depth == 1 && !LEVELS.contains(&s.as_str()),
+                };
+                if wanted && is_file(&s) {
+                    out.push(s);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// Recent "Component authentication failed for NAME" lines in prosody's
+/// log: the component dials with a secret other than this config's.
+fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
+    let failures = log.failures_of(name);
+    let check = "no recent authentication failures";
+    let Some((source, last)) = failures.last() else {
+        let detail = match (log.read.is_empty(), log.unread.is_empty()) {
+            (true, _) => format!(
+                "prosody's log could not be read ({})",
+                log.unread.join("; ")
+            ),
+            _ => format!("none in {}", log.read.join(", ")),
+        };
+        return item(Some(name), check, true, detail, None);
+    };
+    let mut last: String = last.trim().chars().take(300).collect();
+    if last.len() < failures.last().map_or(0, |(_, l)| l.trim().len()) {
+        last.push('…');
+    }
+    item(
+        Some(name),
+        check,
+        false,
+        format!("{} time(s) in prosody's log; the last, in {source}: {last}", failures.len()),
+        Some(format!("prosody refused the secret {name} sent: the secret in the component's .properties (xmpp_password) differs from its component_secret here; compare with fogbow-xmpp-ctl probe {name} --from-properties FILE, and set one from the other (fogbow-xmpp-ctl add --from-properties FILE --replace --reload)")),
+    )
 }
 
 /// The component's secret is set and not weak (the rule `check` uses).
 fn secret_is_strong(name: &str, secret: Option<crate::document::Value<'_>>) -> Item {
-    let weak = match secret {
-        None => Some("no component_secret".to_string()),
+    let (ok, detail) = match secret {
+        None => (false, "no component_secret".to_string()),
         Some(s) => match s.literal() {
-            Some(l) if diagnostics::weak_secret(&l) => {
-                Some("a placeholder, or shorter than 16 bytes".into())
-            }
-            _ => None,
+            Some(l) if diagnostics::weak_secret(&l) => (
+                false,
+                "a Fogbow guide placeholder, or shorter than 16 bytes".into(),
+            ),
+            Some(_) => (true, "set, not a placeholder, at least 16 bytes".into()),
+            // FileContents(), Credential(), a concatenation: not read here.
+            None => (
+                true,
+                "set by an expression: its value is not checked".into(),
+            ),
         },
     };
     item(
         Some(name),
         "secret is strong",
-        weak.is_none(),
-        weak.unwrap_or_else(|| "set".into()),
+        ok,
+        detail,
         Some(format!(
             "fogbow-xmpp-ctl add {name} --generate-secret --replace"
         )),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines as the kernel prints them (x86: native order is little-endian).
+    #[test]
+    fn proc_net_tcp_listening_sockets() {
+        let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 00000000:14A5 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 1 1 0 100 0 0 10 0\n\
+   1: 0100007F:14E6 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 2 1 0 100 0 0 10 0\n\
+   2: 0100007F:14E6 0100007F:9C40 01 00000000:00000000 00:00000000 00000000   107        0 3 1 0 100 0 0 10 0\n";
+        let got = parse_proc_net_tcp(v4, false);
+        assert_eq!(
+            got,
+            vec![
+                "0.0.0.0:5285".parse().unwrap(),
+                "127.0.0.1:5350".parse().unwrap()
+            ],
+            "the established connection (01) is not listening"
+        );
+        let v6 = "  sl  local_address                         remote_address                        st\n\
+   0: 00000000000000000000000000000000:14A5 00000000000000000000000000000000:0000 0A\n\
+   1: 00000000000000000000000001000000:14E6 00000000000000000000000000000000:0000 0A\n";
+        assert_eq!(
+            parse_proc_net_tcp(v6, true),
+            vec!["[::]:5285".parse().unwrap(), "[::1]:5350".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn loopback_is_not_this_machine_to_a_federation() {
+        let mine: HashSet<IpAddr> = ["127.0.0.1", "10.1.2.3"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let i = points_here("m.example", &[lo], &mine, "127.0.0.1 localhost m.example\n");
+        assert!(!i.ok);
+        assert!(
+            i.detail.contains("/etc/hosts:1") && i.detail.contains("loopback"),
+            "{}",
+            i.detail
+        );
+        assert!(i.hint.unwrap().contains("DNS"));
+        // Debian's hostname line: explained, not a NAT hint.
+        let deb: IpAddr = "127.0.1.1".parse().unwrap();
+        let hosts = "127.0.0.1 localhost\n127.0.1.1 m.example m\n";
+        let i = points_here("M.example", &[deb], &mine, hosts);
+        assert!(!i.ok);
+        assert!(
+            i.detail.contains("/etc/hosts:2: 127.0.1.1 m.example m")
+                && i.detail.contains("Debian's installer"),
+            "{}",
+            i.detail
+        );
+        assert!(!i.hint.as_deref().unwrap().contains("NAT"));
+        // A public address of this machine passes; another one gets the NAT hint.
+        let here: IpAddr = "10.1.2.3".parse().unwrap();
+        assert!(points_here("m.example", &[here, lo], &mine, "").ok);
+        let there: IpAddr = "192.0.2.7".parse().unwrap();
+        let i = points_here("m.example", &[there], &mine, "");
+        assert!(!i.ok && i.hint.unwrap().contains("--public-address"));
+    }
+
+    #[test]
+    fn log_option_forms() {
+        let f = |s: &str| log_file_names(s.as_bytes());
+        assert_eq!(f("\"/var/log/p.log\""), Some(vec!["/var/log/p.log".into()]));
+        assert_eq!(f("\"*syslog\""), Some(vec![]));
+        assert_eq!(
+            f("{ info = \"/var/log/prosody/prosody.log\"; error = \"/var/log/prosody/prosody.err\"; { levels = { \"error\" }; to = \"syslog\" }; }"),
+            Some(vec![
+                "/var/log/prosody/prosody.log".into(),
+                "/var/log/prosody/prosody.err".into()
+            ])
+        );
+        assert_eq!(
+            f("{ { levels = { min = \"info\" }, to = \"file\", filename = \"p.log\" }, \"*console\" }"),
+            Some(vec!["p.log".into()])
+        );
+        assert_eq!(f("LOG_PATH .. \"/p.log\""), None);
+    }
+
+    #[test]
+    fn authentication_failures_by_component() {
+        let mut log = ProsodyLog::default();
+        log.add(
+            "f",
+            "Jan 01 00:00:00 m.example:component\tinfo\tComponent authentication failed for m.example\n\
+             Jan 01 00:00:01 x.example:component\tinfo\tComponent authentication failed for x.example\n\
+             Jan 01 00:00:02 n.example:component\twarn\tComponent attempted to identify as n.example, but component_secret is not set\n\
+             Jan 01 00:00:03 general\tinfo\tHello and welcome\n",
+        );
+        assert_eq!(log.lines.len(), 3);
+        assert_eq!(log.failures_of("M.EXAMPLE").len(), 1);
+        assert_eq!(log.failures_of("n.example").len(), 1);
+        assert!(log.failures_of("other.example").is_empty());
+        let i = no_authentication_failures("m.example", &log);
+        assert!(!i.ok && i.hint.unwrap().contains("--from-properties"));
+    }
 }

@@ -5,6 +5,7 @@
 //! shows one clear line per problem and `CONFIG_FILE=`/`CONFIG_LINE=`/
 //! `DIAGNOSTIC_CODE=` can be queried. Edits leave an audit record (who,
 //! what, which file; never the secret) whenever a journal is running.
+//! `doctor` reads prosody.service's recent journal ([`prosody_log`]).
 
 use log::{Level, Record};
 use systemd_journal_logger::JournalLog;
@@ -82,4 +83,58 @@ pub fn audit(action: &str, name: &str, file: &std::path::Path) {
             .key_values(&kvs)
             .build(),
     );
+}
+
+/// How long `journalctl` may take, and how much of its output is read.
+const JOURNAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const JOURNAL_MAX_BYTES: u64 = 8 << 20;
+
+/// The last 24 hours (at most 20,000 lines) of prosody.service's journal,
+/// as `journalctl` prints it: what prosody logs to the console (Debian's
+/// default when `log` is unset) or to `*syslog`. For `doctor`, which
+/// looks there for components refused; bounded in time, lines and bytes,
+/// and stopped after 5 s.
+pub fn prosody_log() -> Result<String, String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("journalctl")
+        .args([
+            "--unit=prosody.service",
+            "--since=-24h",
+            "--lines=20000",
+            "--no-pager",
+            "--quiet",
+            "--output=short-iso",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("journalctl: {}", crate::secret::plain_io(&e)))?;
+    let stdout = child.stdout.take().expect("piped");
+    // Read in a thread so that a full pipe cannot stall the wait below.
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.take(JOURNAL_MAX_BYTES).read_to_end(&mut v);
+        v
+    });
+    let end = std::time::Instant::now() + JOURNAL_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("journalctl did not finish within 5 s".into());
+            }
+        }
+    };
+    let bytes = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(format!("journalctl failed ({status})"));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
