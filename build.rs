@@ -408,9 +408,29 @@ The components of the config and its includes: name, module, whether a secret is
 \fBfogbow\-xmpp\-ctl check \-\-strict\fR
 Check the config and its includes as prosody would load them, warnings counting as errors.
 .TP
+\fBfogbow\-xmpp\-ctl add \-\-from\-properties /etc/fogbow/manager.conf \-\-generate\-secret \-\-replace \-\-reload\fR
+A new secret for the Manager, written both into prosody's config and into manager.conf's
+\fBxmpp_password\fR (every other byte of manager.conf kept, its owner and mode too); the secret
+is never printed.
+.TP
+\fBfogbow\-xmpp\-ctl probe \-\-from\-properties /etc/fogbow/manager.conf\fR
+Is manager.conf right? A handshake with the component's own copy of the secret: accepted, or
+how it differs from prosody's and the command that fixes it.
+.TP
+\fBfogbow\-xmpp\-ctl add my\-manager.internal.mydomain \-\-file conf.d/{name}.cfg.lua \-\-secret\-file m.secret\fR
+Put the component in a file of its own under Debian's \fBconf.d\fR (only where an \fBInclude\fR
+of the config covers it); \fBremove\fR deletes that file again when nothing else is left in it.
+.TP
+\fBfogbow\-xmpp\-ctl listen \-\-reset \-\-restart\fR
+Back to prosody's default listener (loopback, port 5347), wherever the options were set.
+.TP
 \fBfogbow\-xmpp\-ctl restore \-\-list\fR
-List the backups of the main config, oldest first; \fBfogbow\-xmpp\-ctl restore \fIBACKUP\fB \-\-reload\fR
-puts one back (the current version is backed up first).
+List the backups of the main config, oldest first, with the command and component of the edit
+that made each; \fBfogbow\-xmpp\-ctl restore \fIBACKUP\fB \-\-reload\fR puts one back (the current
+version is backed up first).
+.TP
+\fBfogbow\-xmpp\-ctl restore \-\-undo\fR
+Undo exactly the last edit, only while the files are still what it wrote (a second undo redoes).
 .SS "In scripts and Ansible"
 With \fB\-\-json\fR the result is one JSON document on standard output, and messages go to
 standard error. Its fields are a contract: fields may be added, none is renamed or removed.

@@ -210,19 +210,47 @@ fn doctor_shows_every_check_finding() {
     let j = json(&o);
     let check = doctor_item(&j, None, "config passes check");
     let ds = check["diagnostics"].as_array().unwrap();
+    // Two secrets for one component: an error (the first block's secret is
+    // refused), at the winning block's line.
     assert!(
         ds.iter()
-            .any(|d| d["code"] == "duplicate-component" && d["line"].as_u64() > Some(0)),
+            .any(|d| d["code"] == "duplicate-component-secret" && d["line"] == 3),
+        "{j}"
+    );
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("1 error(s)"),
+        "{check}"
+    );
+    // One set of items per component, not one per block.
+    let strong: Vec<_> = j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["check"] == "secret is strong" && i["component"] == "good.example")
+        .collect();
+    assert_eq!(strong.len(), 1, "{j}");
+    let human = stdout(&s.run(&["doctor"]));
+    assert!(
+        human.contains("prosody.cfg.lua:3:1: error[duplicate-component-secret]"),
+        "{human}"
+    );
+
+    // Equal secrets twice: still listed, as the warning it is.
+    s.config(&format!("{GOOD}{GOOD}"));
+    let j = json(&s.run(&["doctor", "--json"]));
+    let check = doctor_item(&j, None, "config passes check");
+    assert!(
+        check["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "duplicate-component" && d["severity"] == "warning"),
         "{j}"
     );
     assert!(
-        check["detail"].as_str().unwrap().contains("warning(s)"),
+        check["detail"].as_str().unwrap().contains("1 warning(s)"),
         "{check}"
-    );
-    let human = stdout(&s.run(&["doctor"]));
-    assert!(
-        human.contains("prosody.cfg.lua:3:1: warning[duplicate-component]"),
-        "{human}"
     );
 }
 

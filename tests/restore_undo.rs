@@ -271,7 +271,10 @@ fn conf_d_add_and_remove_with_real_prosody() {
         diff.starts_with(&format!("--- {named}\n+++ {named}\n@@ -0,0 +1,6 @@\n")),
         "{diff}"
     );
-    assert!(diff.contains("+Component \"a.example\"\n+\tcomponent_secret = \"********\"\n"));
+    assert!(
+        diff.contains("+Component \"a.example\"\n+\tcomponent_secret = \"******** (hmac:"),
+        "{diff}"
+    );
     assert_eq!(entries(&s.path("conf.d")), Vec::<String>::new());
 
     let j = json(&add(

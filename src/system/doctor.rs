@@ -127,12 +127,27 @@ pub fn run(
         .collect();
     let hosts = read_bounded(Path::new("/etc/hosts"), 1 << 20).unwrap_or_default();
     let log = ProsodyLog::read(set, main);
+    // One set of items per component, however many blocks declare it:
+    // prosody merges them, and the secret it uses is the last one set.
+    let mut components: Vec<(Vec<u8>, String, Option<crate::document::Value<'_>>)> = Vec::new();
     for h in set.hosts().filter(|h| h.is_external()) {
         let Some(name) = h.literal_name() else {
             continue;
         };
+        let folded = crate::names::fold(name.as_bytes()).into_owned();
+        let secret = h.secret();
+        match components.iter_mut().find(|(f, _, _)| *f == folded) {
+            Some((_, _, s)) => {
+                if secret.is_some() {
+                    *s = secret;
+                }
+            }
+            None => components.push((folded, name, secret)),
+        }
+    }
+    for (_, name, secret) in components {
         items.extend(name_resolves_here(&name, &mine, &hosts));
-        items.push(secret_is_strong(&name, h.secret()));
+        items.push(secret_is_strong(&name, secret));
         items.push(no_authentication_failures(&name, &log));
     }
     Report {
