@@ -202,6 +202,9 @@ fn synopsis(cmd: &clap::Command, words: &str, skip_global: bool) -> String {
     }
     let index = |id: &clap::Id| opts.iter().position(|a| a.get_id() == id);
     let mut pairs = Vec::new();
+    // Pairs a non-`multiple` group joins: a bracket of its own even when
+    // other conflicts do not make one bracket of more.
+    let mut grouped = Vec::new();
     // Required alone, or as a member of a required group.
     let mut required: Vec<bool> = opts.iter().map(|a| a.is_required_set()).collect();
     for g in cmd.get_groups() {
@@ -211,6 +214,7 @@ fn synopsis(cmd: &clap::Command, words: &str, skip_global: bool) -> String {
         }
         if !g.clone().is_multiple() {
             pairs.extend(members.windows(2).map(|w| (w[0], w[1])));
+            grouped.extend(members.windows(2).map(|w| (w[0], w[1])));
         }
     }
     for (i, a) in opts.iter().enumerate() {
@@ -220,9 +224,40 @@ fn synopsis(cmd: &clap::Command, words: &str, skip_global: bool) -> String {
             }
         }
     }
+    let mut conflict = vec![vec![false; opts.len()]; opts.len()];
+    for &(i, j) in &pairs {
+        conflict[i][j] = true;
+        conflict[j][i] = true;
+    }
     for (i, j) in pairs {
         let (ri, rj) = (root(&set, i), root(&set, j));
         set[ri.max(rj)] = ri.min(rj);
+    }
+    // One `[a | b | c]` only when each excludes every other: `--interface`
+    // and `--port` go together though each excludes `--reset`. Otherwise
+    // the set falls back to its groups' brackets (`add`: `[--from-properties
+    // FILE] [--secret-file PATH | --generate-secret]`), the finer
+    // exclusions left to the options' descriptions.
+    let roots: Vec<usize> = (0..opts.len()).map(|j| root(&set, j)).collect();
+    let mut split = Vec::new();
+    for i in 0..opts.len() {
+        if roots[i] != i {
+            continue;
+        }
+        let members: Vec<usize> = (0..opts.len()).filter(|&j| roots[j] == i).collect();
+        let clique = members
+            .iter()
+            .all(|&a| members.iter().all(|&b| a == b || conflict[a][b]));
+        if !clique {
+            split.extend(members);
+        }
+    }
+    split.iter().for_each(|&j| set[j] = j);
+    for &(i, j) in &grouped {
+        if split.contains(&i) && split.contains(&j) {
+            let (ri, rj) = (root(&set, i), root(&set, j));
+            set[ri.max(rj)] = ri.min(rj);
+        }
     }
     let option = |a: &Arg| {
         let mut s = match (a.get_short(), a.get_long()) {

@@ -369,7 +369,8 @@ pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets:
             if let Ok(es) = entries(bytes) {
                 // Back to front, so earlier spans stay where they are.
                 for e in es.iter().rev().filter(|e| e.key == key) {
-                    shown.splice(e.span.clone(), b"********".iter().copied());
+                    let masked = crate::ops::masked_value(e.value.as_bytes());
+                    shown.splice(e.span.clone(), masked.bytes());
                 }
             }
         }
@@ -752,10 +753,19 @@ mod tests {
         let old = b"a=1\nxmpp_password=old-secret\nb=2\n";
         let new = set_property(old, "xmpp_password", "new-secret").unwrap();
         let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
-        assert!(
-            d.contains("-xmpp_password=********\n+xmpp_password=********\n"),
-            "{d}"
+        // Both sides masked, each with this run's fingerprint of its value:
+        // the changed line differs without showing either secret.
+        let old_line = format!(
+            "-xmpp_password={}\n",
+            crate::ops::masked_value(b"old-secret")
         );
+        let new_line = format!(
+            "+xmpp_password={}\n",
+            crate::ops::masked_value(b"new-secret")
+        );
+        assert!(old_line.contains("******** (hmac:"), "{old_line}");
+        assert_ne!(old_line[1..], new_line[1..]);
+        assert!(d.contains(&format!("{old_line}{new_line}")), "{d}");
         assert!(
             !d.contains("old-secret") && !d.contains("new-secret"),
             "{d}"
@@ -771,7 +781,10 @@ mod tests {
             false,
         );
         assert!(
-            d.contains("-a=1\n\\ No newline at end of file\n+a=1\n+xmpp_password=********\n"),
+            d.contains(&format!(
+                "-a=1\n\\ No newline at end of file\n+a=1\n+xmpp_password={}\n",
+                crate::ops::masked_value(b"s")
+            )),
             "{d}"
         );
     }

@@ -250,12 +250,15 @@ pub fn print_table(list: &ListOutput, show_secrets: bool) {
         .components
         .iter()
         .map(|c| {
-            let secret = match (c.secret_source, show_secrets) {
+            let mut secret = match (c.secret_source, show_secrets) {
                 ("none", _) => "none".to_string(),
                 (_, true) => c.secret.clone().unwrap_or_default(),
                 ("expression", false) => "set (expression)".to_string(),
                 _ => "set".to_string(),
             };
+            if c.secret_overridden {
+                secret.push_str(" (unused: a later block sets another)");
+            }
             // Names, paths (and secrets) are the config's data: shown, never
             // run by the terminal.
             [

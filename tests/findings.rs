@@ -557,3 +557,46 @@ fn listen_reset_restores_prosodys_defaults() {
     assert_eq!(code(&o), 0);
     assert!(stderr(&o).contains("unchanged"), "{}", stderr(&o));
 }
+
+/// `list` still shows both blocks of one component, and marks the one whose
+/// secret prosody never uses (text and JSON), naming the block that wins;
+/// equal-name blocks where only one sets a secret are not marked.
+#[test]
+fn list_marks_the_block_whose_secret_is_never_used() {
+    let s = Scratch::new("list-dead-secret");
+    s.config(&format!(
+        "Component \"a.example\"\n\tcomponent_secret = \"{STRONG}-first\"\n\
+         Component \"b.example\"\n\tcomponent_secret = \"{STRONG}-b\"\n\
+         Component \"A.example\"\n\tcomponent_secret = \"{STRONG}-last\"\n\
+         Component \"b.example\"\n"
+    ));
+    let o = s.run(&["list", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    let marked: Vec<(String, u64)> = j["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["secret_overridden"] == true)
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(marked, vec![("a.example".to_string(), 1)], "{j}");
+    let o = s.run(&["list"]);
+    let out = stdout(&o);
+    let first = out.lines().find(|l| l.contains(":1")).unwrap();
+    assert!(first.contains("unused"), "{out}");
+    assert_eq!(out.matches("unused").count(), 1, "{out}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("prosody uses the component_secret at")
+            && err.contains("prosody.cfg.lua:5; the one at")
+            && err.contains("prosody.cfg.lua:1 is never used"),
+        "{err}"
+    );
+    assert!(!out.contains(STRONG) && !err.contains(STRONG));
+}

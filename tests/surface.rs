@@ -117,11 +117,11 @@ fn man_page_synopses_show_placeholders() {
     let synopsis = plain(section(&page, "SYNOPSIS"));
     for form in [
         "fogbow-xmpp-ctl [-c|--config PATH] [--settings PATH] [-q|--quiet | -v|--verbose] COMMAND",
-        "fogbow-xmpp-ctl add [--from-properties FILE | --secret-file PATH | --generate-secret] [--replace]",
+        "fogbow-xmpp-ctl add [--from-properties FILE] [--secret-file PATH | --generate-secret] [--replace]",
         "[--reload | --restart] [NAME]",
         "fogbow-xmpp-ctl remove [--if-exists]",
-        "fogbow-xmpp-ctl listen [--interface ADDR]... [--port N]...",
-        "fogbow-xmpp-ctl probe [--host HOST] [--port N] [--force] [--json] NAME",
+        "fogbow-xmpp-ctl listen [--interface ADDR]... [--port N]... [--reset]",
+        "fogbow-xmpp-ctl probe [--from-properties FILE | --secret-file PATH] [--host HOST] [--port N] [--force] [--json] [NAME]",
         "fogbow-xmpp-ctl doctor [--public-address IP]... [--json]",
     ] {
         assert!(synopsis.contains(form), "{form:?} missing in:\n{synopsis}");
@@ -148,7 +148,7 @@ fn man_page_synopses_show_placeholders() {
         );
     }
     assert!(
-        commands.contains("fogbow-xmpp-ctl add [--from-properties FILE | --secret-file PATH"),
+        commands.contains("fogbow-xmpp-ctl add [--from-properties FILE] [--secret-file PATH"),
         "{commands}"
     );
 }

@@ -131,6 +131,16 @@ fn masked(tok: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A secret's value as a diff shows it: `********` and this run's
+/// fingerprint of it, as [`mask_secrets`] shows a Lua string (used for a
+/// `.properties` file's `xmpp_password`, so both diffs of one edit agree).
+pub fn masked_value(value: &[u8]) -> String {
+    match run_key() {
+        Some(key) => format!("******** (hmac:{})", fingerprint(key, value)),
+        None => "********".into(),
+    }
+}
+
 /// This run's fingerprint key: 32 bytes from the OS RNG, drawn on first use
 /// and never written anywhere. `None` if the RNG fails (it does not, on
 /// Linux): the strings are then masked without a fingerprint, as a fixed

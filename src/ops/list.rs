@@ -28,6 +28,11 @@ pub struct ComponentInfo {
     /// Only with `--show-secrets`: the literal, or the expression's source text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// This block's component_secret is dead text: a later block of the same
+    /// component sets another, and prosody uses the last one set. Present
+    /// only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret_overridden: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,9 +85,11 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
             secret_set: h.secret().is_some(),
             secret_source: source,
             secret: if show_secrets { secret } else { None },
+            secret_overridden: false,
         });
     }
     let mut notes = Vec::new();
+    overridden_secrets(&mut components, &mut notes);
     // The SECRET column is what a static reading finds; say where code may
     // set another.
     if let Some(o) = diagnostics::secret_opaque_anywhere(&set) {
@@ -124,4 +131,37 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
         notes,
         breakage,
     })
+}
+
+/// Marks each block whose secret a later block of the same component
+/// (as prosody compares names) replaces, with a note naming the block
+/// whose secret prosody uses: one component, two secrets is the mistake
+/// that makes a component fail authentication with the first one.
+fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>) {
+    let folded: Vec<Option<Vec<u8>>> = components
+        .iter()
+        .map(|c| {
+            (!c.name_is_expression).then(|| crate::names::fold(c.name.as_bytes()).into_owned())
+        })
+        .collect();
+    for i in 0..components.len() {
+        let Some(name) = &folded[i] else { continue };
+        if !components[i].secret_set {
+            continue;
+        }
+        let last = (i + 1..components.len())
+            .rev()
+            .find(|&j| folded[j].as_ref() == Some(name) && components[j].secret_set);
+        if let Some(j) = last {
+            components[i].secret_overridden = true;
+            notes.push(format!(
+                "{}: prosody uses the component_secret at {}:{}; the one at {}:{} is never used (fogbow-xmpp-ctl check)",
+                components[i].name,
+                components[j].file.display(),
+                components[j].line,
+                components[i].file.display(),
+                components[i].line,
+            ));
+        }
+    }
 }

@@ -34,7 +34,7 @@ mod restore;
 pub use apply::{
     apply_to_running, converge, status, wait_after_restart, ComponentStatus, StatusReport,
 };
-pub use diff::mask_secrets;
+pub use diff::{mask_secrets, masked_value};
 pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
