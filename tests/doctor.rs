@@ -400,3 +400,25 @@ fn doctor_finds_authentication_failures_in_prosodys_log() {
     assert!(out.contains("\\u{1b}]0;pwned"), "{out}");
     assert!(Path::new(&log).exists());
 }
+
+/// A `#` comment after an option (the Fogbow guide's style) is stepped
+/// over from the `#` on, not with its whole line: the component read from a
+/// broken config keeps the secret written before the comment.
+#[test]
+fn a_trailing_hash_comment_keeps_the_option_before_it() {
+    let s = Scratch::new("broken-trailing");
+    s.config(
+        "# Fogbow sample\nComponent \"m.example\"\n  component_secret = \"0123456789abcdef-m\" # the manager\n",
+    );
+    let o = s.run(&["list", "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["broken"], true, "{j}");
+    assert_eq!(j["components"][0]["name"], "m.example", "{j}");
+    assert_eq!(j["components"][0]["secret_set"], true, "{j}");
+    assert!(
+        stderr(&o).contains("prosody.cfg.lua:3:43: error[syntax]"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -191,7 +191,15 @@ fn step_over(overlay: &mut HashMap<PathBuf, Vec<u8>>, err: &LoadError) -> Option
             let line = (1..=line.min(starts.len()))
                 .rev()
                 .find(|&l| !line_range(text, &starts, l).all(|i| text[i].is_ascii_whitespace()))?;
-            let range = line_range(text, &starts, line);
+            let mut range = line_range(text, &starts, line);
+            // A `#` comment (meant as `--`): only the comment goes, so
+            // `component_secret = "…" # why` keeps its secret.
+            if error.line == line
+                && text.get(error.offset) == Some(&b'#')
+                && range.contains(&error.offset)
+            {
+                range.start = error.offset;
+            }
             blank(text, range);
             Some(Skipped {
                 file: path.clone(),
