@@ -26,6 +26,6 @@ pub mod system;
 
 // Short paths for the rooms' most used parts (`crate::config::ConfigSet`).
 pub use prosody::{config, listener, names};
-pub use system::{doctor, journal, probe, running, service};
+pub use system::{credentials, doctor, journal, probe, running, service};
 
 pub use error::Error;

@@ -1,9 +1,10 @@
 //! The running system around the config: the prosody service ([`service`]:
 //! guarded restart and reload), the journal ([`journal`]: diagnostics as
 //! structured records, the audit trail), a real XEP-0114 handshake against
-//! the running server ([`probe`]), and the install guide's checklist
-//! ([`doctor`]).
+//! the running server ([`probe`]), the install guide's checklist
+//! ([`doctor`]), and systemd's encrypted credentials ([`credentials`]).
 
+pub mod credentials;
 pub mod doctor;
 pub mod journal;
 pub mod probe;

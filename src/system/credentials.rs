@@ -1,0 +1,269 @@
+//! systemd's encrypted credentials, for component secrets kept out of
+//! prosody's config (prosody 13: `component_secret = Credential("NAME")`).
+//!
+//! A secret is encrypted by `systemd-creds` (the host key, and the TPM2 too
+//! where there is one) into a `.cred` file in [`CREDENTIALS_DIR`]; our
+//! drop-in for prosody.service ([`DROP_IN`]) has one
+//! `LoadCredentialEncrypted=NAME:PATH` line per file, so systemd decrypts it
+//! into the service's `$CREDENTIALS_DIRECTORY` at start, where prosody's
+//! `Credential()` reads it. Plaintext passes only through pipes: standard
+//! input of `systemd-creds encrypt`, standard output of `decrypt`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Where our `.cred` files live: root's, `0700`.
+pub const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
+
+/// Our second drop-in for prosody.service: the `LoadCredentialEncrypted=`
+/// lines, generated from the credentials the config uses. (The first, the
+/// check before start and reload, is the package's, under /usr/lib.)
+pub const DROP_IN: &str = "/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf";
+
+/// Prefix of the credential names we make, so that they never collide with
+/// an operator's own credentials.
+const PREFIX: &str = "fogbow-xmpp-ctl.";
+
+/// The credential name for the component `name`: `fogbow-xmpp-ctl.NAME`
+/// when NAME is plain ASCII (what systemd accepts in a credential name and
+/// in `LoadCredentialEncrypted=ID:PATH`, where `:` separates), else a name
+/// derived from its SHA-1 (`fogbow-xmpp-ctl.h0123…`).
+pub fn credential_name(component: &str) -> String {
+    let plain = component
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if plain && !component.is_empty() && PREFIX.len() + component.len() <= 200 {
+        return format!("{PREFIX}{component}");
+    }
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(component.as_bytes());
+    format!("{PREFIX}h{}", &crate::hex::encode(&digest)[..32])
+}
+
+/// Whether `name` is one we made (see [`credential_name`]).
+pub fn is_ours(name: &str) -> bool {
+    name.starts_with(PREFIX)
+}
+
+/// The `.cred` file of credential `name` in [`CREDENTIALS_DIR`].
+pub fn cred_path(name: &str) -> PathBuf {
+    Path::new(CREDENTIALS_DIR).join(format!("{name}.cred"))
+}
+
+/// Which key `encrypt` binds to: `host+tpm2` where a TPM2 is usable
+/// (`systemd-creds has-tpm2` exits 0), else `host`.
+pub fn key() -> &'static str {
+    let tpm2 = Command::new("systemd-creds")
+        .arg("has-tpm2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if tpm2 {
+        "host+tpm2"
+    } else {
+        "host"
+    }
+}
+
+/// Whether `systemd-creds` is installed.
+pub fn available() -> bool {
+    Command::new("systemd-creds")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Encrypts `secret` as credential `name` with [`key`]: the `.cred` file's
+/// bytes (base64 text). The secret goes through a pipe, never an argument.
+pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, String> {
+    let key = key();
+    pipe(
+        Command::new("systemd-creds").args([
+            "encrypt",
+            &format!("--name={name}"),
+            &format!("--with-key={key}"),
+            "-",
+            "-",
+        ]),
+        secret,
+    )
+    .map_err(|e| format!("systemd-creds cannot encrypt the credential {name}: {e}"))
+}
+
+/// Decrypts the `.cred` file `cred` of credential `name` (the name is
+/// embedded and checked by systemd): the secret, in memory only. Needs root
+/// (the host key is root's).
+pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(cred).map_err(|e| {
+        format!(
+            "cannot read {}: {}",
+            cred.display(),
+            crate::secret::plain_io(&e)
+        )
+    })?;
+    pipe(
+        Command::new("systemd-creds").args(["decrypt", &format!("--name={name}"), "-", "-"]),
+        &bytes,
+    )
+    .map_err(|e| {
+        format!(
+            "systemd-creds cannot decrypt {} as the credential {name}: {e}",
+            cred.display()
+        )
+    })
+}
+
+/// Runs `cmd` with `input` on its standard input; its standard output, or
+/// its standard error as the message.
+fn pipe(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run systemd-creds: {}", crate::secret::plain_io(&e)))?;
+    // Written from a thread: a child that answers before reading it all
+    // must not deadlock us on a full pipe.
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("systemd-creds: {}", crate::secret::plain_io(&e)))?;
+    let _ = writer.join();
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        // systemd-creds' own words (it never prints the plaintext on error),
+        // without its note about the host key on unencrypted media.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.contains("not located on encrypted media"))
+            .collect();
+        Err(format!("{} ({})", err.join("; ").trim(), out.status))
+    }
+}
+
+/// One `LoadCredentialEncrypted=NAME:PATH` line of a unit or drop-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadCredential {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// The `LoadCredentialEncrypted=` lines of a unit file or drop-in (an empty
+/// assignment resets the list, as systemd reads it).
+pub fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(value) = line.strip_prefix("LoadCredentialEncrypted=") else {
+            continue;
+        };
+        if value.is_empty() {
+            out.clear();
+            continue;
+        }
+        if let Some((name, path)) = value.split_once(':') {
+            out.push(LoadCredential {
+                name: name.to_string(),
+                path: PathBuf::from(path),
+            });
+        }
+    }
+    out
+}
+
+/// Our drop-in's text for `creds` (sorted by name, so the same set always
+/// gives the same bytes).
+pub fn render_drop_in(creds: &[LoadCredential]) -> String {
+    let mut creds = creds.to_vec();
+    creds.sort_by(|a, b| a.name.cmp(&b.name));
+    creds.dedup_by(|a, b| a.name == b.name);
+    let mut s = String::from(
+        "# Generated by fogbow-xmpp-ctl: the encrypted component secrets prosody's\n\
+         # config reads with Credential(\"NAME\"). Edited by `fogbow-xmpp-ctl add\n\
+         # --secret-store credential`, `remove` and `migrate`; do not edit by hand.\n\
+         [Service]\n",
+    );
+    for c in &creds {
+        s.push_str(&format!(
+            "LoadCredentialEncrypted={}:{}\n",
+            c.name,
+            c.path.display()
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_what_systemd_accepts() {
+        assert_eq!(
+            credential_name("my-manager.internal.mydomain"),
+            "fogbow-xmpp-ctl.my-manager.internal.mydomain"
+        );
+        for odd in ["bücher.example", "a:b.example", "a/b", "", &"x".repeat(300)] {
+            let n = credential_name(odd);
+            assert!(n.starts_with("fogbow-xmpp-ctl.h"), "{n}");
+            assert!(n.len() <= 255 && !n.contains(':') && !n.contains('/'));
+        }
+        assert_ne!(credential_name("a:b"), credential_name("a/b"));
+        assert!(is_ours(&credential_name("x.example")));
+    }
+
+    #[test]
+    fn drop_in_round_trips_and_resets() {
+        let creds = vec![
+            LoadCredential {
+                name: "fogbow-xmpp-ctl.b".into(),
+                path: "/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.b.cred".into(),
+            },
+            LoadCredential {
+                name: "fogbow-xmpp-ctl.a".into(),
+                path: "/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.a.cred".into(),
+            },
+        ];
+        let text = render_drop_in(&creds);
+        let back = parse_drop_in(&text);
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].name, "fogbow-xmpp-ctl.a", "sorted");
+        assert_eq!(
+            parse_drop_in(&format!("{text}LoadCredentialEncrypted=\n")),
+            vec![]
+        );
+    }
+
+    /// The real systemd-creds, with the host key: a round trip, and the
+    /// embedded name checked. Root only (the host key is root's).
+    #[test]
+    fn encrypt_decrypt_round_trip() {
+        if !available() || !nix::unistd::geteuid().is_root() {
+            assert!(
+                std::env::var_os("FXC_REQUIRE_REAL").is_none() || !nix::unistd::geteuid().is_root(),
+                "systemd-creds is missing"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let secret = b"s3cret \"with\" \\ and ]] and \n newline";
+        let cred = encrypt("fogbow-xmpp-ctl.test", secret).unwrap();
+        assert!(!cred.windows(6).any(|w| w == b"s3cret"));
+        let path = dir.path().join("t.cred");
+        std::fs::write(&path, &cred).unwrap();
+        assert_eq!(decrypt("fogbow-xmpp-ctl.test", &path).unwrap(), secret);
+        let e = decrypt("fogbow-xmpp-ctl.other", &path).unwrap_err();
+        assert!(e.contains("does not match"), "{e}");
+        assert!(!e.contains("s3cret"));
+    }
+}
