@@ -42,7 +42,10 @@ pub use build::SyntaxError;
 pub use edit::EditError;
 pub use lexer::Span;
 pub use syntax::OpaqueKind;
-pub use view::{Literal, OptId, OptionSet, Options, Owner, SectionHeader, Statement, Stmt, Value};
+pub use view::{
+    Literal, OptId, OptionSet, Options, Owner, SecretRef, SecretRefKind, SectionHeader, Statement,
+    Stmt, Value,
+};
 
 use records::{HeadExtra, HeadRec, OptRec, Sp, StmtRec, ValRec};
 

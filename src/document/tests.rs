@@ -720,3 +720,41 @@ fn syntax_errors_do_not_quote_strings() {
         "names and numbers are still quoted: {e:?}"
     );
 }
+
+/// prosody 13's helpers with a literal argument are recognised, in both
+/// call forms; anything else (a concatenation, another function, a
+/// literal) is not.
+#[test]
+fn secret_refs_of_prosody_13_helpers() {
+    use super::SecretRefKind::*;
+    let src = "Component \"a\"\n component_secret = Credential(\"fogbow-mgr\")\n\
+               Component \"b\"\n component_secret = FileContents \"/etc/s\\065\"\n\
+               Component \"c\"\n component_secret = (FileLine(\"s.txt\"))\n\
+               Component \"d\"\n component_secret = Credential(\"a\" .. \"b\")\n\
+               Component \"e\"\n component_secret = Other(\"x\")\n\
+               Component \"f\"\n component_secret = \"lit\"\n";
+    let d = Document::parse(src.as_bytes().to_vec()).unwrap();
+    let refs: Vec<Option<(super::SecretRefKind, Vec<u8>)>> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|n| {
+            let opts = d.section_options(header_index(&d, n));
+            opts[0]
+                .value
+                .as_ref()
+                .unwrap()
+                .secret_ref()
+                .map(|r| (r.kind, r.arg))
+        })
+        .collect();
+    assert_eq!(
+        refs,
+        vec![
+            Some((Credential, b"fogbow-mgr".to_vec())),
+            Some((FileContents, b"/etc/sA".to_vec())),
+            Some((FileLine, b"s.txt".to_vec())),
+            None,
+            None,
+            None,
+        ]
+    );
+}

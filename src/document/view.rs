@@ -40,6 +40,110 @@ impl<'d> Value<'d> {
             lexer::decode_string(&self.text[inner])
         })
     }
+
+    /// The value read from elsewhere by one of prosody 13's config helpers
+    /// with a literal argument: `Credential("x")`, `FileContents "path"`, ….
+    /// `None` for anything else (a literal, any other expression).
+    pub fn secret_ref(&self) -> Option<SecretRef> {
+        use lexer::{Sym, Tok};
+        if self.is_str {
+            return None;
+        }
+        let text = &self.text[self.span.clone()];
+        let mut lx = lexer::Lexer::new(text);
+        let mut all = Vec::new();
+        while let Ok(t) = lx.next_token() {
+            match t.kind {
+                Tok::Eof => break,
+                Tok::Comment => continue,
+                Tok::Error => return None,
+                _ => all.push(t),
+            }
+            if all.len() > 64 {
+                return None;
+            }
+        }
+        // `((F("x")))`: outer parentheses that enclose the whole value.
+        let mut toks = all.as_slice();
+        while toks.len() >= 2
+            && toks[0].kind == Tok::Sym(Sym::LParen)
+            && toks[toks.len() - 1].kind == Tok::Sym(Sym::RParen)
+        {
+            let mut depth = 0usize;
+            let closes_at_end = toks.iter().enumerate().all(|(i, t)| {
+                match t.kind {
+                    Tok::Sym(Sym::LParen) => depth += 1,
+                    Tok::Sym(Sym::RParen) => depth -= 1,
+                    _ => {}
+                }
+                depth > 0 || i == toks.len() - 1
+            });
+            if !closes_at_end {
+                break;
+            }
+            toks = &toks[1..toks.len() - 1];
+        }
+        let kind = match (toks.first(), toks.len()) {
+            (Some(t), 2 | 4) if t.kind == Tok::Name => match &text[t.span.clone()] {
+                b"Credential" => SecretRefKind::Credential,
+                b"FileContents" => SecretRefKind::FileContents,
+                b"FileLine" => SecretRefKind::FileLine,
+                b"FileLines" => SecretRefKind::FileLines,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        // `F "x"`, or `F("x")`.
+        let arg = match toks {
+            [_, s] if s.kind == Tok::Str => s,
+            [_, l, s, r]
+                if l.kind == Tok::Sym(Sym::LParen)
+                    && s.kind == Tok::Str
+                    && r.kind == Tok::Sym(Sym::RParen) =>
+            {
+                s
+            }
+            _ => return None,
+        };
+        Some(SecretRef {
+            kind,
+            arg: lexer::decode_string(&text[arg.span.clone()]),
+        })
+    }
+}
+
+/// An option's value that prosody 13 reads from a file or a systemd
+/// credential when it loads the config (see [`Value::secret_ref`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub kind: SecretRefKind,
+    /// The decoded string argument: the credential name, or the path
+    /// (relative to the config file's directory, as prosody resolves it).
+    pub arg: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretRefKind {
+    /// `Credential("name")`: the whole file `$CREDENTIALS_DIRECTORY/name`.
+    Credential,
+    /// `FileContents("path")`: the whole file.
+    FileContents,
+    /// `FileLine("path")`: its first line.
+    FileLine,
+    /// `FileLines("path")`: a list of its lines (never a secret prosody takes).
+    FileLines,
+}
+
+impl SecretRefKind {
+    /// The helper's name, as the config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretRefKind::Credential => "Credential",
+            SecretRefKind::FileContents => "FileContents",
+            SecretRefKind::FileLine => "FileLine",
+            SecretRefKind::FileLines => "FileLines",
+        }
+    }
 }
 
 /// One option set in the file: `name = value`, or a `name = value` field of
