@@ -358,17 +358,22 @@ pub fn escape(s: &str, key: bool) -> String {
     out
 }
 
-/// A unified diff of a properties file's change for a terminal, the value
-/// of `key` shown as `********` on both sides unless `show_secrets`: lines
-/// are compared as written, so a changed secret still shows as a changed
-/// line.
+/// A unified diff of a properties file's change for a terminal: every
+/// value but `xmpp_jid`'s shown as `********` and this run's fingerprint
+/// (as the config's diff shows strings) unless `show_secrets` — a Fogbow
+/// component's file holds other passwords too (its database's, an
+/// admin's), and any value may be one. Lines are compared as written, so
+/// the changed `key` still shows as a changed line.
+/// The one value a properties diff shows: the component's name.
+const SHOWN_KEY: &str = "xmpp_jid";
+
 pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets: bool) -> String {
     let lines = |bytes: &[u8]| -> (Vec<String>, Vec<String>) {
         let mut shown = bytes.to_vec();
         if !show_secrets {
             if let Ok(es) = entries(bytes) {
                 // Back to front, so earlier spans stay where they are.
-                for e in es.iter().rev().filter(|e| e.key == key) {
+                for e in es.iter().rev().filter(|e| e.key != SHOWN_KEY) {
                     let masked = crate::ops::masked_value(e.value.as_bytes());
                     shown.splice(e.span.clone(), masked.bytes());
                 }
@@ -386,7 +391,7 @@ pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets:
     // the masked text whole rather than misalign it.
     if old_real.len() != old_shown.len() || new_real.len() != new_shown.len() {
         return format!(
-            "--- {p}\n+++ {p}\n(xmpp_password changed; its lines are not shown)\n",
+            "--- {p}\n+++ {p}\n({key} changed; the lines are not shown: a masked value spans several)\n",
             p = crate::diagnostics::terminal_safe(&path.display().to_string())
         );
     }
@@ -750,9 +755,17 @@ mod tests {
     /// A dry run's diff shows the changed line with the value masked.
     #[test]
     fn masked_diff_hides_both_values() {
-        let old = b"a=1\nxmpp_password=old-secret\nb=2\n";
+        let old = b"xmpp_jid=m.example\njdbc_database_password=hunter2hunter2\nxmpp_password=old-secret\nb=2\n";
         let new = set_property(old, "xmpp_password", "new-secret").unwrap();
         let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
+        // Context lines are masked too (any value may be a password), all
+        // but the component's name.
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(d.contains(" xmpp_jid=m.example\n"), "{d}");
+        assert!(
+            d.contains(&format!(" b={}\n", crate::ops::masked_value(b"2"))),
+            "{d}"
+        );
         // Both sides masked, each with this run's fingerprint of its value:
         // the changed line differs without showing either secret.
         let old_line = format!(
@@ -780,9 +793,10 @@ mod tests {
             "xmpp_password",
             false,
         );
+        let one = crate::ops::masked_value(b"1");
         assert!(
             d.contains(&format!(
-                "-a=1\n\\ No newline at end of file\n+a=1\n+xmpp_password={}\n",
+                "-a={one}\n\\ No newline at end of file\n+a={one}\n+xmpp_password={}\n",
                 crate::ops::masked_value(b"s")
             )),
             "{d}"

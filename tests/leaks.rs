@@ -365,3 +365,38 @@ fn human_output_escapes_terminal_controls() {
         stdout(&o)
     );
 }
+
+/// `add --from-properties FILE --generate-secret --dry-run` shows FILE's
+/// diff: the component's other passwords in it (its database's, an
+/// admin's) are masked like the secret, in the text and in the JSON.
+#[test]
+fn properties_diff_masks_every_value() {
+    let s = Scratch::new("leak-props");
+    s.config("");
+    let props = s.write(
+        "k.conf",
+        "xmpp_jid=k.example.com\njdbc_database_password=hunter2hunter2\nxmpp_password=old\nadmin_password=TopSecret99\n",
+    );
+    let before = std::fs::read(&props).unwrap();
+    for json in [false, true] {
+        let mut args = vec![
+            "add",
+            "--from-properties",
+            props.to_str().unwrap(),
+            "--generate-secret",
+            "--dry-run",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let o = s.run(&args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        for secret in ["hunter2hunter2", "TopSecret99", "=old"] {
+            assert!(!all.contains(secret), "{secret} shown: {all}");
+        }
+        assert!(all.contains("k.example.com"), "{all}");
+        assert!(all.contains("admin_password=******** (hmac:"), "{all}");
+    }
+    assert_eq!(std::fs::read(&props).unwrap(), before);
+}
