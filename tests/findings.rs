@@ -145,11 +145,16 @@ fn component_with_two_arguments_is_explained() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let j = json(&o);
     let got: Vec<(String, String, u64, u64)> = found(&j);
-    let want: Vec<(String, String, u64, u64)> = [1, 2, 3]
-        .iter()
-        .map(|&l| ("error".into(), "component-module-ignored".into(), l, 1))
-        .collect();
-    // Its own diagnostic, instead of a bare component-secret-missing.
+    let at = |sev: &str, code: &str, l: u64| (sev.to_string(), code.to_string(), l, 1);
+    // A warning that says why (prosody serves an external component), and
+    // for a section without a secret the error that was always there.
+    let want = vec![
+        at("warning", "component-module-ignored", 1),
+        at("error", "component-secret-missing", 1),
+        at("warning", "component-module-ignored", 2),
+        at("error", "component-secret-missing", 2),
+        at("warning", "component-module-ignored", 3),
+    ];
     assert_eq!(got, want);
     let d = diag(&j, "component-module-ignored");
     assert_eq!(
@@ -198,6 +203,22 @@ fn component_with_two_arguments_is_explained() {
     )
     .unwrap();
     assert_eq!(code(&s.run(&["check"])), 0);
+
+    // With a secret, prosody serves the external component it was given:
+    // a warning, so the gate before prosody's start lets it start; and
+    // `Component("x", "component")` is exactly what it says.
+    std::fs::write(
+        &cfg,
+        "Component(\"b.example\", \"muc\")\n\tcomponent_secret = \"0123456789abcdef0123\"\n\
+         Component(\"a.example\", \"component\")\n\tcomponent_secret = \"0123456789abcdef0123\"\n",
+    )
+    .unwrap();
+    let o = s.run(&["check", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        found(&json(&o)),
+        vec![at("warning", "component-module-ignored", 1)]
+    );
 }
 
 /// Two blocks for one component with different secrets: prosody merges

@@ -106,7 +106,6 @@ impl Code {
             | Code::BadHostName
             | Code::HostClash
             | Code::ComponentSecretMissing
-            | Code::ComponentModuleIgnored
             | Code::DuplicateComponentSecret
             | Code::ProsodyLoad
             | Code::Unreadable => Severity::Error,
@@ -114,6 +113,7 @@ impl Code {
             | Code::GlobalOptionInSection
             | Code::DuplicateOption
             | Code::DuplicateComponent
+            | Code::ComponentModuleIgnored
             | Code::WeakSecret
             | Code::OpaqueOption
             | Code::ShadowedOption => Severity::Warning,

@@ -221,9 +221,9 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         }
         if h.host.is_external() {
             let secret = h.host.secret();
-            // `Component("x", "muc")` explains its own missing secret.
-            let ignored = r.component_module_ignored(&h, secret.is_some());
-            if secret.is_none() && !secrets_opaque && !ignored && r.component_secret_missing(&h) {
+            // `Component("x", "muc")`: why, then (if so) the missing secret.
+            r.component_module_ignored(&h, secret.is_some());
+            if secret.is_none() && !secrets_opaque && r.component_secret_missing(&h) {
                 let group = first.map_or(h.host.at, |f| f.at);
                 missing.push((r.out.len() - 1, group));
             }
@@ -540,17 +540,18 @@ impl Rules<'_> {
 
     /// `component-module-ignored`: `Component("x", "muc")`, where prosody's
     /// `Component(name)` ignores every argument after the name, so the
-    /// section is an external component (no MUC, no table of options) and,
-    /// without a `component_secret`, refuses every connection. An error:
-    /// prosody runs something else than what is written. True when it
-    /// reported one.
-    fn component_module_ignored(&mut self, h: &Named, has_secret: bool) -> bool {
+    /// section is an external component (no MUC, no table of options).
+    /// A warning: prosody starts and serves an external component (with a
+    /// `component_secret`, one that works); without a secret the section
+    /// also gets `component-secret-missing`, the error it always was.
+    /// `Component("x", "component")` is exactly what it says: nothing.
+    fn component_module_ignored(&mut self, h: &Named, has_secret: bool) {
         let doc = &self.set.files[h.host.at.file].doc;
         let Some(head) = doc.section(h.host.at.stmt) else {
-            return false;
+            return;
         };
         let Some(args) = head.ignored_args else {
-            return false;
+            return;
         };
         let name_src = doc.slice(&head.name.span);
         let first_arg = doc.slice(&args);
@@ -569,6 +570,9 @@ impl Rules<'_> {
                 && m.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         });
+        if module.as_deref() == Some("component") {
+            return;
+        }
         let (what, fix) = if let Some(module) = module {
             (
                 format!("not a \"{module}\" service"),
@@ -602,7 +606,6 @@ impl Rules<'_> {
                 "write `{fix}` (a call on the result: Component({name_src})(…) sets the module or the options)"
             )),
         );
-        true
     }
 
     /// `weak-secret`: a literal `component_secret` shorter than 16 bytes,
@@ -957,8 +960,25 @@ mod tests {
             ("VirtualHost \"a.example\"\nComponent \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0\"\n", &[("host-clash", 2, 1)]),
             ("Component \"c.example\"\n", &[("component-secret-missing", 1, 1)]),
             ("Component \"c.example\" \"muc\"\n", &[]),
-            ("Component(\"c.example\", \"muc\")\n", &[("component-module-ignored", 1, 1)]),
-            ("Component(\"c.example\", { component_secret = \"0123456789abcdef0\" })\n", &[("component-module-ignored", 1, 1)]),
+            (
+                "Component(\"c.example\", \"muc\")\n",
+                &[
+                    ("component-module-ignored", 1, 1),
+                    ("component-secret-missing", 1, 1),
+                ],
+            ),
+            // Exactly what it says: an external component.
+            (
+                "Component(\"c.example\", \"component\")\n\tcomponent_secret = \"0123456789abcdef0123\"\n",
+                &[],
+            ),
+            (
+                "Component(\"c.example\", { component_secret = \"0123456789abcdef0\" })\n",
+                &[
+                    ("component-module-ignored", 1, 1),
+                    ("component-secret-missing", 1, 1),
+                ],
+            ),
             ("Component \"c.example\"\n\tcomponent_secret = \"manager_password\"\n", &[("weak-secret", 2, 21)]),
             ("Component \"c.example\"\n\tcomponent_secret = \"short\"\n", &[("weak-secret", 2, 21)]),
             (
