@@ -547,6 +547,26 @@ pub struct ProsodyLog {
 /// mod_component's words (prosody 0.12 and 13 alike).
 const AUTH_FAILED: &str = "Component authentication failed for ";
 const NO_SECRET: &str = "Component attempted to identify as ";
+/// Logged by the component host's own module (`NAME:component  info  …`).
+const AUTH_OK: &str = "External component successfully authenticated";
+
+/// The name a refusal line is about.
+fn refusal_of(l: &str) -> Option<&str> {
+    match (l.find(AUTH_FAILED), l.find(NO_SECRET)) {
+        (Some(i), _) => l[i + AUTH_FAILED.len()..].split_whitespace().next(),
+        (None, Some(i)) => l[i + NO_SECRET.len()..]
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .next(),
+        _ => None,
+    }
+}
+
+/// The host of a line logged by a component's module: its `NAME:component`
+/// source field.
+fn component_of(l: &str) -> Option<&str> {
+    l.split_whitespace()
+        .find_map(|w| w.strip_suffix(":component"))
+}
 
 impl ProsodyLog {
     /// The files the config's `log` option names (or Debian's default
@@ -574,30 +594,31 @@ impl ProsodyLog {
         log
     }
 
-    /// Keeps the lines of `text` that matter.
+    /// Keeps the lines of `text` that matter: a component's refusals
+    /// since its last successful authentication in that source (once the
+    /// operator fixed the secret and the component logged in, its old
+    /// refusals are history, not a finding).
     pub fn add(&mut self, source: &str, text: &str) {
+        let mut kept: Vec<String> = Vec::new();
         for l in text.lines() {
             if l.contains(AUTH_FAILED) || (l.contains(NO_SECRET) && l.contains("component_secret"))
             {
-                self.lines.push((source.to_string(), l.to_string()));
+                kept.push(l.to_string());
+            } else if l.contains(AUTH_OK) {
+                if let Some(host) = component_of(l) {
+                    kept.retain(|k| !refusal_of(k).is_some_and(|w| crate::names::same(w, host)));
+                }
             }
         }
+        self.lines
+            .extend(kept.into_iter().map(|l| (source.to_string(), l)));
     }
 
     /// The lines about component `name`.
     pub fn failures_of(&self, name: &str) -> Vec<&(String, String)> {
         self.lines
             .iter()
-            .filter(|(_, l)| {
-                let who = match (l.find(AUTH_FAILED), l.find(NO_SECRET)) {
-                    (Some(i), _) => l[i + AUTH_FAILED.len()..].split_whitespace().next(),
-                    (None, Some(i)) => l[i + NO_SECRET.len()..]
-                        .split(|c: char| c == ',' || c.is_whitespace())
-                        .next(),
-                    _ => None,
-                };
-                who.is_some_and(|w| crate::names::same(w, name))
-            })
+            .filter(|(_, l)| refusal_of(l).is_some_and(|w| crate::names::same(w, name)))
             .collect()
     }
 }
@@ -717,9 +738,22 @@ fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
                 "prosody's log could not be read ({})",
                 log.unread.join("; ")
             ),
-            _ => format!("none in {}", log.read.join(", ")),
+            (false, true) => format!("none in {}", log.read.join(", ")),
+            (false, false) => format!(
+                "none in {}; not read: {}",
+                log.read.join(", "),
+                log.unread.join("; ")
+            ),
         };
-        return item(Some(name), check, true, detail, None);
+        // A log not read is not a clean log: ⚠, with what to do about it.
+        let mut i = item(Some(name), check, true, detail, None);
+        if !log.unread.is_empty() || !nix::unistd::geteuid().is_root() {
+            i.warn = true;
+            i.hint = Some(
+                "run doctor as root (or in the adm and systemd-journal groups) to read all of prosody's log: a user sees only part of the journal".into(),
+            );
+        }
+        return i;
     };
     let mut last: String = last.trim().chars().take(300).collect();
     if last.len() < failures.last().map_or(0, |(_, l)| l.trim().len()) {
@@ -861,5 +895,34 @@ mod tests {
         assert!(log.failures_of("other.example").is_empty());
         let i = no_authentication_failures("m.example", &log);
         assert!(!i.ok && i.hint.unwrap().contains("--from-properties"));
+
+        // Fixed since: a successful authentication after the refusals
+        // clears that component's, and only its.
+        let mut log = ProsodyLog::default();
+        log.add(
+            "f",
+            "Jan 01 00:00:00 m.example:component\tinfo\tComponent authentication failed for m.example\n\
+             Jan 01 00:00:01 x.example:component\tinfo\tComponent authentication failed for x.example\n\
+             Jan 01 00:00:02 M.example:component\tinfo\tExternal component successfully authenticated\n\
+             Jan 01 00:00:03 x.example:component\tinfo\tExternal component successfully authenticated\n\
+             Jan 01 00:00:04 x.example:component\tinfo\tComponent authentication failed for x.example\n",
+        );
+        assert!(log.failures_of("m.example").is_empty());
+        assert_eq!(log.failures_of("x.example").len(), 1);
+
+        // A source not read makes a clean result a ⚠, never a plain ✔.
+        let log = ProsodyLog {
+            read: vec!["the journal of prosody.service (24 h)".into()],
+            unread: vec!["/var/log/prosody/prosody.log: Permission denied".into()],
+            ..ProsodyLog::default()
+        };
+        let i = no_authentication_failures("m.example", &log);
+        assert!(i.ok && i.warn, "{i:?}");
+        assert!(
+            i.detail.contains("not read: /var/log/prosody/prosody.log"),
+            "{}",
+            i.detail
+        );
+        assert!(i.hint.is_some());
     }
 }
