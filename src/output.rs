@@ -270,24 +270,7 @@ pub fn print_table(list: &ListOutput, show_secrets: bool) {
             .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
         })
         .collect();
-    let header = ["NAME", "MODULE", "SECRET", "FILE:LINE"].map(String::from);
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut s = String::new();
-    for r in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = r
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        s.push_str(line.join("  ").trim_end());
-        s.push('\n');
-    }
-    write_stdout(&s);
+    write_table(&["NAME", "MODULE", "SECRET", "FILE:LINE"], &rows);
 }
 
 /// `listen` without options: where prosody accepts components, then each
@@ -365,31 +348,39 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
 }
 
 /// `restore --list`: per backup, when, which command and component made
-/// it, and its path (last, whole, for `awk '{print $NF}'`); `-` where no
-/// record says (a backup older than the records).
+/// it, the file it is a backup of, and its path (last, whole, for
+/// `awk '{print $NF}'`); `-` where no record says (a backup older than the
+/// records).
 pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo]) {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let rows: Vec<[String; 4]> = list
+    let rows: Vec<[String; 5]> = list
         .iter()
         .map(|b| {
             [
                 dash(&b.time),
                 dash(&b.command),
                 dash(&b.name),
+                b.file.display().to_string(),
                 b.backup.display().to_string(),
             ]
             .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
         })
         .collect();
-    let header = ["TIME", "COMMAND", "COMPONENT", "BACKUP"].map(String::from);
+    write_table(&["TIME", "COMMAND", "COMPONENT", "FILE", "BACKUP"], &rows);
+}
+
+/// A table on standard output: a header, then rows, columns padded to
+/// their widest cell (in characters) and two spaces apart.
+fn write_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let header = header.map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
-    for r in &rows {
+    for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut s = String::new();
-    for r in std::iter::once(&header).chain(&rows) {
+    for r in std::iter::once(&header).chain(rows) {
         let line: Vec<String> = r
             .iter()
             .zip(widths)

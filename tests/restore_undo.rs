@@ -113,7 +113,7 @@ fn list_says_when_which_command_and_which_component() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["TIME", "COMMAND", "COMPONENT", "BACKUP"]
+        ["TIME", "COMMAND", "COMPONENT", "FILE", "BACKUP"]
     );
     assert!(lines[1].starts_with("1999-01-01 00:00:00 UTC  -"), "{text}");
     assert!(lines[1].ends_with(&old), "{text}");
@@ -491,4 +491,55 @@ fn prosody_loader_sees_a_file_an_edit_creates() {
         matches!(&v, Verdict::Fails { message, .. } if message.contains("fxc_no_such_module")),
         "{v:?}"
     );
+}
+
+/// With Debian's layout, the history of a component's own file is listed
+/// and restorable too, not only the last edit through --undo: `--list`
+/// shows its backups with the file each is of, and `restore BACKUP` puts
+/// one back, creating the file again when a `remove` deleted it.
+#[test]
+fn conf_d_backups_are_listed_and_restored() {
+    if !running_as_root("conf_d_backups_are_listed_and_restored") {
+        return;
+    }
+    let s = Scratch::new("undo-confd-list");
+    debian_layout(&s, "");
+    let file = s.path("conf.d/c1.example.cfg.lua");
+    ok(&add(&s, "c1.example", &["--file", "conf.d/{name}.cfg.lua"]));
+    let created = s.read("conf.d/c1.example.cfg.lua");
+    ok(&add(
+        &s,
+        "c2.example",
+        &["--file", "conf.d/c1.example.cfg.lua"],
+    ));
+    ok(&s.run(&["remove", "c1.example"]));
+    ok(&s.run(&["remove", "c2.example"]));
+    assert!(!file.exists(), "the emptied file of ours is deleted");
+
+    let j = json(&s.run(&["restore", "--list", "--json"]));
+    let rows: Vec<&serde_json::Value> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["file"] == file.to_str().unwrap())
+        .collect();
+    // Backups of the file before c2 was added, before each remove.
+    assert_eq!(rows.len(), 3, "{j}");
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["command"].clone())
+            .collect::<Vec<_>>(),
+        vec!["add", "remove", "remove"],
+        "{j}"
+    );
+    let text = stdout(&s.run(&["restore", "--list"]));
+    assert!(text.starts_with("TIME"), "{text}");
+    assert!(text.lines().next().unwrap().contains("FILE"), "{text}");
+
+    // The first backup: the file as `add c1` made it, created again.
+    let first = rows[0]["backup"].as_str().unwrap();
+    ok(&s.run(&["restore", first]));
+    assert_eq!(s.read("conf.d/c1.example.cfg.lua"), created);
+    let l = json(&s.run(&["list", "--json"]));
+    assert_eq!(l["components"][0]["name"], "c1.example", "{l}");
 }

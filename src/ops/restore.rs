@@ -24,12 +24,16 @@ use super::plan::{Change, NewFile, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
 use crate::safe_write;
 
-/// A backup of the main config, and what made it.
+/// A backup of a file of the config (the main config, or a file of its
+/// own that `add --file` made), and what made it.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupInfo {
     /// Its path.
     #[serde(serialize_with = "crate::config::json_path::one")]
     pub backup: PathBuf,
+    /// The file it is a backup of.
+    #[serde(serialize_with = "crate::config::json_path::one")]
+    pub file: PathBuf,
     /// When it was made (the edit that replaced it): `2026-12-02 13:36:09 UTC`.
     pub time: Option<String>,
     /// The command whose edit made it (`add`, `remove`, `listen`,
@@ -43,24 +47,32 @@ pub struct BackupInfo {
     pub action: Option<String>,
 }
 
-/// The backups of the main config, oldest first, each with the time and
-/// the command and component of the edit that made it.
+/// The backups of the main config, and of the other files our recorded
+/// edits touched (a component's own `conf.d` file), oldest first, each with
+/// the time and the command and component of the edit that made it.
 pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
     let real = std::fs::canonicalize(&ctx.config)
         .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
     let dir = &ctx.settings.backup_dir;
-    let paths = safe_write::list_backups(dir, &real)?;
+    let mut paths: Vec<(PathBuf, PathBuf)> = safe_write::list_backups(dir, &real)?
+        .into_iter()
+        .map(|b| (b, real.clone()))
+        .collect();
     let mut made_by: HashMap<String, safe_write::EditRecord> = HashMap::new();
     for (_, rec) in safe_write::list_records(dir, &real)? {
         for f in &rec.files {
             if let Some(b) = &f.backup {
                 made_by.insert(b.clone(), rec.clone());
+                let file = f.real_path();
+                if file != real && dir.join(b).is_file() {
+                    paths.push((dir.join(b), file));
+                }
             }
         }
     }
-    Ok(paths
+    let mut list: Vec<BackupInfo> = paths
         .into_iter()
-        .map(|backup| {
+        .map(|(backup, file)| {
             let rec = backup
                 .file_name()
                 .and_then(|n| made_by.get(&*n.to_string_lossy()));
@@ -70,42 +82,68 @@ pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
                 name: rec.map(|r| r.name.clone()),
                 action: rec.map(|r| r.action.clone()),
                 backup,
+                file,
             }
         })
-        .collect())
+        .collect();
+    // Oldest first; the time stamp ends each name.
+    list.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.backup.cmp(&b.backup)));
+    list.dedup_by(|a, b| a.backup == b.backup);
+    Ok(list)
 }
 
-/// Puts a backup of the main config back: checked like any edit, written
-/// with the same safe replacement, and the current version backed up first.
+/// Puts a backup back (of the main config, or of another file a recorded
+/// edit touched, created again if it is gone): checked like any edit,
+/// written with the same safe replacement, the current version backed up
+/// first.
 pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOutcome, Error> {
-    let real = std::fs::canonicalize(&ctx.config)
-        .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
-    let known = safe_write::list_backups(&ctx.settings.backup_dir, &real)?;
+    let known = backups(ctx)?;
     let chosen = known
         .iter()
-        .find(|b| b.as_path() == backup || b.file_name() == Some(backup.as_os_str()))
+        .find(|b| b.backup.as_path() == backup || b.backup.file_name() == Some(backup.as_os_str()))
         .cloned()
         .ok_or_else(|| {
             Error::NotFound(format!(
-                "{} is not a backup of {} in {} (see restore --list)",
+                "{} is not a backup of {} or of a file our edits of it touched, in {} (see restore --list)",
                 backup.display(),
                 ctx.config.display(),
                 ctx.settings.backup_dir.display()
             ))
         })?;
     // Not a file another user could have planted or changed.
-    let bytes = safe_write::read_backup(&chosen)?;
+    let bytes = safe_write::read_backup(&chosen.backup)?;
     let name = chosen
+        .backup
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let file = chosen.file;
     pipeline::edit(ctx, &name, opts, move |set| {
-        let unchanged = set.files[0].doc.text() == &bytes[..];
-        Ok(Plan::of_main(
-            (!unchanged).then_some((Action::Restored, Change::Whole(bytes))),
-            // The backup loading (parse, includes) and passing the checks is the test.
-            Box::new(|_| Ok(())),
-        ))
+        let verify: super::plan::Verify = Box::new(|_| Ok(()));
+        // The backup loading (parse, includes) and passing the checks is the test.
+        match set.files.iter().position(|f| f.real_path == file) {
+            Some(i) => {
+                let unchanged = set.files[i].doc.text() == &bytes[..];
+                let mut plan = Plan::of_main(None, verify);
+                if !unchanged {
+                    plan.action = Action::Restored;
+                    plan.files.insert(i, Change::Whole(bytes));
+                    plan.file = i;
+                }
+                Ok(plan)
+            }
+            // A component's own file removed since: created again (only
+            // where an Include still covers it, as any new file).
+            None => {
+                let mut plan = Plan::of_main(None, verify);
+                plan.action = Action::Restored;
+                plan.create.push(NewFile {
+                    path: file,
+                    text: bytes,
+                });
+                Ok(plan)
+            }
+        }
     })
 }
 
