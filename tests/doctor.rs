@@ -180,7 +180,9 @@ fn nothing_parses_the_last_good_backup_is_shown() {
         at(&err, "prosody.cfg.lua:1:1: error[syntax]")
             < at(
                 &err,
-                &format!("showing the last good backup {backup} from {date}")
+                &format!(
+                    "showing the last good backup {backup}, the config as it was before the edit of {date}"
+                )
             ),
         "{err}"
     );
@@ -196,6 +198,15 @@ fn nothing_parses_the_last_good_backup_is_shown() {
         stderr(&o)
     );
     assert!(stderr(&o).contains("No such file"), "{}", stderr(&o));
+
+    // Named by a bare file name (its parent is ""): the backup still.
+    let o = s
+        .command(std::path::Path::new("prosody.cfg.lua"), &["list"])
+        .current_dir(&s.dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stdout(&o).contains("first.example"), "{}", stderr(&o));
 }
 
 /// `doctor` lists every finding of `check`, warnings included, with

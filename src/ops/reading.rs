@@ -92,7 +92,7 @@ impl Breakage {
                 ))
             }
             Source::Backup => Some(format!(
-                "the config is broken: showing the last good backup {} from {}, not {}; fix the config (fogbow-xmpp-ctl check), or put the backup back (fogbow-xmpp-ctl restore)",
+                "the config is broken: showing the last good backup {}, the config as it was before the edit of {} (anything written since is not in it), not {}; fix the config (fogbow-xmpp-ctl check), or put the backup back (fogbow-xmpp-ctl restore)",
                 self.backup
                     .as_deref()
                     .unwrap_or(Path::new("?"))
@@ -142,7 +142,7 @@ pub(super) fn read(ctx: &Context) -> Result<Reading, Error> {
                 source: Source::Backup,
                 diagnostics: vec![diagnostics::from_load_error(&first)],
                 skipped,
-                backup_date: date_of(&backup),
+                backup_date: safe_write::time_of(&backup),
                 backup: Some(backup),
             },
         });
@@ -279,7 +279,9 @@ fn starting_line(message: &str) -> Option<usize> {
 /// the main config is gone, on its own, stepping over what does not load).
 fn last_good_backup(ctx: &Context) -> Option<(ConfigSet, PathBuf, Vec<Skipped>)> {
     let real = std::fs::canonicalize(&ctx.config).ok().or_else(|| {
-        let dir = std::fs::canonicalize(ctx.config.parent()?).ok()?;
+        // A bare file name's parent is "": the working directory.
+        let parent = ctx.config.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()?;
         Some(dir.join(ctx.config.file_name()?))
     })?;
     let backups = safe_write::list_backups(&ctx.settings.backup_dir, &real).ok()?;
@@ -308,22 +310,6 @@ fn last_good_backup(ctx: &Context) -> Option<(ConfigSet, PathBuf, Vec<Skipped>)>
     None
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` from a backup's name (`…YYYYMMDDTHHMMSS.nnnnnnnnnZ`).
-fn date_of(backup: &Path) -> Option<String> {
-    let name = backup.file_name()?.to_str()?;
-    let ts = name.get(name.len().checked_sub(26)?..)?;
-    let d = |r: std::ops::Range<usize>| ts.get(r);
-    Some(format!(
-        "{}-{}-{} {}:{}:{} UTC",
-        d(0..4)?,
-        d(4..6)?,
-        d(6..8)?,
-        d(9..11)?,
-        d(11..13)?,
-        d(13..15)?
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,17 +330,5 @@ mod tests {
         let r = line_range(&t, &starts, 2);
         blank(&mut t, r);
         assert_eq!(t, b"a = 1\r\n   \nb = 2");
-    }
-
-    #[test]
-    fn backup_date_from_its_name() {
-        assert_eq!(
-            date_of(Path::new(
-                "/b/etc_prosody.cfg.lua.20250102T030405.000000006Z"
-            ))
-            .as_deref(),
-            Some("2025-01-02 03:04:05 UTC")
-        );
-        assert_eq!(date_of(Path::new("/b/x")), None);
     }
 }
