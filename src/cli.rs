@@ -185,7 +185,8 @@ pub enum Command {
     /// accepts it and whether it equals the config's component_secret
     /// (printing neither), and how to fix a mismatch. A conflict does not
     /// verify the copy (prosody refuses a second session before checking any
-    /// secret); it is exit 1 when the copy is known to differ from the config's.
+    /// secret). A copy known to differ from the config's is exit 1 even when
+    /// the running server accepts it: the next reload or restart will not.
     ///
     /// A broken config is read as far as it parses (or from its last good
     /// backup), what breaks it shown first, and the exit status is 1 whatever

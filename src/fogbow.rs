@@ -375,7 +375,20 @@ pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets:
                 // Back to front, so earlier spans stay where they are.
                 for e in es.iter().rev().filter(|e| e.key != SHOWN_KEY) {
                     let masked = crate::ops::masked_value(e.value.as_bytes());
-                    shown.splice(e.span.clone(), masked.bytes());
+                    // A value continued over lines keeps its lines (the
+                    // diff compares lines): the mask on the first, `...` on
+                    // each continuation.
+                    let mut rep = Vec::new();
+                    for (i, seg) in shown[e.span.clone()]
+                        .split_inclusive(|&c| c == b'\n')
+                        .enumerate()
+                    {
+                        let body = seg.strip_suffix(b"\n").unwrap_or(seg);
+                        let body = body.strip_suffix(b"\r").unwrap_or(body);
+                        rep.extend_from_slice(if i == 0 { masked.as_bytes() } else { b"..." });
+                        rep.extend_from_slice(&seg[body.len()..]);
+                    }
+                    shown.splice(e.span.clone(), rep);
                 }
             }
         }
@@ -785,6 +798,13 @@ mod tests {
         );
         let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", true);
         assert!(d.contains("+xmpp_password=new-secret\n"), "{d}");
+        // A value continued over lines: masked on its lines, which stay.
+        let old = b"long = sec\\\r\n    ret\r\nxmpp_password=o\r\n";
+        let new = set_property(old, "xmpp_password", "n").unwrap();
+        let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
+        let long = crate::ops::masked_value(b"secret");
+        assert!(d.contains(&format!(" long = {long}\r\n ...\r\n")), "{d}");
+        assert!(!d.contains("sec") && !d.contains("ret\r"), "{d}");
         let appended = set_property(b"a=1", "xmpp_password", "s").unwrap();
         let d = masked_diff(
             Path::new("m.conf"),

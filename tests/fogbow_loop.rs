@@ -246,6 +246,28 @@ fn generated_secret_closes_the_loop() {
         1,
         "a conflict does not excuse a copy known to differ"
     );
+    drop(_session);
+
+    // The config's secret changed and not yet applied: the running server
+    // still accepts the file's copy, but the next reload will refuse it —
+    // exit 1, with why.
+    let new_secret = s.secret("a-new-secret-not-yet-applied-0123");
+    let o = s.run(&[
+        "add",
+        "m.fogbow.example",
+        "--secret-file",
+        new_secret.to_str().unwrap(),
+        "--replace",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = s.run(&["probe", "--from-properties", conf.to_str().unwrap()]);
+    assert!(stdout(&o).contains("accepted"), "{}", stdout(&o));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the next reload or restart will refuse it"),
+        "{}",
+        stderr(&o)
+    );
     server.stop();
 }
 

@@ -33,13 +33,12 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
-    /// Good news: the secret presented is accepted; or, with the config's
-    /// own secret, the name is connected (conflict). With the component's
-    /// copy a conflict verifies nothing, so it is good news only unless
-    /// the copy is known to differ from the config's.
+    /// Good news: the secret presented is accepted, or the name is
+    /// connected (conflict) — unless the component's copy is known to
+    /// differ from the config's: then the next reload or restart refuses
+    /// it, whatever the running server says today.
     pub fn ok(&self) -> bool {
-        self.outcome == crate::probe::Outcome::Accepted
-            || (self.outcome.ok() && self.matches_config != Some(false))
+        self.outcome.ok() && self.matches_config != Some(false)
     }
 }
 
