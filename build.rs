@@ -331,7 +331,7 @@ const EXTRA: &str = r#".SH "EXIT STATUS"
 Success, including "already present, unchanged" and, for \fBcheck\fR, a config with warnings only; with \fB\-\-reload\fR/\fB\-\-restart\fR, also applied: the running prosody serves it.
 .TP
 .B 1
-Any failure: the message says what and where (FILE:LINE:COLUMN for problems in a config), and no file was changed. For \fBcheck\fR: the config has errors.
+Any failure: the message says what and where (FILE:LINE:COLUMN for problems in a config), and no file was changed (the one exception says so in its message: \fBadd \-\-from\-properties \-\-generate\-secret\fR when the .properties file cannot follow the config it already wrote). For \fBcheck\fR: the config has errors.
 .TP
 .B 2
 Usage error.

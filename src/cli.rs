@@ -9,7 +9,9 @@ pub const AFTER_HELP: &str = "\
 Exit status:
   0  success, including \"already present, unchanged\"; with --reload/--restart,
      also applied: the running prosody serves it
-  1  failure: the message says what and where; no file was changed
+  1  failure: the message says what and where; no file was changed (the
+     one exception says so: add --from-properties --generate-secret when the
+     .properties file cannot follow the config it already wrote)
   2  usage error
   3  written, but applying it to the running prosody failed or was impossible
      (--reload/--restart; with --json: \"applied\": false and \"apply_error\"; a

@@ -138,6 +138,13 @@ impl Out {
             self.info(&format!("warning: {n}"));
         }
         self.info(&edit_sentence(o, subject));
+        for d in &o.deleted {
+            let verb = if o.dry_run { "would delete" } else { "deleted" };
+            self.info(&format!(
+                "{verb} {}: nothing but comments was left in it",
+                d.display()
+            ));
+        }
         if let Some(b) = &o.backup {
             self.detail(&format!("previous version saved as {}", b.display()));
         }

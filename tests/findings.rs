@@ -499,7 +499,8 @@ fn listen_moves_misplaced_options() {
     let o = s.run(&["listen", "--interface", "0.0.0.0"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("component_ports set at"),
+        stderr(&o).contains("component_ports at")
+            && stderr(&o).contains("goes to the global section as component_ports"),
         "{}",
         stderr(&o)
     );
@@ -545,6 +546,20 @@ fn listen_moves_misplaced_options() {
     let j = json(&s.run(&["listen", "--json"]));
     assert_eq!(j["ports"], serde_json::json!([5350]));
     assert_eq!(j["ignored"], serde_json::json!([]));
+
+    // A legacy option is named as written when it moves.
+    s.config(
+        "Component \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n\tcomponent_interface = \"0.0.0.0\"\n",
+    );
+    let o = s.run(&["listen", "--port", "5347", "--port", "5348"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("component_interface at")
+            && stderr(&o).contains("prosody.cfg.lua:3")
+            && stderr(&o).contains("as component_interfaces"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `listen --reset` deletes every listener definition, global and

@@ -513,7 +513,23 @@ fn conf_d_backups_are_listed_and_restored() {
         &["--file", "conf.d/c1.example.cfg.lua"],
     ));
     ok(&s.run(&["remove", "c1.example"]));
-    ok(&s.run(&["remove", "c2.example"]));
+    // The last component out: the file goes, and the tool says so.
+    let j = json(&s.run(&["remove", "c2.example", "--dry-run", "--json"]));
+    assert_eq!(
+        j["deleted"],
+        serde_json::json!([file.to_str().unwrap()]),
+        "{j}"
+    );
+    let o = s.run(&["remove", "c2.example"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains(&format!(
+            "deleted {}: nothing but comments was left in it",
+            file.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
     assert!(!file.exists(), "the emptied file of ours is deleted");
 
     let j = json(&s.run(&["restore", "--list", "--json"]));

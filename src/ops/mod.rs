@@ -116,6 +116,13 @@ pub struct EditOutcome {
     /// (or, in a dry run, would be) written into FILE.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub properties: Option<PropertiesWrite>,
+    /// Files the edit deleted (or, in a dry run, would delete): a
+    /// component's own file with nothing of it left.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "crate::config::json_path::many"
+    )]
+    pub deleted: Vec<PathBuf>,
 }
 
 /// The generated secret written back into a Fogbow component's

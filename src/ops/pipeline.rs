@@ -42,7 +42,7 @@ pub(super) fn edit(
             set.files[outcome_file].real_path.clone(),
         ),
     };
-    let outcome = |changed, backup, diff, warnings, notes| EditOutcome {
+    let outcome = |changed, backup, diff, warnings, notes, deleted| EditOutcome {
         changed,
         action,
         name: name.to_string(),
@@ -54,10 +54,11 @@ pub(super) fn edit(
         warnings,
         notes,
         properties: None,
+        deleted,
     };
     if changes.is_empty() && create.is_empty() {
         let warnings = warnings_of(diagnostics::check(&set));
-        return Ok(outcome(false, None, None, warnings, Vec::new()));
+        return Ok(outcome(false, None, None, warnings, Vec::new(), Vec::new()));
     }
     // Only the errors the config has now matter below (an edit may not add any).
     let errors_before: Vec<Diagnostic> = diagnostics::check(&set)
@@ -108,14 +109,20 @@ pub(super) fn edit(
             ));
         }
     }
+    // Files the edit deletes (a component's own file left empty).
+    let deleted: Vec<PathBuf> = edited
+        .deleted
+        .iter()
+        .map(|i| edited.paths[i].0.clone())
+        .collect();
     if opts.dry_run {
         let diff = diff::render(&edited, &old_side, opts.show_secrets);
-        return Ok(outcome(true, None, Some(diff), warnings, notes));
+        return Ok(outcome(true, None, Some(diff), warnings, notes, deleted));
     }
     let (backup, commit_notes) = commit(ctx, &edited, &main_file, action, name)?;
     notes.extend(commit_notes);
     crate::journal::audit(action.as_str(), name, &file);
-    Ok(outcome(true, backup, None, warnings, notes))
+    Ok(outcome(true, backup, None, warnings, notes, deleted))
 }
 
 /// Stage 1: the config, read under the lock (which the caller holds until

@@ -344,7 +344,9 @@ fn misplaced_value<T: PartialEq>(
             Some(_) => {}
             None => value = Some((v, m)),
         }
-        from.push(place(&m.shown));
+        // Named as written: a legacy `component_interface` is not
+        // `component_interfaces`.
+        from.push(format!("{} at {}", m.name, place(&m.shown)));
     }
     Ok(value.map(|(v, _)| (v, from)))
 }
@@ -405,7 +407,7 @@ pub fn plan(
             "--interface",
         )? {
             out.moved.push(format!(
-                "component_interfaces set at {}, where prosody ignores it, goes to the global section",
+                "{}, where prosody ignores it, goes to the global section as component_interfaces",
                 from.join(", ")
             ));
             out.interfaces = Some(v);
@@ -416,7 +418,7 @@ pub fn plan(
             misplaced_value(set, &misplaced, &PORT_OPTIONS, ports_of, "--port")?
         {
             out.moved.push(format!(
-                "component_ports set at {}, where prosody ignores it, goes to the global section",
+                "{}, where prosody ignores it, goes to the global section as component_ports",
                 from.join(", ")
             ));
             out.ports = Some(v);
