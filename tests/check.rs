@@ -21,22 +21,6 @@ fn check(s: &Scratch, args: &[&str]) -> (Output, serde_json::Value) {
     (o, j)
 }
 
-fn found(j: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
-    j["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["severity"].as_str().unwrap().to_string(),
-                d["code"].as_str().unwrap().to_string(),
-                d["line"].as_u64().unwrap(),
-                d["column"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 /// A case's name, its config, and the (severity, code, line, column) of
 /// each diagnostic `check --json` reports for it.
 type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str, u64, u64)>);

@@ -9,23 +9,6 @@ use support::*;
 
 const STRONG: &str = "0123456789abcdef0123";
 
-/// (severity, code, line, column) of each diagnostic of `check --json`.
-fn found(j: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
-    j["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["severity"].as_str().unwrap().to_string(),
-                d["code"].as_str().unwrap().to_string(),
-                d["line"].as_u64().unwrap(),
-                d["column"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn diag<'j>(j: &'j serde_json::Value, code: &str) -> Vec<&'j serde_json::Value> {
     j["diagnostics"]
         .as_array()

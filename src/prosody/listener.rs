@@ -158,17 +158,8 @@ fn ports(set: &ConfigSet, names: &[&str]) -> Result<Option<Vec<u16>>, String> {
     let Some(v) = read(set, names)? else {
         return Ok(None);
     };
-    v.into_iter()
-        .map(|l| match l {
-            Literal::Num(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => Ok(n as u16),
-            Literal::Str(s) => String::from_utf8_lossy(&s)
-                .parse::<u16>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("a port in {} is not a number from 1 to 65535", names[0])),
-            Literal::Num(n) => Err(format!("the port {n} in {} is out of range", names[0])),
-        })
-        .collect::<Result<Vec<_>, _>>()
+    ports_of(v)
+        .map_err(|e| format!("{e} (in {})", names[0]))
         .map(Some)
 }
 

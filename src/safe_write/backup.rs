@@ -143,31 +143,42 @@ pub(super) fn write(target: &Path, b: &Backups) -> Result<PathBuf, WriteError> {
     ensure_backup_dir(&b.dir)?;
     let current = std::fs::read(target).map_err(|e| io_error("read", target, e))?;
     let prefix = backup_prefix(target);
+    write_stamped(&b.dir, |t| format!("{prefix}{t}"), &current, "the backup")
+}
+
+/// Writes `bytes` into a new 0600 file of `dir` named by `name` from a
+/// time stamp (the next nanosecond when two fall within one clock tick),
+/// fsynced with its directory; `what` names it in an error.
+fn write_stamped(
+    dir: &Path,
+    name: impl Fn(&str) -> String,
+    bytes: &[u8],
+    what: &str,
+) -> Result<PathBuf, WriteError> {
     let mut t = SystemTime::now();
     let mut tries = 0;
     let (path, mut f) = loop {
-        let path = b.dir.join(format!("{prefix}{}", timestamp(t)));
+        let path = dir.join(name(&timestamp(t)));
         match open_new(&path, 0o600) {
             Ok(f) => break (path, f),
-            // Two backups within one clock tick: take the next nanosecond.
             Err(e) if e.kind() == ErrorKind::AlreadyExists && tries < 1000 => {
                 t += Duration::from_nanos(1);
                 tries += 1;
             }
-            Err(e) => return Err(io_error("write a backup in", &b.dir, e)),
+            Err(e) => return Err(io_error(&format!("write {what} in"), dir, e)),
         }
     };
     // Exactly 0600 whatever the umask.
     let written = f
         .set_permissions(std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| f.write_all(&current))
+        .and_then(|()| f.write_all(bytes))
         .and_then(|()| f.sync_all());
     if let Err(e) = written {
         drop(f);
         let _ = std::fs::remove_file(&path);
-        return Err(io_error("write the backup", &path, e));
+        return Err(io_error(&format!("write {what}"), &path, e));
     }
-    sync_dir(&b.dir);
+    sync_dir(dir);
     Ok(path)
 }
 
@@ -244,31 +255,12 @@ pub fn write_record(b: &Backups, config: &Path, rec: &EditRecord) -> Result<Path
     ensure_backup_dir(&b.dir)?;
     let prefix = backup_prefix(config);
     let text = serde_json::to_vec_pretty(rec).expect("serialisable");
-    let mut t = SystemTime::now();
-    let mut tries = 0;
-    let (path, mut f) = loop {
-        let path = b
-            .dir
-            .join(format!("{prefix}{}{RECORD_SUFFIX}", timestamp(t)));
-        match open_new(&path, 0o600) {
-            Ok(f) => break (path, f),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists && tries < 1000 => {
-                t += Duration::from_nanos(1);
-                tries += 1;
-            }
-            Err(e) => return Err(io_error("write an edit record in", &b.dir, e)),
-        }
-    };
-    let written = f
-        .set_permissions(std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| f.write_all(&text))
-        .and_then(|()| f.sync_all());
-    if let Err(e) = written {
-        drop(f);
-        let _ = std::fs::remove_file(&path);
-        return Err(io_error("write the edit record", &path, e));
-    }
-    sync_dir(&b.dir);
+    let path = write_stamped(
+        &b.dir,
+        |t| format!("{prefix}{t}{RECORD_SUFFIX}"),
+        &text,
+        "the edit record",
+    )?;
     let all = record_paths(&b.dir, config)?;
     for old in &all[..all.len().saturating_sub(b.keep)] {
         let _ = std::fs::remove_file(old);

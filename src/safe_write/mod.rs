@@ -240,24 +240,7 @@ pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
     refuse_unreplaceable(&original, target)?;
     // Decided before anything is created: a non-root run that could not keep
     // the owner fails here without litter.
-    let me = (
-        nix::unistd::geteuid().as_raw(),
-        nix::unistd::getegid().as_raw(),
-    );
-    let chown = owner_change(
-        (meta.uid(), meta.gid()),
-        me,
-        nix::unistd::geteuid().is_root(),
-    )
-    .map_err(|why| {
-        WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "permission denied: cannot replace {}: {why} (run with sudo?)",
-                target.display()
-            ),
-        )
-    })?;
+    let chown = owner_of(&meta, || format!("replace {}", target.display()))?;
     let dir = parent_dir(target);
     let (temp, mut tmp) =
         temp::create(target).map_err(|e| io_error("create a temp file in", dir, e))?;
@@ -297,24 +280,8 @@ pub fn prepare_new(target: &Path, like: &Path, contents: &[u8]) -> Result<Prepar
         &real_dir.join(target.file_name().unwrap_or_default()),
     )?;
     let meta = std::fs::metadata(like).map_err(|e| io_error("read", like, e))?;
-    let me = (
-        nix::unistd::geteuid().as_raw(),
-        nix::unistd::getegid().as_raw(),
-    );
-    let chown = owner_change(
-        (meta.uid(), meta.gid()),
-        me,
-        nix::unistd::geteuid().is_root(),
-    )
-    .map_err(|why| {
-        WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "permission denied: cannot create {} like {}: {why} (run with sudo?)",
-                target.display(),
-                like.display()
-            ),
-        )
+    let chown = owner_of(&meta, || {
+        format!("create {} like {}", target.display(), like.display())
     })?;
     let (temp, mut tmp) =
         temp::create(target).map_err(|e| io_error("create a temp file in", dir, e))?;
@@ -401,6 +368,32 @@ fn refuse_unreplaceable(original: &File, target: &Path) -> Result<(), WriteError
 /// Which ids to pass to fchown, `None` meaning "already right". Only root may
 /// give a file away; a non-root caller may still change the group to one of
 /// its own, which the kernel checks for us.
+/// The owner change a new file needs to get `meta`'s owner and group, as
+/// this process can make it; `what` ("replace FILE") names the refusal.
+fn owner_of(
+    meta: &std::fs::Metadata,
+    what: impl FnOnce() -> String,
+) -> Result<(Option<u32>, Option<u32>), WriteError> {
+    let me = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    owner_change(
+        (meta.uid(), meta.gid()),
+        me,
+        nix::unistd::geteuid().is_root(),
+    )
+    .map_err(|why| {
+        WriteError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "permission denied: cannot {}: {why} (run with sudo?)",
+                what()
+            ),
+        )
+    })
+}
+
 fn owner_change(
     file: (u32, u32),
     me: (u32, u32),
