@@ -529,10 +529,7 @@ pub(super) type PreparedSys = (safe_write::Prepared, Option<Vec<u8>>);
 /// Prepares the files of ours for [`safe_write::commit_all`]: the
 /// credentials directory (root `0700`, made if missing) and each `.cred`
 /// (`0600`); the drop-in's directory (`0755`) and the drop-in (`0644`).
-pub(super) fn prepare(
-    ctx: &Context,
-    files: &[SysFile],
-) -> Result<Vec<PreparedSys>, Error> {
+pub(super) fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSys>, Error> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
         let (dir, dir_mode, file_mode, what) = match f.kind {
