@@ -422,6 +422,13 @@ machines; the default (loopback) is enough for components on this one. When \fBa
 a component dials a port prosody does not listen on, it prints the \fBlisten\fR command to run.
 .SS "Other tasks"
 .TP
+\fBfogbow\-xmpp\-ctl add my\-manager.internal.mydomain \-\-secret\-file /root/manager.secret \-\-secret\-store credential \-\-reload\fR
+Prosody 13: keep the secret encrypted (systemd\-creds) in /etc/fogbow\-xmpp\-ctl/credentials; the config reads
+\fBCredential("fogbow\-xmpp\-ctl.NAME")\fR. A new or rotated credential is applied by a restart, which \fB\-\-reload\fR then does.
+.TP
+\fBfogbow\-xmpp\-ctl migrate \-\-to credential\fR
+Move every component's secret from the config into encrypted credentials (\fB\-\-to config\fR: back, for prosody 0.12).
+.TP
 \fBfogbow\-xmpp\-ctl add my\-manager.internal.mydomain \-\-secret\-file /root/manager.secret \-\-reload\fR
 Add a component with the secret in a file (\fB\-\-secret\-file \-\fR reads standard input), and
 have the running prosody serve it.

@@ -207,6 +207,27 @@ pub enum Command {
     /// it refuses and says which file changed.
     #[command(after_help = AFTER_HELP)]
     Restore(Deferred<RestoreArgs>),
+    /// Move component secrets between the config and encrypted credentials
+    ///
+    /// --to credential: each component's `component_secret = "…"` becomes
+    /// `Credential("fogbow-xmpp-ctl.NAME")`, its secret encrypted with
+    /// systemd-creds (the host key; a TPM2 too where there is one) into
+    /// credentials_dir (root only), and prosody.service gets the matching
+    /// `LoadCredentialEncrypted=` line in our drop-in; the backups that hold
+    /// the old string get the `Credential()` form instead. Needs prosody 13
+    /// (refused on 0.12, which has no `Credential()`, with nothing changed)
+    /// and root. Applying it needs a restart (--reload restarts).
+    ///
+    /// --to config: the reverse, for moving a config to a prosody 0.12 host:
+    /// each credential of ours is decrypted back into the config as a
+    /// string, and its `.cred` file and drop-in line are removed.
+    ///
+    /// Without NAME: every external component whose secret is not yet where
+    /// --to says. One component at a time, each its own checked, atomic,
+    /// recorded edit: a failure stops there (the ones before it are moved),
+    /// and `restore --undo` undoes the last one (or run the reverse migrate).
+    #[command(after_help = AFTER_HELP)]
+    Migrate(Deferred<MigrateArgs>),
     /// Check, item by item, what a Fogbow component needs to reach prosody
     ///
     /// The config passes check (every error and warning listed with
@@ -275,13 +296,40 @@ pub struct AddArgs {
     #[arg(long)]
     pub generate_secret: bool,
 
-    /// Change the secret of an existing component
+    /// Change the secret of an existing component (one kept in a credential gets a new credential; applying that takes a restart, which --reload then does)
     #[arg(long)]
     pub replace: bool,
+
+    /// Where the secret goes: config (a string in the config) or credential (encrypted with systemd-creds into credentials_dir, root only; the config gets Credential("fogbow-xmpp-ctl.NAME") and prosody.service a LoadCredentialEncrypted= line; prosody 13 only: refused on 0.12). A component whose secret is already in a credential keeps it there [default: secret_store from the settings, else config]
+    #[arg(long, value_name = "STORE", value_enum)]
+    pub secret_store: Option<Store>,
 
     /// Put a new component in a file of its own, relative to the main config's directory ({name} is replaced by its name: conf.d/{name}.cfg.lua; created like the main config, at most 0640), which an Include of the config must cover [default: component_file from the settings, else the end of the main config]
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub edit: EditFlags,
+}
+
+/// Where a secret is kept (`add --secret-store`, `migrate --to`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Store {
+    /// A string in prosody's config: component_secret = "…"
+    Config,
+    /// An encrypted systemd credential the config reads with Credential("…") (prosody 13)
+    Credential,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Where the secrets go
+    #[arg(long, value_name = "STORE", value_enum, required = true)]
+    pub to: Store,
+
+    /// The components to migrate [default: every external component whose secret is not yet there]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
 
     #[command(flatten)]
     pub edit: EditFlags,
@@ -391,7 +439,7 @@ pub struct EditFlags {
     #[arg(long)]
     pub show_secrets: bool,
 
-    /// Then check the config, reload prosody and activate/deactivate components (as `reload` does); enough for any component change; exit 3 if not applied
+    /// Then check the config, reload prosody and activate/deactivate components (as `reload` does); enough for any component change, except a new or rotated credential, which prosody reads only at start: then it restarts instead, and says so; exit 3 if not applied
     #[arg(long, conflicts_with = "restart")]
     pub reload: bool,
 

@@ -12,7 +12,7 @@ use clap::Parser;
 use fogbow_xmpp_ctl::diagnostics::{self, CheckOptions};
 use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome};
 use fogbow_xmpp_ctl::safe_write::WriteError;
-use fogbow_xmpp_ctl::settings::{self, Settings};
+use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
 use fogbow_xmpp_ctl::{secret, service, Error};
 
 mod cli;
@@ -132,6 +132,7 @@ fn run(out: &Out, cli: Cli) -> Result<Status, Error> {
         Command::Probe(p) => probe(out, &ctx, &p),
         Command::Doctor(d) => doctor(&ctx, &d),
         Command::Restore(r) => restore(out, &ctx, &r),
+        Command::Migrate(m) => migrate(out, &ctx, &m),
     }
 }
 
@@ -148,6 +149,7 @@ fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
     };
     let opts = EditOptions {
         replace: a.replace,
+        secret_store: a.secret_store.map(store),
         ..edit_options(&a.edit)
     };
     if let Some(props) = &a.from_properties {
@@ -408,12 +410,72 @@ fn restore(out: &Out, ctx: &Context, r: &cli::RestoreArgs) -> Result<Status, Err
     report_edit(out, ctx, &o, &r.edit, None, Subject::Backup)
 }
 
+fn store(s: cli::Store) -> SecretStore {
+    match s {
+        cli::Store::Config => SecretStore::Config,
+        cli::Store::Credential => SecretStore::Credential,
+    }
+}
+
+/// `migrate`: one edit per component, each reported as it is; the run
+/// stops at the first failure (exit 1, the ones before it done).
+fn migrate(out: &Out, ctx: &Context, m: &cli::MigrateArgs) -> Result<Status, Error> {
+    let to = match m.to {
+        cli::Store::Config => ops::MigrateTo::Config,
+        cli::Store::Credential => ops::MigrateTo::Credential,
+    };
+    let result = ops::migrate(ctx, to, &m.names, edit_options(&m.edit))?;
+    let changed = result.components.iter().any(|o| o.changed);
+    let restart = result.components.iter().any(|o| o.restart_needed);
+    if m.edit.json {
+        output::print_json(&result);
+    } else {
+        if result.components.is_empty() {
+            out.info(&format!(
+                "no component has its secret outside the {}; nothing to migrate",
+                result.to
+            ));
+        }
+        for o in &result.components {
+            out.edit(o, false, true, None, Subject::Component, None);
+        }
+    }
+    if let Some(e) = result.error {
+        return Err(e);
+    }
+    let will_apply = (m.edit.reload || m.edit.restart) && !m.edit.dry_run;
+    if !will_apply {
+        if changed && !m.edit.dry_run && !m.edit.json {
+            out.info(match restart {
+                true => "restart needed: prosody reads credentials only when it starts; apply it with: fogbow-xmpp-ctl restart",
+                false => "apply it with: fogbow-xmpp-ctl reload",
+            });
+        }
+        return Ok(Status::Success);
+    }
+    let applied = if restart || m.edit.restart {
+        if m.edit.reload {
+            out.info(
+                "restarting instead of reloading: prosody reads credentials only when it starts",
+            );
+        }
+        guarded(out, ctx, service::Action::Restart)
+    } else {
+        guarded(out, ctx, service::Action::Reload)
+    };
+    Ok(match applied {
+        Ok(()) => Status::Success,
+        Err(e) => Status::NotApplied(e),
+    })
+}
+
 fn edit_options(edit: &cli::EditFlags) -> EditOptions {
     EditOptions {
         replace: false,
         dry_run: edit.dry_run,
         show_secrets: edit.show_secrets,
         if_exists: false,
+        secret_store: None,
     }
 }
 
@@ -470,6 +532,16 @@ fn apply_edit(
     let restart = flags.restart && (o.changed || !matches!(subject, Subject::Component));
     if restart {
         return guarded(out, ctx, service::Action::Restart);
+    }
+    // A new or rotated credential: systemd hands prosody its credentials
+    // at start only, so a reload could not apply it.
+    if o.restart_needed && o.changed {
+        out.info("restarting instead of reloading: prosody reads credentials only when it starts");
+        guarded(out, ctx, service::Action::Restart)?;
+        for m in ops::apply_to_running(ctx, o)? {
+            out.info(&m);
+        }
+        return Ok(());
     }
     if flags.restart {
         out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");

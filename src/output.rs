@@ -9,7 +9,9 @@ use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::doctor;
 use fogbow_xmpp_ctl::journal;
 use fogbow_xmpp_ctl::listener::Shown;
-use fogbow_xmpp_ctl::ops::{Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport};
+use fogbow_xmpp_ctl::ops::{
+    self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport,
+};
 use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
@@ -145,6 +147,22 @@ impl Out {
                 d.display()
             ));
         }
+        // Our files outside the config: named, never their contents.
+        for c in &o.credential_files {
+            let what = match c.kind {
+                ops::SysKind::Credential => "the encrypted credential",
+                ops::SysKind::DropIn => "the drop-in for prosody.service",
+            };
+            let verb = match (o.dry_run, c.action) {
+                (false, "created") => "created",
+                (false, "replaced") => "replaced",
+                (false, _) => "removed",
+                (true, "created") => "would create",
+                (true, "replaced") => "would replace",
+                (true, _) => "would remove",
+            };
+            self.info(&format!("{verb} {what} {}", c.file.display()));
+        }
         if let Some(b) = &o.backup {
             self.detail(&format!("previous version saved as {}", b.display()));
         }
@@ -161,7 +179,9 @@ impl Out {
             }
             println!("{s}");
         }
-        if o.changed && !o.dry_run && !will_apply {
+        if o.changed && !o.dry_run && !will_apply && o.restart_needed {
+            self.info("restart needed: prosody reads credentials only when it starts; apply it with: fogbow-xmpp-ctl restart");
+        } else if o.changed && !o.dry_run && !will_apply {
             match subject {
                 Subject::Listener => self.info("apply it with: fogbow-xmpp-ctl restart (a listener change needs a restart)"),
                 _ => self.info("apply it with: fogbow-xmpp-ctl reload (components are started and stopped without a restart)"),
@@ -223,6 +243,19 @@ fn edit_sentence(o: &EditOutcome, subject: Subject) -> String {
             },
         },
         (Action::Absent, _) => format!("{} is not in the config; nothing to remove", o.name),
+        (Action::Migrated, dry) => {
+            let into_credential = o
+                .credential_files
+                .iter()
+                .any(|c| c.kind == ops::SysKind::Credential && c.action != "removed");
+            let (verb, target) = match (dry, into_credential) {
+                (false, true) => ("moved", "an encrypted credential"),
+                (true, true) => ("would move", "an encrypted credential"),
+                (false, false) => ("moved", "the config"),
+                (true, false) => ("would move", "the config"),
+            };
+            format!("{verb} the secret of {} into {target} ({file})", o.name)
+        }
     }
 }
 

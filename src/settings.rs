@@ -27,6 +27,36 @@ pub struct Settings {
     /// (Debian's layout: `conf.d/{name}.cfg.lua`); unset: the end of the
     /// main config. The file must be covered by an `Include` of the config.
     pub component_file: Option<String>,
+    /// Where `add` puts a new secret (issue 14): `config` (a string in the
+    /// config, the default) or `credential` (an encrypted systemd
+    /// credential that the config reads with `Credential("…")`; prosody 13).
+    pub secret_store: SecretStore,
+    /// Where the encrypted `.cred` files go (root's, `0700`).
+    pub credentials_dir: PathBuf,
+    /// Our drop-in for prosody.service with their `LoadCredentialEncrypted=`
+    /// lines.
+    pub credentials_drop_in: PathBuf,
+}
+
+/// Where a component's secret is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretStore {
+    /// `component_secret = "…"` in the config.
+    #[default]
+    Config,
+    /// `component_secret = Credential("fogbow-xmpp-ctl.NAME")` and an
+    /// encrypted credential.
+    Credential,
+}
+
+impl SecretStore {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretStore::Config => "config",
+            SecretStore::Credential => "credential",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -38,6 +68,9 @@ impl Default for Settings {
             lock_timeout_secs: 30,
             apply_timeout_secs: 30,
             component_file: None,
+            secret_store: SecretStore::Config,
+            credentials_dir: crate::credentials::CREDENTIALS_DIR.into(),
+            credentials_drop_in: crate::credentials::DROP_IN.into(),
         }
     }
 }
@@ -120,6 +153,21 @@ impl Settings {
                 ));
             }
         }
+        for (key, p) in [
+            ("credentials_dir", &self.credentials_dir),
+            ("credentials_drop_in", &self.credentials_drop_in),
+        ] {
+            if !p.is_absolute() || p.file_name().is_none() {
+                return Err(format!(
+                    "{}: {key} must be an absolute path (the default is {})",
+                    key_position(text, key),
+                    match key {
+                        "credentials_dir" => crate::credentials::CREDENTIALS_DIR,
+                        _ => crate::credentials::DROP_IN,
+                    }
+                ));
+            }
+        }
         let dir = &self.backup_dir;
         let why = if dir.as_os_str().is_empty() {
             "backup_dir is empty"
@@ -179,6 +227,18 @@ mod tests {
         assert_eq!(s.apply_timeout_secs, 30);
         let t = Settings::parse("apply_timeout_secs = 7\n").unwrap();
         assert_eq!(t.apply_timeout_secs, 7);
+        assert_eq!(t.secret_store, SecretStore::Config);
+        let c =
+            Settings::parse("secret_store = \"credential\"\ncredentials_dir = \"/x/c\"\n").unwrap();
+        assert_eq!(c.secret_store, SecretStore::Credential);
+        assert_eq!(c.credentials_dir, PathBuf::from("/x/c"));
+        assert!(Settings::parse("secret_store = \"vault\"\n").is_err());
+        let bad = "backups = 1\ncredentials_drop_in = \"x.conf\"\n";
+        let e = Settings::parse(bad).unwrap().validate(bad).unwrap_err();
+        assert!(
+            e.starts_with("2:1: credentials_drop_in must be an absolute path"),
+            "{e}"
+        );
     }
 
     #[test]

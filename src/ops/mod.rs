@@ -18,13 +18,15 @@ use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
 pub use crate::error::Error;
-use crate::settings::Settings;
+use crate::settings::{SecretStore, Settings};
 
 mod apply;
+mod credstore;
 mod diff;
 mod doctor;
 mod list;
 mod listen;
+mod migrate;
 mod pipeline;
 mod plan;
 mod probe;
@@ -34,10 +36,12 @@ mod restore;
 pub use apply::{
     apply_to_running, converge, status, wait_after_restart, ComponentStatus, StatusReport,
 };
+pub use credstore::{MigrateTo, SysFileChange, SysKind};
 pub use diff::{mask_secrets, masked_value};
 pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
+pub use migrate::{migrate, MigrateOutput};
 pub use probe::{probe, probe_with, secret_from_properties, GivenSecret, ProbeReport};
 pub use reading::{Breakage, Skipped, Source};
 pub use restore::{backups, restore, undo, BackupInfo};
@@ -64,6 +68,8 @@ pub enum Action {
     Restored,
     /// `restore --undo` undid the last edit.
     Undone,
+    /// `migrate` moved the secret between the config and a credential.
+    Migrated,
 }
 
 impl Action {
@@ -78,6 +84,7 @@ impl Action {
             Action::Updated => "updated",
             Action::Restored => "restored",
             Action::Undone => "undone",
+            Action::Migrated => "migrated",
         }
     }
 }
@@ -123,6 +130,15 @@ pub struct EditOutcome {
         serialize_with = "crate::config::json_path::many"
     )]
     pub deleted: Vec<PathBuf>,
+    /// The files of ours outside the config the edit wrote or removed (or,
+    /// in a dry run, would): encrypted credentials and our drop-in for
+    /// prosody.service (issue 14). Never their contents.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credential_files: Vec<SysFileChange>,
+    /// The edit wrote a credential: prosody reads credentials only when it
+    /// starts, so applying it takes a restart (`--reload` restarts).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restart_needed: bool,
 }
 
 /// The generated secret written back into a Fogbow component's
@@ -148,6 +164,9 @@ pub struct EditOptions {
     pub dry_run: bool,
     pub show_secrets: bool,
     pub if_exists: bool,
+    /// `add --secret-store`: where a new secret goes; `None`: the
+    /// settings' `secret_store`.
+    pub secret_store: Option<SecretStore>,
 }
 
 /// Adds (or, with `replace`, updates) the external component `name`.
@@ -160,8 +179,29 @@ pub fn add(
     crate::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
     crate::secret::validate(secret).map_err(Error::Invalid)?;
     let file = component_file(ctx, name)?;
-    pipeline::edit(ctx, name, opts, |set| {
-        plan::add(set, name, secret, opts.replace, file.as_deref())
+    let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
+    pipeline::edit_with(ctx, name, opts, |set| {
+        // A secret already in our credential stays there (rotated by
+        // --replace) whatever the store: moving it back is `migrate --to config`.
+        let in_credential = matches!(
+            credstore::secret_state(set, name),
+            credstore::SecretState::Ours(_)
+        );
+        if store == SecretStore::Credential || in_credential {
+            return credstore::plan_add(
+                ctx,
+                set,
+                name,
+                secret,
+                opts.replace,
+                file.as_deref(),
+                opts.dry_run,
+            );
+        }
+        Ok((
+            plan::add(set, name, secret, opts.replace, file.as_deref())?,
+            Vec::new(),
+        ))
     })
 }
 
@@ -343,6 +383,7 @@ mod tests {
             Action::Updated,
             Action::Restored,
             Action::Undone,
+            Action::Migrated,
         ] {
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::credstore::{self, SecretState, SysFile};
 use super::plan::{Change, NewFile, Plan, Verify};
 use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
 use crate::config::{ConfigSet, LoadError};
@@ -26,14 +27,31 @@ pub(super) fn edit(
     opts: EditOptions,
     plan: impl FnOnce(&ConfigSet) -> Result<Plan, Error>,
 ) -> Result<EditOutcome, Error> {
+    edit_with(ctx, name, opts, |set| Ok((plan(set)?, Vec::new())))
+}
+
+/// [`edit`] of a plan that also writes files of ours outside the config
+/// (encrypted credentials; see [`credstore`]). Every edit, whatever its
+/// plan, leaves those files in step with the edited config
+/// ([`credstore::sync`]): they are prepared, backed up, renamed and
+/// recorded with the config's files, as one edit.
+pub(super) fn edit_with(
+    ctx: &Context,
+    name: &str,
+    opts: EditOptions,
+    plan: impl FnOnce(&ConfigSet) -> Result<(Plan, Vec<SysFile>), Error>,
+) -> Result<EditOutcome, Error> {
     let (_lock, set) = load(ctx, opts.dry_run)?;
-    let Plan {
-        action,
-        files: changes,
-        file: outcome_file,
-        create,
-        verify: check_plan,
-    } = plan(&set)?;
+    let (
+        Plan {
+            action,
+            files: changes,
+            file: outcome_file,
+            create,
+            verify: check_plan,
+        },
+        planned_sys,
+    ) = plan(&set)?;
     // The file the outcome names: the one created, if any.
     let (file, main_file) = match create.first() {
         Some(c) => (c.path.clone(), set.files[0].real_path.clone()),
@@ -55,11 +73,17 @@ pub(super) fn edit(
         notes,
         properties: None,
         deleted,
+        credential_files: Vec::new(),
+        restart_needed: false,
     };
-    if changes.is_empty() && create.is_empty() {
+    if changes.is_empty() && create.is_empty() && planned_sys.is_empty() {
         let warnings = warnings_of(diagnostics::check(&set));
         return Ok(outcome(false, None, None, warnings, Vec::new(), Vec::new()));
     }
+    // The credentials the config reads now, and where this component's
+    // secret is (see credstore): compared with the edited config's below.
+    let refs_before = credstore::referenced(&set);
+    let state_before = credstore::secret_state(&set, name);
     // Only the errors the config has now matter below (an edit may not add any).
     let errors_before: Vec<Diagnostic> = diagnostics::check(&set)
         .into_iter()
@@ -98,10 +122,32 @@ pub(super) fn edit(
     if opts.dry_run {
         on_disk(&edited, &splices, &mut warnings);
     }
+    let system = credstore::sync(ctx, &refs_before, &edited.after, planned_sys)?;
+    let state_after = credstore::secret_state(&edited.after, name);
+    let credential_files: Vec<_> = system.iter().map(SysFile::describe).collect();
+    // prosody reads credentials only at start: a new or rotated one needs a restart.
+    let restart_needed = system.iter().any(|f| {
+        f.kind == credstore::SysKind::Credential
+            && matches!(f.change, credstore::SysChange::Write(_))
+    });
+    let moved = match (&state_before, &state_after) {
+        (SecretState::Literal(s), SecretState::Ours(c)) => {
+            Some(("to-credential", Some((s.clone(), c.clone()))))
+        }
+        (SecretState::Ours(_), SecretState::Literal(_)) => Some(("to-config", None)),
+        _ => None,
+    };
+    let outcome = |changed, backup, diff, warnings, notes, deleted| EditOutcome {
+        credential_files: credential_files.clone(),
+        restart_needed,
+        ..outcome(changed, backup, diff, warnings, notes, deleted)
+    };
 
     // A secret written where others can read it is theirs too: say so.
     let mut notes = Vec::new();
-    if matches!(action, Action::Added | Action::Replaced) {
+    if matches!(action, Action::Added | Action::Replaced | Action::Migrated)
+        && matches!(state_after, SecretState::Literal(_))
+    {
         if let Ok(Some(why)) = safe_write::readable_by_others(&main_file) {
             notes.push(format!(
                 "{} is readable by others ({why}): they can read the secret of {name}; chmod o-r it (and setfacl -x any such entry)",
@@ -119,9 +165,31 @@ pub(super) fn edit(
         let diff = diff::render(&edited, &old_side, opts.show_secrets);
         return Ok(outcome(true, None, Some(diff), warnings, notes, deleted));
     }
-    let (backup, commit_notes) = commit(ctx, &edited, &main_file, action, name)?;
+    let (backup, commit_notes) = commit(
+        ctx,
+        &edited,
+        &system,
+        &main_file,
+        action,
+        name,
+        moved.as_ref().map(|(m, _)| *m),
+    )?;
     notes.extend(commit_notes);
     crate::journal::audit(action.as_str(), name, &file);
+    // systemd reads the drop-in at daemon-reload: then at prosody's next start.
+    let drop_in_changed = system.iter().any(|f| f.kind == credstore::SysKind::DropIn);
+    if drop_in_changed && crate::credentials::systemd_running() {
+        if let Err(e) = crate::credentials::daemon_reload() {
+            notes.push(format!(
+                "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
+                ctx.settings.credentials_drop_in.display()
+            ));
+        }
+    }
+    // The old string is now only in backups: scrub it there.
+    if let Some((_, Some((secret, cred)))) = moved {
+        notes.extend(credstore::scrub(ctx, &secret, &cred, &edited.after));
+    }
     Ok(outcome(true, backup, None, warnings, notes, deleted))
 }
 
@@ -327,9 +395,11 @@ fn warnings_of(ds: Vec<Diagnostic>) -> Vec<Diagnostic> {
 fn commit(
     ctx: &Context,
     edited: &Edited,
+    system: &[SysFile],
     main_file: &Path,
     action: Action,
     name: &str,
+    moved: Option<&str>,
 ) -> Result<(Option<PathBuf>, Vec<String>), Error> {
     let backups = Backups {
         dir: ctx.settings.backup_dir.clone(),
@@ -363,6 +433,11 @@ fn commit(
     let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared)?
         .into_iter()
         .collect();
+    // Our files outside the config, complete on disk before the first rename too.
+    let ours = credstore::prepare(ctx, system)?;
+    let ours_contents: Vec<Option<Vec<u8>>> = ours.iter().map(|(_, c)| c.clone()).collect();
+    prepared.extend(ours.into_iter().map(|(p, _)| p));
+    contents.extend(ours_contents.iter().map(Option::as_deref));
     let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
     let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
     if backups.keep > 0 {
@@ -370,6 +445,7 @@ fn commit(
             command: command_of(action).into(),
             action: action.as_str().into(),
             name: name.into(),
+            moved: moved.map(String::from),
             files: targets
                 .iter()
                 .zip(&written)
@@ -399,6 +475,7 @@ fn command_of(action: Action) -> &'static str {
         Action::Updated => "listen",
         Action::Restored => "restore",
         Action::Undone => "undo",
+        Action::Migrated => "migrate",
     }
 }
 

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::credstore::{self, MigrateTo, SysChange, SysFile, SysKind};
 use super::pipeline;
 use super::plan::{Change, NewFile, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
@@ -165,9 +166,23 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
         )));
     };
     let what = format!("{} {} of {time}", last.command, last.name);
-    let mut outcome = pipeline::edit(ctx, &last.name, opts, |set| {
+    // Files of ours outside the config (issue 14): an encrypted credential
+    // or our drop-in, put back like the config's own files.
+    let sys_kind = |path: &Path| {
+        if path == ctx.settings.credentials_drop_in {
+            Some(SysKind::DropIn)
+        } else if path.parent() == Some(ctx.settings.credentials_dir.as_path())
+            && path.extension().is_some_and(|e| e == "cred")
+        {
+            Some(SysKind::Credential)
+        } else {
+            None
+        }
+    };
+    let mut outcome = pipeline::edit_with(ctx, &last.name, opts, |set| {
         let mut files = BTreeMap::new();
         let mut create = Vec::new();
+        let mut system = Vec::new();
         for f in &last.files {
             let path = f.real_path();
             let current = match std::fs::read(&path) {
@@ -200,6 +215,15 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
                 })?),
                 None => None,
             };
+            if let Some(kind) = sys_kind(&path) {
+                let change = match (before, current.is_some()) {
+                    (Some(bytes), _) => Some(SysChange::Write(bytes)),
+                    (None, true) => Some(SysChange::Delete),
+                    (None, false) => None,
+                };
+                system.extend(change.map(|change| SysFile { path, kind, change }));
+                continue;
+            }
             let index = set.files.iter().position(|g| g.real_path == path);
             match (before, current.is_some(), index) {
                 (Some(bytes), true, Some(i)) => {
@@ -218,21 +242,35 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
                 }
             }
         }
+        // A move into a credential scrubbed the old string from the
+        // backups: the undo decrypts it back into the config instead (the
+        // files are checked unchanged above all the same).
+        if last.moved.as_deref() == Some("to-credential") {
+            let (mut p, sys) =
+                credstore::plan_migrate(ctx, set, &last.name, MigrateTo::Config, opts.dry_run)?;
+            if p.action != Action::Unchanged {
+                p.action = Action::Undone;
+            }
+            return Ok((p, sys));
+        }
         let file = files.keys().next().copied().unwrap_or(0);
-        let action = if files.is_empty() && create.is_empty() {
+        let action = if files.is_empty() && create.is_empty() && system.is_empty() {
             Action::Unchanged
         } else {
             Action::Undone
         };
-        Ok(Plan {
-            action,
-            files,
-            file,
-            create,
-            // The files being what they were before, loading, and passing
-            // the checks is the test.
-            verify: Box::new(|_| Ok(())),
-        })
+        Ok((
+            Plan {
+                action,
+                files,
+                file,
+                create,
+                // The files being what they were before, loading, and passing
+                // the checks is the test.
+                verify: Box::new(|_| Ok(())),
+            },
+            system,
+        ))
     })?;
     outcome.undid = Some(what);
     Ok(outcome)

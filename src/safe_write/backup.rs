@@ -201,6 +201,12 @@ pub struct EditRecord {
     /// The component (or "component listener", or the backup restored).
     pub name: String,
     pub files: Vec<FileRecord>,
+    /// When the edit moved the component's secret between the config and
+    /// an encrypted credential (issue 14): `to-credential` or `to-config`.
+    /// An undo of `to-credential` cannot put the literal back from the
+    /// backup (the backups are scrubbed of it): it decrypts it instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<String>,
 }
 
 /// One file an edit touched.
@@ -316,6 +322,55 @@ pub fn list_records(dir: &Path, config: &Path) -> Result<Vec<(String, EditRecord
         }
     }
     Ok(out)
+}
+
+/// Every backup and every edit record in `dir`, of any file (names ending
+/// in our timestamp, or in it and `.edit`): what a scrub of a secret reads.
+pub fn all_backups_and_records(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), WriteError> {
+    if !dir.is_absolute() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) => return Err(io_error("use the backup directory", dir, e)),
+        Ok(_) => check_backup_dir(dir)?,
+    }
+    let read = |e| io_error("read the backup directory", dir, e);
+    let (mut backups, mut records) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        if !entry.file_type().map_err(read)?.is_file() {
+            continue;
+        }
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match name.strip_suffix(RECORD_SUFFIX) {
+            Some(stem) if time_of(Path::new(stem)).is_some() => records.push(p),
+            None if time_of(&p).is_some() => backups.push(p),
+            _ => {}
+        }
+    }
+    backups.sort();
+    records.sort();
+    Ok((backups, records))
+}
+
+/// Replaces a backup or record with `bytes` (a scrubbed version), `0600`,
+/// atomically: a crash leaves the old or the new one, never a mix.
+pub fn rewrite_backup(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let (temp, mut f) =
+        super::temp::create(path).map_err(|e| io_error("create a temp file for", path, e))?;
+    let written = f
+        .set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| f.write_all(bytes))
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io_error("rewrite", path, e));
+    }
+    sync_dir(super::parent_dir(path));
+    Ok(())
 }
 
 /// When the backup (or record) at `path` was made, from its name:
@@ -579,6 +634,7 @@ mod tests {
                 FileRecord::new(&t, Some(&backup), Some(b"new")),
                 FileRecord::new(&raw, None, None),
             ],
+            moved: None,
         };
         for n in ["a", "b", "c"] {
             let p = write_record(&b, &t, &rec(n)).unwrap();

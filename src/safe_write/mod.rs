@@ -25,15 +25,17 @@ mod attrs;
 mod backup;
 mod error;
 mod lock;
+mod private;
 mod temp;
 mod trust;
 
 pub use backup::{
-    check_backup_dir, content_hash, list_backups, list_records, read_backup, time_of, write_record,
-    Backups, EditRecord, FileRecord,
+    all_backups_and_records, check_backup_dir, content_hash, list_backups, list_records,
+    read_backup, rewrite_backup, time_of, write_record, Backups, EditRecord, FileRecord,
 };
 pub use error::{io_error, WriteError};
 pub use lock::{lock_path, Lock, LOCK_DIR};
+pub use private::{check_private_dir, ensure_private_dir, is_private_file, prepare_private};
 pub use temp::remove_stale_temp_files;
 pub use trust::{check_ancestors, check_trusted, open_trusted, readable_by_others, resolve};
 

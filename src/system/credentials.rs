@@ -51,6 +51,86 @@ pub fn cred_path(name: &str) -> PathBuf {
     Path::new(CREDENTIALS_DIR).join(format!("{name}.cred"))
 }
 
+/// The `.cred` file of credential `name` in the directory `dir` (the
+/// settings' `credentials_dir`, [`CREDENTIALS_DIR`] by default).
+pub fn cred_path_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.cred"))
+}
+
+/// The Lua expression a component's secret becomes:
+/// `Credential("fogbow-xmpp-ctl.NAME")`.
+pub fn expression(name: &str) -> String {
+    format!(
+        "Credential({})",
+        crate::document::lexer::encode_string(name.as_bytes())
+    )
+}
+
+/// The environment variable that overrides [`prosody_support`]'s finding:
+/// **for tests only** (`1`: as if the installed prosody had `Credential()`,
+/// `0`: as if it had not), so that the credential path can be tested on a
+/// machine with prosody 0.12. Documented as such in the README.
+pub const SUPPORT_OVERRIDE_ENV: &str = "FXC_TEST_PROSODY_CREDENTIALS";
+
+/// Whether the installed prosody can read a secret with `Credential()`
+/// (prosody 13 and later), found by feature, not by version number: its
+/// configmanager defines `set_credentials_directory`, which prosody's
+/// start-up calls with `$CREDENTIALS_DIRECTORY`. The error says why not,
+/// naming the version where prosody says it.
+pub fn prosody_support() -> Result<(), String> {
+    match std::env::var(SUPPORT_OVERRIDE_ENV).as_deref() {
+        Ok("1") => return Ok(()),
+        Ok("0") => return Err(format!("{SUPPORT_OVERRIDE_ENV}=0 says the installed prosody has no Credential() (a test setting)")),
+        _ => {}
+    }
+    let Some(installed) = crate::prosody::Installed::find() else {
+        return Err(format!(
+            "prosody is not installed (no configmanager under {}), so nothing shows that it can read Credential()",
+            crate::prosody::loader::LIB_DIR
+        ));
+    };
+    // The same file in 0.12 and 13 (13 loads it as prosody.core.configmanager).
+    let cm = installed.lib.join("core/configmanager.lua");
+    let text = std::fs::read(&cm).unwrap_or_default();
+    if text
+        .windows(b"set_credentials_directory".len())
+        .any(|w| w == b"set_credentials_directory")
+    {
+        return Ok(());
+    }
+    let version = std::fs::read_to_string(installed.lib.join("prosody.version"))
+        .map(|v| format!("prosody {}", v.trim()))
+        .unwrap_or_else(|_| "the installed prosody".into());
+    Err(format!(
+        "{version} has no Credential() (its {} lacks set_credentials_directory; prosody reads secrets from systemd credentials since 13.0, Debian 13)",
+        cm.display()
+    ))
+}
+
+/// Whether systemd is the running init (as `sd_booted()` decides).
+pub fn systemd_running() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+/// `systemctl daemon-reload`, so that a changed drop-in applies at
+/// prosody's next start.
+pub fn daemon_reload() -> Result<(), String> {
+    let out = Command::new("systemctl")
+        .arg("daemon-reload")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run systemctl: {}", crate::secret::plain_io(&e)))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "systemctl daemon-reload failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// Which key `encrypt` binds to: `host+tpm2` where a TPM2 is usable
 /// (`systemd-creds has-tpm2` exits 0), else `host`.
 pub fn key() -> &'static str {

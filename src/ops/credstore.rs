@@ -1,0 +1,713 @@
+//! Secrets kept out of the config (issue 14): a component's secret in an
+//! encrypted systemd credential, `component_secret =
+//! Credential("fogbow-xmpp-ctl.NAME")` in the config, and our drop-in for
+//! prosody.service with one `LoadCredentialEncrypted=` line per credential
+//! the config reads.
+//!
+//! The `.cred` files and the drop-in are files of the edit like the
+//! config's own ([`SysFile`]): prepared with them, judged with them,
+//! renamed with them, backed up and recorded with them, so an edit changes
+//! all or none, and `restore --undo` undoes all of it. After every edit
+//! ([`sync`]) the drop-in is regenerated from the credentials the edited
+//! config reads (so it is always in step), a `.cred` file the config no
+//! longer reads is removed, and an edit that would leave the config
+//! reading a credential whose file is gone is refused like any edit that
+//! breaks the config.
+//!
+//! Backups: once a component's secret has moved from the config into a
+//! credential, the backups that still hold the old string are rewritten
+//! with the `Credential()` form ([`scrub`]): the encrypted file is then
+//! the only copy. A backup where the secret also appears otherwise (in a
+//! comment) is deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::plan::{self, Change, Plan};
+use super::{Action, Context, Error};
+use crate::config::ConfigSet;
+use crate::credentials::{self, LoadCredential};
+use crate::document::lexer::{self, Tok};
+use crate::document::{Document, SecretRefKind, Value};
+use crate::safe_write;
+
+/// A file of ours outside the config that an edit writes or removes.
+pub(super) struct SysFile {
+    pub path: PathBuf,
+    pub kind: SysKind,
+    pub change: SysChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SysKind {
+    /// An encrypted credential (`.cred`, root `0600`).
+    Credential,
+    /// Our drop-in for prosody.service (`0644`).
+    DropIn,
+}
+
+pub(super) enum SysChange {
+    /// New contents (ciphertext for a credential; empty in a dry run).
+    Write(Vec<u8>),
+    Delete,
+}
+
+/// What an edit did (or, in a dry run, would do) to a file of ours outside
+/// the config; its JSON form (`"credential_files"`) is part of the contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct SysFileChange {
+    #[serde(serialize_with = "crate::config::json_path::one")]
+    pub file: PathBuf,
+    /// `credential` or `drop-in`.
+    pub kind: SysKind,
+    /// `created`, `replaced` or `removed`.
+    pub action: &'static str,
+}
+
+impl SysFile {
+    /// What committing this does, said before it is done.
+    pub(super) fn describe(&self) -> SysFileChange {
+        SysFileChange {
+            file: self.path.clone(),
+            kind: self.kind,
+            action: match (&self.change, self.path.exists()) {
+                (SysChange::Delete, _) => "removed",
+                (SysChange::Write(_), true) => "replaced",
+                (SysChange::Write(_), false) => "created",
+            },
+        }
+    }
+}
+
+/// Where a component's secret is, as prosody would read it: the last
+/// `component_secret` of its blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum SecretState {
+    Missing,
+    Literal(Vec<u8>),
+    /// `Credential("NAME")` with a name of ours.
+    Ours(String),
+    /// Anything else: an expression, another helper, someone else's credential.
+    Other,
+}
+
+fn state_of(v: Option<Value<'_>>) -> SecretState {
+    let Some(v) = v else {
+        return SecretState::Missing;
+    };
+    if let Some(l) = v.literal() {
+        return SecretState::Literal(l);
+    }
+    match v.secret_ref() {
+        Some(r) if r.kind == SecretRefKind::Credential => match String::from_utf8(r.arg) {
+            Ok(n) if credentials::is_ours(&n) => SecretState::Ours(n),
+            _ => SecretState::Other,
+        },
+        _ => SecretState::Other,
+    }
+}
+
+pub(super) fn secret_state(set: &ConfigSet, name: &str) -> SecretState {
+    state_of(set.hosts_named(name).iter().rev().find_map(|h| h.secret()))
+}
+
+/// The credentials of ours the config reads, each with the first place
+/// (`FILE:LINE`) that reads it.
+pub(super) fn referenced(set: &ConfigSet) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for h in set.hosts().filter(|h| h.is_external()) {
+        if let SecretState::Ours(n) = state_of(h.secret()) {
+            out.entry(n)
+                .or_insert_with(|| format!("{}:{}", set.files[h.at.file].path.display(), h.line()));
+        }
+    }
+    out
+}
+
+/// The credential name of component `name`: from its spelling in the
+/// config where it has one (so that every spelling prosody folds together
+/// reads one credential).
+fn credential_for(set: &ConfigSet, name: &str) -> String {
+    let spelled = set
+        .hosts_named(name)
+        .first()
+        .and_then(|h| h.literal_name())
+        .unwrap_or_else(|| name.to_string());
+    credentials::credential_name(&spelled)
+}
+
+/// Refuses to write a `Credential()` where it cannot work: a prosody
+/// without it (0.12), no systemd-creds, not root (the host key is root's).
+pub(super) fn require_support(what: &str) -> Result<(), Error> {
+    let refuse = |why: String| {
+        Err(Error::refused(format!(
+            "refusing {what}: {why}; nothing was changed"
+        )))
+    };
+    if let Err(why) = credentials::prosody_support() {
+        return refuse(format!(
+            "{why}. A config whose component_secret is Credential(\"…\") would not load there, so prosody would not start. Keep the secret in the config (--secret-store config, the default)"
+        ));
+    }
+    if !credentials::available() {
+        return refuse("systemd-creds is not installed (package systemd)".into());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return refuse(
+            "encrypted credentials are made with the host key, which only root can use (run with sudo)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A string no secret of ours is (it has spaces, and no edit writes it to
+/// disk): the plan of a literal secret is made with it, then its string is
+/// swapped for the `Credential()` expression.
+const MARK: &[u8] = b"fogbow-xmpp-ctl credential placeholder 0x7d1f";
+
+/// `bytes` with the last occurrence of the placeholder's string literal
+/// replaced by `Credential("cred")` (the last: a component's name comes
+/// before its secret).
+fn swap_mark(bytes: Vec<u8>, cred: &str) -> Vec<u8> {
+    let lit = lexer::encode_string(MARK);
+    let lit = lit.as_bytes();
+    let Some(at) = bytes.windows(lit.len()).rposition(|w| w == lit) else {
+        return bytes;
+    };
+    [
+        &bytes[..at],
+        credentials::expression(cred).as_bytes(),
+        &bytes[at + lit.len()..],
+    ]
+    .concat()
+}
+
+/// The check of a credential plan: the component's secret is our credential.
+fn verified_credential(name: &str, cred: &str, action: Action) -> plan::Verify {
+    let (name, cred) = (name.to_string(), cred.to_string());
+    Box::new(move |s: &ConfigSet| {
+        let hosts = s.hosts_named(&name);
+        if hosts.iter().any(|h| h.is_external())
+            && secret_state(s, &name) == SecretState::Ours(cred.clone())
+        {
+            Ok(())
+        } else {
+            Err(Error::refused(format!(
+                "refusing to write: after the edit, {name} would not read the credential {cred} as intended ({} ; this is a bug in fogbow-xmpp-ctl; please report it)",
+                action.as_str()
+            )))
+        }
+    })
+}
+
+/// The encrypted `.cred` bytes of `secret` (nothing in a dry run, which
+/// writes nothing).
+fn encrypted(cred: &str, secret: &[u8], dry_run: bool) -> Result<Vec<u8>, Error> {
+    if dry_run {
+        return Ok(Vec::new());
+    }
+    credentials::encrypt(cred, secret)
+        .map_err(|e| Error::refused(format!("{e}; nothing was changed")))
+}
+
+/// `add` of a secret kept in a credential: for a new component, a
+/// component without a secret, or one whose secret is a string in the
+/// config (which moves into the credential: `--replace` when it differs);
+/// a component whose secret already is our credential gets a new `.cred`
+/// (`--replace`) and an unchanged config. `store_credential`: the secret
+/// store asked for (a component already in a credential stays there
+/// whatever it is).
+pub(super) fn plan_add(
+    ctx: &Context,
+    set: &ConfigSet,
+    name: &str,
+    secret: &[u8],
+    replace: bool,
+    file: Option<&Path>,
+    dry_run: bool,
+) -> Result<(Plan, Vec<SysFile>), Error> {
+    let dir = &ctx.settings.credentials_dir;
+    if let SecretState::Ours(cred) = secret_state(set, name) {
+        let hosts = set.hosts_named(name);
+        let owner = hosts
+            .iter()
+            .rev()
+            .find(|h| h.secret().is_some())
+            .expect("a secret was found");
+        let path = credentials::cred_path_in(dir, &cred);
+        let unchanged = Plan {
+            action: Action::Unchanged,
+            files: BTreeMap::new(),
+            file: owner.at.file,
+            create: Vec::new(),
+            verify: verified_credential(name, &cred, Action::Unchanged),
+        };
+        // Decrypting needs root; a file that is gone or does not decrypt
+        // is a different secret.
+        let same = nix::unistd::geteuid().is_root()
+            && credentials::decrypt(&cred, &path).is_ok_and(|s| s == secret);
+        if same {
+            return Ok((unchanged, Vec::new()));
+        }
+        if !replace {
+            return Err(Error::refused(format!(
+                "{name} already exists at {}:{} with a different secret (in the encrypted credential {}); use --replace to change it",
+                set.files[owner.at.file].path.display(),
+                owner.line(),
+                path.display()
+            )));
+        }
+        require_support("to rotate the credential")?;
+        let cred_bytes = encrypted(&cred, secret, dry_run)?;
+        return Ok((
+            Plan {
+                action: Action::Replaced,
+                verify: verified_credential(name, &cred, Action::Replaced),
+                ..unchanged
+            },
+            vec![SysFile {
+                path,
+                kind: SysKind::Credential,
+                change: SysChange::Write(cred_bytes),
+            }],
+        ));
+    }
+    // The refusals of a plain `add` (a VirtualHost, a plugin, an
+    // expression, a different secret without --replace), said as it says them.
+    let as_literal = plan::add(set, name, secret, replace, file)?;
+    require_support("--secret-store credential")?;
+    let cred = credential_for(set, name);
+    // The same secret already in the config: it moves into the credential.
+    let action = match as_literal.action {
+        Action::Unchanged => Action::Replaced,
+        a => a,
+    };
+    let p = plan::add(set, name, MARK, true, file)?;
+    let files = p
+        .files
+        .into_iter()
+        .map(|(i, c)| {
+            let c = match c {
+                Change::Splice(edits) => Change::Splice(
+                    edits
+                        .into_iter()
+                        .map(|(span, bytes)| (span, swap_mark(bytes, &cred)))
+                        .collect(),
+                ),
+                other => other,
+            };
+            (i, c)
+        })
+        .collect();
+    let create = p
+        .create
+        .into_iter()
+        .map(|mut n| {
+            n.text = swap_mark(n.text, &cred);
+            n
+        })
+        .collect();
+    let cred_bytes = encrypted(&cred, secret, dry_run)?;
+    Ok((
+        Plan {
+            action,
+            files,
+            file: p.file,
+            create,
+            verify: verified_credential(name, &cred, action),
+        },
+        vec![SysFile {
+            path: credentials::cred_path_in(dir, &cred),
+            kind: SysKind::Credential,
+            change: SysChange::Write(cred_bytes),
+        }],
+    ))
+}
+
+/// Where `migrate` moves a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateTo {
+    /// Into an encrypted credential (prosody 13).
+    Credential,
+    /// Back into the config as a string (for prosody 0.12).
+    Config,
+}
+
+/// The components `migrate` moves when none is named: the external ones
+/// whose secret is a string in the config (to a credential), or our
+/// credential (to the config).
+pub(super) fn candidates(set: &ConfigSet, to: MigrateTo) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for h in set.hosts().filter(|h| h.is_external()) {
+        let Some(name) = h.literal_name() else {
+            continue;
+        };
+        let key = crate::names::fold(name.as_bytes()).into_owned();
+        if !seen.insert(key) {
+            continue;
+        }
+        let moves = match secret_state(set, &name) {
+            SecretState::Literal(_) => to == MigrateTo::Credential,
+            SecretState::Ours(_) => to == MigrateTo::Config,
+            _ => false,
+        };
+        if moves {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// One component's secret moved: a string into our credential (the
+/// config gets `Credential("…")`, a new `.cred`), or our credential back
+/// into a string (decrypted; the `.cred` is removed by [`sync`]). Already
+/// there: unchanged.
+pub(super) fn plan_migrate(
+    ctx: &Context,
+    set: &ConfigSet,
+    name: &str,
+    to: MigrateTo,
+    dry_run: bool,
+) -> Result<(Plan, Vec<SysFile>), Error> {
+    let hosts = set.hosts_named(name);
+    if !hosts.iter().any(|h| h.is_external()) {
+        // A VirtualHost, a plugin or nothing: `remove`'s words.
+        plan::remove(set, name, false)?;
+        return Err(Error::NotFound(format!(
+            "there is no external Component {name} in {}",
+            set.files[0].path.display()
+        )));
+    }
+    let owner_file = hosts
+        .iter()
+        .rev()
+        .find(|h| h.secret().is_some())
+        .map_or(hosts[0].at.file, |h| h.at.file);
+    let unchanged = || Plan {
+        action: Action::Unchanged,
+        files: BTreeMap::new(),
+        file: owner_file,
+        create: Vec::new(),
+        verify: Box::new(|_| Ok(())),
+    };
+    match (to, secret_state(set, name)) {
+        (MigrateTo::Credential, SecretState::Literal(s)) => {
+            let (mut p, sys) = plan_add(ctx, set, name, &s, true, None, dry_run)?;
+            p.action = Action::Migrated;
+            Ok((p, sys))
+        }
+        (MigrateTo::Credential, SecretState::Ours(_))
+        | (MigrateTo::Config, SecretState::Literal(_)) => Ok((unchanged(), Vec::new())),
+        (MigrateTo::Config, SecretState::Ours(cred)) => {
+            let path = credentials::cred_path_in(&ctx.settings.credentials_dir, &cred);
+            let secret = credentials::decrypt(&cred, &path).map_err(|e| {
+                Error::refused(format!(
+                    "cannot move the secret of {name} back into the config: {e}; nothing was changed"
+                ))
+            })?;
+            crate::secret::validate(&secret).map_err(|e| {
+                Error::refused(format!(
+                    "the credential {cred} of {name} does not hold a usable secret ({e}); nothing was changed"
+                ))
+            })?;
+            let (file, value) = hosts
+                .iter()
+                .rev()
+                .find_map(|h| Some((h.at.file, h.secret()?)))
+                .expect("our credential was found");
+            let edit = Document::replace_value_edit(&value, &secret);
+            let (n, s) = (name.to_string(), secret.clone());
+            Ok((
+                Plan {
+                    action: Action::Migrated,
+                    files: BTreeMap::from([(file, Change::Splice(vec![edit]))]),
+                    file,
+                    create: Vec::new(),
+                    verify: Box::new(move |after: &ConfigSet| {
+                        match secret_state(after, &n) {
+                            SecretState::Literal(l) if l == s => Ok(()),
+                            _ => Err(Error::refused(format!(
+                                "refusing to write: after the edit, {n} would not have its secret as a string (this is a bug in fogbow-xmpp-ctl; please report it)"
+                            ))),
+                        }
+                    }),
+                },
+                Vec::new(),
+            ))
+        }
+        (_, SecretState::Missing) => Err(Error::refused(format!(
+            "{name} has no component_secret to move; set one with fogbow-xmpp-ctl add {name} --replace"
+        ))),
+        (_, SecretState::Other) => Err(Error::refused(format!(
+            "the component_secret of {name} is neither a string nor a credential of fogbow-xmpp-ctl (an expression, FileContents(), or a Credential() of your own); not moving it; edit it by hand"
+        ))),
+    }
+}
+
+/// The files of ours outside the config after an edit, made to agree with
+/// the edited config `after`: `planned` (the plan's own `.cred` files, an
+/// undo's drop-in), plus the removal of each `.cred` the config read
+/// (`before`) and no longer reads, plus the drop-in regenerated from the
+/// credentials `after` reads (removed when it reads none). Refuses an edit
+/// that leaves the config reading a credential whose file is gone, unless
+/// it was gone already (that breakage is not the edit's).
+pub(super) fn sync(
+    ctx: &Context,
+    before: &BTreeMap<String, String>,
+    after: &ConfigSet,
+    mut planned: Vec<SysFile>,
+) -> Result<Vec<SysFile>, Error> {
+    let dir = &ctx.settings.credentials_dir;
+    let now = referenced(after);
+    let written: BTreeSet<PathBuf> = planned
+        .iter()
+        .filter(|f| matches!(f.change, SysChange::Write(_)))
+        .map(|f| f.path.clone())
+        .collect();
+    let deleted: BTreeSet<PathBuf> = planned
+        .iter()
+        .filter(|f| matches!(f.change, SysChange::Delete))
+        .map(|f| f.path.clone())
+        .collect();
+    for (n, place) in &now {
+        let p = credentials::cred_path_in(dir, n);
+        let there = written.contains(&p) || (!deleted.contains(&p) && p.exists());
+        let was_missing = before.contains_key(n) && !p.exists();
+        if !there && !was_missing {
+            return Err(Error::refused(format!(
+                "refusing to write: {place} would read the credential {n}, but its encrypted file {} is gone, so prosody would not start; nothing was changed",
+                p.display()
+            )));
+        }
+    }
+    for n in before.keys().filter(|n| !now.contains_key(*n)) {
+        let p = credentials::cred_path_in(dir, n);
+        if p.exists() && !written.contains(&p) && !deleted.contains(&p) {
+            planned.push(SysFile {
+                path: p,
+                kind: SysKind::Credential,
+                change: SysChange::Delete,
+            });
+        }
+    }
+    // The drop-in is always the one the config implies, whatever the plan said.
+    planned.retain(|f| f.kind != SysKind::DropIn);
+    let drop_in = &ctx.settings.credentials_drop_in;
+    let lines: Vec<LoadCredential> = now
+        .keys()
+        .map(|n| LoadCredential {
+            name: n.clone(),
+            path: credentials::cred_path_in(dir, n),
+        })
+        .collect();
+    let desired = (!lines.is_empty()).then(|| credentials::render_drop_in(&lines).into_bytes());
+    let current = std::fs::read(drop_in).ok();
+    let change = match (desired, current) {
+        (Some(d), Some(c)) if d == c => None,
+        (Some(d), _) => Some(SysChange::Write(d)),
+        (None, Some(_)) => Some(SysChange::Delete),
+        (None, None) => None,
+    };
+    if let Some(change) = change {
+        planned.push(SysFile {
+            path: drop_in.clone(),
+            kind: SysKind::DropIn,
+            change,
+        });
+    }
+    Ok(planned)
+}
+
+/// A prepared file of ours, with what it will hold (`None`: removed).
+pub(super) type PreparedSys = (safe_write::Prepared, Option<Vec<u8>>);
+
+/// Prepares the files of ours for [`safe_write::commit_all`]: the
+/// credentials directory (root `0700`, made if missing) and each `.cred`
+/// (`0600`); the drop-in's directory (`0755`) and the drop-in (`0644`).
+pub(super) fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSys>, Error> {
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let (dir, dir_mode, file_mode, what) = match f.kind {
+            SysKind::Credential => (
+                ctx.settings.credentials_dir.clone(),
+                0o700,
+                0o600,
+                "the credentials directory",
+            ),
+            SysKind::DropIn => (
+                f.path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+                0o755,
+                0o644,
+                "the drop-in directory",
+            ),
+        };
+        match &f.change {
+            SysChange::Write(bytes) => {
+                safe_write::ensure_private_dir(&dir, dir_mode, what)?;
+                let _ = safe_write::remove_stale_temp_files(&f.path);
+                out.push((
+                    safe_write::prepare_private(&f.path, bytes, file_mode)?,
+                    Some(bytes.clone()),
+                ));
+            }
+            SysChange::Delete => {
+                out.push((safe_write::prepare_removal(&f.path)?, None));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether any string literal of `text` reads as `secret`.
+fn holds_literal(text: &[u8], secret: &[u8]) -> bool {
+    let mut lx = lexer::Lexer::new(text);
+    while let Ok(t) = lx.next_token() {
+        match t.kind {
+            Tok::Eof | Tok::Error => break,
+            Tok::Str if lexer::decode_string(&text[t.span.clone()]) == secret => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `text` with every string literal that reads as `secret` replaced by
+/// `with` (the rest of a file that stops lexing is left as it is).
+fn replace_literals(text: &[u8], secret: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut last = 0;
+    let mut lx = lexer::Lexer::new(text);
+    while let Ok(t) = lx.next_token() {
+        match t.kind {
+            Tok::Eof | Tok::Error => break,
+            Tok::Str if lexer::decode_string(&text[t.span.clone()]) == secret => {
+                out.extend_from_slice(&text[last..t.span.start]);
+                out.extend_from_slice(with);
+                last = t.span.end;
+            }
+            _ => {}
+        }
+    }
+    out.extend_from_slice(&text[last..]);
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// After a component's secret moved from the config into credential
+/// `cred`: every backup that holds it as a string gets `Credential("cred")`
+/// in its place (a backup that still holds it otherwise, say in a
+/// comment, is deleted), and each edit record's hash of such a backup's
+/// bytes follows, so `restore --undo` keeps working. Not done while the
+/// live config still holds the secret as a string (another component's):
+/// then it is not a secret the backups alone hold. Returns notes.
+pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
+    if after
+        .files
+        .iter()
+        .any(|f| holds_literal(f.doc.text(), secret))
+    {
+        return Vec::new();
+    }
+    let dir = &ctx.settings.backup_dir;
+    let mut notes = Vec::new();
+    let (backups, records) = match safe_write::all_backups_and_records(dir) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "the backups were not scrubbed of the old secret: {}",
+                e.message
+            )]
+        }
+    };
+    let expr = credentials::expression(cred);
+    let mut rehash: BTreeMap<String, String> = BTreeMap::new();
+    for b in backups {
+        let Ok(bytes) = safe_write::read_backup(&b) else {
+            continue;
+        };
+        let new = replace_literals(&bytes, secret, expr.as_bytes());
+        if new == bytes && !contains(&bytes, secret) {
+            continue;
+        }
+        let result = if contains(&new, secret) {
+            std::fs::remove_file(&b).map_err(|e| e.to_string())
+        } else {
+            safe_write::rewrite_backup(&b, &new)
+                .map(|()| {
+                    rehash.insert(
+                        safe_write::content_hash(&bytes),
+                        safe_write::content_hash(&new),
+                    );
+                })
+                .map_err(|e| e.message)
+        };
+        if let Err(e) = result {
+            notes.push(format!(
+                "the backup {} still holds the old secret of {cred} and could not be scrubbed ({e}); delete it",
+                b.display()
+            ));
+        }
+    }
+    for r in records {
+        let Ok(bytes) = safe_write::read_backup(&r) else {
+            continue;
+        };
+        let Ok(mut rec) = serde_json::from_slice::<safe_write::EditRecord>(&bytes) else {
+            continue;
+        };
+        let mut changed = false;
+        for f in &mut rec.files {
+            if let Some(new) = f.written_sha1.as_ref().and_then(|h| rehash.get(h)) {
+                f.written_sha1 = Some(new.clone());
+                changed = true;
+            }
+        }
+        if changed {
+            let text = serde_json::to_vec_pretty(&rec).expect("serialisable");
+            if let Err(e) = safe_write::rewrite_backup(&r, &text) {
+                notes.push(format!(
+                    "the edit record {} was not updated: {e}",
+                    r.display()
+                ));
+            }
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_found_and_replaced_by_value_not_spelling() {
+        let text = b"a = \"s\\x33cret\" -- s3cret\nb = 's3cret'\nc = [[other]]\n";
+        assert!(holds_literal(text, b"s3cret"));
+        assert!(!holds_literal(text, b"other "));
+        let out = replace_literals(text, b"s3cret", b"Credential(\"x\")");
+        assert_eq!(
+            out,
+            b"a = Credential(\"x\") -- s3cret\nb = Credential(\"x\")\nc = [[other]]\n".to_vec()
+        );
+        // A comment still holds it: such a backup is deleted, not kept.
+        assert!(contains(&out, b"s3cret"));
+    }
+
+    #[test]
+    fn the_placeholder_becomes_the_expression() {
+        let lit = lexer::encode_string(MARK);
+        let text = format!("Component \"a\"\n\tcomponent_secret = {lit}\n").into_bytes();
+        assert_eq!(
+            swap_mark(text, "fogbow-xmpp-ctl.a"),
+            b"Component \"a\"\n\tcomponent_secret = Credential(\"fogbow-xmpp-ctl.a\")\n".to_vec()
+        );
+    }
+}

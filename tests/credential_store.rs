@@ -1,0 +1,495 @@
+//! Issue 14: secrets kept out of the config in encrypted systemd
+//! credentials: `add --secret-store credential`, rotation, `remove`,
+//! `restore --undo`, `migrate` both ways, backups without the plaintext,
+//! and the refusal on prosody 0.12.
+//!
+//! Real parts: the host's `systemd-creds` (encrypts with the host key, as
+//! root) and its prosody. This host has prosody 0.12, which has no
+//! `Credential()`: there the refusal is the real behaviour (tested without
+//! any override). The positive path runs with the test-only override
+//! `FXC_TEST_PROSODY_CREDENTIALS=1` and without prosody's loader
+//! (`FXC_PROSODY_LIB` at an empty directory: 0.12's loader would refuse
+//! `Credential()`, rightly); prosody 13 itself, with real handshakes and a
+//! restart through the gate, is `tests/systemd/credentials.sh`.
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use support::*;
+
+const SECRET: &str = "cred-secret-0123456789abcdef";
+const NAME: &str = "mgr.fog.test";
+const CRED: &str = "fogbow-xmpp-ctl.mgr.fog.test";
+
+fn ok(o: &Output) -> String {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+fn refused(o: &Output) -> String {
+    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stderr(o)
+}
+
+/// Root and systemd-creds, or the test is skipped (fails under FXC_REQUIRE_REAL).
+fn ready(test: &str) -> bool {
+    if !running_as_root(test) {
+        return false;
+    }
+    let have = Command::new("systemd-creds")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        assert!(
+            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+            "systemd-creds is required"
+        );
+        eprintln!("no systemd-creds: {test} is skipped");
+    }
+    have
+}
+
+/// A scratch whose settings point the credentials and the drop-in at
+/// scratch paths (`etc/…`), and backups at `var/backups`.
+fn scratch(tag: &str, extra_settings: &str) -> Scratch {
+    let s = Scratch::new(tag);
+    s.write(
+        "settings.toml",
+        &format!(
+            "backup_dir = \"{}\"\ncredentials_dir = \"{}\"\ncredentials_drop_in = \"{}\"\n{extra_settings}",
+            s.path("var/backups").display(),
+            s.path("etc/credentials").display(),
+            s.path("etc/prosody.service.d/fogbow-xmpp-ctl-credentials.conf")
+                .display(),
+        ),
+    );
+    std::fs::create_dir_all(s.path("no-prosody")).unwrap();
+    s
+}
+
+/// fogbow-xmpp-ctl as if prosody 13 were installed (the test override),
+/// without running 0.12's loader on a `Credential()` config.
+fn run13(s: &Scratch, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = s.command(&s.path("prosody.cfg.lua"), args);
+    cmd.env("FXC_TEST_PROSODY_CREDENTIALS", "1")
+        .env("FXC_PROSODY_LIB", s.path("no-prosody"))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn cred_file(s: &Scratch, cred: &str) -> PathBuf {
+    s.path(&format!("etc/credentials/{cred}.cred"))
+}
+
+fn drop_in(s: &Scratch) -> PathBuf {
+    s.path("etc/prosody.service.d/fogbow-xmpp-ctl-credentials.conf")
+}
+
+/// What the real `systemd-creds decrypt` makes of a `.cred` file.
+fn decrypt(cred: &str, file: &Path) -> Vec<u8> {
+    let o = Command::new("systemd-creds")
+        .args(["decrypt", &format!("--name={cred}")])
+        .arg(file)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    o.stdout
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().mode() & 0o7777
+}
+
+/// Every file under `dir` (recursively) whose bytes contain `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p);
+            } else if m.is_file() {
+                let b = std::fs::read(&p).unwrap();
+                if b.windows(needle.len()).any(|w| w == needle) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+const BASE: &str = "-- a config\nadmins = { }\n";
+
+#[test]
+fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
+    if !ready("credential add/rotate/remove") {
+        return;
+    }
+    let s = scratch("cred-add", "");
+    let cfg = s.config(BASE);
+    let secret = s.secret(SECRET);
+    let secret = secret.to_str().unwrap();
+
+    // A dry run says what would happen, changes nothing, shows no secret.
+    let o = run13(
+        &s,
+        &[
+            "add",
+            NAME,
+            "--secret-file",
+            secret,
+            "--secret-store",
+            "credential",
+            "--dry-run",
+        ],
+        None,
+    );
+    let out = ok(&o);
+    let err = stderr(&o);
+    // Every string of the diff is masked, the credential's name too.
+    assert!(
+        out.contains("+\tcomponent_secret = Credential(\"******** (hmac:"),
+        "{out}"
+    );
+    assert!(
+        err.contains("would create the encrypted credential"),
+        "{err}"
+    );
+    assert!(err.contains("would create the drop-in"), "{err}");
+    assert!(!out.contains(SECRET) && !err.contains(SECRET));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), BASE);
+    assert!(!s.path("etc").exists(), "a dry run creates nothing");
+
+    let o = run13(
+        &s,
+        &[
+            "add",
+            NAME,
+            "--secret-file",
+            secret,
+            "--secret-store",
+            "credential",
+            "--json",
+        ],
+        None,
+    );
+    let j = json(&o);
+    assert_eq!(j["action"], "added");
+    assert_eq!(j["restart_needed"], true);
+    let kinds: Vec<String> = j["credential_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["kind"].as_str().unwrap(),
+                c["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(kinds, ["credential created", "drop-in created"]);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert_eq!(
+        text,
+        format!("{BASE}\nComponent \"{NAME}\"\n\tcomponent_secret = Credential(\"{CRED}\")\n")
+    );
+    let cred = cred_file(&s, CRED);
+    assert_eq!(mode(&s.path("etc/credentials")), 0o700);
+    assert_eq!(mode(&cred), 0o600);
+    assert_eq!(std::fs::metadata(&cred).unwrap().uid(), 0);
+    assert_eq!(decrypt(CRED, &cred), SECRET.as_bytes());
+    let d = std::fs::read_to_string(drop_in(&s)).unwrap();
+    assert!(
+        d.contains(&format!(
+            "\n[Service]\nLoadCredentialEncrypted={CRED}:{}\n",
+            cred.display()
+        )),
+        "{d}"
+    );
+    assert!(files_holding(&s.dir, SECRET.as_bytes()) == vec![s.path("secret")]);
+
+    // The same secret again: unchanged (decrypted and compared).
+    let o = run13(&s, &["add", NAME, "--secret-file", secret, "--json"], None);
+    assert_eq!(json(&o)["action"], "unchanged");
+    // Another without --replace: refused, naming the credential, not the secret.
+    let other = s.write("other", "rotated-secret-9876543210fedcba");
+    let e = refused(&run13(
+        &s,
+        &["add", NAME, "--secret-file", other.to_str().unwrap()],
+        None,
+    ));
+    assert!(
+        e.contains("--replace") && e.contains("encrypted credential"),
+        "{e}"
+    );
+
+    // Rotation: a new .cred, the config byte for byte as it was; restart needed.
+    let before_cred = std::fs::read(&cred).unwrap();
+    let o = run13(
+        &s,
+        &[
+            "add",
+            NAME,
+            "--secret-file",
+            other.to_str().unwrap(),
+            "--replace",
+        ],
+        None,
+    );
+    ok(&o);
+    assert!(stderr(&o).contains("restart needed"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+    assert_ne!(std::fs::read(&cred).unwrap(), before_cred);
+    assert_eq!(decrypt(CRED, &cred), b"rotated-secret-9876543210fedcba");
+    assert_eq!(mode(&cred), 0o600);
+
+    // remove: the block, the credential and the drop-in (no line left) go.
+    ok(&run13(&s, &["remove", NAME], None));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), BASE);
+    assert!(!cred.exists());
+    assert!(!drop_in(&s).exists());
+
+    // undo: all three come back, the credential being the rotated one.
+    ok(&run13(&s, &["restore", "--undo"], None));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+    assert_eq!(decrypt(CRED, &cred), b"rotated-secret-9876543210fedcba");
+    assert_eq!(mode(&cred), 0o600);
+    assert_eq!(std::fs::read_to_string(drop_in(&s)).unwrap(), d);
+    // undo again (a redo of the remove) and once more: in step each time.
+    ok(&run13(&s, &["restore", "--undo"], None));
+    assert!(!cred.exists() && !drop_in(&s).exists());
+    ok(&run13(&s, &["restore", "--undo"], None));
+    assert!(cred.exists() && drop_in(&s).exists());
+}
+
+#[test]
+fn a_config_reading_a_credential_whose_file_is_gone_is_refused() {
+    if !ready("credential consistency") {
+        return;
+    }
+    let s = scratch("cred-gone", "secret_store = \"credential\"\n");
+    let cfg = s.config(BASE);
+    let secret = s.secret(SECRET);
+    // secret_store = "credential" in the settings is the default store.
+    ok(&run13(
+        &s,
+        &["add", NAME, "--secret-file", secret.to_str().unwrap()],
+        None,
+    ));
+    let with = std::fs::read(&cfg).unwrap();
+    assert!(String::from_utf8_lossy(&with).contains("Credential("));
+    ok(&run13(&s, &["remove", NAME], None));
+    // The backup remove made holds the Credential() form; its .cred is gone.
+    let list = json(&run13(&s, &["restore", "--list", "--json"], None));
+    let last = list.as_array().unwrap().last().unwrap()["backup"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(std::fs::read(&last).unwrap(), with);
+    let e = refused(&run13(&s, &["restore", &last], None));
+    assert!(e.contains("is gone") && e.contains(CRED), "{e}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), BASE);
+    assert!(!drop_in(&s).exists());
+}
+
+#[test]
+fn migrate_both_ways_keeps_the_secrets_and_leaves_no_plaintext() {
+    if !ready("credential migrate") || !real_parts_available() {
+        return;
+    }
+    // A secret that needs escapes, and a second component.
+    let tricky = "q\"uo]]te\\d-0123456789";
+    let lit = "\"q\\\"uo]]te\\\\d-0123456789\"";
+    let s = scratch("cred-migrate", "");
+    let original = format!(
+        "{BASE}\nComponent \"{NAME}\"\n\tcomponent_secret = {lit} -- the manager\n\nComponent \"rdv.fog.test\"\n\tcomponent_secret = \"rdv-secret-0123456789abc\"\n"
+    );
+    let cfg = s.config(&original);
+    assert_eq!(
+        prosody_value(&cfg, NAME, "component_secret")
+            .unwrap()
+            .unwrap(),
+        tricky.as_bytes()
+    );
+    // An edit first, so that a backup holds the literals.
+    s.secret("third-secret-0123456789abcdef");
+    let third = s.path("secret");
+    ok(&run13(
+        &s,
+        &[
+            "add",
+            "third.fog.test",
+            "--secret-file",
+            third.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(!files_holding(&s.path("var/backups"), b"rdv-secret-0123456789abc").is_empty());
+    std::fs::remove_file(&third).unwrap();
+
+    let o = run13(&s, &["migrate", "--to", "credential", "--json"], None);
+    let j = json(&o);
+    let names: Vec<&str> = j["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["action"], "migrated");
+            c["name"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(names, [NAME, "rdv.fog.test", "third.fog.test"]);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains(&format!(
+            "component_secret = Credential(\"{CRED}\") -- the manager"
+        )),
+        "{text}"
+    );
+    assert_eq!(decrypt(CRED, &cred_file(&s, CRED)), tricky.as_bytes());
+    // No plaintext anywhere: config, credentials, drop-in, backups, records.
+    for secret in [
+        "rdv-secret-0123456789abc",
+        "third-secret-0123456789abcdef",
+        "0123456789\"",
+    ] {
+        let mut holding = files_holding(&s.path("var"), secret.as_bytes());
+        holding.extend(files_holding(&s.path("etc"), secret.as_bytes()));
+        holding.extend(files_holding(&s.dir, secret.as_bytes()));
+        assert!(holding.is_empty(), "{secret} in {holding:?}");
+    }
+    assert!(files_holding(&s.path("var"), b"uo]]te").is_empty());
+    // Nothing left to migrate: a re-run changes nothing.
+    let j = json(&run13(
+        &s,
+        &["migrate", "--to", "credential", "--json"],
+        None,
+    ));
+    assert_eq!(j["components"].as_array().unwrap().len(), 0);
+
+    // Undo the last move: decrypted back (the backups hold no literal to restore).
+    ok(&run13(&s, &["restore", "--undo"], None));
+    // (prosody 0.12 cannot read the config yet: the others are credentials.)
+    assert!(std::fs::read_to_string(&cfg).unwrap().ends_with(
+        "Component \"third.fog.test\"\n\tcomponent_secret = \"third-secret-0123456789abcdef\"\n"
+    ));
+    assert!(!cred_file(&s, "fogbow-xmpp-ctl.third.fog.test").exists());
+
+    // And all back into the config, e.g. for a prosody 0.12 host: prosody
+    // 0.12's own configmanager reads exactly the secrets it read before.
+    let o = run13(&s, &["migrate", "--to", "config"], None);
+    ok(&o);
+    for (n, sec) in [
+        (NAME, tricky),
+        ("rdv.fog.test", "rdv-secret-0123456789abc"),
+        ("third.fog.test", "third-secret-0123456789abcdef"),
+    ] {
+        assert_eq!(
+            prosody_value(&cfg, n, "component_secret").unwrap().unwrap(),
+            sec.as_bytes(),
+            "{n}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        original.clone()
+            + "\nComponent \"third.fog.test\"\n\tcomponent_secret = \"third-secret-0123456789abcdef\"\n"
+    );
+    assert!(!drop_in(&s).exists());
+    assert_eq!(
+        std::fs::read_dir(s.path("etc/credentials"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn prosody_0_12_refuses_credentials_and_changes_nothing() {
+    if !ready("credential refusal on 0.12") || !real_parts_available() {
+        return;
+    }
+    let version = std::fs::read_to_string("/usr/lib/prosody/prosody.version").unwrap_or_default();
+    if !version.starts_with("0.12") {
+        eprintln!(
+            "prosody {version} is not 0.12: the refusal is tested in tests/systemd/credentials.sh"
+        );
+        return;
+    }
+    let s = scratch("cred-012", "");
+    let original = format!("{BASE}\nComponent \"{NAME}\"\n\tcomponent_secret = \"{SECRET}\"\n");
+    let cfg = s.config(&original);
+    let secret = s.secret(SECRET);
+    // The host's real prosody, no override: this is what a 0.12 host does.
+    for args in [
+        vec![
+            "add",
+            "new.fog.test",
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--secret-store",
+            "credential",
+        ],
+        vec![
+            "add",
+            NAME,
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--secret-store",
+            "credential",
+            "--dry-run",
+        ],
+        vec!["migrate", "--to", "credential"],
+        vec!["migrate", "--to", "credential", NAME],
+    ] {
+        let e = refused(&s.run(&args));
+        assert!(
+            e.contains("prosody 0.12")
+                && e.contains("has no Credential()")
+                && e.contains("nothing was changed"),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains(SECRET));
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+        assert!(!s.path("etc").exists(), "{args:?}");
+        assert!(!s.path("var/backups").exists(), "{args:?}");
+    }
+    // The settings' secret_store = "credential" is refused alike.
+    s.write(
+        "settings.toml",
+        &format!("{}secret_store = \"credential\"\n", s.read("settings.toml")),
+    );
+    let e = refused(&s.run(&[
+        "add",
+        "new.fog.test",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]));
+    assert!(e.contains("has no Credential()"), "{e}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+    // Moving back into the config (what a 0.12 host needs) is not refused:
+    // here there is nothing to move.
+    ok(&s.run(&["migrate", "--to", "config"]));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Issue 14's proof, under a real systemd: component secrets in encrypted
+# systemd credentials. In a booted Debian 13 container (prosody 13, systemd
+# 257): `add --secret-store credential` → the real handshake is accepted, a
+# wrong secret refused, the secret in plaintext nowhere under /etc or our
+# state directory, `systemctl restart prosody` passes the gate; rotation
+# (new accepted, old refused); `remove` leaves nothing behind with prosody
+# active; `migrate` both ways with handshakes before and after. In a booted
+# Debian 12 container (prosody 0.12): the refusal, nothing changed.
+#   bash tests/systemd/credentials.sh [SUITE...]   (default: trixie bookworm)
+# Needs root. Cleans up every process, cgroup and mount it creates.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=tests/systemd/container.sh
+. tests/systemd/container.sh
+
+bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
+[ -x "$bin" ] || cargo build --locked --quiet
+need_tools
+
+work=$(mktemp -d /var/tmp/fxc-credentials.XXXXXX)
+cleanup() {
+  halt
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+hs() { # hs NAME SECRET_FILE: a real XEP-0114 handshake from inside the container's network
+  nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 "$1" "$2" 2>&1 || true
+}
+accepted() { hs "$1" "$2" | grep -q accepted; }
+refused() { hs "$1" "$2" | grep -q not-authorized; }
+# Files under the container's /etc and our state directory holding $1.
+plaintext_in() {
+  grep -rlF -- "$1" "$rootfs/etc" "$rootfs/var/lib/fogbow-xmpp-ctl" 2>/dev/null || true
+}
+cfg=/etc/prosody/prosody.cfg.lua
+dropin=/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf
+
+for suite in ${@:-trixie bookworm}; do
+  echo "== $suite"
+  rootfs=$work/$suite
+  make_root "$suite" "$rootfs"
+  install -m 0755 "$bin" "$rootfs/usr/bin/fogbow-xmpp-ctl"
+  install -d "$rootfs/usr/lib/systemd/system/prosody.service.d"
+  install -m 0644 systemd/prosody.service.d/fogbow-xmpp-ctl.conf "$rootfs/usr/lib/systemd/system/prosody.service.d/"
+  boot "$rootfs" "fxccred$suite$$"
+  echo "prosody $(ct dpkg-query -W -f '${Version}' prosody)"
+  ct systemctl start prosody.service
+  expect "$suite: prosody starts" wait_listening
+  s=$suite
+  printf 'mgr-secret-0123456789abcdef\n' >"$rootfs/root/mgr.secret"
+  printf 'wrong-secret-0123456789abcd\n' >"$rootfs/root/wrong.secret"
+  printf 'rotated-secret-9876543210fedcba\n' >"$rootfs/root/rotated.secret"
+  printf 'rdv-secret-0123456789abcdef\n' >"$rootfs/root/rdv.secret"
+  cp "$rootfs/root/"*.secret "$work/"
+
+  if [ "$suite" = bookworm ]; then
+    cp -a "$rootfs$cfg" "$work/before.cfg"
+    out=$(ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/mgr.secret --secret-store credential 2>&1) && rc=0 || rc=$?
+    expect_eq "$s: add --secret-store credential is refused (exit 1)" "$rc" 1
+    expect "$s: the refusal says why (prosody 0.12 has no Credential())" grep -q "has no Credential()" <<<"$out"
+    out=$(ct fogbow-xmpp-ctl migrate --to credential 2>&1) && rc=0 || rc=$?
+    expect_eq "$s: migrate --to credential is refused (exit 1)" "$rc" 1
+    expect "$s: the config is unchanged" cmp -s "$work/before.cfg" "$rootfs$cfg"
+    expect "$s: no credentials directory, no drop-in" test ! -e "$rootfs/etc/fogbow-xmpp-ctl/credentials" -a ! -e "$rootfs$dropin"
+    halt
+    continue
+  fi
+
+  # A hand-written Credential() config passes the gate and serves its handshake.
+  ct bash -c "printf 'hand-secret-0123456789abcdef' | systemd-creds encrypt --with-key=host --name=hand-mgr - /root/hand-mgr.cred" 2>/dev/null
+  ct bash -c "mkdir -p /etc/systemd/system/prosody.service.d && printf '[Service]\nLoadCredentialEncrypted=hand-mgr:/root/hand-mgr.cred\n' >/etc/systemd/system/prosody.service.d/hand.conf"
+  printf '\nComponent "hand.fog.test"\n\tcomponent_secret = Credential("hand-mgr")\n' >>"$rootfs$cfg"
+  ct systemctl daemon-reload
+  expect "$s: a hand-written Credential() config passes the gate (systemctl restart)" ct systemctl restart prosody.service
+  wait_listening 5222 || true
+  printf 'hand-secret-0123456789abcdef' >"$work/hand.secret"
+  expect "$s: its handshake is accepted" accepted hand.fog.test "$work/hand.secret"
+
+  # add --secret-store credential, applied by a restart (--reload restarts).
+  out=$(ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/mgr.secret --secret-store credential --reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: add --secret-store credential --reload exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: it says it restarts instead of reloading" grep -q "restarting instead of reloading" <<<"$out"
+  expect "$s: the config reads Credential(\"fogbow-xmpp-ctl.mgr.fog.test\")" grep -q 'component_secret = Credential("fogbow-xmpp-ctl.mgr.fog.test")' "$rootfs$cfg"
+  expect "$s: the drop-in has its LoadCredentialEncrypted= line" grep -q '^LoadCredentialEncrypted=fogbow-xmpp-ctl.mgr.fog.test:/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.mgr.fog.test.cred$' "$rootfs$dropin"
+  expect_eq "$s: the .cred is root 0600" "$(stat -c '%u %a' "$rootfs/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.mgr.fog.test.cred")" "0 600"
+  expect_eq "$s: in a root 0700 directory" "$(stat -c '%u %a' "$rootfs/etc/fogbow-xmpp-ctl/credentials")" "0 700"
+  expect "$s: the handshake with the secret is accepted" accepted mgr.fog.test "$work/mgr.secret"
+  expect "$s: a wrong secret is refused" refused mgr.fog.test "$work/wrong.secret"
+  expect_eq "$s: the secret in plaintext nowhere under /etc or /var/lib/fogbow-xmpp-ctl" "$(plaintext_in mgr-secret-0123456789abcdef)" ""
+  expect "$s: systemctl restart prosody passes the gate" ct systemctl restart prosody.service
+  wait_listening 5222 || true
+  expect "$s: and the handshake is still accepted" accepted mgr.fog.test "$work/mgr.secret"
+
+  # Rotation.
+  out=$(ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/rotated.secret --replace --reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: rotate (add --replace --reload) exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: the new secret is accepted" accepted mgr.fog.test "$work/rotated.secret"
+  expect "$s: the old secret is refused" refused mgr.fog.test "$work/mgr.secret"
+
+  # Migration both ways, handshakes before and after.
+  expect "$s: add rdv.fog.test (a string in the config)" ct fogbow-xmpp-ctl add rdv.fog.test --secret-file /root/rdv.secret --reload
+  expect "$s: rdv handshake accepted before migrating" accepted rdv.fog.test "$work/rdv.secret"
+  expect "$s: migrate --to credential rdv.fog.test --reload" ct fogbow-xmpp-ctl migrate --to credential rdv.fog.test --reload
+  expect "$s: rdv handshake accepted after migrating" accepted rdv.fog.test "$work/rdv.secret"
+  expect_eq "$s: rdv's secret in plaintext nowhere (backups included)" "$(plaintext_in rdv-secret-0123456789abcdef)" ""
+  expect "$s: migrate --to config rdv.fog.test --reload" ct fogbow-xmpp-ctl migrate --to config rdv.fog.test --reload
+  expect "$s: rdv handshake accepted after migrating back" accepted rdv.fog.test "$work/rdv.secret"
+  expect "$s: rdv's .cred is gone" test ! -e "$rootfs/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.rdv.fog.test.cred"
+
+  # remove: nothing left behind, prosody active.
+  expect "$s: remove mgr.fog.test --reload" ct fogbow-xmpp-ctl remove mgr.fog.test --reload
+  expect "$s: its .cred is gone" test ! -e "$rootfs/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.mgr.fog.test.cred"
+  expect "$s: the drop-in is gone (no credential left)" test ! -e "$rootfs$dropin"
+  expect_eq "$s: prosody is active" "$(unit_prop ActiveState)" active
+  expect "$s: systemctl restart prosody still passes the gate" ct systemctl restart prosody.service
+  halt
+done
+summary
