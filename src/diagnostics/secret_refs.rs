@@ -115,9 +115,9 @@ impl Resolver {
                 let path = dir.unwrap_or(Path::new(".")).join(&arg);
                 read_file(&path, r.kind == SecretRefKind::FileLine)
             }
-            SecretRefKind::FileLines => Resolved::Unverified(
-                "FileLines() gives a list of lines, not a string".into(),
-            ),
+            SecretRefKind::FileLines => {
+                Resolved::Unverified("FileLines() gives a list of lines, not a string".into())
+            }
         }
     }
 
@@ -300,7 +300,9 @@ pub fn check(set: &ConfigSet, resolver: &mut Resolver) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for h in set.hosts().filter(|h| h.is_external()) {
         let Some(value) = h.secret() else { continue };
-        let Some(r) = value.secret_ref() else { continue };
+        let Some(r) = value.secret_ref() else {
+            continue;
+        };
         let f = &set.files[h.at.file];
         let name = h
             .literal_name()
@@ -345,11 +347,7 @@ pub fn check(set: &ConfigSet, resolver: &mut Resolver) -> Vec<Diagnostic> {
 /// `Credential("NAME")`, `FileContents("PATH")`: the reference as written
 /// (its argument is a name or a path, never a secret).
 pub fn describe(r: &SecretRef) -> String {
-    format!(
-        "{}({:?})",
-        r.kind.as_str(),
-        String::from_utf8_lossy(&r.arg)
-    )
+    format!("{}({:?})", r.kind.as_str(), String::from_utf8_lossy(&r.arg))
 }
 
 #[cfg(test)]
@@ -384,8 +382,13 @@ mod tests {
             Resolved::Value(b"0123456789abcdef0123\n".to_vec()),
             "the whole file, newline too, as prosody reads it"
         );
-        assert!(matches!(r.resolve(&cred("y"), here), Resolved::Missing(m) if m.contains("LoadCredentialEncrypted=y:")));
-        assert!(r.served().is_none(), "the loader reads the directory itself");
+        assert!(
+            matches!(r.resolve(&cred("y"), here), Resolved::Missing(m) if m.contains("LoadCredentialEncrypted=y:"))
+        );
+        assert!(
+            r.served().is_none(),
+            "the loader reads the directory itself"
+        );
     }
 
     #[test]
@@ -393,7 +396,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let units = tmp.path().join("units");
         std::fs::create_dir_all(units.join("prosody.service.d")).unwrap();
-        std::fs::write(units.join("prosody.service"), "[Service]\nExecStart=/usr/bin/prosody -F\n").unwrap();
+        std::fs::write(
+            units.join("prosody.service"),
+            "[Service]\nExecStart=/usr/bin/prosody -F\n",
+        )
+        .unwrap();
         let plain = tmp.path().join("plain");
         std::fs::write(&plain, "short").unwrap();
         std::fs::write(
@@ -408,16 +415,31 @@ mod tests {
         std::fs::write(tmp.path().join("e.cred"), "ciphertext").unwrap();
         let mut r = resolver(None, vec![units.clone()]);
         let here = Path::new("/etc/prosody/prosody.cfg.lua");
-        assert_eq!(r.resolve(&cred("p"), here), Resolved::Value(b"short".to_vec()));
-        assert_eq!(r.resolve(&cred("s"), here), Resolved::Value(b"0123456789abcdef".to_vec()));
-        assert!(matches!(r.resolve(&cred("e"), here), Resolved::Unverified(m) if m.contains("only root")));
-        assert!(matches!(r.resolve(&cred("gone"), here), Resolved::Missing(m) if m.contains("does not exist")));
-        assert!(matches!(r.resolve(&cred("nope"), here), Resolved::Missing(m) if m.contains("prosody will fail to start")));
+        assert_eq!(
+            r.resolve(&cred("p"), here),
+            Resolved::Value(b"short".to_vec())
+        );
+        assert_eq!(
+            r.resolve(&cred("s"), here),
+            Resolved::Value(b"0123456789abcdef".to_vec())
+        );
+        assert!(
+            matches!(r.resolve(&cred("e"), here), Resolved::Unverified(m) if m.contains("only root"))
+        );
+        assert!(
+            matches!(r.resolve(&cred("gone"), here), Resolved::Missing(m) if m.contains("does not exist"))
+        );
+        assert!(
+            matches!(r.resolve(&cred("nope"), here), Resolved::Missing(m) if m.contains("prosody will fail to start"))
+        );
         // One credential not readable here: the loader only warns.
         assert!(r.served().is_none());
         // No unit at all: nothing known.
         let mut none = resolver(None, vec![tmp.path().join("empty")]);
-        assert!(matches!(none.resolve(&cred("p"), here), Resolved::Unverified(_)));
+        assert!(matches!(
+            none.resolve(&cred("p"), here),
+            Resolved::Unverified(_)
+        ));
     }
 
     #[test]
@@ -440,10 +462,19 @@ mod tests {
             r.resolve(&fref(SecretRefKind::FileLine, "./s"), &file),
             Resolved::Value(b"line one".to_vec())
         );
-        assert!(matches!(r.resolve(&fref(SecretRefKind::FileLine, "empty"), &file), Resolved::Missing(_)));
-        assert!(matches!(r.resolve(&fref(SecretRefKind::FileContents, "nope"), &file), Resolved::Missing(_)));
+        assert!(matches!(
+            r.resolve(&fref(SecretRefKind::FileLine, "empty"), &file),
+            Resolved::Missing(_)
+        ));
+        assert!(matches!(
+            r.resolve(&fref(SecretRefKind::FileContents, "nope"), &file),
+            Resolved::Missing(_)
+        ));
         // A directory: prosody opens it and fails to read it.
-        assert!(matches!(r.resolve(&fref(SecretRefKind::FileContents, "."), &file), Resolved::Missing(_)));
+        assert!(matches!(
+            r.resolve(&fref(SecretRefKind::FileContents, "."), &file),
+            Resolved::Missing(_)
+        ));
         // Debug output never shows a value.
         let v = r.resolve(&fref(SecretRefKind::FileContents, "s"), &file);
         assert_eq!(format!("{v:?}"), "Value(18 bytes)");

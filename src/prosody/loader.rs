@@ -120,7 +120,9 @@ impl Installed {
                 crate::secret::plain_io(&e)
             )
         })?;
-        let mut script = served.map(ServedCredentials::lua_prefix).unwrap_or_default();
+        let mut script = served
+            .map(ServedCredentials::lua_prefix)
+            .unwrap_or_default();
         script.extend_from_slice(LOADER.as_bytes());
         // Written from a thread: with credentials the script may not fit in
         // the pipe, and the loader reads all of it before it runs.
@@ -195,10 +197,7 @@ impl ServedCredentials {
             out.push(b'"');
         }
         let mut out = b"local FXC_CREDENTIALS = { dir = ".to_vec();
-        lua_string(
-            &mut out,
-            self.dir.as_os_str().as_encoded_bytes().trim_ascii_end(),
-        );
+        lua_string(&mut out, self.dir.as_os_str().as_encoded_bytes());
         out.extend_from_slice(b", files = {");
         for (name, value) in &self.files {
             out.push(b'[');

@@ -99,7 +99,11 @@ impl ServiceCredentials {
         if let Some(s) = last(&self.load, name).or_else(|| last(&self.set, name)) {
             return Lookup::Loaded(s);
         }
-        match self.import.iter().find(|g| glob_match(g.as_bytes(), name.as_bytes())) {
+        match self
+            .import
+            .iter()
+            .find(|g| glob_match(g.as_bytes(), name.as_bytes()))
+        {
             Some(g) => Lookup::Imported(g),
             None => Lookup::Absent,
         }
@@ -107,23 +111,32 @@ impl ServiceCredentials {
 
     /// The unit file, for messages.
     pub fn unit(&self) -> &Path {
-        self.files.first().map_or(Path::new(SERVICE), |p| p.as_path())
+        self.files
+            .first()
+            .map_or(Path::new(SERVICE), |p| p.as_path())
     }
 
     /// Applies the `[Service]` credential directives of one unit file or
     /// drop-in, as systemd does: an empty assignment resets its list.
     pub fn parse(&mut self, text: &str) {
-        let mut in_service = false;
+        // A line ending in a backslash continues on the next.
+        let mut lines = Vec::new();
         let mut logical = String::new();
         for raw in text.lines() {
-            // A line ending in a backslash continues on the next.
-            if let Some(head) = raw.strip_suffix('\\') {
-                logical.push_str(head);
-                logical.push(' ');
-                continue;
+            match raw.strip_suffix('\\') {
+                Some(head) => {
+                    logical.push_str(head);
+                    logical.push(' ');
+                }
+                None => {
+                    logical.push_str(raw);
+                    lines.push(std::mem::take(&mut logical));
+                }
             }
-            logical.push_str(raw);
-            let line = std::mem::take(&mut logical);
+        }
+        lines.push(logical);
+        let mut in_service = false;
+        for line in &lines {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
@@ -213,9 +226,10 @@ pub fn unit_path() -> Vec<PathBuf> {
 /// file and drop-ins on `unit_path`; `None` when there is no such unit (or
 /// it is masked): then nothing says which credentials prosody gets.
 pub fn service_credentials(unit_path: &[PathBuf]) -> Option<ServiceCredentials> {
-    let unit = unit_path.iter().map(|d| d.join(SERVICE)).find(|p| {
-        std::fs::symlink_metadata(p).is_ok()
-    })?;
+    let unit = unit_path
+        .iter()
+        .map(|d| d.join(SERVICE))
+        .find(|p| std::fs::symlink_metadata(p).is_ok())?;
     // A unit linked to /dev/null is masked: it does not start at all.
     if std::fs::canonicalize(&unit).is_ok_and(|p| p == Path::new("/dev/null")) {
         return None;
@@ -267,7 +281,9 @@ pub fn source_file(name: &str, source: &Source) -> Option<PathBuf> {
     let rel = path.clone().unwrap_or_else(|| PathBuf::from(name));
     let stores = CREDSTORE.iter().map(|s| format!("{s}.encrypted"));
     let stores: Vec<String> = match encrypted {
-        true => stores.chain(CREDSTORE.iter().map(|s| s.to_string())).collect(),
+        true => stores
+            .chain(CREDSTORE.iter().map(|s| s.to_string()))
+            .collect(),
         false => CREDSTORE.iter().map(|s| s.to_string()).collect(),
     };
     stores
@@ -344,7 +360,10 @@ mod tests {
              LoadCredential=b\nSetCredential=b:fallback\\n\nSetCredential=c:v\\x41\n\
              ImportCredential=imp.*\n",
         );
-        assert_eq!(c.lookup("a"), Lookup::Loaded(&Source::Encrypted(Some("/etc/a.cred".into()))));
+        assert_eq!(
+            c.lookup("a"),
+            Lookup::Loaded(&Source::Encrypted(Some("/etc/a.cred".into())))
+        );
         assert_eq!(c.lookup("b"), Lookup::Loaded(&Source::Plain(None)));
         assert_eq!(c.lookup("c"), Lookup::Loaded(&Source::Set(b"vA".to_vec())));
         assert_eq!(c.lookup("imp.x"), Lookup::Imported("imp.*"));
@@ -353,8 +372,14 @@ mod tests {
         // An empty assignment resets the Load list (both kinds), not Set.
         c.parse("[Service]\nLoadCredential=\nLoadCredentialEncrypted=d:/d \\\n");
         assert_eq!(c.lookup("a"), Lookup::Absent);
-        assert_eq!(c.lookup("b"), Lookup::Loaded(&Source::Set(b"fallback\n".to_vec())));
-        assert_eq!(c.lookup("d"), Lookup::Loaded(&Source::Encrypted(Some("/d".into()))));
+        assert_eq!(
+            c.lookup("b"),
+            Lookup::Loaded(&Source::Set(b"fallback\n".to_vec()))
+        );
+        assert_eq!(
+            c.lookup("d"),
+            Lookup::Loaded(&Source::Encrypted(Some("/d".into())))
+        );
     }
 
     #[test]
@@ -368,18 +393,42 @@ mod tests {
         };
         let path = vec![etc.clone(), lib.clone()];
         assert_eq!(service_credentials(&path), None, "no unit");
-        w(lib.join(SERVICE), "[Service]\nExecStart=/usr/bin/prosody -F\n");
-        w(lib.join("prosody.service.d/10-a.conf"), "[Service]\nLoadCredentialEncrypted=a:/lib-a\n");
-        w(etc.join("prosody.service.d/10-a.conf"), "[Service]\nLoadCredentialEncrypted=a:/etc-a\n");
-        w(lib.join("prosody.service.d/20-reset.conf"), "[Service]\nLoadCredentialEncrypted=\nLoadCredential=b:/b\n");
-        w(etc.join("prosody.service.d/30-c.conf"), "[Service]\nLoadCredentialEncrypted=c:/c\n");
-        w(etc.join("prosody.service.d/40-x.txt"), "[Service]\nLoadCredentialEncrypted=x:/x\n");
+        w(
+            lib.join(SERVICE),
+            "[Service]\nExecStart=/usr/bin/prosody -F\n",
+        );
+        w(
+            lib.join("prosody.service.d/10-a.conf"),
+            "[Service]\nLoadCredentialEncrypted=a:/lib-a\n",
+        );
+        w(
+            etc.join("prosody.service.d/10-a.conf"),
+            "[Service]\nLoadCredentialEncrypted=a:/etc-a\n",
+        );
+        w(
+            lib.join("prosody.service.d/20-reset.conf"),
+            "[Service]\nLoadCredentialEncrypted=\nLoadCredential=b:/b\n",
+        );
+        w(
+            etc.join("prosody.service.d/30-c.conf"),
+            "[Service]\nLoadCredentialEncrypted=c:/c\n",
+        );
+        w(
+            etc.join("prosody.service.d/40-x.txt"),
+            "[Service]\nLoadCredentialEncrypted=x:/x\n",
+        );
         let c = service_credentials(&path).unwrap();
         assert_eq!(c.unit(), lib.join(SERVICE));
         // 10-a (etc's copy) is reset by 20-reset; then b, c; not the .txt.
         assert_eq!(c.lookup("a"), Lookup::Absent);
-        assert_eq!(c.lookup("b"), Lookup::Loaded(&Source::Plain(Some("/b".into()))));
-        assert_eq!(c.lookup("c"), Lookup::Loaded(&Source::Encrypted(Some("/c".into()))));
+        assert_eq!(
+            c.lookup("b"),
+            Lookup::Loaded(&Source::Plain(Some("/b".into())))
+        );
+        assert_eq!(
+            c.lookup("c"),
+            Lookup::Loaded(&Source::Encrypted(Some("/c".into())))
+        );
         assert_eq!(c.lookup("x"), Lookup::Absent);
         assert_eq!(c.files.len(), 4, "{:?}", c.files);
         assert!(c.files.contains(&etc.join("prosody.service.d/10-a.conf")));
