@@ -511,8 +511,14 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     };
     // prosody's loader is started before the static pass and works while
     // it runs: `check` then costs about what the loader alone costs.
+    let unit_dir = resolver.unit_dir().map(Path::to_path_buf);
+    let credentials = match (&served, &unit_dir) {
+        (Some(s), _) => crate::prosody::Credentials::Served(s),
+        (None, Some(d)) => crate::prosody::Credentials::Directory(d),
+        (None, None) => crate::prosody::Credentials::Environment,
+    };
     let loading = match &prosody {
-        Some(Some(p)) => Some(p.start_serving(main, &[], served.as_ref())),
+        Some(Some(p)) => Some(p.start_serving(main, &[], credentials)),
         _ => None,
     };
     drop(served);

@@ -214,23 +214,29 @@ fn prosody_13_gate_accepts_credential() {
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     assert_eq!(codes(&json(&o)), ["credential-missing"]);
 
-    // Outside the unit, not root: the credential cannot be decrypted here.
-    s.write(
-        "units/prosody.service.d/fogbow.conf",
-        &format!(
-            "[Service]\nLoadCredentialEncrypted=fogbow-mgr:{}\n",
-            s.inner("mgr.cred")
-        ),
-    );
-    s.encrypt("fogbow-mgr", STRONG, "mgr.cred");
-    let o = s.run(Some("prosody"), &[], &["check", "--json"]);
-    assert_eq!(code(&o), 0, "{} {}", stdout(&o), stderr(&o));
-    assert_eq!(codes(&json(&o)), ["secret-unverified"]);
-    assert!(
-        !stdout(&o).contains("CREDENTIALS_DIRECTORY environment"),
-        "{}",
-        stdout(&o)
-    );
+    // Outside the unit, not root: the credential cannot be decrypted here,
+    // whether its file can be seen (readable directory) or not (root's 0700).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(s.host("private")).unwrap();
+    std::fs::set_permissions(s.host("private"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    for cred in ["private/mgr.cred", "mgr.cred"] {
+        s.write(
+            "units/prosody.service.d/fogbow.conf",
+            &format!(
+                "[Service]\nLoadCredentialEncrypted=fogbow-mgr:{}\n",
+                s.inner(cred)
+            ),
+        );
+        s.encrypt("fogbow-mgr", STRONG, cred);
+        let o = s.run(Some("prosody"), &[], &["check", "--json"]);
+        assert_eq!(code(&o), 0, "{cred}: {} {}", stdout(&o), stderr(&o));
+        assert_eq!(codes(&json(&o)), ["secret-unverified"], "{cred}");
+        assert!(
+            !stdout(&o).contains("CREDENTIALS_DIRECTORY environment"),
+            "{}",
+            stdout(&o)
+        );
+    }
     // No prosody.service at all (root): nothing says what prosody gets.
     let o = s.run(
         None,

@@ -80,10 +80,18 @@ impl Resolver {
     /// is set (as prosody's start-up decides), else outside it, with the
     /// unit found on systemd's unit path (`$SYSTEMD_UNIT_PATH` honoured).
     pub fn from_env() -> Resolver {
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        // systemd (257, measured) sets $CREDENTIALS_DIRECTORY for the start
+        // commands but not for ExecReload=: there (MAINPID and INVOCATION_ID
+        // set: a command of a running service) the running prosody's own
+        // directory is what its reload reads, and its user may read it.
+        let reloading = env("MAINPID").is_some()
+            && env("INVOCATION_ID").is_some()
+            && std::fs::read_dir(unit_credentials::RUNTIME_DIR).is_ok();
         Resolver {
-            env_dir: std::env::var_os("CREDENTIALS_DIRECTORY")
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
+            env_dir: env("CREDENTIALS_DIRECTORY")
+                .map(PathBuf::from)
+                .or_else(|| reloading.then(|| unit_credentials::RUNTIME_DIR.into())),
             unit_path: unit_credentials::unit_path(),
             service: None,
             root: nix::unistd::geteuid().is_root(),
@@ -94,6 +102,11 @@ impl Resolver {
     /// Whether we run in the unit (systemd gave us its credentials).
     pub fn in_unit(&self) -> bool {
         self.env_dir.is_some()
+    }
+
+    /// The unit's credentials directory, when we run in the unit.
+    pub fn unit_dir(&self) -> Option<&Path> {
+        self.env_dir.as_deref()
     }
 
     fn service(&mut self) -> Option<&ServiceCredentials> {
@@ -168,11 +181,22 @@ impl Resolver {
                         "{unit} loads the credential {name:?} from no file that exists (searched the credential stores): systemd will fail to start prosody"
                     ));
                 };
-                if !file.exists() {
-                    return Resolved::Missing(format!(
-                        "{unit} loads the credential {name:?} from {}, which does not exist: systemd will fail to start prosody",
-                        file.display()
-                    ));
+                match std::fs::metadata(&file) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Resolved::Missing(format!(
+                            "{unit} loads the credential {name:?} from {}, which does not exist: systemd will fail to start prosody",
+                            file.display()
+                        ))
+                    }
+                    // systemd (root) reads it; we may not even see it.
+                    Err(e) => {
+                        return Resolved::Unverified(format!(
+                            "{unit} loads the credential {name:?} from {}, which cannot be read here ({}): run as root to check it",
+                            file.display(),
+                            crate::secret::plain_io(&e)
+                        ))
+                    }
+                    Ok(_) => {}
                 }
                 if !encrypted {
                     return match read_file(&file, false) {

@@ -84,19 +84,22 @@ impl Installed {
     /// `$CREDENTIALS_DIRECTORY` when that is set (in the unit), else it is
     /// only a warning (as `prosodyctl` does).
     pub fn start(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Loading, String> {
-        self.start_serving(config, overlay, None)
+        self.start_serving(config, overlay, Credentials::Environment)
     }
 
-    /// [`Installed::start`], with `served` (when given) as the credentials
-    /// directory prosody reads `Credential()` from: the values reach the
-    /// loader through its standard input and are read from memory there,
-    /// never written to a file.
+    /// [`Installed::start`], with `credentials` as where prosody reads
+    /// `Credential()` from. Served values reach the loader through its
+    /// standard input and are read from memory there, never from a file.
     pub fn start_serving(
         &self,
         config: &Path,
         overlay: &[(&Path, &Path)],
-        served: Option<&ServedCredentials>,
+        credentials: Credentials<'_>,
     ) -> Result<Loading, String> {
+        let served = match credentials {
+            Credentials::Served(s) => Some(s),
+            _ => None,
+        };
         // prosody resolves relative Includes against the path it is given,
         // joined to its own working directory: an absolute path gives the
         // verdict prosody gives the config wherever we are run from.
@@ -109,9 +112,15 @@ impl Installed {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if served.is_some() {
+        match credentials {
+            Credentials::Environment => {}
+            Credentials::Directory(d) => {
+                cmd.env("CREDENTIALS_DIRECTORY", d);
+            }
             // What we serve is what the unit would get; not another directory.
-            cmd.env_remove("CREDENTIALS_DIRECTORY");
+            Credentials::Served(_) => {
+                cmd.env_remove("CREDENTIALS_DIRECTORY");
+            }
         }
         let mut child = cmd.spawn().map_err(|e| {
             format!(
@@ -160,6 +169,20 @@ impl Installed {
             config,
         })
     }
+}
+
+/// Where prosody's loader reads `Credential("NAME")` from.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Credentials<'a> {
+    /// As prosody's start-up: `$CREDENTIALS_DIRECTORY` when set, else a
+    /// `Credential()` is only a warning (as `prosodyctl` does).
+    #[default]
+    Environment,
+    /// This credentials directory (the running service's, for a check in
+    /// its `ExecReload=`, where systemd does not set the variable).
+    Directory(&'a Path),
+    /// These values, from memory (see [`ServedCredentials`]).
+    Served(&'a ServedCredentials),
 }
 
 /// Credentials for the loader to serve as prosody.service's

@@ -289,7 +289,10 @@ pub fn source_file(name: &str, source: &Source) -> Option<PathBuf> {
     stores
         .iter()
         .map(|s| Path::new(s).join(&rel))
-        .find(|p| p.exists())
+        // A store we may not read (/etc/credstore is root's) may hold it.
+        .find(
+            |p| !matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound),
+        )
 }
 
 /// A value of a unit file without its surrounding double quotes.

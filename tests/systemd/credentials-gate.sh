@@ -9,8 +9,10 @@
 # secret is accepted and a wrong one refused; `check` as root outside the
 # unit decrypts and passes, as the prosody user warns (secret-unverified);
 # `probe` and `list` read the reference; a credential the unit does not
-# load is refused by the gate (credential-missing); no plaintext under /etc
-# or our state directories.
+# load is refused by the gate at reload (which, in systemd 257, gets no
+# $CREDENTIALS_DIRECTORY: the running service's directory is read) and at
+# start (credential-missing); no plaintext under /etc or our state
+# directories.
 #   bash tests/systemd/credentials-gate.sh
 # Needs root. Cleans up every process, cgroup and mount it creates.
 set -euo pipefail
@@ -70,6 +72,8 @@ expect "the component port listens" wait_listening 5347
 expect_eq "the handshake with the secret is accepted" "$(hs mgr.fog.test "$work/mgr.secret")" accepted
 expect_eq "a wrong secret is refused" "$(hs mgr.fog.test "$work/wrong.secret")" not-authorized
 expect "no prosody-load error in the journal" sh -c "! nsenter -t $LEADER -a journalctl -u prosody --no-pager | grep -q 'prosody-load'"
+# systemd 257 gives ExecReload= no $CREDENTIALS_DIRECTORY: the check there
+# reads the running service's own /run/credentials/prosody.service.
 ct systemctl reload prosody.service && rc=0 || rc=$?
 expect_eq "systemctl reload prosody passes the gate" "$rc" 0
 
@@ -96,8 +100,14 @@ for f in root.json prosody.json list.json; do
   expect "no secret in $f" sh -c "! grep -qF '$secret' '$work/$f'"
 done
 
-# A credential the unit does not load: the gate refuses, prosody stays down.
+# A credential the unit does not load: the gate refuses a reload (the
+# running server keeps its config) and a start (prosody stays down).
 sed -i 's/Credential("fogbow-mgr")/Credential("fogbow-none")/' "$cfg"
+pid=$(unit_prop MainPID)
+ct systemctl reload prosody.service 2>/dev/null && rc=0 || rc=$?
+expect "systemctl reload fails at the gate" test "$rc" -ne 0
+expect_eq "the running server is untouched (same MainPID)" "$(unit_prop MainPID)" "$pid"
+expect_eq "and still accepts the handshake" "$(hs mgr.fog.test "$work/mgr.secret")" accepted
 out=$(ct fogbow-xmpp-ctl check 2>&1) && rc=0 || rc=$?
 expect_eq "check of a credential the unit does not load exits 1" "$rc" 1
 expect "and says credential-missing" grep -q "error\[credential-missing\]" <<<"$out"
