@@ -124,6 +124,9 @@ pub enum Command {
     /// where a fix is known) for each problem. Exit 0 when there are no errors
     /// (warnings allowed), 1 when there is any. Takes no lock and writes
     /// nothing, so it can run as the prosody user before every start.
+    /// A prosody 13 `Credential("NAME")` is read from `$CREDENTIALS_DIRECTORY`
+    /// in prosody's unit; elsewhere from what prosody.service loads
+    /// (decrypted into memory as root; a warning when it cannot be read).
     #[command(after_help = check_after_help())]
     Check(Deferred<CheckArgs>),
     /// Check the config, then restart prosody only if it has no errors

@@ -13,6 +13,7 @@ use crate::config::{ConfigSet, LoadError};
 mod codes;
 mod relocate;
 mod rules;
+pub mod secret_refs;
 
 pub use codes::{Code, Severity};
 pub use relocate::Splices;
@@ -471,7 +472,11 @@ pub fn from_prosody_verdict(
         ),
         None => (main.to_path_buf(), None, message),
     };
-    Some(Diagnostic::new(
+    // prosody 0.12 has no Credential()/FileContents()/FileLine()/FileLines().
+    let helper = ["Credential", "FileContents", "FileLine", "FileLines"]
+        .into_iter()
+        .find(|h| message.contains(&format!("(global '{h}')")));
+    let d = Diagnostic::new(
         Code::ProsodyLoad,
         Subject::File(file.clone()),
         (file, line.unwrap_or(0), line.map_or(0, |_| 1)),
@@ -479,19 +484,45 @@ pub fn from_prosody_verdict(
             "prosody cannot load the config: {}",
             without_string_tokens(&message)
         ),
-    ))
+    );
+    Some(match helper {
+        Some(h) => d.with_help(format!("{h}() is prosody 13's; the installed prosody does not have it: write the secret as a string (fogbow-xmpp-ctl add NAME --secret-file FILE --replace), or upgrade prosody")),
+        None => d,
+    })
 }
 
 pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     let mut notes = Vec::new();
-    // prosody's loader is started first and works while the static pass
-    // runs: `check` then costs about what the loader alone costs.
     let prosody = opts.with_prosody.then(crate::prosody::Installed::find);
-    let loading = match &prosody {
-        Some(Some(p)) => Some(p.start(main, &[])),
+    let loaded = ConfigSet::load(main);
+    // prosody 13's Credential()/FileContents() are read as prosody will
+    // read them; prosody 0.12 has neither, and its loader says so.
+    let helpers = match &prosody {
+        Some(Some(p)) => p.has_credentials(),
+        _ => true,
+    };
+    let mut resolver = secret_refs::Resolver::from_env();
+    // Outside the unit, prosody's loader sees the credentials the unit
+    // would give it (decrypted into memory), so that it judges the config
+    // as prosody will at the next start.
+    let served = match &loaded {
+        Ok(set) if helpers && secret_refs::uses_credentials(set) => resolver.served(),
         _ => None,
     };
-    let (files, mut diagnostics): (Vec<PathBuf>, _) = match ConfigSet::load(main) {
+    // prosody's loader is started before the static pass and works while
+    // it runs: `check` then costs about what the loader alone costs.
+    let unit_dir = resolver.unit_dir().map(Path::to_path_buf);
+    let credentials = match (&served, &unit_dir) {
+        (Some(s), _) => crate::prosody::Credentials::Served(s),
+        (None, Some(d)) => crate::prosody::Credentials::Directory(d),
+        (None, None) => crate::prosody::Credentials::Environment,
+    };
+    let loading = match &prosody {
+        Some(Some(p)) => Some(p.start_serving(main, &[], credentials)),
+        _ => None,
+    };
+    drop(served);
+    let (files, mut diagnostics): (Vec<PathBuf>, _) = match loaded {
         Err(e) => (vec![main.to_path_buf()], from_load_errors(&e)),
         Ok(set) => {
             let files = set.files.iter().map(|f| f.path.clone()).collect();
@@ -500,7 +531,11 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
                 let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);
                 notes.push(format!("{}:{l}: an Include with a computed path is checked only by prosody's own loader", f.path.display()));
             }
-            (files, check(&set))
+            let mut found = check(&set);
+            if helpers {
+                found.extend(secret_refs::check(&set, &mut resolver));
+            }
+            (files, found)
         }
     };
     let has_errors = |ds: &[Diagnostic]| ds.iter().any(|d| d.severity == Severity::Error);

@@ -40,6 +40,8 @@ pub enum Code {
     ComponentSecretMissing,
     ComponentModuleIgnored,
     DuplicateComponentSecret,
+    CredentialMissing,
+    SecretFileMissing,
     ProsodyLoad,
     Unreadable,
     UnusableHostName,
@@ -47,13 +49,14 @@ pub enum Code {
     DuplicateOption,
     DuplicateComponent,
     WeakSecret,
+    SecretUnverified,
     OpaqueOption,
     ShadowedOption,
 }
 
 impl Code {
     /// Every code, in the order they are listed.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 20] = [
         Code::Syntax,
         Code::IncludeMissing,
         Code::IncludeLoop,
@@ -62,6 +65,8 @@ impl Code {
         Code::ComponentSecretMissing,
         Code::ComponentModuleIgnored,
         Code::DuplicateComponentSecret,
+        Code::CredentialMissing,
+        Code::SecretFileMissing,
         Code::ProsodyLoad,
         Code::Unreadable,
         Code::UnusableHostName,
@@ -69,6 +74,7 @@ impl Code {
         Code::DuplicateOption,
         Code::DuplicateComponent,
         Code::WeakSecret,
+        Code::SecretUnverified,
         Code::OpaqueOption,
         Code::ShadowedOption,
     ];
@@ -84,6 +90,8 @@ impl Code {
             Code::ComponentSecretMissing => "component-secret-missing",
             Code::ComponentModuleIgnored => "component-module-ignored",
             Code::DuplicateComponentSecret => "duplicate-component-secret",
+            Code::CredentialMissing => "credential-missing",
+            Code::SecretFileMissing => "secret-file-missing",
             Code::ProsodyLoad => "prosody-load",
             Code::Unreadable => "unreadable",
             Code::UnusableHostName => "unusable-host-name",
@@ -91,6 +99,7 @@ impl Code {
             Code::DuplicateOption => "duplicate-option",
             Code::DuplicateComponent => "duplicate-component",
             Code::WeakSecret => "weak-secret",
+            Code::SecretUnverified => "secret-unverified",
             Code::OpaqueOption => "opaque-option",
             Code::ShadowedOption => "shadowed-option",
         }
@@ -107,6 +116,8 @@ impl Code {
             | Code::HostClash
             | Code::ComponentSecretMissing
             | Code::DuplicateComponentSecret
+            | Code::CredentialMissing
+            | Code::SecretFileMissing
             | Code::ProsodyLoad
             | Code::Unreadable => Severity::Error,
             Code::UnusableHostName
@@ -115,6 +126,7 @@ impl Code {
             | Code::DuplicateComponent
             | Code::ComponentModuleIgnored
             | Code::WeakSecret
+            | Code::SecretUnverified
             | Code::OpaqueOption
             | Code::ShadowedOption => Severity::Warning,
         }
@@ -135,13 +147,24 @@ impl Code {
             Code::DuplicateComponentSecret => {
                 "two blocks for one component with different secrets (the last wins)"
             }
+            Code::CredentialMissing => {
+                "a Credential(\"NAME\") secret that prosody.service does not load"
+            }
+            Code::SecretFileMissing => {
+                "a FileContents/FileLine secret whose file prosody cannot read"
+            }
             Code::ProsodyLoad => "prosody's own configmanager refuses the config",
             Code::Unreadable => "the main config cannot be read (no line, no column)",
             Code::UnusableHostName => "a name prosody loads but no XMPP address can use",
             Code::GlobalOptionInSection => "a global-only option set under a VirtualHost/Component",
             Code::DuplicateOption => "an option set twice in one section",
             Code::DuplicateComponent => "two blocks for one component",
-            Code::WeakSecret => "a secret shorter than 16 bytes, or a placeholder",
+            Code::WeakSecret => {
+                "a secret shorter than 16 bytes, or a placeholder (also behind Credential/FileContents)"
+            }
+            Code::SecretUnverified => {
+                "a secret behind Credential()/FileContents() that cannot be read here (not root)"
+            }
             Code::OpaqueOption => "code that sets options where a static reading cannot follow",
             Code::ShadowedOption => "an option assigned after a top-level `local` of its name",
         }

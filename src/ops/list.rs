@@ -23,8 +23,17 @@ pub struct ComponentInfo {
     pub file: PathBuf,
     pub line: usize,
     pub secret_set: bool,
-    /// `"literal"`, `"expression"` (e.g. `Credential("x")`) or `"none"`.
+    /// `"literal"`, `"credential"` (`Credential("NAME")`), `"file"`
+    /// (`FileContents`/`FileLine`/`FileLines("PATH")`), `"expression"` (any
+    /// other expression) or `"none"`. (Before prosody 13's helpers were
+    /// recognised, those were `"expression"` too.)
     pub secret_source: &'static str,
+    /// Where prosody 13 reads the secret from, for `"credential"` and
+    /// `"file"`: `{"kind": "Credential", "name": …}` or `{"kind":
+    /// "FileContents", "path": …}` (the path as written: prosody resolves it
+    /// against the directory of the file that names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretRefInfo>,
     /// Only with `--show-secrets`: the literal, or the expression's source text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -33,6 +42,30 @@ pub struct ComponentInfo {
     /// only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub secret_overridden: bool,
+}
+
+/// A reference to a secret kept elsewhere; names a credential or a file,
+/// never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretRefInfo {
+    /// `Credential`, `FileContents`, `FileLine` or `FileLines`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl SecretRefInfo {
+    fn of(r: &crate::document::SecretRef) -> SecretRefInfo {
+        let arg = String::from_utf8_lossy(&r.arg).into_owned();
+        let credential = r.kind == crate::document::SecretRefKind::Credential;
+        SecretRefInfo {
+            kind: r.kind.as_str(),
+            name: credential.then(|| arg.clone()),
+            path: (!credential).then_some(arg),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,11 +102,16 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
                 .map(|l| String::from_utf8_lossy(&l).into_owned())
                 .unwrap_or_else(|| f.doc.slice(&m.span)),
         };
+        let secret_ref = h.secret().and_then(|s| s.secret_ref());
         let (source, secret) = match h.secret() {
             None => ("none", None),
-            Some(s) => match s.literal() {
-                Some(l) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
-                None => ("expression", Some(f.doc.slice(&s.span))),
+            Some(s) => match (s.literal(), &secret_ref) {
+                (Some(l), _) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
+                (None, Some(r)) if r.kind == crate::document::SecretRefKind::Credential => {
+                    ("credential", Some(f.doc.slice(&s.span)))
+                }
+                (None, Some(_)) => ("file", Some(f.doc.slice(&s.span))),
+                (None, None) => ("expression", Some(f.doc.slice(&s.span))),
             },
         };
         components.push(ComponentInfo {
@@ -84,6 +122,7 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
             line: h.line(),
             secret_set: h.secret().is_some(),
             secret_source: source,
+            secret_ref: secret_ref.as_ref().map(SecretRefInfo::of),
             secret: if show_secrets { secret } else { None },
             secret_overridden: false,
         });

@@ -121,19 +121,41 @@ pub fn probe_with(
             ctx.config.display()
         )));
     }
-    let configured = hosts.iter().rev().find_map(|h| h.secret());
-    let literal = configured.as_ref().and_then(|s| s.literal());
+    // The secret prosody uses: the last block's that sets one.
+    let configured = hosts
+        .iter()
+        .rev()
+        .find_map(|h| h.secret().map(|s| (s, &set.files[h.at.file].path)));
+    // A literal, or the value behind prosody 13's Credential()/FileContents()
+    // (decrypted into memory as root, or read from the file).
+    let behind = |s: &crate::document::Value<'_>, file: &std::path::Path| {
+        use crate::diagnostics::secret_refs::{describe, Resolved, Resolver};
+        if let Some(l) = s.literal() {
+            return Ok(l);
+        }
+        let Some(r) = s.secret_ref() else {
+            return Err(format!(
+                "the component_secret of {name} is an expression; cannot probe with it"
+            ));
+        };
+        match Resolver::from_env().resolve(&r, file) {
+            Resolved::Value(v) => Ok(v),
+            Resolved::Missing(why) | Resolved::Unverified(why) => Err(format!(
+                "the component_secret of {name} is read from {}, which cannot be read here: {why}",
+                describe(&r)
+            )),
+        }
+    };
+    let literal = configured
+        .as_ref()
+        .and_then(|(s, file)| behind(s, file).ok());
     let secret = match &given {
         Some(g) => g.secret.clone(),
         None => {
-            configured.ok_or_else(|| {
+            let (s, file) = configured.as_ref().ok_or_else(|| {
                 Error::NotFound(format!("{name} has no component_secret to probe with"))
             })?;
-            literal.clone().ok_or_else(|| {
-                Error::refused(format!(
-                    "the component_secret of {name} is an expression; cannot probe with it"
-                ))
-            })?
+            behind(s, file).map_err(Error::refused)?
         }
     };
     // A component set to kick_old would lose its live session to our probe.

@@ -62,10 +62,70 @@ local function created_temp(name)
   local k = dir and key(dir)
   return k and created[k .. "/" .. base]
 end
-if next(by_name) then
+-- Credentials served from memory: fogbow-xmpp-ctl may put, before this
+-- script on our standard input, `local FXC_CREDENTIALS = { dir = DIR,
+-- files = { [NAME] = VALUE } }`: what systemd would put in prosody.service's
+-- $CREDENTIALS_DIRECTORY (decrypted by root outside the unit). A read of
+-- DIR/NAME gets VALUE from a file object in memory, never a file on disk;
+-- any other name under DIR does not exist, as it would not in the unit.
+local served = type(FXC_CREDENTIALS) == "table" and FXC_CREDENTIALS or nil
+local function memfile(content)
+  local pos = 1
+  local f = {}
+  local function line(keep)
+    if pos > #content then return nil end
+    local nl = content:find("\n", pos, true)
+    local stop = nl or #content
+    local l = content:sub(pos, keep and stop or (nl and nl - 1 or stop))
+    pos = stop + 1
+    return l
+  end
+  function f.read(_, fmt, ...)
+    fmt = fmt or "l"
+    if type(fmt) == "number" then
+      if pos > #content and fmt > 0 then return nil end
+      local s = content:sub(pos, pos + fmt - 1)
+      pos = pos + #s
+      return s
+    end
+    fmt = tostring(fmt):gsub("^%*", ""):sub(1, 1)
+    if fmt == "a" then
+      local s = content:sub(pos)
+      pos = #content + 1
+      return s
+    elseif fmt == "L" then
+      return line(true)
+    elseif fmt == "n" then
+      return nil
+    end
+    return line(false)
+  end
+  function f.lines(_, fmt) return function() return f:read(fmt) end end
+  function f.close() return true end
+  function f.seek(_, whence, offset)
+    whence, offset = whence or "cur", offset or 0
+    local base = whence == "set" and 0 or whence == "end" and #content or pos - 1
+    pos = base + offset + 1
+    return pos - 1
+  end
+  return f
+end
+local function credential_of(name)
+  if not served or type(name) ~= "string" then return nil end
+  local prefix = served.dir .. "/"
+  if name:sub(1, #prefix) ~= prefix then return nil end
+  local rest = name:sub(#prefix + 1):gsub("^/+", "")
+  local value = served.files[rest]
+  if value then return memfile(value) end
+  return false
+end
+if next(by_name) or served then
   local open = io.open
   io.open = function(name, mode, ...)
     if mode == nil or tostring(mode):match("^r") then
+      local c = credential_of(name)
+      if c then return c end
+      if c == false then return nil, name .. ": No such file or directory", 2 end
       local t = by_name[name] or (type(name) == "string" and overlay[key(name) or ""])
         or created_temp(name)
       if t then return open(t, mode, ...) end
@@ -87,6 +147,23 @@ end)
 if not ok_require then
   io.stderr:write("cannot load prosody's configmanager: ", tostring(cm), "\n")
   os.exit(3)
+end
+-- prosody 13 reads `Credential("NAME")` from $CREDENTIALS_DIRECTORY/NAME.
+-- As its start-up does (util/startup.lua): the directory systemd gives the
+-- unit (to ExecStartPre= and ExecReload= too), or the one we serve from
+-- memory; without either, as prosodyctl does, a Credential() is only a
+-- warning (fogbow-xmpp-ctl says which it could not verify). prosody 0.12
+-- has none of this: there Credential is an undefined global, and prosody
+-- fails on it, so we do too.
+if cm.set_credentials_directory then
+  local dir = os.getenv("CREDENTIALS_DIRECTORY")
+  if served then
+    cm.set_credentials_directory(served.dir)
+  elseif dir and dir ~= "" then
+    cm.set_credentials_directory(dir)
+  elseif cm.set_credential_fallback_mode then
+    cm.set_credential_fallback_mode("warn")
+  end
 end
 local ok, kind, err = cm.load(config)
 if not ok then

@@ -55,6 +55,16 @@ impl Installed {
         Some(Installed { lua, lib })
     }
 
+    /// Whether this prosody has prosody 13's config helpers
+    /// (`Credential()`, `FileContents()`, …): its configmanager can be told
+    /// a credentials directory. prosody 0.12 has none of them.
+    pub fn has_credentials(&self) -> bool {
+        std::fs::read(self.lib.join("core/configmanager.lua")).is_ok_and(|t| {
+            t.windows(b"set_credentials_directory".len())
+                .any(|w| w == b"set_credentials_directory")
+        })
+    }
+
     /// Loads `config` with prosody's configmanager.
     pub fn load(&self, config: &Path) -> Result<Verdict, String> {
         self.load_with(config, &[])
@@ -70,33 +80,65 @@ impl Installed {
 
     /// Starts loading `config` (see [`Installed::load_with`]) and returns at
     /// once: `check` runs its static pass while prosody's loader works.
+    /// `Credential()` is read as prosody's start-up reads it: from
+    /// `$CREDENTIALS_DIRECTORY` when that is set (in the unit), else it is
+    /// only a warning (as `prosodyctl` does).
     pub fn start(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Loading, String> {
+        self.start_serving(config, overlay, Credentials::Environment)
+    }
+
+    /// [`Installed::start`], with `credentials` as where prosody reads
+    /// `Credential()` from. Served values reach the loader through its
+    /// standard input and are read from memory there, never from a file.
+    pub fn start_serving(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+        credentials: Credentials<'_>,
+    ) -> Result<Loading, String> {
+        let served = match credentials {
+            Credentials::Served(s) => Some(s),
+            _ => None,
+        };
         // prosody resolves relative Includes against the path it is given,
         // joined to its own working directory: an absolute path gives the
         // verdict prosody gives the config wherever we are run from.
         let config = absolute(config);
-        let mut child = Command::new(&self.lua)
-            .arg("-")
+        let mut cmd = Command::new(&self.lua);
+        cmd.arg("-")
             .arg(&config)
             .args(overlay.iter().flat_map(|(real, temp)| [real, temp]))
             .env("FXC_PROSODY_LIB", &self.lib)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot run {}: {}",
-                    self.lua.display(),
-                    crate::secret::plain_io(&e)
-                )
-            })?;
-        // The script is small: it fits in the pipe, so this cannot block.
-        let _ = child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(LOADER.as_bytes());
+            .stderr(Stdio::piped());
+        match credentials {
+            Credentials::Environment => {}
+            Credentials::Directory(d) => {
+                cmd.env("CREDENTIALS_DIRECTORY", d);
+            }
+            // What we serve is what the unit would get; not another directory.
+            Credentials::Served(_) => {
+                cmd.env_remove("CREDENTIALS_DIRECTORY");
+            }
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            format!(
+                "cannot run {}: {}",
+                self.lua.display(),
+                crate::secret::plain_io(&e)
+            )
+        })?;
+        let mut script = served
+            .map(ServedCredentials::lua_prefix)
+            .unwrap_or_default();
+        script.extend_from_slice(LOADER.as_bytes());
+        // Written from a thread: with credentials the script may not fit in
+        // the pipe, and the loader reads all of it before it runs.
+        let mut stdin = child.stdin.take().expect("piped");
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&script);
+        });
         // stderr is read while the loader runs: an error longer than the
         // pipe buffer would otherwise block it until our deadline and be
         // reported as a hang. A bounded prefix is kept; the rest is drained.
@@ -126,6 +168,70 @@ impl Installed {
             deadline: Instant::now() + LOAD_TIMEOUT,
             config,
         })
+    }
+}
+
+/// Where prosody's loader reads `Credential("NAME")` from.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Credentials<'a> {
+    /// As prosody's start-up: `$CREDENTIALS_DIRECTORY` when set, else a
+    /// `Credential()` is only a warning (as `prosodyctl` does).
+    #[default]
+    Environment,
+    /// This credentials directory (the running service's, for a check in
+    /// its `ExecReload=`, where systemd does not set the variable).
+    Directory(&'a Path),
+    /// These values, from memory (see [`ServedCredentials`]).
+    Served(&'a ServedCredentials),
+}
+
+/// Credentials for the loader to serve as prosody.service's
+/// `$CREDENTIALS_DIRECTORY` (see [`Installed::start_serving`]).
+#[derive(Clone, Default)]
+pub struct ServedCredentials {
+    /// The directory prosody is told credentials are in (systemd's
+    /// `/run/credentials/prosody.service`): reads under it are served.
+    pub dir: PathBuf,
+    /// Credential name and value.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for ServedCredentials {
+    /// Names only: a value is a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.files.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ServedCredentials")
+            .field("dir", &self.dir)
+            .field("names", &names)
+            .finish()
+    }
+}
+
+impl ServedCredentials {
+    /// `local FXC_CREDENTIALS = {…}` for the top of the loader script:
+    /// every byte of every string as a decimal escape, so any name or value
+    /// is a valid Lua string that reads back exactly.
+    fn lua_prefix(&self) -> Vec<u8> {
+        fn lua_string(out: &mut Vec<u8>, bytes: &[u8]) {
+            out.push(b'"');
+            for b in bytes {
+                out.extend_from_slice(format!("\\{b:03}").as_bytes());
+            }
+            out.push(b'"');
+        }
+        let mut out = b"local FXC_CREDENTIALS = { dir = ".to_vec();
+        lua_string(&mut out, self.dir.as_os_str().as_encoded_bytes());
+        out.extend_from_slice(b", files = {");
+        for (name, value) in &self.files {
+            out.push(b'[');
+            lua_string(&mut out, name.as_bytes());
+            out.extend_from_slice(b"] = ");
+            lua_string(&mut out, value);
+            out.push(b',');
+        }
+        // One line: the script's own line numbers move by one only.
+        out.extend_from_slice(b"} }\n");
+        out
     }
 }
 

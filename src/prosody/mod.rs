@@ -11,4 +11,4 @@ pub mod listener;
 pub mod loader;
 pub mod names;
 
-pub use loader::{absolute, Installed, Loading, Verdict, LIB_DIR};
+pub use loader::{absolute, Credentials, Installed, Loading, ServedCredentials, Verdict, LIB_DIR};

@@ -129,13 +129,14 @@ pub fn run(
     let log = ProsodyLog::read(set, main);
     // One set of items per component, however many blocks declare it:
     // prosody merges them, and the secret it uses is the last one set.
-    let mut components: Vec<(Vec<u8>, String, Option<crate::document::Value<'_>>)> = Vec::new();
+    type Secret<'v> = Option<(crate::document::Value<'v>, &'v Path)>;
+    let mut components: Vec<(Vec<u8>, String, Secret<'_>)> = Vec::new();
     for h in set.hosts().filter(|h| h.is_external()) {
         let Some(name) = h.literal_name() else {
             continue;
         };
         let folded = crate::names::fold(name.as_bytes()).into_owned();
-        let secret = h.secret();
+        let secret = h.secret().map(|s| (s, set.files[h.at.file].path.as_path()));
         match components.iter_mut().find(|(f, _, _)| *f == folded) {
             Some((_, _, s)) => {
                 if secret.is_some() {
@@ -145,9 +146,10 @@ pub fn run(
             None => components.push((folded, name, secret)),
         }
     }
+    let mut resolver = diagnostics::secret_refs::Resolver::from_env();
     for (_, name, secret) in components {
         items.extend(name_resolves_here(&name, &mine, &hosts));
-        items.push(secret_is_strong(&name, secret));
+        items.push(secret_is_strong(&name, secret, &mut resolver));
         items.push(no_authentication_failures(&name, &log));
     }
     Report {
@@ -768,18 +770,42 @@ fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
     )
 }
 
-/// The component's secret is set and not weak (the rule `check` uses).
-fn secret_is_strong(name: &str, secret: Option<crate::document::Value<'_>>) -> Item {
+/// The component's secret is set and not weak (the rule `check` uses),
+/// read through prosody 13's `Credential()`/`FileContents()`/`FileLine()`
+/// where it can be (a credential is decrypted only by root).
+fn secret_is_strong(
+    name: &str,
+    secret: Option<(crate::document::Value<'_>, &Path)>,
+    resolver: &mut diagnostics::secret_refs::Resolver,
+) -> Item {
+    use diagnostics::secret_refs::{describe, Resolved};
+    let judge = |l: &[u8], from: &str| match diagnostics::weak_secret(l) {
+        true => (
+            false,
+            format!("{from}a Fogbow guide placeholder, or shorter than 16 bytes"),
+        ),
+        false => (
+            true,
+            format!("{from}set, not a placeholder, at least 16 bytes"),
+        ),
+    };
     let (ok, detail) = match secret {
         None => (false, "no component_secret".to_string()),
-        Some(s) => match s.literal() {
-            Some(l) if diagnostics::weak_secret(&l) => (
-                false,
-                "a Fogbow guide placeholder, or shorter than 16 bytes".into(),
-            ),
-            Some(_) => (true, "set, not a placeholder, at least 16 bytes".into()),
-            // FileContents(), Credential(), a concatenation: not read here.
-            None => (
+        Some((s, file)) => match (s.literal(), s.secret_ref()) {
+            (Some(l), _) => judge(&l, ""),
+            (None, Some(r)) => {
+                let from = describe(&r);
+                match resolver.resolve(&r, file) {
+                    Resolved::Value(v) => judge(&v, &format!("read from {from}: ")),
+                    // prosody fails on it: `config passes check` says how.
+                    Resolved::Missing(why) => (false, format!("read from {from}, but {why}")),
+                    Resolved::Unverified(why) => {
+                        (true, format!("read from {from}: not checked here ({why})"))
+                    }
+                }
+            }
+            // A concatenation, another function: not read here.
+            (None, None) => (
                 true,
                 "set by an expression: its value is not checked".into(),
             ),

@@ -2,7 +2,8 @@
 //! guarded restart and reload), the journal ([`journal`]: diagnostics as
 //! structured records, the audit trail), a real XEP-0114 handshake against
 //! the running server ([`probe`]), the install guide's checklist
-//! ([`doctor`]), and systemd's encrypted credentials ([`credentials`]).
+//! ([`doctor`]), and systemd's encrypted credentials ([`credentials`]; which
+//! ones prosody.service gets: [`unit_credentials`]).
 
 pub mod credentials;
 pub mod doctor;
@@ -10,3 +11,4 @@ pub mod journal;
 pub mod probe;
 pub mod running;
 pub mod service;
+pub mod unit_credentials;
