@@ -49,6 +49,10 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings 2>&1
+# prosody 13 (Debian 13) runs in tests through a chroot of the cached root
+# the container tests use: made here, before the tests that need it.
+echo "== the Debian 13 root for prosody 13 (cached under target/containers)"
+as_root bash -c '. tests/systemd/container.sh && need_tools && cache_root trixie'
 echo "== cargo test"
 cargo test --locked --all-targets 2>&1
 echo "== the systemd gate and the running server under a real systemd (bookworm and trixie in systemd-nspawn)"

@@ -61,6 +61,19 @@ make_root() {
   tar --zstd -cpf "$tarball.part" -C "$dir" . && mv "$tarball.part" "$tarball"
 }
 
+# The cached root of SUITE, made (debootstrap, about a minute) when it is
+# missing: tests that chroot into it (tests/credentials_read.rs) need it
+# before `cargo test` runs.
+cache_root() {
+  local suite=$1 tmp
+  if ls "$FXC_CACHE/$suite"-*.tar.zst >/dev/null 2>&1; then
+    return 0
+  fi
+  tmp=$(mktemp -d /var/tmp/fxc-root.XXXXXX)
+  make_root "$suite" "$tmp/root"
+  rm -rf "$tmp"
+}
+
 boot() {
   local dir=$1
   MACHINE=$2

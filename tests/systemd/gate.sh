@@ -148,3 +148,11 @@ halt
 echo "== the running server: tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}"
 # shellcheck disable=SC2086
 bash tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}
+
+# Issue 14: secrets in encrypted systemd credentials. The gate with a
+# hand-written Credential() config (Debian 13), then the credential store
+# (Debian 13; the refusal on Debian 12).
+echo "== the gate and Credential(): tests/systemd/credentials-gate.sh"
+bash tests/systemd/credentials-gate.sh
+echo "== the credential store: tests/systemd/credentials.sh"
+bash tests/systemd/credentials.sh
