@@ -60,8 +60,9 @@ fn shown(doc: &Document, show_secrets: bool) -> Vec<u8> {
 
 /// The text with the contents of every string literal replaced by
 /// `******** (hmac:…)`, its value's fingerprint for this run (quotes
-/// kept), except section names, module names and
-/// `Include` paths: what a diff may show without `--show-secrets`. Any
+/// kept), except section names, module names, `Include` paths and the
+/// argument of `Credential()`/`FileContents()`/`FileLine(s)()` (where a
+/// secret is, not what): what a diff may show without `--show-secrets`. Any
 /// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
 /// not only a `component_secret`.
 pub fn mask_secrets(doc: &Document) -> Vec<u8> {
@@ -97,16 +98,39 @@ pub fn mask_secrets(doc: &Document) -> Vec<u8> {
             .is_some_and(|s| s.start <= t.start && t.end <= s.end)
     };
     let text = doc.text();
+    use crate::document::lexer::{Sym, Tok};
     let mut edits = Vec::new();
     let mut lx = crate::document::lexer::Lexer::new(text);
+    // The last two tokens (comments aside): a string right after
+    // `Credential(`/`Credential` (or prosody 13's file helpers) names where
+    // the secret is, never the secret: shown.
+    let mut before: [Option<crate::document::lexer::Token>; 2] = [None, None];
+    let helper = |t: &Option<crate::document::lexer::Token>| {
+        t.as_ref().is_some_and(|t| {
+            t.kind == Tok::Name
+                && matches!(
+                    &text[t.span.clone()],
+                    b"Credential" | b"FileContents" | b"FileLine" | b"FileLines"
+                )
+        })
+    };
     while let Ok(t) = lx.next_token() {
         match t.kind {
-            crate::document::lexer::Tok::Eof => break,
-            crate::document::lexer::Tok::Str if !is_shown(&t.span) => {
-                edits.push((t.span.clone(), masked(&text[t.span])))
+            Tok::Eof => break,
+            Tok::Comment => continue,
+            Tok::Str if !is_shown(&t.span) => {
+                let names_a_place = helper(&before[1])
+                    || (helper(&before[0])
+                        && before[1]
+                            .as_ref()
+                            .is_some_and(|p| p.kind == Tok::Sym(Sym::LParen)));
+                if !names_a_place {
+                    edits.push((t.span.clone(), masked(&text[t.span.clone()])))
+                }
             }
             _ => {}
         }
+        before = [before[1].take(), Some(t)];
     }
     doc.splice(edits)
 }
@@ -212,6 +236,21 @@ mod tests {
     fn masked_text(src: &str) -> String {
         let doc = Document::parse(src.as_bytes().to_vec()).unwrap();
         String::from_utf8(mask_secrets(&doc)).unwrap()
+    }
+
+    /// Where a secret is read from is shown; what it is, never: the
+    /// argument of prosody 13's helpers, in both call forms, but not a
+    /// string that only follows one elsewhere.
+    #[test]
+    fn helper_arguments_are_shown() {
+        let t = masked_text(
+            "Component \"a.example\"\n\tcomponent_secret = Credential(\"fogbow-xmpp-ctl.a\")\n\
+             Component \"b.example\"\n\tcomponent_secret = FileLine \"b.secret\" -- file\n\
+             x = { Credential, \"not-a-place\" }\n",
+        );
+        assert!(t.contains("Credential(\"fogbow-xmpp-ctl.a\")"), "{t}");
+        assert!(t.contains("FileLine \"b.secret\""), "{t}");
+        assert!(!t.contains("not-a-place"), "{t}");
     }
 
     /// Equal values (however written) share a fingerprint within a run, a
