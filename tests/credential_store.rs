@@ -493,3 +493,43 @@ fn prosody_0_12_refuses_credentials_and_changes_nothing() {
     ok(&s.run(&["migrate", "--to", "config"]));
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
 }
+
+/// A string secret replaced by a new one stored in a credential is a
+/// rotation, not a move: the old string is not scrubbed into a
+/// `Credential()` it never was, and `restore --undo` gives back exactly
+/// the config before it (the old string, no credential, no drop-in).
+/// (It failed before: the old string was scrubbed out of every backup and
+/// the undo wrote the new secret as a string.)
+#[test]
+fn rotating_a_string_into_a_credential_undoes_exactly() {
+    if !ready("rotating_a_string_into_a_credential_undoes_exactly") {
+        return;
+    }
+    let s = scratch("cred-rotate-move", "");
+    let original =
+        format!("Component \"{NAME}\"\n\tcomponent_secret = \"old-string-secret-0123\"\n");
+    s.config(&original);
+    let new = s.secret("new-credential-secret-4567");
+    ok(&run13(
+        &s,
+        &[
+            "add",
+            NAME,
+            "--secret-store",
+            "credential",
+            "--secret-file",
+            new.to_str().unwrap(),
+            "--replace",
+        ],
+        None,
+    ));
+    assert_eq!(
+        decrypt(CRED, &cred_file(&s, CRED)),
+        b"new-credential-secret-4567"
+    );
+    let j = json(&run13(&s, &["restore", "--undo", "--json"], None));
+    assert_eq!(j["action"], "undone", "{j}");
+    assert_eq!(s.read("prosody.cfg.lua"), original);
+    assert!(!cred_file(&s, CRED).exists());
+    assert!(!drop_in(&s).exists());
+}

@@ -131,9 +131,14 @@ pub(super) fn edit_with(
             && matches!(f.change, credstore::SysChange::Write(_))
     });
     let moved = match (&state_before, &state_after) {
-        (SecretState::Literal(s), SecretState::Ours(c)) => {
+        // A move only when the credential holds that very string: a new
+        // secret stored in a credential is a rotation, undone from the
+        // backup, which keeps the old (now refused) string as any
+        // rotation's backup does.
+        (SecretState::Literal(s), SecretState::Ours(c)) if holds(&system, c, s) => {
             Some(("to-credential", Some((s.clone(), c.clone()))))
         }
+        (SecretState::Literal(_), SecretState::Ours(_)) => None,
         (SecretState::Ours(_), SecretState::Literal(_)) => Some(("to-config", None)),
         _ => None,
     };
@@ -191,6 +196,18 @@ pub(super) fn edit_with(
         notes.extend(credstore::scrub(ctx, &secret, &cred, &edited.after));
     }
     Ok(outcome(true, backup, None, warnings, notes, deleted))
+}
+
+/// Whether this edit's new credential `cred` holds `secret` (decrypted in
+/// memory; a dry run writes no credential, so it never does).
+fn holds(system: &[SysFile], cred: &str, secret: &[u8]) -> bool {
+    system.iter().any(|f| {
+        f.kind == credstore::SysKind::Credential
+            && f.path.file_stem().is_some_and(|n| n == cred)
+            && matches!(&f.change, credstore::SysChange::Write(b)
+                if !b.is_empty()
+                    && crate::credentials::decrypt_bytes(cred, b).is_ok_and(|p| p == secret))
+    })
 }
 
 /// Stage 1: the config, read under the lock (which the caller holds until
@@ -433,11 +450,41 @@ fn commit(
     let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared)?
         .into_iter()
         .collect();
-    // Our files outside the config, complete on disk before the first rename too.
+    // Our files outside the config, complete on disk before the first rename
+    // too, and renamed in the order that is safe if we are killed between
+    // two renames: new credentials and the drop-in that loads them first,
+    // then the config that reads them, then the credentials it no longer
+    // reads (an extra credential is harmless; a missing one keeps prosody
+    // from starting).
     let ours = credstore::prepare(ctx, system)?;
     let ours_contents: Vec<Option<Vec<u8>>> = ours.iter().map(|(_, c)| c.clone()).collect();
-    prepared.extend(ours.into_iter().map(|(p, _)| p));
-    contents.extend(ours_contents.iter().map(Option::as_deref));
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    for (((p, _), c), f) in ours.into_iter().zip(&ours_contents).zip(system) {
+        let before_config = match (f.kind, c) {
+            (_, None) => false,
+            (credstore::SysKind::Credential, Some(_)) => true,
+            // The drop-in goes first when it loads a credential it did not
+            // (the config is about to read it), last when it only drops some.
+            (credstore::SysKind::DropIn, Some(new)) => {
+                let old = std::fs::read_to_string(&f.path).unwrap_or_default();
+                let old = crate::credentials::parse_drop_in(&old);
+                crate::credentials::parse_drop_in(&String::from_utf8_lossy(new))
+                    .iter()
+                    .any(|l| !old.contains(l))
+            }
+        };
+        let entry = (p, c.as_deref());
+        if before_config {
+            first.push(entry);
+        } else {
+            last.push(entry);
+        }
+    }
+    let config_files: Vec<_> = prepared.drain(..).zip(contents.drain(..)).collect();
+    for (p, c) in first.into_iter().chain(config_files).chain(last) {
+        prepared.push(p);
+        contents.push(c);
+    }
     let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
     let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
     if backups.keep > 0 {

@@ -197,6 +197,16 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
     })
 }
 
+/// Decrypts the `.cred` bytes `cred` of credential `name` (not yet on disk:
+/// an edit's prepared credential), in memory only.
+pub fn decrypt_bytes(name: &str, cred: &[u8]) -> Result<Vec<u8>, String> {
+    pipe(
+        Command::new("systemd-creds").args(["decrypt", &format!("--name={name}"), "-", "-"]),
+        cred,
+    )
+    .map_err(|e| format!("systemd-creds cannot decrypt the credential {name}: {e}"))
+}
+
 /// Runs `cmd` with `input` on its standard input; its standard output, or
 /// its standard error as the message.
 fn pipe(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
