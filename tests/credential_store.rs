@@ -533,3 +533,66 @@ fn rotating_a_string_into_a_credential_undoes_exactly() {
     assert!(!cred_file(&s, CRED).exists());
     assert!(!drop_in(&s).exists());
 }
+
+/// A scrub a kill interrupted (its marker still in the backup directory,
+/// a backup still holding the moved secret as a string) is finished by
+/// the next edit of any component, and its marker removed.
+#[test]
+fn an_interrupted_scrub_is_finished_by_the_next_edit() {
+    if !ready("an_interrupted_scrub_is_finished_by_the_next_edit") {
+        return;
+    }
+    let s = scratch("cred-scrub-pending", "");
+    let literal = format!("Component \"{NAME}\"\n\tcomponent_secret = \"{SECRET}\"\n");
+    s.config(&literal);
+    // An edit, so that a backup exists; then the move into a credential.
+    let other = s.secret("other-secret-0123456789abcdef");
+    ok(&run13(
+        &s,
+        &[
+            "add",
+            "other.fog.test",
+            "--secret-file",
+            other.to_str().unwrap(),
+        ],
+        None,
+    ));
+    ok(&run13(&s, &["migrate", "--to", "credential", NAME], None));
+    assert!(files_holding(&s.path("var"), SECRET.as_bytes()).is_empty());
+    // As if killed between the commit and the scrub: a backup with the
+    // string, and the marker the move wrote before its commit.
+    let j = json(&run13(&s, &["restore", "--list", "--json"], None));
+    let newest = j.as_array().unwrap().last().unwrap()["backup"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let planted = format!("{}20990101T000000.000000000Z", &newest[..newest.len() - 26]);
+    std::fs::write(&planted, &literal).unwrap();
+    std::fs::set_permissions(
+        &planted,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let marker = s.path(&format!("var/backups/fogbow-xmpp-ctl.scrub-pending.{CRED}"));
+    std::fs::write(&marker, "").unwrap();
+
+    let third = s.secret("third-secret-0123456789abcdef");
+    ok(&run13(
+        &s,
+        &[
+            "add",
+            "third.fog.test",
+            "--secret-file",
+            third.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert_eq!(
+        files_holding(&s.path("var"), SECRET.as_bytes()),
+        Vec::<PathBuf>::new()
+    );
+    assert!(std::fs::read_to_string(&planted)
+        .unwrap()
+        .contains(&format!("Credential(\"{CRED}\")")));
+    assert!(!marker.exists());
+}

@@ -608,6 +608,28 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// bytes follows, so `restore --undo` keeps working. Not done while the
 /// live config still holds the secret as a string (another component's):
 /// then it is not a secret the backups alone hold. Returns notes.
+/// Finishes the scrubs a kill (or a failure) left pending: each marked
+/// credential is decrypted (root) and [`scrub`] runs again; its marker goes
+/// once nothing is left to report. Returns notes.
+pub(super) fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
+    let dir = &ctx.settings.backup_dir;
+    let mut notes = Vec::new();
+    for cred in safe_write::pending_scrubs(dir) {
+        let path = credentials::cred_path_in(&ctx.settings.credentials_dir, &cred);
+        let Ok(secret) = credentials::decrypt(&cred, &path) else {
+            // Its credential is gone (or not ours to read): nothing can say
+            // which string to look for; the marker stays for root.
+            continue;
+        };
+        let left = scrub(ctx, &secret, &cred, set);
+        if left.is_empty() {
+            safe_write::scrub_done(dir, &cred);
+        }
+        notes.extend(left);
+    }
+    notes
+}
+
 pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
     if after
         .files
@@ -618,7 +640,8 @@ pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet)
     }
     let dir = &ctx.settings.backup_dir;
     let mut notes = Vec::new();
-    let (backups, records) = match safe_write::all_backups_and_records(dir) {
+    let main = after.files[0].real_path.clone();
+    let (backups, records) = match safe_write::backups_and_records_of(dir, &main) {
         Ok(v) => v,
         Err(e) => {
             return vec![format!(

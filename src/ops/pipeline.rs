@@ -42,6 +42,12 @@ pub(super) fn edit_with(
     plan: impl FnOnce(&ConfigSet) -> Result<(Plan, Vec<SysFile>), Error>,
 ) -> Result<EditOutcome, Error> {
     let (_lock, set) = load(ctx, opts.dry_run)?;
+    // A scrub a kill interrupted is finished first, under the lock.
+    let pending_notes = if opts.dry_run {
+        Vec::new()
+    } else {
+        credstore::finish_pending_scrubs(ctx, &set)
+    };
     let (
         Plan {
             action,
@@ -149,7 +155,7 @@ pub(super) fn edit_with(
     };
 
     // A secret written where others can read it is theirs too: say so.
-    let mut notes = Vec::new();
+    let mut notes = pending_notes;
     if matches!(action, Action::Added | Action::Replaced | Action::Migrated)
         && matches!(state_after, SecretState::Literal(_))
     {
@@ -169,6 +175,18 @@ pub(super) fn edit_with(
     if opts.dry_run {
         let diff = diff::render(&edited, &old_side, opts.show_secrets);
         return Ok(outcome(true, None, Some(diff), warnings, notes, deleted));
+    }
+    // A move's scrub is marked before the commit that makes backups hold
+    // the old string, so a kill before the scrub is finished by the next
+    // edit (below, and at the start of every edit).
+    if let (Some((_, Some((_, cred)))), true) = (&moved, ctx.settings.backups > 0) {
+        safe_write::mark_scrub(
+            &Backups {
+                dir: ctx.settings.backup_dir.clone(),
+                keep: ctx.settings.backups,
+            },
+            cred,
+        )?;
     }
     let (backup, commit_notes) = commit(
         ctx,
@@ -193,7 +211,11 @@ pub(super) fn edit_with(
     }
     // The old string is now only in backups: scrub it there.
     if let Some((_, Some((secret, cred)))) = moved {
-        notes.extend(credstore::scrub(ctx, &secret, &cred, &edited.after));
+        let left = credstore::scrub(ctx, &secret, &cred, &edited.after);
+        if left.is_empty() {
+            safe_write::scrub_done(&ctx.settings.backup_dir, &cred);
+        }
+        notes.extend(left);
     }
     Ok(outcome(true, backup, None, warnings, notes, deleted))
 }

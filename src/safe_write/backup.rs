@@ -324,35 +324,73 @@ pub fn list_records(dir: &Path, config: &Path) -> Result<Vec<(String, EditRecord
     Ok(out)
 }
 
-/// Every backup and every edit record in `dir`, of any file (names ending
-/// in our timestamp, or in it and `.edit`): what a scrub of a secret reads.
-pub fn all_backups_and_records(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), WriteError> {
-    if !dir.is_absolute() {
-        return Ok((Vec::new(), Vec::new()));
+/// The backups and edit records of `config` in `dir`: its own backups,
+/// its records, and the backups of every other file those records name (a
+/// component's own `conf.d` file): what a scrub of one of its secrets
+/// reads, and nothing of another config that shares the directory.
+pub fn backups_and_records_of(
+    dir: &Path,
+    config: &Path,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), WriteError> {
+    let records = record_paths(dir, config)?;
+    let mut files = vec![config.to_path_buf()];
+    for (_, rec) in list_records(dir, config)? {
+        files.extend(rec.files.iter().map(FileRecord::real_path));
     }
-    match std::fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
-        Err(e) => return Err(io_error("use the backup directory", dir, e)),
-        Ok(_) => check_backup_dir(dir)?,
-    }
-    let read = |e| io_error("read the backup directory", dir, e);
-    let (mut backups, mut records) = (Vec::new(), Vec::new());
-    for entry in std::fs::read_dir(dir).map_err(read)? {
-        let entry = entry.map_err(read)?;
-        if !entry.file_type().map_err(read)?.is_file() {
-            continue;
-        }
-        let p = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        match name.strip_suffix(RECORD_SUFFIX) {
-            Some(stem) if time_of(Path::new(stem)).is_some() => records.push(p),
-            None if time_of(&p).is_some() => backups.push(p),
-            _ => {}
-        }
+    files.sort();
+    files.dedup();
+    let mut backups = Vec::new();
+    for f in &files {
+        backups.extend(list_backups(dir, f)?);
     }
     backups.sort();
-    records.sort();
+    backups.dedup();
     Ok((backups, records))
+}
+
+/// Prefix of a pending-scrub marker in the backup directory; the rest of
+/// its name is the credential whose secret the backups may still hold.
+const SCRUB_PENDING: &str = "fogbow-xmpp-ctl.scrub-pending.";
+
+/// Marks, before a move's commit, that the backups of the config may hold
+/// the secret of credential `cred` in plaintext until they are scrubbed:
+/// an empty 0600 file, removed by [`scrub_done`]; one a kill left behind
+/// is found by [`pending_scrubs`] and finished by the next edit.
+pub fn mark_scrub(b: &Backups, cred: &str) -> Result<(), WriteError> {
+    ensure_backup_dir(&b.dir)?;
+    let path = b.dir.join(format!("{SCRUB_PENDING}{cred}"));
+    match open_new(&path, 0o600) {
+        Ok(_) => {
+            sync_dir(&b.dir);
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_error("mark a pending scrub in", &b.dir, e)),
+    }
+}
+
+/// The credentials whose scrub a marker says is still to do.
+pub fn pending_scrubs(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix(SCRUB_PENDING))
+                .map(String::from)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The scrub for `cred` is done: its marker goes.
+pub fn scrub_done(dir: &Path, cred: &str) {
+    let _ = std::fs::remove_file(dir.join(format!("{SCRUB_PENDING}{cred}")));
+    sync_dir(dir);
 }
 
 /// Replaces a backup or record with `bytes` (a scrubbed version), `0600`,

@@ -30,8 +30,9 @@ mod temp;
 mod trust;
 
 pub use backup::{
-    all_backups_and_records, check_backup_dir, content_hash, list_backups, list_records,
-    read_backup, rewrite_backup, time_of, write_record, Backups, EditRecord, FileRecord,
+    backups_and_records_of, check_backup_dir, content_hash, list_backups, list_records, mark_scrub,
+    pending_scrubs, read_backup, rewrite_backup, scrub_done, time_of, write_record, Backups,
+    EditRecord, FileRecord,
 };
 pub use error::{io_error, WriteError};
 pub use lock::{lock_path, Lock, LOCK_DIR};
