@@ -176,6 +176,15 @@ impl Resolver {
             )),
             Lookup::Loaded(source) => {
                 let encrypted = matches!(source, Source::Encrypted(_));
+                // A path with systemd's `%` specifiers is not resolved here.
+                if let Source::Encrypted(Some(p)) | Source::Plain(Some(p)) = source {
+                    if p.as_os_str().as_encoded_bytes().contains(&b'%') {
+                        return Resolved::Unverified(format!(
+                            "{unit} loads the credential {name:?} from {}, whose % specifiers are not resolved here",
+                            p.display()
+                        ));
+                    }
+                }
                 let Some(file) = unit_credentials::source_file(name, source) else {
                     return Resolved::Missing(format!(
                         "{unit} loads the credential {name:?} from no file that exists (searched the credential stores): systemd will fail to start prosody"
@@ -185,6 +194,14 @@ impl Resolver {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Resolved::Missing(format!(
                             "{unit} loads the credential {name:?} from {}, which does not exist: systemd will fail to start prosody",
+                            file.display()
+                        ))
+                    }
+                    // A directory: systemd loads each file in it as a
+                    // credential of its own; not modelled here.
+                    Ok(m) if m.is_dir() => {
+                        return Resolved::Unverified(format!(
+                            "{unit} loads credentials from the directory {}, which is not read here",
                             file.display()
                         ))
                     }
@@ -430,8 +447,9 @@ mod tests {
         std::fs::write(
             units.join("prosody.service.d/x.conf"),
             format!(
-                "[Service]\nLoadCredential=p:{}\nSetCredential=s:0123456789abcdef\nLoadCredentialEncrypted=e:{}/e.cred\nLoadCredential=gone:/nonexistent/gone\n",
+                "[Service]\nLoadCredential=p:{}\nSetCredential=s:0123456789abcdef\nLoadCredentialEncrypted=e:{}/e.cred\nLoadCredential=gone:/nonexistent/gone\nLoadCredential=spec:/etc/%H/spec\nLoadCredential=dir:{}\n",
                 plain.display(),
+                tmp.path().display(),
                 tmp.path().display()
             ),
         )
@@ -455,6 +473,13 @@ mod tests {
         );
         assert!(
             matches!(r.resolve(&cred("nope"), here), Resolved::Missing(m) if m.contains("prosody will fail to start"))
+        );
+        // What systemd resolves and we do not: never a false "missing".
+        assert!(
+            matches!(r.resolve(&cred("spec"), here), Resolved::Unverified(m) if m.contains("% specifiers"))
+        );
+        assert!(
+            matches!(r.resolve(&cred("dir"), here), Resolved::Unverified(m) if m.contains("directory"))
         );
         // One credential not readable here: the loader only warns.
         assert!(r.served().is_none());

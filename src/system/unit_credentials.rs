@@ -241,8 +241,15 @@ pub fn service_credentials(unit_path: &[PathBuf]) -> Option<ServiceCredentials> 
     // Drop-ins: every `prosody.service.d/*.conf`, one per file name (the
     // directory of highest priority wins), applied in file-name order.
     let mut drop_ins: Vec<(std::ffi::OsString, PathBuf)> = Vec::new();
-    for dir in unit_path {
-        let Ok(entries) = std::fs::read_dir(dir.join(format!("{SERVICE}.d"))) else {
+    // The unit's own drop-in directories, then the ones for every service
+    // (`service.d/`, systemd 245+), each in unit-path priority order.
+    let dirs: Vec<PathBuf> = unit_path
+        .iter()
+        .map(|d| d.join(format!("{SERVICE}.d")))
+        .chain(unit_path.iter().map(|d| d.join("service.d")))
+        .collect();
+    for dir in &dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
         for e in entries.flatten() {
@@ -265,6 +272,10 @@ pub fn service_credentials(unit_path: &[PathBuf]) -> Option<ServiceCredentials> 
     Some(out)
 }
 
+/// The credentials the service manager received (from a container
+/// manager or a VM), which `LoadCredential=ID` without a path reads first.
+pub const SYSTEM_CREDENTIALS: &str = "/run/credentials/@system";
+
 /// The file systemd reads for a `LoadCredential*=` entry of `name`: the
 /// absolute path given, or the first found in the credential stores.
 /// `None`: nothing there (systemd would then fail to start the service).
@@ -276,6 +287,14 @@ pub fn source_file(name: &str, source: &Source) -> Option<PathBuf> {
     };
     if let Some(p) = path.as_ref().filter(|p| p.is_absolute()) {
         return Some(p.clone());
+    }
+    // An ID alone: first among the credentials the service manager itself
+    // was given (a container's or a VM's), as systemd.exec(5) says.
+    if path.is_none() {
+        let system = Path::new(SYSTEM_CREDENTIALS).join(name);
+        if std::fs::symlink_metadata(&system).is_ok() {
+            return Some(system);
+        }
     }
     // An ID alone, or a relative path: searched in the stores.
     let rel = path.clone().unwrap_or_else(|| PathBuf::from(name));
@@ -435,6 +454,25 @@ mod tests {
         assert_eq!(c.lookup("x"), Lookup::Absent);
         assert_eq!(c.files.len(), 4, "{:?}", c.files);
         assert!(c.files.contains(&etc.join("prosody.service.d/10-a.conf")));
+        // A drop-in for every service (`service.d/`) counts too, in name
+        // order with the unit's own; a unit's own of that name wins.
+        w(
+            etc.join("service.d/50-all.conf"),
+            "[Service]\nLoadCredentialEncrypted=d:/d\n",
+        );
+        w(
+            lib.join("service.d/30-c.conf"),
+            "[Service]\nLoadCredentialEncrypted=c:/not-c\n",
+        );
+        let c = service_credentials(&path).unwrap();
+        assert_eq!(
+            c.lookup("d"),
+            Lookup::Loaded(&Source::Encrypted(Some("/d".into())))
+        );
+        assert_eq!(
+            c.lookup("c"),
+            Lookup::Loaded(&Source::Encrypted(Some("/c".into())))
+        );
         // Masked: no unit.
         std::os::unix::fs::symlink("/dev/null", etc.join(SERVICE)).unwrap();
         assert_eq!(service_credentials(&path), None);
