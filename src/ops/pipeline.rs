@@ -201,8 +201,8 @@ pub(super) fn edit_with(
     crate::journal::audit(action.as_str(), name, &file);
     // systemd reads the drop-in at daemon-reload: then at prosody's next start.
     let drop_in_changed = system.iter().any(|f| f.kind == credstore::SysKind::DropIn);
-    if drop_in_changed && crate::credentials::systemd_running() {
-        if let Err(e) = crate::credentials::daemon_reload() {
+    if drop_in_changed && crate::service::systemd_running() {
+        if let Err(e) = crate::service::daemon_reload() {
             notes.push(format!(
                 "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
                 ctx.settings.credentials_drop_in.display()

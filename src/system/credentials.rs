@@ -107,30 +107,6 @@ pub fn prosody_support() -> Result<(), String> {
     ))
 }
 
-/// Whether systemd is the running init (as `sd_booted()` decides).
-pub fn systemd_running() -> bool {
-    Path::new("/run/systemd/system").is_dir()
-}
-
-/// `systemctl daemon-reload`, so that a changed drop-in applies at
-/// prosody's next start.
-pub fn daemon_reload() -> Result<(), String> {
-    let out = Command::new("systemctl")
-        .arg("daemon-reload")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run systemctl: {}", crate::secret::plain_io(&e)))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "systemctl daemon-reload failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// Which key `encrypt` binds to: `host+tpm2` where a TPM2 is usable
 /// (`systemd-creds has-tpm2` exits 0), else `host`.
 pub fn key() -> &'static str {

@@ -57,6 +57,12 @@ pub fn is_active() -> bool {
     }
 }
 
+/// `systemctl daemon-reload`, so that a changed drop-in applies at
+/// prosody's next start.
+pub fn daemon_reload() -> Result<(), String> {
+    run(Command::new("systemctl").arg("daemon-reload")).map(|_| ())
+}
+
 /// Restarts or reloads prosody through the service manager and waits
 /// (bounded by `timeout`) until it is active again. Returns a one-line
 /// outcome. A restart of a stopped or failed prosody starts it (and says
@@ -76,8 +82,19 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
             )
         });
     }
-    let before = unit_property("ActiveState");
+    // A drop-in changed on disk (ours, for credentials) and systemd has not
+    // read it: a start now would run without it, and the check in the unit
+    // would stop prosody. Read it first, or do not start at all.
     let mut notes = Vec::new();
+    if action == Action::Restart && unit_property("NeedDaemonReload") == "yes" {
+        daemon_reload().map_err(|e| {
+            format!("prosody.service changed on disk and {e}: not restarting prosody")
+        })?;
+        notes.push(
+            "ran systemctl daemon-reload first (prosody.service had changed on disk)".to_string(),
+        );
+    }
+    let before = unit_property("ActiveState");
     let verb = match action {
         Action::Reload => {
             if before != "active" {
