@@ -111,6 +111,17 @@ dpkg -P "$pkg" >/dev/null
 expect "purged: /etc/$pkg" test ! -e "/etc/$pkg"
 expect "purged: /var/lib/$pkg" test ! -e "/var/lib/$pkg"
 expect "dpkg knows no file of ours" sh -c "! dpkg -L $pkg >/dev/null 2>&1"
+
+echo "== purge keeps encrypted secrets prosody may still read"
+dpkg -i "$deb" >/dev/null
+install -d -m 0700 "/etc/$pkg/credentials"
+echo ciphertext >"/etc/$pkg/credentials/$pkg.kept.example.cred"
+chmod 0600 "/etc/$pkg/credentials/$pkg.kept.example.cred"
+dpkg -P "$pkg" >/dev/null 2>"$state/purge.err"
+expect "the .cred is kept" test -f "/etc/$pkg/credentials/$pkg.kept.example.cred"
+expect "the settings file is gone" test ! -e "/etc/$pkg/config.toml"
+expect "purge says what it kept" grep -q "kept /etc/$pkg/credentials" "$state/purge.err"
+rm -rf "/etc/$pkg"
 expect "prosody's config is untouched" cmp "$cfg" "$state/prosody.cfg.lua"
 expect_eq "prosody's own files are untouched (dpkg --verify prosody)" "$(dpkg --verify prosody 2>&1)" ""
 
