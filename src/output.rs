@@ -293,16 +293,16 @@ pub fn print_table(list: &ListOutput, show_secrets: bool) {
             let mut secret = match (c.secret_source, show_secrets) {
                 ("none", _) => "none".to_string(),
                 (_, true) => c.secret.clone().unwrap_or_default(),
-                ("expression", false) => "set (expression)".to_string(),
                 // Where prosody 13 reads it: a name or a path, not a secret.
                 (_, false) if c.secret_ref.is_some() => {
                     let r = c.secret_ref.as_ref().expect("just checked");
                     match (&r.name, &r.path) {
                         (Some(n), _) => format!("credential {n}"),
                         (_, Some(p)) => format!("file {p}"),
-                        _ => "set".to_string(),
+                        _ => "set (expression)".to_string(),
                     }
                 }
+                ("expression", false) => "set (expression)".to_string(),
                 _ => "set".to_string(),
             };
             if c.secret_overridden {

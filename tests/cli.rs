@@ -277,8 +277,9 @@ fn list_table_and_json() {
     assert_eq!(c[1]["name"], "m.example");
     assert_eq!(c[1]["module"], "component");
     assert_eq!(c[1]["secret_set"], true);
-    // prosody 13's Credential() is named as such (issue 14: the value set grew).
-    assert_eq!(c[1]["secret_source"], "credential");
+    // prosody 13's Credential(): still "expression" (a JSON value is never
+    // renamed); secret_ref names it.
+    assert_eq!(c[1]["secret_source"], "expression");
     assert_eq!(c[1]["secret_ref"]["name"], "m");
     assert_eq!(c[2]["secret_set"], false);
     assert_eq!(c[3]["name"], "r.example");

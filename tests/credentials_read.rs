@@ -459,7 +459,9 @@ fn list_names_the_reference() {
         .iter()
         .map(|c| c["secret_source"].as_str().unwrap())
         .collect();
-    assert_eq!(sources, ["credential", "file", "literal", "expression"]);
+    // The JSON value scripts know stays; secret_ref says which helper.
+    assert_eq!(sources, ["expression", "expression", "literal", "expression"]);
+    assert!(c[3].get("secret_ref").is_none());
     assert_eq!(
         c[0]["secret_ref"],
         serde_json::json!({"kind": "Credential", "name": "fogbow-a"})

@@ -23,15 +23,15 @@ pub struct ComponentInfo {
     pub file: PathBuf,
     pub line: usize,
     pub secret_set: bool,
-    /// `"literal"`, `"credential"` (`Credential("NAME")`), `"file"`
-    /// (`FileContents`/`FileLine`/`FileLines("PATH")`), `"expression"` (any
-    /// other expression) or `"none"`. (Before prosody 13's helpers were
-    /// recognised, those were `"expression"` too.)
+    /// `"literal"`, `"expression"` (any expression, prosody 13's
+    /// `Credential()`/`FileContents()` included: the value scripts have always
+    /// seen for them) or `"none"`.
     pub secret_source: &'static str,
-    /// Where prosody 13 reads the secret from, for `"credential"` and
-    /// `"file"`: `{"kind": "Credential", "name": …}` or `{"kind":
-    /// "FileContents", "path": …}` (the path as written: prosody resolves it
-    /// against the directory of the file that names it).
+    /// Where prosody 13 reads the secret from, for `Credential("NAME")` and
+    /// `FileContents`/`FileLine`/`FileLines("PATH")`: `{"kind":
+    /// "Credential", "name": …}` or `{"kind": "FileContents", "path": …}`
+    /// (the path as written: prosody resolves it against the directory of
+    /// the file that names it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretRefInfo>,
     /// Only with `--show-secrets`: the literal, or the expression's source text.
@@ -105,13 +105,11 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
         let secret_ref = h.secret().and_then(|s| s.secret_ref());
         let (source, secret) = match h.secret() {
             None => ("none", None),
-            Some(s) => match (s.literal(), &secret_ref) {
-                (Some(l), _) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
-                (None, Some(r)) if r.kind == crate::document::SecretRefKind::Credential => {
-                    ("credential", Some(f.doc.slice(&s.span)))
-                }
-                (None, Some(_)) => ("file", Some(f.doc.slice(&s.span))),
-                (None, None) => ("expression", Some(f.doc.slice(&s.span))),
+            Some(s) => match s.literal() {
+                Some(l) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
+                // `secret_ref` says which helper; the value stays the one
+                // scripts know (a JSON value is never renamed).
+                None => ("expression", Some(f.doc.slice(&s.span))),
             },
         };
         components.push(ComponentInfo {
