@@ -460,7 +460,10 @@ fn list_names_the_reference() {
         .map(|c| c["secret_source"].as_str().unwrap())
         .collect();
     // The JSON value scripts know stays; secret_ref says which helper.
-    assert_eq!(sources, ["expression", "expression", "literal", "expression"]);
+    assert_eq!(
+        sources,
+        ["expression", "expression", "literal", "expression"]
+    );
     assert!(c[3].get("secret_ref").is_none());
     assert_eq!(
         c[0]["secret_ref"],

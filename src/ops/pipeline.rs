@@ -131,10 +131,11 @@ pub(super) fn edit_with(
     let system = credstore::sync(ctx, &refs_before, &edited.after, planned_sys)?;
     let state_after = credstore::secret_state(&edited.after, name);
     let credential_files: Vec<_> = system.iter().map(SysFile::describe).collect();
-    // prosody reads credentials only at start: a new or rotated one needs a restart.
-    let restart_needed = system.iter().any(|f| {
-        f.kind == credstore::SysKind::Credential
-            && matches!(f.change, credstore::SysChange::Write(_))
+    // prosody reads credentials only at start: a new or rotated one, or one
+    // the drop-in newly loads, needs a restart.
+    let restart_needed = system.iter().any(|f| match f.kind {
+        credstore::SysKind::Credential => matches!(f.change, credstore::SysChange::Write(_)),
+        credstore::SysKind::DropIn => loads_more(f),
     });
     let moved = match (&state_before, &state_after) {
         // A move only when the credential holds that very string: a new
@@ -218,6 +219,18 @@ pub(super) fn edit_with(
         notes.extend(left);
     }
     Ok(outcome(true, backup, None, warnings, notes, deleted))
+}
+
+/// Whether this edit's drop-in loads a credential the one on disk does not.
+fn loads_more(f: &SysFile) -> bool {
+    let credstore::SysChange::Write(new) = &f.change else {
+        return false;
+    };
+    let old = std::fs::read_to_string(&f.path).unwrap_or_default();
+    let old = crate::credentials::parse_drop_in(&old);
+    crate::credentials::parse_drop_in(&String::from_utf8_lossy(new))
+        .iter()
+        .any(|l| !old.contains(l))
 }
 
 /// Whether this edit's new credential `cred` holds `secret` (decrypted in
@@ -487,13 +500,7 @@ fn commit(
             (credstore::SysKind::Credential, Some(_)) => true,
             // The drop-in goes first when it loads a credential it did not
             // (the config is about to read it), last when it only drops some.
-            (credstore::SysKind::DropIn, Some(new)) => {
-                let old = std::fs::read_to_string(&f.path).unwrap_or_default();
-                let old = crate::credentials::parse_drop_in(&old);
-                crate::credentials::parse_drop_in(&String::from_utf8_lossy(new))
-                    .iter()
-                    .any(|l| !old.contains(l))
-            }
+            (credstore::SysKind::DropIn, Some(_)) => loads_more(f),
         };
         let entry = (p, c.as_deref());
         if before_config {

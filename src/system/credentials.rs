@@ -69,7 +69,8 @@ pub fn expression(name: &str) -> String {
 /// The environment variable that overrides [`prosody_support`]'s finding:
 /// **for tests only** (`1`: as if the installed prosody had `Credential()`,
 /// `0`: as if it had not), so that the credential path can be tested on a
-/// machine with prosody 0.12. Documented as such in the README.
+/// machine with prosody 0.12. Read only by debug builds (the tests'); the
+/// release build in the package ignores it. Documented as such in the README.
 pub const SUPPORT_OVERRIDE_ENV: &str = "FXC_TEST_PROSODY_CREDENTIALS";
 
 /// Whether the installed prosody can read a secret with `Credential()`
@@ -78,10 +79,14 @@ pub const SUPPORT_OVERRIDE_ENV: &str = "FXC_TEST_PROSODY_CREDENTIALS";
 /// start-up calls with `$CREDENTIALS_DIRECTORY`. The error says why not,
 /// naming the version where prosody says it.
 pub fn prosody_support() -> Result<(), String> {
-    match std::env::var(SUPPORT_OVERRIDE_ENV).as_deref() {
-        Ok("1") => return Ok(()),
-        Ok("0") => return Err(format!("{SUPPORT_OVERRIDE_ENV}=0 says the installed prosody has no Credential() (a test setting)")),
-        _ => {}
+    // Only in a debug build (the tests'): the packaged binary has no switch
+    // that makes root write Credential() for a prosody that cannot read it.
+    if cfg!(debug_assertions) {
+        match std::env::var(SUPPORT_OVERRIDE_ENV).as_deref() {
+            Ok("1") => return Ok(()),
+            Ok("0") => return Err(format!("{SUPPORT_OVERRIDE_ENV}=0 says the installed prosody has no Credential() (a test setting)")),
+            _ => {}
+        }
     }
     let Some(installed) = crate::prosody::Installed::find() else {
         return Err(format!(
