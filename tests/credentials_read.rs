@@ -131,6 +131,16 @@ impl InRoot {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        // The binary was just copied in: a test thread forking meanwhile may
+        // still hold the copy's write descriptor (until its child execs), and
+        // exec then fails with "Text file busy". Only that is retried.
+        for _ in 0..50 {
+            let o = cmd.output().unwrap();
+            if !String::from_utf8_lossy(&o.stderr).contains("Text file busy") {
+                return o;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         cmd.output().unwrap()
     }
     /// `systemd-creds encrypt` in the root (its own host key), the secret on standard input.
