@@ -95,7 +95,7 @@ ct fogbow-xmpp-ctl list --json >"$work/list.json"
 expect "list names the credential" python3 -c '
 import json, sys
 c = [c for c in json.load(open(sys.argv[1]))["components"] if c["name"] == "mgr.fog.test"][0]
-assert c["secret_source"] == "credential" and c["secret_ref"] == {"kind": "Credential", "name": "fogbow-mgr"}, c' "$work/list.json"
+assert c["secret_source"] == "expression" and c["secret_ref"] == {"kind": "Credential", "name": "fogbow-mgr"}, c' "$work/list.json"
 for f in root.json prosody.json list.json; do
   expect "no secret in $f" sh -c "! grep -qF '$secret' '$work/$f'"
 done
