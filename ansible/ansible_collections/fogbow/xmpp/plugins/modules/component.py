@@ -76,8 +76,8 @@ options:
     default: false
   from_properties:
     description:
-      - A Fogbow component's own configuration on the target (Java C(.properties): C(manager.conf),
-        C(rendezvous.conf), ...). The secret is its C(xmpp_password); its C(xmpp_jid) must equal I(name).
+      - A Fogbow component's own configuration on the target (a Java C(.properties) file such as
+        C(manager.conf) or C(rendezvous.conf)). The secret is its C(xmpp_password); its C(xmpp_jid) must equal I(name).
         C(add --from-properties FILE).
       - With I(generate_secret=true), a new secret goes into the config and into FILE's C(xmpp_password).
     type: path

@@ -14,8 +14,8 @@ version_added: 0.1.0
 description:
   - Returns the components of prosody's config and the files it includes, as C(fogbow-xmpp-ctl list --json) lists
     them (secrets never included), for C(register) and assertions.
-  - With I(status=true), also what the running prosody says (C(fogbow-xmpp-ctl status --json)): per external
-    component, declared in the file, active in the server, connected right now.
+  - With I(status=true), also what the running prosody says (C(fogbow-xmpp-ctl status --json)), per external
+    component; declared in the file, active in the server, connected right now.
   - Reads only; runs in check mode too.
   - A config that does not load fails the task with the tool's message about what breaks it; the result still has
     the components as far as the file parses (or those of its last good backup), with RV(broken=true).
