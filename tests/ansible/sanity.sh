@@ -13,10 +13,17 @@
 #      pep8 and pylint included; their requirements installed by
 #      `ansible-test sanity --requirements`);
 #   4. `ansible-doc` of each module renders its options, examples and
-#      return values.
+#      return values;
+#   5. (run before 4) the integration target tests/integration/targets/fogbow_xmpp:
+#      the three modules on this machine against the real fogbow-xmpp-ctl
+#      (FXC_BIN, else target/debug/fogbow-xmpp-ctl, built when missing) and
+#      the installed prosody, on a scratch config (idempotence, check mode,
+#      masked --diff, a bad name leaves the file byte-identical, absent
+#      restores the original bytes, a generated secret returned once).
 #
 # Runs as root or not, with no standard input, on a fresh Debian machine
-# (python3 and, when the venv module lacks ensurepip, apt's python3-venv).
+# (python3 and, when the venv module lacks ensurepip, apt's python3-venv;
+# prosody and cargo, as the rest of the tests).
 # Takes about 2-3 minutes with a cold virtualenv, under one with a warm one.
 #
 #   bash tests/ansible/sanity.sh
@@ -142,6 +149,34 @@ done
 if grep -E '^(WARNING: )?Skipping sanity test "(validate-modules|pep8|pylint)"' "$OUT/sanity.log"; then
     fail "ansible-test skipped a required test"
 fi
+
+# 5. The modules against the real tool: the integration target
+# tests/integration/targets/fogbow_xmpp runs them on this machine
+# (connection local) on a scratch config, the tool found on PATH, the
+# installed prosody's config loader checking every edit.
+BIN="${FXC_BIN:-$ROOT/target/debug/fogbow-xmpp-ctl}"
+if [ ! -x "$BIN" ]; then
+    say "building fogbow-xmpp-ctl"
+    (cd "$ROOT" && CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" nice cargo build --locked -q --bin fogbow-xmpp-ctl)
+    BIN="$ROOT/target/debug/fogbow-xmpp-ctl"
+fi
+command -v prosody >/dev/null || command -v prosodyctl >/dev/null ||
+    fail "prosody is not installed (apt-get install prosody): the tool checks every edit with its config loader"
+BINDIR=$(mktemp -d "$WORK/bin.XXXXXX")
+ln -s "$BIN" "$BINDIR/fogbow-xmpp-ctl"
+say "ansible-test integration fogbow_xmpp (the modules, the real tool $BIN)"
+set +e
+PATH="$BINDIR:$PATH" nice ansible-test integration --local --python "$PYV" --color no fogbow_xmpp \
+    >"$OUT/integration.log" 2>&1
+status=$?
+set -e
+if [ "$status" != 0 ]; then
+    tail -n 60 "$OUT/integration.log" >&2
+    fail "ansible-test integration failed (exit $status): $OUT/integration.log"
+fi
+grep -A1 '^PLAY RECAP' "$OUT/integration.log" >&2 || true
+grep -qE '^testhost +: ok=[1-9][0-9]* +changed=[0-9]+ +unreachable=0 +failed=0' "$OUT/integration.log" ||
+    fail "the integration target did not run to the end: $OUT/integration.log"
 cd "$ROOT"
 
 # 4. The docs render: every option, the examples and the return values.
