@@ -33,6 +33,7 @@ if ! command -v ansible-playbook >/dev/null || ! command -v ansible-galaxy >/dev
   python3 -m pip install --quiet 'ansible-core>=2.17,<2.20'
 fi
 
+echo "$(ansible-playbook --version | sed -n 1p), $(python3 --version) on the controller"
 command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
 echo "== cargo deb"
 cargo deb --locked >/dev/null
@@ -62,6 +63,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that cleanup runs on a signal too
 
 # Ansible's own state stays in $work: nothing in ~/.ansible, no ansible.cfg
 # picked up from elsewhere, only the collection built below.
@@ -111,9 +113,11 @@ done
 secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
 manager=my-manager.internal.mydomain
 rendezvous=my-rendezvous.internal.mydomain
+generated=my-extra.internal.mydomain
 {
   echo "fxc_manager: $manager"
   echo "fxc_rendezvous: $rendezvous"
+  echo "fxc_generated: $generated"
   echo "fxc_secrets:"
 } >"$work/vars.yml"
 all_secrets=()
@@ -189,7 +193,7 @@ play check --check --diff
 expect_eq "--check --diff: ansible-playbook exits 0" "$rc" 0
 [ "$rc" -eq 0 ] || show_failure check
 for s in "${suites[@]}"; do
-  expect_eq "$s: --check reports both components as changes" "$(recap check "$s")" "changed=2 failed=0 unreachable=0"
+  expect_eq "$s: --check reports the three components as changes" "$(recap check "$s")" "changed=3 failed=0 unreachable=0"
   expect "$s: --check wrote nothing (config byte-identical)" same_as "$s" "$work/$s.original"
   expect_eq "$s: --check wrote no backup" "$(backups "$s")" 0
 done
@@ -201,17 +205,23 @@ json_play first --diff
 expect_eq "first run: ansible-playbook exits 0" "$rc" 0
 [ "$rc" -eq 0 ] || show_failure first
 for s in "${suites[@]}"; do
-  expect_eq "$s: first run changed both components" "$(stats first "$s")" "changed=2 failed=0 unreachable=0"
+  expect_eq "$s: first run changed the three components and wrote the generated secret" "$(stats first "$s")" "changed=4 failed=0 unreachable=0"
   expect "$s: the config now differs from the original" sh -c "! cmp -s '$work/$s$cfg' '$work/$s.original'"
   expect_eq "$s: the Rendezvous task returned a masked diff" \
     "$(result first "$s" "The Fogbow Rendezvous" "'+Component \"$rendezvous\"' in str(r.get('diff'))")" True
   b=$(result first "$s" "The Fogbow Manager" "r.get('backup_file') or ''")
   expect "$s: backup_file names a backup on the site ($b)" test -n "$b" -a -f "$work/$s$b"
 done
-expect "first run (--diff, json) output holds none of the secrets" no_secret_in "$work/first.out" "$work/first.err"
 for s in "${suites[@]}"; do
   cp -a "$work/$s$cfg" "$work/$s.applied"
+  # The secret the site generated, as the playbook handed it on (0600 on the site).
+  expect_eq "$s: the generated secret was written on the site, mode 0600" "$(stat -c %a "$work/$s/root/generated.secret" 2>&1)" 600
+  cp "$work/$s/root/generated.secret" "$work/$s.generated.secret" 2>/dev/null || echo missing >"$work/$s.generated.secret"
+  g=$(cat "$work/$s.generated.secret")
+  [ "$g" = missing ] || all_secrets+=("$g")
 done
+expect "first run (--diff, json) output holds none of the secrets, generated ones included" \
+  no_secret_in "$work/first.out" "$work/first.err"
 
 # 3. The same run again: nothing to do on either site.
 json_play second
@@ -228,6 +238,8 @@ for s in "${suites[@]}"; do
     "$(hs "$s" "$manager" "$work/$s.manager.secret")" accepted
   expect_eq "$s: the Rendezvous's handshake with the inventory's secret is accepted" \
     "$(hs "$s" "$rendezvous" "$work/$s.rendezvous.secret")" accepted
+  expect_eq "$s: the generated component's handshake with the registered secret is accepted" \
+    "$(hs "$s" "$generated" "$work/$s.generated.secret")" accepted
 done
 other=${suites[1]}
 expect_eq "${suites[0]}: the other site's secret is refused (each site got its own)" \
@@ -251,8 +263,9 @@ json_play check-absent --check -e fxc_state=absent
 expect_eq "--check absent: ansible-playbook exits 0" "$rc" 0
 [ "$rc" -eq 0 ] || show_failure check-absent
 for s in "${suites[@]}"; do
-  expect_eq "$s: --check absent reports both as changes" "$(stats check-absent "$s")" "changed=2 failed=0 unreachable=0"
+  expect_eq "$s: --check absent reports the three as changes" "$(stats check-absent "$s")" "changed=3 failed=0 unreachable=0"
   expect "$s: --check absent wrote nothing" same_as "$s" "$work/$s.applied"
+  expect_eq "$s: and no backup" "$(backups "$s")" "${kept[$s]}"
 done
 
 # 7. state=absent: the original file, byte for byte; the server lets go.
@@ -260,12 +273,14 @@ json_play absent -e fxc_state=absent
 expect_eq "absent: ansible-playbook exits 0" "$rc" 0
 [ "$rc" -eq 0 ] || show_failure absent
 for s in "${suites[@]}"; do
-  expect_eq "$s: absent changed both" "$(stats absent "$s")" "changed=2 failed=0 unreachable=0"
+  expect_eq "$s: absent changed the three" "$(stats absent "$s")" "changed=3 failed=0 unreachable=0"
   expect "$s: absent restored the original config byte for byte" same_as "$s" "$work/$s.original"
   expect_eq "$s: the Manager's handshake is refused after absent" \
     "$(hs "$s" "$manager" "$work/$s.manager.secret")" host-unknown
   expect_eq "$s: the Rendezvous's handshake is refused after absent" \
     "$(hs "$s" "$rendezvous" "$work/$s.rendezvous.secret")" host-unknown
+  expect_eq "$s: the generated component's handshake is refused after absent" \
+    "$(hs "$s" "$generated" "$work/$s.generated.secret")" host-unknown
 done
 json_play absent-again -e fxc_state=absent
 expect_eq "absent again: ansible-playbook exits 0" "$rc" 0
