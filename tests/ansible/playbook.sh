@@ -16,7 +16,7 @@
 #   bash tests/ansible/playbook.sh
 # Needs root. No stdin; loopback only (the containers have nothing else).
 # Cleans up every process, cgroup and mount it creates. Installs
-# ansible-core from PyPI when ansible-playbook is missing.
+# ansible-core from PyPI into target/ansible/venv when it is not there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -27,12 +27,21 @@ exec </dev/null
 need_tools
 export LC_ALL=C.UTF-8 LANG=C.UTF-8 # ansible-core refuses a non-UTF-8 locale
 
-# ansible-core: the constraint tests/ansible/sanity.sh uses.
-if ! command -v ansible-playbook >/dev/null || ! command -v ansible-galaxy >/dev/null; then
-  echo "== pip install ansible-core"
-  python3 -m pip install --quiet 'ansible-core>=2.17,<2.20'
+# ansible-core as tests/ansible/sanity.sh has it: >=2.17,<2.20 from PyPI in
+# the virtualenv target/ansible/venv (Debian's python refuses a system-wide
+# pip install, PEP 668), made when missing; FXC_ANSIBLE_VENV=DIR for another.
+venv=${FXC_ANSIBLE_VENV:-$repo/target/ansible/venv}
+if [ ! -x "$venv/bin/ansible-playbook" ] || [ ! -x "$venv/bin/ansible-galaxy" ]; then
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "== making $venv with ansible-core from PyPI"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check 'ansible-core>=2.17,<2.20'
 fi
-
+export PATH=$venv/bin:$PATH
 echo "$(ansible-playbook --version | sed -n 1p), $(python3 --version) on the controller"
 command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
 echo "== cargo deb"
