@@ -9,6 +9,7 @@
 #   the first run (--diff) changes both, its diff shows no secret;
 #   an identical second run reports changed=0;
 #   a real XEP-0114 handshake is accepted with the secrets the playbook set;
+#   the listener module moves the component port (restart) and resets it;
 #   a bad name fails with the tool's message, the config byte-identical;
 #   --check of state=absent writes nothing;
 #   state=absent restores the original config byte for byte, the handshake
@@ -156,7 +157,7 @@ play() { # play NAME [ansible-playbook args...]: $work/NAME.out (stdout) and .er
   local name=$1
   shift
   timeout 300 ansible-playbook -i "$work/inventory.yml" -e "@$work/vars.yml" "$@" \
-    tests/ansible/playbook.yml >"$work/$name.out" 2>"$work/$name.err" && rc=0 || rc=$?
+    "${PLAYBOOK:-tests/ansible/playbook.yml}" >"$work/$name.out" 2>"$work/$name.err" && rc=0 || rc=$?
 }
 json_play() { ANSIBLE_STDOUT_CALLBACK=fxc_json play "$@"; }
 stats() { # stats NAME HOST: "changed=N failed=N unreachable=N" from the fxc_json callback's stats
@@ -192,9 +193,11 @@ no_secret_in() { # no_secret_in FILE...: none of the secrets appears in them
 }
 same_as() { cmp -s "$work/$1$cfg" "$2"; }
 backups() { find "$work/$1/var/lib/fogbow-xmpp-ctl/backups" -type f 2>/dev/null | wc -l; }
-hs() { # hs SUITE NAME SECRET_FILE: a real handshake from inside the site's network namespace
-  nsenter -t "${LEADERS[$1]}" -n python3 tests/package/handshake.py 127.0.0.1 5347 "$2" "$3" 2>&1 || true
+hs() { # hs SUITE NAME SECRET_FILE [PORT]: a real handshake from inside the site's network namespace
+  nsenter -t "${LEADERS[$1]}" -n python3 tests/package/handshake.py 127.0.0.1 "${4:-5347}" "$2" "$3" 2>&1 | head -c 40 || true
 }
+listens() { nsenter -t "${LEADERS[$1]}" -n bash -c "exec 3<>/dev/tcp/127.0.0.1/$2" 2>/dev/null; }
+not() { ! "$@"; }
 show_failure() { echo "--- $1 (rc $rc)"; tail -n 40 "$work/$1.out" "$work/$1.err" || true; }
 
 # 1. --check --diff on the fresh configs (default callback, as an operator reads it).
@@ -253,6 +256,32 @@ done
 other=${suites[1]}
 expect_eq "${suites[0]}: the other site's secret is refused (each site got its own)" \
   "$(hs "${suites[0]}" "$rendezvous" "$work/$other.rendezvous.secret")" not-authorized
+
+# 4b. The listener: another port (restart), unchanged again, then reset to
+# prosody's default, the config back to what the components left.
+PLAYBOOK=tests/ansible/listener.yml json_play listen -e fxc_port=5348
+expect_eq "listener on 5348: ansible-playbook exits 0" "$rc" 0
+[ "$rc" -eq 0 ] || show_failure listen
+PLAYBOOK=tests/ansible/listener.yml json_play listen-again -e fxc_port=5348
+expect_eq "listener again: ansible-playbook exits 0" "$rc" 0
+for s in "${suites[@]}"; do
+  expect_eq "$s: the listener change is a change" "$(stats listen "$s")" "changed=1 failed=0 unreachable=0"
+  expect_eq "$s: the same listener again is not" "$(stats listen-again "$s")" "changed=0 failed=0 unreachable=0"
+  expect_eq "$s: the Manager's handshake on port 5348 is accepted" \
+    "$(hs "$s" "$manager" "$work/$s.manager.secret" 5348)" accepted
+  expect "$s: and nothing listens on 5347 any more" not listens "$s" 5347
+done
+PLAYBOOK=tests/ansible/listener.yml json_play listen-reset
+expect_eq "listener reset: ansible-playbook exits 0" "$rc" 0
+[ "$rc" -eq 0 ] || show_failure listen-reset
+for s in "${suites[@]}"; do
+  expect_eq "$s: the reset is a change" "$(stats listen-reset "$s")" "changed=1 failed=0 unreachable=0"
+  expect "$s: the reset gave back the config the components left, byte for byte" same_as "$s" "$work/$s.applied"
+  expect "$s: prosody listens on 5347 again" listens "$s" 5347
+  expect "$s: and no longer on 5348" not listens "$s" 5348
+  expect_eq "$s: the Rendezvous's handshake on port 5347 is accepted again" \
+    "$(hs "$s" "$rendezvous" "$work/$s.rendezvous.secret")" accepted
+done
 
 # 5. A bad name: the tool's message, nothing written.
 declare -A kept
