@@ -1,5 +1,6 @@
-# Copyright: the fogbow-xmpp-ctl authors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, fogbow-xmpp-ctl developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """The whole ansible-playbook run as one JSON document, for tests/ansible/playbook.sh.
 
 ansible-core has no JSON stdout callback of its own (the `json` one lives in
@@ -21,7 +22,7 @@ DOCUMENTATION = """
     description:
         - Prints plays, tasks, per-host results (invocation and diff included) and stats as JSON at the end of the run.
         - A test fixture of fogbow-xmpp-ctl (tests/ansible/playbook.sh), not a shipped plugin.
-    author: fogbow-xmpp-ctl authors
+    author: fogbow-xmpp-ctl developers
 """
 
 import json

@@ -1,5 +1,6 @@
-# Copyright: the fogbow-xmpp-ctl authors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, fogbow-xmpp-ctl developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """A connection into a booted systemd-nspawn container, for tests/ansible/playbook.sh.
 
 The test machine has no systemd as PID 1 and no host bus, so `machinectl` and
@@ -25,7 +26,7 @@ DOCUMENTATION = """
           (a container's PID 1, as the host sees it), with a clean environment.
         - Copies files in and out through a pipe to a shell inside the container.
         - A test fixture of fogbow-xmpp-ctl (tests/ansible/playbook.sh), not a shipped plugin.
-    author: fogbow-xmpp-ctl authors
+    author: fogbow-xmpp-ctl developers
     options:
         leader:
             description: PID (on the host) of the container's init process.
