@@ -6,7 +6,9 @@
 # tests/ansible/connection_plugins/fxc_nsenter.py (nsenter into the
 # container's namespaces; the host has no systemd to ask). On both sites:
 #   --check on a fresh config reports changed and writes nothing;
-#   the first run (--diff) changes both, its diff shows no secret;
+#   the first run (--diff) changes both, its diff shows no secret; a secret
+#   generated on the site reaches `register` (and, from there, a 0600 file)
+#   but no output;
 #   an identical second run reports changed=0;
 #   a real XEP-0114 handshake is accepted with the secrets the playbook set;
 #   the listener module moves the component port (restart) and resets it;
@@ -86,7 +88,6 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_CONNECTION_PLUGINS=$repo/tests/ansible/connection_plugins
 export ANSIBLE_CALLBACK_PLUGINS=$repo/tests/ansible/callback_plugins
 export ANSIBLE_NOCOLOR=1
-export ANSIBLE_HOST_KEY_CHECKING=false
 
 echo "== ansible-galaxy collection build + install"
 src=$repo/ansible/ansible_collections/fogbow/xmpp
