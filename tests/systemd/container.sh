@@ -44,7 +44,7 @@ mirror() {
 make_root() {
   local suite=$1 dir=$2
   # debootstrap does not resolve virtual packages: name the real providers.
-  local include=systemd,systemd-sysv,dbus,procps,iproute2,prosody,lua-bitop,lua-socket,lua-sec
+  local include=systemd,systemd-sysv,dbus,procps,iproute2,python3,prosody,lua-bitop,lua-socket,lua-sec
   [ "$suite" = bookworm ] || include=$include,lua-unbound
   local tarball="$FXC_CACHE/$suite-$(echo "$include" | md5sum | cut -c1-8).tar.zst"
   rm -rf "$dir"
