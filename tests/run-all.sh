@@ -61,6 +61,10 @@ echo "== the Debian package on this machine: build, lintian, install, upgrade, r
 as_root bash tests/package/deb.sh
 echo "== the Debian package on Debian 12 and Debian 13 (systemd-nspawn)"
 as_root bash tests/package/containers.sh bookworm trixie
+echo "== the Ansible collection fogbow.xmpp: build, ansible-test sanity, its integration target"
+as_root bash tests/ansible/sanity.sh
+echo "== Ansible against Debian 12 and Debian 13 at once (booted containers)"
+as_root bash tests/ansible/playbook.sh
 echo "== demo"
 bash examples/demo.sh >/dev/null
 echo "all test stages passed"

@@ -41,12 +41,24 @@ mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
+# The packages of a root: debootstrap does not resolve virtual packages, so
+# the real providers are named.
+root_include() {
+  local include=systemd,systemd-sysv,dbus,procps,iproute2,python3,prosody,lua-bitop,lua-socket,lua-sec
+  [ "$1" = bookworm ] || include=$include,lua-unbound
+  echo "$include"
+}
+
+# The cached tarball of SUITE's root, keyed on its package list.
+root_tarball() {
+  echo "$FXC_CACHE/$1-$(root_include "$1" | md5sum | cut -c1-8).tar.zst"
+}
+
 make_root() {
   local suite=$1 dir=$2
-  # debootstrap does not resolve virtual packages: name the real providers.
-  local include=systemd,systemd-sysv,dbus,procps,iproute2,python3,prosody,lua-bitop,lua-socket,lua-sec
-  [ "$suite" = bookworm ] || include=$include,lua-unbound
-  local tarball="$FXC_CACHE/$suite-$(echo "$include" | md5sum | cut -c1-8).tar.zst"
+  local include tarball
+  include=$(root_include "$suite")
+  tarball=$(root_tarball "$suite")
   rm -rf "$dir"
   mkdir -p "$dir" "$FXC_CACHE"
   if [ -f "$tarball" ]; then
@@ -59,6 +71,11 @@ make_root() {
   # Quiet, quick boots: no getty, no network wait.
   rm -f "$dir"/etc/systemd/system/getty.target.wants/* 2>/dev/null || true
   tar --zstd -cpf "$tarball.part" -C "$dir" . && mv "$tarball.part" "$tarball"
+  # One root per suite: one of an older package list goes.
+  local old
+  for old in "$FXC_CACHE/$suite"-*.tar.zst; do
+    [ "$old" = "$tarball" ] || rm -f "$old"
+  done
 }
 
 # The cached root of SUITE, made (debootstrap, about a minute) when it is
@@ -66,9 +83,11 @@ make_root() {
 # before `cargo test` runs.
 cache_root() {
   local suite=$1 tmp
-  if ls "$FXC_CACHE/$suite"-*.tar.zst >/dev/null 2>&1; then
+  if [ -f "$(root_tarball "$suite")" ]; then
     return 0
   fi
+  # Roots of an older package list are stale: only the current one is kept.
+  rm -f "$FXC_CACHE/$suite"-*.tar.zst
   tmp=$(mktemp -d /var/tmp/fxc-root.XXXXXX)
   make_root "$suite" "$tmp/root"
   rm -rf "$tmp"
