@@ -45,14 +45,21 @@ export FXC_REQUIRE_REAL=1
 # installs the two components where they are missing.
 cargo fmt --version >/dev/null 2>&1 || { echo "== installing rustfmt"; rustup component add rustfmt; }
 cargo clippy --version >/dev/null 2>&1 || { echo "== installing clippy"; rustup component add clippy; }
+# The Debian 12 and 13 roots the container tests boot (and in which prosody
+# 13's loader runs for cargo test), cached under target/containers: made
+# while fmt and clippy compile, as debootstrap mostly waits on the network.
+echo "== the Debian 12 and 13 roots (cached under target/containers), in the background"
+roots_log=$(mktemp)
+as_root bash -c '. tests/systemd/container.sh && need_tools && cache_root trixie && cache_root bookworm' >"$roots_log" 2>&1 &
+roots=$!
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings 2>&1
-# prosody 13 (Debian 13) runs in tests through a chroot of the cached root
-# the container tests use: made here, before the tests that need it.
-echo "== the Debian 13 root for prosody 13 (cached under target/containers)"
-as_root bash -c '. tests/systemd/container.sh && need_tools && cache_root trixie'
+# prosody 13 (Debian 13) runs in tests through a chroot of the cached root.
+echo "== waiting for the Debian 12 and 13 roots"
+wait "$roots" || { cat "$roots_log"; exit 1; }
+rm -f "$roots_log"
 echo "== cargo test"
 cargo test --locked --all-targets 2>&1
 echo "== the systemd gate and the running server under a real systemd (bookworm and trixie in systemd-nspawn)"
