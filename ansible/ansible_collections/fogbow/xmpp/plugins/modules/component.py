@@ -30,6 +30,7 @@ requirements:
   - fogbow-xmpp-ctl installed on the target (its Debian package)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - fogbow.xmpp.common
 attributes:
   check_mode:
     support: full
@@ -106,20 +107,6 @@ options:
     type: str
     choices: [none, reload, restart]
     default: none
-  config:
-    description:
-      - prosody's main config (C(--config)). Default, the tool's setting C(prosody_config), else
-        C(/etc/prosody/prosody.cfg.lua).
-    type: path
-  settings:
-    description:
-      - The tool's settings file (C(--settings)). Default C(/etc/fogbow-xmpp-ctl/config.toml).
-    type: path
-  executable:
-    description:
-      - The fogbow-xmpp-ctl program, a name looked up in C(PATH) or a path.
-    type: str
-    default: fogbow-xmpp-ctl
 notes:
   - The result of a task that returns a generated secret is marked C(no_log) by the collection's action plugin, so
     callbacks show only C(changed), C(warnings) and that output was hidden; the registered variable has it all.

@@ -25,6 +25,7 @@ requirements:
   - fogbow-xmpp-ctl installed on the target (its Debian package)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - fogbow.xmpp.common
 attributes:
   check_mode:
     support: full
@@ -46,20 +47,6 @@ options:
       - File and server disagreeing (drift) is not a failure; RV(status.in_sync) says so.
     type: bool
     default: false
-  config:
-    description:
-      - prosody's main config (C(--config)). Default, the tool's setting C(prosody_config), else
-        C(/etc/prosody/prosody.cfg.lua).
-    type: path
-  settings:
-    description:
-      - The tool's settings file (C(--settings)). Default C(/etc/fogbow-xmpp-ctl/config.toml).
-    type: path
-  executable:
-    description:
-      - The fogbow-xmpp-ctl program, a name looked up in C(PATH) or a path.
-    type: str
-    default: fogbow-xmpp-ctl
 seealso:
   - module: fogbow.xmpp.component
 '''
