@@ -196,8 +196,8 @@ doc_has fogbow.xmpp.component 'EXAMPLES:' 'RETURN VALUES:' 'name' 'state' 'secre
     'secret_file' 'generate_secret' 'from_properties' 'replace' 'secret_store' 'apply' \
     'config' 'settings' 'executable' 'backup_file' 'applied' 'default: fogbow-xmpp-ctl'
 doc_has fogbow.xmpp.listener 'EXAMPLES:' 'RETURN VALUES:' 'interfaces' 'ports' 'reset' 'apply' \
-    'listener'
+    'listener' 'executable' 'default: fogbow-xmpp-ctl'
 doc_has fogbow.xmpp.component_info 'EXAMPLES:' 'RETURN VALUES:' 'components' 'status' 'in_sync' \
-    'broken'
+    'broken' 'executable' 'default: fogbow-xmpp-ctl'
 say "sanity: OK"
 echo "ansible collection sanity: 1 passed, 0 failed"
