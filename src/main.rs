@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use fogbow_xmpp_ctl::diagnostics::{self, CheckOptions};
 use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome};
-use fogbow_xmpp_ctl::safe_write::WriteError;
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
 use fogbow_xmpp_ctl::{secret, service, Error};
 
@@ -161,20 +160,7 @@ fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
         // The secret written back into FILE (never shown): said before the
         // config's sentence, as it is done by then.
         if let (Some(w), false) = (&o.properties, a.edit.json) {
-            if let Some(diff) = &w.diff {
-                print!("{diff}");
-            }
-            let file = w.file.display();
-            out.info(&match (w.written, w.action) {
-                (true, "appended") => {
-                    format!("appended xmpp_password with the new secret to {file}")
-                }
-                (true, _) => format!("wrote the new secret into xmpp_password in {file}"),
-                (false, "appended") => {
-                    format!("would append xmpp_password with a new secret to {file}")
-                }
-                (false, _) => format!("would write a new secret into xmpp_password in {file}"),
-            });
+            out.properties_write(w);
         }
         let applied = report_edit(out, ctx, &o, &a.edit, None, Subject::Component);
         // What may still keep the component from reaching prosody, last.
@@ -190,13 +176,7 @@ fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
     let (secret, generated) = if let Some(path) = &a.secret_file {
         (secret::read_file(path).map_err(Error::Invalid)?, false)
     } else if a.generate_secret {
-        let s = secret::generate().map_err(|message| {
-            Error::Io(WriteError {
-                message,
-                kind: std::io::ErrorKind::Other,
-            })
-        })?;
-        (s, true)
+        (ops::generate_secret()?, true)
     } else {
         (secret::prompt(name)?, false)
     };
@@ -340,23 +320,8 @@ fn probe(out: &Out, ctx: &Context, p: &cli::ProbeArgs) -> Result<Status, Error> 
             (name, Some(g))
         }
         (None, Some(path)) => {
-            let given = ops::GivenSecret {
-                secret: secret::read_file(path).map_err(Error::Invalid)?,
-                named: match path.as_os_str() == "-" {
-                    true => "the secret from standard input".into(),
-                    false => format!("the secret in {}", path.display()),
-                },
-                from: "secret-file",
-                // Standard input is spent: only a file can be read again.
-                fix: (path.as_os_str() != "-").then(|| {
-                    format!(
-                        "fogbow-xmpp-ctl add {} --secret-file {} --replace --reload",
-                        p.name.as_deref().unwrap_or("NAME"),
-                        path.display()
-                    )
-                }),
-            };
             let name = p.name.clone().expect("clap requires NAME");
+            let given = ops::secret_from_file(&name, path)?;
             (name, Some(given))
         }
         (None, None) => (p.name.clone().expect("clap requires NAME"), None),

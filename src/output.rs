@@ -189,6 +189,23 @@ impl Out {
         }
     }
 
+    /// `add --from-properties FILE --generate-secret`: FILE's diff in a dry
+    /// run, then what was (or would be) written into it — never the secret.
+    pub fn properties_write(&self, w: &fogbow_xmpp_ctl::ops::PropertiesWrite) {
+        if let Some(diff) = &w.diff {
+            print!("{diff}");
+        }
+        let file = w.file.display();
+        self.info(&match (w.written, w.action) {
+            (true, "appended") => format!("appended xmpp_password with the new secret to {file}"),
+            (true, _) => format!("wrote the new secret into xmpp_password in {file}"),
+            (false, "appended") => {
+                format!("would append xmpp_password with a new secret to {file}")
+            }
+            (false, _) => format!("would write a new secret into xmpp_password in {file}"),
+        });
+    }
+
     /// `probe`'s finding as one line on standard output, and its hint.
     pub fn probe(&self, r: &ProbeReport) {
         let outcome = serde_json::to_value(&r.outcome)

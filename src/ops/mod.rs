@@ -42,7 +42,9 @@ pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
 pub use migrate::{migrate, MigrateOutput};
-pub use probe::{probe, probe_with, secret_from_properties, GivenSecret, ProbeReport};
+pub use probe::{
+    probe, probe_with, secret_from_file, secret_from_properties, GivenSecret, ProbeReport,
+};
 pub use reading::{Breakage, Skipped, Source};
 pub use restore::{backups, restore, undo, BackupInfo};
 
@@ -169,6 +171,16 @@ pub struct EditOptions {
     pub secret_store: Option<SecretStore>,
 }
 
+/// A new 160-bit secret from the system's RNG (hex), or why not.
+pub fn generate_secret() -> Result<Vec<u8>, Error> {
+    crate::secret::generate().map_err(|message| {
+        Error::Io(crate::safe_write::WriteError {
+            message,
+            kind: std::io::ErrorKind::Other,
+        })
+    })
+}
+
 /// Adds (or, with `replace`, updates) the external component `name`.
 pub fn add(
     ctx: &Context,
@@ -291,12 +303,7 @@ pub fn add_from_properties_generated(
 ) -> Result<(EditOutcome, Vec<String>), Error> {
     let (props, old) = crate::fogbow::read_for_new_secret(path).map_err(Error::Invalid)?;
     same_jid(name, &props.jid, path)?;
-    let secret = crate::secret::generate().map_err(|message| {
-        Error::Io(crate::safe_write::WriteError {
-            message,
-            kind: std::io::ErrorKind::Other,
-        })
-    })?;
+    let secret = generate_secret()?;
     let value = std::str::from_utf8(&secret).expect("a generated secret is hex");
     let new = crate::fogbow::set_property(&old, PASSWORD_KEY, value)
         .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;

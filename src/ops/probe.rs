@@ -55,6 +55,27 @@ pub struct GivenSecret {
     pub fix: Option<String>,
 }
 
+/// `probe NAME --secret-file PATH` (`-`: standard input): the copy of the
+/// secret the component will present, and the command that makes it
+/// prosody's (only for a file: standard input is spent).
+pub fn secret_from_file(name: &str, path: &std::path::Path) -> Result<GivenSecret, Error> {
+    let stdin = path.as_os_str() == "-";
+    Ok(GivenSecret {
+        secret: crate::secret::read_file(path).map_err(Error::Invalid)?,
+        named: match stdin {
+            true => "the secret from standard input".into(),
+            false => format!("the secret in {}", path.display()),
+        },
+        from: "secret-file",
+        fix: (!stdin).then(|| {
+            format!(
+                "fogbow-xmpp-ctl add {name} --secret-file {} --replace --reload",
+                path.display()
+            )
+        }),
+    })
+}
+
 /// `probe NAME --from-properties FILE`: the name (xmpp_jid, which NAME,
 /// if given, must equal) and the copy of the secret the component will
 /// present.
