@@ -263,11 +263,17 @@ expect_eq "${suites[0]}: the other site's secret is refused (each site got its o
 PLAYBOOK=tests/ansible/listener.yml json_play listen -e fxc_port=5348
 expect_eq "listener on 5348: ansible-playbook exits 0" "$rc" 0
 [ "$rc" -eq 0 ] || show_failure listen
+declare -A pid_before
+for s in "${suites[@]}"; do
+  pid_before[$s]=$(nsenter -t "${LEADERS[$s]}" -a systemctl show -p MainPID --value prosody.service)
+done
 PLAYBOOK=tests/ansible/listener.yml json_play listen-again -e fxc_port=5348
 expect_eq "listener again: ansible-playbook exits 0" "$rc" 0
 for s in "${suites[@]}"; do
   expect_eq "$s: the listener change is a change" "$(stats listen "$s")" "changed=1 failed=0 unreachable=0"
   expect_eq "$s: the same listener again is not" "$(stats listen-again "$s")" "changed=0 failed=0 unreachable=0"
+  expect_eq "$s: and restarts nothing (same MainPID: no client dropped)" \
+    "$(nsenter -t "${LEADERS[$s]}" -a systemctl show -p MainPID --value prosody.service)" "${pid_before[$s]}"
   expect_eq "$s: the Manager's handshake on port 5348 is accepted" \
     "$(hs "$s" "$manager" "$work/$s.manager.secret" 5348)" accepted
   expect "$s: and nothing listens on 5347 any more" not listens "$s" 5347

@@ -107,6 +107,9 @@ cd "$INSTALLED"
 # ansible-test keeps its virtualenvs and caches under ~/.ansible/test: here,
 # under target/ansible/home, so they are reused by the next run and nothing
 # of the caller's home is touched.
+# rustup and cargo keep finding the caller's toolchain (the tool is built
+# below when it is missing).
+export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
 export HOME="$OUT/home"
 # Each sanity test runs in a virtualenv ansible-test makes without pip and
 # bootstraps with pip's get-pip.py, downloaded from a CI file host that is

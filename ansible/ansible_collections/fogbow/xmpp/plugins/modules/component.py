@@ -100,9 +100,16 @@ options:
     description:
       - How the change is made live in the running prosody after the write. C(none) only edits the file.
       - C(reload) (C(--reload)) reloads prosody and activates or deactivates components without a restart; it is
-        enough for any component change. C(restart) (C(--restart)) restarts prosody.
-      - The tool applies even when the file was already right, so a re-run converges. When the file is written but
-        applying it fails (the tool's exit status 3), the task fails with RV(changed=true) and RV(applied=false).
+        enough for a component whose secret is in the config. A secret written into an encrypted credential
+        (I(secret_store=credential)) needs a restart, so the tool restarts instead, and says so.
+        C(restart) (C(--restart)) restarts prosody when the file changed; on an unchanged file it reloads instead
+        (the least disruptive way to converge).
+      - The reload runs even when the file was already right (it disconnects no one), so a re-run converges; the
+        task is then still RV(changed=false).
+      - It acts on C(prosody.service), whatever I(config) names.
+      - When applying fails (the tool's exit status 3), the task fails, with RV(changed=true) when the file was
+        written, and RV(applied=false). A generated secret is then only in that failed result; register it (with
+        C(ignore_errors) or a C(rescue)) to keep it, or the next run keeps a secret no one has.
       - Ignored in check mode.
     type: str
     choices: [none, reload, restart]
@@ -298,24 +305,29 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     name = p['name']
+    # The arguments first, before the tool is even looked for.
+    if name.startswith('-'):
+        module.fail_json(msg='the component name %r starts with "-": not an XMPP domain name' % name)
+    given = sources(p)
+    if p['state'] == 'absent' and given:
+        module.warn('state=absent removes %s; %s ignored' % (name, ', '.join(given)))
+    if p['state'] == 'present' and not given:
+        module.fail_json(msg='state=present needs a secret source: one of secret, secret_file, '
+                             'generate_secret, from_properties')
+    if p['state'] == 'present' and len(given) > 1 and sorted(given) != ['from_properties', 'generate_secret']:
+        module.fail_json(msg='only one secret source may be given (generate_secret may go with '
+                             'from_properties), got: %s' % ', '.join(given))
     tool = FogbowXmppCtl(module)
 
     secret = None
     if p['state'] == 'absent':
-        args = ['remove', name, '--if-exists', '--json']
+        args = ['remove', '--if-exists', '--json']
     else:
-        given = sources(p)
-        if not given:
-            module.fail_json(msg='state=present needs a secret source: one of secret, secret_file, '
-                                 'generate_secret, from_properties')
-        if len(given) > 1 and sorted(given) != ['from_properties', 'generate_secret']:
-            module.fail_json(msg='only one secret source may be given (generate_secret may go with '
-                                 'from_properties), got: %s' % ', '.join(given))
         if p['generate_secret'] and not p['replace']:
             found = existing(tool, name)
             if found is not None:
                 converge(module, tool, name, found)
-        args = ['add', name, '--json']
+        args = ['add', '--json']
         if p['secret'] is not None:
             args += ['--secret-file', '-']
             secret = p['secret']
@@ -332,7 +344,7 @@ def main():
 
     diff = None
     if module.check_mode or module._diff:
-        dry = tool.run(args + ['--dry-run'], secret=secret)
+        dry = tool.run(args + ['--dry-run', '--', name], secret=secret)
         if dry.rc != EXIT_OK or dry.data is None:
             tool.fail(dry)
         diff = masked_diff(dry.data) if dry.data.get('changed') else None
@@ -346,7 +358,8 @@ def main():
                 result['diff'] = dict(prepared=diff)
             module.exit_json(**result)
 
-    done = tool.run(args + apply_args(p['apply']), secret=secret)
+    # NAME after `--`: never read as an option, whatever it holds.
+    done = tool.run(args + apply_args(p['apply']) + ['--', name], secret=secret)
     if done.data is None or done.rc not in (EXIT_OK, EXIT_NOT_APPLIED):
         tool.fail(done)
     data = done.data
@@ -362,8 +375,10 @@ def main():
     if p['apply'] != 'none':
         result['applied'] = bool(data.get('applied'))
     if done.rc == EXIT_NOT_APPLIED:
-        msg = 'the config is written, but it is not applied to the running prosody: %s' % (
-            data.get('apply_error') or done.error_message())
+        said = ('the config is written, but it is not applied to the running prosody'
+                if result['changed'] else
+                'the config already holds it, but it is not applied to the running prosody')
+        msg = '%s: %s' % (said, data.get('apply_error') or done.error_message())
         # In warnings too: a result with a secret is censored, and warnings
         # are what Ansible's output keeps of it.
         module.warn(msg)
@@ -378,7 +393,22 @@ def without_diff(props):
 
 
 def converge(module, tool, name, found):
-    """generate_secret for a component that exists: keep its secret, apply when asked."""
+    """generate_secret for a component that exists: keep its secret, apply when asked.
+
+    With from_properties, the file must still hold the secret prosody has
+    (a copy reset to Fogbow's placeholder, or another secret, would leave
+    the component refused while the task said ok): the tool's own dry run of
+    taking the file's secret says so.
+    """
+    props = module.params['from_properties']
+    if props is not None:
+        dry = tool.run(['add', '--json', '--dry-run', '--from-properties', props, '--', name])
+        if dry.rc != EXIT_OK or dry.data is None:
+            tool.fail(dry, msg='%s: %s (replace: true generates a new secret for both)' % (
+                props, dry.error_message()))
+        if dry.data.get('changed'):
+            module.fail_json(msg='the xmpp_password in %s is not the secret prosody has for %s; '
+                                 'replace: true generates a new one for both' % (props, name))
     result = dict(
         changed=False,
         action='unchanged',

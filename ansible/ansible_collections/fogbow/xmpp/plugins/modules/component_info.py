@@ -130,7 +130,7 @@ diagnostics:
   elements: dict
 status:
   description: The running server's view, from C(fogbow-xmpp-ctl status --json).
-  returned: when I(status=true) and the server could be asked
+  returned: when I(status=true) (a server that cannot be asked fails the task)
   type: dict
   contains:
     components:

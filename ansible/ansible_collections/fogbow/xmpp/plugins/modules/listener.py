@@ -55,12 +55,12 @@ options:
     default: false
   apply:
     description:
-      - C(restart) restarts prosody after the write (C(--restart)), through the tool's guarded path (check first,
-        then systemd, then wait until every component listener accepts connections). The tool restarts even when
-        the file was already right, so a re-run converges after a failed apply; use a handler instead to restart
-        only on change.
-      - When the file is written but the restart fails (the tool's exit status 3), the task fails with
-        RV(changed=true) and RV(applied=false).
+      - C(restart) restarts prosody when the listener changed (C(fogbow-xmpp-ctl restart)), through the tool's
+        guarded path (check first, then systemd, then wait until every component listener accepts connections).
+        An unchanged listener restarts nothing (a restart drops every connected client); after a failed restart,
+        which fails the task, run C(fogbow-xmpp-ctl restart).
+      - When the file is written but the restart fails, the task fails with RV(changed=true) and
+        RV(applied=false). It acts on C(prosody.service), whatever I(config) names.
       - Ignored in check mode.
     type: str
     choices: [none, restart]
@@ -161,7 +161,6 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fogbow.xmpp.plugins.module_utils.fogbow_xmpp_ctl import (
-    EXIT_NOT_APPLIED,
     EXIT_OK,
     FogbowXmppCtl,
     common_argument_spec,
@@ -212,18 +211,21 @@ def main():
                 result['diff'] = dict(prepared=diff)
             module.exit_json(**result)
 
-    done = tool.run(args + (['--restart'] if p['apply'] == 'restart' else []))
-    if done.data is None or done.rc not in (EXIT_OK, EXIT_NOT_APPLIED):
+    done = tool.run(args)
+    if done.data is None or done.rc != EXIT_OK:
         tool.fail(done)
     result = edit_result(done.data)
     if diff is not None and result['changed']:
         result['diff'] = dict(prepared=diff)
-    if p['apply'] != 'none':
-        result['applied'] = bool(done.data.get('applied'))
-    if done.rc == EXIT_NOT_APPLIED:
-        msg = 'the config is written, but it is not applied to the running prosody: %s' % (
-            done.data.get('apply_error') or done.error_message())
-        tool.fail(done, msg=msg, **result)
+    # A restart drops every connected client: only when the listener changed
+    # (the tool's own `listen --restart` restarts even an unchanged one).
+    if p['apply'] == 'restart' and result['changed']:
+        restarted = tool.run(['restart'], expect_json=False)
+        result['applied'] = restarted.rc == EXIT_OK
+        if restarted.rc != EXIT_OK:
+            msg = 'the config is written, but it is not applied to the running prosody: %s' % (
+                restarted.error_message())
+            tool.fail(restarted, msg=msg, **result)
     result['msg'] = ('changed the component listener in %s' if result['changed']
                      else 'the component listener in %s is already so') % result['file']
     result['listener'] = current(tool)
