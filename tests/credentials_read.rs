@@ -145,23 +145,9 @@ impl InRoot {
     }
     /// `systemd-creds encrypt` in the root (its own host key), the secret on standard input.
     fn encrypt(&self, name: &str, secret: &str, to: &str) {
-        let mut c = Command::new("chroot")
-            .arg(self.root)
-            .args(["systemd-creds", "encrypt", "--with-key=host"])
-            .arg(format!("--name={name}"))
-            .arg("-")
-            .arg(self.inner(to))
-            .stdin(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        c.stdin
-            .take()
-            .unwrap()
-            .write_all(secret.as_bytes())
-            .unwrap();
-        assert!(c.wait().unwrap().success());
+        let mut c = Command::new("chroot");
+        c.arg(self.root).arg("systemd-creds");
+        encrypt_with(c, name, secret, Path::new(&self.inner(to)));
     }
 }
 
@@ -623,8 +609,14 @@ fn have_systemd_creds() -> bool {
 }
 
 fn encrypt_on_host(name: &str, secret: &str, to: &Path) {
+    encrypt_with(Command::new("systemd-creds"), name, secret, to);
+}
+
+/// `systemd-creds encrypt --with-key=host` (as `cmd` runs it: here, or in
+/// the Debian 13 root), the secret on standard input, never an argument.
+fn encrypt_with(mut cmd: Command, name: &str, secret: &str, to: &Path) {
     use std::io::Write;
-    let mut c = Command::new("systemd-creds")
+    let mut c = cmd
         .args(["encrypt", "--with-key=host"])
         .arg(format!("--name={name}"))
         .arg("-")

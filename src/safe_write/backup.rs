@@ -75,6 +75,13 @@ fn backup_prefix(target: &Path) -> String {
 /// restore installs comes from there.
 pub fn list_backups(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, WriteError> {
     let prefix = backup_prefix(target);
+    scan(dir, |n| n.strip_prefix(&prefix).is_some_and(is_timestamp))
+}
+
+/// The regular files of the backup directory whose names `ours` accepts,
+/// sorted by name. A missing `dir` has none; an existing one must pass the
+/// checks of [`check_backup_dir`].
+fn scan(dir: &Path, ours: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, WriteError> {
     if !dir.is_absolute() {
         return check_backup_dir(dir).map(|()| Vec::new());
     }
@@ -88,11 +95,7 @@ pub fn list_backups(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, WriteErro
     for entry in std::fs::read_dir(dir).map_err(read)? {
         let entry = entry.map_err(read)?;
         let name = entry.file_name();
-        let ours = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .is_some_and(is_timestamp);
-        if ours && entry.file_type().map_err(read)?.is_file() {
+        if name.to_str().is_some_and(&ours) && entry.file_type().map_err(read)?.is_file() {
             v.push(entry.path());
         }
     }
@@ -276,31 +279,12 @@ pub fn write_record(b: &Backups, config: &Path, rec: &EditRecord) -> Result<Path
 
 /// The paths of the edit records of `config` in `dir`, oldest first.
 fn record_paths(dir: &Path, config: &Path) -> Result<Vec<PathBuf>, WriteError> {
-    if !dir.is_absolute() {
-        return check_backup_dir(dir).map(|()| Vec::new());
-    }
-    match std::fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error("use the backup directory", dir, e)),
-        Ok(_) => check_backup_dir(dir)?,
-    }
     let prefix = backup_prefix(config);
-    let read = |e| io_error("read the backup directory", dir, e);
-    let mut v = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read)? {
-        let entry = entry.map_err(read)?;
-        let name = entry.file_name();
-        let ours = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
+    scan(dir, |n| {
+        n.strip_prefix(&prefix)
             .and_then(|n| n.strip_suffix(RECORD_SUFFIX))
-            .is_some_and(is_timestamp);
-        if ours && entry.file_type().map_err(read)?.is_file() {
-            v.push(entry.path());
-        }
-    }
-    v.sort();
-    Ok(v)
+            .is_some_and(is_timestamp)
+    })
 }
 
 /// The edit records of the config whose main file is `config`, oldest
