@@ -497,9 +497,10 @@ fn prosody_0_12_refuses_credentials_and_changes_nothing() {
 /// A string secret replaced by a new one stored in a credential is a
 /// rotation, not a move: the old string is not scrubbed into a
 /// `Credential()` it never was, and `restore --undo` gives back exactly
-/// the config before it (the old string, no credential, no drop-in).
-/// (It failed before: the old string was scrubbed out of every backup and
-/// the undo wrote the new secret as a string.)
+/// the config before it (the old string, no credential, no drop-in),
+/// while the backups hold the old string nowhere in plaintext (it is kept
+/// encrypted beside them, for that undo). (It failed before: the undo
+/// wrote the new secret as a string, a config that never was.)
 #[test]
 fn rotating_a_string_into_a_credential_undoes_exactly() {
     if !ready("rotating_a_string_into_a_credential_undoes_exactly") {
@@ -526,6 +527,11 @@ fn rotating_a_string_into_a_credential_undoes_exactly() {
     assert_eq!(
         decrypt(CRED, &cred_file(&s, CRED)),
         b"new-credential-secret-4567"
+    );
+    assert_eq!(
+        files_holding(&s.path("var"), b"old-string-secret-0123"),
+        Vec::<PathBuf>::new(),
+        "no plaintext of the old secret in the backups"
     );
     let j = json(&run13(&s, &["restore", "--undo", "--json"], None));
     assert_eq!(j["action"], "undone", "{j}");

@@ -410,35 +410,7 @@ pub(super) fn plan_migrate(
                     "cannot move the secret of {name} back into the config: {e}; nothing was changed"
                 ))
             })?;
-            crate::secret::validate(&secret).map_err(|e| {
-                Error::refused(format!(
-                    "the credential {cred} of {name} does not hold a usable secret ({e}); nothing was changed"
-                ))
-            })?;
-            let (file, value) = hosts
-                .iter()
-                .rev()
-                .find_map(|h| Some((h.at.file, h.secret()?)))
-                .expect("our credential was found");
-            let edit = Document::replace_value_edit(&value, &secret);
-            let (n, s) = (name.to_string(), secret.clone());
-            Ok((
-                Plan {
-                    action: Action::Migrated,
-                    files: BTreeMap::from([(file, Change::Splice(vec![edit]))]),
-                    file,
-                    create: Vec::new(),
-                    verify: Box::new(move |after: &ConfigSet| {
-                        match secret_state(after, &n) {
-                            SecretState::Literal(l) if l == s => Ok(()),
-                            _ => Err(Error::refused(format!(
-                                "refusing to write: after the edit, {n} would not have its secret as a string (this is a bug in fogbow-xmpp-ctl; please report it)"
-                            ))),
-                        }
-                    }),
-                },
-                Vec::new(),
-            ))
+            Ok((plan_literal(set, name, &cred, secret)?, Vec::new()))
         }
         (_, SecretState::Missing) => Err(Error::refused(format!(
             "{name} has no component_secret to move; set one with fogbow-xmpp-ctl add {name} --replace"
@@ -447,6 +419,45 @@ pub(super) fn plan_migrate(
             "the component_secret of {name} is neither a string nor a credential of fogbow-xmpp-ctl (an expression, FileContents(), or a Credential() of your own); not moving it; edit it by hand"
         ))),
     }
+}
+
+/// The component's `Credential(cred)` replaced by the string `secret` (its
+/// `.cred` and drop-in line then go, as [`sync`] makes them agree): a
+/// migration back into the config, or the undo of a rotation into a
+/// credential with the old string it kept encrypted.
+pub(super) fn plan_literal(
+    set: &ConfigSet,
+    name: &str,
+    cred: &str,
+    secret: Vec<u8>,
+) -> Result<Plan, Error> {
+    crate::secret::validate(&secret).map_err(|e| {
+        Error::refused(format!(
+            "the credential {cred} of {name} does not hold a usable secret ({e}); nothing was changed"
+        ))
+    })?;
+    let (file, value) = set
+        .hosts_named(name)
+        .iter()
+        .rev()
+        .find_map(|h| Some((h.at.file, h.secret()?)))
+        .ok_or_else(|| Error::NotFound(format!("{name} has no component_secret to replace")))?;
+    let edit = Document::replace_value_edit(&value, &secret);
+    let n = name.to_string();
+    Ok(Plan {
+        action: Action::Migrated,
+        files: BTreeMap::from([(file, Change::Splice(vec![edit]))]),
+        file,
+        create: Vec::new(),
+        verify: Box::new(move |after: &ConfigSet| {
+            match secret_state(after, &n) {
+            SecretState::Literal(l) if l == secret => Ok(()),
+            _ => Err(Error::refused(format!(
+                "refusing to write: after the edit, {n} would not have its secret as a string (this is a bug in fogbow-xmpp-ctl; please report it)"
+            ))),
+        }
+        }),
+    })
 }
 
 /// The files of ours outside the config after an edit, made to agree with

@@ -137,18 +137,23 @@ pub(super) fn edit_with(
         credstore::SysKind::Credential => matches!(f.change, credstore::SysChange::Write(_)),
         credstore::SysKind::DropIn => loads_more(f),
     });
-    let moved = match (&state_before, &state_after) {
-        // A move only when the credential holds that very string: a new
-        // secret stored in a credential is a rotation, undone from the
-        // backup, which keeps the old (now refused) string as any
-        // rotation's backup does.
-        (SecretState::Literal(s), SecretState::Ours(c)) if holds(&system, c, s) => {
-            Some(("to-credential", Some((s.clone(), c.clone()))))
-        }
-        (SecretState::Literal(_), SecretState::Ours(_)) => None,
-        (SecretState::Ours(_), SecretState::Literal(_)) => Some(("to-config", None)),
-        _ => None,
-    };
+    // A string secret that leaves the config for a credential: the backups
+    // must not keep it (`scrub`). A move when the credential holds that very
+    // string (an undo decrypts it back); a rotation when it holds a new one
+    // (the old string is kept encrypted beside the backups, for the undo).
+    let (moved, scrub, rotated): (Option<&str>, Option<Leaving>, bool) =
+        match (&state_before, &state_after) {
+            (SecretState::Literal(s), SecretState::Ours(c)) => {
+                let is_move = holds(&system, c, s);
+                (
+                    is_move.then_some("to-credential"),
+                    Some((s.clone(), c.clone())),
+                    !is_move,
+                )
+            }
+            (SecretState::Ours(_), SecretState::Literal(_)) => (Some("to-config"), None, false),
+            _ => (None, None, false),
+        };
     let outcome = |changed, backup, diff, warnings, notes, deleted| EditOutcome {
         credential_files: credential_files.clone(),
         restart_needed,
@@ -177,26 +182,31 @@ pub(super) fn edit_with(
         let diff = diff::render(&edited, &old_side, opts.show_secrets);
         return Ok(outcome(true, None, Some(diff), warnings, notes, deleted));
     }
-    // A move's scrub is marked before the commit that makes backups hold
-    // the old string, so a kill before the scrub is finished by the next
-    // edit (below, and at the start of every edit).
-    if let (Some((_, Some((_, cred)))), true) = (&moved, ctx.settings.backups > 0) {
-        safe_write::mark_scrub(
-            &Backups {
-                dir: ctx.settings.backup_dir.clone(),
-                keep: ctx.settings.backups,
-            },
-            cred,
-        )?;
+    // A scrub is marked before the commit that makes backups hold the old
+    // string, so a kill before it is finished by the next edit (below, and
+    // at the start of every edit); a rotation's old string is kept
+    // encrypted first.
+    let backups = Backups {
+        dir: ctx.settings.backup_dir.clone(),
+        keep: ctx.settings.backups,
+    };
+    let mut old_secret = None;
+    if let (Some((old, cred)), true) = (&scrub, backups.keep > 0) {
+        if rotated {
+            let sealed = crate::credentials::encrypt(cred, old).map_err(Error::Service)?;
+            let main_real = edited.after.files[0].real_path.clone();
+            old_secret = Some(safe_write::write_old_secret(&backups, &main_real, &sealed)?);
+        }
+        safe_write::mark_scrub(&backups, cred)?;
     }
     let (backup, commit_notes) = commit(
         ctx,
         &edited,
         &system,
         &main_file,
-        action,
-        name,
-        moved.as_ref().map(|(m, _)| *m),
+        (action, name),
+        moved,
+        old_secret,
     )?;
     notes.extend(commit_notes);
     crate::journal::audit(action.as_str(), name, &file);
@@ -211,7 +221,7 @@ pub(super) fn edit_with(
         }
     }
     // The old string is now only in backups: scrub it there.
-    if let Some((_, Some((secret, cred)))) = moved {
+    if let Some((secret, cred)) = scrub {
         let left = credstore::scrub(ctx, &secret, &cred, &edited.after);
         if left.is_empty() {
             safe_write::scrub_done(&ctx.settings.backup_dir, &cred);
@@ -220,6 +230,9 @@ pub(super) fn edit_with(
     }
     Ok(outcome(true, backup, None, warnings, notes, deleted))
 }
+
+/// A string secret leaving the config, and the credential it goes to.
+type Leaving = (Vec<u8>, String);
 
 /// Whether this edit's drop-in loads a credential the one on disk does not.
 fn loads_more(f: &SysFile) -> bool {
@@ -449,9 +462,9 @@ fn commit(
     edited: &Edited,
     system: &[SysFile],
     main_file: &Path,
-    action: Action,
-    name: &str,
+    (action, name): (Action, &str),
     moved: Option<&str>,
+    old_secret: Option<String>,
 ) -> Result<(Option<PathBuf>, Vec<String>), Error> {
     let backups = Backups {
         dir: ctx.settings.backup_dir.clone(),
@@ -522,6 +535,7 @@ fn commit(
             action: action.as_str().into(),
             name: name.into(),
             moved: moved.map(String::from),
+            old_secret,
             files: targets
                 .iter()
                 .zip(&written)

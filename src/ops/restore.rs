@@ -245,6 +245,25 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
         // A move into a credential scrubbed the old string from the
         // backups: the undo decrypts it back into the config instead (the
         // files are checked unchanged above all the same).
+        // A rotation into a credential scrubbed the old string too, and kept
+        // it encrypted beside the backups: decrypted, it goes back as the
+        // string it was (the new credential then goes, as the config no
+        // longer reads it).
+        if let Some(kept) = last.old_secret.as_ref().filter(|k| !k.contains('/')) {
+            let credstore::SecretState::Ours(cred) = credstore::secret_state(set, &last.name)
+            else {
+                return Err(Error::refused(format!(
+                    "cannot undo {what}: {} no longer reads its secret from a credential; nothing was changed",
+                    last.name
+                )));
+            };
+            let old = crate::credentials::decrypt(&cred, &dir.join(kept)).map_err(|e| {
+                Error::refused(format!("cannot undo {what}: {e}; nothing was changed"))
+            })?;
+            let mut p = credstore::plan_literal(set, &last.name, &cred, old)?;
+            p.action = Action::Undone;
+            return Ok((p, Vec::new()));
+        }
         if last.moved.as_deref() == Some("to-credential") {
             let (mut p, sys) =
                 credstore::plan_migrate(ctx, set, &last.name, MigrateTo::Config, opts.dry_run)?;

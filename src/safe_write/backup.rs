@@ -210,6 +210,13 @@ pub struct EditRecord {
     /// backup (the backups are scrubbed of it): it decrypts it instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved: Option<String>,
+    /// When the edit replaced a string secret by a new one stored in a
+    /// credential (a rotation, issue 14): the file name, in the backup
+    /// directory, of the old string encrypted as that credential (see
+    /// [`write_old_secret`]). The backups are scrubbed of the old string;
+    /// an undo decrypts it from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_secret: Option<String>,
 }
 
 /// One file an edit touched.
@@ -272,6 +279,14 @@ pub fn write_record(b: &Backups, config: &Path, rec: &EditRecord) -> Result<Path
     )?;
     let all = record_paths(&b.dir, config)?;
     for old in &all[..all.len().saturating_sub(b.keep)] {
+        // An encrypted old secret goes with the record that names it.
+        let named = read_backup(old)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<EditRecord>(&bytes).ok())
+            .and_then(|r| r.old_secret);
+        if let Some(f) = named.filter(|f| !f.contains('/')) {
+            let _ = std::fs::remove_file(b.dir.join(f));
+        }
         let _ = std::fs::remove_file(old);
     }
     Ok(path)
@@ -330,6 +345,28 @@ pub fn backups_and_records_of(
     backups.sort();
     backups.dedup();
     Ok((backups, records))
+}
+
+/// Suffix of an encrypted old secret in the backup directory (never taken
+/// for a backup: a backup's name ends in its time stamp).
+const OLD_SECRET_SUFFIX: &str = ".old-secret.cred";
+
+/// Keeps `cred` (a string secret a rotation replaced, already encrypted by
+/// systemd-creds) beside the backups of `config`, 0600: what an undo of
+/// that rotation decrypts. Returns its file name, for the edit record.
+pub fn write_old_secret(b: &Backups, config: &Path, cred: &[u8]) -> Result<String, WriteError> {
+    ensure_backup_dir(&b.dir)?;
+    let prefix = backup_prefix(config);
+    let path = write_stamped(
+        &b.dir,
+        |t| format!("{prefix}{t}{OLD_SECRET_SUFFIX}"),
+        cred,
+        "the encrypted old secret",
+    )?;
+    Ok(path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default())
 }
 
 /// Prefix of a pending-scrub marker in the backup directory; the rest of
@@ -649,6 +686,7 @@ mod tests {
         // A path that is not UTF-8 comes back exactly.
         let raw = PathBuf::from(OsString::from_vec(b"/d/\xff x.lua".to_vec()));
         let rec = |name: &str| EditRecord {
+            old_secret: None,
             command: "add".into(),
             action: "added".into(),
             name: name.into(),

@@ -31,8 +31,8 @@ mod trust;
 
 pub use backup::{
     backups_and_records_of, check_backup_dir, content_hash, list_backups, list_records, mark_scrub,
-    pending_scrubs, read_backup, rewrite_backup, scrub_done, time_of, write_record, Backups,
-    EditRecord, FileRecord,
+    pending_scrubs, read_backup, rewrite_backup, scrub_done, time_of, write_old_secret,
+    write_record, Backups, EditRecord, FileRecord,
 };
 pub use error::{io_error, WriteError};
 pub use lock::{lock_path, Lock, LOCK_DIR};
