@@ -411,27 +411,29 @@ fn migrate(out: &Out, ctx: &Context, m: &cli::MigrateArgs) -> Result<Status, Err
     let will_apply = (m.edit.reload || m.edit.restart) && !m.edit.dry_run;
     if !will_apply {
         if changed && !m.edit.dry_run && !m.edit.json {
-            out.info(match restart {
-                true => "restart needed: prosody reads credentials only when it starts; apply it with: fogbow-xmpp-ctl restart",
-                false => "apply it with: fogbow-xmpp-ctl reload",
-            });
+            out.apply_hint(Subject::Component, restart);
         }
         return Ok(Status::Success);
     }
-    let applied = if restart || m.edit.restart {
-        if m.edit.reload {
-            out.info(
-                "restarting instead of reloading: prosody reads credentials only when it starts",
-            );
-        }
-        guarded(out, ctx, service::Action::Restart)
-    } else {
-        guarded(out, ctx, service::Action::Reload)
+    let applied = match (restart, m.edit.restart) {
+        (true, false) => restart_for_credentials(out, ctx),
+        (_, true) => guarded(out, ctx, service::Action::Restart),
+        (false, false) => guarded(out, ctx, service::Action::Reload),
     };
     Ok(match applied {
         Ok(()) => Status::Success,
         Err(e) => Status::NotApplied(e),
     })
+}
+
+/// `--reload` of an edit that wrote a credential: systemd hands prosody
+/// its credentials at start only, so the guarded restart it takes instead.
+fn restart_for_credentials(out: &Out, ctx: &Context) -> Result<(), Error> {
+    out.info(&format!(
+        "restarting instead of reloading: {}",
+        output::CREDENTIALS_AT_START
+    ));
+    guarded(out, ctx, service::Action::Restart)
 }
 
 fn edit_options(edit: &cli::EditFlags) -> EditOptions {
@@ -501,8 +503,7 @@ fn apply_edit(
     // A new or rotated credential: systemd hands prosody its credentials
     // at start only, so a reload could not apply it.
     if o.restart_needed && o.changed {
-        out.info("restarting instead of reloading: prosody reads credentials only when it starts");
-        guarded(out, ctx, service::Action::Restart)?;
+        restart_for_credentials(out, ctx)?;
         for m in ops::apply_to_running(ctx, o)? {
             out.info(&m);
         }

@@ -179,13 +179,20 @@ impl Out {
             }
             println!("{s}");
         }
-        if o.changed && !o.dry_run && !will_apply && o.restart_needed {
-            self.info("restart needed: prosody reads credentials only when it starts; apply it with: fogbow-xmpp-ctl restart");
-        } else if o.changed && !o.dry_run && !will_apply {
-            match subject {
-                Subject::Listener => self.info("apply it with: fogbow-xmpp-ctl restart (a listener change needs a restart)"),
-                _ => self.info("apply it with: fogbow-xmpp-ctl reload (components are started and stopped without a restart)"),
-            }
+        if o.changed && !o.dry_run && !will_apply {
+            self.apply_hint(subject, o.restart_needed);
+        }
+    }
+
+    /// How to apply a written edit that was not applied: a listener or a
+    /// credential needs a restart, a component only a reload.
+    pub fn apply_hint(&self, subject: Subject, restart_needed: bool) {
+        match (subject, restart_needed) {
+            (_, true) => self.info(&format!(
+                "restart needed: {CREDENTIALS_AT_START}; apply it with: fogbow-xmpp-ctl restart"
+            )),
+            (Subject::Listener, _) => self.info("apply it with: fogbow-xmpp-ctl restart (a listener change needs a restart)"),
+            _ => self.info("apply it with: fogbow-xmpp-ctl reload (components are started and stopped without a restart)"),
         }
     }
 
@@ -221,6 +228,9 @@ impl Out {
         self.info(&format!("hint: {}", r.hint));
     }
 }
+
+/// Why a credential edit is applied by a restart, not a reload.
+pub const CREDENTIALS_AT_START: &str = "prosody reads credentials only when it starts";
 
 /// What an edit was about, for its messages.
 #[derive(Clone, Copy)]
