@@ -602,3 +602,258 @@ fn an_interrupted_scrub_is_finished_by_the_next_edit() {
         .contains(&format!("Credential(\"{CRED}\")")));
     assert!(!marker.exists());
 }
+
+/// Every file under `dir` with its bytes, to prove a refusal changed nothing.
+fn every_file(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The `Credential("…")` name the config gives component `name`.
+fn credential_of(s: &Scratch, file: &str, name: &str) -> String {
+    let text = s.read(file);
+    let block = text
+        .split("Component ")
+        .find(|b| b.starts_with(&format!("\"{name}\"")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    let at = block.find("Credential(\"").expect("a Credential()") + "Credential(\"".len();
+    block[at..].split('"').next().unwrap().to_string()
+}
+
+/// `h` and the first 32 hex digits of SHA-1(`name`): a plain component
+/// name spelled like the hashed credential name of `name`.
+fn hashed_look_alike(name: &str) -> String {
+    use sha1::Digest;
+    let d = sha1::Sha1::digest(name.as_bytes());
+    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    format!("h{}", &hex[..32])
+}
+
+/// A component whose name is not plain ASCII gets a hashed credential
+/// name; a component literally named like that hash gets a credential of
+/// its own, never the first one's (which kept its secret).
+#[test]
+fn credential_names_of_two_components_never_collide() {
+    if !ready("credential_names_of_two_components_never_collide") {
+        return;
+    }
+    let s = scratch("cred-collide", "");
+    s.config(BASE);
+    let first = s.secret("first-secret-0123456789abcdef");
+    let add = |name: &str, secret: &Path| {
+        run13(
+            &s,
+            &[
+                "add",
+                name,
+                "--secret-file",
+                secret.to_str().unwrap(),
+                "--secret-store",
+                "credential",
+            ],
+            None,
+        )
+    };
+    ok(&add("bücher.example", &first));
+    let look_alike = hashed_look_alike("bücher.example");
+    let second = s.secret("second-secret-0123456789abcdef");
+    let o = add(&look_alike, &second);
+    ok(&o);
+    assert!(
+        !stderr(&o).contains("replaced the encrypted credential"),
+        "{}",
+        stderr(&o)
+    );
+    let a = credential_of(&s, "prosody.cfg.lua", "bücher.example");
+    let b = credential_of(&s, "prosody.cfg.lua", &look_alike);
+    assert_ne!(a, b);
+    assert_eq!(
+        decrypt(&a, &cred_file(&s, &a)),
+        b"first-secret-0123456789abcdef"
+    );
+    assert_eq!(
+        decrypt(&b, &cred_file(&s, &b)),
+        b"second-secret-0123456789abcdef"
+    );
+}
+
+/// A deployment whose config already reads an old-style hashed name keeps
+/// it (a rotation writes that very file), and a component whose credential
+/// name is another component's credential (by the config, or by a `.cred`
+/// already on disk) is refused with every file left as it was.
+#[test]
+fn a_credential_of_another_component_is_never_overwritten() {
+    if !ready("a_credential_of_another_component_is_never_overwritten") {
+        return;
+    }
+    let s = scratch("cred-owner", "");
+    let look_alike = hashed_look_alike("bücher.example");
+    let old_style = format!("fogbow-xmpp-ctl.{look_alike}");
+    std::fs::create_dir_all(s.path("etc/credentials")).unwrap();
+    std::fs::set_permissions(
+        s.path("etc/credentials"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let sh_encrypt = |cred: &str, secret: &str| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "printf %s '{secret}' | systemd-creds encrypt --with-key=host --name='{cred}' - '{}'",
+                cred_file(&s, cred).display()
+            ))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::set_permissions(
+            cred_file(&s, cred),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    };
+    sh_encrypt(&old_style, "first-secret-0123456789abcdef");
+    let config = format!(
+        "{BASE}\nComponent \"bücher.example\"\n\tcomponent_secret = Credential(\"{old_style}\")\n"
+    );
+    let cfg = s.config(&config);
+    let rotated = s.secret("rotated-secret-0123456789abcdef");
+    let add = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "add",
+            name,
+            "--secret-file",
+            rotated.to_str().unwrap(),
+            "--secret-store",
+            "credential",
+        ];
+        args.extend_from_slice(extra);
+        run13(&s, &args, None)
+    };
+    let snapshot = || every_file(&s.dir);
+    let before = snapshot();
+    for dry in [&["--dry-run"][..], &[]] {
+        let e = refused(&add(&look_alike, dry));
+        assert!(
+            e.contains(&old_style) && e.contains("bücher.example") && e.contains(":4"),
+            "{e}"
+        );
+        assert!(!e.contains("rotated-secret"), "{e}");
+        assert_eq!(snapshot(), before, "{dry:?}");
+    }
+    // A `.cred` on disk that no component reads is not overwritten either.
+    sh_encrypt(
+        "fogbow-xmpp-ctl.new.fog.test",
+        "stray-secret-0123456789abcdef",
+    );
+    let before = snapshot();
+    let e = refused(&add("new.fog.test", &[]));
+    assert!(e.contains("fogbow-xmpp-ctl.new.fog.test.cred"), "{e}");
+    assert_eq!(snapshot(), before);
+    std::fs::remove_file(cred_file(&s, "fogbow-xmpp-ctl.new.fog.test")).unwrap();
+    // Two components reading one credential: rotating one would change
+    // the other's secret.
+    std::fs::write(
+        &cfg,
+        format!("{config}\nComponent \"other.fog.test\"\n\tcomponent_secret = Credential(\"{old_style}\")\n"),
+    )
+    .unwrap();
+    let before = snapshot();
+    let e = refused(&add("other.fog.test", &["--replace"]));
+    assert!(e.contains("bücher.example"), "{e}");
+    assert_eq!(snapshot(), before);
+    std::fs::write(&cfg, &config).unwrap();
+    // The old-style name is read from the config, not recomputed.
+    ok(&add("bücher.example", &["--replace"]));
+    assert_eq!(s.read("prosody.cfg.lua"), config);
+    assert_eq!(
+        decrypt(&old_style, &cred_file(&s, &old_style)),
+        b"rotated-secret-0123456789abcdef"
+    );
+}
+
+/// A `Credential()` name planted in an included file, holding a newline
+/// and a unit-file line after it: an unrelated `add --secret-store
+/// credential` (and its dry run) refuses, naming the place, and leaves
+/// every file as it was; the drop-in never holds anything but our
+/// `LoadCredentialEncrypted=` lines; `check` reports the name.
+#[test]
+fn a_credential_name_from_the_config_never_writes_a_unit_line() {
+    if !ready("a_credential_name_from_the_config_never_writes_a_unit_line") {
+        return;
+    }
+    let s = scratch("cred-inject", "");
+    s.config(&format!("{BASE}Include \"conf.d/*.cfg.lua\"\n"));
+    std::fs::create_dir_all(s.path("conf.d")).unwrap();
+    let secret = s.secret(SECRET);
+    let add = |name: &str, dry: bool| {
+        let mut args = vec![
+            "add",
+            name,
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--secret-store",
+            "credential",
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        run13(&s, &args, None)
+    };
+    ok(&add(NAME, false));
+    let only_ours = |text: &str| {
+        for l in text.lines() {
+            assert!(
+                l.starts_with('#') || l == "[Service]" || l.starts_with("LoadCredentialEncrypted="),
+                "{l:?} in the drop-in:\n{text}"
+            );
+        }
+    };
+    only_ours(&std::fs::read_to_string(drop_in(&s)).unwrap());
+    s.write(
+        "conf.d/evil.cfg.lua",
+        "Component \"evil.fog.test\"\n\tcomponent_secret = Credential(\"fogbow-xmpp-ctl.x\\nExecStartPre=+/bin/sh -c 'touch /tmp/fxc-pwned'\")\n",
+    );
+    let before = every_file(&s.dir);
+    for dry in [false, true] {
+        let o = add("rdv.fog.test", dry);
+        only_ours(&std::fs::read_to_string(drop_in(&s)).unwrap());
+        let e = refused(&o);
+        assert!(
+            e.contains("conf.d/evil.cfg.lua:2:21") && e.contains("credential name"),
+            "{e}"
+        );
+        assert!(!e.contains(SECRET));
+        assert_eq!(every_file(&s.dir), before, "dry run: {dry}");
+    }
+    // check names it, at its place, as an error.
+    let o = run13(&s, &["check", "--json", "--no-prosody"], None);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    let d = j["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "credential-name-invalid")
+        .unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(d["severity"], "error");
+    assert!(d["file"].as_str().unwrap().ends_with("conf.d/evil.cfg.lua"));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(2), Some(21))
+    );
+    // Removing the component that reads it is an edit that fixes it.
+    ok(&run13(&s, &["remove", "evil.fog.test"], None));
+    only_ours(&std::fs::read_to_string(drop_in(&s)).unwrap());
+}

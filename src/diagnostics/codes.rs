@@ -41,6 +41,7 @@ pub enum Code {
     ComponentModuleIgnored,
     DuplicateComponentSecret,
     CredentialMissing,
+    CredentialNameInvalid,
     SecretFileMissing,
     ProsodyLoad,
     Unreadable,
@@ -56,7 +57,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order they are listed.
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::Syntax,
         Code::IncludeMissing,
         Code::IncludeLoop,
@@ -66,6 +67,7 @@ impl Code {
         Code::ComponentModuleIgnored,
         Code::DuplicateComponentSecret,
         Code::CredentialMissing,
+        Code::CredentialNameInvalid,
         Code::SecretFileMissing,
         Code::ProsodyLoad,
         Code::Unreadable,
@@ -91,6 +93,7 @@ impl Code {
             Code::ComponentModuleIgnored => "component-module-ignored",
             Code::DuplicateComponentSecret => "duplicate-component-secret",
             Code::CredentialMissing => "credential-missing",
+            Code::CredentialNameInvalid => "credential-name-invalid",
             Code::SecretFileMissing => "secret-file-missing",
             Code::ProsodyLoad => "prosody-load",
             Code::Unreadable => "unreadable",
@@ -117,6 +120,7 @@ impl Code {
             | Code::ComponentSecretMissing
             | Code::DuplicateComponentSecret
             | Code::CredentialMissing
+            | Code::CredentialNameInvalid
             | Code::SecretFileMissing
             | Code::ProsodyLoad
             | Code::Unreadable => Severity::Error,
@@ -149,6 +153,9 @@ impl Code {
             }
             Code::CredentialMissing => {
                 "a Credential(\"NAME\") secret that prosody.service does not load"
+            }
+            Code::CredentialNameInvalid => {
+                "a Credential(\"fogbow-xmpp-ctl.…\") name no unit may hold (newline, space, : % \\ quotes)"
             }
             Code::SecretFileMissing => {
                 "a FileContents/FileLine secret whose file prosody cannot read"

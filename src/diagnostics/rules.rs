@@ -250,6 +250,8 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         r.options(fi);
     }
     r.out
+        .extend(super::secret_refs::invalid_credential_names(set));
+    r.out
 }
 
 /// `FILE`, `LINE`, `COLUMN` of a finding.

@@ -333,6 +333,54 @@ pub fn uses_credentials(set: &ConfigSet) -> bool {
         .any(|f| f.doc.text().windows(10).any(|w| w == b"Credential"))
 }
 
+/// The `Credential("NAME")` name of our namespace that fogbow-xmpp-ctl
+/// would not write into its drop-in for prosody.service, with why
+/// ([`crate::credentials::name_fault`]); `None` for any other value.
+fn invalid_name(r: &SecretRef) -> Option<(String, String)> {
+    if r.kind != SecretRefKind::Credential {
+        return None;
+    }
+    let name = String::from_utf8_lossy(&r.arg);
+    if !crate::credentials::is_ours(&name) {
+        return None;
+    }
+    crate::credentials::name_fault(&name).map(|why| (name.into_owned(), why))
+}
+
+/// `credential-name-invalid`: each `component_secret =
+/// Credential("fogbow-xmpp-ctl.…")` whose name fogbow-xmpp-ctl refuses to
+/// write into the drop-in (a newline, `:`, `%`, …: see
+/// [`crate::credentials::name_fault`]), so that a config string never
+/// becomes a line of a unit. A static check: it needs no prosody 13.
+pub(crate) fn invalid_credential_names(set: &ConfigSet) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for h in set.hosts().filter(|h| h.is_external()) {
+        let Some(value) = h.secret() else { continue };
+        let Some((cred, why)) = value.secret_ref().as_ref().and_then(invalid_name) else {
+            continue;
+        };
+        let f = &set.files[h.at.file];
+        let name = h
+            .literal_name()
+            .unwrap_or_else(|| f.doc.slice(&h.name().span));
+        let (line, column) = f.doc.line_col(value.span.start);
+        out.push(
+            Diagnostic::new(
+                Code::CredentialNameInvalid,
+                Subject::Host(crate::names::fold(name.as_bytes()).into_owned()),
+                (f.path.clone(), line, column),
+                format!(
+                    "the component_secret of {name:?} is Credential({cred:?}), a name fogbow-xmpp-ctl's drop-in for prosody.service never loads: {why}"
+                ),
+            )
+            .with_help(format!(
+                "fogbow-xmpp-ctl refuses every edit that leaves this name in the config: remove this line by hand (or the component: fogbow-xmpp-ctl remove {name}), then set the secret again: fogbow-xmpp-ctl add {name} --secret-store credential --replace"
+            )),
+        );
+    }
+    out
+}
+
 /// `check`'s findings about the secrets behind references: a credential
 /// prosody will not get (`credential-missing`), a file it cannot read
 /// (`secret-file-missing`), a weak secret behind a readable one
@@ -344,6 +392,10 @@ pub fn check(set: &ConfigSet, resolver: &mut Resolver) -> Vec<Diagnostic> {
         let Some(r) = value.secret_ref() else {
             continue;
         };
+        // Reported by [`invalid_credential_names`], and never loaded.
+        if invalid_name(&r).is_some() {
+            continue;
+        }
         let f = &set.files[h.at.file];
         let name = h
             .literal_name()

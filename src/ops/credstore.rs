@@ -114,17 +114,69 @@ pub(super) fn secret_state(set: &ConfigSet, name: &str) -> SecretState {
     state_of(set.hosts_named(name).iter().rev().find_map(|h| h.secret()))
 }
 
+/// Where the config first reads a credential of ours.
+pub(super) struct ReadAt {
+    /// `FILE:LINE` of the component's block.
+    block: String,
+    /// `FILE:LINE:COLUMN` of the `Credential()` call.
+    call: String,
+}
+
 /// The credentials of ours the config reads, each with the first place
-/// (`FILE:LINE`) that reads it.
-pub(super) fn referenced(set: &ConfigSet) -> BTreeMap<String, String> {
+/// that reads it.
+pub(super) fn referenced(set: &ConfigSet) -> BTreeMap<String, ReadAt> {
     let mut out = BTreeMap::new();
     for h in set.hosts().filter(|h| h.is_external()) {
-        if let SecretState::Ours(n) = state_of(h.secret()) {
-            out.entry(n)
-                .or_insert_with(|| format!("{}:{}", set.files[h.at.file].path.display(), h.line()));
+        let Some(value) = h.secret() else { continue };
+        let start = value.span.start;
+        if let SecretState::Ours(n) = state_of(Some(value)) {
+            out.entry(n).or_insert_with(|| {
+                let f = &set.files[h.at.file];
+                let (line, column) = f.doc.line_col(start);
+                ReadAt {
+                    block: format!("{}:{}", f.path.display(), h.line()),
+                    call: format!("{}:{line}:{column}", f.path.display()),
+                }
+            });
         }
     }
     out
+}
+
+/// Refuses to write credential `cred` (file `path`) for component `name`
+/// when it is another component's: one whose `Credential()` reads it, or a
+/// `.cred` already on disk that no block of `name` reads (left by hand, or
+/// a component's that was removed from the config by hand). Writing it
+/// would silently replace that component's secret.
+fn refuse_others(set: &ConfigSet, name: &str, cred: &str, path: &Path) -> Result<(), Error> {
+    let key = crate::names::fold(name.as_bytes()).into_owned();
+    let mut owned = false;
+    for h in set.hosts().filter(|h| h.is_external()) {
+        if state_of(h.secret()) != SecretState::Ours(cred.to_string()) {
+            continue;
+        }
+        let other = h.literal_name();
+        if other
+            .as_ref()
+            .is_some_and(|o| *crate::names::fold(o.as_bytes()) == *key)
+        {
+            owned = true;
+            continue;
+        }
+        let other = other.unwrap_or_else(|| "a component with a computed name".into());
+        return Err(Error::refused(format!(
+            "refusing to write the encrypted credential {cred} for {name}: {other} at {}:{} reads it, and writing it would replace {other}'s secret; keep the secret of {name} in the config (--secret-store config), or give {other} a credential of its own first (fogbow-xmpp-ctl migrate --to config {other}, then migrate --to credential {other}); nothing was changed",
+            set.files[h.at.file].path.display(),
+            h.line()
+        )));
+    }
+    if !owned && std::fs::symlink_metadata(path).is_ok() {
+        return Err(Error::refused(format!(
+            "refusing to write the encrypted credential {cred} for {name}: {} already exists and no component_secret of {name} reads it, so it may be another component's secret; move it away if it is no one's; nothing was changed",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The credential name of component `name`: from its spelling in the
@@ -214,6 +266,72 @@ fn encrypted(cred: &str, secret: &[u8], dry_run: bool) -> Result<Vec<u8>, Error>
         .map_err(|e| Error::refused(format!("{e}; nothing was changed")))
 }
 
+/// `add` of a component whose secret already is our credential `cred`:
+/// the same secret is unchanged; a different one (`--replace`) is a new
+/// `.cred` under the name the config reads, the config left as it is.
+fn plan_rotate(
+    ctx: &Context,
+    set: &ConfigSet,
+    name: &str,
+    cred: &str,
+    secret: &[u8],
+    replace: bool,
+    dry_run: bool,
+) -> Result<(Plan, Vec<SysFile>), Error> {
+    let dir = &ctx.settings.credentials_dir;
+    let hosts = set.hosts_named(name);
+    let owner = hosts
+        .iter()
+        .rev()
+        .find(|h| h.secret().is_some())
+        .expect("a secret was found");
+    if let Some(why) = credentials::name_fault(cred) {
+        return Err(Error::refused(format!(
+            "refusing to edit the secret of {name}: its component_secret at {}:{} reads the credential name {cred:?}, which fogbow-xmpp-ctl does not write ({why}); correct or remove that line by hand; nothing was changed",
+            set.files[owner.at.file].path.display(),
+            owner.line()
+        )));
+    }
+    let path = credentials::cred_path_in(dir, cred);
+    let unchanged = Plan {
+        action: Action::Unchanged,
+        files: BTreeMap::new(),
+        file: owner.at.file,
+        create: Vec::new(),
+        verify: verified_credential(name, cred, Action::Unchanged),
+    };
+    // Decrypting needs root; a file that is gone or does not decrypt
+    // is a different secret.
+    let same = nix::unistd::geteuid().is_root()
+        && credentials::decrypt(cred, &path).is_ok_and(|s| s == secret);
+    if same {
+        return Ok((unchanged, Vec::new()));
+    }
+    refuse_others(set, name, cred, &path)?;
+    if !replace {
+        return Err(Error::refused(format!(
+            "{name} already exists at {}:{} with a different secret (in the encrypted credential {}); use --replace to change it",
+            set.files[owner.at.file].path.display(),
+            owner.line(),
+            path.display()
+        )));
+    }
+    require_support("to rotate the credential")?;
+    let cred_bytes = encrypted(cred, secret, dry_run)?;
+    Ok((
+        Plan {
+            action: Action::Replaced,
+            verify: verified_credential(name, cred, Action::Replaced),
+            ..unchanged
+        },
+        vec![SysFile {
+            path,
+            kind: SysKind::Credential,
+            change: SysChange::Write(cred_bytes),
+        }],
+    ))
+}
+
 /// `add` of a secret kept in a credential: for a new component, a
 /// component without a secret, or one whose secret is a string in the
 /// config (which moves into the credential: `--replace` when it differs);
@@ -230,57 +348,16 @@ pub(super) fn plan_add(
     file: Option<&Path>,
     dry_run: bool,
 ) -> Result<(Plan, Vec<SysFile>), Error> {
-    let dir = &ctx.settings.credentials_dir;
     if let SecretState::Ours(cred) = secret_state(set, name) {
-        let hosts = set.hosts_named(name);
-        let owner = hosts
-            .iter()
-            .rev()
-            .find(|h| h.secret().is_some())
-            .expect("a secret was found");
-        let path = credentials::cred_path_in(dir, &cred);
-        let unchanged = Plan {
-            action: Action::Unchanged,
-            files: BTreeMap::new(),
-            file: owner.at.file,
-            create: Vec::new(),
-            verify: verified_credential(name, &cred, Action::Unchanged),
-        };
-        // Decrypting needs root; a file that is gone or does not decrypt
-        // is a different secret.
-        let same = nix::unistd::geteuid().is_root()
-            && credentials::decrypt(&cred, &path).is_ok_and(|s| s == secret);
-        if same {
-            return Ok((unchanged, Vec::new()));
-        }
-        if !replace {
-            return Err(Error::refused(format!(
-                "{name} already exists at {}:{} with a different secret (in the encrypted credential {}); use --replace to change it",
-                set.files[owner.at.file].path.display(),
-                owner.line(),
-                path.display()
-            )));
-        }
-        require_support("to rotate the credential")?;
-        let cred_bytes = encrypted(&cred, secret, dry_run)?;
-        return Ok((
-            Plan {
-                action: Action::Replaced,
-                verify: verified_credential(name, &cred, Action::Replaced),
-                ..unchanged
-            },
-            vec![SysFile {
-                path,
-                kind: SysKind::Credential,
-                change: SysChange::Write(cred_bytes),
-            }],
-        ));
+        return plan_rotate(ctx, set, name, &cred, secret, replace, dry_run);
     }
+    let dir = &ctx.settings.credentials_dir;
     // The refusals of a plain `add` (a VirtualHost, a plugin, an
     // expression, a different secret without --replace), said as it says them.
     let as_literal = plan::add(set, name, secret, replace, file)?;
     require_support("--secret-store credential")?;
     let cred = credential_for(set, name);
+    refuse_others(set, name, &cred, &credentials::cred_path_in(dir, &cred))?;
     // The same secret already in the config: it moves into the credential.
     let action = match as_literal.action {
         Action::Unchanged => Action::Replaced,
@@ -469,7 +546,7 @@ pub(super) fn plan_literal(
 /// it was gone already (that breakage is not the edit's).
 pub(super) fn sync(
     ctx: &Context,
-    before: &BTreeMap<String, String>,
+    before: &BTreeMap<String, ReadAt>,
     after: &ConfigSet,
     mut planned: Vec<SysFile>,
 ) -> Result<Vec<SysFile>, Error> {
@@ -485,7 +562,10 @@ pub(super) fn sync(
         .filter(|f| matches!(f.change, SysChange::Delete))
         .map(|f| f.path.clone())
         .collect();
-    for (n, place) in &now {
+    let drop_in = &ctx.settings.credentials_drop_in;
+    refuse_unit_unsafe(before, &now, drop_in)?;
+    for (n, at) in &now {
+        let place = &at.block;
         let p = credentials::cred_path_in(dir, n);
         let there = written.contains(&p) || (!deleted.contains(&p) && p.exists());
         let was_missing = before.contains_key(n) && !p.exists();
@@ -496,7 +576,12 @@ pub(super) fn sync(
             )));
         }
     }
-    for n in before.keys().filter(|n| !now.contains_key(*n)) {
+    // A name we would not write (say, `..` in it) names no file of ours
+    // to remove either.
+    let gone = before
+        .keys()
+        .filter(|n| !now.contains_key(*n) && credentials::name_fault(n).is_none());
+    for n in gone {
         let p = credentials::cred_path_in(dir, n);
         if p.exists() && !written.contains(&p) && !deleted.contains(&p) {
             planned.push(SysFile {
@@ -508,7 +593,6 @@ pub(super) fn sync(
     }
     // The drop-in is always the one the config implies, whatever the plan said.
     planned.retain(|f| f.kind != SysKind::DropIn);
-    let drop_in = &ctx.settings.credentials_drop_in;
     let lines: Vec<LoadCredential> = now
         .keys()
         .map(|n| LoadCredential {
@@ -516,7 +600,10 @@ pub(super) fn sync(
             path: credentials::cred_path_in(dir, n),
         })
         .collect();
-    let desired = (!lines.is_empty()).then(|| credentials::render_drop_in(&lines).into_bytes());
+    let desired = match lines.is_empty() {
+        true => None,
+        false => Some(credentials::render_drop_in(&lines)?.into_bytes()),
+    };
     let current = std::fs::read(drop_in).ok();
     let change = match (desired, current) {
         (Some(d), Some(c)) if d == c => None,
@@ -532,6 +619,27 @@ pub(super) fn sync(
         });
     }
     Ok(planned)
+}
+
+/// Refuses an edit after which the config reads a credential name that
+/// [`credentials::name_fault`] refuses: the name would become a line of a
+/// unit root's systemd runs. Named where the config read it before the
+/// edit (that place is on disk), else where the edited config reads it.
+fn refuse_unit_unsafe(
+    before: &BTreeMap<String, ReadAt>,
+    now: &BTreeMap<String, ReadAt>,
+    drop_in: &Path,
+) -> Result<(), Error> {
+    for (n, at) in now {
+        if let Some(why) = credentials::name_fault(n) {
+            let call = &before.get(n).unwrap_or(at).call;
+            return Err(Error::refused(format!(
+                "refusing to write: {call} reads the credential name {n:?}, which fogbow-xmpp-ctl does not write into the drop-in {} ({why}; every line there is a directive root's systemd follows); correct or remove that component_secret by hand (fogbow-xmpp-ctl check reports it as credential-name-invalid); nothing was changed",
+                drop_in.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A prepared file of ours, with what it will hold (`None`: removed).

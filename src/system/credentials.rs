@@ -13,6 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::Error;
+
 /// Where our `.cred` files live: root's, `0700`.
 pub const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
 
@@ -25,25 +27,88 @@ pub const DROP_IN: &str = "/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl
 /// an operator's own credentials.
 const PREFIX: &str = "fogbow-xmpp-ctl.";
 
+/// What follows [`PREFIX`] in a name derived from a hash: a character no
+/// plain name holds, so a hashed name is never a plain one. systemd takes
+/// it in a credential name and, unlike `%`, `\` or quotes, literally in
+/// a unit file.
+const HASHED: char = '+';
+
+/// Whether `component` is used as it is in its credential name: plain
+/// ASCII (what systemd accepts in a credential name and in
+/// `LoadCredentialEncrypted=ID:PATH`, where `:` separates), and short.
+fn plain(component: &str) -> bool {
+    !component.is_empty()
+        && PREFIX.len() + component.len() <= 200
+        && component
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
 /// The credential name for the component `name`: `fogbow-xmpp-ctl.NAME`
-/// when NAME is plain ASCII (what systemd accepts in a credential name and
-/// in `LoadCredentialEncrypted=ID:PATH`, where `:` separates), else a name
-/// derived from its SHA-1 (`fogbow-xmpp-ctl.h0123…`).
+/// when NAME is [`plain`], else `fogbow-xmpp-ctl.+` and the hex SHA-1 of
+/// NAME. Injective: a plain name holds no `+`, so the two forms never meet
+/// (and two hashed names only if SHA-1 collides, which the edit's refusal
+/// to write another component's credential still catches).
+///
+/// A config that reads another name of ours for a component (such as
+/// `fogbow-xmpp-ctl.h` and 32 hex digits) keeps it: an edit reads a
+/// component's credential name from the config and never recomputes it.
 pub fn credential_name(component: &str) -> String {
-    let plain = component
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if plain && !component.is_empty() && PREFIX.len() + component.len() <= 200 {
+    if plain(component) {
         return format!("{PREFIX}{component}");
     }
     use sha1::Digest;
     let digest = sha1::Sha1::digest(component.as_bytes());
-    format!("{PREFIX}h{}", &crate::hex::encode(&digest)[..32])
+    format!("{PREFIX}{HASHED}{}", crate::hex::encode(&digest))
 }
 
-/// Whether `name` is one we made (see [`credential_name`]).
+/// Whether `name` is in our namespace (see [`credential_name`]); whether
+/// it may be written into a unit is [`name_fault`]'s question.
 pub fn is_ours(name: &str) -> bool {
     name.starts_with(PREFIX)
+}
+
+/// Why credential `name` may not be written into our drop-in, if it may
+/// not. systemd's `credential_name_valid` wants a valid file name (not
+/// empty, not `.` or `..`, no `/`, at most 255 bytes: our prefix rules out
+/// the first three); a line of a unit
+/// file needs more: no control character (a newline would start a new
+/// directive), no space, nothing systemd would reinterpret (`%`
+/// specifiers, `\` escapes, quotes) and no `:` (it ends the name in
+/// `NAME:PATH`). Names we make are printable ASCII, so anything else is
+/// refused too, and so is a name outside our namespace.
+pub(crate) fn name_fault(name: &str) -> Option<String> {
+    if !is_ours(name) {
+        return Some(format!("it does not start with {PREFIX}"));
+    }
+    if name.len() > 255 {
+        return Some(format!(
+            "it is {} bytes long; systemd takes 255",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !c.is_ascii_graphic() || matches!(c, '/' | ':' | '%' | '\\' | '"' | '\''))
+    {
+        return Some(format!("it holds the character {c:?}"));
+    }
+    None
+}
+
+/// Why `path` may not be written into our drop-in as a credential's file,
+/// if it may not: it must be absolute, with no control character, no
+/// whitespace, and none of `%`, `\` or quotes (see [`name_fault`]).
+pub(crate) fn path_fault(path: &Path) -> Option<String> {
+    let Some(text) = path.to_str() else {
+        return Some("it is not UTF-8".into());
+    };
+    if !path.is_absolute() {
+        return Some("it is not absolute".into());
+    }
+    text.chars()
+        .find(|&c| c.is_control() || c.is_whitespace() || matches!(c, '%' | '\\' | '"' | '\''))
+        .map(|c| format!("it holds the character {c:?}"))
 }
 
 /// The `.cred` file of credential `name` in [`CREDENTIALS_DIR`].
@@ -253,8 +318,10 @@ pub fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
 }
 
 /// Our drop-in's text for `creds` (sorted by name, so the same set always
-/// gives the same bytes).
-pub fn render_drop_in(creds: &[LoadCredential]) -> String {
+/// gives the same bytes). The drop-in is a boundary: it is part of a unit
+/// that root's systemd runs, so a name or path that fails [`name_fault`]
+/// or [`path_fault`] is refused, never written.
+pub(crate) fn render_drop_in(creds: &[LoadCredential]) -> Result<String, Error> {
     let mut creds = creds.to_vec();
     creds.sort_by(|a, b| a.name.cmp(&b.name));
     creds.dedup_by(|a, b| a.name == b.name);
@@ -265,13 +332,23 @@ pub fn render_drop_in(creds: &[LoadCredential]) -> String {
          [Service]\n",
     );
     for c in &creds {
+        let fault = name_fault(&c.name)
+            .map(|why| format!("the credential name {:?}: {why}", c.name))
+            .or_else(|| {
+                path_fault(&c.path).map(|why| format!("the credential file {:?}: {why}", c.path))
+            });
+        if let Some(fault) = fault {
+            return Err(Error::refused(format!(
+                "refusing to write a LoadCredentialEncrypted= line into the drop-in for {fault}; nothing was changed"
+            )));
+        }
         s.push_str(&format!(
             "LoadCredentialEncrypted={}:{}\n",
             c.name,
             c.path.display()
         ));
     }
-    s
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -286,11 +363,63 @@ mod tests {
         );
         for odd in ["bücher.example", "a:b.example", "a/b", "", &"x".repeat(300)] {
             let n = credential_name(odd);
-            assert!(n.starts_with("fogbow-xmpp-ctl.h"), "{n}");
-            assert!(n.len() <= 255 && !n.contains(':') && !n.contains('/'));
+            assert!(n.starts_with("fogbow-xmpp-ctl.+"), "{n}");
+            assert_eq!(name_fault(&n), None, "{n}");
         }
         assert_ne!(credential_name("a:b"), credential_name("a/b"));
         assert!(is_ours(&credential_name("x.example")));
+    }
+
+    /// No plain name is spelled like a hashed one: `h` and 32 hex digits
+    /// (the hashed form of older releases) or `+` and 40 are plain names
+    /// of their own.
+    #[test]
+    fn plain_and_hashed_names_never_meet() {
+        let hashed = credential_name("bücher.example");
+        let digits = hashed.strip_prefix("fogbow-xmpp-ctl.+").unwrap();
+        assert_eq!(digits.len(), 40);
+        for look_alike in [format!("h{}", &digits[..32]), digits.to_string()] {
+            assert_ne!(credential_name(&look_alike), hashed);
+            assert!(!credential_name(&look_alike).contains('+'));
+        }
+    }
+
+    /// What a unit file could read as more than a name never gets there.
+    #[test]
+    fn the_drop_in_refuses_what_a_unit_would_reinterpret() {
+        let path = PathBuf::from("/etc/fogbow-xmpp-ctl/credentials/x.cred");
+        for bad in [
+            "fogbow-xmpp-ctl.x\nExecStartPre=+/bin/sh -c 'id'",
+            "fogbow-xmpp-ctl.x\rExecStartPre=/bin/true",
+            "fogbow-xmpp-ctl.a:b",
+            "fogbow-xmpp-ctl.%H",
+            "fogbow-xmpp-ctl.a\\nb",
+            "fogbow-xmpp-ctl.a b",
+            "fogbow-xmpp-ctl.\"a\"",
+            "fogbow-xmpp-ctl.a/b",
+            "fogbow-xmpp-ctl.bücher",
+            "someone-else",
+            &format!("fogbow-xmpp-ctl.{}", "x".repeat(240)),
+        ] {
+            assert!(name_fault(bad).is_some(), "{bad:?}");
+            let creds = [LoadCredential {
+                name: bad.into(),
+                path: path.clone(),
+            }];
+            assert!(render_drop_in(&creds).is_err(), "{bad:?}");
+        }
+        for bad in [
+            "relative/x.cred",
+            "/etc/a b/x.cred",
+            "/etc/%H/x.cred",
+            "/etc/x\n.cred",
+        ] {
+            let creds = [LoadCredential {
+                name: "fogbow-xmpp-ctl.x".into(),
+                path: bad.into(),
+            }];
+            assert!(render_drop_in(&creds).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -305,7 +434,7 @@ mod tests {
                 path: "/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.a.cred".into(),
             },
         ];
-        let text = render_drop_in(&creds);
+        let text = render_drop_in(&creds).unwrap();
         let back = parse_drop_in(&text);
         assert_eq!(back.len(), 2);
         assert_eq!(back[0].name, "fogbow-xmpp-ctl.a", "sorted");
