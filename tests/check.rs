@@ -39,6 +39,11 @@ fn every_diagnostic_with_code_line_and_column() {
         ("clash-reverse", format!("Component \"x.example\"\n{secret}VirtualHost \"x.example\"\n"), vec![("error", "host-clash", 3, 1)]),
         ("nosecret", "x = 1\nComponent \"c.example\"\n".into(), vec![("error", "component-secret-missing", 2, 1)]),
         ("muc-needs-no-secret", "Component \"c.example\" \"muc\"\n".into(), vec![]),
+        // prosody's own module for external components: one needs a secret.
+        ("component-module-needs-secret", "x = 1\nComponent \"c.example\" \"component\"\n".into(), vec![("error", "component-secret-missing", 2, 1)]),
+        // A component that sets no secret uses the global one, set before or after it.
+        ("global-secret", format!("component_secret = \"{STRONG}\"\nComponent \"c.example\"\n"), vec![]),
+        ("global-secret-after", format!("Component \"c.example\" {{ }}\ncomponent_secret = \"{STRONG}\"\n"), vec![]),
         (
             "global-in-section",
             format!("Component \"c.example\"\n{secret}\tcomponent_interface = \"0.0.0.0\"\n   component_ports = {{ 5347 }}\n"),

@@ -142,11 +142,9 @@ pub fn probe_with(
             ctx.config.display()
         )));
     }
-    // The secret prosody uses: the last block's that sets one.
-    let configured = hosts
-        .iter()
-        .rev()
-        .find_map(|h| h.secret().map(|s| (s, &set.files[h.at.file].path)));
+    // The secret prosody uses: the last block's that sets one, else the
+    // global section's.
+    let configured = set.effective_secret(&hosts).map(|(s, file, _)| (s, file));
     // A literal, or the value behind prosody 13's Credential()/FileContents()
     // (decrypted into memory as root, or read from the file).
     let behind = |s: &crate::document::Value<'_>, file: &std::path::Path| {
