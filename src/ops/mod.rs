@@ -30,6 +30,7 @@ mod migrate;
 mod pipeline;
 mod plan;
 mod probe;
+mod proof;
 mod reading;
 mod restore;
 
