@@ -324,6 +324,27 @@ pub(super) fn add(
     }
 }
 
+/// For `add` of a name the config does not have: the external component
+/// one or two typing mistakes away from it (`mydomian` next to
+/// `mydomain`), as a warning that says where it is.
+pub(super) fn near_miss(set: &ConfigSet, name: &str) -> Option<String> {
+    if !set.hosts_named(name).is_empty() {
+        return None;
+    }
+    let known: Vec<(String, Host)> = set
+        .hosts()
+        .filter(|h| h.is_external())
+        .filter_map(|h| Some((h.literal_name()?, h)))
+        .collect();
+    let other = crate::names::closest(name, known.iter().map(|(n, _)| n.as_str()))?;
+    let (_, h) = known.iter().find(|(n, _)| n == other)?;
+    Some(format!(
+        "{name} is a new component, one or two characters away from the external component {other} at {}; \
+         if you meant that one: fogbow-xmpp-ctl remove {name}, then fogbow-xmpp-ctl add {other} --replace",
+        where_(set, h, other)
+    ))
+}
+
 pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
     let hosts = set.hosts_named(name);
     refuse_local_secret(set, &hosts)?;

@@ -137,8 +137,16 @@ pub fn probe_with(
         .filter(|h| h.is_external())
         .collect();
     if hosts.is_empty() {
+        let known: Vec<String> = set
+            .hosts()
+            .filter(|h| h.is_external())
+            .filter_map(|h| h.literal_name())
+            .collect();
+        let hint = crate::names::closest(name, known.iter().map(String::as_str))
+            .map(|n| format!("; did you mean {n}?"))
+            .unwrap_or_default();
         return Err(Error::NotFound(format!(
-            "there is no external Component {name} in {} or its includes",
+            "there is no external Component {name} in {} or its includes{hint}",
             ctx.config.display()
         )));
     }
