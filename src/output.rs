@@ -319,6 +319,11 @@ pub fn print_table(list: &ListOutput, show_secrets: bool) {
         .map(|c| {
             let mut secret = match (c.secret_source, show_secrets) {
                 ("none", _) => "none".to_string(),
+                ("global", true) => format!("{} (global)", c.secret.clone().unwrap_or_default()),
+                ("global", false) => format!(
+                    "global ({})",
+                    c.secret_inherited_from.clone().unwrap_or_default()
+                ),
                 (_, true) => c.secret.clone().unwrap_or_default(),
                 // Where prosody 13 reads it: a name or a path, not a secret.
                 (_, false) if c.secret_ref.is_some() => {

@@ -39,6 +39,11 @@ fn every_diagnostic_with_code_line_and_column() {
         ("clash-reverse", format!("Component \"x.example\"\n{secret}VirtualHost \"x.example\"\n"), vec![("error", "host-clash", 3, 1)]),
         ("nosecret", "x = 1\nComponent \"c.example\"\n".into(), vec![("error", "component-secret-missing", 2, 1)]),
         ("muc-needs-no-secret", "Component \"c.example\" \"muc\"\n".into(), vec![]),
+        // prosody's own module for external components: one needs a secret.
+        ("component-module-needs-secret", "x = 1\nComponent \"c.example\" \"component\"\n".into(), vec![("error", "component-secret-missing", 2, 1)]),
+        // A component that sets no secret uses the global one, set before or after it.
+        ("global-secret", format!("component_secret = \"{STRONG}\"\nComponent \"c.example\"\n"), vec![]),
+        ("global-secret-after", format!("Component \"c.example\" {{ }}\ncomponent_secret = \"{STRONG}\"\n"), vec![]),
         (
             "global-in-section",
             format!("Component \"c.example\"\n{secret}\tcomponent_interface = \"0.0.0.0\"\n   component_ports = {{ 5347 }}\n"),
@@ -391,4 +396,39 @@ fn prosody_step_skipped_with_a_note_when_not_installed() {
         let o = s.ctl(&cfg, &["check"], None);
         assert_eq!(o.status.code(), Some(1), "the installed prosody refuses it");
     }
+}
+
+/// A missing closing quote says where (the line up to the quote, strings
+/// in it masked: the value may be a secret) and how to fix it.
+#[test]
+fn unfinished_string_says_where_and_how() {
+    let s = Scratch::new("unfinished-string");
+    let cfg = s.write(
+        "prosody.cfg.lua",
+        "admins = { \"admin-XYZ\" }\nComponent \"c.example\"\n\tcomponent_secret = \"s3cr3t-value-0123\nx = 1\n",
+    );
+    let o = s.ctl(&cfg, &["check", "--no-prosody"], None);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{}:3:21: error[syntax]: unfinished string",
+            cfg.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: the string opened at `component_secret = \"…` is not closed on its line: close the quote on the same line")
+            && err.contains("or use [[ ]] for a multi-line string"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+    // Strings before the quote on its line are masked too.
+    s.write("prosody.cfg.lua", "x = { \"admin-XYZ\", \"s3cr3t\n");
+    let err = stderr(&s.ctl(&cfg, &["check", "--no-prosody"], None));
+    assert!(err.contains("`x = { \"…\", \"…`"), "{err}");
+    assert!(
+        !err.contains("admin-XYZ") && !err.contains("s3cr3t"),
+        "{err}"
+    );
 }

@@ -192,6 +192,39 @@ fn remove_absent_and_if_exists() {
     let o = s.run(&["remove", "other.example"]);
     assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
     assert_eq!(s.read("prosody.cfg.lua"), cfg);
+    // `probe` too.
+    let o = s.run(&["probe", "my-manger.internal.mydomain"]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("did you mean my-manager.internal.mydomain?"),
+        "{}",
+        stderr(&o)
+    );
+    // `add` of a name one typing mistake from an existing component: added
+    // (exit 0), with a warning naming the existing one and its line.
+    let secret = s.secret("0123456789abcdef-typo");
+    let o = s.run(&[
+        "add",
+        "my-manager.internal.mydomian",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: my-manager.internal.mydomian is a new component, one or two characters away from the external component my-manager.internal.mydomain at")
+            && stderr(&o).contains("prosody.cfg.lua:1"),
+        "{}",
+        stderr(&o)
+    );
+    // Not for a name far from every other.
+    let o = s.run(&[
+        "add",
+        "other.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("characters away"), "{}", stderr(&o));
 }
 
 #[test]

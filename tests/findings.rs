@@ -619,3 +619,103 @@ fn list_marks_the_block_whose_secret_is_never_used() {
     );
     assert!(!out.contains(STRONG) && !err.contains(STRONG));
 }
+
+/// prosody looks `component_secret` up in the component's section, then in
+/// the global one: a component that sets none uses the global secret
+/// (a real prosody accepts the handshake with it). `check` passes it,
+/// `list` says where the secret comes from, without showing it.
+#[test]
+fn a_global_secret_is_the_components_secret() {
+    if !real_parts_available() || !running_as_root("a_global_secret_is_the_components_secret") {
+        return;
+    }
+    let s = Scratch::new("global-secret");
+    let (base, c2s, comp) = base_config(&s.dir);
+    let global = format!("{STRONG}-global");
+    let cfg = s.write(
+        "prosody.cfg.lua",
+        &format!(
+            "component_secret = \"{global}\"\n{base}Component \"c.example\"\n\
+             Component \"d.example\" \"component\"\n\
+             Component \"e.example\"\n\tcomponent_secret = \"{STRONG}-own\"\n"
+        ),
+    );
+    let o = s.ctl(&cfg, &["check", "--json"], None);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(diag(&json(&o), "component-secret-missing").is_empty());
+    let o = s.ctl(&cfg, &["list", "--json"], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    let by_name = |n: &str| {
+        j["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap_or_else(|| panic!("{n} in {j}"))
+            .clone()
+    };
+    let want_at = format!("{}:1", cfg.display());
+    for n in ["c.example", "d.example"] {
+        let c = by_name(n);
+        assert_eq!(c["secret_source"], "global", "{c}");
+        assert_eq!(c["secret_set"], false, "{c}");
+        assert_eq!(c["secret_inherited_from"], want_at.as_str(), "{c}");
+    }
+    assert_eq!(by_name("e.example")["secret_source"], "literal");
+    assert!(by_name("e.example").get("secret_inherited_from").is_none());
+    let o = s.ctl(&cfg, &["list"], None);
+    let out = stdout(&o);
+    assert!(out.contains(&format!("global ({want_at})")), "{out}");
+    assert!(!out.contains(&global), "{out}");
+    let server = Prosody::start(&cfg, c2s, comp);
+    for n in ["c.example", "d.example"] {
+        assert_eq!(
+            handshake(comp, n, global.as_bytes()),
+            Handshake::Accepted,
+            "{n}: {}",
+            server.log_text()
+        );
+    }
+    assert_eq!(
+        handshake(comp, "e.example", global.as_bytes()),
+        Handshake::NotAuthorized
+    );
+}
+
+/// `Component "x" "component"` names prosody's module for external
+/// components: it is one. `check` wants its secret, `add --replace`
+/// changes it, `remove` removes it.
+#[test]
+fn component_module_component_is_an_external_component() {
+    let s = Scratch::new("module-component");
+    let cfg = s.config("x = 1\nComponent \"d.example\" \"component\"\n");
+    let o = s.run(&["check", "--json", "--no-prosody"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert_eq!(diag(&json(&o), "component-secret-missing").len(), 1);
+    let secret = s.secret(&format!("{STRONG}-one"));
+    let o = s.run(&[
+        "add",
+        "d.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let secret = s.secret(&format!("{STRONG}-two"));
+    let o = s.run(&[
+        "add",
+        "d.example",
+        "--replace",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains(&format!("component_secret = \"{STRONG}-two\"")),
+        "{text}"
+    );
+    let o = s.run(&["remove", "d.example"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "x = 1\n");
+}

@@ -372,3 +372,109 @@ fn an_edit_prosody_refuses_is_not_written() {
     let o = s.run(&["remove", "a.example"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A bot platform's config: `pcall(require, "lfs")`, then a loop that
+/// `pcall(dofile, …)`s snippet files. Code we cannot follow, so prosody's
+/// own loader proves each edit: `add` and `remove` edit it losslessly and
+/// prosody reads the secret written; an edit the code would undo is refused
+/// saying so, and so is any edit where prosody is not installed.
+#[test]
+fn code_in_the_config_is_proved_by_prosodys_loader() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("bot-platform");
+    s.write("snippets/a.lua", "bot_greeting = \"hello\"\n");
+    s.write("snippets/b.lua", "error(\"a broken snippet\")\n");
+    let src = format!(
+        "admins = {{ }}\n\
+         local lfs_ok, lfs = pcall(require, \"lfs\")\n\
+         if lfs_ok then\n\
+         \tfor f in lfs.dir(\"{dir}/snippets\") do\n\
+         \t\tif f:match(\"%.lua$\") then pcall(dofile, \"{dir}/snippets/\" .. f) end\n\
+         \tend\n\
+         end\n\
+         VirtualHost \"localhost\"\n",
+        dir = s.dir.display()
+    );
+    let cfg = s.config(&src);
+    let secret = s.secret("bot-secret-0123456789");
+    let o = s.run(&[
+        "add",
+        "bot.example",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.starts_with(&src), "lossless: {text}");
+    assert_eq!(
+        prosody_value(&cfg, "bot.example", "component_secret").unwrap(),
+        Some(b"bot-secret-0123456789".to_vec())
+    );
+    let secret = s.secret("bot-secret-rotated-0123");
+    let o = s.run(&[
+        "add",
+        "bot.example",
+        "--replace",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        prosody_value(&cfg, "bot.example", "component_secret").unwrap(),
+        Some(b"bot-secret-rotated-0123".to_vec())
+    );
+    let o = s.run(&["remove", "bot.example"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), src);
+
+    // Code that sets the secret after the line we edit: prosody would keep
+    // its value, so the edit is refused, saying so, and nothing changes.
+    let hidden = format!(
+        "{src}Component \"k.example\"\n\tcomponent_secret = \"static-secret-0123456\"\n\
+         if lfs_ok then component_secret = \"hidden-secret-0123456\" end\n"
+    );
+    s.config(&hidden);
+    let o = s.run(&[
+        "add",
+        "k.example",
+        "--replace",
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("prosody's own loader reads another component_secret for k.example"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("hidden-secret") && !stderr(&o).contains("rotated"));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), hidden);
+
+    // Without prosody, the proof cannot be made: refused, saying why.
+    s.config(&src);
+    let empty = s.path("no-prosody");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = s
+        .command(
+            &cfg,
+            &[
+                "add",
+                "bot.example",
+                "--secret-file",
+                secret.to_str().unwrap(),
+            ],
+        )
+        .env("FXC_PROSODY_LIB", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("prosody.cfg.lua:2:")
+            && stderr(&o).contains("prosody is not installed here"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), src);
+}

@@ -197,6 +197,8 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     // When code can set secrets beyond a static reading, a missing one is
     // not known to be missing: the opaque-option warnings say why.
     let secrets_opaque = secret_opaque_anywhere(set).is_some();
+    // A component that sets no secret uses the global section's.
+    let global_secret = set.global_secret().is_some();
     let mut names = FirstOfName::new(set);
     // Each `duplicate-component` warning: where it is in `out`, its block
     // and the first block of its name (rare: kept aside, then judged).
@@ -222,8 +224,12 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
         if h.host.is_external() {
             let secret = h.host.secret();
             // `Component("x", "muc")`: why, then (if so) the missing secret.
-            r.component_module_ignored(&h, secret.is_some());
-            if secret.is_none() && !secrets_opaque && r.component_secret_missing(&h) {
+            r.component_module_ignored(&h, secret.is_some() || global_secret);
+            if secret.is_none()
+                && !global_secret
+                && !secrets_opaque
+                && r.component_secret_missing(&h)
+            {
                 let group = first.map_or(h.host.at, |f| f.at);
                 missing.push((r.out.len() - 1, group));
             }

@@ -168,7 +168,63 @@ fn syntax_help(text: &[u8], offset: usize, line: usize) -> Option<String> {
         }
         return Some("Lua comments start with `--`, not `#`: replace the `#` with `--`".into());
     }
+    if matches!(text.get(offset), Some(b'"' | b'\'')) && unclosed_on_its_line(text, offset) {
+        return Some(unfinished_string_help(text, offset));
+    }
     None
+}
+
+/// Whether the quote at `offset` opens a string no quote closes on its line.
+fn unclosed_on_its_line(text: &[u8], offset: usize) -> bool {
+    let q = text[offset];
+    let mut i = offset + 1;
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'\n' | b'\r' => return true,
+            b'\\' => i += 2,
+            b if b == q => return false,
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// For a string opened at `offset` and never closed on its line: the line
+/// up to that quote (every string in it shown as `…`: it may be a secret),
+/// and how to fix it.
+fn unfinished_string_help(text: &[u8], offset: usize) -> String {
+    let start = text[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n' || b == b'\r')
+        .map_or(0, |i| i + 1);
+    let mut shown = Vec::new();
+    let mut quote = None;
+    for &b in &text[start..=offset] {
+        match quote {
+            Some(q) if b == q => {
+                shown.extend_from_slice("…".as_bytes());
+                shown.push(b);
+                quote = None;
+            }
+            Some(_) => {}
+            None => {
+                shown.push(b);
+                if b == b'"' || b == b'\'' {
+                    quote = Some(b);
+                }
+            }
+        }
+    }
+    shown.extend_from_slice("…".as_bytes());
+    let shown = String::from_utf8_lossy(&shown);
+    let shown = shown.trim_start();
+    // The end of a long line: where the quote is.
+    let cut = shown.char_indices().rev().nth(60).map_or(0, |(i, _)| i);
+    let lead = if cut > 0 { "…" } else { "" };
+    format!(
+        "the string opened at `{lead}{}` is not closed on its line: close the quote on the same line (a quoted string cannot span lines), or use [[ ]] for a multi-line string",
+        &shown[cut..]
+    )
 }
 
 /// The builder's tables, trimmed to size.

@@ -25,8 +25,14 @@ pub struct ComponentInfo {
     pub secret_set: bool,
     /// `"literal"`, `"expression"` (any expression, prosody 13's
     /// `Credential()`/`FileContents()` included: the value scripts have always
-    /// seen for them) or `"none"`.
+    /// seen for them), `"global"` (no block of the component sets one: prosody
+    /// gives it the global section's, at [`ComponentInfo::secret_inherited_from`])
+    /// or `"none"`.
     pub secret_source: &'static str,
+    /// With `"global"`: `FILE:LINE` of the global `component_secret` prosody
+    /// uses for this component.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_inherited_from: Option<String>,
     /// Where prosody 13 reads the secret from, for `Credential("NAME")` and
     /// `FileContents`/`FileLine`/`FileLines("PATH")`: `{"kind":
     /// "Credential", "name": …}` or `{"kind": "FileContents", "path": …}`
@@ -120,6 +126,7 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
             line: h.line(),
             secret_set: h.secret().is_some(),
             secret_source: source,
+            secret_inherited_from: None,
             secret_ref: secret_ref.as_ref().map(SecretRefInfo::of),
             secret: if show_secrets { secret } else { None },
             secret_overridden: false,
@@ -127,6 +134,7 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
     }
     let mut notes = Vec::new();
     overridden_secrets(&mut components, &mut notes);
+    inherited_secrets(&set, &mut components, show_secrets);
     // The SECRET column is what a static reading finds; say where code may
     // set another.
     if let Some(o) = diagnostics::secret_opaque_anywhere(&set) {
@@ -200,5 +208,44 @@ fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>)
                 components[i].line,
             ));
         }
+    }
+}
+
+/// Marks each external component none of whose blocks sets a
+/// `component_secret` as using the global section's, where there is one:
+/// prosody looks an option up in the host's section, then in the global one.
+fn inherited_secrets(
+    set: &crate::config::ConfigSet,
+    components: &mut [ComponentInfo],
+    show_secrets: bool,
+) {
+    let Some(global) = set.global_secret() else {
+        return;
+    };
+    let f = &set.files[global.file];
+    let (line, _) = f.doc.line_col(global.value.span.start);
+    let at = format!("{}:{line}", f.path.display());
+    let secret = match global.value.literal() {
+        Some(l) => String::from_utf8_lossy(&l).into_owned(),
+        None => f.doc.slice(&global.value.span),
+    };
+    let secret_ref = global.value.secret_ref();
+    let fold = |c: &ComponentInfo| crate::names::fold(c.name.as_bytes()).into_owned();
+    let with_secret: std::collections::HashSet<Vec<u8>> = components
+        .iter()
+        .filter(|c| c.secret_set && !c.name_is_expression)
+        .map(fold)
+        .collect();
+    for c in components.iter_mut() {
+        if c.secret_set || c.name_is_expression || c.module != "component" {
+            continue;
+        }
+        if with_secret.contains(&fold(c)) {
+            continue;
+        }
+        c.secret_source = "global";
+        c.secret_inherited_from = Some(at.clone());
+        c.secret_ref = secret_ref.as_ref().map(SecretRefInfo::of);
+        c.secret = show_secrets.then(|| secret.clone());
     }
 }

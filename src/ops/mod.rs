@@ -30,6 +30,7 @@ mod migrate;
 mod pipeline;
 mod plan;
 mod probe;
+mod proof;
 mod reading;
 mod restore;
 
@@ -192,7 +193,9 @@ pub fn add(
     crate::secret::validate(secret).map_err(Error::Invalid)?;
     let file = component_file(ctx, name)?;
     let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
-    pipeline::edit_with(ctx, name, opts, |set| {
+    let mut near = None;
+    let mut outcome = pipeline::edit_with(ctx, name, opts, |set| {
+        near = plan::near_miss(set, name);
         // A secret already in our credential stays there (rotated by
         // --replace) whatever the store: moving it back is `migrate --to config`.
         let in_credential = matches!(
@@ -214,7 +217,12 @@ pub fn add(
             plan::add(set, name, secret, opts.replace, file.as_deref())?,
             Vec::new(),
         ))
-    })
+    })?;
+    // A new name a typing mistake away from an existing one: said, not refused.
+    if outcome.changed {
+        outcome.notes.extend(near);
+    }
+    Ok(outcome)
 }
 
 /// Where a new component goes: `component_file` of the settings (or

@@ -116,6 +116,11 @@ pub(super) fn edit_with(
             Change::Whole(_) | Change::Delete => None,
         })
         .collect();
+    // Code that can set a component_secret beyond our reading: the edit
+    // is proved with prosody's own loader before it is written.
+    let proof = matches!(action, Action::Added | Action::Replaced | Action::Removed)
+        .then(|| super::proof::needed(&set, name))
+        .flatten();
     let edited = apply(ctx, set, changes, create)?;
     verify(&edited.after, &check_plan)?;
     let mut warnings =
@@ -179,6 +184,11 @@ pub(super) fn edit_with(
         .map(|i| edited.paths[i].0.clone())
         .collect();
     if opts.dry_run {
+        if let Some(why) = &proof {
+            notes.push(format!(
+                "{why}; when the edit is written, prosody's own loader first proves that prosody reads the component_secret written for {name} and that nothing else changes"
+            ));
+        }
         let diff = diff::render(&edited, &old_side, opts.show_secrets);
         return Ok(outcome(true, None, Some(diff), warnings, notes, deleted));
     }
@@ -204,7 +214,7 @@ pub(super) fn edit_with(
         &edited,
         &system,
         &main_file,
-        (action, name),
+        (action, name, proof.as_ref()),
         moved,
         old_secret,
     )?;
@@ -462,7 +472,7 @@ fn commit(
     edited: &Edited,
     system: &[SysFile],
     main_file: &Path,
-    (action, name): (Action, &str),
+    (action, name, proof): (Action, &str, Option<&diagnostics::Opaque>),
     moved: Option<&str>,
     old_secret: Option<String>,
 ) -> Result<(Option<PathBuf>, Vec<String>), Error> {
@@ -498,6 +508,10 @@ fn commit(
     let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared)?
         .into_iter()
         .collect();
+    if let Some(why) = proof {
+        let overlay = overlay_of(&prepared);
+        super::proof::prove(&ctx.config, &overlay, &edited.after, (action, name), why)?;
+    }
     // Our files outside the config, complete on disk before the first rename
     // too, and renamed in the order that is safe if we are killed between
     // two renames: new credentials and the drop-in that loads them first,
@@ -582,14 +596,7 @@ fn prosody_accepts(
     let Some(prosody) = crate::prosody::Installed::find() else {
         return Ok(None);
     };
-    // A file about to be removed reads as empty, as a removed file counts.
-    let overlay: Vec<(&Path, &Path)> = prepared
-        .iter()
-        .map(|p| match p.removes() {
-            true => (p.target(), Path::new("/dev/null")),
-            false => (p.target(), p.temp_path()),
-        })
-        .collect();
+    let overlay = overlay_of(prepared);
     let verdict = match prosody.load_with(main, &overlay) {
         Ok(v) => v,
         Err(e) => {
@@ -608,4 +615,17 @@ fn prosody_accepts(
         });
     }
     Ok(None)
+}
+
+/// The prepared files as the loader's overlay: each target read from its
+/// temp file; a file about to be removed reads as empty, as a removed file
+/// counts.
+fn overlay_of(prepared: &[safe_write::Prepared]) -> Vec<(&Path, &Path)> {
+    prepared
+        .iter()
+        .map(|p| match p.removes() {
+            true => (p.target(), Path::new("/dev/null")),
+            false => (p.target(), p.temp_path()),
+        })
+        .collect()
 }

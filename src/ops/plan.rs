@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use super::{Action, Error};
 use crate::config::{ConfigSet, Host};
-use crate::diagnostics;
 use crate::document::{Document, SectionKind, Span};
 
 /// What an edit will do to some files (by index in the set).
@@ -169,22 +168,12 @@ fn where_(set: &ConfigSet, h: &Host, name: &str) -> String {
     }
 }
 
-/// Refuses an edit of `name` when the config can set a `component_secret`
-/// beyond a static reading: whatever we wrote, prosody might use another.
-fn refuse_opaque(set: &ConfigSet, name: &str, hosts: &[Host]) -> Result<(), Error> {
-    let found = diagnostics::secret_opaque_anywhere(set).or_else(|| {
-        hosts
-            .iter()
-            .find_map(|h| diagnostics::secret_opaque_in(set, h))
-    });
-    if let Some(o) = found {
-        return Err(Error::refused(format!(
-            "{o}; so fogbow-xmpp-ctl cannot tell which component_secret prosody would use for {name}: \
-             nothing was changed; rewrite that code as plain `component_secret = \"…\"` lines, or edit the file by hand"
-        )));
-    }
-    // A `component_secret = …` in the section that only assigns a local:
-    // an edit would leave it (and its secret) behind or beside ours.
+/// Refuses an edit of `name` where a `component_secret = …` in its
+/// section only assigns a Lua local: an edit would leave it (and its
+/// secret) behind or beside ours. (Code that can set a secret beyond a
+/// static reading is left to the proof by prosody's own loader: see
+/// `proof`.)
+fn refuse_local_secret(set: &ConfigSet, hosts: &[Host]) -> Result<(), Error> {
     for h in hosts {
         let f = &set.files[h.at.file];
         let doc = &f.doc;
@@ -237,7 +226,7 @@ pub(super) fn add(
     file: Option<&Path>,
 ) -> Result<Plan, Error> {
     let hosts = set.hosts_named(name);
-    refuse_opaque(set, name, &hosts)?;
+    refuse_local_secret(set, &hosts)?;
     if let Some(v) = hosts.iter().find(|h| h.kind == SectionKind::VirtualHost) {
         return Err(Error::refused(format!(
             "{name} is a VirtualHost at {}; a Component of the same name would stop prosody from starting",
@@ -335,9 +324,30 @@ pub(super) fn add(
     }
 }
 
+/// For `add` of a name the config does not have: the external component
+/// one or two typing mistakes away from it (`mydomian` next to
+/// `mydomain`), as a warning that says where it is.
+pub(super) fn near_miss(set: &ConfigSet, name: &str) -> Option<String> {
+    if !set.hosts_named(name).is_empty() {
+        return None;
+    }
+    let known: Vec<(String, Host)> = set
+        .hosts()
+        .filter(|h| h.is_external())
+        .filter_map(|h| Some((h.literal_name()?, h)))
+        .collect();
+    let other = crate::names::closest(name, known.iter().map(|(n, _)| n.as_str()))?;
+    let (_, h) = known.iter().find(|(n, _)| n == other)?;
+    Some(format!(
+        "{name} is a new component, one or two characters away from the external component {other} at {}; \
+         if you meant that one: fogbow-xmpp-ctl remove {name}, then fogbow-xmpp-ctl add {other} --replace",
+        where_(set, h, other)
+    ))
+}
+
 pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
     let hosts = set.hosts_named(name);
-    refuse_opaque(set, name, &hosts)?;
+    refuse_local_secret(set, &hosts)?;
     if let Some(v) = hosts.iter().find(|h| h.kind == SectionKind::VirtualHost) {
         return Err(Error::refused(format!(
             "{name} is a VirtualHost at {}, not a Component; not removing it",

@@ -137,16 +137,22 @@ pub fn probe_with(
         .filter(|h| h.is_external())
         .collect();
     if hosts.is_empty() {
+        let known: Vec<String> = set
+            .hosts()
+            .filter(|h| h.is_external())
+            .filter_map(|h| h.literal_name())
+            .collect();
+        let hint = crate::names::closest(name, known.iter().map(String::as_str))
+            .map(|n| format!("; did you mean {n}?"))
+            .unwrap_or_default();
         return Err(Error::NotFound(format!(
-            "there is no external Component {name} in {} or its includes",
+            "there is no external Component {name} in {} or its includes{hint}",
             ctx.config.display()
         )));
     }
-    // The secret prosody uses: the last block's that sets one.
-    let configured = hosts
-        .iter()
-        .rev()
-        .find_map(|h| h.secret().map(|s| (s, &set.files[h.at.file].path)));
+    // The secret prosody uses: the last block's that sets one, else the
+    // global section's.
+    let configured = set.effective_secret(&hosts).map(|(s, file, _)| (s, file));
     // A literal, or the value behind prosody 13's Credential()/FileContents()
     // (decrypted into memory as root, or read from the file).
     let behind = |s: &crate::document::Value<'_>, file: &std::path::Path| {

@@ -165,10 +165,24 @@ impl<'s> Host<'s> {
             .literal()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
-    /// An external (XEP-0114) component: a `Component` without a plugin module.
+    /// An external (XEP-0114) component: a `Component` without a plugin
+    /// module, or with prosody's own module for them, `"component"` (what a
+    /// `Component` without a module loads).
     pub fn is_external(&self) -> bool {
-        self.kind == SectionKind::Component && self.module().is_none()
+        self.kind == SectionKind::Component
+            && match self.module() {
+                None => true,
+                Some(m) => m.literal().as_deref() == Some(&b"component"[..]),
+            }
     }
+}
+
+/// The global section's `component_secret` (see [`ConfigSet::global_secret`]).
+#[derive(Debug, Clone)]
+pub struct GlobalSecret<'s> {
+    /// The file that sets it (index in [`ConfigSet::files`]).
+    pub file: usize,
+    pub value: Value<'s>,
 }
 
 /// JSON for a path. Paths are bytes and JSON strings are Unicode: a name
@@ -411,6 +425,49 @@ impl ConfigSet {
         self.order()
             .filter(|at| self.files[at.file].doc.is_section(at.stmt))
             .map(|at| self.host(at))
+    }
+
+    /// The `component_secret` of the global section: the last one set
+    /// there, in any file, in the order prosody runs them. prosody looks an
+    /// option up in the host's own section, then in the global one, so a
+    /// component whose blocks set no secret uses this one.
+    pub fn global_secret(&self) -> Option<GlobalSecret<'_>> {
+        let mut last = None;
+        for at in self.order() {
+            let doc = &self.files[at.file].doc;
+            if doc.owner(at.stmt) != crate::document::Owner::Global {
+                continue;
+            }
+            if let Statement::Options(opts) = doc.stmt(at.stmt).statement {
+                if let Some(value) = opts
+                    .iter()
+                    .rev()
+                    .find(|o| o.name == "component_secret")
+                    .and_then(|o| o.value)
+                {
+                    last = Some(GlobalSecret {
+                        file: at.file,
+                        value,
+                    });
+                }
+            }
+        }
+        last
+    }
+
+    /// The `component_secret` prosody uses for the component `hosts` (its
+    /// blocks, in order): the last one its blocks set, else the global one.
+    /// With the file it is written in (a `FileContents` path is relative to
+    /// that file's directory), and whether it is the global one.
+    pub fn effective_secret<'a>(
+        &'a self,
+        hosts: &[Host<'a>],
+    ) -> Option<(Value<'a>, &'a Path, bool)> {
+        if let Some((h, v)) = hosts.iter().rev().find_map(|h| Some((h, h.secret()?))) {
+            return Some((v, &self.files[h.at.file].path, false));
+        }
+        self.global_secret()
+            .map(|g| (g.value, self.files[g.file].path.as_path(), true))
     }
 
     /// How many `VirtualHost`/`Component` statements the files have.

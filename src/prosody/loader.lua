@@ -170,4 +170,39 @@ if not ok then
   io.stderr:write(tostring(err), "\n")
   os.exit(2)
 end
+-- With FXC_DUMP=1: every option of every host as prosody loaded it, one
+-- `HOST OPTION VALUE` line each (each field escaped, so a line is one
+-- option), for fogbow-xmpp-ctl to compare two loads in memory. Never
+-- printed by it: values are secrets.
+if os.getenv("FXC_DUMP") == "1" then
+  local function esc(s)
+    return (s:gsub(".", function(c)
+      local b = c:byte()
+      if b < 33 or b > 126 or c == "\\" or c == '"' then return string.format("\\%03d", b) end
+    end))
+  end
+  local function ser(v, depth, seen)
+    local t = type(v)
+    if t == "string" then return '"' .. esc(v) .. '"' end
+    if t == "number" then return string.format("%q", v) end
+    if t == "boolean" or t == "nil" then return tostring(v) end
+    if t ~= "table" then return "<" .. t .. ">" end
+    if seen[v] or depth > 32 then return "<cycle>" end
+    seen[v] = true
+    local items = {}
+    for k, x in pairs(v) do
+      items[#items + 1] = ser(k, depth + 1, seen) .. "=" .. ser(x, depth + 1, seen)
+    end
+    seen[v] = nil
+    table.sort(items)
+    return "{" .. table.concat(items, ",") .. "}"
+  end
+  local out = {}
+  for host, options in pairs(cm.getconfig()) do
+    for name, value in pairs(options) do
+      out[#out + 1] = esc(tostring(host)) .. " " .. esc(tostring(name)) .. " " .. ser(value, 0, {})
+    end
+  end
+  io.stdout:write(table.concat(out, "\n"), "\n")
+end
 os.exit(0)

@@ -96,6 +96,43 @@ impl Installed {
         overlay: &[(&Path, &Path)],
         credentials: Credentials<'_>,
     ) -> Result<Loading, String> {
+        self.spawn(config, overlay, credentials, false)
+    }
+
+    /// Loads `config` (with `overlay`, see [`Installed::load_with`]) and
+    /// returns every option of every host as prosody loaded it, or
+    /// prosody's verdict when the config does not load.
+    pub(crate) fn options_with(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+    ) -> Result<Result<LoadedOptions, Verdict>, String> {
+        let (verdict, out) = self
+            .spawn(config, overlay, Credentials::Environment, true)?
+            .finish()?;
+        if verdict != Verdict::Loads {
+            return Ok(Err(verdict));
+        }
+        let mut options = LoadedOptions::default();
+        for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let mut f = line.splitn(3, |&b| b == b' ');
+            let (Some(host), Some(name), Some(value)) = (f.next(), f.next(), f.next()) else {
+                return Err("prosody's loader printed an option it should not".into());
+            };
+            options
+                .0
+                .insert((host.to_vec(), name.to_vec()), value.to_vec());
+        }
+        Ok(Ok(options))
+    }
+
+    fn spawn(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+        credentials: Credentials<'_>,
+        dump: bool,
+    ) -> Result<Loading, String> {
         let served = match credentials {
             Credentials::Served(s) => Some(s),
             _ => None,
@@ -110,8 +147,11 @@ impl Installed {
             .args(overlay.iter().flat_map(|(real, temp)| [real, temp]))
             .env("FXC_PROSODY_LIB", &self.lib)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(if dump { Stdio::piped() } else { Stdio::null() })
             .stderr(Stdio::piped());
+        if dump {
+            cmd.env("FXC_DUMP", "1");
+        }
         match credentials {
             Credentials::Environment => {}
             Credentials::Directory(d) => {
@@ -161,8 +201,18 @@ impl Installed {
             let _ = done.send(());
             kept
         });
+        // The options, read while the loader runs (they may not fit in
+        // the pipe); in memory only: they hold secrets.
+        let out = child.stdout.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = (&mut pipe).take(MAX_DUMP).read_to_end(&mut out);
+                out
+            })
+        });
         Ok(Loading {
             child,
+            out,
             reader: Some(reader),
             eof,
             deadline: Instant::now() + LOAD_TIMEOUT,
@@ -235,6 +285,39 @@ impl ServedCredentials {
     }
 }
 
+/// The most option text a load may print (see [`Installed::options_with`]):
+/// far above any real config's options.
+const MAX_DUMP: u64 = 512 << 20;
+
+/// Every option of every host as prosody loaded it: (host, option) to its
+/// value, each as the loader prints it (bytes outside `!`..`~`, `\` and `"`
+/// as `\DDD`; a string value in double quotes). Holds secrets: compared,
+/// never shown.
+#[derive(Default, PartialEq, Eq)]
+pub(crate) struct LoadedOptions(pub(crate) std::collections::BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>>);
+
+impl std::fmt::Debug for LoadedOptions {
+    /// Counts only: values are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LoadedOptions({} options)", self.0.len())
+    }
+}
+
+impl LoadedOptions {
+    /// `bytes` as the loader prints a name or a string's contents.
+    pub(crate) fn escape(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        for &b in bytes {
+            if (33..=126).contains(&b) && b != b'\\' && b != b'"' {
+                out.push(b);
+            } else {
+                out.extend_from_slice(format!("\\{b:03}").as_bytes());
+            }
+        }
+        out
+    }
+}
+
 /// How much of the loader's error output is kept: prosody's error is its
 /// first line; a config can make it megabytes long.
 const STDERR_KEPT: usize = 64 * 1024;
@@ -244,6 +327,7 @@ const STDERR_KEPT: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Loading {
     child: Child,
+    out: Option<std::thread::JoinHandle<Vec<u8>>>,
     reader: Option<std::thread::JoinHandle<Vec<u8>>>,
     eof: std::sync::mpsc::Receiver<()>,
     deadline: Instant,
@@ -252,7 +336,12 @@ pub struct Loading {
 
 impl Loading {
     /// Waits for prosody's verdict, at most `LOAD_TIMEOUT` (10 s) from the start.
-    pub fn wait(mut self) -> Result<Verdict, String> {
+    pub fn wait(self) -> Result<Verdict, String> {
+        self.finish().map(|(v, _)| v)
+    }
+
+    /// [`Loading::wait`], with what the loader wrote on its standard output.
+    fn finish(mut self) -> Result<(Verdict, Vec<u8>), String> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         // stderr closes when the loader exits (or, rarely, when it closes
         // it itself): then reap it, still within the deadline.
@@ -271,14 +360,17 @@ impl Loading {
         };
         let Some(status) = status else {
             self.stop();
-            return Ok(Verdict::Fails {
-                file: Some(self.config.clone()),
-                line: None,
-                message: format!(
-                    "loading the config did not finish within {} s (an endless loop?)",
-                    LOAD_TIMEOUT.as_secs()
-                ),
-            });
+            return Ok((
+                Verdict::Fails {
+                    file: Some(self.config.clone()),
+                    line: None,
+                    message: format!(
+                        "loading the config did not finish within {} s (an endless loop?)",
+                        LOAD_TIMEOUT.as_secs()
+                    ),
+                },
+                Vec::new(),
+            ));
         };
         let err = self
             .reader
@@ -286,9 +378,19 @@ impl Loading {
             .and_then(|r| r.join().ok())
             .unwrap_or_default();
         let err = String::from_utf8_lossy(&err);
+        let out = self
+            .out
+            .take()
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default();
+        if out.len() as u64 >= MAX_DUMP {
+            return Err(
+                "prosody's loader printed more options than fogbow-xmpp-ctl compares".into(),
+            );
+        }
         match status.code() {
-            Some(0) => Ok(Verdict::Loads),
-            Some(2) => Ok(parse_error(err.trim_end())),
+            Some(0) => Ok((Verdict::Loads, out)),
+            Some(2) => Ok((parse_error(err.trim_end()), out)),
             _ => Err(format!(
                 "could not run prosody's configmanager: {}",
                 err.trim()

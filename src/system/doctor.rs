@@ -146,8 +146,13 @@ pub fn run(
             None => components.push((folded, name, secret)),
         }
     }
+    // A component whose blocks set none uses the global section's.
+    let global = set
+        .global_secret()
+        .map(|g| (g.value, set.files[g.file].path.as_path()));
     let mut resolver = diagnostics::secret_refs::Resolver::from_env();
     for (_, name, secret) in components {
+        let secret = secret.or_else(|| global.clone());
         items.extend(name_resolves_here(&name, &mine, &hosts));
         items.push(secret_is_strong(&name, secret, &mut resolver));
         items.push(no_authentication_failures(&name, &log));
