@@ -181,6 +181,9 @@ fn credentials_before(ctx: &Context, backup: &str) -> Result<Vec<SysFile>, Error
             continue;
         }
         let change = match &f.backup {
+            // Pruned or deleted since: the config then reads a credential
+            // whose file is gone, which the edit refuses, saying so.
+            Some(b) if !dir.join(b).exists() => continue,
             Some(b) => SysChange::Write(safe_write::read_backup(&dir.join(b))?),
             None if path.exists() => SysChange::Delete,
             None => continue,
