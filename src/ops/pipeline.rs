@@ -127,27 +127,7 @@ pub(super) fn edit_full(
     // secret is (see credstore): compared with the edited config's below.
     let refs_before = credstore::referenced(&set);
     let state_before = credstore::secret_state(&set, name);
-    // Only the errors the config has now matter below (an edit may not add any).
-    let errors_before: Vec<Diagnostic> = match extra.recovery {
-        Some(_) => Vec::new(),
-        None => diagnostics::check(&set)
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect(),
-    };
-    // What a dry run shows as the old side of the diff, taken before the
-    // old texts become the new ones (a broken file a backup replaces: as
-    // it is on disk).
-    let mut old_side = match opts.dry_run {
-        true => diff::old_side(&set, changes.keys().copied(), opts.show_secrets),
-        false => BTreeMap::new(),
-    };
-    if let (true, Some((real, _))) = (opts.dry_run, &extra.recovery) {
-        if let Some(i) = set.files.iter().position(|f| f.real_path == *real) {
-            let on_disk = std::fs::read(real).unwrap_or_default();
-            old_side.insert(i, diff::shown_unparsed(&on_disk, opts.show_secrets));
-        }
-    }
+    let (errors_before, old_side) = before(&set, &changes, opts, extra.recovery.as_ref());
     // How the edited files' lines map back to the files on disk, for the
     // findings of an edit that is not written (a dry run, a refusal).
     let splices: BTreeMap<usize, diagnostics::Splices> = changes
@@ -278,6 +258,37 @@ pub(super) fn edit_full(
         notes.extend(left);
     }
     Ok(outcome(true, backup, None, warnings, notes, deleted))
+}
+
+/// Before the edit: the errors the config has now (only those matter: an
+/// edit may not add any; none for a broken config a backup replaces,
+/// which must pass check on its own), and what a dry run shows as the old
+/// side of the diff, taken before the old texts become the new ones (a
+/// broken file a backup replaces: as it is on disk).
+fn before(
+    set: &ConfigSet,
+    changes: &BTreeMap<usize, Change>,
+    opts: EditOptions,
+    recovery: Option<&(PathBuf, Vec<u8>)>,
+) -> (Vec<Diagnostic>, BTreeMap<usize, Vec<u8>>) {
+    let errors = match recovery {
+        Some(_) => Vec::new(),
+        None => diagnostics::check(set)
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect(),
+    };
+    if !opts.dry_run {
+        return (errors, BTreeMap::new());
+    }
+    let mut old_side = diff::old_side(set, changes.keys().copied(), opts.show_secrets);
+    if let Some((real, _)) = recovery {
+        if let Some(i) = set.files.iter().position(|f| f.real_path == *real) {
+            let on_disk = std::fs::read(real).unwrap_or_default();
+            old_side.insert(i, diff::shown_unparsed(&on_disk, opts.show_secrets));
+        }
+    }
+    (errors, old_side)
 }
 
 /// A string secret leaving the config, and the credential it goes to.
@@ -594,18 +605,12 @@ fn commit(
             last.push(entry);
         }
     }
-    let config_files: Vec<_> = prepared.drain(..).zip(contents.drain(..)).collect();
-    // A file outside the config follows it (as it did when written alone).
-    let outside = outside
-        .into_iter()
-        .zip(&edited.outside)
-        .map(|(p, o)| (p, Some(o.text.as_slice())));
-    for (p, c) in first
-        .into_iter()
-        .chain(config_files)
-        .chain(outside)
-        .chain(last)
-    {
+    // A file outside the config (a `.properties`) follows it.
+    let outside = outside.into_iter().zip(&edited.outside);
+    let config_files: Vec<_> = (prepared.drain(..).zip(contents.drain(..)))
+        .chain(outside.map(|(p, o)| (p, Some(o.text.as_slice()))))
+        .collect();
+    for (p, c) in first.into_iter().chain(config_files).chain(last) {
         prepared.push(p);
         contents.push(c);
     }
@@ -618,18 +623,7 @@ fn commit(
             name: name.into(),
             moved: moved.map(String::from),
             old_secret,
-            files: targets
-                .iter()
-                .zip(&written)
-                .zip(&contents)
-                .map(|((t, b), c)| {
-                    let mut f = safe_write::FileRecord::new(t, b.as_deref(), *c);
-                    if outside_reals.contains(t) {
-                        f.kind = Some("properties".into());
-                    }
-                    f
-                })
-                .collect(),
+            files: file_records(&targets, &written, &contents, &outside_reals),
         };
         if let Err(e) = safe_write::write_record(&backups, &main_real, &record) {
             notes.push(format!(
@@ -668,6 +662,28 @@ fn prepare_outside(
         reals.push(real);
     }
     Ok((prepared, reals))
+}
+
+/// What the record says of each file committed: its backup, a hash of what
+/// it holds now, and `properties` for a file outside the config.
+fn file_records(
+    targets: &[PathBuf],
+    written: &[Option<PathBuf>],
+    contents: &[Option<&[u8]>],
+    outside: &[PathBuf],
+) -> Vec<safe_write::FileRecord> {
+    targets
+        .iter()
+        .zip(written)
+        .zip(contents)
+        .map(|((t, b), c)| {
+            let mut f = safe_write::FileRecord::new(t, b.as_deref(), *c);
+            if outside.contains(t) {
+                f.kind = Some("properties".into());
+            }
+            f
+        })
+        .collect()
 }
 
 /// The command that makes an edit with this outcome, as the record says.
