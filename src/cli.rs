@@ -200,14 +200,21 @@ pub enum Command {
     Probe(Deferred<ProbeArgs>),
     /// List the backups of the main config, restore one, or undo the last edit
     ///
-    /// --list shows each backup with when it was made and the command and
-    /// component of the edit that made it. BACKUP is checked like any edit
-    /// and written with the same safe replacement; the current version is
-    /// backed up first. --undo undoes exactly the last edit (add, remove,
-    /// listen, restore or undo: a second undo redoes), in every file it
-    /// touched (a file it created is removed, one it removed comes back),
-    /// and only while each is still exactly what that edit wrote; otherwise
-    /// it refuses and says which file changed.
+    /// --list shows the backups of the config's files (the main config and
+    /// the files it includes), each the file as it was BEFORE the edit shown
+    /// with it (when, the command and the component), and its name under it.
+    /// BACKUP is checked like any edit and written with the same safe
+    /// replacement; the current version is backed up first; the encrypted
+    /// credentials the edit that made it changed are put back with it, in
+    /// the same edit. A config that does not load is replaced by a backup
+    /// that loads and passes check. --undo undoes exactly the last edit
+    /// (add, remove, listen, restore or undo: a second undo redoes), in
+    /// every file it touched (a file it created is removed, one it removed
+    /// comes back; a `.properties` that add --generate-secret rewrote is put
+    /// back too), and only while each is still exactly what that edit wrote;
+    /// otherwise it refuses and says which file changed. On a config that
+    /// does not load it refuses and gives the restore command of the newest
+    /// backup that passes check.
     #[command(after_help = AFTER_HELP)]
     Restore(Deferred<RestoreArgs>),
     /// Move component secrets between the config and encrypted credentials
@@ -409,7 +416,7 @@ pub struct RestoreArgs {
     #[arg(required_unless_present_any = ["list", "undo"])]
     pub backup: Option<PathBuf>,
 
-    /// List the backups of the main config, oldest first: time, command, component, path (--json: [{"backup", "time", "command", "name", "action"}])
+    /// List the backups of the config's files, oldest first, each the file as it was before the edit listed with it (--json: [{"backup", "file", "time", "command", "name", "action"}])
     #[arg(long, conflicts_with_all = ["backup", "undo"])]
     pub list: bool,
 

@@ -359,7 +359,7 @@ fn restore(out: &Out, ctx: &Context, r: &cli::RestoreArgs) -> Result<Status, Err
                 ctx.settings.backup_dir.display()
             ));
         } else {
-            output::print_backups(&list);
+            output::print_backups(&list, &ctx.settings.backup_dir, &ctx.config);
         }
         return Ok(Status::Success);
     }

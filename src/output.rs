@@ -4,6 +4,7 @@
 //! handlers in `main.rs` decide what to say; this room decides how.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::doctor;
@@ -428,26 +429,78 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
     }
 }
 
-/// `restore --list`: per backup, when, which command and component made
-/// it, the file it is a backup of, and its path (last, whole, for
-/// `awk '{print $NF}'`); `-` where no record says (a backup older than the
-/// records).
-pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo]) {
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let rows: Vec<[String; 5]> = list
+/// `restore --list`: a legend (each backup is its file as it was *before*
+/// the edit named with it; where the backups are), then per backup a row
+/// with when, which command and component made it and the file it is a
+/// backup of (relative to the config's directory), and under it the
+/// backup's name (what `restore` takes), so that a row fits 100 columns;
+/// `-` where no record says (a backup older than the records).
+pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, config: &Path) {
+    const WIDTH: usize = 100;
+    let safe = |s: &str| diagnostics::terminal_safe(s).into_owned();
+    let dash = |v: &Option<String>| safe(v.as_deref().unwrap_or("-"));
+    let base = std::fs::canonicalize(config)
+        .ok()
+        .and_then(|c| c.parent().map(Path::to_path_buf));
+    let file = |f: &Path| {
+        let shown = base
+            .as_deref()
+            .and_then(|b| f.strip_prefix(b).ok())
+            .unwrap_or(f);
+        safe(&shown.display().to_string())
+    };
+    let time = |t: &Option<String>| {
+        let t = dash(t);
+        t.strip_suffix(" UTC").map(str::to_string).unwrap_or(t)
+    };
+    let mut rows: Vec<[String; 4]> = list
         .iter()
         .map(|b| {
             [
-                dash(&b.time),
+                time(&b.time),
                 dash(&b.command),
                 dash(&b.name),
-                b.file.display().to_string(),
-                b.backup.display().to_string(),
+                file(&b.file),
             ]
-            .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
         })
         .collect();
-    write_table(&["TIME", "COMMAND", "COMPONENT", "FILE", "BACKUP"], &rows);
+    let header = ["EDIT (UTC)", "COMMAND", "COMPONENT", "FILE"];
+    let widest = |rows: &[[String; 4]], k: usize| {
+        rows.iter()
+            .map(|r| r[k].chars().count())
+            .chain([header[k].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    // The component's name is cut (…) where the row would not fit.
+    let others = widest(&rows, 0) + widest(&rows, 1) + widest(&rows, 3) + 6;
+    let room = WIDTH.saturating_sub(others).max(12);
+    for r in &mut rows {
+        if r[2].chars().count() > room {
+            r[2] = r[2].chars().take(room - 1).chain(['…']).collect();
+        }
+    }
+    let mut s = format!(
+        "Backups in {}, oldest first.\nEach BACKUP is its FILE as it was BEFORE the edit on the line above it;\nput one back with: fogbow-xmpp-ctl restore BACKUP\n",
+        safe(&dir.display().to_string())
+    );
+    let widths = [0, 1, 2, 3].map(|k| widest(&rows, k));
+    let line = |r: &[String; 4]| {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        cells.join("  ").trim_end().to_string() + "\n"
+    };
+    s.push_str(&line(&header.map(String::from)));
+    s.push_str("  BACKUP\n");
+    for (r, b) in rows.iter().zip(list) {
+        s.push_str(&line(r));
+        let name = b.backup.file_name().unwrap_or(b.backup.as_os_str());
+        s.push_str(&format!("  {}\n", safe(&name.to_string_lossy())));
+    }
+    write_stdout(&s);
 }
 
 /// A table on standard output: a header, then rows, columns padded to

@@ -307,10 +307,29 @@ fn a_config_reading_a_credential_whose_file_is_gone_is_refused() {
         .unwrap()
         .to_string();
     assert_eq!(std::fs::read(&last).unwrap(), with);
+    // The remove backed the .cred up too; without that backup, restoring
+    // the config is refused.
+    let backups = s.path("var/backups");
+    let cred_backup = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.contains(".cred.") && !n.ends_with(".edit")
+        })
+        .expect("remove backed the credential up");
+    let aside = s.path("cred-backup-aside");
+    std::fs::rename(&cred_backup, &aside).unwrap();
     let e = refused(&run13(&s, &["restore", &last], None));
     assert!(e.contains("is gone") && e.contains(CRED), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), BASE);
     assert!(!drop_in(&s).exists());
+    // With it, the credential comes back with the config, in one edit.
+    std::fs::rename(&aside, &cred_backup).unwrap();
+    ok(&run13(&s, &["restore", &last], None));
+    assert_eq!(std::fs::read(&cfg).unwrap(), with);
+    assert_eq!(decrypt(CRED, &cred_file(&s, CRED)), SECRET.as_bytes());
+    assert!(drop_in(&s).exists());
 }
 
 #[test]

@@ -108,26 +108,41 @@ fn list_says_when_which_command_and_which_component() {
             "{t}"
         );
     }
-    // The table: a header, then one row per backup, the path last.
+    // The table: a legend, a header, then per backup a row and its name.
     let text = ok(&s.run(&["restore", "--list"]));
     let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].contains("BEFORE the edit"), "{text}");
     assert_eq!(
-        lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["TIME", "COMMAND", "COMPONENT", "FILE", "BACKUP"]
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["EDIT", "(UTC)", "COMMAND", "COMPONENT", "FILE"]
     );
-    assert!(lines[1].starts_with("1999-01-01 00:00:00 UTC  -"), "{text}");
-    assert!(lines[1].ends_with(&old), "{text}");
-    let row = |i: usize| lines[i].split_whitespace().skip(3).collect::<Vec<_>>();
-    assert_eq!(row(2)[..2], ["add", "a.example"]);
-    assert_eq!(row(4)[..2], ["remove", "a.example"]);
-    assert_eq!(row(5)[..3], ["listen", "component", "listener"]);
-    // Every listed path restores (the last column is the whole path).
-    let last = lines[5].split_whitespace().last().unwrap();
+    assert_eq!(lines[4], "  BACKUP");
+    assert!(lines[5].starts_with("1999-01-01 00:00:00  -  "), "{text}");
+    let name = |b: &str| {
+        Path::new(b)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(lines[6], format!("  {}", name(&old)), "{text}");
+    let row = |i: usize| {
+        lines[5 + 2 * i]
+            .split_whitespace()
+            .skip(2)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row(1)[..3], ["add", "a.example", "prosody.cfg.lua"]);
+    assert_eq!(row(3)[..2], ["remove", "a.example"]);
+    assert_eq!(row(4)[..3], ["listen", "component", "listener"]);
+    // Every backup's name is under its row, and restores.
     assert_eq!(
-        rows[4]["backup"].as_str().unwrap(),
-        last,
-        "the path is the last column"
+        lines[14].trim(),
+        name(rows[4]["backup"].as_str().unwrap()),
+        "{text}"
     );
+    ok(&s.run(&["restore", lines[14].trim()]));
 }
 
 #[test]
@@ -549,8 +564,8 @@ fn conf_d_backups_are_listed_and_restored() {
         "{j}"
     );
     let text = stdout(&s.run(&["restore", "--list"]));
-    assert!(text.starts_with("TIME"), "{text}");
-    assert!(text.lines().next().unwrap().contains("FILE"), "{text}");
+    assert!(text.contains("\nEDIT (UTC)  "), "{text}");
+    assert!(text.contains("  conf.d/c1.example.cfg.lua\n"), "{text}");
 
     // The first backup: the file as `add c1` made it, created again.
     let first = rows[0]["backup"].as_str().unwrap();
@@ -558,4 +573,308 @@ fn conf_d_backups_are_listed_and_restored() {
     assert_eq!(s.read("conf.d/c1.example.cfg.lua"), created);
     let l = json(&s.run(&["list", "--json"]));
     assert_eq!(l["components"][0]["name"], "c1.example", "{l}");
+}
+
+/// The newest backup of the scratch's main config in the JSON list.
+fn newest_main_backup(s: &Scratch) -> String {
+    let j = json(&s.run(&["restore", "--list", "--json"]));
+    let main = std::fs::canonicalize(s.path("prosody.cfg.lua")).unwrap();
+    j.as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r["file"] == main.to_str().unwrap())
+        .expect("a backup of the main config")["backup"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A config broken by hand is what a backup is for: `restore BACKUP` of a
+/// backup that passes check replaces it (the broken text backed up like
+/// any version it replaces); one that does not pass is refused with
+/// nothing changed.
+#[test]
+fn restore_replaces_a_hand_broken_config() {
+    let s = Scratch::new("undo-broken-restore");
+    s.config("admins = { }\n");
+    ok(&add(&s, "a.example", &[]));
+    let good = s.read("prosody.cfg.lua");
+    ok(&add(&s, "b.example", &[]));
+    let before_b = newest_main_backup(&s);
+    let broken = format!(
+        "{}# a note written as in a shell script\n",
+        s.read("prosody.cfg.lua")
+    );
+    s.config(&broken);
+    // A backup that does not pass check either: refused, nothing changed.
+    let bad = s.path("backups").join(format!(
+        "{}19990101T000000.000000000Z",
+        &Path::new(&before_b).file_name().unwrap().to_str().unwrap()
+            [..Path::new(&before_b).file_name().unwrap().len() - 26]
+    ));
+    std::fs::write(&bad, "Component \"x.example\"\n\tcomponent_secret = 1 +\n").unwrap();
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let e = refused(&s.run(&["restore", bad.to_str().unwrap()]));
+    assert!(!e.contains("already broken"), "{e}");
+    // Where the backup breaks, at the place it would take.
+    assert!(e.contains("prosody.cfg.lua:3:1: error[syntax]"), "{e}");
+    assert!(e.contains("with the backup in place of"), "{e}");
+    assert_eq!(s.read("prosody.cfg.lua"), broken);
+
+    // A dry run shows the change and writes nothing.
+    let d = ok(&s.run(&["restore", &before_b, "--dry-run"]));
+    assert!(d.contains("-# a note written as in a shell script"), "{d}");
+    assert!(!d.contains(SECRET), "the diff masks secrets: {d}");
+    assert_eq!(s.read("prosody.cfg.lua"), broken);
+
+    let o = s.run(&["restore", &before_b, "--json"]);
+    let j = json(&o);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(j["action"], "restored", "{j}");
+    assert_eq!(s.read("prosody.cfg.lua"), good);
+    // The broken version is a backup too, and prosody reads the result.
+    let broken_backup = j["backup"].as_str().expect("a backup of the broken file");
+    assert_eq!(std::fs::read_to_string(broken_backup).unwrap(), broken);
+    assert_eq!(
+        prosody_value(&s.path("prosody.cfg.lua"), "a.example", "component_secret").unwrap(),
+        Some(SECRET.as_bytes().to_vec())
+    );
+}
+
+/// `restore --undo` cannot undo an edit of a config broken by hand since;
+/// it says so with the exact command that puts the last good backup back,
+/// and that command works.
+#[test]
+fn undo_of_a_hand_broken_config_names_the_backup_to_restore() {
+    let s = Scratch::new("undo-broken-undo");
+    s.config("admins = { }\n");
+    ok(&add(&s, "a.example", &[]));
+    ok(&add(&s, "b.example", &[]));
+    let newest = newest_main_backup(&s);
+    let broken = format!("{}component_secret = \n", s.read("prosody.cfg.lua"));
+    s.config(&broken);
+    let e = refused(&s.run(&["restore", "--undo"]));
+    assert!(!e.contains("fix it first"), "{e}");
+    let cfg = s.path("prosody.cfg.lua");
+    let command = format!(
+        "fogbow-xmpp-ctl -c {} restore {}",
+        cfg.display(),
+        Path::new(&newest).file_name().unwrap().to_str().unwrap()
+    );
+    assert!(e.contains(&command), "{e}");
+    let at = format!(
+        "{}:{}:1: error[syntax]",
+        cfg.display(),
+        broken.lines().count() + 1
+    );
+    assert!(e.contains(&at), "names where it is broken: {e}");
+    assert_eq!(s.read("prosody.cfg.lua"), broken, "nothing changed");
+    // The command it gives, as given (but our settings).
+    let name = command.rsplit(' ').next().unwrap();
+    ok(&s.run(&["restore", name]));
+    assert_eq!(
+        prosody_value(&cfg, "a.example", "component_secret").unwrap(),
+        Some(SECRET.as_bytes().to_vec())
+    );
+    assert_eq!(
+        prosody_value(&cfg, "b.example", "component_secret").unwrap(),
+        None
+    );
+}
+
+/// A Fogbow component's `.properties` rewritten by `add --from-properties
+/// --generate-secret` is part of the edit: the undo puts it back with the
+/// config (they agree again), and refuses, naming it, when it changed since.
+#[test]
+fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
+    let s = Scratch::new("undo-properties");
+    s.config(&format!(
+        "admins = {{ }}\nComponent \"m.fogbow.example\"\n\tcomponent_secret = \"{SECRET}\"\n"
+    ));
+    let original = format!("xmpp_jid=m.fogbow.example\nxmpp_password={SECRET}\nx=1\n");
+    let props = s.write("manager.properties", &original);
+    std::fs::set_permissions(&props, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let config_before = s.read("prosody.cfg.lua");
+    let p = props.to_str().unwrap();
+    ok(&s.run(&[
+        "add",
+        "--from-properties",
+        p,
+        "--generate-secret",
+        "--replace",
+    ]));
+    let rotated = s.read("manager.properties");
+    assert_ne!(rotated, original);
+
+    let o = s.run(&["restore", "--undo", "--json"]);
+    assert_eq!(json(&o)["action"], "undone", "{}", stderr(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), config_before);
+    assert_eq!(
+        s.read("manager.properties"),
+        original,
+        "the properties file agrees again"
+    );
+    assert_eq!(std::fs::metadata(&props).unwrap().mode() & 0o7777, 0o640);
+    // A redo rewrites both again.
+    ok(&s.run(&["restore", "--undo"]));
+    assert_eq!(s.read("manager.properties"), rotated);
+    // Changed by hand since: refused, naming it, nothing changed.
+    let edited = format!("{rotated}y=2\n");
+    s.write("manager.properties", &edited);
+    let config_now = s.read("prosody.cfg.lua");
+    let e = refused(&s.run(&["restore", "--undo"]));
+    assert!(
+        e.contains(&format!("{} changed since", props.display())),
+        "{e}"
+    );
+    assert_eq!(s.read("manager.properties"), edited);
+    assert_eq!(s.read("prosody.cfg.lua"), config_now);
+    // The list has backups of config files only.
+    let j = json(&s.run(&["restore", "--list", "--json"]));
+    assert!(j.as_array().unwrap().iter().all(|r| r["file"] != p), "{j}");
+}
+
+/// fogbow-xmpp-ctl with credentials and the drop-in at scratch paths, as
+/// if prosody 13 were installed (the test override of
+/// tests/credential_store.rs), without 0.12's loader; `None` without root
+/// or systemd-creds.
+fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)> {
+    if !running_as_root(tag) {
+        return None;
+    }
+    let have = std::process::Command::new("systemd-creds")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        have || std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+        "systemd-creds is required"
+    );
+    if !have {
+        return None;
+    }
+    let s = Scratch::new(tag);
+    s.write(
+        "settings.toml",
+        &format!(
+            "backup_dir = \"{}\"\ncredentials_dir = \"{}\"\ncredentials_drop_in = \"{}\"\n",
+            s.path("backups").display(),
+            s.path("etc/credentials").display(),
+            s.path("etc/prosody.service.d/creds.conf").display(),
+        ),
+    );
+    std::fs::create_dir_all(s.path("no-prosody")).unwrap();
+    let cfg = s.path("prosody.cfg.lua");
+    let lib = s.path("no-prosody");
+    let settings = s.path("settings.toml");
+    let run = move |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("--settings")
+            .arg(&settings)
+            .arg("-c")
+            .arg(&cfg)
+            .args(args)
+            .env("FXC_TEST_PROSODY_CREDENTIALS", "1")
+            .env("FXC_PROSODY_LIB", &lib)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    Some((s, run))
+}
+
+/// `restore --list` lists only what `restore` takes (files of the config,
+/// never a `.cred` or the drop-in); restoring a config backup puts back
+/// the credential its edit removed, in the same edit, and the drop-in
+/// follows; a credential's backup is refused without advising an Include.
+#[test]
+fn restore_lists_config_files_only_and_brings_credentials_back_with_them() {
+    let Some((s, run)) = credential_scratch("undo-cred-list") else {
+        return;
+    };
+    s.config("admins = { }\n");
+    let secret = s.secret(SECRET);
+    let secret = secret.to_str().unwrap();
+    let name = "mgr.fog.test";
+    ok(&run(&[
+        "add",
+        name,
+        "--secret-file",
+        secret,
+        "--secret-store",
+        "credential",
+    ]));
+    let in_credential = s.read("prosody.cfg.lua");
+    let creds = entries(&s.path("etc/credentials"));
+    assert_eq!(creds.len(), 1, "{creds:?}");
+    let cred = s.path("etc/credentials").join(&creds[0]);
+    let drop_in = s.read("etc/prosody.service.d/creds.conf");
+    ok(&run(&["migrate", "--to", "config", name]));
+    assert!(!cred.exists() && !s.path("etc/prosody.service.d/creds.conf").exists());
+
+    let j = json(&run(&["restore", "--list", "--json"]));
+    let main = std::fs::canonicalize(s.path("prosody.cfg.lua")).unwrap();
+    let files: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, [main.to_str().unwrap(); 2], "{j}");
+    let text = ok(&run(&["restore", "--list"]));
+    assert!(
+        !text.contains(".cred") && !text.contains("creds.conf"),
+        "{text}"
+    );
+
+    // A credential's backup is not something restore takes.
+    let cred_backup = entries(&s.path("backups"))
+        .into_iter()
+        .find(|n| n.contains(".cred.") && !n.ends_with(".edit"))
+        .expect("the credential was backed up");
+    let o = run(&["restore", &cred_backup]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("Include"), "{}", stderr(&o));
+
+    // The config before the migrate reads the credential: it comes back.
+    let before_migrate = j[1]["backup"].as_str().unwrap();
+    let o = run(&["restore", before_migrate, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(s.read("prosody.cfg.lua"), in_credential);
+    let got = std::process::Command::new("systemd-creds")
+        .arg("decrypt")
+        .arg(format!(
+            "--name={}",
+            creds[0].strip_suffix(".cred").unwrap()
+        ))
+        .arg(&cred)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert_eq!(got.stdout, SECRET.as_bytes(), "{}", stderr(&got));
+    assert_eq!(s.read("etc/prosody.service.d/creds.conf"), drop_in);
+}
+
+/// The table says that each backup is the file before the edit on its
+/// row, and fits 100 columns.
+#[test]
+fn list_is_a_legend_and_rows_within_100_columns() {
+    let s = Scratch::new("undo-list-width");
+    s.config("admins = { }\n");
+    ok(&add(&s, "my-manager.internal.mydomain", &[]));
+    ok(&add(&s, "b.example", &[]));
+    let text = ok(&s.run(&["restore", "--list"]));
+    assert!(text.to_lowercase().contains("before"), "{text}");
+    for l in text.lines() {
+        assert!(l.chars().count() <= 100, "{} wide: {l}", l.chars().count());
+    }
+    let j = json(&s.run(&["restore", "--list", "--json"]));
+    for r in j.as_array().unwrap() {
+        let b = r["backup"].as_str().unwrap();
+        assert!(
+            text.contains(Path::new(b).file_name().unwrap().to_str().unwrap()),
+            "{text}"
+        );
+    }
 }

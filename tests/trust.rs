@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{code, running_as_root, stderr, stdout, Scratch, BIN};
+use support::{code, json, running_as_root, stderr, stdout, Scratch, BIN};
 
 /// Runs a shell command that must succeed.
 fn sh(cmd: &str) -> String {
@@ -216,10 +216,9 @@ fn backups_others_can_write_are_never_restored() {
     s.config("admins = { }\n");
     assert_eq!(code(&add(&s, "a.example")), 0);
     let backups = s.path("backups");
-    let list = s.run(&["restore", "--list"]);
+    let list = s.run(&["restore", "--list", "--json"]);
     assert_eq!(code(&list), 0, "{}", stderr(&list));
-    // A header, then TIME COMMAND COMPONENT PATH.
-    let backup = PathBuf::from(stdout(&list).split_whitespace().last().unwrap());
+    let backup = PathBuf::from(json(&list)[0]["backup"].as_str().unwrap());
     assert!(backup.starts_with(&backups), "{}", stdout(&list));
     let after_add = s.read("prosody.cfg.lua");
 
@@ -477,12 +476,13 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     for (cfg, original) in [(&flat, "-- flat\n"), (&nested, "-- nested\n")] {
-        let o = s.ctl(cfg, &["restore", "--list"], None);
+        let o = s.ctl(cfg, &["restore", "--list", "--json"], None);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
-        let listed: Vec<String> = stdout(&o)
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_whitespace().last().map(String::from))
+        let listed: Vec<String> = json(&o)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["backup"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(listed.len(), 1, "{}: {listed:?}", cfg.display());
         assert_eq!(std::fs::read_to_string(&listed[0]).unwrap(), original);

@@ -209,12 +209,12 @@ fn restore_lists_and_restores_backups() {
         ],
         None,
     ));
-    let list = ok(&s.ctl(&cfg, &["restore", "--list"], None));
-    // A header, then TIME COMMAND COMPONENT PATH per backup.
+    let list = json(&s.ctl(&cfg, &["restore", "--list", "--json"], None));
     let backups: Vec<&str> = list
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().last().unwrap())
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["backup"].as_str().unwrap())
         .collect();
     assert_eq!(backups.len(), 2, "{list}");
     assert_eq!(
@@ -232,10 +232,11 @@ fn restore_lists_and_restores_backups() {
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "admins = { }\n");
     // The version it replaced was backed up too.
     assert_eq!(
-        ok(&s.ctl(&cfg, &["restore", "--list"], None))
-            .lines()
-            .count(),
-        1 + 3
+        json(&s.ctl(&cfg, &["restore", "--list", "--json"], None))
+            .as_array()
+            .unwrap()
+            .len(),
+        3
     );
     let j = json(&s.ctl(&cfg, &["restore", &first, "--json"], None));
     assert_eq!(j["action"], "unchanged");

@@ -135,6 +135,37 @@ pub fn mask_secrets(doc: &Document) -> Vec<u8> {
     doc.splice(edits)
 }
 
+/// The text of a file that does not parse (a broken file a restore
+/// replaces) as a diff may show it: every string literal masked, as
+/// [`mask_secrets`] masks them; from the last string before where it stops
+/// lexing (an unfinished string, say), the rest is not shown.
+pub(super) fn shown_unparsed(text: &[u8], show_secrets: bool) -> Vec<u8> {
+    use crate::document::lexer::{Lexer, Tok};
+    if show_secrets {
+        return text.to_vec();
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut last = 0;
+    let mut lx = Lexer::new(text);
+    loop {
+        match lx.next_token() {
+            Ok(t) if t.kind == Tok::Eof => break,
+            Ok(t) if t.kind == Tok::Str => {
+                out.extend_from_slice(&text[last..t.span.start]);
+                out.extend_from_slice(&masked(&text[t.span.clone()]));
+                last = t.span.end;
+            }
+            Ok(t) if t.kind != Tok::Error => {}
+            _ => {
+                out.extend_from_slice(b"\n(the rest does not lex: not shown)\n");
+                return out;
+            }
+        }
+    }
+    out.extend_from_slice(&text[last..]);
+    out
+}
+
 /// A string token with its contents replaced by `********` and the
 /// fingerprint of its value: `"…"`, `'…'` and `[==[…]==]` keep their
 /// delimiters.

@@ -189,12 +189,27 @@ pub fn add(
     secret: &[u8],
     opts: EditOptions,
 ) -> Result<EditOutcome, Error> {
+    add_with(ctx, name, secret, opts, Vec::new())
+}
+
+/// [`add`], rewriting `outside` (a `.properties`) in the same edit.
+fn add_with(
+    ctx: &Context,
+    name: &str,
+    secret: &[u8],
+    opts: EditOptions,
+    outside: Vec<pipeline::OutsideFile>,
+) -> Result<EditOutcome, Error> {
     crate::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
     crate::secret::validate(secret).map_err(Error::Invalid)?;
     let file = component_file(ctx, name)?;
     let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
+    let extra = pipeline::Extra {
+        outside,
+        ..pipeline::Extra::default()
+    };
     let mut near = None;
-    let mut outcome = pipeline::edit_with(ctx, name, opts, |set| {
+    let mut outcome = pipeline::edit_full(ctx, name, opts, extra, |set| {
         near = plan::near_miss(set, name);
         // A secret already in our credential stays there (rotated by
         // --replace) whatever the store: moving it back is `migrate --to config`.
@@ -296,13 +311,13 @@ const PASSWORD_KEY: &str = "xmpp_password";
 /// FILE's `xmpp_password` (only that value's bytes change; appended when
 /// FILE has none), so the two cannot disagree.
 ///
-/// Order, so that a failure never leaves them disagreeing silently: FILE's
-/// new version is first complete on disk next to it (owner, mode, ACL
-/// kept; fsynced), so a FILE we cannot replace changes nothing; then the
-/// config is edited (its own lock, checks and backup); then FILE is
-/// renamed into place, unless it changed meanwhile. A failure after the
-/// config was written says what each file holds now and how to make them
-/// agree, never the secret. A dry run writes neither and returns both diffs.
+/// FILE is a file of the edit (see [`pipeline::OutsideFile`]): its new
+/// version is complete on disk next to it (owner, mode, ACL kept; fsynced)
+/// before anything is renamed, so a FILE we cannot replace changes
+/// nothing; it is renamed right after the config, unless it changed since
+/// it was read; it is backed up and recorded with the config, so
+/// `restore --undo` puts both back. A dry run writes neither and returns
+/// both diffs.
 pub fn add_from_properties_generated(
     ctx: &Context,
     name: Option<&str>,
@@ -325,8 +340,6 @@ pub fn add_from_properties_generated(
     let listener = show_listener(ctx)?;
     let warnings = props.warnings(path, &listener);
     if opts.dry_run {
-        let mut outcome = add(ctx, &props.jid, &secret, opts)?;
-        outcome.notes.extend(readable_note(path, &props.jid));
         write.diff = Some(crate::fogbow::masked_diff(
             path,
             &old,
@@ -334,50 +347,18 @@ pub fn add_from_properties_generated(
             PASSWORD_KEY,
             opts.show_secrets,
         ));
-        outcome.properties = Some(write);
-        return Ok((outcome, warnings));
     }
-    let nothing = |mut e: crate::safe_write::WriteError| {
-        e.message.push_str(" (nothing was changed)");
-        Error::Io(e)
+    let outside = match opts.dry_run {
+        true => Vec::new(),
+        false => vec![pipeline::OutsideFile {
+            path: path.to_path_buf(),
+            expect: crate::safe_write::content_hash(&old),
+            text: new,
+        }],
     };
-    // The path as named, link by link (no link planted by another user),
-    // then the real file, whose owner, mode and ACL the new version keeps.
-    let real = crate::safe_write::resolve(path).map_err(nothing)?;
-    let prepared = crate::safe_write::prepare(&real, &new).map_err(nothing)?;
-    // On an error the prepared file is dropped, and with it its temp file.
-    let mut outcome = add(ctx, &props.jid, &secret, opts)?;
+    let mut outcome = add_with(ctx, &props.jid, &secret, opts, outside)?;
     outcome.notes.extend(readable_note(path, &props.jid));
-    // What each file holds if FILE cannot follow the config.
-    let disagree = |why: String| {
-        let restore = outcome
-            .backup
-            .as_ref()
-            .map(|b| {
-                format!(
-                    ", or put the config back with fogbow-xmpp-ctl restore {}",
-                    b.display()
-                )
-            })
-            .unwrap_or_default();
-        Error::Io(crate::safe_write::WriteError {
-            message: format!(
-                "{cfg} now has a new secret for {jid}, but {file} was not rewritten: {why}; it still has its previous xmpp_password, which prosody will refuse once it reloads; run this command again (with --replace){restore}",
-                cfg = outcome.file.display(),
-                jid = props.jid,
-                file = path.display(),
-            ),
-            kind: std::io::ErrorKind::Other,
-        })
-    };
-    // Someone else's edit of FILE since we read it is not overwritten.
-    let now =
-        crate::secret::read_regular(&real, crate::fogbow::MAX_PROPERTIES, "the properties file");
-    if !matches!(&now, Ok(b) if *b == old) {
-        return Err(disagree("it changed while the config was edited".into()));
-    }
-    prepared.commit(None).map_err(|e| disagree(e.message))?;
-    write.written = true;
+    write.written = !opts.dry_run;
     outcome.properties = Some(write);
     Ok((outcome, warnings))
 }

@@ -41,7 +41,43 @@ pub(super) fn edit_with(
     opts: EditOptions,
     plan: impl FnOnce(&ConfigSet) -> Result<(Plan, Vec<SysFile>), Error>,
 ) -> Result<EditOutcome, Error> {
-    let (_lock, set) = load(ctx, opts.dry_run)?;
+    edit_full(ctx, name, opts, Extra::default(), plan)
+}
+
+/// A file outside the config that an edit rewrites with it: a Fogbow
+/// component's `.properties` (its `xmpp_password`). Prepared with the
+/// config's files, renamed after them, backed up and recorded (kind
+/// `properties`), so that `restore --undo` puts it back too.
+pub(super) struct OutsideFile {
+    /// The path as named (resolved link by link at the commit).
+    pub path: PathBuf,
+    /// The SHA-1 of what it must still hold at the commit: a change made
+    /// since it was read is never overwritten.
+    pub expect: String,
+    pub text: Vec<u8>,
+}
+
+/// What an edit does besides its plan.
+#[derive(Default)]
+pub(super) struct Extra {
+    pub outside: Vec<OutsideFile>,
+    /// `restore BACKUP` of a config that does not load: the edit starts
+    /// from the config with these bytes in place of this file (its real
+    /// path), which must load and pass check on their own (no error is
+    /// "already there"), and prosody's loader must accept them.
+    pub recovery: Option<(PathBuf, Vec<u8>)>,
+}
+
+/// [`edit_with`], with files outside the config, or from a backup in place
+/// of a broken file (see [`Extra`]).
+pub(super) fn edit_full(
+    ctx: &Context,
+    name: &str,
+    opts: EditOptions,
+    extra: Extra,
+    plan: impl FnOnce(&ConfigSet) -> Result<(Plan, Vec<SysFile>), Error>,
+) -> Result<EditOutcome, Error> {
+    let (_lock, set) = load(ctx, opts.dry_run, extra.recovery.as_ref())?;
     // A scrub a kill interrupted is finished first, under the lock.
     let pending_notes = if opts.dry_run {
         Vec::new()
@@ -82,7 +118,8 @@ pub(super) fn edit_with(
         credential_files: Vec::new(),
         restart_needed: false,
     };
-    if changes.is_empty() && create.is_empty() && planned_sys.is_empty() {
+    if changes.is_empty() && create.is_empty() && planned_sys.is_empty() && extra.outside.is_empty()
+    {
         let warnings = warnings_of(diagnostics::check(&set));
         return Ok(outcome(false, None, None, warnings, Vec::new(), Vec::new()));
     }
@@ -90,17 +127,7 @@ pub(super) fn edit_with(
     // secret is (see credstore): compared with the edited config's below.
     let refs_before = credstore::referenced(&set);
     let state_before = credstore::secret_state(&set, name);
-    // Only the errors the config has now matter below (an edit may not add any).
-    let errors_before: Vec<Diagnostic> = diagnostics::check(&set)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    // What a dry run shows as the old side of the diff, taken before the
-    // old texts become the new ones.
-    let old_side = match opts.dry_run {
-        true => diff::old_side(&set, changes.keys().copied(), opts.show_secrets),
-        false => BTreeMap::new(),
-    };
+    let (errors_before, old_side) = before(&set, &changes, opts, extra.recovery.as_ref());
     // How the edited files' lines map back to the files on disk, for the
     // findings of an edit that is not written (a dry run, a refusal).
     let splices: BTreeMap<usize, diagnostics::Splices> = changes
@@ -121,7 +148,9 @@ pub(super) fn edit_with(
     let proof = matches!(action, Action::Added | Action::Replaced | Action::Removed)
         .then(|| super::proof::needed(&set, name))
         .flatten();
-    let edited = apply(ctx, set, changes, create)?;
+    let mut edited = apply(ctx, set, changes, create)?;
+    edited.outside = extra.outside;
+    edited.strict = extra.recovery.is_some();
     verify(&edited.after, &check_plan)?;
     let mut warnings =
         no_new_errors(&errors_before, diagnostics::check(&edited.after)).map_err(|mut e| {
@@ -241,6 +270,37 @@ pub(super) fn edit_with(
     Ok(outcome(true, backup, None, warnings, notes, deleted))
 }
 
+/// Before the edit: the errors the config has now (only those matter: an
+/// edit may not add any; none for a broken config a backup replaces,
+/// which must pass check on its own), and what a dry run shows as the old
+/// side of the diff, taken before the old texts become the new ones (a
+/// broken file a backup replaces: as it is on disk).
+fn before(
+    set: &ConfigSet,
+    changes: &BTreeMap<usize, Change>,
+    opts: EditOptions,
+    recovery: Option<&(PathBuf, Vec<u8>)>,
+) -> (Vec<Diagnostic>, BTreeMap<usize, Vec<u8>>) {
+    let errors = match recovery {
+        Some(_) => Vec::new(),
+        None => diagnostics::check(set)
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect(),
+    };
+    if !opts.dry_run {
+        return (errors, BTreeMap::new());
+    }
+    let mut old_side = diff::old_side(set, changes.keys().copied(), opts.show_secrets);
+    if let Some((real, _)) = recovery {
+        if let Some(i) = set.files.iter().position(|f| f.real_path == *real) {
+            let on_disk = std::fs::read(real).unwrap_or_default();
+            old_side.insert(i, diff::shown_unparsed(&on_disk, opts.show_secrets));
+        }
+    }
+    (errors, old_side)
+}
+
 /// A string secret leaving the config, and the credential it goes to.
 type Leaving = (Vec<u8>, String);
 
@@ -271,7 +331,11 @@ fn holds(system: &[SysFile], cred: &str, secret: &[u8]) -> bool {
 /// Stage 1: the config, read under the lock (which the caller holds until
 /// the last rename). A dry run writes nothing, so, like `check`, it takes
 /// no lock.
-fn load(ctx: &Context, dry_run: bool) -> Result<(Option<Lock>, ConfigSet), Error> {
+fn load(
+    ctx: &Context,
+    dry_run: bool,
+    recovery: Option<&(PathBuf, Vec<u8>)>,
+) -> Result<(Option<Lock>, ConfigSet), Error> {
     let main_real = std::fs::canonicalize(&ctx.config)
         .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
     let lock = match dry_run {
@@ -281,6 +345,17 @@ fn load(ctx: &Context, dry_run: bool) -> Result<(Option<Lock>, ConfigSet), Error
             Duration::from_secs(ctx.settings.lock_timeout_secs),
         )?),
     };
+    if let Some((file, bytes)) = recovery {
+        let overlay = HashMap::from([(file.clone(), bytes.clone())]);
+        let set = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| Error::Refused {
+            message: format!(
+                "refusing to restore: with the backup in place of {}, the config still does not load (nothing was changed)",
+                file.display()
+            ),
+            diagnostics: vec![diagnostics::from_load_error(&e)],
+        })?;
+        return Ok((lock, set));
+    }
     let set = load_config(&ctx.config).map_err(|e| match e {
         Error::Load {
             message,
@@ -332,6 +407,11 @@ pub(super) struct Edited {
     pub deleted: std::collections::BTreeSet<usize>,
     /// The files the edit creates: path as named, real path.
     pub created: Vec<(PathBuf, PathBuf)>,
+    /// Files outside the config the edit rewrites too.
+    pub outside: Vec<OutsideFile>,
+    /// prosody's loader must accept the edited config even though it
+    /// refuses the current one (a broken config a backup replaces).
+    pub strict: bool,
 }
 
 impl Edited {
@@ -419,6 +499,8 @@ fn apply(
         paths,
         deleted,
         created,
+        outside: Vec::new(),
+        strict: false,
     })
 }
 
@@ -505,13 +587,14 @@ fn commit(
         contents.push(Some(text));
     }
     let files: Vec<PathBuf> = edited.after.files.iter().map(|f| f.path.clone()).collect();
-    let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared)?
+    let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared, edited.strict)?
         .into_iter()
         .collect();
     if let Some(why) = proof {
         let overlay = overlay_of(&prepared);
         super::proof::prove(&ctx.config, &overlay, &edited.after, (action, name), why)?;
     }
+    let (outside, outside_reals) = prepare_outside(&edited.outside)?;
     // Our files outside the config, complete on disk before the first rename
     // too, and renamed in the order that is safe if we are killed between
     // two renames: new credentials and the drop-in that loads them first,
@@ -536,7 +619,11 @@ fn commit(
             last.push(entry);
         }
     }
-    let config_files: Vec<_> = prepared.drain(..).zip(contents.drain(..)).collect();
+    // A file outside the config (a `.properties`) follows it.
+    let outside = outside.into_iter().zip(&edited.outside);
+    let config_files: Vec<_> = (prepared.drain(..).zip(contents.drain(..)))
+        .chain(outside.map(|(p, o)| (p, Some(o.text.as_slice()))))
+        .collect();
     for (p, c) in first.into_iter().chain(config_files).chain(last) {
         prepared.push(p);
         contents.push(c);
@@ -550,12 +637,7 @@ fn commit(
             name: name.into(),
             moved: moved.map(String::from),
             old_secret,
-            files: targets
-                .iter()
-                .zip(&written)
-                .zip(&contents)
-                .map(|((t, b), c)| safe_write::FileRecord::new(t, b.as_deref(), *c))
-                .collect(),
+            files: file_records(&targets, &written, &contents, &outside_reals),
         };
         if let Err(e) = safe_write::write_record(&backups, &main_real, &record) {
             notes.push(format!(
@@ -569,6 +651,53 @@ fn commit(
         .find(|(t, _)| **t == main_file)
         .and_then(|(_, b)| b);
     Ok((backup, notes))
+}
+
+/// The files outside the config, each still what it held when it was read
+/// (its real path resolved link by link: no link planted by another
+/// user), prepared next to it (owner, mode and ACL kept); with their real
+/// paths.
+fn prepare_outside(
+    files: &[OutsideFile],
+) -> Result<(Vec<safe_write::Prepared>, Vec<PathBuf>), Error> {
+    let mut prepared = Vec::with_capacity(files.len());
+    let mut reals = Vec::with_capacity(files.len());
+    for o in files {
+        let real = safe_write::resolve(&o.path)?;
+        let now = crate::secret::read_regular(&real, crate::fogbow::MAX_PROPERTIES, "the file");
+        if !matches!(&now, Ok(b) if safe_write::content_hash(b) == o.expect) {
+            return Err(Error::refused(format!(
+                "refusing to write: {} changed since it was read (nothing was changed); run the command again",
+                o.path.display()
+            )));
+        }
+        let _ = safe_write::remove_stale_temp_files(&real);
+        prepared.push(safe_write::prepare(&real, &o.text)?);
+        reals.push(real);
+    }
+    Ok((prepared, reals))
+}
+
+/// What the record says of each file committed: its backup, a hash of what
+/// it holds now, and `properties` for a file outside the config.
+fn file_records(
+    targets: &[PathBuf],
+    written: &[Option<PathBuf>],
+    contents: &[Option<&[u8]>],
+    outside: &[PathBuf],
+) -> Vec<safe_write::FileRecord> {
+    targets
+        .iter()
+        .zip(written)
+        .zip(contents)
+        .map(|((t, b), c)| {
+            let mut f = safe_write::FileRecord::new(t, b.as_deref(), *c);
+            if outside.contains(t) {
+                f.kind = Some("properties".into());
+            }
+            f
+        })
+        .collect()
 }
 
 /// The command that makes an edit with this outcome, as the record says.
@@ -592,6 +721,7 @@ fn prosody_accepts(
     main: &Path,
     files: &[PathBuf],
     prepared: &[safe_write::Prepared],
+    strict: bool,
 ) -> Result<Option<String>, Error> {
     let Some(prosody) = crate::prosody::Installed::find() else {
         return Ok(None);
@@ -608,7 +738,7 @@ fn prosody_accepts(
     let Some(d) = diagnostics::from_prosody_verdict(main, files, verdict) else {
         return Ok(None);
     };
-    if matches!(prosody.load(main), Ok(crate::prosody::Verdict::Loads)) {
+    if strict || matches!(prosody.load(main), Ok(crate::prosody::Verdict::Loads)) {
         return Err(Error::Refused {
             message: "refusing to write: prosody's own loader refuses the edited config (it loads the current one)".into(),
             diagnostics: vec![d],

@@ -65,7 +65,9 @@ pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
             if let Some(b) = &f.backup {
                 made_by.insert(b.clone(), rec.clone());
                 let file = f.real_path();
-                if file != real && dir.join(b).is_file() {
+                // Only what `restore` takes: a file of the config (never a
+                // credential, our drop-in or a `.properties`).
+                if file != real && is_config_file(ctx, f) && dir.join(b).is_file() {
                     paths.push((dir.join(b), file));
                 }
             }
@@ -96,7 +98,10 @@ pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
 /// Puts a backup back (of the main config, or of another file a recorded
 /// edit touched, created again if it is gone): checked like any edit,
 /// written with the same safe replacement, the current version backed up
-/// first.
+/// first. The credentials the edit that made the backup changed are put
+/// back with it, in the same edit (the drop-in follows the restored
+/// config). A config that does not load is replaced all the same when the
+/// backup makes it load and pass check: that is what backups are for.
 pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOutcome, Error> {
     let known = backups(ctx)?;
     let chosen = known
@@ -105,7 +110,7 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
         .cloned()
         .ok_or_else(|| {
             Error::NotFound(format!(
-                "{} is not a backup of {} or of a file our edits of it touched, in {} (see restore --list)",
+                "{} is not a backup of {} or of a file of its config that our edits touched, in {} (see restore --list)",
                 backup.display(),
                 ctx.config.display(),
                 ctx.settings.backup_dir.display()
@@ -118,34 +123,97 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let system = credentials_before(ctx, &name)?;
     let file = chosen.file;
-    pipeline::edit(ctx, &name, opts, move |set| {
+    let broken = matches!(
+        crate::config::ConfigSet::load(&ctx.config),
+        Err(e) if !matches!(e, crate::config::LoadError::Unreadable { from: None, .. })
+    );
+    let extra = pipeline::Extra {
+        recovery: broken.then(|| (file.clone(), bytes.clone())),
+        ..pipeline::Extra::default()
+    };
+    pipeline::edit_full(ctx, &name, opts, extra, move |set| {
         let verify: super::plan::Verify = Box::new(|_| Ok(()));
+        let mut plan = Plan::of_main(None, verify);
         // The backup loading (parse, includes) and passing the checks is the test.
         match set.files.iter().position(|f| f.real_path == file) {
-            Some(i) => {
-                let unchanged = set.files[i].doc.text() == &bytes[..];
-                let mut plan = Plan::of_main(None, verify);
-                if !unchanged {
-                    plan.action = Action::Restored;
-                    plan.files.insert(i, Change::Whole(bytes));
-                    plan.file = i;
-                }
-                Ok(plan)
+            Some(i) if broken || set.files[i].doc.text() != &bytes[..] => {
+                plan.action = Action::Restored;
+                plan.files.insert(i, Change::Whole(bytes));
+                plan.file = i;
             }
+            Some(_) => return Ok((plan, Vec::new())),
             // A component's own file removed since: created again (only
             // where an Include still covers it, as any new file).
             None => {
-                let mut plan = Plan::of_main(None, verify);
                 plan.action = Action::Restored;
                 plan.create.push(NewFile {
                     path: file,
                     text: bytes,
                 });
-                Ok(plan)
             }
         }
+        Ok((plan, system))
     })
+}
+
+/// The credentials the edit that made `backup` changed, as they were
+/// before it (a `.cred` it created goes, one it replaced or removed comes
+/// back): restored with the config backup, so that it reads the secrets it
+/// read then. The drop-in is not among them: every edit makes it agree
+/// with the config.
+fn credentials_before(ctx: &Context, backup: &str) -> Result<Vec<SysFile>, Error> {
+    let real = std::fs::canonicalize(&ctx.config)
+        .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
+    let dir = &ctx.settings.backup_dir;
+    let records = safe_write::list_records(dir, &real)?;
+    let Some((_, rec)) = records
+        .iter()
+        .find(|(_, r)| r.files.iter().any(|f| f.backup.as_deref() == Some(backup)))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for f in &rec.files {
+        let path = f.real_path();
+        if sys_kind(ctx, &path) != Some(SysKind::Credential) {
+            continue;
+        }
+        let change = match &f.backup {
+            // Pruned or deleted since: the config then reads a credential
+            // whose file is gone, which the edit refuses, saying so.
+            Some(b) if !dir.join(b).exists() => continue,
+            Some(b) => SysChange::Write(safe_write::read_backup(&dir.join(b))?),
+            None if path.exists() => SysChange::Delete,
+            None => continue,
+        };
+        out.push(SysFile {
+            path,
+            kind: SysKind::Credential,
+            change,
+        });
+    }
+    Ok(out)
+}
+
+/// Our files outside the config: an encrypted credential, or our drop-in.
+fn sys_kind(ctx: &Context, path: &Path) -> Option<SysKind> {
+    if path == ctx.settings.credentials_drop_in {
+        Some(SysKind::DropIn)
+    } else if path.parent() == Some(ctx.settings.credentials_dir.as_path())
+        && path.extension().is_some_and(|e| e == "cred")
+    {
+        Some(SysKind::Credential)
+    } else {
+        None
+    }
+}
+
+/// Whether a file an edit touched is a file of the config (not ours, not a
+/// `.properties`): what `restore BACKUP` takes.
+fn is_config_file(ctx: &Context, f: &safe_write::FileRecord) -> bool {
+    f.kind.is_none() && sys_kind(ctx, &f.real_path()).is_none()
 }
 
 /// Undoes the last recorded edit of the config: every file it touched is
@@ -166,20 +234,15 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
         )));
     };
     let what = format!("{} {} of {time}", last.command, last.name);
-    // Files of ours outside the config (issue 14): an encrypted credential
-    // or our drop-in, put back like the config's own files.
-    let sys_kind = |path: &Path| {
-        if path == ctx.settings.credentials_drop_in {
-            Some(SysKind::DropIn)
-        } else if path.parent() == Some(ctx.settings.credentials_dir.as_path())
-            && path.extension().is_some_and(|e| e == "cred")
-        {
-            Some(SysKind::Credential)
-        } else {
-            None
-        }
+    // Files of ours outside the config (an encrypted credential or our
+    // drop-in) are put back like the config's own files; a `.properties`
+    // the edit rewrote, with them (see `outside_before`).
+    let sys_kind = |path: &Path| sys_kind(ctx, path);
+    let extra = pipeline::Extra {
+        outside: outside_before(&dir, &last, &what)?,
+        ..pipeline::Extra::default()
     };
-    let mut outcome = pipeline::edit_with(ctx, &last.name, opts, |set| {
+    let result = pipeline::edit_full(ctx, &last.name, opts, extra, |set| {
         let mut files = BTreeMap::new();
         let mut create = Vec::new();
         let mut system = Vec::new();
@@ -204,6 +267,10 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
                     last.command,
                     last.name
                 )));
+            }
+            // Checked unchanged above; put back after the config's files.
+            if f.kind.is_some() {
+                continue;
             }
             let before = match &f.backup {
                 Some(b) => Some(safe_write::read_backup(&dir.join(b)).map_err(|e| {
@@ -290,7 +357,139 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
             },
             system,
         ))
-    })?;
+    });
+    let mut outcome = result.map_err(|e| broken_config(ctx, e))?;
     outcome.undid = Some(what);
     Ok(outcome)
+}
+
+/// The files outside the config that the edit `last` rewrote (a
+/// `.properties`), as they were before it, for the undo to put back; an
+/// undo that cannot put one back is refused, naming it.
+fn outside_before(
+    dir: &Path,
+    last: &safe_write::EditRecord,
+    what: &str,
+) -> Result<Vec<pipeline::OutsideFile>, Error> {
+    let mut out = Vec::new();
+    for f in last.files.iter().filter(|f| f.kind.is_some()) {
+        let path = f.real_path();
+        let cannot = |why: String| {
+            Error::refused(format!(
+                "cannot undo {what}: {} cannot be put back ({why}); nothing was changed; put it back by hand, then run restore --undo again",
+                path.display()
+            ))
+        };
+        let (Some(b), Some(expect)) = (&f.backup, &f.written_sha1) else {
+            return Err(cannot("the edit left no backup of it".into()));
+        };
+        let text = safe_write::read_backup(&dir.join(b)).map_err(|e| cannot(e.message))?;
+        out.push(pipeline::OutsideFile {
+            path,
+            expect: expect.clone(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
+/// An undo refused because the config does not load: what to do instead,
+/// the exact command that puts back the newest backup of the broken file
+/// that loads and passes check.
+fn broken_config(ctx: &Context, e: Error) -> Error {
+    let Error::Load {
+        message,
+        diagnostics,
+        source,
+    } = e
+    else {
+        return e;
+    };
+    // The main file itself cannot be read: its message says it all.
+    if diagnostics.is_empty() {
+        return Error::Load {
+            message,
+            diagnostics,
+            source,
+        };
+    }
+    let file = diagnostics[0].file.clone();
+    let advice = match good_backup(ctx, &file) {
+        Some(b) => format!(
+            "to put back the newest backup of {} that passes check, the file as it was before the edit of {}, run: {}",
+            file.display(),
+            made_by(&b),
+            restore_command(ctx, &b.backup)
+        ),
+        None => format!(
+            "no backup of {} passes check: fix it by hand (fogbow-xmpp-ctl check shows where)",
+            file.display()
+        ),
+    };
+    Error::Load {
+        message: format!(
+            "restore --undo cannot undo an edit of a config that does not load (it undoes only an edit whose files are still as it wrote them); {advice} (nothing was changed)"
+        ),
+        diagnostics,
+        source,
+    }
+}
+
+/// How many backups of a broken file, newest first, are tried for one
+/// that passes check.
+const MAX_BACKUPS_TRIED: usize = 20;
+
+/// The newest backup of `file` (a file of the config) that loads in its
+/// place and passes check.
+fn good_backup(ctx: &Context, file: &Path) -> Option<BackupInfo> {
+    let real = std::fs::canonicalize(file).ok()?;
+    let list = backups(ctx).ok()?;
+    list.into_iter()
+        .rev()
+        .filter(|b| b.file == real)
+        .take(MAX_BACKUPS_TRIED)
+        .find(|b| {
+            let Ok(bytes) = safe_write::read_backup(&b.backup) else {
+                return false;
+            };
+            let overlay = HashMap::from([(real.clone(), bytes)]);
+            crate::config::ConfigSet::load_with(&ctx.config, overlay).is_ok_and(|set| {
+                !crate::diagnostics::check(&set)
+                    .iter()
+                    .any(|d| d.severity == crate::diagnostics::Severity::Error)
+            })
+        })
+}
+
+/// The edit that made a backup, for people: `TIME (COMMAND NAME)`.
+fn made_by(b: &BackupInfo) -> String {
+    let time = b.time.as_deref().unwrap_or("an unknown time");
+    match (&b.command, &b.name) {
+        (Some(c), Some(n)) => format!("{time} ({c} {n})"),
+        _ => time.to_string(),
+    }
+}
+
+/// The command line that restores `backup` (by its name in the backup
+/// directory), with `-c` when the config is not the settings' own.
+pub(crate) fn restore_command(ctx: &Context, backup: &Path) -> String {
+    let mut cmd = String::from("fogbow-xmpp-ctl");
+    if ctx.config != ctx.settings.prosody_config {
+        cmd.push_str(" -c ");
+        cmd.push_str(&shell_word(&ctx.config.to_string_lossy()));
+    }
+    let name = backup.file_name().unwrap_or(backup.as_os_str());
+    cmd.push_str(" restore ");
+    cmd.push_str(&shell_word(&name.to_string_lossy()));
+    cmd
+}
+
+/// `s` as one word of a POSIX shell: as it is when it needs no quoting.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,=@~%:".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }

@@ -231,6 +231,11 @@ pub struct FileRecord {
     pub backup: Option<String>,
     /// The SHA-1 (hex) of the bytes written; `None`: the edit removed it.
     pub written_sha1: Option<String>,
+    /// A file outside the config and outside our credentials that the edit
+    /// rewrote with them: `properties` (a Fogbow component's `.properties`,
+    /// its `xmpp_password`). `None`: a file of the config, or ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 impl FileRecord {
@@ -242,6 +247,7 @@ impl FileRecord {
                 .and_then(Path::file_name)
                 .map(|n| n.to_string_lossy().into_owned()),
             written_sha1: written.map(sha1_hex),
+            kind: None,
         }
     }
 
