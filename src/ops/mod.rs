@@ -194,8 +194,10 @@ pub fn add(
     let file = component_file(ctx, name)?;
     let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
     let mut near = None;
+    let mut spelling = None;
     let mut outcome = pipeline::edit_with(ctx, name, opts, |set| {
         near = plan::near_miss(set, name);
+        spelling = plan::spelling(name, &set.hosts_named(name));
         // A secret already in our credential stays there (rotated by
         // --replace) whatever the store: moving it back is `migrate --to config`.
         let in_credential = matches!(
@@ -222,6 +224,8 @@ pub fn add(
     if outcome.changed {
         outcome.notes.extend(near);
     }
+    // A spelling the component cannot connect with: said on every add of it.
+    outcome.notes.extend(spelling);
     Ok(outcome)
 }
 
