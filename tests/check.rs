@@ -35,6 +35,10 @@ fn every_diagnostic_with_code_line_and_column() {
         ("include", "x = 1\n\nInclude \"nope.cfg.lua\"\n".into(), vec![("error", "include-missing", 3, 1)]),
         ("badname", "Component \"a\\u{E000}b\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n".into(), vec![("error", "bad-host-name", 1, 1)]),
         ("unusable", format!("Component \"a b.example\"\n{secret}"), vec![("warning", "unusable-host-name", 1, 1)]),
+        // prosody matches a connecting component's name without nameprep.
+        ("spelling", format!("x = 1\nComponent \"MiXed.example\"\n{secret}"), vec![("warning", "component-name-spelling", 2, 11)]),
+        ("spelling-sharp-s", format!("Component(\"straße.example\")\n{secret}"), vec![("warning", "component-name-spelling", 1, 11)]),
+        ("spelling-virtual-host", "VirtualHost \"V.example\"\n".into(), vec![]),
         ("clash", format!("VirtualHost \"x.example\"\n\nComponent \"X.example\"\n{secret}"), vec![("error", "host-clash", 3, 1)]),
         ("clash-reverse", format!("Component \"x.example\"\n{secret}VirtualHost \"x.example\"\n"), vec![("error", "host-clash", 3, 1)]),
         ("nosecret", "x = 1\nComponent \"c.example\"\n".into(), vec![("error", "component-secret-missing", 2, 1)]),

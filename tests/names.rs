@@ -319,3 +319,180 @@ fn conf_d_file_names_are_bytes() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(std::fs::read(&file).unwrap(), b"");
 }
+
+/// A prosody config that also loads mod_admin_shell, and a `prosodyctl` on
+/// PATH that speaks to that server (its config, its admin socket): what
+/// `--reload` and `status` use. Returns the config's global section and
+/// ports, and the PATH to run fogbow-xmpp-ctl with.
+fn server_with_shell(s: &Scratch) -> (String, u16, u16, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let (base, c2s, comp) = base_config(&s.dir);
+    // Without it prosodyctl prints an error line before the shell's answer.
+    std::fs::create_dir_all(s.path("certs")).unwrap();
+    // mod_posix writes the pidfile `prosodyctl reload` signals.
+    let base = base
+        .replace("modules_disabled = { \"posix\" }", "modules_disabled = { }")
+        .replace(
+            "VirtualHost \"localhost\"\n",
+            "modules_enabled = { \"admin_shell\" }\nVirtualHost \"localhost\"\n",
+        );
+    let wrapper = format!(
+        "#!/bin/sh\nexec /usr/bin/prosodyctl --config '{}' \"$@\"\n",
+        s.path("prosody.cfg.lua").display()
+    );
+    let p = s.write("fakebin/prosodyctl", &wrapper);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        s.path("fakebin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (base, c2s, comp, path)
+}
+
+/// prosody activates `Component "MiXed.Fog.Test"` (and `straße…`) under the
+/// nameprepped name, but matches a connecting component's name as sent:
+/// the file's spelling gets host-unknown, nameprep's is accepted. `check`
+/// warns at the name and says which spelling to connect as; `add` says it
+/// on stderr (exit 0); `probe` connects as prosody's spelling and says so.
+#[test]
+fn a_component_must_connect_with_the_nameprepped_spelling() {
+    if !real_parts_available() || !running_as_root("nameprepped spelling") {
+        return;
+    }
+    let s = Scratch::new("names-spelling");
+    let (base, c2s, comp, _) = server_with_shell(&s);
+    s.config(&base);
+    // What `add` says, kept to be checked after what prosody does.
+    let mut said = Vec::new();
+    for name in ["MiXed.Fog.Test", "straße.fog.test", "plain.fog.test"] {
+        let o = add(&s, name, STRONG, &[]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        said.push(stderr(&o));
+    }
+
+    let _server = Prosody::start(&s.path("prosody.cfg.lua"), c2s, comp);
+    for (written, prepped) in [
+        ("MiXed.Fog.Test", "mixed.fog.test"),
+        ("straße.fog.test", "strasse.fog.test"),
+    ] {
+        assert_eq!(
+            handshake(comp, written, STRONG.as_bytes()),
+            Handshake::HostUnknown,
+            "prosody refuses the file's spelling {written}"
+        );
+        assert_eq!(
+            handshake(comp, prepped, STRONG.as_bytes()),
+            Handshake::Accepted,
+            "prosody accepts nameprep's spelling {prepped}"
+        );
+        let o = s.run(&["probe", written, "--json"]);
+        assert_eq!(code(&o), 0, "{} {}", stdout(&o), stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["outcome"], "accepted", "{j}");
+        assert!(
+            j["hint"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("connect as {prepped}")),
+            "{j}"
+        );
+    }
+
+    let o = s.run(&["check", "--json"]);
+    assert_eq!(code(&o), 0, "warnings only: {}", stdout(&o));
+    let j = json(&o);
+    let config = s.read("prosody.cfg.lua");
+    for (written, prepped) in [
+        ("MiXed.Fog.Test", "mixed.fog.test"),
+        ("straße.fog.test", "strasse.fog.test"),
+    ] {
+        let line = config
+            .lines()
+            .position(|l| l.contains(&format!("Component \"{written}\"")))
+            .unwrap()
+            + 1;
+        let d = j["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"] == "component-name-spelling" && d["line"] == line as u64)
+            .unwrap_or_else(|| panic!("no warning for {written}: {j}"));
+        assert_eq!(d["severity"], "warning");
+        assert_eq!(d["column"], 11, "at the name: {d}");
+        let text = format!("{} {}", d["message"], d["help"]);
+        assert!(text.contains(&format!("connect as {prepped}")), "{d}");
+    }
+    assert_eq!(
+        j["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "component-name-spelling")
+            .count(),
+        2,
+        "plain.fog.test is not reported: {j}"
+    );
+    // (Each add also shows the check's warnings about the whole config.)
+    let note = |w: &str, p: &str| format!("warning: prosody knows the component {w} as {p}");
+    assert!(
+        said[0].contains(&note("MiXed.Fog.Test", "mixed.fog.test")),
+        "{}",
+        said[0]
+    );
+    assert!(said[0].contains("connect as mixed.fog.test"), "{}", said[0]);
+    assert!(
+        said[1].contains(&note("straße.fog.test", "strasse.fog.test")),
+        "{}",
+        said[1]
+    );
+    assert!(!said[2].contains("component plain.fog.test"), "{}", said[2]);
+}
+
+/// `add MiXed… --reload` against a running prosody: the component is
+/// activated under nameprep's spelling and the apply step proves it with
+/// that spelling, so the edit is reported applied (exit 0, not 3).
+#[test]
+fn add_with_reload_of_a_mixed_case_name_is_applied() {
+    if !real_parts_available() || !running_as_root("mixed-case add --reload") {
+        return;
+    }
+    let s = Scratch::new("names-reload");
+    let (base, c2s, comp, path) = server_with_shell(&s);
+    // One component already, so that the component port is open.
+    s.config(&format!(
+        "{base}Component \"first.fog.test\"\n\tcomponent_secret = \"{STRONG}\"\n"
+    ));
+    let _server = Prosody::start(&s.path("prosody.cfg.lua"), c2s, comp);
+    let secret = s.secret("new-secret-0123456789abcdef");
+    let o = s
+        .command(
+            &s.path("prosody.cfg.lua"),
+            &[
+                "add",
+                "MiXed.Fog.Test",
+                "--secret-file",
+                secret.to_str().unwrap(),
+                "--reload",
+            ],
+        )
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("connect as mixed.fog.test"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        handshake(comp, "mixed.fog.test", b"new-secret-0123456789abcdef"),
+        Handshake::Accepted
+    );
+    let o = s
+        .command(&s.path("prosody.cfg.lua"), &["status", "--json"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+}

@@ -46,6 +46,7 @@ pub enum Code {
     ProsodyLoad,
     Unreadable,
     UnusableHostName,
+    ComponentNameSpelling,
     GlobalOptionInSection,
     DuplicateOption,
     DuplicateComponent,
@@ -57,7 +58,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order they are listed.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::Syntax,
         Code::IncludeMissing,
         Code::IncludeLoop,
@@ -72,6 +73,7 @@ impl Code {
         Code::ProsodyLoad,
         Code::Unreadable,
         Code::UnusableHostName,
+        Code::ComponentNameSpelling,
         Code::GlobalOptionInSection,
         Code::DuplicateOption,
         Code::DuplicateComponent,
@@ -98,6 +100,7 @@ impl Code {
             Code::ProsodyLoad => "prosody-load",
             Code::Unreadable => "unreadable",
             Code::UnusableHostName => "unusable-host-name",
+            Code::ComponentNameSpelling => "component-name-spelling",
             Code::GlobalOptionInSection => "global-option-in-section",
             Code::DuplicateOption => "duplicate-option",
             Code::DuplicateComponent => "duplicate-component",
@@ -125,6 +128,7 @@ impl Code {
             | Code::ProsodyLoad
             | Code::Unreadable => Severity::Error,
             Code::UnusableHostName
+            | Code::ComponentNameSpelling
             | Code::GlobalOptionInSection
             | Code::DuplicateOption
             | Code::DuplicateComponent
@@ -163,6 +167,9 @@ impl Code {
             Code::ProsodyLoad => "prosody's own configmanager refuses the config",
             Code::Unreadable => "the main config cannot be read (no line, no column)",
             Code::UnusableHostName => "a name prosody loads but no XMPP address can use",
+            Code::ComponentNameSpelling => {
+                "an external component name nameprep changes (MiXed, ß): it must connect as nameprep's form"
+            }
             Code::GlobalOptionInSection => "a global-only option set under a VirtualHost/Component",
             Code::DuplicateOption => "an option set twice in one section",
             Code::DuplicateComponent => "two blocks for one component",

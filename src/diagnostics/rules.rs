@@ -222,6 +222,11 @@ pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
             }
         }
         if h.host.is_external() {
+            // Once per component, at its first block: a later block of the
+            // name is a duplicate, or a clash that stops prosody.
+            if first.is_none() {
+                r.component_name_spelling(&h);
+            }
             let secret = h.host.secret();
             // `Component("x", "muc")`: why, then (if so) the missing secret.
             r.component_module_ignored(&h, secret.is_some() || global_secret);
@@ -352,6 +357,37 @@ impl Rules<'_> {
                 None,
             );
         }
+    }
+
+    /// `component-name-spelling`: an external component whose name as
+    /// written is not nameprep's form. prosody activates it under that
+    /// form but matches a connecting component's name as sent, so one
+    /// connecting with the file's spelling is refused (host-unknown).
+    /// Reported at the name; not for a name `validate` refuses (its own
+    /// finding says what is wrong with it).
+    fn component_name_spelling(&mut self, h: &Named) {
+        let Some(prepped) = crate::names::connect_as(&h.raw) else {
+            return;
+        };
+        if crate::names::validate(&h.name).is_err() {
+            return;
+        }
+        let name = &h.name;
+        let message = format!(
+            "Component {name:?} is {prepped:?} to prosody (nameprep), but prosody matches a connecting component's \
+             name as sent: one that connects as {name} is refused (host-unknown); connect as {prepped}"
+        );
+        let help = format!(
+            "set the component's name (a Fogbow component's xmpp_jid) to {prepped}, or write Component {prepped:?}"
+        );
+        let at = self.at(h.host.at.file, h.host.name().span.start);
+        self.push(
+            Code::ComponentNameSpelling,
+            h.subject(),
+            at,
+            message,
+            Some(help),
+        );
     }
 
     /// `host-clash`: a host with the name of an earlier host of the other
@@ -1012,6 +1048,11 @@ mod tests {
             (
                 "Component \"c.example\"\ncomponent_secret = \"0123456789abcdef0\"\nComponent \"c.example\"\n",
                 &[("duplicate-component", 3, 1)],
+            ),
+            // Reported once per component, at the name of its first block.
+            (
+                "Component \"C.example\" { component_secret = \"0123456789abcdef0\" }\nComponent \"c.example\"\n",
+                &[("component-name-spelling", 1, 11), ("duplicate-component", 2, 1)],
             ),
             // A bracketed key is the option itself: no false component-secret-missing.
             ("Component \"c.example\" { [\"component_secret\"] = \"0123456789abcdef0\" }\n", &[]),

@@ -209,8 +209,10 @@ fn add_with(
         ..pipeline::Extra::default()
     };
     let mut near = None;
+    let mut spelling = None;
     let mut outcome = pipeline::edit_full(ctx, name, opts, extra, |set| {
         near = plan::near_miss(set, name);
+        spelling = plan::spelling(name, &set.hosts_named(name));
         // A secret already in our credential stays there (rotated by
         // --replace) whatever the store: moving it back is `migrate --to config`.
         let in_credential = matches!(
@@ -237,6 +239,8 @@ fn add_with(
     if outcome.changed {
         outcome.notes.extend(near);
     }
+    // A spelling the component cannot connect with: said on every add of it.
+    outcome.notes.extend(spelling);
     Ok(outcome)
 }
 

@@ -345,6 +345,21 @@ pub(super) fn near_miss(set: &ConfigSet, name: &str) -> Option<String> {
     ))
 }
 
+/// Which spelling an external component must connect with, when `name`
+/// (as given to `add` or `probe`) or the config's spelling of it (in
+/// `hosts`, its blocks) is not nameprep's form: `MiXed.Fog.Test` must
+/// connect as `mixed.fog.test` (see `names::connect_as`).
+pub(super) fn spelling(name: &str, hosts: &[Host]) -> Option<String> {
+    let written: Vec<String> = hosts
+        .iter()
+        .filter(|h| h.is_external())
+        .filter_map(|h| h.literal_name())
+        .collect();
+    std::iter::once(name)
+        .chain(written.iter().map(String::as_str))
+        .find_map(crate::names::connect_as_note)
+}
+
 pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
     let hosts = set.hosts_named(name);
     refuse_local_secret(set, &hosts)?;

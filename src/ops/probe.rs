@@ -137,18 +137,7 @@ pub fn probe_with(
         .filter(|h| h.is_external())
         .collect();
     if hosts.is_empty() {
-        let known: Vec<String> = set
-            .hosts()
-            .filter(|h| h.is_external())
-            .filter_map(|h| h.literal_name())
-            .collect();
-        let hint = crate::names::closest(name, known.iter().map(String::as_str))
-            .map(|n| format!("; did you mean {n}?"))
-            .unwrap_or_default();
-        return Err(Error::NotFound(format!(
-            "there is no external Component {name} in {} or its includes{hint}",
-            ctx.config.display()
-        )));
+        return Err(not_found(ctx, &set, name));
     }
     // The secret prosody uses: the last block's that sets one, else the
     // global section's.
@@ -212,13 +201,20 @@ pub fn probe_with(
         }
     };
     let host = host.unwrap_or_else(|| listener.local_address());
-    let outcome = crate::probe::handshake(&host, port, name, &secret);
+    // prosody knows the component by nameprep's form of its name and
+    // matches a connecting one's name as sent: that form is the one to use.
+    let to = String::from_utf8_lossy(&crate::names::fold(name.as_bytes())).into_owned();
+    let outcome = crate::probe::handshake(&host, port, &to, &secret);
     let matches_config = given
         .as_ref()
         .and_then(|g| literal.as_ref().map(|l| *l == g.secret));
     let hint = match &given {
         Some(g) => given_hint(name, g, &outcome, matches_config),
         None => outcome.hint().to_string(),
+    };
+    let hint = match super::plan::spelling(name, &hosts) {
+        Some(note) => format!("{hint}; {note}"),
+        None => hint,
     };
     Ok(ProbeReport {
         name: name.to_string(),
@@ -230,6 +226,23 @@ pub fn probe_with(
         matches_config,
         breakage,
     })
+}
+
+/// `probe` of a name the config has no external component of, with a
+/// "did you mean" for a likely typo.
+fn not_found(ctx: &Context, set: &crate::config::ConfigSet, name: &str) -> Error {
+    let known: Vec<String> = set
+        .hosts()
+        .filter(|h| h.is_external())
+        .filter_map(|h| h.literal_name())
+        .collect();
+    let hint = crate::names::closest(name, known.iter().map(String::as_str))
+        .map(|n| format!("; did you mean {n}?"))
+        .unwrap_or_default();
+    Error::NotFound(format!(
+        "there is no external Component {name} in {} or its includes{hint}",
+        ctx.config.display()
+    ))
 }
 
 /// What the outcome says about the component's copy of the secret, and

@@ -248,6 +248,27 @@ pub fn same(a: &str, b: &str) -> bool {
     a == b || fold(a.as_bytes()) == fold(b.as_bytes())
 }
 
+/// The spelling an external component must connect with when the config
+/// writes its name as `written` and that is not it: prosody activates the
+/// component under nameprep's form (`mixed.fog.test` for `MiXed.Fog.Test`,
+/// `strasse…` for `straße…`), but mod_component looks a connecting stream's
+/// `to` up without nameprep, so a component connecting as written gets
+/// `host-unknown`. `None` when `written` already is that form (or
+/// nameprep refuses it, which stops prosody anyway).
+pub(crate) fn connect_as(written: &[u8]) -> Option<String> {
+    nameprep(written).ok().filter(|p| p.as_bytes() != written)
+}
+
+/// The operator's sentence for [`connect_as`], for the component the
+/// config writes as `written`: "… connect as mixed.fog.test".
+pub(crate) fn connect_as_note(written: &str) -> Option<String> {
+    let p = connect_as(written.as_bytes())?;
+    Some(format!(
+        "prosody knows the component {written} as {p} (after nameprep), and refuses a component \
+         that connects as {written} (host-unknown): configure the component to connect as {p}"
+    ))
+}
+
 /// The name among `known` that `name` most likely mistypes: at most two
 /// edits away (insert, delete, substitute one character), compared after
 /// nameprep, and the nearest one; `None` when none is that close. For
@@ -389,6 +410,23 @@ mod tests {
         ] {
             validate(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
+    }
+
+    #[test]
+    fn connect_as_is_nameprep_when_it_changes_the_name() {
+        assert_eq!(
+            connect_as(b"MiXed.Fog.Test").as_deref(),
+            Some("mixed.fog.test")
+        );
+        assert_eq!(
+            connect_as("straße.fog.test".as_bytes()).as_deref(),
+            Some("strasse.fog.test")
+        );
+        assert_eq!(connect_as(b"mixed.fog.test"), None);
+        assert_eq!(connect_as("bücher.example".as_bytes()), None);
+        assert_eq!(connect_as(b"\xff"), None);
+        let note = connect_as_note("MiXed.Fog.Test").unwrap();
+        assert!(note.ends_with("connect as mixed.fog.test"), "{note}");
     }
 
     #[test]
