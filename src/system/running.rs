@@ -198,7 +198,7 @@ pub fn connected(name: &str) -> Result<bool, String> {
 
 /// A component whose secret is a systemd credential that the running
 /// prosody loaded at its start with another value than the one the unit
-/// gives it now (rotated, or added, since): systemd hands a service its
+/// gives at its next start (rotated, or added, since): systemd hands a service its
 /// credentials at start only, so a reload cannot apply it; a restart does.
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct PendingRestart {
@@ -240,10 +240,10 @@ pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> 
                 Err(_) => continue,
             },
         };
-        let Resolved::Value(now) = resolver.credential(credential) else {
+        let Resolved::Value(next) = resolver.credential(credential) else {
             continue;
         };
-        if loaded.as_deref() != Some(now.as_slice()) {
+        if loaded.as_deref() != Some(next.as_slice()) {
             pending.push(PendingRestart {
                 component: component.clone(),
                 credential: credential.clone(),
