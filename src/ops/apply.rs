@@ -148,6 +148,30 @@ pub fn wait_for_shell(ctx: &Context) -> Result<(), Error> {
     })
 }
 
+/// The hosts of the running server. Within `apply_timeout_secs` of
+/// prosody's start (`restart && status`), asked again until the admin
+/// shell answers: it does a moment after the listeners accept.
+fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, String> {
+    let first = running::hosts();
+    let Err(e) = &first else { return first };
+    let timeout = Duration::from_secs(ctx.settings.apply_timeout_secs);
+    let left = crate::service::active_since().and_then(|t| {
+        (t + timeout)
+            .duration_since(std::time::SystemTime::now())
+            .ok()
+    });
+    match left {
+        Some(left) if crate::service::is_active() => running::hosts_by(Instant::now() + left)
+            .map_err(|later| {
+                format!(
+                    "{later}; {} s after prosody started",
+                    ctx.settings.apply_timeout_secs
+                )
+            }),
+        _ => Err(e.clone()),
+    }
+}
+
 /// After a reload: activates the file's external components the server
 /// lacks, deactivates the external components it has that the file no
 /// longer declares (never a VirtualHost or a plugin component), and waits
@@ -346,7 +370,7 @@ pub struct StatusReport {
 pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
     let want = FileComponents::of(&set).names;
-    let have = running::hosts().map_err(|e| {
+    let have = running_hosts(ctx).map_err(|e| {
         // prosodyctl reads the config before it connects to the admin
         // shell: with a broken config it never asks the server.
         let unread = breakage.broken || e.contains(running::CONFIG_UNREADABLE);
