@@ -237,16 +237,29 @@ fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> 
 /// server's external components are the file's (activated/deactivated
 /// through the admin shell) and each activated one is known.
 fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Error> {
-    checked_service(out, ctx, action)?;
     match action {
         service::Action::Restart => {
+            out.info(&checked_service(out, ctx, action)?);
             if let Some(m) = ops::wait_after_restart(ctx)? {
                 out.info(&m);
             }
         }
         service::Action::Reload => {
+            // A credential changed since prosody started: the reload runs
+            // (it applies the rest), but it is not "done".
+            let pending = ops::restart_pending(ctx);
+            let done = checked_service(out, ctx, action)?;
+            if pending.is_empty() {
+                out.info(&done);
+            }
             for m in ops::converge(ctx)? {
                 out.info(&m);
+            }
+            if !pending.is_empty() {
+                return Err(Error::Service(format!(
+                    "prosody reloaded, but {}",
+                    ops::pending_text(&pending)
+                )));
             }
         }
     }
@@ -255,7 +268,8 @@ fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Erro
 
 /// The full check first (its findings shown), and the service manager only
 /// when it passes: a broken config never reaches the running server.
-fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Error> {
+/// Returns the service manager's one-line outcome.
+fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<String, Error> {
     let report = diagnostics::check_config(
         &ctx.config,
         CheckOptions {
@@ -265,14 +279,20 @@ fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<
     );
     out.check(&report);
     if !report.ok {
-        return Err(Error::refused(format!(
-            "not {}ing prosody: the config has errors; the running server was not touched",
-            action.verb()
-        )));
+        // A server that is down (a start that failed) was not "touched":
+        // nothing ran, and it stays down until the config is fixed.
+        let verb = action.verb();
+        return Err(Error::refused(match service::is_active() {
+            true => format!(
+                "not {verb}ing prosody: the config has errors; the running server was not touched"
+            ),
+            false => format!(
+                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then run fogbow-xmpp-ctl restart"
+            ),
+        }));
     }
     let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
-    out.info(&service::apply(action, timeout).map_err(Error::Service)?);
-    Ok(())
+    service::apply(action, timeout).map_err(Error::Service)
 }
 
 /// `status`: per component, in the file / active / connected; exit 4 on drift.
@@ -504,6 +524,7 @@ fn apply_edit(
     // at start only, so a reload could not apply it.
     if o.restart_needed && o.changed {
         restart_for_credentials(out, ctx)?;
+        ops::wait_for_shell(ctx)?;
         for m in ops::apply_to_running(ctx, o)? {
             out.info(&m);
         }
@@ -519,7 +540,7 @@ fn apply_edit(
         ));
     }
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    checked_service(out, ctx, service::Action::Reload)?;
+    out.info(&checked_service(out, ctx, service::Action::Reload)?);
     for m in ops::apply_to_running(ctx, o)? {
         out.info(&m);
     }

@@ -292,11 +292,12 @@ fn undid(o: &EditOutcome) -> &str {
     o.undid.as_deref().unwrap_or(&o.name)
 }
 
-/// A diagnostic to the journal when stderr is one (one structured record
-/// per problem), else to stderr in compiler style.
+/// A diagnostic to stderr: one journal line per problem when stderr is the
+/// journal (under the gate), else in compiler style.
 fn emit(d: &Diagnostic) {
-    if !(journal::stderr_is_journal() && journal::send_diagnostic(d)) {
-        eprintln!("{d}");
+    match journal::stderr_is_journal() {
+        true => journal::stream_diagnostic(d),
+        false => eprintln!("{d}"),
     }
 }
 
@@ -538,7 +539,9 @@ pub fn print_status(r: &StatusReport) {
         .max(4);
     println!("{:<w$}  IN FILE  ACTIVE  CONNECTED", "NAME");
     for c in &r.components {
-        let drift = if c.in_file == c.active {
+        let drift = if c.restart_pending {
+            "  (drift: restart pending: its credential changed since prosody started; run fogbow-xmpp-ctl restart)"
+        } else if c.in_file == c.active {
             ""
         } else if c.in_file {
             "  (drift: not active; run fogbow-xmpp-ctl reload)"

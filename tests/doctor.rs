@@ -309,19 +309,26 @@ fn doctor_reads_the_listening_sockets() {
         "component_ports = {{ {comp} }}\ncomponent_interfaces = {{ \"0.0.0.0\" }}\ns2s_ports = {{ {s2s} }}\n{GOOD}"
     ));
     let j = json(&s.run(&["doctor", "--json"]));
-    let c = doctor_item(&j, None, "component port not open to the internet");
+    // The sockets are seen, the firewall is not: what to check is said,
+    // not that the port is closed to the internet.
+    let c = doctor_item(&j, None, "component port exposure");
     assert_eq!(c["ok"], true, "{c}");
     assert_eq!(c["warn"], true, "{c}");
-    assert!(c["detail"].as_str().unwrap().contains("0.0.0.0"), "{c}");
-    assert!(c["hint"].as_str().unwrap().contains("firewall"), "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(detail.contains("0.0.0.0"), "{c}");
+    assert!(detail.contains("the firewall is not checked here"), "{c}");
+    assert!(
+        c["hint"].as_str().unwrap().contains(&format!(
+            "check the firewall (nft list ruleset, or iptables -S): {comp}/tcp must be open only to"
+        )),
+        "{c}"
+    );
     let f = doctor_item(&j, None, "server-to-server port open to other sites");
     assert_eq!(f["ok"], false, "{f}");
     assert!(f["detail"].as_str().unwrap().contains("127.0.0.1"), "{f}");
     let human = stdout(&s.run(&["doctor"]));
-    assert!(
-        human.contains("⚠ component port not open to the internet"),
-        "{human}"
-    );
+    assert!(human.contains("⚠ component port exposure"), "{human}");
+    assert!(!human.contains("not open to the internet"), "{human}");
 }
 
 /// A real prosody refuses a wrong secret and logs it; `doctor`, given the
@@ -431,5 +438,74 @@ fn a_trailing_hash_comment_keeps_the_option_before_it() {
         stderr(&o).contains("prosody.cfg.lua:3:43: error[syntax]"),
         "{}",
         stderr(&o)
+    );
+}
+
+/// prosody's log separates its fields with tabs: `doctor` shows them as
+/// spaces, not as `\u{9}`, and the line is still terminal-safe.
+#[test]
+fn doctor_shows_log_tabs_as_spaces() {
+    let s = Scratch::new("doctor-tabs");
+    let name = "m.example";
+    let log = s.write(
+        "prosody.log",
+        &format!("Dec 07 01:02:03 m.example:component\tinfo\tComponent authentication failed for {name} \u{1b}[2J\n"),
+    );
+    s.config(&format!(
+        "log = \"{}\"\nComponent \"{name}\"\n\tcomponent_secret = \"right-secret-0123456789\"\n",
+        log.display()
+    ));
+    let out = stdout(&s.run(&["doctor"]));
+    assert!(
+        out.contains(&format!(
+            "m.example:component  info  Component authentication failed for {name}"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("\\u{9}") && !out.contains('\t'), "{out}");
+    assert!(
+        !out.contains('\u{1b}') && out.contains("\\u{1b}[2J"),
+        "{out}"
+    );
+}
+
+/// An upgrade of prosody that left its new default config beside an
+/// edited one (`prosody.cfg.lua.dpkg-dist`) is reported, with how to merge.
+#[test]
+fn doctor_reports_an_unmerged_dpkg_dist() {
+    let s = Scratch::new("doctor-dpkg-dist");
+    let cfg = s.config(GOOD);
+    let j = json(&s.run(&["doctor", "--json"]));
+    assert!(
+        !j["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["check"] == "config from the package merged"),
+        "{j}"
+    );
+    let dist = s.write("prosody.cfg.lua.dpkg-dist", "-- the new default\n");
+    let j = json(&s.run(&["doctor", "--json"]));
+    let i = doctor_item(&j, None, "config from the package merged");
+    assert_eq!(i["warn"], true, "{i}");
+    assert!(
+        i["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{} is there", dist.display())),
+        "{i}"
+    );
+    assert!(
+        i["hint"].as_str().unwrap().contains(&format!(
+            "diff -u {} {}",
+            cfg.display(),
+            dist.display()
+        )),
+        "{i}"
+    );
+    let human = stdout(&s.run(&["doctor"]));
+    assert!(
+        human.contains("⚠ config from the package merged"),
+        "{human}"
     );
 }

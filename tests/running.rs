@@ -16,8 +16,20 @@ Old DNS resolver library will be used
 **************************
 ";
 
+/// The hosts the stand-in's `host:list()` prints, as prosody prints them.
+const HOSTS: &str = "a.example (component)
+c.example (component)
+localhost
+conference.localhost (muc component)
+OK: 4 hosts";
+
 /// A fake prosodyctl/systemctl in `fakebin/`; returns the PATH to use.
 fn fake_server(s: &Scratch) -> String {
+    fake_server_with(s, HOSTS)
+}
+
+/// [`fake_server`] whose `host:list()` prints `hosts` (then its banner first).
+fn fake_server_with(s: &Scratch, hosts: &str) -> String {
     let log = s.path("calls.log");
     let prosodyctl = format!(
         r#"#!/bin/sh
@@ -26,11 +38,7 @@ case "$2" in
   'host:list()')
     cat <<'OUT'
 {BANNER}
-a.example (component)
-c.example (component)
-localhost
-conference.localhost (muc component)
-OK: 4 hosts
+{hosts}
 OUT
     ;;
   'module:info("component", "a.example")')
@@ -110,6 +118,35 @@ fn status_reports_drift_with_exit_4() {
     let o = run(&s, &path, &["status", "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(json(&o)["in_sync"], true);
+}
+
+/// prosody activates and lists a component whatever its name (after
+/// nameprep: `@`, `/`, `!` and the like stay): the file and the server agree.
+#[test]
+fn components_with_unusual_names_are_read_from_the_host_list() {
+    let s = Scratch::new("oddnames");
+    s.config(
+        "Component \"a@b.fog.test\"\n    component_secret = \"secret-a-0123456789\"\nComponent \"!x/y.fog.test\"\n    component_secret = \"secret-x-0123456789\"\n",
+    );
+    let path = fake_server_with(
+        &s,
+        "localhost\n!x/y.fog.test (component)\na@b.fog.test (component)\nOK: 3 hosts",
+    );
+    let o = run(&s, &path, &["status", "--json"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["in_sync"], true, "{j}");
+    let names: Vec<&str> = j["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["!x/y.fog.test", "a@b.fog.test"], "{j}");
+    let o = run(&s, &path, &["reload"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let calls = s.read("calls.log");
+    assert!(!calls.contains("activate"), "{calls}");
 }
 
 #[test]
@@ -212,4 +249,60 @@ fn a_listener_change_with_reload_is_written_but_not_applied() {
         .contains("component_ports = { 5348 }"));
     // The running server was not touched.
     assert!(!s.path("calls.log").exists() || !s.read("calls.log").contains("reload"));
+}
+
+/// `status` with a broken config: prosodyctl reads the config before it
+/// asks the server, so the admin shell cannot be asked; that is what is
+/// said, not "is it running?".
+#[test]
+fn status_with_a_broken_config_says_the_shell_could_not_read_it() {
+    let s = Scratch::new("status-broken");
+    s.config("Component \"a.example\"\n    component_secret = \"secret-a-0123456789\"\n# broken\n");
+    let path = fake_server_with(
+        &s,
+        "**************************\nA problem occurred while reading the config file /etc/prosody/prosody.cfg.lua\n\nError: prosody.cfg.lua:3: unexpected symbol near '#'\n**************************",
+    );
+    let o = run(&s, &path, &["status"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("prosody.cfg.lua:3:1: error[syntax]"), "{err}");
+    assert!(err.contains("could not read the config"), "{err}");
+    assert!(!err.contains("is it running"), "{err}");
+}
+
+/// `restart` refused by the check while prosody is down (a start that
+/// failed): nothing ran, and the message says so rather than "the running
+/// server was not touched".
+#[test]
+fn a_refused_restart_of_a_stopped_prosody_says_nothing_ran() {
+    let s = Scratch::new("restart-down");
+    s.config("Component \"a.example\"\n    component_secret = \"secret-a-0123456789\"\n# broken\n");
+    // prosodyctl status: not running; every other call would succeed.
+    let p = s.write(
+        "fakebin/prosodyctl",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\n[ \"$1\" = status ] && exit 3\nexit 0\n",
+            s.path("calls.log").display()
+        ),
+    );
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        s.path("fakebin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = run(&s, &path, &["restart"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("prosody is not running, and nothing was run"),
+        "{err}"
+    );
+    assert!(!err.contains("was not touched"), "{err}");
+    // Only asked whether it runs: nothing restarted or started.
+    let calls = std::fs::read_to_string(s.path("calls.log")).unwrap_or_default();
+    assert!(
+        !calls.contains("restart") && !calls.contains("start"),
+        "{calls}"
+    );
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::pipeline::load_config;
 use super::reading::{self, Breakage};
 use super::{probe, Action, Context, EditOutcome, Error};
-use crate::running;
+use crate::running::{self, PendingRestart};
 
 /// A name as prosody compares it (nameprep).
 fn key(name: &str) -> String {
@@ -47,6 +47,55 @@ impl FileComponents {
                 && set.unresolved_includes.is_empty(),
         }
     }
+}
+
+/// The external components whose secret prosody reads with
+/// `Credential("NAME")`, with NAME (the last block's secret wins, as in
+/// prosody), as prosody compares their names.
+fn credential_components(set: &crate::config::ConfigSet) -> Vec<(String, String)> {
+    use crate::document::SecretRefKind;
+    let mut by_name = std::collections::BTreeMap::new();
+    for h in set.hosts().filter(|h| h.is_external()) {
+        let (Some(name), Some(secret)) = (h.literal_name(), h.secret()) else {
+            continue;
+        };
+        let credential = secret
+            .secret_ref()
+            .filter(|r| r.kind == SecretRefKind::Credential && !r.arg.starts_with(b"/"))
+            .map(|r| String::from_utf8_lossy(&r.arg).into_owned());
+        by_name.insert(key(&name), credential);
+    }
+    by_name
+        .into_iter()
+        .filter_map(|(n, c)| Some((n, c?)))
+        .collect()
+}
+
+/// The components of `set` whose credential changed since the running
+/// prosody started: a restart is pending (see [`running::pending_restart`]).
+pub fn pending_in(set: &crate::config::ConfigSet) -> Vec<PendingRestart> {
+    running::pending_restart(&credential_components(set))
+}
+
+/// [`pending_in`] the config; none when it does not load (the check
+/// that comes next says why).
+pub fn restart_pending(ctx: &Context) -> Vec<PendingRestart> {
+    load_config(&ctx.config)
+        .map(|set| pending_in(&set))
+        .unwrap_or_default()
+}
+
+/// What a pending restart is, for messages: which credentials, and why a
+/// reload does not apply them.
+pub fn pending_text(pending: &[PendingRestart]) -> String {
+    let which: Vec<String> = pending
+        .iter()
+        .map(|p| format!("{} (credential {})", p.component, p.credential))
+        .collect();
+    format!(
+        "a restart is pending: the running prosody has other credentials than the ones on disk for {}; systemd hands prosody its credentials at start only, so a reload cannot apply them: run fogbow-xmpp-ctl restart",
+        which.join(", ")
+    )
 }
 
 fn deadline(ctx: &Context) -> Instant {
@@ -84,6 +133,42 @@ pub fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
             pending.join(", "),
             ctx.settings.apply_timeout_secs
         )))
+    }
+}
+
+/// After a restart: waits until prosody's admin shell answers (bounded by
+/// `apply_timeout_secs`), which it does a moment after its listeners
+/// accept: asked earlier, it gives no answer to conclude anything from.
+pub fn wait_for_shell(ctx: &Context) -> Result<(), Error> {
+    running::hosts_by(deadline(ctx)).map(|_| ()).map_err(|e| {
+        shell_error(format!(
+            "{e}; still {} s after the restart (apply_timeout_secs)",
+            ctx.settings.apply_timeout_secs
+        ))
+    })
+}
+
+/// The hosts of the running server. Within `apply_timeout_secs` of
+/// prosody's start (`restart && status`), asked again until the admin
+/// shell answers: it does a moment after the listeners accept.
+fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, String> {
+    let first = running::hosts();
+    let Err(e) = &first else { return first };
+    let timeout = Duration::from_secs(ctx.settings.apply_timeout_secs);
+    let left = crate::service::active_since().and_then(|t| {
+        (t + timeout)
+            .duration_since(std::time::SystemTime::now())
+            .ok()
+    });
+    match left {
+        Some(left) if crate::service::is_active() => running::hosts_by(Instant::now() + left)
+            .map_err(|later| {
+                format!(
+                    "{later}; {} s after prosody started",
+                    ctx.settings.apply_timeout_secs
+                )
+            }),
+        _ => Err(e.clone()),
     }
 }
 
@@ -259,14 +344,20 @@ pub struct ComponentStatus {
     pub active: bool,
     /// A component connection is live right now.
     pub connected: bool,
+    /// Its credential changed since the running prosody started: only a
+    /// restart applies it.
+    pub restart_pending: bool,
 }
 
 /// `status`: the file's external components and the running server's.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub components: Vec<ComponentStatus>,
-    /// Every component in the file is active and every active one is in the file.
+    /// Every component in the file is active, every active one is in the
+    /// file, and no restart is pending.
     pub in_sync: bool,
+    /// The components whose credential changed since prosody started.
+    pub restart_pending: Vec<PendingRestart>,
     /// A broken config is compared as far as it parses (or from its last
     /// good backup): `"broken"`, `"source"`, … (see [`Breakage`]).
     #[serde(flatten)]
@@ -279,14 +370,19 @@ pub struct StatusReport {
 pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
     let want = FileComponents::of(&set).names;
-    let have = running::hosts().map_err(|e| {
-        let message =
-            format!("cannot ask the running prosody ({e}); is it running, with mod_admin_shell?");
+    let have = running_hosts(ctx).map_err(|e| {
+        // prosodyctl reads the config before it connects to the admin
+        // shell: with a broken config it never asks the server.
+        let unread = breakage.broken || e.contains(running::CONFIG_UNREADABLE);
+        let message = match unread {
+            true => format!("cannot ask the running prosody: its admin shell client (prosodyctl) could not read the config ({e}); the running server keeps the config it loaded before"),
+            false => format!("cannot ask the running prosody ({e}); is it running, with mod_admin_shell?"),
+        };
         match breakage.broken {
             // The breakage is still the first thing to say.
             true => Error::Refused {
                 message: format!(
-                    "{message} (and the config is broken: {} error(s) above)",
+                    "{message}; fix the config first: {} error(s) above",
                     breakage.diagnostics.len()
                 ),
                 diagnostics: breakage.diagnostics.clone(),
@@ -299,6 +395,7 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
         .filter(|h| h.is_external())
         .map(|h| key(&h.name))
         .collect();
+    let restart_pending = pending_in(&set);
     let mut components = Vec::new();
     for name in want.union(&active) {
         let is_active = active.contains(name);
@@ -308,12 +405,14 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
             in_file: want.contains(name),
             active: is_active,
             connected,
+            restart_pending: restart_pending.iter().any(|p| p.component == *name),
         });
     }
-    let in_sync = components.iter().all(|c| c.in_file == c.active);
+    let in_sync = components.iter().all(|c| c.in_file == c.active) && restart_pending.is_empty();
     Ok(StatusReport {
         components,
         in_sync,
+        restart_pending,
         breakage,
     })
 }

@@ -9,11 +9,13 @@ use super::{Context, Error};
 pub fn doctor(ctx: &Context, public: &[std::net::IpAddr]) -> Result<crate::doctor::Report, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
     let listener = crate::listener::effective(&set).map_err(Error::refused)?;
+    let pending = super::pending_in(&set);
     Ok(crate::doctor::run(
         &ctx.config,
         &set,
         &listener,
         public,
         breakage,
+        &pending,
     ))
 }

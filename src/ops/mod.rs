@@ -35,7 +35,8 @@ mod reading;
 mod restore;
 
 pub use apply::{
-    apply_to_running, converge, status, wait_after_restart, ComponentStatus, StatusReport,
+    apply_to_running, converge, pending_in, pending_text, restart_pending, status,
+    wait_after_restart, wait_for_shell, ComponentStatus, StatusReport,
 };
 pub use credstore::{MigrateTo, SysFileChange, SysKind};
 pub use diff::{mask_secrets, masked_value};

@@ -26,6 +26,10 @@ pub struct ProbeReport {
     /// config's component_secret (absent when that is not a literal).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matches_config: Option<bool>,
+    /// Refused because the running prosody still has the credential it
+    /// loaded at start, and the one on disk differs: only a restart helps.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restart_pending: bool,
     /// A broken config is read as far as it parses (or from its last good
     /// backup) for the secret and the listener: `"broken"`, `"source"`, ….
     #[serde(flatten)]
@@ -208,10 +212,7 @@ pub fn probe_with(
     let matches_config = given
         .as_ref()
         .and_then(|g| literal.as_ref().map(|l| *l == g.secret));
-    let hint = match &given {
-        Some(g) => given_hint(name, g, &outcome, matches_config),
-        None => outcome.hint().to_string(),
-    };
+    let (hint, restart_pending) = hint(&set, name, given.as_ref(), &outcome, matches_config);
     let hint = match super::plan::spelling(name, &hosts) {
         Some(note) => format!("{hint}; {note}"),
         None => hint,
@@ -224,6 +225,7 @@ pub fn probe_with(
         outcome,
         secret_from: given.as_ref().map_or("config", |g| g.from),
         matches_config,
+        restart_pending,
         breakage,
     })
 }
@@ -243,6 +245,33 @@ fn not_found(ctx: &Context, set: &crate::config::ConfigSet, name: &str) -> Error
         "there is no external Component {name} in {} or its includes{hint}",
         ctx.config.display()
     ))
+}
+
+/// What to do next, and whether it is the restart a credential changed
+/// since prosody started needs: refused with the secret on disk, that is
+/// the likeliest reason, and a reload would not help.
+fn hint(
+    set: &crate::config::ConfigSet,
+    name: &str,
+    given: Option<&GivenSecret>,
+    outcome: &crate::probe::Outcome,
+    matches_config: Option<bool>,
+) -> (String, bool) {
+    let refused = *outcome == crate::probe::Outcome::NotAuthorized;
+    if refused && (given.is_none() || matches_config == Some(true)) {
+        let pending: Vec<_> = super::pending_in(set)
+            .into_iter()
+            .filter(|p| crate::names::same(&p.component, name))
+            .collect();
+        if !pending.is_empty() {
+            return (super::pending_text(&pending), true);
+        }
+    }
+    let hint = match given {
+        Some(g) => given_hint(name, g, outcome, matches_config),
+        None => outcome.hint().to_string(),
+    };
+    (hint, false)
 }
 
 /// What the outcome says about the component's copy of the secret, and

@@ -114,9 +114,12 @@ pub fn run(
     listener: &Listener,
     public: &[IpAddr],
     config: Breakage,
+    pending: &[crate::running::PendingRestart],
 ) -> Report {
     let sockets = listening_sockets();
-    let mut items = vec![config_passes_check(main, &config), s2s_port_listens(set)];
+    let mut items = vec![config_passes_check(main, &config)];
+    items.extend(no_unmerged_package_config(main));
+    items.push(s2s_port_listens(set));
     items.extend(s2s_open_to_other_sites(set, sockets.as_deref()));
     items.push(component_port_reachable(listener));
     items.push(component_port_open_to_others(listener));
@@ -155,7 +158,16 @@ pub fn run(
         let secret = secret.or_else(|| global.clone());
         items.extend(name_resolves_here(&name, &mine, &hosts));
         items.push(secret_is_strong(&name, secret, &mut resolver));
-        items.push(no_authentication_failures(&name, &log));
+        let restart = pending
+            .iter()
+            .find(|p| crate::names::same(&p.component, &name));
+        items.extend(restart.map(restart_pending));
+        let mut failures = no_authentication_failures(&name, &log);
+        if let (Some(p), false) = (restart, failures.ok) {
+            // Refused for the old credential: the .properties is not to blame.
+            failures.hint = Some(crate::ops::pending_text(std::slice::from_ref(p)));
+        }
+        items.push(failures);
     }
     Report {
         ok: items.iter().all(|i| i.ok) && !config.broken,
@@ -214,6 +226,38 @@ fn config_passes_check(main: &Path, config: &Breakage) -> Item {
         )
     }
 }
+/// An upgrade of prosody whose default config changed, on a config the
+/// operator edited, leaves the package's version beside it as
+/// `prosody.cfg.lua.dpkg-dist` (dpkg's conffile handling): new defaults and
+/// options of the new version that this config does not have. Said only
+/// when such a file is there.
+fn no_unmerged_package_config(main: &Path) -> Option<Item> {
+    let mut dist = main.as_os_str().to_owned();
+    dist.push(".dpkg-dist");
+    let dist = PathBuf::from(dist);
+    std::fs::symlink_metadata(&dist).ok()?;
+    Some(Item {
+        warn: true,
+        hint: Some(format!(
+            "compare them (diff -u {} {}), merge what the new version needs into the config, then remove {}",
+            main.display(),
+            dist.display(),
+            dist.display()
+        )),
+        ..item(
+            None,
+            "config from the package merged",
+            true,
+            format!(
+                "{} is there: a package upgrade brought a new version of the config that is not merged into {}",
+                dist.display(),
+                main.display()
+            ),
+            None,
+        )
+    })
+}
+
 /// Federation needs the server-to-server port. An empty `s2s_ports = { }`
 /// opens no port (prosody's portmanager binds each listed port): say so
 /// rather than test a port prosody never opens.
@@ -398,20 +442,25 @@ fn component_ports_exposed(listener: &Listener, sockets: Option<&[SocketAddr]>) 
             continue;
         }
         let everywhere = on.iter().any(|a| a.ip().is_unspecified());
+        let loopback = on.iter().all(|a| a.ip().is_loopback());
+        // The sockets are seen here; the firewall is not: say what it must do.
         let detail = if everywhere {
-            format!("port {port} listens on {}: every interface", shown(&on))
-        } else if on.iter().all(|a| a.ip().is_loopback()) {
-            format!("port {port} listens only on {} (loopback)", shown(&on))
+            format!("port {port} listens on {}: every interface; only a firewall can keep the internet from it, and the firewall is not checked here", shown(&on))
+        } else if loopback {
+            format!(
+                "port {port} listens only on {} (loopback): no other machine can connect",
+                shown(&on)
+            )
         } else {
             format!(
-                "port {port} listens on {}; let only the Fogbow components' hosts reach it",
+                "port {port} listens on {}; whether the internet can reach it depends on the firewall, which is not checked here",
                 shown(&on)
             )
         };
         items.push(Item {
-            warn: everywhere,
-            hint: everywhere.then(|| format!("firewall it: allow {port}/tcp only from the hosts of the Fogbow components, never from the internet (unlike 5269, the federation port, which other sites must reach)")),
-            ..item(None, "component port not open to the internet", true, detail, None)
+            warn: !loopback,
+            hint: (!loopback).then(|| format!("check the firewall (nft list ruleset, or iptables -S): {port}/tcp must be open only to the hosts of the Fogbow components, never to the internet (unlike 5269, the federation port, which other sites must reach); from a machine outside, a connection to {port} must fail")),
+            ..item(None, "component port exposure", true, detail, None)
         });
     }
     items
@@ -734,6 +783,21 @@ pub fn log_file_names(value: &[u8]) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// A component whose credential changed since prosody started: the
+/// running server refuses the new secret until a restart.
+fn restart_pending(p: &crate::running::PendingRestart) -> Item {
+    item(
+        Some(&p.component),
+        "running prosody has the credential on disk",
+        false,
+        format!(
+            "the running prosody loaded the credential {} at its start; the one on disk differs (rotated or added since)",
+            p.credential
+        ),
+        Some(crate::ops::pending_text(std::slice::from_ref(p))),
+    )
+}
+
 /// Recent "Component authentication failed for NAME" lines in prosody's
 /// log: the component dials with a secret other than this config's.
 fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
@@ -762,8 +826,10 @@ fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
         }
         return i;
     };
-    let mut last: String = last.trim().chars().take(300).collect();
-    if last.len() < failures.last().map_or(0, |(_, l)| l.trim().len()) {
+    // prosody separates its log's fields with tabs: shown as spaces.
+    let full = last.trim().replace('\t', "  ");
+    let mut last: String = full.chars().take(300).collect();
+    if last.len() < full.len() {
         last.push('…');
     }
     item(

@@ -48,6 +48,25 @@ pub fn unit_property(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// When prosody.service last became active (`ActiveEnterTimestamp`, to
+/// the second); `None` without systemd or when it never was.
+pub fn active_since() -> Option<std::time::SystemTime> {
+    if !systemd_running() {
+        return None;
+    }
+    let v = run(Command::new("systemctl").args([
+        "show",
+        "-p",
+        "ActiveEnterTimestamp",
+        "--value",
+        "--timestamp=unix",
+        "prosody.service",
+    ]))
+    .ok()?;
+    let secs: u64 = v.strip_prefix('@')?.parse().ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
 /// Whether prosody runs: under systemd, its unit is active.
 pub fn is_active() -> bool {
     if systemd_running() {

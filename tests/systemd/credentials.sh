@@ -101,6 +101,55 @@ for suite in ${@:-trixie bookworm}; do
   expect "$s: the new secret is accepted" accepted mgr.fog.test "$work/rotated.secret"
   expect "$s: the old secret is refused" refused mgr.fog.test "$work/mgr.secret"
 
+  # A rotation without a restart: the running prosody keeps the credential
+  # it loaded at start. status (drift, exit 4), probe, doctor and reload say
+  # a restart is pending; after fogbow-xmpp-ctl restart, status is in sync.
+  expect "$s: rotate back without a restart (add --replace)" ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/mgr.secret --secret-store credential --replace
+  expect "$s: the running prosody still accepts only the old secret" accepted mgr.fog.test "$work/rotated.secret"
+  out=$(ct fogbow-xmpp-ctl status 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: status exits 4 (drift) with a restart pending" "$rc" 4
+  expect "$s: status says restart pending for mgr.fog.test" grep -q "^mgr.fog.test .*restart pending" <<<"$out"
+  [ "$rc" -eq 4 ] || echo "$out"
+  pending=$(ct fogbow-xmpp-ctl status --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(p["component"] + ":" + p["credential"] for p in json.load(sys.stdin)["restart_pending"]))' || true)
+  expect_eq "$s: status --json names the component and its credential" "$pending" "mgr.fog.test:fogbow-xmpp-ctl.mgr.fog.test"
+  out=$(ct fogbow-xmpp-ctl probe mgr.fog.test 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: probe exits 1 (refused)" "$rc" 1
+  expect "$s: probe's hint says a restart is pending" grep -q "a restart is pending.*run fogbow-xmpp-ctl restart" <<<"$out"
+  expect "$s: probe does not advise a reload" bash -c '! grep -q "reload or restart" <<<"$1"' _ "$out"
+  out=$(ct fogbow-xmpp-ctl doctor 2>&1 || true)
+  expect "$s: doctor says the running prosody has another credential" grep -q "✘ mgr.fog.test: running prosody has the credential on disk" <<<"$out"
+  pid=$(unit_prop MainPID)
+  out=$(ct fogbow-xmpp-ctl reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: reload with a restart pending exits 1" "$rc" 1
+  expect "$s: reload says a restart is pending and why" grep -q "prosody reloaded, but a restart is pending.*credentials at start only" <<<"$out"
+  expect "$s: reload does not say done" bash -c '! grep -q "reload done" <<<"$1"' _ "$out"
+  expect_eq "$s: the reload did not restart prosody (MainPID)" "$(unit_prop MainPID)" "$pid"
+  ct systemctl reset-failed prosody.service
+  expect "$s: fogbow-xmpp-ctl restart" ct fogbow-xmpp-ctl restart
+  out=$(ct fogbow-xmpp-ctl status 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: after the restart, status exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: and the secret on disk is accepted" accepted mgr.fog.test "$work/mgr.secret"
+
+  # 20 rotations in a row on a config of 20+ components, each applied by the
+  # restart --reload takes: each exits 0 and its new secret is accepted.
+  for i in $(seq -w 1 20); do
+    ct fogbow-xmpp-ctl add "c$i.fog.test" --generate-secret >/dev/null 2>&1 || echo "add c$i.fog.test failed"
+  done
+  ct systemctl reset-failed prosody.service
+  expect "$s: restart with 20+ components" ct fogbow-xmpp-ctl restart
+  rotated_ok=0
+  rotated_accepted=0
+  for i in $(seq 1 20); do
+    printf 'rotation-%02d-secret-0123456789abcdef\n' "$i" >"$rootfs/root/rot.secret"
+    cp "$rootfs/root/rot.secret" "$work/rot.secret"
+    out=$(ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/rot.secret --secret-store credential --replace --reload 2>&1) && rc=0 || rc=$?
+    if [ "$rc" -eq 0 ]; then rotated_ok=$((rotated_ok + 1)); else echo "rotation $i: exit $rc: $out"; fi
+    accepted mgr.fog.test "$work/rot.secret" && rotated_accepted=$((rotated_accepted + 1))
+  done
+  expect_eq "$s: 20 rotations with --reload each exit 0" "$rotated_ok" 20
+  expect_eq "$s: after each, the new secret is accepted" "$rotated_accepted" 20
+
   # Migration both ways, handshakes before and after.
   expect "$s: add rdv.fog.test (a string in the config)" ct fogbow-xmpp-ctl add rdv.fog.test --secret-file /root/rdv.secret --reload
   expect "$s: rdv handshake accepted before migrating" accepted rdv.fog.test "$work/rdv.secret"

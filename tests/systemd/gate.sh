@@ -74,9 +74,46 @@ expect "systemctl start fails with a broken config" sh -c "! nsenter -t $LEADER 
 expect_eq "prosody is failed, not half-started" "$(unit_prop ActiveState)" failed
 journal=$(ct journalctl -u prosody.service --no-pager -o cat)
 expect "the journal has our FILE:LINE:COLUMN message" grep -q "/etc/prosody/prosody.cfg.lua:$broken_line:1: error\[syntax\]: unexpected symbol near '#'" <<<"$journal"
-fields=$(ct journalctl -u prosody.service --no-pager -o verbose SYSLOG_IDENTIFIER=fogbow-xmpp-ctl)
-expect "the record carries DIAGNOSTIC_CODE=syntax" grep -q "DIAGNOSTIC_CODE=syntax" <<<"$fields"
-expect "the record carries CONFIG_LINE=$broken_line" grep -q "CONFIG_LINE=$broken_line" <<<"$fields"
+fields=$(ct journalctl -u prosody.service --no-pager -o verbose SYSLOG_IDENTIFIER=fogbow-xmpp-ctl PRIORITY=3)
+expect "the line is an error (PRIORITY=3) of fogbow-xmpp-ctl" grep -q "prosody.cfg.lua:$broken_line:1: error\[syntax\]" <<<"$fields"
+
+# 20 failed reloads in a row: each exits 1, keeps the MainPID, and
+# `journalctl -u prosody` shows its FILE:LINE (a different line each time).
+cp -p "$root/good.cfg.lua" "$cfg"
+ct systemctl reset-failed prosody.service
+ct systemctl start prosody.service
+expect "prosody starts again for the reloads" wait_listening
+pid=$(unit_prop MainPID)
+in_journal() { # in_journal TEXT: within 5 s in journalctl -u prosody
+  local i
+  for i in $(seq 1 25); do
+    ct journalctl -u prosody.service --no-pager -o cat | grep -qF -- "$1" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+reload_rc=0 same_pid=0 shown=0 once=0 lines=()
+for i in $(seq 1 20); do
+  { cat "$root/good.cfg.lua"; for _ in $(seq 1 $((100 + i))); do echo; done; echo "# broken $i"; } >"$cfg"
+  line=$(wc -l <"$cfg")
+  lines+=("$line")
+  ct systemctl reload prosody.service 2>/dev/null && rc=0 || rc=$?
+  [ "$rc" -eq 1 ] && reload_rc=$((reload_rc + 1))
+  [ "$(unit_prop MainPID)" = "$pid" ] && same_pid=$((same_pid + 1))
+  if in_journal "/etc/prosody/prosody.cfg.lua:$line:1: error[syntax]"; then
+    shown=$((shown + 1))
+  else
+    echo "reload $i: /etc/prosody/prosody.cfg.lua:$line not in journalctl -u prosody"
+  fi
+done
+expect_eq "20 failed reloads: each exits 1" "$reload_rc" 20
+expect_eq "20 failed reloads: the same MainPID each time" "$same_pid" 20
+expect_eq "20 failed reloads: journalctl -u prosody shows the FILE:LINE each time" "$shown" 20
+journal=$(ct journalctl -u prosody.service --no-pager -o cat)
+for line in "${lines[@]}"; do
+  [ "$(grep -cF "/etc/prosody/prosody.cfg.lua:$line:1: error[syntax]" <<<"$journal")" = 1 ] && once=$((once + 1))
+done
+expect_eq "20 failed reloads: each FILE:LINE is in the journal once, not twice" "$once" 20
 
 # Fixed: our restart brings it back.
 cp -p "$root/good.cfg.lua" "$cfg"
