@@ -6,7 +6,12 @@
 # own, and we drive the container with nsenter.
 #
 #   make_root SUITE DIR    debootstrap SUITE with prosody into DIR (cached as a tarball)
+#   cache_root SUITE       make SUITE's cached tarball when it is missing
 #   boot DIR NAME          boot it; sets LEADER (the container's PID 1)
+#
+# SUITE is a Debian release (bookworm, trixie, forky: prosody from the release
+# itself) or RELEASE-backports (that release, with prosody and lua-unbound
+# from RELEASE-backports, as an admin who wants prosody 13 on it installs it).
 #   ct CMD...              run CMD inside the container
 #   halt                   power off and remove every cgroup and mount we made
 #
@@ -41,39 +46,87 @@ mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-# The packages of a root: debootstrap does not resolve virtual packages, so
-# the real providers are named.
+# The release a SUITE's root is debootstrapped from.
+root_release() { echo "${1%-backports}"; }
+
+# The packages debootstrap puts into SUITE's root: debootstrap does not
+# resolve virtual packages, so the real providers are named. A backports
+# root gets prosody later, from apt (root_backports).
 root_include() {
-  local include=systemd,systemd-sysv,dbus,procps,iproute2,python3,prosody,lua-bitop,lua-socket,lua-sec
+  local include=systemd,systemd-sysv,dbus,procps,iproute2,python3
+  case $1 in *-backports)
+    echo "$include"
+    return
+    ;;
+  esac
+  include=$include,prosody,lua-bitop,lua-socket,lua-sec
   [ "$1" = bookworm ] || include=$include,lua-unbound
   echo "$include"
 }
 
-# The cached tarball of SUITE's root, keyed on its package list.
+# What a backports root installs from RELEASE-backports (apt resolves
+# prosody's virtual Lua dependencies itself); nothing for a release root.
+root_backports() {
+  case $1 in *-backports) echo "prosody lua-unbound" ;; esac
+}
+
+# The file name of SUITE's tarball without its key: `-` becomes `+`, so that
+# a glob for one release's root (trixie-*.tar.zst, here and in
+# tests/credentials_read.rs) never matches its backports root.
+root_name() { echo "${1//-/+}"; }
+
+# The cached tarball of SUITE's root, keyed on its package lists (for a
+# release root the key is the debootstrap list alone, as it always was).
 root_tarball() {
-  echo "$FXC_CACHE/$1-$(root_include "$1" | md5sum | cut -c1-8).tar.zst"
+  echo "$FXC_CACHE/$(root_name "$1")-$({ root_include "$1"; root_backports "$1"; } | md5sum | cut -c1-8).tar.zst"
+}
+
+# debootstrap has no script for a release newer than itself (Debian 12's has
+# none for forky, the testing release): those are made like sid.
+debootstrap_script() {
+  local script=/usr/share/debootstrap/scripts/$1
+  [ -e "$script" ] || script=/usr/share/debootstrap/scripts/sid
+  echo "$script"
 }
 
 make_root() {
   local suite=$1 dir=$2
-  local include tarball
+  local release include backports tarball log
+  release=$(root_release "$suite")
   include=$(root_include "$suite")
+  backports=$(root_backports "$suite")
   tarball=$(root_tarball "$suite")
+  log=$FXC_CACHE/debootstrap-$suite.log
   rm -rf "$dir"
   mkdir -p "$dir" "$FXC_CACHE"
+  # As debootstrap makes it: a root of 0700 (a mktemp -d) makes every step
+  # that runs as the prosody user fail (200/CHDIR, no journal stream).
+  chmod 0755 "$dir"
   if [ -f "$tarball" ]; then
     tar --zstd -xpf "$tarball" -C "$dir"
     return
   fi
-  echo "== debootstrap $suite (cold, about a minute)" >&2
-  debootstrap --variant=minbase --include="$include" "$suite" "$dir" "$(mirror)" >"$FXC_CACHE/debootstrap-$suite.log" 2>&1 ||
-    { tail -20 "$FXC_CACHE/debootstrap-$suite.log" >&2; return 1; }
+  echo "== debootstrap $suite (cold, one to four minutes)" >&2
+  debootstrap --variant=minbase --include="$include" "$release" "$dir" "$(mirror)" "$(debootstrap_script "$release")" >"$log" 2>&1 ||
+    { tail -20 "$log" >&2; return 1; }
+  if [ -n "$backports" ]; then
+    echo "deb $(mirror) $release-backports main" >"$dir/etc/apt/sources.list.d/backports.list"
+    # No service starts inside a root that is not booted.
+    printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
+    chmod 0755 "$dir/usr/sbin/policy-rc.d"
+    # shellcheck disable=SC2086 # a list of package names
+    { chroot "$dir" apt-get update -q &&
+      chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t "$release-backports" $backports; } >>"$log" 2>&1 ||
+      { tail -20 "$log" >&2; return 1; }
+    rm -f "$dir/usr/sbin/policy-rc.d"
+    chroot "$dir" apt-get clean
+  fi
   # Quiet, quick boots: no getty, no network wait.
   rm -f "$dir"/etc/systemd/system/getty.target.wants/* 2>/dev/null || true
   tar --zstd -cpf "$tarball.part" -C "$dir" . && mv "$tarball.part" "$tarball"
   # One root per suite: one of an older package list goes.
   local old
-  for old in "$FXC_CACHE/$suite"-*.tar.zst; do
+  for old in "$FXC_CACHE/$(root_name "$suite")"-*.tar.zst; do
     [ "$old" = "$tarball" ] || rm -f "$old"
   done
 }
@@ -87,26 +140,39 @@ cache_root() {
     return 0
   fi
   # Roots of an older package list are stale: only the current one is kept.
-  rm -f "$FXC_CACHE/$suite"-*.tar.zst
+  rm -f "$FXC_CACHE/$(root_name "$suite")"-*.tar.zst
   tmp=$(mktemp -d /var/tmp/fxc-root.XXXXXX)
   make_root "$suite" "$tmp/root"
   rm -rf "$tmp"
 }
 
+# The major version of the systemd in root DIR (252, 257, 262, ...).
+root_systemd() {
+  local v
+  v=$(dpkg-query --admindir="$1/var/lib/dpkg" -W -f '${Version}' systemd)
+  echo "${v%%[.~-]*}"
+}
+
 boot() {
   local dir=$1
   MACHINE=$2
-  local h
+  local h unified=
+  # systemd 258 dropped cgroup v1: on this hybrid host such a container
+  # refuses to boot ("unsupported legacy cgroup hierarchy") unless nspawn
+  # gives it a unified hierarchy of its own. Older ones boot as they always
+  # did. Decided by the root's systemd, not by its release name.
+  [ "$(root_systemd "$dir")" -ge 258 ] && unified=SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
   for h in systemd unified; do
     [ -d /sys/fs/cgroup/$h ] && mkdir -p /sys/fs/cgroup/$h/"$MACHINE"
   done
   setsid sh -c "
     for h in systemd unified; do [ -d /sys/fs/cgroup/\$h/$MACHINE ] && echo \$\$ > /sys/fs/cgroup/\$h/$MACHINE/cgroup.procs; done
-    exec systemd-nspawn -q -D '$dir' -M '$MACHINE' --register=no --keep-unit --private-network -b --console=passive
+    exec env $unified systemd-nspawn -q -D '$dir' -M '$MACHINE' --register=no --keep-unit --private-network -b --console=passive
   " >"$dir.boot.log" 2>&1 </dev/null &
   NSPAWN_PID=$!
   local i state
-  for i in $(seq 1 300); do
+  # Up to two minutes: five containers may boot at once on two busy cores.
+  for i in $(seq 1 600); do
     LEADER=$(pgrep -P "$NSPAWN_PID" | head -1 || true)
     if [ -n "$LEADER" ]; then
       state=$(nsenter -t "$LEADER" -a systemctl is-system-running 2>/dev/null || true)
@@ -135,7 +201,10 @@ halt() {
   for h in systemd unified; do
     [ -d "/sys/fs/cgroup/$h/$MACHINE" ] && find "/sys/fs/cgroup/$h/$MACHINE" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
-  rm -rf /run/systemd/nspawn 2>/dev/null || true
+  # Only this machine's entries: other containers (ours, side by side, or
+  # another test's) may be running and use theirs.
+  rm -rf /run/systemd/nspawn/*/"$MACHINE" 2>/dev/null || true
+  rmdir /run/systemd/nspawn/* /run/systemd/nspawn 2>/dev/null || true
   LEADER= NSPAWN_PID=
 }
 
