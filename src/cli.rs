@@ -170,8 +170,9 @@ pub enum Command {
     /// loopback only, port 5347). With options, sets `component_interfaces`
     /// and/or `component_ports` in the global section of the main config,
     /// replacing existing global definitions (and the legacy
-    /// `component_interface`/`component_port`) in place, or inserting them just
-    /// above the first VirtualHost/Component line. A listener change is the
+    /// `component_interface`/`component_port`) in place, or inserting them
+    /// after the last global statement before the first VirtualHost/Component
+    /// line, set apart by blank lines. A listener change is the
     /// one change that needs a restart (--restart); component changes need
     /// only a reload (--reload).
     #[command(after_help = AFTER_HELP)]

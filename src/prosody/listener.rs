@@ -472,10 +472,7 @@ pub fn plan(
     }
     if !inserts.is_empty() {
         match (0..doc.statement_count()).position(|i| doc.is_section(i)) {
-            Some(h) => {
-                let at = doc.attached_start(h);
-                edits.push((at..at, inserts.into_bytes()));
-            }
+            Some(h) => edits.push(global_insert(doc, h, inserts)),
             None => {
                 let mut text = String::new();
                 if !doc.text().is_empty() && !doc.ends_with_line_break() {
@@ -492,6 +489,29 @@ pub fn plan(
     }
     delete_misplaced(set, &misplaced, &mut out.edits)?;
     Ok(out)
+}
+
+/// The edit inserting the global `lines` before the first section `h`: after
+/// the line of the last global statement, set apart by blank lines, so they
+/// read as their own statement (not under comments that introduce what
+/// follows, like Debian's "This line includes all config files", nor glued
+/// to the section); just above the section and its comments when nothing
+/// global precedes it on a line of its own.
+fn global_insert(doc: &crate::document::Document, h: usize, lines: String) -> (Span, Vec<u8>) {
+    let eol = doc.eol();
+    let at = match h {
+        0 => None,
+        _ => Some(doc.line_after(h - 1)).filter(|&at| at <= doc.stmt_span(h).start),
+    };
+    let Some(at) = at else {
+        let at = doc.attached_start(h);
+        return (at..at, lines.into_bytes());
+    };
+    let mut text = format!("{eol}{lines}");
+    if !matches!(doc.text().get(at), Some(b'\n' | b'\r')) {
+        text.push_str(eol);
+    }
+    (at..at, text.into_bytes())
 }
 
 /// The edits of `listen --reset`: every definition of the listener options
