@@ -434,8 +434,9 @@ pub struct EditFlags {
 
     /// Show secrets in the --dry-run diff, not ******** and a fingerprint
     ///
-    /// Without it, every string in the diff (section and module names and
-    /// Include paths aside) reads "******** (hmac:1a2b3c4d)": the fingerprint
+    /// Without it, every string in the diff (section and module names,
+    /// Include paths and listening addresses such as component_interfaces
+    /// aside) reads "******** (hmac:1a2b3c4d)": the fingerprint
     /// is HMAC-SHA256 of the value under a key drawn for this run only, first
     /// 8 hex digits. Equal values match within one diff and a changed secret
     /// shows as a changed line, but a fingerprint cannot be looked up in a

@@ -363,6 +363,40 @@ fn dry_run_that_keeps_a_secret_shows_no_change_to_it() {
     assert_eq!(s.read("prosody.cfg.lua"), src);
 }
 
+/// A dry run of `listen` shows the addresses it replaces and sets (they are
+/// not secrets), in the text and the JSON diff alike; secrets stay masked.
+#[test]
+fn listen_dry_run_shows_addresses_and_masks_secrets() {
+    let s = Scratch::new("listen-dry");
+    let src = format!(
+        "component_interfaces = {{ \"127.0.0.1\" }}\nComponent \"a.example\"\n\tcomponent_secret = \"{OLD}\"\n\tcomponent_interface = \"10.0.0.9\"\n"
+    );
+    s.config(&src);
+    let args = ["listen", "--interface", "0.0.0.0", "--dry-run"];
+    let o = s.run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("-component_interfaces = { \"127.0.0.1\" }")
+            && out.contains("+component_interfaces = { \"0.0.0.0\" }")
+            && out.contains("-\tcomponent_interface = \"10.0.0.9\"")
+            && !out.contains(OLD)
+            && out.contains("component_secret = \"********"),
+        "{out}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let diff = json(&s.run(&json_args))["diff"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        diff.contains("+component_interfaces = { \"0.0.0.0\" }") && !diff.contains(OLD),
+        "{diff}"
+    );
+    assert_eq!(s.read("prosody.cfg.lua"), src);
+}
+
 /// An xmpp_password left as Fogbow's `$placeholder`: the message says the
 /// value is left out and why, never the value.
 #[test]

@@ -26,6 +26,17 @@ const LISTENER_OPTIONS: [&str; 4] = [
     "component_port",
 ];
 
+/// Whether option `name` says where prosody listens (an address or a
+/// port, never a secret): the listener options, `interfaces`, and any
+/// service's `*_interface(s)`/`*_port(s)`. A dry run's diff shows their
+/// values unmasked.
+pub(crate) fn is_address_option(name: &str) -> bool {
+    name == "interfaces"
+        || ["_interfaces", "_interface", "_ports", "_port"]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
+
 /// A listener option set under a `VirtualHost`/`Component`. prosody (0.12
 /// and 13 alike) reads the listener only from the global section
 /// (`core/portmanager.lua`: `config.get("*", "component_ports")`); set in a
