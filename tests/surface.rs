@@ -93,6 +93,55 @@ fn man_page_has_examples_see_also_and_keeps_its_sections() {
     }
 }
 
+/// Every key the settings file accepts, as the binary names them when it
+/// refuses an unknown one.
+fn settings_keys() -> Vec<String> {
+    let s = Scratch::new("keys");
+    let f = s.write("settings.toml", "no_such_key = 1\n");
+    let o = Command::new(BIN)
+        .args(["--settings", f.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    let list = e
+        .split("expected one of ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{e}"));
+    list.trim()
+        .split(", ")
+        .map(|k| k.trim_matches('`').to_string())
+        .collect()
+}
+
+/// SETTINGS lists every key the settings file takes, with its default;
+/// FILES names every place the tool reads or writes, root's lock included.
+#[test]
+fn man_page_lists_every_setting_and_every_file() {
+    let page = man_page();
+    let settings = section(&page, "SETTINGS");
+    let keys = settings_keys();
+    assert!(keys.len() >= 9, "{keys:?}");
+    for k in &keys {
+        assert!(
+            settings.contains(&format!(".B {k}\n")),
+            "{k} is not in SETTINGS:\n{settings}"
+        );
+    }
+    let files = plain(section(&page, "FILES"));
+    for path in [
+        "/etc/prosody/prosody.cfg.lua",
+        "/etc/fogbow-xmpp-ctl/config.toml",
+        "/var/lib/fogbow-xmpp-ctl/backups",
+        "/etc/fogbow-xmpp-ctl/credentials",
+        "/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf",
+        "/usr/lib/systemd/system/prosody.service.d/fogbow-xmpp-ctl.conf",
+        "/run/fogbow-xmpp-ctl/",
+    ] {
+        assert!(files.contains(path), "{path} is not in FILES:\n{files}");
+    }
+    assert!(!files.contains("lock on its directory"), "{files}");
+}
+
 /// The README the man page points to is the one the package installs.
 #[test]
 fn the_readme_the_man_page_names_is_installed_there() {
