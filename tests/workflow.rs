@@ -37,6 +37,8 @@ fn add_from_properties() {
     // As Debian ships it: a secret in a world-readable file is warned about.
     std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let conf = s.write("manager.conf", MANAGER_CONF);
+    // Not readable by others, which would be warned about too.
+    std::fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let o = s.ctl(
         &cfg,
         &["add", "--from-properties", conf.to_str().unwrap(), "--json"],
