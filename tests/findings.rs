@@ -490,7 +490,6 @@ fn listen_moves_misplaced_options() {
     assert_eq!(
         s.read("prosody.cfg.lua"),
         "admins = { }\n\
-         \n\
          component_interfaces = { \"0.0.0.0\" }\n\
          component_ports = { 5348 }\n\
          \n\

@@ -227,6 +227,19 @@ fn listen_places_the_listener_after_the_global_options_of_debians_config() {
         dump.contains("\"*\"\t\"component_interfaces\"\t{[1]=\"0.0.0.0\"}"),
         "{dump}"
     );
+    // listen --reset gives back Debian's file byte for byte, and so it does
+    // for a file whose last global option is followed by a section's comment.
+    ok(&s.ctl(&cfg, &["listen", "--reset"], None));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), debian);
+    let glued = "admins = { }\n-- the host\nVirtualHost \"localhost\"\n";
+    let cfg2 = s.write("p2.cfg.lua", glued);
+    ok(&s.ctl(&cfg2, &["listen", "--port", "5348"], None));
+    assert_eq!(
+        std::fs::read_to_string(&cfg2).unwrap(),
+        "admins = { }\ncomponent_ports = { 5348 }\n\n-- the host\nVirtualHost \"localhost\"\n"
+    );
+    ok(&s.ctl(&cfg2, &["listen", "--reset"], None));
+    assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), glued);
 }
 
 #[test]
