@@ -170,8 +170,9 @@ pub enum Command {
     /// loopback only, port 5347). With options, sets `component_interfaces`
     /// and/or `component_ports` in the global section of the main config,
     /// replacing existing global definitions (and the legacy
-    /// `component_interface`/`component_port`) in place, or inserting them just
-    /// above the first VirtualHost/Component line. A listener change is the
+    /// `component_interface`/`component_port`) in place, or inserting them
+    /// after the last global statement before the first VirtualHost/Component
+    /// line, set apart by blank lines. A listener change is the
     /// one change that needs a restart (--restart); component changes need
     /// only a reload (--reload).
     #[command(after_help = AFTER_HELP)]
@@ -440,8 +441,9 @@ pub struct EditFlags {
 
     /// Show secrets in the --dry-run diff, not ******** and a fingerprint
     ///
-    /// Without it, every string in the diff (section and module names and
-    /// Include paths aside) reads "******** (hmac:1a2b3c4d)": the fingerprint
+    /// Without it, every string in the diff (section and module names,
+    /// Include paths and listening addresses such as component_interfaces
+    /// aside) reads "******** (hmac:1a2b3c4d)": the fingerprint
     /// is HMAC-SHA256 of the value under a key drawn for this run only, first
     /// 8 hex digits. Equal values match within one diff and a changed secret
     /// shows as a changed line, but a fingerprint cannot be looked up in a
