@@ -239,7 +239,7 @@ pub const CREDENTIALS_AT_START: &str = "prosody reads credentials only when it s
 /// by one and this is not said).
 pub fn credentials_at_start() -> String {
     match fogbow_xmpp_ctl::credentials::reload_refreshes() {
-        Err(why) => format!("{CREDENTIALS_AT_START} ({})", why.reason()),
+        Err(why) => format!("{CREDENTIALS_AT_START}; {}", why.reason()),
         Ok(()) => CREDENTIALS_AT_START.to_string(),
     }
 }

@@ -100,7 +100,7 @@ pub fn pending_text(pending: &[PendingRestart]) -> String {
             "a reload is pending: the running prosody has other credentials than the ones on disk for {which}; systemd refreshes them at a reload (RefreshOnReload=credentials): run fogbow-xmpp-ctl reload"
         ),
         Some(why) => format!(
-            "a restart is pending: the running prosody has other credentials than the ones on disk for {which}; a reload cannot apply them ({}): run fogbow-xmpp-ctl restart",
+            "a restart is pending: the running prosody has other credentials than the ones on disk for {which}; a reload cannot apply them, as {}: run fogbow-xmpp-ctl restart",
             why.reason()
         ),
     }
