@@ -307,7 +307,7 @@ pub struct AddArgs {
     #[arg(long)]
     pub generate_secret: bool,
 
-    /// Change the secret of an existing component (one kept in a credential gets a new credential; applying that takes a restart, which --reload then does)
+    /// Change the secret of an existing component (one kept in a credential gets a new credential; --reload applies that by a reload where systemd refreshes credentials then (RefreshOnReload=, systemd 260 and later), else by the restart it needs)
     #[arg(long)]
     pub replace: bool,
 
@@ -451,7 +451,7 @@ pub struct EditFlags {
     #[arg(long)]
     pub show_secrets: bool,
 
-    /// Then check the config, reload prosody and activate/deactivate components (as `reload` does); enough for any component change, except a new or rotated credential, which prosody reads only at start: then it restarts instead, and says so; exit 3 if not applied
+    /// Then check the config, reload prosody and activate/deactivate components (as `reload` does); enough for any component change, and for a new or rotated credential where systemd refreshes credentials at a reload (RefreshOnReload=, systemd 260 and later); elsewhere prosody reads credentials only at start: then it restarts instead, and says why; exit 3 if not applied
     #[arg(long, conflicts_with = "restart")]
     pub reload: bool,
 

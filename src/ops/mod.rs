@@ -139,8 +139,9 @@ pub struct EditOutcome {
     /// prosody.service (issue 14). Never their contents.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credential_files: Vec<SysFileChange>,
-    /// The edit wrote a credential: prosody reads credentials only when it
-    /// starts, so applying it takes a restart (`--reload` restarts).
+    /// The edit wrote a credential that only a restart hands to prosody
+    /// (`--reload` restarts): systemd refreshes none at a reload here (see
+    /// `credentials::reload_refreshes`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub restart_needed: bool,
 }
