@@ -17,11 +17,19 @@ mod cli {
 }
 use cli::Cli;
 
+/// The settings' keys and the files: SETTINGS and FILES are rendered from
+/// the list the binary's settings are tested against.
+#[allow(dead_code)]
+mod keys {
+    include!("src/settings/keys.rs");
+}
+
 const BIN: &str = "fogbow-xmpp-ctl";
 
 fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=src/cli.rs");
     println!("cargo:rerun-if-changed=src/diagnostics/codes.rs");
+    println!("cargo:rerun-if-changed=src/settings/keys.rs");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     write_all(&out)?;
@@ -149,9 +157,55 @@ fn man_page(w: &mut Vec<u8>) -> std::io::Result<()> {
     }
     writeln!(w, ".fi")?;
     w.write_all(EXTRA.as_bytes())?;
+    settings_and_files(w)?;
     w.write_all(EXAMPLES.as_bytes())?;
     man.render_version_section(w)?;
     w.write_all(SEE_ALSO.as_bytes())?;
+    Ok(())
+}
+
+/// Plain text as roff: a backslash and a minus escaped, and no line
+/// starting with a control character.
+fn roff(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    match t.starts_with(['.', '\'']) {
+        true => format!("\\&{t}"),
+        false => t,
+    }
+}
+
+/// SETTINGS and FILES, from [`keys::KEYS`] and [`keys::OTHER_FILES`].
+fn settings_and_files(w: &mut Vec<u8>) -> std::io::Result<()> {
+    use keys::KeyDefault;
+    writeln!(
+        w,
+        ".SH SETTINGS\n\\fI{}\\fR (TOML; an unknown key is an error naming the key and line; \\fB\\-\\-settings\\fR names another file):",
+        roff(keys::DEFAULT_PATH)
+    )?;
+    for k in keys::KEYS {
+        let default = match k.default {
+            KeyDefault::Path(p) => format!(" Default: \\fI{}\\fR.", roff(p)),
+            KeyDefault::Word(v) => format!(" Default: \\fB\"{}\"\\fR.", roff(v)),
+            KeyDefault::Number(n) => format!(" Default: {n}."),
+            // Its help says what unset means.
+            KeyDefault::Unset => String::new(),
+        };
+        writeln!(w, ".TP\n.B {}\n{}{default}", k.name, roff(k.help))?;
+    }
+    writeln!(w, ".SH FILES")?;
+    let mut files = vec![(
+        keys::DEFAULT_PATH,
+        "the settings (see SETTINGS).".to_string(),
+    )];
+    for k in keys::KEYS {
+        if let (KeyDefault::Path(p), Some(what)) = (k.default, k.file) {
+            files.push((p, format!("{what} Setting: {}.", k.name)));
+        }
+    }
+    files.extend(keys::OTHER_FILES.map(|(p, what)| (p, what.to_string())));
+    for (path, what) in files {
+        writeln!(w, ".TP\n.I {}\n{}", roff(path), roff(&what))?;
+    }
     Ok(())
 }
 
@@ -360,37 +414,6 @@ the config has errors; it returns only when every component listener accepts con
 stopped prosody, and recovers from systemd's start rate limit (\fBsystemctl reset\-failed\fR, then
 start). \fBfogbow\-xmpp\-ctl reload\fR activates and deactivates components through prosody's admin
 shell without a restart: only a listener change needs a restart.
-.SH SETTINGS
-\fI/etc/fogbow\-xmpp\-ctl/config.toml\fR (TOML; an unknown key is an error naming the key and line):
-.TP
-.B prosody_config
-prosody's main config file (default \fI/etc/prosody/prosody.cfg.lua\fR).
-.TP
-.B backup_dir
-where previous versions of edited files are kept (default \fI/var/lib/fogbow\-xmpp\-ctl/backups\fR, created mode 0700).
-.TP
-.B backups
-how many backups to keep per file (default 10; 0 keeps none).
-.TP
-.B lock_timeout_secs
-how long to wait for another invocation editing the same config (default 30).
-.TP
-.B apply_timeout_secs
-how long to wait for the running prosody to serve a change after a restart or reload (default 30).
-.SH FILES
-.TP
-.I /etc/prosody/prosody.cfg.lua
-prosody's main config, and the files it includes (e.g. \fI/etc/prosody/conf.d/*.cfg.lua\fR, often symlinks into \fIconf.avail/\fR: the target is edited and the link kept).
-Edits replace the file atomically (temp file with the original's owner and mode, fsync, rename) under an exclusive lock on its directory.
-.TP
-.I /etc/fogbow\-xmpp\-ctl/config.toml
-the settings.
-.TP
-.I /var/lib/fogbow\-xmpp\-ctl/backups/
-previous versions of edited files (mode 0600).
-.TP
-.I /usr/lib/systemd/system/prosody.service.d/fogbow\-xmpp\-ctl.conf
-the systemd drop\-in that checks the config before prosody starts or reloads.
 "#;
 
 /// How the tool is used: the Fogbow workflow first (what most readers came

@@ -170,8 +170,9 @@ pub enum Command {
     /// loopback only, port 5347). With options, sets `component_interfaces`
     /// and/or `component_ports` in the global section of the main config,
     /// replacing existing global definitions (and the legacy
-    /// `component_interface`/`component_port`) in place, or inserting them just
-    /// above the first VirtualHost/Component line. A listener change is the
+    /// `component_interface`/`component_port`) in place, or inserting them
+    /// after the last global statement before the first VirtualHost/Component
+    /// line, set apart by blank lines. A listener change is the
     /// one change that needs a restart (--restart); component changes need
     /// only a reload (--reload).
     #[command(after_help = AFTER_HELP)]
@@ -306,7 +307,7 @@ pub struct AddArgs {
     #[arg(long)]
     pub generate_secret: bool,
 
-    /// Change the secret of an existing component (one kept in a credential gets a new credential; applying that takes a restart, which --reload then does)
+    /// Change the secret of an existing component (one kept in a credential gets a new credential; --reload applies that by a reload where systemd refreshes credentials then (RefreshOnReload=, systemd 260 and later), else by the restart it needs)
     #[arg(long)]
     pub replace: bool,
 
@@ -440,8 +441,9 @@ pub struct EditFlags {
 
     /// Show secrets in the --dry-run diff, not ******** and a fingerprint
     ///
-    /// Without it, every string in the diff (section and module names and
-    /// Include paths aside) reads "******** (hmac:1a2b3c4d)": the fingerprint
+    /// Without it, every string in the diff (section and module names,
+    /// Include paths and listening addresses such as component_interfaces
+    /// aside) reads "******** (hmac:1a2b3c4d)": the fingerprint
     /// is HMAC-SHA256 of the value under a key drawn for this run only, first
     /// 8 hex digits. Equal values match within one diff and a changed secret
     /// shows as a changed line, but a fingerprint cannot be looked up in a
@@ -449,7 +451,7 @@ pub struct EditFlags {
     #[arg(long)]
     pub show_secrets: bool,
 
-    /// Then check the config, reload prosody and activate/deactivate components (as `reload` does); enough for any component change, except a new or rotated credential, which prosody reads only at start: then it restarts instead, and says so; exit 3 if not applied
+    /// Then check the config, reload prosody and activate/deactivate components (as `reload` does); enough for any component change, and for a new or rotated credential where systemd refreshes credentials at a reload (RefreshOnReload=, systemd 260 and later); elsewhere prosody reads credentials only at start: then it restarts instead, and says why; exit 3 if not applied
     #[arg(long, conflicts_with = "restart")]
     pub reload: bool,
 

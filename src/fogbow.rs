@@ -61,11 +61,20 @@ fn not_valid(path: &Path, (line, e): (usize, String)) -> String {
     )
 }
 
-/// The file's bytes, bounded, from a regular file only.
+/// The file's bytes, bounded, from a regular file only, reached as the
+/// write of that file reaches it ([`crate::safe_write::resolve`]): a
+/// symbolic link another user planted is refused, or it could hand root any
+/// file as a component's secret. A path that does not resolve (missing, or
+/// `/dev/stdin` on a pipe) is read as named, for `read_regular`'s message.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     use crate::secret::ReadError;
     let p = path.display();
-    crate::secret::read_regular(path, MAX_PROPERTIES, "the properties file").map_err(|e| match e {
+    let real = match crate::safe_write::resolve(path) {
+        Ok(real) => real,
+        Err(e) if e.kind == std::io::ErrorKind::PermissionDenied => return Err(e.message),
+        Err(_) => path.to_path_buf(),
+    };
+    crate::secret::read_regular(&real, MAX_PROPERTIES, "the properties file").map_err(|e| match e {
         ReadError::Missing => format!("cannot read {p}: No such file or directory"),
         ReadError::TooLarge => format!(
             "{p} is larger than {} MiB: not a Fogbow component's configuration",

@@ -245,10 +245,14 @@ fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Erro
             }
         }
         service::Action::Reload => {
-            // A credential changed since prosody started: the reload runs
-            // (it applies the rest), but it is not "done".
-            let pending = ops::restart_pending(ctx);
+            // A credential changed since prosody loaded it: the reload runs
+            // (it applies the rest, and the credential too where systemd
+            // refreshes it), but it is "done" only if nothing is pending then.
+            let mut pending = ops::restart_pending(ctx);
             let done = checked_service(out, ctx, action)?;
+            if !pending.is_empty() {
+                pending = ops::restart_pending(ctx);
+            }
             if pending.is_empty() {
                 out.info(&done);
             }
@@ -446,12 +450,13 @@ fn migrate(out: &Out, ctx: &Context, m: &cli::MigrateArgs) -> Result<Status, Err
     })
 }
 
-/// `--reload` of an edit that wrote a credential: systemd hands prosody
-/// its credentials at start only, so the guarded restart it takes instead.
+/// `--reload` of an edit that wrote a credential where a reload cannot
+/// hand it to prosody (see `credentials::reload_refreshes`): the guarded
+/// restart it takes instead, and why.
 fn restart_for_credentials(out: &Out, ctx: &Context) -> Result<(), Error> {
     out.info(&format!(
         "restarting instead of reloading: {}",
-        output::CREDENTIALS_AT_START
+        output::credentials_at_start()
     ));
     guarded(out, ctx, service::Action::Restart)
 }
@@ -520,8 +525,8 @@ fn apply_edit(
     if restart {
         return guarded(out, ctx, service::Action::Restart);
     }
-    // A new or rotated credential: systemd hands prosody its credentials
-    // at start only, so a reload could not apply it.
+    // A new or rotated credential that a reload cannot hand to prosody
+    // (the edit asked systemd: see `credentials::reload_refreshes`).
     if o.restart_needed && o.changed {
         restart_for_credentials(out, ctx)?;
         ops::wait_for_shell(ctx)?;

@@ -190,7 +190,8 @@ impl Out {
     pub fn apply_hint(&self, subject: Subject, restart_needed: bool) {
         match (subject, restart_needed) {
             (_, true) => self.info(&format!(
-                "restart needed: {CREDENTIALS_AT_START}; apply it with: fogbow-xmpp-ctl restart"
+                "restart needed: {}; apply it with: fogbow-xmpp-ctl restart",
+                credentials_at_start()
             )),
             (Subject::Listener, _) => self.info("apply it with: fogbow-xmpp-ctl restart (a listener change needs a restart)"),
             _ => self.info("apply it with: fogbow-xmpp-ctl reload (components are started and stopped without a restart)"),
@@ -232,6 +233,16 @@ impl Out {
 
 /// Why a credential edit is applied by a restart, not a reload.
 pub const CREDENTIALS_AT_START: &str = "prosody reads credentials only when it starts";
+
+/// [`CREDENTIALS_AT_START`], with the reason found on this machine (where
+/// systemd refreshes credentials at a reload, a credential edit is applied
+/// by one and this is not said).
+pub fn credentials_at_start() -> String {
+    match fogbow_xmpp_ctl::credentials::reload_refreshes() {
+        Err(why) => format!("{CREDENTIALS_AT_START}; {}", why.reason()),
+        Ok(()) => CREDENTIALS_AT_START.to_string(),
+    }
+}
 
 /// What an edit was about, for its messages.
 #[derive(Clone, Copy)]
@@ -539,7 +550,13 @@ pub fn print_status(r: &StatusReport) {
         .max(4);
     println!("{:<w$}  IN FILE  ACTIVE  CONNECTED", "NAME");
     for c in &r.components {
-        let drift = if c.restart_pending {
+        let by_reload = r
+            .restart_pending
+            .iter()
+            .any(|p| p.component == c.name && p.by_reload);
+        let drift = if c.restart_pending && by_reload {
+            "  (drift: reload pending: its credential changed since prosody loaded it; run fogbow-xmpp-ctl reload)"
+        } else if c.restart_pending {
             "  (drift: restart pending: its credential changed since prosody started; run fogbow-xmpp-ctl restart)"
         } else if c.in_file == c.active {
             ""

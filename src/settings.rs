@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 
 use crate::safe_write::{self, WriteError};
 
-pub const DEFAULT_PATH: &str = "/etc/fogbow-xmpp-ctl/config.toml";
-pub const DEFAULT_PROSODY_CONFIG: &str = "/etc/prosody/prosody.cfg.lua";
-pub const DEFAULT_BACKUP_DIR: &str = "/var/lib/fogbow-xmpp-ctl/backups";
+/// The documented keys and files (the man page's; tests hold them to
+/// [`Settings`]): the binary uses only their default paths.
+#[allow(dead_code)]
+mod keys;
+pub use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PATH, DEFAULT_PROSODY_CONFIG};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -217,6 +219,48 @@ fn key_position(text: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The man page's keys are `Settings`' fields, in order, and its
+    /// defaults are the real ones; its files are where the tool puts them.
+    #[test]
+    fn the_documented_keys_are_the_settings() {
+        let e = Settings::parse("no_such_key = 1\n").unwrap_err();
+        let fields: Vec<&str> = e
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{e}"))
+            .split(", ")
+            .map(|k| k.trim().trim_matches('`'))
+            .collect();
+        assert_eq!(fields, keys::KEYS.map(|k| k.name));
+        for k in keys::KEYS {
+            let text = match k.default {
+                keys::KeyDefault::Path(v) | keys::KeyDefault::Word(v) => {
+                    format!("{} = {v:?}\n", k.name)
+                }
+                keys::KeyDefault::Number(n) => format!("{} = {n}\n", k.name),
+                keys::KeyDefault::Unset => {
+                    assert_eq!(k.name, "component_file");
+                    assert_eq!(Settings::default().component_file, None);
+                    continue;
+                }
+            };
+            assert_eq!(
+                Settings::parse(&text).unwrap(),
+                Settings::default(),
+                "{text}"
+            );
+        }
+        let (lock_dir, _) = keys::OTHER_FILES[1];
+        assert_eq!(lock_dir.trim_end_matches('/'), crate::safe_write::LOCK_DIR);
+        let (gate, _) = keys::OTHER_FILES[0];
+        let (dir, name) = gate.rsplit_once('/').unwrap();
+        let cargo = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        assert!(
+            cargo.contains(&format!("prosody.service.d/{name}\", \"{}/\"", &dir[1..])),
+            "{gate} is not where the package installs the gate"
+        );
+    }
 
     #[test]
     fn defaults_and_values() {

@@ -492,6 +492,7 @@ fn listen_moves_misplaced_options() {
         "admins = { }\n\
          component_interfaces = { \"0.0.0.0\" }\n\
          component_ports = { 5348 }\n\
+         \n\
          Component \"a.example\"\n\
          \tcomponent_secret = \"0123456789abcdef0123\"\n\
          \t-- open it for fogbow\n\

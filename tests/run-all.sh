@@ -60,21 +60,21 @@ cargo clippy --all-targets --locked -- -D warnings 2>&1
 echo "== waiting for the Debian 12 and 13 roots"
 wait "$roots" || { cat "$roots_log"; exit 1; }
 rm -f "$roots_log"
-# The other roots of the package matrix (12 and 13 with backports, forky) are
-# needed only by tests/package/containers.sh: made side by side meanwhile.
+# The other roots (12 and 13 with backports, forky), for the credential store
+# under forky's systemd and the package matrix: made side by side meanwhile.
 echo "== the backports and forky roots (cached under target/containers), in the background"
 more_roots_log=$(mktemp)
 as_root bash -c '. tests/systemd/container.sh && { cache_root forky & f=$!; cache_root bookworm-backports & b=$!; cache_root trixie-backports && wait $f && wait $b; }' >"$more_roots_log" 2>&1 &
 more_roots=$!
 echo "== cargo test"
 cargo test --locked --all-targets 2>&1
-echo "== the systemd gate and the running server under a real systemd (bookworm and trixie in systemd-nspawn)"
-as_root bash tests/systemd/gate.sh
-echo "== the Debian package on this machine: build, lintian, install, upgrade, remove, purge"
-as_root bash tests/package/deb.sh
 echo "== waiting for the backports and forky roots"
 wait "$more_roots" || { cat "$more_roots_log"; exit 1; }
 rm -f "$more_roots_log"
+echo "== the systemd gate, the running server and the credential store under a real systemd (bookworm, trixie, forky in systemd-nspawn)"
+as_root bash tests/systemd/gate.sh
+echo "== the Debian package on this machine: build, lintian, install, upgrade, remove, purge"
+as_root bash tests/package/deb.sh
 echo "== the Debian package on Debian 12, 12 + backports, 13, 13 + backports and forky (systemd-nspawn, side by side)"
 as_root bash tests/package/containers.sh
 echo "== the Ansible collection fogbow.xmpp: build, ansible-test sanity, its integration target"

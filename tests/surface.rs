@@ -93,6 +93,55 @@ fn man_page_has_examples_see_also_and_keeps_its_sections() {
     }
 }
 
+/// Every key the settings file accepts, as the binary names them when it
+/// refuses an unknown one.
+fn settings_keys() -> Vec<String> {
+    let s = Scratch::new("keys");
+    let f = s.write("settings.toml", "no_such_key = 1\n");
+    let o = Command::new(BIN)
+        .args(["--settings", f.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    let list = e
+        .split("expected one of ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{e}"));
+    list.trim()
+        .split(", ")
+        .map(|k| k.trim_matches('`').to_string())
+        .collect()
+}
+
+/// SETTINGS lists every key the settings file takes, with its default;
+/// FILES names every place the tool reads or writes, root's lock included.
+#[test]
+fn man_page_lists_every_setting_and_every_file() {
+    let page = man_page();
+    let settings = section(&page, "SETTINGS");
+    let keys = settings_keys();
+    assert!(keys.len() >= 9, "{keys:?}");
+    for k in &keys {
+        assert!(
+            settings.contains(&format!(".B {k}\n")),
+            "{k} is not in SETTINGS:\n{settings}"
+        );
+    }
+    let files = plain(section(&page, "FILES"));
+    for path in [
+        "/etc/prosody/prosody.cfg.lua",
+        "/etc/fogbow-xmpp-ctl/config.toml",
+        "/var/lib/fogbow-xmpp-ctl/backups",
+        "/etc/fogbow-xmpp-ctl/credentials",
+        "/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf",
+        "/usr/lib/systemd/system/prosody.service.d/fogbow-xmpp-ctl.conf",
+        "/run/fogbow-xmpp-ctl/",
+    ] {
+        assert!(files.contains(path), "{path} is not in FILES:\n{files}");
+    }
+    assert!(!files.contains("lock on its directory"), "{files}");
+}
+
 /// The README the man page points to is the one the package installs.
 #[test]
 fn the_readme_the_man_page_names_is_installed_there() {
@@ -360,6 +409,40 @@ fn dry_run_that_keeps_a_secret_shows_no_change_to_it() {
     };
     // 1 in 2^32 that two runs' keys give one fingerprint.
     assert_ne!(fingerprints(), fingerprints());
+    assert_eq!(s.read("prosody.cfg.lua"), src);
+}
+
+/// A dry run of `listen` shows the addresses it replaces and sets (they are
+/// not secrets), in the text and the JSON diff alike; secrets stay masked.
+#[test]
+fn listen_dry_run_shows_addresses_and_masks_secrets() {
+    let s = Scratch::new("listen-dry");
+    let src = format!(
+        "component_interfaces = {{ \"127.0.0.1\" }}\nComponent \"a.example\"\n\tcomponent_secret = \"{OLD}\"\n\tcomponent_interface = \"10.0.0.9\"\n"
+    );
+    s.config(&src);
+    let args = ["listen", "--interface", "0.0.0.0", "--dry-run"];
+    let o = s.run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("-component_interfaces = { \"127.0.0.1\" }")
+            && out.contains("+component_interfaces = { \"0.0.0.0\" }")
+            && out.contains("-\tcomponent_interface = \"10.0.0.9\"")
+            && !out.contains(OLD)
+            && out.contains("component_secret = \"********"),
+        "{out}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let diff = json(&s.run(&json_args))["diff"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        diff.contains("+component_interfaces = { \"0.0.0.0\" }") && !diff.contains(OLD),
+        "{diff}"
+    );
     assert_eq!(s.read("prosody.cfg.lua"), src);
 }
 

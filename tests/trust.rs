@@ -331,6 +331,81 @@ fn add_warns_when_others_can_read_the_config() {
     );
 }
 
+/// A component's `.properties` that others can read hands them the secret
+/// `add --from-properties` reads from it: warned about, as a write is.
+#[test]
+fn add_from_properties_warns_when_others_can_read_the_file() {
+    let s = Scratch::new("props-warn");
+    let cfg = s.config("admins = { }\n");
+    chmod(&cfg, 0o640);
+    let props = s.write(
+        "manager.conf",
+        "xmpp_jid=p.example\nxmpp_password=a-secret-of-twenty-bytes\n",
+    );
+    chmod(&props, 0o600);
+    let args = ["add", "--from-properties", props.to_str().unwrap()];
+    let o = s.run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("readable by others"), "{}", stderr(&o));
+    s.run(&["remove", "p.example"]);
+    chmod(&props, 0o644);
+    let o = s.run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("warning:")
+            && e.contains(&format!("{} is readable by others", props.display()))
+            && e.contains("mode 0644")
+            && e.contains("p.example")
+            && !e.contains("a-secret-of-twenty-bytes"),
+        "{e}"
+    );
+}
+
+/// A `--from-properties` path through a symbolic link another user planted
+/// is refused, as the write of that file refuses it: the link could hand
+/// root any file's contents as a component's secret.
+#[test]
+fn a_properties_link_planted_by_another_user_is_refused() {
+    if !running_as_root("a_properties_link_planted_by_another_user_is_refused") {
+        return;
+    }
+    let s = Scratch::new("props-link");
+    let cfg = s.config("admins = { }\n");
+    chmod(&cfg, 0o640);
+    let props = s.write(
+        "manager.conf",
+        "xmpp_jid=p.example\nxmpp_password=a-secret-of-twenty-bytes\n",
+    );
+    chmod(&props, 0o600);
+    let home = s.path("home");
+    std::fs::create_dir(&home).unwrap();
+    chown(&home, 65534, 65534);
+    let link = home.join("manager.conf");
+    let o = as_nobody(&["ln", "-s", props.to_str().unwrap(), link.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for extra in [&[][..], &["--generate-secret"][..]] {
+        let mut args = vec!["add", "--from-properties", link.to_str().unwrap()];
+        args.extend(extra);
+        let o = s.run(&args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "refusing to follow the symbolic link {} (owned by uid 65534)",
+                link.display()
+            )),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(s.read("prosody.cfg.lua"), "admins = { }\n");
+    }
+    // A link of root's own is followed.
+    let mine = s.path("mine.conf");
+    std::os::unix::fs::symlink(&props, &mine).unwrap();
+    let o = s.run(&["add", "--from-properties", mine.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
 /// Finding 5: a symlink planted by another user in a directory it owns,
 /// pointing at root's config: root used to follow it and rewrite the
 /// target. Root-owned links (Debian's conf.d → conf.avail) keep working.

@@ -37,6 +37,8 @@ fn add_from_properties() {
     // As Debian ships it: a secret in a world-readable file is warned about.
     std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let conf = s.write("manager.conf", MANAGER_CONF);
+    // Not readable by others, which would be warned about too.
+    std::fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let o = s.ctl(
         &cfg,
         &["add", "--from-properties", conf.to_str().unwrap(), "--json"],
@@ -150,7 +152,7 @@ fn listen_sets_the_global_listener_in_place() {
     ));
     assert_eq!(j["action"], "unchanged");
 
-    // Absent: inserted just above the first VirtualHost/Component and its comments.
+    // Absent: inserted after the last global option, set apart by blank lines.
     let cfg2 = s.write(
         "p2.cfg.lua",
         "admins = { }\n\n-- the host\nVirtualHost \"localhost\"\ncomponent_ports = { 1 }\n",
@@ -165,7 +167,7 @@ fn listen_sets_the_global_listener_in_place() {
     ok(&s.ctl(&cfg2, &["listen", "--interface", "0.0.0.0"], None));
     assert_eq!(
         std::fs::read_to_string(&cfg2).unwrap(),
-        "admins = { }\n\ncomponent_interfaces = { \"0.0.0.0\" }\ncomponent_ports = { 1 }\n-- the host\nVirtualHost \"localhost\"\n"
+        "admins = { }\n\ncomponent_interfaces = { \"0.0.0.0\" }\ncomponent_ports = { 1 }\n\n-- the host\nVirtualHost \"localhost\"\n"
     );
     // Validation: usage errors for ports, clear errors for addresses; nothing written.
     let before = std::fs::read_to_string(&cfg2).unwrap();
@@ -182,6 +184,62 @@ fn listen_sets_the_global_listener_in_place() {
     let e = err(&s.ctl(&cfg2, &["listen", "--interface", "my-host.example"], None));
     assert!(e.contains("not an interface address"), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), before);
+}
+
+/// In Debian's default config the new listener line reads as its own
+/// statement: after the last global option with blank lines around it, not
+/// under the comment that introduces the `Include` nor glued to a section.
+#[test]
+fn listen_places_the_listener_after_the_global_options_of_debians_config() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("listen-debian");
+    let debian = std::fs::read_to_string("/etc/prosody/prosody.cfg.lua").unwrap();
+    let cfg = s.write("prosody.cfg.lua", &debian);
+    std::fs::create_dir(s.path("conf.d")).unwrap();
+    ok(&s.ctl(&cfg, &["listen", "--interface", "0.0.0.0"], None));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    let lines: Vec<&str> = after.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("component_interfaces"))
+        .unwrap_or_else(|| panic!("no listener line:\n{after}"));
+    assert_eq!(lines[at], "component_interfaces = { \"0.0.0.0\" }");
+    assert!(
+        lines[at - 1].is_empty() && lines[at + 1].is_empty(),
+        "not set apart by blank lines:\n{}",
+        lines[at - 3..at + 4].join("\n")
+    );
+    // The statement above it is the last global option, and nothing of
+    // Debian's text moved: the file is the old one plus the new lines.
+    let above = lines[..at - 1]
+        .iter()
+        .rev()
+        .find(|l| !l.is_empty())
+        .unwrap();
+    assert_eq!(*above, "certificates = \"certs\"");
+    let mut without = lines.clone();
+    without.drain(at - 1..at + 1);
+    assert_eq!(without, debian.lines().collect::<Vec<_>>());
+    let dump = prosody_dump(&cfg).unwrap();
+    assert!(
+        dump.contains("\"*\"\t\"component_interfaces\"\t{[1]=\"0.0.0.0\"}"),
+        "{dump}"
+    );
+    // listen --reset gives back Debian's file byte for byte, and so it does
+    // for a file whose last global option is followed by a section's comment.
+    ok(&s.ctl(&cfg, &["listen", "--reset"], None));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), debian);
+    let glued = "admins = { }\n-- the host\nVirtualHost \"localhost\"\n";
+    let cfg2 = s.write("p2.cfg.lua", glued);
+    ok(&s.ctl(&cfg2, &["listen", "--port", "5348"], None));
+    assert_eq!(
+        std::fs::read_to_string(&cfg2).unwrap(),
+        "admins = { }\ncomponent_ports = { 5348 }\n\n-- the host\nVirtualHost \"localhost\"\n"
+    );
+    ok(&s.ctl(&cfg2, &["listen", "--reset"], None));
+    assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), glued);
 }
 
 #[test]

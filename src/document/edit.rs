@@ -164,6 +164,12 @@ impl Document {
         self.attached_comments_start(ls, prev_end)
     }
 
+    /// The start of the line after the one where statement `stmt` ends
+    /// (past a long comment that starts on it), or the end of the text.
+    pub fn line_after(&self, stmt: usize) -> usize {
+        self.line_end_with_break(self.line_content_end(self.stmt_span(stmt).end))
+    }
+
     /// The bytes deleting statements `first..=last` takes: whole lines with
     /// the comment lines attached above and one blank line before, or just
     /// the statements when they share a line with other code.

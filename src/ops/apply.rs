@@ -72,7 +72,8 @@ fn credential_components(set: &crate::config::ConfigSet) -> Vec<(String, String)
 }
 
 /// The components of `set` whose credential changed since the running
-/// prosody started: a restart is pending (see [`running::pending_restart`]).
+/// prosody loaded it: a restart (or reload) is pending (see
+/// [`running::pending_restart`]).
 pub fn pending_in(set: &crate::config::ConfigSet) -> Vec<PendingRestart> {
     running::pending_restart(&credential_components(set))
 }
@@ -85,17 +86,24 @@ pub fn restart_pending(ctx: &Context) -> Vec<PendingRestart> {
         .unwrap_or_default()
 }
 
-/// What a pending restart is, for messages: which credentials, and why a
-/// reload does not apply them.
+/// What a pending restart is, for messages: which credentials, and
+/// whether a reload applies them (systemd refreshes credentials at a
+/// reload) or why only a restart does.
 pub fn pending_text(pending: &[PendingRestart]) -> String {
     let which: Vec<String> = pending
         .iter()
         .map(|p| format!("{} (credential {})", p.component, p.credential))
         .collect();
-    format!(
-        "a restart is pending: the running prosody has other credentials than the ones on disk for {}; systemd hands prosody its credentials at start only, so a reload cannot apply them: run fogbow-xmpp-ctl restart",
-        which.join(", ")
-    )
+    let which = which.join(", ");
+    match pending.iter().find_map(|p| p.why) {
+        None => format!(
+            "a reload is pending: the running prosody has other credentials than the ones on disk for {which}; systemd refreshes them at a reload (RefreshOnReload=credentials): run fogbow-xmpp-ctl reload"
+        ),
+        Some(why) => format!(
+            "a restart is pending: the running prosody has other credentials than the ones on disk for {which}; a reload cannot apply them, as {}: run fogbow-xmpp-ctl restart",
+            why.reason()
+        ),
+    }
 }
 
 fn deadline(ctx: &Context) -> Instant {
@@ -344,8 +352,8 @@ pub struct ComponentStatus {
     pub active: bool,
     /// A component connection is live right now.
     pub connected: bool,
-    /// Its credential changed since the running prosody started: only a
-    /// restart applies it.
+    /// Its credential changed since the running prosody loaded it: a
+    /// restart applies it (a reload too where the pending entry says so).
     pub restart_pending: bool,
 }
 

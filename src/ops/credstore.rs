@@ -602,7 +602,11 @@ pub(super) fn sync(
         .collect();
     let desired = match lines.is_empty() {
         true => None,
-        false => Some(credentials::render_drop_in(&lines)?.into_bytes()),
+        false => {
+            // A reload refreshes credentials where systemd has the setting.
+            let refresh = crate::service::refresh_on_reload().is_some();
+            Some(credentials::render_drop_in(&lines, refresh)?.into_bytes())
+        }
     };
     let current = std::fs::read(drop_in).ok();
     let change = match (desired, current) {

@@ -62,7 +62,9 @@ fn shown(doc: &Document, show_secrets: bool) -> Vec<u8> {
 /// `******** (hmac:…)`, its value's fingerprint for this run (quotes
 /// kept), except section names, module names, `Include` paths and the
 /// argument of `Credential()`/`FileContents()`/`FileLine(s)()` (where a
-/// secret is, not what): what a diff may show without `--show-secrets`. Any
+/// secret is, not what), and the values of the options that say where
+/// prosody listens ([`crate::listener::is_address_option`]): what a diff
+/// may show without `--show-secrets`. Any
 /// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
 /// not only a `component_secret`.
 pub fn mask_secrets(doc: &Document) -> Vec<u8> {
@@ -83,14 +85,18 @@ pub fn mask_secrets(doc: &Document) -> Vec<u8> {
                             // A bracketed key starts with a quote, `[` or `(`.
                             .filter(|k| matches!(doc.text()[k.start], b'"' | b'\'' | b'[' | b'(')),
                     );
+                    shown.extend(address_values(*fields));
                 }
             }
+            Statement::Options(opts) => shown.extend(address_values(*opts)),
             Statement::Include(v) => shown.push(v.span.clone()),
             _ => {}
         }
     }
-    // In order and disjoint: the first span ending after the token's start
-    // is the only one that can hold it.
+    // A table form's keys were pushed before its values: sort. Disjoint, so
+    // in order the first span ending after the token's start is the only
+    // one that can hold it.
+    shown.sort_by_key(|s| s.start);
     let is_shown = |t: &Span| {
         let i = shown.partition_point(|s| s.end <= t.start);
         shown
@@ -164,6 +170,13 @@ pub(super) fn shown_unparsed(text: &[u8], show_secrets: bool) -> Vec<u8> {
     }
     out.extend_from_slice(&text[last..]);
     out
+}
+
+/// The values of the options in `opts` that say where prosody listens.
+fn address_values(opts: crate::document::Options<'_>) -> impl Iterator<Item = Span> + '_ {
+    opts.iter()
+        .filter(|o| crate::listener::is_address_option(o.name))
+        .filter_map(|o| o.value.map(|v| v.span))
 }
 
 /// A string token with its contents replaced by `********` and the

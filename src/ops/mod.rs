@@ -139,8 +139,9 @@ pub struct EditOutcome {
     /// prosody.service (issue 14). Never their contents.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credential_files: Vec<SysFileChange>,
-    /// The edit wrote a credential: prosody reads credentials only when it
-    /// starts, so applying it takes a restart (`--reload` restarts).
+    /// The edit wrote a credential that only a restart hands to prosody
+    /// (`--reload` restarts): systemd refreshes none at a reload here (see
+    /// `credentials::reload_refreshes`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub restart_needed: bool,
 }
@@ -283,7 +284,8 @@ pub fn add_from_properties(
 ) -> Result<(EditOutcome, Vec<String>), Error> {
     let props = crate::fogbow::read(path).map_err(Error::Invalid)?;
     same_jid(name, &props.jid, path)?;
-    let outcome = add(ctx, &props.jid, &props.password, opts)?;
+    let mut outcome = add(ctx, &props.jid, &props.password, opts)?;
+    outcome.notes.extend(readable_note(path, &props.jid));
     let listener = show_listener(ctx)?;
     Ok((outcome, props.warnings(path, &listener)))
 }
@@ -299,7 +301,8 @@ fn same_jid(name: Option<&str>, jid: &str, path: &Path) -> Result<(), Error> {
     }
 }
 
-/// A secret written into a properties file others can read is theirs too.
+/// A secret in a properties file others can read is theirs too (read from
+/// it or written into it).
 fn readable_note(path: &Path, jid: &str) -> Option<String> {
     let why = crate::safe_write::readable_by_others(path).ok()??;
     Some(format!(

@@ -165,9 +165,9 @@ pub(super) fn edit_full(
     let system = credstore::sync(ctx, &refs_before, &edited.after, planned_sys)?;
     let state_after = credstore::secret_state(&edited.after, name);
     let credential_files: Vec<_> = system.iter().map(SysFile::describe).collect();
-    // prosody reads credentials only at start: a new or rotated one, or one
-    // the drop-in newly loads, needs a restart.
-    let restart_needed = system.iter().any(|f| match f.kind {
+    // A new or rotated credential, or one the drop-in newly loads: a restart,
+    // unless a reload refreshes it (asked after the drop-in's daemon-reload).
+    let credential_changed = system.iter().any(|f| match f.kind {
         credstore::SysKind::Credential => matches!(f.change, credstore::SysChange::Write(_)),
         credstore::SysKind::DropIn => loads_more(f),
     });
@@ -190,7 +190,7 @@ pub(super) fn edit_full(
         };
     let outcome = |changed, backup, diff, warnings, notes, deleted| EditOutcome {
         credential_files: credential_files.clone(),
-        restart_needed,
+        restart_needed: credential_changed && crate::credentials::reload_refreshes().is_err(),
         ..outcome(changed, backup, diff, warnings, notes, deleted)
     };
 

@@ -26,6 +26,17 @@ const LISTENER_OPTIONS: [&str; 4] = [
     "component_port",
 ];
 
+/// Whether option `name` says where prosody listens (an address or a
+/// port, never a secret): the listener options, `interfaces`, and any
+/// service's `*_interface(s)`/`*_port(s)`. A dry run's diff shows their
+/// values unmasked.
+pub(crate) fn is_address_option(name: &str) -> bool {
+    name == "interfaces"
+        || ["_interfaces", "_interface", "_ports", "_port"]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
+
 /// A listener option set under a `VirtualHost`/`Component`. prosody (0.12
 /// and 13 alike) reads the listener only from the global section
 /// (`core/portmanager.lua`: `config.get("*", "component_ports")`); set in a
@@ -472,10 +483,7 @@ pub fn plan(
     }
     if !inserts.is_empty() {
         match (0..doc.statement_count()).position(|i| doc.is_section(i)) {
-            Some(h) => {
-                let at = doc.attached_start(h);
-                edits.push((at..at, inserts.into_bytes()));
-            }
+            Some(h) => edits.push(global_insert(doc, h, inserts)),
             None => {
                 let mut text = String::new();
                 if !doc.text().is_empty() && !doc.ends_with_line_break() {
@@ -492,6 +500,83 @@ pub fn plan(
     }
     delete_misplaced(set, &misplaced, &mut out.edits)?;
     Ok(out)
+}
+
+/// The edit inserting the global `lines` before the first section `h`: on
+/// the line after the last global statement, with a blank line after them,
+/// so they read as their own statement (not under comments that introduce
+/// what follows, like Debian's "This line includes all config files", nor
+/// glued to the section): `prev`, blank, `lines`, blank when a blank line
+/// followed `prev`, else `prev`, `lines`, blank ([`tidy_removals`] undoes
+/// either exactly). Just above the section and its comments when nothing
+/// global precedes it on a line of its own.
+fn global_insert(doc: &crate::document::Document, h: usize, lines: String) -> (Span, Vec<u8>) {
+    let eol = doc.eol();
+    let at = match h {
+        0 => None,
+        _ => Some(doc.line_after(h - 1)).filter(|&at| at <= doc.stmt_span(h).start),
+    };
+    let Some(at) = at else {
+        let at = doc.attached_start(h);
+        return (at..at, lines.into_bytes());
+    };
+    let text = match blank_line_after(doc.text(), at) {
+        Some(_) => format!("{eol}{lines}"),
+        None => format!("{lines}{eol}"),
+    };
+    (at..at, text.into_bytes())
+}
+
+/// The end of the blank line starting at `at`, if it is one.
+fn blank_line_after(text: &[u8], at: usize) -> Option<usize> {
+    let rest = text.get(at..)?;
+    let n = rest
+        .iter()
+        .take_while(|&&c| matches!(c, b' ' | b'\t' | b'\r'))
+        .count();
+    (rest.get(n) == Some(&b'\n')).then_some(at + n + 1)
+}
+
+/// The start of the blank line ending at `at` (just before it), if it is one.
+fn blank_line_before(text: &[u8], at: usize) -> Option<usize> {
+    let before = text.get(..at.checked_sub(1)?)?;
+    (text[at - 1] == b'\n').then_some(())?;
+    let start = before
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    before[start..]
+        .iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\r'))
+        .then_some(start)
+}
+
+/// Whole-line removals that leave a blank line where a blank line was
+/// already on each side, or below, of what goes take one of them too: the
+/// one above if it is blank, else the one below, so that deleting what
+/// [`global_insert`] inserted gives back the file as it was.
+fn tidy_removals(text: &[u8], spans: &mut Vec<(Span, Vec<u8>)>) {
+    spans.sort_by_key(|(s, _)| s.start);
+    let mut merged: Vec<(Span, Vec<u8>)> = Vec::new();
+    for (s, b) in spans.drain(..) {
+        match merged.last_mut() {
+            Some((m, _)) if m.end == s.start => m.end = s.end,
+            _ => merged.push((s, b)),
+        }
+    }
+    for (s, _) in &mut merged {
+        let whole_lines = (s.start == 0 || text[s.start - 1] == b'\n')
+            && s.end > s.start
+            && text[s.end - 1] == b'\n';
+        if !whole_lines || blank_line_after(text, s.end).is_none() {
+            continue;
+        }
+        match blank_line_before(text, s.start) {
+            Some(start) => s.start = start,
+            None => s.end = blank_line_after(text, s.end).unwrap_or(s.end),
+        }
+    }
+    *spans = merged;
 }
 
 /// The edits of `listen --reset`: every definition of the listener options
@@ -514,6 +599,9 @@ pub fn plan_reset(set: &ConfigSet) -> Result<ListenPlan, String> {
             .entry(f.file)
             .or_default()
             .push((doc.statement_removal_keeping_comments(f.stmt), Vec::new()));
+    }
+    for (&f, spans) in out.edits.iter_mut() {
+        tidy_removals(set.files[f].doc.text(), spans);
     }
     delete_misplaced(set, &in_sections(set), &mut out.edits)?;
     Ok(out)

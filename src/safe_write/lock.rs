@@ -25,7 +25,26 @@ pub const LOCK_DIR: &str = "/run/fogbow-xmpp-ctl";
 /// Released on drop (closing the descriptor drops the flock).
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    file: File,
+    /// Root's lock file: its directory and name, unlinked on drop while the
+    /// flock is still held, so that `LOCK_DIR` does not fill with one file
+    /// per config path ever edited.
+    root: Option<(File, std::ffi::CString)>,
+}
+
+impl Drop for Lock {
+    /// Unlinks root's lock file before the descriptor (and with it the
+    /// flock) goes. Safe because every locker re-checks, after its flock
+    /// succeeds, that the name still leads to the inode it locked
+    /// ([`still_linked`]): one that locked the unlinked file retries with a
+    /// fresh one instead of believing it holds the lock.
+    fn drop(&mut self) {
+        if let Some((dir, name)) = &self.root {
+            if still_linked(dir, name, &self.file) {
+                let _ = rustix::fs::unlinkat(dir, name.as_c_str(), rustix::fs::AtFlags::empty());
+            }
+        }
+    }
 }
 
 impl Lock {
@@ -37,19 +56,33 @@ impl Lock {
     /// files it owns. Polls instead of blocking so that a stuck holder
     /// becomes a clear error after `timeout`, not a hang.
     pub fn acquire(config_real: &Path, timeout: Duration) -> Result<Lock, WriteError> {
-        let (f, what) = if nix::unistd::geteuid().is_root() {
-            let path = lock_path(config_real);
-            (open_root_lock(&path)?, path)
-        } else {
-            let dir = parent_dir(config_real);
-            let f = open_dir(dir).map_err(|e| io_error("lock", dir, e))?;
-            (f, dir.to_path_buf())
+        let root = nix::unistd::geteuid().is_root();
+        let what = match root {
+            true => lock_path(config_real),
+            false => parent_dir(config_real).to_path_buf(),
         };
+        let open = || match root {
+            true => open_root_lock(&what).map(|(f, d)| (f, Some(d))),
+            false => open_dir(&what)
+                .map(|f| (f, None))
+                .map_err(|e| io_error("lock", &what, e)),
+        };
+        let (mut f, mut dir) = open()?;
         // None: a timeout too large to represent, i.e. wait for ever.
         let deadline = Instant::now().checked_add(timeout);
         loop {
             let e = match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => return Ok(Lock { _file: f }),
+                Ok(()) => {
+                    if let Some((d, name)) = &dir {
+                        if !still_linked(d, name, &f) {
+                            // The holder we waited for unlinked this file on
+                            // its way out: lock the one its name leads to now.
+                            (f, dir) = open()?;
+                            continue;
+                        }
+                    }
+                    return Ok(Lock { file: f, root: dir });
+                }
                 Err(e) => std::io::Error::from(e),
             };
             match e.raw_os_error() {
@@ -88,10 +121,24 @@ pub fn lock_path(config_real: &Path) -> PathBuf {
     ))
 }
 
+/// Whether `name` in `dir` is still the file `f` is open on (not unlinked
+/// or replaced by a lock holder's [`Drop`]).
+fn still_linked(dir: &File, name: &std::ffi::CStr, f: &File) -> bool {
+    let Ok(held) = rustix::fs::fstat(f) else {
+        return false;
+    };
+    rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| st.st_dev == held.st_dev && st.st_ino == held.st_ino)
+}
+
+/// Root's open lock file, with its directory and its name there.
+type RootLock = (File, (File, std::ffi::CString));
+
 /// Opens (creating it 0600) root's lock file `path` in [`LOCK_DIR`], which
 /// is created 0700 if missing and refused unless it is a real directory
-/// owned by root with mode 0700.
-fn open_root_lock(path: &Path) -> Result<File, WriteError> {
+/// owned by root with mode 0700; also returns that directory and the
+/// file's name in it, for [`still_linked`] and the unlink on drop.
+fn open_root_lock(path: &Path) -> Result<RootLock, WriteError> {
     let dir = Path::new(LOCK_DIR);
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
@@ -137,7 +184,7 @@ fn open_root_lock(path: &Path) -> Result<File, WriteError> {
         Mode::from_raw_mode(0o600),
     )
     .map_err(|e| io_error("lock", path, e.into()))?;
-    Ok(File::from(fd))
+    Ok((File::from(fd), (d, name)))
 }
 
 /// "30 s", or "200 ms" for the sub-second timeouts of tests.
@@ -169,6 +216,9 @@ mod tests {
             s.path().to_path_buf()
         };
         let held = Lock::acquire(&cfg, Duration::from_secs(1)).unwrap();
+        if is_root() {
+            assert_eq!(mode(&lock), 0o600);
+        }
         let c = cfg.clone();
         let e = std::thread::spawn(move || Lock::acquire(&c, Duration::from_millis(200)).err())
             .join()
@@ -191,13 +241,50 @@ mod tests {
         if is_root() {
             let m = std::fs::symlink_metadata(LOCK_DIR).unwrap();
             assert!(m.is_dir() && m.uid() == 0 && m.mode() & 0o7777 == 0o700);
-            assert_eq!(mode(&lock), 0o600);
-            let _ = std::fs::remove_file(&lock);
             // Another config, another lock: not held by the first.
             assert_ne!(lock_path(&cfg), lock_path(&s.path().join("q.cfg.lua")));
         } else {
             let e = Lock::acquire(&s.path().join("nope/p"), Duration::from_millis(10)).unwrap_err();
             assert!(e.message.contains("does not exist"), "{e}");
         }
+    }
+
+    /// Root's lock file goes when the lock is released, and unlinking it
+    /// under contention never lets two holders in at once.
+    #[test]
+    fn root_lock_file_is_removed_on_release_and_stays_exclusive() {
+        if !is_root() {
+            return;
+        }
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let s = scratch();
+        let cfg = s.path().join("p.cfg.lua");
+        std::fs::write(&cfg, "").unwrap();
+        drop(Lock::acquire(&cfg, Duration::from_secs(1)).unwrap());
+        assert!(
+            std::fs::symlink_metadata(lock_path(&cfg)).is_err(),
+            "{} left behind after the lock was released",
+            lock_path(&cfg).display()
+        );
+        let inside = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (cfg, inside) = (cfg.clone(), inside.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        let l = Lock::acquire(&cfg, Duration::from_secs(30)).unwrap();
+                        assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                        std::thread::yield_now();
+                        inside.store(false, Ordering::SeqCst);
+                        drop(l);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(std::fs::symlink_metadata(lock_path(&cfg)).is_err());
     }
 }

@@ -317,11 +317,67 @@ pub fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
     out
 }
 
+/// Why a reload cannot hand the running prosody a changed credential, so
+/// that only a restart applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtStartOnly {
+    /// prosody.service is not active under systemd (a restart starts it).
+    NotRunning,
+    /// The running systemd has no `RefreshOnReload=` (before 260).
+    NoRefresh,
+    /// The prosody.service systemd runs lacks `credentials` in its
+    /// `RefreshOnReload=` (a drop-in without the line, or one resetting it).
+    UnitLacks,
+    /// The running prosody was started with no credential: systemd
+    /// refreshes only a credentials directory it populated at start.
+    StartedWithout,
+}
+
+impl AtStartOnly {
+    /// The reason, in the words every message uses.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AtStartOnly::NotRunning => "prosody is not running",
+            AtStartOnly::NoRefresh => {
+                "this systemd hands a service its credentials at start only (RefreshOnReload= came in systemd 260)"
+            }
+            AtStartOnly::UnitLacks => {
+                "the prosody.service systemd runs has no RefreshOnReload=credentials"
+            }
+            AtStartOnly::StartedWithout => {
+                "the running prosody was started without any credential, and systemd refreshes credentials on reload only for a service started with some"
+            }
+        }
+    }
+}
+
+/// Whether `systemctl reload prosody` hands the running prosody its
+/// changed credentials (systemd 260's `RefreshOnReload=credentials`, which
+/// refreshes them before `ExecReload=` signals prosody), or why not.
+pub fn reload_refreshes() -> Result<(), AtStartOnly> {
+    if !crate::service::systemd_running()
+        || crate::service::unit_property("ActiveState") != "active"
+    {
+        return Err(AtStartOnly::NotRunning);
+    }
+    let list = crate::service::refresh_on_reload().ok_or(AtStartOnly::NoRefresh)?;
+    if !list.split_whitespace().any(|w| w == "credentials") {
+        return Err(AtStartOnly::UnitLacks);
+    }
+    if !Path::new(crate::system::unit_credentials::RUNTIME_DIR).is_dir() {
+        return Err(AtStartOnly::StartedWithout);
+    }
+    Ok(())
+}
+
 /// Our drop-in's text for `creds` (sorted by name, so the same set always
-/// gives the same bytes). The drop-in is a boundary: it is part of a unit
-/// that root's systemd runs, so a name or path that fails [`name_fault`]
-/// or [`path_fault`] is refused, never written.
-pub(crate) fn render_drop_in(creds: &[LoadCredential]) -> Result<String, Error> {
+/// gives the same bytes), with `RefreshOnReload=credentials` when `refresh`
+/// (a systemd that knows it: a reload then refreshes the credentials; an
+/// older one would log the key as unknown at every daemon-reload). The
+/// drop-in is a boundary: it is part of a unit that root's systemd runs, so
+/// a name or path that fails [`name_fault`] or [`path_fault`] is refused,
+/// never written.
+pub(crate) fn render_drop_in(creds: &[LoadCredential], refresh: bool) -> Result<String, Error> {
     let mut creds = creds.to_vec();
     creds.sort_by(|a, b| a.name.cmp(&b.name));
     creds.dedup_by(|a, b| a.name == b.name);
@@ -331,6 +387,9 @@ pub(crate) fn render_drop_in(creds: &[LoadCredential]) -> Result<String, Error> 
          # --secret-store credential`, `remove` and `migrate`; do not edit by hand.\n\
          [Service]\n",
     );
+    if refresh {
+        s.push_str("RefreshOnReload=credentials\n");
+    }
     for c in &creds {
         let fault = name_fault(&c.name)
             .map(|why| format!("the credential name {:?}: {why}", c.name))
@@ -406,7 +465,7 @@ mod tests {
                 name: bad.into(),
                 path: path.clone(),
             }];
-            assert!(render_drop_in(&creds).is_err(), "{bad:?}");
+            assert!(render_drop_in(&creds, false).is_err(), "{bad:?}");
         }
         for bad in [
             "relative/x.cred",
@@ -418,7 +477,7 @@ mod tests {
                 name: "fogbow-xmpp-ctl.x".into(),
                 path: bad.into(),
             }];
-            assert!(render_drop_in(&creds).is_err(), "{bad:?}");
+            assert!(render_drop_in(&creds, false).is_err(), "{bad:?}");
         }
     }
 
@@ -434,7 +493,7 @@ mod tests {
                 path: "/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.a.cred".into(),
             },
         ];
-        let text = render_drop_in(&creds).unwrap();
+        let text = render_drop_in(&creds, false).unwrap();
         let back = parse_drop_in(&text);
         assert_eq!(back.len(), 2);
         assert_eq!(back[0].name, "fogbow-xmpp-ctl.a", "sorted");
@@ -442,6 +501,31 @@ mod tests {
             parse_drop_in(&format!("{text}LoadCredentialEncrypted=\n")),
             vec![]
         );
+    }
+
+    /// `RefreshOnReload=credentials` where the running systemd knows it,
+    /// in the [Service] section and before the credentials; nothing of it
+    /// where systemd is older (its verify would call the key unknown).
+    #[test]
+    fn the_drop_in_asks_for_refresh_on_reload_only_where_systemd_has_it() {
+        let creds = [LoadCredential {
+            name: "fogbow-xmpp-ctl.a".into(),
+            path: "/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.a.cred".into(),
+        }];
+        let with = render_drop_in(&creds, true).unwrap();
+        let lines: Vec<&str> = with.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "[Service]",
+                "RefreshOnReload=credentials",
+                "LoadCredentialEncrypted=fogbow-xmpp-ctl.a:/etc/fogbow-xmpp-ctl/credentials/fogbow-xmpp-ctl.a.cred",
+            ]
+        );
+        let without = render_drop_in(&creds, false).unwrap();
+        assert!(!without.contains("RefreshOnReload"), "{without}");
+        assert_eq!(without, with.replace("RefreshOnReload=credentials\n", ""));
+        assert_eq!(parse_drop_in(&with), parse_drop_in(&without));
     }
 
     /// The real systemd-creds, with the host key: a round trip, and the

@@ -197,18 +197,25 @@ pub fn connected(name: &str) -> Result<bool, String> {
 }
 
 /// A component whose secret is a systemd credential that the running
-/// prosody loaded at its start with another value than the one the unit
-/// gives at its next start (rotated, or added, since): systemd hands a service its
-/// credentials at start only, so a reload cannot apply it; a restart does.
+/// prosody loaded with another value than the one the unit gives it now
+/// (rotated, or added, since): a restart applies it, and a reload too where
+/// systemd refreshes credentials at a reload (`by_reload`).
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct PendingRestart {
     pub component: String,
     pub credential: String,
+    /// A reload applies it (systemd's `RefreshOnReload=credentials`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_reload: bool,
+    /// Why only a restart applies it, when `by_reload` is false.
+    #[serde(skip)]
+    pub why: Option<crate::credentials::AtStartOnly>,
 }
 
 /// For each `(component, credential name)`: the copy the running
 /// prosody.service got at its start (systemd writes it into
-/// [`RUNTIME_DIR`](crate::system::unit_credentials::RUNTIME_DIR)) compared with
+/// [`RUNTIME_DIR`](crate::system::unit_credentials::RUNTIME_DIR), and
+/// refreshes there at a reload where it can) compared with
 /// the value the unit gives at its next start (read as `check` reads it:
 /// the unit's files, the `.cred` decrypted, as root). Nothing is pending
 /// when prosody.service is not active under systemd, or where either copy
@@ -230,6 +237,7 @@ pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> 
         Err(_) => return Vec::new(),
     };
     let mut resolver = Resolver::from_env();
+    let why = crate::credentials::reload_refreshes().err();
     let mut pending = Vec::new();
     for (component, credential) in credentials {
         let loaded = match started_without {
@@ -247,6 +255,8 @@ pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> 
             pending.push(PendingRestart {
                 component: component.clone(),
                 credential: credential.clone(),
+                by_reload: why.is_none(),
+                why,
             });
         }
     }

@@ -48,6 +48,25 @@ pub fn unit_property(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// prosody.service's `RefreshOnReload=` list as the running systemd has
+/// it (`credentials`, `extensions credentials`, empty when unset); `None`
+/// where systemd does not run or does not know the setting (it came in
+/// systemd 260: an older `systemctl show` prints no line for it). Found by
+/// feature, never by version number.
+pub fn refresh_on_reload() -> Option<String> {
+    if !systemd_running() {
+        return None;
+    }
+    // Without --value: an unset list prints `RefreshOnReload=`, an older
+    // systemd nothing at all.
+    let out =
+        run(Command::new("systemctl").args(["show", "-p", "RefreshOnReload", "prosody.service"]))
+            .ok()?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("RefreshOnReload="))
+        .map(str::to_string)
+}
+
 /// When prosody.service last became active (`ActiveEnterTimestamp`, to
 /// the second); `None` without systemd or when it never was.
 pub fn active_since() -> Option<std::time::SystemTime> {

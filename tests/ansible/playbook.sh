@@ -5,6 +5,9 @@
 # .deb installed by apt. Ansible reaches them through the connection plugin
 # tests/ansible/connection_plugins/fxc_nsenter.py (nsenter into the
 # container's namespaces; the host has no systemd to ask). On both sites:
+#   the example playbook's --check --diff passes before the .deb is installed
+#   (it reports the package's copy, writes nothing) and, after, previews the
+#   listener and the components, writing nothing;
 #   --check on a fresh config reports changed and writes nothing;
 #   the first run (--diff) changes both, its diff shows no secret; a secret
 #   generated on the site reaches `register` (and, from there, a 0600 file)
@@ -77,83 +80,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM # so that cleanup runs on a signal too
 
-# Ansible's own state stays in $work: nothing in ~/.ansible, no ansible.cfg
-# picked up from elsewhere, only the collection built below.
-export ANSIBLE_CONFIG=$work/ansible.cfg
-: >"$ANSIBLE_CONFIG"
-export ANSIBLE_HOME=$work/ansible-home
-export ANSIBLE_LOCAL_TEMP=$work/ansible-tmp
-export ANSIBLE_COLLECTIONS_PATH=$work/collections
-export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
-export ANSIBLE_CONNECTION_PLUGINS=$repo/tests/ansible/connection_plugins
-export ANSIBLE_CALLBACK_PLUGINS=$repo/tests/ansible/callback_plugins
-export ANSIBLE_NOCOLOR=1
-
-echo "== ansible-galaxy collection build + install"
-src=$repo/ansible/ansible_collections/fogbow/xmpp
-ansible-galaxy collection build "$src" --output-path "$work/dist" >"$work/galaxy.log" 2>&1 ||
-  { cat "$work/galaxy.log"; exit 1; }
-ansible-galaxy collection install "$work"/dist/fogbow-xmpp-*.tar.gz -p "$ANSIBLE_COLLECTIONS_PATH" >>"$work/galaxy.log" 2>&1 ||
-  { cat "$work/galaxy.log"; exit 1; }
-expect "the collection fogbow.xmpp is installed from this repository's ansible/" \
-  test -f "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/fogbow/xmpp/plugins/modules/component.py"
-
-# Both sites booted at the same time, the .deb installed with apt, prosody up.
-for s in "${suites[@]}"; do
-  make_root "$s" "$work/$s"
-  cp "$deb" "$work/$s/root/"
-done
-for s in "${suites[@]}"; do
-  boot "$work/$s" "fxcans$s$$" && rc=0 || rc=$?
-  LEADERS[$s]=$LEADER NSPAWNS[$s]=$NSPAWN_PID MACHINES[$s]=$MACHINE
-  [ "$rc" -eq 0 ] || exit 1
-done
-cfg=/etc/prosody/prosody.cfg.lua
-for s in "${suites[@]}"; do
-  use "$s"
-  echo "$s: prosody $(ct dpkg-query -W -f '${Version}' prosody), python $(ct python3 -c 'import platform; print(platform.python_version())')"
-  ct systemctl start prosody.service
-  expect "$s: prosody runs" wait_listening
-  out=$(ct env DEBIAN_FRONTEND=noninteractive apt-get install -y "/root/$(basename "$deb")" 2>&1) && rc=0 || rc=$?
-  expect_eq "$s: apt-get install the .deb" "$rc" 0
-  [ "$rc" -eq 0 ] || echo "$out" | tail -5
-  cp -a "$work/$s$cfg" "$work/$s.original"
-done
-
-# Secrets: random per run and per site, in 0600 files; never on a command line.
-secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
-manager=my-manager.internal.mydomain
-rendezvous=my-rendezvous.internal.mydomain
-generated=my-extra.internal.mydomain
-{
-  echo "fxc_manager: $manager"
-  echo "fxc_rendezvous: $rendezvous"
-  echo "fxc_generated: $generated"
-  echo "fxc_secrets:"
-} >"$work/vars.yml"
-all_secrets=()
-for s in "${suites[@]}"; do
-  m=$(secret) r=$(secret)
-  all_secrets+=("$m" "$r")
-  (umask 077 && printf '%s\n' "$m" >"$work/$s.manager.secret" && printf '%s\n' "$r" >"$work/$s.rendezvous.secret")
-  use "$s"
-  ct sh -c 'umask 077 && cat >/root/manager.secret' <"$work/$s.manager.secret"
-  echo "  $s: \"$r\"" >>"$work/vars.yml"
-done
-chmod 600 "$work/vars.yml"
-
-{
-  echo "sites:"
-  echo "  hosts:"
-  for s in "${suites[@]}"; do
-    echo "    $s:"
-    echo "      fxc_nsenter_leader: ${LEADERS[$s]}"
-  done
-  echo "  vars:"
-  echo "    ansible_connection: fxc_nsenter"
-  echo "    ansible_python_interpreter: /usr/bin/python3"
-} >"$work/inventory.yml"
-
+# Running plays, and reading what they did.
 play() { # play NAME [ansible-playbook args...]: $work/NAME.out (stdout) and .err; sets rc
   local name=$1
   shift
@@ -200,6 +127,141 @@ hs() { # hs SUITE NAME SECRET_FILE [PORT]: a real handshake from inside the site
 listens() { nsenter -t "${LEADERS[$1]}" -n bash -c "exec 3<>/dev/tcp/127.0.0.1/$2" 2>/dev/null; }
 not() { ! "$@"; }
 show_failure() { echo "--- $1 (rc $rc)"; tail -n 40 "$work/$1.out" "$work/$1.err" || true; }
+
+# Ansible's own state stays in $work: nothing in ~/.ansible, no ansible.cfg
+# picked up from elsewhere, only the collection built below.
+export ANSIBLE_CONFIG=$work/ansible.cfg
+: >"$ANSIBLE_CONFIG"
+export ANSIBLE_HOME=$work/ansible-home
+export ANSIBLE_LOCAL_TEMP=$work/ansible-tmp
+export ANSIBLE_COLLECTIONS_PATH=$work/collections
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+export ANSIBLE_CONNECTION_PLUGINS=$repo/tests/ansible/connection_plugins
+export ANSIBLE_CALLBACK_PLUGINS=$repo/tests/ansible/callback_plugins
+export ANSIBLE_NOCOLOR=1
+
+echo "== ansible-galaxy collection build + install"
+src=$repo/ansible/ansible_collections/fogbow/xmpp
+ansible-galaxy collection build "$src" --output-path "$work/dist" >"$work/galaxy.log" 2>&1 ||
+  { cat "$work/galaxy.log"; exit 1; }
+ansible-galaxy collection install "$work"/dist/fogbow-xmpp-*.tar.gz -p "$ANSIBLE_COLLECTIONS_PATH" >>"$work/galaxy.log" 2>&1 ||
+  { cat "$work/galaxy.log"; exit 1; }
+expect "the collection fogbow.xmpp is installed from this repository's ansible/" \
+  test -f "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/fogbow/xmpp/plugins/modules/component.py"
+
+# Both sites booted at the same time, the .deb installed with apt, prosody up.
+for s in "${suites[@]}"; do
+  make_root "$s" "$work/$s"
+  cp "$deb" "$work/$s/root/"
+done
+for s in "${suites[@]}"; do
+  boot "$work/$s" "fxcans$s$$" && rc=0 || rc=$?
+  LEADERS[$s]=$LEADER NSPAWNS[$s]=$NSPAWN_PID MACHINES[$s]=$MACHINE
+  [ "$rc" -eq 0 ] || exit 1
+done
+cfg=/etc/prosody/prosody.cfg.lua
+for s in "${suites[@]}"; do
+  use "$s"
+  echo "$s: prosody $(ct dpkg-query -W -f '${Version}' prosody), python $(ct python3 -c 'import platform; print(platform.python_version())')"
+  ct systemctl start prosody.service
+  expect "$s: prosody runs" wait_listening
+done
+
+# 0. The example playbook (examples/ansible/fogbow-xmpp.yml) with --check
+# --diff: on the fresh sites (no fogbow-xmpp-ctl yet) it reports the package's
+# copy and changes nothing; once the package is installed it previews the
+# listener and both components, addresses shown, secrets masked.
+{
+  echo "fogbow_xmpp:"
+  echo "  hosts:"
+  for s in "${suites[@]}"; do
+    echo "    $s:"
+    echo "      fxc_nsenter_leader: ${LEADERS[$s]}"
+  done
+  echo "  vars:"
+  echo "    ansible_connection: fxc_nsenter"
+  echo "    ansible_python_interpreter: /usr/bin/python3"
+  echo "    ansible_become_method: su"
+} >"$work/example-inventory.yml"
+# Every secret of this run, which no output may hold.
+all_secrets=()
+for s in "${suites[@]}"; do
+  use "$s"
+  for c in manager rendezvous; do
+    p=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+    all_secrets+=("$p")
+    printf 'xmpp_jid=my-%s.internal.mydomain\nxmpp_password=%s\n' "$c" "$p" |
+      ct sh -c "mkdir -p /etc/fogbow && umask 077 && cat >/etc/fogbow/$c.conf"
+  done
+done
+example_check() { # example_check NAME: the example with --check --diff; sets rc
+  timeout 300 ansible-playbook -i "$work/example-inventory.yml" -e fogbow_xmpp_ctl_deb="$repo/$deb" \
+    --check --diff examples/ansible/fogbow-xmpp.yml >"$work/$1.out" 2>"$work/$1.err" && rc=0 || rc=$?
+}
+example_check example-fresh
+expect_eq "example --check --diff on fresh sites: ansible-playbook exits 0" "$rc" 0
+[ "$rc" -eq 0 ] || show_failure example-fresh
+for s in "${suites[@]}"; do
+  expect_eq "$s: the example's --check reports the package's copy as its change" \
+    "$(recap example-fresh "$s")" "changed=1 failed=0 unreachable=0"
+  expect "$s: and installed nothing" test ! -e "$work/$s/usr/bin/fogbow-xmpp-ctl"
+  expect "$s: nor copied the package" test ! -e "$work/$s/var/cache/fogbow-xmpp-ctl.deb"
+done
+expect "the example's --check says what it could not preview" grep -q "not installed yet" "$work/example-fresh.out"
+
+for s in "${suites[@]}"; do
+  use "$s"
+  out=$(ct env DEBIAN_FRONTEND=noninteractive apt-get install -y "/root/$(basename "$deb")" 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: apt-get install the .deb" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out" | tail -5
+  cp -a "$work/$s$cfg" "$work/$s.original"
+done
+example_check example-installed
+expect_eq "example --check --diff with the package installed: ansible-playbook exits 0" "$rc" 0
+[ "$rc" -eq 0 ] || show_failure example-installed
+for s in "${suites[@]}"; do
+  expect "$s: the example's --check wrote nothing" same_as "$s" "$work/$s.original"
+done
+expect "the example's --check previews the Manager" \
+  grep -qF '+Component "my-manager.internal.mydomain"' "$work/example-installed.out"
+expect "the example's --check shows the address it sets" \
+  grep -qF '+component_interfaces = { "0.0.0.0" }' "$work/example-installed.out"
+expect "the example's --check output holds none of the secrets" \
+  no_secret_in "$work"/example-*.out "$work"/example-*.err
+
+# Secrets: random per run and per site, in 0600 files; never on a command line.
+secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
+manager=my-manager.internal.mydomain
+rendezvous=my-rendezvous.internal.mydomain
+generated=my-extra.internal.mydomain
+{
+  echo "fxc_manager: $manager"
+  echo "fxc_rendezvous: $rendezvous"
+  echo "fxc_generated: $generated"
+  echo "fxc_secrets:"
+} >"$work/vars.yml"
+for s in "${suites[@]}"; do
+  m=$(secret) r=$(secret)
+  all_secrets+=("$m" "$r")
+  (umask 077 && printf '%s\n' "$m" >"$work/$s.manager.secret" && printf '%s\n' "$r" >"$work/$s.rendezvous.secret")
+  use "$s"
+  ct sh -c 'umask 077 && cat >/root/manager.secret' <"$work/$s.manager.secret"
+  echo "  $s: \"$r\"" >>"$work/vars.yml"
+done
+chmod 600 "$work/vars.yml"
+
+{
+  echo "sites:"
+  echo "  hosts:"
+  for s in "${suites[@]}"; do
+    echo "    $s:"
+    echo "      fxc_nsenter_leader: ${LEADERS[$s]}"
+  done
+  echo "  vars:"
+  echo "    ansible_connection: fxc_nsenter"
+  echo "    ansible_python_interpreter: /usr/bin/python3"
+} >"$work/inventory.yml"
+
 
 # 1. --check --diff on the fresh configs (default callback, as an operator reads it).
 play check --check --diff

@@ -94,6 +94,31 @@ want_prosody() {
   esac
 }
 
+# Purge while prosody's config reads a credential of ours (prosody 13): the
+# .cred and the drop-in are kept, and the advice printed works once the
+# program is gone: reinstall, migrate --to config, purge again.
+purge_with_a_credential() {
+  local suite=$1 name=cred.internal.mydomain out
+  ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/root/$(basename "$deb")" >/dev/null
+  printf 'credential-secret-0123456789abcdef\n' >"$rootfs/root/cred.secret"
+  expect "$suite: add --secret-store credential" \
+    ct "$pkg" add "$name" --secret-store credential --secret-file /root/cred.secret
+  out=$(nsenter -t "$LEADER" -a env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$pkg" 2>&1)
+  expect "$suite: purge keeps the credential" sh -c "ls $rootfs/etc/$pkg/credentials/*.cred >/dev/null"
+  expect "$suite: the program is gone" test ! -e "$rootfs/usr/bin/$pkg"
+  expect "$suite: purge says to reinstall first, then migrate --to config" \
+    grep -q "apt install $pkg, then $pkg migrate --to config, then purge again" <<<"$out"
+  grep "$pkg: kept" <<<"$out" || true
+  ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/root/$(basename "$deb")" >/dev/null
+  expect "$suite: migrate --to config after the reinstall" ct "$pkg" migrate --to config
+  expect "$suite: the secret is back in prosody's config" \
+    grep -rq 'component_secret = "credential-secret-0123456789abcdef"' "$rootfs/etc/prosody/"
+  out=$(nsenter -t "$LEADER" -a env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$pkg" 2>&1)
+  expect "$suite: the second purge keeps nothing" test ! -e "$rootfs/etc/$pkg"
+  expect "$suite: the credentials drop-in is gone" \
+    test ! -e "$rootfs/etc/systemd/system/prosody.service.d/$pkg-credentials.conf"
+}
+
 run_suite() {
   local suite=$1 rootfs=$work/$1
   local prosody_v systemd_v systemd_major out rc check runtime pid cfg broken_line
@@ -228,6 +253,7 @@ run_suite() {
   expect "$suite: systemd forgot the drop-in" \
     sh -c "! nsenter -t $LEADER -a systemctl show -p DropInPaths --value prosody.service | grep -q $pkg"
   expect_eq "$suite: prosody's own files are untouched" "$(ct dpkg --verify prosody 2>&1)" ""
+  [ "$suite" != trixie ] || purge_with_a_credential "$suite"
   halt
   rm -rf "$rootfs" "$rootfs.boot.log"
 }

@@ -6,8 +6,12 @@
 # state directory, `systemctl restart prosody` passes the gate; rotation
 # (new accepted, old refused); `remove` leaves nothing behind with prosody
 # active; `migrate` both ways with handshakes before and after. In a booted
-# Debian 12 container (prosody 0.12): the refusal, nothing changed.
-#   bash tests/systemd/credentials.sh [SUITE...]   (default: trixie bookworm)
+# Debian 12 container (prosody 0.12): the refusal, nothing changed. In a
+# booted forky container (systemd 262, which refreshes credentials at a
+# reload): the first credential restarts (prosody started without any), then
+# rotation, migration and removal apply by reload with a component session
+# held open: same MainPID, no restart, the session still answering pings.
+#   bash tests/systemd/credentials.sh [SUITE...]   (default: trixie bookworm forky)
 # Needs root. Cleans up every process, cgroup and mount it creates.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,7 +41,109 @@ plaintext_in() {
 cfg=/etc/prosody/prosody.cfg.lua
 dropin=/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf
 
-for suite in ${@:-trixie bookworm}; do
+# held_start NAME SECRET_FILE: a component session held open in the
+# background, pinging localhost twice a second; held_stop ends it and
+# prints its count of answered pings (exit 0: every ping answered, the
+# session never dropped).
+held_start() {
+  rm -f "$work/held.stop"
+  HOLD_UNTIL=$work/held.stop nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 "$1" "$2" >"$work/held.out" 2>&1 &
+  HELD=$!
+  local i
+  for i in $(seq 1 50); do grep -q accepted "$work/held.out" && return 0; sleep 0.1; done
+  return 1
+}
+held_stop() {
+  touch "$work/held.stop"
+  wait "$HELD" && rc=0 || rc=$?
+  cat "$work/held.out"
+  return "$rc"
+}
+
+# systemd >= 260 (forky): credential changes by reload, sessions kept.
+refresh_by_reload() {
+  local s=$1 out rc pid restarts
+  expect "$s: systemd knows RefreshOnReload= (systemctl show prints it)" \
+    bash -c '[ -n "$(nsenter -t "$1" -a systemctl show -p RefreshOnReload prosody.service)" ]' _ "$LEADER"
+  # The first credential: prosody runs without any, so systemd has nothing to refresh.
+  out=$(ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/mgr.secret --secret-store credential --reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: the first credential (add --reload) exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: it restarts, and says why (started without any credential)" \
+    grep -q "restarting instead of reloading: .*started without any credential" <<<"$out"
+  expect "$s: the drop-in asks for RefreshOnReload=credentials" grep -qx 'RefreshOnReload=credentials' "$rootfs$dropin"
+  expect_eq "$s: systemd-analyze verify prosody.service prints nothing" "$(ct systemd-analyze verify prosody.service 2>&1)" ""
+  expect "$s: the handshake with the secret is accepted" accepted mgr.fog.test "$work/mgr.secret"
+
+  # A second credential component: prosody has credentials now, so a reload.
+  printf 'peer-secret-0123456789abcdef\n' >"$rootfs/root/peer.secret"
+  cp "$rootfs/root/peer.secret" "$work/"
+  pid=$(unit_prop MainPID)
+  restarts=$(unit_prop NRestarts)
+  out=$(ct fogbow-xmpp-ctl add peer.fog.test --secret-file /root/peer.secret --secret-store credential --reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: a second credential component (add --reload) exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: it does not restart" bash -c '! grep -q "restarting" <<<"$1"' _ "$out"
+  expect_eq "$s: MainPID unchanged by the add" "$(unit_prop MainPID)" "$pid"
+  expect "$s: its handshake is accepted" accepted peer.fog.test "$work/peer.secret"
+
+  # Rotation by reload, with a component connected throughout (another
+  # one: prosody refuses a second session of a connected component).
+  expect "$s: a component session is held open" held_start peer.fog.test "$work/peer.secret"
+  out=$(ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/rotated.secret --secret-store credential --replace --reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: rotate (add --replace --reload) exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: the rotation does not restart" bash -c '! grep -q "restarting" <<<"$1"' _ "$out"
+  expect_eq "$s: MainPID unchanged" "$(unit_prop MainPID)" "$pid"
+  expect_eq "$s: NRestarts unchanged" "$(unit_prop NRestarts)" "$restarts"
+  expect "$s: the new secret is accepted" accepted mgr.fog.test "$work/rotated.secret"
+  expect "$s: the old secret is refused" refused mgr.fog.test "$work/mgr.secret"
+  out=$(ct fogbow-xmpp-ctl status 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: status exits 0 (in sync)" "$rc" 0
+  expect "$s: status shows the held session connected" grep -Eq '^peer.fog.test +yes +yes +yes' <<<"$out"
+  expect "$s: the held session answered every ping across the rotation" held_stop
+
+  # A rotation not yet applied is a pending reload; reload applies it.
+  expect "$s: rotate back without applying (add --replace)" ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/mgr.secret --secret-store credential --replace
+  out=$(ct fogbow-xmpp-ctl status 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: status exits 4 with a reload pending" "$rc" 4
+  expect "$s: status says reload pending" grep -q "^mgr.fog.test .*reload pending.*fogbow-xmpp-ctl reload" <<<"$out"
+  out=$(ct fogbow-xmpp-ctl probe mgr.fog.test 2>&1) || true
+  expect "$s: probe's hint says a reload is pending" grep -q "a reload is pending.*run fogbow-xmpp-ctl reload" <<<"$out"
+  out=$(ct fogbow-xmpp-ctl doctor 2>&1 || true)
+  expect "$s: doctor says a reload is pending" grep -q "a reload is pending" <<<"$out"
+  out=$(ct fogbow-xmpp-ctl reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: reload exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect_eq "$s: the reload kept MainPID" "$(unit_prop MainPID)" "$pid"
+  out=$(ct fogbow-xmpp-ctl status 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: after the reload, status exits 0" "$rc" 0
+  expect "$s: the secret on disk is accepted" accepted mgr.fog.test "$work/mgr.secret"
+  expect "$s: the rotated one is refused" refused mgr.fog.test "$work/rotated.secret"
+
+  # Migration both ways, by reload.
+  expect "$s: add rdv.fog.test (a string in the config)" ct fogbow-xmpp-ctl add rdv.fog.test --secret-file /root/rdv.secret --reload
+  expect "$s: migrate --to credential rdv.fog.test --reload" ct fogbow-xmpp-ctl migrate --to credential rdv.fog.test --reload
+  expect "$s: rdv handshake accepted after migrating" accepted rdv.fog.test "$work/rdv.secret"
+  expect "$s: migrate --to config rdv.fog.test --reload" ct fogbow-xmpp-ctl migrate --to config rdv.fog.test --reload
+  expect "$s: rdv handshake accepted after migrating back" accepted rdv.fog.test "$work/rdv.secret"
+  expect_eq "$s: MainPID unchanged by the migrations" "$(unit_prop MainPID)" "$pid"
+
+  # Removal by reload.
+  out=$(ct fogbow-xmpp-ctl remove mgr.fog.test --reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: remove --reload exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: its handshake is refused (host-unknown or not-authorized)" \
+    bash -c 'grep -Eq "host-unknown|not-authorized" <<<"$1"' _ "$(hs mgr.fog.test "$work/mgr.secret")"
+  expect_eq "$s: MainPID unchanged by the removal" "$(unit_prop MainPID)" "$pid"
+  expect_eq "$s: NRestarts unchanged by the removal" "$(unit_prop NRestarts)" "$restarts"
+  expect "$s: the drop-in no longer loads its credential" bash -c '! grep -q "mgr.fog.test" "$1"' _ "$rootfs$dropin"
+  expect "$s: remove peer.fog.test --reload (the last credential)" ct fogbow-xmpp-ctl remove peer.fog.test --reload
+  expect "$s: the drop-in is gone (no credential left)" test ! -e "$rootfs$dropin"
+  expect_eq "$s: MainPID unchanged by the last removal" "$(unit_prop MainPID)" "$pid"
+}
+
+for suite in ${@:-trixie bookworm forky}; do
   echo "== $suite"
   rootfs=$work/$suite
   make_root "$suite" "$rootfs"
@@ -64,6 +170,12 @@ for suite in ${@:-trixie bookworm}; do
     expect_eq "$s: migrate --to credential is refused (exit 1)" "$rc" 1
     expect "$s: the config is unchanged" cmp -s "$work/before.cfg" "$rootfs$cfg"
     expect "$s: no credentials directory, no drop-in" test ! -e "$rootfs/etc/fogbow-xmpp-ctl/credentials" -a ! -e "$rootfs$dropin"
+    halt
+    continue
+  fi
+
+  if [ "$suite" = forky ]; then
+    refresh_by_reload "$s"
     halt
     continue
   fi
@@ -98,6 +210,9 @@ for suite in ${@:-trixie bookworm}; do
   out=$(ct fogbow-xmpp-ctl add mgr.fog.test --secret-file /root/rotated.secret --replace --reload 2>&1) && rc=0 || rc=$?
   expect_eq "$s: rotate (add --replace --reload) exits 0" "$rc" 0
   [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: systemd $(root_systemd "$rootfs"): the rotation restarts, and says why" \
+    grep -q "restarting instead of reloading: .*RefreshOnReload= came in systemd 260" <<<"$out"
+  expect "$s: the drop-in has no RefreshOnReload= (this systemd does not know it)" bash -c '! grep -q RefreshOnReload "$1"' _ "$rootfs$dropin"
   expect "$s: the new secret is accepted" accepted mgr.fog.test "$work/rotated.secret"
   expect "$s: the old secret is refused" refused mgr.fog.test "$work/mgr.secret"
 

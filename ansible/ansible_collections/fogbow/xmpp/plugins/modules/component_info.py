@@ -134,13 +134,21 @@ status:
   type: dict
   contains:
     components:
-      description: Per external component, C(name), C(in_file), C(active), C(connected).
+      description: Per external component, C(name), C(in_file), C(active), C(connected), C(restart_pending).
       type: list
       elements: dict
       returned: always
     in_sync:
-      description: Whether the file and the running server agree.
+      description:
+        - Whether the file and the running server agree.
+        - Also false while a credential written since prosody started waits for the restart that applies it
+          (RV(status.restart_pending) names it).
       type: bool
+      returned: always
+    restart_pending:
+      description: The credentials (C(component), C(credential)) on disk that the running prosody has not loaded yet.
+      type: list
+      elements: dict
       returned: always
 msg:
   description: The tool's message, on failure.

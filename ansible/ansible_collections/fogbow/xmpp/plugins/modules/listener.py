@@ -18,7 +18,7 @@ description:
   - Existing global definitions (and the legacy C(component_interface)/C(component_port)) are replaced in place;
     ones misplaced under a C(VirtualHost) or C(Component), which prosody never reads, are moved to the global
     section (the tool says what it moved).
-  - Idempotent; check mode runs the tool with C(--dry-run); C(--diff) shows its diff, every string masked.
+  - Idempotent; check mode runs the tool with C(--dry-run); C(--diff) shows its diff, every string but names and listening addresses masked.
   - prosody opens its listeners only when it starts, so a change needs a restart (I(apply=restart)).
 author:
   - fogbow-xmpp-ctl developers (@fogbow)
@@ -137,7 +137,7 @@ listener:
       elements: dict
       returned: always
 diff:
-  description: The tool's unified diff, every string masked; with C(--diff).
+  description: The tool's unified diff, every string but names and listening addresses masked; with C(--diff).
   returned: when in diff mode and something changes
   type: dict
   contains:
