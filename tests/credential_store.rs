@@ -451,6 +451,12 @@ fn prosody_0_12_refuses_credentials_and_changes_nothing() {
     }
     let version = std::fs::read_to_string("/usr/lib/prosody/prosody.version").unwrap_or_default();
     if !version.starts_with("0.12") {
+        // Nothing here to refuse: under FXC_REQUIRE_REAL the test must
+        // prove its name, so a host with another prosody fails it.
+        assert!(
+            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+            "prosody {version} is not 0.12: run this on a Debian 12 host (tests/systemd/credentials.sh tests the refusal in a container)"
+        );
         eprintln!(
             "prosody {version} is not 0.12: the refusal is tested in tests/systemd/credentials.sh"
         );

@@ -38,6 +38,9 @@ fn an_existing_clash_between_spellings_moves_with_the_edit() {
     let secret = s.secret("zyxwvutsrqponmlkjihgf");
     let o = s.run(&["remove", "x.example"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let clash = format!("VirtualHost \"A.example\"\n\nComponent \"a.example\"\n{SECRET}");
+    assert_eq!(s.read("prosody.cfg.lua"), clash);
+    assert!(stderr(&o).contains("removed x.example"), "{}", stderr(&o));
     let o = s.run(&[
         "add",
         "b.example",
@@ -45,6 +48,15 @@ fn an_existing_clash_between_spellings_moves_with_the_edit() {
         secret.to_str().unwrap(),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        format!(
+            "{clash}\nComponent \"b.example\"\n\tcomponent_secret = \"zyxwvutsrqponmlkjihgf\"\n"
+        )
+    );
+    assert!(stderr(&o).contains("added b.example"), "{}", stderr(&o));
+    // The clash the config had is not reported as the edit's doing.
+    assert!(!stderr(&o).contains("host-clash"), "{}", stderr(&o));
 }
 
 /// Errors the config has keep their place in `check` after such an edit.
