@@ -57,8 +57,8 @@ fn a_config_that_does_not_load_is_a_load_error_with_its_diagnostics() {
     let s = Scratch::new("errors-load");
     let cfg = s.config("Component \"a.example\"\n  component_secret = \n");
     let ctx = context(&s, &cfg);
-    // A read-only operation reads what parses, the breakage in its result
-    // (issue 13); an edit is refused with a load error.
+    // A read-only operation reads what parses, the breakage in its result;
+    // an edit is refused with a load error.
     let l = ops::list(&ctx, false).unwrap();
     assert!(
         l.breakage.broken && l.breakage.diagnostics[0].line == 3,
