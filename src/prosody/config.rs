@@ -563,8 +563,9 @@ fn expand_include(
 }
 
 /// prosody's `glob_to_pattern`: `*` is any run of bytes, `?` any one byte,
-/// the rest literal.
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+/// the rest literal (also fnmatch's, as systemd's `ImportCredential=` uses
+/// it). The one glob of the crate: linear in the pattern times the name.
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     glob_match_counting(pattern, name).0
 }
 

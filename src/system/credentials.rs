@@ -294,27 +294,22 @@ pub struct LoadCredential {
     pub path: PathBuf,
 }
 
-/// The `LoadCredentialEncrypted=` lines of a unit file or drop-in (an empty
-/// assignment resets the list, as systemd reads it).
+/// The `LoadCredentialEncrypted=NAME:PATH` entries of a unit file or
+/// drop-in, read by the one unit-file parser
+/// ([`ServiceCredentials::parse`](super::unit_credentials::ServiceCredentials::parse)),
+/// so with systemd's rules: `[Service]` only, continuation lines, quotes,
+/// and an empty assignment resetting the list.
 pub fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let Some(value) = line.strip_prefix("LoadCredentialEncrypted=") else {
-            continue;
-        };
-        if value.is_empty() {
-            out.clear();
-            continue;
-        }
-        if let Some((name, path)) = value.split_once(':') {
-            out.push(LoadCredential {
-                name: name.to_string(),
-                path: PathBuf::from(path),
-            });
-        }
-    }
-    out
+    use super::unit_credentials::{ServiceCredentials, Source};
+    let mut unit = ServiceCredentials::default();
+    unit.parse(text);
+    unit.load
+        .into_iter()
+        .filter_map(|e| match e.source {
+            Source::Encrypted(Some(path)) => Some(LoadCredential { name: e.name, path }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why a reload cannot hand the running prosody a changed credential, so
