@@ -9,9 +9,9 @@
 //! `Credential()` reads it. Plaintext passes only through pipes: standard
 //! input of `systemd-creds encrypt`, standard output of `decrypt`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+use super::run::{Failure, Run};
 
 use crate::Error;
 
@@ -180,12 +180,9 @@ pub fn prosody_support() -> Result<(), String> {
 /// Which key `encrypt` binds to: `host+tpm2` where a TPM2 is usable
 /// (`systemd-creds has-tpm2` exits 0), else `host`.
 pub fn key() -> &'static str {
-    let tpm2 = Command::new("systemd-creds")
-        .arg("has-tpm2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let tpm2 = Run::new("systemd-creds", &["has-tpm2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if tpm2 {
         "host+tpm2"
     } else {
@@ -195,12 +192,9 @@ pub fn key() -> &'static str {
 
 /// Whether `systemd-creds` is installed.
 pub fn available() -> bool {
-    Command::new("systemd-creds")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    Run::new("systemd-creds", &["--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Encrypts `secret` as credential `name` with [`key`]: the `.cred` file's
@@ -208,13 +202,13 @@ pub fn available() -> bool {
 pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, String> {
     let key = key();
     pipe(
-        Command::new("systemd-creds").args([
+        &[
             "encrypt",
             &format!("--name={name}"),
             &format!("--with-key={key}"),
             "-",
             "-",
-        ]),
+        ],
         secret,
     )
     .map_err(|e| format!("systemd-creds cannot encrypt the credential {name}: {e}"))
@@ -231,11 +225,7 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
             crate::secret::plain_io(&e)
         )
     })?;
-    pipe(
-        Command::new("systemd-creds").args(["decrypt", &format!("--name={name}"), "-", "-"]),
-        &bytes,
-    )
-    .map_err(|e| {
+    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], &bytes).map_err(|e| {
         format!(
             "systemd-creds cannot decrypt {} as the credential {name}: {e}",
             cred.display()
@@ -246,33 +236,23 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
 /// Decrypts the `.cred` bytes `cred` of credential `name` (not yet on disk:
 /// an edit's prepared credential), in memory only.
 pub fn decrypt_bytes(name: &str, cred: &[u8]) -> Result<Vec<u8>, String> {
-    pipe(
-        Command::new("systemd-creds").args(["decrypt", &format!("--name={name}"), "-", "-"]),
-        cred,
-    )
-    .map_err(|e| format!("systemd-creds cannot decrypt the credential {name}: {e}"))
+    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], cred)
+        .map_err(|e| format!("systemd-creds cannot decrypt the credential {name}: {e}"))
 }
 
-/// Runs `cmd` with `input` on its standard input; its standard output, or
-/// its standard error as the message.
-fn pipe(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run systemd-creds: {}", crate::secret::plain_io(&e)))?;
-    // Written from a thread: a child that answers before reading it all
-    // must not deadlock us on a full pipe.
-    let mut stdin = child.stdin.take().expect("piped");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("systemd-creds: {}", crate::secret::plain_io(&e)))?;
-    let _ = writer.join();
+/// Runs `systemd-creds` with `args` and `input` on its standard input;
+/// its standard output, or its standard error as the message.
+fn pipe(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
+    let out = Run::new("systemd-creds", args)
+        .input(input)
+        .output()
+        .map_err(|e| match e.failure {
+            Failure::Spawn(io) => {
+                format!("cannot run systemd-creds: {}", crate::secret::plain_io(&io))
+            }
+            Failure::Wait(io) => format!("systemd-creds: {}", crate::secret::plain_io(&io)),
+            Failure::Timeout(_) => e.to_string(),
+        })?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
