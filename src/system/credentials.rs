@@ -161,11 +161,7 @@ pub fn prosody_support() -> Result<(), String> {
     };
     // The same file in 0.12 and 13 (13 loads it as prosody.core.configmanager).
     let cm = installed.lib.join("core/configmanager.lua");
-    let text = std::fs::read(&cm).unwrap_or_default();
-    if text
-        .windows(b"set_credentials_directory".len())
-        .any(|w| w == b"set_credentials_directory")
-    {
+    if installed.has_credentials() {
         return Ok(());
     }
     let version = std::fs::read_to_string(installed.lib.join("prosody.version"))
