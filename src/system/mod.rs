@@ -3,12 +3,14 @@
 //! structured records, the audit trail), a real XEP-0114 handshake against
 //! the running server ([`probe`]), the install guide's checklist
 //! ([`doctor`]), and systemd's encrypted credentials ([`credentials`]; which
-//! ones prosody.service gets: [`unit_credentials`]).
+//! ones prosody.service gets: [`unit_credentials`]). Every program is run
+//! through [`run`]: one runner, with a deadline and a typed error.
 
 pub mod credentials;
 pub mod doctor;
 pub mod journal;
 pub mod probe;
+pub(crate) mod run;
 pub mod running;
 pub mod service;
 pub mod unit_credentials;
