@@ -1,4 +1,4 @@
-//! Secrets kept out of the config (issue 14): a component's secret in an
+//! Secrets kept out of the config: a component's secret in an
 //! encrypted systemd credential, `component_secret =
 //! Credential("fogbow-xmpp-ctl.NAME")` in the config, and our drop-in for
 //! prosody.service with one `LoadCredentialEncrypted=` line per credential
@@ -124,7 +124,7 @@ pub(super) struct ReadAt {
 
 /// The credentials of ours the config reads, each with the first place
 /// that reads it.
-pub(super) fn referenced(set: &ConfigSet) -> BTreeMap<String, ReadAt> {
+fn referenced(set: &ConfigSet) -> BTreeMap<String, ReadAt> {
     let mut out = BTreeMap::new();
     for h in set.hosts().filter(|h| h.is_external()) {
         let Some(value) = h.secret() else { continue };
@@ -544,7 +544,7 @@ pub(super) fn plan_literal(
 /// credentials `after` reads (removed when it reads none). Refuses an edit
 /// that leaves the config reading a credential whose file is gone, unless
 /// it was gone already (that breakage is not the edit's).
-pub(super) fn sync(
+fn sync(
     ctx: &Context,
     before: &BTreeMap<String, ReadAt>,
     after: &ConfigSet,
@@ -652,7 +652,7 @@ pub(super) type PreparedSys = (safe_write::Prepared, Option<Vec<u8>>);
 /// Prepares the files of ours for [`safe_write::commit_all`]: the
 /// credentials directory (root `0700`, made if missing) and each `.cred`
 /// (`0600`); the drop-in's directory (`0755`) and the drop-in (`0644`).
-pub(super) fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSys>, Error> {
+fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSys>, Error> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
         let (dir, dir_mode, file_mode, what) = match f.kind {
@@ -684,6 +684,203 @@ pub(super) fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSy
         }
     }
     Ok(out)
+}
+
+/// The credential store at the edit pipeline's stages: [`Store::before`]
+/// (the config as loaded), [`Store::after`] (the edited config), then,
+/// for an edit that is written, [`StoreEdit::before_commit`],
+/// [`StoreEdit::prepare`] and [`StoreEdit::committed`].
+pub(super) struct Store {
+    /// The credentials the config read before the edit.
+    refs_before: BTreeMap<String, ReadAt>,
+    /// Where the edited component's secret was before the edit.
+    state_before: SecretState,
+    /// Notes of the scrubs a kill left pending, finished under the lock.
+    notes: Vec<String>,
+}
+
+/// A string secret leaving the config, and the credential it goes to.
+type Leaving = (Vec<u8>, String);
+
+/// The credential store's part of one edit, once the edited config is known.
+pub(super) struct StoreEdit {
+    /// Our files outside the config, in step with the edited config.
+    system: Vec<SysFile>,
+    /// Those files as the outcome reports them, described before the commit
+    /// (which would make every `.cred` read as replaced).
+    pub files: Vec<SysFileChange>,
+    /// The edited component's secret is a string in the edited config.
+    pub literal_after: bool,
+    /// Notes so far (the pending scrubs finished before the plan).
+    pub notes: Vec<String>,
+    /// A string secret that leaves the config for a credential, which the
+    /// backups must then not keep.
+    scrub: Option<Leaving>,
+    /// The credential holds a new string, not the one that left.
+    rotated: bool,
+    /// Which way the secret moved, as the edit record says.
+    pub moved: Option<&'static str>,
+    /// The old string, encrypted beside the backups (a rotation's).
+    pub old_secret: Option<String>,
+    /// A credential prosody reads changed: a restart, unless a reload refreshes it.
+    pub restart_needed: bool,
+}
+
+impl Store {
+    /// Before the plan: a scrub a kill interrupted is finished first
+    /// (under the lock; a dry run does not), and what the config reads now
+    /// is kept, to compare with the edited config.
+    pub(super) fn before(ctx: &Context, set: &ConfigSet, name: &str, dry_run: bool) -> Store {
+        let notes = match dry_run {
+            true => Vec::new(),
+            false => finish_pending_scrubs(ctx, set),
+        };
+        Store {
+            refs_before: referenced(set),
+            state_before: secret_state(set, name),
+            notes,
+        }
+    }
+
+    /// The edited config `after`: our files made to agree with it
+    /// ([`sync`]), and what the secret's move asks of the commit. A string
+    /// secret that leaves the config for a credential is a move when the
+    /// credential holds that very string (an undo decrypts it back), a
+    /// rotation when it holds a new one (the old string is then kept
+    /// encrypted beside the backups, for the undo).
+    pub(super) fn after(
+        self,
+        ctx: &Context,
+        name: &str,
+        after: &ConfigSet,
+        planned: Vec<SysFile>,
+    ) -> Result<StoreEdit, Error> {
+        let system = sync(ctx, &self.refs_before, after, planned)?;
+        let state_after = secret_state(after, name);
+        // A new or rotated credential, or one the drop-in newly loads.
+        let changed = system.iter().any(|f| match f.kind {
+            SysKind::Credential => matches!(f.change, SysChange::Write(_)),
+            SysKind::DropIn => loads_more(f),
+        });
+        let (moved, scrub, rotated) = match (self.state_before, &state_after) {
+            (SecretState::Literal(s), SecretState::Ours(c)) => {
+                let is_move = holds(&system, c, &s);
+                (
+                    is_move.then_some("to-credential"),
+                    Some((s, c.clone())),
+                    !is_move,
+                )
+            }
+            (SecretState::Ours(_), SecretState::Literal(_)) => (Some("to-config"), None, false),
+            _ => (None, None, false),
+        };
+        Ok(StoreEdit {
+            restart_needed: changed && credentials::reload_refreshes().is_err(),
+            literal_after: matches!(state_after, SecretState::Literal(_)),
+            notes: self.notes,
+            files: system.iter().map(SysFile::describe).collect(),
+            system,
+            scrub,
+            rotated,
+            moved,
+            old_secret: None,
+        })
+    }
+}
+
+impl StoreEdit {
+    /// Before the commit that makes the backups hold the old string: a
+    /// scrub is marked, so a kill before it is done is finished by the next
+    /// edit; a rotation's old string is kept encrypted first.
+    pub(super) fn before_commit(&mut self, ctx: &Context, main_real: &Path) -> Result<(), Error> {
+        let backups = safe_write::Backups {
+            dir: ctx.settings.backup_dir.clone(),
+            keep: ctx.settings.backups,
+        };
+        let (Some((old, cred)), true) = (&self.scrub, backups.keep > 0) else {
+            return Ok(());
+        };
+        if self.rotated {
+            let sealed = credentials::encrypt(cred, old).map_err(Error::Service)?;
+            self.old_secret = Some(safe_write::write_old_secret(&backups, main_real, &sealed)?);
+        }
+        safe_write::mark_scrub(&backups, cred)?;
+        Ok(())
+    }
+
+    /// Our files prepared (see [`prepare`]), in the two groups renamed
+    /// before and after the config's files: the order that is safe if we
+    /// are killed between two renames. New credentials and the drop-in
+    /// that loads them go first, the credentials the config no longer
+    /// reads last (an extra credential is harmless; a missing one keeps
+    /// prosody from starting).
+    pub(super) fn prepare(
+        &self,
+        ctx: &Context,
+    ) -> Result<(Vec<PreparedSys>, Vec<PreparedSys>), Error> {
+        let (mut first, mut last) = (Vec::new(), Vec::new());
+        for (p, f) in prepare(ctx, &self.system)?.into_iter().zip(&self.system) {
+            let before_config = match (f.kind, &p.1) {
+                (_, None) => false,
+                (SysKind::Credential, Some(_)) => true,
+                // The drop-in goes first when it loads a credential it did not
+                // (the config is about to read it), last when it only drops some.
+                (SysKind::DropIn, Some(_)) => loads_more(f),
+            };
+            match before_config {
+                true => first.push(p),
+                false => last.push(p),
+            }
+        }
+        Ok((first, last))
+    }
+
+    /// After the commit: systemd reads a changed drop-in at daemon-reload
+    /// (then at prosody's next start), and the old string, now only in
+    /// backups, is scrubbed there. Returns notes.
+    pub(super) fn committed(&mut self, ctx: &Context, after: &ConfigSet) -> Vec<String> {
+        let mut notes = Vec::new();
+        let drop_in_changed = self.system.iter().any(|f| f.kind == SysKind::DropIn);
+        if drop_in_changed && crate::service::systemd_running() {
+            if let Err(e) = crate::service::daemon_reload() {
+                notes.push(format!(
+                    "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
+                    ctx.settings.credentials_drop_in.display()
+                ));
+            }
+        }
+        if let Some((secret, cred)) = self.scrub.take() {
+            let left = scrub(ctx, &secret, &cred, after);
+            if left.is_empty() {
+                safe_write::scrub_done(&ctx.settings.backup_dir, &cred);
+            }
+            notes.extend(left);
+        }
+        notes
+    }
+}
+
+/// Whether this edit's drop-in loads a credential the one on disk does not.
+fn loads_more(f: &SysFile) -> bool {
+    let SysChange::Write(new) = &f.change else {
+        return false;
+    };
+    let old = std::fs::read_to_string(&f.path).unwrap_or_default();
+    let old = credentials::parse_drop_in(&old);
+    credentials::parse_drop_in(&String::from_utf8_lossy(new))
+        .iter()
+        .any(|l| !old.contains(l))
+}
+
+/// Whether this edit's new credential `cred` holds `secret` (decrypted in
+/// memory; a dry run writes no credential, so it never does).
+fn holds(system: &[SysFile], cred: &str, secret: &[u8]) -> bool {
+    system.iter().any(|f| {
+        f.kind == SysKind::Credential
+            && f.path.file_stem().is_some_and(|n| n == cred)
+            && matches!(&f.change, SysChange::Write(b)
+                if !b.is_empty() && credentials::decrypt_bytes(cred, b).is_ok_and(|p| p == secret))
+    })
 }
 
 /// Whether any string literal of `text` reads as `secret`.
@@ -734,7 +931,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Finishes the scrubs a kill (or a failure) left pending: each marked
 /// credential is decrypted (root) and [`scrub`] runs again; its marker goes
 /// once nothing is left to report. Returns notes.
-pub(super) fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
+fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
     let dir = &ctx.settings.backup_dir;
     let mut notes = Vec::new();
     for cred in safe_write::pending_scrubs(dir) {
@@ -753,7 +950,7 @@ pub(super) fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<Strin
     notes
 }
 
-pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
+fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
     if after
         .files
         .iter()
