@@ -593,6 +593,15 @@ fn sync(
     }
     // The drop-in is always the one the config implies, whatever the plan said.
     planned.retain(|f| f.kind != SysKind::DropIn);
+    planned.extend(drop_in_change(ctx, &now)?);
+    Ok(planned)
+}
+
+/// The change of our drop-in that makes it load exactly the credentials
+/// `now` names (removed when it names none); `None` when it already does.
+fn drop_in_change(ctx: &Context, now: &BTreeMap<String, ReadAt>) -> Result<Option<SysFile>, Error> {
+    let dir = &ctx.settings.credentials_dir;
+    let drop_in = &ctx.settings.credentials_drop_in;
     let lines: Vec<LoadCredential> = now
         .keys()
         .map(|n| LoadCredential {
@@ -615,14 +624,11 @@ fn sync(
         (None, Some(_)) => Some(SysChange::Delete),
         (None, None) => None,
     };
-    if let Some(change) = change {
-        planned.push(SysFile {
-            path: drop_in.clone(),
-            kind: SysKind::DropIn,
-            change,
-        });
-    }
-    Ok(planned)
+    Ok(change.map(|change| SysFile {
+        path: drop_in.clone(),
+        kind: SysKind::DropIn,
+        change,
+    }))
 }
 
 /// Refuses an edit after which the config reads a credential name that
@@ -999,8 +1005,15 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Str
             ));
         }
     }
+    rehash_records(&records, &rehash, &mut notes);
+    notes
+}
+
+/// Each edit record's hash of a backup's bytes follows the scrub that
+/// rewrote it (`rehash`: old hash to new), so `restore --undo` keeps working.
+fn rehash_records(records: &[PathBuf], rehash: &BTreeMap<String, String>, notes: &mut Vec<String>) {
     for r in records {
-        let Ok(bytes) = safe_write::read_backup(&r) else {
+        let Ok(bytes) = safe_write::read_backup(r) else {
             continue;
         };
         let Ok(mut rec) = serde_json::from_slice::<safe_write::EditRecord>(&bytes) else {
@@ -1015,7 +1028,7 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Str
         }
         if changed {
             let text = serde_json::to_vec_pretty(&rec).expect("serialisable");
-            if let Err(e) = safe_write::rewrite_backup(&r, &text) {
+            if let Err(e) = safe_write::rewrite_backup(r, &text) {
                 notes.push(format!(
                     "the edit record {} was not updated: {e}",
                     r.display()
@@ -1023,7 +1036,6 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Str
             }
         }
     }
-    notes
 }
 
 #[cfg(test)]
