@@ -18,7 +18,14 @@
 //! credential, the backups that still hold the old string are rewritten
 //! with the `Credential()` form ([`scrub`]): the encrypted file is then
 //! the only copy. A backup where the secret also appears otherwise (in a
-//! comment) is deleted.
+//! comment) is deleted. A scrub is marked pending in the backup directory
+//! before the commit that makes the backups hold the string, so a kill
+//! before it is done leaves it to the next edit.
+//!
+//! The edit pipeline knows none of this: it calls the store at its stages
+//! through [`Store`] (before the plan, after the edit) and [`StoreEdit`]
+//! (before the commit, the files to rename around the config's, after the
+//! commit).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -810,7 +817,7 @@ impl StoreEdit {
             let sealed = credentials::encrypt(cred, old).map_err(Error::Service)?;
             self.old_secret = Some(safe_write::write_old_secret(&backups, main_real, &sealed)?);
         }
-        safe_write::mark_scrub(&backups, cred)?;
+        mark_scrub(&backups, cred)?;
         Ok(())
     }
 
@@ -858,7 +865,7 @@ impl StoreEdit {
         if let Some((secret, cred)) = self.scrub.take() {
             let left = scrub(ctx, &secret, &cred, after);
             if left.is_empty() {
-                safe_write::scrub_done(&ctx.settings.backup_dir, &cred);
+                scrub_done(&ctx.settings.backup_dir, &cred);
             }
             notes.extend(left);
         }
@@ -927,20 +934,40 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// After a component's secret moved from the config into credential
-/// `cred`: every backup that holds it as a string gets `Credential("cred")`
-/// in its place (a backup that still holds it otherwise, say in a
-/// comment, is deleted), and each edit record's hash of such a backup's
-/// bytes follows, so `restore --undo` keeps working. Not done while the
-/// live config still holds the secret as a string (another component's):
-/// then it is not a secret the backups alone hold. Returns notes.
+/// Prefix of a pending-scrub marker in the backup directory; the rest of
+/// its name is the credential whose secret the backups may still hold.
+const SCRUB_PENDING: &str = "fogbow-xmpp-ctl.scrub-pending.";
+
+/// Marks, before a move's commit, that the backups of the config may hold
+/// the secret of credential `cred` in plaintext until they are scrubbed:
+/// removed by [`scrub_done`]; one a kill left behind is found by
+/// [`pending_scrubs`] and finished by the next edit.
+fn mark_scrub(b: &safe_write::Backups, cred: &str) -> Result<(), Error> {
+    let marker = format!("{SCRUB_PENDING}{cred}");
+    Ok(safe_write::put_marker(
+        b,
+        &marker,
+        "mark a pending scrub in",
+    )?)
+}
+
+/// The credentials whose scrub a marker says is still to do.
+fn pending_scrubs(dir: &Path) -> Vec<String> {
+    safe_write::markers(dir, SCRUB_PENDING)
+}
+
+/// The scrub for `cred` is done: its marker goes.
+fn scrub_done(dir: &Path, cred: &str) {
+    safe_write::remove_marker(dir, &format!("{SCRUB_PENDING}{cred}"));
+}
+
 /// Finishes the scrubs a kill (or a failure) left pending: each marked
 /// credential is decrypted (root) and [`scrub`] runs again; its marker goes
 /// once nothing is left to report. Returns notes.
 fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
     let dir = &ctx.settings.backup_dir;
     let mut notes = Vec::new();
-    for cred in safe_write::pending_scrubs(dir) {
+    for cred in pending_scrubs(dir) {
         let path = credentials::cred_path_in(&ctx.settings.credentials_dir, &cred);
         let Ok(secret) = credentials::decrypt(&cred, &path) else {
             // Its credential is gone (or not ours to read): nothing can say
@@ -949,13 +976,20 @@ fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
         };
         let left = scrub(ctx, &secret, &cred, set);
         if left.is_empty() {
-            safe_write::scrub_done(dir, &cred);
+            scrub_done(dir, &cred);
         }
         notes.extend(left);
     }
     notes
 }
 
+/// After a component's secret moved from the config into credential
+/// `cred`: every backup that holds it as a string gets `Credential("cred")`
+/// in its place (a backup that still holds it otherwise, say in a
+/// comment, is deleted), and each edit record's hash of such a backup's
+/// bytes follows, so `restore --undo` keeps working. Not done while the
+/// live config still holds the secret as a string (another component's):
+/// then it is not a secret the backups alone hold. Returns notes.
 fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
     if after
         .files
