@@ -735,8 +735,8 @@ pub(super) struct StoreEdit {
     pub moved: Option<&'static str>,
     /// The old string, encrypted beside the backups (a rotation's).
     pub old_secret: Option<String>,
-    /// A credential prosody reads changed: a restart, unless a reload refreshes it.
-    pub restart_needed: bool,
+    /// A new or rotated credential, or one the drop-in newly loads.
+    changed: bool,
 }
 
 impl Store {
@@ -770,7 +770,6 @@ impl Store {
     ) -> Result<StoreEdit, Error> {
         let system = sync(ctx, &self.refs_before, after, planned)?;
         let state_after = secret_state(after, name);
-        // A new or rotated credential, or one the drop-in newly loads.
         let changed = system.iter().any(|f| match f.kind {
             SysKind::Credential => matches!(f.change, SysChange::Write(_)),
             SysKind::DropIn => loads_more(f),
@@ -788,7 +787,7 @@ impl Store {
             _ => (None, None, false),
         };
         Ok(StoreEdit {
-            restart_needed: changed && credentials::reload_refreshes().is_err(),
+            changed,
             literal_after: matches!(state_after, SecretState::Literal(_)),
             notes: self.notes,
             files: system.iter().map(SysFile::describe).collect(),
@@ -802,6 +801,13 @@ impl Store {
 }
 
 impl StoreEdit {
+    /// A credential prosody reads changed: a restart, unless a reload
+    /// refreshes it. Asked when the outcome is made: after the commit, that
+    /// is after the drop-in's daemon-reload.
+    pub(super) fn restart_needed(&self) -> bool {
+        self.changed && credentials::reload_refreshes().is_err()
+    }
+
     /// Before the commit that makes the backups hold the old string: a
     /// scrub is marked, so a kill before it is done is finished by the next
     /// edit; a rotation's old string is kept encrypted first.

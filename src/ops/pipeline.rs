@@ -184,7 +184,7 @@ impl Head {
             .collect();
         EditOutcome {
             credential_files: store.files.clone(),
-            restart_needed: store.restart_needed,
+            restart_needed: store.restart_needed(),
             ..self.outcome(true, backup, diff, warnings, notes, deleted)
         }
     }
