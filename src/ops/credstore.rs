@@ -33,12 +33,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::plan::{self, Change, Plan};
-use super::{Action, Context, Error};
+use super::{Action, Context, EditOptions, Error};
 use crate::config::ConfigSet;
 use crate::credentials::{self, LoadCredential};
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
 use crate::safe_write;
+use crate::settings::SecretStore;
 
 /// A file of ours outside the config that an edit writes or removes.
 pub(super) struct SysFile {
@@ -336,6 +337,29 @@ fn plan_rotate(
             kind: SysKind::Credential,
             change: SysChange::Write(cred_bytes),
         }],
+    ))
+}
+
+/// The plan of `add`: into our credential when the secret store (the
+/// option's, else the settings') is `credential`, or when the secret
+/// already is in one (rotated by --replace whatever the store: moving it
+/// back is `migrate --to config`); else a string in the config.
+pub(super) fn plan_add_in_store(
+    ctx: &Context,
+    set: &ConfigSet,
+    name: &str,
+    secret: &[u8],
+    file: Option<&Path>,
+    opts: EditOptions,
+) -> Result<(Plan, Vec<SysFile>), Error> {
+    let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
+    let in_credential = matches!(secret_state(set, name), SecretState::Ours(_));
+    if store == SecretStore::Credential || in_credential {
+        return plan_add(ctx, set, name, secret, opts.replace, file, opts.dry_run);
+    }
+    Ok((
+        plan::add(set, name, secret, opts.replace, file)?,
+        Vec::new(),
     ))
 }
 
