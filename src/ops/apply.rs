@@ -186,11 +186,10 @@ fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, String> {
 /// until each activated one is known to the server. Returns what it did.
 pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
     let file = file_components(ctx)?;
-    let want = &file.names;
     let have = running::hosts().map_err(shell_error)?;
     let mut said = Vec::new();
     let mut activated = Vec::new();
-    for name in want {
+    for name in &file.names {
         match have.iter().find(|h| key(&h.name) == *name) {
             Some(h) if h.is_external() => {}
             Some(h) => said.push(format!(
@@ -198,91 +197,104 @@ pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
                 h.kind.as_deref().unwrap_or("VirtualHost")
             )),
             None => {
-                // The reload is a signal: wait until prosody has read the
-                // file that declares it, then activate.
-                let end = deadline(ctx);
-                loop {
-                    match running::loaded_as_component(name) {
-                        Ok(true) => break,
-                        Ok(false) if Instant::now() < end => {
-                            std::thread::sleep(Duration::from_millis(100))
-                        }
-                        Ok(false) => {
-                            return Err(Error::Service(format!(
-                                "{name} is not an external component in the config the running prosody has loaded, {} s after the reload (apply_timeout_secs): see journalctl -u prosody",
-                                ctx.settings.apply_timeout_secs
-                            )))
-                        }
-                        Err(e) => return Err(shell_error(e)),
-                    }
-                }
-                crate::service::set_active(name, true).map_err(|e| {
-                    Error::Service(format!("{name} is not active in the running prosody: {e}; run fogbow-xmpp-ctl restart"))
-                })?;
+                activate(ctx, name)?;
                 activated.push(name.clone());
             }
         }
     }
     for h in have.iter().filter(|h| h.is_external()) {
-        if !want.contains(&key(&h.name)) {
-            if !file.complete {
-                said.push(format!(
-                    "{} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression",
-                    h.name
-                ));
-                continue;
-            }
-            crate::service::set_active(&h.name, false).map_err(|e| {
-                Error::Service(format!(
-                    "{} is still active in the running prosody: {e}; run fogbow-xmpp-ctl restart",
-                    h.name
-                ))
-            })?;
-            said.push(format!(
-                "deactivated {} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts",
-                h.name
-            ));
+        if !file.names.contains(&key(&h.name)) {
+            said.push(deactivate(&file, &h.name)?);
         }
     }
     if !activated.is_empty() {
-        let set = load_config(&ctx.config)?;
-        let l = crate::listener::effective(&set).map_err(Error::refused)?;
-        let (host, port) = (l.local_address(), l.ports.first().copied());
-        let end = deadline(ctx);
-        let mut unknown = Vec::new();
-        for name in &activated {
-            let Some(port) = port else { break };
-            // A wrong secret on purpose: prosody answers not-authorized for
-            // a known component and never disconnects a live session for it.
-            loop {
-                let o =
-                    crate::probe::handshake(&host, port, name, b"fogbow-xmpp-ctl readiness probe");
-                let known = !matches!(
-                    o,
-                    crate::probe::Outcome::HostUnknown | crate::probe::Outcome::ConnectionError(_)
-                );
-                if known {
-                    break;
-                }
-                if Instant::now() >= end {
-                    unknown.push(format!("{name} ({o:?})"));
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(Error::Service(format!(
-                "activated, but not known to the running prosody after {} s (apply_timeout_secs): {}; run fogbow-xmpp-ctl restart",
-                ctx.settings.apply_timeout_secs,
-                unknown.join(", ")
-            )));
-        }
+        await_known(ctx, &activated)?;
         for name in &activated {
             said.push(format!("activated {name} in the running prosody"));
         }
     }
     Ok(said)
+}
+
+/// Activates `name` once the running prosody has read the file that
+/// declares it (the reload is a signal: it may not have yet).
+fn activate(ctx: &Context, name: &str) -> Result<(), Error> {
+    let end = deadline(ctx);
+    loop {
+        match running::loaded_as_component(name) {
+            Ok(true) => break,
+            Ok(false) if Instant::now() < end => std::thread::sleep(Duration::from_millis(100)),
+            Ok(false) => {
+                return Err(Error::Service(format!(
+                    "{name} is not an external component in the config the running prosody has loaded, {} s after the reload (apply_timeout_secs): see journalctl -u prosody",
+                    ctx.settings.apply_timeout_secs
+                )))
+            }
+            Err(e) => return Err(shell_error(e)),
+        }
+    }
+    crate::service::set_active(name, true).map_err(|e| {
+        Error::Service(format!(
+            "{name} is not active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
+        ))
+    })
+}
+
+/// Deactivates `name`, an external component the server runs and the file
+/// no longer declares, unless the file may declare it by an expression.
+/// Returns what to say.
+fn deactivate(file: &FileComponents, name: &str) -> Result<String, Error> {
+    if !file.complete {
+        return Ok(format!(
+            "{name} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression"
+        ));
+    }
+    crate::service::set_active(name, false).map_err(|e| {
+        Error::Service(format!(
+            "{name} is still active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
+        ))
+    })?;
+    Ok(format!(
+        "deactivated {name} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
+    ))
+}
+
+/// Waits until every component of `activated` is known to the server: a
+/// handshake with a wrong secret on purpose, which prosody answers
+/// not-authorized for a known component (and never disconnects a live
+/// session for).
+fn await_known(ctx: &Context, activated: &[String]) -> Result<(), Error> {
+    let set = load_config(&ctx.config)?;
+    let l = crate::listener::effective(&set).map_err(Error::refused)?;
+    let (host, port) = (l.local_address(), l.ports.first().copied());
+    let end = deadline(ctx);
+    let mut unknown = Vec::new();
+    for name in activated {
+        let Some(port) = port else { break };
+        loop {
+            let o = crate::probe::handshake(&host, port, name, b"fogbow-xmpp-ctl readiness probe");
+            let known = !matches!(
+                o,
+                crate::probe::Outcome::HostUnknown | crate::probe::Outcome::ConnectionError(_)
+            );
+            if known {
+                break;
+            }
+            if Instant::now() >= end {
+                unknown.push(format!("{name} ({o:?})"));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Service(format!(
+        "activated, but not known to the running prosody after {} s (apply_timeout_secs): {}; run fogbow-xmpp-ctl restart",
+        ctx.settings.apply_timeout_secs,
+        unknown.join(", ")
+    )))
 }
 
 /// After a guarded reload for an edit: the running server brought to the

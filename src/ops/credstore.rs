@@ -1,4 +1,4 @@
-//! Secrets kept out of the config (issue 14): a component's secret in an
+//! Secrets kept out of the config: a component's secret in an
 //! encrypted systemd credential, `component_secret =
 //! Credential("fogbow-xmpp-ctl.NAME")` in the config, and our drop-in for
 //! prosody.service with one `LoadCredentialEncrypted=` line per credential
@@ -18,7 +18,14 @@
 //! credential, the backups that still hold the old string are rewritten
 //! with the `Credential()` form ([`scrub`]): the encrypted file is then
 //! the only copy. A backup where the secret also appears otherwise (in a
-//! comment) is deleted.
+//! comment) is deleted. A scrub is marked pending in the backup directory
+//! before the commit that makes the backups hold the string, so a kill
+//! before it is done leaves it to the next edit.
+//!
+//! The edit pipeline knows none of this: it calls the store at its stages
+//! through [`Store`] (before the plan, after the edit) and [`StoreEdit`]
+//! (before the commit, the files to rename around the config's, after the
+//! commit).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,12 +33,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::plan::{self, Change, Plan};
-use super::{Action, Context, Error};
+use super::{Action, Context, EditOptions, Error};
 use crate::config::ConfigSet;
 use crate::credentials::{self, LoadCredential};
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
 use crate::safe_write;
+use crate::settings::SecretStore;
 
 /// A file of ours outside the config that an edit writes or removes.
 pub(super) struct SysFile {
@@ -124,7 +132,7 @@ pub(super) struct ReadAt {
 
 /// The credentials of ours the config reads, each with the first place
 /// that reads it.
-pub(super) fn referenced(set: &ConfigSet) -> BTreeMap<String, ReadAt> {
+fn referenced(set: &ConfigSet) -> BTreeMap<String, ReadAt> {
     let mut out = BTreeMap::new();
     for h in set.hosts().filter(|h| h.is_external()) {
         let Some(value) = h.secret() else { continue };
@@ -329,6 +337,29 @@ fn plan_rotate(
             kind: SysKind::Credential,
             change: SysChange::Write(cred_bytes),
         }],
+    ))
+}
+
+/// The plan of `add`: into our credential when the secret store (the
+/// option's, else the settings') is `credential`, or when the secret
+/// already is in one (rotated by --replace whatever the store: moving it
+/// back is `migrate --to config`); else a string in the config.
+pub(super) fn plan_add_in_store(
+    ctx: &Context,
+    set: &ConfigSet,
+    name: &str,
+    secret: &[u8],
+    file: Option<&Path>,
+    opts: EditOptions,
+) -> Result<(Plan, Vec<SysFile>), Error> {
+    let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
+    let in_credential = matches!(secret_state(set, name), SecretState::Ours(_));
+    if store == SecretStore::Credential || in_credential {
+        return plan_add(ctx, set, name, secret, opts.replace, file, opts.dry_run);
+    }
+    Ok((
+        plan::add(set, name, secret, opts.replace, file)?,
+        Vec::new(),
     ))
 }
 
@@ -544,7 +575,7 @@ pub(super) fn plan_literal(
 /// credentials `after` reads (removed when it reads none). Refuses an edit
 /// that leaves the config reading a credential whose file is gone, unless
 /// it was gone already (that breakage is not the edit's).
-pub(super) fn sync(
+fn sync(
     ctx: &Context,
     before: &BTreeMap<String, ReadAt>,
     after: &ConfigSet,
@@ -593,6 +624,15 @@ pub(super) fn sync(
     }
     // The drop-in is always the one the config implies, whatever the plan said.
     planned.retain(|f| f.kind != SysKind::DropIn);
+    planned.extend(drop_in_change(ctx, &now)?);
+    Ok(planned)
+}
+
+/// The change of our drop-in that makes it load exactly the credentials
+/// `now` names (removed when it names none); `None` when it already does.
+fn drop_in_change(ctx: &Context, now: &BTreeMap<String, ReadAt>) -> Result<Option<SysFile>, Error> {
+    let dir = &ctx.settings.credentials_dir;
+    let drop_in = &ctx.settings.credentials_drop_in;
     let lines: Vec<LoadCredential> = now
         .keys()
         .map(|n| LoadCredential {
@@ -615,14 +655,11 @@ pub(super) fn sync(
         (None, Some(_)) => Some(SysChange::Delete),
         (None, None) => None,
     };
-    if let Some(change) = change {
-        planned.push(SysFile {
-            path: drop_in.clone(),
-            kind: SysKind::DropIn,
-            change,
-        });
-    }
-    Ok(planned)
+    Ok(change.map(|change| SysFile {
+        path: drop_in.clone(),
+        kind: SysKind::DropIn,
+        change,
+    }))
 }
 
 /// Refuses an edit after which the config reads a credential name that
@@ -652,7 +689,7 @@ pub(super) type PreparedSys = (safe_write::Prepared, Option<Vec<u8>>);
 /// Prepares the files of ours for [`safe_write::commit_all`]: the
 /// credentials directory (root `0700`, made if missing) and each `.cred`
 /// (`0600`); the drop-in's directory (`0755`) and the drop-in (`0644`).
-pub(super) fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSys>, Error> {
+fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSys>, Error> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
         let (dir, dir_mode, file_mode, what) = match f.kind {
@@ -684,6 +721,209 @@ pub(super) fn prepare(ctx: &Context, files: &[SysFile]) -> Result<Vec<PreparedSy
         }
     }
     Ok(out)
+}
+
+/// The credential store at the edit pipeline's stages: [`Store::before`]
+/// (the config as loaded), [`Store::after`] (the edited config), then,
+/// for an edit that is written, [`StoreEdit::before_commit`],
+/// [`StoreEdit::prepare`] and [`StoreEdit::committed`].
+pub(super) struct Store {
+    /// The credentials the config read before the edit.
+    refs_before: BTreeMap<String, ReadAt>,
+    /// Where the edited component's secret was before the edit.
+    state_before: SecretState,
+    /// Notes of the scrubs a kill left pending, finished under the lock.
+    notes: Vec<String>,
+}
+
+/// A string secret leaving the config, and the credential it goes to.
+type Leaving = (Vec<u8>, String);
+
+/// The credential store's part of one edit, once the edited config is known.
+pub(super) struct StoreEdit {
+    /// Our files outside the config, in step with the edited config.
+    system: Vec<SysFile>,
+    /// Those files as the outcome reports them, described before the commit
+    /// (which would make every `.cred` read as replaced).
+    pub files: Vec<SysFileChange>,
+    /// The edited component's secret is a string in the edited config.
+    pub literal_after: bool,
+    /// Notes so far (the pending scrubs finished before the plan).
+    pub notes: Vec<String>,
+    /// A string secret that leaves the config for a credential, which the
+    /// backups must then not keep.
+    scrub: Option<Leaving>,
+    /// The credential holds a new string, not the one that left.
+    rotated: bool,
+    /// Which way the secret moved, as the edit record says.
+    pub moved: Option<&'static str>,
+    /// The old string, encrypted beside the backups (a rotation's).
+    pub old_secret: Option<String>,
+    /// A new or rotated credential, or one the drop-in newly loads.
+    changed: bool,
+}
+
+impl Store {
+    /// Before the plan: a scrub a kill interrupted is finished first
+    /// (under the lock; a dry run does not), and what the config reads now
+    /// is kept, to compare with the edited config.
+    pub(super) fn before(ctx: &Context, set: &ConfigSet, name: &str, dry_run: bool) -> Store {
+        let notes = match dry_run {
+            true => Vec::new(),
+            false => finish_pending_scrubs(ctx, set),
+        };
+        Store {
+            refs_before: referenced(set),
+            state_before: secret_state(set, name),
+            notes,
+        }
+    }
+
+    /// The edited config `after`: our files made to agree with it
+    /// ([`sync`]), and what the secret's move asks of the commit. A string
+    /// secret that leaves the config for a credential is a move when the
+    /// credential holds that very string (an undo decrypts it back), a
+    /// rotation when it holds a new one (the old string is then kept
+    /// encrypted beside the backups, for the undo).
+    pub(super) fn after(
+        self,
+        ctx: &Context,
+        name: &str,
+        after: &ConfigSet,
+        planned: Vec<SysFile>,
+    ) -> Result<StoreEdit, Error> {
+        let system = sync(ctx, &self.refs_before, after, planned)?;
+        let state_after = secret_state(after, name);
+        let changed = system.iter().any(|f| match f.kind {
+            SysKind::Credential => matches!(f.change, SysChange::Write(_)),
+            SysKind::DropIn => loads_more(f),
+        });
+        let (moved, scrub, rotated) = match (self.state_before, &state_after) {
+            (SecretState::Literal(s), SecretState::Ours(c)) => {
+                let is_move = holds(&system, c, &s);
+                (
+                    is_move.then_some("to-credential"),
+                    Some((s, c.clone())),
+                    !is_move,
+                )
+            }
+            (SecretState::Ours(_), SecretState::Literal(_)) => (Some("to-config"), None, false),
+            _ => (None, None, false),
+        };
+        Ok(StoreEdit {
+            changed,
+            literal_after: matches!(state_after, SecretState::Literal(_)),
+            notes: self.notes,
+            files: system.iter().map(SysFile::describe).collect(),
+            system,
+            scrub,
+            rotated,
+            moved,
+            old_secret: None,
+        })
+    }
+}
+
+impl StoreEdit {
+    /// A credential prosody reads changed: a restart, unless a reload
+    /// refreshes it. Asked when the outcome is made: after the commit, that
+    /// is after the drop-in's daemon-reload.
+    pub(super) fn restart_needed(&self) -> bool {
+        self.changed && credentials::reload_refreshes().is_err()
+    }
+
+    /// Before the commit that makes the backups hold the old string: a
+    /// scrub is marked, so a kill before it is done is finished by the next
+    /// edit; a rotation's old string is kept encrypted first.
+    pub(super) fn before_commit(&mut self, ctx: &Context, main_real: &Path) -> Result<(), Error> {
+        let backups = safe_write::Backups {
+            dir: ctx.settings.backup_dir.clone(),
+            keep: ctx.settings.backups,
+        };
+        let (Some((old, cred)), true) = (&self.scrub, backups.keep > 0) else {
+            return Ok(());
+        };
+        if self.rotated {
+            let sealed = credentials::encrypt(cred, old).map_err(Error::Service)?;
+            self.old_secret = Some(safe_write::write_old_secret(&backups, main_real, &sealed)?);
+        }
+        mark_scrub(&backups, cred)?;
+        Ok(())
+    }
+
+    /// Our files prepared (see [`prepare`]), in the two groups renamed
+    /// before and after the config's files: the order that is safe if we
+    /// are killed between two renames. New credentials and the drop-in
+    /// that loads them go first, the credentials the config no longer
+    /// reads last (an extra credential is harmless; a missing one keeps
+    /// prosody from starting).
+    pub(super) fn prepare(
+        &self,
+        ctx: &Context,
+    ) -> Result<(Vec<PreparedSys>, Vec<PreparedSys>), Error> {
+        let (mut first, mut last) = (Vec::new(), Vec::new());
+        for (p, f) in prepare(ctx, &self.system)?.into_iter().zip(&self.system) {
+            let before_config = match (f.kind, &p.1) {
+                (_, None) => false,
+                (SysKind::Credential, Some(_)) => true,
+                // The drop-in goes first when it loads a credential it did not
+                // (the config is about to read it), last when it only drops some.
+                (SysKind::DropIn, Some(_)) => loads_more(f),
+            };
+            match before_config {
+                true => first.push(p),
+                false => last.push(p),
+            }
+        }
+        Ok((first, last))
+    }
+
+    /// After the commit: systemd reads a changed drop-in at daemon-reload
+    /// (then at prosody's next start), and the old string, now only in
+    /// backups, is scrubbed there. Returns notes.
+    pub(super) fn committed(&mut self, ctx: &Context, after: &ConfigSet) -> Vec<String> {
+        let mut notes = Vec::new();
+        let drop_in_changed = self.system.iter().any(|f| f.kind == SysKind::DropIn);
+        if drop_in_changed && crate::service::systemd_running() {
+            if let Err(e) = crate::service::daemon_reload() {
+                notes.push(format!(
+                    "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
+                    ctx.settings.credentials_drop_in.display()
+                ));
+            }
+        }
+        if let Some((secret, cred)) = self.scrub.take() {
+            let left = scrub(ctx, &secret, &cred, after);
+            if left.is_empty() {
+                scrub_done(&ctx.settings.backup_dir, &cred);
+            }
+            notes.extend(left);
+        }
+        notes
+    }
+}
+
+/// Whether this edit's drop-in loads a credential the one on disk does not.
+fn loads_more(f: &SysFile) -> bool {
+    let SysChange::Write(new) = &f.change else {
+        return false;
+    };
+    let old = std::fs::read_to_string(&f.path).unwrap_or_default();
+    let old = credentials::parse_drop_in(&old);
+    credentials::parse_drop_in(&String::from_utf8_lossy(new))
+        .iter()
+        .any(|l| !old.contains(l))
+}
+
+/// Whether this edit's new credential `cred` holds `secret` (decrypted in
+/// memory; a dry run writes no credential, so it never does).
+fn holds(system: &[SysFile], cred: &str, secret: &[u8]) -> bool {
+    system.iter().any(|f| {
+        f.kind == SysKind::Credential
+            && f.path.file_stem().is_some_and(|n| n == cred)
+            && matches!(&f.change, SysChange::Write(b)
+                if !b.is_empty() && credentials::decrypt_bytes(cred, b).is_ok_and(|p| p == secret))
+    })
 }
 
 /// Whether any string literal of `text` reads as `secret`.
@@ -724,20 +964,40 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// After a component's secret moved from the config into credential
-/// `cred`: every backup that holds it as a string gets `Credential("cred")`
-/// in its place (a backup that still holds it otherwise, say in a
-/// comment, is deleted), and each edit record's hash of such a backup's
-/// bytes follows, so `restore --undo` keeps working. Not done while the
-/// live config still holds the secret as a string (another component's):
-/// then it is not a secret the backups alone hold. Returns notes.
+/// Prefix of a pending-scrub marker in the backup directory; the rest of
+/// its name is the credential whose secret the backups may still hold.
+const SCRUB_PENDING: &str = "fogbow-xmpp-ctl.scrub-pending.";
+
+/// Marks, before a move's commit, that the backups of the config may hold
+/// the secret of credential `cred` in plaintext until they are scrubbed:
+/// removed by [`scrub_done`]; one a kill left behind is found by
+/// [`pending_scrubs`] and finished by the next edit.
+fn mark_scrub(b: &safe_write::Backups, cred: &str) -> Result<(), Error> {
+    let marker = format!("{SCRUB_PENDING}{cred}");
+    Ok(safe_write::put_marker(
+        b,
+        &marker,
+        "mark a pending scrub in",
+    )?)
+}
+
+/// The credentials whose scrub a marker says is still to do.
+fn pending_scrubs(dir: &Path) -> Vec<String> {
+    safe_write::markers(dir, SCRUB_PENDING)
+}
+
+/// The scrub for `cred` is done: its marker goes.
+fn scrub_done(dir: &Path, cred: &str) {
+    safe_write::remove_marker(dir, &format!("{SCRUB_PENDING}{cred}"));
+}
+
 /// Finishes the scrubs a kill (or a failure) left pending: each marked
 /// credential is decrypted (root) and [`scrub`] runs again; its marker goes
 /// once nothing is left to report. Returns notes.
-pub(super) fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
+fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
     let dir = &ctx.settings.backup_dir;
     let mut notes = Vec::new();
-    for cred in safe_write::pending_scrubs(dir) {
+    for cred in pending_scrubs(dir) {
         let path = credentials::cred_path_in(&ctx.settings.credentials_dir, &cred);
         let Ok(secret) = credentials::decrypt(&cred, &path) else {
             // Its credential is gone (or not ours to read): nothing can say
@@ -746,14 +1006,21 @@ pub(super) fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<Strin
         };
         let left = scrub(ctx, &secret, &cred, set);
         if left.is_empty() {
-            safe_write::scrub_done(dir, &cred);
+            scrub_done(dir, &cred);
         }
         notes.extend(left);
     }
     notes
 }
 
-pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
+/// After a component's secret moved from the config into credential
+/// `cred`: every backup that holds it as a string gets `Credential("cred")`
+/// in its place (a backup that still holds it otherwise, say in a
+/// comment, is deleted), and each edit record's hash of such a backup's
+/// bytes follows, so `restore --undo` keeps working. Not done while the
+/// live config still holds the secret as a string (another component's):
+/// then it is not a secret the backups alone hold. Returns notes.
+fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
     if after
         .files
         .iter()
@@ -802,8 +1069,15 @@ pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet)
             ));
         }
     }
+    rehash_records(&records, &rehash, &mut notes);
+    notes
+}
+
+/// Each edit record's hash of a backup's bytes follows the scrub that
+/// rewrote it (`rehash`: old hash to new), so `restore --undo` keeps working.
+fn rehash_records(records: &[PathBuf], rehash: &BTreeMap<String, String>, notes: &mut Vec<String>) {
     for r in records {
-        let Ok(bytes) = safe_write::read_backup(&r) else {
+        let Ok(bytes) = safe_write::read_backup(r) else {
             continue;
         };
         let Ok(mut rec) = serde_json::from_slice::<safe_write::EditRecord>(&bytes) else {
@@ -818,7 +1092,7 @@ pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet)
         }
         if changed {
             let text = serde_json::to_vec_pretty(&rec).expect("serialisable");
-            if let Err(e) = safe_write::rewrite_backup(&r, &text) {
+            if let Err(e) = safe_write::rewrite_backup(r, &text) {
                 notes.push(format!(
                     "the edit record {} was not updated: {e}",
                     r.display()
@@ -826,7 +1100,6 @@ pub(super) fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet)
             }
         }
     }
-    notes
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::reading::{self, Breakage};
 use super::{Context, Error};
+use crate::config::{ConfigSet, Host};
 use crate::diagnostics;
 
 /// One component, as `list` shows it; the JSON form is part of the contract.
@@ -91,59 +92,74 @@ pub struct ListOutput {
 
 pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
-    let mut components = Vec::new();
-    for h in set.hosts() {
-        if h.kind != crate::document::SectionKind::Component {
-            continue;
-        }
-        let f = &set.files[h.at.file];
-        let name = match h.literal_name() {
-            Some(n) => n,
-            None => f.doc.slice(&h.name().span),
-        };
-        let module = match h.module() {
-            None => "component".to_string(),
-            Some(m) => m
-                .literal()
-                .map(|l| String::from_utf8_lossy(&l).into_owned())
-                .unwrap_or_else(|| f.doc.slice(&m.span)),
-        };
-        let secret_ref = h.secret().and_then(|s| s.secret_ref());
-        let (source, secret) = match h.secret() {
-            None => ("none", None),
-            Some(s) => match s.literal() {
-                Some(l) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
-                // `secret_ref` says which helper; the value stays the one
-                // scripts know (a JSON value is never renamed).
-                None => ("expression", Some(f.doc.slice(&s.span))),
-            },
-        };
-        components.push(ComponentInfo {
-            name,
-            name_is_expression: !h.name().is_literal(),
-            module,
-            file: f.path.clone(),
-            line: h.line(),
-            secret_set: h.secret().is_some(),
-            secret_source: source,
-            secret_inherited_from: None,
-            secret_ref: secret_ref.as_ref().map(SecretRefInfo::of),
-            secret: if show_secrets { secret } else { None },
-            secret_overridden: false,
-        });
-    }
+    let mut components: Vec<ComponentInfo> = set
+        .hosts()
+        .filter(|h| h.kind == crate::document::SectionKind::Component)
+        .map(|h| component_info(&set, &h, show_secrets))
+        .collect();
     let mut notes = Vec::new();
     overridden_secrets(&mut components, &mut notes);
     inherited_secrets(&set, &mut components, show_secrets);
+    unlisted_notes(&set, &mut notes);
+    Ok(ListOutput {
+        config: ctx.config.clone(),
+        components,
+        notes,
+        breakage,
+    })
+}
+
+/// The block `h` of a Component as `list` shows it.
+fn component_info(set: &ConfigSet, h: &Host, show_secrets: bool) -> ComponentInfo {
+    let f = &set.files[h.at.file];
+    let name = match h.literal_name() {
+        Some(n) => n,
+        None => f.doc.slice(&h.name().span),
+    };
+    let module = match h.module() {
+        None => "component".to_string(),
+        Some(m) => m
+            .literal()
+            .map(|l| String::from_utf8_lossy(&l).into_owned())
+            .unwrap_or_else(|| f.doc.slice(&m.span)),
+    };
+    let secret_ref = h.secret().and_then(|s| s.secret_ref());
+    let (source, secret) = match h.secret() {
+        None => ("none", None),
+        Some(s) => match s.literal() {
+            Some(l) => ("literal", Some(String::from_utf8_lossy(&l).into_owned())),
+            // `secret_ref` says which helper; the value stays the one
+            // scripts know (a JSON value is never renamed).
+            None => ("expression", Some(f.doc.slice(&s.span))),
+        },
+    };
+    ComponentInfo {
+        name,
+        name_is_expression: !h.name().is_literal(),
+        module,
+        file: f.path.clone(),
+        line: h.line(),
+        secret_set: h.secret().is_some(),
+        secret_source: source,
+        secret_inherited_from: None,
+        secret_ref: secret_ref.as_ref().map(SecretRefInfo::of),
+        secret: if show_secrets { secret } else { None },
+        secret_overridden: false,
+    }
+}
+
+/// What a static reading cannot follow: code that may set a secret, an
+/// Include with a computed path, a Component call inside a block.
+fn unlisted_notes(set: &ConfigSet, notes: &mut Vec<String>) {
     // The SECRET column is what a static reading finds; say where code may
     // set another.
-    if let Some(o) = diagnostics::secret_opaque_anywhere(&set) {
+    if let Some(o) = diagnostics::secret_opaque_anywhere(set) {
         notes.push(format!(
             "{o}; a component_secret shown here (or its absence) may not be what prosody uses"
         ));
     }
     for h in set.hosts() {
-        if let Some(o) = diagnostics::secret_opaque_in(&set, &h) {
+        if let Some(o) = diagnostics::secret_opaque_in(set, &h) {
             notes.push(o.to_string());
         }
     }
@@ -170,12 +186,6 @@ pub fn list(ctx: &Context, show_secrets: bool) -> Result<ListOutput, Error> {
             }
         }
     }
-    Ok(ListOutput {
-        config: ctx.config.clone(),
-        components,
-        notes,
-        breakage,
-    })
 }
 
 /// Marks each block whose secret a later block of the same component

@@ -205,7 +205,6 @@ fn add_with(
     crate::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
     crate::secret::validate(secret).map_err(Error::Invalid)?;
     let file = component_file(ctx, name)?;
-    let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
     let extra = pipeline::Extra {
         outside,
         ..pipeline::Extra::default()
@@ -215,27 +214,7 @@ fn add_with(
     let mut outcome = pipeline::edit_full(ctx, name, opts, extra, |set| {
         near = plan::near_miss(set, name);
         spelling = plan::spelling(name, &set.hosts_named(name));
-        // A secret already in our credential stays there (rotated by
-        // --replace) whatever the store: moving it back is `migrate --to config`.
-        let in_credential = matches!(
-            credstore::secret_state(set, name),
-            credstore::SecretState::Ours(_)
-        );
-        if store == SecretStore::Credential || in_credential {
-            return credstore::plan_add(
-                ctx,
-                set,
-                name,
-                secret,
-                opts.replace,
-                file.as_deref(),
-                opts.dry_run,
-            );
-        }
-        Ok((
-            plan::add(set, name, secret, opts.replace, file.as_deref())?,
-            Vec::new(),
-        ))
+        credstore::plan_add_in_store(ctx, set, name, secret, file.as_deref(), opts)
     })?;
     // A new name a typing mistake away from an existing one: said, not refused.
     if outcome.changed {

@@ -1,19 +1,30 @@
-//! The edit pipeline every edit goes through, as named stages:
-//! [`load`] (under the lock) → plan (the caller's) → [`apply`] and
-//! [`verify`] (the edited config, read back as prosody would, may not have
-//! new errors) → [`diff`](super::diff) (a dry run stops here) →
-//! [`commit`] (prosody's own loader judges the prepared files, then every
-//! file is renamed into place, the edit recorded for `restore --list` and
-//! `restore --undo`, and audited). A plan may also create files (`add
-//! --file`) and remove them (`remove` of the last block of a file `add
-//! --file` made): a created file is loaded as if it stood in place and
-//! must be covered by an `Include`; a removed one reads as empty.
+//! The edit pipeline every edit goes through, as named stages, each a
+//! function of this file called in order by [`edit_full`]:
+//!
+//! 1. [`load`]: the config, under the lock;
+//! 2. plan: the caller's closure, named for the outcome by [`Head::of`];
+//! 3. [`check_edit`]: the plan [`apply`]-ed, the result read back as
+//!    prosody would and [`verify`]-ed, refused if it has new errors;
+//! 4. [`dry_run`]: a dry run stops at the [`diff`](super::diff);
+//! 5. [`commit`]: prosody's own loader judges the prepared files, then
+//!    every file is renamed into place and the edit recorded for `restore
+//!    --list` and `restore --undo`;
+//! 6. [`write`]: the edit audited, and the credential store told.
+//!
+//! The credential store ([`credstore`](super::credstore)) plugs into these
+//! stages through [`Store`] (before the plan, after the edit) and
+//! [`StoreEdit`] (before the commit, its files, committed); this file
+//! knows nothing of scrubs, rotations or the drop-in. A plan may also
+//! create files (`add --file`) and remove them (`remove` of the last block
+//! of a file `add --file` made): a created file is loaded as if it stood
+//! in place and must be covered by an `Include`; a removed one reads as
+//! empty.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::credstore::{self, SecretState, SysFile};
+use super::credstore::{Store, StoreEdit, SysFile};
 use super::plan::{Change, NewFile, Plan, Verify};
 use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
 use crate::config::{ConfigSet, LoadError};
@@ -31,10 +42,10 @@ pub(super) fn edit(
 }
 
 /// [`edit`] of a plan that also writes files of ours outside the config
-/// (encrypted credentials; see [`credstore`]). Every edit, whatever its
-/// plan, leaves those files in step with the edited config
-/// ([`credstore::sync`]): they are prepared, backed up, renamed and
-/// recorded with the config's files, as one edit.
+/// (encrypted credentials; see [`Store`]). Every edit, whatever its
+/// plan, leaves those files in step with the edited config: they are
+/// prepared, backed up, renamed and recorded with the config's files, as
+/// one edit.
 pub(super) fn edit_with(
     ctx: &Context,
     name: &str,
@@ -69,7 +80,7 @@ pub(super) struct Extra {
 }
 
 /// [`edit_with`], with files outside the config, or from a backup in place
-/// of a broken file (see [`Extra`]).
+/// of a broken file (see [`Extra`]): the stages in order.
 pub(super) fn edit_full(
     ctx: &Context,
     name: &str,
@@ -78,76 +89,144 @@ pub(super) fn edit_full(
     plan: impl FnOnce(&ConfigSet) -> Result<(Plan, Vec<SysFile>), Error>,
 ) -> Result<EditOutcome, Error> {
     let (_lock, set) = load(ctx, opts.dry_run, extra.recovery.as_ref())?;
-    // A scrub a kill interrupted is finished first, under the lock.
-    let pending_notes = if opts.dry_run {
-        Vec::new()
-    } else {
-        credstore::finish_pending_scrubs(ctx, &set)
-    };
-    let (
-        Plan {
-            action,
-            files: changes,
-            file: outcome_file,
-            create,
-            verify: check_plan,
-        },
-        planned_sys,
-    ) = plan(&set)?;
-    // The file the outcome names: the one created, if any.
-    let (file, main_file) = match create.first() {
-        Some(c) => (c.path.clone(), set.files[0].real_path.clone()),
-        None => (
-            set.files[outcome_file].path.clone(),
-            set.files[outcome_file].real_path.clone(),
-        ),
-    };
-    let outcome = |changed, backup, diff, warnings, notes, deleted| EditOutcome {
-        changed,
-        action,
-        name: name.to_string(),
-        file: file.clone(),
-        backup,
-        diff,
-        dry_run: opts.dry_run,
-        undid: None,
-        warnings,
-        notes,
-        properties: None,
-        deleted,
-        credential_files: Vec::new(),
-        restart_needed: false,
-    };
-    if changes.is_empty() && create.is_empty() && planned_sys.is_empty() && extra.outside.is_empty()
+    let store = Store::before(ctx, &set, name, opts.dry_run);
+    let (planned, planned_sys) = plan(&set)?;
+    let head = Head::of(name, opts, &set, &planned);
+    if planned.files.is_empty()
+        && planned.create.is_empty()
+        && planned_sys.is_empty()
+        && extra.outside.is_empty()
     {
         let warnings = warnings_of(diagnostics::check(&set));
-        return Ok(outcome(false, None, None, warnings, Vec::new(), Vec::new()));
+        return Ok(head.outcome(false, None, None, warnings, Vec::new(), Vec::new()));
     }
-    // The credentials the config reads now, and where this component's
-    // secret is (see credstore): compared with the edited config's below.
-    let refs_before = credstore::referenced(&set);
-    let state_before = credstore::secret_state(&set, name);
-    let (errors_before, old_side) = before(&set, &changes, opts, extra.recovery.as_ref());
-    // How the edited files' lines map back to the files on disk, for the
-    // findings of an edit that is not written (a dry run, a refusal).
-    let splices: BTreeMap<usize, diagnostics::Splices> = changes
-        .iter()
-        .filter_map(|(&i, c)| match c {
-            Change::Splice(e) => Some((
-                i,
-                diagnostics::Splices::new(
-                    set.files[i].doc.text(),
-                    e.iter().map(|(r, b)| (r.clone(), b.len())),
-                ),
-            )),
-            Change::Whole(_) | Change::Delete => None,
-        })
-        .collect();
+    let checked = check_edit(ctx, set, planned, extra, &head)?;
+    let store = store.after(ctx, name, &checked.edited.after, planned_sys)?;
+    let mut notes = store.notes.clone();
+    notes.extend(readable_note(&head, store.literal_after));
+    if opts.dry_run {
+        return Ok(dry_run(&head, checked, &store, notes));
+    }
+    write(ctx, &head, checked, store, notes)
+}
+
+/// What every outcome of an edit names: the component, its action, the
+/// file (the one created, if any) and the main file of the edit.
+struct Head {
+    name: String,
+    action: Action,
+    opts: EditOptions,
+    file: PathBuf,
+    main_file: PathBuf,
+}
+
+impl Head {
+    /// Stage 2's result as the outcome will name it.
+    fn of(name: &str, opts: EditOptions, set: &ConfigSet, plan: &Plan) -> Head {
+        let (file, main_file) = match plan.create.first() {
+            Some(c) => (c.path.clone(), set.files[0].real_path.clone()),
+            None => (
+                set.files[plan.file].path.clone(),
+                set.files[plan.file].real_path.clone(),
+            ),
+        };
+        Head {
+            name: name.to_string(),
+            action: plan.action,
+            opts,
+            file,
+            main_file,
+        }
+    }
+
+    fn outcome(
+        &self,
+        changed: bool,
+        backup: Option<PathBuf>,
+        diff: Option<String>,
+        warnings: Vec<Diagnostic>,
+        notes: Vec<String>,
+        deleted: Vec<PathBuf>,
+    ) -> EditOutcome {
+        EditOutcome {
+            changed,
+            action: self.action,
+            name: self.name.clone(),
+            file: self.file.clone(),
+            backup,
+            diff,
+            dry_run: self.opts.dry_run,
+            undid: None,
+            warnings,
+            notes,
+            properties: None,
+            deleted,
+            credential_files: Vec::new(),
+            restart_needed: false,
+        }
+    }
+
+    /// The outcome of an edit that changes something, with what the
+    /// credential store says of it.
+    fn changed(
+        &self,
+        store: &StoreEdit,
+        (backup, diff): (Option<PathBuf>, Option<String>),
+        warnings: Vec<Diagnostic>,
+        notes: Vec<String>,
+        edited: &Edited,
+    ) -> EditOutcome {
+        // Files the edit deletes (a component's own file left empty).
+        let deleted = edited
+            .deleted
+            .iter()
+            .map(|i| edited.paths[i].0.clone())
+            .collect();
+        EditOutcome {
+            credential_files: store.files.clone(),
+            restart_needed: store.restart_needed(),
+            ..self.outcome(true, backup, diff, warnings, notes, deleted)
+        }
+    }
+}
+
+/// An edit through stage 3: applied, verified, with no new error.
+struct Checked {
+    edited: Edited,
+    /// The edited config's warnings.
+    warnings: Vec<Diagnostic>,
+    /// The old side of a dry run's diff.
+    old_side: BTreeMap<usize, Vec<u8>>,
+    /// Why prosody's own loader must prove the edit (see `proof`).
+    proof: Option<diagnostics::Opaque>,
+}
+
+/// Stage 3: the plan applied ([`apply`]), [`verify`]-ed, and refused if it
+/// adds an error ([`no_new_errors`]); findings of an edit that is not
+/// written point at the files as they are on disk.
+fn check_edit(
+    ctx: &Context,
+    set: ConfigSet,
+    planned: Plan,
+    extra: Extra,
+    head: &Head,
+) -> Result<Checked, Error> {
+    let Plan {
+        files: changes,
+        create,
+        verify: check_plan,
+        ..
+    } = planned;
+    let (errors_before, old_side) = before(&set, &changes, head.opts, extra.recovery.as_ref());
+    let splices = splices_of(&set, &changes);
     // Code that can set a component_secret beyond our reading: the edit
     // is proved with prosody's own loader before it is written.
-    let proof = matches!(action, Action::Added | Action::Replaced | Action::Removed)
-        .then(|| super::proof::needed(&set, name))
-        .flatten();
+    let proof = matches!(
+        head.action,
+        Action::Added | Action::Replaced | Action::Removed
+    )
+    .then(|| super::proof::needed(&set, &head.name))
+    .flatten();
     let mut edited = apply(ctx, set, changes, create)?;
     edited.outside = extra.outside;
     edited.strict = extra.recovery.is_some();
@@ -159,115 +238,95 @@ pub(super) fn edit_full(
             }
             e
         })?;
-    if opts.dry_run {
+    if head.opts.dry_run {
         on_disk(&edited, &splices, &mut warnings);
     }
-    let system = credstore::sync(ctx, &refs_before, &edited.after, planned_sys)?;
-    let state_after = credstore::secret_state(&edited.after, name);
-    let credential_files: Vec<_> = system.iter().map(SysFile::describe).collect();
-    // A new or rotated credential, or one the drop-in newly loads: a restart,
-    // unless a reload refreshes it (asked after the drop-in's daemon-reload).
-    let credential_changed = system.iter().any(|f| match f.kind {
-        credstore::SysKind::Credential => matches!(f.change, credstore::SysChange::Write(_)),
-        credstore::SysKind::DropIn => loads_more(f),
-    });
-    // A string secret that leaves the config for a credential: the backups
-    // must not keep it (`scrub`). A move when the credential holds that very
-    // string (an undo decrypts it back); a rotation when it holds a new one
-    // (the old string is kept encrypted beside the backups, for the undo).
-    let (moved, scrub, rotated): (Option<&str>, Option<Leaving>, bool) =
-        match (&state_before, &state_after) {
-            (SecretState::Literal(s), SecretState::Ours(c)) => {
-                let is_move = holds(&system, c, s);
-                (
-                    is_move.then_some("to-credential"),
-                    Some((s.clone(), c.clone())),
-                    !is_move,
-                )
-            }
-            (SecretState::Ours(_), SecretState::Literal(_)) => (Some("to-config"), None, false),
-            _ => (None, None, false),
-        };
-    let outcome = |changed, backup, diff, warnings, notes, deleted| EditOutcome {
-        credential_files: credential_files.clone(),
-        restart_needed: credential_changed && crate::credentials::reload_refreshes().is_err(),
-        ..outcome(changed, backup, diff, warnings, notes, deleted)
-    };
+    Ok(Checked {
+        edited,
+        warnings,
+        old_side,
+        proof,
+    })
+}
 
-    // A secret written where others can read it is theirs too: say so.
-    let mut notes = pending_notes;
-    if matches!(action, Action::Added | Action::Replaced | Action::Migrated)
-        && matches!(state_after, SecretState::Literal(_))
-    {
-        if let Ok(Some(why)) = safe_write::readable_by_others(&main_file) {
-            notes.push(format!(
-                "{} is readable by others ({why}): they can read the secret of {name}; chmod o-r it (and setfacl -x any such entry)",
-                file.display()
-            ));
-        }
-    }
-    // Files the edit deletes (a component's own file left empty).
-    let deleted: Vec<PathBuf> = edited
-        .deleted
+/// How the edited files' lines map back to the files on disk, for the
+/// findings of an edit that is not written (a dry run, a refusal).
+fn splices_of(
+    set: &ConfigSet,
+    changes: &BTreeMap<usize, Change>,
+) -> BTreeMap<usize, diagnostics::Splices> {
+    changes
         .iter()
-        .map(|i| edited.paths[i].0.clone())
-        .collect();
-    if opts.dry_run {
-        if let Some(why) = &proof {
-            notes.push(format!(
-                "{why}; when the edit is written, prosody's own loader first proves that prosody reads the component_secret written for {name} and that nothing else changes"
-            ));
-        }
-        let diff = diff::render(&edited, &old_side, opts.show_secrets);
-        return Ok(outcome(true, None, Some(diff), warnings, notes, deleted));
+        .filter_map(|(&i, c)| match c {
+            Change::Splice(e) => Some((
+                i,
+                diagnostics::Splices::new(
+                    set.files[i].doc.text(),
+                    e.iter().map(|(r, b)| (r.clone(), b.len())),
+                ),
+            )),
+            Change::Whole(_) | Change::Delete => None,
+        })
+        .collect()
+}
+
+/// A secret written where others can read it is theirs too: say so.
+fn readable_note(head: &Head, literal_after: bool) -> Option<String> {
+    let writes_secret = matches!(
+        head.action,
+        Action::Added | Action::Replaced | Action::Migrated
+    );
+    if !(writes_secret && literal_after) {
+        return None;
     }
-    // A scrub is marked before the commit that makes backups hold the old
-    // string, so a kill before it is finished by the next edit (below, and
-    // at the start of every edit); a rotation's old string is kept
-    // encrypted first.
-    let backups = Backups {
-        dir: ctx.settings.backup_dir.clone(),
-        keep: ctx.settings.backups,
-    };
-    let mut old_secret = None;
-    if let (Some((old, cred)), true) = (&scrub, backups.keep > 0) {
-        if rotated {
-            let sealed = crate::credentials::encrypt(cred, old).map_err(Error::Service)?;
-            let main_real = edited.after.files[0].real_path.clone();
-            old_secret = Some(safe_write::write_old_secret(&backups, &main_real, &sealed)?);
-        }
-        safe_write::mark_scrub(&backups, cred)?;
+    let why = safe_write::readable_by_others(&head.main_file).ok()??;
+    Some(format!(
+        "{} is readable by others ({why}): they can read the secret of {}; chmod o-r it (and setfacl -x any such entry)",
+        head.file.display(),
+        head.name
+    ))
+}
+
+/// Stage 4: a dry run stops at the diff.
+fn dry_run(
+    head: &Head,
+    checked: Checked,
+    store: &StoreEdit,
+    mut notes: Vec<String>,
+) -> EditOutcome {
+    if let Some(why) = &checked.proof {
+        notes.push(format!(
+            "{why}; when the edit is written, prosody's own loader first proves that prosody reads the component_secret written for {} and that nothing else changes",
+            head.name
+        ));
     }
-    let (backup, commit_notes) = commit(
-        ctx,
-        &edited,
-        &system,
-        &main_file,
-        (action, name, proof.as_ref()),
-        moved,
-        old_secret,
-    )?;
+    let diff = diff::render(&checked.edited, &checked.old_side, head.opts.show_secrets);
+    head.changed(
+        store,
+        (None, Some(diff)),
+        checked.warnings,
+        notes,
+        &checked.edited,
+    )
+}
+
+/// Stages 5 and 6: the credential store readied ([`StoreEdit::before_commit`]),
+/// every file committed, the edit audited, and the store told
+/// ([`StoreEdit::committed`]).
+fn write(
+    ctx: &Context,
+    head: &Head,
+    checked: Checked,
+    mut store: StoreEdit,
+    mut notes: Vec<String>,
+) -> Result<EditOutcome, Error> {
+    let edited = &checked.edited;
+    store.before_commit(ctx, &edited.after.files[0].real_path)?;
+    let (backup, commit_notes) = commit(ctx, edited, &store, head, checked.proof.as_ref())?;
     notes.extend(commit_notes);
-    crate::journal::audit(action.as_str(), name, &file);
-    // systemd reads the drop-in at daemon-reload: then at prosody's next start.
-    let drop_in_changed = system.iter().any(|f| f.kind == credstore::SysKind::DropIn);
-    if drop_in_changed && crate::service::systemd_running() {
-        if let Err(e) = crate::service::daemon_reload() {
-            notes.push(format!(
-                "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
-                ctx.settings.credentials_drop_in.display()
-            ));
-        }
-    }
-    // The old string is now only in backups: scrub it there.
-    if let Some((secret, cred)) = scrub {
-        let left = credstore::scrub(ctx, &secret, &cred, &edited.after);
-        if left.is_empty() {
-            safe_write::scrub_done(&ctx.settings.backup_dir, &cred);
-        }
-        notes.extend(left);
-    }
-    Ok(outcome(true, backup, None, warnings, notes, deleted))
+    crate::journal::audit(head.action.as_str(), &head.name, &head.file);
+    notes.extend(store.committed(ctx, &edited.after));
+    Ok(head.changed(&store, (backup, None), checked.warnings, notes, edited))
 }
 
 /// Before the edit: the errors the config has now (only those matter: an
@@ -299,33 +358,6 @@ fn before(
         }
     }
     (errors, old_side)
-}
-
-/// A string secret leaving the config, and the credential it goes to.
-type Leaving = (Vec<u8>, String);
-
-/// Whether this edit's drop-in loads a credential the one on disk does not.
-fn loads_more(f: &SysFile) -> bool {
-    let credstore::SysChange::Write(new) = &f.change else {
-        return false;
-    };
-    let old = std::fs::read_to_string(&f.path).unwrap_or_default();
-    let old = crate::credentials::parse_drop_in(&old);
-    crate::credentials::parse_drop_in(&String::from_utf8_lossy(new))
-        .iter()
-        .any(|l| !old.contains(l))
-}
-
-/// Whether this edit's new credential `cred` holds `secret` (decrypted in
-/// memory; a dry run writes no credential, so it never does).
-fn holds(system: &[SysFile], cred: &str, secret: &[u8]) -> bool {
-    system.iter().any(|f| {
-        f.kind == credstore::SysKind::Credential
-            && f.path.file_stem().is_some_and(|n| n == cred)
-            && matches!(&f.change, credstore::SysChange::Write(b)
-                if !b.is_empty()
-                    && crate::credentials::decrypt_bytes(cred, b).is_ok_and(|p| p == secret))
-    })
 }
 
 /// Stage 1: the config, read under the lock (which the caller holds until
@@ -545,26 +577,81 @@ fn warnings_of(ds: Vec<Diagnostic>) -> Vec<Diagnostic> {
 /// Stage 5: every file complete on disk before the first rename (a
 /// failure until then, a read-only include, a planted link, changes
 /// nothing), judged by prosody's own loader, then renamed into place.
-/// Returns the backup of `main_file`, if one was written, and notes (when
+/// Returns the backup of the main file, if one was written, and notes (when
 /// prosody's loader could not be run, when the edit could not be recorded).
 /// Leaves the record of the edit that `restore --list` and `restore
 /// --undo` read (see [`safe_write::EditRecord`]).
 fn commit(
     ctx: &Context,
     edited: &Edited,
-    system: &[SysFile],
-    main_file: &Path,
-    (action, name, proof): (Action, &str, Option<&diagnostics::Opaque>),
-    moved: Option<&str>,
-    old_secret: Option<String>,
+    store: &StoreEdit,
+    head: &Head,
+    proof: Option<&diagnostics::Opaque>,
 ) -> Result<(Option<PathBuf>, Vec<String>), Error> {
     let backups = Backups {
         dir: ctx.settings.backup_dir.clone(),
         keep: ctx.settings.backups,
     };
+    let (prepared, contents) = prepare_config(edited)?;
+    let files: Vec<PathBuf> = edited.after.files.iter().map(|f| f.path.clone()).collect();
+    let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared, edited.strict)?
+        .into_iter()
+        .collect();
+    if let Some(why) = proof {
+        let overlay = overlay_of(&prepared);
+        let what = (head.action, head.name.as_str());
+        super::proof::prove(&ctx.config, &overlay, &edited.after, what, why)?;
+    }
+    let (outside, outside_reals) = prepare_outside(&edited.outside)?;
+    // Our files outside the config are complete on disk before the first
+    // rename too; a file outside the config (a `.properties`) follows it.
+    let (first, last) = store.prepare(ctx)?;
+    let (first, first_contents): (Vec<_>, Vec<_>) = first.into_iter().unzip();
+    let (last, last_contents): (Vec<_>, Vec<_>) = last.into_iter().unzip();
+    let contents: Vec<Option<&[u8]>> = (first_contents.iter().map(|c| c.as_deref()))
+        .chain(contents)
+        .chain(edited.outside.iter().map(|o| Some(o.text.as_slice())))
+        .chain(last_contents.iter().map(|c| c.as_deref()))
+        .collect();
+    let prepared: Vec<_> = (first.into_iter())
+        .chain(prepared)
+        .chain(outside)
+        .chain(last)
+        .collect();
+    let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
+    let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
+    if backups.keep > 0 {
+        let record = safe_write::EditRecord {
+            command: command_of(head.action).into(),
+            action: head.action.as_str().into(),
+            name: head.name.clone(),
+            moved: store.moved.map(String::from),
+            old_secret: store.old_secret.clone(),
+            files: file_records(&targets, &written, &contents, &outside_reals),
+        };
+        let main_real = &edited.after.files[0].real_path;
+        if let Err(e) = safe_write::write_record(&backups, main_real, &record) {
+            notes.push(format!(
+                "the edit is written, but not recorded, so restore --undo cannot undo it: {e}"
+            ));
+        }
+    }
+    let backup = targets
+        .iter()
+        .zip(written)
+        .find(|(t, _)| **t == head.main_file)
+        .and_then(|(_, b)| b);
+    Ok((backup, notes))
+}
+
+/// Files prepared next to their targets, each with what it will hold
+/// (`None`: removed), for the record.
+type Prepared<'a> = (Vec<safe_write::Prepared>, Vec<Option<&'a [u8]>>);
+
+/// The config's changed and created files prepared next to their targets.
+fn prepare_config(edited: &Edited) -> Result<Prepared<'_>, Error> {
     let mut prepared = Vec::with_capacity(edited.paths.len());
-    // What each file will hold (`None`: removed), for the record.
-    let mut contents: Vec<Option<&[u8]>> = Vec::new();
+    let mut contents = Vec::with_capacity(edited.paths.len());
     for (i, (path, target)) in &edited.paths {
         // The path as named, link by link: no link planted by another user.
         safe_write::resolve(path)?;
@@ -579,78 +666,14 @@ fn commit(
         prepared.push(safe_write::prepare(target, text)?);
         contents.push(Some(text));
     }
-    let main_real = edited.after.files[0].real_path.clone();
+    let main_real = &edited.after.files[0].real_path;
     for (_, real) in &edited.created {
         let _ = safe_write::remove_stale_temp_files(real);
         let text = edited.doc(real).text();
-        prepared.push(safe_write::prepare_new(real, &main_real, text)?);
+        prepared.push(safe_write::prepare_new(real, main_real, text)?);
         contents.push(Some(text));
     }
-    let files: Vec<PathBuf> = edited.after.files.iter().map(|f| f.path.clone()).collect();
-    let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared, edited.strict)?
-        .into_iter()
-        .collect();
-    if let Some(why) = proof {
-        let overlay = overlay_of(&prepared);
-        super::proof::prove(&ctx.config, &overlay, &edited.after, (action, name), why)?;
-    }
-    let (outside, outside_reals) = prepare_outside(&edited.outside)?;
-    // Our files outside the config, complete on disk before the first rename
-    // too, and renamed in the order that is safe if we are killed between
-    // two renames: new credentials and the drop-in that loads them first,
-    // then the config that reads them, then the credentials it no longer
-    // reads (an extra credential is harmless; a missing one keeps prosody
-    // from starting).
-    let ours = credstore::prepare(ctx, system)?;
-    let ours_contents: Vec<Option<Vec<u8>>> = ours.iter().map(|(_, c)| c.clone()).collect();
-    let (mut first, mut last) = (Vec::new(), Vec::new());
-    for (((p, _), c), f) in ours.into_iter().zip(&ours_contents).zip(system) {
-        let before_config = match (f.kind, c) {
-            (_, None) => false,
-            (credstore::SysKind::Credential, Some(_)) => true,
-            // The drop-in goes first when it loads a credential it did not
-            // (the config is about to read it), last when it only drops some.
-            (credstore::SysKind::DropIn, Some(_)) => loads_more(f),
-        };
-        let entry = (p, c.as_deref());
-        if before_config {
-            first.push(entry);
-        } else {
-            last.push(entry);
-        }
-    }
-    // A file outside the config (a `.properties`) follows it.
-    let outside = outside.into_iter().zip(&edited.outside);
-    let config_files: Vec<_> = (prepared.drain(..).zip(contents.drain(..)))
-        .chain(outside.map(|(p, o)| (p, Some(o.text.as_slice()))))
-        .collect();
-    for (p, c) in first.into_iter().chain(config_files).chain(last) {
-        prepared.push(p);
-        contents.push(c);
-    }
-    let targets: Vec<PathBuf> = prepared.iter().map(|p| p.target().to_path_buf()).collect();
-    let written = safe_write::commit_all(prepared, (backups.keep > 0).then_some(&backups))?;
-    if backups.keep > 0 {
-        let record = safe_write::EditRecord {
-            command: command_of(action).into(),
-            action: action.as_str().into(),
-            name: name.into(),
-            moved: moved.map(String::from),
-            old_secret,
-            files: file_records(&targets, &written, &contents, &outside_reals),
-        };
-        if let Err(e) = safe_write::write_record(&backups, &main_real, &record) {
-            notes.push(format!(
-                "the edit is written, but not recorded, so restore --undo cannot undo it: {e}"
-            ));
-        }
-    }
-    let backup = targets
-        .iter()
-        .zip(written)
-        .find(|(t, _)| **t == main_file)
-        .and_then(|(_, b)| b);
-    Ok((backup, notes))
+    Ok((prepared, contents))
 }
 
 /// The files outside the config, each still what it held when it was read

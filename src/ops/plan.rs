@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Action, Error};
 use crate::config::{ConfigSet, Host};
-use crate::document::{Document, SectionKind, Span};
+use crate::document::{Document, SectionKind, Span, Value};
 
 /// What an edit will do to some files (by index in the set).
 pub(super) struct Plan {
@@ -234,37 +234,7 @@ pub(super) fn add(
         )));
     }
     if hosts.is_empty() {
-        let (index, create) = match file {
-            None => (0, None),
-            Some(path) => match in_file(set, path)? {
-                Some(i) => (i, None),
-                None => (0, Some(new_component_file(name, secret))),
-            },
-        };
-        if let Some(text) = create {
-            return Ok(Plan {
-                action: Action::Added,
-                verify: verified(name, Action::Added),
-                files: BTreeMap::new(),
-                file: 0,
-                create: vec![NewFile {
-                    path: path_of(file),
-                    text,
-                }],
-            });
-        }
-        let target = &set.files[index];
-        refuse_shadowed(set, index, target.doc.text().len())?;
-        return Ok(Plan {
-            action: Action::Added,
-            verify: verified(name, Action::Added),
-            files: BTreeMap::from([(
-                index,
-                Change::Splice(vec![target.doc.append_component_edit(name, secret)]),
-            )]),
-            file: index,
-            create: Vec::new(),
-        });
+        return add_new(set, name, secret, file);
     }
     if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
         // A module name is shown, never an expression's text.
@@ -279,20 +249,70 @@ pub(super) fn add(
     }
     // Duplicate blocks merge in prosody and the last secret wins: that is the one to compare and change.
     let last = hosts.last().expect("not empty");
-    let Some((owner, current)) = hosts.iter().rev().find_map(|h| Some((h, h.secret()?))) else {
-        let doc = &set.files[last.at.file].doc;
-        if doc.section(last.at.stmt).and_then(|h| h.table).is_none() {
-            refuse_shadowed(set, last.at.file, doc.stmt_span(last.at.stmt).end)?;
-        }
-        let e = doc.insert_secret_edit(last.at.stmt, secret);
-        return Ok(Plan {
-            action: Action::Added,
-            verify: verified(name, Action::Added),
-            files: BTreeMap::from([(last.at.file, Change::Splice(vec![e]))]),
-            file: last.at.file,
-            create: Vec::new(),
-        });
+    match hosts.iter().rev().find_map(|h| Some((h, h.secret()?))) {
+        None => add_secret(set, name, secret, last),
+        Some((owner, current)) => set_secret(set, name, secret, replace, owner, &current),
+    }
+}
+
+/// A plan for `name` that changes `files` and names `file`.
+fn edit_plan(name: &str, action: Action, file: usize, files: BTreeMap<usize, Change>) -> Plan {
+    Plan {
+        action,
+        verify: verified(name, action),
+        files,
+        file,
+        create: Vec::new(),
+    }
+}
+
+/// `add` of a component the config does not have: a new file of its own
+/// (`add --file` of a file that does not exist), else appended to the
+/// file it names (or the main config).
+fn add_new(set: &ConfigSet, name: &str, secret: &[u8], file: Option<&Path>) -> Result<Plan, Error> {
+    let index = match file {
+        None => 0,
+        Some(path) => match in_file(set, path)? {
+            Some(i) => i,
+            None => {
+                return Ok(Plan {
+                    create: vec![NewFile {
+                        path: path_of(file),
+                        text: new_component_file(name, secret),
+                    }],
+                    ..edit_plan(name, Action::Added, 0, BTreeMap::new())
+                })
+            }
+        },
     };
+    let target = &set.files[index];
+    refuse_shadowed(set, index, target.doc.text().len())?;
+    let e = target.doc.append_component_edit(name, secret);
+    let files = BTreeMap::from([(index, Change::Splice(vec![e]))]);
+    Ok(edit_plan(name, Action::Added, index, files))
+}
+
+/// `add` of a component with no `component_secret`: one added to its last block.
+fn add_secret(set: &ConfigSet, name: &str, secret: &[u8], last: &Host) -> Result<Plan, Error> {
+    let doc = &set.files[last.at.file].doc;
+    if doc.section(last.at.stmt).and_then(|h| h.table).is_none() {
+        refuse_shadowed(set, last.at.file, doc.stmt_span(last.at.stmt).end)?;
+    }
+    let e = doc.insert_secret_edit(last.at.stmt, secret);
+    let files = BTreeMap::from([(last.at.file, Change::Splice(vec![e]))]);
+    Ok(edit_plan(name, Action::Added, last.at.file, files))
+}
+
+/// `add` of a component whose block `owner` sets the secret prosody reads
+/// (`current`): unchanged when it is `secret`, replaced with `--replace`.
+fn set_secret(
+    set: &ConfigSet,
+    name: &str,
+    secret: &[u8],
+    replace: bool,
+    owner: &Host,
+    current: &Value<'_>,
+) -> Result<Plan, Error> {
     let file = owner.at.file;
     let doc = &set.files[file].doc;
     let (line, column) = doc.line_col(current.span.start);
@@ -304,23 +324,15 @@ pub(super) fn add(
         None => Err(Error::refused(format!(
             "the component_secret of {name} at {place} is an expression, not a string literal; edit it by hand"
         ))),
-        Some(old) if old == secret => Ok(Plan {
-            action: Action::Unchanged,
-            verify: verified(name, Action::Unchanged),
-            files: BTreeMap::new(),
-            file,
-            create: Vec::new(),
-        }),
+        Some(old) if old == secret => Ok(edit_plan(name, Action::Unchanged, file, BTreeMap::new())),
         Some(_) if !replace => Err(Error::refused(format!(
             "{name} already exists at {component_at} with a different secret; use --replace to change it"
         ))),
-        Some(_) => Ok(Plan {
-            action: Action::Replaced,
-            verify: verified(name, Action::Replaced),
-            files: BTreeMap::from([(file, Change::Splice(vec![Document::replace_value_edit(&current, secret)]))]),
-            file,
-            create: Vec::new(),
-        }),
+        Some(_) => {
+            let e = Document::replace_value_edit(current, secret);
+            let files = BTreeMap::from([(file, Change::Splice(vec![e]))]);
+            Ok(edit_plan(name, Action::Replaced, file, files))
+        }
     }
 }
 
@@ -370,27 +382,7 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
         )));
     }
     if hosts.is_empty() {
-        if if_exists {
-            return Ok(Plan {
-                action: Action::Absent,
-                verify: verified(name, Action::Absent),
-                files: BTreeMap::new(),
-                file: 0,
-                create: Vec::new(),
-            });
-        }
-        let known: Vec<String> = set
-            .hosts()
-            .filter(|h| h.is_external())
-            .filter_map(|h| h.literal_name())
-            .collect();
-        let hint = crate::names::closest(name, known.iter().map(String::as_str))
-            .map(|n| format!("; did you mean {n}?"))
-            .unwrap_or_default();
-        return Err(Error::NotFound(format!(
-            "there is no Component {name} in {} or the files it includes{hint} (use --if-exists to accept that)",
-            set.files[0].path.display()
-        )));
+        return remove_absent(set, name, if_exists);
     }
     // `add` refuses a plugin component (a MUC, an upload service): so does
     // `remove`, which would otherwise delete a whole service it never made.
@@ -415,40 +407,54 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
     }
     let files = per_file
         .into_iter()
-        .map(|(fi, mut spans)| {
-            spans.sort_by_key(|s| s.start);
-            let mut merged: Vec<Span> = Vec::new();
-            for s in spans {
-                match merged.last_mut() {
-                    Some(m) if s.start <= m.end => m.end = m.end.max(s.end),
-                    _ => merged.push(s),
-                }
-            }
-            let splice: Vec<(Span, Vec<u8>)> =
-                merged.into_iter().map(|s| (s, Vec::new())).collect();
-            // A file `add --file` created, left with nothing but comments:
-            // removed, not left behind empty (never the main config, never
-            // a symlink, which would be left dangling).
-            let f = &set.files[fi];
-            let link = std::fs::symlink_metadata(&f.path).is_ok_and(|m| m.file_type().is_symlink());
-            let ours = fi != 0 && !link && only_our_header_left(&f.doc.splice(splice.clone()));
-            (
-                fi,
-                if ours {
-                    Change::Delete
-                } else {
-                    Change::Splice(splice)
-                },
-            )
-        })
+        .map(|(fi, spans)| (fi, removal(set, fi, spans)))
         .collect();
-    Ok(Plan {
-        action: Action::Removed,
-        verify: verified(name, Action::Removed),
-        files,
-        file: hosts[0].at.file,
-        create: Vec::new(),
-    })
+    Ok(edit_plan(name, Action::Removed, hosts[0].at.file, files))
+}
+
+/// `remove` of a name the config does not have: nothing to do with
+/// `--if-exists`, else not found (with the external component it is
+/// likely a typing mistake of).
+fn remove_absent(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
+    if if_exists {
+        return Ok(edit_plan(name, Action::Absent, 0, BTreeMap::new()));
+    }
+    let known: Vec<String> = set
+        .hosts()
+        .filter(|h| h.is_external())
+        .filter_map(|h| h.literal_name())
+        .collect();
+    let hint = crate::names::closest(name, known.iter().map(String::as_str))
+        .map(|n| format!("; did you mean {n}?"))
+        .unwrap_or_default();
+    Err(Error::NotFound(format!(
+        "there is no Component {name} in {} or the files it includes{hint} (use --if-exists to accept that)",
+        set.files[0].path.display()
+    )))
+}
+
+/// The change to file `fi` that removes the blocks at `spans` (merged
+/// where they overlap). A file `add --file` created, left with nothing but
+/// comments, is removed, not left behind empty (never the main config,
+/// never a symlink, which would be left dangling).
+fn removal(set: &ConfigSet, fi: usize, mut spans: Vec<Span>) -> Change {
+    spans.sort_by_key(|s| s.start);
+    let mut merged: Vec<Span> = Vec::new();
+    for s in spans {
+        match merged.last_mut() {
+            Some(m) if s.start <= m.end => m.end = m.end.max(s.end),
+            _ => merged.push(s),
+        }
+    }
+    let splice: Vec<(Span, Vec<u8>)> = merged.into_iter().map(|s| (s, Vec::new())).collect();
+    let f = &set.files[fi];
+    let link = std::fs::symlink_metadata(&f.path).is_ok_and(|m| m.file_type().is_symlink());
+    let ours = fi != 0 && !link && only_our_header_left(&f.doc.splice(splice.clone()));
+    if ours {
+        Change::Delete
+    } else {
+        Change::Splice(splice)
+    }
 }
 
 /// The check an `add`/`remove` plan carries: [`verify`] for `name`.

@@ -146,64 +146,21 @@ pub fn probe_with(
     // The secret prosody uses: the last block's that sets one, else the
     // global section's.
     let configured = set.effective_secret(&hosts).map(|(s, file, _)| (s, file));
-    // A literal, or the value behind prosody 13's Credential()/FileContents()
-    // (decrypted into memory as root, or read from the file).
-    let behind = |s: &crate::document::Value<'_>, file: &std::path::Path| {
-        use crate::diagnostics::secret_refs::{describe, Resolved, Resolver};
-        if let Some(l) = s.literal() {
-            return Ok(l);
-        }
-        let Some(r) = s.secret_ref() else {
-            return Err(format!(
-                "the component_secret of {name} is an expression; cannot probe with it"
-            ));
-        };
-        match Resolver::from_env().resolve(&r, file) {
-            Resolved::Value(v) => Ok(v),
-            Resolved::Missing(why) | Resolved::Unverified(why) => Err(format!(
-                "the component_secret of {name} is read from {}, which cannot be read here: {why}",
-                describe(&r)
-            )),
-        }
-    };
     let literal = configured
         .as_ref()
-        .and_then(|(s, file)| behind(s, file).ok());
+        .and_then(|(s, file)| behind(name, s, file).ok());
     let secret = match &given {
         Some(g) => g.secret.clone(),
         None => {
             let (s, file) = configured.as_ref().ok_or_else(|| {
                 Error::NotFound(format!("{name} has no component_secret to probe with"))
             })?;
-            behind(s, file).map_err(Error::refused)?
+            behind(name, s, file).map_err(Error::refused)?
         }
     };
-    // A component set to kick_old would lose its live session to our probe.
-    let kick_old = hosts.iter().any(|h| {
-        let doc = &set.files[h.at.file].doc;
-        doc.section_options(h.at.stmt).iter().any(|o| {
-            o.name == "component_conflict_resolve"
-                && o.value.as_ref().and_then(|v| v.literal()).as_deref() == Some(&b"kick_old"[..])
-        })
-    });
-    if kick_old && !force {
-        return Err(Error::refused(format!(
-            "{name} has component_conflict_resolve = \"kick_old\": a probe would disconnect its live session; use --force if it is not connected"
-        )));
-    }
+    refuse_kick_old(&set, &hosts, name, force)?;
     let listener = crate::listener::effective(&set).map_err(Error::refused)?;
-    // With no component listener there is nothing to probe, unless told where.
-    let port = match (port, listener.closed(), listener.ports.first()) {
-        (Some(p), _, _) => p,
-        (None, None, Some(&p)) => p,
-        (None, why, _) => {
-            return Err(Error::refused(format!(
-                "{}; set one with fogbow-xmpp-ctl listen --port {}, or probe elsewhere with --port",
-                why.unwrap_or_default(),
-                crate::listener::DEFAULT_PORT
-            )))
-        }
-    };
+    let port = port_of(&listener, port)?;
     let host = host.unwrap_or_else(|| listener.local_address());
     // prosody knows the component by nameprep's form of its name and
     // matches a connecting one's name as sent: that form is the one to use.
@@ -228,6 +185,69 @@ pub fn probe_with(
         restart_pending,
         breakage,
     })
+}
+
+/// The secret `s` (of `name`, set in `file`) stands for: a literal, or the
+/// value behind prosody 13's Credential()/FileContents() (decrypted into
+/// memory as root, or read from the file).
+fn behind(
+    name: &str,
+    s: &crate::document::Value<'_>,
+    file: &std::path::Path,
+) -> Result<Vec<u8>, String> {
+    use crate::diagnostics::secret_refs::{describe, Resolved, Resolver};
+    if let Some(l) = s.literal() {
+        return Ok(l);
+    }
+    let Some(r) = s.secret_ref() else {
+        return Err(format!(
+            "the component_secret of {name} is an expression; cannot probe with it"
+        ));
+    };
+    match Resolver::from_env().resolve(&r, file) {
+        Resolved::Value(v) => Ok(v),
+        Resolved::Missing(why) | Resolved::Unverified(why) => Err(format!(
+            "the component_secret of {name} is read from {}, which cannot be read here: {why}",
+            describe(&r)
+        )),
+    }
+}
+
+/// A component set to kick_old would lose its live session to our probe:
+/// refused unless `force`.
+fn refuse_kick_old(
+    set: &crate::config::ConfigSet,
+    hosts: &[Host],
+    name: &str,
+    force: bool,
+) -> Result<(), Error> {
+    let kick_old = hosts.iter().any(|h| {
+        let doc = &set.files[h.at.file].doc;
+        doc.section_options(h.at.stmt).iter().any(|o| {
+            o.name == "component_conflict_resolve"
+                && o.value.as_ref().and_then(|v| v.literal()).as_deref() == Some(&b"kick_old"[..])
+        })
+    });
+    if kick_old && !force {
+        return Err(Error::refused(format!(
+            "{name} has component_conflict_resolve = \"kick_old\": a probe would disconnect its live session; use --force if it is not connected"
+        )));
+    }
+    Ok(())
+}
+
+/// The port to probe: the one given, else the component listener's. With
+/// no component listener there is nothing to probe, unless told where.
+fn port_of(listener: &crate::listener::Listener, port: Option<u16>) -> Result<u16, Error> {
+    match (port, listener.closed(), listener.ports.first()) {
+        (Some(p), _, _) => Ok(p),
+        (None, None, Some(&p)) => Ok(p),
+        (None, why, _) => Err(Error::refused(format!(
+            "{}; set one with fogbow-xmpp-ctl listen --port {}, or probe elsewhere with --port",
+            why.unwrap_or_default(),
+            crate::listener::DEFAULT_PORT
+        ))),
+    }
 }
 
 /// `probe` of a name the config has no external component of, with a

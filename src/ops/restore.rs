@@ -23,6 +23,7 @@ use super::credstore::{self, MigrateTo, SysChange, SysFile, SysKind};
 use super::pipeline;
 use super::plan::{Change, NewFile, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
+use crate::config::ConfigSet;
 use crate::safe_write;
 
 /// A backup of a file of the config (the main config, or a file of its
@@ -222,145 +223,217 @@ fn is_config_file(ctx: &Context, f: &safe_write::FileRecord) -> bool {
 /// wrote. The outcome's name is the component of the edit undone, and
 /// its `undid` says which edit that was (`add NAME of TIME`).
 pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
-    let real = std::fs::canonicalize(&ctx.config)
-        .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
     let dir = ctx.settings.backup_dir.clone();
-    let records = safe_write::list_records(&dir, &real)?;
-    let Some((time, last)) = records.into_iter().last() else {
-        return Err(Error::NotFound(format!(
-            "no edit of {} by fogbow-xmpp-ctl is recorded in {} (edits are recorded with their backups; backups = 0 keeps none); see restore --list",
-            ctx.config.display(),
-            dir.display()
-        )));
-    };
+    let (time, last) = last_edit(ctx, &dir)?;
     let what = format!("{} {} of {time}", last.command, last.name);
-    // Files of ours outside the config (an encrypted credential or our
-    // drop-in) are put back like the config's own files; a `.properties`
-    // the edit rewrote, with them (see `outside_before`).
-    let sys_kind = |path: &Path| sys_kind(ctx, path);
+    // A `.properties` the edit rewrote is put back with the config's files
+    // (see `outside_before`).
     let extra = pipeline::Extra {
         outside: outside_before(&dir, &last, &what)?,
         ..pipeline::Extra::default()
     };
-    let result = pipeline::edit_full(ctx, &last.name, opts, extra, |set| {
-        let mut files = BTreeMap::new();
-        let mut create = Vec::new();
-        let mut system = Vec::new();
-        for f in &last.files {
-            let path = f.real_path();
-            let current = match std::fs::read(&path) {
-                Ok(b) => Some(b),
-                Err(e) if e.kind() == ErrorKind::NotFound => None,
-                Err(e) => return Err(safe_write::io_error("read", &path, e).into()),
-            };
-            let why = match (&f.written_sha1, &current) {
-                (Some(h), Some(c)) if safe_write::content_hash(c) == *h => None,
-                (Some(_), Some(_)) => Some("changed since"),
-                (Some(_), None) => Some("was removed since"),
-                (None, Some(_)) => Some("was created again since"),
-                (None, None) => None,
-            };
-            if let Some(why) = why {
-                return Err(Error::refused(format!(
-                    "not undoing: {} {why} fogbow-xmpp-ctl last wrote it at {time} ({} {}), and an undo would lose that change; nothing was changed; to go back anyway, use restore BACKUP (see restore --list)",
-                    path.display(),
-                    last.command,
-                    last.name
-                )));
-            }
-            // Checked unchanged above; put back after the config's files.
-            if f.kind.is_some() {
-                continue;
-            }
-            let before = match &f.backup {
-                Some(b) => Some(safe_write::read_backup(&dir.join(b)).map_err(|e| {
-                    Error::refused(format!(
-                        "cannot undo {what}: the backup of {} is unusable ({}); nothing was changed",
-                        path.display(),
-                        e.message
-                    ))
-                })?),
-                None => None,
-            };
-            if let Some(kind) = sys_kind(&path) {
-                let change = match (before, current.is_some()) {
-                    (Some(bytes), _) => Some(SysChange::Write(bytes)),
-                    (None, true) => Some(SysChange::Delete),
-                    (None, false) => None,
-                };
-                system.extend(change.map(|change| SysFile { path, kind, change }));
-                continue;
-            }
-            let index = set.files.iter().position(|g| g.real_path == path);
-            match (before, current.is_some(), index) {
-                (Some(bytes), true, Some(i)) => {
-                    files.insert(i, Change::Whole(bytes));
-                }
-                (Some(bytes), false, _) => create.push(NewFile { path, text: bytes }),
-                (None, true, Some(i)) => {
-                    files.insert(i, Change::Delete);
-                }
-                (None, false, _) => {}
-                (_, true, None) => {
-                    return Err(Error::refused(format!(
-                        "cannot undo {what}: {} is no longer a file of the config (no Include loads it); nothing was changed",
-                        path.display()
-                    )))
-                }
-            }
+    let undo = Undo {
+        ctx,
+        dir: &dir,
+        last: &last,
+        time: &time,
+        what: &what,
+        dry_run: opts.dry_run,
+    };
+    let result = pipeline::edit_full(ctx, &last.name, opts, extra, |set| undo.plan(set));
+    let mut outcome = result.map_err(|e| broken_config(ctx, e))?;
+    outcome.undid = Some(what);
+    Ok(outcome)
+}
+
+/// The newest edit record of the config, with its time.
+fn last_edit(ctx: &Context, dir: &Path) -> Result<(String, safe_write::EditRecord), Error> {
+    let real = std::fs::canonicalize(&ctx.config)
+        .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
+    let records = safe_write::list_records(dir, &real)?;
+    records.into_iter().last().ok_or_else(|| {
+        Error::NotFound(format!(
+            "no edit of {} by fogbow-xmpp-ctl is recorded in {} (edits are recorded with their backups; backups = 0 keeps none); see restore --list",
+            ctx.config.display(),
+            dir.display()
+        ))
+    })
+}
+
+/// The undo of one recorded edit, planned against the config as loaded.
+struct Undo<'a> {
+    ctx: &'a Context,
+    dir: &'a Path,
+    last: &'a safe_write::EditRecord,
+    time: &'a str,
+    /// `COMMAND NAME of TIME`, for messages.
+    what: &'a str,
+    dry_run: bool,
+}
+
+/// What an undo puts back: the config's files (changed or removed), the
+/// files it creates again, and files of ours outside the config.
+#[derive(Default)]
+struct PutBack {
+    files: BTreeMap<usize, Change>,
+    create: Vec<NewFile>,
+    system: Vec<SysFile>,
+}
+
+impl Undo<'_> {
+    /// The plan: every file the edit touched checked unchanged and put
+    /// back, unless the edit moved a secret (see [`Undo::secret_back`]).
+    fn plan(&self, set: &ConfigSet) -> Result<(Plan, Vec<SysFile>), Error> {
+        let mut back = PutBack::default();
+        for f in &self.last.files {
+            self.put_back(set, f, &mut back)?;
         }
-        // A move into a credential scrubbed the old string from the
-        // backups: the undo decrypts it back into the config instead (the
-        // files are checked unchanged above all the same).
-        // A rotation into a credential scrubbed the old string too, and kept
-        // it encrypted beside the backups: decrypted, it goes back as the
-        // string it was (the new credential then goes, as the config no
-        // longer reads it).
-        if let Some(kept) = last.old_secret.as_ref().filter(|k| !k.contains('/')) {
-            let credstore::SecretState::Ours(cred) = credstore::secret_state(set, &last.name)
-            else {
-                return Err(Error::refused(format!(
-                    "cannot undo {what}: {} no longer reads its secret from a credential; nothing was changed",
-                    last.name
-                )));
-            };
-            let old = crate::credentials::decrypt(&cred, &dir.join(kept)).map_err(|e| {
-                Error::refused(format!("cannot undo {what}: {e}; nothing was changed"))
-            })?;
-            let mut p = credstore::plan_literal(set, &last.name, &cred, old)?;
-            p.action = Action::Undone;
-            return Ok((p, Vec::new()));
+        if let Some(p) = self.secret_back(set)? {
+            return Ok(p);
         }
-        if last.moved.as_deref() == Some("to-credential") {
-            let (mut p, sys) =
-                credstore::plan_migrate(ctx, set, &last.name, MigrateTo::Config, opts.dry_run)?;
-            if p.action != Action::Unchanged {
-                p.action = Action::Undone;
-            }
-            return Ok((p, sys));
-        }
+        let PutBack {
+            files,
+            create,
+            system,
+        } = back;
         let file = files.keys().next().copied().unwrap_or(0);
         let action = if files.is_empty() && create.is_empty() && system.is_empty() {
             Action::Unchanged
         } else {
             Action::Undone
         };
-        Ok((
-            Plan {
-                action,
-                files,
-                file,
-                create,
-                // The files being what they were before, loading, and passing
-                // the checks is the test.
-                verify: Box::new(|_| Ok(())),
-            },
-            system,
-        ))
-    });
-    let mut outcome = result.map_err(|e| broken_config(ctx, e))?;
-    outcome.undid = Some(what);
-    Ok(outcome)
+        let plan = Plan {
+            action,
+            files,
+            file,
+            create,
+            // The files being what they were before, loading, and passing
+            // the checks is the test.
+            verify: Box::new(|_| Ok(())),
+        };
+        Ok((plan, system))
+    }
+
+    /// What the file `f` holds now, refused unless it is still what the
+    /// edit wrote (`None`: it does not exist, as the edit left it).
+    fn current(&self, f: &safe_write::FileRecord) -> Result<Option<Vec<u8>>, Error> {
+        let path = f.real_path();
+        let current = match std::fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(safe_write::io_error("read", &path, e).into()),
+        };
+        let why = match (&f.written_sha1, &current) {
+            (Some(h), Some(c)) if safe_write::content_hash(c) == *h => None,
+            (Some(_), Some(_)) => Some("changed since"),
+            (Some(_), None) => Some("was removed since"),
+            (None, Some(_)) => Some("was created again since"),
+            (None, None) => None,
+        };
+        match why {
+            None => Ok(current),
+            Some(why) => Err(Error::refused(format!(
+                "not undoing: {} {why} fogbow-xmpp-ctl last wrote it at {} ({} {}), and an undo would lose that change; nothing was changed; to go back anyway, use restore BACKUP (see restore --list)",
+                path.display(),
+                self.time,
+                self.last.command,
+                self.last.name
+            ))),
+        }
+    }
+
+    /// The file `f`, checked unchanged, put back as it was before the edit.
+    /// Files outside the config (a `.properties`) are put back by the
+    /// pipeline, after the config's files; ours (an encrypted credential,
+    /// our drop-in) like the config's own.
+    fn put_back(
+        &self,
+        set: &ConfigSet,
+        f: &safe_write::FileRecord,
+        back: &mut PutBack,
+    ) -> Result<(), Error> {
+        let current = self.current(f)?;
+        if f.kind.is_some() {
+            return Ok(());
+        }
+        let path = f.real_path();
+        let before = match &f.backup {
+            Some(b) => Some(safe_write::read_backup(&self.dir.join(b)).map_err(|e| {
+                Error::refused(format!(
+                    "cannot undo {}: the backup of {} is unusable ({}); nothing was changed",
+                    self.what,
+                    path.display(),
+                    e.message
+                ))
+            })?),
+            None => None,
+        };
+        if let Some(kind) = sys_kind(self.ctx, &path) {
+            let change = match (before, current.is_some()) {
+                (Some(bytes), _) => Some(SysChange::Write(bytes)),
+                (None, true) => Some(SysChange::Delete),
+                (None, false) => None,
+            };
+            back.system
+                .extend(change.map(|change| SysFile { path, kind, change }));
+            return Ok(());
+        }
+        let index = set.files.iter().position(|g| g.real_path == path);
+        match (before, current.is_some(), index) {
+            (Some(bytes), true, Some(i)) => {
+                back.files.insert(i, Change::Whole(bytes));
+            }
+            (Some(bytes), false, _) => back.create.push(NewFile { path, text: bytes }),
+            (None, true, Some(i)) => {
+                back.files.insert(i, Change::Delete);
+            }
+            (None, false, _) => {}
+            (_, true, None) => {
+                return Err(Error::refused(format!(
+                    "cannot undo {}: {} is no longer a file of the config (no Include loads it); nothing was changed",
+                    self.what,
+                    path.display()
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// A move into a credential scrubbed the old string from the backups:
+    /// the undo decrypts it back into the config instead (the files are
+    /// checked unchanged all the same). A rotation into a credential
+    /// scrubbed the old string too, and kept it encrypted beside the
+    /// backups: decrypted, it goes back as the string it was (the new
+    /// credential then goes, as the config no longer reads it).
+    fn secret_back(&self, set: &ConfigSet) -> Result<Option<(Plan, Vec<SysFile>)>, Error> {
+        let name = &self.last.name;
+        if let Some(kept) = self.last.old_secret.as_ref().filter(|k| !k.contains('/')) {
+            let credstore::SecretState::Ours(cred) = credstore::secret_state(set, name) else {
+                return Err(Error::refused(format!(
+                    "cannot undo {}: {name} no longer reads its secret from a credential; nothing was changed",
+                    self.what
+                )));
+            };
+            let old = crate::credentials::decrypt(&cred, &self.dir.join(kept)).map_err(|e| {
+                Error::refused(format!(
+                    "cannot undo {}: {e}; nothing was changed",
+                    self.what
+                ))
+            })?;
+            let mut p = credstore::plan_literal(set, name, &cred, old)?;
+            p.action = Action::Undone;
+            return Ok(Some((p, Vec::new())));
+        }
+        if self.last.moved.as_deref() == Some("to-credential") {
+            let (mut p, sys) =
+                credstore::plan_migrate(self.ctx, set, name, MigrateTo::Config, self.dry_run)?;
+            if p.action != Action::Unchanged {
+                p.action = Action::Undone;
+            }
+            return Ok(Some((p, sys)));
+        }
+        Ok(None)
+    }
 }
 
 /// The files outside the config that the edit `last` rewrote (a

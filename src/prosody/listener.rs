@@ -393,39 +393,59 @@ pub fn plan(
     interfaces: Option<&[String]>,
     ports: Option<&[u16]>,
 ) -> Result<ListenPlan, String> {
-    let doc = &set.files[0].doc;
     let misplaced = in_sections(set);
     let mut out = ListenPlan {
         interfaces: interfaces.map(<[String]>::to_vec),
         ports: ports.map(<[u16]>::to_vec),
         ..ListenPlan::default()
     };
+    adopt_misplaced(set, &misplaced, &mut out)?;
+    let edits = global_edits(set, option_lines(&out))?;
+    if !edits.is_empty() {
+        out.edits.insert(0, edits);
+    }
+    delete_misplaced(set, &misplaced, &mut out.edits)?;
+    Ok(out)
+}
+
+/// A kind of option the operator gives no value for, and the global section
+/// does not set: the value the misplaced ones agree on moves there.
+fn adopt_misplaced(
+    set: &ConfigSet,
+    misplaced: &[InSection],
+    out: &mut ListenPlan,
+) -> Result<(), String> {
+    let moved = |from: Vec<String>, option: &str| {
+        format!(
+            "{}, where prosody ignores it, goes to the global section as {option}",
+            from.join(", ")
+        )
+    };
     if out.interfaces.is_none() && global_assignments(set, &INTERFACE_OPTIONS).is_empty() {
-        if let Some((v, from)) = misplaced_value(
+        let value = misplaced_value(
             set,
-            &misplaced,
+            misplaced,
             &INTERFACE_OPTIONS,
             interfaces_of,
             "--interface",
-        )? {
-            out.moved.push(format!(
-                "{}, where prosody ignores it, goes to the global section as component_interfaces",
-                from.join(", ")
-            ));
+        )?;
+        if let Some((v, from)) = value {
+            out.moved.push(moved(from, "component_interfaces"));
             out.interfaces = Some(v);
         }
     }
     if out.ports.is_none() && global_assignments(set, &PORT_OPTIONS).is_empty() {
-        if let Some((v, from)) =
-            misplaced_value(set, &misplaced, &PORT_OPTIONS, ports_of, "--port")?
+        if let Some((v, from)) = misplaced_value(set, misplaced, &PORT_OPTIONS, ports_of, "--port")?
         {
-            out.moved.push(format!(
-                "{}, where prosody ignores it, goes to the global section as component_ports",
-                from.join(", ")
-            ));
+            out.moved.push(moved(from, "component_ports"));
             out.ports = Some(v);
         }
     }
+    Ok(())
+}
+
+/// The global lines the plan sets, each with the options it stands for.
+fn option_lines(out: &ListenPlan) -> Vec<(&'static [&'static str], String)> {
     let quote = |s: &str| crate::document::lexer::encode_string(s.as_bytes());
     let mut groups: Vec<(&[&str], String)> = Vec::new();
     if let Some(i) = &out.interfaces {
@@ -446,6 +466,17 @@ pub fn plan(
             ),
         ));
     }
+    groups
+}
+
+/// The edits of the main config that set each of `groups` globally: the
+/// first definition rewritten, the others deleted, else inserted where the
+/// global section ends (or at the end of a config with no section).
+fn global_edits(
+    set: &ConfigSet,
+    groups: Vec<(&[&str], String)>,
+) -> Result<Vec<(Span, Vec<u8>)>, String> {
+    let doc = &set.files[0].doc;
     let mut edits: Vec<(Span, Vec<u8>)> = Vec::new();
     let mut inserts = String::new();
     for (names, text) in groups {
@@ -481,25 +512,22 @@ pub fn plan(
             inserts.push_str(doc.eol());
         }
     }
-    if !inserts.is_empty() {
-        match (0..doc.statement_count()).position(|i| doc.is_section(i)) {
-            Some(h) => edits.push(global_insert(doc, h, inserts)),
-            None => {
-                let mut text = String::new();
-                if !doc.text().is_empty() && !doc.ends_with_line_break() {
-                    text.push_str(doc.eol());
-                }
-                text.push_str(&inserts);
-                let end = doc.text().len();
-                edits.push((end..end, text.into_bytes()));
+    if inserts.is_empty() {
+        return Ok(edits);
+    }
+    match (0..doc.statement_count()).position(|i| doc.is_section(i)) {
+        Some(h) => edits.push(global_insert(doc, h, inserts)),
+        None => {
+            let mut text = String::new();
+            if !doc.text().is_empty() && !doc.ends_with_line_break() {
+                text.push_str(doc.eol());
             }
+            text.push_str(&inserts);
+            let end = doc.text().len();
+            edits.push((end..end, text.into_bytes()));
         }
     }
-    if !edits.is_empty() {
-        out.edits.insert(0, edits);
-    }
-    delete_misplaced(set, &misplaced, &mut out.edits)?;
-    Ok(out)
+    Ok(edits)
 }
 
 /// The edit inserting the global `lines` before the first section `h`: on

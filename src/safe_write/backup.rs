@@ -375,29 +375,26 @@ pub fn write_old_secret(b: &Backups, config: &Path, cred: &[u8]) -> Result<Strin
         .unwrap_or_default())
 }
 
-/// Prefix of a pending-scrub marker in the backup directory; the rest of
-/// its name is the credential whose secret the backups may still hold.
-const SCRUB_PENDING: &str = "fogbow-xmpp-ctl.scrub-pending.";
-
-/// Marks, before a move's commit, that the backups of the config may hold
-/// the secret of credential `cred` in plaintext until they are scrubbed:
-/// an empty 0600 file, removed by [`scrub_done`]; one a kill left behind
-/// is found by [`pending_scrubs`] and finished by the next edit.
-pub fn mark_scrub(b: &Backups, cred: &str) -> Result<(), WriteError> {
+/// Leaves the empty 0600 marker file `name` in the backup directory (one
+/// already there is kept): a note to the next run that outlives a kill,
+/// found by [`markers`] and removed by [`remove_marker`]. `action` says
+/// what the marker is for in an error (`mark a pending scrub in`).
+pub fn put_marker(b: &Backups, name: &str, action: &str) -> Result<(), WriteError> {
     ensure_backup_dir(&b.dir)?;
-    let path = b.dir.join(format!("{SCRUB_PENDING}{cred}"));
+    let path = b.dir.join(name);
     match open_new(&path, 0o600) {
         Ok(_) => {
             sync_dir(&b.dir);
             Ok(())
         }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_error("mark a pending scrub in", &b.dir, e)),
+        Err(e) => Err(io_error(action, &b.dir, e)),
     }
 }
 
-/// The credentials whose scrub a marker says is still to do.
-pub fn pending_scrubs(dir: &Path) -> Vec<String> {
+/// The names of the files in `dir` that start with `prefix`, the prefix
+/// taken off, sorted.
+pub fn markers(dir: &Path, prefix: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -406,7 +403,7 @@ pub fn pending_scrubs(dir: &Path) -> Vec<String> {
         .filter_map(|e| {
             e.file_name()
                 .to_str()
-                .and_then(|n| n.strip_prefix(SCRUB_PENDING))
+                .and_then(|n| n.strip_prefix(prefix))
                 .map(String::from)
         })
         .collect();
@@ -414,9 +411,9 @@ pub fn pending_scrubs(dir: &Path) -> Vec<String> {
     out
 }
 
-/// The scrub for `cred` is done: its marker goes.
-pub fn scrub_done(dir: &Path, cred: &str) {
-    let _ = std::fs::remove_file(dir.join(format!("{SCRUB_PENDING}{cred}")));
+/// Removes the marker file `name` from `dir`.
+pub fn remove_marker(dir: &Path, name: &str) {
+    let _ = std::fs::remove_file(dir.join(name));
     sync_dir(dir);
 }
 

@@ -30,8 +30,8 @@ mod temp;
 mod trust;
 
 pub use backup::{
-    backups_and_records_of, check_backup_dir, content_hash, list_backups, list_records, mark_scrub,
-    pending_scrubs, read_backup, rewrite_backup, scrub_done, time_of, write_old_secret,
+    backups_and_records_of, check_backup_dir, content_hash, list_backups, list_records, markers,
+    put_marker, read_backup, remove_marker, rewrite_backup, time_of, write_old_secret,
     write_record, Backups, EditRecord, FileRecord,
 };
 pub use error::{io_error, WriteError};
