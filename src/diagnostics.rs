@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigSet, LoadError};
+use crate::text::terminal_safe;
 
 /// The codes, their severities and descriptions: written once, for this
 /// module, `check --help` and the man page (`src/cli.rs` includes it).
@@ -154,33 +155,6 @@ impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.write(f, false)
     }
-}
-
-/// Whether a terminal would act on `c` rather than show it: C0 and C1
-/// controls, DEL, and the bidirectional marks, embeddings, overrides and
-/// isolates (which reorder what follows them on the line).
-fn acts_on_terminal(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `s` for a terminal: every character a terminal would act on (escape
-/// sequences that retitle or clear it, a carriage return that hides the
-/// line, a right-to-left override) written as `\u{…}`. Names and paths
-/// from a config are data; human output must show them, not run them.
-pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(acts_on_terminal) {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if acts_on_terminal(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
 }
 
 /// A message from Lua (prosody's loader) without the text of a string
@@ -366,21 +340,6 @@ mod tests {
         for (i, c) in Code::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i, "{c}");
         }
-    }
-
-    #[test]
-    fn terminal_controls_are_escaped() {
-        assert_eq!(terminal_safe("a.example"), "a.example");
-        assert_eq!(
-            terminal_safe("a\u{1b}]0;pwned\u{7}b\u{7f}\u{9b}\r\t"),
-            "a\\u{1b}]0;pwned\\u{7}b\\u{7f}\\u{9b}\\u{d}\\u{9}"
-        );
-        for bidi in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200f}'] {
-            let s = terminal_safe(&format!("x{bidi}y")).into_owned();
-            assert!(!s.contains(bidi) && s.starts_with("x\\u{"), "{s}");
-        }
-        // Letters of any script are shown as they are.
-        assert_eq!(terminal_safe("straße.例え.אב"), "straße.例え.אב");
     }
 
     #[test]

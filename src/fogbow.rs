@@ -383,7 +383,7 @@ pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets:
             if let Ok(es) = entries(bytes) {
                 // Back to front, so earlier spans stay where they are.
                 for e in es.iter().rev().filter(|e| e.key != SHOWN_KEY) {
-                    let masked = crate::ops::masked_value(e.value.as_bytes());
+                    let masked = crate::text::masked_value(e.value.as_bytes());
                     // A value continued over lines keeps its lines (the
                     // diff compares lines): the mask on the first, `...` on
                     // each continuation.
@@ -414,11 +414,11 @@ pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets:
     if old_real.len() != old_shown.len() || new_real.len() != new_shown.len() {
         return format!(
             "--- {p}\n+++ {p}\n({key} changed; the lines are not shown: a masked value spans several)\n",
-            p = crate::diagnostics::terminal_safe(&path.display().to_string())
+            p = crate::text::terminal_safe(&path.display().to_string())
         );
     }
     let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_real, &new_real);
-    let p = crate::diagnostics::terminal_safe(&path.display().to_string()).into_owned();
+    let p = crate::text::terminal_safe(&path.display().to_string()).into_owned();
     let mut out = format!("--- {p}\n+++ {p}\n");
     let safe = |l: &str| {
         let body = l.strip_suffix('\n').unwrap_or(l);
@@ -428,7 +428,7 @@ pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets:
         };
         let mut s: String = body
             .split('\t')
-            .map(|part| crate::diagnostics::terminal_safe(part).into_owned())
+            .map(|part| crate::text::terminal_safe(part).into_owned())
             .collect::<Vec<_>>()
             .join("\t");
         s.push_str(cr);
@@ -785,18 +785,18 @@ mod tests {
         assert!(!d.contains("hunter2"), "{d}");
         assert!(d.contains(" xmpp_jid=m.example\n"), "{d}");
         assert!(
-            d.contains(&format!(" b={}\n", crate::ops::masked_value(b"2"))),
+            d.contains(&format!(" b={}\n", crate::text::masked_value(b"2"))),
             "{d}"
         );
         // Both sides masked, each with this run's fingerprint of its value:
         // the changed line differs without showing either secret.
         let old_line = format!(
             "-xmpp_password={}\n",
-            crate::ops::masked_value(b"old-secret")
+            crate::text::masked_value(b"old-secret")
         );
         let new_line = format!(
             "+xmpp_password={}\n",
-            crate::ops::masked_value(b"new-secret")
+            crate::text::masked_value(b"new-secret")
         );
         assert!(old_line.contains("******** (hmac:"), "{old_line}");
         assert_ne!(old_line[1..], new_line[1..]);
@@ -811,7 +811,7 @@ mod tests {
         let old = b"long = sec\\\r\n    ret\r\nxmpp_password=o\r\n";
         let new = set_property(old, "xmpp_password", "n").unwrap();
         let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
-        let long = crate::ops::masked_value(b"secret");
+        let long = crate::text::masked_value(b"secret");
         assert!(d.contains(&format!(" long = {long}\r\n ...\r\n")), "{d}");
         assert!(!d.contains("sec") && !d.contains("ret\r"), "{d}");
         let appended = set_property(b"a=1", "xmpp_password", "s").unwrap();
@@ -822,11 +822,11 @@ mod tests {
             "xmpp_password",
             false,
         );
-        let one = crate::ops::masked_value(b"1");
+        let one = crate::text::masked_value(b"1");
         assert!(
             d.contains(&format!(
                 "-a={one}\n\\ No newline at end of file\n+a={one}\n+xmpp_password={}\n",
-                crate::ops::masked_value(b"s")
+                crate::text::masked_value(b"s")
             )),
             "{d}"
         );

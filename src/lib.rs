@@ -16,13 +16,13 @@ pub mod diagnostics;
 pub mod document;
 pub mod error;
 pub mod fogbow;
-pub mod hex;
 pub mod ops;
 pub mod prosody;
 pub mod safe_write;
 pub mod secret;
 pub mod settings;
 pub mod system;
+pub mod text;
 
 // Short paths for the rooms' most used parts (`crate::config::ConfigSet`).
 pub use prosody::{config, listener, names};

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
+use fogbow_xmpp_ctl::diagnostics::{Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::doctor;
 use fogbow_xmpp_ctl::journal;
 use fogbow_xmpp_ctl::listener::Shown;
@@ -25,13 +25,13 @@ impl Out {
     /// Messages quote names and paths from the config: escaped for the terminal.
     pub fn info(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{}", diagnostics::terminal_safe(msg));
+            eprintln!("{}", fogbow_xmpp_ctl::text::terminal_safe(msg));
         }
     }
 
     pub fn detail(&self, msg: &str) {
         if self.verbose {
-            eprintln!("{}", diagnostics::terminal_safe(msg));
+            eprintln!("{}", fogbow_xmpp_ctl::text::terminal_safe(msg));
         }
     }
 
@@ -51,7 +51,7 @@ impl Out {
         }
         eprintln!(
             "fogbow-xmpp-ctl: error: {}",
-            diagnostics::terminal_safe(&e.to_string())
+            fogbow_xmpp_ctl::text::terminal_safe(&e.to_string())
         );
     }
 
@@ -361,7 +361,7 @@ pub fn print_table(list: &ListOutput, show_secrets: bool) {
                 secret,
                 format!("{}:{}", c.file.display(), c.line),
             ]
-            .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
+            .map(|cell| fogbow_xmpp_ctl::text::terminal_safe(&cell).into_owned())
         })
         .collect();
     write_table(&["NAME", "MODULE", "SECRET", "FILE:LINE"], &rows);
@@ -391,9 +391,9 @@ pub fn print_listener(shown: &Shown) {
         println!(
             "ignored: {} at {}:{} (under {}: prosody reads it only from the global section; fogbow-xmpp-ctl listen --interface/--port moves it)",
             m.option,
-            diagnostics::terminal_safe(&m.file.display().to_string()),
+            fogbow_xmpp_ctl::text::terminal_safe(&m.file.display().to_string()),
             m.line,
-            diagnostics::terminal_safe(&m.section)
+            fogbow_xmpp_ctl::text::terminal_safe(&m.section)
         );
     }
 }
@@ -416,14 +416,17 @@ pub fn print_doctor(report: &doctor::Report) {
             (true, false) => "✔",
         };
         let line = format!("{mark} {who}{} ({})", i.check, i.detail);
-        s.push_str(&diagnostics::terminal_safe(&line));
+        s.push_str(&fogbow_xmpp_ctl::text::terminal_safe(&line));
         s.push('\n');
         for d in &i.diagnostics {
             // one_line escapes what comes from the config.
             s.push_str(&format!("    {}\n", d.one_line()));
         }
         if let Some(h) = &i.hint {
-            s.push_str(&format!("    hint: {}\n", diagnostics::terminal_safe(h)));
+            s.push_str(&format!(
+                "    hint: {}\n",
+                fogbow_xmpp_ctl::text::terminal_safe(h)
+            ));
         }
     }
     write_stdout(&s);
@@ -437,7 +440,10 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
         emit(d);
     }
     if let Some(m) = b.summary(config) {
-        eprintln!("fogbow-xmpp-ctl: error: {}", diagnostics::terminal_safe(&m));
+        eprintln!(
+            "fogbow-xmpp-ctl: error: {}",
+            fogbow_xmpp_ctl::text::terminal_safe(&m)
+        );
     }
 }
 
@@ -449,7 +455,7 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
 /// `-` where no record says (a backup older than the records).
 pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, config: &Path) {
     const WIDTH: usize = 100;
-    let safe = |s: &str| diagnostics::terminal_safe(s).into_owned();
+    let safe = |s: &str| fogbow_xmpp_ctl::text::terminal_safe(s).into_owned();
     let dash = |v: &Option<String>| safe(v.as_deref().unwrap_or("-"));
     let base = std::fs::canonicalize(config)
         .ok()
@@ -567,7 +573,7 @@ pub fn print_status(r: &StatusReport) {
         };
         println!(
             "{:<w$}  {:<7}  {:<6}  {}{drift}",
-            diagnostics::terminal_safe(&c.name),
+            fogbow_xmpp_ctl::text::terminal_safe(&c.name),
             yn(c.in_file),
             yn(c.active),
             yn(c.connected)

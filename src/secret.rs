@@ -3,6 +3,7 @@
 //! A secret never comes from argv (every local user can read it in `ps`),
 //! and never appears in our messages or logs.
 
+use crate::text::plain_io;
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -169,7 +170,7 @@ pub fn generate() -> Result<Vec<u8>, String> {
     let mut raw = [0u8; 20];
     getrandom::fill(&mut raw)
         .map_err(|e| format!("cannot read the system's random generator: {e}"))?;
-    Ok(crate::hex::encode(&raw).into_bytes())
+    Ok(crate::text::hex::encode(&raw).into_bytes())
 }
 
 /// Asks twice on the terminal, without echo. Without a terminal the
@@ -189,15 +190,6 @@ pub fn prompt(name: &str) -> Result<Vec<u8>, crate::Error> {
         ));
     }
     Ok(first.into_bytes())
-}
-
-/// An io::Error's message without Rust's "(os error N)" suffix.
-pub fn plain_io(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 #[cfg(test)]

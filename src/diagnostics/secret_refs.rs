@@ -210,7 +210,7 @@ impl Resolver {
                         return Resolved::Unverified(format!(
                             "{unit} loads the credential {name:?} from {}, which cannot be read here ({}): run as root to check it",
                             file.display(),
-                            crate::secret::plain_io(&e)
+                            crate::text::plain_io(&e)
                         ))
                     }
                     Ok(_) => {}

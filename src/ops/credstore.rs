@@ -32,6 +32,7 @@ use crate::credentials::{self, LoadCredential};
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
 use crate::safe_write;
+use crate::text::contains;
 
 /// A file of ours outside the config that an edit writes or removes.
 pub(super) struct SysFile {
@@ -718,10 +719,6 @@ fn replace_literals(text: &[u8], secret: &[u8], with: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(&text[last..]);
     out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// After a component's secret moved from the config into credential

@@ -39,7 +39,7 @@ pub use apply::{
     wait_after_restart, wait_for_shell, ComponentStatus, StatusReport,
 };
 pub use credstore::{MigrateTo, SysFileChange, SysKind};
-pub use diff::{mask_secrets, masked_value};
+pub use diff::mask_secrets;
 pub use doctor::doctor;
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};

@@ -340,7 +340,7 @@ impl ConfigSet {
             |e: std::io::Error, from: Option<(PathBuf, usize, usize)>| LoadError::Unreadable {
                 path: path.to_path_buf(),
                 from,
-                message: crate::secret::plain_io(&e),
+                message: crate::text::plain_io(&e),
                 kind: e.kind(),
             };
         let real_path = match std::fs::canonicalize(path) {
@@ -504,7 +504,7 @@ fn unreadable_at(e: (PathBuf, std::io::Error), from: Option<(PathBuf, usize, usi
     LoadError::Unreadable {
         path: e.0,
         from,
-        message: crate::secret::plain_io(&e.1),
+        message: crate::text::plain_io(&e.1),
         kind: e.1.kind(),
     }
 }

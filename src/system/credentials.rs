@@ -59,7 +59,7 @@ pub fn credential_name(component: &str) -> String {
     }
     use sha1::Digest;
     let digest = sha1::Sha1::digest(component.as_bytes());
-    format!("{PREFIX}{HASHED}{}", crate::hex::encode(&digest))
+    format!("{PREFIX}{HASHED}{}", crate::text::hex::encode(&digest))
 }
 
 /// Whether `name` is in our namespace (see [`credential_name`]); whether
@@ -228,7 +228,7 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
         format!(
             "cannot read {}: {}",
             cred.display(),
-            crate::secret::plain_io(&e)
+            crate::text::plain_io(&e)
         )
     })?;
     pipe(
@@ -261,7 +261,7 @@ fn pipe(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run systemd-creds: {}", crate::secret::plain_io(&e)))?;
+        .map_err(|e| format!("cannot run systemd-creds: {}", crate::text::plain_io(&e)))?;
     // Written from a thread: a child that answers before reading it all
     // must not deadlock us on a full pipe.
     let mut stdin = child.stdin.take().expect("piped");
@@ -271,7 +271,7 @@ fn pipe(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
     });
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("systemd-creds: {}", crate::secret::plain_io(&e)))?;
+        .map_err(|e| format!("systemd-creds: {}", crate::text::plain_io(&e)))?;
     let _ = writer.join();
     if out.status.success() {
         Ok(out.stdout)

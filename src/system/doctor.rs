@@ -99,7 +99,7 @@ fn listening(host: &str, port: u16) -> Result<(), String> {
     for a in addrs {
         match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
             Ok(_) => return Ok(()),
-            Err(e) => last = format!("{a}: {}", crate::secret::plain_io(&e)),
+            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
         }
     }
     Err(last)
@@ -475,18 +475,18 @@ fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| crate::secret::plain_io(&e))?;
-    let meta = f.metadata().map_err(|e| crate::secret::plain_io(&e))?;
+        .map_err(|e| crate::text::plain_io(&e))?;
+    let meta = f.metadata().map_err(|e| crate::text::plain_io(&e))?;
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
     let from = meta.len().saturating_sub(max);
     f.seek(SeekFrom::Start(from))
-        .map_err(|e| crate::secret::plain_io(&e))?;
+        .map_err(|e| crate::text::plain_io(&e))?;
     let mut bytes = Vec::new();
     f.take(max)
         .read_to_end(&mut bytes)
-        .map_err(|e| crate::secret::plain_io(&e))?;
+        .map_err(|e| crate::text::plain_io(&e))?;
     let mut text = String::from_utf8_lossy(&bytes).into_owned();
     if from > 0 {
         // The first line is cut: drop it.

@@ -100,7 +100,7 @@ pub fn prosody_log() -> Result<String, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("journalctl: {}", crate::secret::plain_io(&e)))?;
+        .map_err(|e| format!("journalctl: {}", crate::text::plain_io(&e)))?;
     let stdout = child.stdout.take().expect("piped");
     // Read in a thread so that a full pipe cannot stall the wait below.
     let reader = std::thread::spawn(move || {

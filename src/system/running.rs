@@ -34,7 +34,7 @@ pub fn shell(call: &str) -> Result<String, String> {
     let o = Command::new("prosodyctl")
         .args(["shell", call])
         .output()
-        .map_err(|e| format!("cannot run prosodyctl: {}", crate::secret::plain_io(&e)))?;
+        .map_err(|e| format!("cannot run prosodyctl: {}", crate::text::plain_io(&e)))?;
     let mut out = String::from_utf8_lossy(&o.stdout).into_owned();
     out.push_str(&String::from_utf8_lossy(&o.stderr));
     if out.contains("Unable to connect") || out.contains("Is Prosody running") {

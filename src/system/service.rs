@@ -33,7 +33,7 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     let shown = format!("{cmd:?}").replace('"', "");
     let o = cmd
         .output()
-        .map_err(|e| format!("cannot run {shown}: {}", crate::secret::plain_io(&e)))?;
+        .map_err(|e| format!("cannot run {shown}: {}", crate::text::plain_io(&e)))?;
     if o.status.success() {
         Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
     } else {
