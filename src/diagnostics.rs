@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigSet, LoadError};
+use crate::prosody::config::{ConfigSet, LoadError};
 use crate::text::terminal_safe;
 
 /// The codes, their severities and descriptions: written once, for this
@@ -61,7 +61,7 @@ pub struct Diagnostic {
     pub code: Code,
     #[serde(skip)]
     pub subject: Subject,
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
@@ -249,7 +249,7 @@ pub fn from_load_error(e: &LoadError) -> Diagnostic {
             Code::IncludeLoop,
             about(path),
             from.clone(),
-            format!("including {} nests Includes more than {} deep; prosody fails with \"C stack overflow\" at about 196", path.display(), crate::config::MAX_INCLUDE_DEPTH),
+            format!("including {} nests Includes more than {} deep; prosody fails with \"C stack overflow\" at about 196", path.display(), crate::prosody::config::MAX_INCLUDE_DEPTH),
         ),
         LoadError::IncludeLoop { path, from } => Diagnostic::new(
             Code::IncludeLoop,
@@ -380,7 +380,7 @@ mod tests {
 pub struct Report {
     pub ok: bool,
     /// Every file read: the main config and what it includes.
-    #[serde(serialize_with = "crate::config::json_path::many")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::many")]
     pub files: Vec<PathBuf>,
     pub diagnostics: Vec<Diagnostic>,
     /// What was not checked, and why (e.g. prosody is not installed).

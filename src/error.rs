@@ -9,8 +9,8 @@
 
 use std::fmt;
 
-use crate::config::LoadError;
 use crate::diagnostics::Diagnostic;
+use crate::prosody::config::LoadError;
 use crate::safe_write::WriteError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

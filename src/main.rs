@@ -12,7 +12,8 @@ use clap::Parser;
 use fogbow_xmpp_ctl::diagnostics::{self, CheckOptions};
 use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome};
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
-use fogbow_xmpp_ctl::{secret, service, Error};
+use fogbow_xmpp_ctl::system::service;
+use fogbow_xmpp_ctl::{secret, Error};
 
 mod cli;
 mod output;

@@ -7,12 +7,12 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::{Diagnostic, Report, Severity};
-use fogbow_xmpp_ctl::doctor;
-use fogbow_xmpp_ctl::journal;
-use fogbow_xmpp_ctl::listener::Shown;
 use fogbow_xmpp_ctl::ops::{
     self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport,
 };
+use fogbow_xmpp_ctl::prosody::listener::Shown;
+use fogbow_xmpp_ctl::system::doctor;
+use fogbow_xmpp_ctl::system::journal;
 use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
@@ -238,7 +238,7 @@ pub const CREDENTIALS_AT_START: &str = "prosody reads credentials only when it s
 /// systemd refreshes credentials at a reload, a credential edit is applied
 /// by one and this is not said).
 pub fn credentials_at_start() -> String {
-    match fogbow_xmpp_ctl::credentials::reload_refreshes() {
+    match fogbow_xmpp_ctl::system::credentials::reload_refreshes() {
         Err(why) => format!("{CREDENTIALS_AT_START}; {}", why.reason()),
         Ok(()) => CREDENTIALS_AT_START.to_string(),
     }

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Code, Diagnostic, Subject};
-use crate::config::ConfigSet;
 use crate::document::{SecretRef, SecretRefKind};
+use crate::prosody::config::ConfigSet;
 use crate::system::unit_credentials::{self, Lookup, ServiceCredentials, Source};
 
 /// How much of a file behind a reference is read: a secret is short, and
@@ -335,22 +335,22 @@ pub fn uses_credentials(set: &ConfigSet) -> bool {
 
 /// The `Credential("NAME")` name of our namespace that fogbow-xmpp-ctl
 /// would not write into its drop-in for prosody.service, with why
-/// ([`crate::credentials::name_fault`]); `None` for any other value.
+/// ([`crate::system::credentials::name_fault`]); `None` for any other value.
 fn invalid_name(r: &SecretRef) -> Option<(String, String)> {
     if r.kind != SecretRefKind::Credential {
         return None;
     }
     let name = String::from_utf8_lossy(&r.arg);
-    if !crate::credentials::is_ours(&name) {
+    if !crate::system::credentials::is_ours(&name) {
         return None;
     }
-    crate::credentials::name_fault(&name).map(|why| (name.into_owned(), why))
+    crate::system::credentials::name_fault(&name).map(|why| (name.into_owned(), why))
 }
 
 /// `credential-name-invalid`: each `component_secret =
 /// Credential("fogbow-xmpp-ctl.…")` whose name fogbow-xmpp-ctl refuses to
 /// write into the drop-in (a newline, `:`, `%`, …: see
-/// [`crate::credentials::name_fault`]), so that a config string never
+/// [`crate::system::credentials::name_fault`]), so that a config string never
 /// becomes a line of a unit. A static check: it needs no prosody 13.
 pub(crate) fn invalid_credential_names(set: &ConfigSet) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -367,7 +367,7 @@ pub(crate) fn invalid_credential_names(set: &ConfigSet) -> Vec<Diagnostic> {
         out.push(
             Diagnostic::new(
                 Code::CredentialNameInvalid,
-                Subject::Host(crate::names::fold(name.as_bytes()).into_owned()),
+                Subject::Host(crate::prosody::names::fold(name.as_bytes()).into_owned()),
                 (f.path.clone(), line, column),
                 format!(
                     "the component_secret of {name:?} is Credential({cred:?}), a name fogbow-xmpp-ctl's drop-in for prosody.service never loads: {why}"
@@ -403,7 +403,7 @@ pub fn check(set: &ConfigSet, resolver: &mut Resolver) -> Vec<Diagnostic> {
         let (line, column) = f.doc.line_col(value.span.start);
         let what = describe(&r);
         let at = (f.path.clone(), line, column);
-        let subject = Subject::Host(crate::names::fold(name.as_bytes()).into_owned());
+        let subject = Subject::Host(crate::prosody::names::fold(name.as_bytes()).into_owned());
         let d = match resolver.resolve(&r, &f.path) {
             Resolved::Value(v) if super::weak_secret(&v) => Diagnostic::new(
                 Code::WeakSecret,

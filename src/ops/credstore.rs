@@ -27,11 +27,11 @@ use serde::Serialize;
 
 use super::plan::{self, Change, Plan};
 use super::{Action, Context, Error};
-use crate::config::ConfigSet;
-use crate::credentials::{self, LoadCredential};
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
+use crate::prosody::config::ConfigSet;
 use crate::safe_write;
+use crate::system::credentials::{self, LoadCredential};
 use crate::text::contains;
 
 /// A file of ours outside the config that an edit writes or removes.
@@ -60,7 +60,7 @@ pub(super) enum SysChange {
 /// the config; its JSON form (`"credential_files"`) is part of the contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct SysFileChange {
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// `credential` or `drop-in`.
     pub kind: SysKind,
@@ -150,7 +150,7 @@ pub(super) fn referenced(set: &ConfigSet) -> BTreeMap<String, ReadAt> {
 /// a component's that was removed from the config by hand). Writing it
 /// would silently replace that component's secret.
 fn refuse_others(set: &ConfigSet, name: &str, cred: &str, path: &Path) -> Result<(), Error> {
-    let key = crate::names::fold(name.as_bytes()).into_owned();
+    let key = crate::prosody::names::fold(name.as_bytes()).into_owned();
     let mut owned = false;
     for h in set.hosts().filter(|h| h.is_external()) {
         if state_of(h.secret()) != SecretState::Ours(cred.to_string()) {
@@ -159,7 +159,7 @@ fn refuse_others(set: &ConfigSet, name: &str, cred: &str, path: &Path) -> Result
         let other = h.literal_name();
         if other
             .as_ref()
-            .is_some_and(|o| *crate::names::fold(o.as_bytes()) == *key)
+            .is_some_and(|o| *crate::prosody::names::fold(o.as_bytes()) == *key)
         {
             owned = true;
             continue;
@@ -425,7 +425,7 @@ pub(super) fn candidates(set: &ConfigSet, to: MigrateTo) -> Vec<String> {
         let Some(name) = h.literal_name() else {
             continue;
         };
-        let key = crate::names::fold(name.as_bytes()).into_owned();
+        let key = crate::prosody::names::fold(name.as_bytes()).into_owned();
         if !seen.insert(key) {
             continue;
         }
@@ -605,7 +605,7 @@ pub(super) fn sync(
         true => None,
         false => {
             // A reload refreshes credentials where systemd has the setting.
-            let refresh = crate::service::refresh_on_reload().is_some();
+            let refresh = crate::system::service::refresh_on_reload().is_some();
             Some(credentials::render_drop_in(&lines, refresh)?.into_bytes())
         }
     };

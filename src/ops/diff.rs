@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::pipeline::Edited;
-use crate::config::ConfigSet;
 use crate::document::{Document, Span, Statement};
+use crate::prosody::config::ConfigSet;
 
 /// The old side of the diff for the files about to change, by index.
 pub(super) fn old_side(
@@ -62,7 +62,7 @@ fn shown(doc: &Document, show_secrets: bool) -> Vec<u8> {
 /// kept), except section names, module names, `Include` paths and the
 /// argument of `Credential()`/`FileContents()`/`FileLine(s)()` (where a
 /// secret is, not what), and the values of the options that say where
-/// prosody listens ([`crate::listener::is_address_option`]): what a diff
+/// prosody listens ([`crate::prosody::listener::is_address_option`]): what a diff
 /// may show without `--show-secrets`. Any
 /// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
 /// not only a `component_secret`.
@@ -174,7 +174,7 @@ pub(super) fn shown_unparsed(text: &[u8], show_secrets: bool) -> Vec<u8> {
 /// The values of the options in `opts` that say where prosody listens.
 fn address_values(opts: crate::document::Options<'_>) -> impl Iterator<Item = Span> + '_ {
     opts.iter()
-        .filter(|o| crate::listener::is_address_option(o.name))
+        .filter(|o| crate::prosody::listener::is_address_option(o.name))
         .filter_map(|o| o.value.map(|v| v.span))
 }
 

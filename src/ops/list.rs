@@ -19,7 +19,7 @@ pub struct ComponentInfo {
     pub name_is_expression: bool,
     /// `"component"` for an external component, else the plugin module.
     pub module: String,
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
     pub secret_set: bool,
@@ -76,7 +76,7 @@ impl SecretRefInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ListOutput {
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub config: PathBuf,
     pub components: Vec<ComponentInfo>,
     /// Things a static reading cannot follow (computed Include paths,
@@ -186,7 +186,8 @@ fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>)
     let folded: Vec<Option<Vec<u8>>> = components
         .iter()
         .map(|c| {
-            (!c.name_is_expression).then(|| crate::names::fold(c.name.as_bytes()).into_owned())
+            (!c.name_is_expression)
+                .then(|| crate::prosody::names::fold(c.name.as_bytes()).into_owned())
         })
         .collect();
     for i in 0..components.len() {
@@ -215,7 +216,7 @@ fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>)
 /// `component_secret` as using the global section's, where there is one:
 /// prosody looks an option up in the host's section, then in the global one.
 fn inherited_secrets(
-    set: &crate::config::ConfigSet,
+    set: &crate::prosody::config::ConfigSet,
     components: &mut [ComponentInfo],
     show_secrets: bool,
 ) {
@@ -230,7 +231,7 @@ fn inherited_secrets(
         None => f.doc.slice(&global.value.span),
     };
     let secret_ref = global.value.secret_ref();
-    let fold = |c: &ComponentInfo| crate::names::fold(c.name.as_bytes()).into_owned();
+    let fold = |c: &ComponentInfo| crate::prosody::names::fold(c.name.as_bytes()).into_owned();
     let with_secret: std::collections::HashSet<Vec<u8>> = components
         .iter()
         .filter(|c| c.secret_set && !c.name_is_expression)

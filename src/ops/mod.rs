@@ -100,12 +100,12 @@ pub struct EditOutcome {
     pub action: Action,
     pub name: String,
     /// The file that was (or would be) edited.
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// The previous version, when a backup was written.
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::config::json_path::opt"
+        serialize_with = "crate::prosody::config::json_path::opt"
     )]
     pub backup: Option<PathBuf>,
     /// Only for `--dry-run`: the unified diff of what would change.
@@ -131,7 +131,7 @@ pub struct EditOutcome {
     /// component's own file with nothing of it left.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        serialize_with = "crate::config::json_path::many"
+        serialize_with = "crate::prosody::config::json_path::many"
     )]
     pub deleted: Vec<PathBuf>,
     /// The files of ours outside the config the edit wrote or removed (or,
@@ -150,7 +150,7 @@ pub struct EditOutcome {
 /// `.properties` file; its JSON form (`"properties"`) is part of the contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct PropertiesWrite {
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// `"replaced"` (the value of the last `xmpp_password` line) or
     /// `"appended"` (the file had none).
@@ -202,7 +202,7 @@ fn add_with(
     opts: EditOptions,
     outside: Vec<pipeline::OutsideFile>,
 ) -> Result<EditOutcome, Error> {
-    crate::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::prosody::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
     crate::secret::validate(secret).map_err(Error::Invalid)?;
     let file = component_file(ctx, name)?;
     let store = opts.secret_store.unwrap_or(ctx.settings.secret_store);
@@ -293,7 +293,7 @@ pub fn add_from_properties(
 /// The name given, if any, must be the file's `xmpp_jid`.
 fn same_jid(name: Option<&str>, jid: &str, path: &Path) -> Result<(), Error> {
     match name {
-        Some(n) if !crate::names::same(n, jid) => Err(Error::Invalid(format!(
+        Some(n) if !crate::prosody::names::same(n, jid) => Err(Error::Invalid(format!(
             "the name {n} differs from xmpp_jid = {jid} in {}",
             path.display()
         ))),

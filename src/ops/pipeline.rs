@@ -16,8 +16,8 @@ use std::time::Duration;
 use super::credstore::{self, SecretState, SysFile};
 use super::plan::{Change, NewFile, Plan, Verify};
 use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
-use crate::config::{ConfigSet, LoadError};
 use crate::diagnostics::{self, Diagnostic, Severity};
+use crate::prosody::config::{ConfigSet, LoadError};
 use crate::safe_write::{self, Backups, Lock};
 
 /// Runs an edit of `name` planned by `plan` through every stage.
@@ -190,7 +190,8 @@ pub(super) fn edit_full(
         };
     let outcome = |changed, backup, diff, warnings, notes, deleted| EditOutcome {
         credential_files: credential_files.clone(),
-        restart_needed: credential_changed && crate::credentials::reload_refreshes().is_err(),
+        restart_needed: credential_changed
+            && crate::system::credentials::reload_refreshes().is_err(),
         ..outcome(changed, backup, diff, warnings, notes, deleted)
     };
 
@@ -232,7 +233,7 @@ pub(super) fn edit_full(
     let mut old_secret = None;
     if let (Some((old, cred)), true) = (&scrub, backups.keep > 0) {
         if rotated {
-            let sealed = crate::credentials::encrypt(cred, old).map_err(Error::Service)?;
+            let sealed = crate::system::credentials::encrypt(cred, old).map_err(Error::Service)?;
             let main_real = edited.after.files[0].real_path.clone();
             old_secret = Some(safe_write::write_old_secret(&backups, &main_real, &sealed)?);
         }
@@ -248,11 +249,11 @@ pub(super) fn edit_full(
         old_secret,
     )?;
     notes.extend(commit_notes);
-    crate::journal::audit(action.as_str(), name, &file);
+    crate::system::journal::audit(action.as_str(), name, &file);
     // systemd reads the drop-in at daemon-reload: then at prosody's next start.
     let drop_in_changed = system.iter().any(|f| f.kind == credstore::SysKind::DropIn);
-    if drop_in_changed && crate::service::systemd_running() {
-        if let Err(e) = crate::service::daemon_reload() {
+    if drop_in_changed && crate::system::service::systemd_running() {
+        if let Err(e) = crate::system::service::daemon_reload() {
             notes.push(format!(
                 "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
                 ctx.settings.credentials_drop_in.display()
@@ -310,8 +311,8 @@ fn loads_more(f: &SysFile) -> bool {
         return false;
     };
     let old = std::fs::read_to_string(&f.path).unwrap_or_default();
-    let old = crate::credentials::parse_drop_in(&old);
-    crate::credentials::parse_drop_in(&String::from_utf8_lossy(new))
+    let old = crate::system::credentials::parse_drop_in(&old);
+    crate::system::credentials::parse_drop_in(&String::from_utf8_lossy(new))
         .iter()
         .any(|l| !old.contains(l))
 }
@@ -324,7 +325,7 @@ fn holds(system: &[SysFile], cred: &str, secret: &[u8]) -> bool {
             && f.path.file_stem().is_some_and(|n| n == cred)
             && matches!(&f.change, credstore::SysChange::Write(b)
                 if !b.is_empty()
-                    && crate::credentials::decrypt_bytes(cred, b).is_ok_and(|p| p == secret))
+                    && crate::system::credentials::decrypt_bytes(cred, b).is_ok_and(|p| p == secret))
     })
 }
 

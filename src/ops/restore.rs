@@ -30,10 +30,10 @@ use crate::safe_write;
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupInfo {
     /// Its path.
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub backup: PathBuf,
     /// The file it is a backup of.
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// When it was made (the edit that replaced it): `2026-12-02 13:36:09 UTC`.
     pub time: Option<String>,
@@ -126,8 +126,8 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
     let system = credentials_before(ctx, &name)?;
     let file = chosen.file;
     let broken = matches!(
-        crate::config::ConfigSet::load(&ctx.config),
-        Err(e) if !matches!(e, crate::config::LoadError::Unreadable { from: None, .. })
+        crate::prosody::config::ConfigSet::load(&ctx.config),
+        Err(e) if !matches!(e, crate::prosody::config::LoadError::Unreadable { from: None, .. })
     );
     let extra = pipeline::Extra {
         recovery: broken.then(|| (file.clone(), bytes.clone())),
@@ -324,7 +324,7 @@ pub fn undo(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
                     last.name
                 )));
             };
-            let old = crate::credentials::decrypt(&cred, &dir.join(kept)).map_err(|e| {
+            let old = crate::system::credentials::decrypt(&cred, &dir.join(kept)).map_err(|e| {
                 Error::refused(format!("cannot undo {what}: {e}; nothing was changed"))
             })?;
             let mut p = credstore::plan_literal(set, &last.name, &cred, old)?;
@@ -453,7 +453,7 @@ fn good_backup(ctx: &Context, file: &Path) -> Option<BackupInfo> {
                 return false;
             };
             let overlay = HashMap::from([(real.clone(), bytes)]);
-            crate::config::ConfigSet::load_with(&ctx.config, overlay).is_ok_and(|set| {
+            crate::prosody::config::ConfigSet::load_with(&ctx.config, overlay).is_ok_and(|set| {
                 !crate::diagnostics::check(&set)
                     .iter()
                     .any(|d| d.severity == crate::diagnostics::Severity::Error)

@@ -489,12 +489,12 @@ impl ConfigSet {
     /// The hosts whose literal name is `name` to prosody: compared after
     /// nameprep, as prosody compares them.
     pub fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
-        let want = crate::names::fold(name.as_bytes());
+        let want = crate::prosody::names::fold(name.as_bytes());
         self.hosts()
             .filter(|h| {
                 h.name()
                     .literal()
-                    .is_some_and(|n| crate::names::fold(&n) == want)
+                    .is_some_and(|n| crate::prosody::names::fold(&n) == want)
             })
             .collect()
     }

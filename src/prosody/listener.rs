@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::ConfigSet;
 use crate::document::{Literal, Owner, Span, Statement};
+use crate::prosody::config::ConfigSet;
 
 /// The component port when none is configured.
 pub const DEFAULT_PORT: u16 = 5347;
@@ -44,7 +44,7 @@ pub(crate) fn is_address_option(name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Misplaced {
     pub option: String,
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
     /// The section, as written: `Component "x.example"`.

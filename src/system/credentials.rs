@@ -355,12 +355,12 @@ impl AtStartOnly {
 /// changed credentials (systemd 260's `RefreshOnReload=credentials`, which
 /// refreshes them before `ExecReload=` signals prosody), or why not.
 pub fn reload_refreshes() -> Result<(), AtStartOnly> {
-    if !crate::service::systemd_running()
-        || crate::service::unit_property("ActiveState") != "active"
+    if !crate::system::service::systemd_running()
+        || crate::system::service::unit_property("ActiveState") != "active"
     {
         return Err(AtStartOnly::NotRunning);
     }
-    let list = crate::service::refresh_on_reload().ok_or(AtStartOnly::NoRefresh)?;
+    let list = crate::system::service::refresh_on_reload().ok_or(AtStartOnly::NoRefresh)?;
     if !list.split_whitespace().any(|w| w == "credentials") {
         return Err(AtStartOnly::UnitLacks);
     }

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::ConfigSet;
 use crate::diagnostics::{self, CheckOptions, Diagnostic, Severity};
 use crate::document::lexer::{self, Sym, Tok};
 use crate::document::{Owner, Statement};
-use crate::listener::Listener;
 use crate::ops::Breakage;
+use crate::prosody::config::ConfigSet;
+use crate::prosody::listener::Listener;
 
 /// One line of the checklist.
 #[derive(Debug, Clone, Serialize)]
@@ -114,7 +114,7 @@ pub fn run(
     listener: &Listener,
     public: &[IpAddr],
     config: Breakage,
-    pending: &[crate::running::PendingRestart],
+    pending: &[crate::system::running::PendingRestart],
 ) -> Report {
     let sockets = listening_sockets();
     let mut items = vec![config_passes_check(main, &config)];
@@ -138,7 +138,7 @@ pub fn run(
         let Some(name) = h.literal_name() else {
             continue;
         };
-        let folded = crate::names::fold(name.as_bytes()).into_owned();
+        let folded = crate::prosody::names::fold(name.as_bytes()).into_owned();
         let secret = h.secret().map(|s| (s, set.files[h.at.file].path.as_path()));
         match components.iter_mut().find(|(f, _, _)| *f == folded) {
             Some((_, _, s)) => {
@@ -160,7 +160,7 @@ pub fn run(
         items.push(secret_is_strong(&name, secret, &mut resolver));
         let restart = pending
             .iter()
-            .find(|p| crate::names::same(&p.component, &name));
+            .find(|p| crate::prosody::names::same(&p.component, &name));
         items.extend(restart.map(restart_pending));
         let mut failures = no_authentication_failures(&name, &log);
         if let (Some(p), false) = (restart, failures.ok) {
@@ -262,7 +262,7 @@ fn no_unmerged_package_config(main: &Path) -> Option<Item> {
 /// opens no port (prosody's portmanager binds each listed port): say so
 /// rather than test a port prosody never opens.
 fn s2s_port_listens(set: &ConfigSet) -> Item {
-    let s2s = match crate::listener::s2s_ports(set) {
+    let s2s = match crate::prosody::listener::s2s_ports(set) {
         Ok(p) => match p.first() {
             Some(&port) => listening("127.0.0.1", port)
                 .map(|()| format!("port {port} accepts connections"))
@@ -295,7 +295,7 @@ fn component_port_reachable(listener: &Listener) -> Item {
     let hint = if listener.closed().is_some() {
         format!(
             "set a port (and an interface) for components: fogbow-xmpp-ctl listen --port {}",
-            crate::listener::DEFAULT_PORT
+            crate::prosody::listener::DEFAULT_PORT
         )
     } else {
         "prosody opens the component port only while it runs with at least one external component: fogbow-xmpp-ctl restart".into()
@@ -403,7 +403,7 @@ fn shown(addrs: &[SocketAddr]) -> String {
 /// must listen beyond loopback (and the firewall must let the world in).
 /// Said only for a port something listens on: "listens" covers the rest.
 fn s2s_open_to_other_sites(set: &ConfigSet, sockets: Option<&[SocketAddr]>) -> Vec<Item> {
-    let (Some(sockets), Ok(ports)) = (sockets, crate::listener::s2s_ports(set)) else {
+    let (Some(sockets), Ok(ports)) = (sockets, crate::prosody::listener::s2s_ports(set)) else {
         return Vec::new();
     };
     let mut items = Vec::new();
@@ -639,7 +639,7 @@ impl ProsodyLog {
                 Err(e) => log.unread.push(format!("{}: {e}", f.display())),
             }
         }
-        match crate::journal::prosody_log() {
+        match crate::system::journal::prosody_log() {
             Ok(text) => {
                 log.add("the journal", &text);
                 log.read
@@ -662,7 +662,9 @@ impl ProsodyLog {
                 kept.push(l.to_string());
             } else if l.contains(AUTH_OK) {
                 if let Some(host) = component_of(l) {
-                    kept.retain(|k| !refusal_of(k).is_some_and(|w| crate::names::same(w, host)));
+                    kept.retain(|k| {
+                        !refusal_of(k).is_some_and(|w| crate::prosody::names::same(w, host))
+                    });
                 }
             }
         }
@@ -674,7 +676,7 @@ impl ProsodyLog {
     pub fn failures_of(&self, name: &str) -> Vec<&(String, String)> {
         self.lines
             .iter()
-            .filter(|(_, l)| refusal_of(l).is_some_and(|w| crate::names::same(w, name)))
+            .filter(|(_, l)| refusal_of(l).is_some_and(|w| crate::prosody::names::same(w, name)))
             .collect()
     }
 }
@@ -785,7 +787,7 @@ pub fn log_file_names(value: &[u8]) -> Option<Vec<String>> {
 
 /// A component whose credential changed since prosody started: the
 /// running server refuses the new secret until a restart.
-fn restart_pending(p: &crate::running::PendingRestart) -> Item {
+fn restart_pending(p: &crate::system::running::PendingRestart) -> Item {
     item(
         Some(&p.component),
         "running prosody has the credential on disk",

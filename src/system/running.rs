@@ -209,7 +209,7 @@ pub struct PendingRestart {
     pub by_reload: bool,
     /// Why only a restart applies it, when `by_reload` is false.
     #[serde(skip)]
-    pub why: Option<crate::credentials::AtStartOnly>,
+    pub why: Option<crate::system::credentials::AtStartOnly>,
 }
 
 /// For each `(component, credential name)`: the copy the running
@@ -223,8 +223,8 @@ pub struct PendingRestart {
 pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> {
     use crate::diagnostics::secret_refs::{Resolved, Resolver};
     if credentials.is_empty()
-        || !crate::service::systemd_running()
-        || crate::service::unit_property("ActiveState") != "active"
+        || !crate::system::service::systemd_running()
+        || crate::system::service::unit_property("ActiveState") != "active"
     {
         return Vec::new();
     }
@@ -237,7 +237,7 @@ pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> 
         Err(_) => return Vec::new(),
     };
     let mut resolver = Resolver::from_env();
-    let why = crate::credentials::reload_refreshes().err();
+    let why = crate::system::credentials::reload_refreshes().err();
     let mut pending = Vec::new();
     for (component, credential) in credentials {
         let loaded = match started_without {
