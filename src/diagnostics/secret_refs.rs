@@ -335,22 +335,22 @@ pub fn uses_credentials(set: &ConfigSet) -> bool {
 
 /// The `Credential("NAME")` name of our namespace that fogbow-xmpp-ctl
 /// would not write into its drop-in for prosody.service, with why
-/// ([`crate::system::credentials::name_fault`]); `None` for any other value.
+/// ([`crate::prosody::credential_names::name_fault`]); `None` for any other value.
 fn invalid_name(r: &SecretRef) -> Option<(String, String)> {
     if r.kind != SecretRefKind::Credential {
         return None;
     }
     let name = String::from_utf8_lossy(&r.arg);
-    if !crate::system::credentials::is_ours(&name) {
+    if !crate::prosody::credential_names::is_ours(&name) {
         return None;
     }
-    crate::system::credentials::name_fault(&name).map(|why| (name.into_owned(), why))
+    crate::prosody::credential_names::name_fault(&name).map(|why| (name.into_owned(), why))
 }
 
 /// `credential-name-invalid`: each `component_secret =
 /// Credential("fogbow-xmpp-ctl.…")` whose name fogbow-xmpp-ctl refuses to
 /// write into the drop-in (a newline, `:`, `%`, …: see
-/// [`crate::system::credentials::name_fault`]), so that a config string never
+/// [`crate::prosody::credential_names::name_fault`]), so that a config string never
 /// becomes a line of a unit. A static check: it needs no prosody 13.
 pub(crate) fn invalid_credential_names(set: &ConfigSet) -> Vec<Diagnostic> {
     let mut out = Vec::new();

@@ -30,6 +30,7 @@ use super::{Action, Context, Error};
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
 use crate::prosody::config::ConfigSet;
+use crate::prosody::credential_names;
 use crate::safe_write;
 use crate::system::credentials::{self, LoadCredential};
 use crate::text::contains;
@@ -104,7 +105,7 @@ fn state_of(v: Option<Value<'_>>) -> SecretState {
     }
     match v.secret_ref() {
         Some(r) if r.kind == SecretRefKind::Credential => match String::from_utf8(r.arg) {
-            Ok(n) if credentials::is_ours(&n) => SecretState::Ours(n),
+            Ok(n) if credential_names::is_ours(&n) => SecretState::Ours(n),
             _ => SecretState::Other,
         },
         _ => SecretState::Other,
@@ -189,7 +190,7 @@ fn credential_for(set: &ConfigSet, name: &str) -> String {
         .first()
         .and_then(|h| h.literal_name())
         .unwrap_or_else(|| name.to_string());
-    credentials::credential_name(&spelled)
+    credential_names::credential_name(&spelled)
 }
 
 /// Refuses to write a `Credential()` where it cannot work: a prosody
@@ -286,7 +287,7 @@ fn plan_rotate(
         .rev()
         .find(|h| h.secret().is_some())
         .expect("a secret was found");
-    if let Some(why) = credentials::name_fault(cred) {
+    if let Some(why) = credential_names::name_fault(cred) {
         return Err(Error::refused(format!(
             "refusing to edit the secret of {name}: its component_secret at {}:{} reads the credential name {cred:?}, which fogbow-xmpp-ctl does not write ({why}); correct or remove that line by hand; nothing was changed",
             set.files[owner.at.file].path.display(),
@@ -581,7 +582,7 @@ pub(super) fn sync(
     // to remove either.
     let gone = before
         .keys()
-        .filter(|n| !now.contains_key(*n) && credentials::name_fault(n).is_none());
+        .filter(|n| !now.contains_key(*n) && credential_names::name_fault(n).is_none());
     for n in gone {
         let p = credentials::cred_path_in(dir, n);
         if p.exists() && !written.contains(&p) && !deleted.contains(&p) {
@@ -627,7 +628,7 @@ pub(super) fn sync(
 }
 
 /// Refuses an edit after which the config reads a credential name that
-/// [`credentials::name_fault`] refuses: the name would become a line of a
+/// [`credential_names::name_fault`] refuses: the name would become a line of a
 /// unit root's systemd runs. Named where the config read it before the
 /// edit (that place is on disk), else where the edited config reads it.
 fn refuse_unit_unsafe(
@@ -636,7 +637,7 @@ fn refuse_unit_unsafe(
     drop_in: &Path,
 ) -> Result<(), Error> {
     for (n, at) in now {
-        if let Some(why) = credentials::name_fault(n) {
+        if let Some(why) = credential_names::name_fault(n) {
             let call = &before.get(n).unwrap_or(at).call;
             return Err(Error::refused(format!(
                 "refusing to write: {call} reads the credential name {n:?}, which fogbow-xmpp-ctl does not write into the drop-in {} ({why}; every line there is a directive root's systemd follows); correct or remove that component_secret by hand (fogbow-xmpp-ctl check reports it as credential-name-invalid); nothing was changed",

@@ -7,6 +7,7 @@
 //! The static checks built on this view are in [`crate::diagnostics`].
 
 pub mod config;
+pub mod credential_names;
 pub mod listener;
 pub mod loader;
 pub mod names;
