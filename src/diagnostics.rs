@@ -460,7 +460,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
         Some(Some(p)) => p.has_credentials(),
         _ => true,
     };
-    let mut resolver = secret_refs::Resolver::from_env();
+    let mut resolver = crate::system::secret_refs::Resolver::from_env();
     // Outside the unit, prosody's loader sees the credentials the unit
     // would give it (decrypted into memory), so that it judges the config
     // as prosody will at the next start.

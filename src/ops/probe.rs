@@ -149,7 +149,8 @@ pub fn probe_with(
     // A literal, or the value behind prosody 13's Credential()/FileContents()
     // (decrypted into memory as root, or read from the file).
     let behind = |s: &crate::document::Value<'_>, file: &std::path::Path| {
-        use crate::diagnostics::secret_refs::{describe, Resolved, Resolver};
+        use crate::diagnostics::secret_refs::{describe, Resolved};
+        use crate::system::secret_refs::Resolver;
         if let Some(l) = s.literal() {
             return Ok(l);
         }

@@ -153,7 +153,7 @@ pub fn run(
     let global = set
         .global_secret()
         .map(|g| (g.value, set.files[g.file].path.as_path()));
-    let mut resolver = diagnostics::secret_refs::Resolver::from_env();
+    let mut resolver = crate::system::secret_refs::Resolver::from_env();
     for (_, name, secret) in components {
         let secret = secret.or_else(|| global.clone());
         items.extend(name_resolves_here(&name, &mine, &hosts));
@@ -849,7 +849,7 @@ fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
 fn secret_is_strong(
     name: &str,
     secret: Option<(crate::document::Value<'_>, &Path)>,
-    resolver: &mut diagnostics::secret_refs::Resolver,
+    resolver: &mut crate::system::secret_refs::Resolver,
 ) -> Item {
     use diagnostics::secret_refs::{describe, Resolved};
     let judge = |l: &[u8], from: &str| match diagnostics::weak_secret(l) {

@@ -10,5 +10,6 @@ pub mod doctor;
 pub mod journal;
 pub mod probe;
 pub mod running;
+pub mod secret_refs;
 pub mod service;
 pub mod unit_credentials;

@@ -221,7 +221,8 @@ pub struct PendingRestart {
 /// when prosody.service is not active under systemd, or where either copy
 /// cannot be read here (not root): unknown is not reported as pending.
 pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> {
-    use crate::diagnostics::secret_refs::{Resolved, Resolver};
+    use crate::diagnostics::secret_refs::Resolved;
+    use crate::system::secret_refs::Resolver;
     if credentials.is_empty()
         || !crate::system::service::systemd_running()
         || crate::system::service::unit_property("ActiveState") != "active"
