@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fogbow_xmpp_ctl::diagnostics::{self, CheckOptions};
+use fogbow_xmpp_ctl::diagnostics::CheckOptions;
 use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome};
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
 use fogbow_xmpp_ctl::system::service;
@@ -223,7 +223,7 @@ fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> 
         with_prosody: !c.no_prosody,
         strict: c.strict,
     };
-    let report = diagnostics::check_config(&ctx.config, opts);
+    let report = ops::check_config(&ctx.config, opts);
     if c.json {
         output::print_json(&report);
     } else {
@@ -275,7 +275,7 @@ fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Erro
 /// when it passes: a broken config never reaches the running server.
 /// Returns the service manager's one-line outcome.
 fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<String, Error> {
-    let report = diagnostics::check_config(
+    let report = ops::check_config(
         &ctx.config,
         CheckOptions {
             with_prosody: true,

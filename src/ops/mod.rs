@@ -21,6 +21,7 @@ pub use crate::error::Error;
 use crate::settings::{SecretStore, Settings};
 
 mod apply;
+mod check;
 mod credstore;
 mod diff;
 mod doctor;
@@ -38,6 +39,7 @@ pub use apply::{
     apply_to_running, converge, pending_in, pending_text, restart_pending, status,
     wait_after_restart, wait_for_shell, ComponentStatus, StatusReport,
 };
+pub use check::check_config;
 pub use credstore::{MigrateTo, SysFileChange, SysKind};
 pub use diff::mask_secrets;
 pub use doctor::doctor;

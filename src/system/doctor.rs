@@ -199,7 +199,7 @@ fn config_passes_check(main: &Path, config: &Breakage) -> Item {
             )
         };
     }
-    let check = diagnostics::check_config(
+    let check = crate::ops::check_config(
         main,
         CheckOptions {
             with_prosody: true,
