@@ -24,8 +24,4 @@ pub mod settings;
 pub mod system;
 pub mod text;
 
-// Short paths for the rooms' most used parts (`crate::prosody::config::ConfigSet`).
-pub use prosody::{config, listener, names};
-pub use system::{credentials, doctor, journal, probe, running, service};
-
 pub use error::Error;

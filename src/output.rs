@@ -7,11 +7,11 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::{Diagnostic, Report, Severity};
+use fogbow_xmpp_ctl::ops::checklist;
 use fogbow_xmpp_ctl::ops::{
     self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport,
 };
 use fogbow_xmpp_ctl::prosody::listener::Shown;
-use fogbow_xmpp_ctl::system::doctor;
 use fogbow_xmpp_ctl::system::journal;
 use fogbow_xmpp_ctl::Error;
 
@@ -402,7 +402,7 @@ pub fn print_listener(shown: &Shown) {
 /// item with its hint, and under "config passes check" every diagnostic.
 /// Details quote names from the config and lines from prosody's log
 /// (hostile input): escaped for the terminal.
-pub fn print_doctor(report: &doctor::Report) {
+pub fn print_doctor(report: &checklist::Report) {
     let mut s = String::new();
     for i in &report.items {
         let who = i

@@ -1,6 +1,6 @@
 //! `doctor`: the config read (as far as it parses, when it is broken: the
 //! checklist is most needed then) and handed to the checklist in
-//! [`crate::system::doctor`].
+//! [`super::checklist`].
 
 use super::reading;
 use super::{Context, Error};
@@ -9,11 +9,11 @@ use super::{Context, Error};
 pub fn doctor(
     ctx: &Context,
     public: &[std::net::IpAddr],
-) -> Result<crate::system::doctor::Report, Error> {
+) -> Result<super::checklist::Report, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
     let listener = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     let pending = super::pending_in(&set);
-    Ok(crate::system::doctor::run(
+    Ok(super::checklist::run(
         &ctx.config,
         &set,
         &listener,

@@ -8,7 +8,8 @@
 //! The rooms: `pipeline` (load → plan → verify → diff → commit, for every
 //! edit), `plan` (what `add` and `remove` change, and their refusals),
 //! `diff` (what a dry run shows, secrets masked), `list`, `listen`,
-//! `restore`, `probe` and `doctor` (one command each), `apply`
+//! `restore`, `probe`, `check` and `doctor` (one command each; `checklist`
+//! is doctor's list of items), `apply`
 //! (an edit made live in the running prosody), and `reading` (how the
 //! read-only commands read a config that does not load).
 
@@ -22,6 +23,7 @@ use crate::settings::{SecretStore, Settings};
 
 mod apply;
 mod check;
+pub mod checklist;
 mod credstore;
 mod diff;
 mod doctor;
