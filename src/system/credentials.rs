@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::prosody::credential_names::name_fault;
-use crate::Error;
 
 /// Where our `.cred` files live: root's, `0700`.
 pub const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
@@ -298,6 +297,19 @@ pub fn reload_refreshes() -> Result<(), AtStartOnly> {
     Ok(())
 }
 
+/// A line [`render_drop_in`] refuses to write into a unit: the message
+/// names the credential and why (an edit that needs it is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafeLine(pub String);
+
+impl std::fmt::Display for UnsafeLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnsafeLine {}
+
 /// Our drop-in's text for `creds` (sorted by name, so the same set always
 /// gives the same bytes), with `RefreshOnReload=credentials` when `refresh`
 /// (a systemd that knows it: a reload then refreshes the credentials; an
@@ -305,7 +317,10 @@ pub fn reload_refreshes() -> Result<(), AtStartOnly> {
 /// drop-in is a boundary: it is part of a unit that root's systemd runs, so
 /// a name or path that fails [`name_fault`] or [`path_fault`] is refused,
 /// never written.
-pub(crate) fn render_drop_in(creds: &[LoadCredential], refresh: bool) -> Result<String, Error> {
+pub(crate) fn render_drop_in(
+    creds: &[LoadCredential],
+    refresh: bool,
+) -> Result<String, UnsafeLine> {
     let mut creds = creds.to_vec();
     creds.sort_by(|a, b| a.name.cmp(&b.name));
     creds.dedup_by(|a, b| a.name == b.name);
@@ -325,7 +340,7 @@ pub(crate) fn render_drop_in(creds: &[LoadCredential], refresh: bool) -> Result<
                 path_fault(&c.path).map(|why| format!("the credential file {:?}: {why}", c.path))
             });
         if let Some(fault) = fault {
-            return Err(Error::refused(format!(
+            return Err(UnsafeLine(format!(
                 "refusing to write a LoadCredentialEncrypted= line into the drop-in for {fault}; nothing was changed"
             )));
         }
