@@ -9,7 +9,7 @@ use super::plan::{Change, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
 use crate::prosody::config::ConfigSet;
 
-/// Sets where prosody accepts components (see [`crate::prosody::listener::plan`]).
+/// Sets where prosody accepts components (see [`super::listen_plan::plan`]).
 pub fn listen(
     ctx: &Context,
     interfaces: Option<Vec<String>>,
@@ -20,7 +20,7 @@ pub fn listen(
 }
 
 /// `listen --reset`: deletes every listener definition so that prosody's
-/// defaults apply (see [`crate::prosody::listener::plan_reset`]).
+/// defaults apply (see [`super::listen_plan::plan_reset`]).
 pub fn reset_listener(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
     edit(ctx, None, None, true, opts)
 }
@@ -38,8 +38,8 @@ fn edit(
     let mut moved = Vec::new();
     let mut o = pipeline::edit(ctx, "component listener", opts, |set| {
         let p = match reset {
-            true => crate::prosody::listener::plan_reset(set),
-            false => crate::prosody::listener::plan(set, interfaces.as_deref(), ports.as_deref()),
+            true => super::listen_plan::plan_reset(set),
+            false => super::listen_plan::plan(set, interfaces.as_deref(), ports.as_deref()),
         }
         .map_err(Error::refused)?;
         let unchanged = p.edits.iter().all(|(&f, edits)| {

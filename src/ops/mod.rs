@@ -29,6 +29,7 @@ mod diff;
 mod doctor;
 mod list;
 mod listen;
+mod listen_plan;
 mod migrate;
 mod pipeline;
 mod plan;
