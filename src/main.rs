@@ -125,8 +125,12 @@ fn run(out: &Out, cli: Cli) -> Result<Status, Error> {
         Command::Remove(r) => remove(out, &ctx, &r),
         Command::List(l) => list(out, &ctx, &l),
         Command::Check(c) => check(out, &ctx, &c),
-        Command::Restart => guarded(out, &ctx, service::Action::Restart).map(|_| Status::Success),
-        Command::Reload => guarded(out, &ctx, service::Action::Reload).map(|_| Status::Success),
+        Command::Restart => {
+            ops::guarded(&ctx, service::Action::Restart, out).map(|_| Status::Success)
+        }
+        Command::Reload => {
+            ops::guarded(&ctx, service::Action::Reload, out).map(|_| Status::Success)
+        }
         Command::Status(s) => status(&ctx, &s),
         Command::Listen(l) => listen(out, &ctx, &l),
         Command::Probe(p) => probe(out, &ctx, &p),
@@ -230,74 +234,6 @@ fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> 
         out.check(&report);
     }
     Ok(Status::from_ok(report.ok))
-}
-
-/// `restart`/`reload`: the full check first; the service only when it
-/// passes; then proof that prosody serves the config: after a restart its
-/// component listeners accept connections, after a reload the running
-/// server's external components are the file's (activated/deactivated
-/// through the admin shell) and each activated one is known.
-fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Error> {
-    match action {
-        service::Action::Restart => {
-            out.info(&checked_service(out, ctx, action)?);
-            if let Some(m) = ops::wait_after_restart(ctx)? {
-                out.info(&m);
-            }
-        }
-        service::Action::Reload => {
-            // A credential changed since prosody loaded it: the reload runs
-            // (it applies the rest, and the credential too where systemd
-            // refreshes it), but it is "done" only if nothing is pending then.
-            let mut pending = ops::restart_pending(ctx);
-            let done = checked_service(out, ctx, action)?;
-            if !pending.is_empty() {
-                pending = ops::restart_pending(ctx);
-            }
-            if pending.is_empty() {
-                out.info(&done);
-            }
-            for m in ops::converge(ctx)? {
-                out.info(&m);
-            }
-            if !pending.is_empty() {
-                return Err(Error::Service(format!(
-                    "prosody reloaded, but {}",
-                    ops::pending_text(&pending)
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The full check first (its findings shown), and the service manager only
-/// when it passes: a broken config never reaches the running server.
-/// Returns the service manager's one-line outcome.
-fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<String, Error> {
-    let report = ops::check_config(
-        &ctx.config,
-        CheckOptions {
-            with_prosody: true,
-            strict: false,
-        },
-    );
-    out.check(&report);
-    if !report.ok {
-        // A server that is down (a start that failed) was not "touched":
-        // nothing ran, and it stays down until the config is fixed.
-        let verb = action.verb();
-        return Err(Error::refused(match service::is_active() {
-            true => format!(
-                "not {verb}ing prosody: the config has errors; the running server was not touched"
-            ),
-            false => format!(
-                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then run fogbow-xmpp-ctl restart"
-            ),
-        }));
-    }
-    let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
-    service::apply(action, timeout).map_err(Error::Service)
 }
 
 /// `status`: per component, in the file / active / connected; exit 4 on drift.
@@ -442,8 +378,8 @@ fn migrate(out: &Out, ctx: &Context, m: &cli::MigrateArgs) -> Result<Status, Err
     }
     let applied = match (restart, m.edit.restart) {
         (true, false) => restart_for_credentials(out, ctx),
-        (_, true) => guarded(out, ctx, service::Action::Restart),
-        (false, false) => guarded(out, ctx, service::Action::Reload),
+        (_, true) => ops::guarded(ctx, service::Action::Restart, out),
+        (false, false) => ops::guarded(ctx, service::Action::Reload, out),
     };
     Ok(match applied {
         Ok(()) => Status::Success,
@@ -459,7 +395,7 @@ fn restart_for_credentials(out: &Out, ctx: &Context) -> Result<(), Error> {
         "restarting instead of reloading: {}",
         output::credentials_at_start()
     ));
-    guarded(out, ctx, service::Action::Restart)
+    ops::guarded(ctx, service::Action::Restart, out)
 }
 
 fn edit_options(edit: &cli::EditFlags) -> EditOptions {
@@ -524,7 +460,7 @@ fn apply_edit(
 ) -> Result<(), Error> {
     let restart = flags.restart && (o.changed || !matches!(subject, Subject::Component));
     if restart {
-        return guarded(out, ctx, service::Action::Restart);
+        return ops::guarded(ctx, service::Action::Restart, out);
     }
     // A new or rotated credential that a reload cannot hand to prosody
     // (the edit asked systemd: see `credentials::reload_refreshes`).
@@ -546,7 +482,7 @@ fn apply_edit(
         ));
     }
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    out.info(&checked_service(out, ctx, service::Action::Reload)?);
+    out.info(&ops::checked_service(ctx, service::Action::Reload, out)?);
     for m in ops::apply_to_running(ctx, o)? {
         out.info(&m);
     }

@@ -21,6 +21,17 @@ pub struct Out {
     pub verbose: bool,
 }
 
+/// A guarded restart or reload reports as any command does.
+impl fogbow_xmpp_ctl::ops::Progress for Out {
+    fn check(&self, report: &Report) {
+        Out::check(self, report)
+    }
+
+    fn info(&self, message: &str) {
+        Out::info(self, message)
+    }
+}
+
 impl Out {
     /// Messages quote names and paths from the config: escaped for the terminal.
     pub fn info(&self, msg: &str) {

@@ -9,7 +9,8 @@
 //! edit), `plan` (what `add` and `remove` change, and their refusals),
 //! `diff` (what a dry run shows, secrets masked), `list`, `listen`,
 //! `restore`, `probe`, `check` and `doctor` (one command each; `checklist`
-//! is doctor's list of items), `apply`
+//! is doctor's list of items), `guarded` (restart and reload, only after the
+//! check passes), `apply`
 //! (an edit made live in the running prosody), and `reading` (how the
 //! read-only commands read a config that does not load).
 
@@ -27,6 +28,7 @@ pub mod checklist;
 mod credstore;
 mod diff;
 mod doctor;
+mod guarded;
 mod list;
 mod listen;
 mod listen_plan;
@@ -46,6 +48,7 @@ pub use check::check_config;
 pub use credstore::{MigrateTo, SysFileChange, SysKind};
 pub use diff::mask_secrets;
 pub use doctor::doctor;
+pub use guarded::{checked_service, guarded, Progress};
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
 pub use migrate::{migrate, MigrateOutput};
