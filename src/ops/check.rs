@@ -70,17 +70,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
             None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
             Some(l) => match l.and_then(crate::prosody::Loading::wait) {
                 Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
-                Err(e) => diagnostics.push(Diagnostic {
-                    severity: Severity::Error,
-                    code: Code::ProsodyLoad,
-                    subject: Subject::File(main.to_path_buf()),
-                    file: main.to_path_buf(),
-                    line: 0,
-                    column: 0,
-                    message: e,
-                    help: Some("use --no-prosody to check without prosody's loader".into()),
-                    refs: Vec::new(),
-                }),
+                Err(e) => diagnostics.push(loader_failed(main, e)),
             },
         }
     }
@@ -94,5 +84,21 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
         files,
         diagnostics,
         notes,
+    }
+}
+
+/// prosody's loader could not be run (or gave no verdict): an error on the
+/// main config, with the way to check without it.
+fn loader_failed(main: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        code: Code::ProsodyLoad,
+        subject: Subject::File(main.to_path_buf()),
+        file: main.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+        help: Some("use --no-prosody to check without prosody's loader".into()),
+        refs: Vec::new(),
     }
 }
