@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fogbow_xmpp_ctl::diagnostics::CheckOptions;
-use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome};
+use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome, Subject};
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
 use fogbow_xmpp_ctl::system::service;
 use fogbow_xmpp_ctl::{secret, Error};
@@ -18,7 +18,7 @@ use fogbow_xmpp_ctl::{secret, Error};
 mod cli;
 mod output;
 use cli::{Cli, Command};
-use output::{Out, Subject};
+use output::Out;
 
 /// Exit status of a usage error, as clap uses it.
 const USAGE: u8 = 2;
@@ -376,26 +376,11 @@ fn migrate(out: &Out, ctx: &Context, m: &cli::MigrateArgs) -> Result<Status, Err
         }
         return Ok(Status::Success);
     }
-    let applied = match (restart, m.edit.restart) {
-        (true, false) => restart_for_credentials(out, ctx),
-        (_, true) => ops::guarded(ctx, service::Action::Restart, out),
-        (false, false) => ops::guarded(ctx, service::Action::Reload, out),
-    };
+    let applied = ops::apply_migration(ctx, restart, m.edit.restart, out);
     Ok(match applied {
         Ok(()) => Status::Success,
         Err(e) => Status::NotApplied(e),
     })
-}
-
-/// `--reload` of an edit that wrote a credential where a reload cannot
-/// hand it to prosody (see `credentials::reload_refreshes`): the guarded
-/// restart it takes instead, and why.
-fn restart_for_credentials(out: &Out, ctx: &Context) -> Result<(), Error> {
-    out.info(&format!(
-        "restarting instead of reloading: {}",
-        output::credentials_at_start()
-    ));
-    ops::guarded(ctx, service::Action::Restart, out)
 }
 
 fn edit_options(edit: &cli::EditFlags) -> EditOptions {
@@ -423,7 +408,7 @@ fn report_edit(
     let will_apply = (flags.reload || flags.restart) && !o.dry_run;
     if flags.json {
         // The JSON is one document: apply first, then say how it went.
-        let applied = will_apply.then(|| apply_edit(out, ctx, o, flags, subject));
+        let applied = will_apply.then(|| ops::apply_edit(ctx, o, flags.restart, subject, out));
         let shown = applied
             .as_ref()
             .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
@@ -437,54 +422,11 @@ fn report_edit(
     if !will_apply {
         return Ok(Status::Success);
     }
-    Ok(match apply_edit(out, ctx, o, flags, subject) {
+    Ok(match ops::apply_edit(ctx, o, flags.restart, subject, out) {
         Ok(()) => Status::Success,
         Err(e) if o.changed => Status::NotApplied(Error::Service(format!(
             "the config is written, but it is not applied to the running prosody: {e}"
         ))),
         Err(e) => Status::NotApplied(e),
     })
-}
-
-/// The least disruptive way that applies the edit: `--restart` restarts,
-/// except for a component edit that left the file unchanged, where a reload
-/// with activation converges the running server without dropping connected
-/// components (a listener change needs a real restart, so an unchanged
-/// `listen --restart` still restarts: it may not have been applied before).
-fn apply_edit(
-    out: &Out,
-    ctx: &Context,
-    o: &EditOutcome,
-    flags: &cli::EditFlags,
-    subject: Subject,
-) -> Result<(), Error> {
-    let restart = flags.restart && (o.changed || !matches!(subject, Subject::Component));
-    if restart {
-        return ops::guarded(ctx, service::Action::Restart, out);
-    }
-    // A new or rotated credential that a reload cannot hand to prosody
-    // (the edit asked systemd: see `credentials::reload_refreshes`).
-    if o.restart_needed && o.changed {
-        restart_for_credentials(out, ctx)?;
-        ops::wait_for_shell(ctx)?;
-        for m in ops::apply_to_running(ctx, o)? {
-            out.info(&m);
-        }
-        return Ok(());
-    }
-    if flags.restart {
-        out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
-    }
-    if matches!(subject, Subject::Listener) && o.changed {
-        // prosody opens its listeners at start only: a reload cannot apply it.
-        return Err(Error::Service(
-            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
-        ));
-    }
-    // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    out.info(&ops::checked_service(ctx, service::Action::Reload, out)?);
-    for m in ops::apply_to_running(ctx, o)? {
-        out.info(&m);
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use fogbow_xmpp_ctl::diagnostics::{Diagnostic, Report, Severity};
 use fogbow_xmpp_ctl::ops::checklist;
 use fogbow_xmpp_ctl::ops::{
-    self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport,
+    self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport, Subject,
 };
 use fogbow_xmpp_ctl::prosody::listener::Shown;
 use fogbow_xmpp_ctl::system::journal;
@@ -29,6 +29,13 @@ impl fogbow_xmpp_ctl::ops::Progress for Out {
 
     fn info(&self, message: &str) {
         Out::info(self, message)
+    }
+
+    fn restarting_for_credentials(&self) {
+        self.info(&format!(
+            "restarting instead of reloading: {}",
+            credentials_at_start()
+        ));
     }
 }
 
@@ -253,14 +260,6 @@ pub fn credentials_at_start() -> String {
         Err(why) => format!("{CREDENTIALS_AT_START}; {}", why.reason()),
         Ok(()) => CREDENTIALS_AT_START.to_string(),
     }
-}
-
-/// What an edit was about, for its messages.
-#[derive(Clone, Copy)]
-pub enum Subject {
-    Component,
-    Listener,
-    Backup,
 }
 
 /// The sentence that says what an edit did (or would do).

@@ -1,9 +1,11 @@
 //! `restart` and `reload`, guarded by the check: the full check first (its
 //! findings reported), the service manager only when it passes, then proof
 //! that prosody serves the config. A broken config never reaches the
-//! running server.
+//! running server. Also the policy of applying an edit or a migration
+//! (`--restart`/`--reload`): a restart, a reload with the components
+//! converged, or a restart where a changed credential needs one.
 
-use super::{Context, Error};
+use super::{Context, EditOutcome, Error};
 use crate::diagnostics::{CheckOptions, Report};
 use crate::system::service;
 
@@ -14,6 +16,17 @@ pub trait Progress {
     fn check(&self, report: &Report);
     /// One step done, or what was done instead.
     fn info(&self, message: &str);
+    /// A restart is made instead of the reload asked for: a credential
+    /// changed that a reload cannot hand to prosody.
+    fn restarting_for_credentials(&self);
+}
+
+/// What an edit was about: how it is applied, and how its messages read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Component,
+    Listener,
+    Backup,
 }
 
 /// `restart`/`reload`: the full check first; the service only when it
@@ -58,7 +71,7 @@ pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Re
 /// The full check first (its findings shown), and the service manager only
 /// when it passes: a broken config never reaches the running server.
 /// Returns the service manager's one-line outcome.
-pub fn checked_service(
+fn checked_service(
     ctx: &Context,
     action: service::Action,
     out: &dyn Progress,
@@ -86,4 +99,70 @@ pub fn checked_service(
     }
     let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
     service::apply(action, timeout).map_err(Error::Service)
+}
+
+/// `--reload` of an edit that wrote a credential where a reload cannot
+/// hand it to prosody (see `credentials::reload_refreshes`): the guarded
+/// restart it takes instead, and why.
+fn restart_for_credentials(ctx: &Context, out: &dyn Progress) -> Result<(), Error> {
+    out.restarting_for_credentials();
+    guarded(ctx, service::Action::Restart, out)
+}
+
+/// `migrate --reload/--restart`: a restart when asked, or when a credential
+/// changed that a reload cannot hand to prosody; else a reload.
+pub fn apply_migration(
+    ctx: &Context,
+    restart_needed: bool,
+    restart_asked: bool,
+    out: &dyn Progress,
+) -> Result<(), Error> {
+    match (restart_needed, restart_asked) {
+        (true, false) => restart_for_credentials(ctx, out),
+        (_, true) => guarded(ctx, service::Action::Restart, out),
+        (false, false) => guarded(ctx, service::Action::Reload, out),
+    }
+}
+
+/// The least disruptive way that applies the edit: `--restart` restarts,
+/// except for a component edit that left the file unchanged, where a reload
+/// with activation converges the running server without dropping connected
+/// components (a listener change needs a real restart, so an unchanged
+/// `listen --restart` still restarts: it may not have been applied before).
+pub fn apply_edit(
+    ctx: &Context,
+    o: &EditOutcome,
+    restart_asked: bool,
+    subject: Subject,
+    out: &dyn Progress,
+) -> Result<(), Error> {
+    let restart = restart_asked && (o.changed || !matches!(subject, Subject::Component));
+    if restart {
+        return guarded(ctx, service::Action::Restart, out);
+    }
+    // A new or rotated credential that a reload cannot hand to prosody
+    // (the edit asked systemd: see `credentials::reload_refreshes`).
+    if o.restart_needed && o.changed {
+        restart_for_credentials(ctx, out)?;
+        super::wait_for_shell(ctx)?;
+        for m in super::apply_to_running(ctx, o)? {
+            out.info(&m);
+        }
+        return Ok(());
+    }
+    if restart_asked {
+        out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
+    }
+    if matches!(subject, Subject::Listener) && o.changed {
+        // prosody opens its listeners at start only: a reload cannot apply it.
+        return Err(Error::Service(
+            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
+        ));
+    }
+    // The reload proper, then the edited component proven (converge runs in apply_to_running).
+    out.info(&checked_service(ctx, service::Action::Reload, out)?);
+    for m in super::apply_to_running(ctx, o)? {
+        out.info(&m);
+    }
+    Ok(())
 }

@@ -48,7 +48,7 @@ pub use check::check_config;
 pub use credstore::{MigrateTo, SysFileChange, SysKind};
 pub use diff::mask_secrets;
 pub use doctor::doctor;
-pub use guarded::{checked_service, guarded, Progress};
+pub use guarded::{apply_edit, apply_migration, guarded, Progress, Subject};
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
 pub use migrate::{migrate, MigrateOutput};
