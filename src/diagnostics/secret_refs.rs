@@ -3,7 +3,7 @@
 //! read them, and whether what it reads is weak, is judged here on the
 //! value a [`Resolve`] hands in; reading it (a file, the unit's
 //! credentials, `systemd-creds`) is the caller's: see
-//! [`crate::system::secret_refs`].
+//! `system::secret_refs`.
 
 use std::path::Path;
 

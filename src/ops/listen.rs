@@ -9,7 +9,7 @@ use super::plan::{Change, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
 use crate::prosody::config::ConfigSet;
 
-/// Sets where prosody accepts components (see [`super::listen_plan::plan`]).
+/// Sets where prosody accepts components (see `listen_plan::plan`).
 pub fn listen(
     ctx: &Context,
     interfaces: Option<Vec<String>>,
@@ -20,7 +20,7 @@ pub fn listen(
 }
 
 /// `listen --reset`: deletes every listener definition so that prosody's
-/// defaults apply (see [`super::listen_plan::plan_reset`]).
+/// defaults apply (see `listen_plan::plan_reset`).
 pub fn reset_listener(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
     edit(ctx, None, None, true, opts)
 }

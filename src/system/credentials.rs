@@ -297,7 +297,7 @@ pub fn reload_refreshes() -> Result<(), AtStartOnly> {
     Ok(())
 }
 
-/// A line [`render_drop_in`] refuses to write into a unit: the message
+/// A line `render_drop_in` refuses to write into a unit: the message
 /// names the credential and why (an edit that needs it is refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsafeLine(pub String);

@@ -3,13 +3,13 @@
 //! structured records, the audit trail), a real XEP-0114 handshake against
 //! the running server ([`probe`]), what the running prosody holds
 //! ([`running`]), the secrets behind the config's references as prosody
-//! will read them ([`secret_refs`]), and systemd's encrypted credentials
+//! will read them (`secret_refs`), and systemd's encrypted credentials
 //! ([`credentials`]; which ones prosody.service gets: [`unit_credentials`]).
 
 pub mod credentials;
 pub mod journal;
 pub mod probe;
 pub mod running;
-pub mod secret_refs;
+pub(crate) mod secret_refs;
 pub mod service;
 pub mod unit_credentials;

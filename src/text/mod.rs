@@ -2,7 +2,7 @@
 //! for a terminal, hex, byte search, an io::Error's message, and a secret
 //! masked for a diff. No I/O beyond drawing one random key per run.
 
-pub mod hex;
+pub(crate) mod hex;
 
 /// Whether a terminal would act on `c` rather than show it: C0 and C1
 /// controls, DEL, and the bidirectional marks, embeddings, overrides and
@@ -32,7 +32,7 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// An io::Error's message without Rust's "(os error N)" suffix.
-pub fn plain_io(e: &std::io::Error) -> String {
+pub(crate) fn plain_io(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -56,7 +56,7 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// A secret's value as a diff shows it: `********` and this run's
 /// fingerprint of it, as [`mask_secrets`] shows a Lua string (used for a
 /// `.properties` file's `xmpp_password`, so both diffs of one edit agree).
-pub fn masked_value(value: &[u8]) -> String {
+pub(crate) fn masked_value(value: &[u8]) -> String {
     match run_key() {
         Some(key) => format!("******** (hmac:{})", fingerprint(key, value)),
         None => "********".into(),
