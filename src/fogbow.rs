@@ -367,98 +367,35 @@ pub fn escape(s: &str, key: bool) -> String {
     out
 }
 
-/// A unified diff of a properties file's change for a terminal: every
-/// value but `xmpp_jid`'s shown as `********` and this run's fingerprint
-/// (as the config's diff shows strings) unless `show_secrets` — a Fogbow
-/// component's file holds other passwords too (its database's, an
-/// admin's), and any value may be one. Lines are compared as written, so
-/// the changed `key` still shows as a changed line.
 /// The one value a properties diff shows: the component's name.
 const SHOWN_KEY: &str = "xmpp_jid";
 
-pub fn masked_diff(path: &Path, old: &[u8], new: &[u8], key: &str, show_secrets: bool) -> String {
-    let lines = |bytes: &[u8]| -> (Vec<String>, Vec<String>) {
-        let mut shown = bytes.to_vec();
-        if !show_secrets {
-            if let Ok(es) = entries(bytes) {
-                // Back to front, so earlier spans stay where they are.
-                for e in es.iter().rev().filter(|e| e.key != SHOWN_KEY) {
-                    let masked = crate::text::masked_value(e.value.as_bytes());
-                    // A value continued over lines keeps its lines (the
-                    // diff compares lines): the mask on the first, `...` on
-                    // each continuation.
-                    let mut rep = Vec::new();
-                    for (i, seg) in shown[e.span.clone()]
-                        .split_inclusive(|&c| c == b'\n')
-                        .enumerate()
-                    {
-                        let body = seg.strip_suffix(b"\n").unwrap_or(seg);
-                        let body = body.strip_suffix(b"\r").unwrap_or(body);
-                        rep.extend_from_slice(if i == 0 { masked.as_bytes() } else { b"..." });
-                        rep.extend_from_slice(&seg[body.len()..]);
-                    }
-                    shown.splice(e.span.clone(), rep);
-                }
-            }
-        }
-        let split = |b: &[u8]| -> Vec<String> {
-            b.split_inclusive(|&c| c == b'\n')
-                .map(|l| l.iter().map(|&c| char::from(c)).collect())
-                .collect()
-        };
-        (split(bytes), split(&shown))
+/// The file's text with every value but `xmpp_jid`'s replaced by
+/// `mask(value)` (what a diff shows without `--show-secrets`: any value may
+/// be a password). A value continued over lines keeps its lines (a diff
+/// compares lines): the mask on the first, `...` on each continuation.
+/// A file that does not parse is returned as it is.
+pub(crate) fn masked(bytes: &[u8], mask: impl Fn(&[u8]) -> String) -> Vec<u8> {
+    let mut shown = bytes.to_vec();
+    let Ok(es) = entries(bytes) else {
+        return shown;
     };
-    let ((old_real, old_shown), (new_real, new_shown)) = (lines(old), lines(new));
-    // A masked value spanning lines shortens the shown side: then show
-    // the masked text whole rather than misalign it.
-    if old_real.len() != old_shown.len() || new_real.len() != new_shown.len() {
-        return format!(
-            "--- {p}\n+++ {p}\n({key} changed; the lines are not shown: a masked value spans several)\n",
-            p = crate::text::terminal_safe(&path.display().to_string())
-        );
-    }
-    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_real, &new_real);
-    let p = crate::text::terminal_safe(&path.display().to_string()).into_owned();
-    let mut out = format!("--- {p}\n+++ {p}\n");
-    let safe = |l: &str| {
-        let body = l.strip_suffix('\n').unwrap_or(l);
-        let (body, cr) = match body.strip_suffix('\r') {
-            Some(b) => (b, "\r"),
-            None => (body, ""),
-        };
-        let mut s: String = body
-            .split('\t')
-            .map(|part| crate::text::terminal_safe(part).into_owned())
-            .collect::<Vec<_>>()
-            .join("\t");
-        s.push_str(cr);
-        s.push('\n');
-        if !l.ends_with('\n') {
-            s.push_str("\\ No newline at end of file\n");
+    // Back to front, so earlier spans stay where they are.
+    for e in es.iter().rev().filter(|e| e.key != SHOWN_KEY) {
+        let masked = mask(e.value.as_bytes());
+        let mut rep = Vec::new();
+        for (i, seg) in shown[e.span.clone()]
+            .split_inclusive(|&c| c == b'\n')
+            .enumerate()
+        {
+            let body = seg.strip_suffix(b"\n").unwrap_or(seg);
+            let body = body.strip_suffix(b"\r").unwrap_or(body);
+            rep.extend_from_slice(if i == 0 { masked.as_bytes() } else { b"..." });
+            rep.extend_from_slice(&seg[body.len()..]);
         }
-        s
-    };
-    for group in similar::group_diff_ops(ops, 3) {
-        let (Some(first), Some(last)) = (group.first(), group.last()) else {
-            continue;
-        };
-        let (o, n) = (first.old_range().start, first.new_range().start);
-        let (ol, nl) = (last.old_range().end - o, last.new_range().end - n);
-        let at = |start: usize, len: usize| if len == 0 { start } else { start + 1 };
-        out.push_str(&format!("@@ -{},{ol} +{},{nl} @@\n", at(o, ol), at(n, nl)));
-        for op in &group {
-            for change in op.iter_changes(&old_shown, &new_shown) {
-                let sign = match change.tag() {
-                    similar::ChangeTag::Equal => ' ',
-                    similar::ChangeTag::Delete => '-',
-                    similar::ChangeTag::Insert => '+',
-                };
-                out.push(sign);
-                out.push_str(&safe(&change.value()));
-            }
-        }
+        shown.splice(e.span.clone(), rep);
     }
-    out
+    shown
 }
 
 /// Java's whitespace in a `.properties` line (line breaks aside).
@@ -772,64 +709,6 @@ mod tests {
             proptest::prop_assert_eq!(after, before);
             proptest::prop_assert!(new.is_ascii(), "the file stays ASCII");
         }
-    }
-
-    /// A dry run's diff shows the changed line with the value masked.
-    #[test]
-    fn masked_diff_hides_both_values() {
-        let old = b"xmpp_jid=m.example\njdbc_database_password=hunter2hunter2\nxmpp_password=old-secret\nb=2\n";
-        let new = set_property(old, "xmpp_password", "new-secret").unwrap();
-        let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
-        // Context lines are masked too (any value may be a password), all
-        // but the component's name.
-        assert!(!d.contains("hunter2"), "{d}");
-        assert!(d.contains(" xmpp_jid=m.example\n"), "{d}");
-        assert!(
-            d.contains(&format!(" b={}\n", crate::text::masked_value(b"2"))),
-            "{d}"
-        );
-        // Both sides masked, each with this run's fingerprint of its value:
-        // the changed line differs without showing either secret.
-        let old_line = format!(
-            "-xmpp_password={}\n",
-            crate::text::masked_value(b"old-secret")
-        );
-        let new_line = format!(
-            "+xmpp_password={}\n",
-            crate::text::masked_value(b"new-secret")
-        );
-        assert!(old_line.contains("******** (hmac:"), "{old_line}");
-        assert_ne!(old_line[1..], new_line[1..]);
-        assert!(d.contains(&format!("{old_line}{new_line}")), "{d}");
-        assert!(
-            !d.contains("old-secret") && !d.contains("new-secret"),
-            "{d}"
-        );
-        let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", true);
-        assert!(d.contains("+xmpp_password=new-secret\n"), "{d}");
-        // A value continued over lines: masked on its lines, which stay.
-        let old = b"long = sec\\\r\n    ret\r\nxmpp_password=o\r\n";
-        let new = set_property(old, "xmpp_password", "n").unwrap();
-        let d = masked_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
-        let long = crate::text::masked_value(b"secret");
-        assert!(d.contains(&format!(" long = {long}\r\n ...\r\n")), "{d}");
-        assert!(!d.contains("sec") && !d.contains("ret\r"), "{d}");
-        let appended = set_property(b"a=1", "xmpp_password", "s").unwrap();
-        let d = masked_diff(
-            Path::new("m.conf"),
-            b"a=1",
-            &appended,
-            "xmpp_password",
-            false,
-        );
-        let one = crate::text::masked_value(b"1");
-        assert!(
-            d.contains(&format!(
-                "-a={one}\n\\ No newline at end of file\n+a={one}\n+xmpp_password={}\n",
-                crate::text::masked_value(b"s")
-            )),
-            "{d}"
-        );
     }
 
     #[test]

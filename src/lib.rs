@@ -4,14 +4,14 @@
 //! has the map and the rules): [`document`] (the Lua lexer and parser, and
 //! the lossless model of one file with its edits; no I/O), [`text`]
 //! (terminal escaping, hex, byte search, io-error wording, masked secrets),
+//! [`secret`] (where a secret comes from, and the one bounded file reader),
 //! [`prosody`] (what prosody reads: the config with its Includes, host and
 //! credential names, the component listener, prosody's own loader),
 //! [`diagnostics`] (the rules `check` reports; what needs the system is
 //! handed in), then the outside world: [`safe_write`] (lock, temp file,
-//! fsync, rename, backup), [`secret`] (where a secret comes from),
-//! [`system`] (the service, its admin shell, the journal, the handshake,
-//! systemd's credentials), [`settings`] and [`fogbow`] (a Fogbow
-//! component's `.properties`); then [`error`] (the one error type, wrapping
+//! fsync, rename, backup), [`system`] (the service, its admin shell, the
+//! journal, the handshake, systemd's credentials), [`settings`] and
+//! [`fogbow`] (a Fogbow component's `.properties`); then [`error`] (the one error type, wrapping
 //! the lower layers' own), [`ops`] (every command as an operation, every
 //! edit through one pipeline), and the CLI in `main.rs`/`cli.rs`/`output.rs`.
 

@@ -119,38 +119,76 @@ pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Read
         )),
         _ => ReadError::Other(format!("cannot read {what} {p}: {}", plain_io(&e))),
     };
-    let regular = |t: std::fs::FileType| -> Result<(), ReadError> {
-        if t.is_file() {
-            return Ok(());
+    let refused = |e: Unreadable| match e {
+        Unreadable::Io(e) => io(e),
+        Unreadable::TooLarge => ReadError::TooLarge,
+        Unreadable::NotRegular(t) => {
+            let kind = if t.is_fifo() {
+                "a FIFO"
+            } else if t.is_char_device() || t.is_block_device() {
+                "a device"
+            } else if t.is_dir() {
+                "a directory"
+            } else if t.is_socket() {
+                "a socket"
+            } else {
+                "not a file"
+            };
+            ReadError::Other(format!("{what} {p} is {kind}; give a regular file"))
         }
-        let kind = if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_char_device() || t.is_block_device() {
-            "a device"
-        } else if t.is_dir() {
-            "a directory"
-        } else if t.is_socket() {
-            "a socket"
-        } else {
-            "not a file"
-        };
-        Err(ReadError::Other(format!(
-            "{what} {p} is {kind}; give a regular file"
-        )))
     };
-    regular(std::fs::metadata(path).map_err(io)?.file_type())?;
-    let file: File = std::fs::OpenOptions::new()
+    let t = std::fs::metadata(path).map_err(io)?.file_type();
+    if !t.is_file() {
+        return Err(refused(Unreadable::NotRegular(t)));
+    }
+    let mut file = open_nonblocking(path).map_err(io)?;
+    regular(&file).map_err(refused)?;
+    read_at_most(&mut file, limit).map_err(refused)
+}
+
+/// Why a bounded read of a regular file ([`regular`], [`read_at_most`])
+/// read nothing; each caller words it.
+#[derive(Debug)]
+pub enum Unreadable {
+    /// Not a regular file: what it is instead.
+    NotRegular(std::fs::FileType),
+    /// Longer than the limit.
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Opens `path` to read without blocking (opening a FIFO would block until
+/// a writer came) and without taking a terminal as ours.
+pub fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(io)?;
-    regular(file.metadata().map_err(io)?.file_type())?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(ReadError::TooLarge);
+}
+
+/// The metadata of `file` if it is a regular file, checked on the open
+/// descriptor, so what is checked is what is read: a FIFO would block us
+/// (with the config's lock held), and a device such as `/dev/zero` never
+/// ends.
+pub fn regular(file: &File) -> Result<std::fs::Metadata, Unreadable> {
+    let m = file.metadata().map_err(Unreadable::Io)?;
+    match m.file_type().is_file() {
+        true => Ok(m),
+        false => Err(Unreadable::NotRegular(m.file_type())),
     }
-    Ok(bytes)
+}
+
+/// The rest of `file`, at most `limit` bytes (bounded even if the file
+/// grows while it is read); more is [`Unreadable::TooLarge`].
+pub fn read_at_most(file: &mut File, limit: u64) -> Result<Vec<u8>, Unreadable> {
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(Unreadable::Io)?;
+    match bytes.len() as u64 > limit {
+        true => Err(Unreadable::TooLarge),
+        false => Ok(bytes),
+    }
 }
 
 /// Makes this process unable to leave a core dump, which would hold every

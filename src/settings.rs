@@ -111,33 +111,26 @@ impl Settings {
         let real = safe_write::resolve(path).map_err(in_context)?;
         let mut f = safe_write::open_trusted(&real)
             .map_err(|e| safe_write::io_error("read the settings file", path, e))?;
-        let m = f
-            .metadata()
-            .map_err(|e| safe_write::io_error("read the settings file", path, e))?;
-        if !m.is_file() {
-            return Err(WriteError {
+        use crate::secret::Unreadable;
+        let refused = |e: Unreadable| match e {
+            Unreadable::Io(e) => safe_write::io_error("read the settings file", path, e),
+            Unreadable::NotRegular(_) => WriteError {
                 kind: std::io::ErrorKind::InvalidInput,
                 message: format!("{what} {} is not a regular file", path.display()),
-            });
-        }
-        safe_write::check_trusted(what, path, &f)?;
-        safe_write::check_ancestors(what, &real)?;
-        let mut bytes = Vec::new();
-        // A settings file is a few hundred bytes; this bounds a hostile one.
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(&mut f, MAX_SETTINGS_BYTES + 1),
-            &mut bytes,
-        )
-        .map_err(|e| safe_write::io_error("read the settings file", path, e))?;
-        if bytes.len() as u64 > MAX_SETTINGS_BYTES {
-            return Err(WriteError {
+            },
+            // A settings file is a few hundred bytes; this bounds a hostile one.
+            Unreadable::TooLarge => WriteError {
                 kind: std::io::ErrorKind::InvalidData,
                 message: format!(
                     "{what} {} is larger than {MAX_SETTINGS_BYTES} bytes",
                     path.display()
                 ),
-            });
-        }
+            },
+        };
+        crate::secret::regular(&f).map_err(refused)?;
+        safe_write::check_trusted(what, path, &f)?;
+        safe_write::check_ancestors(what, &real)?;
+        let bytes = crate::secret::read_at_most(&mut f, MAX_SETTINGS_BYTES).map_err(refused)?;
         String::from_utf8(bytes).map_err(|_| WriteError {
             kind: std::io::ErrorKind::InvalidData,
             message: format!("{what} {} is not UTF-8 text", path.display()),

@@ -76,7 +76,7 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
     let o = s.run(&["add", "m.example", "--secret-file", new.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
-    // Placed by its Component line, as `list` places it (issue 13).
+    // Placed by its Component line, as `list` places it.
     assert!(
         stderr(&o).contains("already exists at ")
             && stderr(&o).contains("prosody.cfg.lua:1 with a different secret"),
@@ -174,12 +174,12 @@ fn remove_absent_and_if_exists() {
     assert_eq!(json(&o)["action"], "absent");
     assert_eq!(json(&o)["changed"], false);
     assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
-    // An empty list says so instead of printing a bare header (issue 13).
+    // An empty list says so instead of printing a bare header.
     let o = s.run(&["list"]);
     assert_eq!(code(&o), 0);
     assert_eq!(stdout(&o), "");
     assert!(stderr(&o).contains("no components in"), "{}", stderr(&o));
-    // A likely typo gets the name it probably means (issue 13).
+    // A likely typo gets the name it probably means.
     let cfg = "Component \"my-manager.internal.mydomain\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n";
     s.config(cfg);
     let o = s.run(&["remove", "my-manger.internal.mydomain"]);
@@ -536,7 +536,7 @@ fn bad_inputs_leave_files_untouched() {
             "secretsecretsecret",
             "plugin module \"muc\"",
         ),
-        // A plugin component is not ours to delete (issue 10, finding 8).
+        // A plugin component is not ours to delete.
         (
             "mucremove",
             "-- the MUC\nComponent \"m.example\" \"muc\"\n\tname = \"Rooms\"\n",

@@ -1,4 +1,4 @@
-//! Issue 13: the read-only commands (`list`, `probe`, `status`, `doctor`)
+//! The read-only commands (`list`, `probe`, `status`, `doctor`)
 //! work on a broken config, the breakage shown first; and a `doctor` that
 //! is right: loopback names, every `check` finding, prosody's own log (a
 //! real prosody refusing a wrong secret), the sockets actually listening.

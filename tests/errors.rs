@@ -9,7 +9,7 @@ use fogbow_xmpp_ctl::settings::{self, Settings};
 use fogbow_xmpp_ctl::Error;
 
 mod support;
-use support::{code, stderr, Scratch, BIN};
+use support::{code, running_as_root, stderr, Scratch, BIN};
 
 fn context(s: &Scratch, config: &Path) -> Context {
     Context {
@@ -57,8 +57,8 @@ fn a_config_that_does_not_load_is_a_load_error_with_its_diagnostics() {
     let s = Scratch::new("errors-load");
     let cfg = s.config("Component \"a.example\"\n  component_secret = \n");
     let ctx = context(&s, &cfg);
-    // A read-only operation reads what parses, the breakage in its result
-    // (issue 13); an edit is refused with a load error.
+    // A read-only operation reads what parses, the breakage in its result;
+    // an edit is refused with a load error.
     let l = ops::list(&ctx, false).unwrap();
     assert!(
         l.breakage.broken && l.breakage.diagnostics[0].line == 3,
@@ -112,13 +112,12 @@ fn listen_and_probe_say_which_kind() {
 /// default path was taken as not named, and its absence ignored).
 #[test]
 fn naming_the_default_settings_path_means_it() {
-    if Path::new(settings::DEFAULT_PATH).exists() {
-        eprintln!("{} exists here: skipped", settings::DEFAULT_PATH);
+    let Some(bin) = without_default_settings() else {
         return;
-    }
+    };
     let s = Scratch::new("errors-settings");
     let cfg = s.config("");
-    let o = std::process::Command::new(BIN)
+    let o = bin()
         .arg("--settings")
         .arg(settings::DEFAULT_PATH)
         .arg("-c")
@@ -133,11 +132,27 @@ fn naming_the_default_settings_path_means_it() {
         stderr(&o)
     );
     // Not named, the missing default is fine.
-    let o = std::process::Command::new(BIN)
-        .arg("-c")
-        .arg(&cfg)
-        .arg("list")
-        .output()
-        .unwrap();
+    let o = bin().arg("-c").arg(&cfg).arg("list").output().unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// The binary as a command that sees no file at the default settings path:
+/// where one exists (the package is installed), an empty tmpfs hides its
+/// directory in a private mount namespace, which needs root.
+fn without_default_settings() -> Option<fn() -> std::process::Command> {
+    if !Path::new(settings::DEFAULT_PATH).exists() {
+        return Some(|| std::process::Command::new(BIN));
+    }
+    if !running_as_root("hiding the installed default settings") {
+        return None;
+    }
+    Some(|| {
+        let dir = Path::new(settings::DEFAULT_PATH).parent().unwrap();
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount -t tmpfs fxc "$0" && exec "$@""#)
+            .arg(dir)
+            .arg(BIN);
+        cmd
+    })
 }

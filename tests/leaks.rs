@@ -1,5 +1,5 @@
 //! What a config's text can hide from a static reading, and what it must
-//! never make our output do (issue 10, findings 14–17): a secret set where
+//! never make our output do: a secret set where
 //! the model cannot see it is never reported as written; a string literal
 //! of the config never reaches a message or a diff without
 //! `--show-secrets`; names and paths never drive the terminal.

@@ -1,4 +1,4 @@
-//! Host names the way prosody sees them (issue 10, findings 1 and 13):
+//! Host names the way prosody sees them:
 //! our nameprep against prosody's own `util.encodings` on a corpus, and
 //! `add`/`remove`/`list`/`check` comparing, refusing and reporting names
 //! as prosody does.
@@ -142,7 +142,7 @@ fn sharp_s_and_ss_are_one_host() {
     let j = json(&o);
     let d = j["diagnostics"].as_array().unwrap();
     assert!(
-        // Two different secrets: an error (issue 13; tests/findings.rs).
+        // Two different secrets: an error (tests/check/findings.rs).
         d.iter().any(|d| d["code"] == "duplicate-component-secret"
             && d["line"] == 3
             && d["message"]
@@ -273,7 +273,7 @@ fn list_and_check_agree_with_edits() {
 }
 
 /// A `conf.d` file whose name is not UTF-8 is loaded by prosody; `check`,
-/// `list` (table and JSON) and `add` read it too (issue 10, finding 13).
+/// `list` (table and JSON) and `add` read it too.
 #[test]
 fn conf_d_file_names_are_bytes() {
     use std::ffi::OsStr;

@@ -321,7 +321,7 @@ fn loader_reads_an_overlay_in_place() {
     assert_eq!(s.read("etc/conf.avail/localhost.cfg.lua"), LOCALHOST);
 }
 
-/// Issue 10, finding 2: an edit our static model accepts but prosody's own
+/// An edit our static model accepts but prosody's own
 /// loader refuses is not written. The config here guards its own size (as
 /// prosody reads it): an `add` that passes every static check still makes
 /// prosody refuse it, so nothing may change; an already-refused config is

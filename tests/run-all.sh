@@ -48,39 +48,41 @@ cargo clippy --version >/dev/null 2>&1 || { echo "== installing clippy"; rustup 
 # The Debian 12 and 13 roots the container tests boot (and in which prosody
 # 13's loader runs for cargo test), cached under target/containers: made
 # while fmt and clippy compile, as debootstrap mostly waits on the network.
-echo "== the Debian 12 and 13 roots (cached under target/containers), in the background"
+# Each stage's heading says when it started (minutes:seconds into the run).
+stage() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
+stage "the Debian 12 and 13 roots (cached under target/containers), in the background"
 roots_log=$(mktemp)
 as_root bash -c '. tests/systemd/container.sh && need_tools && cache_root trixie && cache_root bookworm' >"$roots_log" 2>&1 &
 roots=$!
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings 2>&1
 # prosody 13 (Debian 13) runs in tests through a chroot of the cached root.
-echo "== waiting for the Debian 12 and 13 roots"
+stage "waiting for the Debian 12 and 13 roots"
 wait "$roots" || { cat "$roots_log"; exit 1; }
 rm -f "$roots_log"
 # The other roots (12 and 13 with backports, forky), for the credential store
 # under forky's systemd and the package matrix: made side by side meanwhile.
-echo "== the backports and forky roots (cached under target/containers), in the background"
+stage "the backports and forky roots (cached under target/containers), in the background"
 more_roots_log=$(mktemp)
 as_root bash -c '. tests/systemd/container.sh && { cache_root forky & f=$!; cache_root bookworm-backports & b=$!; cache_root trixie-backports && wait $f && wait $b; }' >"$more_roots_log" 2>&1 &
 more_roots=$!
-echo "== cargo test"
+stage "cargo test"
 cargo test --locked --all-targets 2>&1
-echo "== waiting for the backports and forky roots"
+stage "waiting for the backports and forky roots"
 wait "$more_roots" || { cat "$more_roots_log"; exit 1; }
 rm -f "$more_roots_log"
-echo "== the systemd gate, the running server and the credential store under a real systemd (bookworm, trixie, forky in systemd-nspawn)"
+stage "the systemd gate, the running server and the credential store under a real systemd (bookworm, trixie, forky in systemd-nspawn)"
 as_root bash tests/systemd/gate.sh
-echo "== the Debian package on this machine: build, lintian, install, upgrade, remove, purge"
+stage "the Debian package on this machine: build, lintian, install, upgrade, remove, purge"
 as_root bash tests/package/deb.sh
-echo "== the Debian package on Debian 12, 12 + backports, 13, 13 + backports and forky (systemd-nspawn, side by side)"
+stage "the Debian package on Debian 12, 12 + backports, 13, 13 + backports and forky (systemd-nspawn, side by side)"
 as_root bash tests/package/containers.sh
-echo "== the Ansible collection fogbow.xmpp: build, ansible-test sanity, its integration target"
+stage "the Ansible collection fogbow.xmpp: build, ansible-test sanity, its integration target"
 as_root bash tests/ansible/sanity.sh
-echo "== Ansible against Debian 12 and Debian 13 at once (booted containers)"
+stage "Ansible against Debian 12 and Debian 13 at once (booted containers)"
 as_root bash tests/ansible/playbook.sh
-echo "== demo"
+stage "demo"
 bash examples/demo.sh >/dev/null
-echo "all test stages passed"
+stage "all test stages passed"

@@ -1,4 +1,4 @@
-//! Permissions and trust (issue 10, findings 3–7 and 9): what another local
+//! Permissions and trust: what another local
 //! user can do to root's edits through ACLs, planted files and links, the
 //! lock, backup names, and a failure half-way through a multi-file edit.
 //! Most run the built binary as root and switch to `nobody` with `setpriv`

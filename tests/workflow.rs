@@ -163,7 +163,7 @@ fn listen_sets_the_global_listener_in_place() {
         format!("interfaces: 127.0.0.1, ::1 (prosody's default)\nports: 5347 (prosody's default)\nignored: component_ports at {}:5 (under VirtualHost \"localhost\": prosody reads it only from the global section; fogbow-xmpp-ctl listen --interface/--port moves it)\n", cfg2.display()),
         "a port set under a VirtualHost is ignored by prosody"
     );
-    // listen moves it to the global section (issue 13; tests/findings.rs).
+    // listen moves it to the global section (tests/check/findings.rs).
     ok(&s.ctl(&cfg2, &["listen", "--interface", "0.0.0.0"], None));
     assert_eq!(
         std::fs::read_to_string(&cfg2).unwrap(),
@@ -323,7 +323,7 @@ fn restore_lists_and_restores_backups() {
     std::fs::write(&cfg, "x = 2\n").unwrap();
     let e = err(&s.ctl(&cfg, &["restore", &newest], None));
     assert!(e.contains("include-missing"), "{e}");
-    // The backup's fault, not ours (issue 10: it said "this is a bug").
+    // The backup's fault, not ours (never "this is a bug").
     assert!(
         e.contains("refusing to restore") && !e.contains("bug"),
         "{e}"
@@ -576,7 +576,7 @@ fn doctor_checklist_on_a_loopback_setup() {
     );
     assert!(verdict(Some(&name), "name resolves"));
     // Its /etc/hosts line says 127.0.0.1: loopback is useless to a
-    // federation (issue 13), so this is ✘ with why.
+    // federation, so this is ✘ with why.
     assert!(!verdict(Some(&name), "name points to this machine"));
     assert!(verdict(Some(&name), "secret is strong"));
     assert!(!verdict(Some("nowhere.invalid"), "name resolves"));
@@ -610,15 +610,7 @@ fn slixmpp_component_is_accepted() {
     if !real_parts_available() {
         return;
     }
-    let have = std::process::Command::new("python3")
-        .args(["-c", "import slixmpp"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        assert!(
-            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
-            "slixmpp is required (tests/run-all.sh installs it)"
-        );
+    if !require_tool("slixmpp", &["python3", "-c", "import slixmpp"]) {
         return;
     }
     let s = Scratch::new("slixmpp");

@@ -469,17 +469,13 @@ fn component_ports_exposed(listener: &Listener, sockets: Option<&[SocketAddr]>) 
 /// Reads at most the last `max` bytes of a regular file (from the start
 /// of a line): logs grow without end, and the recent end is what matters.
 fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use crate::secret::Unreadable;
     use std::io::{Read, Seek, SeekFrom};
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| crate::text::plain_io(&e))?;
-    let meta = f.metadata().map_err(|e| crate::text::plain_io(&e))?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
+    let mut f = crate::secret::open_nonblocking(path).map_err(|e| crate::text::plain_io(&e))?;
+    let meta = crate::secret::regular(&f).map_err(|e| match e {
+        Unreadable::Io(e) => crate::text::plain_io(&e),
+        _ => "not a regular file".to_string(),
+    })?;
     let from = meta.len().saturating_sub(max);
     f.seek(SeekFrom::Start(from))
         .map_err(|e| crate::text::plain_io(&e))?;

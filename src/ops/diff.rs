@@ -17,6 +17,7 @@ use std::path::Path;
 use super::pipeline::Edited;
 use crate::document::{Document, Span, Statement};
 use crate::prosody::config::ConfigSet;
+use crate::text::masked_value;
 
 /// The old side of the diff for the files about to change, by index.
 pub(super) fn old_side(
@@ -204,14 +205,105 @@ fn masked(tok: &[u8]) -> Vec<u8> {
 fn unified_diff(path: &Path, old: &[u8], new: &[u8]) -> String {
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
+    let old: Vec<&str> = old.split_inclusive('\n').collect();
+    let new: Vec<&str> = new.split_inclusive('\n').collect();
+    unified(path, (&old, &new), (&old, &new))
+}
+
+/// A unified diff of a properties file's change for a terminal: every
+/// value but `xmpp_jid`'s shown as `********` and this run's fingerprint
+/// (as the config's diff shows strings) unless `show_secrets` — a Fogbow
+/// component's file holds other passwords too (its database's, an
+/// admin's), and any value may be one. Lines are compared as written, so
+/// the changed `key` still shows as a changed line.
+pub(crate) fn properties_diff(
+    path: &Path,
+    old: &[u8],
+    new: &[u8],
+    key: &str,
+    show_secrets: bool,
+) -> String {
+    // Properties files are ISO 8859-1: a byte is a character.
+    let lines = |bytes: &[u8]| -> Vec<String> {
+        bytes
+            .split_inclusive(|&c| c == b'\n')
+            .map(|l| l.iter().map(|&c| char::from(c)).collect())
+            .collect()
+    };
+    let shown = |bytes: &[u8]| match show_secrets {
+        true => bytes.to_vec(),
+        false => crate::fogbow::masked(bytes, masked_value),
+    };
+    let (old_real, new_real) = (lines(old), lines(new));
+    let (old_shown, new_shown) = (lines(&shown(old)), lines(&shown(new)));
+    // A masked value spanning lines shortens the shown side: then show
+    // the masked text whole rather than misalign it.
+    if old_real.len() != old_shown.len() || new_real.len() != new_shown.len() {
+        return format!(
+            "--- {p}\n+++ {p}\n({key} changed; the lines are not shown: a masked value spans several)\n",
+            p = crate::text::terminal_safe(&path.display().to_string())
+        );
+    }
+    unified(path, (&old_real, &new_real), (&old_shown, &new_shown))
+}
+
+/// The one unified-diff renderer: lines `compared` (old, new; each with
+/// its line break) decide the hunks, with 3 lines of context, and the
+/// `shown` lines (as many, masked or not) are what the diff prints, in
+/// `diff -u`'s format, escaped for a terminal.
+fn unified<A: AsRef<str>, B: AsRef<str>>(
+    path: &Path,
+    compared: (&[A], &[A]),
+    shown: (&[B], &[B]),
+) -> String {
+    let old: Vec<&str> = compared.0.iter().map(AsRef::as_ref).collect();
+    let new: Vec<&str> = compared.1.iter().map(AsRef::as_ref).collect();
+    let diff = similar::TextDiff::configure().diff_slices(&old, &new);
     let p = path.display().to_string();
-    let diff = similar::TextDiff::from_lines(&*old, &*new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&p, &p)
-        .to_string();
-    let mut out = String::with_capacity(diff.len());
-    for line in diff.split_inclusive('\n') {
+    let mut raw = format!("--- {p}\n+++ {p}\n");
+    // `diff -u`'s range: `start,len`, just `start` for one line, and the
+    // line before an empty range.
+    let range = |start: usize, end: usize| match end - start {
+        1 => format!("{}", start + 1),
+        0 => format!("{start},0"),
+        len => format!("{},{len}", start + 1),
+    };
+    for group in diff.grouped_ops(3) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let (o, n) = (first.old_range().start, first.new_range().start);
+        let (oe, ne) = (last.old_range().end, last.new_range().end);
+        raw.push_str(&format!("@@ -{} +{} @@\n", range(o, oe), range(n, ne)));
+        for op in &group {
+            for change in op.iter_changes(&old, &new) {
+                let (sign, line) = match change.tag() {
+                    similar::ChangeTag::Equal => {
+                        (' ', shown.0[change.old_index().unwrap()].as_ref())
+                    }
+                    similar::ChangeTag::Delete => {
+                        ('-', shown.0[change.old_index().unwrap()].as_ref())
+                    }
+                    similar::ChangeTag::Insert => {
+                        ('+', shown.1[change.new_index().unwrap()].as_ref())
+                    }
+                };
+                raw.push(sign);
+                raw.push_str(line);
+                if !line.ends_with('\n') {
+                    raw.push_str("\n\\ No newline at end of file\n");
+                }
+            }
+        }
+    }
+    terminal_lines(&raw)
+}
+
+/// `text` with characters a terminal would act on escaped, line by line:
+/// a tab is layout, and a line's own break (`\r\n` or `\n`) is kept.
+fn terminal_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
         let body = line.strip_suffix('\n').unwrap_or(line);
         let (body, cr) = match body.strip_suffix('\r') {
             Some(b) => (b, "\r"),
@@ -281,5 +373,54 @@ mod tests {
         use sha2::Digest;
         let plain = crate::text::hex::encode(&sha2::Sha256::digest(b"secret-one")[..4]);
         assert_ne!(fp(&a), plain);
+    }
+
+    /// A dry run's diff shows the changed line with the value masked.
+    #[test]
+    fn masked_diff_hides_both_values() {
+        let old = b"xmpp_jid=m.example\njdbc_database_password=hunter2hunter2\nxmpp_password=old-secret\nb=2\n";
+        let new = crate::fogbow::set_property(old, "xmpp_password", "new-secret").unwrap();
+        let d = properties_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
+        // Context lines are masked too (any value may be a password), all
+        // but the component's name.
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(d.contains(" xmpp_jid=m.example\n"), "{d}");
+        assert!(d.contains(&format!(" b={}\n", masked_value(b"2"))), "{d}");
+        // Both sides masked, each with this run's fingerprint of its value:
+        // the changed line differs without showing either secret.
+        let old_line = format!("-xmpp_password={}\n", masked_value(b"old-secret"));
+        let new_line = format!("+xmpp_password={}\n", masked_value(b"new-secret"));
+        assert!(old_line.contains("******** (hmac:"), "{old_line}");
+        assert_ne!(old_line[1..], new_line[1..]);
+        assert!(d.contains(&format!("{old_line}{new_line}")), "{d}");
+        assert!(
+            !d.contains("old-secret") && !d.contains("new-secret"),
+            "{d}"
+        );
+        let d = properties_diff(Path::new("m.conf"), old, &new, "xmpp_password", true);
+        assert!(d.contains("+xmpp_password=new-secret\n"), "{d}");
+        // A value continued over lines: masked on its lines, which stay.
+        let old = b"long = sec\\\r\n    ret\r\nxmpp_password=o\r\n";
+        let new = crate::fogbow::set_property(old, "xmpp_password", "n").unwrap();
+        let d = properties_diff(Path::new("m.conf"), old, &new, "xmpp_password", false);
+        let long = masked_value(b"secret");
+        assert!(d.contains(&format!(" long = {long}\r\n ...\r\n")), "{d}");
+        assert!(!d.contains("sec") && !d.contains("ret\r"), "{d}");
+        let appended = crate::fogbow::set_property(b"a=1", "xmpp_password", "s").unwrap();
+        let d = properties_diff(
+            Path::new("m.conf"),
+            b"a=1",
+            &appended,
+            "xmpp_password",
+            false,
+        );
+        let one = masked_value(b"1");
+        assert!(
+            d.contains(&format!(
+                "-a={one}\n\\ No newline at end of file\n+a={one}\n+xmpp_password={}\n",
+                masked_value(b"s")
+            )),
+            "{d}"
+        );
     }
 }

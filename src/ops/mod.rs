@@ -356,7 +356,7 @@ pub fn add_from_properties_generated(
     let listener = show_listener(ctx)?;
     let warnings = props.warnings(path, &listener);
     if opts.dry_run {
-        write.diff = Some(crate::fogbow::masked_diff(
+        write.diff = Some(diff::properties_diff(
             path,
             &old,
             &new,

@@ -232,35 +232,8 @@ pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// edit lock. Opened without blocking and checked on the open descriptor,
 /// so what is checked is what is read.
 pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = f.metadata()?;
-    let t = meta.file_type();
-    let what = if t.is_file() {
-        None
-    } else if t.is_dir() {
-        Some("a directory")
-    } else if t.is_fifo() {
-        Some("a FIFO (named pipe)")
-    } else if t.is_char_device() {
-        Some("a character device")
-    } else if t.is_block_device() {
-        Some("a block device")
-    } else if t.is_socket() {
-        Some("a socket")
-    } else {
-        Some("not a regular file")
-    };
-    if let Some(what) = what {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("it is {what}; only regular files are read as config (point the Include or -c at the file itself)"),
-        ));
-    }
+    use crate::secret::Unreadable;
+    use std::os::unix::fs::FileTypeExt;
     let too_big = || {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -270,16 +243,34 @@ pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
             ),
         )
     };
-    if meta.len() > MAX_FILE_BYTES {
+    let refused = |e: Unreadable| match e {
+        Unreadable::Io(e) => e,
+        Unreadable::TooLarge => too_big(),
+        Unreadable::NotRegular(t) => {
+            let what = if t.is_dir() {
+                "a directory"
+            } else if t.is_fifo() {
+                "a FIFO (named pipe)"
+            } else if t.is_char_device() {
+                "a character device"
+            } else if t.is_block_device() {
+                "a block device"
+            } else if t.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            };
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("it is {what}; only regular files are read as config (point the Include or -c at the file itself)"),
+            )
+        }
+    };
+    let mut f = crate::secret::open_nonblocking(path)?;
+    if crate::secret::regular(&f).map_err(refused)?.len() > MAX_FILE_BYTES {
         return Err(too_big());
     }
-    // Bounded even if the file grows while we read it.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big());
-    }
-    Ok(bytes)
+    crate::secret::read_at_most(&mut f, MAX_FILE_BYTES).map_err(refused)
 }
 
 impl ConfigSet {
@@ -563,8 +554,9 @@ fn expand_include(
 }
 
 /// prosody's `glob_to_pattern`: `*` is any run of bytes, `?` any one byte,
-/// the rest literal.
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+/// the rest literal (also fnmatch's, as systemd's `ImportCredential=` uses
+/// it). The one glob of the crate: linear in the pattern times the name.
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     glob_match_counting(pattern, name).0
 }
 

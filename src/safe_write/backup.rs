@@ -558,20 +558,21 @@ pub fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
         ),
         _ => io_error("read", path, e),
     })?;
-    let m = f.metadata().map_err(|e| io_error("read", path, e))?;
-    if !m.is_file() {
-        return Err(WriteError::new(
+    use crate::secret::Unreadable;
+    let refused = |e: Unreadable| match e {
+        Unreadable::Io(e) => io_error("read", path, e),
+        _ => WriteError::new(
             ErrorKind::InvalidInput,
             format!(
                 "refusing to use the backup {}: it is not a regular file",
                 path.display()
             ),
-        ));
-    }
+        ),
+    };
+    crate::secret::regular(&f).map_err(refused)?;
     check_trusted("the backup", path, &f)?;
-    let mut v = Vec::new();
-    std::io::Read::read_to_end(&mut f, &mut v).map_err(|e| io_error("read", path, e))?;
-    Ok(v)
+    // Unbounded: a backup is a copy of a config file we read.
+    crate::secret::read_at_most(&mut f, u64::MAX).map_err(refused)
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@
 //! `Credential()` reads it. Plaintext passes only through pipes: standard
 //! input of `systemd-creds encrypt`, standard output of `decrypt`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+use super::run::{Failure, Run};
 
 use crate::prosody::credential_names::name_fault;
 
@@ -88,11 +88,7 @@ pub fn prosody_support() -> Result<(), String> {
     };
     // The same file in 0.12 and 13 (13 loads it as prosody.core.configmanager).
     let cm = installed.lib.join("core/configmanager.lua");
-    let text = std::fs::read(&cm).unwrap_or_default();
-    if text
-        .windows(b"set_credentials_directory".len())
-        .any(|w| w == b"set_credentials_directory")
-    {
+    if installed.has_credentials() {
         return Ok(());
     }
     let version = std::fs::read_to_string(installed.lib.join("prosody.version"))
@@ -107,12 +103,9 @@ pub fn prosody_support() -> Result<(), String> {
 /// Which key `encrypt` binds to: `host+tpm2` where a TPM2 is usable
 /// (`systemd-creds has-tpm2` exits 0), else `host`.
 pub fn key() -> &'static str {
-    let tpm2 = Command::new("systemd-creds")
-        .arg("has-tpm2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let tpm2 = Run::new("systemd-creds", &["has-tpm2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if tpm2 {
         "host+tpm2"
     } else {
@@ -122,12 +115,9 @@ pub fn key() -> &'static str {
 
 /// Whether `systemd-creds` is installed.
 pub fn available() -> bool {
-    Command::new("systemd-creds")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    Run::new("systemd-creds", &["--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Encrypts `secret` as credential `name` with [`key`]: the `.cred` file's
@@ -135,13 +125,13 @@ pub fn available() -> bool {
 pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, String> {
     let key = key();
     pipe(
-        Command::new("systemd-creds").args([
+        &[
             "encrypt",
             &format!("--name={name}"),
             &format!("--with-key={key}"),
             "-",
             "-",
-        ]),
+        ],
         secret,
     )
     .map_err(|e| format!("systemd-creds cannot encrypt the credential {name}: {e}"))
@@ -158,11 +148,7 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
             crate::text::plain_io(&e)
         )
     })?;
-    pipe(
-        Command::new("systemd-creds").args(["decrypt", &format!("--name={name}"), "-", "-"]),
-        &bytes,
-    )
-    .map_err(|e| {
+    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], &bytes).map_err(|e| {
         format!(
             "systemd-creds cannot decrypt {} as the credential {name}: {e}",
             cred.display()
@@ -173,33 +159,23 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
 /// Decrypts the `.cred` bytes `cred` of credential `name` (not yet on disk:
 /// an edit's prepared credential), in memory only.
 pub fn decrypt_bytes(name: &str, cred: &[u8]) -> Result<Vec<u8>, String> {
-    pipe(
-        Command::new("systemd-creds").args(["decrypt", &format!("--name={name}"), "-", "-"]),
-        cred,
-    )
-    .map_err(|e| format!("systemd-creds cannot decrypt the credential {name}: {e}"))
+    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], cred)
+        .map_err(|e| format!("systemd-creds cannot decrypt the credential {name}: {e}"))
 }
 
-/// Runs `cmd` with `input` on its standard input; its standard output, or
-/// its standard error as the message.
-fn pipe(cmd: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run systemd-creds: {}", crate::text::plain_io(&e)))?;
-    // Written from a thread: a child that answers before reading it all
-    // must not deadlock us on a full pipe.
-    let mut stdin = child.stdin.take().expect("piped");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("systemd-creds: {}", crate::text::plain_io(&e)))?;
-    let _ = writer.join();
+/// Runs `systemd-creds` with `args` and `input` on its standard input;
+/// its standard output, or its standard error as the message.
+fn pipe(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
+    let out = Run::new("systemd-creds", args)
+        .input(input)
+        .output()
+        .map_err(|e| match e.failure {
+            Failure::Spawn(io) => {
+                format!("cannot run systemd-creds: {}", crate::text::plain_io(&io))
+            }
+            Failure::Wait(io) => format!("systemd-creds: {}", crate::text::plain_io(&io)),
+            Failure::Timeout(_) => e.to_string(),
+        })?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
@@ -221,27 +197,22 @@ pub struct LoadCredential {
     pub path: PathBuf,
 }
 
-/// The `LoadCredentialEncrypted=` lines of a unit file or drop-in (an empty
-/// assignment resets the list, as systemd reads it).
+/// The `LoadCredentialEncrypted=NAME:PATH` entries of a unit file or
+/// drop-in, read by the one unit-file parser
+/// ([`ServiceCredentials::parse`](super::unit_credentials::ServiceCredentials::parse)),
+/// so with systemd's rules: `[Service]` only, continuation lines, quotes,
+/// and an empty assignment resetting the list.
 pub fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let Some(value) = line.strip_prefix("LoadCredentialEncrypted=") else {
-            continue;
-        };
-        if value.is_empty() {
-            out.clear();
-            continue;
-        }
-        if let Some((name, path)) = value.split_once(':') {
-            out.push(LoadCredential {
-                name: name.to_string(),
-                path: PathBuf::from(path),
-            });
-        }
-    }
-    out
+    use super::unit_credentials::{ServiceCredentials, Source};
+    let mut unit = ServiceCredentials::default();
+    unit.parse(text);
+    unit.load
+        .into_iter()
+        .filter_map(|e| match e.source {
+            Source::Encrypted(Some(path)) => Some(LoadCredential { name: e.name, path }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why a reload cannot hand the running prosody a changed credential, so

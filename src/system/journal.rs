@@ -85,46 +85,25 @@ const JOURNAL_MAX_BYTES: u64 = 8 << 20;
 /// looks there for components refused; bounded in time, lines and bytes,
 /// and stopped after 5 s.
 pub fn prosody_log() -> Result<String, String> {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("journalctl")
-        .args([
-            "--unit=prosody.service",
-            "--since=-24h",
-            "--lines=20000",
-            "--no-pager",
-            "--quiet",
-            "--output=short-iso",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("journalctl: {}", crate::text::plain_io(&e)))?;
-    let stdout = child.stdout.take().expect("piped");
-    // Read in a thread so that a full pipe cannot stall the wait below.
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.take(JOURNAL_MAX_BYTES).read_to_end(&mut v);
-        v
-    });
-    let end = std::time::Instant::now() + JOURNAL_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if std::time::Instant::now() < end => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("journalctl did not finish within 5 s".into());
-            }
-        }
-    };
-    let bytes = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(format!("journalctl failed ({status})"));
+    use super::run::{Failure, Run};
+    let args = [
+        "--unit=prosody.service",
+        "--since=-24h",
+        "--lines=20000",
+        "--no-pager",
+        "--quiet",
+        "--output=short-iso",
+    ];
+    let out = Run::new("journalctl", &args)
+        .deadline(JOURNAL_TIMEOUT)
+        .max_stdout(JOURNAL_MAX_BYTES)
+        .output()
+        .map_err(|e| match e.failure {
+            Failure::Spawn(io) => format!("journalctl: {}", crate::text::plain_io(&io)),
+            _ => "journalctl did not finish within 5 s".into(),
+        })?;
+    if !out.status.success() {
+        return Err(format!("journalctl failed ({})", out.status));
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -5,10 +5,13 @@
 //! ([`running`]), the secrets behind the config's references as prosody
 //! will read them (`secret_refs`), and systemd's encrypted credentials
 //! ([`credentials`]; which ones prosody.service gets: [`unit_credentials`]).
+//! Every program is run through `run`: one runner, with a deadline and a
+//! typed error.
 
 pub mod credentials;
 pub mod journal;
 pub mod probe;
+pub(crate) mod run;
 pub mod running;
 pub(crate) mod secret_refs;
 pub mod service;

@@ -6,8 +6,9 @@
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+use super::run::{Failure, Run};
 
 /// A host of the running server, as `host:list()` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +30,19 @@ impl RunningHost {
 /// it then never reaches the admin shell.
 pub const CONFIG_UNREADABLE: &str = "A problem occurred while reading the config file";
 
-/// Runs one admin shell command; its output, or why the shell is unavailable.
+/// The admin shell client: runs one admin shell command; its output
+/// (standard output, then standard error), or why the shell is unavailable.
+/// The shell may exit 0 when it reached no prosody, and non-zero after an
+/// `OK:`, so its words decide, not its exit status alone.
 pub fn shell(call: &str) -> Result<String, String> {
-    let o = Command::new("prosodyctl")
-        .args(["shell", call])
+    let o = Run::new("prosodyctl", &["shell", call])
         .output()
-        .map_err(|e| format!("cannot run prosodyctl: {}", crate::text::plain_io(&e)))?;
+        .map_err(|e| match e.failure {
+            Failure::Spawn(io) | Failure::Wait(io) => {
+                format!("cannot run prosodyctl: {}", crate::text::plain_io(&io))
+            }
+            Failure::Timeout(_) => e.to_string(),
+        })?;
     let mut out = String::from_utf8_lossy(&o.stdout).into_owned();
     out.push_str(&String::from_utf8_lossy(&o.stderr));
     if out.contains("Unable to connect") || out.contains("Is Prosody running") {
@@ -53,12 +61,17 @@ pub fn shell(call: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// The first line of the shell's output that is not a banner.
 fn first_meaningful(out: &str) -> String {
+    meaningful(out).next().unwrap_or("no output").to_string()
+}
+
+/// The shell's output lines, trimmed, without blank lines and banners
+/// (lua-unbound's notes, `**` warnings).
+pub(crate) fn meaningful(out: &str) -> impl Iterator<Item = &str> {
     out.lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.contains("lua-unbound") && !l.starts_with("**"))
-        .unwrap_or("no output")
-        .to_string()
+        .filter(|l| !l.is_empty() && !l.contains("lua-unbound") && !l.starts_with("**"))
 }
 
 /// A line of the shell without its `| ` prefix (older consoles print one).

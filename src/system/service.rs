@@ -6,7 +6,8 @@
 //! when the config is good.
 
 use std::path::Path;
-use std::process::Command;
+
+use super::run::Run;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,23 +30,29 @@ pub fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let shown = format!("{cmd:?}").replace('"', "");
-    let o = cmd
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {}", crate::text::plain_io(&e)))?;
+/// Runs `program` with `args`: its trimmed standard output, or why not.
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    let run = Run::new(program, args);
+    let shown = run.shown();
+    let o = run.output().map_err(|e| e.to_string())?;
     if o.status.success() {
-        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+        Ok(o.stdout_text())
     } else {
-        let err = String::from_utf8_lossy(&o.stderr);
-        Err(format!("{shown} failed ({}): {}", o.status, err.trim()))
+        Err(format!(
+            "{shown} failed ({}): {}",
+            o.status,
+            o.stderr_text()
+        ))
     }
 }
 
 /// One property of prosody.service (`systemctl show -p NAME --value`).
 pub fn unit_property(name: &str) -> String {
-    run(Command::new("systemctl").args(["show", "-p", name, "--value", "prosody.service"]))
-        .unwrap_or_default()
+    run(
+        "systemctl",
+        &["show", "-p", name, "--value", "prosody.service"],
+    )
+    .unwrap_or_default()
 }
 
 /// prosody.service's `RefreshOnReload=` list as the running systemd has
@@ -59,9 +66,11 @@ pub fn refresh_on_reload() -> Option<String> {
     }
     // Without --value: an unset list prints `RefreshOnReload=`, an older
     // systemd nothing at all.
-    let out =
-        run(Command::new("systemctl").args(["show", "-p", "RefreshOnReload", "prosody.service"]))
-            .ok()?;
+    let out = run(
+        "systemctl",
+        &["show", "-p", "RefreshOnReload", "prosody.service"],
+    )
+    .ok()?;
     out.lines()
         .find_map(|l| l.strip_prefix("RefreshOnReload="))
         .map(str::to_string)
@@ -73,14 +82,17 @@ pub fn active_since() -> Option<std::time::SystemTime> {
     if !systemd_running() {
         return None;
     }
-    let v = run(Command::new("systemctl").args([
-        "show",
-        "-p",
-        "ActiveEnterTimestamp",
-        "--value",
-        "--timestamp=unix",
-        "prosody.service",
-    ]))
+    let v = run(
+        "systemctl",
+        &[
+            "show",
+            "-p",
+            "ActiveEnterTimestamp",
+            "--value",
+            "--timestamp=unix",
+            "prosody.service",
+        ],
+    )
     .ok()?;
     let secs: u64 = v.strip_prefix('@')?.parse().ok()?;
     Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
@@ -91,14 +103,14 @@ pub fn is_active() -> bool {
     if systemd_running() {
         unit_property("ActiveState") == "active"
     } else {
-        run(Command::new("prosodyctl").arg("status")).is_ok()
+        run("prosodyctl", &["status"]).is_ok()
     }
 }
 
 /// `systemctl daemon-reload`, so that a changed drop-in applies at
 /// prosody's next start.
 pub fn daemon_reload() -> Result<(), String> {
-    run(Command::new("systemctl").arg("daemon-reload")).map(|_| ())
+    run("systemctl", &["daemon-reload"]).map(|_| ())
 }
 
 /// Restarts or reloads prosody through the service manager and waits
@@ -110,8 +122,8 @@ pub fn daemon_reload() -> Result<(), String> {
 pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
     if !systemd_running() {
         let cmd = match action {
-            Action::Reload => run(Command::new("prosodyctl").arg("reload")),
-            Action::Restart => run(Command::new("service").args(["prosody", "restart"])),
+            Action::Reload => run("prosodyctl", &["reload"]),
+            Action::Restart => run("service", &["prosody", "restart"]),
         };
         return cmd.map(|_| {
             format!(
@@ -148,11 +160,11 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
             "start"
         }
     };
-    if let Err(e) = run(Command::new("systemctl").args([verb, "prosody.service"])) {
+    if let Err(e) = run("systemctl", &[verb, "prosody.service"]) {
         if action == Action::Restart && unit_property("Result") == "start-limit-hit" {
-            run(Command::new("systemctl").args(["reset-failed", "prosody.service"]))
+            run("systemctl", &["reset-failed", "prosody.service"])
                 .map_err(|r| format!("{e}; then {r}"))?;
-            run(Command::new("systemctl").args(["start", "prosody.service"])).map_err(|s| {
+            run("systemctl", &["start", "prosody.service"]).map_err(|s| {
                 format!(
                     "systemd refused the {verb} (start rate limit hit); after reset-failed, {s}"
                 )
@@ -204,14 +216,13 @@ pub fn set_active(name: &str, active: bool) -> Result<(), String> {
         if active { "activate" } else { "deactivate" },
         crate::document::lexer::encode_string(name.as_bytes())
     );
-    let out = run(Command::new("prosodyctl").args(["shell", &call]))
+    let out = super::running::shell(&call)
         .map_err(|e| format!("prosody's admin shell is unavailable ({e})"))?;
     // The shell reports failures in its output, with a zero exit status.
-    if out.contains("Error") || out.contains("error") || out.contains("Unable to connect") {
-        return Err(format!(
-            "prosody's admin shell said: {}",
-            out.lines().next().unwrap_or("")
-        ));
+    let failed = super::running::meaningful(&out)
+        .find(|l| l.contains("Error") || l.contains("error") || l.contains("Unable to connect"));
+    match failed {
+        Some(said) => Err(format!("prosody's admin shell said: {said}")),
+        None => Ok(()),
     }
-    Ok(())
 }

@@ -12,6 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
+// `ImportCredential=` globs are fnmatch's `*` and `?`: prosody's glob.
+use crate::prosody::config::glob_match;
+
 /// The unit whose credentials prosody reads.
 pub const SERVICE: &str = "prosody.service";
 
@@ -356,16 +359,6 @@ fn unescape(v: &str) -> Vec<u8> {
         }
     }
     out
-}
-
-/// `fnmatch`-style `*` and `?` (what `ImportCredential=` globs use).
-fn glob_match(pat: &[u8], s: &[u8]) -> bool {
-    match pat.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| glob_match(rest, &s[i..])),
-        Some((b'?', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
-        Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@ import java.util.*; import java.io.*; import java.nio.file.*;
 // Reads hex-encoded inputs, one per line; prints "hex<TAB>result" where the
 // result is ERROR or the sorted entries as keyhex:valuehex (UTF-16 units).
 // With "--file PATH": loads that file and prints its result alone
-// (tests/fogbow_loop.rs reads a rewritten manager.conf back with it).
+// (tests/properties.rs reads a rewritten manager.conf back with it).
 public class PropertiesCorpus { public static void main(String[] a) throws Exception {
   if (a[0].equals("--file")) { System.out.println(read(Files.readAllBytes(Paths.get(a[1])))); return; }
   for (String line : Files.readAllLines(Paths.get(a[0]))) {

@@ -40,6 +40,27 @@ pub fn running_as_root(test: &str) -> bool {
     root
 }
 
+/// Whether `what` is here: the command `probe` runs and exits 0. Without
+/// it the caller skips, saying so; under FXC_REQUIRE_REAL (the README's
+/// test command) a missing tool fails the test instead.
+pub fn require_tool(what: &str, probe: &[&str]) -> bool {
+    let have = Command::new(probe[0])
+        .args(&probe[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        assert!(
+            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
+            "{what} is required (tests/run-all.sh installs it)"
+        );
+        eprintln!("{what} is missing: skipped");
+    }
+    have
+}
+
 /// A run's exit status (-1 when a signal ended it).
 pub fn code(o: &std::process::Output) -> i32 {
     o.status.code().unwrap_or(-1)

@@ -72,7 +72,7 @@ root_backports() {
 
 # The file name of SUITE's tarball without its key: `-` becomes `+`, so that
 # a glob for one release's root (trixie-*.tar.zst, here and in
-# tests/credentials_read.rs) never matches its backports root.
+# tests/credentials/read.rs) never matches its backports root.
 root_name() { echo "${1//-/+}"; }
 
 # The cached tarball of SUITE's root, keyed on its package lists (for a
@@ -132,7 +132,7 @@ make_root() {
 }
 
 # The cached root of SUITE, made (debootstrap, about a minute) when it is
-# missing: tests that chroot into it (tests/credentials_read.rs) need it
+# missing: tests that chroot into it (tests/credentials/read.rs) need it
 # before `cargo test` runs.
 cache_root() {
   local suite=$1 tmp

@@ -2,14 +2,12 @@
 //! exit codes; `--strict`/`--quiet`; includes; and the verdict compared with
 //! prosody's own configmanager over broken and valid configs.
 
-mod support;
-
 use std::process::Output;
 
-use support::*;
+use crate::support::*;
 
-const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
-const LOCALHOST: &str = include_str!("../examples/prosody/conf.avail/localhost.cfg.lua");
+const DEBIAN12: &str = include_str!("../../examples/prosody/prosody.cfg.lua");
+const LOCALHOST: &str = include_str!("../../examples/prosody/conf.avail/localhost.cfg.lua");
 const STRONG: &str = "0123456789abcdef0123";
 
 fn check(s: &Scratch, args: &[&str]) -> (Output, serde_json::Value) {

@@ -1,11 +1,9 @@
-//! Issue 13, "Finding every mistake": `check` names every `#` comment line,
+//! Finding every mistake: `check` names every `#` comment line,
 //! explains `Component("x", "muc")`, makes two different secrets for one
 //! component an error, `listen` owns the listener options wherever they
 //! are, and a dry run's warnings point at the file on disk.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 const STRONG: &str = "0123456789abcdef0123";
 

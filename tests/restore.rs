@@ -1,4 +1,4 @@
-//! Issue 13: `restore --list` says what made each backup, `restore --undo`
+//! `restore --list` says what made each backup, `restore --undo`
 //! undoes exactly the last edit (and only an edit whose files are still as
 //! written), and `add --file` puts a component in its own `conf.d` file
 //! that an `Include` covers, which `remove` deletes again.
@@ -737,21 +737,13 @@ fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
 
 /// fogbow-xmpp-ctl with credentials and the drop-in at scratch paths, as
 /// if prosody 13 were installed (the test override of
-/// tests/credential_store.rs), without 0.12's loader; `None` without root
+/// tests/credentials/store.rs), without 0.12's loader; `None` without root
 /// or systemd-creds.
 fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)> {
     if !running_as_root(tag) {
         return None;
     }
-    let have = std::process::Command::new("systemd-creds")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        have || std::env::var_os("FXC_REQUIRE_REAL").is_none(),
-        "systemd-creds is required"
-    );
-    if !have {
+    if !require_tool("systemd-creds", &["systemd-creds", "--version"]) {
         return None;
     }
     let s = Scratch::new(tag);

@@ -1,10 +1,8 @@
-//! prosody's own loader as `check` runs it (issue 11, defects 2 and 3): a
+//! prosody's own loader as `check` runs it: a
 //! long error is reported as the error it is, and a relative `--config`
 //! gets exactly the verdict of the absolute path.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// A config whose error is far longer than a pipe's buffer: the loader
 /// must not block on writing it, and the error is prosody's, shortened.

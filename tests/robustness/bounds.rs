@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-mod support;
-use support::{json, stderr, Scratch, BIN};
+use crate::support::{json, stderr, Scratch, BIN};
 
 const NAME: &str = "probe.example";
 const SECRET: &str = "probe-secret-0123456789";
@@ -294,7 +293,7 @@ fn empty_component_ports_are_explained() {
         stderr(&o)
     );
     // Told where, it probes (nothing listens there).
-    let port = support::free_port().to_string();
+    let port = crate::support::free_port().to_string();
     let o = run(
         &s,
         &["probe", NAME, "--port", &port, "--json"],

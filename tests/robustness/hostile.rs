@@ -3,13 +3,11 @@
 //! correct edit), leaves the file untouched on error, never panics, never
 //! hangs (a deadline), and stays within a memory bound (peak RSS).
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 enum Expect {
     /// The edit is made; prosody's configmanager reads back this secret for the name.

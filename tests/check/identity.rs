@@ -3,13 +3,11 @@
 //! error the config already has does not "introduce" it, and a message names
 //! its subject as the config spells it, whatever that spelling contains.
 
-mod support;
-
-use support::{code, json, stderr, Scratch};
+use crate::support::{code, json, stderr, Scratch};
 
 const SECRET: &str = "\tcomponent_secret = \"abcdefghijklmnopqrstu\"\n";
 
-/// Issue 11, defect 1: the host-clash message names the VirtualHost's
+/// The host-clash message names the VirtualHost's
 /// `file:line`; removing a block above it moved that line, and the old
 /// clash counted as new, so nothing could be removed from such a config.
 #[test]
@@ -38,6 +36,9 @@ fn an_existing_clash_between_spellings_moves_with_the_edit() {
     let secret = s.secret("zyxwvutsrqponmlkjihgf");
     let o = s.run(&["remove", "x.example"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let clash = format!("VirtualHost \"A.example\"\n\nComponent \"a.example\"\n{SECRET}");
+    assert_eq!(s.read("prosody.cfg.lua"), clash);
+    assert!(stderr(&o).contains("removed x.example"), "{}", stderr(&o));
     let o = s.run(&[
         "add",
         "b.example",
@@ -45,6 +46,15 @@ fn an_existing_clash_between_spellings_moves_with_the_edit() {
         secret.to_str().unwrap(),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        s.read("prosody.cfg.lua"),
+        format!(
+            "{clash}\nComponent \"b.example\"\n\tcomponent_secret = \"zyxwvutsrqponmlkjihgf\"\n"
+        )
+    );
+    assert!(stderr(&o).contains("added b.example"), "{}", stderr(&o));
+    // The clash the config had is not reported as the edit's doing.
+    assert!(!stderr(&o).contains("host-clash"), "{}", stderr(&o));
 }
 
 /// Errors the config has keep their place in `check` after such an edit.
@@ -70,7 +80,7 @@ fn existing_errors_stay_reported_after_the_edit() {
     assert_eq!(codes, ["component-secret-missing", "host-clash"]);
 }
 
-/// Issue 11: the kind of a host was put into a name-check message by
+/// The kind of a host was put into a name-check message by
 /// replacing "the component name" in its text, which also rewrote a name
 /// that contains those words.
 #[test]
@@ -92,11 +102,11 @@ fn a_name_is_quoted_as_written_whatever_it_says() {
 /// `src/diagnostics/codes.rs`), each with its severity.
 #[test]
 fn check_help_lists_every_code() {
-    let o = std::process::Command::new(support::BIN)
+    let o = std::process::Command::new(crate::support::BIN)
         .args(["check", "--help"])
         .output()
         .unwrap();
-    let help = support::stdout(&o);
+    let help = crate::support::stdout(&o);
     for c in fogbow_xmpp_ctl::diagnostics::Code::ALL {
         let want = format!("  {} ({}) ", c.as_str(), c.severity());
         assert!(help.contains(&want), "{want:?} in {help}");

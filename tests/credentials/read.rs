@@ -1,6 +1,6 @@
 //! prosody 13's `Credential("NAME")`, `FileContents("PATH")` and
-//! `FileLine("PATH")` as `check`, `list`, `doctor` and `probe` read them
-//! (issue 14, part 1). The gate must never refuse a config prosody accepts.
+//! `FileLine("PATH")` as `check`, `list`, `doctor` and `probe` read them.
+//! The gate must never refuse a config prosody accepts.
 //!
 //! The prosody-13 cases run prosody 13's own configmanager: this host has
 //! prosody 0.12, so they run our binary in a chroot of the Debian 13 root
@@ -10,13 +10,11 @@
 //! test command sets it, and makes the root first) or FXC_REQUIRE_TRIXIE=1.
 //! The rest run on this host, with systemd-creds (root) and prosody 0.12.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use support::*;
+use crate::support::*;
 
 const STRONG: &str = "strong-secret-0123456789abcdef";
 const WEAK: &str = "tiny-s3cr";
@@ -176,7 +174,7 @@ fn assert_no_secret(o: &Output, secrets: &[&str]) {
     }
 }
 
-/// Issue 14's regression: prosody 13's own loader run by `check` outside
+/// A regression guard: prosody 13's own loader run by `check` outside
 /// the unit refused `Credential()` ("requires the $CREDENTIALS_DIRECTORY
 /// environment variable"), so the gate blocked a config prosody starts
 /// with. Now: in the unit (the directory set) it reads the credential;
@@ -594,18 +592,7 @@ fn doctor_reads_through_the_reference() {
 }
 
 fn have_systemd_creds() -> bool {
-    let ok = Command::new("systemd-creds")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
-            "systemd-creds is required"
-        );
-    }
-    ok
+    require_tool("systemd-creds", &["systemd-creds", "--version"])
 }
 
 fn encrypt_on_host(name: &str, secret: &str, to: &Path) {

@@ -1,18 +1,16 @@
 //! Crash safety, concurrency and failure injection for the write path.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use fogbow_xmpp_ctl::document::Document;
-use support::*;
 
 /// Debian's default config plus `n` external components.
 fn big_config(n: usize) -> String {
-    let mut s = include_str!("../examples/prosody/prosody.cfg.lua")
+    let mut s = include_str!("../../examples/prosody/prosody.cfg.lua")
         .replace("Include \"conf.d/*.cfg.lua\"", "");
     for i in 0..n {
         s.push_str(&format!("\nComponent \"c{i}.components.example\"\n\tcomponent_secret = \"secret-{i:08}-0123456789\"\n"));

@@ -1,4 +1,4 @@
-//! Closing the Fogbow loop (issue 13): `add --from-properties FILE
+//! Closing the Fogbow loop: `add --from-properties FILE
 //! --generate-secret` writes the new secret into prosody's config AND into
 //! FILE's xmpp_password, losslessly; `probe --from-properties FILE` tests
 //! the component's own copy against a running prosody. The proof is the
@@ -17,18 +17,10 @@ use support::*;
 /// Whether Java (the reference reader of `.properties`) is here; required
 /// when the real parts are.
 fn java_available() -> bool {
-    let have = Command::new("java")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("FXC_REQUIRE_REAL").is_none(),
-            "java (openjdk-17-jre-headless) is required to read .properties as Fogbow does"
-        );
-        eprintln!("java missing: the Java read-back is skipped");
-    }
-    have
+    require_tool(
+        "java (openjdk-17-jre-headless, to read .properties as Fogbow does)",
+        &["java", "-version"],
+    )
 }
 
 /// What Java 17's `Properties.load` reads from `file`: key → value.
