@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigSet, LoadError};
+use crate::prosody::config::LoadError;
+use crate::text::terminal_safe;
 
 /// The codes, their severities and descriptions: written once, for this
 /// module, `check --help` and the man page (`src/cli.rs` includes it).
@@ -60,7 +61,7 @@ pub struct Diagnostic {
     pub code: Code,
     #[serde(skip)]
     pub subject: Subject,
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
@@ -156,33 +157,6 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
-/// Whether a terminal would act on `c` rather than show it: C0 and C1
-/// controls, DEL, and the bidirectional marks, embeddings, overrides and
-/// isolates (which reorder what follows them on the line).
-fn acts_on_terminal(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `s` for a terminal: every character a terminal would act on (escape
-/// sequences that retitle or clear it, a carriage return that hides the
-/// line, a right-to-left override) written as `\u{…}`. Names and paths
-/// from a config are data; human output must show them, not run them.
-pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(acts_on_terminal) {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if acts_on_terminal(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
-}
-
 /// A message from Lua (prosody's loader) without the text of a string
 /// token: Lua says `near '"S"'` (or `near '[[S'`), and S may be a secret.
 pub fn without_string_tokens(message: &str) -> String {
@@ -275,7 +249,7 @@ pub fn from_load_error(e: &LoadError) -> Diagnostic {
             Code::IncludeLoop,
             about(path),
             from.clone(),
-            format!("including {} nests Includes more than {} deep; prosody fails with \"C stack overflow\" at about 196", path.display(), crate::config::MAX_INCLUDE_DEPTH),
+            format!("including {} nests Includes more than {} deep; prosody fails with \"C stack overflow\" at about 196", path.display(), crate::prosody::config::MAX_INCLUDE_DEPTH),
         ),
         LoadError::IncludeLoop { path, from } => Diagnostic::new(
             Code::IncludeLoop,
@@ -309,6 +283,133 @@ pub fn new_errors(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic
         })
         .cloned()
         .collect()
+}
+
+/// The outcome of `check`; its JSON form is part of the contract.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub ok: bool,
+    /// Every file read: the main config and what it includes.
+    #[serde(serialize_with = "crate::prosody::config::json_path::many")]
+    pub files: Vec<PathBuf>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// What was not checked, and why (e.g. prosody is not installed).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Also load the config with the installed prosody's configmanager.
+    pub with_prosody: bool,
+    /// Warnings count as errors.
+    pub strict: bool,
+}
+
+/// prosody's own verdict as a diagnostic (`None` when it loads). An error
+/// raised inside prosody's code (a glob over a missing directory, say)
+/// names prosody's file: it is pointed at the main config instead.
+pub fn from_prosody_verdict(
+    main: &Path,
+    files: &[PathBuf],
+    verdict: crate::prosody::Verdict,
+) -> Option<Diagnostic> {
+    let crate::prosody::Verdict::Fails {
+        file,
+        line,
+        message,
+    } = verdict
+    else {
+        return None;
+    };
+    // prosody names files by the absolute path it was given (see
+    // `prosody::absolute`): show them as the operator named them.
+    let named = |f: &PathBuf| {
+        files
+            .iter()
+            .find(|g| *g == f || crate::prosody::absolute(g) == *f)
+            .cloned()
+    };
+    let (file, line, message) = match file {
+        Some(f) if named(&f).is_some() => (named(&f).expect("just found"), line, message),
+        Some(f) => (
+            main.to_path_buf(),
+            None,
+            format!("{}:{}: {message}", f.display(), line.unwrap_or(0)),
+        ),
+        None => (main.to_path_buf(), None, message),
+    };
+    // prosody 0.12 has no Credential()/FileContents()/FileLine()/FileLines().
+    let helper = ["Credential", "FileContents", "FileLine", "FileLines"]
+        .into_iter()
+        .find(|h| message.contains(&format!("(global '{h}')")));
+    let d = Diagnostic::new(
+        Code::ProsodyLoad,
+        Subject::File(file.clone()),
+        (file, line.unwrap_or(0), line.map_or(0, |_| 1)),
+        format!(
+            "prosody cannot load the config: {}",
+            without_string_tokens(&message)
+        ),
+    );
+    Some(match helper {
+        Some(h) => d.with_help(format!("{h}() is prosody 13's; the installed prosody does not have it: write the secret as a string (fogbow-xmpp-ctl add NAME --secret-file FILE --replace), or upgrade prosody")),
+        None => d,
+    })
+}
+
+#[cfg(test)]
+mod new_error_tests {
+    use super::*;
+
+    fn d(code: Code, host: &str, line: usize, message: &str) -> Diagnostic {
+        Diagnostic::new(
+            code,
+            Subject::Host(host.into()),
+            ("/p.cfg.lua".into(), line, 1),
+            message.into(),
+        )
+    }
+
+    #[test]
+    fn only_errors_the_edit_introduced_count() {
+        let before = vec![
+            d(Code::ComponentSecretMissing, "c.example", 3, "x"),
+            d(Code::WeakSecret, "w.example", 2, "w"),
+        ];
+        // The same error moved by the edit is not new; a new warning is not an error.
+        let after = vec![
+            d(Code::ComponentSecretMissing, "c.example", 7, "x"),
+            d(Code::DuplicateOption, "v.example", 9, "dup"),
+            d(Code::HostClash, "a.example", 12, "clash"),
+        ];
+        let new = new_errors(&before, &after);
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].code, Code::HostClash);
+    }
+
+    /// Issue 11: a message that names another host's `file:line` changes
+    /// when an edit moves that host; the finding is the same one.
+    #[test]
+    fn identity_is_code_and_subject_not_text() {
+        let before = [d(Code::HostClash, "a.example", 5, "at p.cfg.lua:4")];
+        let after = [d(Code::HostClash, "a.example", 2, "at p.cfg.lua:1")];
+        assert!(new_errors(&before, &after).is_empty());
+        // Another subject, or another code, is another finding.
+        let other = [
+            d(Code::HostClash, "b.example", 5, "at p.cfg.lua:4"),
+            d(
+                Code::ComponentSecretMissing,
+                "a.example",
+                5,
+                "at p.cfg.lua:4",
+            ),
+        ];
+        assert_eq!(new_errors(&before, &other).len(), 2);
+        // One more of an identity the config had is new.
+        let twice = [before[0].clone(), after[0].clone()];
+        assert_eq!(new_errors(&before, &twice).len(), 1);
+    }
 }
 
 #[cfg(test)]
@@ -369,21 +470,6 @@ mod tests {
     }
 
     #[test]
-    fn terminal_controls_are_escaped() {
-        assert_eq!(terminal_safe("a.example"), "a.example");
-        assert_eq!(
-            terminal_safe("a\u{1b}]0;pwned\u{7}b\u{7f}\u{9b}\r\t"),
-            "a\\u{1b}]0;pwned\\u{7}b\\u{7f}\\u{9b}\\u{d}\\u{9}"
-        );
-        for bidi in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200f}'] {
-            let s = terminal_safe(&format!("x{bidi}y")).into_owned();
-            assert!(!s.contains(bidi) && s.starts_with("x\\u{"), "{s}");
-        }
-        // Letters of any script are shown as they are.
-        assert_eq!(terminal_safe("straße.例え.אב"), "straße.例え.אב");
-    }
-
-    #[test]
     fn lua_messages_lose_string_tokens() {
         for (lua, want) in [
             (
@@ -413,216 +499,5 @@ mod tests {
         ] {
             assert_eq!(without_string_tokens(lua), want);
         }
-    }
-}
-
-/// The outcome of `check`; its JSON form is part of the contract.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
-    pub ok: bool,
-    /// Every file read: the main config and what it includes.
-    #[serde(serialize_with = "crate::config::json_path::many")]
-    pub files: Vec<PathBuf>,
-    pub diagnostics: Vec<Diagnostic>,
-    /// What was not checked, and why (e.g. prosody is not installed).
-    #[serde(skip)]
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CheckOptions {
-    /// Also load the config with the installed prosody's configmanager.
-    pub with_prosody: bool,
-    /// Warnings count as errors.
-    pub strict: bool,
-}
-
-/// Checks the config at `main` and everything it includes. Reads only:
-/// it runs as the `prosody` user before every start, without a lock.
-/// prosody's own verdict as a diagnostic (`None` when it loads). An error
-/// raised inside prosody's code (a glob over a missing directory, say)
-/// names prosody's file: it is pointed at the main config instead.
-pub fn from_prosody_verdict(
-    main: &Path,
-    files: &[PathBuf],
-    verdict: crate::prosody::Verdict,
-) -> Option<Diagnostic> {
-    let crate::prosody::Verdict::Fails {
-        file,
-        line,
-        message,
-    } = verdict
-    else {
-        return None;
-    };
-    // prosody names files by the absolute path it was given (see
-    // `prosody::absolute`): show them as the operator named them.
-    let named = |f: &PathBuf| {
-        files
-            .iter()
-            .find(|g| *g == f || crate::prosody::absolute(g) == *f)
-            .cloned()
-    };
-    let (file, line, message) = match file {
-        Some(f) if named(&f).is_some() => (named(&f).expect("just found"), line, message),
-        Some(f) => (
-            main.to_path_buf(),
-            None,
-            format!("{}:{}: {message}", f.display(), line.unwrap_or(0)),
-        ),
-        None => (main.to_path_buf(), None, message),
-    };
-    // prosody 0.12 has no Credential()/FileContents()/FileLine()/FileLines().
-    let helper = ["Credential", "FileContents", "FileLine", "FileLines"]
-        .into_iter()
-        .find(|h| message.contains(&format!("(global '{h}')")));
-    let d = Diagnostic::new(
-        Code::ProsodyLoad,
-        Subject::File(file.clone()),
-        (file, line.unwrap_or(0), line.map_or(0, |_| 1)),
-        format!(
-            "prosody cannot load the config: {}",
-            without_string_tokens(&message)
-        ),
-    );
-    Some(match helper {
-        Some(h) => d.with_help(format!("{h}() is prosody 13's; the installed prosody does not have it: write the secret as a string (fogbow-xmpp-ctl add NAME --secret-file FILE --replace), or upgrade prosody")),
-        None => d,
-    })
-}
-
-pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
-    let mut notes = Vec::new();
-    let prosody = opts.with_prosody.then(crate::prosody::Installed::find);
-    let loaded = ConfigSet::load(main);
-    // prosody 13's Credential()/FileContents() are read as prosody will
-    // read them; prosody 0.12 has neither, and its loader says so.
-    let helpers = match &prosody {
-        Some(Some(p)) => p.has_credentials(),
-        _ => true,
-    };
-    let mut resolver = secret_refs::Resolver::from_env();
-    // Outside the unit, prosody's loader sees the credentials the unit
-    // would give it (decrypted into memory), so that it judges the config
-    // as prosody will at the next start.
-    let served = match &loaded {
-        Ok(set) if helpers && secret_refs::uses_credentials(set) => resolver.served(),
-        _ => None,
-    };
-    // prosody's loader is started before the static pass and works while
-    // it runs: `check` then costs about what the loader alone costs.
-    let unit_dir = resolver.unit_dir().map(Path::to_path_buf);
-    let credentials = match (&served, &unit_dir) {
-        (Some(s), _) => crate::prosody::Credentials::Served(s),
-        (None, Some(d)) => crate::prosody::Credentials::Directory(d),
-        (None, None) => crate::prosody::Credentials::Environment,
-    };
-    let loading = match &prosody {
-        Some(Some(p)) => Some(p.start_serving(main, &[], credentials)),
-        _ => None,
-    };
-    drop(served);
-    let (files, mut diagnostics): (Vec<PathBuf>, _) = match loaded {
-        Err(e) => (vec![main.to_path_buf()], from_load_errors(&e)),
-        Ok(set) => {
-            let files = set.files.iter().map(|f| f.path.clone()).collect();
-            for at in &set.unresolved_includes {
-                let f = &set.files[at.file];
-                let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);
-                notes.push(format!("{}:{l}: an Include with a computed path is checked only by prosody's own loader", f.path.display()));
-            }
-            let mut found = check(&set);
-            if helpers {
-                found.extend(secret_refs::check(&set, &mut resolver));
-            }
-            (files, found)
-        }
-    };
-    let has_errors = |ds: &[Diagnostic]| ds.iter().any(|d| d.severity == Severity::Error);
-    // Our own errors already make the verdict; prosody's loader would only
-    // repeat them (dropping a load in progress stops it).
-    if opts.with_prosody && !has_errors(&diagnostics) {
-        match loading {
-            None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
-            Some(l) => match l.and_then(crate::prosody::Loading::wait) {
-                Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
-                Err(e) => diagnostics.push(Diagnostic {
-                    severity: Severity::Error,
-                    code: Code::ProsodyLoad,
-                    subject: Subject::File(main.to_path_buf()),
-                    file: main.to_path_buf(),
-                    line: 0,
-                    column: 0,
-                    message: e,
-                    help: Some("use --no-prosody to check without prosody's loader".into()),
-                    refs: Vec::new(),
-                }),
-            },
-        }
-    }
-    if opts.strict {
-        for d in &mut diagnostics {
-            d.severity = Severity::Error;
-        }
-    }
-    Report {
-        ok: !has_errors(&diagnostics),
-        files,
-        diagnostics,
-        notes,
-    }
-}
-
-#[cfg(test)]
-mod new_error_tests {
-    use super::*;
-
-    fn d(code: Code, host: &str, line: usize, message: &str) -> Diagnostic {
-        Diagnostic::new(
-            code,
-            Subject::Host(host.into()),
-            ("/p.cfg.lua".into(), line, 1),
-            message.into(),
-        )
-    }
-
-    #[test]
-    fn only_errors_the_edit_introduced_count() {
-        let before = vec![
-            d(Code::ComponentSecretMissing, "c.example", 3, "x"),
-            d(Code::WeakSecret, "w.example", 2, "w"),
-        ];
-        // The same error moved by the edit is not new; a new warning is not an error.
-        let after = vec![
-            d(Code::ComponentSecretMissing, "c.example", 7, "x"),
-            d(Code::DuplicateOption, "v.example", 9, "dup"),
-            d(Code::HostClash, "a.example", 12, "clash"),
-        ];
-        let new = new_errors(&before, &after);
-        assert_eq!(new.len(), 1);
-        assert_eq!(new[0].code, Code::HostClash);
-    }
-
-    /// Issue 11: a message that names another host's `file:line` changes
-    /// when an edit moves that host; the finding is the same one.
-    #[test]
-    fn identity_is_code_and_subject_not_text() {
-        let before = [d(Code::HostClash, "a.example", 5, "at p.cfg.lua:4")];
-        let after = [d(Code::HostClash, "a.example", 2, "at p.cfg.lua:1")];
-        assert!(new_errors(&before, &after).is_empty());
-        // Another subject, or another code, is another finding.
-        let other = [
-            d(Code::HostClash, "b.example", 5, "at p.cfg.lua:4"),
-            d(
-                Code::ComponentSecretMissing,
-                "a.example",
-                5,
-                "at p.cfg.lua:4",
-            ),
-        ];
-        assert_eq!(new_errors(&before, &other).len(), 2);
-        // One more of an identity the config had is new.
-        let twice = [before[0].clone(), after[0].clone()];
-        assert_eq!(new_errors(&before, &twice).len(), 1);
     }
 }

@@ -9,9 +9,11 @@
 
 use std::fmt;
 
-use crate::config::LoadError;
 use crate::diagnostics::Diagnostic;
+use crate::prosody::config::LoadError;
 use crate::safe_write::WriteError;
+use crate::secret::PromptError;
+use crate::system::credentials::UnsafeLine;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -91,6 +93,23 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<PromptError> for Error {
+    /// No terminal to ask on is a usage error (no secret was given); a
+    /// failed or mismatched answer is an unacceptable input.
+    fn from(e: PromptError) -> Error {
+        match e {
+            PromptError::NoTerminal => Error::Usage(e.to_string()),
+            PromptError::Read(_) | PromptError::Differ => Error::Invalid(e.to_string()),
+        }
+    }
+}
+
+impl From<UnsafeLine> for Error {
+    fn from(e: UnsafeLine) -> Error {
+        Error::refused(e.0)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::listener::{Listener, DEFAULT_PORT};
+use crate::prosody::listener::{Listener, DEFAULT_PORT};
 
 /// What a Fogbow component will present to prosody.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,15 +9,16 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fogbow_xmpp_ctl::diagnostics::{self, CheckOptions};
-use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome};
+use fogbow_xmpp_ctl::diagnostics::CheckOptions;
+use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome, Subject};
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
-use fogbow_xmpp_ctl::{secret, service, Error};
+use fogbow_xmpp_ctl::system::service;
+use fogbow_xmpp_ctl::{secret, Error};
 
 mod cli;
 mod output;
 use cli::{Cli, Command};
-use output::{Out, Subject};
+use output::Out;
 
 /// Exit status of a usage error, as clap uses it.
 const USAGE: u8 = 2;
@@ -124,8 +125,12 @@ fn run(out: &Out, cli: Cli) -> Result<Status, Error> {
         Command::Remove(r) => remove(out, &ctx, &r),
         Command::List(l) => list(out, &ctx, &l),
         Command::Check(c) => check(out, &ctx, &c),
-        Command::Restart => guarded(out, &ctx, service::Action::Restart).map(|_| Status::Success),
-        Command::Reload => guarded(out, &ctx, service::Action::Reload).map(|_| Status::Success),
+        Command::Restart => {
+            ops::guarded(&ctx, service::Action::Restart, out).map(|_| Status::Success)
+        }
+        Command::Reload => {
+            ops::guarded(&ctx, service::Action::Reload, out).map(|_| Status::Success)
+        }
         Command::Status(s) => status(&ctx, &s),
         Command::Listen(l) => listen(out, &ctx, &l),
         Command::Probe(p) => probe(out, &ctx, &p),
@@ -222,81 +227,13 @@ fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> 
         with_prosody: !c.no_prosody,
         strict: c.strict,
     };
-    let report = diagnostics::check_config(&ctx.config, opts);
+    let report = ops::check_config(&ctx.config, opts);
     if c.json {
         output::print_json(&report);
     } else {
         out.check(&report);
     }
     Ok(Status::from_ok(report.ok))
-}
-
-/// `restart`/`reload`: the full check first; the service only when it
-/// passes; then proof that prosody serves the config: after a restart its
-/// component listeners accept connections, after a reload the running
-/// server's external components are the file's (activated/deactivated
-/// through the admin shell) and each activated one is known.
-fn guarded(out: &Out, ctx: &Context, action: service::Action) -> Result<(), Error> {
-    match action {
-        service::Action::Restart => {
-            out.info(&checked_service(out, ctx, action)?);
-            if let Some(m) = ops::wait_after_restart(ctx)? {
-                out.info(&m);
-            }
-        }
-        service::Action::Reload => {
-            // A credential changed since prosody loaded it: the reload runs
-            // (it applies the rest, and the credential too where systemd
-            // refreshes it), but it is "done" only if nothing is pending then.
-            let mut pending = ops::restart_pending(ctx);
-            let done = checked_service(out, ctx, action)?;
-            if !pending.is_empty() {
-                pending = ops::restart_pending(ctx);
-            }
-            if pending.is_empty() {
-                out.info(&done);
-            }
-            for m in ops::converge(ctx)? {
-                out.info(&m);
-            }
-            if !pending.is_empty() {
-                return Err(Error::Service(format!(
-                    "prosody reloaded, but {}",
-                    ops::pending_text(&pending)
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The full check first (its findings shown), and the service manager only
-/// when it passes: a broken config never reaches the running server.
-/// Returns the service manager's one-line outcome.
-fn checked_service(out: &Out, ctx: &Context, action: service::Action) -> Result<String, Error> {
-    let report = diagnostics::check_config(
-        &ctx.config,
-        CheckOptions {
-            with_prosody: true,
-            strict: false,
-        },
-    );
-    out.check(&report);
-    if !report.ok {
-        // A server that is down (a start that failed) was not "touched":
-        // nothing ran, and it stays down until the config is fixed.
-        let verb = action.verb();
-        return Err(Error::refused(match service::is_active() {
-            true => format!(
-                "not {verb}ing prosody: the config has errors; the running server was not touched"
-            ),
-            false => format!(
-                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then run fogbow-xmpp-ctl restart"
-            ),
-        }));
-    }
-    let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
-    service::apply(action, timeout).map_err(Error::Service)
 }
 
 /// `status`: per component, in the file / active / connected; exit 4 on drift.
@@ -439,26 +376,11 @@ fn migrate(out: &Out, ctx: &Context, m: &cli::MigrateArgs) -> Result<Status, Err
         }
         return Ok(Status::Success);
     }
-    let applied = match (restart, m.edit.restart) {
-        (true, false) => restart_for_credentials(out, ctx),
-        (_, true) => guarded(out, ctx, service::Action::Restart),
-        (false, false) => guarded(out, ctx, service::Action::Reload),
-    };
+    let applied = ops::apply_migration(ctx, restart, m.edit.restart, out);
     Ok(match applied {
         Ok(()) => Status::Success,
         Err(e) => Status::NotApplied(e),
     })
-}
-
-/// `--reload` of an edit that wrote a credential where a reload cannot
-/// hand it to prosody (see `credentials::reload_refreshes`): the guarded
-/// restart it takes instead, and why.
-fn restart_for_credentials(out: &Out, ctx: &Context) -> Result<(), Error> {
-    out.info(&format!(
-        "restarting instead of reloading: {}",
-        output::credentials_at_start()
-    ));
-    guarded(out, ctx, service::Action::Restart)
 }
 
 fn edit_options(edit: &cli::EditFlags) -> EditOptions {
@@ -486,7 +408,7 @@ fn report_edit(
     let will_apply = (flags.reload || flags.restart) && !o.dry_run;
     if flags.json {
         // The JSON is one document: apply first, then say how it went.
-        let applied = will_apply.then(|| apply_edit(out, ctx, o, flags, subject));
+        let applied = will_apply.then(|| ops::apply_edit(ctx, o, flags.restart, subject, out));
         let shown = applied
             .as_ref()
             .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
@@ -500,54 +422,11 @@ fn report_edit(
     if !will_apply {
         return Ok(Status::Success);
     }
-    Ok(match apply_edit(out, ctx, o, flags, subject) {
+    Ok(match ops::apply_edit(ctx, o, flags.restart, subject, out) {
         Ok(()) => Status::Success,
         Err(e) if o.changed => Status::NotApplied(Error::Service(format!(
             "the config is written, but it is not applied to the running prosody: {e}"
         ))),
         Err(e) => Status::NotApplied(e),
     })
-}
-
-/// The least disruptive way that applies the edit: `--restart` restarts,
-/// except for a component edit that left the file unchanged, where a reload
-/// with activation converges the running server without dropping connected
-/// components (a listener change needs a real restart, so an unchanged
-/// `listen --restart` still restarts: it may not have been applied before).
-fn apply_edit(
-    out: &Out,
-    ctx: &Context,
-    o: &EditOutcome,
-    flags: &cli::EditFlags,
-    subject: Subject,
-) -> Result<(), Error> {
-    let restart = flags.restart && (o.changed || !matches!(subject, Subject::Component));
-    if restart {
-        return guarded(out, ctx, service::Action::Restart);
-    }
-    // A new or rotated credential that a reload cannot hand to prosody
-    // (the edit asked systemd: see `credentials::reload_refreshes`).
-    if o.restart_needed && o.changed {
-        restart_for_credentials(out, ctx)?;
-        ops::wait_for_shell(ctx)?;
-        for m in ops::apply_to_running(ctx, o)? {
-            out.info(&m);
-        }
-        return Ok(());
-    }
-    if flags.restart {
-        out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
-    }
-    if matches!(subject, Subject::Listener) && o.changed {
-        // prosody opens its listeners at start only: a reload cannot apply it.
-        return Err(Error::Service(
-            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
-        ));
-    }
-    // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    out.info(&checked_service(out, ctx, service::Action::Reload)?);
-    for m in ops::apply_to_running(ctx, o)? {
-        out.info(&m);
-    }
-    Ok(())
 }

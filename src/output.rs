@@ -6,13 +6,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use fogbow_xmpp_ctl::diagnostics::{self, Diagnostic, Report, Severity};
-use fogbow_xmpp_ctl::doctor;
-use fogbow_xmpp_ctl::journal;
-use fogbow_xmpp_ctl::listener::Shown;
+use fogbow_xmpp_ctl::diagnostics::{Diagnostic, Report, Severity};
+use fogbow_xmpp_ctl::ops::checklist;
 use fogbow_xmpp_ctl::ops::{
-    self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport,
+    self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport, Subject,
 };
+use fogbow_xmpp_ctl::prosody::listener::Shown;
+use fogbow_xmpp_ctl::system::journal;
 use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
@@ -21,17 +21,35 @@ pub struct Out {
     pub verbose: bool,
 }
 
+/// A guarded restart or reload reports as any command does.
+impl fogbow_xmpp_ctl::ops::Progress for Out {
+    fn check(&self, report: &Report) {
+        Out::check(self, report)
+    }
+
+    fn info(&self, message: &str) {
+        Out::info(self, message)
+    }
+
+    fn restarting_for_credentials(&self) {
+        self.info(&format!(
+            "restarting instead of reloading: {}",
+            credentials_at_start()
+        ));
+    }
+}
+
 impl Out {
     /// Messages quote names and paths from the config: escaped for the terminal.
     pub fn info(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{}", diagnostics::terminal_safe(msg));
+            eprintln!("{}", fogbow_xmpp_ctl::text::terminal_safe(msg));
         }
     }
 
     pub fn detail(&self, msg: &str) {
         if self.verbose {
-            eprintln!("{}", diagnostics::terminal_safe(msg));
+            eprintln!("{}", fogbow_xmpp_ctl::text::terminal_safe(msg));
         }
     }
 
@@ -51,7 +69,7 @@ impl Out {
         }
         eprintln!(
             "fogbow-xmpp-ctl: error: {}",
-            diagnostics::terminal_safe(&e.to_string())
+            fogbow_xmpp_ctl::text::terminal_safe(&e.to_string())
         );
     }
 
@@ -238,18 +256,10 @@ pub const CREDENTIALS_AT_START: &str = "prosody reads credentials only when it s
 /// systemd refreshes credentials at a reload, a credential edit is applied
 /// by one and this is not said).
 pub fn credentials_at_start() -> String {
-    match fogbow_xmpp_ctl::credentials::reload_refreshes() {
+    match fogbow_xmpp_ctl::system::credentials::reload_refreshes() {
         Err(why) => format!("{CREDENTIALS_AT_START}; {}", why.reason()),
         Ok(()) => CREDENTIALS_AT_START.to_string(),
     }
-}
-
-/// What an edit was about, for its messages.
-#[derive(Clone, Copy)]
-pub enum Subject {
-    Component,
-    Listener,
-    Backup,
 }
 
 /// The sentence that says what an edit did (or would do).
@@ -361,7 +371,7 @@ pub fn print_table(list: &ListOutput, show_secrets: bool) {
                 secret,
                 format!("{}:{}", c.file.display(), c.line),
             ]
-            .map(|cell| diagnostics::terminal_safe(&cell).into_owned())
+            .map(|cell| fogbow_xmpp_ctl::text::terminal_safe(&cell).into_owned())
         })
         .collect();
     write_table(&["NAME", "MODULE", "SECRET", "FILE:LINE"], &rows);
@@ -391,9 +401,9 @@ pub fn print_listener(shown: &Shown) {
         println!(
             "ignored: {} at {}:{} (under {}: prosody reads it only from the global section; fogbow-xmpp-ctl listen --interface/--port moves it)",
             m.option,
-            diagnostics::terminal_safe(&m.file.display().to_string()),
+            fogbow_xmpp_ctl::text::terminal_safe(&m.file.display().to_string()),
             m.line,
-            diagnostics::terminal_safe(&m.section)
+            fogbow_xmpp_ctl::text::terminal_safe(&m.section)
         );
     }
 }
@@ -402,7 +412,7 @@ pub fn print_listener(shown: &Shown) {
 /// item with its hint, and under "config passes check" every diagnostic.
 /// Details quote names from the config and lines from prosody's log
 /// (hostile input): escaped for the terminal.
-pub fn print_doctor(report: &doctor::Report) {
+pub fn print_doctor(report: &checklist::Report) {
     let mut s = String::new();
     for i in &report.items {
         let who = i
@@ -416,14 +426,17 @@ pub fn print_doctor(report: &doctor::Report) {
             (true, false) => "✔",
         };
         let line = format!("{mark} {who}{} ({})", i.check, i.detail);
-        s.push_str(&diagnostics::terminal_safe(&line));
+        s.push_str(&fogbow_xmpp_ctl::text::terminal_safe(&line));
         s.push('\n');
         for d in &i.diagnostics {
             // one_line escapes what comes from the config.
             s.push_str(&format!("    {}\n", d.one_line()));
         }
         if let Some(h) = &i.hint {
-            s.push_str(&format!("    hint: {}\n", diagnostics::terminal_safe(h)));
+            s.push_str(&format!(
+                "    hint: {}\n",
+                fogbow_xmpp_ctl::text::terminal_safe(h)
+            ));
         }
     }
     write_stdout(&s);
@@ -437,7 +450,10 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
         emit(d);
     }
     if let Some(m) = b.summary(config) {
-        eprintln!("fogbow-xmpp-ctl: error: {}", diagnostics::terminal_safe(&m));
+        eprintln!(
+            "fogbow-xmpp-ctl: error: {}",
+            fogbow_xmpp_ctl::text::terminal_safe(&m)
+        );
     }
 }
 
@@ -449,7 +465,7 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
 /// `-` where no record says (a backup older than the records).
 pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, config: &Path) {
     const WIDTH: usize = 100;
-    let safe = |s: &str| diagnostics::terminal_safe(s).into_owned();
+    let safe = |s: &str| fogbow_xmpp_ctl::text::terminal_safe(s).into_owned();
     let dash = |v: &Option<String>| safe(v.as_deref().unwrap_or("-"));
     let base = std::fs::canonicalize(config)
         .ok()
@@ -567,7 +583,7 @@ pub fn print_status(r: &StatusReport) {
         };
         println!(
             "{:<w$}  {:<7}  {:<6}  {}{drift}",
-            diagnostics::terminal_safe(&c.name),
+            fogbow_xmpp_ctl::text::terminal_safe(&c.name),
             yn(c.in_file),
             yn(c.active),
             yn(c.connected)

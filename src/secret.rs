@@ -10,6 +10,8 @@ use std::path::Path;
 
 use nix::libc;
 
+use crate::text::plain_io;
+
 /// The longest secret we write. A Fogbow secret is 40 hex digits; 1024
 /// bytes leaves room for any passphrase and bounds what a stray
 /// `--secret-file /dev/stdin < big-file` can make us read and write.
@@ -207,35 +209,52 @@ pub fn generate() -> Result<Vec<u8>, String> {
     let mut raw = [0u8; 20];
     getrandom::fill(&mut raw)
         .map_err(|e| format!("cannot read the system's random generator: {e}"))?;
-    Ok(crate::hex::encode(&raw).into_bytes())
+    Ok(crate::text::hex::encode(&raw).into_bytes())
+}
+
+/// Why [`prompt`] has no secret.
+#[derive(Debug)]
+pub enum PromptError {
+    /// No terminal to ask on: the secret was not given at all.
+    NoTerminal,
+    /// The terminal could not be read.
+    Read(std::io::Error),
+    /// The two answers differ.
+    Differ,
+}
+
+impl std::fmt::Display for PromptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PromptError::NoTerminal => f.write_str("no secret given: use --secret-file PATH (or - for standard input) or --generate-secret"),
+            PromptError::Read(e) => write!(f, "cannot read the secret: {e}"),
+            PromptError::Differ => f.write_str("the two secrets differ; nothing was changed"),
+        }
+    }
+}
+
+impl std::error::Error for PromptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PromptError::Read(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Asks twice on the terminal, without echo. Without a terminal the
 /// secret was not given at all: a usage error.
-pub fn prompt(name: &str) -> Result<Vec<u8>, crate::Error> {
-    use crate::Error;
+pub fn prompt(name: &str) -> Result<Vec<u8>, PromptError> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage("no secret given: use --secret-file PATH (or - for standard input) or --generate-secret".into()));
+        return Err(PromptError::NoTerminal);
     }
-    let first = rpassword::prompt_password(format!("Secret for {name}: "))
-        .map_err(|e| Error::Invalid(format!("cannot read the secret: {e}")))?;
-    let second = rpassword::prompt_password("Repeat the secret: ")
-        .map_err(|e| Error::Invalid(format!("cannot read the secret: {e}")))?;
+    let first =
+        rpassword::prompt_password(format!("Secret for {name}: ")).map_err(PromptError::Read)?;
+    let second = rpassword::prompt_password("Repeat the secret: ").map_err(PromptError::Read)?;
     if first != second {
-        return Err(Error::Invalid(
-            "the two secrets differ; nothing was changed".into(),
-        ));
+        return Err(PromptError::Differ);
     }
     Ok(first.into_bytes())
-}
-
-/// An io::Error's message without Rust's "(os error N)" suffix.
-pub fn plain_io(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 #[cfg(test)]

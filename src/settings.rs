@@ -71,8 +71,8 @@ impl Default for Settings {
             apply_timeout_secs: 30,
             component_file: None,
             secret_store: SecretStore::Config,
-            credentials_dir: crate::credentials::CREDENTIALS_DIR.into(),
-            credentials_drop_in: crate::credentials::DROP_IN.into(),
+            credentials_dir: crate::system::credentials::CREDENTIALS_DIR.into(),
+            credentials_drop_in: crate::system::credentials::DROP_IN.into(),
         }
     }
 }
@@ -157,8 +157,8 @@ impl Settings {
                     "{}: {key} must be an absolute path (the default is {})",
                     key_position(text, key),
                     match key {
-                        "credentials_dir" => crate::credentials::CREDENTIALS_DIR,
-                        _ => crate::credentials::DROP_IN,
+                        "credentials_dir" => crate::system::credentials::CREDENTIALS_DIR,
+                        _ => crate::system::credentials::DROP_IN,
                     }
                 ));
             }

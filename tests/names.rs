@@ -42,7 +42,7 @@ fn corpus() -> Vec<(Vec<u8>, String, String)> {
 fn nameprep_matches_the_recorded_verdicts() {
     let mut wrong = Vec::new();
     for (name, want, note) in corpus() {
-        let got = match fogbow_xmpp_ctl::names::nameprep(&name) {
+        let got = match fogbow_xmpp_ctl::prosody::names::nameprep(&name) {
             Ok(p) => hex(p.as_bytes()),
             Err(_) => "refused".into(),
         };

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::{Code, Diagnostic, LineRef, Subject};
-use crate::config::{At, ConfigSet, Host};
 use crate::document::{Document, OpaqueKind, OptionSet, Owner, SectionKind, Span, Statement};
+use crate::prosody::config::{At, ConfigSet, Host};
 
 /// Options prosody reads only from the global section (from prosody 0.12's
 /// `util/prosodyctl/check.lua`, `known_global_options`); the patterns it adds
@@ -298,7 +298,7 @@ impl<'s> Named<'s> {
     }
     /// The name prosody compares: after nameprep.
     fn folded(&self) -> Cow<'_, [u8]> {
-        crate::names::fold(&self.raw)
+        crate::prosody::names::fold(&self.raw)
     }
     /// What its findings are about: the host, by the name prosody compares.
     fn subject(&self) -> Subject {
@@ -329,7 +329,7 @@ impl Rules<'_> {
     /// `bad-host-name`: a name prosody's nameprep refuses, which stops
     /// prosody at start. True when it reported one.
     fn bad_host_name(&mut self, h: &Named) -> bool {
-        let Some(why) = crate::names::nameprep_rejects(&h.raw) else {
+        let Some(why) = crate::prosody::names::nameprep_rejects(&h.raw) else {
             return false;
         };
         let message = format!(
@@ -344,7 +344,7 @@ impl Rules<'_> {
     /// `unusable-host-name`: a name prosody loads but that no XMPP address
     /// can carry (a space, `@`, …).
     fn unusable_host_name(&mut self, h: &Named) {
-        if let Err(bad) = crate::names::validate(&h.name) {
+        if let Err(bad) = crate::prosody::names::validate(&h.name) {
             let message = format!(
                 "{}: prosody loads it, but no XMPP address can use it",
                 bad.describe(h.host.kind.keyword())
@@ -366,10 +366,10 @@ impl Rules<'_> {
     /// Reported at the name; not for a name `validate` refuses (its own
     /// finding says what is wrong with it).
     fn component_name_spelling(&mut self, h: &Named) {
-        let Some(prepped) = crate::names::connect_as(&h.raw) else {
+        let Some(prepped) = crate::prosody::names::connect_as(&h.raw) else {
             return;
         };
-        if crate::names::validate(&h.name).is_err() {
+        if crate::prosody::names::validate(&h.name).is_err() {
             return;
         }
         let name = &h.name;
@@ -843,7 +843,7 @@ impl Rules<'_> {
 fn section_key(doc: &Document, h: usize) -> Vec<u8> {
     let head = doc.section(h).expect("an owner is a section");
     match head.name.literal() {
-        Some(raw) => crate::names::fold(&raw).into_owned(),
+        Some(raw) => crate::prosody::names::fold(&raw).into_owned(),
         None => doc.slice(&head.name.span).into_bytes(),
     }
 }
@@ -923,7 +923,7 @@ impl<'s> FirstOfName<'s> {
 fn same_name(h: &Host, key: &[u8]) -> bool {
     h.name()
         .literal()
-        .is_some_and(|n| crate::names::fold(&n) == key)
+        .is_some_and(|n| crate::prosody::names::fold(&n) == key)
 }
 
 /// The hash `check` keys host names by. The unit tests keep one bit of it,

@@ -14,11 +14,11 @@ use serde::Serialize;
 use super::pipeline::load_config;
 use super::reading::{self, Breakage};
 use super::{probe, Action, Context, EditOutcome, Error};
-use crate::running::{self, PendingRestart};
+use crate::system::running::{self, PendingRestart};
 
 /// A name as prosody compares it (nameprep).
 fn key(name: &str) -> String {
-    String::from_utf8_lossy(&crate::names::fold(name.as_bytes())).into_owned()
+    String::from_utf8_lossy(&crate::prosody::names::fold(name.as_bytes())).into_owned()
 }
 
 /// The external components the file declares (literal names, as prosody
@@ -35,7 +35,7 @@ fn file_components(ctx: &Context) -> Result<FileComponents, Error> {
 }
 
 impl FileComponents {
-    fn of(set: &crate::config::ConfigSet) -> FileComponents {
+    fn of(set: &crate::prosody::config::ConfigSet) -> FileComponents {
         let external: Vec<_> = set.hosts().filter(|h| h.is_external()).collect();
         FileComponents {
             names: external
@@ -52,7 +52,7 @@ impl FileComponents {
 /// The external components whose secret prosody reads with
 /// `Credential("NAME")`, with NAME (the last block's secret wins, as in
 /// prosody), as prosody compares their names.
-fn credential_components(set: &crate::config::ConfigSet) -> Vec<(String, String)> {
+fn credential_components(set: &crate::prosody::config::ConfigSet) -> Vec<(String, String)> {
     use crate::document::SecretRefKind;
     let mut by_name = std::collections::BTreeMap::new();
     for h in set.hosts().filter(|h| h.is_external()) {
@@ -74,7 +74,7 @@ fn credential_components(set: &crate::config::ConfigSet) -> Vec<(String, String)
 /// The components of `set` whose credential changed since the running
 /// prosody loaded it: a restart (or reload) is pending (see
 /// [`running::pending_restart`]).
-pub fn pending_in(set: &crate::config::ConfigSet) -> Vec<PendingRestart> {
+pub fn pending_in(set: &crate::prosody::config::ConfigSet) -> Vec<PendingRestart> {
     running::pending_restart(&credential_components(set))
 }
 
@@ -124,7 +124,7 @@ pub fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
     if !set.hosts().any(|h| h.is_external()) {
         return Ok(None);
     }
-    let l = crate::listener::effective(&set).map_err(Error::refused)?;
+    let l = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     if l.closed().is_some() {
         return Ok(None);
     }
@@ -163,19 +163,20 @@ fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, String> {
     let first = running::hosts();
     let Err(e) = &first else { return first };
     let timeout = Duration::from_secs(ctx.settings.apply_timeout_secs);
-    let left = crate::service::active_since().and_then(|t| {
+    let left = crate::system::service::active_since().and_then(|t| {
         (t + timeout)
             .duration_since(std::time::SystemTime::now())
             .ok()
     });
     match left {
-        Some(left) if crate::service::is_active() => running::hosts_by(Instant::now() + left)
-            .map_err(|later| {
+        Some(left) if crate::system::service::is_active() => {
+            running::hosts_by(Instant::now() + left).map_err(|later| {
                 format!(
                     "{later}; {} s after prosody started",
                     ctx.settings.apply_timeout_secs
                 )
-            }),
+            })
+        }
         _ => Err(e.clone()),
     }
 }
@@ -233,7 +234,7 @@ fn activate(ctx: &Context, name: &str) -> Result<(), Error> {
             Err(e) => return Err(shell_error(e)),
         }
     }
-    crate::service::set_active(name, true).map_err(|e| {
+    crate::system::service::set_active(name, true).map_err(|e| {
         Error::Service(format!(
             "{name} is not active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
         ))
@@ -249,7 +250,7 @@ fn deactivate(file: &FileComponents, name: &str) -> Result<String, Error> {
             "{name} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression"
         ));
     }
-    crate::service::set_active(name, false).map_err(|e| {
+    crate::system::service::set_active(name, false).map_err(|e| {
         Error::Service(format!(
             "{name} is still active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
         ))
@@ -265,17 +266,23 @@ fn deactivate(file: &FileComponents, name: &str) -> Result<String, Error> {
 /// session for).
 fn await_known(ctx: &Context, activated: &[String]) -> Result<(), Error> {
     let set = load_config(&ctx.config)?;
-    let l = crate::listener::effective(&set).map_err(Error::refused)?;
+    let l = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     let (host, port) = (l.local_address(), l.ports.first().copied());
     let end = deadline(ctx);
     let mut unknown = Vec::new();
     for name in activated {
         let Some(port) = port else { break };
         loop {
-            let o = crate::probe::handshake(&host, port, name, b"fogbow-xmpp-ctl readiness probe");
+            let o = crate::system::probe::handshake(
+                &host,
+                port,
+                name,
+                b"fogbow-xmpp-ctl readiness probe",
+            );
             let known = !matches!(
                 o,
-                crate::probe::Outcome::HostUnknown | crate::probe::Outcome::ConnectionError(_)
+                crate::system::probe::Outcome::HostUnknown
+                    | crate::system::probe::Outcome::ConnectionError(_)
             );
             if known {
                 break;

@@ -34,12 +34,13 @@ use serde::Serialize;
 
 use super::plan::{self, Change, Plan};
 use super::{Action, Context, EditOptions, Error};
-use crate::config::ConfigSet;
-use crate::credentials::{self, LoadCredential};
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
+use crate::prosody::config::ConfigSet;
+use crate::prosody::credential_names;
 use crate::safe_write;
 use crate::settings::SecretStore;
+use crate::system::credentials::{self, LoadCredential};
 
 /// A file of ours outside the config that an edit writes or removes.
 pub(super) struct SysFile {
@@ -67,7 +68,7 @@ pub(super) enum SysChange {
 /// the config; its JSON form (`"credential_files"`) is part of the contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct SysFileChange {
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// `credential` or `drop-in`.
     pub kind: SysKind,
@@ -111,7 +112,7 @@ fn state_of(v: Option<Value<'_>>) -> SecretState {
     }
     match v.secret_ref() {
         Some(r) if r.kind == SecretRefKind::Credential => match String::from_utf8(r.arg) {
-            Ok(n) if credentials::is_ours(&n) => SecretState::Ours(n),
+            Ok(n) if credential_names::is_ours(&n) => SecretState::Ours(n),
             _ => SecretState::Other,
         },
         _ => SecretState::Other,
@@ -157,7 +158,7 @@ fn referenced(set: &ConfigSet) -> BTreeMap<String, ReadAt> {
 /// a component's that was removed from the config by hand). Writing it
 /// would silently replace that component's secret.
 fn refuse_others(set: &ConfigSet, name: &str, cred: &str, path: &Path) -> Result<(), Error> {
-    let key = crate::names::fold(name.as_bytes()).into_owned();
+    let key = crate::prosody::names::fold(name.as_bytes()).into_owned();
     let mut owned = false;
     for h in set.hosts().filter(|h| h.is_external()) {
         if state_of(h.secret()) != SecretState::Ours(cred.to_string()) {
@@ -166,7 +167,7 @@ fn refuse_others(set: &ConfigSet, name: &str, cred: &str, path: &Path) -> Result
         let other = h.literal_name();
         if other
             .as_ref()
-            .is_some_and(|o| *crate::names::fold(o.as_bytes()) == *key)
+            .is_some_and(|o| *crate::prosody::names::fold(o.as_bytes()) == *key)
         {
             owned = true;
             continue;
@@ -196,7 +197,7 @@ fn credential_for(set: &ConfigSet, name: &str) -> String {
         .first()
         .and_then(|h| h.literal_name())
         .unwrap_or_else(|| name.to_string());
-    credentials::credential_name(&spelled)
+    credential_names::credential_name(&spelled)
 }
 
 /// Refuses to write a `Credential()` where it cannot work: a prosody
@@ -293,7 +294,7 @@ fn plan_rotate(
         .rev()
         .find(|h| h.secret().is_some())
         .expect("a secret was found");
-    if let Some(why) = credentials::name_fault(cred) {
+    if let Some(why) = credential_names::name_fault(cred) {
         return Err(Error::refused(format!(
             "refusing to edit the secret of {name}: its component_secret at {}:{} reads the credential name {cred:?}, which fogbow-xmpp-ctl does not write ({why}); correct or remove that line by hand; nothing was changed",
             set.files[owner.at.file].path.display(),
@@ -455,7 +456,7 @@ pub(super) fn candidates(set: &ConfigSet, to: MigrateTo) -> Vec<String> {
         let Some(name) = h.literal_name() else {
             continue;
         };
-        let key = crate::names::fold(name.as_bytes()).into_owned();
+        let key = crate::prosody::names::fold(name.as_bytes()).into_owned();
         if !seen.insert(key) {
             continue;
         }
@@ -611,7 +612,7 @@ fn sync(
     // to remove either.
     let gone = before
         .keys()
-        .filter(|n| !now.contains_key(*n) && credentials::name_fault(n).is_none());
+        .filter(|n| !now.contains_key(*n) && credential_names::name_fault(n).is_none());
     for n in gone {
         let p = credentials::cred_path_in(dir, n);
         if p.exists() && !written.contains(&p) && !deleted.contains(&p) {
@@ -644,7 +645,7 @@ fn drop_in_change(ctx: &Context, now: &BTreeMap<String, ReadAt>) -> Result<Optio
         true => None,
         false => {
             // A reload refreshes credentials where systemd has the setting.
-            let refresh = crate::service::refresh_on_reload().is_some();
+            let refresh = crate::system::service::refresh_on_reload().is_some();
             Some(credentials::render_drop_in(&lines, refresh)?.into_bytes())
         }
     };
@@ -663,7 +664,7 @@ fn drop_in_change(ctx: &Context, now: &BTreeMap<String, ReadAt>) -> Result<Optio
 }
 
 /// Refuses an edit after which the config reads a credential name that
-/// [`credentials::name_fault`] refuses: the name would become a line of a
+/// [`credential_names::name_fault`] refuses: the name would become a line of a
 /// unit root's systemd runs. Named where the config read it before the
 /// edit (that place is on disk), else where the edited config reads it.
 fn refuse_unit_unsafe(
@@ -672,7 +673,7 @@ fn refuse_unit_unsafe(
     drop_in: &Path,
 ) -> Result<(), Error> {
     for (n, at) in now {
-        if let Some(why) = credentials::name_fault(n) {
+        if let Some(why) = credential_names::name_fault(n) {
             let call = &before.get(n).unwrap_or(at).call;
             return Err(Error::refused(format!(
                 "refusing to write: {call} reads the credential name {n:?}, which fogbow-xmpp-ctl does not write into the drop-in {} ({why}; every line there is a directive root's systemd follows); correct or remove that component_secret by hand (fogbow-xmpp-ctl check reports it as credential-name-invalid); nothing was changed",
@@ -884,8 +885,8 @@ impl StoreEdit {
     pub(super) fn committed(&mut self, ctx: &Context, after: &ConfigSet) -> Vec<String> {
         let mut notes = Vec::new();
         let drop_in_changed = self.system.iter().any(|f| f.kind == SysKind::DropIn);
-        if drop_in_changed && crate::service::systemd_running() {
-            if let Err(e) = crate::service::daemon_reload() {
+        if drop_in_changed && crate::system::service::systemd_running() {
+            if let Err(e) = crate::system::service::daemon_reload() {
                 notes.push(format!(
                     "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
                     ctx.settings.credentials_drop_in.display()

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::pipeline::Edited;
-use crate::config::ConfigSet;
-use crate::diagnostics;
 use crate::document::{Document, Span, Statement};
+use crate::prosody::config::ConfigSet;
+use crate::text::masked_value;
 
 /// The old side of the diff for the files about to change, by index.
 pub(super) fn old_side(
@@ -63,7 +63,7 @@ fn shown(doc: &Document, show_secrets: bool) -> Vec<u8> {
 /// kept), except section names, module names, `Include` paths and the
 /// argument of `Credential()`/`FileContents()`/`FileLine(s)()` (where a
 /// secret is, not what), and the values of the options that say where
-/// prosody listens ([`crate::listener::is_address_option`]): what a diff
+/// prosody listens ([`crate::prosody::listener::is_address_option`]): what a diff
 /// may show without `--show-secrets`. Any
 /// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
 /// not only a `component_secret`.
@@ -175,7 +175,7 @@ pub(super) fn shown_unparsed(text: &[u8], show_secrets: bool) -> Vec<u8> {
 /// The values of the options in `opts` that say where prosody listens.
 fn address_values(opts: crate::document::Options<'_>) -> impl Iterator<Item = Span> + '_ {
     opts.iter()
-        .filter(|o| crate::listener::is_address_option(o.name))
+        .filter(|o| crate::prosody::listener::is_address_option(o.name))
         .filter_map(|o| o.value.map(|v| v.span))
 }
 
@@ -192,43 +192,12 @@ fn masked(tok: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"********");
     // The value Lua reads: `"a\65"` and `'ae'` are one secret.
     let value = crate::document::lexer::decode_string(tok);
-    if let Some(key) = run_key() {
-        out.extend_from_slice(format!(" (hmac:{})", fingerprint(key, &value)).as_bytes());
+    if let Some(key) = crate::text::run_key() {
+        let print = crate::text::fingerprint(key, &value);
+        out.extend_from_slice(format!(" (hmac:{print})").as_bytes());
     }
     out.extend_from_slice(&tok[tok.len() - delim..]);
     out
-}
-
-/// A secret's value as a diff shows it: `********` and this run's
-/// fingerprint of it, as [`mask_secrets`] shows a Lua string (used for a
-/// `.properties` file's `xmpp_password`, so both diffs of one edit agree).
-pub fn masked_value(value: &[u8]) -> String {
-    match run_key() {
-        Some(key) => format!("******** (hmac:{})", fingerprint(key, value)),
-        None => "********".into(),
-    }
-}
-
-/// This run's fingerprint key: 32 bytes from the OS RNG, drawn on first use
-/// and never written anywhere. `None` if the RNG fails (it does not, on
-/// Linux): the strings are then masked without a fingerprint, as a fixed
-/// key would make fingerprints of weak secrets a dictionary lookup.
-fn run_key() -> Option<&'static [u8; 32]> {
-    static KEY: std::sync::OnceLock<Option<[u8; 32]>> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| {
-        let mut k = [0u8; 32];
-        getrandom::fill(&mut k).ok().map(|()| k)
-    })
-    .as_ref()
-}
-
-/// The first 4 bytes of HMAC-SHA256(key, value), in hex.
-fn fingerprint(key: &[u8], value: &[u8]) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(value);
-    crate::hex::encode(&mac.finalize().into_bytes()[..4])
 }
 
 /// A unified diff for a terminal: characters a terminal would act on are
@@ -272,7 +241,7 @@ pub(crate) fn properties_diff(
     if old_real.len() != old_shown.len() || new_real.len() != new_shown.len() {
         return format!(
             "--- {p}\n+++ {p}\n({key} changed; the lines are not shown: a masked value spans several)\n",
-            p = diagnostics::terminal_safe(&path.display().to_string())
+            p = crate::text::terminal_safe(&path.display().to_string())
         );
     }
     unified(path, (&old_real, &new_real), (&old_shown, &new_shown))
@@ -345,7 +314,7 @@ fn terminal_lines(text: &str) -> String {
             if i > 0 {
                 out.push('\t');
             }
-            out.push_str(&diagnostics::terminal_safe(part));
+            out.push_str(&crate::text::terminal_safe(part));
         }
         out.push_str(cr);
         if line.ends_with('\n') {
@@ -358,15 +327,6 @@ fn terminal_lines(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// It is HMAC-SHA256 as documented (RFC 4231, test case 2), cut to 4 bytes.
-    #[test]
-    fn fingerprint_is_truncated_hmac_sha256() {
-        assert_eq!(
-            fingerprint(b"Jefe", b"what do ya want for nothing?"),
-            "5bdcc146"
-        );
-    }
 
     fn masked_text(src: &str) -> String {
         let doc = Document::parse(src.as_bytes().to_vec()).unwrap();
@@ -411,7 +371,7 @@ mod tests {
         assert!(c.contains("component_secret = [[******** (hmac:"), "{c}");
         // Keyed per run: not the plain SHA-256 of the value.
         use sha2::Digest;
-        let plain = crate::hex::encode(&sha2::Sha256::digest(b"secret-one")[..4]);
+        let plain = crate::text::hex::encode(&sha2::Sha256::digest(b"secret-one")[..4]);
         assert_ne!(fp(&a), plain);
     }
 

@@ -1,16 +1,19 @@
 //! `doctor`: the config read (as far as it parses, when it is broken: the
 //! checklist is most needed then) and handed to the checklist in
-//! [`crate::doctor`].
+//! [`super::checklist`].
 
 use super::reading;
 use super::{Context, Error};
 
 /// The checklist of `doctor` for every external component.
-pub fn doctor(ctx: &Context, public: &[std::net::IpAddr]) -> Result<crate::doctor::Report, Error> {
+pub fn doctor(
+    ctx: &Context,
+    public: &[std::net::IpAddr],
+) -> Result<super::checklist::Report, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
-    let listener = crate::listener::effective(&set).map_err(Error::refused)?;
+    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     let pending = super::pending_in(&set);
-    Ok(crate::doctor::run(
+    Ok(super::checklist::run(
         &ctx.config,
         &set,
         &listener,

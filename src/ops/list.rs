@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::reading::{self, Breakage};
 use super::{Context, Error};
-use crate::config::{ConfigSet, Host};
 use crate::diagnostics;
+use crate::prosody::config::{ConfigSet, Host};
 
 /// One component, as `list` shows it; the JSON form is part of the contract.
 #[derive(Debug, Clone, Serialize)]
@@ -20,7 +20,7 @@ pub struct ComponentInfo {
     pub name_is_expression: bool,
     /// `"component"` for an external component, else the plugin module.
     pub module: String,
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
     pub secret_set: bool,
@@ -77,7 +77,7 @@ impl SecretRefInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ListOutput {
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub config: PathBuf,
     pub components: Vec<ComponentInfo>,
     /// Things a static reading cannot follow (computed Include paths,
@@ -196,7 +196,8 @@ fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>)
     let folded: Vec<Option<Vec<u8>>> = components
         .iter()
         .map(|c| {
-            (!c.name_is_expression).then(|| crate::names::fold(c.name.as_bytes()).into_owned())
+            (!c.name_is_expression)
+                .then(|| crate::prosody::names::fold(c.name.as_bytes()).into_owned())
         })
         .collect();
     for i in 0..components.len() {
@@ -225,7 +226,7 @@ fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>)
 /// `component_secret` as using the global section's, where there is one:
 /// prosody looks an option up in the host's section, then in the global one.
 fn inherited_secrets(
-    set: &crate::config::ConfigSet,
+    set: &crate::prosody::config::ConfigSet,
     components: &mut [ComponentInfo],
     show_secrets: bool,
 ) {
@@ -240,7 +241,7 @@ fn inherited_secrets(
         None => f.doc.slice(&global.value.span),
     };
     let secret_ref = global.value.secret_ref();
-    let fold = |c: &ComponentInfo| crate::names::fold(c.name.as_bytes()).into_owned();
+    let fold = |c: &ComponentInfo| crate::prosody::names::fold(c.name.as_bytes()).into_owned();
     let with_secret: std::collections::HashSet<Vec<u8>> = components
         .iter()
         .filter(|c| c.secret_set && !c.name_is_expression)

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use super::pipeline::{self, load_config};
 use super::plan::{Change, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
-use crate::config::ConfigSet;
+use crate::prosody::config::ConfigSet;
 
-/// Sets where prosody accepts components (see [`crate::listener::plan`]).
+/// Sets where prosody accepts components (see `listen_plan::plan`).
 pub fn listen(
     ctx: &Context,
     interfaces: Option<Vec<String>>,
@@ -20,7 +20,7 @@ pub fn listen(
 }
 
 /// `listen --reset`: deletes every listener definition so that prosody's
-/// defaults apply (see [`crate::listener::plan_reset`]).
+/// defaults apply (see `listen_plan::plan_reset`).
 pub fn reset_listener(ctx: &Context, opts: EditOptions) -> Result<EditOutcome, Error> {
     edit(ctx, None, None, true, opts)
 }
@@ -33,13 +33,13 @@ fn edit(
     opts: EditOptions,
 ) -> Result<EditOutcome, Error> {
     for i in interfaces.iter().flatten() {
-        crate::listener::validate_interface(i).map_err(Error::Invalid)?;
+        crate::prosody::listener::validate_interface(i).map_err(Error::Invalid)?;
     }
     let mut moved = Vec::new();
     let mut o = pipeline::edit(ctx, "component listener", opts, |set| {
         let p = match reset {
-            true => crate::listener::plan_reset(set),
-            false => crate::listener::plan(set, interfaces.as_deref(), ports.as_deref()),
+            true => super::listen_plan::plan_reset(set),
+            false => super::listen_plan::plan(set, interfaces.as_deref(), ports.as_deref()),
         }
         .map_err(Error::refused)?;
         let unchanged = p.edits.iter().all(|(&f, edits)| {
@@ -67,12 +67,12 @@ fn edit(
             create: Vec::new(),
             verify: Box::new(move |after: &ConfigSet| {
                 let ok = if reset {
-                    !crate::listener::any_defined(after)
+                    !crate::prosody::listener::any_defined(after)
                 } else {
-                    let l = crate::listener::effective(after).map_err(Error::refused)?;
+                    let l = crate::prosody::listener::effective(after).map_err(Error::refused)?;
                     want_i.as_ref().map_or(true, |i| &l.interfaces == i)
                         && want_p.as_ref().map_or(true, |p| &l.ports == p)
-                        && crate::listener::ignored(after).is_empty()
+                        && crate::prosody::listener::ignored(after).is_empty()
                 };
                 if ok {
                     Ok(())
@@ -89,17 +89,17 @@ fn edit(
 }
 
 /// The listener prosody will open, with its defaults.
-pub fn show_listener(ctx: &Context) -> Result<crate::listener::Listener, Error> {
+pub fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::Listener, Error> {
     let set = load_config(&ctx.config)?;
-    crate::listener::effective(&set).map_err(Error::refused)
+    crate::prosody::listener::effective(&set).map_err(Error::refused)
 }
 
 /// `listen` without options: the listener, and the listener options set
 /// under a section, which prosody ignores.
-pub fn show_listen(ctx: &Context) -> Result<crate::listener::Shown, Error> {
+pub fn show_listen(ctx: &Context) -> Result<crate::prosody::listener::Shown, Error> {
     let set = load_config(&ctx.config)?;
-    Ok(crate::listener::Shown {
-        listener: crate::listener::effective(&set).map_err(Error::refused)?,
-        ignored: crate::listener::ignored(&set),
+    Ok(crate::prosody::listener::Shown {
+        listener: crate::prosody::listener::effective(&set).map_err(Error::refused)?,
+        ignored: crate::prosody::listener::ignored(&set),
     })
 }

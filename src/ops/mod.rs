@@ -8,7 +8,9 @@
 //! The rooms: `pipeline` (load → plan → verify → diff → commit, for every
 //! edit), `plan` (what `add` and `remove` change, and their refusals),
 //! `diff` (what a dry run shows, secrets masked), `list`, `listen`,
-//! `restore`, `probe` and `doctor` (one command each), `apply`
+//! `restore`, `probe`, `check` and `doctor` (one command each; `checklist`
+//! is doctor's list of items), `guarded` (restart and reload, only after the
+//! check passes), `apply`
 //! (an edit made live in the running prosody), and `reading` (how the
 //! read-only commands read a config that does not load).
 
@@ -21,11 +23,15 @@ pub use crate::error::Error;
 use crate::settings::{SecretStore, Settings};
 
 mod apply;
+mod check;
+pub mod checklist;
 mod credstore;
 mod diff;
 mod doctor;
+mod guarded;
 mod list;
 mod listen;
+mod listen_plan;
 mod migrate;
 mod pipeline;
 mod plan;
@@ -38,9 +44,11 @@ pub use apply::{
     apply_to_running, converge, pending_in, pending_text, restart_pending, status,
     wait_after_restart, wait_for_shell, ComponentStatus, StatusReport,
 };
+pub use check::check_config;
 pub use credstore::{MigrateTo, SysFileChange, SysKind};
-pub use diff::{mask_secrets, masked_value};
+pub use diff::mask_secrets;
 pub use doctor::doctor;
+pub use guarded::{apply_edit, apply_migration, guarded, Progress, Subject};
 pub use list::{list, ComponentInfo, ListOutput};
 pub use listen::{listen, reset_listener, show_listen, show_listener};
 pub use migrate::{migrate, MigrateOutput};
@@ -100,12 +108,12 @@ pub struct EditOutcome {
     pub action: Action,
     pub name: String,
     /// The file that was (or would be) edited.
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// The previous version, when a backup was written.
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::config::json_path::opt"
+        serialize_with = "crate::prosody::config::json_path::opt"
     )]
     pub backup: Option<PathBuf>,
     /// Only for `--dry-run`: the unified diff of what would change.
@@ -131,7 +139,7 @@ pub struct EditOutcome {
     /// component's own file with nothing of it left.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        serialize_with = "crate::config::json_path::many"
+        serialize_with = "crate::prosody::config::json_path::many"
     )]
     pub deleted: Vec<PathBuf>,
     /// The files of ours outside the config the edit wrote or removed (or,
@@ -150,7 +158,7 @@ pub struct EditOutcome {
 /// `.properties` file; its JSON form (`"properties"`) is part of the contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct PropertiesWrite {
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// `"replaced"` (the value of the last `xmpp_password` line) or
     /// `"appended"` (the file had none).
@@ -202,7 +210,7 @@ fn add_with(
     opts: EditOptions,
     outside: Vec<pipeline::OutsideFile>,
 ) -> Result<EditOutcome, Error> {
-    crate::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::prosody::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
     crate::secret::validate(secret).map_err(Error::Invalid)?;
     let file = component_file(ctx, name)?;
     let extra = pipeline::Extra {
@@ -272,7 +280,7 @@ pub fn add_from_properties(
 /// The name given, if any, must be the file's `xmpp_jid`.
 fn same_jid(name: Option<&str>, jid: &str, path: &Path) -> Result<(), Error> {
     match name {
-        Some(n) if !crate::names::same(n, jid) => Err(Error::Invalid(format!(
+        Some(n) if !crate::prosody::names::same(n, jid) => Err(Error::Invalid(format!(
             "the name {n} differs from xmpp_jid = {jid} in {}",
             path.display()
         ))),

@@ -27,8 +27,8 @@ use std::time::Duration;
 use super::credstore::{Store, StoreEdit, SysFile};
 use super::plan::{Change, NewFile, Plan, Verify};
 use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
-use crate::config::{ConfigSet, LoadError};
 use crate::diagnostics::{self, Diagnostic, Severity};
+use crate::prosody::config::{ConfigSet, LoadError};
 use crate::safe_write::{self, Backups, Lock};
 
 /// Runs an edit of `name` planned by `plan` through every stage.
@@ -324,7 +324,7 @@ fn write(
     store.before_commit(ctx, &edited.after.files[0].real_path)?;
     let (backup, commit_notes) = commit(ctx, edited, &store, head, checked.proof.as_ref())?;
     notes.extend(commit_notes);
-    crate::journal::audit(head.action.as_str(), &head.name, &head.file);
+    crate::system::journal::audit(head.action.as_str(), &head.name, &head.file);
     notes.extend(store.committed(ctx, &edited.after));
     Ok(head.changed(&store, (backup, None), checked.warnings, notes, edited))
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{Action, Error};
-use crate::config::{ConfigSet, Host};
 use crate::document::{Document, SectionKind, Span, Value};
+use crate::prosody::config::{ConfigSet, Host};
 
 /// What an edit will do to some files (by index in the set).
 pub(super) struct Plan {
@@ -348,7 +348,7 @@ pub(super) fn near_miss(set: &ConfigSet, name: &str) -> Option<String> {
         .filter(|h| h.is_external())
         .filter_map(|h| Some((h.literal_name()?, h)))
         .collect();
-    let other = crate::names::closest(name, known.iter().map(|(n, _)| n.as_str()))?;
+    let other = crate::prosody::names::closest(name, known.iter().map(|(n, _)| n.as_str()))?;
     let (_, h) = known.iter().find(|(n, _)| n == other)?;
     Some(format!(
         "{name} is a new component, one or two characters away from the external component {other} at {}; \
@@ -369,7 +369,7 @@ pub(super) fn spelling(name: &str, hosts: &[Host]) -> Option<String> {
         .collect();
     std::iter::once(name)
         .chain(written.iter().map(String::as_str))
-        .find_map(crate::names::connect_as_note)
+        .find_map(crate::prosody::names::connect_as_note)
 }
 
 pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {
@@ -424,7 +424,7 @@ fn remove_absent(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, E
         .filter(|h| h.is_external())
         .filter_map(|h| h.literal_name())
         .collect();
-    let hint = crate::names::closest(name, known.iter().map(String::as_str))
+    let hint = crate::prosody::names::closest(name, known.iter().map(String::as_str))
         .map(|n| format!("; did you mean {n}?"))
         .unwrap_or_default();
     Err(Error::NotFound(format!(

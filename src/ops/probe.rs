@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::reading::{self, Breakage};
 use super::{Context, Error};
-use crate::config::Host;
+use crate::prosody::config::Host;
 
 /// What `probe` found.
 #[derive(Debug, Clone, Serialize)]
@@ -16,7 +16,7 @@ pub struct ProbeReport {
     pub host: String,
     pub port: u16,
     #[serde(flatten)]
-    pub outcome: crate::probe::Outcome,
+    pub outcome: crate::system::probe::Outcome,
     pub hint: String,
     /// Whose copy of the secret was presented: `"config"` (the
     /// component_secret), `"properties"` (`--from-properties`' xmpp_password)
@@ -89,7 +89,7 @@ pub fn secret_from_properties(
 ) -> Result<(String, GivenSecret), Error> {
     let props = crate::fogbow::read(path).map_err(Error::Invalid)?;
     if let Some(n) = name {
-        if !crate::names::same(n, &props.jid) {
+        if !crate::prosody::names::same(n, &props.jid) {
             return Err(Error::Invalid(format!(
                 "the name {n} differs from xmpp_jid = {} in {}",
                 props.jid,
@@ -159,13 +159,13 @@ pub fn probe_with(
         }
     };
     refuse_kick_old(&set, &hosts, name, force)?;
-    let listener = crate::listener::effective(&set).map_err(Error::refused)?;
+    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     let port = port_of(&listener, port)?;
     let host = host.unwrap_or_else(|| listener.local_address());
     // prosody knows the component by nameprep's form of its name and
     // matches a connecting one's name as sent: that form is the one to use.
-    let to = String::from_utf8_lossy(&crate::names::fold(name.as_bytes())).into_owned();
-    let outcome = crate::probe::handshake(&host, port, &to, &secret);
+    let to = String::from_utf8_lossy(&crate::prosody::names::fold(name.as_bytes())).into_owned();
+    let outcome = crate::system::probe::handshake(&host, port, &to, &secret);
     let matches_config = given
         .as_ref()
         .and_then(|g| literal.as_ref().map(|l| *l == g.secret));
@@ -195,7 +195,8 @@ fn behind(
     s: &crate::document::Value<'_>,
     file: &std::path::Path,
 ) -> Result<Vec<u8>, String> {
-    use crate::diagnostics::secret_refs::{describe, Resolved, Resolver};
+    use crate::diagnostics::secret_refs::{describe, Resolved};
+    use crate::system::secret_refs::Resolver;
     if let Some(l) = s.literal() {
         return Ok(l);
     }
@@ -216,7 +217,7 @@ fn behind(
 /// A component set to kick_old would lose its live session to our probe:
 /// refused unless `force`.
 fn refuse_kick_old(
-    set: &crate::config::ConfigSet,
+    set: &crate::prosody::config::ConfigSet,
     hosts: &[Host],
     name: &str,
     force: bool,
@@ -238,27 +239,27 @@ fn refuse_kick_old(
 
 /// The port to probe: the one given, else the component listener's. With
 /// no component listener there is nothing to probe, unless told where.
-fn port_of(listener: &crate::listener::Listener, port: Option<u16>) -> Result<u16, Error> {
+fn port_of(listener: &crate::prosody::listener::Listener, port: Option<u16>) -> Result<u16, Error> {
     match (port, listener.closed(), listener.ports.first()) {
         (Some(p), _, _) => Ok(p),
         (None, None, Some(&p)) => Ok(p),
         (None, why, _) => Err(Error::refused(format!(
             "{}; set one with fogbow-xmpp-ctl listen --port {}, or probe elsewhere with --port",
             why.unwrap_or_default(),
-            crate::listener::DEFAULT_PORT
+            crate::prosody::listener::DEFAULT_PORT
         ))),
     }
 }
 
 /// `probe` of a name the config has no external component of, with a
 /// "did you mean" for a likely typo.
-fn not_found(ctx: &Context, set: &crate::config::ConfigSet, name: &str) -> Error {
+fn not_found(ctx: &Context, set: &crate::prosody::config::ConfigSet, name: &str) -> Error {
     let known: Vec<String> = set
         .hosts()
         .filter(|h| h.is_external())
         .filter_map(|h| h.literal_name())
         .collect();
-    let hint = crate::names::closest(name, known.iter().map(String::as_str))
+    let hint = crate::prosody::names::closest(name, known.iter().map(String::as_str))
         .map(|n| format!("; did you mean {n}?"))
         .unwrap_or_default();
     Error::NotFound(format!(
@@ -271,17 +272,17 @@ fn not_found(ctx: &Context, set: &crate::config::ConfigSet, name: &str) -> Error
 /// since prosody started needs: refused with the secret on disk, that is
 /// the likeliest reason, and a reload would not help.
 fn hint(
-    set: &crate::config::ConfigSet,
+    set: &crate::prosody::config::ConfigSet,
     name: &str,
     given: Option<&GivenSecret>,
-    outcome: &crate::probe::Outcome,
+    outcome: &crate::system::probe::Outcome,
     matches_config: Option<bool>,
 ) -> (String, bool) {
-    let refused = *outcome == crate::probe::Outcome::NotAuthorized;
+    let refused = *outcome == crate::system::probe::Outcome::NotAuthorized;
     if refused && (given.is_none() || matches_config == Some(true)) {
         let pending: Vec<_> = super::pending_in(set)
             .into_iter()
-            .filter(|p| crate::names::same(&p.component, name))
+            .filter(|p| crate::prosody::names::same(&p.component, name))
             .collect();
         if !pending.is_empty() {
             return (super::pending_text(&pending), true);
@@ -302,10 +303,10 @@ fn hint(
 fn given_hint(
     name: &str,
     g: &GivenSecret,
-    outcome: &crate::probe::Outcome,
+    outcome: &crate::system::probe::Outcome,
     matches_config: Option<bool>,
 ) -> String {
-    use crate::probe::Outcome;
+    use crate::system::probe::Outcome;
     let it = &g.named;
     let config = match matches_config {
         Some(true) => "it equals the config's component_secret",

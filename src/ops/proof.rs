@@ -11,8 +11,8 @@
 use std::path::Path;
 
 use super::{Action, Error};
-use crate::config::ConfigSet;
 use crate::diagnostics::{self, Opaque};
+use crate::prosody::config::ConfigSet;
 use crate::prosody::loader::{Installed, LoadedOptions, Verdict};
 
 /// Where the config can set a `component_secret` a static reading cannot
@@ -59,7 +59,7 @@ pub(super) fn prove(
     };
     let before = load(&[], "current")?;
     let edited = load(overlay, "edited")?;
-    let host = LoadedOptions::escape(&crate::names::fold(name.as_bytes()));
+    let host = LoadedOptions::escape(&crate::prosody::names::fold(name.as_bytes()));
     if let Some(what) = other_change(&before, &edited, &host) {
         return Err(refuse(format!(
             "prosody's own loader shows the edit of {name} would also change {what}"

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{Context, Error};
-use crate::config::{ConfigSet, LoadError};
 use crate::diagnostics::{self, Diagnostic};
 use crate::document::{lines, Document, Statement};
+use crate::prosody::config::{ConfigSet, LoadError};
 use crate::safe_write;
 
 /// At most this many problems are stepped over before giving up on the
@@ -47,7 +47,7 @@ pub enum Source {
 /// A line left out of a partial reading.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
 }
@@ -67,7 +67,7 @@ pub struct Breakage {
     /// With `"source": "backup"`: which backup, and when it was made (UTC).
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::config::json_path::opt"
+        serialize_with = "crate::prosody::config::json_path::opt"
     )]
     pub backup: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,7 +242,7 @@ fn step_over(overlay: &mut HashMap<PathBuf, Vec<u8>>, err: &LoadError) -> Option
 fn text_of<'o>(overlay: &'o mut HashMap<PathBuf, Vec<u8>>, path: &Path) -> Option<&'o mut Vec<u8>> {
     let real = std::fs::canonicalize(path).ok()?;
     if !overlay.contains_key(&real) {
-        let bytes = crate::config::read_config_file(&real).ok()?;
+        let bytes = crate::prosody::config::read_config_file(&real).ok()?;
         overlay.insert(real.clone(), bytes);
     }
     overlay.get_mut(&real)

@@ -23,7 +23,7 @@ use super::credstore::{self, MigrateTo, SysChange, SysFile, SysKind};
 use super::pipeline;
 use super::plan::{Change, NewFile, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
-use crate::config::ConfigSet;
+use crate::prosody::config::ConfigSet;
 use crate::safe_write;
 
 /// A backup of a file of the config (the main config, or a file of its
@@ -31,10 +31,10 @@ use crate::safe_write;
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupInfo {
     /// Its path.
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub backup: PathBuf,
     /// The file it is a backup of.
-    #[serde(serialize_with = "crate::config::json_path::one")]
+    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     /// When it was made (the edit that replaced it): `2026-12-02 13:36:09 UTC`.
     pub time: Option<String>,
@@ -127,8 +127,8 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
     let system = credentials_before(ctx, &name)?;
     let file = chosen.file;
     let broken = matches!(
-        crate::config::ConfigSet::load(&ctx.config),
-        Err(e) if !matches!(e, crate::config::LoadError::Unreadable { from: None, .. })
+        crate::prosody::config::ConfigSet::load(&ctx.config),
+        Err(e) if !matches!(e, crate::prosody::config::LoadError::Unreadable { from: None, .. })
     );
     let extra = pipeline::Extra {
         recovery: broken.then(|| (file.clone(), bytes.clone())),
@@ -414,12 +414,13 @@ impl Undo<'_> {
                     self.what
                 )));
             };
-            let old = crate::credentials::decrypt(&cred, &self.dir.join(kept)).map_err(|e| {
-                Error::refused(format!(
-                    "cannot undo {}: {e}; nothing was changed",
-                    self.what
-                ))
-            })?;
+            let old =
+                crate::system::credentials::decrypt(&cred, &self.dir.join(kept)).map_err(|e| {
+                    Error::refused(format!(
+                        "cannot undo {}: {e}; nothing was changed",
+                        self.what
+                    ))
+                })?;
             let mut p = credstore::plan_literal(set, name, &cred, old)?;
             p.action = Action::Undone;
             return Ok(Some((p, Vec::new())));
@@ -526,7 +527,7 @@ fn good_backup(ctx: &Context, file: &Path) -> Option<BackupInfo> {
                 return false;
             };
             let overlay = HashMap::from([(real.clone(), bytes)]);
-            crate::config::ConfigSet::load_with(&ctx.config, overlay).is_ok_and(|set| {
+            crate::prosody::config::ConfigSet::load_with(&ctx.config, overlay).is_ok_and(|set| {
                 !crate::diagnostics::check(&set)
                     .iter()
                     .any(|d| d.severity == crate::diagnostics::Severity::Error)

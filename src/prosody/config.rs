@@ -331,7 +331,7 @@ impl ConfigSet {
             |e: std::io::Error, from: Option<(PathBuf, usize, usize)>| LoadError::Unreadable {
                 path: path.to_path_buf(),
                 from,
-                message: crate::secret::plain_io(&e),
+                message: crate::text::plain_io(&e),
                 kind: e.kind(),
             };
         let real_path = match std::fs::canonicalize(path) {
@@ -480,12 +480,12 @@ impl ConfigSet {
     /// The hosts whose literal name is `name` to prosody: compared after
     /// nameprep, as prosody compares them.
     pub fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
-        let want = crate::names::fold(name.as_bytes());
+        let want = crate::prosody::names::fold(name.as_bytes());
         self.hosts()
             .filter(|h| {
                 h.name()
                     .literal()
-                    .is_some_and(|n| crate::names::fold(&n) == want)
+                    .is_some_and(|n| crate::prosody::names::fold(&n) == want)
             })
             .collect()
     }
@@ -495,7 +495,7 @@ fn unreadable_at(e: (PathBuf, std::io::Error), from: Option<(PathBuf, usize, usi
     LoadError::Unreadable {
         path: e.0,
         from,
-        message: crate::secret::plain_io(&e.1),
+        message: crate::text::plain_io(&e.1),
         kind: e.1.kind(),
     }
 }

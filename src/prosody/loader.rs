@@ -166,7 +166,7 @@ impl Installed {
             format!(
                 "cannot run {}: {}",
                 self.lua.display(),
-                crate::secret::plain_io(&e)
+                crate::text::plain_io(&e)
             )
         })?;
         let mut script = served

@@ -2,11 +2,14 @@
 //!
 //! [`config`] runs the main file and its `Include`s in prosody's order,
 //! [`names`] compares and refuses host names as prosody's nameprep does,
-//! [`listener`] says where prosody accepts components (and sets it), and
-//! [`loader`] asks the installed prosody's own configmanager for its verdict.
+//! `credential_names` names our systemd credentials as `Credential()`
+//! reads them, [`listener`] says where prosody accepts components (`listen`
+//! plans its edits in `ops`), and [`loader`] asks the installed prosody's
+//! own configmanager for its verdict.
 //! The static checks built on this view are in [`crate::diagnostics`].
 
 pub mod config;
+pub(crate) mod credential_names;
 pub mod listener;
 pub mod loader;
 pub mod names;

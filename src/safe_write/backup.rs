@@ -242,7 +242,7 @@ impl FileRecord {
     pub fn new(path: &Path, backup: Option<&Path>, written: Option<&[u8]>) -> FileRecord {
         FileRecord {
             path: path.to_string_lossy().into_owned(),
-            path_hex: crate::hex::encode(path.as_os_str().as_bytes()),
+            path_hex: crate::text::hex::encode(path.as_os_str().as_bytes()),
             backup: backup
                 .and_then(Path::file_name)
                 .map(|n| n.to_string_lossy().into_owned()),

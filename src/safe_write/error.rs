@@ -6,7 +6,7 @@ use std::path::Path;
 
 use nix::libc;
 
-use crate::secret::plain_io;
+use crate::text::plain_io;
 
 /// A failure, as one operator-facing line that names the path (and, where
 /// one helps, a hint), plus the kind for callers that branch on it.

@@ -51,7 +51,7 @@ use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
 /// The SHA-1 of `bytes` in hex: a fixed-length name for a path.
 pub(super) fn sha1_hex(bytes: &[u8]) -> String {
     use sha1::{Digest, Sha1};
-    crate::hex::encode(&Sha1::digest(bytes))
+    crate::text::hex::encode(&Sha1::digest(bytes))
 }
 
 /// Replaces `target` (a real file, symlinks already resolved by the caller)

@@ -30,7 +30,7 @@ fn temp_name(target: &Path) -> OsString {
             .subsec_nanos();
         r = n.to_le_bytes();
     }
-    let hex = crate::hex::encode(&r);
+    let hex = crate::text::hex::encode(&r);
     let mut name = temp_prefix(target);
     name.extend_from_slice(format!("{}-{hex}.tmp", std::process::id()).as_bytes());
     OsString::from_vec(name)

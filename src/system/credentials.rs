@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::run::{Failure, Run};
 
-use crate::Error;
+use crate::prosody::credential_names::name_fault;
 
 /// Where our `.cred` files live: root's, `0700`.
 pub const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
@@ -22,79 +22,6 @@ pub const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
 /// lines, generated from the credentials the config uses. (The first, the
 /// check before start and reload, is the package's, under /usr/lib.)
 pub const DROP_IN: &str = "/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf";
-
-/// Prefix of the credential names we make, so that they never collide with
-/// an operator's own credentials.
-const PREFIX: &str = "fogbow-xmpp-ctl.";
-
-/// What follows [`PREFIX`] in a name derived from a hash: a character no
-/// plain name holds, so a hashed name is never a plain one. systemd takes
-/// it in a credential name and, unlike `%`, `\` or quotes, literally in
-/// a unit file.
-const HASHED: char = '+';
-
-/// Whether `component` is used as it is in its credential name: plain
-/// ASCII (what systemd accepts in a credential name and in
-/// `LoadCredentialEncrypted=ID:PATH`, where `:` separates), and short.
-fn plain(component: &str) -> bool {
-    !component.is_empty()
-        && PREFIX.len() + component.len() <= 200
-        && component
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-}
-
-/// The credential name for the component `name`: `fogbow-xmpp-ctl.NAME`
-/// when NAME is [`plain`], else `fogbow-xmpp-ctl.+` and the hex SHA-1 of
-/// NAME. Injective: a plain name holds no `+`, so the two forms never meet
-/// (and two hashed names only if SHA-1 collides, which the edit's refusal
-/// to write another component's credential still catches).
-///
-/// A config that reads another name of ours for a component (such as
-/// `fogbow-xmpp-ctl.h` and 32 hex digits) keeps it: an edit reads a
-/// component's credential name from the config and never recomputes it.
-pub fn credential_name(component: &str) -> String {
-    if plain(component) {
-        return format!("{PREFIX}{component}");
-    }
-    use sha1::Digest;
-    let digest = sha1::Sha1::digest(component.as_bytes());
-    format!("{PREFIX}{HASHED}{}", crate::hex::encode(&digest))
-}
-
-/// Whether `name` is in our namespace (see [`credential_name`]); whether
-/// it may be written into a unit is [`name_fault`]'s question.
-pub fn is_ours(name: &str) -> bool {
-    name.starts_with(PREFIX)
-}
-
-/// Why credential `name` may not be written into our drop-in, if it may
-/// not. systemd's `credential_name_valid` wants a valid file name (not
-/// empty, not `.` or `..`, no `/`, at most 255 bytes: our prefix rules out
-/// the first three); a line of a unit
-/// file needs more: no control character (a newline would start a new
-/// directive), no space, nothing systemd would reinterpret (`%`
-/// specifiers, `\` escapes, quotes) and no `:` (it ends the name in
-/// `NAME:PATH`). Names we make are printable ASCII, so anything else is
-/// refused too, and so is a name outside our namespace.
-pub(crate) fn name_fault(name: &str) -> Option<String> {
-    if !is_ours(name) {
-        return Some(format!("it does not start with {PREFIX}"));
-    }
-    if name.len() > 255 {
-        return Some(format!(
-            "it is {} bytes long; systemd takes 255",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| !c.is_ascii_graphic() || matches!(c, '/' | ':' | '%' | '\\' | '"' | '\''))
-    {
-        return Some(format!("it holds the character {c:?}"));
-    }
-    None
-}
 
 /// Why `path` may not be written into our drop-in as a credential's file,
 /// if it may not: it must be absolute, with no control character, no
@@ -218,7 +145,7 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
         format!(
             "cannot read {}: {}",
             cred.display(),
-            crate::secret::plain_io(&e)
+            crate::text::plain_io(&e)
         )
     })?;
     pipe(&["decrypt", &format!("--name={name}"), "-", "-"], &bytes).map_err(|e| {
@@ -244,9 +171,9 @@ fn pipe(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
         .output()
         .map_err(|e| match e.failure {
             Failure::Spawn(io) => {
-                format!("cannot run systemd-creds: {}", crate::secret::plain_io(&io))
+                format!("cannot run systemd-creds: {}", crate::text::plain_io(&io))
             }
-            Failure::Wait(io) => format!("systemd-creds: {}", crate::secret::plain_io(&io)),
+            Failure::Wait(io) => format!("systemd-creds: {}", crate::text::plain_io(&io)),
             Failure::Timeout(_) => e.to_string(),
         })?;
     if out.status.success() {
@@ -326,12 +253,12 @@ impl AtStartOnly {
 /// changed credentials (systemd 260's `RefreshOnReload=credentials`, which
 /// refreshes them before `ExecReload=` signals prosody), or why not.
 pub fn reload_refreshes() -> Result<(), AtStartOnly> {
-    if !crate::service::systemd_running()
-        || crate::service::unit_property("ActiveState") != "active"
+    if !crate::system::service::systemd_running()
+        || crate::system::service::unit_property("ActiveState") != "active"
     {
         return Err(AtStartOnly::NotRunning);
     }
-    let list = crate::service::refresh_on_reload().ok_or(AtStartOnly::NoRefresh)?;
+    let list = crate::system::service::refresh_on_reload().ok_or(AtStartOnly::NoRefresh)?;
     if !list.split_whitespace().any(|w| w == "credentials") {
         return Err(AtStartOnly::UnitLacks);
     }
@@ -341,6 +268,19 @@ pub fn reload_refreshes() -> Result<(), AtStartOnly> {
     Ok(())
 }
 
+/// A line `render_drop_in` refuses to write into a unit: the message
+/// names the credential and why (an edit that needs it is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafeLine(pub String);
+
+impl std::fmt::Display for UnsafeLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnsafeLine {}
+
 /// Our drop-in's text for `creds` (sorted by name, so the same set always
 /// gives the same bytes), with `RefreshOnReload=credentials` when `refresh`
 /// (a systemd that knows it: a reload then refreshes the credentials; an
@@ -348,7 +288,10 @@ pub fn reload_refreshes() -> Result<(), AtStartOnly> {
 /// drop-in is a boundary: it is part of a unit that root's systemd runs, so
 /// a name or path that fails [`name_fault`] or [`path_fault`] is refused,
 /// never written.
-pub(crate) fn render_drop_in(creds: &[LoadCredential], refresh: bool) -> Result<String, Error> {
+pub(crate) fn render_drop_in(
+    creds: &[LoadCredential],
+    refresh: bool,
+) -> Result<String, UnsafeLine> {
     let mut creds = creds.to_vec();
     creds.sort_by(|a, b| a.name.cmp(&b.name));
     creds.dedup_by(|a, b| a.name == b.name);
@@ -368,7 +311,7 @@ pub(crate) fn render_drop_in(creds: &[LoadCredential], refresh: bool) -> Result<
                 path_fault(&c.path).map(|why| format!("the credential file {:?}: {why}", c.path))
             });
         if let Some(fault) = fault {
-            return Err(Error::refused(format!(
+            return Err(UnsafeLine(format!(
                 "refusing to write a LoadCredentialEncrypted= line into the drop-in for {fault}; nothing was changed"
             )));
         }
@@ -384,35 +327,6 @@ pub(crate) fn render_drop_in(creds: &[LoadCredential], refresh: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_what_systemd_accepts() {
-        assert_eq!(
-            credential_name("my-manager.internal.mydomain"),
-            "fogbow-xmpp-ctl.my-manager.internal.mydomain"
-        );
-        for odd in ["bücher.example", "a:b.example", "a/b", "", &"x".repeat(300)] {
-            let n = credential_name(odd);
-            assert!(n.starts_with("fogbow-xmpp-ctl.+"), "{n}");
-            assert_eq!(name_fault(&n), None, "{n}");
-        }
-        assert_ne!(credential_name("a:b"), credential_name("a/b"));
-        assert!(is_ours(&credential_name("x.example")));
-    }
-
-    /// No plain name is spelled like a hashed one: `h` and 32 hex digits
-    /// (the hashed form of older releases) or `+` and 40 are plain names
-    /// of their own.
-    #[test]
-    fn plain_and_hashed_names_never_meet() {
-        let hashed = credential_name("bücher.example");
-        let digits = hashed.strip_prefix("fogbow-xmpp-ctl.+").unwrap();
-        assert_eq!(digits.len(), 40);
-        for look_alike in [format!("h{}", &digits[..32]), digits.to_string()] {
-            assert_ne!(credential_name(&look_alike), hashed);
-            assert!(!credential_name(&look_alike).contains('+'));
-        }
-    }
 
     /// What a unit file could read as more than a name never gets there.
     #[test]

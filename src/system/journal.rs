@@ -99,7 +99,7 @@ pub fn prosody_log() -> Result<String, String> {
         .max_stdout(JOURNAL_MAX_BYTES)
         .output()
         .map_err(|e| match e.failure {
-            Failure::Spawn(io) => format!("journalctl: {}", crate::secret::plain_io(&io)),
+            Failure::Spawn(io) => format!("journalctl: {}", crate::text::plain_io(&io)),
             _ => "journalctl did not finish within 5 s".into(),
         })?;
     if !out.status.success() {

@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::text::{contains, find};
 use sha1::{Digest, Sha1};
 
 /// What prosody answered.
@@ -93,7 +95,7 @@ fn run(
                 stream = Some(s);
                 break;
             }
-            Err(e) => last = format!("{a}: {}", crate::secret::plain_io(&e)),
+            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
         }
     }
     let s = stream.ok_or(Outcome::ConnectionError(last))?;
@@ -142,7 +144,7 @@ fn run(
     let mut h = Sha1::new();
     h.update(&id);
     h.update(secret);
-    let hex = crate::hex::encode(&h.finalize());
+    let hex = crate::text::hex::encode(&h.finalize());
     peer.send(&format!("<handshake>{hex}</handshake>"))?;
     let outcome = loop {
         if let Some(o) = verdict(&peer.got[mark..]) {
@@ -181,7 +183,7 @@ fn resolve(host: &str, port: u16, wait: Duration) -> Result<Vec<SocketAddr>, Out
         Ok(Ok(a)) => Ok(a),
         Ok(Err(e)) => Err(Outcome::ConnectionError(format!(
             "cannot resolve {host}: {}",
-            crate::secret::plain_io(&e)
+            crate::text::plain_io(&e)
         ))),
         Err(_) => Err(Outcome::Timeout(format!(
             "looking up {host} took more than {} s",
@@ -210,7 +212,7 @@ impl Peer {
                 ErrorKind::WouldBlock | ErrorKind::TimedOut => {
                     self.late("chance to write", wait < STEP)
                 }
-                _ => Outcome::ConnectionError(crate::secret::plain_io(&e)),
+                _ => Outcome::ConnectionError(crate::text::plain_io(&e)),
             })
     }
 
@@ -243,7 +245,7 @@ impl Peer {
             }
             Err(e) => Err(Outcome::ConnectionError(format!(
                 "reading the {waiting}: {}",
-                crate::secret::plain_io(&e)
+                crate::text::plain_io(&e)
             ))),
         }
     }
@@ -464,14 +466,6 @@ fn closed_without_verdict(answer: &[u8]) -> String {
         Some(c) => format!("the server ended the stream with the error {c}"),
         None => "the server closed the stream without answering the handshake".into(),
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    find(hay, needle).is_some()
 }
 
 #[cfg(test)]

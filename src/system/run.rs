@@ -60,8 +60,8 @@ impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let command = &self.command;
         match &self.failure {
-            Failure::Spawn(e) => write!(f, "cannot run {command}: {}", crate::secret::plain_io(e)),
-            Failure::Wait(e) => write!(f, "{command}: {}", crate::secret::plain_io(e)),
+            Failure::Spawn(e) => write!(f, "cannot run {command}: {}", crate::text::plain_io(e)),
+            Failure::Wait(e) => write!(f, "{command}: {}", crate::text::plain_io(e)),
             Failure::Timeout(d) => {
                 write!(f, "{command} did not finish within {} s", d.as_secs())
             }

@@ -39,7 +39,7 @@ pub fn shell(call: &str) -> Result<String, String> {
         .output()
         .map_err(|e| match e.failure {
             Failure::Spawn(io) | Failure::Wait(io) => {
-                format!("cannot run prosodyctl: {}", crate::secret::plain_io(&io))
+                format!("cannot run prosodyctl: {}", crate::text::plain_io(&io))
             }
             Failure::Timeout(_) => e.to_string(),
         })?;
@@ -222,7 +222,7 @@ pub struct PendingRestart {
     pub by_reload: bool,
     /// Why only a restart applies it, when `by_reload` is false.
     #[serde(skip)]
-    pub why: Option<crate::credentials::AtStartOnly>,
+    pub why: Option<crate::system::credentials::AtStartOnly>,
 }
 
 /// For each `(component, credential name)`: the copy the running
@@ -234,10 +234,11 @@ pub struct PendingRestart {
 /// when prosody.service is not active under systemd, or where either copy
 /// cannot be read here (not root): unknown is not reported as pending.
 pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> {
-    use crate::diagnostics::secret_refs::{Resolved, Resolver};
+    use crate::diagnostics::secret_refs::Resolved;
+    use crate::system::secret_refs::Resolver;
     if credentials.is_empty()
-        || !crate::service::systemd_running()
-        || crate::service::unit_property("ActiveState") != "active"
+        || !crate::system::service::systemd_running()
+        || crate::system::service::unit_property("ActiveState") != "active"
     {
         return Vec::new();
     }
@@ -250,7 +251,7 @@ pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> 
         Err(_) => return Vec::new(),
     };
     let mut resolver = Resolver::from_env();
-    let why = crate::credentials::reload_refreshes().err();
+    let why = crate::system::credentials::reload_refreshes().err();
     let mut pending = Vec::new();
     for (component, credential) in credentials {
         let loaded = match started_without {

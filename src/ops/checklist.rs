@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::ConfigSet;
 use crate::diagnostics::{self, CheckOptions, Diagnostic, Severity};
 use crate::document::lexer::{self, Sym, Tok};
 use crate::document::{Owner, Statement};
-use crate::listener::Listener;
 use crate::ops::Breakage;
+use crate::prosody::config::ConfigSet;
+use crate::prosody::listener::Listener;
 
 /// One line of the checklist.
 #[derive(Debug, Clone, Serialize)]
@@ -99,7 +99,7 @@ fn listening(host: &str, port: u16) -> Result<(), String> {
     for a in addrs {
         match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
             Ok(_) => return Ok(()),
-            Err(e) => last = format!("{a}: {}", crate::secret::plain_io(&e)),
+            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
         }
     }
     Err(last)
@@ -114,7 +114,7 @@ pub fn run(
     listener: &Listener,
     public: &[IpAddr],
     config: Breakage,
-    pending: &[crate::running::PendingRestart],
+    pending: &[crate::system::running::PendingRestart],
 ) -> Report {
     let sockets = listening_sockets();
     let mut items = vec![config_passes_check(main, &config)];
@@ -138,7 +138,7 @@ pub fn run(
         let Some(name) = h.literal_name() else {
             continue;
         };
-        let folded = crate::names::fold(name.as_bytes()).into_owned();
+        let folded = crate::prosody::names::fold(name.as_bytes()).into_owned();
         let secret = h.secret().map(|s| (s, set.files[h.at.file].path.as_path()));
         match components.iter_mut().find(|(f, _, _)| *f == folded) {
             Some((_, _, s)) => {
@@ -153,14 +153,14 @@ pub fn run(
     let global = set
         .global_secret()
         .map(|g| (g.value, set.files[g.file].path.as_path()));
-    let mut resolver = diagnostics::secret_refs::Resolver::from_env();
+    let mut resolver = crate::system::secret_refs::Resolver::from_env();
     for (_, name, secret) in components {
         let secret = secret.or_else(|| global.clone());
         items.extend(name_resolves_here(&name, &mine, &hosts));
         items.push(secret_is_strong(&name, secret, &mut resolver));
         let restart = pending
             .iter()
-            .find(|p| crate::names::same(&p.component, &name));
+            .find(|p| crate::prosody::names::same(&p.component, &name));
         items.extend(restart.map(restart_pending));
         let mut failures = no_authentication_failures(&name, &log);
         if let (Some(p), false) = (restart, failures.ok) {
@@ -199,7 +199,7 @@ fn config_passes_check(main: &Path, config: &Breakage) -> Item {
             )
         };
     }
-    let check = diagnostics::check_config(
+    let check = crate::ops::check_config(
         main,
         CheckOptions {
             with_prosody: true,
@@ -262,7 +262,7 @@ fn no_unmerged_package_config(main: &Path) -> Option<Item> {
 /// opens no port (prosody's portmanager binds each listed port): say so
 /// rather than test a port prosody never opens.
 fn s2s_port_listens(set: &ConfigSet) -> Item {
-    let s2s = match crate::listener::s2s_ports(set) {
+    let s2s = match crate::prosody::listener::s2s_ports(set) {
         Ok(p) => match p.first() {
             Some(&port) => listening("127.0.0.1", port)
                 .map(|()| format!("port {port} accepts connections"))
@@ -295,7 +295,7 @@ fn component_port_reachable(listener: &Listener) -> Item {
     let hint = if listener.closed().is_some() {
         format!(
             "set a port (and an interface) for components: fogbow-xmpp-ctl listen --port {}",
-            crate::listener::DEFAULT_PORT
+            crate::prosody::listener::DEFAULT_PORT
         )
     } else {
         "prosody opens the component port only while it runs with at least one external component: fogbow-xmpp-ctl restart".into()
@@ -403,7 +403,7 @@ fn shown(addrs: &[SocketAddr]) -> String {
 /// must listen beyond loopback (and the firewall must let the world in).
 /// Said only for a port something listens on: "listens" covers the rest.
 fn s2s_open_to_other_sites(set: &ConfigSet, sockets: Option<&[SocketAddr]>) -> Vec<Item> {
-    let (Some(sockets), Ok(ports)) = (sockets, crate::listener::s2s_ports(set)) else {
+    let (Some(sockets), Ok(ports)) = (sockets, crate::prosody::listener::s2s_ports(set)) else {
         return Vec::new();
     };
     let mut items = Vec::new();
@@ -471,18 +471,18 @@ fn component_ports_exposed(listener: &Listener, sockets: Option<&[SocketAddr]>) 
 fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
     use crate::secret::Unreadable;
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = crate::secret::open_nonblocking(path).map_err(|e| crate::secret::plain_io(&e))?;
+    let mut f = crate::secret::open_nonblocking(path).map_err(|e| crate::text::plain_io(&e))?;
     let meta = crate::secret::regular(&f).map_err(|e| match e {
-        Unreadable::Io(e) => crate::secret::plain_io(&e),
+        Unreadable::Io(e) => crate::text::plain_io(&e),
         _ => "not a regular file".to_string(),
     })?;
     let from = meta.len().saturating_sub(max);
     f.seek(SeekFrom::Start(from))
-        .map_err(|e| crate::secret::plain_io(&e))?;
+        .map_err(|e| crate::text::plain_io(&e))?;
     let mut bytes = Vec::new();
     f.take(max)
         .read_to_end(&mut bytes)
-        .map_err(|e| crate::secret::plain_io(&e))?;
+        .map_err(|e| crate::text::plain_io(&e))?;
     let mut text = String::from_utf8_lossy(&bytes).into_owned();
     if from > 0 {
         // The first line is cut: drop it.
@@ -635,7 +635,7 @@ impl ProsodyLog {
                 Err(e) => log.unread.push(format!("{}: {e}", f.display())),
             }
         }
-        match crate::journal::prosody_log() {
+        match crate::system::journal::prosody_log() {
             Ok(text) => {
                 log.add("the journal", &text);
                 log.read
@@ -658,7 +658,9 @@ impl ProsodyLog {
                 kept.push(l.to_string());
             } else if l.contains(AUTH_OK) {
                 if let Some(host) = component_of(l) {
-                    kept.retain(|k| !refusal_of(k).is_some_and(|w| crate::names::same(w, host)));
+                    kept.retain(|k| {
+                        !refusal_of(k).is_some_and(|w| crate::prosody::names::same(w, host))
+                    });
                 }
             }
         }
@@ -670,7 +672,7 @@ impl ProsodyLog {
     pub fn failures_of(&self, name: &str) -> Vec<&(String, String)> {
         self.lines
             .iter()
-            .filter(|(_, l)| refusal_of(l).is_some_and(|w| crate::names::same(w, name)))
+            .filter(|(_, l)| refusal_of(l).is_some_and(|w| crate::prosody::names::same(w, name)))
             .collect()
     }
 }
@@ -781,7 +783,7 @@ pub fn log_file_names(value: &[u8]) -> Option<Vec<String>> {
 
 /// A component whose credential changed since prosody started: the
 /// running server refuses the new secret until a restart.
-fn restart_pending(p: &crate::running::PendingRestart) -> Item {
+fn restart_pending(p: &crate::system::running::PendingRestart) -> Item {
     item(
         Some(&p.component),
         "running prosody has the credential on disk",
@@ -843,7 +845,7 @@ fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
 fn secret_is_strong(
     name: &str,
     secret: Option<(crate::document::Value<'_>, &Path)>,
-    resolver: &mut diagnostics::secret_refs::Resolver,
+    resolver: &mut crate::system::secret_refs::Resolver,
 ) -> Item {
     use diagnostics::secret_refs::{describe, Resolved};
     let judge = |l: &[u8], from: &str| match diagnostics::weak_secret(l) {

@@ -1,0 +1,168 @@
+//! `restart` and `reload`, guarded by the check: the full check first (its
+//! findings reported), the service manager only when it passes, then proof
+//! that prosody serves the config. A broken config never reaches the
+//! running server. Also the policy of applying an edit or a migration
+//! (`--restart`/`--reload`): a restart, a reload with the components
+//! converged, or a restart where a changed credential needs one.
+
+use super::{Context, EditOutcome, Error};
+use crate::diagnostics::{CheckOptions, Report};
+use crate::system::service;
+
+/// Where a guarded restart or reload reports as it goes (the caller words
+/// it): the check's findings, then one line per step done.
+pub trait Progress {
+    /// The check's findings, before the service is touched.
+    fn check(&self, report: &Report);
+    /// One step done, or what was done instead.
+    fn info(&self, message: &str);
+    /// A restart is made instead of the reload asked for: a credential
+    /// changed that a reload cannot hand to prosody.
+    fn restarting_for_credentials(&self);
+}
+
+/// What an edit was about: how it is applied, and how its messages read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Component,
+    Listener,
+    Backup,
+}
+
+/// `restart`/`reload`: the full check first; the service only when it
+/// passes; then proof that prosody serves the config: after a restart its
+/// component listeners accept connections, after a reload the running
+/// server's external components are the file's (activated/deactivated
+/// through the admin shell) and each activated one is known.
+pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Result<(), Error> {
+    match action {
+        service::Action::Restart => {
+            out.info(&checked_service(ctx, action, out)?);
+            if let Some(m) = super::wait_after_restart(ctx)? {
+                out.info(&m);
+            }
+        }
+        service::Action::Reload => {
+            // A credential changed since prosody loaded it: the reload runs
+            // (it applies the rest, and the credential too where systemd
+            // refreshes it), but it is "done" only if nothing is pending then.
+            let mut pending = super::restart_pending(ctx);
+            let done = checked_service(ctx, action, out)?;
+            if !pending.is_empty() {
+                pending = super::restart_pending(ctx);
+            }
+            if pending.is_empty() {
+                out.info(&done);
+            }
+            for m in super::converge(ctx)? {
+                out.info(&m);
+            }
+            if !pending.is_empty() {
+                return Err(Error::Service(format!(
+                    "prosody reloaded, but {}",
+                    super::pending_text(&pending)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The full check first (its findings shown), and the service manager only
+/// when it passes: a broken config never reaches the running server.
+/// Returns the service manager's one-line outcome.
+fn checked_service(
+    ctx: &Context,
+    action: service::Action,
+    out: &dyn Progress,
+) -> Result<String, Error> {
+    let report = super::check_config(
+        &ctx.config,
+        CheckOptions {
+            with_prosody: true,
+            strict: false,
+        },
+    );
+    out.check(&report);
+    if !report.ok {
+        // A server that is down (a start that failed) was not "touched":
+        // nothing ran, and it stays down until the config is fixed.
+        let verb = action.verb();
+        return Err(Error::refused(match service::is_active() {
+            true => format!(
+                "not {verb}ing prosody: the config has errors; the running server was not touched"
+            ),
+            false => format!(
+                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then run fogbow-xmpp-ctl restart"
+            ),
+        }));
+    }
+    let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
+    service::apply(action, timeout).map_err(Error::Service)
+}
+
+/// `--reload` of an edit that wrote a credential where a reload cannot
+/// hand it to prosody (see `credentials::reload_refreshes`): the guarded
+/// restart it takes instead, and why.
+fn restart_for_credentials(ctx: &Context, out: &dyn Progress) -> Result<(), Error> {
+    out.restarting_for_credentials();
+    guarded(ctx, service::Action::Restart, out)
+}
+
+/// `migrate --reload/--restart`: a restart when asked, or when a credential
+/// changed that a reload cannot hand to prosody; else a reload.
+pub fn apply_migration(
+    ctx: &Context,
+    restart_needed: bool,
+    restart_asked: bool,
+    out: &dyn Progress,
+) -> Result<(), Error> {
+    match (restart_needed, restart_asked) {
+        (true, false) => restart_for_credentials(ctx, out),
+        (_, true) => guarded(ctx, service::Action::Restart, out),
+        (false, false) => guarded(ctx, service::Action::Reload, out),
+    }
+}
+
+/// The least disruptive way that applies the edit: `--restart` restarts,
+/// except for a component edit that left the file unchanged, where a reload
+/// with activation converges the running server without dropping connected
+/// components (a listener change needs a real restart, so an unchanged
+/// `listen --restart` still restarts: it may not have been applied before).
+pub fn apply_edit(
+    ctx: &Context,
+    o: &EditOutcome,
+    restart_asked: bool,
+    subject: Subject,
+    out: &dyn Progress,
+) -> Result<(), Error> {
+    let restart = restart_asked && (o.changed || !matches!(subject, Subject::Component));
+    if restart {
+        return guarded(ctx, service::Action::Restart, out);
+    }
+    // A new or rotated credential that a reload cannot hand to prosody
+    // (the edit asked systemd: see `credentials::reload_refreshes`).
+    if o.restart_needed && o.changed {
+        restart_for_credentials(ctx, out)?;
+        super::wait_for_shell(ctx)?;
+        for m in super::apply_to_running(ctx, o)? {
+            out.info(&m);
+        }
+        return Ok(());
+    }
+    if restart_asked {
+        out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
+    }
+    if matches!(subject, Subject::Listener) && o.changed {
+        // prosody opens its listeners at start only: a reload cannot apply it.
+        return Err(Error::Service(
+            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
+        ));
+    }
+    // The reload proper, then the edited component proven (converge runs in apply_to_running).
+    out.info(&checked_service(ctx, service::Action::Reload, out)?);
+    for m in super::apply_to_running(ctx, o)? {
+        out.info(&m);
+    }
+    Ok(())
+}
