@@ -14,6 +14,8 @@ use crate::prosody::config::LoadError;
 use crate::safe_write::WriteError;
 use crate::secret::PromptError;
 use crate::system::credentials::UnsafeLine;
+use crate::system::running::ShellError;
+use crate::system::service::AdminError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -50,15 +52,82 @@ pub enum Error {
     NotFound(String),
     /// Reading, locking or safely replacing a file failed.
     Io(WriteError),
-    /// The running prosody: systemd, prosodyctl or its admin shell failed.
+    /// The running prosody is not as the command needs it (down, not
+    /// converged, a listener change that needs a restart).
     Service(String),
+    /// A program of the system failed (systemd, prosodyctl and its admin
+    /// shell, systemd-creds): what was being done, and the failure.
+    System {
+        message: String,
+        source: SystemError,
+    },
 }
+
+/// The failures of the programs [`Error::System`] carries.
+#[derive(Debug)]
+pub enum SystemError {
+    /// prosody's admin shell gave no answer.
+    Shell(ShellError),
+    /// An admin shell command was not done.
+    Admin(AdminError),
+}
+
+impl fmt::Display for SystemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SystemError::Shell(e) => fmt::Display::fmt(e, f),
+            SystemError::Admin(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for SystemError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SystemError::Shell(e) => e.source(),
+            SystemError::Admin(e) => e.source(),
+        }
+    }
+}
+
+impl From<ShellError> for SystemError {
+    fn from(e: ShellError) -> SystemError {
+        SystemError::Shell(e)
+    }
+}
+
+impl From<AdminError> for SystemError {
+    fn from(e: AdminError) -> SystemError {
+        SystemError::Admin(e)
+    }
+}
+
+/// A failure of the system as the error itself: its own words.
+macro_rules! system_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::system(e.to_string(), e)
+            }
+        }
+    )*};
+}
+
+system_error_from!(ShellError, AdminError);
 
 impl Error {
     pub fn refused(message: impl Into<String>) -> Error {
         Error::Refused {
             message: message.into(),
             diagnostics: Vec::new(),
+        }
+    }
+
+    /// A failure of the system, told as `message` (which names it).
+    pub fn system(message: impl Into<String>, source: impl Into<SystemError>) -> Error {
+        Error::System {
+            message: message.into(),
+            source: source.into(),
         }
     }
 
@@ -79,6 +148,7 @@ impl fmt::Display for Error {
             | Error::Settings(m)
             | Error::NotFound(m)
             | Error::Service(m)
+            | Error::System { message: m, .. }
             | Error::Load { message: m, .. }
             | Error::Refused { message: m, .. } => f.write_str(m),
             Error::Io(e) => fmt::Display::fmt(e, f),
@@ -91,6 +161,7 @@ impl std::error::Error for Error {
         match self {
             Error::Load { source, .. } => Some(source.as_ref()),
             Error::Io(e) => Some(e),
+            Error::System { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -110,10 +110,11 @@ fn deadline(ctx: &Context) -> Instant {
     Instant::now() + Duration::from_secs(ctx.settings.apply_timeout_secs)
 }
 
-fn shell_error(e: String) -> Error {
-    Error::Service(format!(
-        "prosody's admin shell is unavailable ({e}); components are started and stopped only through it or by a restart: run fogbow-xmpp-ctl restart"
-    ))
+/// The admin shell's failure `e` (`detail` said after it), and the way out.
+fn shell_error(e: running::ShellError, detail: &str) -> Error {
+    Error::system(format!(
+        "prosody's admin shell is unavailable ({e}{detail}); components are started and stopped only through it or by a restart: run fogbow-xmpp-ctl restart"
+    ), e)
 }
 
 /// After a restart: waits until every component listener accepts TCP
@@ -149,19 +150,22 @@ pub fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
 /// accept: asked earlier, it gives no answer to conclude anything from.
 pub fn wait_for_shell(ctx: &Context) -> Result<(), Error> {
     running::hosts_by(deadline(ctx)).map(|_| ()).map_err(|e| {
-        shell_error(format!(
-            "{e}; still {} s after the restart (apply_timeout_secs)",
+        let detail = format!(
+            "; still {} s after the restart (apply_timeout_secs)",
             ctx.settings.apply_timeout_secs
-        ))
+        );
+        shell_error(e, &detail)
     })
 }
 
 /// The hosts of the running server. Within `apply_timeout_secs` of
 /// prosody's start (`restart && status`), asked again until the admin
 /// shell answers: it does a moment after the listeners accept.
-fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, String> {
-    let first = running::hosts();
-    let Err(e) = &first else { return first };
+fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, Unanswered> {
+    let e = match running::hosts() {
+        Ok(hosts) => return Ok(hosts),
+        Err(e) => e,
+    };
     let timeout = Duration::from_secs(ctx.settings.apply_timeout_secs);
     let left = crate::system::service::active_since().and_then(|t| {
         (t + timeout)
@@ -170,14 +174,32 @@ fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, String> {
     });
     match left {
         Some(left) if crate::system::service::is_active() => {
-            running::hosts_by(Instant::now() + left).map_err(|later| {
-                format!(
-                    "{later}; {} s after prosody started",
-                    ctx.settings.apply_timeout_secs
-                )
+            running::hosts_by(Instant::now() + left).map_err(|later| Unanswered {
+                error: later,
+                after_start: Some(ctx.settings.apply_timeout_secs),
             })
         }
-        _ => Err(e.clone()),
+        _ => Err(Unanswered {
+            error: e,
+            after_start: None,
+        }),
+    }
+}
+
+/// Why [`running_hosts`] has no answer: the admin shell's failure, and
+/// whether it still failed that many seconds after prosody started.
+struct Unanswered {
+    error: running::ShellError,
+    after_start: Option<u64>,
+}
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error)?;
+        match self.after_start {
+            Some(secs) => write!(f, "; {secs} s after prosody started"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -187,7 +209,7 @@ fn running_hosts(ctx: &Context) -> Result<Vec<running::RunningHost>, String> {
 /// until each activated one is known to the server. Returns what it did.
 pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
     let file = file_components(ctx)?;
-    let have = running::hosts().map_err(shell_error)?;
+    let have = running::hosts().map_err(|e| shell_error(e, ""))?;
     let mut said = Vec::new();
     let mut activated = Vec::new();
     for name in &file.names {
@@ -231,13 +253,14 @@ fn activate(ctx: &Context, name: &str) -> Result<(), Error> {
                     ctx.settings.apply_timeout_secs
                 )))
             }
-            Err(e) => return Err(shell_error(e)),
+            Err(e) => return Err(shell_error(e, "")),
         }
     }
     crate::system::service::set_active(name, true).map_err(|e| {
-        Error::Service(format!(
+        let message = format!(
             "{name} is not active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
-        ))
+        );
+        Error::system(message, e)
     })
 }
 
@@ -251,9 +274,10 @@ fn deactivate(file: &FileComponents, name: &str) -> Result<String, Error> {
         ));
     }
     crate::system::service::set_active(name, false).map_err(|e| {
-        Error::Service(format!(
+        let message = format!(
             "{name} is still active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
-        ))
+        );
+        Error::system(message, e)
     })?;
     Ok(format!(
         "deactivated {name} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
@@ -400,7 +424,7 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
     let have = running_hosts(ctx).map_err(|e| {
         // prosodyctl reads the config before it connects to the admin
         // shell: with a broken config it never asks the server.
-        let unread = breakage.broken || e.contains(running::CONFIG_UNREADABLE);
+        let unread = breakage.broken || e.error.config_unreadable();
         let message = match unread {
             true => format!("cannot ask the running prosody: its admin shell client (prosodyctl) could not read the config ({e}); the running server keeps the config it loaded before"),
             false => format!("cannot ask the running prosody ({e}); is it running, with mod_admin_shell?"),
@@ -414,7 +438,7 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
                 ),
                 diagnostics: breakage.diagnostics.clone(),
             },
-            false => Error::Service(message),
+            false => Error::system(message, e.error),
         }
     })?;
     let active: BTreeSet<String> = have
@@ -426,7 +450,7 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
     let mut components = Vec::new();
     for name in want.union(&active) {
         let is_active = active.contains(name);
-        let connected = is_active && running::connected(name).map_err(Error::Service)?;
+        let connected = is_active && running::connected(name)?;
         components.push(ComponentStatus {
             name: name.clone(),
             in_file: want.contains(name),

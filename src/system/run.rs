@@ -40,14 +40,14 @@ impl Output {
 
 /// Why a program gave no [`Output`]: the command, and what went wrong.
 #[derive(Debug)]
-pub(crate) struct RunError {
+pub struct RunError {
     /// The program and its arguments, as messages show them.
     pub command: String,
     pub failure: Failure,
 }
 
 #[derive(Debug)]
-pub(crate) enum Failure {
+pub enum Failure {
     /// It could not be started (not installed, not executable, …).
     Spawn(std::io::Error),
     /// Waiting for it failed.

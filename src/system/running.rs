@@ -8,7 +8,9 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::run::{Failure, Run};
+use std::process::ExitStatus;
+
+use super::run::{Failure, Run, RunError};
 
 /// A host of the running server, as `host:list()` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,33 +32,84 @@ impl RunningHost {
 /// it then never reaches the admin shell.
 pub const CONFIG_UNREADABLE: &str = "A problem occurred while reading the config file";
 
+/// Why the admin shell gave no usable answer: prosodyctl could not be run,
+/// it reached no prosody, it failed, or its answer is not the one asked for.
+#[derive(Debug)]
+pub enum ShellError {
+    /// prosodyctl could not be run (not installed, not executable, …).
+    Missing(RunError),
+    /// The shell reached no prosody (not running, or no mod_admin_shell):
+    /// its first meaningful line.
+    NoAnswer { said: String },
+    /// The shell exited with a failure and no `OK:` line.
+    Failed { status: ExitStatus, said: String },
+    /// The shell answered `call` with something else than its answer.
+    Unexpected { call: String, said: String },
+    /// A line of the answer to `call` names no host.
+    UnexpectedLine { call: String, line: String },
+}
+
+impl ShellError {
+    /// prosodyctl could not read the config, so it never asked the server.
+    pub fn config_unreadable(&self) -> bool {
+        self.to_string().contains(CONFIG_UNREADABLE)
+    }
+}
+
+impl std::fmt::Display for ShellError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShellError::Missing(e) => match &e.failure {
+                Failure::Spawn(io) | Failure::Wait(io) => {
+                    write!(f, "cannot run prosodyctl: {}", crate::text::plain_io(io))
+                }
+                Failure::Timeout(_) => std::fmt::Display::fmt(e, f),
+            },
+            ShellError::NoAnswer { said } => {
+                write!(f, "prosodyctl shell cannot reach prosody: {said}")
+            }
+            ShellError::Failed { status, said } => {
+                write!(f, "prosodyctl shell failed ({status}): {said}")
+            }
+            ShellError::Unexpected { call, said } => {
+                write!(f, "unexpected answer to {call}: {said}")
+            }
+            ShellError::UnexpectedLine { call, line } => {
+                write!(f, "unexpected line in the answer to {call}: {line}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ShellError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ShellError::Missing(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The admin shell client: runs one admin shell command; its output
 /// (standard output, then standard error), or why the shell is unavailable.
 /// The shell may exit 0 when it reached no prosody, and non-zero after an
 /// `OK:`, so its words decide, not its exit status alone.
-pub fn shell(call: &str) -> Result<String, String> {
+pub fn shell(call: &str) -> Result<String, ShellError> {
     let o = Run::new("prosodyctl", &["shell", call])
         .output()
-        .map_err(|e| match e.failure {
-            Failure::Spawn(io) | Failure::Wait(io) => {
-                format!("cannot run prosodyctl: {}", crate::text::plain_io(&io))
-            }
-            Failure::Timeout(_) => e.to_string(),
-        })?;
+        .map_err(ShellError::Missing)?;
     let mut out = String::from_utf8_lossy(&o.stdout).into_owned();
     out.push_str(&String::from_utf8_lossy(&o.stderr));
     if out.contains("Unable to connect") || out.contains("Is Prosody running") {
-        return Err(format!(
-            "prosodyctl shell cannot reach prosody: {}",
-            first_meaningful(&out)
-        ));
+        return Err(ShellError::NoAnswer {
+            said: first_meaningful(&out),
+        });
     }
     if !o.status.success() && !out.lines().any(is_ok_line) {
-        return Err(format!(
-            "prosodyctl shell failed ({}): {}",
-            o.status,
-            first_meaningful(&out)
-        ));
+        return Err(ShellError::Failed {
+            status: o.status,
+            said: first_meaningful(&out),
+        });
     }
     Ok(out)
 }
@@ -91,7 +144,7 @@ fn is_ok_line(line: &str) -> bool {
 /// their names hold (prosody prints any name nameprep lets through); what
 /// comes before them (banners, warnings) is not read. Without the `OK:`
 /// line, or with fewer lines than it counts, the answer is not trusted.
-pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, String> {
+pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, ShellError> {
     let lines: Vec<&str> = out.lines().collect();
     let counted = lines.iter().enumerate().rev().find_map(|(i, l)| {
         let n = strip(l)
@@ -104,10 +157,10 @@ pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, String> {
         Some((i, n))
     });
     let Some((ok_at, n)) = counted.filter(|&(i, n)| n <= i) else {
-        return Err(format!(
-            "unexpected answer to host:list(): {}",
-            first_meaningful(out)
-        ));
+        return Err(ShellError::Unexpected {
+            call: "host:list()".into(),
+            said: first_meaningful(out),
+        });
     };
     let mut hosts = Vec::new();
     for line in &lines[ok_at - n..ok_at] {
@@ -121,7 +174,10 @@ pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, String> {
             _ => (l, None),
         };
         if name.is_empty() {
-            return Err(format!("unexpected line in the answer to host:list(): {l}"));
+            return Err(ShellError::UnexpectedLine {
+                call: "host:list()".into(),
+                line: l.to_string(),
+            });
         }
         hosts.push(RunningHost {
             name: name.to_string(),
@@ -132,7 +188,7 @@ pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, String> {
 }
 
 /// The hosts of the running server.
-pub fn hosts() -> Result<Vec<RunningHost>, String> {
+pub fn hosts() -> Result<Vec<RunningHost>, ShellError> {
     parse_host_list(&shell("host:list()")?)
 }
 
@@ -140,7 +196,7 @@ pub fn hosts() -> Result<Vec<RunningHost>, String> {
 /// right after a start, prosody accepts connections on its listeners
 /// before its admin shell answers (measured: "no output" in 10 of 16
 /// restarts of a 20-component config).
-pub fn hosts_by(deadline: Instant) -> Result<Vec<RunningHost>, String> {
+pub fn hosts_by(deadline: Instant) -> Result<Vec<RunningHost>, ShellError> {
     loop {
         match hosts() {
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
@@ -163,14 +219,16 @@ pub fn parse_component_module(out: &str) -> Option<bool> {
 /// Whether the config the running server has loaded declares NAME as an
 /// external component: after a reload (a signal, handled asynchronously)
 /// this tells that prosody has read the new file, before `host:activate`.
-pub fn loaded_as_component(name: &str) -> Result<bool, String> {
+pub fn loaded_as_component(name: &str) -> Result<bool, ShellError> {
     let call = format!(
         "config:get({}, \"component_module\")",
         crate::document::lexer::encode_string(name.as_bytes())
     );
     let out = shell(&call)?;
-    parse_component_module(&out)
-        .ok_or_else(|| format!("unexpected answer to {call}: {}", first_meaningful(&out)))
+    parse_component_module(&out).ok_or_else(|| ShellError::Unexpected {
+        said: first_meaningful(&out),
+        call,
+    })
 }
 
 /// Parses `module:info("component", NAME)`: connected when the status line
@@ -201,7 +259,7 @@ pub fn parse_connected(out: &str) -> bool {
 }
 
 /// Whether a component connection for `name` is live right now.
-pub fn connected(name: &str) -> Result<bool, String> {
+pub fn connected(name: &str) -> Result<bool, ShellError> {
     let call = format!(
         "module:info(\"component\", {})",
         crate::document::lexer::encode_string(name.as_bytes())

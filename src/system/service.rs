@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use super::run::Run;
+use super::running::ShellError;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,19 +211,51 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
 /// config): prosody 0.12 activates an added component, and deactivates a
 /// removed one, only on restart, not on reload. Call it only for a name the
 /// loaded config has: activating an unknown name makes a plain VirtualHost.
-pub fn set_active(name: &str, active: bool) -> Result<(), String> {
+pub fn set_active(name: &str, active: bool) -> Result<(), AdminError> {
     let call = format!(
         "host:{}({})",
         if active { "activate" } else { "deactivate" },
         crate::document::lexer::encode_string(name.as_bytes())
     );
-    let out = super::running::shell(&call)
-        .map_err(|e| format!("prosody's admin shell is unavailable ({e})"))?;
+    let out = super::running::shell(&call).map_err(AdminError::Unavailable)?;
     // The shell reports failures in its output, with a zero exit status.
     let failed = super::running::meaningful(&out)
         .find(|l| l.contains("Error") || l.contains("error") || l.contains("Unable to connect"));
     match failed {
-        Some(said) => Err(format!("prosody's admin shell said: {said}")),
+        Some(said) => Err(AdminError::Refused {
+            said: said.to_string(),
+        }),
         None => Ok(()),
+    }
+}
+
+/// Why an admin shell command was not done: the shell gave no answer
+/// (prosodyctl missing, no prosody reached, …), or it answered with an error.
+#[derive(Debug)]
+pub enum AdminError {
+    Unavailable(ShellError),
+    /// The shell's error line.
+    Refused {
+        said: String,
+    },
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::Unavailable(e) => {
+                write!(f, "prosody's admin shell is unavailable ({e})")
+            }
+            AdminError::Refused { said } => write!(f, "prosody's admin shell said: {said}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AdminError::Unavailable(e) => Some(e),
+            AdminError::Refused { .. } => None,
+        }
     }
 }
