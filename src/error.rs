@@ -15,7 +15,7 @@ use crate::safe_write::WriteError;
 use crate::secret::PromptError;
 use crate::system::credentials::UnsafeLine;
 use crate::system::running::ShellError;
-use crate::system::service::AdminError;
+use crate::system::service::{AdminError, ServiceError};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -70,6 +70,8 @@ pub enum SystemError {
     Shell(ShellError),
     /// An admin shell command was not done.
     Admin(AdminError),
+    /// The service manager did not restart or reload prosody.
+    Service(ServiceError),
 }
 
 impl fmt::Display for SystemError {
@@ -77,6 +79,7 @@ impl fmt::Display for SystemError {
         match self {
             SystemError::Shell(e) => fmt::Display::fmt(e, f),
             SystemError::Admin(e) => fmt::Display::fmt(e, f),
+            SystemError::Service(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -86,6 +89,7 @@ impl std::error::Error for SystemError {
         match self {
             SystemError::Shell(e) => e.source(),
             SystemError::Admin(e) => e.source(),
+            SystemError::Service(e) => e.source(),
         }
     }
 }
@@ -93,6 +97,12 @@ impl std::error::Error for SystemError {
 impl From<ShellError> for SystemError {
     fn from(e: ShellError) -> SystemError {
         SystemError::Shell(e)
+    }
+}
+
+impl From<ServiceError> for SystemError {
+    fn from(e: ServiceError) -> SystemError {
+        SystemError::Service(e)
     }
 }
 
@@ -113,7 +123,7 @@ macro_rules! system_error_from {
     )*};
 }
 
-system_error_from!(ShellError, AdminError);
+system_error_from!(ShellError, AdminError, ServiceError);
 
 impl Error {
     pub fn refused(message: impl Into<String>) -> Error {

@@ -98,7 +98,7 @@ fn checked_service(
         }));
     }
     let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
-    service::apply(action, timeout).map_err(Error::Service)
+    Ok(service::apply(action, timeout)?)
 }
 
 /// `--reload` of an edit that wrote a credential where a reload cannot

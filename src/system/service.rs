@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use super::run::Run;
+use std::process::ExitStatus;
+
+use super::run::{Run, RunError};
 use super::running::ShellError;
 use std::time::{Duration, Instant};
 
@@ -31,19 +33,100 @@ pub fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
+/// Why the service manager did not do what was asked.
+#[derive(Debug)]
+pub enum ServiceError {
+    /// The program could not be run, or did not finish.
+    Run(RunError),
+    /// `command` exited with `status`, saying `stderr`.
+    Failed {
+        command: String,
+        status: ExitStatus,
+        stderr: String,
+    },
+    /// prosody.service changed on disk and `systemctl daemon-reload` failed.
+    DaemonReload(Box<ServiceError>),
+    /// prosody is not active (it is `state`), so it cannot be reloaded.
+    NotReloadable { state: String },
+    /// The start was refused and `systemctl reset-failed` failed too.
+    ResetFailed {
+        refused: Box<ServiceError>,
+        reset: Box<ServiceError>,
+    },
+    /// The `verb` hit systemd's start rate limit and the start after
+    /// `systemctl reset-failed` failed.
+    StartLimit {
+        verb: &'static str,
+        start: Box<ServiceError>,
+    },
+    /// prosody failed after the `verb`.
+    FailedAfter { verb: &'static str },
+    /// prosody is still `state` `secs` after the `verb`.
+    NotActive {
+        state: String,
+        secs: u64,
+        verb: &'static str,
+    },
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceError::Run(e) => std::fmt::Display::fmt(e, f),
+            ServiceError::Failed {
+                command,
+                status,
+                stderr,
+            } => write!(f, "{command} failed ({status}): {stderr}"),
+            ServiceError::DaemonReload(e) => write!(
+                f,
+                "prosody.service changed on disk and {e}: not restarting prosody"
+            ),
+            ServiceError::NotReloadable { state } => write!(
+                f,
+                "prosody is {state}, so it cannot be reloaded; start it with fogbow-xmpp-ctl restart"
+            ),
+            ServiceError::ResetFailed { refused, reset } => write!(f, "{refused}; then {reset}"),
+            ServiceError::StartLimit { verb, start } => write!(
+                f,
+                "systemd refused the {verb} (start rate limit hit); after reset-failed, {start}"
+            ),
+            ServiceError::FailedAfter { verb } => write!(
+                f,
+                "prosody failed after the {verb}: see journalctl -u prosody"
+            ),
+            ServiceError::NotActive { state, secs, verb } => write!(
+                f,
+                "prosody is {state} {secs} s after the {verb}: see journalctl -u prosody"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServiceError::Run(e) => Some(e),
+            ServiceError::DaemonReload(e) | ServiceError::StartLimit { start: e, .. } => Some(e),
+            ServiceError::ResetFailed { reset, .. } => Some(reset),
+            _ => None,
+        }
+    }
+}
+
 /// Runs `program` with `args`: its trimmed standard output, or why not.
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
+fn run(program: &str, args: &[&str]) -> Result<String, ServiceError> {
     let run = Run::new(program, args);
-    let shown = run.shown();
-    let o = run.output().map_err(|e| e.to_string())?;
+    let command = run.shown();
+    let o = run.output().map_err(ServiceError::Run)?;
     if o.status.success() {
         Ok(o.stdout_text())
     } else {
-        Err(format!(
-            "{shown} failed ({}): {}",
-            o.status,
-            o.stderr_text()
-        ))
+        Err(ServiceError::Failed {
+            command,
+            status: o.status,
+            stderr: o.stderr_text(),
+        })
     }
 }
 
@@ -110,7 +193,7 @@ pub fn is_active() -> bool {
 
 /// `systemctl daemon-reload`, so that a changed drop-in applies at
 /// prosody's next start.
-pub fn daemon_reload() -> Result<(), String> {
+pub fn daemon_reload() -> Result<(), ServiceError> {
     run("systemctl", &["daemon-reload"]).map(|_| ())
 }
 
@@ -120,7 +203,7 @@ pub fn daemon_reload() -> Result<(), String> {
 /// so); a start refused by systemd's start rate limit (`Result=start-limit-hit`,
 /// after a burst of restarts) is retried once after `systemctl reset-failed`:
 /// the config has passed the check, so leaving prosody down helps no one.
-pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
+pub fn apply(action: Action, timeout: Duration) -> Result<String, ServiceError> {
     if !systemd_running() {
         let cmd = match action {
             Action::Reload => run("prosodyctl", &["reload"]),
@@ -138,9 +221,7 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
     // would stop prosody. Read it first, or do not start at all.
     let mut notes = Vec::new();
     if action == Action::Restart && unit_property("NeedDaemonReload") == "yes" {
-        daemon_reload().map_err(|e| {
-            format!("prosody.service changed on disk and {e}: not restarting prosody")
-        })?;
+        daemon_reload().map_err(|e| ServiceError::DaemonReload(Box::new(e)))?;
         notes.push(
             "ran systemctl daemon-reload first (prosody.service had changed on disk)".to_string(),
         );
@@ -149,9 +230,7 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
     let verb = match action {
         Action::Reload => {
             if before != "active" {
-                return Err(format!(
-                    "prosody is {before}, so it cannot be reloaded; start it with fogbow-xmpp-ctl restart"
-                ));
+                return Err(ServiceError::NotReloadable { state: before });
             }
             "reload"
         }
@@ -163,12 +242,17 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
     };
     if let Err(e) = run("systemctl", &[verb, "prosody.service"]) {
         if action == Action::Restart && unit_property("Result") == "start-limit-hit" {
-            run("systemctl", &["reset-failed", "prosody.service"])
-                .map_err(|r| format!("{e}; then {r}"))?;
+            if let Err(r) = run("systemctl", &["reset-failed", "prosody.service"]) {
+                return Err(ServiceError::ResetFailed {
+                    refused: Box::new(e),
+                    reset: Box::new(r),
+                });
+            }
             run("systemctl", &["start", "prosody.service"]).map_err(|s| {
-                format!(
-                    "systemd refused the {verb} (start rate limit hit); after reset-failed, {s}"
-                )
+                ServiceError::StartLimit {
+                    verb,
+                    start: Box::new(s),
+                }
             })?;
             notes.push(format!(
                 "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
@@ -190,16 +274,13 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
                 }
                 return Ok(msg);
             }
-            "failed" => {
-                return Err(format!(
-                    "prosody failed after the {verb}: see journalctl -u prosody"
-                ))
-            }
+            "failed" => return Err(ServiceError::FailedAfter { verb }),
             _ if Instant::now() > deadline => {
-                return Err(format!(
-                    "prosody is {state} {} s after the {verb}: see journalctl -u prosody",
-                    timeout.as_secs()
-                ))
+                return Err(ServiceError::NotActive {
+                    state,
+                    secs: timeout.as_secs(),
+                    verb,
+                })
             }
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
