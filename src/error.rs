@@ -13,7 +13,7 @@ use crate::diagnostics::Diagnostic;
 use crate::prosody::config::LoadError;
 use crate::safe_write::WriteError;
 use crate::secret::PromptError;
-use crate::system::credentials::UnsafeLine;
+use crate::system::credentials::{CredentialError, UnsafeLine};
 use crate::system::running::ShellError;
 use crate::system::service::{AdminError, ServiceError};
 
@@ -72,6 +72,8 @@ pub enum SystemError {
     Admin(AdminError),
     /// The service manager did not restart or reload prosody.
     Service(ServiceError),
+    /// A credential was not encrypted or decrypted.
+    Credential(CredentialError),
 }
 
 impl fmt::Display for SystemError {
@@ -80,6 +82,7 @@ impl fmt::Display for SystemError {
             SystemError::Shell(e) => fmt::Display::fmt(e, f),
             SystemError::Admin(e) => fmt::Display::fmt(e, f),
             SystemError::Service(e) => fmt::Display::fmt(e, f),
+            SystemError::Credential(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -90,6 +93,7 @@ impl std::error::Error for SystemError {
             SystemError::Shell(e) => e.source(),
             SystemError::Admin(e) => e.source(),
             SystemError::Service(e) => e.source(),
+            SystemError::Credential(e) => e.source(),
         }
     }
 }
@@ -97,6 +101,12 @@ impl std::error::Error for SystemError {
 impl From<ShellError> for SystemError {
     fn from(e: ShellError) -> SystemError {
         SystemError::Shell(e)
+    }
+}
+
+impl From<CredentialError> for SystemError {
+    fn from(e: CredentialError) -> SystemError {
+        SystemError::Credential(e)
     }
 }
 
@@ -123,7 +133,7 @@ macro_rules! system_error_from {
     )*};
 }
 
-system_error_from!(ShellError, AdminError, ServiceError);
+system_error_from!(ShellError, AdminError, ServiceError, CredentialError);
 
 impl Error {
     pub fn refused(message: impl Into<String>) -> Error {

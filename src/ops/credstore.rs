@@ -845,7 +845,7 @@ impl StoreEdit {
             return Ok(());
         };
         if self.rotated {
-            let sealed = credentials::encrypt(cred, old).map_err(Error::Service)?;
+            let sealed = credentials::encrypt(cred, old)?;
             self.old_secret = Some(safe_write::write_old_secret(&backups, main_real, &sealed)?);
         }
         mark_scrub(&backups, cred)?;

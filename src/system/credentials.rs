@@ -11,7 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::run::{Failure, Run};
+use std::process::ExitStatus;
+
+use super::run::{Failure, Run, RunError};
 
 use crate::prosody::credential_names::name_fault;
 
@@ -70,21 +72,18 @@ pub const SUPPORT_OVERRIDE_ENV: &str = "FXC_TEST_PROSODY_CREDENTIALS";
 /// configmanager defines `set_credentials_directory`, which prosody's
 /// start-up calls with `$CREDENTIALS_DIRECTORY`. The error says why not,
 /// naming the version where prosody says it.
-pub fn prosody_support() -> Result<(), String> {
+pub fn prosody_support() -> Result<(), Unsupported> {
     // Only in a debug build (the tests'): the packaged binary has no switch
     // that makes root write Credential() for a prosody that cannot read it.
     if cfg!(debug_assertions) {
         match std::env::var(SUPPORT_OVERRIDE_ENV).as_deref() {
             Ok("1") => return Ok(()),
-            Ok("0") => return Err(format!("{SUPPORT_OVERRIDE_ENV}=0 says the installed prosody has no Credential() (a test setting)")),
+            Ok("0") => return Err(Unsupported::Overridden),
             _ => {}
         }
     }
     let Some(installed) = crate::prosody::Installed::find() else {
-        return Err(format!(
-            "prosody is not installed (no configmanager under {}), so nothing shows that it can read Credential()",
-            crate::prosody::loader::LIB_DIR
-        ));
+        return Err(Unsupported::NotInstalled);
     };
     // The same file in 0.12 and 13 (13 loads it as prosody.core.configmanager).
     let cm = installed.lib.join("core/configmanager.lua");
@@ -94,11 +93,52 @@ pub fn prosody_support() -> Result<(), String> {
     let version = std::fs::read_to_string(installed.lib.join("prosody.version"))
         .map(|v| format!("prosody {}", v.trim()))
         .unwrap_or_else(|_| "the installed prosody".into());
-    Err(format!(
-        "{version} has no Credential() (its {} lacks set_credentials_directory; prosody reads secrets from systemd credentials since 13.0, Debian 13)",
-        cm.display()
-    ))
+    Err(Unsupported::Lacking {
+        version,
+        configmanager: cm,
+    })
 }
+
+/// Why the installed prosody cannot read `Credential()`.
+#[derive(Debug)]
+pub enum Unsupported {
+    /// [`SUPPORT_OVERRIDE_ENV`] is `0` (a test setting).
+    Overridden,
+    /// No prosody is installed.
+    NotInstalled,
+    /// The installed prosody (`version`, as it says it) lacks it: its
+    /// `configmanager` has no `set_credentials_directory`.
+    Lacking {
+        version: String,
+        configmanager: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsupported::Overridden => write!(
+                f,
+                "{SUPPORT_OVERRIDE_ENV}=0 says the installed prosody has no Credential() (a test setting)"
+            ),
+            Unsupported::NotInstalled => write!(
+                f,
+                "prosody is not installed (no configmanager under {}), so nothing shows that it can read Credential()",
+                crate::prosody::loader::LIB_DIR
+            ),
+            Unsupported::Lacking {
+                version,
+                configmanager,
+            } => write!(
+                f,
+                "{version} has no Credential() (its {} lacks set_credentials_directory; prosody reads secrets from systemd credentials since 13.0, Debian 13)",
+                configmanager.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Unsupported {}
 
 /// Which key `encrypt` binds to: `host+tpm2` where a TPM2 is usable
 /// (`systemd-creds has-tpm2` exits 0), else `host`.
@@ -122,7 +162,7 @@ pub fn available() -> bool {
 
 /// Encrypts `secret` as credential `name` with [`key`]: the `.cred` file's
 /// bytes (base64 text). The secret goes through a pipe, never an argument.
-pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, String> {
+pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, CredentialError> {
     let key = key();
     pipe(
         &[
@@ -134,48 +174,140 @@ pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, String> {
         ],
         secret,
     )
-    .map_err(|e| format!("systemd-creds cannot encrypt the credential {name}: {e}"))
+    .map_err(|source| CredentialError::Encrypt {
+        name: name.to_string(),
+        source,
+    })
 }
 
 /// Decrypts the `.cred` file `cred` of credential `name` (the name is
 /// embedded and checked by systemd): the secret, in memory only. Needs root
 /// (the host key is root's).
-pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(cred).map_err(|e| {
-        format!(
-            "cannot read {}: {}",
-            cred.display(),
-            crate::text::plain_io(&e)
-        )
+pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, CredentialError> {
+    let bytes = std::fs::read(cred).map_err(|source| CredentialError::Read {
+        path: cred.to_path_buf(),
+        source,
     })?;
-    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], &bytes).map_err(|e| {
-        format!(
-            "systemd-creds cannot decrypt {} as the credential {name}: {e}",
-            cred.display()
-        )
+    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], &bytes).map_err(|source| {
+        CredentialError::Decrypt {
+            name: name.to_string(),
+            path: Some(cred.to_path_buf()),
+            source,
+        }
     })
 }
 
 /// Decrypts the `.cred` bytes `cred` of credential `name` (not yet on disk:
 /// an edit's prepared credential), in memory only.
-pub fn decrypt_bytes(name: &str, cred: &[u8]) -> Result<Vec<u8>, String> {
-    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], cred)
-        .map_err(|e| format!("systemd-creds cannot decrypt the credential {name}: {e}"))
+pub fn decrypt_bytes(name: &str, cred: &[u8]) -> Result<Vec<u8>, CredentialError> {
+    pipe(&["decrypt", &format!("--name={name}"), "-", "-"], cred).map_err(|source| {
+        CredentialError::Decrypt {
+            name: name.to_string(),
+            path: None,
+            source,
+        }
+    })
+}
+
+/// Why a credential was not encrypted or decrypted.
+#[derive(Debug)]
+pub enum CredentialError {
+    /// `systemd-creds encrypt` of credential `name` failed.
+    Encrypt { name: String, source: CredsError },
+    /// The `.cred` file cannot be read.
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `systemd-creds decrypt` of credential `name` (from `path`, or from
+    /// memory) failed.
+    Decrypt {
+        name: String,
+        path: Option<PathBuf>,
+        source: CredsError,
+    },
+}
+
+impl std::fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialError::Encrypt { name, source } => {
+                write!(
+                    f,
+                    "systemd-creds cannot encrypt the credential {name}: {source}"
+                )
+            }
+            CredentialError::Read { path, source } => write!(
+                f,
+                "cannot read {}: {}",
+                path.display(),
+                crate::text::plain_io(source)
+            ),
+            CredentialError::Decrypt { name, path, source } => match path {
+                Some(path) => write!(
+                    f,
+                    "systemd-creds cannot decrypt {} as the credential {name}: {source}",
+                    path.display()
+                ),
+                None => write!(
+                    f,
+                    "systemd-creds cannot decrypt the credential {name}: {source}"
+                ),
+            },
+        }
+    }
+}
+
+impl std::error::Error for CredentialError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CredentialError::Encrypt { source, .. } | CredentialError::Decrypt { source, .. } => {
+                Some(source)
+            }
+            CredentialError::Read { source, .. } => Some(source),
+        }
+    }
+}
+
+/// Why `systemd-creds` gave no output: it could not be run, or it refused
+/// (its own words, which never hold the plaintext, and its exit status).
+#[derive(Debug)]
+pub enum CredsError {
+    Run(RunError),
+    Refused { said: String, status: ExitStatus },
+}
+
+impl std::fmt::Display for CredsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredsError::Run(e) => match &e.failure {
+                Failure::Spawn(io) => {
+                    write!(f, "cannot run systemd-creds: {}", crate::text::plain_io(io))
+                }
+                Failure::Wait(io) => write!(f, "systemd-creds: {}", crate::text::plain_io(io)),
+                Failure::Timeout(_) => std::fmt::Display::fmt(e, f),
+            },
+            CredsError::Refused { said, status } => write!(f, "{said} ({status})"),
+        }
+    }
+}
+
+impl std::error::Error for CredsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CredsError::Run(e) => Some(e),
+            CredsError::Refused { .. } => None,
+        }
+    }
 }
 
 /// Runs `systemd-creds` with `args` and `input` on its standard input;
 /// its standard output, or its standard error as the message.
-fn pipe(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
+fn pipe(args: &[&str], input: &[u8]) -> Result<Vec<u8>, CredsError> {
     let out = Run::new("systemd-creds", args)
         .input(input)
         .output()
-        .map_err(|e| match e.failure {
-            Failure::Spawn(io) => {
-                format!("cannot run systemd-creds: {}", crate::text::plain_io(&io))
-            }
-            Failure::Wait(io) => format!("systemd-creds: {}", crate::text::plain_io(&io)),
-            Failure::Timeout(_) => e.to_string(),
-        })?;
+        .map_err(CredsError::Run)?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
@@ -186,7 +318,10 @@ fn pipe(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
             .lines()
             .filter(|l| !l.contains("not located on encrypted media"))
             .collect();
-        Err(format!("{} ({})", err.join("; ").trim(), out.status))
+        Err(CredsError::Refused {
+            said: err.join("; ").trim().to_string(),
+            status: out.status,
+        })
     }
 }
 
@@ -431,7 +566,9 @@ mod tests {
         let path = dir.path().join("t.cred");
         std::fs::write(&path, &cred).unwrap();
         assert_eq!(decrypt("fogbow-xmpp-ctl.test", &path).unwrap(), secret);
-        let e = decrypt("fogbow-xmpp-ctl.other", &path).unwrap_err();
+        let e = decrypt("fogbow-xmpp-ctl.other", &path)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not match"), "{e}");
         assert!(!e.contains("s3cret"));
     }

@@ -207,7 +207,7 @@ impl Resolver {
                 }
                 match crate::system::credentials::decrypt(name, &file) {
                     Ok(v) => Resolved::Value(v),
-                    Err(e) => Resolved::Unverified(e),
+                    Err(e) => Resolved::Unverified(e.to_string()),
                 }
             }
         }
