@@ -84,8 +84,8 @@ const JOURNAL_MAX_BYTES: u64 = 8 << 20;
 /// default when `log` is unset) or to `*syslog`. For `doctor`, which
 /// looks there for components refused; bounded in time, lines and bytes,
 /// and stopped after 5 s.
-pub fn prosody_log() -> Result<String, String> {
-    use super::run::{Failure, Run};
+pub fn prosody_log() -> Result<String, JournalError> {
+    use super::run::Run;
     let args = [
         "--unit=prosody.service",
         "--since=-24h",
@@ -98,12 +98,43 @@ pub fn prosody_log() -> Result<String, String> {
         .deadline(JOURNAL_TIMEOUT)
         .max_stdout(JOURNAL_MAX_BYTES)
         .output()
-        .map_err(|e| match e.failure {
-            Failure::Spawn(io) => format!("journalctl: {}", crate::text::plain_io(&io)),
-            _ => "journalctl did not finish within 5 s".into(),
-        })?;
+        .map_err(JournalError::Run)?;
     if !out.status.success() {
-        return Err(format!("journalctl failed ({})", out.status));
+        return Err(JournalError::Failed(out.status));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Why the journal was not read: journalctl could not be run or did not
+/// finish in time, or it failed with that status.
+#[derive(Debug)]
+pub enum JournalError {
+    Run(super::run::RunError),
+    Failed(std::process::ExitStatus),
+}
+
+impl std::fmt::Display for JournalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use super::run::Failure;
+        match self {
+            JournalError::Run(e) => match &e.failure {
+                Failure::Spawn(io) => write!(f, "journalctl: {}", crate::text::plain_io(io)),
+                _ => write!(
+                    f,
+                    "journalctl did not finish within {} s",
+                    JOURNAL_TIMEOUT.as_secs()
+                ),
+            },
+            JournalError::Failed(status) => write!(f, "journalctl failed ({status})"),
+        }
+    }
+}
+
+impl std::error::Error for JournalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JournalError::Run(e) => Some(e),
+            JournalError::Failed(_) => None,
+        }
+    }
 }
