@@ -23,40 +23,100 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 /// Checks a secret before it is written. Control characters are refused:
 /// a newline or NUL in a secret is almost always a copy-paste accident, and
 /// the Fogbow component reads its password from a one-line properties value.
-pub fn validate(secret: &[u8]) -> Result<(), String> {
+pub fn validate(secret: &[u8]) -> Result<(), SecretError> {
     if secret.is_empty() {
-        return Err("the secret is empty".into());
+        return Err(SecretError::Empty);
     }
     if secret.len() > MAX_SECRET {
-        return Err(format!(
-            "the secret is longer than {MAX_SECRET} bytes ({} bytes); use a shorter one, e.g. --generate-secret",
-            secret.len()
-        ));
+        return Err(SecretError::TooLong { len: secret.len() });
     }
     if let Some(i) = secret.iter().position(|&c| c < 0x20 || c == 0x7f) {
-        let what = match secret[i] {
-            0 => "a NUL byte".to_string(),
-            b'\n' => "a newline".to_string(),
-            b'\r' => "a carriage return".to_string(),
-            b'\t' => "a tab".to_string(),
-            c => format!("the control byte 0x{c:02x}"),
-        };
-        return Err(format!(
-            "the secret contains {what} (at byte {}); secrets must be printable text",
-            i + 1
-        ));
+        return Err(SecretError::Control {
+            byte: secret[i],
+            at: i + 1,
+        });
     }
     Ok(())
+}
+
+/// Why a secret is not accepted, or was not read. No variant holds the
+/// secret, nor the name of a missing secret file (it may be a secret typed
+/// in the wrong place).
+#[derive(Debug)]
+pub enum SecretError {
+    Empty,
+    /// Longer than [`MAX_SECRET`]: `len` bytes.
+    TooLong {
+        len: usize,
+    },
+    /// The control byte `byte` at the 1-based position `at`.
+    Control {
+        byte: u8,
+        at: usize,
+    },
+    /// Standard input could not be read.
+    Stdin(std::io::Error),
+    /// The secret file is longer than [`MAX_SECRET`] (a trailing newline aside).
+    FileTooLong,
+    /// The file given to `--secret-file` does not exist.
+    FileMissing,
+    /// The secret file cannot be read, as [`read_regular`] words it.
+    File(String),
+    /// The secret starts with a UTF-8 byte order mark.
+    Bom,
+}
+
+impl std::fmt::Display for SecretError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretError::Empty => f.write_str("the secret is empty"),
+            SecretError::TooLong { len } => write!(
+                f,
+                "the secret is longer than {MAX_SECRET} bytes ({len} bytes); use a shorter one, e.g. --generate-secret"
+            ),
+            SecretError::Control { byte, at } => {
+                let what = match byte {
+                    0 => "a NUL byte".to_string(),
+                    b'\n' => "a newline".to_string(),
+                    b'\r' => "a carriage return".to_string(),
+                    b'\t' => "a tab".to_string(),
+                    c => format!("the control byte 0x{c:02x}"),
+                };
+                write!(
+                    f,
+                    "the secret contains {what} (at byte {at}); secrets must be printable text"
+                )
+            }
+            SecretError::Stdin(e) => write!(
+                f,
+                "cannot read the secret from standard input: {}",
+                plain_io(e)
+            ),
+            SecretError::FileTooLong => write!(
+                f,
+                "the secret is longer than {MAX_SECRET} bytes (one trailing newline aside); nothing was changed"
+            ),
+            SecretError::FileMissing => f.write_str("the file given to --secret-file does not exist (its name is not repeated, in case a secret was typed there: to type a secret, use --secret-file - or the prompt)"),
+            SecretError::File(m) => f.write_str(m),
+            SecretError::Bom => f.write_str("the secret starts with a UTF-8 byte order mark (EF BB BF), which an editor added: save the file without BOM (e.g. in vim, :set nobomb); nothing was changed"),
+        }
+    }
+}
+
+impl std::error::Error for SecretError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SecretError::Stdin(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Reads a secret file (`-` = standard input), stripping one trailing LF or
 /// CRLF. Only a regular file (or standard input) is read, and at most
 /// [`MAX_SECRET`] bytes: `/dev/zero` never ends and a FIFO blocks forever.
 /// A missing file's name is not repeated: it may be a secret typed by mistake.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let too_long = || {
-        format!("the secret is longer than {MAX_SECRET} bytes (one trailing newline aside); nothing was changed")
-    };
+pub fn read_file(path: &Path) -> Result<Vec<u8>, SecretError> {
     // The limit and a CRLF, and one byte more to tell "too long".
     let bound = MAX_SECRET as u64 + 2;
     let mut bytes = if path.as_os_str() == "-" {
@@ -64,18 +124,13 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
         std::io::stdin()
             .take(bound + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| {
-                format!(
-                    "cannot read the secret from standard input: {}",
-                    plain_io(&e)
-                )
-            })?;
+            .map_err(SecretError::Stdin)?;
         bytes
     } else {
         read_regular(path, bound, "the secret file").map_err(|e| match e {
-            ReadError::TooLarge => too_long(),
-            ReadError::Missing => "the file given to --secret-file does not exist (its name is not repeated, in case a secret was typed there: to type a secret, use --secret-file - or the prompt)".to_string(),
-            ReadError::Other(m) => m,
+            ReadError::TooLarge => SecretError::FileTooLong,
+            ReadError::Missing => SecretError::FileMissing,
+            ReadError::Other(m) => SecretError::File(m),
         })?
     };
     if bytes.ends_with(b"\r\n") {
@@ -84,10 +139,10 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
         bytes.truncate(bytes.len() - 1);
     }
     if bytes.len() > MAX_SECRET {
-        return Err(too_long());
+        return Err(SecretError::FileTooLong);
     }
     if bytes.starts_with(BOM) {
-        return Err("the secret starts with a UTF-8 byte order mark (EF BB BF), which an editor added: save the file without BOM (e.g. in vim, :set nobomb); nothing was changed".into());
+        return Err(SecretError::Bom);
     }
     Ok(bytes)
 }
@@ -271,7 +326,7 @@ mod tests {
             (b"a\x1bb", "0x1b"),
             (b"a\rb", "carriage return"),
         ] {
-            assert!(validate(bad).unwrap_err().contains(why));
+            assert!(validate(bad).unwrap_err().to_string().contains(why));
         }
     }
 
@@ -302,7 +357,9 @@ mod tests {
             assert_eq!(read_file(&f).unwrap(), want);
         }
         // A missing file may be a secret typed in its place: not repeated.
-        let e = read_file(&dir.join("hunter2-typed-here")).unwrap_err();
+        let e = read_file(&dir.join("hunter2-typed-here"))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("does not exist") && !e.contains("hunter2") && e.contains("--secret-file -"),
             "{e}"
@@ -324,19 +381,19 @@ mod tests {
         let over = vec![b'k'; MAX_SECRET + 1];
         for content in [[&over[..], b"\n"].concat(), vec![b'k'; 1 << 20]] {
             std::fs::write(&f, &content).unwrap();
-            let e = read_file(&f).unwrap_err();
+            let e = read_file(&f).unwrap_err().to_string();
             assert!(
                 e.contains("longer than 1024 bytes") && !e.contains("kkk"),
                 "{e}"
             );
         }
-        let e = validate(&over).unwrap_err();
+        let e = validate(&over).unwrap_err().to_string();
         assert!(
             e.contains("longer than 1024 bytes") && !e.contains("kkk"),
             "{e}"
         );
         std::fs::write(&f, b"\xef\xbb\xbfsecret-after-bom\n").unwrap();
-        let e = read_file(&f).unwrap_err();
+        let e = read_file(&f).unwrap_err().to_string();
         assert!(
             e.contains("byte order mark") && !e.contains("secret-after"),
             "{e}"
@@ -359,7 +416,7 @@ mod tests {
             (Path::new("/dev/zero"), "is a device"),
             (dir, "is a directory"),
         ] {
-            let e = read_file(path).unwrap_err();
+            let e = read_file(path).unwrap_err().to_string();
             assert!(e.contains(kind) && e.contains("regular file"), "{e}");
             assert!(matches!(
                 read_regular(path, 10, "the file"),

@@ -211,7 +211,7 @@ fn add_with(
     outside: Vec<pipeline::OutsideFile>,
 ) -> Result<EditOutcome, Error> {
     crate::prosody::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::secret::validate(secret).map_err(Error::Invalid)?;
+    crate::secret::validate(secret).map_err(|e| Error::Invalid(e.to_string()))?;
     let file = component_file(ctx, name)?;
     let extra = pipeline::Extra {
         outside,

@@ -65,7 +65,7 @@ pub struct GivenSecret {
 pub fn secret_from_file(name: &str, path: &std::path::Path) -> Result<GivenSecret, Error> {
     let stdin = path.as_os_str() == "-";
     Ok(GivenSecret {
-        secret: crate::secret::read_file(path).map_err(Error::Invalid)?,
+        secret: crate::secret::read_file(path).map_err(|e| Error::Invalid(e.to_string()))?,
         named: match stdin {
             true => "the secret from standard input".into(),
             false => format!("the secret in {}", path.display()),
