@@ -13,6 +13,7 @@ use crate::diagnostics::Diagnostic;
 use crate::prosody::config::LoadError;
 use crate::safe_write::WriteError;
 use crate::secret::PromptError;
+use crate::settings::SettingsError;
 use crate::system::credentials::{CredentialError, UnsafeLine};
 use crate::system::running::ShellError;
 use crate::system::service::{AdminError, ServiceError};
@@ -29,7 +30,7 @@ pub enum Error {
     /// without `xmpp_jid`).
     Invalid(String),
     /// The settings file cannot be read or is wrong.
-    Settings(String),
+    Settings(SettingsError),
     /// The config cannot be loaded (unreadable, a syntax error, an Include
     /// loop), so it is neither read nor edited.
     Load {
@@ -165,13 +166,13 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(m)
             | Error::Invalid(m)
-            | Error::Settings(m)
             | Error::NotFound(m)
             | Error::Service(m)
             | Error::System { message: m, .. }
             | Error::Load { message: m, .. }
             | Error::Refused { message: m, .. } => f.write_str(m),
             Error::Io(e) => fmt::Display::fmt(e, f),
+            Error::Settings(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -181,6 +182,7 @@ impl std::error::Error for Error {
         match self {
             Error::Load { source, .. } => Some(source.as_ref()),
             Error::Io(e) => Some(e),
+            Error::Settings(e) => Some(e),
             Error::System { source, .. } => Some(source),
             _ => None,
         }

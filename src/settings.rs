@@ -85,18 +85,16 @@ impl Settings {
     /// so, as sudo and ssh do with theirs, it is refused unless only root
     /// (or the invoking user) can write it and the directories above it,
     /// and a symbolic link to it must not be another user's.
-    pub fn load(path: &Path, explicit: bool) -> Result<Settings, String> {
+    pub fn load(path: &Path, explicit: bool) -> Result<Settings, SettingsError> {
         let text = match Self::read_trusted(path) {
             Ok(t) => t,
             Err(e) if e.kind == std::io::ErrorKind::NotFound && !explicit => {
                 return Ok(Settings::default())
             }
-            Err(e) => return Err(e.message),
+            Err(e) => return Err(SettingsError::Read(e)),
         };
-        let settings = Self::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
-        settings
-            .validate(&text)
-            .map_err(|e| format!("{}:{e}", path.display()))?;
+        let settings = Self::parse(&text).map_err(|e| e.in_file(path))?;
+        settings.validate(&text).map_err(|e| e.in_file(path))?;
         Ok(settings)
     }
 
@@ -139,13 +137,15 @@ impl Settings {
 
     /// Values that parse but cannot be meant; the error starts with
     /// `LINE:COLUMN: ` (of the key in `text`).
-    fn validate(&self, text: &str) -> Result<(), String> {
+    fn validate(&self, text: &str) -> Result<(), SettingsError> {
+        let at = |key: &str, fault: Fault| SettingsError::At {
+            path: None,
+            position: key_position(text, key),
+            fault,
+        };
         if let Some(f) = &self.component_file {
             if f.is_empty() || f.ends_with('/') {
-                return Err(format!(
-                    "{}: component_file names no file; set a path such as \"conf.d/{{name}}.cfg.lua\", or remove the key",
-                    key_position(text, "component_file")
-                ));
+                return Err(at("component_file", Fault::NoComponentFile));
             }
         }
         for (key, p) in [
@@ -153,14 +153,7 @@ impl Settings {
             ("credentials_drop_in", &self.credentials_drop_in),
         ] {
             if !p.is_absolute() || p.file_name().is_none() {
-                return Err(format!(
-                    "{}: {key} must be an absolute path (the default is {})",
-                    key_position(text, key),
-                    match key {
-                        "credentials_dir" => crate::system::credentials::CREDENTIALS_DIR,
-                        _ => crate::system::credentials::DROP_IN,
-                    }
-                ));
+                return Err(at(key, Fault::NotAbsolute { key }));
             }
         }
         let dir = &self.backup_dir;
@@ -171,14 +164,11 @@ impl Settings {
         } else {
             return Ok(());
         };
-        Err(format!(
-            "{}: {why}; set an absolute path (the default is {DEFAULT_BACKUP_DIR})",
-            key_position(text, "backup_dir")
-        ))
+        Err(at("backup_dir", Fault::BackupDir { why }))
     }
 
     /// Parses settings; the error starts with `LINE:COLUMN: `.
-    pub fn parse(text: &str) -> Result<Settings, String> {
+    pub fn parse(text: &str) -> Result<Settings, SettingsError> {
         toml::from_str(text).map_err(|e: toml::de::Error| {
             let (line, col) = match e.span() {
                 Some(s) => {
@@ -189,8 +179,110 @@ impl Settings {
                 }
                 None => (1, 1),
             };
-            format!("{line}:{col}: {}", e.message().trim())
+            SettingsError::At {
+                path: None,
+                position: format!("{line}:{col}"),
+                fault: Fault::Syntax(Box::new(e)),
+            }
         })
+    }
+}
+
+/// Why the settings were not loaded.
+#[derive(Debug)]
+pub enum SettingsError {
+    /// The file cannot be read, or is not to be trusted.
+    Read(WriteError),
+    /// The text is wrong at `position` (`LINE:COLUMN`) of `path` (none
+    /// when the text was not read from a file).
+    At {
+        path: Option<PathBuf>,
+        position: String,
+        fault: Fault,
+    },
+}
+
+/// What is wrong at a place in the settings.
+#[derive(Debug)]
+pub enum Fault {
+    /// Not TOML, or not our keys and values (boxed: it is large, and
+    /// errors travel by value).
+    Syntax(Box<toml::de::Error>),
+    /// `component_file` names a directory or nothing.
+    NoComponentFile,
+    /// A path `key` that must be absolute is not.
+    NotAbsolute { key: &'static str },
+    /// `backup_dir` is empty or relative: `why`.
+    BackupDir { why: &'static str },
+}
+
+impl SettingsError {
+    /// The error as found in the file `path`.
+    fn in_file(self, file: &Path) -> SettingsError {
+        match self {
+            SettingsError::At {
+                position, fault, ..
+            } => SettingsError::At {
+                path: Some(file.to_path_buf()),
+                position,
+                fault,
+            },
+            e => e,
+        }
+    }
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingsError::Read(e) => f.write_str(&e.message),
+            SettingsError::At {
+                path,
+                position,
+                fault,
+            } => {
+                if let Some(path) = path {
+                    write!(f, "{}:", path.display())?;
+                }
+                write!(f, "{position}: {fault}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Syntax(e) => f.write_str(e.message().trim()),
+            Fault::NoComponentFile => f.write_str(
+                "component_file names no file; set a path such as \"conf.d/{name}.cfg.lua\", or remove the key",
+            ),
+            Fault::NotAbsolute { key } => write!(
+                f,
+                "{key} must be an absolute path (the default is {})",
+                match *key {
+                    "credentials_dir" => crate::system::credentials::CREDENTIALS_DIR,
+                    _ => crate::system::credentials::DROP_IN,
+                }
+            ),
+            Fault::BackupDir { why } => write!(
+                f,
+                "{why}; set an absolute path (the default is {DEFAULT_BACKUP_DIR})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SettingsError::Read(e) => Some(e),
+            SettingsError::At {
+                fault: Fault::Syntax(e),
+                ..
+            } => Some(e.as_ref()),
+            SettingsError::At { .. } => None,
+        }
     }
 }
 
@@ -217,7 +309,9 @@ mod tests {
     /// defaults are the real ones; its files are where the tool puts them.
     #[test]
     fn the_documented_keys_are_the_settings() {
-        let e = Settings::parse("no_such_key = 1\n").unwrap_err();
+        let e = Settings::parse("no_such_key = 1\n")
+            .unwrap_err()
+            .to_string();
         let fields: Vec<&str> = e
             .split("expected one of ")
             .nth(1)
@@ -271,7 +365,11 @@ mod tests {
         assert_eq!(c.credentials_dir, PathBuf::from("/x/c"));
         assert!(Settings::parse("secret_store = \"vault\"\n").is_err());
         let bad = "backups = 1\ncredentials_drop_in = \"x.conf\"\n";
-        let e = Settings::parse(bad).unwrap().validate(bad).unwrap_err();
+        let e = Settings::parse(bad)
+            .unwrap()
+            .validate(bad)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("2:1: credentials_drop_in must be an absolute path"),
             "{e}"
@@ -280,10 +378,14 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_key_and_line() {
-        let e = Settings::parse("backups = 3\nbakcup_dir = \"/x\"\n").unwrap_err();
+        let e = Settings::parse("backups = 3\nbakcup_dir = \"/x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("2:1: "), "{e}");
         assert!(e.contains("bakcup_dir"), "{e}");
-        let e = Settings::parse("backups = \"ten\"\n").unwrap_err();
+        let e = Settings::parse("backups = \"ten\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("1:"), "{e}");
     }
 
@@ -293,12 +395,18 @@ mod tests {
         assert_eq!(Settings::load(p, false).unwrap(), Settings::default());
         assert!(Settings::load(p, true)
             .unwrap_err()
+            .to_string()
             .contains("/nonexistent/fogbow-xmpp-ctl.toml"));
     }
 
     #[test]
     fn empty_or_relative_backup_dir_names_its_line() {
-        let check = |t: &str| Settings::parse(t).unwrap().validate(t);
+        let check = |t: &str| {
+            Settings::parse(t)
+                .unwrap()
+                .validate(t)
+                .map_err(|e| e.to_string())
+        };
         let e = check("backups = 3\n  backup_dir = \"\"\n").unwrap_err();
         assert!(e.starts_with("2:3: backup_dir is empty"), "{e}");
         let e = check("backup_dir=\"var/b\"\n").unwrap_err();
@@ -325,7 +433,7 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(Settings::load(&p, true).unwrap().backups, 2);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let e = Settings::load(&p, true).unwrap_err();
+        let e = Settings::load(&p, true).unwrap_err().to_string();
         assert!(
             e.starts_with(&format!(
                 "refusing to use the settings file {}",
@@ -334,7 +442,7 @@ mod tests {
             "{e}"
         );
         // Not a regular file.
-        let e = Settings::load(d, true).unwrap_err();
+        let e = Settings::load(d, true).unwrap_err().to_string();
         assert!(e.contains("not a regular file"), "{e}");
     }
 }
