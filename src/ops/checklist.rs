@@ -272,7 +272,7 @@ fn s2s_port_listens(set: &ConfigSet) -> Item {
                     .into(),
             ),
         },
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     item(
         None,

@@ -33,7 +33,8 @@ fn edit(
     opts: EditOptions,
 ) -> Result<EditOutcome, Error> {
     for i in interfaces.iter().flatten() {
-        crate::prosody::listener::validate_interface(i).map_err(Error::Invalid)?;
+        crate::prosody::listener::validate_interface(i)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
     }
     let mut moved = Vec::new();
     let mut o = pipeline::edit(ctx, "component listener", opts, |set| {
@@ -69,7 +70,8 @@ fn edit(
                 let ok = if reset {
                     !crate::prosody::listener::any_defined(after)
                 } else {
-                    let l = crate::prosody::listener::effective(after).map_err(Error::refused)?;
+                    let l = crate::prosody::listener::effective(after)
+                        .map_err(|e| Error::refused(e.to_string()))?;
                     want_i.as_ref().map_or(true, |i| &l.interfaces == i)
                         && want_p.as_ref().map_or(true, |p| &l.ports == p)
                         && crate::prosody::listener::ignored(after).is_empty()
@@ -91,7 +93,7 @@ fn edit(
 /// The listener prosody will open, with its defaults.
 pub fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::Listener, Error> {
     let set = load_config(&ctx.config)?;
-    crate::prosody::listener::effective(&set).map_err(Error::refused)
+    crate::prosody::listener::effective(&set).map_err(|e| Error::refused(e.to_string()))
 }
 
 /// `listen` without options: the listener, and the listener options set
@@ -99,7 +101,8 @@ pub fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::Listener
 pub fn show_listen(ctx: &Context) -> Result<crate::prosody::listener::Shown, Error> {
     let set = load_config(&ctx.config)?;
     Ok(crate::prosody::listener::Shown {
-        listener: crate::prosody::listener::effective(&set).map_err(Error::refused)?,
+        listener: crate::prosody::listener::effective(&set)
+            .map_err(|e| Error::refused(e.to_string()))?,
         ignored: crate::prosody::listener::ignored(&set),
     })
 }

@@ -62,7 +62,7 @@ fn misplaced_value<T: PartialEq>(
     set: &ConfigSet,
     found: &[InSection],
     names: &[&str],
-    read: impl Fn(Vec<Literal>) -> Result<T, String>,
+    read: impl Fn(Vec<Literal>) -> Result<T, crate::prosody::listener::ListenerError>,
     flag: &str,
 ) -> Result<Option<(T, Vec<String>)>, String> {
     let mut value: Option<(T, &InSection)> = None;

@@ -159,7 +159,8 @@ pub fn probe_with(
         }
     };
     refuse_kick_old(&set, &hosts, name, force)?;
-    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
+    let listener =
+        crate::prosody::listener::effective(&set).map_err(|e| Error::refused(e.to_string()))?;
     let port = port_of(&listener, port)?;
     let host = host.unwrap_or_else(|| listener.local_address());
     // prosody knows the component by nameprep's form of its name and

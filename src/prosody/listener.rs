@@ -107,15 +107,62 @@ impl Listener {
 }
 
 /// Checks an interface address as `listen` accepts it.
-pub fn validate_interface(a: &str) -> Result<(), String> {
+pub fn validate_interface(a: &str) -> Result<(), ListenerError> {
     if a == "*" || a.parse::<IpAddr>().is_ok() {
         Ok(())
     } else {
-        Err(format!(
-            "{a:?} is not an interface address: use *, 0.0.0.0, :: or a literal IP address"
-        ))
+        Err(ListenerError::NotAnAddress(a.to_string()))
     }
 }
+
+/// Why a listener value cannot be told or is not acceptable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListenerError {
+    /// A string that is no interface address.
+    NotAnAddress(String),
+    /// A number given as an interface.
+    NumericInterface(f64),
+    /// A string that is no port number.
+    NotAPort,
+    /// A number out of the ports' range.
+    PortOutOfRange(f64),
+    /// The error in the value of `option`.
+    In {
+        option: &'static str,
+        error: Box<ListenerError>,
+    },
+    /// The option `name` is assigned no value.
+    NoValue { name: &'static str },
+    /// The option `name` at `path`:`line` is computed, not constants.
+    NotConstant {
+        name: &'static str,
+        path: std::path::PathBuf,
+        line: usize,
+    },
+}
+
+impl std::fmt::Display for ListenerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenerError::NotAnAddress(a) => write!(
+                f,
+                "{a:?} is not an interface address: use *, 0.0.0.0, :: or a literal IP address"
+            ),
+            ListenerError::NumericInterface(n) => write!(f, "the interface {n} is not an address"),
+            ListenerError::NotAPort => f.write_str("a port is not a number from 1 to 65535"),
+            ListenerError::PortOutOfRange(n) => write!(f, "the port {n} is out of range"),
+            ListenerError::In { option, error } => write!(f, "{error} (in {option})"),
+            ListenerError::NoValue { name } => write!(f, "{name} has no value"),
+            ListenerError::NotConstant { name, path, line } => write!(
+                f,
+                "{name} at {}:{line} is not a list of constants; cannot tell its value",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ListenerError {}
 
 /// A global assignment of one of `names`, the last one prosody runs.
 pub(crate) struct Found {
@@ -146,35 +193,40 @@ pub(crate) fn global_assignments(set: &ConfigSet, names: &[&str]) -> Vec<Found> 
 
 /// The values of the first of `names` that is set (in prosody's order of
 /// preference), from its last global assignment.
-fn read(set: &ConfigSet, names: &[&str]) -> Result<Option<Vec<Literal>>, String> {
-    for name in names {
+fn read(set: &ConfigSet, names: &[&'static str]) -> Result<Option<Vec<Literal>>, ListenerError> {
+    for &name in names {
         if let Some(f) = global_assignments(set, &[name]).pop() {
             let doc = &set.files[f.file].doc;
-            let span = f.value.ok_or_else(|| format!("{name} has no value"))?;
+            let span = f.value.ok_or(ListenerError::NoValue { name })?;
             let (line, _) = doc.line_col(span.start);
-            return doc.literal_list(&span).map(Some).ok_or_else(|| {
-                format!(
-                    "{name} at {}:{line} is not a list of constants; cannot tell its value",
-                    set.files[f.file].path.display()
-                )
-            });
+            return doc
+                .literal_list(&span)
+                .map(Some)
+                .ok_or_else(|| ListenerError::NotConstant {
+                    name,
+                    path: set.files[f.file].path.clone(),
+                    line,
+                });
         }
     }
     Ok(None)
 }
 
 /// The ports set by the first of `names` that is set globally.
-fn ports(set: &ConfigSet, names: &[&str]) -> Result<Option<Vec<u16>>, String> {
+fn ports(set: &ConfigSet, names: &[&'static str]) -> Result<Option<Vec<u16>>, ListenerError> {
     let Some(v) = read(set, names)? else {
         return Ok(None);
     };
     ports_of(v)
-        .map_err(|e| format!("{e} (in {})", names[0]))
+        .map_err(|e| ListenerError::In {
+            option: names[0],
+            error: Box::new(e),
+        })
         .map(Some)
 }
 
 /// prosody's server-to-server ports (`s2s_ports`, default 5269).
-pub fn s2s_ports(set: &ConfigSet) -> Result<Vec<u16>, String> {
+pub fn s2s_ports(set: &ConfigSet) -> Result<Vec<u16>, ListenerError> {
     Ok(ports(set, &["s2s_ports"])?.unwrap_or_else(|| vec![5269]))
 }
 
@@ -236,7 +288,7 @@ pub fn ignored(set: &ConfigSet) -> Vec<Misplaced> {
 }
 
 /// The effective listener of `set`, with prosody's defaults.
-pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
+pub fn effective(set: &ConfigSet) -> Result<Listener, ListenerError> {
     let interfaces = match read(
         set,
         &[
@@ -249,7 +301,7 @@ pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
             v.into_iter()
                 .map(|l| match l {
                     Literal::Str(s) => Ok(String::from_utf8_lossy(&s).into_owned()),
-                    Literal::Num(n) => Err(format!("the interface {n} is not an address")),
+                    Literal::Num(n) => Err(ListenerError::NumericInterface(n)),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
@@ -265,7 +317,7 @@ pub fn effective(set: &ConfigSet) -> Result<Listener, String> {
     })
 }
 
-pub(crate) fn ports_of(v: Vec<Literal>) -> Result<Vec<u16>, String> {
+pub(crate) fn ports_of(v: Vec<Literal>) -> Result<Vec<u16>, ListenerError> {
     v.into_iter()
         .map(|l| match l {
             Literal::Num(n) if n.fract() == 0.0 && (1.0..=65535.0).contains(&n) => Ok(n as u16),
@@ -273,20 +325,20 @@ pub(crate) fn ports_of(v: Vec<Literal>) -> Result<Vec<u16>, String> {
                 .parse::<u16>()
                 .ok()
                 .filter(|&n| n > 0)
-                .ok_or_else(|| "a port is not a number from 1 to 65535".to_string()),
-            Literal::Num(n) => Err(format!("the port {n} is out of range")),
+                .ok_or(ListenerError::NotAPort),
+            Literal::Num(n) => Err(ListenerError::PortOutOfRange(n)),
         })
         .collect()
 }
 
-pub(crate) fn interfaces_of(v: Vec<Literal>) -> Result<Vec<String>, String> {
+pub(crate) fn interfaces_of(v: Vec<Literal>) -> Result<Vec<String>, ListenerError> {
     v.into_iter()
         .map(|l| match l {
             Literal::Str(s) => {
                 let a = String::from_utf8_lossy(&s).into_owned();
                 validate_interface(&a).map(|()| a)
             }
-            Literal::Num(n) => Err(format!("the interface {n} is not an address")),
+            Literal::Num(n) => Err(ListenerError::NumericInterface(n)),
         })
         .collect()
 }
@@ -304,7 +356,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("p.cfg.lua");
         std::fs::write(&f, text).unwrap();
-        effective(&ConfigSet::load(&f).unwrap())
+        effective(&ConfigSet::load(&f).unwrap()).map_err(|e| e.to_string())
     }
 
     /// An empty list is valid in prosody and opens nothing (portmanager
