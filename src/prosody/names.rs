@@ -67,7 +67,7 @@ pub enum Fault {
     /// Empty as written, or after nameprep.
     Empty,
     /// prosody's nameprep refuses it (why, as [`nameprep`] says).
-    Refused(String),
+    Refused(NameprepError),
     /// Longer than a domain name's 253 bytes (after nameprep).
     TooLong(usize),
     /// A character a domain name cannot have.
@@ -149,15 +149,14 @@ const PROSODY_MAX: usize = 1024;
 /// unmapped and unnormalized, and the bidi rule uses today's bidi classes.
 /// (`stringprep::nameprep` itself refuses unassigned code points, which
 /// prosody accepts.)
-pub fn nameprep(name: &[u8]) -> Result<String, String> {
+pub fn nameprep(name: &[u8]) -> Result<String, NameprepError> {
     use stringprep::tables as t;
     use unicode_normalization::UnicodeNormalization;
-    let too_long = || format!("is {PROSODY_MAX} bytes or longer to prosody, its limit for a name");
     if name.len() >= PROSODY_MAX {
-        return Err(too_long());
+        return Err(NameprepError::TooLong);
     }
     let Ok(s) = std::str::from_utf8(name) else {
-        return Err("is not valid UTF-8".into());
+        return Err(NameprepError::NotUtf8);
     };
     // ASCII maps to its lowercase and nothing in it is prohibited.
     if s.is_ascii() {
@@ -189,27 +188,60 @@ pub fn nameprep(name: &[u8]) -> Result<String, String> {
             || t::tagging_character(c)
     };
     if let Some(c) = out.chars().find(|&c| prohibited(c)) {
-        return Err(format!(
-            "contains U+{:04X}, which nameprep prohibits",
-            c as u32
-        ));
+        return Err(NameprepError::Prohibited(c));
     }
     // RFC 3454 section 6: right-to-left text stands alone, and starts and
     // ends right-to-left.
     if out.contains(t::bidi_r_or_al) {
         if out.contains(t::bidi_l) {
-            return Err("mixes right-to-left and left-to-right characters, which nameprep prohibits (RFC 3454 section 6; write each label in one direction)".into());
+            return Err(NameprepError::MixedDirections);
         }
         let ends_rtl = |c: Option<char>| c.is_some_and(t::bidi_r_or_al);
         if !ends_rtl(out.chars().next()) || !ends_rtl(out.chars().next_back()) {
-            return Err("has right-to-left characters but does not start and end with one, which nameprep prohibits (RFC 3454 section 6)".into());
+            return Err(NameprepError::RightToLeftEdges);
         }
     }
     if out.len() >= PROSODY_MAX {
-        return Err(too_long());
+        return Err(NameprepError::TooLong);
     }
     Ok(out)
 }
+
+/// Why prosody's nameprep refuses a name; its text completes a sentence
+/// that starts with the name ("… is not valid UTF-8").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameprepError {
+    /// As long as prosody's limit for a name, or longer.
+    TooLong,
+    NotUtf8,
+    /// A character nameprep prohibits.
+    Prohibited(char),
+    /// Right-to-left and left-to-right characters in one name.
+    MixedDirections,
+    /// Right-to-left characters, but not at both ends.
+    RightToLeftEdges,
+}
+
+impl std::fmt::Display for NameprepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameprepError::TooLong => write!(
+                f,
+                "is {PROSODY_MAX} bytes or longer to prosody, its limit for a name"
+            ),
+            NameprepError::NotUtf8 => f.write_str("is not valid UTF-8"),
+            NameprepError::Prohibited(c) => write!(
+                f,
+                "contains U+{:04X}, which nameprep prohibits",
+                *c as u32
+            ),
+            NameprepError::MixedDirections => f.write_str("mixes right-to-left and left-to-right characters, which nameprep prohibits (RFC 3454 section 6; write each label in one direction)"),
+            NameprepError::RightToLeftEdges => f.write_str("has right-to-left characters but does not start and end with one, which nameprep prohibits (RFC 3454 section 6)"),
+        }
+    }
+}
+
+impl std::error::Error for NameprepError {}
 
 /// Stringprep normalizes by Unicode 3.2, before Corrigendum #4 changed the
 /// decompositions of five CJK compatibility ideographs (ICU, and so
@@ -230,7 +262,7 @@ fn unicode_3_2_decomposition(c: char) -> Option<char> {
 /// stops prosody at start). It is far more lenient than a DNS name: spaces,
 /// quotes and `@` pass (see [`validate`] for those).
 pub fn nameprep_rejects(name: &[u8]) -> Option<String> {
-    nameprep(name).err()
+    nameprep(name).err().map(|e| e.to_string())
 }
 
 /// The form prosody compares names in: nameprep's output. A name nameprep
