@@ -70,7 +70,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
             None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
             Some(l) => match l.and_then(crate::prosody::Loading::wait) {
                 Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
-                Err(e) => diagnostics.push(loader_failed(main, e)),
+                Err(e) => diagnostics.push(loader_failed(main, e.to_string())),
             },
         }
     }

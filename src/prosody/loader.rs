@@ -66,7 +66,7 @@ impl Installed {
     }
 
     /// Loads `config` with prosody's configmanager.
-    pub fn load(&self, config: &Path) -> Result<Verdict, String> {
+    pub fn load(&self, config: &Path) -> Result<Verdict, LoaderError> {
         self.load_with(config, &[])
     }
 
@@ -74,7 +74,11 @@ impl Installed {
     /// temp)` pair makes every open of `real` (by any name that reaches the
     /// same inode) read `temp`. So an edit written to temp files is judged by
     /// prosody exactly as if it stood in place, before anything is renamed.
-    pub fn load_with(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Verdict, String> {
+    pub fn load_with(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+    ) -> Result<Verdict, LoaderError> {
         self.start(config, overlay)?.wait()
     }
 
@@ -83,7 +87,7 @@ impl Installed {
     /// `Credential()` is read as prosody's start-up reads it: from
     /// `$CREDENTIALS_DIRECTORY` when that is set (in the unit), else it is
     /// only a warning (as `prosodyctl` does).
-    pub fn start(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Loading, String> {
+    pub fn start(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Loading, LoaderError> {
         self.start_serving(config, overlay, Credentials::Environment)
     }
 
@@ -95,7 +99,7 @@ impl Installed {
         config: &Path,
         overlay: &[(&Path, &Path)],
         credentials: Credentials<'_>,
-    ) -> Result<Loading, String> {
+    ) -> Result<Loading, LoaderError> {
         self.spawn(config, overlay, credentials, false)
     }
 
@@ -106,7 +110,7 @@ impl Installed {
         &self,
         config: &Path,
         overlay: &[(&Path, &Path)],
-    ) -> Result<Result<LoadedOptions, Verdict>, String> {
+    ) -> Result<Result<LoadedOptions, Verdict>, LoaderError> {
         let (verdict, out) = self
             .spawn(config, overlay, Credentials::Environment, true)?
             .finish()?;
@@ -117,7 +121,7 @@ impl Installed {
         for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let mut f = line.splitn(3, |&b| b == b' ');
             let (Some(host), Some(name), Some(value)) = (f.next(), f.next(), f.next()) else {
-                return Err("prosody's loader printed an option it should not".into());
+                return Err(LoaderError::StrayOutput);
             };
             options
                 .0
@@ -132,7 +136,7 @@ impl Installed {
         overlay: &[(&Path, &Path)],
         credentials: Credentials<'_>,
         dump: bool,
-    ) -> Result<Loading, String> {
+    ) -> Result<Loading, LoaderError> {
         let served = match credentials {
             Credentials::Served(s) => Some(s),
             _ => None,
@@ -162,12 +166,9 @@ impl Installed {
                 cmd.env_remove("CREDENTIALS_DIRECTORY");
             }
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            format!(
-                "cannot run {}: {}",
-                self.lua.display(),
-                crate::text::plain_io(&e)
-            )
+        let mut child = cmd.spawn().map_err(|source| LoaderError::Spawn {
+            lua: self.lua.clone(),
+            source,
         })?;
         let mut script = served
             .map(ServedCredentials::lua_prefix)
@@ -322,6 +323,56 @@ impl LoadedOptions {
 /// first line; a config can make it megabytes long.
 const STDERR_KEPT: usize = 64 * 1024;
 
+/// Why prosody's loader gave no verdict.
+#[derive(Debug)]
+pub enum LoaderError {
+    /// The Lua interpreter `lua` could not be started.
+    Spawn {
+        lua: PathBuf,
+        source: std::io::Error,
+    },
+    /// Waiting for the loader failed.
+    Wait(std::io::Error),
+    /// It printed a line that is no option.
+    StrayOutput,
+    /// It printed more options than are compared.
+    TooMuchOutput,
+    /// It failed without a verdict, saying this on its standard error.
+    Failed { said: String },
+}
+
+impl std::fmt::Display for LoaderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoaderError::Spawn { lua, source } => write!(
+                f,
+                "cannot run {}: {}",
+                lua.display(),
+                crate::text::plain_io(source)
+            ),
+            LoaderError::Wait(e) => std::fmt::Display::fmt(e, f),
+            LoaderError::StrayOutput => {
+                f.write_str("prosody's loader printed an option it should not")
+            }
+            LoaderError::TooMuchOutput => {
+                f.write_str("prosody's loader printed more options than fogbow-xmpp-ctl compares")
+            }
+            LoaderError::Failed { said } => {
+                write!(f, "could not run prosody's configmanager: {said}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoaderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoaderError::Spawn { source, .. } | LoaderError::Wait(source) => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// A load by prosody's configmanager in progress. Dropping it stops the
 /// loader (a `check` whose static pass already found errors needs no more).
 #[derive(Debug)]
@@ -336,18 +387,18 @@ pub struct Loading {
 
 impl Loading {
     /// Waits for prosody's verdict, at most `LOAD_TIMEOUT` (10 s) from the start.
-    pub fn wait(self) -> Result<Verdict, String> {
+    pub fn wait(self) -> Result<Verdict, LoaderError> {
         self.finish().map(|(v, _)| v)
     }
 
     /// [`Loading::wait`], with what the loader wrote on its standard output.
-    fn finish(mut self) -> Result<(Verdict, Vec<u8>), String> {
+    fn finish(mut self) -> Result<(Verdict, Vec<u8>), LoaderError> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         // stderr closes when the loader exits (or, rarely, when it closes
         // it itself): then reap it, still within the deadline.
         let status = match self.eof.recv_timeout(left) {
             Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => loop {
-                if let Some(s) = self.child.try_wait().map_err(|e| e.to_string())? {
+                if let Some(s) = self.child.try_wait().map_err(LoaderError::Wait)? {
                     break Some(s);
                 }
                 if Instant::now() > self.deadline {
@@ -384,17 +435,14 @@ impl Loading {
             .and_then(|r| r.join().ok())
             .unwrap_or_default();
         if out.len() as u64 >= MAX_DUMP {
-            return Err(
-                "prosody's loader printed more options than fogbow-xmpp-ctl compares".into(),
-            );
+            return Err(LoaderError::TooMuchOutput);
         }
         match status.code() {
             Some(0) => Ok((Verdict::Loads, out)),
             Some(2) => Ok((parse_error(err.trim_end()), out)),
-            _ => Err(format!(
-                "could not run prosody's configmanager: {}",
-                err.trim()
-            )),
+            _ => Err(LoaderError::Failed {
+                said: err.trim().to_string(),
+            }),
         }
     }
 
