@@ -64,6 +64,8 @@ pub enum SecretError {
     File(String),
     /// The secret starts with a UTF-8 byte order mark.
     Bom,
+    /// The system's random generator could not be read.
+    Random(getrandom::Error),
 }
 
 impl std::fmt::Display for SecretError {
@@ -98,6 +100,9 @@ impl std::fmt::Display for SecretError {
             ),
             SecretError::FileMissing => f.write_str("the file given to --secret-file does not exist (its name is not repeated, in case a secret was typed there: to type a secret, use --secret-file - or the prompt)"),
             SecretError::File(m) => f.write_str(m),
+            SecretError::Random(e) => {
+                write!(f, "cannot read the system's random generator: {e}")
+            }
             SecretError::Bom => f.write_str("the secret starts with a UTF-8 byte order mark (EF BB BF), which an editor added: save the file without BOM (e.g. in vim, :set nobomb); nothing was changed"),
         }
     }
@@ -107,6 +112,7 @@ impl std::error::Error for SecretError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SecretError::Stdin(e) => Some(e),
+            SecretError::Random(e) => Some(e),
             _ => None,
         }
     }
@@ -260,10 +266,9 @@ pub fn forbid_core_dumps() {
 
 /// A new random secret: 160 bits from the OS RNG, as 40 lowercase hex digits
 /// (hex needs no escaping in Lua, in a properties file or in a shell).
-pub fn generate() -> Result<Vec<u8>, String> {
+pub fn generate() -> Result<Vec<u8>, SecretError> {
     let mut raw = [0u8; 20];
-    getrandom::fill(&mut raw)
-        .map_err(|e| format!("cannot read the system's random generator: {e}"))?;
+    getrandom::fill(&mut raw).map_err(SecretError::Random)?;
     Ok(crate::text::hex::encode(&raw).into_bytes())
 }
 
