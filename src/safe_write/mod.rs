@@ -401,17 +401,31 @@ fn owner_change(
     file: (u32, u32),
     me: (u32, u32),
     root: bool,
-) -> Result<(Option<u32>, Option<u32>), String> {
+) -> Result<(Option<u32>, Option<u32>), ForeignOwner> {
     if file.0 != me.0 && !root {
-        return Err(format!(
-            "it belongs to uid {} and only root can give the new file that owner",
-            file.0
-        ));
+        return Err(ForeignOwner { uid: file.0 });
     }
     Ok((
         (file.0 != me.0).then_some(file.0),
         (file.1 != me.1).then_some(file.1),
     ))
+}
+
+/// Why [`owner_change`] cannot give a new file its original's owner: it
+/// belongs to `uid`, and only root may give a file away.
+#[derive(Debug, PartialEq, Eq)]
+struct ForeignOwner {
+    uid: u32,
+}
+
+impl std::fmt::Display for ForeignOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "it belongs to uid {} and only root can give the new file that owner",
+            self.uid
+        )
+    }
 }
 
 /// Gives the (still empty) temp file the original's owner, then drops every
@@ -619,6 +633,7 @@ mod tests {
         assert_eq!(owner_change((5, 7), (5, 6), false), Ok((None, Some(7))));
         assert!(owner_change((0, 7), (5, 6), false)
             .unwrap_err()
+            .to_string()
             .contains("only root"));
         assert_eq!(owner_change((0, 7), (0, 0), true), Ok((None, Some(7))));
         assert_eq!(owner_change((5, 7), (0, 0), true), Ok((Some(5), Some(7))));
