@@ -41,8 +41,7 @@ fn edit(
         let p = match reset {
             true => super::listen_plan::plan_reset(set),
             false => super::listen_plan::plan(set, interfaces.as_deref(), ports.as_deref()),
-        }
-        .map_err(Error::refused)?;
+        }?;
         let unchanged = p.edits.iter().all(|(&f, edits)| {
             let text = set.files[f].doc.text();
             edits.iter().all(|(r, b)| text[r.clone()] == b[..])

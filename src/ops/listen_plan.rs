@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::document::{Literal, Span, Statement};
+use crate::error::Error;
 use crate::prosody::config::ConfigSet;
 use crate::prosody::listener::{
     global_assignments, in_sections, interfaces_of, ports_of, InSection, Misplaced,
@@ -36,14 +37,14 @@ fn delete_misplaced(
     set: &ConfigSet,
     found: &[InSection],
     edits: &mut BTreeMap<usize, Vec<(Span, Vec<u8>)>>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     for m in found {
         if m.in_table || m.shared {
-            return Err(format!(
+            return Err(Error::refused(format!(
                 "{} is set at {} in a statement that sets other options too, where prosody ignores it; delete it there by hand and run listen again",
                 m.name,
                 place(&m.shown)
-            ));
+            )));
         }
         let doc = &set.files[m.file].doc;
         edits
@@ -64,7 +65,7 @@ fn misplaced_value<T: PartialEq>(
     names: &[&str],
     read: impl Fn(Vec<Literal>) -> Result<T, crate::prosody::listener::ListenerError>,
     flag: &str,
-) -> Result<Option<(T, Vec<String>)>, String> {
+) -> Result<Option<(T, Vec<String>)>, Error> {
     let mut value: Option<(T, &InSection)> = None;
     let mut from = Vec::new();
     for m in found.iter().filter(|m| names.contains(&m.name)) {
@@ -74,21 +75,21 @@ fn misplaced_value<T: PartialEq>(
             .as_ref()
             .and_then(|span| doc.literal_list(span))
             .ok_or_else(|| {
-                format!(
+                Error::refused(format!(
                     "{} at {} is not a list of constants; say which with {flag}",
                     m.name,
                     place(&m.shown)
-                )
+                ))
             })?;
-        let v = read(v).map_err(|e| format!("{e} (at {})", place(&m.shown)))?;
+        let v = read(v).map_err(|e| Error::refused(format!("{e} (at {})", place(&m.shown))))?;
         match &value {
             Some((first, at)) if *first != v => {
-                return Err(format!(
+                return Err(Error::refused(format!(
                     "{} is set differently at {} and at {}, where prosody ignores both; say which with {flag}",
                     m.name,
                     place(&at.shown),
                     place(&m.shown)
-                ))
+                )))
             }
             Some(_) => {}
             None => value = Some((v, m)),
@@ -113,7 +114,7 @@ pub fn plan(
     set: &ConfigSet,
     interfaces: Option<&[String]>,
     ports: Option<&[u16]>,
-) -> Result<ListenPlan, String> {
+) -> Result<ListenPlan, Error> {
     let misplaced = in_sections(set);
     let mut out = ListenPlan {
         interfaces: interfaces.map(<[String]>::to_vec),
@@ -135,7 +136,7 @@ fn adopt_misplaced(
     set: &ConfigSet,
     misplaced: &[InSection],
     out: &mut ListenPlan,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let moved = |from: Vec<String>, option: &str| {
         format!(
             "{}, where prosody ignores it, goes to the global section as {option}",
@@ -196,7 +197,7 @@ fn option_lines(out: &ListenPlan) -> Vec<(&'static [&'static str], String)> {
 fn global_edits(
     set: &ConfigSet,
     groups: Vec<(&[&str], String)>,
-) -> Result<Vec<(Span, Vec<u8>)>, String> {
+) -> Result<Vec<(Span, Vec<u8>)>, Error> {
     let doc = &set.files[0].doc;
     let mut edits: Vec<(Span, Vec<u8>)> = Vec::new();
     let mut inserts = String::new();
@@ -206,20 +207,20 @@ fn global_edits(
             let (line, _) = set.files[f.file]
                 .doc
                 .line_col(set.files[f.file].doc.stmt_span(f.stmt).start);
-            return Err(format!(
+            return Err(Error::refused(format!(
                 "{} is set in {}:{line}; edit it there (listen edits the main config only)",
                 names[0],
                 set.files[f.file].path.display()
-            ));
+            )));
         }
         for (k, f) in found.iter().enumerate() {
             let stmt = doc.stmt(f.stmt);
             if let Statement::Options(o) = &stmt.statement {
                 if o.len() != 1 {
                     let (line, _) = doc.line_col(stmt.span.start);
-                    return Err(format!(
+                    return Err(Error::refused(format!(
                         "line {line} assigns several options at once; edit it by hand"
-                    ));
+                    )));
                 }
             }
             if k == 0 {
@@ -331,17 +332,17 @@ fn tidy_removals(text: &[u8], spans: &mut Vec<(Span, Vec<u8>)>) {
 /// The edits of `listen --reset`: every definition of the listener options
 /// deleted, global ones (in whichever file) and misplaced ones alike (their
 /// comments kept), so that prosody's defaults apply.
-pub fn plan_reset(set: &ConfigSet) -> Result<ListenPlan, String> {
+pub fn plan_reset(set: &ConfigSet) -> Result<ListenPlan, Error> {
     let mut out = ListenPlan::default();
     for f in global_assignments(set, &LISTENER_OPTIONS) {
         let doc = &set.files[f.file].doc;
         if let Statement::Options(o) = &doc.stmt(f.stmt).statement {
             if o.len() != 1 {
                 let (line, _) = doc.line_col(doc.stmt_span(f.stmt).start);
-                return Err(format!(
+                return Err(Error::refused(format!(
                     "{}:{line} assigns several options at once; edit it by hand",
                     set.files[f.file].path.display()
-                ));
+                )));
             }
         }
         out.edits

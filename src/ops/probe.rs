@@ -155,7 +155,7 @@ pub fn probe_with(
             let (s, file) = configured.as_ref().ok_or_else(|| {
                 Error::NotFound(format!("{name} has no component_secret to probe with"))
             })?;
-            behind(name, s, file).map_err(Error::refused)?
+            behind(name, s, file)?
         }
     };
     refuse_kick_old(&set, &hosts, name, force)?;
@@ -195,23 +195,23 @@ fn behind(
     name: &str,
     s: &crate::document::Value<'_>,
     file: &std::path::Path,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Error> {
     use crate::diagnostics::secret_refs::{describe, Resolved};
     use crate::system::secret_refs::Resolver;
     if let Some(l) = s.literal() {
         return Ok(l);
     }
     let Some(r) = s.secret_ref() else {
-        return Err(format!(
+        return Err(Error::refused(format!(
             "the component_secret of {name} is an expression; cannot probe with it"
-        ));
+        )));
     };
     match Resolver::from_env().resolve(&r, file) {
         Resolved::Value(v) => Ok(v),
-        Resolved::Missing(why) | Resolved::Unverified(why) => Err(format!(
+        Resolved::Missing(why) | Resolved::Unverified(why) => Err(Error::refused(format!(
             "the component_secret of {name} is read from {}, which cannot be read here: {why}",
             describe(&r)
-        )),
+        ))),
     }
 }
 
