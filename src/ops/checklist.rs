@@ -23,6 +23,7 @@ use crate::document::{Owner, Statement};
 use crate::ops::Breakage;
 use crate::prosody::config::ConfigSet;
 use crate::prosody::listener::Listener;
+use crate::secret::Unreadable;
 
 /// One line of the checklist.
 #[derive(Debug, Clone, Serialize)]
@@ -90,19 +91,40 @@ fn local_addresses() -> HashSet<IpAddr> {
     out
 }
 
-fn listening(host: &str, port: u16) -> Result<(), String> {
+fn listening(host: &str, port: u16) -> Result<(), NotListening> {
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| e.to_string())?
+        .map_err(NotListening::Resolve)?
         .collect();
-    let mut last = String::from("no address");
+    let mut last = NotListening::NoAddress;
     for a in addrs {
         match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
             Ok(_) => return Ok(()),
-            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
+            Err(e) => last = NotListening::Refused(a, e),
         }
     }
     Err(last)
+}
+
+/// Why [`listening`] found nothing accepting connections.
+#[derive(Debug)]
+enum NotListening {
+    /// The host does not resolve.
+    Resolve(std::io::Error),
+    /// It resolves to no address.
+    NoAddress,
+    /// The last of its addresses refused, or did not answer.
+    Refused(SocketAddr, std::io::Error),
+}
+
+impl std::fmt::Display for NotListening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotListening::Resolve(e) => std::fmt::Display::fmt(e, f),
+            NotListening::NoAddress => f.write_str("no address"),
+            NotListening::Refused(a, e) => write!(f, "{a}: {}", crate::text::plain_io(e)),
+        }
+    }
 }
 
 /// Runs the checklist on the config at `main` (read as `set`; `config`
@@ -288,7 +310,9 @@ fn component_port_reachable(listener: &Listener) -> Item {
     let reach = match (listener.closed(), listener.ports.first()) {
         (None, Some(&port)) => {
             let at = listener.local_address();
-            listening(&at, port).map(|()| format!("{at}:{port} accepts connections"))
+            listening(&at, port)
+                .map(|()| format!("{at}:{port} accepts connections"))
+                .map_err(|e| e.to_string())
         }
         (why, _) => Err(why.unwrap_or_default()),
     };
@@ -468,21 +492,16 @@ fn component_ports_exposed(listener: &Listener, sockets: Option<&[SocketAddr]>) 
 
 /// Reads at most the last `max` bytes of a regular file (from the start
 /// of a line): logs grow without end, and the recent end is what matters.
-fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
-    use crate::secret::Unreadable;
+fn read_bounded(path: &Path, max: u64) -> Result<String, Unreadable> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = crate::secret::open_nonblocking(path).map_err(|e| crate::text::plain_io(&e))?;
-    let meta = crate::secret::regular(&f).map_err(|e| match e {
-        Unreadable::Io(e) => crate::text::plain_io(&e),
-        _ => "not a regular file".to_string(),
-    })?;
+    let mut f = crate::secret::open_nonblocking(path).map_err(Unreadable::Io)?;
+    let meta = crate::secret::regular(&f)?;
     let from = meta.len().saturating_sub(max);
-    f.seek(SeekFrom::Start(from))
-        .map_err(|e| crate::text::plain_io(&e))?;
+    f.seek(SeekFrom::Start(from)).map_err(Unreadable::Io)?;
     let mut bytes = Vec::new();
     f.take(max)
         .read_to_end(&mut bytes)
-        .map_err(|e| crate::text::plain_io(&e))?;
+        .map_err(Unreadable::Io)?;
     let mut text = String::from_utf8_lossy(&bytes).into_owned();
     if from > 0 {
         // The first line is cut: drop it.
@@ -632,7 +651,13 @@ impl ProsodyLog {
                     log.add(&f.display().to_string(), &text);
                     log.read.push(shown);
                 }
-                Err(e) => log.unread.push(format!("{}: {e}", f.display())),
+                Err(e) => {
+                    let why = match e {
+                        Unreadable::Io(e) => crate::text::plain_io(&e),
+                        _ => "not a regular file".to_string(),
+                    };
+                    log.unread.push(format!("{}: {why}", f.display()));
+                }
             }
         }
         match crate::system::journal::prosody_log() {
