@@ -4,7 +4,7 @@
 //! it will dial prosody. Read as `java.util.Properties.load(InputStream)`
 //! reads it (the Fogbow services' own reader; see [`parse_properties`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::prosody::listener::{Listener, DEFAULT_PORT};
 
@@ -37,7 +37,7 @@ pub const MAX_PROPERTIES: u64 = 1 << 20;
 
 /// Reads and checks a Fogbow component's properties file: a regular file of
 /// at most [`MAX_PROPERTIES`] bytes (a FIFO or a device is refused unread).
-pub fn read(path: &Path) -> Result<ComponentProperties, String> {
+pub fn read(path: &Path) -> Result<ComponentProperties, PropertiesError> {
     let bytes = read_bytes(path)?;
     let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
     component(path, &map, true)
@@ -48,17 +48,172 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
 /// missing, empty or Fogbow's `$…` placeholder, as in a fresh copy of
 /// Fogbow's example (`password` is then empty). Returns the file's bytes
 /// too, which [`set_property`] rewrites.
-pub fn read_for_new_secret(path: &Path) -> Result<(ComponentProperties, Vec<u8>), String> {
+pub fn read_for_new_secret(path: &Path) -> Result<(ComponentProperties, Vec<u8>), PropertiesError> {
     let bytes = read_bytes(path)?;
     let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
     Ok((component(path, &map, false)?, bytes))
 }
 
-fn not_valid(path: &Path, (line, e): (usize, String)) -> String {
-    format!(
-        "{}:{line}: not a valid properties file: {e}",
-        path.display()
-    )
+fn not_valid(path: &Path, error: SyntaxError) -> PropertiesError {
+    PropertiesError::Syntax {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Why a component's properties file is not read, or not usable. No
+/// variant holds the value of `xmpp_password`.
+#[derive(Debug)]
+pub enum PropertiesError {
+    /// A symbolic link on the way is refused.
+    Link(crate::safe_write::WriteError),
+    /// No such file.
+    Missing(PathBuf),
+    /// Larger than [`MAX_PROPERTIES`].
+    TooLarge(PathBuf),
+    /// It cannot be read, as the bounded reader says (naming the file).
+    Read(String),
+    /// It is not a properties file.
+    Syntax { path: PathBuf, error: SyntaxError },
+    /// It has no `key`.
+    NoKey { path: PathBuf, key: &'static str },
+    /// Its `key` is empty.
+    Empty { path: PathBuf, key: &'static str },
+    /// Its `key` is a placeholder of Fogbow's example: `value`, unless
+    /// that may be a secret.
+    Placeholder {
+        path: PathBuf,
+        key: &'static str,
+        value: Option<String>,
+    },
+    /// Its port `key` is not a port number.
+    NotAPort {
+        path: PathBuf,
+        key: &'static str,
+        value: String,
+    },
+}
+
+impl std::fmt::Display for PropertiesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PropertiesError::Link(e) => f.write_str(&e.message),
+            PropertiesError::Missing(p) => {
+                write!(f, "cannot read {}: No such file or directory", p.display())
+            }
+            PropertiesError::TooLarge(p) => write!(
+                f,
+                "{} is larger than {} MiB: not a Fogbow component's configuration",
+                p.display(),
+                MAX_PROPERTIES >> 20
+            ),
+            PropertiesError::Read(m) => f.write_str(m),
+            PropertiesError::Syntax { path, error } => write!(
+                f,
+                "{}:{}: not a valid properties file: {}",
+                path.display(),
+                error.line,
+                error.escape
+            ),
+            PropertiesError::NoKey { path, key } => write!(
+                f,
+                "{} has no {key}: is it a Fogbow component's configuration?",
+                path.display()
+            ),
+            PropertiesError::Empty { path, key } => write!(f, "{}: {key} is empty", path.display()),
+            PropertiesError::Placeholder { path, key, value } => {
+                let shown = match value {
+                    None => " from Fogbow's example (its value is not shown: it may be a secret)"
+                        .to_string(),
+                    Some(v) => format!(" {v:?} from Fogbow's example"),
+                };
+                write!(
+                    f,
+                    "{}: {key} is an unexpanded placeholder{shown}; put the real value in",
+                    path.display()
+                )
+            }
+            PropertiesError::NotAPort { path, key, value } => write!(
+                f,
+                "{}: {key} = {value:?} is not a port number",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PropertiesError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PropertiesError::Link(e) => Some(e),
+            PropertiesError::Syntax { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Where a `.properties` text does not parse: the first line of the
+/// logical line, and the escape that is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub escape: BadEscape,
+}
+
+/// A `\u` escape Java's `Properties.load` would not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadEscape {
+    /// Not four hex digits.
+    Malformed,
+    /// Half of a UTF-16 surrogate pair.
+    HalfSurrogate,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.escape)
+    }
+}
+
+impl std::fmt::Display for BadEscape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BadEscape::Malformed => "malformed \\uxxxx encoding (four hex digits expected)",
+            BadEscape::HalfSurrogate => "a \\u escape is half of a UTF-16 surrogate pair",
+        })
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+/// Why [`set_property`] returns nothing.
+#[derive(Debug)]
+pub enum SetError {
+    /// The file does not parse.
+    Syntax(SyntaxError),
+    /// No way of writing `key` leaves the other keys as they read.
+    WouldChange { key: String },
+}
+
+impl std::fmt::Display for SetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetError::Syntax(e) => std::fmt::Display::fmt(e, f),
+            SetError::WouldChange { key } => write!(
+                f,
+                "setting {key} would change how other keys read (this is a bug in fogbow-xmpp-ctl; please report it)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SetError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetError::Syntax(e) => Some(e),
+            SetError::WouldChange { .. } => None,
+        }
+    }
 }
 
 /// The file's bytes, bounded, from a regular file only, reached as the
@@ -66,21 +221,19 @@ fn not_valid(path: &Path, (line, e): (usize, String)) -> String {
 /// symbolic link another user planted is refused, or it could hand root any
 /// file as a component's secret. A path that does not resolve (missing, or
 /// `/dev/stdin` on a pipe) is read as named, for `read_regular`'s message.
-fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+fn read_bytes(path: &Path) -> Result<Vec<u8>, PropertiesError> {
     use crate::secret::ReadError;
-    let p = path.display();
     let real = match crate::safe_write::resolve(path) {
         Ok(real) => real,
-        Err(e) if e.kind == std::io::ErrorKind::PermissionDenied => return Err(e.message),
+        Err(e) if e.kind == std::io::ErrorKind::PermissionDenied => {
+            return Err(PropertiesError::Link(e))
+        }
         Err(_) => path.to_path_buf(),
     };
     crate::secret::read_regular(&real, MAX_PROPERTIES, "the properties file").map_err(|e| match e {
-        ReadError::Missing => format!("cannot read {p}: No such file or directory"),
-        ReadError::TooLarge => format!(
-            "{p} is larger than {} MiB: not a Fogbow component's configuration",
-            MAX_PROPERTIES >> 20
-        ),
-        ReadError::Other(m) => m,
+        ReadError::Missing => PropertiesError::Missing(path.to_path_buf()),
+        ReadError::TooLarge => PropertiesError::TooLarge(path.to_path_buf()),
+        ReadError::Other(m) => PropertiesError::Read(m),
     })
 }
 
@@ -90,29 +243,21 @@ fn component(
     path: &Path,
     map: &std::collections::HashMap<String, String>,
     need_password: bool,
-) -> Result<ComponentProperties, String> {
-    let p = path.display();
+) -> Result<ComponentProperties, PropertiesError> {
+    let path = path.to_path_buf();
     // The secret's value never appears in a message.
-    let get = |key: &str| -> Result<String, String> {
-        // The value, or (the password) a note that says why it is left out.
-        let shown = |v: &str| {
-            if key == "xmpp_password" {
-                " from Fogbow's example (its value is not shown: it may be a secret)".to_string()
-            } else {
-                format!(" {v:?} from Fogbow's example")
-            }
+    let get = |key: &'static str| -> Result<String, PropertiesError> {
+        let path = path.clone();
+        let Some(v) = map.get(key) else {
+            return Err(PropertiesError::NoKey { path, key });
         };
-        let v = map.get(key).ok_or_else(|| {
-            format!("{p} has no {key}: is it a Fogbow component's configuration?")
-        })?;
         if v.trim().is_empty() {
-            return Err(format!("{p}: {key} is empty"));
+            return Err(PropertiesError::Empty { path, key });
         }
         if v.starts_with('$') || v.contains("${") {
-            return Err(format!(
-                "{p}: {key} is an unexpanded placeholder{}; put the real value in",
-                shown(v)
-            ));
+            // The value, unless it may be the password.
+            let value = (key != "xmpp_password").then(|| v.clone());
+            return Err(PropertiesError::Placeholder { path, key, value });
         }
         Ok(v.clone())
     };
@@ -129,7 +274,11 @@ fn component(
                 .parse::<u16>()
                 .ok()
                 .filter(|&n| n > 0)
-                .ok_or_else(|| format!("{p}: {key} = {v:?} is not a port number"))?;
+                .ok_or_else(|| PropertiesError::NotAPort {
+                    path: path.clone(),
+                    key,
+                    value: v.clone(),
+                })?;
             port = (n, Some(key));
             break;
         }
@@ -162,7 +311,7 @@ fn component(
 /// value of a key wins. An error names the logical line's first line.
 pub fn parse_properties(
     bytes: &[u8],
-) -> Result<std::collections::HashMap<String, String>, (usize, String)> {
+) -> Result<std::collections::HashMap<String, String>, SyntaxError> {
     Ok(entries(bytes)?
         .into_iter()
         .map(|e| (e.key, e.value))
@@ -186,7 +335,7 @@ pub struct Entry {
 /// Every key and value of a `.properties` file, in file order (a key may
 /// repeat; the last one wins), as [`parse_properties`] reads them, with
 /// where each value is written.
-pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
+pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
     let text: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
     let mut out = Vec::new();
     let (mut at, mut line_no) = (0, 1);
@@ -261,8 +410,12 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
             continue;
         }
         let (key_len, value_start) = split_key_value(&logical);
-        let key = unescape(&logical[..key_len]).map_err(|e| (first_line, e))?;
-        let value = unescape(&logical[value_start..]).map_err(|e| (first_line, e))?;
+        let at_line = |escape| SyntaxError {
+            line: first_line,
+            escape,
+        };
+        let key = unescape(&logical[..key_len]).map_err(at_line)?;
+        let value = unescape(&logical[value_start..]).map_err(at_line)?;
         let end = raw.last().map_or(at, |&r| r + 1);
         let start = raw.get(value_start).copied().unwrap_or(end);
         out.push(Entry {
@@ -282,8 +435,8 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
 /// file's own line ending. The new value is escaped as
 /// [`escape`] does, and the result is read back: unless every other key
 /// reads as before and `key` reads `value`, nothing is returned.
-pub fn set_property(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, String> {
-    let before = entries(bytes).map_err(|(line, e)| format!("line {line}: {e}"))?;
+pub fn set_property(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, SetError> {
+    let before = entries(bytes).map_err(SetError::Syntax)?;
     let want = |new: &[u8]| -> bool {
         let Ok(mut map) = parse_properties(new) else {
             return false;
@@ -321,9 +474,12 @@ pub fn set_property(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, Str
         safer.extend_from_slice(line.as_bytes());
         tries.extend([new, safer]);
     }
-    tries.into_iter().find(|t| want(t)).ok_or_else(|| {
-        format!("setting {key} would change how other keys read (this is a bug in fogbow-xmpp-ctl; please report it)")
-    })
+    tries
+        .into_iter()
+        .find(|t| want(t))
+        .ok_or_else(|| SetError::WouldChange {
+            key: key.to_string(),
+        })
 }
 
 /// The file's line ending: that of its first line, else `\n`.
@@ -437,7 +593,7 @@ fn split_key_value(line: &[char]) -> (usize, usize) {
 }
 
 /// `Properties.loadConvert`: the escapes of a key or value.
-fn unescape(s: &[char]) -> Result<String, String> {
+fn unescape(s: &[char]) -> Result<String, BadEscape> {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     // A UTF-16 high surrogate waiting for its low half.
@@ -461,7 +617,7 @@ fn unescape(s: &[char]) -> Result<String, String> {
                     u32::from_str_radix(&hex, 16)
                         .ok()
                         .filter(|_| hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()))
-                        .ok_or("malformed \\uxxxx encoding (four hex digits expected)")?
+                        .ok_or(BadEscape::Malformed)?
                 }
                 't' => '\t' as u32,
                 'n' => '\n' as u32,
@@ -481,11 +637,11 @@ fn unescape(s: &[char]) -> Result<String, String> {
             (None, _) if char::from_u32(unit).is_some() => {
                 out.push(char::from_u32(unit).expect("just checked"))
             }
-            _ => return Err("a \\u escape is half of a UTF-16 surrogate pair".into()),
+            _ => return Err(BadEscape::HalfSurrogate),
         }
     }
     if high.is_some() {
-        return Err("a \\u escape is half of a UTF-16 surrogate pair".into());
+        return Err(BadEscape::HalfSurrogate);
     }
     Ok(out)
 }
@@ -538,7 +694,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("component.conf");
         std::fs::write(&f, text).unwrap();
-        read(&f)
+        read(&f).map_err(|e| e.to_string())
     }
 
     /// Values read by Java 17's `Properties.load(InputStream)` from the same
@@ -578,7 +734,8 @@ mod tests {
             assert_eq!(got, want, "{:?}", String::from_utf8_lossy(bytes));
         }
         for bad in [&b"a=\\u00g1\n"[..], b"x=1\n\na=\\u12", b"a=\\uD800x"] {
-            let (line, e) = parse_properties(bad).unwrap_err();
+            let SyntaxError { line, escape } = parse_properties(bad).unwrap_err();
+            let e = escape.to_string();
             assert!(e.contains("\\u"), "{e}");
             assert_eq!(line, if bad.starts_with(b"x") { 3 } else { 1 });
         }
@@ -667,6 +824,7 @@ mod tests {
         }
         assert!(set_property(b"a=\\u12\n", "xmpp_password", "x")
             .unwrap_err()
+            .to_string()
             .contains("line 1"));
     }
 
@@ -759,15 +917,19 @@ mod tests {
         let d = tmp.path();
         let fifo = d.join("fifo.conf");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        assert!(read(&fifo).unwrap_err().contains("is a FIFO"));
+        assert!(read(&fifo).unwrap_err().to_string().contains("is a FIFO"));
         assert!(read(Path::new("/dev/zero"))
             .unwrap_err()
+            .to_string()
             .contains("is a device"));
         let big = d.join("big.conf");
         let mut text = b"xmpp_jid=a.example\nxmpp_password=x\n".to_vec();
         text.resize(MAX_PROPERTIES as usize + 1, b'#');
         std::fs::write(&big, &text).unwrap();
-        assert!(read(&big).unwrap_err().contains("larger than 1 MiB"));
+        assert!(read(&big)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than 1 MiB"));
         text.truncate(MAX_PROPERTIES as usize);
         std::fs::write(&big, &text).unwrap();
         assert_eq!(read(&big).unwrap().jid, "a.example");

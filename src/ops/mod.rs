@@ -269,7 +269,7 @@ pub fn add_from_properties(
     path: &Path,
     opts: EditOptions,
 ) -> Result<(EditOutcome, Vec<String>), Error> {
-    let props = crate::fogbow::read(path).map_err(Error::Invalid)?;
+    let props = crate::fogbow::read(path).map_err(|e| Error::Invalid(e.to_string()))?;
     same_jid(name, &props.jid, path)?;
     let mut outcome = add(ctx, &props.jid, &props.password, opts)?;
     outcome.notes.extend(readable_note(path, &props.jid));
@@ -319,7 +319,8 @@ pub fn add_from_properties_generated(
     path: &Path,
     opts: EditOptions,
 ) -> Result<(EditOutcome, Vec<String>), Error> {
-    let (props, old) = crate::fogbow::read_for_new_secret(path).map_err(Error::Invalid)?;
+    let (props, old) =
+        crate::fogbow::read_for_new_secret(path).map_err(|e| Error::Invalid(e.to_string()))?;
     same_jid(name, &props.jid, path)?;
     let secret = generate_secret()?;
     let value = std::str::from_utf8(&secret).expect("a generated secret is hex");

@@ -87,7 +87,7 @@ pub fn secret_from_properties(
     name: Option<&str>,
     path: &std::path::Path,
 ) -> Result<(String, GivenSecret), Error> {
-    let props = crate::fogbow::read(path).map_err(Error::Invalid)?;
+    let props = crate::fogbow::read(path).map_err(|e| Error::Invalid(e.to_string()))?;
     if let Some(n) = name {
         if !crate::prosody::names::same(n, &props.jid) {
             return Err(Error::Invalid(format!(
