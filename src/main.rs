@@ -412,9 +412,7 @@ fn report_edit(
     if flags.json {
         // The JSON is one document: apply first, then say how it went.
         let applied = will_apply.then(|| ops::apply_edit(ctx, o, flags.restart, subject, out));
-        let shown = applied
-            .as_ref()
-            .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        let shown = applied.as_ref().map(|r| r.as_ref().map(|_| ()));
         out.edit(o, true, will_apply, generated, subject, shown);
         return Ok(match applied {
             Some(Err(e)) => Status::NotApplied(e),

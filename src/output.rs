@@ -124,7 +124,7 @@ impl Out {
         will_apply: bool,
         generated: Option<String>,
         subject: Subject,
-        applied: Option<Result<(), String>>,
+        applied: Option<Result<(), &Error>>,
     ) {
         if json {
             #[derive(serde::Serialize)]
@@ -143,7 +143,7 @@ impl Out {
                 outcome: o,
                 secret: generated,
                 applied: applied.as_ref().map(Result::is_ok),
-                apply_error: applied.and_then(Result::err),
+                apply_error: applied.and_then(Result::err).map(Error::to_string),
             });
             self.warnings(&o.warnings);
             for n in &o.notes {
