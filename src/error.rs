@@ -5,7 +5,11 @@
 //!
 //! Like cargo-deb's `CargoDebError`, one enum for the whole library whose
 //! variants say what failed; unlike it, no variant is a bare `io::Error`:
-//! every message already names the path and the way out.
+//! every message already names the path and the way out. The layers below
+//! return their own small typed errors (the admin shell's, the service
+//! manager's, systemd-creds', the settings'); they become an `Error` with
+//! `From` (or with a sentence that says what was being done) and stay
+//! reachable through [`std::error::Error::source`].
 
 use std::fmt;
 
@@ -62,6 +66,8 @@ pub enum Error {
         message: String,
         source: SystemError,
     },
+    /// The edit is written, but applying it to the running prosody failed.
+    NotApplied(Box<Error>),
 }
 
 /// The failures of the programs [`Error::System`] carries.
@@ -173,6 +179,10 @@ impl fmt::Display for Error {
             | Error::Refused { message: m, .. } => f.write_str(m),
             Error::Io(e) => fmt::Display::fmt(e, f),
             Error::Settings(e) => fmt::Display::fmt(e, f),
+            Error::NotApplied(e) => write!(
+                f,
+                "the config is written, but it is not applied to the running prosody: {e}"
+            ),
         }
     }
 }
@@ -183,6 +193,7 @@ impl std::error::Error for Error {
             Error::Load { source, .. } => Some(source.as_ref()),
             Error::Io(e) => Some(e),
             Error::Settings(e) => Some(e),
+            Error::NotApplied(e) => Some(e.as_ref()),
             Error::System { source, .. } => Some(source),
             _ => None,
         }

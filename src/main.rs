@@ -425,9 +425,7 @@ fn report_edit(
     }
     Ok(match ops::apply_edit(ctx, o, flags.restart, subject, out) {
         Ok(()) => Status::Success,
-        Err(e) if o.changed => Status::NotApplied(Error::Service(format!(
-            "the config is written, but it is not applied to the running prosody: {e}"
-        ))),
+        Err(e) if o.changed => Status::NotApplied(Error::NotApplied(Box::new(e))),
         Err(e) => Status::NotApplied(e),
     })
 }
