@@ -169,6 +169,12 @@ pub enum BadEscape {
     HalfSurrogate,
 }
 
+impl SyntaxError {
+    fn at(line: usize, escape: BadEscape) -> SyntaxError {
+        SyntaxError { line, escape }
+    }
+}
+
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "line {}: {}", self.line, self.escape)
@@ -410,12 +416,9 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
             continue;
         }
         let (key_len, value_start) = split_key_value(&logical);
-        let at_line = |escape| SyntaxError {
-            line: first_line,
-            escape,
-        };
-        let key = unescape(&logical[..key_len]).map_err(at_line)?;
-        let value = unescape(&logical[value_start..]).map_err(at_line)?;
+        let key = unescape(&logical[..key_len]).map_err(|e| SyntaxError::at(first_line, e))?;
+        let value =
+            unescape(&logical[value_start..]).map_err(|e| SyntaxError::at(first_line, e))?;
         let end = raw.last().map_or(at, |&r| r + 1);
         let start = raw.get(value_start).copied().unwrap_or(end);
         out.push(Entry {
