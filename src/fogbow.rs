@@ -191,75 +191,10 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
     let mut out = Vec::new();
     let (mut at, mut line_no) = (0, 1);
     while at < text.len() {
-        // One logical line: from its first non-blank to its unescaped end.
-        let mut logical: Vec<char> = Vec::new();
-        // Where each character of `logical` is in `bytes`.
-        let mut raw: Vec<usize> = Vec::new();
-        let mut first_line = line_no;
-        let mut starting = true; // skipping blanks at a natural line's start
-        let mut continued = false; // this natural line continues the previous
-        let mut comment = false;
-        let mut backslash = false; // an odd run of backslashes precedes
-                                   // Java keeps a line that a backslash leaves empty only at the end of
-                                   // the input: `\` alone, or `\` and one line break, is the key "".
-        let mut keep_empty = false;
-        while at < text.len() {
-            let c = text[at];
-            at += 1;
-            let last_byte = at == text.len();
-            let newline = c == '\n' || c == '\r';
-            if newline {
-                line_no += 1;
-                if c == '\r' && text.get(at) == Some(&'\n') {
-                    at += 1;
-                }
-            }
-            if starting {
-                if blank(c) || (newline && !continued) {
-                    continue;
-                }
-                starting = false;
-                if !continued {
-                    first_line = line_no;
-                }
-                // As in Java, a comment starts wherever the logical line is
-                // still empty, even after a continued blank line.
-                comment = logical.is_empty() && (c == '#' || c == '!');
-            }
-            if !newline {
-                if !comment {
-                    logical.push(c);
-                    raw.push(at - 1);
-                    backslash = c == '\\' && !backslash;
-                }
-                continue;
-            }
-            if comment || logical.is_empty() {
-                break;
-            }
-            if backslash {
-                logical.pop();
-                raw.pop();
-                backslash = false;
-                if last_byte {
-                    keep_empty = true;
-                    break;
-                }
-                starting = true;
-                continued = true;
-                continue;
-            }
-            break;
-        }
-        if backslash {
-            // A backslash escaping the end of the file escapes nothing.
-            logical.pop();
-            raw.pop();
-            keep_empty = true;
-        }
-        if comment || (logical.is_empty() && !keep_empty) {
+        let Some(line) = logical_line(&text, &mut at, &mut line_no) else {
             continue;
-        }
+        };
+        let (logical, raw, first_line) = (line.chars, line.raw, line.first_line);
         let (key_len, value_start) = split_key_value(&logical);
         let key = unescape(&logical[..key_len]).map_err(|e| (first_line, e))?;
         let value = unescape(&logical[value_start..]).map_err(|e| (first_line, e))?;
@@ -273,6 +208,93 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
         });
     }
     Ok(out)
+}
+
+/// One logical line of a `.properties` file: from its first non-blank to
+/// its unescaped end, continuations joined.
+struct LogicalLine {
+    chars: Vec<char>,
+    /// Where each character of `chars` is in the file's bytes.
+    raw: Vec<usize>,
+    /// The number of the natural line it starts on.
+    first_line: usize,
+}
+
+/// Reads the logical line at `text[*at..]`, moving `at` past it and
+/// counting line breaks in `line_no`: `None` for a comment or a blank line.
+fn logical_line(text: &[char], at: &mut usize, line_no: &mut usize) -> Option<LogicalLine> {
+    let mut logical: Vec<char> = Vec::new();
+    let mut raw: Vec<usize> = Vec::new();
+    let mut first_line = *line_no;
+    let mut starting = true; // skipping blanks at a natural line's start
+    let mut continued = false; // this natural line continues the previous
+    let mut comment = false;
+    let mut backslash = false; // an odd run of backslashes precedes
+                               // Java keeps a line that a backslash leaves empty only at the end of
+                               // the input: `\` alone, or `\` and one line break, is the key "".
+    let mut keep_empty = false;
+    while *at < text.len() {
+        let c = text[*at];
+        *at += 1;
+        let last_byte = *at == text.len();
+        let newline = c == '\n' || c == '\r';
+        if newline {
+            *line_no += 1;
+            if c == '\r' && text.get(*at) == Some(&'\n') {
+                *at += 1;
+            }
+        }
+        if starting {
+            if blank(c) || (newline && !continued) {
+                continue;
+            }
+            starting = false;
+            if !continued {
+                first_line = *line_no;
+            }
+            // As in Java, a comment starts wherever the logical line is
+            // still empty, even after a continued blank line.
+            comment = logical.is_empty() && (c == '#' || c == '!');
+        }
+        if !newline {
+            if !comment {
+                logical.push(c);
+                raw.push(*at - 1);
+                backslash = c == '\\' && !backslash;
+            }
+            continue;
+        }
+        if comment || logical.is_empty() {
+            break;
+        }
+        if backslash {
+            logical.pop();
+            raw.pop();
+            backslash = false;
+            if last_byte {
+                keep_empty = true;
+                break;
+            }
+            starting = true;
+            continued = true;
+            continue;
+        }
+        break;
+    }
+    if backslash {
+        // A backslash escaping the end of the file escapes nothing.
+        logical.pop();
+        raw.pop();
+        keep_empty = true;
+    }
+    if comment || (logical.is_empty() && !keep_empty) {
+        return None;
+    }
+    Some(LogicalLine {
+        chars: logical,
+        raw,
+        first_line,
+    })
 }
 
 /// `key`'s value set to `value` in the file `bytes`, every other byte as

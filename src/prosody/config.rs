@@ -327,43 +327,8 @@ impl ConfigSet {
         from: Option<(PathBuf, usize, usize)>,
         loading: &mut Loading,
     ) -> Result<(), LoadError> {
-        let unreadable =
-            |e: std::io::Error, from: Option<(PathBuf, usize, usize)>| LoadError::Unreadable {
-                path: path.to_path_buf(),
-                from,
-                message: crate::text::plain_io(&e),
-                kind: e.kind(),
-            };
-        let real_path = match std::fs::canonicalize(path) {
-            Ok(p) => p,
-            // A file the edit creates: named by its real directory.
-            Err(e) => match created_path(path, &loading.created) {
-                Some(p) => p,
-                None => return Err(unreadable(e, from.clone())),
-            },
-        };
-        if loading.stack.contains(&real_path) {
-            return Err(LoadError::IncludeLoop {
-                path: path.to_path_buf(),
-                from: from.expect("the main file is not included"),
-            });
-        }
-        if loading.stack.len() > MAX_INCLUDE_DEPTH {
-            return Err(LoadError::IncludeTooDeep {
-                path: path.to_path_buf(),
-                from: from.expect("the main file is not included"),
-            });
-        }
-        // A file included twice reads the same both times (and an edited
-        // one, moved out of the overlay on first use, stays edited). Found
-        // by real path in a map: a config may include 20,000 files.
-        let bytes = match loading.overlay.remove(&real_path) {
-            Some(b) => b,
-            None => match loading.by_real_path.get(&real_path) {
-                Some(&i) => self.files[i].doc.text().to_vec(),
-                None => read_config_file(&real_path).map_err(|e| unreadable(e, from.clone()))?,
-            },
-        };
+        let real_path = enter_file(path, &from, loading)?;
+        let bytes = self.file_bytes(path, &real_path, &from, loading)?;
         let doc = Document::parse(bytes).map_err(|error| LoadError::Syntax {
             path: path.to_path_buf(),
             error,
@@ -388,6 +353,43 @@ impl ConfigSet {
             doc,
         });
         loading.stack.push(real_path);
+        self.run_statements(file, n, includes, loading)?;
+        loading.stack.pop();
+        Ok(())
+    }
+
+    /// The text of the file at `real_path`: the edit's, from the overlay,
+    /// else as loaded before, else read from disk. A file included twice
+    /// reads the same both times (and an edited one, moved out of the
+    /// overlay on first use, stays edited). Found by real path in a map: a
+    /// config may include 20,000 files.
+    fn file_bytes(
+        &self,
+        path: &Path,
+        real_path: &Path,
+        from: &Option<(PathBuf, usize, usize)>,
+        loading: &mut Loading,
+    ) -> Result<Vec<u8>, LoadError> {
+        Ok(match loading.overlay.remove(real_path) {
+            Some(b) => b,
+            None => match loading.by_real_path.get(real_path) {
+                Some(&i) => self.files[i].doc.text().to_vec(),
+                None => read_config_file(real_path)
+                    .map_err(|e| unreadable_at((path.to_path_buf(), e), from.clone()))?,
+            },
+        })
+    }
+
+    /// Runs the `n` statements of loaded file `file` in order, loading the
+    /// files each of its `includes` names where it stands.
+    fn run_statements(
+        &mut self,
+        file: usize,
+        n: usize,
+        includes: Vec<(usize, Option<Vec<u8>>, usize)>,
+        loading: &mut Loading,
+    ) -> Result<(), LoadError> {
+        let path = self.files[file].path.clone();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut next_include = includes.into_iter().peekable();
         for stmt in 0..n {
@@ -396,7 +398,7 @@ impl ConfigSet {
                 continue;
             };
             let (line, col) = self.files[file].doc.line_col(offset);
-            let from = Some((path.to_path_buf(), line, col));
+            let from = Some((path.clone(), line, col));
             let Some(target) = target else {
                 self.unresolved_includes.push(At { file, stmt });
                 continue;
@@ -407,7 +409,6 @@ impl ConfigSet {
                 self.load_file(&included, from.clone(), loading)?;
             }
         }
-        loading.stack.pop();
         Ok(())
     }
 
@@ -489,6 +490,36 @@ impl ConfigSet {
             })
             .collect()
     }
+}
+
+/// The real path of `path`, about to be loaded (included from `from`):
+/// refused when it is already being loaded (a loop) or nested too deep.
+fn enter_file(
+    path: &Path,
+    from: &Option<(PathBuf, usize, usize)>,
+    loading: &Loading,
+) -> Result<PathBuf, LoadError> {
+    let real_path = match std::fs::canonicalize(path) {
+        Ok(p) => p,
+        // A file the edit creates: named by its real directory.
+        Err(e) => match created_path(path, &loading.created) {
+            Some(p) => p,
+            None => return Err(unreadable_at((path.to_path_buf(), e), from.clone())),
+        },
+    };
+    if loading.stack.contains(&real_path) {
+        return Err(LoadError::IncludeLoop {
+            path: path.to_path_buf(),
+            from: from.clone().expect("the main file is not included"),
+        });
+    }
+    if loading.stack.len() > MAX_INCLUDE_DEPTH {
+        return Err(LoadError::IncludeTooDeep {
+            path: path.to_path_buf(),
+            from: from.clone().expect("the main file is not included"),
+        });
+    }
+    Ok(real_path)
 }
 
 fn unreadable_at(e: (PathBuf, std::io::Error), from: Option<(PathBuf, usize, usize)>) -> LoadError {

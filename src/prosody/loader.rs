@@ -133,17 +133,53 @@ impl Installed {
         credentials: Credentials<'_>,
         dump: bool,
     ) -> Result<Loading, String> {
-        let served = match credentials {
-            Credentials::Served(s) => Some(s),
-            _ => None,
-        };
         // prosody resolves relative Includes against the path it is given,
         // joined to its own working directory: an absolute path gives the
         // verdict prosody gives the config wherever we are run from.
         let config = absolute(config);
+        let mut child = self
+            .command(&config, overlay, credentials, dump)
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot run {}: {}",
+                    self.lua.display(),
+                    crate::text::plain_io(&e)
+                )
+            })?;
+        let served = match credentials {
+            Credentials::Served(s) => Some(s),
+            _ => None,
+        };
+        let mut script = served
+            .map(ServedCredentials::lua_prefix)
+            .unwrap_or_default();
+        script.extend_from_slice(LOADER.as_bytes());
+        feed_stdin(&mut child, script);
+        let (reader, eof) = drain_stderr(&mut child);
+        let out = child.stdout.take().map(read_dump);
+        Ok(Loading {
+            child,
+            out,
+            reader: Some(reader),
+            eof,
+            deadline: Instant::now() + LOAD_TIMEOUT,
+            config,
+        })
+    }
+
+    /// The loader's command line and environment: the script comes on
+    /// stdin, the config and its overlay as arguments.
+    fn command(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+        credentials: Credentials<'_>,
+        dump: bool,
+    ) -> Command {
         let mut cmd = Command::new(&self.lua);
         cmd.arg("-")
-            .arg(&config)
+            .arg(config)
             .args(overlay.iter().flat_map(|(real, temp)| [real, temp]))
             .env("FXC_PROSODY_LIB", &self.lib)
             .stdin(Stdio::piped())
@@ -162,63 +198,60 @@ impl Installed {
                 cmd.env_remove("CREDENTIALS_DIRECTORY");
             }
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            format!(
-                "cannot run {}: {}",
-                self.lua.display(),
-                crate::text::plain_io(&e)
-            )
-        })?;
-        let mut script = served
-            .map(ServedCredentials::lua_prefix)
-            .unwrap_or_default();
-        script.extend_from_slice(LOADER.as_bytes());
-        // Written from a thread: with credentials the script may not fit in
-        // the pipe, and the loader reads all of it before it runs.
-        let mut stdin = child.stdin.take().expect("piped");
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&script);
-        });
-        // stderr is read while the loader runs: an error longer than the
-        // pipe buffer would otherwise block it until our deadline and be
-        // reported as a hang. A bounded prefix is kept; the rest is drained.
-        let mut pipe = child.stderr.take().expect("piped");
-        let (done, eof) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut kept = Vec::new();
-            let mut buf = [0u8; 8192];
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        let room = STDERR_KEPT.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-            let _ = done.send(());
-            kept
-        });
-        // The options, read while the loader runs (they may not fit in
-        // the pipe); in memory only: they hold secrets.
-        let out = child.stdout.take().map(|mut pipe| {
-            std::thread::spawn(move || {
-                let mut out = Vec::new();
-                let _ = (&mut pipe).take(MAX_DUMP).read_to_end(&mut out);
-                out
-            })
-        });
-        Ok(Loading {
-            child,
-            out,
-            reader: Some(reader),
-            eof,
-            deadline: Instant::now() + LOAD_TIMEOUT,
-            config,
-        })
+        cmd
     }
+}
+
+/// Writes the loader script to the child's stdin from a thread: with
+/// credentials the script may not fit in the pipe, and the loader reads all
+/// of it before it runs.
+fn feed_stdin(child: &mut Child, script: Vec<u8>) {
+    let mut stdin = child.stdin.take().expect("piped");
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&script);
+    });
+}
+
+/// Reads the child's stderr while the loader runs: an error longer than the
+/// pipe buffer would otherwise block it until our deadline and be reported
+/// as a hang. A bounded prefix is kept; the rest is drained. The receiver
+/// hears when stderr reached its end.
+fn drain_stderr(
+    child: &mut Child,
+) -> (
+    std::thread::JoinHandle<Vec<u8>>,
+    std::sync::mpsc::Receiver<()>,
+) {
+    let mut pipe = child.stderr.take().expect("piped");
+    let (done, eof) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let room = STDERR_KEPT.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = done.send(());
+        kept
+    });
+    (reader, eof)
+}
+
+/// Reads the options the loader dumps while it runs (they may not fit in the
+/// pipe); in memory only: they hold secrets.
+fn read_dump(mut pipe: std::process::ChildStdout) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut pipe).take(MAX_DUMP).read_to_end(&mut out);
+        out
+    })
 }
 
 /// Where prosody's loader reads `Credential("NAME")` from.

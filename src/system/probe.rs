@@ -83,22 +83,7 @@ fn run(
     secret: &[u8],
     deadline: Instant,
 ) -> Result<Outcome, Outcome> {
-    let mut last = String::from("no address");
-    let mut stream = None;
-    for a in resolve(host, port, left(deadline).min(STEP))? {
-        let wait = left(deadline).min(STEP);
-        if wait.is_zero() {
-            break;
-        }
-        match TcpStream::connect_timeout(&a, wait) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
-        }
-    }
-    let s = stream.ok_or(Outcome::ConnectionError(last))?;
+    let s = connect(host, port, deadline)?;
     let mut peer = Peer {
         s,
         deadline,
@@ -113,23 +98,7 @@ fn run(
     peer.send(&format!(
         "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='{to}'>"
     ))?;
-    let (id, mark) = loop {
-        match header(&peer.got) {
-            Header::Stream { id, end } => break (id, end),
-            Header::NotXmpp(why) => return Err(Outcome::NotXmpp(why)),
-            Header::Partial => {}
-        }
-        if !peer.read_more("stream header")? {
-            return Err(not_xmpp(&peer.got).map_or_else(
-                || {
-                    Outcome::ConnectionError(
-                        "the server closed the stream before its header".into(),
-                    )
-                },
-                Outcome::NotXmpp,
-            ));
-        }
-    };
+    let (id, mark) = stream_header(&mut peer)?;
     let Some(id) = id.filter(|i| !i.is_empty()) else {
         // prosody opens the stream with id='' and then refuses an unknown host.
         while !contains(&peer.got[mark..], b"host-unknown") {
@@ -157,6 +126,44 @@ fn run(
     // Leave politely: we are a probe, not the component.
     let _ = peer.send("</stream:stream>");
     Ok(outcome)
+}
+
+/// A TCP connection to the first address of `host` that answers, each
+/// tried for at most `STEP`, all before `deadline`.
+fn connect(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Outcome> {
+    let mut last = String::from("no address");
+    for a in resolve(host, port, left(deadline).min(STEP))? {
+        let wait = left(deadline).min(STEP);
+        if wait.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&a, wait) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
+        }
+    }
+    Err(Outcome::ConnectionError(last))
+}
+
+/// Reads the server's stream header: its id and where it ends in `peer.got`.
+fn stream_header(peer: &mut Peer) -> Result<(Option<Vec<u8>>, usize), Outcome> {
+    loop {
+        match header(&peer.got) {
+            Header::Stream { id, end } => return Ok((id, end)),
+            Header::NotXmpp(why) => return Err(Outcome::NotXmpp(why)),
+            Header::Partial => {}
+        }
+        if !peer.read_more("stream header")? {
+            return Err(not_xmpp(&peer.got).map_or_else(
+                || {
+                    Outcome::ConnectionError(
+                        "the server closed the stream before its header".into(),
+                    )
+                },
+                Outcome::NotXmpp,
+            ));
+        }
+    }
 }
 
 fn left(deadline: Instant) -> Duration {

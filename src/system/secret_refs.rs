@@ -152,64 +152,7 @@ impl Resolver {
             Lookup::Loaded(Source::SetEncrypted) => Resolved::Unverified(format!(
                 "the credential {name:?} is a SetCredentialEncrypted= value, which is not read here"
             )),
-            Lookup::Loaded(source) => {
-                let encrypted = matches!(source, Source::Encrypted(_));
-                // A path with systemd's `%` specifiers is not resolved here.
-                if let Source::Encrypted(Some(p)) | Source::Plain(Some(p)) = source {
-                    if p.as_os_str().as_encoded_bytes().contains(&b'%') {
-                        return Resolved::Unverified(format!(
-                            "{unit} loads the credential {name:?} from {}, whose % specifiers are not resolved here",
-                            p.display()
-                        ));
-                    }
-                }
-                let Some(file) = unit_credentials::source_file(name, source) else {
-                    return Resolved::Missing(format!(
-                        "{unit} loads the credential {name:?} from no file that exists (searched the credential stores): systemd will fail to start prosody"
-                    ));
-                };
-                match std::fs::metadata(&file) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Resolved::Missing(format!(
-                            "{unit} loads the credential {name:?} from {}, which does not exist: systemd will fail to start prosody",
-                            file.display()
-                        ))
-                    }
-                    // A directory: systemd loads each file in it as a
-                    // credential of its own; not modelled here.
-                    Ok(m) if m.is_dir() => {
-                        return Resolved::Unverified(format!(
-                            "{unit} loads credentials from the directory {}, which is not read here",
-                            file.display()
-                        ))
-                    }
-                    // systemd (root) reads it; we may not even see it.
-                    Err(e) => {
-                        return Resolved::Unverified(format!(
-                            "{unit} loads the credential {name:?} from {}, which cannot be read here ({}): run as root to check it",
-                            file.display(),
-                            crate::text::plain_io(&e)
-                        ))
-                    }
-                    Ok(_) => {}
-                }
-                if !encrypted {
-                    return match read_file(&file, false) {
-                        Resolved::Missing(m) | Resolved::Unverified(m) => Resolved::Unverified(m),
-                        v => v,
-                    };
-                }
-                if !root {
-                    return Resolved::Unverified(format!(
-                        "the credential {name:?} is encrypted ({}); only root can decrypt it: run as root to check the secret behind it",
-                        file.display()
-                    ));
-                }
-                match crate::system::credentials::decrypt(name, &file) {
-                    Ok(v) => Resolved::Value(v),
-                    Err(e) => Resolved::Unverified(e),
-                }
-            }
+            Lookup::Loaded(source) => loaded_from_file(&unit, name, source, root),
         }
     }
 
@@ -248,6 +191,69 @@ impl Resolver {
             dir: unit_credentials::RUNTIME_DIR.into(),
             files,
         })
+    }
+}
+
+/// Credential `name` as `unit` loads it from a file (`LoadCredential=` or
+/// `LoadCredentialEncrypted=`), read as systemd will read it at start.
+fn loaded_from_file(unit: &str, name: &str, source: &Source, root: bool) -> Resolved {
+    let encrypted = matches!(source, Source::Encrypted(_));
+    // A path with systemd's `%` specifiers is not resolved here.
+    if let Source::Encrypted(Some(p)) | Source::Plain(Some(p)) = source {
+        if p.as_os_str().as_encoded_bytes().contains(&b'%') {
+            return Resolved::Unverified(format!(
+                "{unit} loads the credential {name:?} from {}, whose % specifiers are not resolved here",
+                p.display()
+            ));
+        }
+    }
+    let Some(file) = unit_credentials::source_file(name, source) else {
+        return Resolved::Missing(format!(
+            "{unit} loads the credential {name:?} from no file that exists (searched the credential stores): systemd will fail to start prosody"
+        ));
+    };
+    if let Some(r) = unreadable_source(unit, name, &file) {
+        return r;
+    }
+    if !encrypted {
+        return match read_file(&file, false) {
+            Resolved::Missing(m) | Resolved::Unverified(m) => Resolved::Unverified(m),
+            v => v,
+        };
+    }
+    if !root {
+        return Resolved::Unverified(format!(
+            "the credential {name:?} is encrypted ({}); only root can decrypt it: run as root to check the secret behind it",
+            file.display()
+        ));
+    }
+    match crate::system::credentials::decrypt(name, &file) {
+        Ok(v) => Resolved::Value(v),
+        Err(e) => Resolved::Unverified(e),
+    }
+}
+
+/// Why the credential file `file` cannot be read as one credential here,
+/// or `None` when it is a file we may open.
+fn unreadable_source(unit: &str, name: &str, file: &Path) -> Option<Resolved> {
+    match std::fs::metadata(file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Resolved::Missing(format!(
+            "{unit} loads the credential {name:?} from {}, which does not exist: systemd will fail to start prosody",
+            file.display()
+        ))),
+        // A directory: systemd loads each file in it as a credential of its
+        // own; not modelled here.
+        Ok(m) if m.is_dir() => Some(Resolved::Unverified(format!(
+            "{unit} loads credentials from the directory {}, which is not read here",
+            file.display()
+        ))),
+        // systemd (root) reads it; we may not even see it.
+        Err(e) => Some(Resolved::Unverified(format!(
+            "{unit} loads the credential {name:?} from {}, which cannot be read here ({}): run as root to check it",
+            file.display(),
+            crate::text::plain_io(&e)
+        ))),
+        Ok(_) => None,
     }
 }
 

@@ -144,8 +144,16 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
             "ran systemctl daemon-reload first (prosody.service had changed on disk)".to_string(),
         );
     }
+    let verb = systemctl_verb(action, &mut notes)?;
+    run_verb(action, verb, &mut notes)?;
+    wait_active(verb, timeout, notes)
+}
+
+/// The `systemctl` verb that carries out `action` on prosody as it is now:
+/// a reload needs it active; a restart of a stopped prosody is a start.
+fn systemctl_verb(action: Action, notes: &mut Vec<String>) -> Result<&'static str, String> {
     let before = unit_property("ActiveState");
-    let verb = match action {
+    Ok(match action {
         Action::Reload => {
             if before != "active" {
                 return Err(format!(
@@ -159,23 +167,31 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
             notes.push(format!("prosody was {before}: started it"));
             "start"
         }
+    })
+}
+
+/// `systemctl VERB prosody.service`; for a restart refused by the start
+/// rate limit, `reset-failed` and one more start.
+fn run_verb(action: Action, verb: &str, notes: &mut Vec<String>) -> Result<(), String> {
+    let Err(e) = run("systemctl", &[verb, "prosody.service"]) else {
+        return Ok(());
     };
-    if let Err(e) = run("systemctl", &[verb, "prosody.service"]) {
-        if action == Action::Restart && unit_property("Result") == "start-limit-hit" {
-            run("systemctl", &["reset-failed", "prosody.service"])
-                .map_err(|r| format!("{e}; then {r}"))?;
-            run("systemctl", &["start", "prosody.service"]).map_err(|s| {
-                format!(
-                    "systemd refused the {verb} (start rate limit hit); after reset-failed, {s}"
-                )
-            })?;
-            notes.push(format!(
-                "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
-            ));
-        } else {
-            return Err(e);
-        }
+    if action != Action::Restart || unit_property("Result") != "start-limit-hit" {
+        return Err(e);
     }
+    run("systemctl", &["reset-failed", "prosody.service"]).map_err(|r| format!("{e}; then {r}"))?;
+    run("systemctl", &["start", "prosody.service"]).map_err(|s| {
+        format!("systemd refused the {verb} (start rate limit hit); after reset-failed, {s}")
+    })?;
+    notes.push(format!(
+        "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
+    ));
+    Ok(())
+}
+
+/// Waits (at most `timeout`) until prosody is active after `verb`, and
+/// says so with `notes`; an error when it fails or is still not active.
+fn wait_active(verb: &str, timeout: Duration, notes: Vec<String>) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
     loop {
         let state = unit_property("ActiveState");
