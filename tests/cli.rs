@@ -377,10 +377,11 @@ fn secret_sources() {
     let s = Scratch::new("sources");
     s.config("");
     // Standard input, one trailing newline stripped.
-    let o = s.run_stdin(
-        &["add", "a.example", "--secret-file", "-"],
-        Some(b"from-stdin-secret-12\n"),
-    );
+    let o = s
+        .ctl()
+        .args(&["add", "a.example", "--secret-file", "-"])
+        .stdin(b"from-stdin-secret-12\n")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(s
         .read("prosody.cfg.lua")
@@ -952,12 +953,7 @@ fn written_but_not_applied_is_exit_3_with_the_secret() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let run = |args: &[&str]| {
-        s.command(&s.path("prosody.cfg.lua"), args)
-            .env("PATH", &path)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| s.ctl().args(args).env("PATH", &path).output();
     for apply in ["--reload", "--restart"] {
         let name = format!("n{}.example", &apply[2..]);
         let o = run(&["add", &name, "--generate-secret", apply, "--json"]);

@@ -232,13 +232,13 @@ fn messages_and_diffs_never_show_config_strings() {
         let s = Scratch::new("leak-load");
         s.write("b.cfg.lua", "x = 1 \"load-secret-CCCC\"\n");
         s.config("Include(\"b\" .. \".cfg.lua\")\n");
-        let o = s.ctl(&s.path("prosody.cfg.lua"), &["check"], None);
+        let o = s.ctl().args(&["check"]).output();
         let err = stderr(&o);
         assert_eq!(code(&o), 1, "{err}");
         assert!(err.contains("error[prosody-load]"), "{err}");
         assert!(err.contains("near <string>"), "{err}");
         assert!(!err.contains("load-secret-CCCC"), "{err}");
-        let o = s.ctl(&s.path("prosody.cfg.lua"), &["check", "--json"], None);
+        let o = s.ctl().args(&["check", "--json"]).output();
         assert!(!stdout(&o).contains("load-secret-CCCC"), "{}", stdout(&o));
     }
 

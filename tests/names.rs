@@ -466,19 +466,16 @@ fn add_with_reload_of_a_mixed_case_name_is_applied() {
     let _server = Prosody::start(&s.path("prosody.cfg.lua"), c2s, comp);
     let secret = s.secret("new-secret-0123456789abcdef");
     let o = s
-        .command(
-            &s.path("prosody.cfg.lua"),
-            &[
-                "add",
-                "MiXed.Fog.Test",
-                "--secret-file",
-                secret.to_str().unwrap(),
-                "--reload",
-            ],
-        )
+        .ctl()
+        .args(&[
+            "add",
+            "MiXed.Fog.Test",
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--reload",
+        ])
         .env("PATH", &path)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     assert!(
         stderr(&o).contains("connect as mixed.fog.test"),
@@ -490,9 +487,9 @@ fn add_with_reload_of_a_mixed_case_name_is_applied() {
         Handshake::Accepted
     );
     let o = s
-        .command(&s.path("prosody.cfg.lua"), &["status", "--json"])
+        .ctl()
+        .args(&["status", "--json"])
         .env("PATH", &path)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
 }

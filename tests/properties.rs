@@ -198,10 +198,11 @@ fn generated_secret_closes_the_loop() {
         assert!(!out.contains("not-the-secret") && !out.contains(&secret));
     }
     // The same copy through --secret-file, on standard input.
-    let o = s.run_stdin(
-        &["probe", "m.fogbow.example", "--secret-file", "-"],
-        Some(format!("{secret}\n").as_bytes()),
-    );
+    let o = s
+        .ctl()
+        .args(&["probe", "m.fogbow.example", "--secret-file", "-"])
+        .stdin(format!("{secret}\n").as_bytes())
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("the secret from standard input is accepted"));
 

@@ -51,11 +51,12 @@ fn hostile_secrets_read_back_exactly_and_change_nothing_else() {
     ];
     for (i, secret) in secrets.iter().enumerate() {
         let name = format!("c{i}.hostile.example");
-        let o = s.ctl(
-            &cfg,
-            &["add", &name, "--secret-file", "-"],
-            Some(&[*secret, b"\n"].concat()),
-        );
+        let o = s
+            .ctl()
+            .config(&cfg)
+            .args(&["add", &name, "--secret-file", "-"])
+            .stdin(&[*secret, b"\n"].concat())
+            .output();
         assert!(
             o.status.success(),
             "{name}: {}",
@@ -84,7 +85,11 @@ fn hostile_secrets_read_back_exactly_and_change_nothing_else() {
     );
     // And removing them all restores the original bytes.
     for i in 0..secrets.len() {
-        let o = s.ctl(&cfg, &["remove", &format!("c{i}.hostile.example")], None);
+        let o = s
+            .ctl()
+            .config(&cfg)
+            .args(&["remove", &format!("c{i}.hostile.example")])
+            .output();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), DEBIAN12);
@@ -102,7 +107,11 @@ fn a_broken_config_is_reported_like_prosody_reports_it() {
     );
     let err = prosody_value(&cfg, "m.example", "component_secret").unwrap_err();
     assert!(err.contains(":3:"), "prosody says line 3: {err}");
-    let o = s.ctl(&cfg, &["add", "m.example", "--generate-secret"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "m.example", "--generate-secret"])
+        .output();
     assert_eq!(o.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&o.stderr);
     assert!(msg.contains("p.cfg.lua:3:1: error[syntax]"), "{msg}");
@@ -181,22 +190,23 @@ fn real_prosody_accepts_what_we_write() {
     let (base, c2s, comp) = base_config(&s.dir);
     let cfg = s.write("prosody.cfg.lua", &base);
     let secret = b"fogbow \"manager\" secret\\with]]odd--chars";
-    let o = s.ctl(
-        &cfg,
-        &["add", "my-manager.internal.mydomain", "--secret-file", "-"],
-        Some(secret),
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "my-manager.internal.mydomain", "--secret-file", "-"])
+        .stdin(secret)
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = s.ctl(
-        &cfg,
-        &[
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "my-rendezvous.internal.mydomain",
             "--generate-secret",
             "-q",
-        ],
-        None,
-    );
+        ])
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let generated = String::from_utf8(o.stdout).unwrap().trim().to_string();
 
@@ -227,19 +237,24 @@ fn real_prosody_accepts_what_we_write() {
     );
 
     // --replace takes effect after a restart; the old secret is refused.
-    let o = s.ctl(
-        &cfg,
-        &[
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "my-manager.internal.mydomain",
             "--secret-file",
             "-",
             "--replace",
-        ],
-        Some(b"the-new-manager-secret"),
-    );
+        ])
+        .stdin(b"the-new-manager-secret")
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = s.ctl(&cfg, &["remove", "my-rendezvous.internal.mydomain"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["remove", "my-rendezvous.internal.mydomain"])
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read_to_string(&cfg)
@@ -273,7 +288,11 @@ fn real_prosody_accepts_what_we_write() {
     );
 
     // Removing the last component: prosody no longer accepts it at all.
-    let o = s.ctl(&cfg, &["remove", "my-manager.internal.mydomain"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["remove", "my-manager.internal.mydomain"])
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), base);
     server.restart();
@@ -457,18 +476,16 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     let empty = s.path("no-prosody");
     std::fs::create_dir_all(&empty).unwrap();
     let o = s
-        .command(
-            &cfg,
-            &[
-                "add",
-                "bot.example",
-                "--secret-file",
-                secret.to_str().unwrap(),
-            ],
-        )
+        .ctl()
+        .config(&cfg)
+        .args(&[
+            "add",
+            "bot.example",
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ])
         .env("FXC_PROSODY_LIB", &empty)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("prosody.cfg.lua:2:")

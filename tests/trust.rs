@@ -424,16 +424,16 @@ fn symlink_planted_by_another_user_is_refused() {
     let o = as_nobody(&["ln", "-s", cfg.to_str().unwrap(), link.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let secret = s.secret("a-secret-of-twenty-bytes");
-    let o = s.ctl(
-        &link,
-        &[
+    let o = s
+        .ctl()
+        .config(&link)
+        .args(&[
             "add",
             "a.example",
             "--secret-file",
             secret.to_str().unwrap(),
-        ],
-        None,
-    );
+        ])
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
@@ -538,20 +538,24 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
     let nested = s.write("x/y.cfg.lua", "-- nested\n");
     let secret = s.secret("a-secret-of-twenty-bytes");
     for cfg in [&flat, &nested] {
-        let o = s.ctl(
-            cfg,
-            &[
+        let o = s
+            .ctl()
+            .config(cfg)
+            .args(&[
                 "add",
                 "a.example",
                 "--secret-file",
                 secret.to_str().unwrap(),
-            ],
-            None,
-        );
+            ])
+            .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     for (cfg, original) in [(&flat, "-- flat\n"), (&nested, "-- nested\n")] {
-        let o = s.ctl(cfg, &["restore", "--list", "--json"], None);
+        let o = s
+            .ctl()
+            .config(cfg)
+            .args(&["restore", "--list", "--json"])
+            .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let listed: Vec<String> = json(&o)
             .as_array()
@@ -561,7 +565,7 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
             .collect();
         assert_eq!(listed.len(), 1, "{}: {listed:?}", cfg.display());
         assert_eq!(std::fs::read_to_string(&listed[0]).unwrap(), original);
-        let o = s.ctl(cfg, &["restore", &listed[0]], None);
+        let o = s.ctl().config(cfg).args(&["restore", &listed[0]]).output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert_eq!(std::fs::read_to_string(cfg).unwrap(), original);
     }

@@ -39,11 +39,11 @@ fn add_from_properties() {
     let conf = s.write("manager.conf", MANAGER_CONF);
     // Not readable by others, which would be warned about too.
     std::fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
-    let o = s.ctl(
-        &cfg,
-        &["add", "--from-properties", conf.to_str().unwrap(), "--json"],
-        None,
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "--from-properties", conf.to_str().unwrap(), "--json"])
+        .output();
     let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(j["action"], "added");
     assert_eq!(j["name"], "my-manager.internal.mydomain");
@@ -54,38 +54,38 @@ fn add_from_properties() {
         "port and host match the default listener"
     );
     // Given a NAME, it must be the xmpp_jid.
-    let e = err(&s.ctl(
-        &cfg,
-        &[
+    let e = err(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "other.example",
             "--from-properties",
             conf.to_str().unwrap(),
-        ],
-        None,
-    ));
+        ])
+        .output());
     assert!(e.contains("differs from xmpp_jid"), "{e}");
     // Placeholders and missing keys are clear errors; the secret never shows.
     let bad = s.write(
         "bad.conf",
         "xmpp_jid=$manager.internal.mydomain\nxmpp_password=hunter2-secret\n",
     );
-    let e = err(&s.ctl(
-        &cfg,
-        &["add", "--from-properties", bad.to_str().unwrap()],
-        None,
-    ));
+    let e = err(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "--from-properties", bad.to_str().unwrap()])
+        .output());
     assert!(
         e.contains("unexpanded placeholder") && !e.contains("hunter2"),
         "{e}"
     );
     // A port prosody does not listen on, and a remote host with a loopback listener: warnings that say what to run.
     let far = s.write("ras.conf", "xmpp_jid=ras.internal.mydomain\nxmpp_password=ras-secret-0123456789\nxmpp_c2c_port=5348\nxmpp_server_ip=10.11.12.13\nxmpp_enabled=false\n");
-    let o = s.ctl(
-        &cfg,
-        &["add", "--from-properties", far.to_str().unwrap()],
-        None,
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "--from-properties", far.to_str().unwrap()])
+        .output();
     ok(&o);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -104,7 +104,10 @@ fn add_from_properties() {
         2
     );
     // Neither NAME nor --from-properties: a usage error.
-    assert_eq!(s.ctl(&cfg, &["add"], None).status.code(), Some(2));
+    assert_eq!(
+        s.ctl().config(&cfg).args(&["add"]).output().status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -114,7 +117,7 @@ fn listen_sets_the_global_listener_in_place() {
         "prosody.cfg.lua",
         "admins = { }\ncomponent_interface = \"127.0.0.1\" -- legacy\nmodules = 1\ncomponent_ports = 5347\ncomponent_interfaces = { \"::1\" }\n\n-- localhost\nVirtualHost \"localhost\"\n",
     );
-    let o = s.ctl(&cfg, &["listen", "--json"], None);
+    let o = s.ctl().config(&cfg).args(&["listen", "--json"]).output();
     let j = json(&o);
     assert_eq!(
         j["interfaces"],
@@ -122,9 +125,10 @@ fn listen_sets_the_global_listener_in_place() {
         "component_interfaces wins over the legacy form"
     );
     assert_eq!(j["ports"], serde_json::json!([5347]));
-    ok(&s.ctl(
-        &cfg,
-        &[
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "listen",
             "--interface",
             "0.0.0.0",
@@ -134,22 +138,22 @@ fn listen_sets_the_global_listener_in_place() {
             "5347",
             "--port",
             "5348",
-        ],
-        None,
-    ));
+        ])
+        .output());
     assert_eq!(
         std::fs::read_to_string(&cfg).unwrap(),
         "admins = { }\ncomponent_interfaces = { \"0.0.0.0\", \"::\" } -- legacy\nmodules = 1\ncomponent_ports = { 5347, 5348 }\n\n-- localhost\nVirtualHost \"localhost\"\n"
     );
-    let j = json(&s.ctl(&cfg, &["listen", "--json"], None));
+    let j = json(&s.ctl().config(&cfg).args(&["listen", "--json"]).output());
     assert_eq!(j["interfaces"], serde_json::json!(["0.0.0.0", "::"]));
     assert_eq!(j["interfaces_default"], false);
     // Running it again changes nothing.
-    let j = json(&s.ctl(
-        &cfg,
-        &["listen", "--port", "5347", "--port", "5348", "--json"],
-        None,
-    ));
+    let j = json(
+        &s.ctl()
+            .config(&cfg)
+            .args(&["listen", "--port", "5347", "--port", "5348", "--json"])
+            .output(),
+    );
     assert_eq!(j["action"], "unchanged");
 
     // Absent: inserted after the last global option, set apart by blank lines.
@@ -157,14 +161,18 @@ fn listen_sets_the_global_listener_in_place() {
         "p2.cfg.lua",
         "admins = { }\n\n-- the host\nVirtualHost \"localhost\"\ncomponent_ports = { 1 }\n",
     );
-    let o = s.ctl(&cfg2, &["listen"], None);
+    let o = s.ctl().config(&cfg2).args(&["listen"]).output();
     assert_eq!(
         ok(&o),
         format!("interfaces: 127.0.0.1, ::1 (prosody's default)\nports: 5347 (prosody's default)\nignored: component_ports at {}:5 (under VirtualHost \"localhost\": prosody reads it only from the global section; fogbow-xmpp-ctl listen --interface/--port moves it)\n", cfg2.display()),
         "a port set under a VirtualHost is ignored by prosody"
     );
     // listen moves it to the global section (tests/check/findings.rs).
-    ok(&s.ctl(&cfg2, &["listen", "--interface", "0.0.0.0"], None));
+    ok(&s
+        .ctl()
+        .config(&cfg2)
+        .args(&["listen", "--interface", "0.0.0.0"])
+        .output());
     assert_eq!(
         std::fs::read_to_string(&cfg2).unwrap(),
         "admins = { }\n\ncomponent_interfaces = { \"0.0.0.0\" }\ncomponent_ports = { 1 }\n\n-- the host\nVirtualHost \"localhost\"\n"
@@ -172,16 +180,28 @@ fn listen_sets_the_global_listener_in_place() {
     // Validation: usage errors for ports, clear errors for addresses; nothing written.
     let before = std::fs::read_to_string(&cfg2).unwrap();
     assert_eq!(
-        s.ctl(&cfg2, &["listen", "--port", "0"], None).status.code(),
-        Some(2)
-    );
-    assert_eq!(
-        s.ctl(&cfg2, &["listen", "--port", "65536"], None)
+        s.ctl()
+            .config(&cfg2)
+            .args(&["listen", "--port", "0"])
+            .output()
             .status
             .code(),
         Some(2)
     );
-    let e = err(&s.ctl(&cfg2, &["listen", "--interface", "my-host.example"], None));
+    assert_eq!(
+        s.ctl()
+            .config(&cfg2)
+            .args(&["listen", "--port", "65536"])
+            .output()
+            .status
+            .code(),
+        Some(2)
+    );
+    let e = err(&s
+        .ctl()
+        .config(&cfg2)
+        .args(&["listen", "--interface", "my-host.example"])
+        .output());
     assert!(e.contains("not an interface address"), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), before);
 }
@@ -198,7 +218,11 @@ fn listen_places_the_listener_after_the_global_options_of_debians_config() {
     let debian = std::fs::read_to_string("/etc/prosody/prosody.cfg.lua").unwrap();
     let cfg = s.write("prosody.cfg.lua", &debian);
     std::fs::create_dir(s.path("conf.d")).unwrap();
-    ok(&s.ctl(&cfg, &["listen", "--interface", "0.0.0.0"], None));
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["listen", "--interface", "0.0.0.0"])
+        .output());
     let after = std::fs::read_to_string(&cfg).unwrap();
     let lines: Vec<&str> = after.lines().collect();
     let at = lines
@@ -229,16 +253,20 @@ fn listen_places_the_listener_after_the_global_options_of_debians_config() {
     );
     // listen --reset gives back Debian's file byte for byte, and so it does
     // for a file whose last global option is followed by a section's comment.
-    ok(&s.ctl(&cfg, &["listen", "--reset"], None));
+    ok(&s.ctl().config(&cfg).args(&["listen", "--reset"]).output());
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), debian);
     let glued = "admins = { }\n-- the host\nVirtualHost \"localhost\"\n";
     let cfg2 = s.write("p2.cfg.lua", glued);
-    ok(&s.ctl(&cfg2, &["listen", "--port", "5348"], None));
+    ok(&s
+        .ctl()
+        .config(&cfg2)
+        .args(&["listen", "--port", "5348"])
+        .output());
     assert_eq!(
         std::fs::read_to_string(&cfg2).unwrap(),
         "admins = { }\ncomponent_ports = { 5348 }\n\n-- the host\nVirtualHost \"localhost\"\n"
     );
-    ok(&s.ctl(&cfg2, &["listen", "--reset"], None));
+    ok(&s.ctl().config(&cfg2).args(&["listen", "--reset"]).output());
     assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), glued);
 }
 
@@ -247,27 +275,32 @@ fn restore_lists_and_restores_backups() {
     let s = Scratch::new("restore");
     let cfg = s.write("prosody.cfg.lua", "admins = { }\n");
     s.write("secret", "restore-secret-0123456789");
-    ok(&s.ctl(
-        &cfg,
-        &[
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "a.example",
             "--secret-file",
             s.path("secret").to_str().unwrap(),
-        ],
-        None,
-    ));
-    ok(&s.ctl(
-        &cfg,
-        &[
+        ])
+        .output());
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "b.example",
             "--secret-file",
             s.path("secret").to_str().unwrap(),
-        ],
-        None,
-    ));
-    let list = json(&s.ctl(&cfg, &["restore", "--list", "--json"], None));
+        ])
+        .output());
+    let list = json(
+        &s.ctl()
+            .config(&cfg)
+            .args(&["restore", "--list", "--json"])
+            .output(),
+    );
     let backups: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -285,35 +318,54 @@ fn restore_lists_and_restores_backups() {
         .to_str()
         .unwrap()
         .to_string();
-    let j = json(&s.ctl(&cfg, &["restore", &first, "--json"], None));
+    let j = json(
+        &s.ctl()
+            .config(&cfg)
+            .args(&["restore", &first, "--json"])
+            .output(),
+    );
     assert_eq!(j["action"], "restored");
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "admins = { }\n");
     // The version it replaced was backed up too.
     assert_eq!(
-        json(&s.ctl(&cfg, &["restore", "--list", "--json"], None))
-            .as_array()
-            .unwrap()
-            .len(),
+        json(
+            &s.ctl()
+                .config(&cfg)
+                .args(&["restore", "--list", "--json"])
+                .output()
+        )
+        .as_array()
+        .unwrap()
+        .len(),
         3
     );
-    let j = json(&s.ctl(&cfg, &["restore", &first, "--json"], None));
+    let j = json(
+        &s.ctl()
+            .config(&cfg)
+            .args(&["restore", &first, "--json"])
+            .output(),
+    );
     assert_eq!(j["action"], "unchanged");
-    let e = err(&s.ctl(&cfg, &["restore", "no-such-backup"], None));
+    let e = err(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["restore", "no-such-backup"])
+        .output());
     assert!(e.contains("is not a backup of"), "{e}");
     // A backup that no longer loads (its include is gone) is refused.
     std::fs::write(&cfg, "Include \"inc.cfg.lua\"\n").unwrap();
     s.write("inc.cfg.lua", "x = 1\n");
-    ok(&s.ctl(
-        &cfg,
-        &[
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "c.example",
             "--secret-file",
             s.path("secret").to_str().unwrap(),
-        ],
-        None,
-    ));
-    let newest = ok(&s.ctl(&cfg, &["restore", "--list"], None))
+        ])
+        .output());
+    let newest = ok(&s.ctl().config(&cfg).args(&["restore", "--list"]).output())
         .lines()
         .last()
         .and_then(|l| l.split_whitespace().last())
@@ -321,7 +373,7 @@ fn restore_lists_and_restores_backups() {
         .to_string();
     std::fs::remove_file(s.path("inc.cfg.lua")).unwrap();
     std::fs::write(&cfg, "x = 2\n").unwrap();
-    let e = err(&s.ctl(&cfg, &["restore", &newest], None));
+    let e = err(&s.ctl().config(&cfg).args(&["restore", &newest]).output());
     assert!(e.contains("include-missing"), "{e}");
     // The backup's fault, not ours (never "this is a bug").
     assert!(
@@ -344,15 +396,20 @@ fn probe_reports_each_outcome() {
         "manager.conf",
         &MANAGER_CONF.replace("5347", &comp.to_string()),
     );
-    ok(&s.ctl(
-        &cfg,
-        &["add", "--from-properties", conf.to_str().unwrap()],
-        None,
-    ));
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "--from-properties", conf.to_str().unwrap()])
+        .output());
     let mut server = Prosody::start(&cfg, c2s, comp);
     let name = "my-manager.internal.mydomain";
 
-    let j = json(&s.ctl(&cfg, &["probe", name, "--json"], None));
+    let j = json(
+        &s.ctl()
+            .config(&cfg)
+            .args(&["probe", name, "--json"])
+            .output(),
+    );
     assert_eq!(j["outcome"], "accepted", "{j}\n{}", server.log_text());
     assert_eq!(
         (j["host"].as_str(), j["port"].as_u64()),
@@ -364,7 +421,7 @@ fn probe_reports_each_outcome() {
     let secret = "m\u{e4}nager\"secret\\with-escapes".as_bytes();
     let (h, held) = handshake_keep(comp, name, secret);
     assert_eq!(h, Handshake::Accepted);
-    let o = s.ctl(&cfg, &["probe", name], None);
+    let o = s.ctl().config(&cfg).args(&["probe", name]).output();
     assert!(
         ok(&o).starts_with(&format!("{name}: conflict")),
         "{}",
@@ -374,18 +431,22 @@ fn probe_reports_each_outcome() {
 
     // A secret changed in the file but not in the running server: not-authorized.
     s.write("new-secret", "a-new-secret-0123456789");
-    ok(&s.ctl(
-        &cfg,
-        &[
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             name,
             "--replace",
             "--secret-file",
             s.path("new-secret").to_str().unwrap(),
-        ],
-        None,
-    ));
-    let o = s.ctl(&cfg, &["probe", name, "--json"], None);
+        ])
+        .output());
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["probe", name, "--json"])
+        .output();
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json(&o)["outcome"], "not-authorized");
     assert!(json(&o)["hint"]
@@ -394,30 +455,44 @@ fn probe_reports_each_outcome() {
         .contains("reload or restart"));
 
     // Added but prosody not restarted: host-unknown.
-    ok(&s.ctl(
-        &cfg,
-        &["add", "later.internal.mydomain", "--generate-secret"],
-        None,
-    ));
-    let o = s.ctl(&cfg, &["probe", "later.internal.mydomain", "--json"], None);
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "later.internal.mydomain", "--generate-secret"])
+        .output());
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["probe", "later.internal.mydomain", "--json"])
+        .output();
     assert_eq!(json(&o)["outcome"], "host-unknown");
     server.restart();
     assert_eq!(
-        json(&s.ctl(&cfg, &["probe", "later.internal.mydomain", "--json"], None))["outcome"],
+        json(
+            &s.ctl()
+                .config(&cfg)
+                .args(&["probe", "later.internal.mydomain", "--json"])
+                .output()
+        )["outcome"],
         "accepted"
     );
     assert_eq!(
-        json(&s.ctl(&cfg, &["probe", name, "--json"], None))["outcome"],
+        json(
+            &s.ctl()
+                .config(&cfg)
+                .args(&["probe", name, "--json"])
+                .output()
+        )["outcome"],
         "accepted",
         "the new secret after restart"
     );
 
     // Nothing listening there: a connection error.
-    let o = s.ctl(
-        &cfg,
-        &["probe", name, "--port", &free_port().to_string(), "--json"],
-        None,
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["probe", name, "--port", &free_port().to_string(), "--json"])
+        .output();
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json(&o)["outcome"], "connection-error");
 
@@ -431,12 +506,24 @@ fn probe_reports_each_outcome() {
         ),
     )
     .unwrap();
-    let e = err(&s.ctl(&cfg, &["probe", "later.internal.mydomain"], None));
+    let e = err(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["probe", "later.internal.mydomain"])
+        .output());
     assert!(e.contains("kick_old") && e.contains("--force"), "{e}");
-    let o = s.ctl(&cfg, &["probe", "later.internal.mydomain", "--force"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(&["probe", "later.internal.mydomain", "--force"])
+        .output();
     ok(&o);
     // Unknown to the config: an error before any connection.
-    let e = err(&s.ctl(&cfg, &["probe", "nope.example"], None));
+    let e = err(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["probe", "nope.example"])
+        .output());
     assert!(e.contains("no external Component nope.example"), "{e}");
 }
 
@@ -451,27 +538,27 @@ fn listen_changes_what_prosody_binds() {
     let port = free_port();
     let cfg = s.write("prosody.cfg.lua", &base);
     s.write("secret", "bind-secret-0123456789");
-    ok(&s.ctl(
-        &cfg,
-        &[
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "bind.example",
             "--secret-file",
             s.path("secret").to_str().unwrap(),
-        ],
-        None,
-    ));
-    ok(&s.ctl(
-        &cfg,
-        &[
+        ])
+        .output());
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "listen",
             "--interface",
             "127.0.0.2",
             "--port",
             &port.to_string(),
-        ],
-        None,
-    ));
+        ])
+        .output());
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert_eq!(
         text.matches("component_ports").count(),
@@ -500,7 +587,12 @@ fn listen_changes_what_prosody_binds() {
         !listening.contains(&format!("127.0.0.1:{port} ")),
         "{listening}"
     );
-    let j = json(&s.ctl(&cfg, &["probe", "bind.example", "--json"], None));
+    let j = json(
+        &s.ctl()
+            .config(&cfg)
+            .args(&["probe", "bind.example", "--json"])
+            .output(),
+    );
     assert_eq!(j["host"], "127.0.0.2");
     assert_eq!(j["outcome"], "accepted", "{j}");
 }
@@ -533,28 +625,28 @@ fn doctor_checklist_on_a_loopback_setup() {
     let cfg = s.write("prosody.cfg.lua", &base);
     s.write("strong", "doctor-secret-0123456789");
     s.write("weak", "weak");
-    ok(&s.ctl(
-        &cfg,
-        &[
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             &name,
             "--secret-file",
             s.path("strong").to_str().unwrap(),
-        ],
-        None,
-    ));
-    ok(&s.ctl(
-        &cfg,
-        &[
+        ])
+        .output());
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&[
             "add",
             "nowhere.invalid",
             "--secret-file",
             s.path("weak").to_str().unwrap(),
-        ],
-        None,
-    ));
+        ])
+        .output());
     let _server = Prosody::start(&cfg, c2s, comp);
-    let o = s.ctl(&cfg, &["doctor", "--json"], None);
+    let o = s.ctl().config(&cfg).args(&["doctor", "--json"]).output();
     assert_eq!(o.status.code(), Some(1));
     let j = json(&o);
     let verdict = |component: Option<&str>, check: &str| -> bool {
@@ -581,7 +673,7 @@ fn doctor_checklist_on_a_loopback_setup() {
     assert!(verdict(Some(&name), "secret is strong"));
     assert!(!verdict(Some("nowhere.invalid"), "name resolves"));
     assert!(!verdict(Some("nowhere.invalid"), "secret is strong"));
-    let human = String::from_utf8(s.ctl(&cfg, &["doctor"], None).stdout).unwrap();
+    let human = String::from_utf8(s.ctl().config(&cfg).args(&["doctor"]).output().stdout).unwrap();
     assert!(
         human.contains(&format!("✘ {name}: name points to this machine"))
             && human.contains("a loopback address"),
@@ -593,8 +685,12 @@ fn doctor_checklist_on_a_loopback_setup() {
         "{human}"
     );
     // Opening the listener fixes that item (in the config; a restart applies it).
-    ok(&s.ctl(&cfg, &["listen", "--interface", "0.0.0.0"], None));
-    let j2 = json(&s.ctl(&cfg, &["doctor", "--json"], None));
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["listen", "--interface", "0.0.0.0"])
+        .output());
+    let j2 = json(&s.ctl().config(&cfg).args(&["doctor", "--json"]).output());
     assert!(j2["items"]
         .as_array()
         .unwrap()
@@ -620,11 +716,11 @@ fn slixmpp_component_is_accepted() {
         "rendezvous.conf",
         "xmpp_jid=my-rendezvous.internal.mydomain\nxmpp_password=rendezvous \"secret\" \\\\ ]]--\n",
     );
-    ok(&s.ctl(
-        &cfg,
-        &["add", "--from-properties", conf.to_str().unwrap()],
-        None,
-    ));
+    ok(&s
+        .ctl()
+        .config(&cfg)
+        .args(&["add", "--from-properties", conf.to_str().unwrap()])
+        .output());
     let _server = Prosody::start(&cfg, c2s, comp);
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/slixmpp_component.py");

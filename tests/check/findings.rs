@@ -297,7 +297,7 @@ fn real_prosody_takes_the_last_blocks_secret() {
              Component \"c.example\"\n\tcomponent_secret = \"LAST-s3cret-0123456\"\n"
         ),
     );
-    let o = s.ctl(&cfg, &["check", "--json"], None);
+    let o = s.ctl().config(&cfg).args(&["check", "--json"]).output();
     assert_eq!(code(&o), 1);
     assert_eq!(
         json(&o)["diagnostics"][0]["code"],
@@ -363,17 +363,16 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
 
     // add appends a block: its own warning is in the added text, at the
     // line where it goes (after the last, 6), and says so.
-    let o = s.ctl(
-        &s.path("prosody.cfg.lua"),
-        &[
+    let o = s
+        .ctl()
+        .args(&[
             "add",
             "c.example",
             "--secret-file",
             weak.to_str().unwrap(),
             "--dry-run",
-        ],
-        None,
-    );
+        ])
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = lines(&o);
     let added: Vec<&String> = got.iter().filter(|l| l.contains("\"c.example\"")).collect();
@@ -639,10 +638,10 @@ fn a_global_secret_is_the_components_secret() {
              Component \"e.example\"\n\tcomponent_secret = \"{STRONG}-own\"\n"
         ),
     );
-    let o = s.ctl(&cfg, &["check", "--json"], None);
+    let o = s.ctl().config(&cfg).args(&["check", "--json"]).output();
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(diag(&json(&o), "component-secret-missing").is_empty());
-    let o = s.ctl(&cfg, &["list", "--json"], None);
+    let o = s.ctl().config(&cfg).args(&["list", "--json"]).output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let j = json(&o);
     let by_name = |n: &str| {
@@ -663,7 +662,7 @@ fn a_global_secret_is_the_components_secret() {
     }
     assert_eq!(by_name("e.example")["secret_source"], "literal");
     assert!(by_name("e.example").get("secret_inherited_from").is_none());
-    let o = s.ctl(&cfg, &["list"], None);
+    let o = s.ctl().config(&cfg).args(&["list"]).output();
     let out = stdout(&o);
     assert!(out.contains(&format!("global ({want_at})")), "{out}");
     assert!(!out.contains(&global), "{out}");

@@ -14,7 +14,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::support::*;
 
@@ -61,22 +61,15 @@ fn scratch(tag: &str, extra_settings: &str) -> Scratch {
 /// fogbow-xmpp-ctl as if prosody 13 were installed (the test override),
 /// without running 0.12's loader on a `Credential()` config.
 fn run13(s: &Scratch, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = s.command(&s.path("prosody.cfg.lua"), args);
-    cmd.env("FXC_TEST_PROSODY_CREDENTIALS", "1")
-        .env("FXC_PROSODY_LIB", s.path("no-prosody"))
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let mut ctl = s
+        .ctl()
+        .args(args)
+        .env("FXC_TEST_PROSODY_CREDENTIALS", "1")
+        .env("FXC_PROSODY_LIB", s.path("no-prosody"));
     if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        ctl = ctl.stdin(input);
     }
-    child.wait_with_output().unwrap()
+    ctl.output()
 }
 
 fn cred_file(s: &Scratch, cred: &str) -> PathBuf {

@@ -2,10 +2,11 @@
 //! `lua5.4`), a real prosody server on loopback, and an XEP-0114 client.
 #![allow(dead_code)]
 
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
@@ -120,36 +121,132 @@ impl Scratch {
     pub fn secret(&self, content: &str) -> PathBuf {
         self.write("secret", content)
     }
-    /// Runs fogbow-xmpp-ctl on the scratch's own `prosody.cfg.lua`.
-    pub fn run(&self, args: &[&str]) -> std::process::Output {
-        self.ctl(&self.path("prosody.cfg.lua"), args, None)
+    /// fogbow-xmpp-ctl with this scratch's settings on its own
+    /// `prosody.cfg.lua` (another config by [`Ctl::config`]).
+    pub fn ctl(&self) -> Ctl {
+        Ctl {
+            scratch: Some(self.dir.clone()),
+            settings: Some(self.path("settings.toml")),
+            config: Some(self.path("prosody.cfg.lua")),
+            ..ctl()
+        }
     }
-    pub fn run_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-        self.ctl(&self.path("prosody.cfg.lua"), args, stdin)
+    /// Runs fogbow-xmpp-ctl with `args` on the scratch's own `prosody.cfg.lua`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ctl().args(args).output()
     }
-    /// fogbow-xmpp-ctl on `config` with this scratch's settings, ready for
-    /// more (an environment, a working directory) before it runs.
-    pub fn command(&self, config: &Path, args: &[&str]) -> Command {
+}
+
+/// fogbow-xmpp-ctl without settings or config: `--help`, `--version`.
+pub fn ctl() -> Ctl {
+    Ctl {
+        scratch: None,
+        settings: None,
+        config: None,
+        args: Vec::new(),
+        stdin: None,
+        env: Vec::new(),
+        cwd: None,
+    }
+}
+
+/// One run of fogbow-xmpp-ctl, built up (arguments, standard input,
+/// environment) and then run: `--settings` and `-c` go first, standard
+/// input is empty unless given, and both output streams are captured.
+pub struct Ctl {
+    /// Where [`Ctl::secret`] writes its file.
+    scratch: Option<PathBuf>,
+    settings: Option<PathBuf>,
+    config: Option<PathBuf>,
+    args: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
+    env: Vec<(OsString, Option<OsString>)>,
+    cwd: Option<PathBuf>,
+}
+
+impl Ctl {
+    pub fn config(mut self, config: impl AsRef<Path>) -> Ctl {
+        self.config = Some(config.as_ref().to_path_buf());
+        self
+    }
+    /// Runs without `-c`: the built-in default config.
+    pub fn no_config(mut self) -> Ctl {
+        self.config = None;
+        self
+    }
+    pub fn settings(mut self, settings: impl AsRef<Path>) -> Ctl {
+        self.settings = Some(settings.as_ref().to_path_buf());
+        self
+    }
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Ctl {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Ctl {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+    /// Writes `content` to the scratch's `secret` file and passes it with
+    /// `--secret-file`.
+    pub fn secret(self, content: impl AsRef<[u8]>) -> Ctl {
+        let dir = self.scratch.clone().expect("a secret file needs a scratch");
+        let path = dir.join("secret");
+        std::fs::write(&path, content).unwrap();
+        self.secret_file(path)
+    }
+    /// Passes an existing file with `--secret-file`.
+    pub fn secret_file(self, path: impl AsRef<Path>) -> Ctl {
+        self.arg("--secret-file").arg(path.as_ref())
+    }
+    pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Ctl {
+        self.stdin = Some(input.as_ref().to_vec());
+        self
+    }
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Ctl {
+        let value = Some(value.as_ref().to_os_string());
+        self.env.push((key.as_ref().to_os_string(), value));
+        self
+    }
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Ctl {
+        self.env.push((key.as_ref().to_os_string(), None));
+        self
+    }
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Ctl {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+    /// The command, for a caller that spawns it itself (standard input
+    /// empty, output inherited unless the caller redirects it).
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.arg("--settings")
-            .arg(self.path("settings.toml"))
-            .arg("-c")
-            .arg(config)
-            .args(args)
-            .stdin(Stdio::null());
+        if let Some(settings) = &self.settings {
+            cmd.arg("--settings").arg(settings);
+        }
+        if let Some(config) = &self.config {
+            cmd.arg("-c").arg(config);
+        }
+        cmd.args(&self.args).stdin(Stdio::null());
+        for (key, value) in &self.env {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
         cmd
     }
-    /// Runs fogbow-xmpp-ctl on `config` with this scratch's settings.
-    pub fn ctl(&self, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-        let mut cmd = self.command(config, args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+    /// Runs to the end: exit status and both output streams.
+    pub fn output(self) -> Output {
+        let mut cmd = self.command();
+        if self.stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
+        if let Some(input) = &self.stdin {
             child.stdin.take().unwrap().write_all(input).unwrap();
         }
         child.wait_with_output().unwrap()
