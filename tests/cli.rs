@@ -15,14 +15,11 @@ fn add_writes_the_block_prosody_expects() {
     let s = Scratch::new("add");
     let cfg = s.config("-- my config\nadmins = { }\n");
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let secret = s.secret("manager_secret_123\n");
-    let o = s.run(&[
-        "add",
-        "my-manager.internal.mydomain",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "my-manager.internal.mydomain", "--json"])
+        .secret("manager_secret_123\n")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         s.read("prosody.cfg.lua"),
@@ -58,14 +55,11 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
     let s = Scratch::new("replace");
     s.config("Component \"m.example\" -- the manager\n\tcomponent_secret = 'old-secret-0123456789' -- keep\n");
     let before = s.read("prosody.cfg.lua");
-    let same = s.secret("old-secret-0123456789");
-    let o = s.run(&[
-        "add",
-        "M.Example",
-        "--secret-file",
-        same.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "M.Example", "--json"])
+        .secret("old-secret-0123456789")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(json(&o)["action"], "unchanged");
     assert_eq!(json(&o)["changed"], false);
@@ -73,7 +67,11 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
     assert_eq!(s.read("prosody.cfg.lua"), before);
 
     let new = s.secret("new-secret-0123456789\r\n");
-    let o = s.run(&["add", "m.example", "--secret-file", new.to_str().unwrap()]);
+    let o = s
+        .ctl()
+        .args(&["add", "m.example"])
+        .secret_file(&new)
+        .output();
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
     // Placed by its Component line, as `list` places it.
@@ -90,14 +88,11 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
     );
     assert_eq!(s.read("prosody.cfg.lua"), before);
 
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        new.to_str().unwrap(),
-        "--replace",
-        "--json",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "m.example", "--replace", "--json"])
+        .secret_file(&new)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(json(&o)["action"], "replaced");
     assert_eq!(
@@ -110,14 +105,11 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
 fn replace_changes_the_table_form_in_place() {
     let s = Scratch::new("table");
     s.config("Component \"m.example\" { component_secret = \"aaaaaaaaaaaaaaaaaaaa\", x = 1 }\n");
-    let new = s.secret("bbbbbbbbbbbbbbbbbbbb");
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        new.to_str().unwrap(),
-        "--replace",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "m.example", "--replace"])
+        .secret("bbbbbbbbbbbbbbbbbbbb")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         s.read("prosody.cfg.lua"),
@@ -136,13 +128,11 @@ fn add_then_remove_restores_debian_default_byte_for_byte() {
         // The default's Include needs its conf.d; an empty one matches nothing, as in prosody.
         std::fs::create_dir_all(s.path("conf.d")).unwrap();
         s.config(&original);
-        let secret = s.secret("s3cret\"with\\odd]]--chars");
-        let o = s.run(&[
-            "add",
-            "my-manager.internal.mydomain",
-            "--secret-file",
-            secret.to_str().unwrap(),
-        ]);
+        let o = s
+            .ctl()
+            .args(&["add", "my-manager.internal.mydomain"])
+            .secret("s3cret\"with\\odd]]--chars")
+            .output();
         assert_eq!(code(&o), 0, "{tag}: {}", stderr(&o));
         let added = s.read("prosody.cfg.lua");
         if tag == "crlf" {
@@ -203,12 +193,11 @@ fn remove_absent_and_if_exists() {
     // `add` of a name one typing mistake from an existing component: added
     // (exit 0), with a warning naming the existing one and its line.
     let secret = s.secret("0123456789abcdef-typo");
-    let o = s.run(&[
-        "add",
-        "my-manager.internal.mydomian",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "my-manager.internal.mydomian"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("warning: my-manager.internal.mydomian is a new component, one or two characters away from the external component my-manager.internal.mydomain at")
@@ -217,12 +206,11 @@ fn remove_absent_and_if_exists() {
         stderr(&o)
     );
     // Not for a name far from every other.
-    let o = s.run(&[
-        "add",
-        "other.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "other.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stderr(&o).contains("characters away"), "{}", stderr(&o));
 }
@@ -232,13 +220,11 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() {
     let s = Scratch::new("dry");
     s.config("x = 1\nComponent \"other.example\"\n\tcomponent_secret = \"other-secret-value\"\n");
     let secret = s.secret("fresh-secret-value");
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "m.example", "--dry-run"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("+Component \"m.example\""), "{out}");
@@ -256,15 +242,11 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() {
     );
     assert!(!s.path("backups").exists());
 
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--dry-run",
-        "--show-secrets",
-        "--json",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "m.example", "--dry-run", "--show-secrets", "--json"])
+        .secret_file(&secret)
+        .output();
     let j = json(&o);
     assert_eq!(j["dry_run"], true);
     assert_eq!(j["changed"], true);
@@ -355,13 +337,11 @@ fn symlinked_main_config_is_edited_at_its_target() {
     let s = Scratch::new("symlink");
     s.write("real/prosody.cfg.lua", "x = 1\n");
     std::os::unix::fs::symlink("real/prosody.cfg.lua", s.path("prosody.cfg.lua")).unwrap();
-    let secret = s.secret("abcdefghijklmnopqrstuvwxyz");
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "m.example"])
+        .secret("abcdefghijklmnopqrstuvwxyz")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(std::fs::symlink_metadata(s.path("prosody.cfg.lua"))
         .unwrap()
@@ -665,13 +645,11 @@ fn backups_are_pruned_to_the_configured_count() {
     );
     s.config("");
     for i in 0..4 {
-        let secret = s.secret(&format!("secret-number-{i}-abcdef"));
-        let o = s.run(&[
-            "add",
-            &format!("c{i}.example"),
-            "--secret-file",
-            secret.to_str().unwrap(),
-        ]);
+        let o = s
+            .ctl()
+            .args(&["add", &format!("c{i}.example")])
+            .secret(&format!("secret-number-{i}-abcdef"))
+            .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     // Backups, and as many edit records (`restore --list`, `restore --undo`).
@@ -748,22 +726,20 @@ fn lock_timeout_is_a_clear_error() {
     // Held the way the binary takes it (as root: under /run/fogbow-xmpp-ctl).
     let real = std::fs::canonicalize(s.path("prosody.cfg.lua")).unwrap();
     let dir = fogbow_xmpp_ctl::safe_write::Lock::acquire(&real, std::time::Duration::ZERO).unwrap();
-    let o = s.run(&[
-        "add",
-        "a.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "a.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("lock"), "{}", stderr(&o));
     assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
     drop(dir);
-    let o = s.run(&[
-        "add",
-        "a.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "a.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
@@ -913,12 +889,11 @@ fn edits_work_on_configs_with_existing_findings() {
     let s = Scratch::new("findings");
     s.config("Component \"weak.example\"\n\tcomponent_secret = \"short\"\nComponent \"nosecret.example\"\n");
     let secret = s.secret("a-strong-secret-0123456789");
-    let o = s.run(&[
-        "add",
-        "new.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "new.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("warning[weak-secret]"),

@@ -154,7 +154,7 @@ fn nothing_parses_the_last_good_backup_is_shown() {
     let cfg = s.config("admins = { }\n");
     let secret = s.secret("0123456789abcdef-backup");
     for name in ["first.example", "second.example"] {
-        let o = s.run(&["add", name, "--secret-file", secret.to_str().unwrap()]);
+        let o = s.ctl().args(&["add", name]).secret_file(&secret).output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     // The newest backup is the version before the second add.

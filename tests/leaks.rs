@@ -365,13 +365,11 @@ fn human_output_escapes_terminal_controls() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!bad(&stdout(&o)) && !bad(&stderr(&o)), "{:?}", stdout(&o));
     let secret = s.secret(NEW);
-    let o = s.run(&[
-        "add",
-        "n.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "n.example", "--dry-run"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!bad(&stdout(&o)), "{:?}", stdout(&o));
     assert!(

@@ -244,14 +244,11 @@ fn generated_secret_closes_the_loop() {
     // The config's secret changed and not yet applied: the running server
     // still accepts the file's copy, but the next reload will refuse it —
     // exit 1, with why.
-    let new_secret = s.secret("a-new-secret-not-yet-applied-0123");
-    let o = s.run(&[
-        "add",
-        "m.fogbow.example",
-        "--secret-file",
-        new_secret.to_str().unwrap(),
-        "--replace",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "m.fogbow.example", "--replace"])
+        .secret("a-new-secret-not-yet-applied-0123")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = s.run(&["probe", "--from-properties", conf.to_str().unwrap()]);
     assert!(stdout(&o).contains("accepted"), "{}", stdout(&o));

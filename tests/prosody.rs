@@ -360,7 +360,7 @@ fn an_edit_prosody_refuses_is_not_written() {
     s.config(&original);
     std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let secret = s.secret("loader-veto-secret-0123456789");
-    let add = |name: &str| s.run(&["add", name, "--secret-file", secret.to_str().unwrap()]);
+    let add = |name: &str| s.ctl().args(&["add", name]).secret_file(&secret).output();
     // A short name fits, and prosody reads the new file back.
     let o = add("a.example");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -417,13 +417,11 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
         dir = s.dir.display()
     );
     let cfg = s.config(&src);
-    let secret = s.secret("bot-secret-0123456789");
-    let o = s.run(&[
-        "add",
-        "bot.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "bot.example"])
+        .secret("bot-secret-0123456789")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(text.starts_with(&src), "lossless: {text}");
@@ -432,13 +430,11 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
         Some(b"bot-secret-0123456789".to_vec())
     );
     let secret = s.secret("bot-secret-rotated-0123");
-    let o = s.run(&[
-        "add",
-        "bot.example",
-        "--replace",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "bot.example", "--replace"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         prosody_value(&cfg, "bot.example", "component_secret").unwrap(),
@@ -455,13 +451,11 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
          if lfs_ok then component_secret = \"hidden-secret-0123456\" end\n"
     );
     s.config(&hidden);
-    let o = s.run(&[
-        "add",
-        "k.example",
-        "--replace",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "k.example", "--replace"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("prosody's own loader reads another component_secret for k.example"),
@@ -478,12 +472,8 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "bot.example",
-            "--secret-file",
-            secret.to_str().unwrap(),
-        ])
+        .args(&["add", "bot.example"])
+        .secret_file(&secret)
         .env("FXC_PROSODY_LIB", &empty)
         .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));

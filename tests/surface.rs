@@ -382,14 +382,11 @@ fn dry_run_that_keeps_a_secret_shows_no_change_to_it() {
     assert!(!out.contains(OLD), "{out}");
     // The same secret, given again: unchanged, no diff at all.
     let secret = s.secret(OLD);
-    let o = s.run(&[
-        "add",
-        "a.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--replace",
-        "--dry-run",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "a.example", "--replace", "--dry-run"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stdout(&o).contains("component_secret"), "{}", stdout(&o));
     // Removing a: its secret's line goes, b's stays, same fingerprint.

@@ -51,7 +51,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 
 fn add(s: &Scratch, name: &str) -> Output {
     let secret = s.secret("a-secret-of-twenty-bytes");
-    s.run(&["add", name, "--secret-file", secret.to_str().unwrap()])
+    s.ctl().args(&["add", name]).secret_file(&secret).output()
 }
 
 /// A mount undone on drop (also when the test fails).
@@ -312,13 +312,11 @@ fn add_warns_when_others_can_read_the_config() {
     );
     // The warning comes with --json too (on stderr).
     let secret = s.path("secret");
-    let o = s.run(&[
-        "add",
-        "c.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "c.example", "--json"])
+        .secret_file(&secret)
+        .output();
     assert!(stderr(&o).contains("readable by others"), "{}", stderr(&o));
     chmod(&cfg, 0o640);
     sh(&format!("setfacl -m u:nobody:r '{}'", cfg.display()));
@@ -427,12 +425,8 @@ fn symlink_planted_by_another_user_is_refused() {
     let o = s
         .ctl()
         .config(&link)
-        .args(&[
-            "add",
-            "a.example",
-            "--secret-file",
-            secret.to_str().unwrap(),
-        ])
+        .args(&["add", "a.example"])
+        .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let e = stderr(&o);
@@ -453,13 +447,11 @@ fn symlink_planted_by_another_user_is_refused() {
     std::fs::create_dir(s.path("conf.d")).unwrap();
     std::os::unix::fs::symlink("../conf.avail/x.cfg.lua", s.path("conf.d/x.cfg.lua")).unwrap();
     std::fs::write(&cfg, "admins = { }\nInclude \"conf.d/*.cfg.lua\"\n").unwrap();
-    let o = s.run(&[
-        "add",
-        "x.example",
-        "--replace",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "x.example", "--replace"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(s
         .read("conf.avail/x.cfg.lua")
@@ -541,12 +533,8 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
         let o = s
             .ctl()
             .config(cfg)
-            .args(&[
-                "add",
-                "a.example",
-                "--secret-file",
-                secret.to_str().unwrap(),
-            ])
+            .args(&["add", "a.example"])
+            .secret_file(&secret)
             .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }

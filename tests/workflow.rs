@@ -278,22 +278,14 @@ fn restore_lists_and_restores_backups() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "a.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ])
+        .args(&["add", "a.example"])
+        .secret_file(&s.path("secret"))
         .output());
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "b.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ])
+        .args(&["add", "b.example"])
+        .secret_file(&s.path("secret"))
         .output());
     let list = json(
         &s.ctl()
@@ -358,12 +350,8 @@ fn restore_lists_and_restores_backups() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "c.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ])
+        .args(&["add", "c.example"])
+        .secret_file(&s.path("secret"))
         .output());
     let newest = ok(&s.ctl().config(&cfg).args(&["restore", "--list"]).output())
         .lines()
@@ -434,13 +422,8 @@ fn probe_reports_each_outcome() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            name,
-            "--replace",
-            "--secret-file",
-            s.path("new-secret").to_str().unwrap(),
-        ])
+        .args(&["add", name, "--replace"])
+        .secret_file(&s.path("new-secret"))
         .output());
     let o = s
         .ctl()
@@ -541,12 +524,8 @@ fn listen_changes_what_prosody_binds() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "bind.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ])
+        .args(&["add", "bind.example"])
+        .secret_file(&s.path("secret"))
         .output());
     ok(&s
         .ctl()
@@ -628,22 +607,14 @@ fn doctor_checklist_on_a_loopback_setup() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            &name,
-            "--secret-file",
-            s.path("strong").to_str().unwrap(),
-        ])
+        .args(&["add", &name])
+        .secret_file(&s.path("strong"))
         .output());
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "nowhere.invalid",
-            "--secret-file",
-            s.path("weak").to_str().unwrap(),
-        ])
+        .args(&["add", "nowhere.invalid"])
+        .secret_file(&s.path("weak"))
         .output());
     let _server = Prosody::start(&cfg, c2s, comp);
     let o = s.ctl().config(&cfg).args(&["doctor", "--json"]).output();

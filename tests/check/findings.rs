@@ -365,13 +365,8 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
     // line where it goes (after the last, 6), and says so.
     let o = s
         .ctl()
-        .args(&[
-            "add",
-            "c.example",
-            "--secret-file",
-            weak.to_str().unwrap(),
-            "--dry-run",
-        ])
+        .args(&["add", "c.example", "--dry-run"])
+        .secret_file(&weak)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = lines(&o);
@@ -691,22 +686,17 @@ fn component_module_component_is_an_external_component() {
     let o = s.run(&["check", "--json", "--no-prosody"]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     assert_eq!(diag(&json(&o), "component-secret-missing").len(), 1);
-    let secret = s.secret(&format!("{STRONG}-one"));
-    let o = s.run(&[
-        "add",
-        "d.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "d.example"])
+        .secret(&format!("{STRONG}-one"))
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let secret = s.secret(&format!("{STRONG}-two"));
-    let o = s.run(&[
-        "add",
-        "d.example",
-        "--replace",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(&["add", "d.example", "--replace"])
+        .secret(&format!("{STRONG}-two"))
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(

@@ -484,12 +484,12 @@ fn prosody_0_12_refuses_credentials_and_changes_nothing() {
         "settings.toml",
         &format!("{}secret_store = \"credential\"\n", s.read("settings.toml")),
     );
-    let e = refused(&s.run(&[
-        "add",
-        "new.fog.test",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]));
+    let e = refused(
+        &s.ctl()
+            .args(&["add", "new.fog.test"])
+            .secret_file(&secret)
+            .output(),
+    );
     assert!(e.contains("has no Credential()"), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
     // Moving back into the config (what a 0.12 host needs) is not refused:

@@ -61,12 +61,8 @@ fn kill_during_add_leaves_old_or_new() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "timing.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ])
+        .args(&["add", "timing.example"])
+        .secret_file(&s.path("secret"))
         .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut span = t0.elapsed().as_micros() as u64;
@@ -130,12 +126,8 @@ fn kill_during_add_leaves_old_or_new() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "after.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ])
+        .args(&["add", "after.example"])
+        .secret_file(&s.path("secret"))
         .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(temp_files(&s.dir), Vec::<String>::new());
@@ -215,12 +207,8 @@ fn disk_full_is_a_clear_error() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&[
-            "add",
-            "full.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ])
+        .args(&["add", "full.example"])
+        .secret_file(&s.path("secret"))
         .output();
     assert_eq!(o.status.code(), Some(1));
     let e = String::from_utf8_lossy(&o.stderr);
