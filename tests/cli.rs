@@ -17,7 +17,7 @@ fn add_writes_the_block_prosody_expects() {
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
     let o = s
         .ctl()
-        .args(&["add", "my-manager.internal.mydomain", "--json"])
+        .args(["add", "my-manager.internal.mydomain", "--json"])
         .secret("manager_secret_123\n")
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -57,7 +57,7 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
     let before = s.read("prosody.cfg.lua");
     let o = s
         .ctl()
-        .args(&["add", "M.Example", "--json"])
+        .args(["add", "M.Example", "--json"])
         .secret("old-secret-0123456789")
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -69,7 +69,7 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
     let new = s.secret("new-secret-0123456789\r\n");
     let o = s
         .ctl()
-        .args(&["add", "m.example"])
+        .args(["add", "m.example"])
         .secret_file(&new)
         .output();
     assert_eq!(code(&o), 1);
@@ -90,7 +90,7 @@ fn add_same_secret_is_unchanged_and_different_needs_replace() {
 
     let o = s
         .ctl()
-        .args(&["add", "m.example", "--replace", "--json"])
+        .args(["add", "m.example", "--replace", "--json"])
         .secret_file(&new)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -107,7 +107,7 @@ fn replace_changes_the_table_form_in_place() {
     s.config("Component \"m.example\" { component_secret = \"aaaaaaaaaaaaaaaaaaaa\", x = 1 }\n");
     let o = s
         .ctl()
-        .args(&["add", "m.example", "--replace"])
+        .args(["add", "m.example", "--replace"])
         .secret("bbbbbbbbbbbbbbbbbbbb")
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -130,7 +130,7 @@ fn add_then_remove_restores_debian_default_byte_for_byte() {
         s.config(&original);
         let o = s
             .ctl()
-            .args(&["add", "my-manager.internal.mydomain"])
+            .args(["add", "my-manager.internal.mydomain"])
             .secret("s3cret\"with\\odd]]--chars")
             .output();
         assert_eq!(code(&o), 0, "{tag}: {}", stderr(&o));
@@ -195,7 +195,7 @@ fn remove_absent_and_if_exists() {
     let secret = s.secret("0123456789abcdef-typo");
     let o = s
         .ctl()
-        .args(&["add", "my-manager.internal.mydomian"])
+        .args(["add", "my-manager.internal.mydomian"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -208,7 +208,7 @@ fn remove_absent_and_if_exists() {
     // Not for a name far from every other.
     let o = s
         .ctl()
-        .args(&["add", "other.example"])
+        .args(["add", "other.example"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -222,7 +222,7 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() {
     let secret = s.secret("fresh-secret-value");
     let o = s
         .ctl()
-        .args(&["add", "m.example", "--dry-run"])
+        .args(["add", "m.example", "--dry-run"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -244,7 +244,7 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() {
 
     let o = s
         .ctl()
-        .args(&["add", "m.example", "--dry-run", "--show-secrets", "--json"])
+        .args(["add", "m.example", "--dry-run", "--show-secrets", "--json"])
         .secret_file(&secret)
         .output();
     let j = json(&o);
@@ -339,7 +339,7 @@ fn symlinked_main_config_is_edited_at_its_target() {
     std::os::unix::fs::symlink("real/prosody.cfg.lua", s.path("prosody.cfg.lua")).unwrap();
     let o = s
         .ctl()
-        .args(&["add", "m.example"])
+        .args(["add", "m.example"])
         .secret("abcdefghijklmnopqrstuvwxyz")
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -359,7 +359,7 @@ fn secret_sources() {
     // Standard input, one trailing newline stripped.
     let o = s
         .ctl()
-        .args(&["add", "a.example", "--secret-file", "-"])
+        .args(["add", "a.example", "--secret-file", "-"])
         .stdin(b"from-stdin-secret-12\n")
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -590,12 +590,11 @@ fn missing_files_and_settings() {
     );
 
     s.config("x = 1\n");
-    let o = Command::new(BIN)
-        .args(["--settings", "/nonexistent/settings.toml", "-c"])
-        .arg(s.path("prosody.cfg.lua"))
+    let o = s
+        .ctl()
+        .settings("/nonexistent/settings.toml")
         .arg("list")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 1);
     assert!(
         stderr(&o).contains("/nonexistent/settings.toml"),
@@ -620,14 +619,14 @@ fn missing_files_and_settings() {
             s.path("prosody.cfg.lua").display()
         ),
     );
-    let o = Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .args(["add", "a.example", "--secret-file"])
-        .arg(&secret)
+    let o = s
+        .ctl()
+        .no_config()
+        .arg("add")
+        .arg("a.example")
+        .secret_file(&secret)
         .arg("--json")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(json(&o).get("backup").is_none(), "backups = 0 keeps none");
     assert!(s.read("prosody.cfg.lua").contains("a.example"));
@@ -647,8 +646,8 @@ fn backups_are_pruned_to_the_configured_count() {
     for i in 0..4 {
         let o = s
             .ctl()
-            .args(&["add", &format!("c{i}.example")])
-            .secret(&format!("secret-number-{i}-abcdef"))
+            .args(["add", &format!("c{i}.example")])
+            .secret(format!("secret-number-{i}-abcdef"))
             .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
@@ -679,13 +678,10 @@ fn concurrent_adds_all_land() {
     let secret = s.secret("concurrent-secret-123456");
     let children: Vec<_> = (0..8)
         .map(|i| {
-            Command::new(BIN)
-                .arg("--settings")
-                .arg(s.path("settings.toml"))
-                .arg("-c")
-                .arg(s.path("prosody.cfg.lua"))
-                .args(["add", &format!("c{i}.example"), "--secret-file"])
-                .arg(&secret)
+            s.ctl()
+                .args(["add", &format!("c{i}.example")])
+                .secret_file(&secret)
+                .command()
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -728,7 +724,7 @@ fn lock_timeout_is_a_clear_error() {
     let dir = fogbow_xmpp_ctl::safe_write::Lock::acquire(&real, std::time::Duration::ZERO).unwrap();
     let o = s
         .ctl()
-        .args(&["add", "a.example"])
+        .args(["add", "a.example"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 1);
@@ -737,7 +733,7 @@ fn lock_timeout_is_a_clear_error() {
     drop(dir);
     let o = s
         .ctl()
-        .args(&["add", "a.example"])
+        .args(["add", "a.example"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -790,7 +786,7 @@ fn permission_denied_suggests_sudo() {
 
 #[test]
 fn help_says_secrets_are_not_taken_on_the_command_line() {
-    let o = Command::new(BIN).args(["add", "--help"]).output().unwrap();
+    let o = support::ctl().args(["add", "--help"]).output();
     assert_eq!(code(&o), 0);
     let h = stdout(&o);
     assert!(h.contains("never taken on the command line"), "{h}");
@@ -804,9 +800,9 @@ fn help_says_secrets_are_not_taken_on_the_command_line() {
     ] {
         assert!(h.contains(flag), "{flag}");
     }
-    let o = Command::new(BIN).arg("--version").output().unwrap();
+    let o = support::ctl().arg("--version").output();
     assert!(stdout(&o).starts_with("fogbow-xmpp-ctl "));
-    let o = Command::new(BIN).arg("frobnicate").output().unwrap();
+    let o = support::ctl().arg("frobnicate").output();
     assert_eq!(code(&o), 2);
 }
 
@@ -859,15 +855,13 @@ fn read_only_file_system_is_a_clear_error() {
     std::fs::write(mnt.join("prosody.cfg.lua"), "x = 1\n").unwrap();
     fs.remount_read_only();
     let secret = s.secret("secretsecretsecret");
-    let o = Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(mnt.join("prosody.cfg.lua"))
-        .args(["add", "a.example", "--secret-file"])
-        .arg(&secret)
-        .output()
-        .unwrap();
+    let o = s
+        .ctl()
+        .config(mnt.join("prosody.cfg.lua"))
+        .arg("add")
+        .arg("a.example")
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("read-only file system"),
@@ -891,7 +885,7 @@ fn edits_work_on_configs_with_existing_findings() {
     let secret = s.secret("a-strong-secret-0123456789");
     let o = s
         .ctl()
-        .args(&["add", "new.example"])
+        .args(["add", "new.example"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -963,7 +957,7 @@ fn written_but_not_applied_is_exit_3_with_the_secret() {
 
 #[test]
 fn help_documents_exit_statuses_and_status() {
-    let o = Command::new(BIN).arg("--help").output().unwrap();
+    let o = support::ctl().arg("--help").output();
     let help = stdout(&o);
     for s in [
         "0  success",
@@ -975,10 +969,7 @@ fn help_documents_exit_statuses_and_status() {
         assert!(help.contains(s), "{s:?} missing from --help:\n{help}");
     }
     assert!(help.contains("status"));
-    let o = Command::new(BIN)
-        .args(["status", "--help"])
-        .output()
-        .unwrap();
+    let o = support::ctl().args(["status", "--help"]).output();
     assert!(stdout(&o).contains("--json"));
 }
 

@@ -232,13 +232,13 @@ fn messages_and_diffs_never_show_config_strings() {
         let s = Scratch::new("leak-load");
         s.write("b.cfg.lua", "x = 1 \"load-secret-CCCC\"\n");
         s.config("Include(\"b\" .. \".cfg.lua\")\n");
-        let o = s.ctl().args(&["check"]).output();
+        let o = s.ctl().args(["check"]).output();
         let err = stderr(&o);
         assert_eq!(code(&o), 1, "{err}");
         assert!(err.contains("error[prosody-load]"), "{err}");
         assert!(err.contains("near <string>"), "{err}");
         assert!(!err.contains("load-secret-CCCC"), "{err}");
-        let o = s.ctl().args(&["check", "--json"]).output();
+        let o = s.ctl().args(["check", "--json"]).output();
         assert!(!stdout(&o).contains("load-secret-CCCC"), "{}", stdout(&o));
     }
 
@@ -367,7 +367,7 @@ fn human_output_escapes_terminal_controls() {
     let secret = s.secret(NEW);
     let o = s
         .ctl()
-        .args(&["add", "n.example", "--dry-run"])
+        .args(["add", "n.example", "--dry-run"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));

@@ -467,7 +467,7 @@ fn add_with_reload_of_a_mixed_case_name_is_applied() {
     let secret = s.secret("new-secret-0123456789abcdef");
     let o = s
         .ctl()
-        .args(&["add", "MiXed.Fog.Test", "--reload"])
+        .args(["add", "MiXed.Fog.Test", "--reload"])
         .secret_file(&secret)
         .env("PATH", &path)
         .output();
@@ -483,7 +483,7 @@ fn add_with_reload_of_a_mixed_case_name_is_applied() {
     );
     let o = s
         .ctl()
-        .args(&["status", "--json"])
+        .args(["status", "--json"])
         .env("PATH", &path)
         .output();
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));

@@ -200,7 +200,7 @@ fn generated_secret_closes_the_loop() {
     // The same copy through --secret-file, on standard input.
     let o = s
         .ctl()
-        .args(&["probe", "m.fogbow.example", "--secret-file", "-"])
+        .args(["probe", "m.fogbow.example", "--secret-file", "-"])
         .stdin(format!("{secret}\n").as_bytes())
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -246,7 +246,7 @@ fn generated_secret_closes_the_loop() {
     // exit 1, with why.
     let o = s
         .ctl()
-        .args(&["add", "m.fogbow.example", "--replace"])
+        .args(["add", "m.fogbow.example", "--replace"])
         .secret("a-new-secret-not-yet-applied-0123")
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));

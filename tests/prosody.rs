@@ -54,8 +54,8 @@ fn hostile_secrets_read_back_exactly_and_change_nothing_else() {
         let o = s
             .ctl()
             .config(&cfg)
-            .args(&["add", &name, "--secret-file", "-"])
-            .stdin(&[*secret, b"\n"].concat())
+            .args(["add", &name, "--secret-file", "-"])
+            .stdin([*secret, b"\n"].concat())
             .output();
         assert!(
             o.status.success(),
@@ -88,7 +88,7 @@ fn hostile_secrets_read_back_exactly_and_change_nothing_else() {
         let o = s
             .ctl()
             .config(&cfg)
-            .args(&["remove", &format!("c{i}.hostile.example")])
+            .args(["remove", &format!("c{i}.hostile.example")])
             .output();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
@@ -110,7 +110,7 @@ fn a_broken_config_is_reported_like_prosody_reports_it() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["add", "m.example", "--generate-secret"])
+        .args(["add", "m.example", "--generate-secret"])
         .output();
     assert_eq!(o.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&o.stderr);
@@ -193,14 +193,14 @@ fn real_prosody_accepts_what_we_write() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["add", "my-manager.internal.mydomain", "--secret-file", "-"])
+        .args(["add", "my-manager.internal.mydomain", "--secret-file", "-"])
         .stdin(secret)
         .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&[
+        .args([
             "add",
             "my-rendezvous.internal.mydomain",
             "--generate-secret",
@@ -240,7 +240,7 @@ fn real_prosody_accepts_what_we_write() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&[
+        .args([
             "add",
             "my-manager.internal.mydomain",
             "--secret-file",
@@ -253,7 +253,7 @@ fn real_prosody_accepts_what_we_write() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["remove", "my-rendezvous.internal.mydomain"])
+        .args(["remove", "my-rendezvous.internal.mydomain"])
         .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
@@ -291,7 +291,7 @@ fn real_prosody_accepts_what_we_write() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["remove", "my-manager.internal.mydomain"])
+        .args(["remove", "my-manager.internal.mydomain"])
         .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), base);
@@ -360,7 +360,7 @@ fn an_edit_prosody_refuses_is_not_written() {
     s.config(&original);
     std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let secret = s.secret("loader-veto-secret-0123456789");
-    let add = |name: &str| s.ctl().args(&["add", name]).secret_file(&secret).output();
+    let add = |name: &str| s.ctl().args(["add", name]).secret_file(&secret).output();
     // A short name fits, and prosody reads the new file back.
     let o = add("a.example");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -419,7 +419,7 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     let cfg = s.config(&src);
     let o = s
         .ctl()
-        .args(&["add", "bot.example"])
+        .args(["add", "bot.example"])
         .secret("bot-secret-0123456789")
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -432,7 +432,7 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     let secret = s.secret("bot-secret-rotated-0123");
     let o = s
         .ctl()
-        .args(&["add", "bot.example", "--replace"])
+        .args(["add", "bot.example", "--replace"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -453,7 +453,7 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     s.config(&hidden);
     let o = s
         .ctl()
-        .args(&["add", "k.example", "--replace"])
+        .args(["add", "k.example", "--replace"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
@@ -472,7 +472,7 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["add", "bot.example"])
+        .args(["add", "bot.example"])
         .secret_file(&secret)
         .env("FXC_PROSODY_LIB", &empty)
         .output();

@@ -761,17 +761,13 @@ fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)
     let lib = s.path("no-prosody");
     let settings = s.path("settings.toml");
     let run = move |args: &[&str]| {
-        std::process::Command::new(BIN)
-            .arg("--settings")
-            .arg(&settings)
-            .arg("-c")
-            .arg(&cfg)
+        support::ctl()
+            .settings(&settings)
+            .config(&cfg)
             .args(args)
             .env("FXC_TEST_PROSODY_CREDENTIALS", "1")
             .env("FXC_PROSODY_LIB", &lib)
-            .stdin(std::process::Stdio::null())
             .output()
-            .unwrap()
     };
     Some((s, run))
 }

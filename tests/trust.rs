@@ -51,7 +51,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 
 fn add(s: &Scratch, name: &str) -> Output {
     let secret = s.secret("a-secret-of-twenty-bytes");
-    s.ctl().args(&["add", name]).secret_file(&secret).output()
+    s.ctl().args(["add", name]).secret_file(&secret).output()
 }
 
 /// A mount undone on drop (also when the test fails).
@@ -168,14 +168,11 @@ fn settings_others_can_write_are_refused() {
     std::fs::create_dir(&sub).unwrap();
     chmod(&sub, 0o777);
     std::fs::copy(&settings, sub.join("settings.toml")).unwrap();
-    let o = Command::new(BIN)
-        .arg("--settings")
-        .arg(sub.join("settings.toml"))
-        .arg("-c")
-        .arg(s.path("prosody.cfg.lua"))
+    let o = s
+        .ctl()
+        .settings(sub.join("settings.toml"))
         .arg("list")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("lets others replace it"),
@@ -314,7 +311,7 @@ fn add_warns_when_others_can_read_the_config() {
     let secret = s.path("secret");
     let o = s
         .ctl()
-        .args(&["add", "c.example", "--json"])
+        .args(["add", "c.example", "--json"])
         .secret_file(&secret)
         .output();
     assert!(stderr(&o).contains("readable by others"), "{}", stderr(&o));
@@ -425,7 +422,7 @@ fn symlink_planted_by_another_user_is_refused() {
     let o = s
         .ctl()
         .config(&link)
-        .args(&["add", "a.example"])
+        .args(["add", "a.example"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
@@ -449,7 +446,7 @@ fn symlink_planted_by_another_user_is_refused() {
     std::fs::write(&cfg, "admins = { }\nInclude \"conf.d/*.cfg.lua\"\n").unwrap();
     let o = s
         .ctl()
-        .args(&["add", "x.example", "--replace"])
+        .args(["add", "x.example", "--replace"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -533,7 +530,7 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
         let o = s
             .ctl()
             .config(cfg)
-            .args(&["add", "a.example"])
+            .args(["add", "a.example"])
             .secret_file(&secret)
             .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -542,7 +539,7 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
         let o = s
             .ctl()
             .config(cfg)
-            .args(&["restore", "--list", "--json"])
+            .args(["restore", "--list", "--json"])
             .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let listed: Vec<String> = json(&o)
@@ -553,7 +550,7 @@ fn backups_of_x_y_and_x_slash_y_stay_apart() {
             .collect();
         assert_eq!(listed.len(), 1, "{}: {listed:?}", cfg.display());
         assert_eq!(std::fs::read_to_string(&listed[0]).unwrap(), original);
-        let o = s.ctl().config(cfg).args(&["restore", &listed[0]]).output();
+        let o = s.ctl().config(cfg).args(["restore", &listed[0]]).output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert_eq!(std::fs::read_to_string(cfg).unwrap(), original);
     }

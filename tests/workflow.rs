@@ -42,7 +42,7 @@ fn add_from_properties() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["add", "--from-properties", conf.to_str().unwrap(), "--json"])
+        .args(["add", "--from-properties", conf.to_str().unwrap(), "--json"])
         .output();
     let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(j["action"], "added");
@@ -57,7 +57,7 @@ fn add_from_properties() {
     let e = err(&s
         .ctl()
         .config(&cfg)
-        .args(&[
+        .args([
             "add",
             "other.example",
             "--from-properties",
@@ -73,7 +73,7 @@ fn add_from_properties() {
     let e = err(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "--from-properties", bad.to_str().unwrap()])
+        .args(["add", "--from-properties", bad.to_str().unwrap()])
         .output());
     assert!(
         e.contains("unexpanded placeholder") && !e.contains("hunter2"),
@@ -84,7 +84,7 @@ fn add_from_properties() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["add", "--from-properties", far.to_str().unwrap()])
+        .args(["add", "--from-properties", far.to_str().unwrap()])
         .output();
     ok(&o);
     let e = String::from_utf8_lossy(&o.stderr);
@@ -105,7 +105,7 @@ fn add_from_properties() {
     );
     // Neither NAME nor --from-properties: a usage error.
     assert_eq!(
-        s.ctl().config(&cfg).args(&["add"]).output().status.code(),
+        s.ctl().config(&cfg).args(["add"]).output().status.code(),
         Some(2)
     );
 }
@@ -117,7 +117,7 @@ fn listen_sets_the_global_listener_in_place() {
         "prosody.cfg.lua",
         "admins = { }\ncomponent_interface = \"127.0.0.1\" -- legacy\nmodules = 1\ncomponent_ports = 5347\ncomponent_interfaces = { \"::1\" }\n\n-- localhost\nVirtualHost \"localhost\"\n",
     );
-    let o = s.ctl().config(&cfg).args(&["listen", "--json"]).output();
+    let o = s.ctl().config(&cfg).args(["listen", "--json"]).output();
     let j = json(&o);
     assert_eq!(
         j["interfaces"],
@@ -128,7 +128,7 @@ fn listen_sets_the_global_listener_in_place() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
+        .args([
             "listen",
             "--interface",
             "0.0.0.0",
@@ -144,14 +144,14 @@ fn listen_sets_the_global_listener_in_place() {
         std::fs::read_to_string(&cfg).unwrap(),
         "admins = { }\ncomponent_interfaces = { \"0.0.0.0\", \"::\" } -- legacy\nmodules = 1\ncomponent_ports = { 5347, 5348 }\n\n-- localhost\nVirtualHost \"localhost\"\n"
     );
-    let j = json(&s.ctl().config(&cfg).args(&["listen", "--json"]).output());
+    let j = json(&s.ctl().config(&cfg).args(["listen", "--json"]).output());
     assert_eq!(j["interfaces"], serde_json::json!(["0.0.0.0", "::"]));
     assert_eq!(j["interfaces_default"], false);
     // Running it again changes nothing.
     let j = json(
         &s.ctl()
             .config(&cfg)
-            .args(&["listen", "--port", "5347", "--port", "5348", "--json"])
+            .args(["listen", "--port", "5347", "--port", "5348", "--json"])
             .output(),
     );
     assert_eq!(j["action"], "unchanged");
@@ -161,7 +161,7 @@ fn listen_sets_the_global_listener_in_place() {
         "p2.cfg.lua",
         "admins = { }\n\n-- the host\nVirtualHost \"localhost\"\ncomponent_ports = { 1 }\n",
     );
-    let o = s.ctl().config(&cfg2).args(&["listen"]).output();
+    let o = s.ctl().config(&cfg2).args(["listen"]).output();
     assert_eq!(
         ok(&o),
         format!("interfaces: 127.0.0.1, ::1 (prosody's default)\nports: 5347 (prosody's default)\nignored: component_ports at {}:5 (under VirtualHost \"localhost\": prosody reads it only from the global section; fogbow-xmpp-ctl listen --interface/--port moves it)\n", cfg2.display()),
@@ -171,7 +171,7 @@ fn listen_sets_the_global_listener_in_place() {
     ok(&s
         .ctl()
         .config(&cfg2)
-        .args(&["listen", "--interface", "0.0.0.0"])
+        .args(["listen", "--interface", "0.0.0.0"])
         .output());
     assert_eq!(
         std::fs::read_to_string(&cfg2).unwrap(),
@@ -182,7 +182,7 @@ fn listen_sets_the_global_listener_in_place() {
     assert_eq!(
         s.ctl()
             .config(&cfg2)
-            .args(&["listen", "--port", "0"])
+            .args(["listen", "--port", "0"])
             .output()
             .status
             .code(),
@@ -191,7 +191,7 @@ fn listen_sets_the_global_listener_in_place() {
     assert_eq!(
         s.ctl()
             .config(&cfg2)
-            .args(&["listen", "--port", "65536"])
+            .args(["listen", "--port", "65536"])
             .output()
             .status
             .code(),
@@ -200,7 +200,7 @@ fn listen_sets_the_global_listener_in_place() {
     let e = err(&s
         .ctl()
         .config(&cfg2)
-        .args(&["listen", "--interface", "my-host.example"])
+        .args(["listen", "--interface", "my-host.example"])
         .output());
     assert!(e.contains("not an interface address"), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), before);
@@ -221,7 +221,7 @@ fn listen_places_the_listener_after_the_global_options_of_debians_config() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["listen", "--interface", "0.0.0.0"])
+        .args(["listen", "--interface", "0.0.0.0"])
         .output());
     let after = std::fs::read_to_string(&cfg).unwrap();
     let lines: Vec<&str> = after.lines().collect();
@@ -253,20 +253,20 @@ fn listen_places_the_listener_after_the_global_options_of_debians_config() {
     );
     // listen --reset gives back Debian's file byte for byte, and so it does
     // for a file whose last global option is followed by a section's comment.
-    ok(&s.ctl().config(&cfg).args(&["listen", "--reset"]).output());
+    ok(&s.ctl().config(&cfg).args(["listen", "--reset"]).output());
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), debian);
     let glued = "admins = { }\n-- the host\nVirtualHost \"localhost\"\n";
     let cfg2 = s.write("p2.cfg.lua", glued);
     ok(&s
         .ctl()
         .config(&cfg2)
-        .args(&["listen", "--port", "5348"])
+        .args(["listen", "--port", "5348"])
         .output());
     assert_eq!(
         std::fs::read_to_string(&cfg2).unwrap(),
         "admins = { }\ncomponent_ports = { 5348 }\n\n-- the host\nVirtualHost \"localhost\"\n"
     );
-    ok(&s.ctl().config(&cfg2).args(&["listen", "--reset"]).output());
+    ok(&s.ctl().config(&cfg2).args(["listen", "--reset"]).output());
     assert_eq!(std::fs::read_to_string(&cfg2).unwrap(), glued);
 }
 
@@ -278,19 +278,19 @@ fn restore_lists_and_restores_backups() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "a.example"])
-        .secret_file(&s.path("secret"))
+        .args(["add", "a.example"])
+        .secret_file(s.path("secret"))
         .output());
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "b.example"])
-        .secret_file(&s.path("secret"))
+        .args(["add", "b.example"])
+        .secret_file(s.path("secret"))
         .output());
     let list = json(
         &s.ctl()
             .config(&cfg)
-            .args(&["restore", "--list", "--json"])
+            .args(["restore", "--list", "--json"])
             .output(),
     );
     let backups: Vec<&str> = list
@@ -313,7 +313,7 @@ fn restore_lists_and_restores_backups() {
     let j = json(
         &s.ctl()
             .config(&cfg)
-            .args(&["restore", &first, "--json"])
+            .args(["restore", &first, "--json"])
             .output(),
     );
     assert_eq!(j["action"], "restored");
@@ -323,7 +323,7 @@ fn restore_lists_and_restores_backups() {
         json(
             &s.ctl()
                 .config(&cfg)
-                .args(&["restore", "--list", "--json"])
+                .args(["restore", "--list", "--json"])
                 .output()
         )
         .as_array()
@@ -334,14 +334,14 @@ fn restore_lists_and_restores_backups() {
     let j = json(
         &s.ctl()
             .config(&cfg)
-            .args(&["restore", &first, "--json"])
+            .args(["restore", &first, "--json"])
             .output(),
     );
     assert_eq!(j["action"], "unchanged");
     let e = err(&s
         .ctl()
         .config(&cfg)
-        .args(&["restore", "no-such-backup"])
+        .args(["restore", "no-such-backup"])
         .output());
     assert!(e.contains("is not a backup of"), "{e}");
     // A backup that no longer loads (its include is gone) is refused.
@@ -350,10 +350,10 @@ fn restore_lists_and_restores_backups() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "c.example"])
-        .secret_file(&s.path("secret"))
+        .args(["add", "c.example"])
+        .secret_file(s.path("secret"))
         .output());
-    let newest = ok(&s.ctl().config(&cfg).args(&["restore", "--list"]).output())
+    let newest = ok(&s.ctl().config(&cfg).args(["restore", "--list"]).output())
         .lines()
         .last()
         .and_then(|l| l.split_whitespace().last())
@@ -361,7 +361,7 @@ fn restore_lists_and_restores_backups() {
         .to_string();
     std::fs::remove_file(s.path("inc.cfg.lua")).unwrap();
     std::fs::write(&cfg, "x = 2\n").unwrap();
-    let e = err(&s.ctl().config(&cfg).args(&["restore", &newest]).output());
+    let e = err(&s.ctl().config(&cfg).args(["restore", &newest]).output());
     assert!(e.contains("include-missing"), "{e}");
     // The backup's fault, not ours (never "this is a bug").
     assert!(
@@ -387,7 +387,7 @@ fn probe_reports_each_outcome() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "--from-properties", conf.to_str().unwrap()])
+        .args(["add", "--from-properties", conf.to_str().unwrap()])
         .output());
     let mut server = Prosody::start(&cfg, c2s, comp);
     let name = "my-manager.internal.mydomain";
@@ -395,7 +395,7 @@ fn probe_reports_each_outcome() {
     let j = json(
         &s.ctl()
             .config(&cfg)
-            .args(&["probe", name, "--json"])
+            .args(["probe", name, "--json"])
             .output(),
     );
     assert_eq!(j["outcome"], "accepted", "{j}\n{}", server.log_text());
@@ -409,7 +409,7 @@ fn probe_reports_each_outcome() {
     let secret = "m\u{e4}nager\"secret\\with-escapes".as_bytes();
     let (h, held) = handshake_keep(comp, name, secret);
     assert_eq!(h, Handshake::Accepted);
-    let o = s.ctl().config(&cfg).args(&["probe", name]).output();
+    let o = s.ctl().config(&cfg).args(["probe", name]).output();
     assert!(
         ok(&o).starts_with(&format!("{name}: conflict")),
         "{}",
@@ -422,13 +422,13 @@ fn probe_reports_each_outcome() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", name, "--replace"])
-        .secret_file(&s.path("new-secret"))
+        .args(["add", name, "--replace"])
+        .secret_file(s.path("new-secret"))
         .output());
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["probe", name, "--json"])
+        .args(["probe", name, "--json"])
         .output();
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json(&o)["outcome"], "not-authorized");
@@ -441,12 +441,12 @@ fn probe_reports_each_outcome() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "later.internal.mydomain", "--generate-secret"])
+        .args(["add", "later.internal.mydomain", "--generate-secret"])
         .output());
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["probe", "later.internal.mydomain", "--json"])
+        .args(["probe", "later.internal.mydomain", "--json"])
         .output();
     assert_eq!(json(&o)["outcome"], "host-unknown");
     server.restart();
@@ -454,7 +454,7 @@ fn probe_reports_each_outcome() {
         json(
             &s.ctl()
                 .config(&cfg)
-                .args(&["probe", "later.internal.mydomain", "--json"])
+                .args(["probe", "later.internal.mydomain", "--json"])
                 .output()
         )["outcome"],
         "accepted"
@@ -463,7 +463,7 @@ fn probe_reports_each_outcome() {
         json(
             &s.ctl()
                 .config(&cfg)
-                .args(&["probe", name, "--json"])
+                .args(["probe", name, "--json"])
                 .output()
         )["outcome"],
         "accepted",
@@ -474,7 +474,7 @@ fn probe_reports_each_outcome() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["probe", name, "--port", &free_port().to_string(), "--json"])
+        .args(["probe", name, "--port", &free_port().to_string(), "--json"])
         .output();
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json(&o)["outcome"], "connection-error");
@@ -492,20 +492,20 @@ fn probe_reports_each_outcome() {
     let e = err(&s
         .ctl()
         .config(&cfg)
-        .args(&["probe", "later.internal.mydomain"])
+        .args(["probe", "later.internal.mydomain"])
         .output());
     assert!(e.contains("kick_old") && e.contains("--force"), "{e}");
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["probe", "later.internal.mydomain", "--force"])
+        .args(["probe", "later.internal.mydomain", "--force"])
         .output();
     ok(&o);
     // Unknown to the config: an error before any connection.
     let e = err(&s
         .ctl()
         .config(&cfg)
-        .args(&["probe", "nope.example"])
+        .args(["probe", "nope.example"])
         .output());
     assert!(e.contains("no external Component nope.example"), "{e}");
 }
@@ -524,13 +524,13 @@ fn listen_changes_what_prosody_binds() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "bind.example"])
-        .secret_file(&s.path("secret"))
+        .args(["add", "bind.example"])
+        .secret_file(s.path("secret"))
         .output());
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&[
+        .args([
             "listen",
             "--interface",
             "127.0.0.2",
@@ -569,7 +569,7 @@ fn listen_changes_what_prosody_binds() {
     let j = json(
         &s.ctl()
             .config(&cfg)
-            .args(&["probe", "bind.example", "--json"])
+            .args(["probe", "bind.example", "--json"])
             .output(),
     );
     assert_eq!(j["host"], "127.0.0.2");
@@ -607,17 +607,17 @@ fn doctor_checklist_on_a_loopback_setup() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", &name])
-        .secret_file(&s.path("strong"))
+        .args(["add", &name])
+        .secret_file(s.path("strong"))
         .output());
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "nowhere.invalid"])
-        .secret_file(&s.path("weak"))
+        .args(["add", "nowhere.invalid"])
+        .secret_file(s.path("weak"))
         .output());
     let _server = Prosody::start(&cfg, c2s, comp);
-    let o = s.ctl().config(&cfg).args(&["doctor", "--json"]).output();
+    let o = s.ctl().config(&cfg).args(["doctor", "--json"]).output();
     assert_eq!(o.status.code(), Some(1));
     let j = json(&o);
     let verdict = |component: Option<&str>, check: &str| -> bool {
@@ -644,7 +644,7 @@ fn doctor_checklist_on_a_loopback_setup() {
     assert!(verdict(Some(&name), "secret is strong"));
     assert!(!verdict(Some("nowhere.invalid"), "name resolves"));
     assert!(!verdict(Some("nowhere.invalid"), "secret is strong"));
-    let human = String::from_utf8(s.ctl().config(&cfg).args(&["doctor"]).output().stdout).unwrap();
+    let human = String::from_utf8(s.ctl().config(&cfg).args(["doctor"]).output().stdout).unwrap();
     assert!(
         human.contains(&format!("✘ {name}: name points to this machine"))
             && human.contains("a loopback address"),
@@ -659,9 +659,9 @@ fn doctor_checklist_on_a_loopback_setup() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["listen", "--interface", "0.0.0.0"])
+        .args(["listen", "--interface", "0.0.0.0"])
         .output());
-    let j2 = json(&s.ctl().config(&cfg).args(&["doctor", "--json"]).output());
+    let j2 = json(&s.ctl().config(&cfg).args(["doctor", "--json"]).output());
     assert!(j2["items"]
         .as_array()
         .unwrap()
@@ -690,7 +690,7 @@ fn slixmpp_component_is_accepted() {
     ok(&s
         .ctl()
         .config(&cfg)
-        .args(&["add", "--from-properties", conf.to_str().unwrap()])
+        .args(["add", "--from-properties", conf.to_str().unwrap()])
         .output());
     let _server = Prosody::start(&cfg, c2s, comp);
     let script =

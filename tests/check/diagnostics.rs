@@ -108,7 +108,7 @@ fn human_output_strict_and_quiet() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["check", "--no-prosody"])
+        .args(["check", "--no-prosody"])
         .output();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr).to_string();
@@ -122,7 +122,7 @@ fn human_output_strict_and_quiet() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["check", "--no-prosody"])
+        .args(["check", "--no-prosody"])
         .output();
     assert_eq!(o.status.code(), Some(0), "warnings alone pass");
     let err = String::from_utf8_lossy(&o.stderr).to_string();
@@ -142,7 +142,7 @@ fn human_output_strict_and_quiet() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["check", "--no-prosody", "--quiet"])
+        .args(["check", "--no-prosody", "--quiet"])
         .output();
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
@@ -154,7 +154,7 @@ fn human_output_strict_and_quiet() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["check", "--no-prosody", "--strict", "--json"])
+        .args(["check", "--no-prosody", "--strict", "--json"])
         .output();
     assert_eq!(
         o.status.code(),
@@ -388,15 +388,12 @@ fn verdict_matches_prosody() {
 fn prosody_step_skipped_with_a_note_when_not_installed() {
     let s = Scratch::new("noprosody");
     let cfg = s.write("prosody.cfg.lua", "require \"no.such.module\"\n");
-    let o = std::process::Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(&cfg)
+    let o = s
+        .ctl()
+        .config(&cfg)
         .arg("check")
         .env("FXC_PROSODY_LIB", s.path("no-prosody-here"))
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -412,10 +409,10 @@ fn prosody_step_skipped_with_a_note_when_not_installed() {
         let o = s
             .ctl()
             .config(&cfg)
-            .args(&["check", "--no-prosody"])
+            .args(["check", "--no-prosody"])
             .output();
         assert_eq!(o.status.code(), Some(0));
-        let o = s.ctl().config(&cfg).args(&["check"]).output();
+        let o = s.ctl().config(&cfg).args(["check"]).output();
         assert_eq!(o.status.code(), Some(1), "the installed prosody refuses it");
     }
 }
@@ -432,7 +429,7 @@ fn unfinished_string_says_where_and_how() {
     let o = s
         .ctl()
         .config(&cfg)
-        .args(&["check", "--no-prosody"])
+        .args(["check", "--no-prosody"])
         .output();
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
@@ -454,7 +451,7 @@ fn unfinished_string_says_where_and_how() {
     let err = stderr(
         &s.ctl()
             .config(&cfg)
-            .args(&["check", "--no-prosody"])
+            .args(["check", "--no-prosody"])
             .output(),
     );
     assert!(err.contains("`x = { \"…\", \"…`"), "{err}");

@@ -297,7 +297,7 @@ fn real_prosody_takes_the_last_blocks_secret() {
              Component \"c.example\"\n\tcomponent_secret = \"LAST-s3cret-0123456\"\n"
         ),
     );
-    let o = s.ctl().config(&cfg).args(&["check", "--json"]).output();
+    let o = s.ctl().config(&cfg).args(["check", "--json"]).output();
     assert_eq!(code(&o), 1);
     assert_eq!(
         json(&o)["diagnostics"][0]["code"],
@@ -365,7 +365,7 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
     // line where it goes (after the last, 6), and says so.
     let o = s
         .ctl()
-        .args(&["add", "c.example", "--dry-run"])
+        .args(["add", "c.example", "--dry-run"])
         .secret_file(&weak)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -633,10 +633,10 @@ fn a_global_secret_is_the_components_secret() {
              Component \"e.example\"\n\tcomponent_secret = \"{STRONG}-own\"\n"
         ),
     );
-    let o = s.ctl().config(&cfg).args(&["check", "--json"]).output();
+    let o = s.ctl().config(&cfg).args(["check", "--json"]).output();
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(diag(&json(&o), "component-secret-missing").is_empty());
-    let o = s.ctl().config(&cfg).args(&["list", "--json"]).output();
+    let o = s.ctl().config(&cfg).args(["list", "--json"]).output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let j = json(&o);
     let by_name = |n: &str| {
@@ -657,7 +657,7 @@ fn a_global_secret_is_the_components_secret() {
     }
     assert_eq!(by_name("e.example")["secret_source"], "literal");
     assert!(by_name("e.example").get("secret_inherited_from").is_none());
-    let o = s.ctl().config(&cfg).args(&["list"]).output();
+    let o = s.ctl().config(&cfg).args(["list"]).output();
     let out = stdout(&o);
     assert!(out.contains(&format!("global ({want_at})")), "{out}");
     assert!(!out.contains(&global), "{out}");
@@ -688,14 +688,14 @@ fn component_module_component_is_an_external_component() {
     assert_eq!(diag(&json(&o), "component-secret-missing").len(), 1);
     let o = s
         .ctl()
-        .args(&["add", "d.example"])
-        .secret(&format!("{STRONG}-one"))
+        .args(["add", "d.example"])
+        .secret(format!("{STRONG}-one"))
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = s
         .ctl()
-        .args(&["add", "d.example", "--replace"])
-        .secret(&format!("{STRONG}-two"))
+        .args(["add", "d.example", "--replace"])
+        .secret(format!("{STRONG}-two"))
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = std::fs::read_to_string(&cfg).unwrap();

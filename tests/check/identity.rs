@@ -41,7 +41,7 @@ fn an_existing_clash_between_spellings_moves_with_the_edit() {
     assert!(stderr(&o).contains("removed x.example"), "{}", stderr(&o));
     let o = s
         .ctl()
-        .args(&["add", "b.example"])
+        .args(["add", "b.example"])
         .secret_file(&secret)
         .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));

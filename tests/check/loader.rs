@@ -42,7 +42,7 @@ fn a_relative_config_gets_the_verdict_of_the_absolute_one() {
         let o = s
             .ctl()
             .config(std::path::Path::new(config))
-            .args(&["check", "--json"])
+            .args(["check", "--json"])
             .current_dir(s.path(cwd))
             .output();
         (code(&o), json(&o))

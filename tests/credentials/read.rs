@@ -395,7 +395,7 @@ fn root_decrypts_the_units_credential_for_the_static_pass() {
     s.config(&config_with("Credential(\"fogbow-mgr\")"));
     let run = |s: &Scratch| {
         s.ctl()
-            .args(&["check", "--json", "--no-prosody"])
+            .args(["check", "--json", "--no-prosody"])
             .env("SYSTEMD_UNIT_PATH", s.path("units"))
             .env_remove("CREDENTIALS_DIRECTORY")
             .output()
@@ -495,7 +495,7 @@ fn probe_reads_through_the_reference() {
     let probe = |s: &Scratch, env: &[(&str, PathBuf)]| {
         let mut c = s
             .ctl()
-            .args(&["probe", "mgr.fog.test", "--json"])
+            .args(["probe", "mgr.fog.test", "--json"])
             .env_remove("CREDENTIALS_DIRECTORY");
         for (k, v) in env {
             c = c.env(k, v);
@@ -555,7 +555,7 @@ fn doctor_reads_through_the_reference() {
     );
     let o = s
         .ctl()
-        .args(&["doctor", "--json"])
+        .args(["doctor", "--json"])
         .env("SYSTEMD_UNIT_PATH", s.path("no-units"))
         .env_remove("CREDENTIALS_DIRECTORY")
         .output();

@@ -486,7 +486,7 @@ fn prosody_0_12_refuses_credentials_and_changes_nothing() {
     );
     let e = refused(
         &s.ctl()
-            .args(&["add", "new.fog.test"])
+            .args(["add", "new.fog.test"])
             .secret_file(&secret)
             .output(),
     );

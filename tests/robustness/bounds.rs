@@ -6,13 +6,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::{json, stderr, Scratch, BIN};
+use crate::support::{json, stderr, Scratch};
 
 const NAME: &str = "probe.example";
 const SECRET: &str = "probe-secret-0123456789";
@@ -36,12 +36,10 @@ fn bounded(mut child: Child) -> Output {
 }
 
 fn run(s: &Scratch, args: &[&str], stdin: Stdio) -> Output {
-    let child = Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(s.path("prosody.cfg.lua"))
+    let child = s
+        .ctl()
         .args(args)
+        .command()
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -425,13 +423,8 @@ fn no_core_dumps() {
     use std::os::unix::process::CommandExt;
     let s = Scratch::new("core");
     s.config("x = 1\n");
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(s.path("prosody.cfg.lua"))
-        .args(["add", NAME, "--secret-file", "-"])
-        .stdin(Stdio::piped())
+    let mut cmd = s.ctl().args(["add", NAME, "--secret-file", "-"]).command();
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if nix::unistd::Uid::effective().is_root() {
