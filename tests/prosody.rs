@@ -7,7 +7,6 @@ use fogbow_xmpp_ctl::document::{Document, Statement};
 use proptest::prelude::*;
 use support::*;
 
-const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
 const LOCALHOST: &str = include_str!("../examples/prosody/conf.avail/localhost.cfg.lua");
 
 /// Debian 12's default config, with its conf.d symlink into conf.avail.

@@ -13,17 +13,6 @@ use support::*;
 
 const SECRET: &str = "undo-secret-0123456789abcdef";
 
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-/// Exit 1; returns the message.
-fn refused(o: &Output) -> String {
-    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stderr(o)
-}
-
 fn add(s: &Scratch, name: &str, extra: &[&str]) -> Output {
     let secret = s.secret(SECRET);
     let mut args = vec!["add", name, "--secret-file", secret.to_str().unwrap()];

@@ -6,9 +6,7 @@ use std::process::Output;
 
 use crate::support::*;
 
-const DEBIAN12: &str = include_str!("../../examples/prosody/prosody.cfg.lua");
 const LOCALHOST: &str = include_str!("../../examples/prosody/conf.avail/localhost.cfg.lua");
-const STRONG: &str = "0123456789abcdef0123";
 
 fn check(s: &Scratch, args: &[&str]) -> (Output, serde_json::Value) {
     let mut a = vec!["check", "--json"];

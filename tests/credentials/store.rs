@@ -22,16 +22,6 @@ const SECRET: &str = "cred-secret-0123456789abcdef";
 const NAME: &str = "mgr.fog.test";
 const CRED: &str = "fogbow-xmpp-ctl.mgr.fog.test";
 
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-fn refused(o: &Output) -> String {
-    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stderr(o)
-}
-
 /// Root and systemd-creds, or the test is skipped (fails under FXC_REQUIRE_REAL).
 fn ready(test: &str) -> bool {
     if !running_as_root(test) {

@@ -131,6 +131,13 @@ impl Scratch {
             ..ctl()
         }
     }
+    /// Adds `name` with a twenty-byte secret.
+    pub fn add(&self, name: &str) -> Output {
+        self.ctl()
+            .args(["add", name])
+            .secret("a-secret-of-twenty-bytes")
+            .output()
+    }
     /// Runs fogbow-xmpp-ctl with `args` on the scratch's own `prosody.cfg.lua`.
     pub fn run(&self, args: &[&str]) -> Output {
         self.ctl().args(args).output()
@@ -562,4 +569,66 @@ pub fn found(j: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
             )
         })
         .collect()
+}
+
+/// Debian 12's prosody.cfg.lua as the package ships it.
+pub const DEBIAN12: &str = include_str!("../../examples/prosody/prosody.cfg.lua");
+
+/// A secret strong enough that no check warns about it.
+pub const STRONG: &str = "0123456789abcdef0123";
+
+/// The Fogbow manager's `manager.conf`, in the forms the guide shows.
+pub const MANAGER_CONF: &str = "\
+# Fogbow Manager: manager.conf
+xmpp_jid = my-manager.internal.mydomain
+xmpp_password:m\\u00e4nager\\\"secret\\\\with-escapes
+xmpp_host = 127.0.0.1
+xmpp_port 5347
+";
+
+/// Exit 0; returns standard output.
+pub fn ok(o: &Output) -> String {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Exit 1; returns the message.
+pub fn refused(o: &Output) -> String {
+    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stderr(o)
+}
+
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A prosody config that also loads mod_admin_shell, and a `prosodyctl` on
+/// PATH that speaks to that server (its config, its admin socket): what
+/// `--reload` and `status` use. Returns the config's global section and
+/// ports, and the PATH to run fogbow-xmpp-ctl with.
+pub fn server_with_shell(s: &Scratch) -> (String, u16, u16, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let (base, c2s, comp) = base_config(&s.dir);
+    // Without it prosodyctl prints an error line before the shell's answer.
+    std::fs::create_dir_all(s.path("certs")).unwrap();
+    // mod_posix writes the pidfile `prosodyctl reload` signals.
+    let base = base
+        .replace("modules_disabled = { \"posix\" }", "modules_disabled = { }")
+        .replace(
+            "VirtualHost \"localhost\"\n",
+            "modules_enabled = { \"admin_shell\" }\nVirtualHost \"localhost\"\n",
+        );
+    let wrapper = format!(
+        "#!/bin/sh\nexec /usr/bin/prosodyctl --config '{}' \"$@\"\n",
+        s.path("prosody.cfg.lua").display()
+    );
+    let p = s.write("fakebin/prosodyctl", &wrapper);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        s.path("fakebin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (base, c2s, comp, path)
 }
