@@ -33,7 +33,7 @@ fn check_codes(s: &Scratch) -> Vec<String> {
         .collect()
 }
 
-/// Finding 14: `["component_secret"] = …` in a table form (any string
+/// `["component_secret"] = …` in a table form (any string
 /// form) is the option itself, as prosody reads it.
 #[test]
 fn bracketed_key_is_the_component_secret() {
@@ -86,7 +86,7 @@ fn bracketed_key_is_the_component_secret() {
     }
 }
 
-/// Finding 15: every statement form that sets (or hides) component_secret
+/// Every statement form that sets (or hides) component_secret
 /// where the model does not look. `add --replace` and `remove` either
 /// refuse, naming the place, with the file untouched, or prosody really
 /// reads the new secret: never "replaced" while prosody keeps another.
@@ -201,7 +201,7 @@ fn never_success_for_a_secret_prosody_will_not_use() {
     assert_eq!(s.read("prosody.cfg.lua"), src);
 }
 
-/// Finding 16: no string literal of the config in a message, a syntax
+/// No string literal of the config in a message, a syntax
 /// error, a relayed prosody error or a diff's context lines, unless
 /// `--show-secrets`.
 #[test]
@@ -310,7 +310,7 @@ fn messages_and_diffs_never_show_config_strings() {
     }
 }
 
-/// Finding 17: names and paths from a config never drive the terminal;
+/// Names and paths from a config never drive the terminal;
 /// JSON keeps them exact.
 #[test]
 fn human_output_escapes_terminal_controls() {

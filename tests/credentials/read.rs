@@ -174,10 +174,10 @@ fn assert_no_secret(o: &Output, secrets: &[&str]) {
     }
 }
 
-/// A regression guard: prosody 13's own loader run by `check` outside
-/// the unit refused `Credential()` ("requires the $CREDENTIALS_DIRECTORY
-/// environment variable"), so the gate blocked a config prosody starts
-/// with. Now: in the unit (the directory set) it reads the credential;
+/// prosody 13's own loader, run by `check` outside the unit, refuses
+/// `Credential()` ("requires the $CREDENTIALS_DIRECTORY environment
+/// variable"); the gate must not block a config prosody starts with. In
+/// the unit (the directory set) it reads the credential;
 /// outside, unreadable here, it is a warning, never an error.
 #[test]
 fn prosody_13_gate_accepts_credential() {

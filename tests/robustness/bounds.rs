@@ -133,7 +133,7 @@ fn probe(s: &Scratch, port: u16) -> Output {
 }
 
 /// A server that trickles a byte every second never completes a header;
-/// the probe's overall deadline ends it (it used to run as long as bytes came).
+/// the probe's overall deadline ends it, however long bytes keep coming.
 #[test]
 fn probe_has_an_overall_deadline() {
     let s = probe_scratch("trickle");
@@ -275,7 +275,7 @@ fn probe_survives_non_ascii_stream_ids() {
 }
 
 /// `component_ports = {}` is valid in prosody and opens no port: probe and
-/// doctor say so (they used to panic on the first port of an empty list).
+/// doctor say so instead of taking the first port of an empty list.
 #[test]
 fn empty_component_ports_are_explained() {
     let s = Scratch::new("noports");
@@ -396,7 +396,7 @@ fn secret_and_properties_sources_are_bounded() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
-/// `add NAME SECRET`: clap's error used to repeat the secret.
+/// `add NAME SECRET`: clap's usage error must not repeat the secret.
 #[test]
 fn a_secret_typed_as_an_argument_is_not_repeated() {
     let s = Scratch::new("argv");

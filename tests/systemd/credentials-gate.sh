@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14, part 1: the gate accepts prosody 13's own Credential() form. In
+# The gate accepts prosody 13's own Credential() form. In
 # a booted Debian 13 container (real prosody 13, real systemd 257), with the
 # package's gate drop-in (ExecStartPre=/ExecReload= fogbow-xmpp-ctl check):
 # a hand-written `component_secret = Credential("fogbow-mgr")`, the secret

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14's proof, under a real systemd: component secrets in encrypted
+# The credential store under a real systemd: component secrets in encrypted
 # systemd credentials. In a booted Debian 13 container (prosody 13, systemd
 # 257): `add --secret-store credential` → the real handshake is accepted, a
 # wrong secret refused, the secret in plaintext nowhere under /etc or our

@@ -186,7 +186,7 @@ echo "== the running server: tests/systemd/running.sh ${FXC_RUNNING_SUITES:-book
 # shellcheck disable=SC2086
 bash tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}
 
-# Issue 14: secrets in encrypted systemd credentials. The gate with a
+# Secrets in encrypted systemd credentials: the gate with a
 # hand-written Credential() config (Debian 13), then the credential store
 # (Debian 13; the refusal on Debian 12).
 echo "== the gate and Credential(): tests/systemd/credentials-gate.sh"
