@@ -14,12 +14,12 @@ const NEW: &str = "new-secret-9876543210";
 
 /// `add NAME --secret-file NEW [--replace]` on the scratch's config.
 fn add(s: &Scratch, name: &str, replace: bool) -> Output {
-    let secret = s.secret(NEW);
-    let mut args = vec!["add", name, "--secret-file", secret.to_str().unwrap()];
+    let ctl = s.ctl().args(["add", name]).secret(NEW);
     if replace {
-        args.push("--replace");
+        ctl.arg("--replace").output()
+    } else {
+        ctl.output()
     }
-    s.run(&args)
 }
 
 fn check_codes(s: &Scratch) -> Vec<String> {

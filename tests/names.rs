@@ -99,9 +99,11 @@ end
 
 fn add(s: &Scratch, name: &str, secret: &str, extra: &[&str]) -> Output {
     let f = s.write(&format!("secret-{}", hex(secret.as_bytes())), secret);
-    let mut args = vec!["add", name, "--secret-file", f.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    s.run(&args)
+    s.ctl()
+        .args(["add", name])
+        .secret_file(&f)
+        .args(extra)
+        .output()
 }
 
 /// `straße.example` and `strasse.example` are one host to prosody: a second

@@ -14,10 +14,11 @@ use support::*;
 const SECRET: &str = "undo-secret-0123456789abcdef";
 
 fn add(s: &Scratch, name: &str, extra: &[&str]) -> Output {
-    let secret = s.secret(SECRET);
-    let mut args = vec!["add", name, "--secret-file", secret.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    s.run(&args)
+    s.ctl()
+        .args(["add", name])
+        .secret(SECRET)
+        .args(extra)
+        .output()
 }
 
 /// The names in `dir`, sorted (hidden temp files included).
