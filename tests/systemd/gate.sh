@@ -12,16 +12,8 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=tests/systemd/container.sh
 . tests/systemd/container.sh
 
-bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
-[ -x "$bin" ] || cargo build --locked --quiet
-need_tools
-
-root=$(mktemp -d /var/tmp/fxc-gate.XXXXXX)
-cleanup() {
-  halt
-  rm -rf "$root" "$root.boot.log"
-}
-trap cleanup EXIT
+suite_start gate
+root=$work
 
 make_root bookworm "$root/rootfs"
 rootfs=$root/rootfs
