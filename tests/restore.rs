@@ -13,22 +13,12 @@ use support::*;
 
 const SECRET: &str = "undo-secret-0123456789abcdef";
 
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-/// Exit 1; returns the message.
-fn refused(o: &Output) -> String {
-    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stderr(o)
-}
-
 fn add(s: &Scratch, name: &str, extra: &[&str]) -> Output {
-    let secret = s.secret(SECRET);
-    let mut args = vec!["add", name, "--secret-file", secret.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    s.run(&args)
+    s.ctl()
+        .args(["add", name])
+        .secret(SECRET)
+        .args(extra)
+        .output()
 }
 
 /// The names in `dir`, sorted (hidden temp files included).
@@ -761,17 +751,13 @@ fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)
     let lib = s.path("no-prosody");
     let settings = s.path("settings.toml");
     let run = move |args: &[&str]| {
-        std::process::Command::new(BIN)
-            .arg("--settings")
-            .arg(&settings)
-            .arg("-c")
-            .arg(&cfg)
+        support::ctl()
+            .settings(&settings)
+            .config(&cfg)
             .args(args)
             .env("FXC_TEST_PROSODY_CREDENTIALS", "1")
             .env("FXC_PROSODY_LIB", &lib)
-            .stdin(std::process::Stdio::null())
             .output()
-            .unwrap()
     };
     Some((s, run))
 }
