@@ -388,7 +388,7 @@ mod new_error_tests {
         assert_eq!(new[0].code, Code::HostClash);
     }
 
-    /// Issue 11: a message that names another host's `file:line` changes
+    /// A message that names another host's `file:line` changes
     /// when an edit moves that host; the finding is the same one.
     #[test]
     fn identity_is_code_and_subject_not_text() {
@@ -416,8 +416,8 @@ mod new_error_tests {
 mod tests {
     use super::*;
 
-    /// A diagnostic without a position names only its file (issue 10: a
-    /// prosody-load error was shown at `FILE:0:0`).
+    /// A diagnostic without a position names only its file, never
+    /// `FILE:0:0`.
     #[test]
     fn no_position_is_not_line_zero() {
         let main = PathBuf::from("/etc/prosody/prosody.cfg.lua");

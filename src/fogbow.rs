@@ -807,7 +807,7 @@ mod tests {
         let w = p.warnings(Path::new("m.conf"), &l);
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(w[0].contains("xmpp_enabled=false"));
-        // The port other components dial is kept (issue 13).
+        // The port other components dial is kept.
         assert!(w[1].contains("listen --port 5347 --port 5348"), "{w:?}");
         assert!(w[2].contains("listen --interface 0.0.0.0"));
         let open = Listener {

@@ -29,7 +29,7 @@ pub struct Settings {
     /// (Debian's layout: `conf.d/{name}.cfg.lua`); unset: the end of the
     /// main config. The file must be covered by an `Include` of the config.
     pub component_file: Option<String>,
-    /// Where `add` puts a new secret (issue 14): `config` (a string in the
+    /// Where `add` puts a new secret: `config` (a string in the
     /// config, the default) or `credential` (an encrypted systemd
     /// credential that the config reads with `Credential("…")`; prosody 13).
     pub secret_store: SecretStore,

@@ -144,7 +144,7 @@ pub struct EditOutcome {
     pub deleted: Vec<PathBuf>,
     /// The files of ours outside the config the edit wrote or removed (or,
     /// in a dry run, would): encrypted credentials and our drop-in for
-    /// prosody.service (issue 14). Never their contents.
+    /// prosody.service. Never their contents.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credential_files: Vec<SysFileChange>,
     /// The edit wrote a credential that only a restart hands to prosody

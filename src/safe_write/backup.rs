@@ -205,13 +205,13 @@ pub struct EditRecord {
     pub name: String,
     pub files: Vec<FileRecord>,
     /// When the edit moved the component's secret between the config and
-    /// an encrypted credential (issue 14): `to-credential` or `to-config`.
+    /// an encrypted credential: `to-credential` or `to-config`.
     /// An undo of `to-credential` cannot put the literal back from the
     /// backup (the backups are scrubbed of it): it decrypts it instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved: Option<String>,
     /// When the edit replaced a string secret by a new one stored in a
-    /// credential (a rotation, issue 14): the file name, in the backup
+    /// credential (a rotation): the file name, in the backup
     /// directory, of the old string encrypted as that credential (see
     /// [`write_old_secret`]). The backups are scrubbed of the old string;
     /// an undo decrypts it from here.

@@ -1,4 +1,4 @@
-//! Files of our own outside prosody's config (issue 14): the encrypted
+//! Files of our own outside prosody's config: the encrypted
 //! credentials (`root 0600` in a `root 0700` directory) and our drop-in
 //! for prosody.service (`0644`: it names files, it holds no secret). They
 //! are prepared and committed with the config's files as one edit
