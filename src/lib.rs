@@ -19,7 +19,7 @@
 
 pub mod diagnostics;
 pub mod document;
-pub mod error;
+pub(crate) mod error;
 pub mod fogbow;
 pub mod ops;
 pub mod prosody;

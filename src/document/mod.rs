@@ -32,32 +32,31 @@
 mod build;
 mod edit;
 pub mod fuzz;
-pub mod lexer;
-pub mod lines;
+pub(crate) mod lexer;
+pub(crate) mod lines;
 mod records;
-pub mod syntax;
+pub(crate) mod syntax;
 mod view;
 
-pub use build::SyntaxError;
-pub use edit::EditError;
-pub use lexer::Span;
-pub use syntax::OpaqueKind;
-pub use view::{
-    Literal, OptId, OptionSet, Options, Owner, SecretRef, SecretRefKind, SectionHeader, Statement,
-    Stmt, Value,
+pub(crate) use build::SyntaxError;
+pub(crate) use lexer::Span;
+pub(crate) use syntax::OpaqueKind;
+pub(crate) use view::{
+    Literal, OptionSet, Options, Owner, SecretRef, SecretRefKind, SectionHeader,
 };
+pub use view::{Statement, Value};
 
 use records::{HeadExtra, HeadRec, OptRec, Sp, StmtRec, ValRec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SectionKind {
+pub(crate) enum SectionKind {
     VirtualHost,
     Component,
 }
 
 impl SectionKind {
-    pub fn keyword(self) -> &'static str {
+    pub(crate) fn keyword(self) -> &'static str {
         match self {
             SectionKind::VirtualHost => "VirtualHost",
             SectionKind::Component => "Component",
@@ -66,7 +65,7 @@ impl SectionKind {
 }
 
 /// The largest file we model: offsets are stored as `u32`.
-pub const MAX_LEN: usize = u32::MAX as usize;
+pub(crate) const MAX_LEN: usize = u32::MAX as usize;
 
 /// One config file: its bytes and the records of its top-level statements
 /// (see `records`); read through `view`, edited through `edit`.

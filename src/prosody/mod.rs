@@ -8,10 +8,11 @@
 //! own configmanager for its verdict.
 //! The static checks built on this view are in [`crate::diagnostics`].
 
-pub mod config;
+pub(crate) mod config;
 pub(crate) mod credential_names;
 pub mod listener;
-pub mod loader;
+pub(crate) mod loader;
 pub mod names;
 
-pub use loader::{absolute, Credentials, Installed, Loading, ServedCredentials, Verdict, LIB_DIR};
+pub use loader::{absolute, Installed, Verdict};
+pub(crate) use loader::{Credentials, Loading, ServedCredentials};

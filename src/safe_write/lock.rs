@@ -19,7 +19,7 @@ const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Where root's edit locks live: a directory only root can enter, so no
 /// other user can open, let alone hold, a lock there.
-pub const LOCK_DIR: &str = "/run/fogbow-xmpp-ctl";
+pub(crate) const LOCK_DIR: &str = "/run/fogbow-xmpp-ctl";
 
 /// An exclusive lock that serialises read-modify-write of one config set.
 /// Released on drop (closing the descriptor drops the flock).
@@ -114,7 +114,7 @@ impl Lock {
 /// Root's lock file for the config whose real path is `config_real`:
 /// `LOCK_DIR/<SHA-1 of the path's bytes>.lock`, one per config, however the
 /// operator named it.
-pub fn lock_path(config_real: &Path) -> PathBuf {
+pub(crate) fn lock_path(config_real: &Path) -> PathBuf {
     Path::new(LOCK_DIR).join(format!(
         "{}.lock",
         sha1_hex(config_real.as_os_str().as_bytes())

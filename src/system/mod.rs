@@ -10,9 +10,9 @@
 
 pub mod credentials;
 pub mod journal;
-pub mod probe;
+pub(crate) mod probe;
 pub(crate) mod run;
-pub mod running;
+pub(crate) mod running;
 pub(crate) mod secret_refs;
 pub mod service;
-pub mod unit_credentials;
+pub(crate) mod unit_credentials;
