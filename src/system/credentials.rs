@@ -54,28 +54,13 @@ pub(crate) fn expression(name: &str) -> String {
     )
 }
 
-/// The environment variable that overrides [`prosody_support`]'s finding:
-/// **for tests only** (`1`: as if the installed prosody had `Credential()`,
-/// `0`: as if it had not), so that the credential path can be tested on a
-/// machine with prosody 0.12. Read only by debug builds (the tests'); the
-/// release build in the package ignores it. Documented as such in the README.
-pub(crate) const SUPPORT_OVERRIDE_ENV: &str = "FXC_TEST_PROSODY_CREDENTIALS";
-
 /// Whether the installed prosody can read a secret with `Credential()`
 /// (prosody 13 and later), found by feature, not by version number: its
 /// configmanager defines `set_credentials_directory`, which prosody's
 /// start-up calls with `$CREDENTIALS_DIRECTORY`. The error says why not,
-/// naming the version where prosody says it.
+/// naming the version where prosody says it. The prosody looked at is the
+/// one prosody's own loader runs ([`crate::prosody::Installed::find`]).
 pub(crate) fn prosody_support() -> Result<(), String> {
-    // Only in a debug build (the tests'): the packaged binary has no switch
-    // that makes root write Credential() for a prosody that cannot read it.
-    if cfg!(debug_assertions) {
-        match std::env::var(SUPPORT_OVERRIDE_ENV).as_deref() {
-            Ok("1") => return Ok(()),
-            Ok("0") => return Err(format!("{SUPPORT_OVERRIDE_ENV}=0 says the installed prosody has no Credential() (a test setting)")),
-            _ => {}
-        }
-    }
     let Some(installed) = crate::prosody::Installed::find() else {
         return Err(format!(
             "prosody is not installed (no configmanager under {}), so nothing shows that it can read Credential()",
