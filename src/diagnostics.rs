@@ -1,6 +1,6 @@
 //! What `check` reports, and how: a finding has a code (part of the
 //! contract, [`Code`]), the severity of its code, the file, line and column
-//! it is about (compiler style), and a subject ([`Subject`]) that identifies
+//! it is about (compiler style), and a subject (`Subject`) that identifies
 //! it across an edit. The rules themselves are in `rules`; prosody's own
 //! loader's verdict and the loading errors become findings here.
 

@@ -280,7 +280,7 @@ pub(crate) fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
 /// value's bytes in place of the old one's (a value continued over several
 /// lines becomes one line); without one, `key=value` is appended, in the
 /// file's own line ending. The new value is escaped as
-/// [`escape`] does, and the result is read back: unless every other key
+/// `escape` does, and the result is read back: unless every other key
 /// reads as before and `key` reads `value`, nothing is returned.
 pub fn set_property(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, String> {
     let before = entries(bytes).map_err(|(line, e)| format!("line {line}: {e}"))?;

@@ -51,7 +51,7 @@ pub(crate) fn validate(secret: &[u8]) -> Result<(), String> {
 
 /// Reads a secret file (`-` = standard input), stripping one trailing LF or
 /// CRLF. Only a regular file (or standard input) is read, and at most
-/// [`MAX_SECRET`] bytes: `/dev/zero` never ends and a FIFO blocks forever.
+/// `MAX_SECRET` bytes: `/dev/zero` never ends and a FIFO blocks forever.
 /// A missing file's name is not repeated: it may be a secret typed by mistake.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     let too_long = || {

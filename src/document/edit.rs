@@ -39,7 +39,7 @@ impl Document {
     }
 
     /// The text with a new external component appended (see
-    /// [`Document::append_component_edit`]).
+    /// `Document::append_component_edit`).
     pub fn append_component(&self, name: &str, secret: &[u8]) -> Vec<u8> {
         self.splice(vec![self.append_component_edit(name, secret)])
     }

@@ -8,24 +8,24 @@
 //!
 //! The rooms, in the order data flows through them:
 //!
-//! - [`lexer`]: Lua 5.4's tokens (`llex.c`), with byte spans; string
+//! - `lexer`: Lua 5.4's tokens (`llex.c`), with byte spans; string
 //!   literals decoded and encoded.
-//! - [`syntax`]: the validating parser (`lparser.c`), which hands out the
+//! - `syntax`: the validating parser (`lparser.c`), which hands out the
 //!   top-level statements one at a time and notes what a static model
 //!   cannot follow.
 //! - `build`: turns those statements into records, as prosody runs them;
-//!   [`Document::parse`] and [`SyntaxError`].
+//!   [`Document::parse`] and `SyntaxError`.
 //! - `records`: the compact per-statement records, and why they are small.
-//! - `view`: borrowed views of the records ([`Stmt`], [`Statement`],
-//!   [`SectionHeader`], [`OptionSet`], [`Value`]) and the reading methods.
+//! - `view`: borrowed views of the records (`Stmt`, [`Statement`],
+//!   `SectionHeader`, `OptionSet`, [`Value`]) and the reading methods.
 //! - `edit`: splices: append a component, insert or replace a secret,
-//!   remove a section ([`EditError`]).
-//! - [`lines`]: Lua's line-break rule, written once, and positions.
+//!   remove a section (`EditError`).
+//! - `lines`: Lua's line-break rule, written once, and positions.
 //! - [`fuzz`]: the properties the fuzz targets check.
 //!
 //! Memory: the model is a few small records per statement (byte offsets as
 //! `u32`, no strings); names and literals are read from the text when asked
-//! for, through borrowed views ([`Stmt`], [`Statement`], [`OptionSet`],
+//! for, through borrowed views (`Stmt`, [`Statement`], `OptionSet`,
 //! [`Value`]). So a config costs about its own size again, not tens of times
 //! that (see docs/BENCHMARKS.md).
 

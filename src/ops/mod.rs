@@ -307,7 +307,7 @@ const PASSWORD_KEY: &str = "xmpp_password";
 /// FILE's `xmpp_password` (only that value's bytes change; appended when
 /// FILE has none), so the two cannot disagree.
 ///
-/// FILE is a file of the edit (see [`pipeline::OutsideFile`]): its new
+/// FILE is a file of the edit (see `pipeline::OutsideFile`): its new
 /// version is complete on disk next to it (owner, mode, ACL kept; fsynced)
 /// before anything is renamed, so a FILE we cannot replace changes
 /// nothing; it is renamed right after the config, unless it changed since

@@ -4,7 +4,7 @@
 //! (stringprep, RFC 3491) and compares the results: `straße.example`,
 //! `STRASSE.example` and full-width `ｓｔｒａｓｓｅ.example` are one host, and a
 //! name nameprep refuses stops the server. [`nameprep`] computes exactly what
-//! prosody does; every comparison goes through [`fold`]. For names `add`
+//! prosody does; every comparison goes through `fold`. For names `add`
 //! writes we accept the strict subset whose prepped form is also a valid DNS
 //! name for a federation: letters and digits (any script), `-` and `_`, in
 //! dot-separated labels.

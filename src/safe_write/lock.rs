@@ -36,7 +36,7 @@ impl Drop for Lock {
     /// Unlinks root's lock file before the descriptor (and with it the
     /// flock) goes. Safe because every locker re-checks, after its flock
     /// succeeds, that the name still leads to the inode it locked
-    /// ([`still_linked`]): one that locked the unlinked file retries with a
+    /// (`still_linked`): one that locked the unlinked file retries with a
     /// fresh one instead of believing it holds the lock.
     fn drop(&mut self) {
         if let Some((dir, name)) = &self.root {
@@ -49,7 +49,7 @@ impl Drop for Lock {
 
 impl Lock {
     /// Locks the config whose real path is `config_real`. As root: a file
-    /// under [`LOCK_DIR`] (0700 root), which no other user can open: a lock
+    /// under `LOCK_DIR` (0700 root), which no other user can open: a lock
     /// anyone can take would let any local user stall root's edits. As any
     /// other user: the config's directory, as before: other users who can
     /// read that directory can hold it too, but a non-root caller edits only

@@ -4,9 +4,9 @@
 //! attributes and ACL), `backup` (names, listing, pruning and trust of
 //! previous versions), `trust` (whose files and symlinks we follow), and
 //! `error` (one operator-facing line per failure). This file is the
-//! two-phase API itself: [`prepare`] (a new version of a file),
-//! [`prepare_new`] (a file that does not exist yet) or [`prepare_removal`]
-//! (a file to remove), then [`commit_all`].
+//! two-phase API itself: `prepare` (a new version of a file),
+//! `prepare_new` (a file that does not exist yet) or `prepare_removal`
+//! (a file to remove), then `commit_all`.
 //!
 //! The file holds secrets (Debian ships it `root:prosody 0640`), prosody may
 //! read it at any moment, and we may be killed at any moment: so the new

@@ -2,8 +2,8 @@
 //! prosody's config (prosody 13: `component_secret = Credential("NAME")`).
 //!
 //! A secret is encrypted by `systemd-creds` (the host key, and the TPM2 too
-//! where there is one) into a `.cred` file in [`CREDENTIALS_DIR`]; our
-//! drop-in for prosody.service ([`DROP_IN`]) has one
+//! where there is one) into a `.cred` file in `CREDENTIALS_DIR`; our
+//! drop-in for prosody.service (`DROP_IN`) has one
 //! `LoadCredentialEncrypted=NAME:PATH` line per file, so systemd decrypts it
 //! into the service's `$CREDENTIALS_DIRECTORY` at start, where prosody's
 //! `Credential()` reads it. Plaintext passes only through pipes: standard

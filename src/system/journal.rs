@@ -5,7 +5,7 @@
 //! `journalctl -u prosody` shows every time ([`stream_diagnostic`]). Edits
 //! leave an audit record (who, what, which file; never the secret) whenever
 //! a journal is running.
-//! `doctor` reads prosody.service's recent journal ([`prosody_log`]).
+//! `doctor` reads prosody.service's recent journal (`prosody_log`).
 
 use log::{Level, Record};
 use systemd_journal_logger::JournalLog;
