@@ -15,8 +15,6 @@ use crate::safe_write::WriteError;
 use crate::secret::PromptError;
 use crate::system::credentials::UnsafeLine;
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 #[derive(Debug)]
 pub enum Error {
     /// The command was invoked wrongly in a way clap cannot see (no secret
@@ -55,7 +53,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn refused(message: impl Into<String>) -> Error {
+    pub(crate) fn refused(message: impl Into<String>) -> Error {
         Error::Refused {
             message: message.into(),
             diagnostics: Vec::new(),

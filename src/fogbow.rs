@@ -10,15 +10,15 @@ use crate::prosody::listener::{Listener, DEFAULT_PORT};
 
 /// What a Fogbow component will present to prosody.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComponentProperties {
-    pub jid: String,
-    pub password: Vec<u8>,
+pub(crate) struct ComponentProperties {
+    pub(crate) jid: String,
+    pub(crate) password: Vec<u8>,
     /// The port it dials, and the key that set it.
-    pub port: (u16, Option<&'static str>),
+    pub(crate) port: (u16, Option<&'static str>),
     /// The address it dials (`xmpp_host` / `xmpp_server_ip`), if set.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// `xmpp_enabled`, if set.
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
 }
 
 /// Keys naming the component port, older services first; `xmpp_c2s_port`
@@ -33,11 +33,11 @@ const HOST_KEYS: [&str; 2] = ["xmpp_host", "xmpp_server_ip"];
 
 /// The largest properties file we read: Fogbow's are a few KiB, and a
 /// bound keeps `--from-properties /dev/stdin < huge` from eating memory.
-pub const MAX_PROPERTIES: u64 = 1 << 20;
+pub(crate) const MAX_PROPERTIES: u64 = 1 << 20;
 
 /// Reads and checks a Fogbow component's properties file: a regular file of
 /// at most [`MAX_PROPERTIES`] bytes (a FIFO or a device is refused unread).
-pub fn read(path: &Path) -> Result<ComponentProperties, String> {
+pub(crate) fn read(path: &Path) -> Result<ComponentProperties, String> {
     let bytes = read_bytes(path)?;
     let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
     component(path, &map, true)
@@ -48,7 +48,7 @@ pub fn read(path: &Path) -> Result<ComponentProperties, String> {
 /// missing, empty or Fogbow's `$…` placeholder, as in a fresh copy of
 /// Fogbow's example (`password` is then empty). Returns the file's bytes
 /// too, which [`set_property`] rewrites.
-pub fn read_for_new_secret(path: &Path) -> Result<(ComponentProperties, Vec<u8>), String> {
+pub(crate) fn read_for_new_secret(path: &Path) -> Result<(ComponentProperties, Vec<u8>), String> {
     let bytes = read_bytes(path)?;
     let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
     Ok((component(path, &map, false)?, bytes))
@@ -171,22 +171,22 @@ pub fn parse_properties(
 
 /// One key of a `.properties` file, where its value is in the file's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub key: String,
-    pub value: String,
+pub(crate) struct Entry {
+    pub(crate) key: String,
+    pub(crate) value: String,
     /// The value's bytes as written (escapes, continuations and all): what
     /// [`set_property`] replaces. Empty, at the end of the key's line, for
     /// an empty value.
-    pub span: std::ops::Range<usize>,
+    pub(crate) span: std::ops::Range<usize>,
     /// The line has no separator after its key (`key` alone): a value put
     /// there needs one.
-    pub bare_key: bool,
+    pub(crate) bare_key: bool,
 }
 
 /// Every key and value of a `.properties` file, in file order (a key may
 /// repeat; the last one wins), as [`parse_properties`] reads them, with
 /// where each value is written.
-pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
+pub(crate) fn entries(bytes: &[u8]) -> Result<Vec<Entry>, (usize, String)> {
     let text: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
     let mut out = Vec::new();
     let (mut at, mut line_no) = (0, 1);
@@ -302,7 +302,7 @@ fn logical_line(text: &[char], at: &mut usize, line_no: &mut usize) -> Option<Lo
 /// value's bytes in place of the old one's (a value continued over several
 /// lines becomes one line); without one, `key=value` is appended, in the
 /// file's own line ending. The new value is escaped as
-/// [`escape`] does, and the result is read back: unless every other key
+/// `escape` does, and the result is read back: unless every other key
 /// reads as before and `key` reads `value`, nothing is returned.
 pub fn set_property(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, String> {
     let before = entries(bytes).map_err(|(line, e)| format!("line {line}: {e}"))?;
@@ -363,7 +363,7 @@ fn line_ending(bytes: &[u8]) -> &'static str {
 /// escaped in a key, and at the start of a value (where it would be
 /// skipped); every other character outside printable ASCII as `\uXXXX`
 /// (UTF-16), so the file stays ASCII whatever encoding a reader assumes.
-pub fn escape(s: &str, key: bool) -> String {
+pub(crate) fn escape(s: &str, key: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.chars().enumerate() {
         match c {
@@ -514,7 +514,7 @@ fn unescape(s: &[char]) -> Result<String, String> {
 
 impl ComponentProperties {
     /// Why the component may still not reach prosody, with what to run.
-    pub fn warnings(&self, path: &Path, listener: &Listener) -> Vec<String> {
+    pub(crate) fn warnings(&self, path: &Path, listener: &Listener) -> Vec<String> {
         let p = path.display();
         let mut out = Vec::new();
         if self.enabled == Some(false) {

@@ -8,7 +8,8 @@ use crate::safe_write::{self, WriteError};
 /// [`Settings`]): the binary uses only their default paths.
 #[allow(dead_code)]
 mod keys;
-pub use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PATH, DEFAULT_PROSODY_CONFIG};
+pub use keys::DEFAULT_PATH;
+pub(crate) use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PROSODY_CONFIG};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -50,15 +51,6 @@ pub enum SecretStore {
     /// `component_secret = Credential("fogbow-xmpp-ctl.NAME")` and an
     /// encrypted credential.
     Credential,
-}
-
-impl SecretStore {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecretStore::Config => "config",
-            SecretStore::Credential => "credential",
-        }
-    }
 }
 
 impl Default for Settings {
@@ -178,7 +170,7 @@ impl Settings {
     }
 
     /// Parses settings; the error starts with `LINE:COLUMN: `.
-    pub fn parse(text: &str) -> Result<Settings, String> {
+    pub(crate) fn parse(text: &str) -> Result<Settings, String> {
         toml::from_str(text).map_err(|e: toml::de::Error| {
             let (line, col) = match e.span() {
                 Some(s) => {

@@ -726,9 +726,9 @@ fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
 }
 
 /// fogbow-xmpp-ctl with credentials and the drop-in at scratch paths, as
-/// if prosody 13 were installed (the test override of
-/// tests/credentials/store.rs), without 0.12's loader; `None` without root
-/// or systemd-creds.
+/// if prosody 13 were installed (the stand-in library with `Credential()`,
+/// as in tests/credentials/store.rs), without 0.12's loader; `None` without
+/// root or systemd-creds.
 fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)> {
     if !running_as_root(tag) {
         return None;
@@ -746,17 +746,14 @@ fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)
             s.path("etc/prosody.service.d/creds.conf").display(),
         ),
     );
-    std::fs::create_dir_all(s.path("no-prosody")).unwrap();
     let cfg = s.path("prosody.cfg.lua");
-    let lib = s.path("no-prosody");
     let settings = s.path("settings.toml");
     let run = move |args: &[&str]| {
         support::ctl()
             .settings(&settings)
             .config(&cfg)
             .args(args)
-            .env("FXC_TEST_PROSODY_CREDENTIALS", "1")
-            .env("FXC_PROSODY_LIB", &lib)
+            .env("FXC_PROSODY_LIB", PROSODY13_LIB)
             .output()
     };
     Some((s, run))

@@ -12,16 +12,16 @@ use crate::prosody::config::{ConfigSet, Host};
 
 /// What an edit will do to some files (by index in the set).
 pub(super) struct Plan {
-    pub action: Action,
-    pub files: BTreeMap<usize, Change>,
+    pub(crate) action: Action,
+    pub(crate) files: BTreeMap<usize, Change>,
     /// The file named in the outcome (the one holding the component),
     /// unless the edit creates one: then the first of [`Plan::create`].
-    pub file: usize,
+    pub(crate) file: usize,
     /// Files the edit creates (none exists yet).
-    pub create: Vec<NewFile>,
+    pub(crate) create: Vec<NewFile>,
     /// Confirms, on the edited config read back as prosody would, that the
     /// edit did what it says.
-    pub verify: Verify,
+    pub(crate) verify: Verify,
 }
 
 impl Plan {
@@ -44,8 +44,8 @@ impl Plan {
 /// A file an edit creates: the path as it will be named (absolute, or as
 /// the main config is named), and its contents.
 pub(super) struct NewFile {
-    pub path: PathBuf,
-    pub text: Vec<u8>,
+    pub(crate) path: PathBuf,
+    pub(crate) text: Vec<u8>,
 }
 
 /// The first line of a file `add --file` creates: what tells `remove` that

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 const LOADER: &str = include_str!("loader.lua");
 
 /// Where Debian installs prosody's modules (both 0.12 and 13).
-pub const LIB_DIR: &str = "/usr/lib/prosody";
+pub(crate) const LIB_DIR: &str = "/usr/lib/prosody";
 const PROSODY_BIN: &str = "/usr/bin/prosody";
 
 /// How long a config may take to load before we call it hung (prosody
@@ -25,8 +25,8 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Installed {
     /// The Lua interpreter from `/usr/bin/prosody`'s `#!` line.
-    pub lua: PathBuf,
-    pub lib: PathBuf,
+    pub(crate) lua: PathBuf,
+    pub(crate) lib: PathBuf,
 }
 
 /// prosody's verdict on a config.
@@ -58,7 +58,7 @@ impl Installed {
     /// Whether this prosody has prosody 13's config helpers
     /// (`Credential()`, `FileContents()`, …): its configmanager can be told
     /// a credentials directory. prosody 0.12 has none of them.
-    pub fn has_credentials(&self) -> bool {
+    pub(crate) fn has_credentials(&self) -> bool {
         std::fs::read(self.lib.join("core/configmanager.lua")).is_ok_and(|t| {
             t.windows(b"set_credentials_directory".len())
                 .any(|w| w == b"set_credentials_directory")
@@ -83,14 +83,18 @@ impl Installed {
     /// `Credential()` is read as prosody's start-up reads it: from
     /// `$CREDENTIALS_DIRECTORY` when that is set (in the unit), else it is
     /// only a warning (as `prosodyctl` does).
-    pub fn start(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Loading, String> {
+    pub(crate) fn start(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+    ) -> Result<Loading, String> {
         self.start_serving(config, overlay, Credentials::Environment)
     }
 
     /// [`Installed::start`], with `credentials` as where prosody reads
     /// `Credential()` from. Served values reach the loader through its
     /// standard input and are read from memory there, never from a file.
-    pub fn start_serving(
+    pub(crate) fn start_serving(
         &self,
         config: &Path,
         overlay: &[(&Path, &Path)],
@@ -256,7 +260,7 @@ fn read_dump(mut pipe: std::process::ChildStdout) -> std::thread::JoinHandle<Vec
 
 /// Where prosody's loader reads `Credential("NAME")` from.
 #[derive(Debug, Clone, Copy, Default)]
-pub enum Credentials<'a> {
+pub(crate) enum Credentials<'a> {
     /// As prosody's start-up: `$CREDENTIALS_DIRECTORY` when set, else a
     /// `Credential()` is only a warning (as `prosodyctl` does).
     #[default]
@@ -271,12 +275,12 @@ pub enum Credentials<'a> {
 /// Credentials for the loader to serve as prosody.service's
 /// `$CREDENTIALS_DIRECTORY` (see [`Installed::start_serving`]).
 #[derive(Clone, Default)]
-pub struct ServedCredentials {
+pub(crate) struct ServedCredentials {
     /// The directory prosody is told credentials are in (systemd's
     /// `/run/credentials/prosody.service`): reads under it are served.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Credential name and value.
-    pub files: Vec<(String, Vec<u8>)>,
+    pub(crate) files: Vec<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for ServedCredentials {
@@ -358,7 +362,7 @@ const STDERR_KEPT: usize = 64 * 1024;
 /// A load by prosody's configmanager in progress. Dropping it stops the
 /// loader (a `check` whose static pass already found errors needs no more).
 #[derive(Debug)]
-pub struct Loading {
+pub(crate) struct Loading {
     child: Child,
     out: Option<std::thread::JoinHandle<Vec<u8>>>,
     reader: Option<std::thread::JoinHandle<Vec<u8>>>,
@@ -369,7 +373,7 @@ pub struct Loading {
 
 impl Loading {
     /// Waits for prosody's verdict, at most `LOAD_TIMEOUT` (10 s) from the start.
-    pub fn wait(self) -> Result<Verdict, String> {
+    pub(crate) fn wait(self) -> Result<Verdict, String> {
         self.finish().map(|(v, _)| v)
     }
 

@@ -32,7 +32,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The one-line hint an operator needs next.
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             Outcome::Accepted => "prosody accepts this component's name and secret",
             Outcome::NotAuthorized => "prosody's component_secret differs from this one: fix the secret, then reload or restart prosody",
@@ -45,7 +45,7 @@ impl Outcome {
     }
 
     /// Whether this is good news.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         matches!(self, Outcome::Accepted | Outcome::Conflict)
     }
 
@@ -61,7 +61,7 @@ impl Outcome {
 /// The longest a connect, a read or a write may wait.
 const STEP: Duration = Duration::from_secs(5);
 /// The whole probe ends within this, however slowly a peer trickles bytes.
-pub const DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 /// prosody's answers are a few hundred bytes; more without a verdict is not prosody.
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -69,7 +69,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// challenge with SHA-1(stream id + secret), and closes the stream. Returns
 /// within `DEADLINE` (plus one `STEP` at most for a name lookup that
 /// the system resolver will not cut short; an address needs none).
-pub fn handshake(host: &str, port: u16, name: &str, secret: &[u8]) -> Outcome {
+pub(crate) fn handshake(host: &str, port: u16, name: &str, secret: &[u8]) -> Outcome {
     let deadline = Instant::now() + DEADLINE;
     match run(host, port, name, secret, deadline) {
         Ok(o) | Err(o) => o,

@@ -29,7 +29,7 @@ const MAX_READ: u64 = 1 << 20;
 
 /// Reads references, with what it learnt (the unit, decrypted values)
 /// kept for the rest of the run: one `systemd-creds` per credential.
-pub struct Resolver {
+pub(crate) struct Resolver {
     /// `$CREDENTIALS_DIRECTORY`: we run in the unit.
     env_dir: Option<PathBuf>,
     unit_path: Vec<PathBuf>,
@@ -57,7 +57,7 @@ impl Resolver {
     /// As the environment says: in the unit when `$CREDENTIALS_DIRECTORY`
     /// is set (as prosody's start-up decides), else outside it, with the
     /// unit found on systemd's unit path (`$SYSTEMD_UNIT_PATH` honoured).
-    pub fn from_env() -> Resolver {
+    pub(crate) fn from_env() -> Resolver {
         let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         // systemd (257, measured) sets $CREDENTIALS_DIRECTORY for the start
         // commands but not for ExecReload=: there (MAINPID and INVOCATION_ID
@@ -78,12 +78,12 @@ impl Resolver {
     }
 
     /// Whether we run in the unit (systemd gave us its credentials).
-    pub fn in_unit(&self) -> bool {
+    pub(crate) fn in_unit(&self) -> bool {
         self.env_dir.is_some()
     }
 
     /// The unit's credentials directory, when we run in the unit.
-    pub fn unit_dir(&self) -> Option<&Path> {
+    pub(crate) fn unit_dir(&self) -> Option<&Path> {
         self.env_dir.as_deref()
     }
 
@@ -95,7 +95,7 @@ impl Resolver {
     }
 
     /// The value behind `r`, named in the config file `file`.
-    pub fn resolve(&mut self, r: &SecretRef, file: &Path) -> Resolved {
+    pub(crate) fn resolve(&mut self, r: &SecretRef, file: &Path) -> Resolved {
         let arg = String::from_utf8_lossy(&r.arg).into_owned();
         match r.kind {
             // An absolute name is a path to prosody (resolve_relative_path).
@@ -113,7 +113,7 @@ impl Resolver {
     }
 
     /// Credential `name`, as prosody will read it.
-    pub fn credential(&mut self, name: &str) -> Resolved {
+    pub(crate) fn credential(&mut self, name: &str) -> Resolved {
         if let Some(r) = self.credentials.get(name) {
             return r.clone();
         }
@@ -162,7 +162,7 @@ impl Resolver {
     /// (the loader reads `$CREDENTIALS_DIRECTORY` itself), with no unit,
     /// or when one of them cannot be read here (then the loader only warns
     /// about a `Credential()`, as `prosodyctl` does).
-    pub fn served(&mut self) -> Option<crate::prosody::ServedCredentials> {
+    pub(crate) fn served(&mut self) -> Option<crate::prosody::ServedCredentials> {
         if self.in_unit() {
             return None;
         }

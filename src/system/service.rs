@@ -17,7 +17,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn verb(self) -> &'static str {
+    pub(crate) fn verb(self) -> &'static str {
         match self {
             Action::Restart => "restart",
             Action::Reload => "reload",
@@ -26,7 +26,7 @@ impl Action {
 }
 
 /// Whether systemd is the running init (`sd_booted()`).
-pub fn systemd_running() -> bool {
+pub(crate) fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
@@ -47,7 +47,7 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
 }
 
 /// One property of prosody.service (`systemctl show -p NAME --value`).
-pub fn unit_property(name: &str) -> String {
+pub(crate) fn unit_property(name: &str) -> String {
     run(
         "systemctl",
         &["show", "-p", name, "--value", "prosody.service"],
@@ -60,7 +60,7 @@ pub fn unit_property(name: &str) -> String {
 /// where systemd does not run or does not know the setting (it came in
 /// systemd 260: an older `systemctl show` prints no line for it). Found by
 /// feature, never by version number.
-pub fn refresh_on_reload() -> Option<String> {
+pub(crate) fn refresh_on_reload() -> Option<String> {
     if !systemd_running() {
         return None;
     }
@@ -78,7 +78,7 @@ pub fn refresh_on_reload() -> Option<String> {
 
 /// When prosody.service last became active (`ActiveEnterTimestamp`, to
 /// the second); `None` without systemd or when it never was.
-pub fn active_since() -> Option<std::time::SystemTime> {
+pub(crate) fn active_since() -> Option<std::time::SystemTime> {
     if !systemd_running() {
         return None;
     }
@@ -99,7 +99,7 @@ pub fn active_since() -> Option<std::time::SystemTime> {
 }
 
 /// Whether prosody runs: under systemd, its unit is active.
-pub fn is_active() -> bool {
+pub(crate) fn is_active() -> bool {
     if systemd_running() {
         unit_property("ActiveState") == "active"
     } else {
@@ -109,7 +109,7 @@ pub fn is_active() -> bool {
 
 /// `systemctl daemon-reload`, so that a changed drop-in applies at
 /// prosody's next start.
-pub fn daemon_reload() -> Result<(), String> {
+pub(crate) fn daemon_reload() -> Result<(), String> {
     run("systemctl", &["daemon-reload"]).map(|_| ())
 }
 
@@ -119,7 +119,7 @@ pub fn daemon_reload() -> Result<(), String> {
 /// so); a start refused by systemd's start rate limit (`Result=start-limit-hit`,
 /// after a burst of restarts) is retried once after `systemctl reset-failed`:
 /// the config has passed the check, so leaving prosody down helps no one.
-pub fn apply(action: Action, timeout: Duration) -> Result<String, String> {
+pub(crate) fn apply(action: Action, timeout: Duration) -> Result<String, String> {
     if !systemd_running() {
         let cmd = match action {
             Action::Reload => run("prosodyctl", &["reload"]),
@@ -226,7 +226,7 @@ fn wait_active(verb: &str, timeout: Duration, notes: Vec<String>) -> Result<Stri
 /// config): prosody 0.12 activates an added component, and deactivates a
 /// removed one, only on restart, not on reload. Call it only for a name the
 /// loaded config has: activating an unknown name makes a plain VirtualHost.
-pub fn set_active(name: &str, active: bool) -> Result<(), String> {
+pub(crate) fn set_active(name: &str, active: bool) -> Result<(), String> {
     let call = format!(
         "host:{}({})",
         if active { "activate" } else { "deactivate" },

@@ -5,12 +5,12 @@
 //!
 //! Real parts: the host's `systemd-creds` (encrypts with the host key, as
 //! root) and its prosody. This host has prosody 0.12, which has no
-//! `Credential()`: there the refusal is the real behaviour (tested without
-//! any override). The positive path runs with the test-only override
-//! `FXC_TEST_PROSODY_CREDENTIALS=1` and without prosody's loader
-//! (`FXC_PROSODY_LIB` at an empty directory: 0.12's loader would refuse
-//! `Credential()`, rightly); prosody 13 itself, with real handshakes and a
-//! restart through the gate, is `tests/systemd/credentials.sh`.
+//! `Credential()`: there the refusal is the real behaviour. The positive
+//! path runs with `FXC_PROSODY_LIB` at a stand-in prosody library that has
+//! `Credential()` and loads every config ([`PROSODY13_LIB`]: 0.12's loader
+//! would refuse `Credential()`, rightly); prosody 13 itself, with real
+//! handshakes and a restart through the gate, is
+//! `tests/systemd/credentials.sh`.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -44,16 +44,14 @@ fn scratch(tag: &str, extra_settings: &str) -> Scratch {
                 .display(),
         ),
     );
-    std::fs::create_dir_all(s.path("no-prosody")).unwrap();
     s
 }
 
-/// fogbow-xmpp-ctl as if prosody 13 were installed (the test override),
-/// without running 0.12's loader on a `Credential()` config.
+/// fogbow-xmpp-ctl as if prosody 13 were installed (a stand-in library
+/// with `Credential()`), without running 0.12's loader on a `Credential()`
+/// config.
 fn ctl13(s: &Scratch) -> Ctl {
-    s.ctl()
-        .env("FXC_TEST_PROSODY_CREDENTIALS", "1")
-        .env("FXC_PROSODY_LIB", s.path("no-prosody"))
+    s.ctl().env("FXC_PROSODY_LIB", PROSODY13_LIB)
 }
 
 fn cred_file(s: &Scratch, cred: &str) -> PathBuf {

@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
 
+/// A prosody library with `Credential()` for `FXC_PROSODY_LIB`: a stand-in
+/// configmanager that has prosody 13's `set_credentials_directory` and
+/// loads every config (see the file).
+pub const PROSODY13_LIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/prosody13");
+
 /// The real parts must be there: `tests/run-all.sh` installs them, and a
 /// suite that skips them is not a suite. Returns false (and says why) only
 /// when a developer runs `cargo test` on a machine without them.
