@@ -254,14 +254,7 @@ fn port_of(listener: &crate::prosody::listener::Listener, port: Option<u16>) -> 
 /// `probe` of a name the config has no external component of, with a
 /// "did you mean" for a likely typo.
 fn not_found(ctx: &Context, set: &crate::prosody::config::ConfigSet, name: &str) -> Error {
-    let known: Vec<String> = set
-        .hosts()
-        .filter(|h| h.is_external())
-        .filter_map(|h| h.literal_name())
-        .collect();
-    let hint = crate::prosody::names::closest(name, known.iter().map(String::as_str))
-        .map(|n| format!("; did you mean {n}?"))
-        .unwrap_or_default();
+    let hint = super::plan::did_you_mean(set, name);
     Error::NotFound(format!(
         "there is no external Component {name} in {} or its includes{hint}",
         ctx.config.display()
