@@ -1,6 +1,6 @@
 //! What `check` reports, and how: a finding has a code (part of the
 //! contract, [`Code`]), the severity of its code, the file, line and column
-//! it is about (compiler style), and a subject ([`Subject`]) that identifies
+//! it is about (compiler style), and a subject (`Subject`) that identifies
 //! it across an edit. The rules themselves are in `rules`; prosody's own
 //! loader's verdict and the loading errors become findings here.
 
@@ -14,13 +14,11 @@ use crate::text::terminal_safe;
 mod codes;
 mod relocate;
 mod rules;
-pub mod secret_refs;
+pub(crate) mod secret_refs;
 
 pub use codes::{Code, Severity};
-pub use relocate::Splices;
-pub use rules::{
-    check, global_only, secret_opaque_anywhere, secret_opaque_in, weak_secret, Opaque,
-};
+pub(crate) use relocate::Splices;
+pub(crate) use rules::{check, secret_opaque_anywhere, secret_opaque_in, weak_secret, Opaque};
 
 impl serde::Serialize for Severity {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -37,7 +35,7 @@ impl serde::Serialize for Code {
 /// What a finding is about, in terms an edit does not move: with the code,
 /// it is the finding's identity (see [`new_errors`]). Never shown.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Subject {
+pub(crate) enum Subject {
     /// A file, as the config names it (the main config, an Include).
     File(PathBuf),
     /// A `VirtualHost`/`Component`, by the name prosody compares: its
@@ -58,36 +56,36 @@ pub enum Subject {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
-    pub code: Code,
+    pub(crate) code: Code,
     #[serde(skip)]
-    pub subject: Subject,
+    pub(crate) subject: Subject,
     #[serde(serialize_with = "crate::prosody::config::json_path::one")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     pub line: usize,
-    pub column: usize,
-    pub message: String,
+    pub(crate) column: usize,
+    pub(crate) message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub help: Option<String>,
+    pub(crate) help: Option<String>,
     /// The lines of the config the message and help name (another block's
     /// line, say): an edit that is not written points them at the file on
     /// disk too (see [`Splices`]).
     #[serde(skip)]
-    pub refs: Vec<LineRef>,
+    pub(crate) refs: Vec<LineRef>,
 }
 
 /// A line of a file that a finding's message names, as `{prefix}{line}`
 /// (`(line 4`, `/etc/prosody/prosody.cfg.lua:4`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineRef {
-    pub file: PathBuf,
-    pub line: usize,
-    pub prefix: String,
+pub(crate) struct LineRef {
+    pub(crate) file: PathBuf,
+    pub(crate) line: usize,
+    pub(crate) prefix: String,
 }
 
 impl Diagnostic {
     /// A finding of `code` (with its severity) about `subject`, at
     /// `file:line:column` (line and column 0: no position).
-    pub fn new(
+    pub(crate) fn new(
         code: Code,
         subject: Subject,
         (file, line, column): (PathBuf, usize, usize),
@@ -106,13 +104,13 @@ impl Diagnostic {
         }
     }
 
-    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
     }
 
     /// The same finding before and after an edit, wherever it moved.
-    pub fn identity(&self) -> (Code, &Subject) {
+    pub(crate) fn identity(&self) -> (Code, &Subject) {
         (self.code, &self.subject)
     }
 }
@@ -159,7 +157,7 @@ impl std::fmt::Display for Diagnostic {
 
 /// A message from Lua (prosody's loader) without the text of a string
 /// token: Lua says `near '"S"'` (or `near '[[S'`), and S may be a secret.
-pub fn without_string_tokens(message: &str) -> String {
+pub(crate) fn without_string_tokens(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(i) = rest.find("near '") {
@@ -192,7 +190,7 @@ pub fn without_string_tokens(message: &str) -> String {
 /// after a `#` comment every further `#` comment line and the next other
 /// syntax error (see `SyntaxError::also`), so that one `check` names every
 /// line to fix.
-pub fn from_load_errors(e: &LoadError) -> Vec<Diagnostic> {
+pub(crate) fn from_load_errors(e: &LoadError) -> Vec<Diagnostic> {
     let first = from_load_error(e);
     let LoadError::Syntax { path, error } = e else {
         return vec![first];
@@ -211,7 +209,7 @@ pub fn from_load_errors(e: &LoadError) -> Vec<Diagnostic> {
 }
 
 /// A config that cannot be loaded, as one diagnostic (its first error).
-pub fn from_load_error(e: &LoadError) -> Diagnostic {
+pub(crate) fn from_load_error(e: &LoadError) -> Diagnostic {
     // Each is about the file that cannot be loaded, at the place naming it.
     let about = |path: &Path| Subject::File(path.to_path_buf());
     match e {
@@ -264,7 +262,7 @@ pub fn from_load_error(e: &LoadError) -> Diagnostic {
 /// introduce. Compared by identity (code and subject), not by position or
 /// text, which an edit shifts (a message may name another host's line).
 /// As many as `before` had of one identity are old; one more is new.
-pub fn new_errors(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic> {
+pub(crate) fn new_errors(before: &[Diagnostic], after: &[Diagnostic]) -> Vec<Diagnostic> {
     // Counts in a map, not a list: a config may carry 100,000 old errors.
     let mut old: std::collections::HashMap<(Code, &Subject), usize> =
         std::collections::HashMap::new();
@@ -309,7 +307,7 @@ pub struct CheckOptions {
 /// prosody's own verdict as a diagnostic (`None` when it loads). An error
 /// raised inside prosody's code (a glob over a missing directory, say)
 /// names prosody's file: it is pointed at the main config instead.
-pub fn from_prosody_verdict(
+pub(crate) fn from_prosody_verdict(
     main: &Path,
     files: &[PathBuf],
     verdict: crate::prosody::Verdict,
@@ -388,7 +386,7 @@ mod new_error_tests {
         assert_eq!(new[0].code, Code::HostClash);
     }
 
-    /// Issue 11: a message that names another host's `file:line` changes
+    /// A message that names another host's `file:line` changes
     /// when an edit moves that host; the finding is the same one.
     #[test]
     fn identity_is_code_and_subject_not_text() {
@@ -416,8 +414,8 @@ mod new_error_tests {
 mod tests {
     use super::*;
 
-    /// A diagnostic without a position names only its file (issue 10: a
-    /// prosody-load error was shown at `FILE:0:0`).
+    /// A diagnostic without a position names only its file, never
+    /// `FILE:0:0`.
     #[test]
     fn no_position_is_not_line_zero() {
         let main = PathBuf::from("/etc/prosody/prosody.cfg.lua");

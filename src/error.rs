@@ -22,8 +22,6 @@ use crate::system::credentials::{CredentialError, UnsafeLine};
 use crate::system::running::ShellError;
 use crate::system::service::{AdminError, ServiceError};
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 #[derive(Debug)]
 pub enum Error {
     /// The command was invoked wrongly in a way clap cannot see (no secret
@@ -143,7 +141,7 @@ macro_rules! system_error_from {
 system_error_from!(ShellError, AdminError, ServiceError, CredentialError);
 
 impl Error {
-    pub fn refused(message: impl Into<String>) -> Error {
+    pub(crate) fn refused(message: impl Into<String>) -> Error {
         Error::Refused {
             message: message.into(),
             diagnostics: Vec::new(),

@@ -10,15 +10,15 @@ use crate::prosody::listener::{Listener, DEFAULT_PORT};
 
 /// What a Fogbow component will present to prosody.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComponentProperties {
-    pub jid: String,
-    pub password: Vec<u8>,
+pub(crate) struct ComponentProperties {
+    pub(crate) jid: String,
+    pub(crate) password: Vec<u8>,
     /// The port it dials, and the key that set it.
-    pub port: (u16, Option<&'static str>),
+    pub(crate) port: (u16, Option<&'static str>),
     /// The address it dials (`xmpp_host` / `xmpp_server_ip`), if set.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// `xmpp_enabled`, if set.
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
 }
 
 /// Keys naming the component port, older services first; `xmpp_c2s_port`
@@ -33,11 +33,11 @@ const HOST_KEYS: [&str; 2] = ["xmpp_host", "xmpp_server_ip"];
 
 /// The largest properties file we read: Fogbow's are a few KiB, and a
 /// bound keeps `--from-properties /dev/stdin < huge` from eating memory.
-pub const MAX_PROPERTIES: u64 = 1 << 20;
+pub(crate) const MAX_PROPERTIES: u64 = 1 << 20;
 
 /// Reads and checks a Fogbow component's properties file: a regular file of
 /// at most [`MAX_PROPERTIES`] bytes (a FIFO or a device is refused unread).
-pub fn read(path: &Path) -> Result<ComponentProperties, PropertiesError> {
+pub(crate) fn read(path: &Path) -> Result<ComponentProperties, PropertiesError> {
     let bytes = read_bytes(path)?;
     let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
     component(path, &map, true)
@@ -48,7 +48,9 @@ pub fn read(path: &Path) -> Result<ComponentProperties, PropertiesError> {
 /// missing, empty or Fogbow's `$…` placeholder, as in a fresh copy of
 /// Fogbow's example (`password` is then empty). Returns the file's bytes
 /// too, which [`set_property`] rewrites.
-pub fn read_for_new_secret(path: &Path) -> Result<(ComponentProperties, Vec<u8>), PropertiesError> {
+pub(crate) fn read_for_new_secret(
+    path: &Path,
+) -> Result<(ComponentProperties, Vec<u8>), PropertiesError> {
     let bytes = read_bytes(path)?;
     let map = parse_properties(&bytes).map_err(|e| not_valid(path, e))?;
     Ok((component(path, &map, false)?, bytes))
@@ -326,95 +328,30 @@ pub fn parse_properties(
 
 /// One key of a `.properties` file, where its value is in the file's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub key: String,
-    pub value: String,
+pub(crate) struct Entry {
+    pub(crate) key: String,
+    pub(crate) value: String,
     /// The value's bytes as written (escapes, continuations and all): what
     /// [`set_property`] replaces. Empty, at the end of the key's line, for
     /// an empty value.
-    pub span: std::ops::Range<usize>,
+    pub(crate) span: std::ops::Range<usize>,
     /// The line has no separator after its key (`key` alone): a value put
     /// there needs one.
-    pub bare_key: bool,
+    pub(crate) bare_key: bool,
 }
 
 /// Every key and value of a `.properties` file, in file order (a key may
 /// repeat; the last one wins), as [`parse_properties`] reads them, with
 /// where each value is written.
-pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
+pub(crate) fn entries(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
     let text: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
     let mut out = Vec::new();
     let (mut at, mut line_no) = (0, 1);
     while at < text.len() {
-        // One logical line: from its first non-blank to its unescaped end.
-        let mut logical: Vec<char> = Vec::new();
-        // Where each character of `logical` is in `bytes`.
-        let mut raw: Vec<usize> = Vec::new();
-        let mut first_line = line_no;
-        let mut starting = true; // skipping blanks at a natural line's start
-        let mut continued = false; // this natural line continues the previous
-        let mut comment = false;
-        let mut backslash = false; // an odd run of backslashes precedes
-                                   // Java keeps a line that a backslash leaves empty only at the end of
-                                   // the input: `\` alone, or `\` and one line break, is the key "".
-        let mut keep_empty = false;
-        while at < text.len() {
-            let c = text[at];
-            at += 1;
-            let last_byte = at == text.len();
-            let newline = c == '\n' || c == '\r';
-            if newline {
-                line_no += 1;
-                if c == '\r' && text.get(at) == Some(&'\n') {
-                    at += 1;
-                }
-            }
-            if starting {
-                if blank(c) || (newline && !continued) {
-                    continue;
-                }
-                starting = false;
-                if !continued {
-                    first_line = line_no;
-                }
-                // As in Java, a comment starts wherever the logical line is
-                // still empty, even after a continued blank line.
-                comment = logical.is_empty() && (c == '#' || c == '!');
-            }
-            if !newline {
-                if !comment {
-                    logical.push(c);
-                    raw.push(at - 1);
-                    backslash = c == '\\' && !backslash;
-                }
-                continue;
-            }
-            if comment || logical.is_empty() {
-                break;
-            }
-            if backslash {
-                logical.pop();
-                raw.pop();
-                backslash = false;
-                if last_byte {
-                    keep_empty = true;
-                    break;
-                }
-                starting = true;
-                continued = true;
-                continue;
-            }
-            break;
-        }
-        if backslash {
-            // A backslash escaping the end of the file escapes nothing.
-            logical.pop();
-            raw.pop();
-            keep_empty = true;
-        }
-        if comment || (logical.is_empty() && !keep_empty) {
+        let Some(line) = logical_line(&text, &mut at, &mut line_no) else {
             continue;
-        }
+        };
+        let (logical, raw, first_line) = (line.chars, line.raw, line.first_line);
         let (key_len, value_start) = split_key_value(&logical);
         let key = unescape(&logical[..key_len]).map_err(|e| SyntaxError::at(first_line, e))?;
         let value =
@@ -431,12 +368,99 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
     Ok(out)
 }
 
+/// One logical line of a `.properties` file: from its first non-blank to
+/// its unescaped end, continuations joined.
+struct LogicalLine {
+    chars: Vec<char>,
+    /// Where each character of `chars` is in the file's bytes.
+    raw: Vec<usize>,
+    /// The number of the natural line it starts on.
+    first_line: usize,
+}
+
+/// Reads the logical line at `text[*at..]`, moving `at` past it and
+/// counting line breaks in `line_no`: `None` for a comment or a blank line.
+fn logical_line(text: &[char], at: &mut usize, line_no: &mut usize) -> Option<LogicalLine> {
+    let mut logical: Vec<char> = Vec::new();
+    let mut raw: Vec<usize> = Vec::new();
+    let mut first_line = *line_no;
+    let mut starting = true; // skipping blanks at a natural line's start
+    let mut continued = false; // this natural line continues the previous
+    let mut comment = false;
+    let mut backslash = false; // an odd run of backslashes precedes
+                               // Java keeps a line that a backslash leaves empty only at the end of
+                               // the input: `\` alone, or `\` and one line break, is the key "".
+    let mut keep_empty = false;
+    while *at < text.len() {
+        let c = text[*at];
+        *at += 1;
+        let last_byte = *at == text.len();
+        let newline = c == '\n' || c == '\r';
+        if newline {
+            *line_no += 1;
+            if c == '\r' && text.get(*at) == Some(&'\n') {
+                *at += 1;
+            }
+        }
+        if starting {
+            if blank(c) || (newline && !continued) {
+                continue;
+            }
+            starting = false;
+            if !continued {
+                first_line = *line_no;
+            }
+            // As in Java, a comment starts wherever the logical line is
+            // still empty, even after a continued blank line.
+            comment = logical.is_empty() && (c == '#' || c == '!');
+        }
+        if !newline {
+            if !comment {
+                logical.push(c);
+                raw.push(*at - 1);
+                backslash = c == '\\' && !backslash;
+            }
+            continue;
+        }
+        if comment || logical.is_empty() {
+            break;
+        }
+        if backslash {
+            logical.pop();
+            raw.pop();
+            backslash = false;
+            if last_byte {
+                keep_empty = true;
+                break;
+            }
+            starting = true;
+            continued = true;
+            continue;
+        }
+        break;
+    }
+    if backslash {
+        // A backslash escaping the end of the file escapes nothing.
+        logical.pop();
+        raw.pop();
+        keep_empty = true;
+    }
+    if comment || (logical.is_empty() && !keep_empty) {
+        return None;
+    }
+    Some(LogicalLine {
+        chars: logical,
+        raw,
+        first_line,
+    })
+}
+
 /// `key`'s value set to `value` in the file `bytes`, every other byte as
 /// it was: the last line that sets `key` (the one Java reads) gets the new
 /// value's bytes in place of the old one's (a value continued over several
 /// lines becomes one line); without one, `key=value` is appended, in the
 /// file's own line ending. The new value is escaped as
-/// [`escape`] does, and the result is read back: unless every other key
+/// `escape` does, and the result is read back: unless every other key
 /// reads as before and `key` reads `value`, nothing is returned.
 pub fn set_property(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>, SetError> {
     let before = entries(bytes).map_err(SetError::Syntax)?;
@@ -500,7 +524,7 @@ fn line_ending(bytes: &[u8]) -> &'static str {
 /// escaped in a key, and at the start of a value (where it would be
 /// skipped); every other character outside printable ASCII as `\uXXXX`
 /// (UTF-16), so the file stays ASCII whatever encoding a reader assumes.
-pub fn escape(s: &str, key: bool) -> String {
+pub(crate) fn escape(s: &str, key: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.chars().enumerate() {
         match c {
@@ -651,7 +675,7 @@ fn unescape(s: &[char]) -> Result<String, BadEscape> {
 
 impl ComponentProperties {
     /// Why the component may still not reach prosody, with what to run.
-    pub fn warnings(&self, path: &Path, listener: &Listener) -> Vec<String> {
+    pub(crate) fn warnings(&self, path: &Path, listener: &Listener) -> Vec<String> {
         let p = path.display();
         let mut out = Vec::new();
         if self.enabled == Some(false) {
@@ -950,7 +974,7 @@ mod tests {
         let w = p.warnings(Path::new("m.conf"), &l);
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(w[0].contains("xmpp_enabled=false"));
-        // The port other components dial is kept (issue 13).
+        // The port other components dial is kept.
         assert!(w[1].contains("listen --port 5347 --port 5348"), "{w:?}");
         assert!(w[2].contains("listen --interface 0.0.0.0"));
         let open = Listener {

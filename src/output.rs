@@ -127,28 +127,7 @@ impl Out {
         applied: Option<Result<(), &Error>>,
     ) {
         if json {
-            #[derive(serde::Serialize)]
-            struct WithSecret<'a> {
-                #[serde(flatten)]
-                outcome: &'a EditOutcome,
-                #[serde(skip_serializing_if = "Option::is_none")]
-                secret: Option<String>,
-                /// Only with --reload/--restart: whether the running prosody serves it.
-                #[serde(skip_serializing_if = "Option::is_none")]
-                applied: Option<bool>,
-                #[serde(skip_serializing_if = "Option::is_none")]
-                apply_error: Option<String>,
-            }
-            print_json(&WithSecret {
-                outcome: o,
-                secret: generated,
-                applied: applied.as_ref().map(Result::is_ok),
-                apply_error: applied.and_then(Result::err).map(Error::to_string),
-            });
-            self.warnings(&o.warnings);
-            for n in &o.notes {
-                self.info(&format!("warning: {n}"));
-            }
+            self.edit_json(o, generated, applied);
             return;
         }
         if let Some(diff) = &o.diff {
@@ -159,6 +138,53 @@ impl Out {
             self.info(&format!("warning: {n}"));
         }
         self.info(&edit_sentence(o, subject));
+        self.edit_files(o);
+        if let Some(b) = &o.backup {
+            self.detail(&format!("previous version saved as {}", b.display()));
+        }
+        if let Some(s) = generated {
+            self.generated_secret(&s);
+        }
+        if o.changed && !o.dry_run && !will_apply {
+            self.apply_hint(subject, o.restart_needed);
+        }
+    }
+
+    /// An edit's outcome as JSON (with the generated secret and whether it
+    /// was applied), then its warnings on standard error.
+    fn edit_json(
+        &self,
+        o: &EditOutcome,
+        generated: Option<String>,
+        applied: Option<Result<(), &Error>>,
+    ) {
+        #[derive(serde::Serialize)]
+        struct WithSecret<'a> {
+            #[serde(flatten)]
+            outcome: &'a EditOutcome,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            secret: Option<String>,
+            /// Only with --reload/--restart: whether the running prosody serves it.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            applied: Option<bool>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            apply_error: Option<String>,
+        }
+        print_json(&WithSecret {
+            outcome: o,
+            secret: generated,
+            applied: applied.as_ref().map(Result::is_ok),
+            apply_error: applied.and_then(Result::err).map(Error::to_string),
+        });
+        self.warnings(&o.warnings);
+        for n in &o.notes {
+            self.info(&format!("warning: {n}"));
+        }
+    }
+
+    /// The files an edit deleted, and our files outside the config it
+    /// created, replaced or removed: named, never their contents.
+    fn edit_files(&self, o: &EditOutcome) {
         for d in &o.deleted {
             let verb = if o.dry_run { "would delete" } else { "deleted" };
             self.info(&format!(
@@ -166,7 +192,6 @@ impl Out {
                 d.display()
             ));
         }
-        // Our files outside the config: named, never their contents.
         for c in &o.credential_files {
             let what = match c.kind {
                 ops::SysKind::Credential => "the encrypted credential",
@@ -182,25 +207,19 @@ impl Out {
             };
             self.info(&format!("{verb} {what} {}", c.file.display()));
         }
-        if let Some(b) = &o.backup {
-            self.detail(&format!("previous version saved as {}", b.display()));
+    }
+
+    /// A generated secret, alone on standard output. Redirected
+    /// (`S=$(… --generate-secret)`), the secret is not on the screen below
+    /// the message: say where it went. Standard output stays the secret
+    /// alone, for the script that captures it.
+    fn generated_secret(&self, s: &str) {
+        if std::io::stdout().is_terminal() {
+            self.info("generated secret (shown once; copy it into the component's xmpp_password):");
+        } else {
+            self.info("generated secret written to standard output (not a terminal), once: copy it into the component's xmpp_password");
         }
-        if let Some(s) = generated {
-            // Redirected (`S=$(… --generate-secret)`), the secret is not on the
-            // screen below this line: say where it went. Standard output
-            // stays the secret alone, for the script that captures it.
-            if std::io::stdout().is_terminal() {
-                self.info(
-                    "generated secret (shown once; copy it into the component's xmpp_password):",
-                );
-            } else {
-                self.info("generated secret written to standard output (not a terminal), once: copy it into the component's xmpp_password");
-            }
-            println!("{s}");
-        }
-        if o.changed && !o.dry_run && !will_apply {
-            self.apply_hint(subject, o.restart_needed);
-        }
+        println!("{s}");
     }
 
     /// How to apply a written edit that was not applied: a listener or a

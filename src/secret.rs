@@ -15,7 +15,7 @@ use crate::text::plain_io;
 /// The longest secret we write. A Fogbow secret is 40 hex digits; 1024
 /// bytes leaves room for any passphrase and bounds what a stray
 /// `--secret-file /dev/stdin < big-file` can make us read and write.
-pub const MAX_SECRET: usize = 1024;
+pub(crate) const MAX_SECRET: usize = 1024;
 
 /// A UTF-8 byte order mark, which editors on other systems put first.
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -23,7 +23,7 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 /// Checks a secret before it is written. Control characters are refused:
 /// a newline or NUL in a secret is almost always a copy-paste accident, and
 /// the Fogbow component reads its password from a one-line properties value.
-pub fn validate(secret: &[u8]) -> Result<(), SecretError> {
+pub(crate) fn validate(secret: &[u8]) -> Result<(), SecretError> {
     if secret.is_empty() {
         return Err(SecretError::Empty);
     }
@@ -120,7 +120,7 @@ impl std::error::Error for SecretError {
 
 /// Reads a secret file (`-` = standard input), stripping one trailing LF or
 /// CRLF. Only a regular file (or standard input) is read, and at most
-/// [`MAX_SECRET`] bytes: `/dev/zero` never ends and a FIFO blocks forever.
+/// `MAX_SECRET` bytes: `/dev/zero` never ends and a FIFO blocks forever.
 /// A missing file's name is not repeated: it may be a secret typed by mistake.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, SecretError> {
     // The limit and a CRLF, and one byte more to tell "too long".
@@ -155,7 +155,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, SecretError> {
 
 /// Why [`read_regular`] failed.
 #[derive(Debug)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// No such file.
     Missing,
     /// More than the limit.
@@ -170,7 +170,7 @@ pub enum ReadError {
 /// file is opened non-blocking and checked again through its descriptor, so
 /// swapping in a FIFO after the first check cannot block us either.
 /// `what` names the file in messages ("the secret file").
-pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, ReadError> {
     let p = path.display();
     let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => ReadError::Missing,
@@ -210,7 +210,7 @@ pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Read
 /// Why a bounded read of a regular file ([`regular`], [`read_at_most`])
 /// read nothing; each caller words it.
 #[derive(Debug)]
-pub enum Unreadable {
+pub(crate) enum Unreadable {
     /// Not a regular file: what it is instead.
     NotRegular(std::fs::FileType),
     /// Longer than the limit.
@@ -220,7 +220,7 @@ pub enum Unreadable {
 
 /// Opens `path` to read without blocking (opening a FIFO would block until
 /// a writer came) and without taking a terminal as ours.
-pub fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<File> {
     std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -231,7 +231,7 @@ pub fn open_nonblocking(path: &Path) -> std::io::Result<File> {
 /// descriptor, so what is checked is what is read: a FIFO would block us
 /// (with the config's lock held), and a device such as `/dev/zero` never
 /// ends.
-pub fn regular(file: &File) -> Result<std::fs::Metadata, Unreadable> {
+pub(crate) fn regular(file: &File) -> Result<std::fs::Metadata, Unreadable> {
     let m = file.metadata().map_err(Unreadable::Io)?;
     match m.file_type().is_file() {
         true => Ok(m),
@@ -241,7 +241,7 @@ pub fn regular(file: &File) -> Result<std::fs::Metadata, Unreadable> {
 
 /// The rest of `file`, at most `limit` bytes (bounded even if the file
 /// grows while it is read); more is [`Unreadable::TooLarge`].
-pub fn read_at_most(file: &mut File, limit: u64) -> Result<Vec<u8>, Unreadable> {
+pub(crate) fn read_at_most(file: &mut File, limit: u64) -> Result<Vec<u8>, Unreadable> {
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -266,7 +266,7 @@ pub fn forbid_core_dumps() {
 
 /// A new random secret: 160 bits from the OS RNG, as 40 lowercase hex digits
 /// (hex needs no escaping in Lua, in a properties file or in a shell).
-pub fn generate() -> Result<Vec<u8>, SecretError> {
+pub(crate) fn generate() -> Result<Vec<u8>, SecretError> {
     let mut raw = [0u8; 20];
     getrandom::fill(&mut raw).map_err(SecretError::Random)?;
     Ok(crate::text::hex::encode(&raw).into_bytes())

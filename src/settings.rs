@@ -8,7 +8,8 @@ use crate::safe_write::{self, WriteError};
 /// [`Settings`]): the binary uses only their default paths.
 #[allow(dead_code)]
 mod keys;
-pub use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PATH, DEFAULT_PROSODY_CONFIG};
+pub use keys::DEFAULT_PATH;
+pub(crate) use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PROSODY_CONFIG};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,7 +30,7 @@ pub struct Settings {
     /// (Debian's layout: `conf.d/{name}.cfg.lua`); unset: the end of the
     /// main config. The file must be covered by an `Include` of the config.
     pub component_file: Option<String>,
-    /// Where `add` puts a new secret (issue 14): `config` (a string in the
+    /// Where `add` puts a new secret: `config` (a string in the
     /// config, the default) or `credential` (an encrypted systemd
     /// credential that the config reads with `Credential("…")`; prosody 13).
     pub secret_store: SecretStore,
@@ -50,15 +51,6 @@ pub enum SecretStore {
     /// `component_secret = Credential("fogbow-xmpp-ctl.NAME")` and an
     /// encrypted credential.
     Credential,
-}
-
-impl SecretStore {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecretStore::Config => "config",
-            SecretStore::Credential => "credential",
-        }
-    }
 }
 
 impl Default for Settings {
@@ -168,7 +160,7 @@ impl Settings {
     }
 
     /// Parses settings; the error starts with `LINE:COLUMN: `.
-    pub fn parse(text: &str) -> Result<Settings, SettingsError> {
+    pub(crate) fn parse(text: &str) -> Result<Settings, SettingsError> {
         toml::from_str(text).map_err(|e: toml::de::Error| {
             let (line, col) = match e.span() {
                 Some(s) => {

@@ -1,244 +1,23 @@
 //! The command-line contract: every flag, the JSON shapes, exit codes, and
 //! each bad input leaving every file byte-identical.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
 
 mod support;
 use support::{code, json, running_as_root, stderr, stdout, Scratch, Tmpfs, BIN};
-
-const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
-
-#[test]
-fn add_writes_the_block_prosody_expects() {
-    let s = Scratch::new("add");
-    let cfg = s.config("-- my config\nadmins = { }\n");
-    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let secret = s.secret("manager_secret_123\n");
-    let o = s.run(&[
-        "add",
-        "my-manager.internal.mydomain",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(
-        s.read("prosody.cfg.lua"),
-        "-- my config\nadmins = { }\n\nComponent \"my-manager.internal.mydomain\"\n\tcomponent_secret = \"manager_secret_123\"\n"
-    );
-    let j = json(&o);
-    assert_eq!(j["changed"], true);
-    assert_eq!(j["action"], "added");
-    assert_eq!(j["name"], "my-manager.internal.mydomain");
-    assert_eq!(j["file"], cfg.to_str().unwrap());
-    let backup = PathBuf::from(j["backup"].as_str().expect("a backup path"));
-    assert_eq!(
-        std::fs::read_to_string(&backup).unwrap(),
-        "-- my config\nadmins = { }\n"
-    );
-    assert_eq!(std::fs::metadata(&backup).unwrap().mode() & 0o777, 0o600);
-    assert_eq!(
-        std::fs::metadata(s.path("backups")).unwrap().mode() & 0o777,
-        0o700
-    );
-    assert_eq!(
-        std::fs::metadata(&cfg).unwrap().mode() & 0o777,
-        0o640,
-        "mode kept"
-    );
-    assert!(
-        !stdout(&o).contains("manager_secret_123") && !stderr(&o).contains("manager_secret_123")
-    );
-}
-
-#[test]
-fn add_same_secret_is_unchanged_and_different_needs_replace() {
-    let s = Scratch::new("replace");
-    s.config("Component \"m.example\" -- the manager\n\tcomponent_secret = 'old-secret-0123456789' -- keep\n");
-    let before = s.read("prosody.cfg.lua");
-    let same = s.secret("old-secret-0123456789");
-    let o = s.run(&[
-        "add",
-        "M.Example",
-        "--secret-file",
-        same.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(json(&o)["action"], "unchanged");
-    assert_eq!(json(&o)["changed"], false);
-    assert!(json(&o).get("backup").is_none());
-    assert_eq!(s.read("prosody.cfg.lua"), before);
-
-    let new = s.secret("new-secret-0123456789\r\n");
-    let o = s.run(&["add", "m.example", "--secret-file", new.to_str().unwrap()]);
-    assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
-    // Placed by its Component line, as `list` places it.
-    assert!(
-        stderr(&o).contains("already exists at ")
-            && stderr(&o).contains("prosody.cfg.lua:1 with a different secret"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        !stderr(&o).contains("secret-0123456789"),
-        "no secret in errors: {}",
-        stderr(&o)
-    );
-    assert_eq!(s.read("prosody.cfg.lua"), before);
-
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        new.to_str().unwrap(),
-        "--replace",
-        "--json",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(json(&o)["action"], "replaced");
-    assert_eq!(
-        s.read("prosody.cfg.lua"),
-        "Component \"m.example\" -- the manager\n\tcomponent_secret = \"new-secret-0123456789\" -- keep\n"
-    );
-}
-
-#[test]
-fn replace_changes_the_table_form_in_place() {
-    let s = Scratch::new("table");
-    s.config("Component \"m.example\" { component_secret = \"aaaaaaaaaaaaaaaaaaaa\", x = 1 }\n");
-    let new = s.secret("bbbbbbbbbbbbbbbbbbbb");
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        new.to_str().unwrap(),
-        "--replace",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(
-        s.read("prosody.cfg.lua"),
-        "Component \"m.example\" { component_secret = \"bbbbbbbbbbbbbbbbbbbb\", x = 1 }\n"
-    );
-}
-
-#[test]
-fn add_then_remove_restores_debian_default_byte_for_byte() {
-    for (tag, original) in [
-        ("lf", DEBIAN12.to_string()),
-        ("crlf", DEBIAN12.replace('\n', "\r\n")),
-        ("nofinal", "x = 1".to_string()),
-    ] {
-        let s = Scratch::new(tag);
-        // The default's Include needs its conf.d; an empty one matches nothing, as in prosody.
-        std::fs::create_dir_all(s.path("conf.d")).unwrap();
-        s.config(&original);
-        let secret = s.secret("s3cret\"with\\odd]]--chars");
-        let o = s.run(&[
-            "add",
-            "my-manager.internal.mydomain",
-            "--secret-file",
-            secret.to_str().unwrap(),
-        ]);
-        assert_eq!(code(&o), 0, "{tag}: {}", stderr(&o));
-        let added = s.read("prosody.cfg.lua");
-        if tag == "crlf" {
-            assert!(
-                added.ends_with("\r\n\tcomponent_secret = \"s3cret\\\"with\\\\odd]]--chars\"\r\n"),
-                "{added:?}"
-            );
-        }
-        let o = s.run(&["remove", "my-manager.internal.mydomain", "--json"]);
-        assert_eq!(code(&o), 0, "{tag}: {}", stderr(&o));
-        assert_eq!(json(&o)["action"], "removed");
-        assert_eq!(s.read("prosody.cfg.lua"), original, "{tag}");
-    }
-}
-
-#[test]
-fn remove_absent_and_if_exists() {
-    let s = Scratch::new("absent");
-    s.config("x = 1\n");
-    let o = s.run(&["remove", "nope.example"]);
-    assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("no Component nope.example") && stderr(&o).contains("--if-exists"),
-        "{}",
-        stderr(&o)
-    );
-    let o = s.run(&["remove", "nope.example", "--if-exists", "--json"]);
-    assert_eq!(code(&o), 0);
-    assert_eq!(json(&o)["action"], "absent");
-    assert_eq!(json(&o)["changed"], false);
-    assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
-    // An empty list says so instead of printing a bare header.
-    let o = s.run(&["list"]);
-    assert_eq!(code(&o), 0);
-    assert_eq!(stdout(&o), "");
-    assert!(stderr(&o).contains("no components in"), "{}", stderr(&o));
-    // A likely typo gets the name it probably means.
-    let cfg = "Component \"my-manager.internal.mydomain\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n";
-    s.config(cfg);
-    let o = s.run(&["remove", "my-manger.internal.mydomain"]);
-    assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("did you mean my-manager.internal.mydomain?"),
-        "{}",
-        stderr(&o)
-    );
-    let o = s.run(&["remove", "other.example"]);
-    assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
-    assert_eq!(s.read("prosody.cfg.lua"), cfg);
-    // `probe` too.
-    let o = s.run(&["probe", "my-manger.internal.mydomain"]);
-    assert_ne!(code(&o), 0);
-    assert!(
-        stderr(&o).contains("did you mean my-manager.internal.mydomain?"),
-        "{}",
-        stderr(&o)
-    );
-    // `add` of a name one typing mistake from an existing component: added
-    // (exit 0), with a warning naming the existing one and its line.
-    let secret = s.secret("0123456789abcdef-typo");
-    let o = s.run(&[
-        "add",
-        "my-manager.internal.mydomian",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("warning: my-manager.internal.mydomian is a new component, one or two characters away from the external component my-manager.internal.mydomain at")
-            && stderr(&o).contains("prosody.cfg.lua:1"),
-        "{}",
-        stderr(&o)
-    );
-    // Not for a name far from every other.
-    let o = s.run(&[
-        "add",
-        "other.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(!stderr(&o).contains("characters away"), "{}", stderr(&o));
-}
 
 #[test]
 fn dry_run_prints_a_masked_diff_and_writes_nothing() {
     let s = Scratch::new("dry");
     s.config("x = 1\nComponent \"other.example\"\n\tcomponent_secret = \"other-secret-value\"\n");
     let secret = s.secret("fresh-secret-value");
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "m.example", "--dry-run"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("+Component \"m.example\""), "{out}");
@@ -256,15 +35,11 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() {
     );
     assert!(!s.path("backups").exists());
 
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--dry-run",
-        "--show-secrets",
-        "--json",
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "m.example", "--dry-run", "--show-secrets", "--json"])
+        .secret_file(&secret)
+        .output();
     let j = json(&o);
     assert_eq!(j["dry_run"], true);
     assert_eq!(j["changed"], true);
@@ -281,87 +56,15 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() {
 }
 
 #[test]
-fn list_table_and_json() {
-    let s = Scratch::new("list");
-    s.write(
-        "conf.avail/fogbow.cfg.lua",
-        "-- fogbow\nComponent \"r.example\"\n\tcomponent_secret = \"rendezvous-secret-1\"\n",
-    );
-    std::fs::create_dir_all(s.path("conf.d")).unwrap();
-    std::os::unix::fs::symlink(
-        "../conf.avail/fogbow.cfg.lua",
-        s.path("conf.d/fogbow.cfg.lua"),
-    )
-    .unwrap();
-    s.config(
-        "local domain = \"example.org\"\nVirtualHost \"example.org\"\nComponent (\"conference.\" .. domain) \"muc\"\n\
-         Component \"m.example\"\n\tcomponent_secret = Credential(\"m\")\nComponent \"nosecret.example\"\nInclude \"conf.d/*.cfg.lua\"\n",
-    );
-    let o = s.run(&["list", "--json"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let j = json(&o);
-    assert_eq!(j["config"], s.path("prosody.cfg.lua").to_str().unwrap());
-    let c = j["components"].as_array().unwrap();
-    assert_eq!(c.len(), 4, "{j}");
-    assert_eq!(c[0]["name"], "\"conference.\" .. domain");
-    assert_eq!(c[0]["name_is_expression"], true);
-    assert_eq!(c[0]["module"], "muc");
-    assert_eq!(c[0]["line"], 3);
-    assert_eq!(c[1]["name"], "m.example");
-    assert_eq!(c[1]["module"], "component");
-    assert_eq!(c[1]["secret_set"], true);
-    // prosody 13's Credential(): still "expression" (a JSON value is never
-    // renamed); secret_ref names it.
-    assert_eq!(c[1]["secret_source"], "expression");
-    assert_eq!(c[1]["secret_ref"]["name"], "m");
-    assert_eq!(c[2]["secret_set"], false);
-    assert_eq!(c[3]["name"], "r.example");
-    assert_eq!(
-        c[3]["file"],
-        s.path("conf.d/fogbow.cfg.lua").to_str().unwrap()
-    );
-    assert_eq!(c[3]["line"], 2);
-    assert!(c.iter().all(|x| x.get("secret").is_none()));
-
-    let o = s.run(&["list", "--json", "--show-secrets"]);
-    let j = json(&o);
-    assert_eq!(j["components"][3]["secret"], "rendezvous-secret-1");
-    assert_eq!(j["components"][1]["secret"], "Credential(\"m\")");
-
-    let o = s.run(&["list"]);
-    let out = stdout(&o);
-    assert!(out.starts_with("NAME"), "{out}");
-    assert!(
-        out.lines().any(|l| l.starts_with("r.example")
-            && l.contains("component")
-            && l.contains("set")
-            && l.contains("conf.d/fogbow.cfg.lua:2")),
-        "{out}"
-    );
-    assert!(!out.contains("rendezvous-secret-1"));
-
-    // remove edits the symlink's target and keeps the link.
-    let o = s.run(&["remove", "r.example"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(s.read("conf.avail/fogbow.cfg.lua"), "");
-    assert!(std::fs::symlink_metadata(s.path("conf.d/fogbow.cfg.lua"))
-        .unwrap()
-        .file_type()
-        .is_symlink());
-}
-
-#[test]
 fn symlinked_main_config_is_edited_at_its_target() {
     let s = Scratch::new("symlink");
     s.write("real/prosody.cfg.lua", "x = 1\n");
     std::os::unix::fs::symlink("real/prosody.cfg.lua", s.path("prosody.cfg.lua")).unwrap();
-    let secret = s.secret("abcdefghijklmnopqrstuvwxyz");
-    let o = s.run(&[
-        "add",
-        "m.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "m.example"])
+        .secret("abcdefghijklmnopqrstuvwxyz")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(std::fs::symlink_metadata(s.path("prosody.cfg.lua"))
         .unwrap()
@@ -377,10 +80,11 @@ fn secret_sources() {
     let s = Scratch::new("sources");
     s.config("");
     // Standard input, one trailing newline stripped.
-    let o = s.run_stdin(
-        &["add", "a.example", "--secret-file", "-"],
-        Some(b"from-stdin-secret-12\n"),
-    );
+    let o = s
+        .ctl()
+        .args(["add", "a.example", "--secret-file", "-"])
+        .stdin(b"from-stdin-secret-12\n")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(s
         .read("prosody.cfg.lua")
@@ -609,12 +313,11 @@ fn missing_files_and_settings() {
     );
 
     s.config("x = 1\n");
-    let o = Command::new(BIN)
-        .args(["--settings", "/nonexistent/settings.toml", "-c"])
-        .arg(s.path("prosody.cfg.lua"))
+    let o = s
+        .ctl()
+        .settings("/nonexistent/settings.toml")
         .arg("list")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 1);
     assert!(
         stderr(&o).contains("/nonexistent/settings.toml"),
@@ -639,14 +342,14 @@ fn missing_files_and_settings() {
             s.path("prosody.cfg.lua").display()
         ),
     );
-    let o = Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .args(["add", "a.example", "--secret-file"])
-        .arg(&secret)
+    let o = s
+        .ctl()
+        .no_config()
+        .arg("add")
+        .arg("a.example")
+        .secret_file(&secret)
         .arg("--json")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(json(&o).get("backup").is_none(), "backups = 0 keeps none");
     assert!(s.read("prosody.cfg.lua").contains("a.example"));
@@ -664,13 +367,11 @@ fn backups_are_pruned_to_the_configured_count() {
     );
     s.config("");
     for i in 0..4 {
-        let secret = s.secret(&format!("secret-number-{i}-abcdef"));
-        let o = s.run(&[
-            "add",
-            &format!("c{i}.example"),
-            "--secret-file",
-            secret.to_str().unwrap(),
-        ]);
+        let o = s
+            .ctl()
+            .args(["add", &format!("c{i}.example")])
+            .secret(format!("secret-number-{i}-abcdef"))
+            .output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     // Backups, and as many edit records (`restore --list`, `restore --undo`).
@@ -680,56 +381,6 @@ fn backups_are_pruned_to_the_configured_count() {
         .collect();
     assert_eq!(names.iter().filter(|n| !n.ends_with(".edit")).count(), 2);
     assert_eq!(names.iter().filter(|n| n.ends_with(".edit")).count(), 2);
-}
-
-#[test]
-fn concurrent_adds_all_land() {
-    let s = Scratch::new("concurrent");
-    s.write(
-        "settings.toml",
-        &format!(
-            "backup_dir = \"{}\"\nlock_timeout_secs = 60\n",
-            s.path("backups").display()
-        ),
-    );
-    s.config(
-        DEBIAN12
-            .replace("Include \"conf.d/*.cfg.lua\"", "")
-            .as_str(),
-    );
-    let secret = s.secret("concurrent-secret-123456");
-    let children: Vec<_> = (0..8)
-        .map(|i| {
-            Command::new(BIN)
-                .arg("--settings")
-                .arg(s.path("settings.toml"))
-                .arg("-c")
-                .arg(s.path("prosody.cfg.lua"))
-                .args(["add", &format!("c{i}.example"), "--secret-file"])
-                .arg(&secret)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
-    }
-    let o = s.run(&["list", "--json"]);
-    let names: Vec<String> = json(&o)["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect();
-    let mut sorted = names.clone();
-    sorted.sort();
-    assert_eq!(
-        sorted,
-        (0..8).map(|i| format!("c{i}.example")).collect::<Vec<_>>()
-    );
 }
 
 #[test]
@@ -747,22 +398,20 @@ fn lock_timeout_is_a_clear_error() {
     // Held the way the binary takes it (as root: under /run/fogbow-xmpp-ctl).
     let real = std::fs::canonicalize(s.path("prosody.cfg.lua")).unwrap();
     let dir = fogbow_xmpp_ctl::safe_write::Lock::acquire(&real, std::time::Duration::ZERO).unwrap();
-    let o = s.run(&[
-        "add",
-        "a.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "a.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("lock"), "{}", stderr(&o));
     assert_eq!(s.read("prosody.cfg.lua"), "x = 1\n");
     drop(dir);
-    let o = s.run(&[
-        "add",
-        "a.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "a.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
@@ -813,7 +462,7 @@ fn permission_denied_suggests_sudo() {
 
 #[test]
 fn help_says_secrets_are_not_taken_on_the_command_line() {
-    let o = Command::new(BIN).args(["add", "--help"]).output().unwrap();
+    let o = support::ctl().args(["add", "--help"]).output();
     assert_eq!(code(&o), 0);
     let h = stdout(&o);
     assert!(h.contains("never taken on the command line"), "{h}");
@@ -827,9 +476,9 @@ fn help_says_secrets_are_not_taken_on_the_command_line() {
     ] {
         assert!(h.contains(flag), "{flag}");
     }
-    let o = Command::new(BIN).arg("--version").output().unwrap();
+    let o = support::ctl().arg("--version").output();
     assert!(stdout(&o).starts_with("fogbow-xmpp-ctl "));
-    let o = Command::new(BIN).arg("frobnicate").output().unwrap();
+    let o = support::ctl().arg("frobnicate").output();
     assert_eq!(code(&o), 2);
 }
 
@@ -882,15 +531,13 @@ fn read_only_file_system_is_a_clear_error() {
     std::fs::write(mnt.join("prosody.cfg.lua"), "x = 1\n").unwrap();
     fs.remount_read_only();
     let secret = s.secret("secretsecretsecret");
-    let o = Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(mnt.join("prosody.cfg.lua"))
-        .args(["add", "a.example", "--secret-file"])
-        .arg(&secret)
-        .output()
-        .unwrap();
+    let o = s
+        .ctl()
+        .config(mnt.join("prosody.cfg.lua"))
+        .arg("add")
+        .arg("a.example")
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("read-only file system"),
@@ -912,12 +559,11 @@ fn edits_work_on_configs_with_existing_findings() {
     let s = Scratch::new("findings");
     s.config("Component \"weak.example\"\n\tcomponent_secret = \"short\"\nComponent \"nosecret.example\"\n");
     let secret = s.secret("a-strong-secret-0123456789");
-    let o = s.run(&[
-        "add",
-        "new.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "new.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("warning[weak-secret]"),
@@ -952,12 +598,7 @@ fn written_but_not_applied_is_exit_3_with_the_secret() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let run = |args: &[&str]| {
-        s.command(&s.path("prosody.cfg.lua"), args)
-            .env("PATH", &path)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| s.ctl().args(args).env("PATH", &path).output();
     for apply in ["--reload", "--restart"] {
         let name = format!("n{}.example", &apply[2..]);
         let o = run(&["add", &name, "--generate-secret", apply, "--json"]);
@@ -992,7 +633,7 @@ fn written_but_not_applied_is_exit_3_with_the_secret() {
 
 #[test]
 fn help_documents_exit_statuses_and_status() {
-    let o = Command::new(BIN).arg("--help").output().unwrap();
+    let o = support::ctl().arg("--help").output();
     let help = stdout(&o);
     for s in [
         "0  success",
@@ -1004,10 +645,7 @@ fn help_documents_exit_statuses_and_status() {
         assert!(help.contains(s), "{s:?} missing from --help:\n{help}");
     }
     assert!(help.contains("status"));
-    let o = Command::new(BIN)
-        .args(["status", "--help"])
-        .output()
-        .unwrap();
+    let o = support::ctl().args(["status", "--help"]).output();
     assert!(stdout(&o).contains("--json"));
 }
 

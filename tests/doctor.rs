@@ -154,7 +154,7 @@ fn nothing_parses_the_last_good_backup_is_shown() {
     let cfg = s.config("admins = { }\n");
     let secret = s.secret("0123456789abcdef-backup");
     for name in ["first.example", "second.example"] {
-        let o = s.run(&["add", name, "--secret-file", secret.to_str().unwrap()]);
+        let o = s.ctl().args(["add", name]).secret_file(&secret).output();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     // The newest backup is the version before the second add.
@@ -201,10 +201,11 @@ fn nothing_parses_the_last_good_backup_is_shown() {
 
     // Named by a bare file name (its parent is ""): the backup still.
     let o = s
-        .command(std::path::Path::new("prosody.cfg.lua"), &["list"])
+        .ctl()
+        .config(std::path::Path::new("prosody.cfg.lua"))
+        .args(["list"])
         .current_dir(&s.dir)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stdout(&o).contains("first.example"), "{}", stderr(&o));
 }
@@ -378,7 +379,11 @@ fn doctor_finds_authentication_failures_in_prosodys_log() {
             &format!("log = {{ info = \"{}\" }}", log.display()),
         ),
     );
-    let o = s.ctl(&doctor_cfg, &["doctor", "--json"], None);
+    let o = s
+        .ctl()
+        .config(&doctor_cfg)
+        .args(["doctor", "--json"])
+        .output();
     let j = json(&o);
     let i = doctor_item(&j, Some(name), "no recent authentication failures");
     assert_eq!(i["ok"], false, "{i}");
@@ -396,7 +401,7 @@ fn doctor_finds_authentication_failures_in_prosodys_log() {
         "{i}"
     );
     // Another component of the config has none.
-    let human = stdout(&s.ctl(&doctor_cfg, &["doctor"], None));
+    let human = stdout(&s.ctl().config(&doctor_cfg).args(["doctor"]).output());
     assert!(
         human.contains(&format!("✘ {name}: no recent authentication failures")),
         "{human}"
@@ -413,7 +418,7 @@ fn doctor_finds_authentication_failures_in_prosodys_log() {
         "hostile.cfg.lua",
         &format!("log = \"{}\"\n{component}", hostile.display()),
     );
-    let out = stdout(&s.ctl(&hostile_cfg, &["doctor"], None));
+    let out = stdout(&s.ctl().config(&hostile_cfg).args(["doctor"]).output());
     assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
     assert!(out.contains("\\u{1b}]0;pwned"), "{out}");
     assert!(Path::new(&log).exists());

@@ -141,7 +141,7 @@ fn naming_the_default_settings_path_means_it() {
 /// directory in a private mount namespace, which needs root.
 fn without_default_settings() -> Option<fn() -> std::process::Command> {
     if !Path::new(settings::DEFAULT_PATH).exists() {
-        return Some(|| std::process::Command::new(BIN));
+        return Some(|| support::ctl().command());
     }
     if !running_as_root("hiding the installed default settings") {
         return None;

@@ -14,12 +14,12 @@ const NEW: &str = "new-secret-9876543210";
 
 /// `add NAME --secret-file NEW [--replace]` on the scratch's config.
 fn add(s: &Scratch, name: &str, replace: bool) -> Output {
-    let secret = s.secret(NEW);
-    let mut args = vec!["add", name, "--secret-file", secret.to_str().unwrap()];
+    let ctl = s.ctl().args(["add", name]).secret(NEW);
     if replace {
-        args.push("--replace");
+        ctl.arg("--replace").output()
+    } else {
+        ctl.output()
     }
-    s.run(&args)
 }
 
 fn check_codes(s: &Scratch) -> Vec<String> {
@@ -33,7 +33,7 @@ fn check_codes(s: &Scratch) -> Vec<String> {
         .collect()
 }
 
-/// Finding 14: `["component_secret"] = …` in a table form (any string
+/// `["component_secret"] = …` in a table form (any string
 /// form) is the option itself, as prosody reads it.
 #[test]
 fn bracketed_key_is_the_component_secret() {
@@ -86,7 +86,7 @@ fn bracketed_key_is_the_component_secret() {
     }
 }
 
-/// Finding 15: every statement form that sets (or hides) component_secret
+/// Every statement form that sets (or hides) component_secret
 /// where the model does not look. `add --replace` and `remove` either
 /// refuse, naming the place, with the file untouched, or prosody really
 /// reads the new secret: never "replaced" while prosody keeps another.
@@ -201,7 +201,7 @@ fn never_success_for_a_secret_prosody_will_not_use() {
     assert_eq!(s.read("prosody.cfg.lua"), src);
 }
 
-/// Finding 16: no string literal of the config in a message, a syntax
+/// No string literal of the config in a message, a syntax
 /// error, a relayed prosody error or a diff's context lines, unless
 /// `--show-secrets`.
 #[test]
@@ -232,13 +232,13 @@ fn messages_and_diffs_never_show_config_strings() {
         let s = Scratch::new("leak-load");
         s.write("b.cfg.lua", "x = 1 \"load-secret-CCCC\"\n");
         s.config("Include(\"b\" .. \".cfg.lua\")\n");
-        let o = s.ctl(&s.path("prosody.cfg.lua"), &["check"], None);
+        let o = s.ctl().args(["check"]).output();
         let err = stderr(&o);
         assert_eq!(code(&o), 1, "{err}");
         assert!(err.contains("error[prosody-load]"), "{err}");
         assert!(err.contains("near <string>"), "{err}");
         assert!(!err.contains("load-secret-CCCC"), "{err}");
-        let o = s.ctl(&s.path("prosody.cfg.lua"), &["check", "--json"], None);
+        let o = s.ctl().args(["check", "--json"]).output();
         assert!(!stdout(&o).contains("load-secret-CCCC"), "{}", stdout(&o));
     }
 
@@ -310,7 +310,7 @@ fn messages_and_diffs_never_show_config_strings() {
     }
 }
 
-/// Finding 17: names and paths from a config never drive the terminal;
+/// Names and paths from a config never drive the terminal;
 /// JSON keeps them exact.
 #[test]
 fn human_output_escapes_terminal_controls() {
@@ -365,13 +365,11 @@ fn human_output_escapes_terminal_controls() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!bad(&stdout(&o)) && !bad(&stderr(&o)), "{:?}", stdout(&o));
     let secret = s.secret(NEW);
-    let o = s.run(&[
-        "add",
-        "n.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "n.example", "--dry-run"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!bad(&stdout(&o)), "{:?}", stdout(&o));
     assert!(

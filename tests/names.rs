@@ -9,8 +9,6 @@ use std::process::{Command, Output, Stdio};
 
 use support::*;
 
-const STRONG: &str = "0123456789abcdef0123";
-
 fn unhex(h: &str) -> Vec<u8> {
     (0..h.len())
         .step_by(2)
@@ -101,9 +99,11 @@ end
 
 fn add(s: &Scratch, name: &str, secret: &str, extra: &[&str]) -> Output {
     let f = s.write(&format!("secret-{}", hex(secret.as_bytes())), secret);
-    let mut args = vec!["add", name, "--secret-file", f.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    s.run(&args)
+    s.ctl()
+        .args(["add", name])
+        .secret_file(&f)
+        .args(extra)
+        .output()
 }
 
 /// `straße.example` and `strasse.example` are one host to prosody: a second
@@ -320,36 +320,6 @@ fn conf_d_file_names_are_bytes() {
     assert_eq!(std::fs::read(&file).unwrap(), b"");
 }
 
-/// A prosody config that also loads mod_admin_shell, and a `prosodyctl` on
-/// PATH that speaks to that server (its config, its admin socket): what
-/// `--reload` and `status` use. Returns the config's global section and
-/// ports, and the PATH to run fogbow-xmpp-ctl with.
-fn server_with_shell(s: &Scratch) -> (String, u16, u16, String) {
-    use std::os::unix::fs::PermissionsExt;
-    let (base, c2s, comp) = base_config(&s.dir);
-    // Without it prosodyctl prints an error line before the shell's answer.
-    std::fs::create_dir_all(s.path("certs")).unwrap();
-    // mod_posix writes the pidfile `prosodyctl reload` signals.
-    let base = base
-        .replace("modules_disabled = { \"posix\" }", "modules_disabled = { }")
-        .replace(
-            "VirtualHost \"localhost\"\n",
-            "modules_enabled = { \"admin_shell\" }\nVirtualHost \"localhost\"\n",
-        );
-    let wrapper = format!(
-        "#!/bin/sh\nexec /usr/bin/prosodyctl --config '{}' \"$@\"\n",
-        s.path("prosody.cfg.lua").display()
-    );
-    let p = s.write("fakebin/prosodyctl", &wrapper);
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        s.path("fakebin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    (base, c2s, comp, path)
-}
-
 /// prosody activates `Component "MiXed.Fog.Test"` (and `straße…`) under the
 /// nameprepped name, but matches a connecting component's name as sent:
 /// the file's spelling gets host-unknown, nameprep's is accepted. `check`
@@ -447,52 +417,4 @@ fn a_component_must_connect_with_the_nameprepped_spelling() {
         said[1]
     );
     assert!(!said[2].contains("component plain.fog.test"), "{}", said[2]);
-}
-
-/// `add MiXed… --reload` against a running prosody: the component is
-/// activated under nameprep's spelling and the apply step proves it with
-/// that spelling, so the edit is reported applied (exit 0, not 3).
-#[test]
-fn add_with_reload_of_a_mixed_case_name_is_applied() {
-    if !real_parts_available() || !running_as_root("mixed-case add --reload") {
-        return;
-    }
-    let s = Scratch::new("names-reload");
-    let (base, c2s, comp, path) = server_with_shell(&s);
-    // One component already, so that the component port is open.
-    s.config(&format!(
-        "{base}Component \"first.fog.test\"\n\tcomponent_secret = \"{STRONG}\"\n"
-    ));
-    let _server = Prosody::start(&s.path("prosody.cfg.lua"), c2s, comp);
-    let secret = s.secret("new-secret-0123456789abcdef");
-    let o = s
-        .command(
-            &s.path("prosody.cfg.lua"),
-            &[
-                "add",
-                "MiXed.Fog.Test",
-                "--secret-file",
-                secret.to_str().unwrap(),
-                "--reload",
-            ],
-        )
-        .env("PATH", &path)
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
-    assert!(
-        stderr(&o).contains("connect as mixed.fog.test"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(
-        handshake(comp, "mixed.fog.test", b"new-secret-0123456789abcdef"),
-        Handshake::Accepted
-    );
-    let o = s
-        .command(&s.path("prosody.cfg.lua"), &["status", "--json"])
-        .env("PATH", &path)
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
 }

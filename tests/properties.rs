@@ -198,10 +198,11 @@ fn generated_secret_closes_the_loop() {
         assert!(!out.contains("not-the-secret") && !out.contains(&secret));
     }
     // The same copy through --secret-file, on standard input.
-    let o = s.run_stdin(
-        &["probe", "m.fogbow.example", "--secret-file", "-"],
-        Some(format!("{secret}\n").as_bytes()),
-    );
+    let o = s
+        .ctl()
+        .args(["probe", "m.fogbow.example", "--secret-file", "-"])
+        .stdin(format!("{secret}\n").as_bytes())
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("the secret from standard input is accepted"));
 
@@ -243,14 +244,11 @@ fn generated_secret_closes_the_loop() {
     // The config's secret changed and not yet applied: the running server
     // still accepts the file's copy, but the next reload will refuse it —
     // exit 1, with why.
-    let new_secret = s.secret("a-new-secret-not-yet-applied-0123");
-    let o = s.run(&[
-        "add",
-        "m.fogbow.example",
-        "--secret-file",
-        new_secret.to_str().unwrap(),
-        "--replace",
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "m.fogbow.example", "--replace"])
+        .secret("a-new-secret-not-yet-applied-0123")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = s.run(&["probe", "--from-properties", conf.to_str().unwrap()]);
     assert!(stdout(&o).contains("accepted"), "{}", stdout(&o));

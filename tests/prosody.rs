@@ -7,7 +7,6 @@ use fogbow_xmpp_ctl::document::{Document, Statement};
 use proptest::prelude::*;
 use support::*;
 
-const DEBIAN12: &str = include_str!("../examples/prosody/prosody.cfg.lua");
 const LOCALHOST: &str = include_str!("../examples/prosody/conf.avail/localhost.cfg.lua");
 
 /// Debian 12's default config, with its conf.d symlink into conf.avail.
@@ -51,11 +50,12 @@ fn hostile_secrets_read_back_exactly_and_change_nothing_else() {
     ];
     for (i, secret) in secrets.iter().enumerate() {
         let name = format!("c{i}.hostile.example");
-        let o = s.ctl(
-            &cfg,
-            &["add", &name, "--secret-file", "-"],
-            Some(&[*secret, b"\n"].concat()),
-        );
+        let o = s
+            .ctl()
+            .config(&cfg)
+            .args(["add", &name, "--secret-file", "-"])
+            .stdin([*secret, b"\n"].concat())
+            .output();
         assert!(
             o.status.success(),
             "{name}: {}",
@@ -84,7 +84,11 @@ fn hostile_secrets_read_back_exactly_and_change_nothing_else() {
     );
     // And removing them all restores the original bytes.
     for i in 0..secrets.len() {
-        let o = s.ctl(&cfg, &["remove", &format!("c{i}.hostile.example")], None);
+        let o = s
+            .ctl()
+            .config(&cfg)
+            .args(["remove", &format!("c{i}.hostile.example")])
+            .output();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), DEBIAN12);
@@ -102,7 +106,11 @@ fn a_broken_config_is_reported_like_prosody_reports_it() {
     );
     let err = prosody_value(&cfg, "m.example", "component_secret").unwrap_err();
     assert!(err.contains(":3:"), "prosody says line 3: {err}");
-    let o = s.ctl(&cfg, &["add", "m.example", "--generate-secret"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["add", "m.example", "--generate-secret"])
+        .output();
     assert_eq!(o.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&o.stderr);
     assert!(msg.contains("p.cfg.lua:3:1: error[syntax]"), "{msg}");
@@ -181,22 +189,23 @@ fn real_prosody_accepts_what_we_write() {
     let (base, c2s, comp) = base_config(&s.dir);
     let cfg = s.write("prosody.cfg.lua", &base);
     let secret = b"fogbow \"manager\" secret\\with]]odd--chars";
-    let o = s.ctl(
-        &cfg,
-        &["add", "my-manager.internal.mydomain", "--secret-file", "-"],
-        Some(secret),
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["add", "my-manager.internal.mydomain", "--secret-file", "-"])
+        .stdin(secret)
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = s.ctl(
-        &cfg,
-        &[
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args([
             "add",
             "my-rendezvous.internal.mydomain",
             "--generate-secret",
             "-q",
-        ],
-        None,
-    );
+        ])
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let generated = String::from_utf8(o.stdout).unwrap().trim().to_string();
 
@@ -227,19 +236,24 @@ fn real_prosody_accepts_what_we_write() {
     );
 
     // --replace takes effect after a restart; the old secret is refused.
-    let o = s.ctl(
-        &cfg,
-        &[
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args([
             "add",
             "my-manager.internal.mydomain",
             "--secret-file",
             "-",
             "--replace",
-        ],
-        Some(b"the-new-manager-secret"),
-    );
+        ])
+        .stdin(b"the-new-manager-secret")
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = s.ctl(&cfg, &["remove", "my-rendezvous.internal.mydomain"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["remove", "my-rendezvous.internal.mydomain"])
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read_to_string(&cfg)
@@ -273,7 +287,11 @@ fn real_prosody_accepts_what_we_write() {
     );
 
     // Removing the last component: prosody no longer accepts it at all.
-    let o = s.ctl(&cfg, &["remove", "my-manager.internal.mydomain"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["remove", "my-manager.internal.mydomain"])
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), base);
     server.restart();
@@ -341,7 +359,7 @@ fn an_edit_prosody_refuses_is_not_written() {
     s.config(&original);
     std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let secret = s.secret("loader-veto-secret-0123456789");
-    let add = |name: &str| s.run(&["add", name, "--secret-file", secret.to_str().unwrap()]);
+    let add = |name: &str| s.ctl().args(["add", name]).secret_file(&secret).output();
     // A short name fits, and prosody reads the new file back.
     let o = add("a.example");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -398,13 +416,11 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
         dir = s.dir.display()
     );
     let cfg = s.config(&src);
-    let secret = s.secret("bot-secret-0123456789");
-    let o = s.run(&[
-        "add",
-        "bot.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "bot.example"])
+        .secret("bot-secret-0123456789")
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(text.starts_with(&src), "lossless: {text}");
@@ -413,13 +429,11 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
         Some(b"bot-secret-0123456789".to_vec())
     );
     let secret = s.secret("bot-secret-rotated-0123");
-    let o = s.run(&[
-        "add",
-        "bot.example",
-        "--replace",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "bot.example", "--replace"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         prosody_value(&cfg, "bot.example", "component_secret").unwrap(),
@@ -436,13 +450,11 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
          if lfs_ok then component_secret = \"hidden-secret-0123456\" end\n"
     );
     s.config(&hidden);
-    let o = s.run(&[
-        "add",
-        "k.example",
-        "--replace",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "k.example", "--replace"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("prosody's own loader reads another component_secret for k.example"),
@@ -457,18 +469,12 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     let empty = s.path("no-prosody");
     std::fs::create_dir_all(&empty).unwrap();
     let o = s
-        .command(
-            &cfg,
-            &[
-                "add",
-                "bot.example",
-                "--secret-file",
-                secret.to_str().unwrap(),
-            ],
-        )
+        .ctl()
+        .config(&cfg)
+        .args(["add", "bot.example"])
+        .secret_file(&secret)
         .env("FXC_PROSODY_LIB", &empty)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("prosody.cfg.lua:2:")

@@ -13,22 +13,12 @@ use support::*;
 
 const SECRET: &str = "undo-secret-0123456789abcdef";
 
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-/// Exit 1; returns the message.
-fn refused(o: &Output) -> String {
-    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stderr(o)
-}
-
 fn add(s: &Scratch, name: &str, extra: &[&str]) -> Output {
-    let secret = s.secret(SECRET);
-    let mut args = vec!["add", name, "--secret-file", secret.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    s.run(&args)
+    s.ctl()
+        .args(["add", name])
+        .secret(SECRET)
+        .args(extra)
+        .output()
 }
 
 /// The names in `dir`, sorted (hidden temp files included).
@@ -736,9 +726,9 @@ fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
 }
 
 /// fogbow-xmpp-ctl with credentials and the drop-in at scratch paths, as
-/// if prosody 13 were installed (the test override of
-/// tests/credentials/store.rs), without 0.12's loader; `None` without root
-/// or systemd-creds.
+/// if prosody 13 were installed (the stand-in library with `Credential()`,
+/// as in tests/credentials/store.rs), without 0.12's loader; `None` without
+/// root or systemd-creds.
 fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)> {
     if !running_as_root(tag) {
         return None;
@@ -756,22 +746,15 @@ fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)
             s.path("etc/prosody.service.d/creds.conf").display(),
         ),
     );
-    std::fs::create_dir_all(s.path("no-prosody")).unwrap();
     let cfg = s.path("prosody.cfg.lua");
-    let lib = s.path("no-prosody");
     let settings = s.path("settings.toml");
     let run = move |args: &[&str]| {
-        std::process::Command::new(BIN)
-            .arg("--settings")
-            .arg(&settings)
-            .arg("-c")
-            .arg(&cfg)
+        support::ctl()
+            .settings(&settings)
+            .config(&cfg)
             .args(args)
-            .env("FXC_TEST_PROSODY_CREDENTIALS", "1")
-            .env("FXC_PROSODY_LIB", &lib)
-            .stdin(std::process::Stdio::null())
+            .env("FXC_PROSODY_LIB", PROSODY13_LIB)
             .output()
-            .unwrap()
     };
     Some((s, run))
 }

@@ -68,10 +68,7 @@ exit 0
 }
 
 fn run(s: &Scratch, path: &str, args: &[&str]) -> std::process::Output {
-    s.command(&s.path("prosody.cfg.lua"), args)
-        .env("PATH", path)
-        .output()
-        .unwrap()
+    s.ctl().args(args).env("PATH", path).output()
 }
 
 const FILE: &str = "VirtualHost \"localhost\"\nComponent \"conference.localhost\" \"muc\"\nComponent \"a.example\"\n    component_secret = \"secret-a-0123456789\"\nComponent \"B.example\"\n    component_secret = \"secret-b-0123456789\"\n";

@@ -98,10 +98,7 @@ fn man_page_has_examples_see_also_and_keeps_its_sections() {
 fn settings_keys() -> Vec<String> {
     let s = Scratch::new("keys");
     let f = s.write("settings.toml", "no_such_key = 1\n");
-    let o = Command::new(BIN)
-        .args(["--settings", f.to_str().unwrap(), "list"])
-        .output()
-        .unwrap();
+    let o = support::ctl().settings(&f).arg("list").output();
     let e = stderr(&o);
     let list = e
         .split("expected one of ")
@@ -211,7 +208,7 @@ fn help_lists_a_commands_own_options_before_the_global_ones() {
         ("remove", "--if-exists"),
         ("check", "--strict"),
     ] {
-        let o = Command::new(BIN).args([cmd, "-h"]).output().unwrap();
+        let o = support::ctl().args([cmd, "-h"]).output();
         assert_eq!(code(&o), 0);
         let h = stdout(&o);
         let options = h.find("\nOptions:\n").expect(&h);
@@ -382,14 +379,11 @@ fn dry_run_that_keeps_a_secret_shows_no_change_to_it() {
     assert!(!out.contains(OLD), "{out}");
     // The same secret, given again: unchanged, no diff at all.
     let secret = s.secret(OLD);
-    let o = s.run(&[
-        "add",
-        "a.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--replace",
-        "--dry-run",
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "a.example", "--replace", "--dry-run"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stdout(&o).contains("component_secret"), "{}", stdout(&o));
     // Removing a: its secret's line goes, b's stays, same fingerprint.

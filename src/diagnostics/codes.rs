@@ -14,7 +14,7 @@ pub enum Severity {
 
 impl Severity {
     /// The word the contract uses: `error`, `warning`.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -140,8 +140,10 @@ impl Code {
         }
     }
 
-    /// One line for `check --help` and the man page.
-    pub const fn description(self) -> &'static str {
+    /// One line for `check --help` and the man page. Only the copy of this
+    /// file that cli.rs includes uses it (the library's copy does not).
+    #[allow(dead_code)]
+    pub(crate) const fn description(self) -> &'static str {
         match self {
             Code::Syntax => "a Lua syntax error; every # comment line is reported, with its fix",
             Code::IncludeMissing => "a named Include that cannot be read",
@@ -185,7 +187,9 @@ impl Code {
     }
 
     /// `check --help`'s list: `  CODE (SEVERITY)  description`, aligned.
-    pub fn list() -> String {
+    /// Only the copy of this file that cli.rs includes uses it.
+    #[allow(dead_code)]
+    pub(crate) fn list() -> String {
         let label = |c: Code| {
             let mut s = String::from(c.as_str());
             s.push_str(" (");

@@ -19,7 +19,7 @@ use crate::document::Span;
 /// How one file's text was edited: its old line starts, and the splices
 /// (old range, length of what replaced it), by old start.
 #[derive(Debug, Clone)]
-pub struct Splices {
+pub(crate) struct Splices {
     old_starts: Vec<u32>,
     edits: Vec<(Span, usize)>,
 }
@@ -35,7 +35,7 @@ enum Origin {
 
 impl Splices {
     /// `edits` (non-overlapping) of `old`.
-    pub fn new(old: &[u8], edits: impl IntoIterator<Item = (Span, usize)>) -> Splices {
+    pub(crate) fn new(old: &[u8], edits: impl IntoIterator<Item = (Span, usize)>) -> Splices {
         let mut edits: Vec<(Span, usize)> = edits.into_iter().collect();
         edits.sort_by_key(|(r, _)| r.start);
         Splices {
@@ -70,7 +70,7 @@ impl Splices {
     /// at its line (and column, where the line is untouched before it)
     /// there, or, inside added text, at the line where that text goes, with
     /// the message saying so; and each line of `path` a message names.
-    pub fn relocate(&self, path: &Path, ds: &mut [Diagnostic], new_text: &[u8]) {
+    pub(crate) fn relocate(&self, path: &Path, ds: &mut [Diagnostic], new_text: &[u8]) {
         let new_starts = lines::line_starts(new_text);
         for d in ds {
             for i in 0..d.refs.len() {

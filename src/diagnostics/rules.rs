@@ -92,7 +92,7 @@ const GLOBAL_OPTIONS: &[&str] = &[
 ];
 
 /// Whether prosody reads `option` only from the global section.
-pub fn global_only(option: &str) -> bool {
+pub(crate) fn global_only(option: &str) -> bool {
     if matches!(option, "external_service_port" | "turn_external_port") {
         return false;
     }
@@ -110,18 +110,18 @@ pub fn global_only(option: &str) -> bool {
 const PLACEHOLDER_SECRETS: &[&str] = &["manager_password", "rendezvous_password"];
 
 /// A `component_secret` too short to resist guessing, or a guide placeholder.
-pub fn weak_secret(secret: &[u8]) -> bool {
+pub(crate) fn weak_secret(secret: &[u8]) -> bool {
     secret.len() < 16 || PLACEHOLDER_SECRETS.iter().any(|p| p.as_bytes() == secret)
 }
 
 /// A place where the config sets options beyond a static reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opaque {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
+pub(crate) struct Opaque {
+    pub(crate) file: PathBuf,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
     /// What is there and why it cannot be followed (no config text but names).
-    pub why: String,
+    pub(crate) why: String,
 }
 
 impl std::fmt::Display for Opaque {
@@ -159,7 +159,7 @@ fn opaque_why(set: &ConfigSet, fi: usize, span: &Span, kind: OpaqueKind) -> Opaq
 /// The first place in the whole config that can set (or hide) a
 /// `component_secret` where a static reading cannot see it: then no
 /// component's secret is known without running the config.
-pub fn secret_opaque_anywhere(set: &ConfigSet) -> Option<Opaque> {
+pub(crate) fn secret_opaque_anywhere(set: &ConfigSet) -> Option<Opaque> {
     set.files.iter().enumerate().find_map(|(fi, f)| {
         f.doc
             .opaque()
@@ -171,7 +171,7 @@ pub fn secret_opaque_anywhere(set: &ConfigSet) -> Option<Opaque> {
 }
 
 /// A computed key in the table form of one of `h`'s own blocks.
-pub fn secret_opaque_in(set: &ConfigSet, h: &Host) -> Option<Opaque> {
+pub(crate) fn secret_opaque_in(set: &ConfigSet, h: &Host) -> Option<Opaque> {
     let f = &set.files[h.at.file];
     let key = f.doc.section(h.at.stmt)?.computed_key?;
     let (line, column) = f.doc.line_col(key.start);
@@ -189,7 +189,7 @@ pub fn secret_opaque_in(set: &ConfigSet, h: &Host) -> Option<Opaque> {
 
 /// The static checks over a loaded config: every rule, in the order the
 /// module's opening comment gives.
-pub fn check(set: &ConfigSet) -> Vec<Diagnostic> {
+pub(crate) fn check(set: &ConfigSet) -> Vec<Diagnostic> {
     let mut r = Rules {
         set,
         out: Vec::new(),

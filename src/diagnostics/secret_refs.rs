@@ -13,7 +13,7 @@ use crate::prosody::config::ConfigSet;
 
 /// The value behind a reference, or why there is none.
 #[derive(Clone, PartialEq, Eq)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     Value(Vec<u8>),
     /// prosody (or systemd, starting it) fails on it: the reason.
     Missing(String),
@@ -34,14 +34,14 @@ impl std::fmt::Debug for Resolved {
 
 /// Where [`check`] gets the value behind a reference, as prosody will
 /// read it.
-pub trait Resolve {
+pub(crate) trait Resolve {
     /// The value behind `r`, named in the config file `file`.
     fn resolve(&mut self, r: &SecretRef, file: &Path) -> Resolved;
 }
 
 /// Whether any file of the config calls `Credential` (the loader needs the
 /// unit's credentials then, wherever the call is).
-pub fn uses_credentials(set: &ConfigSet) -> bool {
+pub(crate) fn uses_credentials(set: &ConfigSet) -> bool {
     set.files
         .iter()
         .any(|f| f.doc.text().windows(10).any(|w| w == b"Credential"))
@@ -99,7 +99,7 @@ pub(crate) fn invalid_credential_names(set: &ConfigSet) -> Vec<Diagnostic> {
 /// prosody will not get (`credential-missing`), a file it cannot read
 /// (`secret-file-missing`), a weak secret behind a readable one
 /// (`weak-secret`), and what cannot be read here (`secret-unverified`).
-pub fn check(set: &ConfigSet, resolver: &mut dyn Resolve) -> Vec<Diagnostic> {
+pub(crate) fn check(set: &ConfigSet, resolver: &mut dyn Resolve) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for h in set.hosts().filter(|h| h.is_external()) {
         let Some(value) = h.secret() else { continue };
@@ -153,6 +153,6 @@ pub fn check(set: &ConfigSet, resolver: &mut dyn Resolve) -> Vec<Diagnostic> {
 
 /// `Credential("NAME")`, `FileContents("PATH")`: the reference as written
 /// (its argument is a name or a path, never a secret).
-pub fn describe(r: &SecretRef) -> String {
+pub(crate) fn describe(r: &SecretRef) -> String {
     format!("{}({:?})", r.kind.as_str(), String::from_utf8_lossy(&r.arg))
 }

@@ -17,23 +17,23 @@ use super::{Document, SectionKind, MAX_LEN};
 /// A syntax error with its position resolved to Lua's line and a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
-    pub offset: usize,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
+    pub(crate) offset: usize,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) message: String,
     /// A fix, when the mistake is a well-known one.
-    pub help: Option<String>,
+    pub(crate) help: Option<String>,
     /// The errors after this one, when this one is a `#` comment: every
     /// further `#` comment line (found by reading each `#` comment as the
     /// `--` comment it was meant to be, up to [`MAX_HASH_COMMENTS`]), then
     /// the first other syntax error, if any. Empty otherwise: after another
     /// mistake Lua's reading of the rest is guesswork.
-    pub also: Vec<SyntaxError>,
+    pub(crate) also: Vec<SyntaxError>,
 }
 
 /// How many `#` comment lines one parse reports: each costs a parse of the
 /// file, and a guide's sample has a handful.
-pub const MAX_HASH_COMMENTS: usize = 100;
+pub(crate) const MAX_HASH_COMMENTS: usize = 100;
 
 impl Document {
     /// Parses `text`; fails with the first syntax error, positioned.

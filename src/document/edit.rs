@@ -16,8 +16,8 @@ use super::{Document, Owner};
 /// Why an edit cannot be made by splicing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditError {
-    pub offset: usize,
-    pub message: String,
+    pub(crate) offset: usize,
+    pub(crate) message: String,
 }
 
 /// Splices.
@@ -39,7 +39,7 @@ impl Document {
     }
 
     /// The text with a new external component appended (see
-    /// [`Document::append_component_edit`]).
+    /// `Document::append_component_edit`).
     pub fn append_component(&self, name: &str, secret: &[u8]) -> Vec<u8> {
         self.splice(vec![self.append_component_edit(name, secret)])
     }
@@ -47,7 +47,7 @@ impl Document {
     /// The edit appending a new external component after everything else
     /// (so it cannot capture options meant for another section), in the
     /// file's own line ending, keeping a missing final newline missing.
-    pub fn append_component_edit(&self, name: &str, secret: &[u8]) -> (Span, Vec<u8>) {
+    pub(crate) fn append_component_edit(&self, name: &str, secret: &[u8]) -> (Span, Vec<u8>) {
         // Continue with the file's last line break: another kind could merge
         // with it into one ("\r" then "\n", or "\n" then "\r": Lua counts each
         // pair once), and the blank separator line would vanish.
@@ -76,7 +76,7 @@ impl Document {
     /// which has none: a new line right after the `Component` line (not at
     /// the section's textual end, which may lie past an `Include`), or a new
     /// field at the start of its table form.
-    pub fn insert_secret_edit(&self, header: usize, secret: &[u8]) -> (Span, Vec<u8>) {
+    pub(crate) fn insert_secret_edit(&self, header: usize, secret: &[u8]) -> (Span, Vec<u8>) {
         let lit = lexer::encode_string(secret);
         if let Some((span, _)) = self.section(header).and_then(|h| h.table) {
             let at = span.start + 1;
@@ -90,7 +90,7 @@ impl Document {
     }
 
     /// The edit replacing a string-literal value with a new literal.
-    pub fn replace_value_edit(value: &Value, new: &[u8]) -> (Span, Vec<u8>) {
+    pub(crate) fn replace_value_edit(value: &Value, new: &[u8]) -> (Span, Vec<u8>) {
         (value.span.clone(), lexer::encode_string(new).into_bytes())
     }
 }
@@ -129,7 +129,7 @@ impl Document {
 
     /// The range deleting statement `stmt` alone takes: its whole lines, with
     /// the comment lines attached above and one blank line before.
-    pub fn statement_removal(&self, stmt: usize) -> Span {
+    pub(crate) fn statement_removal(&self, stmt: usize) -> Span {
         self.removal_range(stmt, stmt)
     }
 
@@ -137,7 +137,7 @@ impl Document {
     /// (the comment lines above it belong to whatever they describe): its
     /// whole line when nothing else is on it; otherwise the statement and
     /// the blanks after it, so that a comment after it stays on its line.
-    pub fn statement_removal_keeping_comments(&self, stmt: usize) -> Span {
+    pub(crate) fn statement_removal_keeping_comments(&self, stmt: usize) -> Span {
         let span = self.stmt_span(stmt);
         let ls = self.line_start(span.start);
         let le = self.line_content_end(span.end);
@@ -154,7 +154,7 @@ impl Document {
 
     /// Where text inserted "just above" statement `stmt` goes: above the
     /// comment lines attached to it, at the start of its line.
-    pub fn attached_start(&self, stmt: usize) -> usize {
+    pub(crate) fn attached_start(&self, stmt: usize) -> usize {
         let start = self.stmt_span(stmt).start;
         let ls = self.line_start(start);
         let prev_end = self.prev_stmt_end(stmt);
@@ -166,7 +166,7 @@ impl Document {
 
     /// The start of the line after the one where statement `stmt` ends
     /// (past a long comment that starts on it), or the end of the text.
-    pub fn line_after(&self, stmt: usize) -> usize {
+    pub(crate) fn line_after(&self, stmt: usize) -> usize {
         self.line_end_with_break(self.line_content_end(self.stmt_span(stmt).end))
     }
 

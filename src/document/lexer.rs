@@ -10,10 +10,10 @@ use std::ops::Range;
 use super::lines::{find_break, line_break_len, line_of};
 
 /// A byte range in the source text.
-pub type Span = Range<usize>;
+pub(crate) type Span = Range<usize>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tok {
+pub(crate) enum Tok {
     Name,
     Keyword(Kw),
     /// A short (`"…"`, `'…'`) or long (`[==[…]==]`) string literal.
@@ -29,7 +29,7 @@ pub enum Tok {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kw {
+pub(crate) enum Kw {
     And,
     Break,
     Do,
@@ -85,7 +85,7 @@ impl Kw {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sym {
+pub(crate) enum Sym {
     Plus,
     Minus,
     Star,
@@ -122,22 +122,22 @@ pub enum Sym {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub kind: Tok,
-    pub span: Span,
+pub(crate) struct Token {
+    pub(crate) kind: Tok,
+    pub(crate) span: Span,
 }
 
 /// A lexical error: where it is and what Lua would call it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LexError {
-    pub offset: usize,
-    pub message: String,
+pub(crate) struct LexError {
+    pub(crate) offset: usize,
+    pub(crate) message: String,
 }
 
 /// Splits `src` into tokens (comments included), ending with one `Eof`.
 /// For small pieces (a value, a test); the parser pulls tokens from a
 /// [`Lexer`] one at a time instead, as Lua does.
-pub fn tokenize(src: &[u8]) -> Result<Vec<Token>, LexError> {
+pub(crate) fn tokenize(src: &[u8]) -> Result<Vec<Token>, LexError> {
     let mut lx = Lexer::new(src);
     let mut out = Vec::new();
     loop {
@@ -151,13 +151,13 @@ pub fn tokenize(src: &[u8]) -> Result<Vec<Token>, LexError> {
 }
 
 /// Lexes one token at a time (see [`Lexer::next_token`]).
-pub struct Lexer<'a> {
+pub(crate) struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
 }
 
 /// Lua's `lisspace`: what separates tokens.
-pub fn is_space(c: u8) -> bool {
+pub(crate) fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
 }
 
@@ -170,7 +170,7 @@ fn is_alnum(c: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    pub fn new(src: &'a [u8]) -> Self {
+    pub(crate) fn new(src: &'a [u8]) -> Self {
         Lexer { src, pos: 0 }
     }
 
@@ -186,7 +186,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The next token, comments included; `Eof` at the end.
-    pub fn next_token(&mut self) -> Result<Token, LexError> {
+    pub(crate) fn next_token(&mut self) -> Result<Token, LexError> {
         let rest = &self.src[self.pos..];
         self.pos += rest
             .iter()
@@ -524,7 +524,7 @@ fn valid_numeral(s: &[u8]) -> bool {
 }
 
 /// How Lua quotes a byte in "near '…'" messages.
-pub fn near_byte(c: u8) -> String {
+pub(crate) fn near_byte(c: u8) -> String {
     if c.is_ascii_graphic() {
         format!("'{}'", c as char)
     } else {
@@ -535,7 +535,7 @@ pub fn near_byte(c: u8) -> String {
 /// Decodes a string literal token (short or long) to the bytes Lua reads.
 ///
 /// The token must come from [`tokenize`], which has already validated it.
-pub fn decode_string(tok: &[u8]) -> Vec<u8> {
+pub(crate) fn decode_string(tok: &[u8]) -> Vec<u8> {
     if tok[0] == b'[' {
         decode_long(tok)
     } else {
@@ -655,7 +655,7 @@ fn utf8_lua(mut x: u32, out: &mut Vec<u8>) {
 /// Only `\` and `"` need escaping in a short string; control bytes and invalid
 /// UTF-8 are written as `\ddd` so the file stays printable text. `]]`, `--`
 /// and `[=[` have no meaning inside a short string.
-pub fn encode_string(bytes: &[u8]) -> String {
+pub(crate) fn encode_string(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 2);
     out.push('"');
     let mut rest = bytes;

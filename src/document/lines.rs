@@ -12,14 +12,14 @@ use super::{Document, Span};
 
 /// Whether `c` starts (or ends) a line break.
 #[inline]
-pub fn is_line_break(c: u8) -> bool {
+pub(crate) fn is_line_break(c: u8) -> bool {
     c == b'\n' || c == b'\r'
 }
 
 /// The length of the line break at `bytes[i]`: 0 when there is none, 1 for
 /// a lone `\n` or `\r`, 2 for `\r\n` or `\n\r`.
 #[inline]
-pub fn line_break_len(bytes: &[u8], i: usize) -> usize {
+pub(crate) fn line_break_len(bytes: &[u8], i: usize) -> usize {
     match bytes.get(i) {
         Some(&c) if is_line_break(c) => match bytes.get(i + 1) {
             Some(&d) if is_line_break(d) && d != c => 2,
@@ -33,7 +33,7 @@ pub fn line_break_len(bytes: &[u8], i: usize) -> usize {
 /// is scanned for line breaks (and most of a stock config is comments, which
 /// end at one), so this looks at eight bytes at a time.
 #[inline]
-pub fn find_break(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_break(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // A word has a zero byte iff this is non-zero (the classic bit trick).
@@ -55,7 +55,7 @@ pub fn find_break(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The line breaks of `bytes`, in order, as byte ranges.
-pub fn breaks(bytes: &[u8]) -> impl Iterator<Item = Span> + '_ {
+pub(crate) fn breaks(bytes: &[u8]) -> impl Iterator<Item = Span> + '_ {
     let mut at = 0;
     std::iter::from_fn(move || {
         let start = at + find_break(&bytes[at..])?;
@@ -65,7 +65,7 @@ pub fn breaks(bytes: &[u8]) -> impl Iterator<Item = Span> + '_ {
 }
 
 /// Where each line starts: 0, then the end of every line break.
-pub fn line_starts(bytes: &[u8]) -> Vec<u32> {
+pub(crate) fn line_starts(bytes: &[u8]) -> Vec<u32> {
     std::iter::once(0)
         .chain(breaks(bytes).map(|b| b.end as u32))
         .collect()
@@ -73,13 +73,13 @@ pub fn line_starts(bytes: &[u8]) -> Vec<u32> {
 
 /// Lua's 1-based line number of a byte offset: one more than the line
 /// breaks that start before it (what `luaX_syntaxerror` prints).
-pub fn line_of(bytes: &[u8], offset: usize) -> usize {
+pub(crate) fn line_of(bytes: &[u8], offset: usize) -> usize {
     1 + breaks(bytes).take_while(|b| b.start < offset).count()
 }
 
 /// 1-based line and column (in characters) of `offset`, given the text's
 /// [`line_starts`].
-pub fn position(text: &[u8], starts: &[u32], offset: usize) -> (usize, usize) {
+pub(crate) fn position(text: &[u8], starts: &[u32], offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let line = starts.partition_point(|&s| s as usize <= offset);
     let ls = starts[line - 1] as usize;
@@ -94,12 +94,12 @@ pub fn position(text: &[u8], starts: &[u32], offset: usize) -> (usize, usize) {
 /// Where the lines of a document start and end.
 impl Document {
     /// 1-based line (Lua's count) and column (in characters) of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         position(&self.text, &self.line_starts, offset)
     }
 
     /// The line ending this file uses (`\r\n` if its first line break is one).
-    pub fn eol(&self) -> &'static str {
+    pub(crate) fn eol(&self) -> &'static str {
         match self.text.iter().position(|&c| is_line_break(c)) {
             Some(i) if self.text[i] == b'\r' && self.text.get(i + 1) == Some(&b'\n') => "\r\n",
             Some(i) if self.text[i] == b'\r' => "\r",
@@ -109,7 +109,7 @@ impl Document {
 
     /// Whether the text ends with a line break (appended text then starts
     /// a line of its own).
-    pub fn ends_with_line_break(&self) -> bool {
+    pub(crate) fn ends_with_line_break(&self) -> bool {
         self.text.last().is_some_and(|&c| is_line_break(c))
     }
 

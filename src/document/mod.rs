@@ -8,56 +8,55 @@
 //!
 //! The rooms, in the order data flows through them:
 //!
-//! - [`lexer`]: Lua 5.4's tokens (`llex.c`), with byte spans; string
+//! - `lexer`: Lua 5.4's tokens (`llex.c`), with byte spans; string
 //!   literals decoded and encoded.
-//! - [`syntax`]: the validating parser (`lparser.c`), which hands out the
+//! - `syntax`: the validating parser (`lparser.c`), which hands out the
 //!   top-level statements one at a time and notes what a static model
 //!   cannot follow.
 //! - `build`: turns those statements into records, as prosody runs them;
-//!   [`Document::parse`] and [`SyntaxError`].
+//!   [`Document::parse`] and `SyntaxError`.
 //! - `records`: the compact per-statement records, and why they are small.
-//! - `view`: borrowed views of the records ([`Stmt`], [`Statement`],
-//!   [`SectionHeader`], [`OptionSet`], [`Value`]) and the reading methods.
+//! - `view`: borrowed views of the records (`Stmt`, [`Statement`],
+//!   `SectionHeader`, `OptionSet`, [`Value`]) and the reading methods.
 //! - `edit`: splices: append a component, insert or replace a secret,
-//!   remove a section ([`EditError`]).
-//! - [`lines`]: Lua's line-break rule, written once, and positions.
+//!   remove a section (`EditError`).
+//! - `lines`: Lua's line-break rule, written once, and positions.
 //! - [`fuzz`]: the properties the fuzz targets check.
 //!
 //! Memory: the model is a few small records per statement (byte offsets as
 //! `u32`, no strings); names and literals are read from the text when asked
-//! for, through borrowed views ([`Stmt`], [`Statement`], [`OptionSet`],
+//! for, through borrowed views (`Stmt`, [`Statement`], `OptionSet`,
 //! [`Value`]). So a config costs about its own size again, not tens of times
 //! that (see docs/BENCHMARKS.md).
 
 mod build;
 mod edit;
 pub mod fuzz;
-pub mod lexer;
-pub mod lines;
+pub(crate) mod lexer;
+pub(crate) mod lines;
 mod records;
-pub mod syntax;
+pub(crate) mod syntax;
 mod view;
 
-pub use build::SyntaxError;
-pub use edit::EditError;
-pub use lexer::Span;
-pub use syntax::OpaqueKind;
-pub use view::{
-    Literal, OptId, OptionSet, Options, Owner, SecretRef, SecretRefKind, SectionHeader, Statement,
-    Stmt, Value,
+pub(crate) use build::SyntaxError;
+pub(crate) use lexer::Span;
+pub(crate) use syntax::OpaqueKind;
+pub(crate) use view::{
+    Literal, OptionSet, Options, Owner, SecretRef, SecretRefKind, SectionHeader,
 };
+pub use view::{Statement, Value};
 
 use records::{HeadExtra, HeadRec, OptRec, Sp, StmtRec, ValRec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SectionKind {
+pub(crate) enum SectionKind {
     VirtualHost,
     Component,
 }
 
 impl SectionKind {
-    pub fn keyword(self) -> &'static str {
+    pub(crate) fn keyword(self) -> &'static str {
         match self {
             SectionKind::VirtualHost => "VirtualHost",
             SectionKind::Component => "Component",
@@ -66,7 +65,7 @@ impl SectionKind {
 }
 
 /// The largest file we model: offsets are stored as `u32`.
-pub const MAX_LEN: usize = u32::MAX as usize;
+pub(crate) const MAX_LEN: usize = u32::MAX as usize;
 
 /// One config file: its bytes and the records of its top-level statements
 /// (see `records`); read through `view`, edited through `edit`.

@@ -15,18 +15,18 @@ use super::SectionKind;
 /// A byte range in 8 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Sp {
-    pub start: u32,
-    pub end: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
 }
 
 impl Sp {
-    pub fn of(r: &Span) -> Sp {
+    pub(crate) fn of(r: &Span) -> Sp {
         Sp {
             start: r.start as u32,
             end: r.end as u32,
         }
     }
-    pub fn r(self) -> Span {
+    pub(crate) fn r(self) -> Span {
         self.start as usize..self.end as usize
     }
 }
@@ -35,28 +35,28 @@ impl Sp {
 /// (possibly in parentheses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ValRec {
-    pub span: Sp,
-    pub is_str: bool,
+    pub(crate) span: Sp,
+    pub(crate) is_str: bool,
 }
 
 /// `name = value` in 20 bytes.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OptRec {
-    pub name: Sp,
-    pub value: Sp,
+    pub(crate) name: Sp,
+    pub(crate) value: Sp,
     /// `false` in `a, b = 1` for `b`.
-    pub has_value: bool,
-    pub is_str: bool,
+    pub(crate) has_value: bool,
+    pub(crate) is_str: bool,
     /// The last option of its statement (so a statement needs only the
     /// index of its first).
-    pub last: bool,
+    pub(crate) last: bool,
     /// A table field `["name"] = value`: `name` spans the key's string
     /// literal, and the decoded name is in `Document::key_names`.
-    pub bracketed: bool,
+    pub(crate) bracketed: bool,
 }
 
 impl OptRec {
-    pub fn new(name: Sp, value: Option<ValRec>) -> Self {
+    pub(crate) fn new(name: Sp, value: Option<ValRec>) -> Self {
         OptRec {
             name,
             value: value.map_or(Sp { start: 0, end: 0 }, |v| v.span),
@@ -66,7 +66,7 @@ impl OptRec {
             bracketed: false,
         }
     }
-    pub fn value(&self) -> Option<ValRec> {
+    pub(crate) fn value(&self) -> Option<ValRec> {
         self.has_value.then_some(ValRec {
             span: self.value,
             is_str: self.is_str,
@@ -78,26 +78,26 @@ impl OptRec {
 /// form) live in `Document::head_extras`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct HeadRec {
-    pub name: Sp,
-    pub kind: SectionKind,
-    pub name_is_str: bool,
+    pub(crate) name: Sp,
+    pub(crate) kind: SectionKind,
+    pub(crate) name_is_str: bool,
     /// An index into `Document::head_extras`, or `NONE`.
-    pub extra: u32,
+    pub(crate) extra: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct HeadExtra {
-    pub module: Option<ValRec>,
+    pub(crate) module: Option<ValRec>,
     /// The table form's span and its `name = value` fields in `opts`.
-    pub table: Option<Sp>,
-    pub fields: Run,
+    pub(crate) table: Option<Sp>,
+    pub(crate) fields: Run,
     /// The first `[expr] = value` field of the table form whose key is
     /// computed: any option, `component_secret` too, may be set there.
-    pub computed_key: Option<Sp>,
+    pub(crate) computed_key: Option<Sp>,
     /// The first argument after the name in its own call (`"muc"` in
     /// `Component("x", "muc")`): prosody's `Component(name)` takes one, so
     /// it (and any after it) is ignored.
-    pub ignored_args: Option<Sp>,
+    pub(crate) ignored_args: Option<Sp>,
 }
 
 /// `HeadRec::extra` of a header with no extras.
@@ -106,8 +106,8 @@ pub(super) const NONE: u32 = u32::MAX;
 /// A run of records in `Document::opts`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Run {
-    pub first: u32,
-    pub len: u32,
+    pub(crate) first: u32,
+    pub(crate) len: u32,
 }
 
 /// What a statement is; each index is into one of `Document`'s tables.
@@ -122,8 +122,8 @@ pub(super) enum Rec {
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StmtRec {
-    pub span: Sp,
-    pub rec: Rec,
+    pub(crate) span: Sp,
+    pub(crate) rec: Rec,
 }
 
 /// `Owner::Global` in `Document::owners`.

@@ -12,18 +12,18 @@
 //! memory proportional to the top level rather than to every expression.
 
 use super::lexer::{self, Kw, LexError, Span, Sym, Tok, Token};
-pub use super::lines::line_of;
+pub(crate) use super::lines::line_of;
 
 /// Nesting limit of statements and expressions. Lua stops at `LUAI_MAXCCALLS`
 /// (200) C levels, a few of which are spent by `load` itself: measured
 /// through prosody 0.12's loader, 195 nested parentheses load and 196 do not.
 /// The bound also keeps hostile input from overflowing our own stack.
-pub const MAX_DEPTH: usize = 197;
+pub(crate) const MAX_DEPTH: usize = 197;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub offset: usize,
-    pub message: String,
+pub(crate) struct ParseError {
+    pub(crate) offset: usize,
+    pub(crate) message: String,
 }
 
 impl From<LexError> for ParseError {
@@ -37,7 +37,7 @@ impl From<LexError> for ParseError {
 
 /// What an expression is, as far as prosody's config model cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExprKind {
+pub(crate) enum ExprKind {
     /// A string literal; decode it with [`lexer::decode_string`].
     Str,
     Name,
@@ -49,24 +49,24 @@ pub enum ExprKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expr {
-    pub span: Span,
-    pub kind: ExprKind,
+pub(crate) struct Expr {
+    pub(crate) span: Span,
+    pub(crate) kind: ExprKind,
 }
 
 /// A keyed field of a table constructor: `name = value`, `["name"] = value`
 /// or `[expr] = value` (positional items and constant non-string keys are
 /// not kept: no option prosody reads is named by a number).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
+pub(crate) struct Field {
     /// The name, the string key (possibly in parentheses), or the key expression.
-    pub key: Span,
-    pub key_kind: KeyKind,
-    pub value: Expr,
+    pub(crate) key: Span,
+    pub(crate) key_kind: KeyKind,
+    pub(crate) value: Expr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     /// `name = value`
     Name,
     /// `["name"] = value`: the same option for prosody, which reads the
@@ -79,7 +79,7 @@ pub enum KeyKind {
 /// Code that sets options (or changes what sets them) where a static model
 /// of top-level statements cannot follow; see [`Extras::opaque`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpaqueKind {
+pub(crate) enum OpaqueKind {
     /// A global name assigned below the top level (`do x = 1 end`, in an
     /// `if`, a loop, a function): prosody sets option `x` of whichever
     /// section is current when (and if) it runs.
@@ -94,10 +94,10 @@ pub enum OpaqueKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opaque {
+pub(crate) struct Opaque {
     /// The name's span.
-    pub span: Span,
-    pub kind: OpaqueKind,
+    pub(crate) span: Span,
+    pub(crate) kind: OpaqueKind,
 }
 
 /// Free names that let config code reach past its own statements.
@@ -116,7 +116,7 @@ const ESCAPES: &[&[u8]] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Suffix {
+pub(crate) enum Suffix {
     /// `f(args)`, `f "s"`, `f {…}`: the arguments.
     Call(Vec<Expr>),
     /// `.name`, `[exp]`, `:method(args)`.
@@ -125,14 +125,14 @@ pub enum Suffix {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suffixed {
+pub(crate) struct Suffixed {
     /// The head: a name or a parenthesised expression.
-    pub head: Expr,
-    pub suffixes: Vec<Suffix>,
+    pub(crate) head: Expr,
+    pub(crate) suffixes: Vec<Suffix>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StmtKind {
+pub(crate) enum StmtKind {
     /// An expression statement (always a call chain in valid Lua).
     Call(Suffixed),
     /// `a, b.c = x, y`: targets that are plain names carry their span.
@@ -144,46 +144,41 @@ pub enum StmtKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stmt {
-    pub span: Span,
-    pub kind: StmtKind,
+pub(crate) struct Stmt {
+    pub(crate) span: Span,
+    pub(crate) kind: StmtKind,
 }
 
-/// The parsed chunk: its top-level statements and every comment.
+/// The parsed chunk's top-level statements, which the tests compare; the
+/// library hands statements out one by one ([`parse_each`]).
+#[cfg(test)]
 #[derive(Debug, Clone, Default)]
-pub struct Chunk {
-    pub stmts: Vec<Stmt>,
-    pub comments: Vec<Span>,
-    /// Expression statements below the top level that call a name, with the
-    /// span of that name: prosody would run them, so callers may want to say
-    /// that a `Component` inside an `if` is beyond a static model.
-    pub nested_calls: Vec<Span>,
-    /// See [`Extras::opaque`].
-    pub opaque: Vec<Opaque>,
-    /// See [`Extras::shadowed`].
-    pub shadowed: Vec<(Span, Span)>,
+pub(crate) struct Chunk {
+    pub(crate) stmts: Vec<Stmt>,
 }
 
 /// What a parse leaves besides the statements it hands out one by one.
 #[derive(Debug, Clone, Default)]
-pub struct Extras {
-    pub comments: Vec<Span>,
-    /// See [`Chunk::nested_calls`].
-    pub nested_calls: Vec<Span>,
+pub(crate) struct Extras {
+    pub(crate) comments: Vec<Span>,
+    /// Expression statements below the top level that call a name, with the
+    /// span of that name: prosody would run them, so callers may want to say
+    /// that a `Component` inside an `if` is beyond a static model.
+    pub(crate) nested_calls: Vec<Span>,
     /// Where the config sets options in ways a static model cannot follow.
-    pub opaque: Vec<Opaque>,
+    pub(crate) opaque: Vec<Opaque>,
     /// Top-level assignments to a name declared `local` earlier in the
     /// file (the assigned name's span, the declaration's): in prosody's
     /// environment they set the Lua local, not an option.
-    pub shadowed: Vec<(Span, Span)>,
+    pub(crate) shadowed: Vec<(Span, Span)>,
     /// The names of the top-level locals, in order of declaration.
-    pub top_locals: Vec<Span>,
+    pub(crate) top_locals: Vec<Span>,
 }
 
 /// Parses `src`, handing each top-level statement to `on_stmt` as soon as
 /// it is complete: the caller keeps what it needs, so no token list and no
 /// list of statement trees ever exists for the whole file.
-pub fn parse_each(src: &[u8], on_stmt: &mut dyn FnMut(Stmt)) -> Result<Extras, ParseError> {
+pub(crate) fn parse_each(src: &[u8], on_stmt: &mut dyn FnMut(Stmt)) -> Result<Extras, ParseError> {
     let mut p = Parser {
         src,
         lexer: lexer::Lexer::new(src),
@@ -226,16 +221,11 @@ pub fn parse_each(src: &[u8], on_stmt: &mut dyn FnMut(Stmt)) -> Result<Extras, P
 }
 
 /// Parses `src` into a [`Chunk`] holding every top-level statement.
-pub fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
+#[cfg(test)]
+pub(crate) fn parse(src: &[u8]) -> Result<Chunk, ParseError> {
     let mut stmts = Vec::new();
-    let extras = parse_each(src, &mut |s| stmts.push(s))?;
-    Ok(Chunk {
-        stmts,
-        comments: extras.comments,
-        nested_calls: extras.nested_calls,
-        opaque: extras.opaque,
-        shadowed: extras.shadowed,
-    })
+    parse_each(src, &mut |s| stmts.push(s))?;
+    Ok(Chunk { stmts })
 }
 
 struct FuncState {

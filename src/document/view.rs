@@ -14,7 +14,7 @@ use super::{Document, OpaqueKind, SectionKind};
 /// expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Value<'d> {
-    pub span: Span,
+    pub(crate) span: Span,
     text: &'d [u8],
     is_str: bool,
 }
@@ -29,7 +29,7 @@ impl<'d> Value<'d> {
     }
 
     /// Whether the value is a plain string literal.
-    pub fn is_literal(&self) -> bool {
+    pub(crate) fn is_literal(&self) -> bool {
         self.is_str
     }
 
@@ -44,7 +44,7 @@ impl<'d> Value<'d> {
     /// The value read from elsewhere by one of prosody 13's config helpers
     /// with a literal argument: `Credential("x")`, `FileContents "path"`, ….
     /// `None` for anything else (a literal, any other expression).
-    pub fn secret_ref(&self) -> Option<SecretRef> {
+    pub(crate) fn secret_ref(&self) -> Option<SecretRef> {
         use lexer::{Sym, Tok};
         if self.is_str {
             return None;
@@ -115,15 +115,15 @@ impl<'d> Value<'d> {
 /// An option's value that prosody 13 reads from a file or a systemd
 /// credential when it loads the config (see [`Value::secret_ref`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRef {
-    pub kind: SecretRefKind,
+pub(crate) struct SecretRef {
+    pub(crate) kind: SecretRefKind,
     /// The decoded string argument: the credential name, or the path
     /// (relative to the config file's directory, as prosody resolves it).
-    pub arg: Vec<u8>,
+    pub(crate) arg: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretRefKind {
+pub(crate) enum SecretRefKind {
     /// `Credential("name")`: the whole file `$CREDENTIALS_DIRECTORY/name`.
     Credential,
     /// `FileContents("path")`: the whole file.
@@ -136,7 +136,7 @@ pub enum SecretRefKind {
 
 impl SecretRefKind {
     /// The helper's name, as the config writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SecretRefKind::Credential => "Credential",
             SecretRefKind::FileContents => "FileContents",
@@ -149,13 +149,13 @@ impl SecretRefKind {
 /// One option set in the file: `name = value`, or a `name = value` field of
 /// a section's table form (`Component "x" { component_secret = "…" }`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionSet<'d> {
+pub(crate) struct OptionSet<'d> {
     /// A Lua name, or the decoded string of a bracketed key
     /// (`["component_secret"] = …`, lossily decoded if not UTF-8).
-    pub name: &'d str,
-    pub name_span: Span,
+    pub(crate) name: &'d str,
+    pub(crate) name_span: Span,
     /// `None` when the assignment has fewer values than names (`a, b = 1`).
-    pub value: Option<Value<'d>>,
+    pub(crate) value: Option<Value<'d>>,
 }
 
 /// Options of one statement (or of a table form), read on demand.
@@ -166,13 +166,12 @@ pub struct Options<'d> {
 }
 
 impl<'d> Options<'d> {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.run.len as usize
     }
-    pub fn is_empty(&self) -> bool {
-        self.run.len == 0
-    }
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = OptionSet<'d>> + ExactSizeIterator + 'd {
+    pub(crate) fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = OptionSet<'d>> + ExactSizeIterator + 'd {
         let doc = self.doc;
         (self.run.first..self.run.first + self.run.len).map(move |i| doc.option(OptId(i)))
     }
@@ -181,20 +180,20 @@ impl<'d> Options<'d> {
 /// A `VirtualHost`/`Component` statement and what it sets itself.
 #[derive(Debug, Clone)]
 pub struct SectionHeader<'d> {
-    pub kind: SectionKind,
+    pub(crate) kind: SectionKind,
     pub name: Value<'d>,
     /// The plugin of `Component "x" "muc"`; `None` for an external component.
-    pub module: Option<Value<'d>>,
+    pub(crate) module: Option<Value<'d>>,
     /// The fields of the table form, and the table's span.
-    pub table: Option<(Span, Options<'d>)>,
+    pub(crate) table: Option<(Span, Options<'d>)>,
     /// A field of the table form with a computed key (`[k] = v`): the
     /// options this section sets are then known only when prosody runs it.
-    pub computed_key: Option<Span>,
+    pub(crate) computed_key: Option<Span>,
     /// The first argument after the name in the name's own call (`"muc"`
     /// in `Component("x", "muc")`; any after it too): prosody's
     /// `VirtualHost(name)`/`Component(name)` ignore them, so
     /// `Component("x", "muc")` is an external component, not a MUC.
-    pub ignored_args: Option<Span>,
+    pub(crate) ignored_args: Option<Span>,
 }
 
 #[derive(Debug, Clone)]
@@ -211,13 +210,13 @@ pub enum Statement<'d> {
 /// A top-level statement: its span and what prosody makes of it.
 #[derive(Debug, Clone)]
 pub struct Stmt<'d> {
-    pub span: Span,
+    pub(crate) span: Span,
     pub statement: Statement<'d>,
 }
 
 /// Which section a statement runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
+pub(crate) enum Owner {
     Global,
     /// The index of the `VirtualHost`/`Component` statement.
     Section(usize),
@@ -225,33 +224,33 @@ pub enum Owner {
 
 /// Names one option record of a [`Document`] (see [`Document::option`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OptId(u32);
+pub(crate) struct OptId(u32);
 
 /// A constant in a config value: what `listen` and `probe` need to read
 /// `component_ports = { 5347 }` or `component_interface = "0.0.0.0"`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
+pub(crate) enum Literal {
     Str(Vec<u8>),
     Num(f64),
 }
 
 /// Statements and sections.
 impl Document {
-    pub fn text(&self) -> &[u8] {
+    pub(crate) fn text(&self) -> &[u8] {
         &self.text
     }
 
-    pub fn into_text(self) -> Vec<u8> {
+    pub(crate) fn into_text(self) -> Vec<u8> {
         self.text
     }
 
     /// The source text of a span, lossily decoded for display.
-    pub fn slice(&self, span: &Span) -> String {
+    pub(crate) fn slice(&self, span: &Span) -> String {
         String::from_utf8_lossy(&self.text[span.clone()]).into_owned()
     }
 
     /// How many top-level statements the file has.
-    pub fn statement_count(&self) -> usize {
+    pub(crate) fn statement_count(&self) -> usize {
         self.stmts.len()
     }
 
@@ -261,7 +260,7 @@ impl Document {
     }
 
     /// Top-level statement `i`.
-    pub fn stmt(&self, i: usize) -> Stmt<'_> {
+    pub(crate) fn stmt(&self, i: usize) -> Stmt<'_> {
         let s = self.stmts[i];
         let statement = match s.rec {
             Rec::Other => Statement::Other,
@@ -281,22 +280,22 @@ impl Document {
     }
 
     /// The span of top-level statement `i`.
-    pub fn stmt_span(&self, i: usize) -> Span {
+    pub(crate) fn stmt_span(&self, i: usize) -> Span {
         self.stmts[i].span.r()
     }
 
     /// How many `VirtualHost`/`Component` statements the file has.
-    pub fn section_count(&self) -> usize {
+    pub(crate) fn section_count(&self) -> usize {
         self.heads.len()
     }
 
     /// Whether statement `i` opens a section.
-    pub fn is_section(&self, i: usize) -> bool {
+    pub(crate) fn is_section(&self, i: usize) -> bool {
         matches!(self.stmts[i].rec, Rec::Section(_))
     }
 
     /// The `VirtualHost`/`Component` header of statement `i`, if it is one.
-    pub fn section(&self, i: usize) -> Option<SectionHeader<'_>> {
+    pub(crate) fn section(&self, i: usize) -> Option<SectionHeader<'_>> {
         match self.stmts[i].rec {
             Rec::Section(h) => Some(self.header(h)),
             _ => None,
@@ -340,7 +339,7 @@ impl Document {
     /// The section statement `i` runs in, as prosody's configmanager sets
     /// `__currenthost`: a `VirtualHost`/`Component` line opens its section,
     /// and its table form (`Component "x" { … }`) returns to the global one.
-    pub fn owner(&self, i: usize) -> Owner {
+    pub(crate) fn owner(&self, i: usize) -> Owner {
         match self.owners[i] {
             GLOBAL => Owner::Global,
             h => Owner::Section(h as usize),
@@ -364,7 +363,7 @@ impl Document {
     }
 
     /// The option record `id`.
-    pub fn option(&self, id: OptId) -> OptionSet<'_> {
+    pub(crate) fn option(&self, id: OptId) -> OptionSet<'_> {
         let o = self.opts[id.0 as usize];
         OptionSet {
             name: self.option_name(id),
@@ -409,7 +408,7 @@ impl Document {
 
     /// Options set in the section opened by statement `header`, in order:
     /// the table form's fields, then the assignments that follow it.
-    pub fn section_options(&self, header: usize) -> Vec<OptionSet<'_>> {
+    pub(crate) fn section_options(&self, header: usize) -> Vec<OptionSet<'_>> {
         self.section_option_ids(header)
             .map(|id| self.option(id))
             .collect()
@@ -417,7 +416,7 @@ impl Document {
 
     /// The last option called `name` set in the section of `header`: the
     /// one prosody keeps.
-    pub fn last_section_option(&self, header: usize, name: &str) -> Option<OptId> {
+    pub(crate) fn last_section_option(&self, header: usize, name: &str) -> Option<OptId> {
         self.section_option_ids(header)
             .filter(|&id| self.option_name(id) == name)
             .last()
@@ -426,7 +425,7 @@ impl Document {
     /// The value at `span` as a list of constants: a string or number is a
     /// list of one, a table of strings and numbers its items. `None` for
     /// anything else (names, calls, keyed fields): not guessed.
-    pub fn literal_list(&self, span: &Span) -> Option<Vec<Literal>> {
+    pub(crate) fn literal_list(&self, span: &Span) -> Option<Vec<Literal>> {
         let toks = lexer::tokenize(&self.text[span.clone()]).ok()?;
         let toks: Vec<&lexer::Token> = toks
             .iter()
@@ -465,19 +464,19 @@ impl Document {
 impl Document {
     /// Where the file sets options in ways a static model cannot follow:
     /// the name's span and why (see [`OpaqueKind`]).
-    pub fn opaque(&self) -> impl Iterator<Item = (Span, OpaqueKind)> + '_ {
+    pub(crate) fn opaque(&self) -> impl Iterator<Item = (Span, OpaqueKind)> + '_ {
         self.opaque.iter().map(|(s, k)| (s.r(), *k))
     }
 
     /// Top-level assignments that set a Lua local, not an option: the
     /// assigned name's span and the span of the `local` declaring it.
-    pub fn shadowed(&self) -> impl Iterator<Item = (Span, Span)> + '_ {
+    pub(crate) fn shadowed(&self) -> impl Iterator<Item = (Span, Span)> + '_ {
         self.shadowed.iter().map(|(a, d)| (a.r(), d.r()))
     }
 
     /// A top-level `local NAME` declared before `offset`: from there on, a
     /// top-level `NAME = …` assigns that local instead of setting the option.
-    pub fn local_before(&self, name: &str, offset: usize) -> Option<Span> {
+    pub(crate) fn local_before(&self, name: &str, offset: usize) -> Option<Span> {
         self.top_locals
             .iter()
             .map(|s| s.r())
@@ -488,7 +487,7 @@ impl Document {
 
     /// Names called in nested blocks (`if … then Component "x" end`): prosody
     /// runs them, a static model cannot; reported rather than guessed.
-    pub fn nested_calls(&self) -> impl Iterator<Item = Span> + '_ {
+    pub(crate) fn nested_calls(&self) -> impl Iterator<Item = Span> + '_ {
         self.nested_calls.iter().map(|s| s.r())
     }
 }

@@ -74,13 +74,13 @@ fn credential_components(set: &crate::prosody::config::ConfigSet) -> Vec<(String
 /// The components of `set` whose credential changed since the running
 /// prosody loaded it: a restart (or reload) is pending (see
 /// [`running::pending_restart`]).
-pub fn pending_in(set: &crate::prosody::config::ConfigSet) -> Vec<PendingRestart> {
+pub(crate) fn pending_in(set: &crate::prosody::config::ConfigSet) -> Vec<PendingRestart> {
     running::pending_restart(&credential_components(set))
 }
 
 /// [`pending_in`] the config; none when it does not load (the check
 /// that comes next says why).
-pub fn restart_pending(ctx: &Context) -> Vec<PendingRestart> {
+pub(crate) fn restart_pending(ctx: &Context) -> Vec<PendingRestart> {
     load_config(&ctx.config)
         .map(|set| pending_in(&set))
         .unwrap_or_default()
@@ -89,7 +89,7 @@ pub fn restart_pending(ctx: &Context) -> Vec<PendingRestart> {
 /// What a pending restart is, for messages: which credentials, and
 /// whether a reload applies them (systemd refreshes credentials at a
 /// reload) or why only a restart does.
-pub fn pending_text(pending: &[PendingRestart]) -> String {
+pub(crate) fn pending_text(pending: &[PendingRestart]) -> String {
     let which: Vec<String> = pending
         .iter()
         .map(|p| format!("{} (credential {})", p.component, p.credential))
@@ -120,7 +120,7 @@ fn shell_error(e: running::ShellError, detail: &str) -> Error {
 /// After a restart: waits until every component listener accepts TCP
 /// connections (prosody opens the component port only while at least one
 /// external component is configured). Returns what to tell the operator.
-pub fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
+pub(crate) fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
     let set = load_config(&ctx.config)?;
     if !set.hosts().any(|h| h.is_external()) {
         return Ok(None);
@@ -148,7 +148,7 @@ pub fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
 /// After a restart: waits until prosody's admin shell answers (bounded by
 /// `apply_timeout_secs`), which it does a moment after its listeners
 /// accept: asked earlier, it gives no answer to conclude anything from.
-pub fn wait_for_shell(ctx: &Context) -> Result<(), Error> {
+pub(crate) fn wait_for_shell(ctx: &Context) -> Result<(), Error> {
     running::hosts_by(deadline(ctx)).map(|_| ()).map_err(|e| {
         let detail = format!(
             "; still {} s after the restart (apply_timeout_secs)",
@@ -207,7 +207,7 @@ impl std::fmt::Display for Unanswered {
 /// lacks, deactivates the external components it has that the file no
 /// longer declares (never a VirtualHost or a plugin component), and waits
 /// until each activated one is known to the server. Returns what it did.
-pub fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
+pub(crate) fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
     let file = file_components(ctx)?;
     let have = running::hosts().map_err(|e| shell_error(e, ""))?;
     let mut said = Vec::new();
@@ -331,7 +331,7 @@ fn await_known(ctx: &Context, activated: &[String]) -> Result<(), Error> {
 /// After a guarded reload for an edit: the running server brought to the
 /// file's state ([`converge`]), and an added component proven with a
 /// handshake with its own secret. Returns what to tell the operator.
-pub fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<String>, Error> {
+pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<String>, Error> {
     let name = key(&o.name);
     let mut said: Vec<String> = converge(ctx)?
         .into_iter()

@@ -130,7 +130,7 @@ impl std::fmt::Display for NotListening {
 /// Runs the checklist on the config at `main` (read as `set`; `config`
 /// says whether that is all of it): the server's items, then each external
 /// component's, in the order the install guide has an operator do them.
-pub fn run(
+pub(crate) fn run(
     main: &Path,
     set: &ConfigSet,
     listener: &Listener,
@@ -367,7 +367,7 @@ fn listening_sockets() -> Option<Vec<SocketAddr>> {
 /// `0A` (LISTEN); the address is the kernel's network-order words printed
 /// as native integers (so each 32-bit word is turned back into its bytes
 /// in native order), the port plain hex.
-pub fn parse_proc_net_tcp(text: &str, v6: bool) -> Vec<SocketAddr> {
+pub(crate) fn parse_proc_net_tcp(text: &str, v6: bool) -> Vec<SocketAddr> {
     let mut out = Vec::new();
     for line in text.lines().skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -552,7 +552,12 @@ const DEBIAN_HOSTNAME_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 1);
 /// whose other sites (and the Fogbow components on other hosts) must reach
 /// the name, so it fails with why — and 127.0.1.1 is explained as the
 /// Debian convention it is, not taken for a NAT.
-pub fn points_here(name: &str, addrs: &[IpAddr], mine: &HashSet<IpAddr>, hosts: &str) -> Item {
+pub(crate) fn points_here(
+    name: &str,
+    addrs: &[IpAddr],
+    mine: &HashSet<IpAddr>,
+    hosts: &str,
+) -> Item {
     let shown = addrs
         .iter()
         .map(IpAddr::to_string)
@@ -603,16 +608,16 @@ fn hosts_line(hosts: &str, name: &str, addrs: &[IpAddr]) -> Option<(usize, Strin
 
 /// How much of prosody's log is read: the last 256 KiB of each file, and
 /// the last 24 hours (at most 20,000 lines) of the journal.
-pub const LOG_TAIL_BYTES: u64 = 256 << 10;
+pub(crate) const LOG_TAIL_BYTES: u64 = 256 << 10;
 
 /// The lines of prosody's recent log that tell of a component refused, by
 /// the name it gave; and what was read (or could not be).
 #[derive(Debug, Default)]
-pub struct ProsodyLog {
+pub(crate) struct ProsodyLog {
     /// (where, line) of each "authentication failed" / "secret not set" line.
-    pub lines: Vec<(String, String)>,
-    pub read: Vec<String>,
-    pub unread: Vec<String>,
+    pub(crate) lines: Vec<(String, String)>,
+    pub(crate) read: Vec<String>,
+    pub(crate) unread: Vec<String>,
 }
 
 /// mod_component's words (prosody 0.12 and 13 alike).
@@ -675,7 +680,7 @@ impl ProsodyLog {
     /// since its last successful authentication in that source (once the
     /// operator fixed the secret and the component logged in, its old
     /// refusals are history, not a finding).
-    pub fn add(&mut self, source: &str, text: &str) {
+    pub(crate) fn add(&mut self, source: &str, text: &str) {
         let mut kept: Vec<String> = Vec::new();
         for l in text.lines() {
             if l.contains(AUTH_FAILED) || (l.contains(NO_SECRET) && l.contains("component_secret"))
@@ -694,7 +699,7 @@ impl ProsodyLog {
     }
 
     /// The lines about component `name`.
-    pub fn failures_of(&self, name: &str) -> Vec<&(String, String)> {
+    pub(crate) fn failures_of(&self, name: &str) -> Vec<&(String, String)> {
         self.lines
             .iter()
             .filter(|(_, l)| refusal_of(l).is_some_and(|w| crate::prosody::names::same(w, name)))
@@ -743,7 +748,7 @@ fn log_files(set: &ConfigSet, main: &Path) -> Vec<PathBuf> {
 
 /// The file names in the text of a `log` value; `None` when it is not
 /// made of constants.
-pub fn log_file_names(value: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn log_file_names(value: &[u8]) -> Option<Vec<String>> {
     const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
     let toks: Vec<lexer::Token> = lexer::tokenize(value)
         .ok()?

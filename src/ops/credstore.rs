@@ -44,9 +44,9 @@ use crate::system::credentials::{self, LoadCredential};
 
 /// A file of ours outside the config that an edit writes or removes.
 pub(super) struct SysFile {
-    pub path: PathBuf,
-    pub kind: SysKind,
-    pub change: SysChange,
+    pub(crate) path: PathBuf,
+    pub(crate) kind: SysKind,
+    pub(crate) change: SysChange,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -746,20 +746,20 @@ pub(super) struct StoreEdit {
     system: Vec<SysFile>,
     /// Those files as the outcome reports them, described before the commit
     /// (which would make every `.cred` read as replaced).
-    pub files: Vec<SysFileChange>,
+    pub(crate) files: Vec<SysFileChange>,
     /// The edited component's secret is a string in the edited config.
-    pub literal_after: bool,
+    pub(crate) literal_after: bool,
     /// Notes so far (the pending scrubs finished before the plan).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
     /// A string secret that leaves the config for a credential, which the
     /// backups must then not keep.
     scrub: Option<Leaving>,
     /// The credential holds a new string, not the one that left.
     rotated: bool,
     /// Which way the secret moved, as the edit record says.
-    pub moved: Option<&'static str>,
+    pub(crate) moved: Option<&'static str>,
     /// The old string, encrypted beside the backups (a rotation's).
-    pub old_secret: Option<String>,
+    pub(crate) old_secret: Option<String>,
     /// A new or rotated credential, or one the drop-in newly loads.
     changed: bool,
 }

@@ -67,7 +67,7 @@ fn shown(doc: &Document, show_secrets: bool) -> Vec<u8> {
 /// may show without `--show-secrets`. Any
 /// string may be a secret (`sql = { password = "…" }`, `ldap_password`),
 /// not only a `component_secret`.
-pub fn mask_secrets(doc: &Document) -> Vec<u8> {
+pub(crate) fn mask_secrets(doc: &Document) -> Vec<u8> {
     let mut shown: Vec<Span> = Vec::new();
     for s in doc.statements() {
         match &s.statement {

@@ -17,13 +17,13 @@ pub struct ComponentInfo {
     /// The name, or the source text of the expression that computes it.
     pub name: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub name_is_expression: bool,
+    pub(crate) name_is_expression: bool,
     /// `"component"` for an external component, else the plugin module.
     pub module: String,
     #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub file: PathBuf,
     pub line: usize,
-    pub secret_set: bool,
+    pub(crate) secret_set: bool,
     /// `"literal"`, `"expression"` (any expression, prosody 13's
     /// `Credential()`/`FileContents()` included: the value scripts have always
     /// seen for them), `"global"` (no block of the component sets one: prosody
@@ -56,7 +56,7 @@ pub struct ComponentInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretRefInfo {
     /// `Credential`, `FileContents`, `FileLine` or `FileLines`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -90,7 +90,7 @@ fn edit(
 }
 
 /// The listener prosody will open, with its defaults.
-pub fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::Listener, Error> {
+pub(crate) fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::Listener, Error> {
     let set = load_config(&ctx.config)?;
     crate::prosody::listener::effective(&set).map_err(|e| Error::refused(e.to_string()))
 }

@@ -18,11 +18,11 @@ use crate::prosody::listener::{
 /// file (by index in the set), the global values it writes, and what it
 /// moved, one sentence each.
 #[derive(Debug, Default)]
-pub struct ListenPlan {
-    pub edits: BTreeMap<usize, Vec<(Span, Vec<u8>)>>,
-    pub interfaces: Option<Vec<String>>,
-    pub ports: Option<Vec<u16>>,
-    pub moved: Vec<String>,
+pub(crate) struct ListenPlan {
+    pub(crate) edits: BTreeMap<usize, Vec<(Span, Vec<u8>)>>,
+    pub(crate) interfaces: Option<Vec<String>>,
+    pub(crate) ports: Option<Vec<u16>>,
+    pub(crate) moved: Vec<String>,
 }
 
 /// `FILE:LINE` of a misplaced option, and its section.
@@ -110,7 +110,7 @@ fn misplaced_value<T: PartialEq>(
 /// when the operator gives no value for one kind (say only `--interface`)
 /// and none is set globally, the value they agree on is moved to the
 /// global section.
-pub fn plan(
+pub(crate) fn plan(
     set: &ConfigSet,
     interfaces: Option<&[String]>,
     ports: Option<&[u16]>,
@@ -332,7 +332,7 @@ fn tidy_removals(text: &[u8], spans: &mut Vec<(Span, Vec<u8>)>) {
 /// The edits of `listen --reset`: every definition of the listener options
 /// deleted, global ones (in whichever file) and misplaced ones alike (their
 /// comments kept), so that prosody's defaults apply.
-pub fn plan_reset(set: &ConfigSet) -> Result<ListenPlan, Error> {
+pub(crate) fn plan_reset(set: &ConfigSet) -> Result<ListenPlan, Error> {
     let mut out = ListenPlan::default();
     for f in global_assignments(set, &LISTENER_OPTIONS) {
         let doc = &set.files[f.file].doc;

@@ -23,7 +23,7 @@ pub struct MigrateOutput {
     /// The component whose move failed, if one did (the run stops there;
     /// the components before it are moved, the rest untouched).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed: Option<String>,
+    pub(crate) failed: Option<String>,
     /// Why it failed (also said on standard error).
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_message")]
     pub error: Option<Error>,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
-pub use crate::error::Error;
+pub(crate) use crate::error::Error;
 use crate::settings::{SecretStore, Settings};
 
 mod apply;
@@ -40,22 +40,23 @@ mod proof;
 mod reading;
 mod restore;
 
-pub use apply::{
-    apply_to_running, converge, pending_in, pending_text, restart_pending, status,
-    wait_after_restart, wait_for_shell, ComponentStatus, StatusReport,
+pub(crate) use apply::{
+    apply_to_running, converge, pending_in, pending_text, restart_pending, wait_after_restart,
+    wait_for_shell,
 };
+pub use apply::{status, StatusReport};
 pub use check::check_config;
-pub use credstore::{MigrateTo, SysFileChange, SysKind};
-pub use diff::mask_secrets;
+pub(crate) use credstore::SysFileChange;
+pub use credstore::{MigrateTo, SysKind};
 pub use doctor::doctor;
 pub use guarded::{apply_edit, apply_migration, guarded, Progress, Subject};
-pub use list::{list, ComponentInfo, ListOutput};
-pub use listen::{listen, reset_listener, show_listen, show_listener};
-pub use migrate::{migrate, MigrateOutput};
-pub use probe::{
-    probe, probe_with, secret_from_file, secret_from_properties, GivenSecret, ProbeReport,
-};
-pub use reading::{Breakage, Skipped, Source};
+pub use list::{list, ListOutput};
+pub(crate) use listen::show_listener;
+pub use listen::{listen, reset_listener, show_listen};
+pub use migrate::migrate;
+pub use probe::{probe, probe_with, secret_from_file, secret_from_properties, ProbeReport};
+pub use reading::Breakage;
+pub(crate) use reading::Source;
 pub use restore::{backups, restore, undo, BackupInfo};
 
 /// What every operation needs to know.
@@ -86,7 +87,7 @@ pub enum Action {
 
 impl Action {
     /// The JSON value (`"added"`, …), also used in the audit record.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::Added => "added",
             Action::Replaced => "replaced",
@@ -144,7 +145,7 @@ pub struct EditOutcome {
     pub deleted: Vec<PathBuf>,
     /// The files of ours outside the config the edit wrote or removed (or,
     /// in a dry run, would): encrypted credentials and our drop-in for
-    /// prosody.service (issue 14). Never their contents.
+    /// prosody.service. Never their contents.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credential_files: Vec<SysFileChange>,
     /// The edit wrote a credential that only a restart hands to prosody
@@ -306,7 +307,7 @@ const PASSWORD_KEY: &str = "xmpp_password";
 /// FILE's `xmpp_password` (only that value's bytes change; appended when
 /// FILE has none), so the two cannot disagree.
 ///
-/// FILE is a file of the edit (see [`pipeline::OutsideFile`]): its new
+/// FILE is a file of the edit (see `pipeline::OutsideFile`): its new
 /// version is complete on disk next to it (owner, mode, ACL kept; fsynced)
 /// before anything is renamed, so a FILE we cannot replace changes
 /// nothing; it is renamed right after the config, unless it changed since

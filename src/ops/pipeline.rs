@@ -61,22 +61,22 @@ pub(super) fn edit_with(
 /// `properties`), so that `restore --undo` puts it back too.
 pub(super) struct OutsideFile {
     /// The path as named (resolved link by link at the commit).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The SHA-1 of what it must still hold at the commit: a change made
     /// since it was read is never overwritten.
-    pub expect: String,
-    pub text: Vec<u8>,
+    pub(crate) expect: String,
+    pub(crate) text: Vec<u8>,
 }
 
 /// What an edit does besides its plan.
 #[derive(Default)]
 pub(super) struct Extra {
-    pub outside: Vec<OutsideFile>,
+    pub(crate) outside: Vec<OutsideFile>,
     /// `restore BACKUP` of a config that does not load: the edit starts
     /// from the config with these bytes in place of this file (its real
     /// path), which must load and pass check on their own (no error is
     /// "already there"), and prosody's loader must accept them.
-    pub recovery: Option<(PathBuf, Vec<u8>)>,
+    pub(crate) recovery: Option<(PathBuf, Vec<u8>)>,
 }
 
 /// [`edit_with`], with files outside the config, or from a backup in place
@@ -431,24 +431,24 @@ pub(super) fn load_config(main: &Path) -> Result<ConfigSet, Error> {
 /// The config after an edit, loaded from the edited texts, and which files
 /// changed.
 pub(super) struct Edited {
-    pub after: ConfigSet,
+    pub(crate) after: ConfigSet,
     /// Each changed file by its index in the set: its path as named and
     /// its real path (where the bytes live).
-    pub paths: BTreeMap<usize, (PathBuf, PathBuf)>,
+    pub(crate) paths: BTreeMap<usize, (PathBuf, PathBuf)>,
     /// The changed files (by index) that the edit removes.
-    pub deleted: std::collections::BTreeSet<usize>,
+    pub(crate) deleted: std::collections::BTreeSet<usize>,
     /// The files the edit creates: path as named, real path.
-    pub created: Vec<(PathBuf, PathBuf)>,
+    pub(crate) created: Vec<(PathBuf, PathBuf)>,
     /// Files outside the config the edit rewrites too.
-    pub outside: Vec<OutsideFile>,
+    pub(crate) outside: Vec<OutsideFile>,
     /// prosody's loader must accept the edited config even though it
     /// refuses the current one (a broken config a backup replaces).
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 impl Edited {
     /// The edited document of the file at `real`.
-    pub fn doc(&self, real: &Path) -> &crate::document::Document {
+    pub(crate) fn doc(&self, real: &Path) -> &crate::document::Document {
         &self
             .after
             .files

@@ -12,16 +12,16 @@ use crate::prosody::config::{ConfigSet, Host};
 
 /// What an edit will do to some files (by index in the set).
 pub(super) struct Plan {
-    pub action: Action,
-    pub files: BTreeMap<usize, Change>,
+    pub(crate) action: Action,
+    pub(crate) files: BTreeMap<usize, Change>,
     /// The file named in the outcome (the one holding the component),
     /// unless the edit creates one: then the first of [`Plan::create`].
-    pub file: usize,
+    pub(crate) file: usize,
     /// Files the edit creates (none exists yet).
-    pub create: Vec<NewFile>,
+    pub(crate) create: Vec<NewFile>,
     /// Confirms, on the edited config read back as prosody would, that the
     /// edit did what it says.
-    pub verify: Verify,
+    pub(crate) verify: Verify,
 }
 
 impl Plan {
@@ -44,8 +44,8 @@ impl Plan {
 /// A file an edit creates: the path as it will be named (absolute, or as
 /// the main config is named), and its contents.
 pub(super) struct NewFile {
-    pub path: PathBuf,
-    pub text: Vec<u8>,
+    pub(crate) path: PathBuf,
+    pub(crate) text: Vec<u8>,
 }
 
 /// The first line of a file `add --file` creates: what tells `remove` that
@@ -412,6 +412,19 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
     Ok(edit_plan(name, Action::Removed, hosts[0].at.file, files))
 }
 
+/// `; did you mean NAME?` when an external component's name is a likely
+/// typing mistake away from `name`, else nothing.
+pub(super) fn did_you_mean(set: &ConfigSet, name: &str) -> String {
+    let known: Vec<String> = set
+        .hosts()
+        .filter(|h| h.is_external())
+        .filter_map(|h| h.literal_name())
+        .collect();
+    crate::prosody::names::closest(name, known.iter().map(String::as_str))
+        .map(|n| format!("; did you mean {n}?"))
+        .unwrap_or_default()
+}
+
 /// `remove` of a name the config does not have: nothing to do with
 /// `--if-exists`, else not found (with the external component it is
 /// likely a typing mistake of).
@@ -419,14 +432,7 @@ fn remove_absent(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, E
     if if_exists {
         return Ok(edit_plan(name, Action::Absent, 0, BTreeMap::new()));
     }
-    let known: Vec<String> = set
-        .hosts()
-        .filter(|h| h.is_external())
-        .filter_map(|h| h.literal_name())
-        .collect();
-    let hint = crate::prosody::names::closest(name, known.iter().map(String::as_str))
-        .map(|n| format!("; did you mean {n}?"))
-        .unwrap_or_default();
+    let hint = did_you_mean(set, name);
     Err(Error::NotFound(format!(
         "there is no Component {name} in {} or the files it includes{hint} (use --if-exists to accept that)",
         set.files[0].path.display()

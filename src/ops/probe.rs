@@ -21,15 +21,15 @@ pub struct ProbeReport {
     /// Whose copy of the secret was presented: `"config"` (the
     /// component_secret), `"properties"` (`--from-properties`' xmpp_password)
     /// or `"secret-file"`.
-    pub secret_from: &'static str,
+    pub(crate) secret_from: &'static str,
     /// Only for a secret not from the config: whether it equals the
     /// config's component_secret (absent when that is not a literal).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub matches_config: Option<bool>,
+    pub(crate) matches_config: Option<bool>,
     /// Refused because the running prosody still has the credential it
     /// loaded at start, and the one on disk differs: only a restart helps.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub restart_pending: bool,
+    pub(crate) restart_pending: bool,
     /// A broken config is read as far as it parses (or from its last good
     /// backup) for the secret and the listener: `"broken"`, `"source"`, ….
     #[serde(flatten)]
@@ -50,13 +50,13 @@ impl ProbeReport {
 /// config's.
 #[derive(Debug, Clone)]
 pub struct GivenSecret {
-    pub secret: Vec<u8>,
+    pub(crate) secret: Vec<u8>,
     /// How messages name it: "m.conf's xmpp_password", "the secret in PATH".
-    pub named: String,
+    pub(crate) named: String,
     /// `"properties"` or `"secret-file"`.
-    pub from: &'static str,
+    pub(crate) from: &'static str,
     /// The command that sets prosody's secret from this copy, if one does.
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 /// `probe NAME --secret-file PATH` (`-`: standard input): the copy of the
@@ -255,14 +255,7 @@ fn port_of(listener: &crate::prosody::listener::Listener, port: Option<u16>) -> 
 /// `probe` of a name the config has no external component of, with a
 /// "did you mean" for a likely typo.
 fn not_found(ctx: &Context, set: &crate::prosody::config::ConfigSet, name: &str) -> Error {
-    let known: Vec<String> = set
-        .hosts()
-        .filter(|h| h.is_external())
-        .filter_map(|h| h.literal_name())
-        .collect();
-    let hint = crate::prosody::names::closest(name, known.iter().map(String::as_str))
-        .map(|n| format!("; did you mean {n}?"))
-        .unwrap_or_default();
+    let hint = super::plan::did_you_mean(set, name);
     Error::NotFound(format!(
         "there is no external Component {name} in {} or its includes{hint}",
         ctx.config.display()

@@ -34,7 +34,7 @@ const MAX_BACKUPS_TRIED: usize = 20;
 /// Where the data shown comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Source {
+pub(crate) enum Source {
     /// The config as it is: it loads.
     #[default]
     Config,
@@ -46,10 +46,10 @@ pub enum Source {
 
 /// A line left out of a partial reading.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     #[serde(serialize_with = "crate::prosody::config::json_path::one")]
-    pub file: PathBuf,
-    pub line: usize,
+    pub(crate) file: PathBuf,
+    pub(crate) line: usize,
 }
 
 /// Whether the config loads, and if not, what is shown instead and why.
@@ -58,20 +58,20 @@ pub struct Skipped {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Breakage {
     pub broken: bool,
-    pub source: Source,
+    pub(crate) source: Source,
     /// What stops the config from loading, as `check` reports it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
     /// With `"source": "backup"`: which backup, and when it was made (UTC).
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "crate::prosody::config::json_path::opt"
     )]
-    pub backup: Option<PathBuf>,
+    pub(crate) backup: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup_date: Option<String>,
+    pub(crate) backup_date: Option<String>,
 }
 
 impl Breakage {
@@ -106,8 +106,8 @@ impl Breakage {
 
 /// The config as a read-only command sees it.
 pub(super) struct Reading {
-    pub set: ConfigSet,
-    pub breakage: Breakage,
+    pub(crate) set: ConfigSet,
+    pub(crate) breakage: Breakage,
 }
 
 /// Reads the config for a read-only command: all of it, or what parses of

@@ -46,7 +46,7 @@ pub struct BackupInfo {
     /// listener"; for `restore`: the backup restored).
     pub name: Option<String>,
     /// The edit's outcome (`added`, `removed`, …).
-    pub action: Option<String>,
+    pub(crate) action: Option<String>,
 }
 
 /// The backups of the main config, and of the other files our recorded

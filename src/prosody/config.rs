@@ -15,13 +15,13 @@ use crate::document::{Document, SectionHeader, SectionKind, Statement, SyntaxErr
 
 /// One loaded file.
 #[derive(Debug)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// The path as prosody names it (what messages should show).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Where the bytes live: symlinks resolved, so edits replace the target
     /// and keep Debian's `conf.d` → `conf.avail` links.
-    pub real_path: PathBuf,
-    pub doc: Document,
+    pub(crate) real_path: PathBuf,
+    pub(crate) doc: Document,
 }
 
 /// Why the config cannot be loaded: the first fatal problem, positioned.
@@ -111,28 +111,28 @@ impl std::error::Error for LoadError {}
 
 /// A statement's place in the run: which file, which statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct At {
-    pub file: usize,
-    pub stmt: usize,
+pub(crate) struct At {
+    pub(crate) file: usize,
+    pub(crate) stmt: usize,
 }
 
 #[derive(Debug)]
-pub struct ConfigSet {
-    pub files: Vec<ConfigFile>,
+pub(crate) struct ConfigSet {
+    pub(crate) files: Vec<ConfigFile>,
     /// Every top-level statement of every file, in the order prosody runs
     /// them, as runs of statements of one file (see [`ConfigSet::order`]).
     runs: Vec<(usize, std::ops::Range<usize>)>,
     /// Includes whose path is an expression: prosody follows them, we cannot.
-    pub unresolved_includes: Vec<At>,
+    pub(crate) unresolved_includes: Vec<At>,
 }
 
 /// A `VirtualHost` or `Component` statement, with what its section sets.
 /// Small (a config may have 100,000 of them): the rest is read from the
 /// document on demand.
 #[derive(Debug, Clone, Copy)]
-pub struct Host<'s> {
-    pub kind: SectionKind,
-    pub at: At,
+pub(crate) struct Host<'s> {
+    pub(crate) kind: SectionKind,
+    pub(crate) at: At,
     doc: &'s Document,
 }
 
@@ -140,27 +140,27 @@ impl<'s> Host<'s> {
     fn header(&self) -> SectionHeader<'s> {
         self.doc.section(self.at.stmt).expect("a host is a section")
     }
-    pub fn name(&self) -> Value<'s> {
+    pub(crate) fn name(&self) -> Value<'s> {
         self.header().name
     }
     /// The plugin of `Component "x" "muc"`.
-    pub fn module(&self) -> Option<Value<'s>> {
+    pub(crate) fn module(&self) -> Option<Value<'s>> {
         self.header().module
     }
     /// The value of the section's last `component_secret` (the one prosody
     /// keeps). A section never continues into another file: each file
     /// starts in the global one.
-    pub fn secret(&self) -> Option<Value<'s>> {
+    pub(crate) fn secret(&self) -> Option<Value<'s>> {
         self.doc
             .last_section_option(self.at.stmt, "component_secret")
             .and_then(|id| self.doc.option(id).value)
     }
     /// The line of the `VirtualHost`/`Component` statement.
-    pub fn line(&self) -> usize {
+    pub(crate) fn line(&self) -> usize {
         self.doc.line_col(self.doc.stmt_span(self.at.stmt).start).0
     }
     /// The literal name, if the name is a plain string.
-    pub fn literal_name(&self) -> Option<String> {
+    pub(crate) fn literal_name(&self) -> Option<String> {
         self.name()
             .literal()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -168,7 +168,7 @@ impl<'s> Host<'s> {
     /// An external (XEP-0114) component: a `Component` without a plugin
     /// module, or with prosody's own module for them, `"component"` (what a
     /// `Component` without a module loads).
-    pub fn is_external(&self) -> bool {
+    pub(crate) fn is_external(&self) -> bool {
         self.kind == SectionKind::Component
             && match self.module() {
                 None => true,
@@ -179,28 +179,28 @@ impl<'s> Host<'s> {
 
 /// The global section's `component_secret` (see [`ConfigSet::global_secret`]).
 #[derive(Debug, Clone)]
-pub struct GlobalSecret<'s> {
+pub(crate) struct GlobalSecret<'s> {
     /// The file that sets it (index in [`ConfigSet::files`]).
-    pub file: usize,
-    pub value: Value<'s>,
+    pub(crate) file: usize,
+    pub(crate) value: Value<'s>,
 }
 
 /// JSON for a path. Paths are bytes and JSON strings are Unicode: a name
 /// that is not UTF-8 is shown as `Path::display` shows it (U+FFFD for each
 /// bad sequence) rather than failing the whole output.
-pub mod json_path {
+pub(crate) mod json_path {
     use std::path::{Path, PathBuf};
 
-    pub fn one<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn one<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&p.to_string_lossy())
     }
-    pub fn opt<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn opt<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
         match p {
             Some(p) => one(p, s),
             None => s.serialize_none(),
         }
     }
-    pub fn many<S: serde::Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn many<S: serde::Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(ps.iter().map(|p| p.to_string_lossy()))
     }
 }
@@ -220,18 +220,18 @@ struct Loading {
 /// overflow" at about 196 levels (measured with 0.12's configmanager), so a
 /// deeper config never loads in prosody; stopping here also bounds our
 /// recursion.
-pub const MAX_INCLUDE_DEPTH: usize = 200;
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 200;
 
 /// The largest config file read: far above any real config (Debian's is
 /// 11 KB, the suite's stress test 50 MiB), far below what exhausts memory.
-pub const MAX_FILE_BYTES: u64 = 256 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// Reads one config file as prosody would, but only a regular file (after
 /// symlinks) of at most [`MAX_FILE_BYTES`]: an `Include` of `/dev/zero`
 /// would grow without end, and a FIFO would block forever while we hold the
 /// edit lock. Opened without blocking and checked on the open descriptor,
 /// so what is checked is what is read.
-pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use crate::secret::Unreadable;
     use std::os::unix::fs::FileTypeExt;
     let too_big = || {
@@ -275,7 +275,7 @@ pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
 
 impl ConfigSet {
     /// Loads `main` and its includes from disk.
-    pub fn load(main: &Path) -> Result<ConfigSet, LoadError> {
+    pub(crate) fn load(main: &Path) -> Result<ConfigSet, LoadError> {
         Self::load_with(main, HashMap::new())
     }
 
@@ -283,7 +283,7 @@ impl ConfigSet {
     /// edit is checked *as if it stood at the original's path*, so relative
     /// includes resolve against the original directory. The bytes are moved
     /// in, not copied: a large config is held once.
-    pub fn load_with(
+    pub(crate) fn load_with(
         main: &Path,
         overlay: HashMap<PathBuf, Vec<u8>>,
     ) -> Result<ConfigSet, LoadError> {
@@ -308,7 +308,7 @@ impl ConfigSet {
     }
 
     /// Every top-level statement of every file, in the order prosody runs them.
-    pub fn order(&self) -> impl Iterator<Item = At> + '_ {
+    pub(crate) fn order(&self) -> impl Iterator<Item = At> + '_ {
         self.runs
             .iter()
             .flat_map(|(file, r)| r.clone().map(|stmt| At { file: *file, stmt }))
@@ -327,43 +327,8 @@ impl ConfigSet {
         from: Option<(PathBuf, usize, usize)>,
         loading: &mut Loading,
     ) -> Result<(), LoadError> {
-        let unreadable =
-            |e: std::io::Error, from: Option<(PathBuf, usize, usize)>| LoadError::Unreadable {
-                path: path.to_path_buf(),
-                from,
-                message: crate::text::plain_io(&e),
-                kind: e.kind(),
-            };
-        let real_path = match std::fs::canonicalize(path) {
-            Ok(p) => p,
-            // A file the edit creates: named by its real directory.
-            Err(e) => match created_path(path, &loading.created) {
-                Some(p) => p,
-                None => return Err(unreadable(e, from.clone())),
-            },
-        };
-        if loading.stack.contains(&real_path) {
-            return Err(LoadError::IncludeLoop {
-                path: path.to_path_buf(),
-                from: from.expect("the main file is not included"),
-            });
-        }
-        if loading.stack.len() > MAX_INCLUDE_DEPTH {
-            return Err(LoadError::IncludeTooDeep {
-                path: path.to_path_buf(),
-                from: from.expect("the main file is not included"),
-            });
-        }
-        // A file included twice reads the same both times (and an edited
-        // one, moved out of the overlay on first use, stays edited). Found
-        // by real path in a map: a config may include 20,000 files.
-        let bytes = match loading.overlay.remove(&real_path) {
-            Some(b) => b,
-            None => match loading.by_real_path.get(&real_path) {
-                Some(&i) => self.files[i].doc.text().to_vec(),
-                None => read_config_file(&real_path).map_err(|e| unreadable(e, from.clone()))?,
-            },
-        };
+        let real_path = enter_file(path, &from, loading)?;
+        let bytes = self.file_bytes(path, &real_path, &from, loading)?;
         let doc = Document::parse(bytes).map_err(|error| LoadError::Syntax {
             path: path.to_path_buf(),
             error,
@@ -388,6 +353,43 @@ impl ConfigSet {
             doc,
         });
         loading.stack.push(real_path);
+        self.run_statements(file, n, includes, loading)?;
+        loading.stack.pop();
+        Ok(())
+    }
+
+    /// The text of the file at `real_path`: the edit's, from the overlay,
+    /// else as loaded before, else read from disk. A file included twice
+    /// reads the same both times (and an edited one, moved out of the
+    /// overlay on first use, stays edited). Found by real path in a map: a
+    /// config may include 20,000 files.
+    fn file_bytes(
+        &self,
+        path: &Path,
+        real_path: &Path,
+        from: &Option<(PathBuf, usize, usize)>,
+        loading: &mut Loading,
+    ) -> Result<Vec<u8>, LoadError> {
+        Ok(match loading.overlay.remove(real_path) {
+            Some(b) => b,
+            None => match loading.by_real_path.get(real_path) {
+                Some(&i) => self.files[i].doc.text().to_vec(),
+                None => read_config_file(real_path)
+                    .map_err(|e| unreadable_at((path.to_path_buf(), e), from.clone()))?,
+            },
+        })
+    }
+
+    /// Runs the `n` statements of loaded file `file` in order, loading the
+    /// files each of its `includes` names where it stands.
+    fn run_statements(
+        &mut self,
+        file: usize,
+        n: usize,
+        includes: Vec<(usize, Option<Vec<u8>>, usize)>,
+        loading: &mut Loading,
+    ) -> Result<(), LoadError> {
+        let path = self.files[file].path.clone();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut next_include = includes.into_iter().peekable();
         for stmt in 0..n {
@@ -396,7 +398,7 @@ impl ConfigSet {
                 continue;
             };
             let (line, col) = self.files[file].doc.line_col(offset);
-            let from = Some((path.to_path_buf(), line, col));
+            let from = Some((path.clone(), line, col));
             let Some(target) = target else {
                 self.unresolved_includes.push(At { file, stmt });
                 continue;
@@ -407,12 +409,11 @@ impl ConfigSet {
                 self.load_file(&included, from.clone(), loading)?;
             }
         }
-        loading.stack.pop();
         Ok(())
     }
 
     /// Every `VirtualHost`/`Component` statement, in the order prosody runs them.
-    pub fn hosts(&self) -> impl Iterator<Item = Host<'_>> + '_ {
+    pub(crate) fn hosts(&self) -> impl Iterator<Item = Host<'_>> + '_ {
         self.order()
             .filter(|at| self.files[at.file].doc.is_section(at.stmt))
             .map(|at| self.host(at))
@@ -422,7 +423,7 @@ impl ConfigSet {
     /// there, in any file, in the order prosody runs them. prosody looks an
     /// option up in the host's own section, then in the global one, so a
     /// component whose blocks set no secret uses this one.
-    pub fn global_secret(&self) -> Option<GlobalSecret<'_>> {
+    pub(crate) fn global_secret(&self) -> Option<GlobalSecret<'_>> {
         let mut last = None;
         for at in self.order() {
             let doc = &self.files[at.file].doc;
@@ -450,7 +451,7 @@ impl ConfigSet {
     /// blocks, in order): the last one its blocks set, else the global one.
     /// With the file it is written in (a `FileContents` path is relative to
     /// that file's directory), and whether it is the global one.
-    pub fn effective_secret<'a>(
+    pub(crate) fn effective_secret<'a>(
         &'a self,
         hosts: &[Host<'a>],
     ) -> Option<(Value<'a>, &'a Path, bool)> {
@@ -462,12 +463,12 @@ impl ConfigSet {
     }
 
     /// How many `VirtualHost`/`Component` statements the files have.
-    pub fn host_count(&self) -> usize {
+    pub(crate) fn host_count(&self) -> usize {
         self.files.iter().map(|f| f.doc.section_count()).sum()
     }
 
     /// The host opened by the statement at `at`, which must be a section.
-    pub fn host(&self, at: At) -> Host<'_> {
+    pub(crate) fn host(&self, at: At) -> Host<'_> {
         let doc = &self.files[at.file].doc;
         let header = doc.section(at.stmt).expect("a host is a section");
         Host {
@@ -479,7 +480,7 @@ impl ConfigSet {
 
     /// The hosts whose literal name is `name` to prosody: compared after
     /// nameprep, as prosody compares them.
-    pub fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
+    pub(crate) fn hosts_named(&self, name: &str) -> Vec<Host<'_>> {
         let want = crate::prosody::names::fold(name.as_bytes());
         self.hosts()
             .filter(|h| {
@@ -489,6 +490,36 @@ impl ConfigSet {
             })
             .collect()
     }
+}
+
+/// The real path of `path`, about to be loaded (included from `from`):
+/// refused when it is already being loaded (a loop) or nested too deep.
+fn enter_file(
+    path: &Path,
+    from: &Option<(PathBuf, usize, usize)>,
+    loading: &Loading,
+) -> Result<PathBuf, LoadError> {
+    let real_path = match std::fs::canonicalize(path) {
+        Ok(p) => p,
+        // A file the edit creates: named by its real directory.
+        Err(e) => match created_path(path, &loading.created) {
+            Some(p) => p,
+            None => return Err(unreadable_at((path.to_path_buf(), e), from.clone())),
+        },
+    };
+    if loading.stack.contains(&real_path) {
+        return Err(LoadError::IncludeLoop {
+            path: path.to_path_buf(),
+            from: from.clone().expect("the main file is not included"),
+        });
+    }
+    if loading.stack.len() > MAX_INCLUDE_DEPTH {
+        return Err(LoadError::IncludeTooDeep {
+            path: path.to_path_buf(),
+            from: from.clone().expect("the main file is not included"),
+        });
+    }
+    Ok(real_path)
 }
 
 fn unreadable_at(e: (PathBuf, std::io::Error), from: Option<(PathBuf, usize, usize)>) -> LoadError {

@@ -34,7 +34,7 @@ fn plain(component: &str) -> bool {
 /// A config that reads another name of ours for a component (such as
 /// `fogbow-xmpp-ctl.h` and 32 hex digits) keeps it: an edit reads a
 /// component's credential name from the config and never recomputes it.
-pub fn credential_name(component: &str) -> String {
+pub(crate) fn credential_name(component: &str) -> String {
     if plain(component) {
         return format!("{PREFIX}{component}");
     }
@@ -45,7 +45,7 @@ pub fn credential_name(component: &str) -> String {
 
 /// Whether `name` is in our namespace (see [`credential_name`]); whether
 /// it may be written into a unit is [`name_fault`]'s question.
-pub fn is_ours(name: &str) -> bool {
+pub(crate) fn is_ours(name: &str) -> bool {
     name.starts_with(PREFIX)
 }
 

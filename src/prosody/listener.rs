@@ -11,9 +11,9 @@ use crate::document::{Literal, Owner, Span, Statement};
 use crate::prosody::config::ConfigSet;
 
 /// The component port when none is configured.
-pub const DEFAULT_PORT: u16 = 5347;
+pub(crate) const DEFAULT_PORT: u16 = 5347;
 /// The component service is private: with no interfaces set it binds loopback.
-pub const DEFAULT_INTERFACES: [&str; 2] = ["127.0.0.1", "::1"];
+pub(crate) const DEFAULT_INTERFACES: [&str; 2] = ["127.0.0.1", "::1"];
 
 pub(crate) const INTERFACE_OPTIONS: [&str; 2] = ["component_interfaces", "component_interface"];
 pub(crate) const PORT_OPTIONS: [&str; 2] = ["component_ports", "component_port"];
@@ -73,7 +73,7 @@ pub struct Listener {
 impl Listener {
     /// The address to reach it from this machine: the first interface, with
     /// a wildcard replaced by loopback.
-    pub fn local_address(&self) -> String {
+    pub(crate) fn local_address(&self) -> String {
         match self.interfaces.first().map(String::as_str) {
             None | Some("*") | Some("0.0.0.0") => "127.0.0.1".into(),
             Some("::") => "::1".into(),
@@ -84,7 +84,7 @@ impl Listener {
     /// Why prosody opens no component listener at all, if so. An empty
     /// list is a valid config: portmanager binds every interface × port
     /// pair, none here ("Activated service 'component' on no ports").
-    pub fn closed(&self) -> Option<String> {
+    pub(crate) fn closed(&self) -> Option<String> {
         if self.ports.is_empty() {
             Some(
                 "the global component_ports is an empty list, so prosody opens no component port"
@@ -98,7 +98,7 @@ impl Listener {
     }
 
     /// Whether it accepts connections from other machines.
-    pub fn remote_reachable(&self) -> bool {
+    pub(crate) fn remote_reachable(&self) -> bool {
         self.interfaces.iter().any(|i| match i.as_str() {
             "*" => true,
             a => a.parse::<IpAddr>().is_ok_and(|ip| !ip.is_loopback()),
@@ -107,7 +107,7 @@ impl Listener {
 }
 
 /// Checks an interface address as `listen` accepts it.
-pub fn validate_interface(a: &str) -> Result<(), ListenerError> {
+pub(crate) fn validate_interface(a: &str) -> Result<(), ListenerError> {
     if a == "*" || a.parse::<IpAddr>().is_ok() {
         Ok(())
     } else {
@@ -226,7 +226,7 @@ fn ports(set: &ConfigSet, names: &[&'static str]) -> Result<Option<Vec<u16>>, Li
 }
 
 /// prosody's server-to-server ports (`s2s_ports`, default 5269).
-pub fn s2s_ports(set: &ConfigSet) -> Result<Vec<u16>, ListenerError> {
+pub(crate) fn s2s_ports(set: &ConfigSet) -> Result<Vec<u16>, ListenerError> {
     Ok(ports(set, &["s2s_ports"])?.unwrap_or_else(|| vec![5269]))
 }
 
@@ -283,12 +283,12 @@ pub(crate) fn in_sections(set: &ConfigSet) -> Vec<InSection> {
 }
 
 /// The listener options prosody ignores because they are set in a section.
-pub fn ignored(set: &ConfigSet) -> Vec<Misplaced> {
+pub(crate) fn ignored(set: &ConfigSet) -> Vec<Misplaced> {
     in_sections(set).into_iter().map(|m| m.shown).collect()
 }
 
 /// The effective listener of `set`, with prosody's defaults.
-pub fn effective(set: &ConfigSet) -> Result<Listener, ListenerError> {
+pub(crate) fn effective(set: &ConfigSet) -> Result<Listener, ListenerError> {
     let interfaces = match read(
         set,
         &[
@@ -344,7 +344,7 @@ pub(crate) fn interfaces_of(v: Vec<Literal>) -> Result<Vec<String>, ListenerErro
 }
 
 /// Whether `set` defines any listener option, globally or in a section.
-pub fn any_defined(set: &ConfigSet) -> bool {
+pub(crate) fn any_defined(set: &ConfigSet) -> bool {
     !global_assignments(set, &LISTENER_OPTIONS).is_empty() || !in_sections(set).is_empty()
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 const LOADER: &str = include_str!("loader.lua");
 
 /// Where Debian installs prosody's modules (both 0.12 and 13).
-pub const LIB_DIR: &str = "/usr/lib/prosody";
+pub(crate) const LIB_DIR: &str = "/usr/lib/prosody";
 const PROSODY_BIN: &str = "/usr/bin/prosody";
 
 /// How long a config may take to load before we call it hung (prosody
@@ -25,8 +25,8 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Installed {
     /// The Lua interpreter from `/usr/bin/prosody`'s `#!` line.
-    pub lua: PathBuf,
-    pub lib: PathBuf,
+    pub(crate) lua: PathBuf,
+    pub(crate) lib: PathBuf,
 }
 
 /// prosody's verdict on a config.
@@ -58,7 +58,7 @@ impl Installed {
     /// Whether this prosody has prosody 13's config helpers
     /// (`Credential()`, `FileContents()`, …): its configmanager can be told
     /// a credentials directory. prosody 0.12 has none of them.
-    pub fn has_credentials(&self) -> bool {
+    pub(crate) fn has_credentials(&self) -> bool {
         std::fs::read(self.lib.join("core/configmanager.lua")).is_ok_and(|t| {
             t.windows(b"set_credentials_directory".len())
                 .any(|w| w == b"set_credentials_directory")
@@ -87,14 +87,18 @@ impl Installed {
     /// `Credential()` is read as prosody's start-up reads it: from
     /// `$CREDENTIALS_DIRECTORY` when that is set (in the unit), else it is
     /// only a warning (as `prosodyctl` does).
-    pub fn start(&self, config: &Path, overlay: &[(&Path, &Path)]) -> Result<Loading, LoaderError> {
+    pub(crate) fn start(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+    ) -> Result<Loading, LoaderError> {
         self.start_serving(config, overlay, Credentials::Environment)
     }
 
     /// [`Installed::start`], with `credentials` as where prosody reads
     /// `Credential()` from. Served values reach the loader through its
     /// standard input and are read from memory there, never from a file.
-    pub fn start_serving(
+    pub(crate) fn start_serving(
         &self,
         config: &Path,
         overlay: &[(&Path, &Path)],
@@ -137,17 +141,50 @@ impl Installed {
         credentials: Credentials<'_>,
         dump: bool,
     ) -> Result<Loading, LoaderError> {
-        let served = match credentials {
-            Credentials::Served(s) => Some(s),
-            _ => None,
-        };
         // prosody resolves relative Includes against the path it is given,
         // joined to its own working directory: an absolute path gives the
         // verdict prosody gives the config wherever we are run from.
         let config = absolute(config);
+        let mut child = self
+            .command(&config, overlay, credentials, dump)
+            .spawn()
+            .map_err(|source| LoaderError::Spawn {
+                lua: self.lua.clone(),
+                source,
+            })?;
+        let served = match credentials {
+            Credentials::Served(s) => Some(s),
+            _ => None,
+        };
+        let mut script = served
+            .map(ServedCredentials::lua_prefix)
+            .unwrap_or_default();
+        script.extend_from_slice(LOADER.as_bytes());
+        feed_stdin(&mut child, script);
+        let (reader, eof) = drain_stderr(&mut child);
+        let out = child.stdout.take().map(read_dump);
+        Ok(Loading {
+            child,
+            out,
+            reader: Some(reader),
+            eof,
+            deadline: Instant::now() + LOAD_TIMEOUT,
+            config,
+        })
+    }
+
+    /// The loader's command line and environment: the script comes on
+    /// stdin, the config and its overlay as arguments.
+    fn command(
+        &self,
+        config: &Path,
+        overlay: &[(&Path, &Path)],
+        credentials: Credentials<'_>,
+        dump: bool,
+    ) -> Command {
         let mut cmd = Command::new(&self.lua);
         cmd.arg("-")
-            .arg(&config)
+            .arg(config)
             .args(overlay.iter().flat_map(|(real, temp)| [real, temp]))
             .env("FXC_PROSODY_LIB", &self.lib)
             .stdin(Stdio::piped())
@@ -166,65 +203,65 @@ impl Installed {
                 cmd.env_remove("CREDENTIALS_DIRECTORY");
             }
         }
-        let mut child = cmd.spawn().map_err(|source| LoaderError::Spawn {
-            lua: self.lua.clone(),
-            source,
-        })?;
-        let mut script = served
-            .map(ServedCredentials::lua_prefix)
-            .unwrap_or_default();
-        script.extend_from_slice(LOADER.as_bytes());
-        // Written from a thread: with credentials the script may not fit in
-        // the pipe, and the loader reads all of it before it runs.
-        let mut stdin = child.stdin.take().expect("piped");
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&script);
-        });
-        // stderr is read while the loader runs: an error longer than the
-        // pipe buffer would otherwise block it until our deadline and be
-        // reported as a hang. A bounded prefix is kept; the rest is drained.
-        let mut pipe = child.stderr.take().expect("piped");
-        let (done, eof) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut kept = Vec::new();
-            let mut buf = [0u8; 8192];
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        let room = STDERR_KEPT.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-            let _ = done.send(());
-            kept
-        });
-        // The options, read while the loader runs (they may not fit in
-        // the pipe); in memory only: they hold secrets.
-        let out = child.stdout.take().map(|mut pipe| {
-            std::thread::spawn(move || {
-                let mut out = Vec::new();
-                let _ = (&mut pipe).take(MAX_DUMP).read_to_end(&mut out);
-                out
-            })
-        });
-        Ok(Loading {
-            child,
-            out,
-            reader: Some(reader),
-            eof,
-            deadline: Instant::now() + LOAD_TIMEOUT,
-            config,
-        })
+        cmd
     }
+}
+
+/// Writes the loader script to the child's stdin from a thread: with
+/// credentials the script may not fit in the pipe, and the loader reads all
+/// of it before it runs.
+fn feed_stdin(child: &mut Child, script: Vec<u8>) {
+    let mut stdin = child.stdin.take().expect("piped");
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&script);
+    });
+}
+
+/// Reads the child's stderr while the loader runs: an error longer than the
+/// pipe buffer would otherwise block it until our deadline and be reported
+/// as a hang. A bounded prefix is kept; the rest is drained. The receiver
+/// hears when stderr reached its end.
+fn drain_stderr(
+    child: &mut Child,
+) -> (
+    std::thread::JoinHandle<Vec<u8>>,
+    std::sync::mpsc::Receiver<()>,
+) {
+    let mut pipe = child.stderr.take().expect("piped");
+    let (done, eof) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let room = STDERR_KEPT.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = done.send(());
+        kept
+    });
+    (reader, eof)
+}
+
+/// Reads the options the loader dumps while it runs (they may not fit in the
+/// pipe); in memory only: they hold secrets.
+fn read_dump(mut pipe: std::process::ChildStdout) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut pipe).take(MAX_DUMP).read_to_end(&mut out);
+        out
+    })
 }
 
 /// Where prosody's loader reads `Credential("NAME")` from.
 #[derive(Debug, Clone, Copy, Default)]
-pub enum Credentials<'a> {
+pub(crate) enum Credentials<'a> {
     /// As prosody's start-up: `$CREDENTIALS_DIRECTORY` when set, else a
     /// `Credential()` is only a warning (as `prosodyctl` does).
     #[default]
@@ -239,12 +276,12 @@ pub enum Credentials<'a> {
 /// Credentials for the loader to serve as prosody.service's
 /// `$CREDENTIALS_DIRECTORY` (see [`Installed::start_serving`]).
 #[derive(Clone, Default)]
-pub struct ServedCredentials {
+pub(crate) struct ServedCredentials {
     /// The directory prosody is told credentials are in (systemd's
     /// `/run/credentials/prosody.service`): reads under it are served.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Credential name and value.
-    pub files: Vec<(String, Vec<u8>)>,
+    pub(crate) files: Vec<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for ServedCredentials {
@@ -376,7 +413,7 @@ impl std::error::Error for LoaderError {
 /// A load by prosody's configmanager in progress. Dropping it stops the
 /// loader (a `check` whose static pass already found errors needs no more).
 #[derive(Debug)]
-pub struct Loading {
+pub(crate) struct Loading {
     child: Child,
     out: Option<std::thread::JoinHandle<Vec<u8>>>,
     reader: Option<std::thread::JoinHandle<Vec<u8>>>,
@@ -387,7 +424,7 @@ pub struct Loading {
 
 impl Loading {
     /// Waits for prosody's verdict, at most `LOAD_TIMEOUT` (10 s) from the start.
-    pub fn wait(self) -> Result<Verdict, LoaderError> {
+    pub(crate) fn wait(self) -> Result<Verdict, LoaderError> {
         self.finish().map(|(v, _)| v)
     }
 

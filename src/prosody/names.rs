@@ -4,7 +4,7 @@
 //! (stringprep, RFC 3491) and compares the results: `straße.example`,
 //! `STRASSE.example` and full-width `ｓｔｒａｓｓｅ.example` are one host, and a
 //! name nameprep refuses stops the server. [`nameprep`] computes exactly what
-//! prosody does; every comparison goes through [`fold`]. For names `add`
+//! prosody does; every comparison goes through `fold`. For names `add`
 //! writes we accept the strict subset whose prepped form is also a valid DNS
 //! name for a federation: letters and digits (any script), `-` and `_`, in
 //! dot-separated labels.
@@ -12,7 +12,7 @@
 /// Checks a name `add` is asked to write: prosody's nameprep must accept
 /// it (or prosody would not start), and the form prosody uses must be a
 /// name an XMPP address can carry.
-pub fn validate(name: &str) -> Result<(), BadName> {
+pub(crate) fn validate(name: &str) -> Result<(), BadName> {
     let bad = |prepped: &str, fault| BadName {
         name: name.into(),
         prepped: (prepped != name).then(|| prepped.into()),
@@ -54,16 +54,16 @@ pub fn validate(name: &str) -> Result<(), BadName> {
 /// component `add` is asked for, or a config's `VirtualHost`): each use
 /// says that through [`BadName::describe`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadName {
-    pub name: String,
+pub(crate) struct BadName {
+    pub(crate) name: String,
     /// The form prosody uses, when it differs from `name`.
-    pub prepped: Option<String>,
-    pub fault: Fault,
+    pub(crate) prepped: Option<String>,
+    pub(crate) fault: Fault,
 }
 
 /// What is wrong with a [`BadName`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Empty as written, or after nameprep.
     Empty,
     /// prosody's nameprep refuses it (why, as [`nameprep`] says).
@@ -83,7 +83,7 @@ pub enum Fault {
 impl BadName {
     /// The operator's sentence, for `whose` name (`"component"`,
     /// `"VirtualHost"`): "the component name \"a b\" contains a space; …".
-    pub fn describe(&self, whose: &str) -> String {
+    pub(crate) fn describe(&self, whose: &str) -> String {
         let name = &self.name;
         let shown = match &self.prepped {
             None => format!("{name:?}"),
@@ -261,13 +261,13 @@ fn unicode_3_2_decomposition(c: char) -> Option<char> {
 /// Why prosody's nameprep would refuse these bytes as a host name (which
 /// stops prosody at start). It is far more lenient than a DNS name: spaces,
 /// quotes and `@` pass (see [`validate`] for those).
-pub fn nameprep_rejects(name: &[u8]) -> Option<String> {
+pub(crate) fn nameprep_rejects(name: &[u8]) -> Option<String> {
     nameprep(name).err().map(|e| e.to_string())
 }
 
 /// The form prosody compares names in: nameprep's output. A name nameprep
 /// refuses (which stops prosody anyway) equals only itself, byte for byte.
-pub fn fold(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn fold(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     match nameprep(name) {
         Ok(p) if p.as_bytes() == name => std::borrow::Cow::Borrowed(name),
         Ok(p) => std::borrow::Cow::Owned(p.into_bytes()),
@@ -276,7 +276,7 @@ pub fn fold(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Whether two names denote the same host for prosody.
-pub fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a == b || fold(a.as_bytes()) == fold(b.as_bytes())
 }
 
@@ -305,7 +305,7 @@ pub(crate) fn connect_as_note(written: &str) -> Option<String> {
 /// edits away (insert, delete, substitute one character), compared after
 /// nameprep, and the nearest one; `None` when none is that close. For
 /// "did you mean …?" on `remove my-manger…`.
-pub fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let want: Vec<char> = String::from_utf8_lossy(&fold(name.as_bytes()))
         .chars()
         .collect();

@@ -29,8 +29,8 @@ use super::{
 /// Where previous versions go, and how many to keep per file (0: none).
 #[derive(Debug, Clone)]
 pub struct Backups {
-    pub dir: PathBuf,
-    pub keep: usize,
+    pub(crate) dir: PathBuf,
+    pub(crate) keep: usize,
 }
 
 /// The backup name prefix of `target`: an unambiguous encoding of its path's
@@ -73,7 +73,7 @@ fn backup_prefix(target: &Path) -> String {
 /// UTC timestamps sort by name in time order). A missing `dir` has none;
 /// an existing one must pass the checks of [`check_backup_dir`]: what a
 /// restore installs comes from there.
-pub fn list_backups(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, WriteError> {
+pub(crate) fn list_backups(dir: &Path, target: &Path) -> Result<Vec<PathBuf>, WriteError> {
     let prefix = backup_prefix(target);
     scan(dir, |n| n.strip_prefix(&prefix).is_some_and(is_timestamp))
 }
@@ -196,50 +196,50 @@ pub(super) fn prune(b: &Backups, target: &Path) -> Result<(), WriteError> {
 
 /// One edit, as recorded beside its backups (see the module doc).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct EditRecord {
+pub(crate) struct EditRecord {
     /// `add`, `remove`, `listen`, `restore` or `undo`.
-    pub command: String,
+    pub(crate) command: String,
     /// The outcome's action (`added`, `removed`, …).
-    pub action: String,
+    pub(crate) action: String,
     /// The component (or "component listener", or the backup restored).
-    pub name: String,
-    pub files: Vec<FileRecord>,
+    pub(crate) name: String,
+    pub(crate) files: Vec<FileRecord>,
     /// When the edit moved the component's secret between the config and
-    /// an encrypted credential (issue 14): `to-credential` or `to-config`.
+    /// an encrypted credential: `to-credential` or `to-config`.
     /// An undo of `to-credential` cannot put the literal back from the
     /// backup (the backups are scrubbed of it): it decrypts it instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moved: Option<String>,
+    pub(crate) moved: Option<String>,
     /// When the edit replaced a string secret by a new one stored in a
-    /// credential (a rotation, issue 14): the file name, in the backup
+    /// credential (a rotation): the file name, in the backup
     /// directory, of the old string encrypted as that credential (see
     /// [`write_old_secret`]). The backups are scrubbed of the old string;
     /// an undo decrypts it from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_secret: Option<String>,
+    pub(crate) old_secret: Option<String>,
 }
 
 /// One file an edit touched.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FileRecord {
+pub(crate) struct FileRecord {
     /// Its real path, for people (lossy where the path is not UTF-8).
-    pub path: String,
+    pub(crate) path: String,
     /// Its real path's bytes in hex: the exact path.
-    pub path_hex: String,
+    pub(crate) path_hex: String,
     /// The file name (in the backup directory) of its previous version;
     /// `None`: the edit created the file.
-    pub backup: Option<String>,
+    pub(crate) backup: Option<String>,
     /// The SHA-1 (hex) of the bytes written; `None`: the edit removed it.
-    pub written_sha1: Option<String>,
+    pub(crate) written_sha1: Option<String>,
     /// A file outside the config and outside our credentials that the edit
     /// rewrote with them: `properties` (a Fogbow component's `.properties`,
     /// its `xmpp_password`). `None`: a file of the config, or ours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
 }
 
 impl FileRecord {
-    pub fn new(path: &Path, backup: Option<&Path>, written: Option<&[u8]>) -> FileRecord {
+    pub(crate) fn new(path: &Path, backup: Option<&Path>, written: Option<&[u8]>) -> FileRecord {
         FileRecord {
             path: path.to_string_lossy().into_owned(),
             path_hex: crate::text::hex::encode(path.as_os_str().as_bytes()),
@@ -252,7 +252,7 @@ impl FileRecord {
     }
 
     /// The exact path (from `path_hex`).
-    pub fn real_path(&self) -> PathBuf {
+    pub(crate) fn real_path(&self) -> PathBuf {
         use std::os::unix::ffi::OsStringExt;
         let h = self.path_hex.as_bytes();
         let digit = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
@@ -264,7 +264,7 @@ impl FileRecord {
 }
 
 /// The SHA-1 (hex) of `bytes`, as [`FileRecord::written_sha1`] holds it.
-pub fn content_hash(bytes: &[u8]) -> String {
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
     sha1_hex(bytes)
 }
 
@@ -273,7 +273,11 @@ const RECORD_SUFFIX: &str = ".edit";
 /// Writes the record of an edit of the config whose main file is `config`
 /// (its real path), 0600 and fsynced, and keeps only the newest `keep`
 /// records, as many as the backups.
-pub fn write_record(b: &Backups, config: &Path, rec: &EditRecord) -> Result<PathBuf, WriteError> {
+pub(crate) fn write_record(
+    b: &Backups,
+    config: &Path,
+    rec: &EditRecord,
+) -> Result<PathBuf, WriteError> {
     ensure_backup_dir(&b.dir)?;
     let prefix = backup_prefix(config);
     let text = serde_json::to_vec_pretty(rec).expect("serialisable");
@@ -313,7 +317,10 @@ fn record_paths(dir: &Path, config: &Path) -> Result<Vec<PathBuf>, WriteError> {
 /// that another user could have written is refused like such a backup; one
 /// that does not parse is skipped (undo then finds the files changed since
 /// the record before it, and refuses).
-pub fn list_records(dir: &Path, config: &Path) -> Result<Vec<(String, EditRecord)>, WriteError> {
+pub(crate) fn list_records(
+    dir: &Path,
+    config: &Path,
+) -> Result<Vec<(String, EditRecord)>, WriteError> {
     let mut out = Vec::new();
     for p in record_paths(dir, config)? {
         let bytes = read_backup(&p)?;
@@ -333,7 +340,7 @@ pub fn list_records(dir: &Path, config: &Path) -> Result<Vec<(String, EditRecord
 /// its records, and the backups of every other file those records name (a
 /// component's own `conf.d` file): what a scrub of one of its secrets
 /// reads, and nothing of another config that shares the directory.
-pub fn backups_and_records_of(
+pub(crate) fn backups_and_records_of(
     dir: &Path,
     config: &Path,
 ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), WriteError> {
@@ -360,7 +367,11 @@ const OLD_SECRET_SUFFIX: &str = ".old-secret.cred";
 /// Keeps `cred` (a string secret a rotation replaced, already encrypted by
 /// systemd-creds) beside the backups of `config`, 0600: what an undo of
 /// that rotation decrypts. Returns its file name, for the edit record.
-pub fn write_old_secret(b: &Backups, config: &Path, cred: &[u8]) -> Result<String, WriteError> {
+pub(crate) fn write_old_secret(
+    b: &Backups,
+    config: &Path,
+    cred: &[u8],
+) -> Result<String, WriteError> {
     ensure_backup_dir(&b.dir)?;
     let prefix = backup_prefix(config);
     let path = write_stamped(
@@ -379,7 +390,7 @@ pub fn write_old_secret(b: &Backups, config: &Path, cred: &[u8]) -> Result<Strin
 /// already there is kept): a note to the next run that outlives a kill,
 /// found by [`markers`] and removed by [`remove_marker`]. `action` says
 /// what the marker is for in an error (`mark a pending scrub in`).
-pub fn put_marker(b: &Backups, name: &str, action: &str) -> Result<(), WriteError> {
+pub(crate) fn put_marker(b: &Backups, name: &str, action: &str) -> Result<(), WriteError> {
     ensure_backup_dir(&b.dir)?;
     let path = b.dir.join(name);
     match open_new(&path, 0o600) {
@@ -394,7 +405,7 @@ pub fn put_marker(b: &Backups, name: &str, action: &str) -> Result<(), WriteErro
 
 /// The names of the files in `dir` that start with `prefix`, the prefix
 /// taken off, sorted.
-pub fn markers(dir: &Path, prefix: &str) -> Vec<String> {
+pub(crate) fn markers(dir: &Path, prefix: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -412,14 +423,14 @@ pub fn markers(dir: &Path, prefix: &str) -> Vec<String> {
 }
 
 /// Removes the marker file `name` from `dir`.
-pub fn remove_marker(dir: &Path, name: &str) {
+pub(crate) fn remove_marker(dir: &Path, name: &str) {
     let _ = std::fs::remove_file(dir.join(name));
     sync_dir(dir);
 }
 
 /// Replaces a backup or record with `bytes` (a scrubbed version), `0600`,
 /// atomically: a crash leaves the old or the new one, never a mix.
-pub fn rewrite_backup(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+pub(crate) fn rewrite_backup(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let (temp, mut f) =
         super::temp::create(path).map_err(|e| io_error("create a temp file for", path, e))?;
     let written = f
@@ -437,7 +448,7 @@ pub fn rewrite_backup(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 
 /// When the backup (or record) at `path` was made, from its name:
 /// `2026-12-02 13:36:09 UTC`; `None` for a name that is not ours.
-pub fn time_of(path: &Path) -> Option<String> {
+pub(crate) fn time_of(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     let stamp = name.get(name.len().checked_sub(26)?..)?;
     is_timestamp(stamp).then(|| human_time(stamp))
@@ -500,7 +511,7 @@ fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
 /// directory, not writable by group or others, owned by us or root, in
 /// directories only root (or we) can write: otherwise a local user could
 /// read the secrets in it or plant "backups" that a restore would install.
-pub fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
+pub(crate) fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
     let refuse = |why: String| {
         WriteError::new(
             ErrorKind::PermissionDenied,
@@ -544,7 +555,7 @@ pub fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
 /// Reads a backup to restore: it must be a regular file (not a symlink)
 /// that only root or we can write, or it could be a planted "backup"
 /// whose Lua runs as root at the next check.
-pub fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
+pub(crate) fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
     let mut f = open_trusted(path).map_err(|e| match e.raw_os_error() {
         Some(libc::ELOOP) => WriteError::new(
             ErrorKind::PermissionDenied,

@@ -12,8 +12,8 @@ use crate::text::plain_io;
 /// one helps, a hint), plus the kind for callers that branch on it.
 #[derive(Debug)]
 pub struct WriteError {
-    pub message: String,
-    pub kind: ErrorKind,
+    pub(crate) message: String,
+    pub(crate) kind: ErrorKind,
 }
 
 impl WriteError {
@@ -33,7 +33,7 @@ impl std::error::Error for WriteError {}
 /// Maps an io::Error of `action` (a verb: "read", "write", "lock") on `path`
 /// to a message an operator can act on. The sudo hint is given only when we
 /// are not root: as root, EPERM means something else (an immutable file).
-pub fn io_error(action: &str, path: &Path, e: std::io::Error) -> WriteError {
+pub(crate) fn io_error(action: &str, path: &Path, e: std::io::Error) -> WriteError {
     let p = path.display();
     let code = e.raw_os_error().or(match e.kind() {
         ErrorKind::PermissionDenied => Some(libc::EACCES),

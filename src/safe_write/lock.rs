@@ -19,7 +19,7 @@ const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Where root's edit locks live: a directory only root can enter, so no
 /// other user can open, let alone hold, a lock there.
-pub const LOCK_DIR: &str = "/run/fogbow-xmpp-ctl";
+pub(crate) const LOCK_DIR: &str = "/run/fogbow-xmpp-ctl";
 
 /// An exclusive lock that serialises read-modify-write of one config set.
 /// Released on drop (closing the descriptor drops the flock).
@@ -36,7 +36,7 @@ impl Drop for Lock {
     /// Unlinks root's lock file before the descriptor (and with it the
     /// flock) goes. Safe because every locker re-checks, after its flock
     /// succeeds, that the name still leads to the inode it locked
-    /// ([`still_linked`]): one that locked the unlinked file retries with a
+    /// (`still_linked`): one that locked the unlinked file retries with a
     /// fresh one instead of believing it holds the lock.
     fn drop(&mut self) {
         if let Some((dir, name)) = &self.root {
@@ -49,7 +49,7 @@ impl Drop for Lock {
 
 impl Lock {
     /// Locks the config whose real path is `config_real`. As root: a file
-    /// under [`LOCK_DIR`] (0700 root), which no other user can open: a lock
+    /// under `LOCK_DIR` (0700 root), which no other user can open: a lock
     /// anyone can take would let any local user stall root's edits. As any
     /// other user: the config's directory, as before: other users who can
     /// read that directory can hold it too, but a non-root caller edits only
@@ -114,7 +114,7 @@ impl Lock {
 /// Root's lock file for the config whose real path is `config_real`:
 /// `LOCK_DIR/<SHA-1 of the path's bytes>.lock`, one per config, however the
 /// operator named it.
-pub fn lock_path(config_real: &Path) -> PathBuf {
+pub(crate) fn lock_path(config_real: &Path) -> PathBuf {
     Path::new(LOCK_DIR).join(format!(
         "{}.lock",
         sha1_hex(config_real.as_os_str().as_bytes())

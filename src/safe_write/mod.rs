@@ -4,9 +4,9 @@
 //! attributes and ACL), `backup` (names, listing, pruning and trust of
 //! previous versions), `trust` (whose files and symlinks we follow), and
 //! `error` (one operator-facing line per failure). This file is the
-//! two-phase API itself: [`prepare`] (a new version of a file),
-//! [`prepare_new`] (a file that does not exist yet) or [`prepare_removal`]
-//! (a file to remove), then [`commit_all`].
+//! two-phase API itself: `prepare` (a new version of a file),
+//! `prepare_new` (a file that does not exist yet) or `prepare_removal`
+//! (a file to remove), then `commit_all`.
 //!
 //! The file holds secrets (Debian ships it `root:prosody 0640`), prosody may
 //! read it at any moment, and we may be killed at any moment: so the new
@@ -29,16 +29,21 @@ mod private;
 mod temp;
 mod trust;
 
-pub use backup::{
-    backups_and_records_of, check_backup_dir, content_hash, list_backups, list_records, markers,
-    put_marker, read_backup, remove_marker, rewrite_backup, time_of, write_old_secret,
-    write_record, Backups, EditRecord, FileRecord,
+pub use backup::Backups;
+pub(crate) use backup::{
+    backups_and_records_of, content_hash, list_backups, list_records, markers, put_marker,
+    read_backup, remove_marker, rewrite_backup, time_of, write_old_secret, write_record,
+    EditRecord, FileRecord,
 };
-pub use error::{io_error, WriteError};
-pub use lock::{lock_path, Lock, LOCK_DIR};
-pub use private::{check_private_dir, ensure_private_dir, is_private_file, prepare_private};
-pub use temp::remove_stale_temp_files;
-pub use trust::{check_ancestors, check_trusted, open_trusted, readable_by_others, resolve};
+pub(crate) use error::{io_error, WriteError};
+pub use lock::Lock;
+// The settings' tests compare the lock directory with the packaged list of files.
+#[cfg(test)]
+pub(crate) use lock::LOCK_DIR;
+pub(crate) use private::{ensure_private_dir, prepare_private};
+pub(crate) use temp::remove_stale_temp_files;
+pub use trust::resolve;
+pub(crate) use trust::{check_ancestors, check_trusted, open_trusted, readable_by_others};
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -57,7 +62,8 @@ pub(super) fn sha1_hex(bytes: &[u8]) -> String {
 /// Replaces `target` (a real file, symlinks already resolved by the caller)
 /// with `contents`; returns the backup written, if any. [`prepare`] then
 /// [`Prepared::commit`].
-pub fn replace(
+#[cfg(test)]
+pub(crate) fn replace(
     target: &Path,
     contents: &[u8],
     backups: Option<&Backups>,
@@ -71,7 +77,7 @@ pub fn replace(
 /// removed: an edit of several files prepares them all first, so a failure
 /// before the first rename changes nothing.
 #[derive(Debug)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     target: PathBuf,
     /// For [`Kind::Remove`], the target itself (nothing is written).
     temp: PathBuf,
@@ -93,19 +99,20 @@ enum Kind {
 
 impl Prepared {
     /// The file this will replace.
-    pub fn target(&self) -> &Path {
+    pub(crate) fn target(&self) -> &Path {
         &self.target
     }
 
     /// The complete new version, at a hidden name next to the target (so a
     /// loader that resolves relative paths sees the target's directory).
-    pub fn temp_path(&self) -> &Path {
+    pub(crate) fn temp_path(&self) -> &Path {
         &self.temp
     }
 
     /// Backs up the current version, renames the new one over it, syncs
     /// the directory and prunes old backups.
-    pub fn commit(self, backups: Option<&Backups>) -> Result<Option<PathBuf>, WriteError> {
+    #[cfg(test)]
+    pub(crate) fn commit(self, backups: Option<&Backups>) -> Result<Option<PathBuf>, WriteError> {
         Ok(commit_all(vec![self], backups)?.pop().flatten())
     }
 }
@@ -127,7 +134,7 @@ impl Drop for Prepared {
 /// Order per file: the temp is on disk before its backup is written, and
 /// pruning comes after the rename, so a failed edit neither leaves a backup
 /// of a change that never happened nor prunes away an older backup.
-pub fn commit_all(
+pub(crate) fn commit_all(
     mut prepared: Vec<Prepared>,
     backups: Option<&Backups>,
 ) -> Result<Vec<Option<PathBuf>>, WriteError> {
@@ -209,7 +216,7 @@ pub fn commit_all(
 /// Writes `contents` to a new temp file next to `target` that has the
 /// target's owner, mode, ACL and extended attributes (and not the
 /// directory's default ACL), fsynced; renames nothing.
-pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
+pub(crate) fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
     let not_regular = || {
         WriteError::new(
             ErrorKind::InvalidInput,
@@ -263,7 +270,11 @@ pub fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
 /// `like` allows, so it is never more readable than the main config.
 /// [`commit_all`] renames it into place only if nothing is there by then.
 /// Its directory must be one only root (or we) can write.
-pub fn prepare_new(target: &Path, like: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
+pub(crate) fn prepare_new(
+    target: &Path,
+    like: &Path,
+    contents: &[u8],
+) -> Result<Prepared, WriteError> {
     match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Ok(_) => {
@@ -310,7 +321,7 @@ pub fn prepare_new(target: &Path, like: &Path, contents: &[u8]) -> Result<Prepar
 
 /// Prepares the removal of `target` (a file an edit empties of all it
 /// made): committed, it is backed up like a replaced file, then unlinked.
-pub fn prepare_removal(target: &Path) -> Result<Prepared, WriteError> {
+pub(crate) fn prepare_removal(target: &Path) -> Result<Prepared, WriteError> {
     let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
     if !meta.file_type().is_file() {
         return Err(WriteError::new(
@@ -331,7 +342,7 @@ pub fn prepare_removal(target: &Path) -> Result<Prepared, WriteError> {
 
 impl Prepared {
     /// Whether committing this removes the target rather than writing it.
-    pub fn removes(&self) -> bool {
+    pub(crate) fn removes(&self) -> bool {
         self.kind == Kind::Remove
     }
 }
@@ -504,7 +515,7 @@ mod testing {
     use std::path::Path;
 
     /// A fresh directory, removed when dropped (also when the test fails).
-    pub fn scratch() -> tempfile::TempDir {
+    pub(crate) fn scratch() -> tempfile::TempDir {
         tempfile::Builder::new()
             .prefix("fxc-sw-")
             .tempdir()
@@ -512,7 +523,7 @@ mod testing {
     }
 
     /// The names in `d`, sorted.
-    pub fn entries(d: &Path) -> Vec<String> {
+    pub(crate) fn entries(d: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(d)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -521,11 +532,11 @@ mod testing {
         v
     }
 
-    pub fn mode(p: &Path) -> u32 {
+    pub(crate) fn mode(p: &Path) -> u32 {
         std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
     }
 
-    pub fn is_root() -> bool {
+    pub(crate) fn is_root() -> bool {
         nix::unistd::geteuid().is_root()
     }
 
@@ -533,7 +544,7 @@ mod testing {
     /// (`ready`: root, a file system with the attribute, …). When it does
     /// not, the test has nothing to check and is skipped, saying so;
     /// under `FXC_REQUIRE_REAL` that is a failure instead.
-    pub fn environment_allows(ready: bool, test: &str, needs: &str) -> bool {
+    pub(crate) fn environment_allows(ready: bool, test: &str, needs: &str) -> bool {
         if !ready {
             assert!(
                 std::env::var_os("FXC_REQUIRE_REAL").is_none(),

@@ -1,4 +1,4 @@
-//! Files of our own outside prosody's config (issue 14): the encrypted
+//! Files of our own outside prosody's config: the encrypted
 //! credentials (`root 0600` in a `root 0700` directory) and our drop-in
 //! for prosody.service (`0644`: it names files, it holds no secret). They
 //! are prepared and committed with the config's files as one edit
@@ -21,7 +21,7 @@ use super::{
 /// directory of root's (or ours), no wider than `mode`, in directories only
 /// root can write: a credentials directory others can list or write would
 /// give away which secrets exist, or let them be swapped.
-pub fn ensure_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteError> {
+pub(crate) fn ensure_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteError> {
     if !dir.is_absolute() {
         return Err(WriteError::new(
             ErrorKind::InvalidInput,
@@ -55,7 +55,7 @@ pub fn ensure_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), Write
 }
 
 /// The checks of [`ensure_private_dir`] on an existing directory.
-pub fn check_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteError> {
+pub(crate) fn check_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteError> {
     let refuse = |why: String| {
         WriteError::new(
             ErrorKind::PermissionDenied,
@@ -86,7 +86,11 @@ pub fn check_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteE
 /// replaced if present), owned by us (root) with exactly `mode` and no
 /// extended attributes (no ACL a directory default could add), fsynced.
 /// Its directory must already pass [`check_private_dir`].
-pub fn prepare_private(target: &Path, contents: &[u8], mode: u32) -> Result<Prepared, WriteError> {
+pub(crate) fn prepare_private(
+    target: &Path,
+    contents: &[u8],
+    mode: u32,
+) -> Result<Prepared, WriteError> {
     let kind = match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == ErrorKind::NotFound => Kind::Create,
         Ok(m) if m.file_type().is_file() => Kind::Replace,
@@ -120,20 +124,20 @@ pub fn prepare_private(target: &Path, contents: &[u8], mode: u32) -> Result<Prep
     Ok(prepared)
 }
 
-/// Whether `path` is a regular file owned by root (or us) with no access
-/// for group or others: what a `.cred` file must be.
-pub fn is_private_file(path: &Path) -> bool {
-    let me = nix::unistd::geteuid().as_raw();
-    std::fs::symlink_metadata(path).is_ok_and(|m| {
-        m.file_type().is_file() && (m.uid() == 0 || m.uid() == me) && m.mode() & 0o077 == 0
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::safe_write::commit_all;
     use crate::safe_write::testing::*;
+
+    /// Whether `path` is a regular file owned by root (or us) with no access
+    /// for group or others: what a `.cred` file must be.
+    fn is_private_file(path: &Path) -> bool {
+        let me = nix::unistd::geteuid().as_raw();
+        std::fs::symlink_metadata(path).is_ok_and(|m| {
+            m.file_type().is_file() && (m.uid() == 0 || m.uid() == me) && m.mode() & 0o077 == 0
+        })
+    }
 
     #[test]
     fn private_files_and_dirs() {

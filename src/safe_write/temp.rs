@@ -74,7 +74,7 @@ pub(super) fn create(target: &Path) -> std::io::Result<(PathBuf, File)> {
 /// Removes temp files of our naming next to `target`, left by a run killed
 /// mid-write. Call only while holding the [`Lock`](super::Lock): then no live run can own
 /// them. Returns how many were removed.
-pub fn remove_stale_temp_files(target: &Path) -> std::io::Result<usize> {
+pub(crate) fn remove_stale_temp_files(target: &Path) -> std::io::Result<usize> {
     let prefix = temp_prefix(target);
     let mut n = 0;
     for entry in std::fs::read_dir(parent_dir(target))? {

@@ -67,7 +67,7 @@ fn others_with(mode: u32, acl: Option<&[u8]>, perm: u16, group: bool) -> Vec<Str
 /// Why users other than the file's owner and group can read `path`, if
 /// they can: its mode's "other" bits or a named user or group in its ACL.
 /// A secret written there is readable by them; `add` warns.
-pub fn readable_by_others(path: &Path) -> std::io::Result<Option<String>> {
+pub(crate) fn readable_by_others(path: &Path) -> std::io::Result<Option<String>> {
     let f = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -82,7 +82,7 @@ pub fn readable_by_others(path: &Path) -> std::io::Result<Option<String>> {
 /// write (owner, group/other write bits, ACL write entries), as sudo and
 /// ssh refuse their configs: its contents decide what root does. `what`
 /// names it ("the settings file").
-pub fn check_trusted(what: &str, path: &Path, f: &File) -> Result<(), WriteError> {
+pub(crate) fn check_trusted(what: &str, path: &Path, f: &File) -> Result<(), WriteError> {
     let m = f.metadata().map_err(|e| io_error("read", path, e))?;
     let refuse = |why: String| {
         WriteError::new(
@@ -111,7 +111,7 @@ pub fn check_trusted(what: &str, path: &Path, f: &File) -> Result<(), WriteError
 
 /// Opens a file to trust: no symlink as its last component, no FIFO
 /// blocking us, then [`check_trusted`]; must be a regular file.
-pub fn open_trusted(path: &Path) -> Result<File, std::io::Error> {
+pub(crate) fn open_trusted(path: &Path) -> Result<File, std::io::Error> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -122,7 +122,7 @@ pub fn open_trusted(path: &Path) -> Result<File, std::io::Error> {
 /// or us could write without the sticky bit: they could rename the file
 /// away and put their own in its place (ssh's StrictModes rule). `path`
 /// must be absolute and free of symlinks (see [`resolve`]).
-pub fn check_ancestors(what: &str, path: &Path) -> Result<(), WriteError> {
+pub(crate) fn check_ancestors(what: &str, path: &Path) -> Result<(), WriteError> {
     let me = nix::unistd::geteuid().as_raw();
     for dir in path.ancestors().skip(1) {
         let m = std::fs::metadata(dir).map_err(|e| io_error("read", dir, e))?;
@@ -222,8 +222,9 @@ pub fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::safe_write::backup::check_backup_dir;
+    use crate::safe_write::read_backup;
     use crate::safe_write::testing::*;
-    use crate::safe_write::{check_backup_dir, read_backup};
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

@@ -6,12 +6,12 @@
 
 /// The settings file read when `--settings` names none.
 pub const DEFAULT_PATH: &str = "/etc/fogbow-xmpp-ctl/config.toml";
-pub const DEFAULT_PROSODY_CONFIG: &str = "/etc/prosody/prosody.cfg.lua";
-pub const DEFAULT_BACKUP_DIR: &str = "/var/lib/fogbow-xmpp-ctl/backups";
+pub(crate) const DEFAULT_PROSODY_CONFIG: &str = "/etc/prosody/prosody.cfg.lua";
+pub(crate) const DEFAULT_BACKUP_DIR: &str = "/var/lib/fogbow-xmpp-ctl/backups";
 
 /// A key's default value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyDefault {
+pub(crate) enum KeyDefault {
     /// A path (a TOML string).
     Path(&'static str),
     /// A word (a TOML string).
@@ -25,17 +25,17 @@ pub enum KeyDefault {
 /// roff); the man page and `tests/surface.rs` read it, the binary does not.
 #[derive(Debug, Clone, Copy)]
 #[allow(dead_code)]
-pub struct Key {
-    pub name: &'static str,
-    pub default: KeyDefault,
+pub(crate) struct Key {
+    pub(crate) name: &'static str,
+    pub(crate) default: KeyDefault,
     /// What it sets.
-    pub help: &'static str,
+    pub(crate) help: &'static str,
     /// For a key naming a path: what is there, for FILES.
-    pub file: Option<&'static str>,
+    pub(crate) file: Option<&'static str>,
 }
 
 /// Every key of the settings file, in the order of the packaged one.
-pub const KEYS: [Key; 9] = [
+pub(crate) const KEYS: [Key; 9] = [
     Key {
         name: "prosody_config",
         default: KeyDefault::Path(DEFAULT_PROSODY_CONFIG),
@@ -96,7 +96,7 @@ pub const KEYS: [Key; 9] = [
 
 /// Files that are no setting's, after the settings file and the settings'
 /// own: the package's gate and root's edit locks.
-pub const OTHER_FILES: [(&str, &str); 2] = [
+pub(crate) const OTHER_FILES: [(&str, &str); 2] = [
     (
         "/usr/lib/systemd/system/prosody.service.d/fogbow-xmpp-ctl.conf",
         "the package's drop-in that checks the config before prosody starts or reloads.",

@@ -2,8 +2,8 @@
 //! prosody's config (prosody 13: `component_secret = Credential("NAME")`).
 //!
 //! A secret is encrypted by `systemd-creds` (the host key, and the TPM2 too
-//! where there is one) into a `.cred` file in [`CREDENTIALS_DIR`]; our
-//! drop-in for prosody.service ([`DROP_IN`]) has one
+//! where there is one) into a `.cred` file in `CREDENTIALS_DIR`; our
+//! drop-in for prosody.service (`DROP_IN`) has one
 //! `LoadCredentialEncrypted=NAME:PATH` line per file, so systemd decrypts it
 //! into the service's `$CREDENTIALS_DIRECTORY` at start, where prosody's
 //! `Credential()` reads it. Plaintext passes only through pipes: standard
@@ -18,12 +18,13 @@ use super::run::{Failure, Run, RunError};
 use crate::prosody::credential_names::name_fault;
 
 /// Where our `.cred` files live: root's, `0700`.
-pub const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
+pub(crate) const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
 
 /// Our second drop-in for prosody.service: the `LoadCredentialEncrypted=`
 /// lines, generated from the credentials the config uses. (The first, the
 /// check before start and reload, is the package's, under /usr/lib.)
-pub const DROP_IN: &str = "/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf";
+pub(crate) const DROP_IN: &str =
+    "/etc/systemd/system/prosody.service.d/fogbow-xmpp-ctl-credentials.conf";
 
 /// Why `path` may not be written into our drop-in as a credential's file,
 /// if it may not: it must be absolute, with no control character, no
@@ -40,48 +41,28 @@ pub(crate) fn path_fault(path: &Path) -> Option<String> {
         .map(|c| format!("it holds the character {c:?}"))
 }
 
-/// The `.cred` file of credential `name` in [`CREDENTIALS_DIR`].
-pub fn cred_path(name: &str) -> PathBuf {
-    Path::new(CREDENTIALS_DIR).join(format!("{name}.cred"))
-}
-
 /// The `.cred` file of credential `name` in the directory `dir` (the
 /// settings' `credentials_dir`, [`CREDENTIALS_DIR`] by default).
-pub fn cred_path_in(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn cred_path_in(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.cred"))
 }
 
 /// The Lua expression a component's secret becomes:
 /// `Credential("fogbow-xmpp-ctl.NAME")`.
-pub fn expression(name: &str) -> String {
+pub(crate) fn expression(name: &str) -> String {
     format!(
         "Credential({})",
         crate::document::lexer::encode_string(name.as_bytes())
     )
 }
 
-/// The environment variable that overrides [`prosody_support`]'s finding:
-/// **for tests only** (`1`: as if the installed prosody had `Credential()`,
-/// `0`: as if it had not), so that the credential path can be tested on a
-/// machine with prosody 0.12. Read only by debug builds (the tests'); the
-/// release build in the package ignores it. Documented as such in the README.
-pub const SUPPORT_OVERRIDE_ENV: &str = "FXC_TEST_PROSODY_CREDENTIALS";
-
 /// Whether the installed prosody can read a secret with `Credential()`
 /// (prosody 13 and later), found by feature, not by version number: its
 /// configmanager defines `set_credentials_directory`, which prosody's
 /// start-up calls with `$CREDENTIALS_DIRECTORY`. The error says why not,
-/// naming the version where prosody says it.
-pub fn prosody_support() -> Result<(), Unsupported> {
-    // Only in a debug build (the tests'): the packaged binary has no switch
-    // that makes root write Credential() for a prosody that cannot read it.
-    if cfg!(debug_assertions) {
-        match std::env::var(SUPPORT_OVERRIDE_ENV).as_deref() {
-            Ok("1") => return Ok(()),
-            Ok("0") => return Err(Unsupported::Overridden),
-            _ => {}
-        }
-    }
+/// naming the version where prosody says it. The prosody looked at is the
+/// one prosody's own loader runs ([`crate::prosody::Installed::find`]).
+pub(crate) fn prosody_support() -> Result<(), Unsupported> {
     let Some(installed) = crate::prosody::Installed::find() else {
         return Err(Unsupported::NotInstalled);
     };
@@ -102,8 +83,6 @@ pub fn prosody_support() -> Result<(), Unsupported> {
 /// Why the installed prosody cannot read `Credential()`.
 #[derive(Debug)]
 pub enum Unsupported {
-    /// [`SUPPORT_OVERRIDE_ENV`] is `0` (a test setting).
-    Overridden,
     /// No prosody is installed.
     NotInstalled,
     /// The installed prosody (`version`, as it says it) lacks it: its
@@ -117,10 +96,6 @@ pub enum Unsupported {
 impl std::fmt::Display for Unsupported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Unsupported::Overridden => write!(
-                f,
-                "{SUPPORT_OVERRIDE_ENV}=0 says the installed prosody has no Credential() (a test setting)"
-            ),
             Unsupported::NotInstalled => write!(
                 f,
                 "prosody is not installed (no configmanager under {}), so nothing shows that it can read Credential()",
@@ -142,7 +117,7 @@ impl std::error::Error for Unsupported {}
 
 /// Which key `encrypt` binds to: `host+tpm2` where a TPM2 is usable
 /// (`systemd-creds has-tpm2` exits 0), else `host`.
-pub fn key() -> &'static str {
+pub(crate) fn key() -> &'static str {
     let tpm2 = Run::new("systemd-creds", &["has-tpm2"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -154,7 +129,7 @@ pub fn key() -> &'static str {
 }
 
 /// Whether `systemd-creds` is installed.
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     Run::new("systemd-creds", &["--version"])
         .output()
         .is_ok_and(|o| o.status.success())
@@ -162,7 +137,7 @@ pub fn available() -> bool {
 
 /// Encrypts `secret` as credential `name` with [`key`]: the `.cred` file's
 /// bytes (base64 text). The secret goes through a pipe, never an argument.
-pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, CredentialError> {
+pub(crate) fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, CredentialError> {
     let key = key();
     pipe(
         &[
@@ -183,7 +158,7 @@ pub fn encrypt(name: &str, secret: &[u8]) -> Result<Vec<u8>, CredentialError> {
 /// Decrypts the `.cred` file `cred` of credential `name` (the name is
 /// embedded and checked by systemd): the secret, in memory only. Needs root
 /// (the host key is root's).
-pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, CredentialError> {
+pub(crate) fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, CredentialError> {
     let bytes = std::fs::read(cred).map_err(|source| CredentialError::Read {
         path: cred.to_path_buf(),
         source,
@@ -199,7 +174,7 @@ pub fn decrypt(name: &str, cred: &Path) -> Result<Vec<u8>, CredentialError> {
 
 /// Decrypts the `.cred` bytes `cred` of credential `name` (not yet on disk:
 /// an edit's prepared credential), in memory only.
-pub fn decrypt_bytes(name: &str, cred: &[u8]) -> Result<Vec<u8>, CredentialError> {
+pub(crate) fn decrypt_bytes(name: &str, cred: &[u8]) -> Result<Vec<u8>, CredentialError> {
     pipe(&["decrypt", &format!("--name={name}"), "-", "-"], cred).map_err(|source| {
         CredentialError::Decrypt {
             name: name.to_string(),
@@ -327,9 +302,9 @@ fn pipe(args: &[&str], input: &[u8]) -> Result<Vec<u8>, CredsError> {
 
 /// One `LoadCredentialEncrypted=NAME:PATH` line of a unit or drop-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadCredential {
-    pub name: String,
-    pub path: PathBuf,
+pub(crate) struct LoadCredential {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
 }
 
 /// The `LoadCredentialEncrypted=NAME:PATH` entries of a unit file or
@@ -337,7 +312,7 @@ pub struct LoadCredential {
 /// ([`ServiceCredentials::parse`](super::unit_credentials::ServiceCredentials::parse)),
 /// so with systemd's rules: `[Service]` only, continuation lines, quotes,
 /// and an empty assignment resetting the list.
-pub fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
+pub(crate) fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
     use super::unit_credentials::{ServiceCredentials, Source};
     let mut unit = ServiceCredentials::default();
     unit.parse(text);
@@ -406,7 +381,7 @@ pub fn reload_refreshes() -> Result<(), AtStartOnly> {
 /// A line `render_drop_in` refuses to write into a unit: the message
 /// names the credential and why (an edit that needs it is refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsafeLine(pub String);
+pub(crate) struct UnsafeLine(pub(crate) String);
 
 impl std::fmt::Display for UnsafeLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,7 +5,7 @@
 //! `journalctl -u prosody` shows every time ([`stream_diagnostic`]). Edits
 //! leave an audit record (who, what, which file; never the secret) whenever
 //! a journal is running.
-//! `doctor` reads prosody.service's recent journal ([`prosody_log`]).
+//! `doctor` reads prosody.service's recent journal (`prosody_log`).
 
 use log::{Level, Record};
 use systemd_journal_logger::JournalLog;
@@ -44,7 +44,7 @@ pub fn stream_diagnostic(d: &Diagnostic) {
 }
 
 /// Records who changed what in which file. Best effort: no journal, no record.
-pub fn audit(action: &str, name: &str, file: &std::path::Path) {
+pub(crate) fn audit(action: &str, name: &str, file: &std::path::Path) {
     if !std::path::Path::new("/run/systemd/journal/socket").exists() {
         return;
     }
@@ -84,7 +84,7 @@ const JOURNAL_MAX_BYTES: u64 = 8 << 20;
 /// default when `log` is unset) or to `*syslog`. For `doctor`, which
 /// looks there for components refused; bounded in time, lines and bytes,
 /// and stopped after 5 s.
-pub fn prosody_log() -> Result<String, JournalError> {
+pub(crate) fn prosody_log() -> Result<String, JournalError> {
     use super::run::Run;
     let args = [
         "--unit=prosody.service",

@@ -32,7 +32,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The one-line hint an operator needs next.
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             Outcome::Accepted => "prosody accepts this component's name and secret",
             Outcome::NotAuthorized => "prosody's component_secret differs from this one: fix the secret, then reload or restart prosody",
@@ -45,7 +45,7 @@ impl Outcome {
     }
 
     /// Whether this is good news.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         matches!(self, Outcome::Accepted | Outcome::Conflict)
     }
 
@@ -61,7 +61,7 @@ impl Outcome {
 /// The longest a connect, a read or a write may wait.
 const STEP: Duration = Duration::from_secs(5);
 /// The whole probe ends within this, however slowly a peer trickles bytes.
-pub const DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 /// prosody's answers are a few hundred bytes; more without a verdict is not prosody.
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -69,7 +69,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// challenge with SHA-1(stream id + secret), and closes the stream. Returns
 /// within `DEADLINE` (plus one `STEP` at most for a name lookup that
 /// the system resolver will not cut short; an address needs none).
-pub fn handshake(host: &str, port: u16, name: &str, secret: &[u8]) -> Outcome {
+pub(crate) fn handshake(host: &str, port: u16, name: &str, secret: &[u8]) -> Outcome {
     let deadline = Instant::now() + DEADLINE;
     match run(host, port, name, secret, deadline) {
         Ok(o) | Err(o) => o,
@@ -83,22 +83,7 @@ fn run(
     secret: &[u8],
     deadline: Instant,
 ) -> Result<Outcome, Outcome> {
-    let mut last = String::from("no address");
-    let mut stream = None;
-    for a in resolve(host, port, left(deadline).min(STEP))? {
-        let wait = left(deadline).min(STEP);
-        if wait.is_zero() {
-            break;
-        }
-        match TcpStream::connect_timeout(&a, wait) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
-        }
-    }
-    let s = stream.ok_or(Outcome::ConnectionError(last))?;
+    let s = connect(host, port, deadline)?;
     let mut peer = Peer {
         s,
         deadline,
@@ -113,23 +98,7 @@ fn run(
     peer.send(&format!(
         "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='{to}'>"
     ))?;
-    let (id, mark) = loop {
-        match header(&peer.got) {
-            Header::Stream { id, end } => break (id, end),
-            Header::NotXmpp(why) => return Err(Outcome::NotXmpp(why)),
-            Header::Partial => {}
-        }
-        if !peer.read_more("stream header")? {
-            return Err(not_xmpp(&peer.got).map_or_else(
-                || {
-                    Outcome::ConnectionError(
-                        "the server closed the stream before its header".into(),
-                    )
-                },
-                Outcome::NotXmpp,
-            ));
-        }
-    };
+    let (id, mark) = stream_header(&mut peer)?;
     let Some(id) = id.filter(|i| !i.is_empty()) else {
         // prosody opens the stream with id='' and then refuses an unknown host.
         while !contains(&peer.got[mark..], b"host-unknown") {
@@ -157,6 +126,44 @@ fn run(
     // Leave politely: we are a probe, not the component.
     let _ = peer.send("</stream:stream>");
     Ok(outcome)
+}
+
+/// A TCP connection to the first address of `host` that answers, each
+/// tried for at most `STEP`, all before `deadline`.
+fn connect(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Outcome> {
+    let mut last = String::from("no address");
+    for a in resolve(host, port, left(deadline).min(STEP))? {
+        let wait = left(deadline).min(STEP);
+        if wait.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&a, wait) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = format!("{a}: {}", crate::text::plain_io(&e)),
+        }
+    }
+    Err(Outcome::ConnectionError(last))
+}
+
+/// Reads the server's stream header: its id and where it ends in `peer.got`.
+fn stream_header(peer: &mut Peer) -> Result<(Option<Vec<u8>>, usize), Outcome> {
+    loop {
+        match header(&peer.got) {
+            Header::Stream { id, end } => return Ok((id, end)),
+            Header::NotXmpp(why) => return Err(Outcome::NotXmpp(why)),
+            Header::Partial => {}
+        }
+        if !peer.read_more("stream header")? {
+            return Err(not_xmpp(&peer.got).map_or_else(
+                || {
+                    Outcome::ConnectionError(
+                        "the server closed the stream before its header".into(),
+                    )
+                },
+                Outcome::NotXmpp,
+            ));
+        }
+    }
 }
 
 fn left(deadline: Instant) -> Duration {

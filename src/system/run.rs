@@ -21,19 +21,19 @@ pub(crate) struct Run<'a> {
 /// What a finished program left: its exit status and (bounded) output.
 #[derive(Debug)]
 pub(crate) struct Output {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
 }
 
 impl Output {
     /// Standard output as text, lossily, trimmed.
-    pub fn stdout_text(&self) -> String {
+    pub(crate) fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).trim().to_string()
     }
 
     /// Standard error as text, lossily, trimmed.
-    pub fn stderr_text(&self) -> String {
+    pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).trim().to_string()
     }
 }
@@ -42,8 +42,8 @@ impl Output {
 #[derive(Debug)]
 pub struct RunError {
     /// The program and its arguments, as messages show them.
-    pub command: String,
-    pub failure: Failure,
+    pub(crate) command: String,
+    pub(crate) failure: Failure,
 }
 
 #[derive(Debug)]
@@ -80,7 +80,7 @@ impl std::error::Error for RunError {
 
 impl<'a> Run<'a> {
     /// `program` with `args`; no input, no deadline, output unbounded.
-    pub fn new<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Run<'a> {
+    pub(crate) fn new<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Run<'a> {
         let mut cmd = Command::new(program);
         cmd.args(args);
         Run {
@@ -92,32 +92,32 @@ impl<'a> Run<'a> {
     }
 
     /// Writes `input` to the program's standard input (else it reads none).
-    pub fn input(mut self, input: &'a [u8]) -> Self {
+    pub(crate) fn input(mut self, input: &'a [u8]) -> Self {
         self.input = Some(input);
         self
     }
 
     /// Kills the program when it has not finished within `after`.
-    pub fn deadline(mut self, after: Duration) -> Self {
+    pub(crate) fn deadline(mut self, after: Duration) -> Self {
         self.deadline = Some(after);
         self
     }
 
     /// Keeps at most `max` bytes of standard output; past them the pipe is
     /// closed (the program then gets EPIPE or SIGPIPE).
-    pub fn max_stdout(mut self, max: u64) -> Self {
+    pub(crate) fn max_stdout(mut self, max: u64) -> Self {
         self.max_stdout = max;
         self
     }
 
     /// The program and its arguments as `Command`'s debug form without
     /// its quotes (`systemctl show -p X prosody.service`).
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         format!("{:?}", self.cmd).replace('"', "")
     }
 
     /// Runs it and waits (until the deadline, if one is set).
-    pub fn output(mut self) -> Result<Output, RunError> {
+    pub(crate) fn output(mut self) -> Result<Output, RunError> {
         let command = self.shown();
         let err = |failure| RunError {
             command: command.clone(),

@@ -14,23 +14,23 @@ use super::run::{Failure, Run, RunError};
 
 /// A host of the running server, as `host:list()` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunningHost {
-    pub name: String,
+pub(crate) struct RunningHost {
+    pub(crate) name: String,
     /// `None` for a VirtualHost; `Some("component")` for an external
     /// component; `Some("muc component")` etc. for a plugin component.
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
 }
 
 impl RunningHost {
     /// An external (XEP-0114) component: the only kind we activate or deactivate.
-    pub fn is_external(&self) -> bool {
+    pub(crate) fn is_external(&self) -> bool {
         self.kind.as_deref() == Some("component")
     }
 }
 
 /// What prosodyctl prints (0.12 and 13) when it cannot read the config:
 /// it then never reaches the admin shell.
-pub const CONFIG_UNREADABLE: &str = "A problem occurred while reading the config file";
+pub(crate) const CONFIG_UNREADABLE: &str = "A problem occurred while reading the config file";
 
 /// Why the admin shell gave no usable answer: prosodyctl could not be run,
 /// it reached no prosody, it failed, or its answer is not the one asked for.
@@ -94,7 +94,7 @@ impl std::error::Error for ShellError {
 /// (standard output, then standard error), or why the shell is unavailable.
 /// The shell may exit 0 when it reached no prosody, and non-zero after an
 /// `OK:`, so its words decide, not its exit status alone.
-pub fn shell(call: &str) -> Result<String, ShellError> {
+pub(crate) fn shell(call: &str) -> Result<String, ShellError> {
     let o = Run::new("prosodyctl", &["shell", call])
         .output()
         .map_err(ShellError::Missing)?;
@@ -144,7 +144,7 @@ fn is_ok_line(line: &str) -> bool {
 /// their names hold (prosody prints any name nameprep lets through); what
 /// comes before them (banners, warnings) is not read. Without the `OK:`
 /// line, or with fewer lines than it counts, the answer is not trusted.
-pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, ShellError> {
+pub(crate) fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, ShellError> {
     let lines: Vec<&str> = out.lines().collect();
     let counted = lines.iter().enumerate().rev().find_map(|(i, l)| {
         let n = strip(l)
@@ -188,7 +188,7 @@ pub fn parse_host_list(out: &str) -> Result<Vec<RunningHost>, ShellError> {
 }
 
 /// The hosts of the running server.
-pub fn hosts() -> Result<Vec<RunningHost>, ShellError> {
+pub(crate) fn hosts() -> Result<Vec<RunningHost>, ShellError> {
     parse_host_list(&shell("host:list()")?)
 }
 
@@ -196,7 +196,7 @@ pub fn hosts() -> Result<Vec<RunningHost>, ShellError> {
 /// right after a start, prosody accepts connections on its listeners
 /// before its admin shell answers (measured: "no output" in 10 of 16
 /// restarts of a 20-component config).
-pub fn hosts_by(deadline: Instant) -> Result<Vec<RunningHost>, ShellError> {
+pub(crate) fn hosts_by(deadline: Instant) -> Result<Vec<RunningHost>, ShellError> {
     loop {
         match hosts() {
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
@@ -209,7 +209,7 @@ pub fn hosts_by(deadline: Instant) -> Result<Vec<RunningHost>, ShellError> {
 /// running server has loaded makes NAME an external component (`OK: component`,
 /// quoted or not; `OK: nil` when it has no such host). `None` when the answer
 /// is not one.
-pub fn parse_component_module(out: &str) -> Option<bool> {
+pub(crate) fn parse_component_module(out: &str) -> Option<bool> {
     out.lines().find_map(|l| {
         let v = strip(l).strip_prefix("OK:")?.trim().trim_matches('"');
         Some(v == "component")
@@ -219,7 +219,7 @@ pub fn parse_component_module(out: &str) -> Option<bool> {
 /// Whether the config the running server has loaded declares NAME as an
 /// external component: after a reload (a signal, handled asynchronously)
 /// this tells that prosody has read the new file, before `host:activate`.
-pub fn loaded_as_component(name: &str) -> Result<bool, ShellError> {
+pub(crate) fn loaded_as_component(name: &str) -> Result<bool, ShellError> {
     let call = format!(
         "config:get({}, \"component_module\")",
         crate::document::lexer::encode_string(name.as_bytes())
@@ -235,7 +235,7 @@ pub fn loaded_as_component(name: &str) -> Result<bool, ShellError> {
 /// of the host's section (`on Component "NAME"`; the `in global context`
 /// section is the shared listener's) says `Connected` (`[warn] Disconnected`
 /// after a component left; `[core] Loaded` before any connection).
-pub fn parse_connected(out: &str) -> bool {
+pub(crate) fn parse_connected(out: &str) -> bool {
     let sectioned = out
         .lines()
         .any(|l| l.starts_with("on ") || l.starts_with("in global context"));
@@ -259,7 +259,7 @@ pub fn parse_connected(out: &str) -> bool {
 }
 
 /// Whether a component connection for `name` is live right now.
-pub fn connected(name: &str) -> Result<bool, ShellError> {
+pub(crate) fn connected(name: &str) -> Result<bool, ShellError> {
     let call = format!(
         "module:info(\"component\", {})",
         crate::document::lexer::encode_string(name.as_bytes())
@@ -274,13 +274,13 @@ pub fn connected(name: &str) -> Result<bool, ShellError> {
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct PendingRestart {
     pub component: String,
-    pub credential: String,
+    pub(crate) credential: String,
     /// A reload applies it (systemd's `RefreshOnReload=credentials`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub by_reload: bool,
     /// Why only a restart applies it, when `by_reload` is false.
     #[serde(skip)]
-    pub why: Option<crate::system::credentials::AtStartOnly>,
+    pub(crate) why: Option<crate::system::credentials::AtStartOnly>,
 }
 
 /// For each `(component, credential name)`: the copy the running
@@ -291,7 +291,7 @@ pub struct PendingRestart {
 /// the unit's files, the `.cred` decrypted, as root). Nothing is pending
 /// when prosody.service is not active under systemd, or where either copy
 /// cannot be read here (not root): unknown is not reported as pending.
-pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> {
+pub(crate) fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> {
     use crate::diagnostics::secret_refs::Resolved;
     use crate::system::secret_refs::Resolver;
     if credentials.is_empty()
@@ -337,7 +337,7 @@ pub fn pending_restart(credentials: &[(String, String)]) -> Vec<PendingRestart> 
 
 /// The local addresses to try for a listener interface: a wildcard is
 /// reached through loopback.
-pub fn local_targets(interfaces: &[String], ports: &[u16]) -> Vec<String> {
+pub(crate) fn local_targets(interfaces: &[String], ports: &[u16]) -> Vec<String> {
     let mut v = Vec::new();
     for i in interfaces {
         let host = match i.as_str() {
@@ -363,7 +363,7 @@ pub fn local_targets(interfaces: &[String], ports: &[u16]) -> Vec<String> {
 /// returns those that never did. An address this machine does not have
 /// (e.g. `::1` without IPv6) cannot be listened on by prosody either and is
 /// skipped.
-pub fn wait_accepting(targets: &[String], deadline: Instant) -> Vec<String> {
+pub(crate) fn wait_accepting(targets: &[String], deadline: Instant) -> Vec<String> {
     let mut pending: Vec<String> = targets.to_vec();
     loop {
         pending.retain(|t| {

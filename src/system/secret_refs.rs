@@ -29,7 +29,7 @@ const MAX_READ: u64 = 1 << 20;
 
 /// Reads references, with what it learnt (the unit, decrypted values)
 /// kept for the rest of the run: one `systemd-creds` per credential.
-pub struct Resolver {
+pub(crate) struct Resolver {
     /// `$CREDENTIALS_DIRECTORY`: we run in the unit.
     env_dir: Option<PathBuf>,
     unit_path: Vec<PathBuf>,
@@ -57,7 +57,7 @@ impl Resolver {
     /// As the environment says: in the unit when `$CREDENTIALS_DIRECTORY`
     /// is set (as prosody's start-up decides), else outside it, with the
     /// unit found on systemd's unit path (`$SYSTEMD_UNIT_PATH` honoured).
-    pub fn from_env() -> Resolver {
+    pub(crate) fn from_env() -> Resolver {
         let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         // systemd (257, measured) sets $CREDENTIALS_DIRECTORY for the start
         // commands but not for ExecReload=: there (MAINPID and INVOCATION_ID
@@ -78,12 +78,12 @@ impl Resolver {
     }
 
     /// Whether we run in the unit (systemd gave us its credentials).
-    pub fn in_unit(&self) -> bool {
+    pub(crate) fn in_unit(&self) -> bool {
         self.env_dir.is_some()
     }
 
     /// The unit's credentials directory, when we run in the unit.
-    pub fn unit_dir(&self) -> Option<&Path> {
+    pub(crate) fn unit_dir(&self) -> Option<&Path> {
         self.env_dir.as_deref()
     }
 
@@ -95,7 +95,7 @@ impl Resolver {
     }
 
     /// The value behind `r`, named in the config file `file`.
-    pub fn resolve(&mut self, r: &SecretRef, file: &Path) -> Resolved {
+    pub(crate) fn resolve(&mut self, r: &SecretRef, file: &Path) -> Resolved {
         let arg = String::from_utf8_lossy(&r.arg).into_owned();
         match r.kind {
             // An absolute name is a path to prosody (resolve_relative_path).
@@ -113,7 +113,7 @@ impl Resolver {
     }
 
     /// Credential `name`, as prosody will read it.
-    pub fn credential(&mut self, name: &str) -> Resolved {
+    pub(crate) fn credential(&mut self, name: &str) -> Resolved {
         if let Some(r) = self.credentials.get(name) {
             return r.clone();
         }
@@ -152,64 +152,7 @@ impl Resolver {
             Lookup::Loaded(Source::SetEncrypted) => Resolved::Unverified(format!(
                 "the credential {name:?} is a SetCredentialEncrypted= value, which is not read here"
             )),
-            Lookup::Loaded(source) => {
-                let encrypted = matches!(source, Source::Encrypted(_));
-                // A path with systemd's `%` specifiers is not resolved here.
-                if let Source::Encrypted(Some(p)) | Source::Plain(Some(p)) = source {
-                    if p.as_os_str().as_encoded_bytes().contains(&b'%') {
-                        return Resolved::Unverified(format!(
-                            "{unit} loads the credential {name:?} from {}, whose % specifiers are not resolved here",
-                            p.display()
-                        ));
-                    }
-                }
-                let Some(file) = unit_credentials::source_file(name, source) else {
-                    return Resolved::Missing(format!(
-                        "{unit} loads the credential {name:?} from no file that exists (searched the credential stores): systemd will fail to start prosody"
-                    ));
-                };
-                match std::fs::metadata(&file) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Resolved::Missing(format!(
-                            "{unit} loads the credential {name:?} from {}, which does not exist: systemd will fail to start prosody",
-                            file.display()
-                        ))
-                    }
-                    // A directory: systemd loads each file in it as a
-                    // credential of its own; not modelled here.
-                    Ok(m) if m.is_dir() => {
-                        return Resolved::Unverified(format!(
-                            "{unit} loads credentials from the directory {}, which is not read here",
-                            file.display()
-                        ))
-                    }
-                    // systemd (root) reads it; we may not even see it.
-                    Err(e) => {
-                        return Resolved::Unverified(format!(
-                            "{unit} loads the credential {name:?} from {}, which cannot be read here ({}): run as root to check it",
-                            file.display(),
-                            crate::text::plain_io(&e)
-                        ))
-                    }
-                    Ok(_) => {}
-                }
-                if !encrypted {
-                    return match read_file(&file, false) {
-                        Resolved::Missing(m) | Resolved::Unverified(m) => Resolved::Unverified(m),
-                        v => v,
-                    };
-                }
-                if !root {
-                    return Resolved::Unverified(format!(
-                        "the credential {name:?} is encrypted ({}); only root can decrypt it: run as root to check the secret behind it",
-                        file.display()
-                    ));
-                }
-                match crate::system::credentials::decrypt(name, &file) {
-                    Ok(v) => Resolved::Value(v),
-                    Err(e) => Resolved::Unverified(e.to_string()),
-                }
-            }
+            Lookup::Loaded(source) => loaded_from_file(&unit, name, source, root),
         }
     }
 
@@ -219,7 +162,7 @@ impl Resolver {
     /// (the loader reads `$CREDENTIALS_DIRECTORY` itself), with no unit,
     /// or when one of them cannot be read here (then the loader only warns
     /// about a `Credential()`, as `prosodyctl` does).
-    pub fn served(&mut self) -> Option<crate::prosody::ServedCredentials> {
+    pub(crate) fn served(&mut self) -> Option<crate::prosody::ServedCredentials> {
         if self.in_unit() {
             return None;
         }
@@ -248,6 +191,69 @@ impl Resolver {
             dir: unit_credentials::RUNTIME_DIR.into(),
             files,
         })
+    }
+}
+
+/// Credential `name` as `unit` loads it from a file (`LoadCredential=` or
+/// `LoadCredentialEncrypted=`), read as systemd will read it at start.
+fn loaded_from_file(unit: &str, name: &str, source: &Source, root: bool) -> Resolved {
+    let encrypted = matches!(source, Source::Encrypted(_));
+    // A path with systemd's `%` specifiers is not resolved here.
+    if let Source::Encrypted(Some(p)) | Source::Plain(Some(p)) = source {
+        if p.as_os_str().as_encoded_bytes().contains(&b'%') {
+            return Resolved::Unverified(format!(
+                "{unit} loads the credential {name:?} from {}, whose % specifiers are not resolved here",
+                p.display()
+            ));
+        }
+    }
+    let Some(file) = unit_credentials::source_file(name, source) else {
+        return Resolved::Missing(format!(
+            "{unit} loads the credential {name:?} from no file that exists (searched the credential stores): systemd will fail to start prosody"
+        ));
+    };
+    if let Some(r) = unreadable_source(unit, name, &file) {
+        return r;
+    }
+    if !encrypted {
+        return match read_file(&file, false) {
+            Resolved::Missing(m) | Resolved::Unverified(m) => Resolved::Unverified(m),
+            v => v,
+        };
+    }
+    if !root {
+        return Resolved::Unverified(format!(
+            "the credential {name:?} is encrypted ({}); only root can decrypt it: run as root to check the secret behind it",
+            file.display()
+        ));
+    }
+    match crate::system::credentials::decrypt(name, &file) {
+        Ok(v) => Resolved::Value(v),
+        Err(e) => Resolved::Unverified(e.to_string()),
+    }
+}
+
+/// Why the credential file `file` cannot be read as one credential here,
+/// or `None` when it is a file we may open.
+fn unreadable_source(unit: &str, name: &str, file: &Path) -> Option<Resolved> {
+    match std::fs::metadata(file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Resolved::Missing(format!(
+            "{unit} loads the credential {name:?} from {}, which does not exist: systemd will fail to start prosody",
+            file.display()
+        ))),
+        // A directory: systemd loads each file in it as a credential of its
+        // own; not modelled here.
+        Ok(m) if m.is_dir() => Some(Resolved::Unverified(format!(
+            "{unit} loads credentials from the directory {}, which is not read here",
+            file.display()
+        ))),
+        // systemd (root) reads it; we may not even see it.
+        Err(e) => Some(Resolved::Unverified(format!(
+            "{unit} loads the credential {name:?} from {}, which cannot be read here ({}): run as root to check it",
+            file.display(),
+            crate::text::plain_io(&e)
+        ))),
+        Ok(_) => None,
     }
 }
 

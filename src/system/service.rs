@@ -20,7 +20,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn verb(self) -> &'static str {
+    pub(crate) fn verb(self) -> &'static str {
         match self {
             Action::Restart => "restart",
             Action::Reload => "reload",
@@ -29,7 +29,7 @@ impl Action {
 }
 
 /// Whether systemd is the running init (`sd_booted()`).
-pub fn systemd_running() -> bool {
+pub(crate) fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
@@ -131,7 +131,7 @@ fn run(program: &str, args: &[&str]) -> Result<String, ServiceError> {
 }
 
 /// One property of prosody.service (`systemctl show -p NAME --value`).
-pub fn unit_property(name: &str) -> String {
+pub(crate) fn unit_property(name: &str) -> String {
     run(
         "systemctl",
         &["show", "-p", name, "--value", "prosody.service"],
@@ -144,7 +144,7 @@ pub fn unit_property(name: &str) -> String {
 /// where systemd does not run or does not know the setting (it came in
 /// systemd 260: an older `systemctl show` prints no line for it). Found by
 /// feature, never by version number.
-pub fn refresh_on_reload() -> Option<String> {
+pub(crate) fn refresh_on_reload() -> Option<String> {
     if !systemd_running() {
         return None;
     }
@@ -162,7 +162,7 @@ pub fn refresh_on_reload() -> Option<String> {
 
 /// When prosody.service last became active (`ActiveEnterTimestamp`, to
 /// the second); `None` without systemd or when it never was.
-pub fn active_since() -> Option<std::time::SystemTime> {
+pub(crate) fn active_since() -> Option<std::time::SystemTime> {
     if !systemd_running() {
         return None;
     }
@@ -183,7 +183,7 @@ pub fn active_since() -> Option<std::time::SystemTime> {
 }
 
 /// Whether prosody runs: under systemd, its unit is active.
-pub fn is_active() -> bool {
+pub(crate) fn is_active() -> bool {
     if systemd_running() {
         unit_property("ActiveState") == "active"
     } else {
@@ -193,7 +193,7 @@ pub fn is_active() -> bool {
 
 /// `systemctl daemon-reload`, so that a changed drop-in applies at
 /// prosody's next start.
-pub fn daemon_reload() -> Result<(), ServiceError> {
+pub(crate) fn daemon_reload() -> Result<(), ServiceError> {
     run("systemctl", &["daemon-reload"]).map(|_| ())
 }
 
@@ -203,7 +203,7 @@ pub fn daemon_reload() -> Result<(), ServiceError> {
 /// so); a start refused by systemd's start rate limit (`Result=start-limit-hit`,
 /// after a burst of restarts) is retried once after `systemctl reset-failed`:
 /// the config has passed the check, so leaving prosody down helps no one.
-pub fn apply(action: Action, timeout: Duration) -> Result<String, ServiceError> {
+pub(crate) fn apply(action: Action, timeout: Duration) -> Result<String, ServiceError> {
     if !systemd_running() {
         let cmd = match action {
             Action::Reload => run("prosodyctl", &["reload"]),
@@ -226,8 +226,16 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, ServiceError> 
             "ran systemctl daemon-reload first (prosody.service had changed on disk)".to_string(),
         );
     }
+    let verb = systemctl_verb(action, &mut notes)?;
+    run_verb(action, verb, &mut notes)?;
+    wait_active(verb, timeout, notes)
+}
+
+/// The `systemctl` verb that carries out `action` on prosody as it is now:
+/// a reload needs it active; a restart of a stopped prosody is a start.
+fn systemctl_verb(action: Action, notes: &mut Vec<String>) -> Result<&'static str, ServiceError> {
     let before = unit_property("ActiveState");
-    let verb = match action {
+    Ok(match action {
         Action::Reload => {
             if before != "active" {
                 return Err(ServiceError::NotReloadable { state: before });
@@ -239,28 +247,45 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, ServiceError> 
             notes.push(format!("prosody was {before}: started it"));
             "start"
         }
+    })
+}
+
+/// `systemctl VERB prosody.service`; for a restart refused by the start
+/// rate limit, `reset-failed` and one more start.
+fn run_verb(
+    action: Action,
+    verb: &'static str,
+    notes: &mut Vec<String>,
+) -> Result<(), ServiceError> {
+    let Err(e) = run("systemctl", &[verb, "prosody.service"]) else {
+        return Ok(());
     };
-    if let Err(e) = run("systemctl", &[verb, "prosody.service"]) {
-        if action == Action::Restart && unit_property("Result") == "start-limit-hit" {
-            if let Err(r) = run("systemctl", &["reset-failed", "prosody.service"]) {
-                return Err(ServiceError::ResetFailed {
-                    refused: Box::new(e),
-                    reset: Box::new(r),
-                });
-            }
-            run("systemctl", &["start", "prosody.service"]).map_err(|s| {
-                ServiceError::StartLimit {
-                    verb,
-                    start: Box::new(s),
-                }
-            })?;
-            notes.push(format!(
-                "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
-            ));
-        } else {
-            return Err(e);
-        }
+    if action != Action::Restart || unit_property("Result") != "start-limit-hit" {
+        return Err(e);
     }
+    if let Err(r) = run("systemctl", &["reset-failed", "prosody.service"]) {
+        return Err(ServiceError::ResetFailed {
+            refused: Box::new(e),
+            reset: Box::new(r),
+        });
+    }
+    run("systemctl", &["start", "prosody.service"]).map_err(|s| ServiceError::StartLimit {
+        verb,
+        start: Box::new(s),
+    })?;
+    notes.push(format!(
+        "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
+    ));
+    Ok(())
+}
+
+/// Waits (at most `timeout`) until prosody is active after `verb`, and
+/// says so with `notes`; an error when it fails or is still not active.
+fn wait_active(
+    verb: &'static str,
+    timeout: Duration,
+    notes: Vec<String>,
+) -> Result<String, ServiceError> {
     let deadline = Instant::now() + timeout;
     loop {
         let state = unit_property("ActiveState");
@@ -292,7 +317,7 @@ pub fn apply(action: Action, timeout: Duration) -> Result<String, ServiceError> 
 /// config): prosody 0.12 activates an added component, and deactivates a
 /// removed one, only on restart, not on reload. Call it only for a name the
 /// loaded config has: activating an unknown name makes a plain VirtualHost.
-pub fn set_active(name: &str, active: bool) -> Result<(), AdminError> {
+pub(crate) fn set_active(name: &str, active: bool) -> Result<(), AdminError> {
     let call = format!(
         "host:{}({})",
         if active { "activate" } else { "deactivate" },

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use crate::prosody::config::glob_match;
 
 /// The unit whose credentials prosody reads.
-pub const SERVICE: &str = "prosody.service";
+pub(crate) const SERVICE: &str = "prosody.service";
 
 /// Where systemd puts a system service's credentials: prosody's
 /// `$CREDENTIALS_DIRECTORY` in the unit.
-pub const RUNTIME_DIR: &str = "/run/credentials/prosody.service";
+pub(crate) const RUNTIME_DIR: &str = "/run/credentials/prosody.service";
 
 /// systemd's unit search path for the system manager, highest priority
 /// first (systemd.unit(5)); `/lib/systemd/system` for hosts without merged /usr.
@@ -52,7 +52,7 @@ const CREDSTORE: &[&str] = &[
 
 /// One credential the unit names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// `LoadCredentialEncrypted=ID[:PATH]`: systemd decrypts the file.
     Encrypted(Option<PathBuf>),
     /// `LoadCredential=ID[:PATH]`: systemd copies the file.
@@ -64,28 +64,28 @@ pub enum Source {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub name: String,
-    pub source: Source,
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) source: Source,
 }
 
 /// The credential directives of prosody.service and its drop-ins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServiceCredentials {
+pub(crate) struct ServiceCredentials {
     /// The unit file and the drop-ins read, in the order systemd applies them.
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// `LoadCredential*=` entries (a later one of a name replaces it).
-    pub load: Vec<Entry>,
+    pub(crate) load: Vec<Entry>,
     /// `SetCredential*=` entries: used when no `LoadCredential*=` of the
     /// name gives one.
-    pub set: Vec<Entry>,
+    pub(crate) set: Vec<Entry>,
     /// `ImportCredential=` globs: any name they match may come from there.
-    pub import: Vec<String>,
+    pub(crate) import: Vec<String>,
 }
 
 /// What the unit says about credential `name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup<'u> {
+pub(crate) enum Lookup<'u> {
     Loaded(&'u Source),
     /// Not named, but an `ImportCredential=` glob matches it.
     Imported(&'u str),
@@ -94,7 +94,7 @@ pub enum Lookup<'u> {
 }
 
 impl ServiceCredentials {
-    pub fn lookup(&self, name: &str) -> Lookup<'_> {
+    pub(crate) fn lookup(&self, name: &str) -> Lookup<'_> {
         fn last<'v>(v: &'v [Entry], name: &str) -> Option<&'v Source> {
             v.iter().rev().find(|e| e.name == name).map(|e| &e.source)
         }
@@ -113,7 +113,7 @@ impl ServiceCredentials {
     }
 
     /// The unit file, for messages.
-    pub fn unit(&self) -> &Path {
+    pub(crate) fn unit(&self) -> &Path {
         self.files
             .first()
             .map_or(Path::new(SERVICE), |p| p.as_path())
@@ -121,7 +121,7 @@ impl ServiceCredentials {
 
     /// Applies the `[Service]` credential directives of one unit file or
     /// drop-in, as systemd does: an empty assignment resets its list.
-    pub fn parse(&mut self, text: &str) {
+    pub(crate) fn parse(&mut self, text: &str) {
         // A line ending in a backslash continues on the next.
         let mut lines = Vec::new();
         let mut logical = String::new();
@@ -206,7 +206,7 @@ impl ServiceCredentials {
 /// The unit search path: `$SYSTEMD_UNIT_PATH` as systemd reads it (a
 /// colon-separated list; a trailing `:` appends the default path), else
 /// the default.
-pub fn unit_path() -> Vec<PathBuf> {
+pub(crate) fn unit_path() -> Vec<PathBuf> {
     let default = || UNIT_PATH.iter().map(PathBuf::from);
     match std::env::var_os("SYSTEMD_UNIT_PATH") {
         None => default().collect(),
@@ -228,7 +228,7 @@ pub fn unit_path() -> Vec<PathBuf> {
 /// The credentials prosody.service gets at its next start, from its unit
 /// file and drop-ins on `unit_path`; `None` when there is no such unit (or
 /// it is masked): then nothing says which credentials prosody gets.
-pub fn service_credentials(unit_path: &[PathBuf]) -> Option<ServiceCredentials> {
+pub(crate) fn service_credentials(unit_path: &[PathBuf]) -> Option<ServiceCredentials> {
     let unit = unit_path
         .iter()
         .map(|d| d.join(SERVICE))
@@ -277,12 +277,12 @@ pub fn service_credentials(unit_path: &[PathBuf]) -> Option<ServiceCredentials> 
 
 /// The credentials the service manager received (from a container
 /// manager or a VM), which `LoadCredential=ID` without a path reads first.
-pub const SYSTEM_CREDENTIALS: &str = "/run/credentials/@system";
+pub(crate) const SYSTEM_CREDENTIALS: &str = "/run/credentials/@system";
 
 /// The file systemd reads for a `LoadCredential*=` entry of `name`: the
 /// absolute path given, or the first found in the credential stores.
 /// `None`: nothing there (systemd would then fail to start the service).
-pub fn source_file(name: &str, source: &Source) -> Option<PathBuf> {
+pub(crate) fn source_file(name: &str, source: &Source) -> Option<PathBuf> {
     let (path, encrypted) = match source {
         Source::Encrypted(p) => (p, true),
         Source::Plain(p) => (p, false),

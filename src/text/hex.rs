@@ -2,7 +2,7 @@
 //! the component handshake's SHA-1, lock and backup names.
 
 /// `bytes` as two lowercase hex digits each.
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for &b in bytes {

@@ -6,14 +6,12 @@ use std::process::Output;
 
 use crate::support::*;
 
-const DEBIAN12: &str = include_str!("../../examples/prosody/prosody.cfg.lua");
 const LOCALHOST: &str = include_str!("../../examples/prosody/conf.avail/localhost.cfg.lua");
-const STRONG: &str = "0123456789abcdef0123";
 
 fn check(s: &Scratch, args: &[&str]) -> (Output, serde_json::Value) {
     let mut a = vec!["check", "--json"];
     a.extend_from_slice(args);
-    let o = s.ctl(&s.path("prosody.cfg.lua"), &a, None);
+    let o = s.ctl().args(&a).output();
     let j = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
     (o, j)
@@ -105,7 +103,11 @@ fn human_output_strict_and_quiet() {
         "prosody.cfg.lua",
         "Component \"c.example\"\n\tcomponent_secret = \"short\"\n# not lua\n",
     );
-    let o = s.ctl(&cfg, &["check", "--no-prosody"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["check", "--no-prosody"])
+        .output();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     let path = cfg.display().to_string();
@@ -115,7 +117,11 @@ fn human_output_strict_and_quiet() {
         "prosody.cfg.lua",
         "Component \"c.example\"\n\tcomponent_secret = \"short\"\n",
     );
-    let o = s.ctl(&cfg, &["check", "--no-prosody"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["check", "--no-prosody"])
+        .output();
     assert_eq!(o.status.code(), Some(0), "warnings alone pass");
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(
@@ -131,7 +137,11 @@ fn human_output_strict_and_quiet() {
         "the secret itself is never printed: {err}"
     );
 
-    let o = s.ctl(&cfg, &["check", "--no-prosody", "--quiet"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["check", "--no-prosody", "--quiet"])
+        .output();
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
@@ -139,7 +149,11 @@ fn human_output_strict_and_quiet() {
         "--quiet prints only errors"
     );
 
-    let o = s.ctl(&cfg, &["check", "--no-prosody", "--strict", "--json"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["check", "--no-prosody", "--strict", "--json"])
+        .output();
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -372,15 +386,12 @@ fn verdict_matches_prosody() {
 fn prosody_step_skipped_with_a_note_when_not_installed() {
     let s = Scratch::new("noprosody");
     let cfg = s.write("prosody.cfg.lua", "require \"no.such.module\"\n");
-    let o = std::process::Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(&cfg)
+    let o = s
+        .ctl()
+        .config(&cfg)
         .arg("check")
         .env("FXC_PROSODY_LIB", s.path("no-prosody-here"))
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -393,9 +404,13 @@ fn prosody_step_skipped_with_a_note_when_not_installed() {
         String::from_utf8_lossy(&o.stderr)
     );
     if real_parts_available() {
-        let o = s.ctl(&cfg, &["check", "--no-prosody"], None);
+        let o = s
+            .ctl()
+            .config(&cfg)
+            .args(["check", "--no-prosody"])
+            .output();
         assert_eq!(o.status.code(), Some(0));
-        let o = s.ctl(&cfg, &["check"], None);
+        let o = s.ctl().config(&cfg).args(["check"]).output();
         assert_eq!(o.status.code(), Some(1), "the installed prosody refuses it");
     }
 }
@@ -409,7 +424,11 @@ fn unfinished_string_says_where_and_how() {
         "prosody.cfg.lua",
         "admins = { \"admin-XYZ\" }\nComponent \"c.example\"\n\tcomponent_secret = \"s3cr3t-value-0123\nx = 1\n",
     );
-    let o = s.ctl(&cfg, &["check", "--no-prosody"], None);
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["check", "--no-prosody"])
+        .output();
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
     assert!(
@@ -427,7 +446,12 @@ fn unfinished_string_says_where_and_how() {
     assert!(!err.contains("s3cr3t"), "{err}");
     // Strings before the quote on its line are masked too.
     s.write("prosody.cfg.lua", "x = { \"admin-XYZ\", \"s3cr3t\n");
-    let err = stderr(&s.ctl(&cfg, &["check", "--no-prosody"], None));
+    let err = stderr(
+        &s.ctl()
+            .config(&cfg)
+            .args(["check", "--no-prosody"])
+            .output(),
+    );
     assert!(err.contains("`x = { \"…\", \"…`"), "{err}");
     assert!(
         !err.contains("admin-XYZ") && !err.contains("s3cr3t"),

@@ -1,11 +1,8 @@
 //! Finding every mistake: `check` names every `#` comment line,
 //! explains `Component("x", "muc")`, makes two different secrets for one
-//! component an error, `listen` owns the listener options wherever they
-//! are, and a dry run's warnings point at the file on disk.
+//! component an error, and a dry run's warnings point at the file on disk.
 
 use crate::support::*;
-
-const STRONG: &str = "0123456789abcdef0123";
 
 fn diag<'j>(j: &'j serde_json::Value, code: &str) -> Vec<&'j serde_json::Value> {
     j["diagnostics"]
@@ -297,7 +294,7 @@ fn real_prosody_takes_the_last_blocks_secret() {
              Component \"c.example\"\n\tcomponent_secret = \"LAST-s3cret-0123456\"\n"
         ),
     );
-    let o = s.ctl(&cfg, &["check", "--json"], None);
+    let o = s.ctl().config(&cfg).args(["check", "--json"]).output();
     assert_eq!(code(&o), 1);
     assert_eq!(
         json(&o)["diagnostics"][0]["code"],
@@ -363,17 +360,11 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
 
     // add appends a block: its own warning is in the added text, at the
     // line where it goes (after the last, 6), and says so.
-    let o = s.ctl(
-        &s.path("prosody.cfg.lua"),
-        &[
-            "add",
-            "c.example",
-            "--secret-file",
-            weak.to_str().unwrap(),
-            "--dry-run",
-        ],
-        None,
-    );
+    let o = s
+        .ctl()
+        .args(["add", "c.example", "--dry-run"])
+        .secret_file(&weak)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let got = lines(&o);
     let added: Vec<&String> = got.iter().filter(|l| l.contains("\"c.example\"")).collect();
@@ -396,229 +387,6 @@ fn dry_run_warnings_point_at_the_file_on_disk() {
     );
 }
 
-/// A config with listener options under Components, where prosody (0.12
-/// and 13: `portmanager` reads `config.get("*", …)` only) ignores them.
-const MISPLACED: &str = "admins = { }\n\
-    Component \"a.example\"\n\
-    \tcomponent_secret = \"0123456789abcdef0123\"\n\
-    \t-- open it for fogbow\n\
-    \tcomponent_interface = \"0.0.0.0\"\n\
-    \tcomponent_ports = { 5348 } -- the port\n\
-    Component \"b.example\"\n\
-    \tcomponent_secret = \"0123456789abcdef0123\"\n\
-    \tcomponent_ports = { 5348 }\n";
-
-/// `listen` shows the effective listener (prosody's default here) and each
-/// misplaced option as ignored, with FILE:LINE; prosody's own configmanager
-/// has them as the hosts' options, and no global one.
-#[test]
-fn listen_shows_misplaced_options_as_ignored() {
-    let s = Scratch::new("listen-show");
-    let cfg = s.config(MISPLACED);
-    let j = json(&s.run(&["listen", "--json"]));
-    assert_eq!(j["ports"], serde_json::json!([5347]));
-    assert_eq!(j["ports_default"], true);
-    assert_eq!(j["interfaces_default"], true);
-    let ignored: Vec<(String, u64, String)> = j["ignored"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            assert_eq!(m["file"], cfg.to_str().unwrap());
-            (
-                m["option"].as_str().unwrap().to_string(),
-                m["line"].as_u64().unwrap(),
-                m["section"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        ignored,
-        [
-            (
-                "component_interface".into(),
-                5,
-                "Component \"a.example\"".into()
-            ),
-            (
-                "component_ports".into(),
-                6,
-                "Component \"a.example\"".into()
-            ),
-            (
-                "component_ports".into(),
-                9,
-                "Component \"b.example\"".into()
-            ),
-        ]
-    );
-    let o = s.run(&["listen"]);
-    assert_eq!(code(&o), 0);
-    assert!(stdout(&o).contains(&format!(
-        "ignored: component_ports at {}:9 (under Component \"b.example\"",
-        cfg.display()
-    )));
-    if real_parts_available() {
-        let dump = prosody_dump(&cfg).unwrap();
-        assert!(
-            dump.contains("\"a.example\"\t\"component_ports\"\t{[1]=5348}"),
-            "{dump}"
-        );
-        assert!(!dump.contains("\"*\"\t\"component_ports\""), "{dump}");
-        assert!(!dump.contains("\"*\"\t\"component_interface"), "{dump}");
-    }
-}
-
-/// `listen --interface` moves the misplaced options: their lines are
-/// deleted (comments kept), the interface given and the ports they agree
-/// on are set globally; the listener then is what was asked, and nothing
-/// is ignored any more.
-#[test]
-fn listen_moves_misplaced_options() {
-    let s = Scratch::new("listen-move");
-    let cfg = s.config(MISPLACED);
-    let o = s.run(&["listen", "--interface", "0.0.0.0"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("component_ports at")
-            && stderr(&o).contains("goes to the global section as component_ports"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(
-        s.read("prosody.cfg.lua"),
-        "admins = { }\n\
-         component_interfaces = { \"0.0.0.0\" }\n\
-         component_ports = { 5348 }\n\
-         \n\
-         Component \"a.example\"\n\
-         \tcomponent_secret = \"0123456789abcdef0123\"\n\
-         \t-- open it for fogbow\n\
-         \t-- the port\n\
-         Component \"b.example\"\n\
-         \tcomponent_secret = \"0123456789abcdef0123\"\n"
-    );
-    let j = json(&s.run(&["listen", "--json"]));
-    assert_eq!(j["interfaces"], serde_json::json!(["0.0.0.0"]));
-    assert_eq!(j["ports"], serde_json::json!([5348]));
-    assert_eq!(j["ignored"], serde_json::json!([]));
-    if real_parts_available() {
-        let dump = prosody_dump(&cfg).unwrap();
-        assert!(
-            dump.contains("\"*\"\t\"component_ports\"\t{[1]=5348}"),
-            "{dump}"
-        );
-    }
-
-    // Ports that disagree are not guessed: the operator says which.
-    s.config(&MISPLACED.replace(
-        "component_ports = { 5348 }\n",
-        "component_ports = { 5349 }\n",
-    ));
-    let o = s.run(&["listen", "--interface", "0.0.0.0"]);
-    assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("is set differently at") && stderr(&o).contains("--port"),
-        "{}",
-        stderr(&o)
-    );
-    // Given, the value given wins and both are deleted.
-    let o = s.run(&["listen", "--interface", "0.0.0.0", "--port", "5350"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let j = json(&s.run(&["listen", "--json"]));
-    assert_eq!(j["ports"], serde_json::json!([5350]));
-    assert_eq!(j["ignored"], serde_json::json!([]));
-
-    // A legacy option is named as written when it moves.
-    s.config(
-        "Component \"a.example\"\n\tcomponent_secret = \"0123456789abcdef0123\"\n\tcomponent_interface = \"0.0.0.0\"\n",
-    );
-    let o = s.run(&["listen", "--port", "5347", "--port", "5348"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("component_interface at")
-            && stderr(&o).contains("prosody.cfg.lua:3")
-            && stderr(&o).contains("as component_interfaces"),
-        "{}",
-        stderr(&o)
-    );
-}
-
-/// `listen --reset` deletes every listener definition, global and
-/// misplaced, in whichever file, comments kept: prosody's defaults apply.
-/// It cannot be combined with --port/--interface.
-#[test]
-fn listen_reset_restores_prosodys_defaults() {
-    let s = Scratch::new("listen-reset");
-    s.write("inc.cfg.lua", "-- included\ncomponent_port = 5351\n");
-    s.config(&format!(
-        "component_interfaces = {{ \"*\" }} -- everyone\ncomponent_ports = {{ 5348 }}\n{MISPLACED}Include \"inc.cfg.lua\"\n"
-    ));
-    let o = s.run(&["listen", "--reset", "--port", "5347"]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    let o = s.run(&["listen", "--reset"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let j = json(&s.run(&["listen", "--json"]));
-    assert_eq!(j["ports_default"], true);
-    assert_eq!(j["interfaces_default"], true);
-    assert_eq!(j["ignored"], serde_json::json!([]));
-    let main = s.read("prosody.cfg.lua");
-    assert!(main.starts_with("-- everyone\nadmins = { }\n"), "{main}");
-    assert!(
-        !main.contains("component_port") && !main.contains("component_interface"),
-        "{main}"
-    );
-    assert!(main.contains("\t-- the port\n"), "{main}");
-    assert_eq!(s.read("inc.cfg.lua"), "-- included\n");
-    // Again: nothing to do.
-    let o = s.run(&["listen", "--reset"]);
-    assert_eq!(code(&o), 0);
-    assert!(stderr(&o).contains("unchanged"), "{}", stderr(&o));
-}
-
-/// `list` still shows both blocks of one component, and marks the one whose
-/// secret prosody never uses (text and JSON), naming the block that wins;
-/// equal-name blocks where only one sets a secret are not marked.
-#[test]
-fn list_marks_the_block_whose_secret_is_never_used() {
-    let s = Scratch::new("list-dead-secret");
-    s.config(&format!(
-        "Component \"a.example\"\n\tcomponent_secret = \"{STRONG}-first\"\n\
-         Component \"b.example\"\n\tcomponent_secret = \"{STRONG}-b\"\n\
-         Component \"A.example\"\n\tcomponent_secret = \"{STRONG}-last\"\n\
-         Component \"b.example\"\n"
-    ));
-    let o = s.run(&["list", "--json"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let j = json(&o);
-    let marked: Vec<(String, u64)> = j["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["secret_overridden"] == true)
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_string(),
-                c["line"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(marked, vec![("a.example".to_string(), 1)], "{j}");
-    let o = s.run(&["list"]);
-    let out = stdout(&o);
-    let first = out.lines().find(|l| l.contains(":1")).unwrap();
-    assert!(first.contains("unused"), "{out}");
-    assert_eq!(out.matches("unused").count(), 1, "{out}");
-    let err = stderr(&o);
-    assert!(
-        err.contains("prosody uses the component_secret at")
-            && err.contains("prosody.cfg.lua:5; the one at")
-            && err.contains("prosody.cfg.lua:1 is never used"),
-        "{err}"
-    );
-    assert!(!out.contains(STRONG) && !err.contains(STRONG));
-}
-
 /// prosody looks `component_secret` up in the component's section, then in
 /// the global one: a component that sets none uses the global secret
 /// (a real prosody accepts the handshake with it). `check` passes it,
@@ -639,10 +407,10 @@ fn a_global_secret_is_the_components_secret() {
              Component \"e.example\"\n\tcomponent_secret = \"{STRONG}-own\"\n"
         ),
     );
-    let o = s.ctl(&cfg, &["check", "--json"], None);
+    let o = s.ctl().config(&cfg).args(["check", "--json"]).output();
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(diag(&json(&o), "component-secret-missing").is_empty());
-    let o = s.ctl(&cfg, &["list", "--json"], None);
+    let o = s.ctl().config(&cfg).args(["list", "--json"]).output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let j = json(&o);
     let by_name = |n: &str| {
@@ -663,7 +431,7 @@ fn a_global_secret_is_the_components_secret() {
     }
     assert_eq!(by_name("e.example")["secret_source"], "literal");
     assert!(by_name("e.example").get("secret_inherited_from").is_none());
-    let o = s.ctl(&cfg, &["list"], None);
+    let o = s.ctl().config(&cfg).args(["list"]).output();
     let out = stdout(&o);
     assert!(out.contains(&format!("global ({want_at})")), "{out}");
     assert!(!out.contains(&global), "{out}");
@@ -692,22 +460,17 @@ fn component_module_component_is_an_external_component() {
     let o = s.run(&["check", "--json", "--no-prosody"]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     assert_eq!(diag(&json(&o), "component-secret-missing").len(), 1);
-    let secret = s.secret(&format!("{STRONG}-one"));
-    let o = s.run(&[
-        "add",
-        "d.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "d.example"])
+        .secret(format!("{STRONG}-one"))
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let secret = s.secret(&format!("{STRONG}-two"));
-    let o = s.run(&[
-        "add",
-        "d.example",
-        "--replace",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "d.example", "--replace"])
+        .secret(format!("{STRONG}-two"))
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(

@@ -39,12 +39,11 @@ fn an_existing_clash_between_spellings_moves_with_the_edit() {
     let clash = format!("VirtualHost \"A.example\"\n\nComponent \"a.example\"\n{SECRET}");
     assert_eq!(s.read("prosody.cfg.lua"), clash);
     assert!(stderr(&o).contains("removed x.example"), "{}", stderr(&o));
-    let o = s.run(&[
-        "add",
-        "b.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]);
+    let o = s
+        .ctl()
+        .args(["add", "b.example"])
+        .secret_file(&secret)
+        .output();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
         s.read("prosody.cfg.lua"),

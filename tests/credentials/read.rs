@@ -174,10 +174,10 @@ fn assert_no_secret(o: &Output, secrets: &[&str]) {
     }
 }
 
-/// A regression guard: prosody 13's own loader run by `check` outside
-/// the unit refused `Credential()` ("requires the $CREDENTIALS_DIRECTORY
-/// environment variable"), so the gate blocked a config prosody starts
-/// with. Now: in the unit (the directory set) it reads the credential;
+/// prosody 13's own loader, run by `check` outside the unit, refuses
+/// `Credential()` ("requires the $CREDENTIALS_DIRECTORY environment
+/// variable"); the gate must not block a config prosody starts with. In
+/// the unit (the directory set) it reads the credential;
 /// outside, unreadable here, it is a warning, never an error.
 #[test]
 fn prosody_13_gate_accepts_credential() {
@@ -394,14 +394,11 @@ fn root_decrypts_the_units_credential_for_the_static_pass() {
     );
     s.config(&config_with("Credential(\"fogbow-mgr\")"));
     let run = |s: &Scratch| {
-        s.command(
-            &s.path("prosody.cfg.lua"),
-            &["check", "--json", "--no-prosody"],
-        )
-        .env("SYSTEMD_UNIT_PATH", s.path("units"))
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .output()
-        .unwrap()
+        s.ctl()
+            .args(["check", "--json", "--no-prosody"])
+            .env("SYSTEMD_UNIT_PATH", s.path("units"))
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .output()
     };
     let o = run(&s);
     assert_eq!(
@@ -496,15 +493,14 @@ fn probe_reads_through_the_reference() {
         "{base}Component \"mgr.fog.test\"\n\tcomponent_secret = FileLine(\"secrets/mgr\")\n"
     ));
     let probe = |s: &Scratch, env: &[(&str, PathBuf)]| {
-        let mut c = s.command(
-            &s.path("prosody.cfg.lua"),
-            &["probe", "mgr.fog.test", "--json"],
-        );
-        c.env_remove("CREDENTIALS_DIRECTORY");
+        let mut c = s
+            .ctl()
+            .args(["probe", "mgr.fog.test", "--json"])
+            .env_remove("CREDENTIALS_DIRECTORY");
         for (k, v) in env {
-            c.env(k, v);
+            c = c.env(k, v);
         }
-        c.output().unwrap()
+        c.output()
     };
     let o = probe(&s, &[]);
     assert_eq!(code(&o), 0, "{} {}", stdout(&o), stderr(&o));
@@ -558,11 +554,11 @@ fn doctor_reads_through_the_reference() {
          Component \"b.example\"\n\tcomponent_secret = Credential(\"fogbow-b\")\n",
     );
     let o = s
-        .command(&s.path("prosody.cfg.lua"), &["doctor", "--json"])
+        .ctl()
+        .args(["doctor", "--json"])
         .env("SYSTEMD_UNIT_PATH", s.path("no-units"))
         .env_remove("CREDENTIALS_DIRECTORY")
-        .output()
-        .unwrap();
+        .output();
     let j = json(&o);
     assert_no_secret(&o, &[WEAK]);
     let item = |c: &str| {

@@ -5,32 +5,22 @@
 //!
 //! Real parts: the host's `systemd-creds` (encrypts with the host key, as
 //! root) and its prosody. This host has prosody 0.12, which has no
-//! `Credential()`: there the refusal is the real behaviour (tested without
-//! any override). The positive path runs with the test-only override
-//! `FXC_TEST_PROSODY_CREDENTIALS=1` and without prosody's loader
-//! (`FXC_PROSODY_LIB` at an empty directory: 0.12's loader would refuse
-//! `Credential()`, rightly); prosody 13 itself, with real handshakes and a
-//! restart through the gate, is `tests/systemd/credentials.sh`.
+//! `Credential()`: there the refusal is the real behaviour. The positive
+//! path runs with `FXC_PROSODY_LIB` at a stand-in prosody library that has
+//! `Credential()` and loads every config ([`PROSODY13_LIB`]: 0.12's loader
+//! would refuse `Credential()`, rightly); prosody 13 itself, with real
+//! handshakes and a restart through the gate, is
+//! `tests/systemd/credentials.sh`.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use crate::support::*;
 
 const SECRET: &str = "cred-secret-0123456789abcdef";
 const NAME: &str = "mgr.fog.test";
 const CRED: &str = "fogbow-xmpp-ctl.mgr.fog.test";
-
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-fn refused(o: &Output) -> String {
-    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stderr(o)
-}
 
 /// Root and systemd-creds, or the test is skipped (fails under FXC_REQUIRE_REAL).
 fn ready(test: &str) -> bool {
@@ -54,29 +44,14 @@ fn scratch(tag: &str, extra_settings: &str) -> Scratch {
                 .display(),
         ),
     );
-    std::fs::create_dir_all(s.path("no-prosody")).unwrap();
     s
 }
 
-/// fogbow-xmpp-ctl as if prosody 13 were installed (the test override),
-/// without running 0.12's loader on a `Credential()` config.
-fn run13(s: &Scratch, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = s.command(&s.path("prosody.cfg.lua"), args);
-    cmd.env("FXC_TEST_PROSODY_CREDENTIALS", "1")
-        .env("FXC_PROSODY_LIB", s.path("no-prosody"))
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    child.wait_with_output().unwrap()
+/// fogbow-xmpp-ctl as if prosody 13 were installed (a stand-in library
+/// with `Credential()`), without running 0.12's loader on a `Credential()`
+/// config.
+fn ctl13(s: &Scratch) -> Ctl {
+    s.ctl().env("FXC_PROSODY_LIB", PROSODY13_LIB)
 }
 
 fn cred_file(s: &Scratch, cred: &str) -> PathBuf {
@@ -137,9 +112,8 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
     let secret = secret.to_str().unwrap();
 
     // A dry run says what would happen, changes nothing, shows no secret.
-    let o = run13(
-        &s,
-        &[
+    let o = ctl13(&s)
+        .args([
             "add",
             NAME,
             "--secret-file",
@@ -147,9 +121,8 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
             "--secret-store",
             "credential",
             "--dry-run",
-        ],
-        None,
-    );
+        ])
+        .output();
     let out = ok(&o);
     let err = stderr(&o);
     // The credential's name is shown (where the secret is, not what).
@@ -166,9 +139,8 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), BASE);
     assert!(!s.path("etc").exists(), "a dry run creates nothing");
 
-    let o = run13(
-        &s,
-        &[
+    let o = ctl13(&s)
+        .args([
             "add",
             NAME,
             "--secret-file",
@@ -176,9 +148,8 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
             "--secret-store",
             "credential",
             "--json",
-        ],
-        None,
-    );
+        ])
+        .output();
     let j = json(&o);
     assert_eq!(j["action"], "added");
     assert_eq!(j["restart_needed"], true);
@@ -216,15 +187,13 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
     assert!(files_holding(&s.dir, SECRET.as_bytes()) == vec![s.path("secret")]);
 
     // The same secret again: unchanged (decrypted and compared).
-    let o = run13(&s, &["add", NAME, "--secret-file", secret, "--json"], None);
+    let o = ctl13(&s)
+        .args(["add", NAME, "--secret-file", secret, "--json"])
+        .output();
     assert_eq!(json(&o)["action"], "unchanged");
     // Another without --replace: refused, naming the credential, not the secret.
     let other = s.write("other", "rotated-secret-9876543210fedcba");
-    let e = refused(&run13(
-        &s,
-        &["add", NAME, "--secret-file", other.to_str().unwrap()],
-        None,
-    ));
+    let e = refused(&ctl13(&s).args(["add", NAME]).secret_file(&other).output());
     assert!(
         e.contains("--replace") && e.contains("encrypted credential"),
         "{e}"
@@ -232,17 +201,10 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
 
     // Rotation: a new .cred, the config byte for byte as it was; restart needed.
     let before_cred = std::fs::read(&cred).unwrap();
-    let o = run13(
-        &s,
-        &[
-            "add",
-            NAME,
-            "--secret-file",
-            other.to_str().unwrap(),
-            "--replace",
-        ],
-        None,
-    );
+    let o = ctl13(&s)
+        .args(["add", NAME, "--replace"])
+        .secret_file(&other)
+        .output();
     ok(&o);
     assert!(stderr(&o).contains("restart needed"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
@@ -251,21 +213,21 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
     assert_eq!(mode(&cred), 0o600);
 
     // remove: the block, the credential and the drop-in (no line left) go.
-    ok(&run13(&s, &["remove", NAME], None));
+    ok(&ctl13(&s).args(["remove", NAME]).output());
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), BASE);
     assert!(!cred.exists());
     assert!(!drop_in(&s).exists());
 
     // undo: all three come back, the credential being the rotated one.
-    ok(&run13(&s, &["restore", "--undo"], None));
+    ok(&ctl13(&s).args(["restore", "--undo"]).output());
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
     assert_eq!(decrypt(CRED, &cred), b"rotated-secret-9876543210fedcba");
     assert_eq!(mode(&cred), 0o600);
     assert_eq!(std::fs::read_to_string(drop_in(&s)).unwrap(), d);
     // undo again (a redo of the remove) and once more: in step each time.
-    ok(&run13(&s, &["restore", "--undo"], None));
+    ok(&ctl13(&s).args(["restore", "--undo"]).output());
     assert!(!cred.exists() && !drop_in(&s).exists());
-    ok(&run13(&s, &["restore", "--undo"], None));
+    ok(&ctl13(&s).args(["restore", "--undo"]).output());
     assert!(cred.exists() && drop_in(&s).exists());
 }
 
@@ -278,16 +240,12 @@ fn a_config_reading_a_credential_whose_file_is_gone_is_refused() {
     let cfg = s.config(BASE);
     let secret = s.secret(SECRET);
     // secret_store = "credential" in the settings is the default store.
-    ok(&run13(
-        &s,
-        &["add", NAME, "--secret-file", secret.to_str().unwrap()],
-        None,
-    ));
+    ok(&ctl13(&s).args(["add", NAME]).secret_file(&secret).output());
     let with = std::fs::read(&cfg).unwrap();
     assert!(String::from_utf8_lossy(&with).contains("Credential("));
-    ok(&run13(&s, &["remove", NAME], None));
+    ok(&ctl13(&s).args(["remove", NAME]).output());
     // The backup remove made holds the Credential() form; its .cred is gone.
-    let list = json(&run13(&s, &["restore", "--list", "--json"], None));
+    let list = json(&ctl13(&s).args(["restore", "--list", "--json"]).output());
     let last = list.as_array().unwrap().last().unwrap()["backup"]
         .as_str()
         .unwrap()
@@ -306,13 +264,13 @@ fn a_config_reading_a_credential_whose_file_is_gone_is_refused() {
         .expect("remove backed the credential up");
     let aside = s.path("cred-backup-aside");
     std::fs::rename(&cred_backup, &aside).unwrap();
-    let e = refused(&run13(&s, &["restore", &last], None));
+    let e = refused(&ctl13(&s).args(["restore", &last]).output());
     assert!(e.contains("is gone") && e.contains(CRED), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), BASE);
     assert!(!drop_in(&s).exists());
     // With it, the credential comes back with the config, in one edit.
     std::fs::rename(&aside, &cred_backup).unwrap();
-    ok(&run13(&s, &["restore", &last], None));
+    ok(&ctl13(&s).args(["restore", &last]).output());
     assert_eq!(std::fs::read(&cfg).unwrap(), with);
     assert_eq!(decrypt(CRED, &cred_file(&s, CRED)), SECRET.as_bytes());
     assert!(drop_in(&s).exists());
@@ -340,20 +298,16 @@ fn migrate_both_ways_keeps_the_secrets_and_leaves_no_plaintext() {
     // An edit first, so that a backup holds the literals.
     s.secret("third-secret-0123456789abcdef");
     let third = s.path("secret");
-    ok(&run13(
-        &s,
-        &[
-            "add",
-            "third.fog.test",
-            "--secret-file",
-            third.to_str().unwrap(),
-        ],
-        None,
-    ));
+    ok(&ctl13(&s)
+        .args(["add", "third.fog.test"])
+        .secret_file(&third)
+        .output());
     assert!(!files_holding(&s.path("var/backups"), b"rdv-secret-0123456789abc").is_empty());
     std::fs::remove_file(&third).unwrap();
 
-    let o = run13(&s, &["migrate", "--to", "credential", "--json"], None);
+    let o = ctl13(&s)
+        .args(["migrate", "--to", "credential", "--json"])
+        .output();
     let j = json(&o);
     let names: Vec<&str> = j["components"]
         .as_array()
@@ -386,15 +340,15 @@ fn migrate_both_ways_keeps_the_secrets_and_leaves_no_plaintext() {
     }
     assert!(files_holding(&s.path("var"), b"uo]]te").is_empty());
     // Nothing left to migrate: a re-run changes nothing.
-    let j = json(&run13(
-        &s,
-        &["migrate", "--to", "credential", "--json"],
-        None,
-    ));
+    let j = json(
+        &ctl13(&s)
+            .args(["migrate", "--to", "credential", "--json"])
+            .output(),
+    );
     assert_eq!(j["components"].as_array().unwrap().len(), 0);
 
     // Undo the last move: decrypted back (the backups hold no literal to restore).
-    ok(&run13(&s, &["restore", "--undo"], None));
+    ok(&ctl13(&s).args(["restore", "--undo"]).output());
     // (prosody 0.12 cannot read the config yet: the others are credentials.)
     assert!(std::fs::read_to_string(&cfg).unwrap().ends_with(
         "Component \"third.fog.test\"\n\tcomponent_secret = \"third-secret-0123456789abcdef\"\n"
@@ -403,7 +357,7 @@ fn migrate_both_ways_keeps_the_secrets_and_leaves_no_plaintext() {
 
     // And all back into the config, e.g. for a prosody 0.12 host: prosody
     // 0.12's own configmanager reads exactly the secrets it read before.
-    let o = run13(&s, &["migrate", "--to", "config"], None);
+    let o = ctl13(&s).args(["migrate", "--to", "config"]).output();
     ok(&o);
     for (n, sec) in [
         (NAME, tricky),
@@ -491,12 +445,12 @@ fn prosody_0_12_refuses_credentials_and_changes_nothing() {
         "settings.toml",
         &format!("{}secret_store = \"credential\"\n", s.read("settings.toml")),
     );
-    let e = refused(&s.run(&[
-        "add",
-        "new.fog.test",
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ]));
+    let e = refused(
+        &s.ctl()
+            .args(["add", "new.fog.test"])
+            .secret_file(&secret)
+            .output(),
+    );
     assert!(e.contains("has no Credential()"), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
     // Moving back into the config (what a 0.12 host needs) is not refused:
@@ -522,19 +476,10 @@ fn rotating_a_string_into_a_credential_undoes_exactly() {
         format!("Component \"{NAME}\"\n\tcomponent_secret = \"old-string-secret-0123\"\n");
     s.config(&original);
     let new = s.secret("new-credential-secret-4567");
-    ok(&run13(
-        &s,
-        &[
-            "add",
-            NAME,
-            "--secret-store",
-            "credential",
-            "--secret-file",
-            new.to_str().unwrap(),
-            "--replace",
-        ],
-        None,
-    ));
+    ok(&ctl13(&s)
+        .args(["add", NAME, "--secret-store", "credential", "--replace"])
+        .secret_file(&new)
+        .output());
     assert_eq!(
         decrypt(CRED, &cred_file(&s, CRED)),
         b"new-credential-secret-4567"
@@ -544,7 +489,7 @@ fn rotating_a_string_into_a_credential_undoes_exactly() {
         Vec::<PathBuf>::new(),
         "no plaintext of the old secret in the backups"
     );
-    let j = json(&run13(&s, &["restore", "--undo", "--json"], None));
+    let j = json(&ctl13(&s).args(["restore", "--undo", "--json"]).output());
     assert_eq!(j["action"], "undone", "{j}");
     assert_eq!(s.read("prosody.cfg.lua"), original);
     assert!(!cred_file(&s, CRED).exists());
@@ -564,21 +509,17 @@ fn an_interrupted_scrub_is_finished_by_the_next_edit() {
     s.config(&literal);
     // An edit, so that a backup exists; then the move into a credential.
     let other = s.secret("other-secret-0123456789abcdef");
-    ok(&run13(
-        &s,
-        &[
-            "add",
-            "other.fog.test",
-            "--secret-file",
-            other.to_str().unwrap(),
-        ],
-        None,
-    ));
-    ok(&run13(&s, &["migrate", "--to", "credential", NAME], None));
+    ok(&ctl13(&s)
+        .args(["add", "other.fog.test"])
+        .secret_file(&other)
+        .output());
+    ok(&ctl13(&s)
+        .args(["migrate", "--to", "credential", NAME])
+        .output());
     assert!(files_holding(&s.path("var"), SECRET.as_bytes()).is_empty());
     // As if killed between the commit and the scrub: a backup with the
     // string, and the marker the move wrote before its commit.
-    let j = json(&run13(&s, &["restore", "--list", "--json"], None));
+    let j = json(&ctl13(&s).args(["restore", "--list", "--json"]).output());
     let newest = j.as_array().unwrap().last().unwrap()["backup"]
         .as_str()
         .unwrap()
@@ -594,16 +535,10 @@ fn an_interrupted_scrub_is_finished_by_the_next_edit() {
     std::fs::write(&marker, "").unwrap();
 
     let third = s.secret("third-secret-0123456789abcdef");
-    ok(&run13(
-        &s,
-        &[
-            "add",
-            "third.fog.test",
-            "--secret-file",
-            third.to_str().unwrap(),
-        ],
-        None,
-    ));
+    ok(&ctl13(&s)
+        .args(["add", "third.fog.test"])
+        .secret_file(&third)
+        .output());
     assert_eq!(
         files_holding(&s.path("var"), SECRET.as_bytes()),
         Vec::<PathBuf>::new()
@@ -664,18 +599,10 @@ fn credential_names_of_two_components_never_collide() {
     s.config(BASE);
     let first = s.secret("first-secret-0123456789abcdef");
     let add = |name: &str, secret: &Path| {
-        run13(
-            &s,
-            &[
-                "add",
-                name,
-                "--secret-file",
-                secret.to_str().unwrap(),
-                "--secret-store",
-                "credential",
-            ],
-            None,
-        )
+        ctl13(&s)
+            .args(["add", name, "--secret-store", "credential"])
+            .secret_file(secret)
+            .output()
     };
     ok(&add("bücher.example", &first));
     let look_alike = hashed_look_alike("bücher.example");
@@ -750,7 +677,7 @@ fn a_credential_of_another_component_is_never_overwritten() {
             "credential",
         ];
         args.extend_from_slice(extra);
-        run13(&s, &args, None)
+        ctl13(&s).args(&args).output()
     };
     let snapshot = || every_file(&s.dir);
     let before = snapshot();
@@ -820,7 +747,7 @@ fn a_credential_name_from_the_config_never_writes_a_unit_line() {
         if dry {
             args.push("--dry-run");
         }
-        run13(&s, &args, None)
+        ctl13(&s).args(&args).output()
     };
     ok(&add(NAME, false));
     let only_ours = |text: &str| {
@@ -849,7 +776,7 @@ fn a_credential_name_from_the_config_never_writes_a_unit_line() {
         assert_eq!(every_file(&s.dir), before, "dry run: {dry}");
     }
     // check names it, at its place, as an error.
-    let o = run13(&s, &["check", "--json", "--no-prosody"], None);
+    let o = ctl13(&s).args(["check", "--json", "--no-prosody"]).output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let j = json(&o);
     let d = j["diagnostics"]
@@ -865,6 +792,6 @@ fn a_credential_name_from_the_config_never_writes_a_unit_line() {
         (Some(2), Some(21))
     );
     // Removing the component that reads it is an edit that fixes it.
-    ok(&run13(&s, &["remove", "evil.fog.test"], None));
+    ok(&ctl13(&s).args(["remove", "evil.fog.test"]).output());
     only_ours(&std::fs::read_to_string(drop_in(&s)).unwrap());
 }

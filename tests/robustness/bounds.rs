@@ -6,13 +6,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::{json, stderr, Scratch, BIN};
+use crate::support::{json, stderr, Scratch};
 
 const NAME: &str = "probe.example";
 const SECRET: &str = "probe-secret-0123456789";
@@ -36,12 +36,10 @@ fn bounded(mut child: Child) -> Output {
 }
 
 fn run(s: &Scratch, args: &[&str], stdin: Stdio) -> Output {
-    let child = Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(s.path("prosody.cfg.lua"))
+    let child = s
+        .ctl()
         .args(args)
+        .command()
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -135,7 +133,7 @@ fn probe(s: &Scratch, port: u16) -> Output {
 }
 
 /// A server that trickles a byte every second never completes a header;
-/// the probe's overall deadline ends it (it used to run as long as bytes came).
+/// the probe's overall deadline ends it, however long bytes keep coming.
 #[test]
 fn probe_has_an_overall_deadline() {
     let s = probe_scratch("trickle");
@@ -277,7 +275,7 @@ fn probe_survives_non_ascii_stream_ids() {
 }
 
 /// `component_ports = {}` is valid in prosody and opens no port: probe and
-/// doctor say so (they used to panic on the first port of an empty list).
+/// doctor say so instead of taking the first port of an empty list.
 #[test]
 fn empty_component_ports_are_explained() {
     let s = Scratch::new("noports");
@@ -398,7 +396,7 @@ fn secret_and_properties_sources_are_bounded() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
-/// `add NAME SECRET`: clap's error used to repeat the secret.
+/// `add NAME SECRET`: clap's usage error must not repeat the secret.
 #[test]
 fn a_secret_typed_as_an_argument_is_not_repeated() {
     let s = Scratch::new("argv");
@@ -425,13 +423,8 @@ fn no_core_dumps() {
     use std::os::unix::process::CommandExt;
     let s = Scratch::new("core");
     s.config("x = 1\n");
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(s.path("prosody.cfg.lua"))
-        .args(["add", NAME, "--secret-file", "-"])
-        .stdin(Stdio::piped())
+    let mut cmd = s.ctl().args(["add", NAME, "--secret-file", "-"]).command();
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if nix::unistd::Uid::effective().is_root() {

@@ -27,7 +27,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 }
 
 fn names(s: &Scratch, cfg: &Path) -> Vec<String> {
-    let o = s.ctl(cfg, &["list", "--json"], None);
+    let o = s.ctl().config(cfg).args(["list", "--json"]).output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mut v: Vec<String> = j["components"]
@@ -58,16 +58,12 @@ fn kill_during_add_leaves_old_or_new() {
     // How long one add takes here: kill moments are drawn over 1.3 times that
     // span, so some kills land before the rename, some after, some mid-write.
     let t0 = Instant::now();
-    let o = s.ctl(
-        &cfg,
-        &[
-            "add",
-            "timing.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["add", "timing.example"])
+        .secret_file(s.path("secret"))
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut span = t0.elapsed().as_micros() as u64;
     let mut seed = 0x2545F4914F6CDD1Du64 ^ std::process::id() as u64;
@@ -83,13 +79,12 @@ fn kill_during_add_leaves_old_or_new() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = Duration::from_micros(seed % (span * 13 / 10 + 1));
-        let mut child = Command::new(BIN)
-            .arg("--settings")
-            .arg(s.path("settings.toml"))
-            .arg("-c")
-            .arg(&cfg)
-            .args(["add", &name, "--secret-file"])
-            .arg(s.path("secret"))
+        let mut child = s
+            .ctl()
+            .config(&cfg)
+            .args(["add", &name])
+            .secret_file(s.path("secret"))
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -127,16 +122,12 @@ fn kill_during_add_leaves_old_or_new() {
         "the kills should land on both sides of the rename: {outcomes:?}"
     );
     // The next successful run cleans temp files a killed run left.
-    let o = s.ctl(
-        &cfg,
-        &[
-            "add",
-            "after.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["add", "after.example"])
+        .secret_file(s.path("secret"))
+        .output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(temp_files(&s.dir), Vec::<String>::new());
 }
@@ -212,16 +203,12 @@ fn disk_full_is_a_clear_error() {
     let text = &text[..text.rfind("\nComponent").unwrap()];
     std::fs::write(&cfg, text).unwrap();
     s.write("secret", "disk-full-secret-0123456789");
-    let o = s.ctl(
-        &cfg,
-        &[
-            "add",
-            "full.example",
-            "--secret-file",
-            s.path("secret").to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = s
+        .ctl()
+        .config(&cfg)
+        .args(["add", "full.example"])
+        .secret_file(s.path("secret"))
+        .output();
     assert_eq!(o.status.code(), Some(1));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("no space left on device"), "{e}");
@@ -242,13 +229,12 @@ fn config_directory_vanishing_is_a_clear_error() {
     s.write("secret", "vanish-secret-0123456789");
     // Held the way the binary takes it (as root: under /run/fogbow-xmpp-ctl).
     let held = fogbow_xmpp_ctl::safe_write::Lock::acquire(&cfg, Duration::ZERO).unwrap();
-    let child = Command::new(BIN)
-        .arg("--settings")
-        .arg(s.path("settings.toml"))
-        .arg("-c")
-        .arg(&cfg)
-        .args(["add", "v.example", "--secret-file"])
-        .arg(s.path("secret"))
+    let child = s
+        .ctl()
+        .config(&cfg)
+        .args(["add", "v.example"])
+        .secret_file(s.path("secret"))
+        .command()
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

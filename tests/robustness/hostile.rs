@@ -493,7 +493,7 @@ fn hostile_table() {
                     );
                 }
                 // And removing it restores the original bytes.
-                let o = s.ctl(&cfg, &["remove", &c.name], None);
+                let o = s.ctl().config(&cfg).args(["remove", &c.name]).output();
                 assert!(
                     o.status.success(),
                     "{tag}: {}",

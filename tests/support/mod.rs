@@ -2,13 +2,19 @@
 //! `lua5.4`), a real prosody server on loopback, and an XEP-0114 client.
 #![allow(dead_code)]
 
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
+
+/// A prosody library with `Credential()` for `FXC_PROSODY_LIB`: a stand-in
+/// configmanager that has prosody 13's `set_credentials_directory` and
+/// loads every config (see the file).
+pub const PROSODY13_LIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/prosody13");
 
 /// The real parts must be there: `tests/run-all.sh` installs them, and a
 /// suite that skips them is not a suite. Returns false (and says why) only
@@ -120,36 +126,139 @@ impl Scratch {
     pub fn secret(&self, content: &str) -> PathBuf {
         self.write("secret", content)
     }
-    /// Runs fogbow-xmpp-ctl on the scratch's own `prosody.cfg.lua`.
-    pub fn run(&self, args: &[&str]) -> std::process::Output {
-        self.ctl(&self.path("prosody.cfg.lua"), args, None)
+    /// fogbow-xmpp-ctl with this scratch's settings on its own
+    /// `prosody.cfg.lua` (another config by [`Ctl::config`]).
+    pub fn ctl(&self) -> Ctl {
+        Ctl {
+            scratch: Some(self.dir.clone()),
+            settings: Some(self.path("settings.toml")),
+            config: Some(self.path("prosody.cfg.lua")),
+            ..ctl()
+        }
     }
-    pub fn run_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-        self.ctl(&self.path("prosody.cfg.lua"), args, stdin)
+    /// Adds `name` with a twenty-byte secret.
+    pub fn add(&self, name: &str) -> Output {
+        self.ctl()
+            .args(["add", name])
+            .secret("a-secret-of-twenty-bytes")
+            .output()
     }
-    /// fogbow-xmpp-ctl on `config` with this scratch's settings, ready for
-    /// more (an environment, a working directory) before it runs.
-    pub fn command(&self, config: &Path, args: &[&str]) -> Command {
+    /// Runs fogbow-xmpp-ctl with `args` on the scratch's own `prosody.cfg.lua`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ctl().args(args).output()
+    }
+}
+
+/// fogbow-xmpp-ctl without settings or config: `--help`, `--version`.
+pub fn ctl() -> Ctl {
+    Ctl {
+        scratch: None,
+        settings: None,
+        config: None,
+        args: Vec::new(),
+        stdin: None,
+        env: Vec::new(),
+        cwd: None,
+    }
+}
+
+/// One run of fogbow-xmpp-ctl, built up (arguments, standard input,
+/// environment) and then run: `--settings` and `-c` go first, standard
+/// input is empty unless given, and both output streams are captured.
+pub struct Ctl {
+    /// Where [`Ctl::secret`] writes its file.
+    scratch: Option<PathBuf>,
+    settings: Option<PathBuf>,
+    config: Option<PathBuf>,
+    args: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
+    env: Vec<(OsString, Option<OsString>)>,
+    cwd: Option<PathBuf>,
+}
+
+impl Ctl {
+    pub fn config(mut self, config: impl AsRef<Path>) -> Ctl {
+        self.config = Some(config.as_ref().to_path_buf());
+        self
+    }
+    /// Runs without `-c`: the built-in default config.
+    pub fn no_config(mut self) -> Ctl {
+        self.config = None;
+        self
+    }
+    pub fn settings(mut self, settings: impl AsRef<Path>) -> Ctl {
+        self.settings = Some(settings.as_ref().to_path_buf());
+        self
+    }
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Ctl {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Ctl {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+    /// Writes `content` to the scratch's `secret` file and passes it with
+    /// `--secret-file`.
+    pub fn secret(self, content: impl AsRef<[u8]>) -> Ctl {
+        let dir = self.scratch.clone().expect("a secret file needs a scratch");
+        let path = dir.join("secret");
+        std::fs::write(&path, content).unwrap();
+        self.secret_file(path)
+    }
+    /// Passes an existing file with `--secret-file`.
+    pub fn secret_file(self, path: impl AsRef<Path>) -> Ctl {
+        self.arg("--secret-file").arg(path.as_ref())
+    }
+    pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Ctl {
+        self.stdin = Some(input.as_ref().to_vec());
+        self
+    }
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Ctl {
+        let value = Some(value.as_ref().to_os_string());
+        self.env.push((key.as_ref().to_os_string(), value));
+        self
+    }
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Ctl {
+        self.env.push((key.as_ref().to_os_string(), None));
+        self
+    }
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Ctl {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+    /// The command, for a caller that spawns it itself (standard input
+    /// empty, output inherited unless the caller redirects it).
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.arg("--settings")
-            .arg(self.path("settings.toml"))
-            .arg("-c")
-            .arg(config)
-            .args(args)
-            .stdin(Stdio::null());
+        if let Some(settings) = &self.settings {
+            cmd.arg("--settings").arg(settings);
+        }
+        if let Some(config) = &self.config {
+            cmd.arg("-c").arg(config);
+        }
+        cmd.args(&self.args).stdin(Stdio::null());
+        for (key, value) in &self.env {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
         cmd
     }
-    /// Runs fogbow-xmpp-ctl on `config` with this scratch's settings.
-    pub fn ctl(&self, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-        let mut cmd = self.command(config, args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+    /// Runs to the end: exit status and both output streams.
+    pub fn output(self) -> Output {
+        let mut cmd = self.command();
+        if self.stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
+        if let Some(input) = &self.stdin {
             child.stdin.take().unwrap().write_all(input).unwrap();
         }
         child.wait_with_output().unwrap()
@@ -465,4 +574,66 @@ pub fn found(j: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
             )
         })
         .collect()
+}
+
+/// Debian 12's prosody.cfg.lua as the package ships it.
+pub const DEBIAN12: &str = include_str!("../../examples/prosody/prosody.cfg.lua");
+
+/// A secret strong enough that no check warns about it.
+pub const STRONG: &str = "0123456789abcdef0123";
+
+/// The Fogbow manager's `manager.conf`, in the forms the guide shows.
+pub const MANAGER_CONF: &str = "\
+# Fogbow Manager: manager.conf
+xmpp_jid = my-manager.internal.mydomain
+xmpp_password:m\\u00e4nager\\\"secret\\\\with-escapes
+xmpp_host = 127.0.0.1
+xmpp_port 5347
+";
+
+/// Exit 0; returns standard output.
+pub fn ok(o: &Output) -> String {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Exit 1; returns the message.
+pub fn refused(o: &Output) -> String {
+    assert_eq!(code(o), 1, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stderr(o)
+}
+
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A prosody config that also loads mod_admin_shell, and a `prosodyctl` on
+/// PATH that speaks to that server (its config, its admin socket): what
+/// `--reload` and `status` use. Returns the config's global section and
+/// ports, and the PATH to run fogbow-xmpp-ctl with.
+pub fn server_with_shell(s: &Scratch) -> (String, u16, u16, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let (base, c2s, comp) = base_config(&s.dir);
+    // Without it prosodyctl prints an error line before the shell's answer.
+    std::fs::create_dir_all(s.path("certs")).unwrap();
+    // mod_posix writes the pidfile `prosodyctl reload` signals.
+    let base = base
+        .replace("modules_disabled = { \"posix\" }", "modules_disabled = { }")
+        .replace(
+            "VirtualHost \"localhost\"\n",
+            "modules_enabled = { \"admin_shell\" }\nVirtualHost \"localhost\"\n",
+        );
+    let wrapper = format!(
+        "#!/bin/sh\nexec /usr/bin/prosodyctl --config '{}' \"$@\"\n",
+        s.path("prosody.cfg.lua").display()
+    );
+    let p = s.write("fakebin/prosodyctl", &wrapper);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        s.path("fakebin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (base, c2s, comp, path)
 }

@@ -14,6 +14,9 @@
 # from RELEASE-backports, as an admin who wants prosody 13 on it installs it).
 #   ct CMD...              run CMD inside the container
 #   halt                   power off and remove every cgroup and mount we made
+#   suite_start TAG        a suite's start: $bin (built when missing), the
+#                          tools, and $work, a scratch directory under
+#                          /var/tmp removed (container halted) at exit
 #
 # Loopback only: --private-network leaves the container nothing but lo.
 
@@ -243,4 +246,18 @@ expect_eq() { # expect_eq DESCRIPTION GOT WANT
 summary() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]
+}
+
+suite_start() {
+  bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
+  [ -x "$bin" ] || cargo build --locked --quiet
+  need_tools
+  work=$(mktemp -d "/var/tmp/fxc-$1.XXXXXX")
+  trap suite_cleanup EXIT
+}
+
+# A container booted in $work itself logs beside it.
+suite_cleanup() {
+  halt
+  rm -rf "$work" "$work.boot.log"
 }

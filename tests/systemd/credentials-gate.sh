@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14, part 1: the gate accepts prosody 13's own Credential() form. In
+# The gate accepts prosody 13's own Credential() form. In
 # a booted Debian 13 container (real prosody 13, real systemd 257), with the
 # package's gate drop-in (ExecStartPre=/ExecReload= fogbow-xmpp-ctl check):
 # a hand-written `component_secret = Credential("fogbow-mgr")`, the secret
@@ -20,16 +20,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=tests/systemd/container.sh
 . tests/systemd/container.sh
 
-bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
-[ -x "$bin" ] || cargo build --locked --quiet
-need_tools
-
-work=$(mktemp -d /var/tmp/fxc-credgate.XXXXXX)
-cleanup() {
-  halt
-  rm -rf "$work"
-}
-trap cleanup EXIT
+suite_start credgate
 
 hs() { # hs NAME SECRET_FILE: a real handshake from inside the container's network
   nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 "$1" "$2" 2>&1 || true

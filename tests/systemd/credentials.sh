@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14's proof, under a real systemd: component secrets in encrypted
+# The credential store under a real systemd: component secrets in encrypted
 # systemd credentials. In a booted Debian 13 container (prosody 13, systemd
 # 257): `add --secret-store credential` → the real handshake is accepted, a
 # wrong secret refused, the secret in plaintext nowhere under /etc or our
@@ -18,16 +18,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=tests/systemd/container.sh
 . tests/systemd/container.sh
 
-bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
-[ -x "$bin" ] || cargo build --locked --quiet
-need_tools
-
-work=$(mktemp -d /var/tmp/fxc-credentials.XXXXXX)
-cleanup() {
-  halt
-  rm -rf "$work"
-}
-trap cleanup EXIT
+suite_start credentials
 
 hs() { # hs NAME SECRET_FILE: a real XEP-0114 handshake from inside the container's network
   nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 "$1" "$2" 2>&1 || true

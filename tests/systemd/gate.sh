@@ -12,16 +12,8 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=tests/systemd/container.sh
 . tests/systemd/container.sh
 
-bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
-[ -x "$bin" ] || cargo build --locked --quiet
-need_tools
-
-root=$(mktemp -d /var/tmp/fxc-gate.XXXXXX)
-cleanup() {
-  halt
-  rm -rf "$root" "$root.boot.log"
-}
-trap cleanup EXIT
+suite_start gate
+root=$work
 
 make_root bookworm "$root/rootfs"
 rootfs=$root/rootfs
@@ -186,7 +178,7 @@ echo "== the running server: tests/systemd/running.sh ${FXC_RUNNING_SUITES:-book
 # shellcheck disable=SC2086
 bash tests/systemd/running.sh ${FXC_RUNNING_SUITES:-bookworm trixie}
 
-# Issue 14: secrets in encrypted systemd credentials. The gate with a
+# Secrets in encrypted systemd credentials: the gate with a
 # hand-written Credential() config (Debian 13), then the credential store
 # (Debian 13; the refusal on Debian 12).
 echo "== the gate and Credential(): tests/systemd/credentials-gate.sh"

@@ -13,16 +13,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=tests/systemd/container.sh
 . tests/systemd/container.sh
 
-bin=${FXC_BIN:-target/debug/fogbow-xmpp-ctl}
-[ -x "$bin" ] || cargo build --locked --quiet
-need_tools
-
-work=$(mktemp -d /var/tmp/fxc-running.XXXXXX)
-cleanup() {
-  halt
-  rm -rf "$work"
-}
-trap cleanup EXIT
+suite_start running
 
 hs() { # hs NAME SECRET_FILE: a real handshake from inside the container's network
   nsenter -t "$LEADER" -n python3 tests/package/handshake.py 127.0.0.1 5347 "$1" "$2" 2>&1 || true
