@@ -66,7 +66,7 @@ fn not_valid(path: &Path, error: SyntaxError) -> PropertiesError {
 /// Why a component's properties file is not read, or not usable. No
 /// variant holds the value of `xmpp_password`.
 #[derive(Debug)]
-pub enum PropertiesError {
+pub(crate) enum PropertiesError {
     /// A symbolic link on the way is refused.
     Link(crate::safe_write::WriteError),
     /// No such file.

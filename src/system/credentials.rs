@@ -82,7 +82,7 @@ pub(crate) fn prosody_support() -> Result<(), Unsupported> {
 
 /// Why the installed prosody cannot read `Credential()`.
 #[derive(Debug)]
-pub enum Unsupported {
+pub(crate) enum Unsupported {
     /// No prosody is installed.
     NotInstalled,
     /// The installed prosody (`version`, as it says it) lacks it: its

@@ -108,7 +108,7 @@ pub(crate) fn prosody_log() -> Result<String, JournalError> {
 /// Why the journal was not read: journalctl could not be run or did not
 /// finish in time, or it failed with that status.
 #[derive(Debug)]
-pub enum JournalError {
+pub(crate) enum JournalError {
     Run(super::run::RunError),
     Failed(std::process::ExitStatus),
 }
