@@ -73,16 +73,12 @@ pub(crate) fn invalid_credential_names(set: &ConfigSet) -> Vec<Diagnostic> {
         let Some((cred, why)) = value.secret_ref().as_ref().and_then(invalid_name) else {
             continue;
         };
-        let f = &set.files[h.at.file];
-        let name = h
-            .literal_name()
-            .unwrap_or_else(|| f.doc.slice(&h.name().span));
-        let (line, column) = f.doc.line_col(value.span.start);
+        let (name, at, subject) = placed(set, &h, &value);
         out.push(
             Diagnostic::new(
                 Code::CredentialNameInvalid,
-                Subject::Host(crate::prosody::names::fold(name.as_bytes()).into_owned()),
-                (f.path.clone(), line, column),
+                subject,
+                at,
                 format!(
                     "the component_secret of {name:?} is Credential({cred:?}), a name fogbow-xmpp-ctl's drop-in for prosody.service never loads: {why}"
                 ),
@@ -110,15 +106,9 @@ pub(crate) fn check(set: &ConfigSet, resolver: &mut dyn Resolve) -> Vec<Diagnost
         if invalid_name(&r).is_some() {
             continue;
         }
-        let f = &set.files[h.at.file];
-        let name = h
-            .literal_name()
-            .unwrap_or_else(|| f.doc.slice(&h.name().span));
-        let (line, column) = f.doc.line_col(value.span.start);
+        let (name, at, subject) = placed(set, &h, &value);
         let what = describe(&r);
-        let at = (f.path.clone(), line, column);
-        let subject = Subject::Host(crate::prosody::names::fold(name.as_bytes()).into_owned());
-        let d = match resolver.resolve(&r, &f.path) {
+        let d = match resolver.resolve(&r, &at.0) {
             Resolved::Value(v) if super::weak_secret(&v) => Diagnostic::new(
                 Code::WeakSecret,
                 subject,
@@ -149,6 +139,22 @@ pub(crate) fn check(set: &ConfigSet, resolver: &mut dyn Resolve) -> Vec<Diagnost
         out.push(d);
     }
     out
+}
+
+/// The component's name as the file spells it, where its secret's value
+/// starts, and the component as a diagnostic's subject.
+fn placed(
+    set: &ConfigSet,
+    h: &crate::prosody::config::Host,
+    value: &crate::document::Value<'_>,
+) -> (String, (std::path::PathBuf, usize, usize), Subject) {
+    let f = &set.files[h.at.file];
+    let name = h
+        .literal_name()
+        .unwrap_or_else(|| f.doc.slice(&h.name().span));
+    let (line, column) = f.doc.line_col(value.span.start);
+    let subject = Subject::Host(crate::prosody::names::fold(name.as_bytes()).into_owned());
+    (name, (f.path.clone(), line, column), subject)
 }
 
 /// `Credential("NAME")`, `FileContents("PATH")`: the reference as written
