@@ -8,6 +8,7 @@
 use super::{Context, EditOutcome, Error};
 use crate::diagnostics::{CheckOptions, Report};
 use crate::system::service;
+use crate::text::remedy::Remedy;
 
 /// Where a guarded restart or reload reports as it goes (the caller words
 /// it): the check's findings, then one line per step done.
@@ -58,10 +59,11 @@ pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Re
                 out.info(&m);
             }
             if !pending.is_empty() {
-                return Err(Error::Service(format!(
-                    "prosody reloaded, but {}",
-                    super::pending_text(&pending)
-                )));
+                let (reason, remedy) = super::pending_reason(&pending);
+                return Err(Error::Service {
+                    message: format!("prosody reloaded, but {reason}"),
+                    remedy: Some(remedy),
+                });
             }
         }
     }
@@ -93,7 +95,8 @@ fn checked_service(
                 "not {verb}ing prosody: the config has errors; the running server was not touched"
             ),
             false => format!(
-                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then run fogbow-xmpp-ctl restart"
+                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then {}",
+                Remedy::Restart
             ),
         }));
     }
@@ -155,9 +158,10 @@ pub fn apply_edit(
     }
     if matches!(subject, Subject::Listener) && o.changed {
         // prosody opens its listeners at start only: a reload cannot apply it.
-        return Err(Error::Service(
-            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
-        ));
+        return Err(Error::Service {
+            message: "a listener change takes effect only when prosody restarts; the running server was not touched".into(),
+            remedy: Some(Remedy::RestartOrFlag),
+        });
     }
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
     out.info(&checked_service(ctx, service::Action::Reload, out)?);

@@ -11,6 +11,7 @@ use std::process::ExitStatus;
 
 use super::run::{Run, RunError};
 use super::running::ShellError;
+use crate::text::remedy::Remedy;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +85,8 @@ impl std::fmt::Display for ServiceError {
             ),
             ServiceError::NotReloadable { state } => write!(
                 f,
-                "prosody is {state}, so it cannot be reloaded; start it with fogbow-xmpp-ctl restart"
+                "prosody is {state}, so it cannot be reloaded; start it with {}",
+                Remedy::Restart.command()
             ),
             ServiceError::ResetFailed { refused, reset } => write!(f, "{refused}; then {reset}"),
             ServiceError::StartLimit { verb, start } => write!(
