@@ -32,6 +32,10 @@ impl fogbow_xmpp_ctl::ops::Progress for Out {
         Out::info(self, message)
     }
 
+    fn service(&self, done: &fogbow_xmpp_ctl::system::service::Applied) {
+        Out::info(self, &done.to_string())
+    }
+
     fn restarting_for_credentials(&self) {
         self.info(&format!(
             "restarting instead of reloading: {}",

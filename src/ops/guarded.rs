@@ -17,6 +17,8 @@ pub trait Progress {
     fn check(&self, report: &Report);
     /// One step done, or what was done instead.
     fn info(&self, message: &str);
+    /// The service manager restarted or reloaded prosody.
+    fn service(&self, done: &service::Applied);
     /// A restart is made instead of the reload asked for: a credential
     /// changed that a reload cannot hand to prosody.
     fn restarting_for_credentials(&self);
@@ -38,7 +40,7 @@ pub enum Subject {
 pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Result<(), Error> {
     match action {
         service::Action::Restart => {
-            out.info(&checked_service(ctx, action, out)?);
+            out.service(&checked_service(ctx, action, out)?);
             if let Some(m) = super::wait_after_restart(ctx)? {
                 out.info(&m);
             }
@@ -53,7 +55,7 @@ pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Re
                 pending = super::restart_pending(ctx);
             }
             if pending.is_empty() {
-                out.info(&done);
+                out.service(&done);
             }
             for m in super::converge(ctx)? {
                 out.info(&m);
@@ -72,12 +74,12 @@ pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Re
 
 /// The full check first (its findings shown), and the service manager only
 /// when it passes: a broken config never reaches the running server.
-/// Returns the service manager's one-line outcome.
+/// Returns what the service manager did.
 fn checked_service(
     ctx: &Context,
     action: service::Action,
     out: &dyn Progress,
-) -> Result<String, Error> {
+) -> Result<service::Applied, Error> {
     let report = super::check_config(
         &ctx.config,
         CheckOptions {
@@ -164,7 +166,7 @@ pub fn apply_edit(
         });
     }
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    out.info(&checked_service(ctx, service::Action::Reload, out)?);
+    out.service(&checked_service(ctx, service::Action::Reload, out)?);
     for m in super::apply_to_running(ctx, o)? {
         out.info(&m);
     }

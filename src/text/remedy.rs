@@ -160,3 +160,46 @@ impl fmt::Display for Drift {
         write!(f, "{what}; {}", self.remedy())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remedies_read_as_the_messages_end() {
+        assert_eq!(Remedy::Restart.to_string(), "run fogbow-xmpp-ctl restart");
+        assert_eq!(
+            Remedy::RestartOrFlag.to_string(),
+            "run fogbow-xmpp-ctl restart (or use --restart)"
+        );
+        assert_eq!(Remedy::Reload.to_string(), "run fogbow-xmpp-ctl reload");
+    }
+
+    #[test]
+    fn apply_hints_name_the_command_and_why() {
+        assert_eq!(
+            Why::ListenerChange.apply_hint(),
+            "apply it with: fogbow-xmpp-ctl restart (a listener change needs a restart)"
+        );
+        assert_eq!(
+            Why::Converge.apply_hint(),
+            "apply it with: fogbow-xmpp-ctl reload (components are started and stopped without a restart)"
+        );
+        assert_eq!(
+            Why::CredentialsAtStart(Some(AtStartOnly::NotRunning)).apply_hint(),
+            "restart needed: prosody reads credentials only when it starts; prosody is not running; apply it with: fogbow-xmpp-ctl restart"
+        );
+    }
+
+    #[test]
+    fn drift_ends_with_its_remedy() {
+        assert_eq!(
+            Drift::RestartPending.to_string(),
+            "restart pending: its credential changed since prosody started; run fogbow-xmpp-ctl restart"
+        );
+        assert_eq!(
+            Drift::NotInFile.to_string(),
+            "not in the file; run fogbow-xmpp-ctl reload"
+        );
+    }
+}
