@@ -21,6 +21,7 @@ use crate::settings::SettingsError;
 use crate::system::credentials::{CredentialError, UnsafeLine};
 use crate::system::running::ShellError;
 use crate::system::service::{AdminError, ServiceError};
+use crate::text::remedy::Remedy;
 
 #[derive(Debug)]
 pub enum Error {
@@ -56,8 +57,12 @@ pub enum Error {
     /// Reading, locking or safely replacing a file failed.
     Io(WriteError),
     /// The running prosody is not as the command needs it (down, not
-    /// converged, a listener change that needs a restart).
-    Service(String),
+    /// converged, a listener change that needs a restart), and the command
+    /// that applies what is pending, said after the message.
+    Service {
+        message: String,
+        remedy: Option<Remedy>,
+    },
     /// A program of the system failed (systemd, prosodyctl and its admin
     /// shell, systemd-creds): what was being done, and the failure.
     System {
@@ -171,10 +176,17 @@ impl fmt::Display for Error {
             Error::Usage(m)
             | Error::Invalid(m)
             | Error::NotFound(m)
-            | Error::Service(m)
+            | Error::Service {
+                message: m,
+                remedy: None,
+            }
             | Error::System { message: m, .. }
             | Error::Load { message: m, .. }
             | Error::Refused { message: m, .. } => f.write_str(m),
+            Error::Service {
+                message,
+                remedy: Some(r),
+            } => write!(f, "{message}: {r}"),
             Error::Io(e) => fmt::Display::fmt(e, f),
             Error::Settings(e) => fmt::Display::fmt(e, f),
             Error::NotApplied(e) => write!(

@@ -13,6 +13,7 @@ use fogbow_xmpp_ctl::ops::{
 };
 use fogbow_xmpp_ctl::prosody::listener::Shown;
 use fogbow_xmpp_ctl::system::journal;
+use fogbow_xmpp_ctl::text::remedy::{Drift, Why};
 use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
@@ -29,6 +30,10 @@ impl fogbow_xmpp_ctl::ops::Progress for Out {
 
     fn info(&self, message: &str) {
         Out::info(self, message)
+    }
+
+    fn service(&self, done: &fogbow_xmpp_ctl::system::service::Applied) {
+        Out::info(self, &done.to_string())
     }
 
     fn restarting_for_credentials(&self) {
@@ -225,14 +230,12 @@ impl Out {
     /// How to apply a written edit that was not applied: a listener or a
     /// credential needs a restart, a component only a reload.
     pub fn apply_hint(&self, subject: Subject, restart_needed: bool) {
-        match (subject, restart_needed) {
-            (_, true) => self.info(&format!(
-                "restart needed: {}; apply it with: fogbow-xmpp-ctl restart",
-                credentials_at_start()
-            )),
-            (Subject::Listener, _) => self.info("apply it with: fogbow-xmpp-ctl restart (a listener change needs a restart)"),
-            _ => self.info("apply it with: fogbow-xmpp-ctl reload (components are started and stopped without a restart)"),
-        }
+        let why = match (subject, restart_needed) {
+            (_, true) => credentials_at_start(),
+            (Subject::Listener, _) => Why::ListenerChange,
+            _ => Why::Converge,
+        };
+        self.info(&why.apply_hint());
     }
 
     /// `add --from-properties FILE --generate-secret`: FILE's diff in a dry
@@ -268,17 +271,11 @@ impl Out {
     }
 }
 
-/// Why a credential edit is applied by a restart, not a reload.
-pub const CREDENTIALS_AT_START: &str = "prosody reads credentials only when it starts";
-
-/// [`CREDENTIALS_AT_START`], with the reason found on this machine (where
-/// systemd refreshes credentials at a reload, a credential edit is applied
-/// by one and this is not said).
-pub fn credentials_at_start() -> String {
-    match fogbow_xmpp_ctl::system::credentials::reload_refreshes() {
-        Err(why) => format!("{CREDENTIALS_AT_START}; {}", why.reason()),
-        Ok(()) => CREDENTIALS_AT_START.to_string(),
-    }
+/// Why a credential edit is applied by a restart, not a reload, with the
+/// reason found on this machine (where systemd refreshes credentials at a
+/// reload, a credential edit is applied by one and this is not said).
+fn credentials_at_start() -> Why {
+    Why::CredentialsAtStart(fogbow_xmpp_ctl::system::credentials::reload_refreshes().err())
 }
 
 /// The sentence that says what an edit did (or would do).
@@ -590,16 +587,17 @@ pub fn print_status(r: &StatusReport) {
             .iter()
             .any(|p| p.component == c.name && p.by_reload);
         let drift = if c.restart_pending && by_reload {
-            "  (drift: reload pending: its credential changed since prosody loaded it; run fogbow-xmpp-ctl reload)"
+            Some(Drift::ReloadPending)
         } else if c.restart_pending {
-            "  (drift: restart pending: its credential changed since prosody started; run fogbow-xmpp-ctl restart)"
+            Some(Drift::RestartPending)
         } else if c.in_file == c.active {
-            ""
+            None
         } else if c.in_file {
-            "  (drift: not active; run fogbow-xmpp-ctl reload)"
+            Some(Drift::NotActive)
         } else {
-            "  (drift: not in the file; run fogbow-xmpp-ctl reload)"
+            Some(Drift::NotInFile)
         };
+        let drift = drift.map(|d| format!("  (drift: {d})")).unwrap_or_default();
         println!(
             "{:<w$}  {:<7}  {:<6}  {}{drift}",
             fogbow_xmpp_ctl::text::terminal_safe(&c.name),

@@ -15,6 +15,7 @@ use super::pipeline::load_config;
 use super::reading::{self, Breakage};
 use super::{probe, Action, Context, EditOutcome, Error};
 use crate::system::running::{self, PendingRestart};
+use crate::text::remedy::Remedy;
 
 /// A name as prosody compares it (nameprep).
 fn key(name: &str) -> String {
@@ -88,22 +89,28 @@ pub(crate) fn restart_pending(ctx: &Context) -> Vec<PendingRestart> {
 
 /// What a pending restart is, for messages: which credentials, and
 /// whether a reload applies them (systemd refreshes credentials at a
-/// reload) or why only a restart does.
-pub(crate) fn pending_text(pending: &[PendingRestart]) -> String {
+/// reload) or why only a restart does; and the command that applies them.
+pub(crate) fn pending_reason(pending: &[PendingRestart]) -> (String, Remedy) {
     let which: Vec<String> = pending
         .iter()
         .map(|p| format!("{} (credential {})", p.component, p.credential))
         .collect();
     let which = which.join(", ");
     match pending.iter().find_map(|p| p.why) {
-        None => format!(
-            "a reload is pending: the running prosody has other credentials than the ones on disk for {which}; systemd refreshes them at a reload (RefreshOnReload=credentials): run fogbow-xmpp-ctl reload"
-        ),
-        Some(why) => format!(
-            "a restart is pending: the running prosody has other credentials than the ones on disk for {which}; a reload cannot apply them, as {}: run fogbow-xmpp-ctl restart",
+        None => (format!(
+            "a reload is pending: the running prosody has other credentials than the ones on disk for {which}; systemd refreshes them at a reload (RefreshOnReload=credentials)"
+        ), Remedy::Reload),
+        Some(why) => (format!(
+            "a restart is pending: the running prosody has other credentials than the ones on disk for {which}; a reload cannot apply them, as {}",
             why.reason()
-        ),
+        ), Remedy::Restart),
     }
+}
+
+/// [`pending_reason`] as one sentence that ends with its remedy.
+pub(crate) fn pending_text(pending: &[PendingRestart]) -> String {
+    let (reason, remedy) = pending_reason(pending);
+    format!("{reason}: {remedy}")
 }
 
 fn deadline(ctx: &Context) -> Instant {
@@ -113,7 +120,8 @@ fn deadline(ctx: &Context) -> Instant {
 /// The admin shell's failure `e` (`detail` said after it), and the way out.
 fn shell_error(e: running::ShellError, detail: &str) -> Error {
     Error::system(format!(
-        "prosody's admin shell is unavailable ({e}{detail}); components are started and stopped only through it or by a restart: run fogbow-xmpp-ctl restart"
+        "prosody's admin shell is unavailable ({e}{detail}); components are started and stopped only through it or by a restart: {}",
+        Remedy::Restart
     ), e)
 }
 
@@ -137,11 +145,11 @@ pub(crate) fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error>
             targets.join(", ")
         )))
     } else {
-        Err(Error::Service(format!(
+        Err(Error::Service { message: format!(
             "prosody is active, but its component listener does not accept connections on {} after {} s (apply_timeout_secs): see journalctl -u prosody",
             pending.join(", "),
             ctx.settings.apply_timeout_secs
-        )))
+        ), remedy: None })
     }
 }
 
@@ -248,17 +256,18 @@ fn activate(ctx: &Context, name: &str) -> Result<(), Error> {
             Ok(true) => break,
             Ok(false) if Instant::now() < end => std::thread::sleep(Duration::from_millis(100)),
             Ok(false) => {
-                return Err(Error::Service(format!(
+                return Err(Error::Service { message: format!(
                     "{name} is not an external component in the config the running prosody has loaded, {} s after the reload (apply_timeout_secs): see journalctl -u prosody",
                     ctx.settings.apply_timeout_secs
-                )))
+                ), remedy: None })
             }
             Err(e) => return Err(shell_error(e, "")),
         }
     }
     crate::system::service::set_active(name, true).map_err(|e| {
         let message = format!(
-            "{name} is not active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
+            "{name} is not active in the running prosody: {e}; {}",
+            Remedy::Restart
         );
         Error::system(message, e)
     })
@@ -275,7 +284,8 @@ fn deactivate(file: &FileComponents, name: &str) -> Result<String, Error> {
     }
     crate::system::service::set_active(name, false).map_err(|e| {
         let message = format!(
-            "{name} is still active in the running prosody: {e}; run fogbow-xmpp-ctl restart"
+            "{name} is still active in the running prosody: {e}; {}",
+            Remedy::Restart
         );
         Error::system(message, e)
     })?;
@@ -321,11 +331,14 @@ fn await_known(ctx: &Context, activated: &[String]) -> Result<(), Error> {
     if unknown.is_empty() {
         return Ok(());
     }
-    Err(Error::Service(format!(
-        "activated, but not known to the running prosody after {} s (apply_timeout_secs): {}; run fogbow-xmpp-ctl restart",
-        ctx.settings.apply_timeout_secs,
-        unknown.join(", ")
-    )))
+    Err(Error::Service {
+        message: format!(
+            "activated, but not known to the running prosody after {} s (apply_timeout_secs): {}",
+            ctx.settings.apply_timeout_secs,
+            unknown.join(", ")
+        ),
+        remedy: Some(Remedy::Restart),
+    })
 }
 
 /// After a guarded reload for an edit: the running server brought to the
@@ -352,10 +365,10 @@ pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<Str
                     break;
                 }
                 Ok(r) if Instant::now() >= end => {
-                    return Err(Error::Service(format!(
+                    return Err(Error::Service { message: format!(
                         "prosody reloaded, but the new secret of {} is not accepted after {} s (apply_timeout_secs): the handshake probe says {:?}",
                         o.name, ctx.settings.apply_timeout_secs, r.outcome
-                    )))
+                    ), remedy: None })
                 }
                 Ok(_) => std::thread::sleep(Duration::from_millis(100)),
                 // kick_old components are not probed.
@@ -370,10 +383,13 @@ pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<Str
                 o.name
             )),
             Ok(r) => {
-                return Err(Error::Service(format!(
-                    "{} was activated, but the handshake probe says {:?}: {}",
-                    o.name, r.outcome, r.hint
-                )))
+                return Err(Error::Service {
+                    message: format!(
+                        "{} was activated, but the handshake probe says {:?}: {}",
+                        o.name, r.outcome, r.hint
+                    ),
+                    remedy: None,
+                })
             }
             // kick_old components are not probed; the activation itself succeeded.
             Err(e) => said.push(format!(

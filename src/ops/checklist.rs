@@ -322,7 +322,10 @@ fn component_port_reachable(listener: &Listener) -> Item {
             crate::prosody::listener::DEFAULT_PORT
         )
     } else {
-        "prosody opens the component port only while it runs with at least one external component: fogbow-xmpp-ctl restart".into()
+        format!(
+            "prosody opens the component port only while it runs with at least one external component: {}",
+            crate::text::remedy::Remedy::Restart.command()
+        )
     };
     item(
         None,

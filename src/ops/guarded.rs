@@ -8,6 +8,7 @@
 use super::{Context, EditOutcome, Error};
 use crate::diagnostics::{CheckOptions, Report};
 use crate::system::service;
+use crate::text::remedy::Remedy;
 
 /// Where a guarded restart or reload reports as it goes (the caller words
 /// it): the check's findings, then one line per step done.
@@ -16,6 +17,8 @@ pub trait Progress {
     fn check(&self, report: &Report);
     /// One step done, or what was done instead.
     fn info(&self, message: &str);
+    /// The service manager restarted or reloaded prosody.
+    fn service(&self, done: &service::Applied);
     /// A restart is made instead of the reload asked for: a credential
     /// changed that a reload cannot hand to prosody.
     fn restarting_for_credentials(&self);
@@ -37,7 +40,7 @@ pub enum Subject {
 pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Result<(), Error> {
     match action {
         service::Action::Restart => {
-            out.info(&checked_service(ctx, action, out)?);
+            out.service(&checked_service(ctx, action, out)?);
             if let Some(m) = super::wait_after_restart(ctx)? {
                 out.info(&m);
             }
@@ -52,16 +55,17 @@ pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Re
                 pending = super::restart_pending(ctx);
             }
             if pending.is_empty() {
-                out.info(&done);
+                out.service(&done);
             }
             for m in super::converge(ctx)? {
                 out.info(&m);
             }
             if !pending.is_empty() {
-                return Err(Error::Service(format!(
-                    "prosody reloaded, but {}",
-                    super::pending_text(&pending)
-                )));
+                let (reason, remedy) = super::pending_reason(&pending);
+                return Err(Error::Service {
+                    message: format!("prosody reloaded, but {reason}"),
+                    remedy: Some(remedy),
+                });
             }
         }
     }
@@ -70,12 +74,12 @@ pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Re
 
 /// The full check first (its findings shown), and the service manager only
 /// when it passes: a broken config never reaches the running server.
-/// Returns the service manager's one-line outcome.
+/// Returns what the service manager did.
 fn checked_service(
     ctx: &Context,
     action: service::Action,
     out: &dyn Progress,
-) -> Result<String, Error> {
+) -> Result<service::Applied, Error> {
     let report = super::check_config(
         &ctx.config,
         CheckOptions {
@@ -93,7 +97,8 @@ fn checked_service(
                 "not {verb}ing prosody: the config has errors; the running server was not touched"
             ),
             false => format!(
-                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then run fogbow-xmpp-ctl restart"
+                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then {}",
+                Remedy::Restart
             ),
         }));
     }
@@ -155,12 +160,13 @@ pub fn apply_edit(
     }
     if matches!(subject, Subject::Listener) && o.changed {
         // prosody opens its listeners at start only: a reload cannot apply it.
-        return Err(Error::Service(
-            "a listener change takes effect only when prosody restarts; the running server was not touched: run fogbow-xmpp-ctl restart (or use --restart)".into(),
-        ));
+        return Err(Error::Service {
+            message: "a listener change takes effect only when prosody restarts; the running server was not touched".into(),
+            remedy: Some(Remedy::RestartOrFlag),
+        });
     }
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    out.info(&checked_service(ctx, service::Action::Reload, out)?);
+    out.service(&checked_service(ctx, service::Action::Reload, out)?);
     for m in super::apply_to_running(ctx, o)? {
         out.info(&m);
     }

@@ -284,7 +284,7 @@ fn hint(
     }
     let hint = match given {
         Some(g) => given_hint(name, g, outcome, matches_config),
-        None => outcome.hint().to_string(),
+        None => outcome.hint(),
     };
     (hint, false)
 }
@@ -318,7 +318,8 @@ fn given_hint(
         ),
         (Outcome::Accepted, _) => format!("{it} is accepted by prosody"),
         (Outcome::NotAuthorized, Some(true)) => format!(
-            "{it} differs from the secret the running prosody has for {name}, but {config}: prosody has not loaded the config yet: run fogbow-xmpp-ctl reload"
+            "{it} differs from the secret the running prosody has for {name}, but {config}: prosody has not loaded the config yet: {}",
+            crate::text::remedy::Remedy::Reload
         ),
         (Outcome::NotAuthorized, _) => format!(
             "{it} differs from the secret prosody has for {name} ({config}){fix}"
@@ -326,6 +327,6 @@ fn given_hint(
         (Outcome::Conflict, _) => format!(
             "{name} is connected right now (good news about the server), so prosody refused a second session before checking any secret: {it} was not verified by prosody; {config}"
         ),
-        _ => outcome.hint().to_string(),
+        _ => outcome.hint(),
     }
 }

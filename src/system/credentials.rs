@@ -16,6 +16,7 @@ use std::process::ExitStatus;
 use super::run::{Failure, Run, RunError};
 
 use crate::prosody::credential_names::name_fault;
+use crate::text::remedy::AtStartOnly;
 
 /// Where our `.cred` files live: root's, `0700`.
 pub(crate) const CREDENTIALS_DIR: &str = "/etc/fogbow-xmpp-ctl/credentials";
@@ -323,40 +324,6 @@ pub(crate) fn parse_drop_in(text: &str) -> Vec<LoadCredential> {
             _ => None,
         })
         .collect()
-}
-
-/// Why a reload cannot hand the running prosody a changed credential, so
-/// that only a restart applies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AtStartOnly {
-    /// prosody.service is not active under systemd (a restart starts it).
-    NotRunning,
-    /// The running systemd has no `RefreshOnReload=` (before 260).
-    NoRefresh,
-    /// The prosody.service systemd runs lacks `credentials` in its
-    /// `RefreshOnReload=` (a drop-in without the line, or one resetting it).
-    UnitLacks,
-    /// The running prosody was started with no credential: systemd
-    /// refreshes only a credentials directory it populated at start.
-    StartedWithout,
-}
-
-impl AtStartOnly {
-    /// The reason, in the words every message uses.
-    pub fn reason(self) -> &'static str {
-        match self {
-            AtStartOnly::NotRunning => "prosody is not running",
-            AtStartOnly::NoRefresh => {
-                "this systemd hands a service its credentials at start only (RefreshOnReload= came in systemd 260)"
-            }
-            AtStartOnly::UnitLacks => {
-                "the prosody.service systemd runs has no RefreshOnReload=credentials"
-            }
-            AtStartOnly::StartedWithout => {
-                "the running prosody was started without any credential, and systemd refreshes credentials on reload only for a service started with some"
-            }
-        }
-    }
 }
 
 /// Whether `systemctl reload prosody` hands the running prosody its

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::text::remedy::Remedy;
 use crate::text::{contains, find};
 use sha1::{Digest, Sha1};
 
@@ -32,16 +33,22 @@ pub enum Outcome {
 
 impl Outcome {
     /// The one-line hint an operator needs next.
-    pub(crate) fn hint(&self) -> &'static str {
-        match self {
+    pub(crate) fn hint(&self) -> String {
+        let hint = match self {
             Outcome::Accepted => "prosody accepts this component's name and secret",
             Outcome::NotAuthorized => "prosody's component_secret differs from this one: fix the secret, then reload or restart prosody",
-            Outcome::HostUnknown => "prosody does not know this component: it is not active in the running server (fogbow-xmpp-ctl reload activates it; fogbow-xmpp-ctl status shows what runs)",
+            Outcome::HostUnknown => {
+                return format!(
+                    "prosody does not know this component: it is not active in the running server ({} activates it; fogbow-xmpp-ctl status shows what runs)",
+                    Remedy::Reload.command()
+                )
+            }
             Outcome::Conflict => "the component is connected elsewhere right now, which is good news: prosody refused a second session",
             Outcome::ConnectionError(_) => "nothing accepted the connection: is prosody running, and listening there? (fogbow-xmpp-ctl listen)",
             Outcome::Timeout(_) => "something accepted the connection but did not answer in time: is it prosody's component port (fogbow-xmpp-ctl listen), and is prosody responsive?",
             Outcome::NotXmpp(_) => "another service answers on this port: probe prosody's component port (fogbow-xmpp-ctl listen shows it), or move one of them",
-        }
+        };
+        hint.to_string()
     }
 
     /// Whether this is good news.

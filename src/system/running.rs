@@ -280,7 +280,7 @@ pub struct PendingRestart {
     pub by_reload: bool,
     /// Why only a restart applies it, when `by_reload` is false.
     #[serde(skip)]
-    pub(crate) why: Option<crate::system::credentials::AtStartOnly>,
+    pub(crate) why: Option<crate::text::remedy::AtStartOnly>,
 }
 
 /// For each `(component, credential name)`: the copy the running

@@ -11,6 +11,7 @@ use std::process::ExitStatus;
 
 use super::run::{Run, RunError};
 use super::running::ShellError;
+use crate::text::remedy::Remedy;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +85,8 @@ impl std::fmt::Display for ServiceError {
             ),
             ServiceError::NotReloadable { state } => write!(
                 f,
-                "prosody is {state}, so it cannot be reloaded; start it with fogbow-xmpp-ctl restart"
+                "prosody is {state}, so it cannot be reloaded; start it with {}",
+                Remedy::Restart.command()
             ),
             ServiceError::ResetFailed { refused, reset } => write!(f, "{refused}; then {reset}"),
             ServiceError::StartLimit { verb, start } => write!(
@@ -197,43 +199,94 @@ pub(crate) fn daemon_reload() -> Result<(), ServiceError> {
     run("systemctl", &["daemon-reload"]).map(|_| ())
 }
 
+/// What the service manager did for [`apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Without systemd: through `prosodyctl reload` or `service prosody restart`.
+    WithoutSystemd(Action),
+    /// `systemctl VERB` done, and prosody active again as `MainPID` `pid`,
+    /// after the `steps` taken besides the verb.
+    Active {
+        verb: &'static str,
+        pid: String,
+        steps: Vec<Step>,
+    },
+}
+
+/// A step [`apply`] took besides the `systemctl` verb asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// prosody.service had changed on disk: `systemctl daemon-reload` first.
+    DaemonReloaded,
+    /// prosody was in this state (stopped, failed): the restart started it.
+    StartedFrom(String),
+    /// systemd refused this verb (its start rate limit): `systemctl
+    /// reset-failed`, then a start.
+    StartLimitReset(&'static str),
+}
+
+/// The one-line outcome the operator is told.
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Applied::WithoutSystemd(action) => write!(
+                f,
+                "prosody: {} done (no systemd: via prosodyctl/service)",
+                action.verb()
+            ),
+            Applied::Active { verb, pid, steps } => {
+                write!(f, "prosody: {verb} done; active (MainPID {pid})")?;
+                steps.iter().try_for_each(|s| write!(f, "; {s}"))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::DaemonReloaded => f.write_str(
+                "ran systemctl daemon-reload first (prosody.service had changed on disk)",
+            ),
+            Step::StartedFrom(state) => write!(f, "prosody was {state}: started it"),
+            Step::StartLimitReset(verb) => write!(
+                f,
+                "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
+            ),
+        }
+    }
+}
+
 /// Restarts or reloads prosody through the service manager and waits
-/// (bounded by `timeout`) until it is active again. Returns a one-line
-/// outcome. A restart of a stopped or failed prosody starts it (and says
+/// (bounded by `timeout`) until it is active again. Returns what was
+/// done. A restart of a stopped or failed prosody starts it (and says
 /// so); a start refused by systemd's start rate limit (`Result=start-limit-hit`,
 /// after a burst of restarts) is retried once after `systemctl reset-failed`:
 /// the config has passed the check, so leaving prosody down helps no one.
-pub(crate) fn apply(action: Action, timeout: Duration) -> Result<String, ServiceError> {
+pub(crate) fn apply(action: Action, timeout: Duration) -> Result<Applied, ServiceError> {
     if !systemd_running() {
         let cmd = match action {
             Action::Reload => run("prosodyctl", &["reload"]),
             Action::Restart => run("service", &["prosody", "restart"]),
         };
-        return cmd.map(|_| {
-            format!(
-                "prosody: {} done (no systemd: via prosodyctl/service)",
-                action.verb()
-            )
-        });
+        return cmd.map(|_| Applied::WithoutSystemd(action));
     }
     // A drop-in changed on disk (ours, for credentials) and systemd has not
     // read it: a start now would run without it, and the check in the unit
     // would stop prosody. Read it first, or do not start at all.
-    let mut notes = Vec::new();
+    let mut steps = Vec::new();
     if action == Action::Restart && unit_property("NeedDaemonReload") == "yes" {
         daemon_reload().map_err(|e| ServiceError::DaemonReload(Box::new(e)))?;
-        notes.push(
-            "ran systemctl daemon-reload first (prosody.service had changed on disk)".to_string(),
-        );
+        steps.push(Step::DaemonReloaded);
     }
-    let verb = systemctl_verb(action, &mut notes)?;
-    run_verb(action, verb, &mut notes)?;
-    wait_active(verb, timeout, notes)
+    let verb = systemctl_verb(action, &mut steps)?;
+    run_verb(action, verb, &mut steps)?;
+    wait_active(verb, timeout, steps)
 }
 
 /// The `systemctl` verb that carries out `action` on prosody as it is now:
 /// a reload needs it active; a restart of a stopped prosody is a start.
-fn systemctl_verb(action: Action, notes: &mut Vec<String>) -> Result<&'static str, ServiceError> {
+fn systemctl_verb(action: Action, steps: &mut Vec<Step>) -> Result<&'static str, ServiceError> {
     let before = unit_property("ActiveState");
     Ok(match action {
         Action::Reload => {
@@ -244,7 +297,7 @@ fn systemctl_verb(action: Action, notes: &mut Vec<String>) -> Result<&'static st
         }
         Action::Restart if before == "active" || before == "reloading" => "restart",
         Action::Restart => {
-            notes.push(format!("prosody was {before}: started it"));
+            steps.push(Step::StartedFrom(before));
             "start"
         }
     })
@@ -252,11 +305,7 @@ fn systemctl_verb(action: Action, notes: &mut Vec<String>) -> Result<&'static st
 
 /// `systemctl VERB prosody.service`; for a restart refused by the start
 /// rate limit, `reset-failed` and one more start.
-fn run_verb(
-    action: Action,
-    verb: &'static str,
-    notes: &mut Vec<String>,
-) -> Result<(), ServiceError> {
+fn run_verb(action: Action, verb: &'static str, steps: &mut Vec<Step>) -> Result<(), ServiceError> {
     let Err(e) = run("systemctl", &[verb, "prosody.service"]) else {
         return Ok(());
     };
@@ -273,31 +322,24 @@ fn run_verb(
         verb,
         start: Box::new(s),
     })?;
-    notes.push(format!(
-        "systemd refused the {verb} (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
-    ));
+    steps.push(Step::StartLimitReset(verb));
     Ok(())
 }
 
 /// Waits (at most `timeout`) until prosody is active after `verb`, and
-/// says so with `notes`; an error when it fails or is still not active.
+/// says so with `steps`; an error when it fails or is still not active.
 fn wait_active(
     verb: &'static str,
     timeout: Duration,
-    notes: Vec<String>,
-) -> Result<String, ServiceError> {
+    steps: Vec<Step>,
+) -> Result<Applied, ServiceError> {
     let deadline = Instant::now() + timeout;
     loop {
         let state = unit_property("ActiveState");
         match state.as_str() {
             "active" => {
                 let pid = unit_property("MainPID");
-                let mut msg = format!("prosody: {verb} done; active (MainPID {pid})");
-                for n in notes {
-                    msg.push_str("; ");
-                    msg.push_str(&n);
-                }
-                return Ok(msg);
+                return Ok(Applied::Active { verb, pid, steps });
             }
             "failed" => return Err(ServiceError::FailedAfter { verb }),
             _ if Instant::now() > deadline => {
@@ -363,5 +405,31 @@ impl std::error::Error for AdminError {
             AdminError::Unavailable(e) => Some(e),
             AdminError::Refused { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outcome_reads_as_one_line_with_its_steps() {
+        let done = Applied::Active {
+            verb: "start",
+            pid: "42".into(),
+            steps: vec![
+                Step::DaemonReloaded,
+                Step::StartedFrom("failed".into()),
+                Step::StartLimitReset("start"),
+            ],
+        };
+        assert_eq!(
+            done.to_string(),
+            "prosody: start done; active (MainPID 42); ran systemctl daemon-reload first (prosody.service had changed on disk); prosody was failed: started it; systemd refused the start (start rate limit: too many starts in a short time); ran systemctl reset-failed prosody and started it"
+        );
+        assert_eq!(
+            Applied::WithoutSystemd(Action::Reload).to_string(),
+            "prosody: reload done (no systemd: via prosodyctl/service)"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! Text for people and terminals, the leaf every room may use: escaping
-//! for a terminal, hex, byte search, an io::Error's message, and a secret
-//! masked for a diff. No I/O beyond drawing one random key per run.
+//! for a terminal, hex, byte search, an io::Error's message, a secret
+//! masked for a diff, and the remedy a message ends with ([`remedy`]). No
+//! I/O beyond drawing one random key per run.
 
 pub(crate) mod hex;
+pub mod remedy;
 
 /// Whether a terminal would act on `c` rather than show it: C0 and C1
 /// controls, DEL, and the bidirectional marks, embeddings, overrides and
