@@ -33,7 +33,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::plan::{self, Change, Plan};
-use super::{Action, Context, EditOptions, Error, Note};
+use super::{Action, Context, EditOptions, Error};
+use crate::diagnostics::Note;
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
 use crate::prosody::config::ConfigSet;

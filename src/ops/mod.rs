@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
-pub use crate::diagnostics::Note;
+use crate::diagnostics::Note;
 pub(crate) use crate::error::Error;
 use crate::settings::{SecretStore, Settings};
 

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Action, Error, Note};
+use super::{Action, Error};
+use crate::diagnostics::Note;
 use crate::document::{Document, SectionKind, Span, Value};
 use crate::prosody::config::{ConfigSet, Host};
 
