@@ -12,13 +12,16 @@ use crate::text::terminal_safe;
 /// The codes, their severities and descriptions: written once, for this
 /// module, `check --help` and the man page (`src/cli.rs` includes it).
 mod codes;
+mod note;
 mod relocate;
 mod rules;
 pub(crate) mod secret_refs;
 
 pub use codes::{Code, Severity};
+pub use note::Note;
 pub(crate) use relocate::Splices;
-pub(crate) use rules::{check, secret_opaque_anywhere, secret_opaque_in, weak_secret, Opaque};
+pub use rules::Opaque;
+pub(crate) use rules::{check, secret_opaque_anywhere, secret_opaque_in, weak_secret};
 
 impl serde::Serialize for Severity {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -293,7 +296,7 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     /// What was not checked, and why (e.g. prosody is not installed).
     #[serde(skip)]
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]

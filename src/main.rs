@@ -17,6 +17,7 @@ use fogbow_xmpp_ctl::{secret, Error};
 
 mod cli;
 mod output;
+mod words;
 use cli::{Cli, Command};
 use output::Out;
 
@@ -204,15 +205,38 @@ fn remove(out: &Out, ctx: &Context, r: &cli::RemoveArgs) -> Result<Status, Error
     report_edit(out, ctx, &o, &r.edit, None, Subject::Component)
 }
 
+/// `list --json`: the listing with its notes worded (the library's are data).
+#[derive(serde::Serialize)]
+struct ListJson<'a> {
+    /// Lossy where a path is not UTF-8, as every path in our JSON.
+    config: std::borrow::Cow<'a, str>,
+    components: &'a [ops::ComponentInfo],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
+    #[serde(flatten)]
+    breakage: &'a ops::Breakage,
+}
+
+impl<'a> ListJson<'a> {
+    fn of(list: &'a ops::ListOutput) -> Self {
+        ListJson {
+            config: list.config.to_string_lossy(),
+            components: &list.components,
+            notes: list.notes.iter().map(words::note).collect(),
+            breakage: &list.breakage,
+        }
+    }
+}
+
 fn list(out: &Out, ctx: &Context, l: &cli::ListArgs) -> Result<Status, Error> {
     let list = ops::list(ctx, l.show_secrets)?;
     // A broken config: the breakage first, then what could be read.
     output::print_breakage(&list.breakage, &ctx.config);
     for n in &list.notes {
-        out.info(&format!("note: {n}"));
+        out.info(&format!("note: {}", words::note(n)));
     }
     if l.json {
-        output::print_json(&list);
+        output::print_json(&ListJson::of(&list));
     } else if list.components.is_empty() {
         // A bare header reads like a failure: say what was looked at.
         out.info(&format!(

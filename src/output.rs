@@ -91,7 +91,7 @@ impl Out {
             }
         }
         for n in &report.notes {
-            self.info(&format!("note: {n}"));
+            self.info(&format!("note: {}", crate::words::note(n)));
         }
         let errors = report
             .diagnostics
@@ -140,7 +140,7 @@ impl Out {
         }
         self.warnings(&o.warnings);
         for n in &o.notes {
-            self.info(&format!("warning: {n}"));
+            self.info(&format!("warning: {}", crate::words::note(n)));
         }
         self.info(&edit_sentence(o, subject));
         self.edit_files(o);
@@ -183,7 +183,7 @@ impl Out {
         });
         self.warnings(&o.warnings);
         for n in &o.notes {
-            self.info(&format!("warning: {n}"));
+            self.info(&format!("warning: {}", crate::words::note(n)));
         }
     }
 

@@ -116,7 +116,7 @@ pub(crate) fn weak_secret(secret: &[u8]) -> bool {
 
 /// A place where the config sets options beyond a static reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Opaque {
+pub struct Opaque {
     pub(crate) file: PathBuf,
     pub(crate) line: usize,
     pub(crate) column: usize,

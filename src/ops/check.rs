@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{
     check, from_load_errors, from_prosody_verdict, secret_refs, CheckOptions, Code, Diagnostic,
-    Report, Severity, Subject,
+    Note, Report, Severity, Subject,
 };
 use crate::prosody::config::ConfigSet;
 use crate::system::secret_refs::Resolver;
@@ -53,7 +53,10 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
             for at in &set.unresolved_includes {
                 let f = &set.files[at.file];
                 let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);
-                notes.push(format!("{}:{l}: an Include with a computed path is checked only by prosody's own loader", f.path.display()));
+                notes.push(Note::IncludeComputed {
+                    file: f.path.clone(),
+                    line: l,
+                });
             }
             let mut found = check(&set);
             if helpers {
@@ -67,7 +70,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     // repeat them (dropping a load in progress stops it).
     if opts.with_prosody && !has_errors(&diagnostics) {
         match loading {
-            None => notes.push("prosody is not installed: the config was not loaded with prosody's own configmanager".into()),
+            None => notes.push(Note::ProsodyNotInstalled),
             Some(l) => match l.and_then(crate::prosody::Loading::wait) {
                 Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
                 Err(e) => diagnostics.push(loader_failed(main, e.to_string())),

@@ -34,6 +34,7 @@ use serde::Serialize;
 
 use super::plan::{self, Change, Plan};
 use super::{Action, Context, EditOptions, Error};
+use crate::diagnostics::Note;
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
 use crate::prosody::config::ConfigSet;
@@ -734,7 +735,7 @@ pub(super) struct Store {
     /// Where the edited component's secret was before the edit.
     state_before: SecretState,
     /// Notes of the scrubs a kill left pending, finished under the lock.
-    notes: Vec<String>,
+    notes: Vec<Note>,
 }
 
 /// A string secret leaving the config, and the credential it goes to.
@@ -750,7 +751,7 @@ pub(super) struct StoreEdit {
     /// The edited component's secret is a string in the edited config.
     pub(crate) literal_after: bool,
     /// Notes so far (the pending scrubs finished before the plan).
-    pub(crate) notes: Vec<String>,
+    pub(crate) notes: Vec<Note>,
     /// A string secret that leaves the config for a credential, which the
     /// backups must then not keep.
     scrub: Option<Leaving>,
@@ -882,15 +883,15 @@ impl StoreEdit {
     /// After the commit: systemd reads a changed drop-in at daemon-reload
     /// (then at prosody's next start), and the old string, now only in
     /// backups, is scrubbed there. Returns notes.
-    pub(super) fn committed(&mut self, ctx: &Context, after: &ConfigSet) -> Vec<String> {
+    pub(super) fn committed(&mut self, ctx: &Context, after: &ConfigSet) -> Vec<Note> {
         let mut notes = Vec::new();
         let drop_in_changed = self.system.iter().any(|f| f.kind == SysKind::DropIn);
         if drop_in_changed && crate::system::service::systemd_running() {
             if let Err(e) = crate::system::service::daemon_reload() {
-                notes.push(format!(
-                    "the drop-in {} changed, but {e}: run systemctl daemon-reload before restarting prosody",
-                    ctx.settings.credentials_drop_in.display()
-                ));
+                notes.push(Note::DropInNotReloaded {
+                    drop_in: ctx.settings.credentials_drop_in.clone(),
+                    error: e.to_string(),
+                });
             }
         }
         if let Some((secret, cred)) = self.scrub.take() {
@@ -995,7 +996,7 @@ fn scrub_done(dir: &Path, cred: &str) {
 /// Finishes the scrubs a kill (or a failure) left pending: each marked
 /// credential is decrypted (root) and [`scrub`] runs again; its marker goes
 /// once nothing is left to report. Returns notes.
-fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
+fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<Note> {
     let dir = &ctx.settings.backup_dir;
     let mut notes = Vec::new();
     for cred in pending_scrubs(dir) {
@@ -1021,7 +1022,7 @@ fn finish_pending_scrubs(ctx: &Context, set: &ConfigSet) -> Vec<String> {
 /// bytes follows, so `restore --undo` keeps working. Not done while the
 /// live config still holds the secret as a string (another component's):
 /// then it is not a secret the backups alone hold. Returns notes.
-fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<String> {
+fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Note> {
     if after
         .files
         .iter()
@@ -1034,12 +1035,7 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Str
     let main = after.files[0].real_path.clone();
     let (backups, records) = match safe_write::backups_and_records_of(dir, &main) {
         Ok(v) => v,
-        Err(e) => {
-            return vec![format!(
-                "the backups were not scrubbed of the old secret: {}",
-                e.message
-            )]
-        }
+        Err(e) => return vec![Note::BackupsNotScrubbed { error: e.message }],
     };
     let expr = credentials::expression(cred);
     let mut rehash: BTreeMap<String, String> = BTreeMap::new();
@@ -1064,10 +1060,11 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Str
                 .map_err(|e| e.message)
         };
         if let Err(e) = result {
-            notes.push(format!(
-                "the backup {} still holds the old secret of {cred} and could not be scrubbed ({e}); delete it",
-                b.display()
-            ));
+            notes.push(Note::BackupNotScrubbed {
+                backup: b.clone(),
+                cred: cred.to_string(),
+                error: e,
+            });
         }
     }
     rehash_records(&records, &rehash, &mut notes);
@@ -1076,7 +1073,7 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Str
 
 /// Each edit record's hash of a backup's bytes follows the scrub that
 /// rewrote it (`rehash`: old hash to new), so `restore --undo` keeps working.
-fn rehash_records(records: &[PathBuf], rehash: &BTreeMap<String, String>, notes: &mut Vec<String>) {
+fn rehash_records(records: &[PathBuf], rehash: &BTreeMap<String, String>, notes: &mut Vec<Note>) {
     for r in records {
         let Ok(bytes) = safe_write::read_backup(r) else {
             continue;
@@ -1094,10 +1091,10 @@ fn rehash_records(records: &[PathBuf], rehash: &BTreeMap<String, String>, notes:
         if changed {
             let text = serde_json::to_vec_pretty(&rec).expect("serialisable");
             if let Err(e) = safe_write::rewrite_backup(r, &text) {
-                notes.push(format!(
-                    "the edit record {} was not updated: {e}",
-                    r.display()
-                ));
+                notes.push(Note::RecordNotUpdated {
+                    record: r.clone(),
+                    error: e.to_string(),
+                });
             }
         }
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::reading::{self, Breakage};
 use super::{Context, Error};
-use crate::diagnostics;
+use crate::diagnostics::{self, Note};
 use crate::prosody::config::{ConfigSet, Host};
 
 /// One component, as `list` shows it; the JSON form is part of the contract.
@@ -81,9 +81,10 @@ pub struct ListOutput {
     pub config: PathBuf,
     pub components: Vec<ComponentInfo>,
     /// Things a static reading cannot follow (computed Include paths,
-    /// Component calls inside blocks), with file:line.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    /// Component calls inside blocks), with file:line. Its JSON (`"notes"`,
+    /// worded) is the binary's.
+    #[serde(skip)]
+    pub notes: Vec<Note>,
     /// A config that does not load is listed as far as it parses (or from
     /// its last good backup): `"broken"`, `"source"`, … (see [`Breakage`]).
     #[serde(flatten)]
@@ -150,26 +151,24 @@ fn component_info(set: &ConfigSet, h: &Host, show_secrets: bool) -> ComponentInf
 
 /// What a static reading cannot follow: code that may set a secret, an
 /// Include with a computed path, a Component call inside a block.
-fn unlisted_notes(set: &ConfigSet, notes: &mut Vec<String>) {
+fn unlisted_notes(set: &ConfigSet, notes: &mut Vec<Note>) {
     // The SECRET column is what a static reading finds; say where code may
     // set another.
     if let Some(o) = diagnostics::secret_opaque_anywhere(set) {
-        notes.push(format!(
-            "{o}; a component_secret shown here (or its absence) may not be what prosody uses"
-        ));
+        notes.push(Note::SecretsMayDiffer { opaque: o });
     }
     for h in set.hosts() {
         if let Some(o) = diagnostics::secret_opaque_in(set, &h) {
-            notes.push(o.to_string());
+            notes.push(Note::SecretOpaque { opaque: o });
         }
     }
     for at in &set.unresolved_includes {
         let f = &set.files[at.file];
         let (l, _) = f.doc.line_col(f.doc.stmt_span(at.stmt).start);
-        notes.push(format!(
-            "{}:{l}: Include with a computed path; its components are not listed",
-            f.path.display()
-        ));
+        notes.push(Note::IncludeNotListed {
+            file: f.path.clone(),
+            line: l,
+        });
     }
     for f in &set.files {
         for span in f.doc.nested_calls() {
@@ -179,10 +178,11 @@ fn unlisted_notes(set: &ConfigSet, notes: &mut Vec<String>) {
                 "Component" | "component" | "VirtualHost" | "Host" | "host" | "Include" | "include"
             ) {
                 let (l, _) = f.doc.line_col(span.start);
-                notes.push(format!(
-                    "{}:{l}: {callee} inside a block (if/for/function); not listed",
-                    f.path.display()
-                ));
+                notes.push(Note::CallInBlock {
+                    file: f.path.clone(),
+                    line: l,
+                    callee,
+                });
             }
         }
     }
@@ -192,7 +192,7 @@ fn unlisted_notes(set: &ConfigSet, notes: &mut Vec<String>) {
 /// (as prosody compares names) replaces, with a note naming the block
 /// whose secret prosody uses: one component, two secrets is the mistake
 /// that makes a component fail authentication with the first one.
-fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>) {
+fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<Note>) {
     let folded: Vec<Option<Vec<u8>>> = components
         .iter()
         .map(|c| {
@@ -210,14 +210,11 @@ fn overridden_secrets(components: &mut [ComponentInfo], notes: &mut Vec<String>)
             .find(|&j| folded[j].as_ref() == Some(name) && components[j].secret_set);
         if let Some(j) = last {
             components[i].secret_overridden = true;
-            notes.push(format!(
-                "{}: prosody uses the component_secret at {}:{}; the one at {}:{} is never used (fogbow-xmpp-ctl check)",
-                components[i].name,
-                components[j].file.display(),
-                components[j].line,
-                components[i].file.display(),
-                components[i].line,
-            ));
+            notes.push(Note::SecretOverridden {
+                name: components[i].name.clone(),
+                used: (components[j].file.clone(), components[j].line),
+                unused: (components[i].file.clone(), components[i].line),
+            });
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::diagnostics::Note;
 use crate::document::{Literal, Span, Statement};
 use crate::error::Error;
 use crate::prosody::config::ConfigSet;
@@ -22,7 +23,7 @@ pub(crate) struct ListenPlan {
     pub(crate) edits: BTreeMap<usize, Vec<(Span, Vec<u8>)>>,
     pub(crate) interfaces: Option<Vec<String>>,
     pub(crate) ports: Option<Vec<u16>>,
-    pub(crate) moved: Vec<String>,
+    pub(crate) moved: Vec<Note>,
 }
 
 /// `FILE:LINE` of a misplaced option, and its section.
@@ -65,7 +66,7 @@ fn misplaced_value<T: PartialEq>(
     names: &[&str],
     read: impl Fn(Vec<Literal>) -> Result<T, crate::prosody::listener::ListenerError>,
     flag: &str,
-) -> Result<Option<(T, Vec<String>)>, Error> {
+) -> Result<Option<(T, Vec<Misplaced>)>, Error> {
     let mut value: Option<(T, &InSection)> = None;
     let mut from = Vec::new();
     for m in found.iter().filter(|m| names.contains(&m.name)) {
@@ -96,7 +97,10 @@ fn misplaced_value<T: PartialEq>(
         }
         // Named as written: a legacy `component_interface` is not
         // `component_interfaces`.
-        from.push(format!("{} at {}", m.name, place(&m.shown)));
+        from.push(Misplaced {
+            option: m.name.to_string(),
+            ..m.shown.clone()
+        });
     }
     Ok(value.map(|(v, _)| (v, from)))
 }
@@ -137,12 +141,7 @@ fn adopt_misplaced(
     misplaced: &[InSection],
     out: &mut ListenPlan,
 ) -> Result<(), Error> {
-    let moved = |from: Vec<String>, option: &str| {
-        format!(
-            "{}, where prosody ignores it, goes to the global section as {option}",
-            from.join(", ")
-        )
-    };
+    let moved = |from: Vec<Misplaced>, to: &'static str| Note::MovedToGlobal { from, to };
     if out.interfaces.is_none() && global_assignments(set, &INTERFACE_OPTIONS).is_empty() {
         let value = misplaced_value(
             set,

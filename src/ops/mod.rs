@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
+use crate::diagnostics::Note;
 pub(crate) use crate::error::Error;
 use crate::settings::{SecretStore, Settings};
 
@@ -50,7 +51,7 @@ pub(crate) use credstore::SysFileChange;
 pub use credstore::{MigrateTo, SysKind};
 pub use doctor::doctor;
 pub use guarded::{apply_edit, apply_migration, guarded, Progress, Subject};
-pub use list::{list, ListOutput};
+pub use list::{list, ComponentInfo, ListOutput};
 pub(crate) use listen::show_listener;
 pub use listen::{listen, reset_listener, show_listen};
 pub use migrate::migrate;
@@ -131,7 +132,7 @@ pub struct EditOutcome {
     /// Warnings about the edit itself, one line each (e.g. a secret written
     /// into a file others can read).
     #[serde(skip)]
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// Only for `add --from-properties FILE --generate-secret`: what was
     /// (or, in a dry run, would be) written into FILE.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -291,12 +292,13 @@ fn same_jid(name: Option<&str>, jid: &str, path: &Path) -> Result<(), Error> {
 
 /// A secret in a properties file others can read is theirs too (read from
 /// it or written into it).
-fn readable_note(path: &Path, jid: &str) -> Option<String> {
+fn readable_note(path: &Path, jid: &str) -> Option<Note> {
     let why = crate::safe_write::readable_by_others(path).ok()??;
-    Some(format!(
-        "{} is readable by others ({why}): they can read the secret of {jid}; chmod o-r it",
-        path.display()
-    ))
+    Some(Note::PropertiesReadable {
+        file: path.to_path_buf(),
+        jid: jid.to_string(),
+        why,
+    })
 }
 
 /// The key of a Fogbow component's secret in its `.properties` file.

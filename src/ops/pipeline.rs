@@ -27,7 +27,7 @@ use std::time::Duration;
 use super::credstore::{Store, StoreEdit, SysFile};
 use super::plan::{Change, NewFile, Plan, Verify};
 use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
-use crate::diagnostics::{self, Diagnostic, Severity};
+use crate::diagnostics::{self, Diagnostic, Note, Severity};
 use crate::prosody::config::{ConfigSet, LoadError};
 use crate::safe_write::{self, Backups, Lock};
 
@@ -145,7 +145,7 @@ impl Head {
         backup: Option<PathBuf>,
         diff: Option<String>,
         warnings: Vec<Diagnostic>,
-        notes: Vec<String>,
+        notes: Vec<Note>,
         deleted: Vec<PathBuf>,
     ) -> EditOutcome {
         EditOutcome {
@@ -173,7 +173,7 @@ impl Head {
         store: &StoreEdit,
         (backup, diff): (Option<PathBuf>, Option<String>),
         warnings: Vec<Diagnostic>,
-        notes: Vec<String>,
+        notes: Vec<Note>,
         edited: &Edited,
     ) -> EditOutcome {
         // Files the edit deletes (a component's own file left empty).
@@ -271,7 +271,7 @@ fn splices_of(
 }
 
 /// A secret written where others can read it is theirs too: say so.
-fn readable_note(head: &Head, literal_after: bool) -> Option<String> {
+fn readable_note(head: &Head, literal_after: bool) -> Option<Note> {
     let writes_secret = matches!(
         head.action,
         Action::Added | Action::Replaced | Action::Migrated
@@ -280,25 +280,20 @@ fn readable_note(head: &Head, literal_after: bool) -> Option<String> {
         return None;
     }
     let why = safe_write::readable_by_others(&head.main_file).ok()??;
-    Some(format!(
-        "{} is readable by others ({why}): they can read the secret of {}; chmod o-r it (and setfacl -x any such entry)",
-        head.file.display(),
-        head.name
-    ))
+    Some(Note::ConfigReadable {
+        file: head.file.clone(),
+        name: head.name.clone(),
+        why,
+    })
 }
 
 /// Stage 4: a dry run stops at the diff.
-fn dry_run(
-    head: &Head,
-    checked: Checked,
-    store: &StoreEdit,
-    mut notes: Vec<String>,
-) -> EditOutcome {
+fn dry_run(head: &Head, checked: Checked, store: &StoreEdit, mut notes: Vec<Note>) -> EditOutcome {
     if let Some(why) = &checked.proof {
-        notes.push(format!(
-            "{why}; when the edit is written, prosody's own loader first proves that prosody reads the component_secret written for {} and that nothing else changes",
-            head.name
-        ));
+        notes.push(Note::ProvedOnWrite {
+            opaque: why.clone(),
+            name: head.name.clone(),
+        });
     }
     let diff = diff::render(&checked.edited, &checked.old_side, head.opts.show_secrets);
     head.changed(
@@ -318,7 +313,7 @@ fn write(
     head: &Head,
     checked: Checked,
     mut store: StoreEdit,
-    mut notes: Vec<String>,
+    mut notes: Vec<Note>,
 ) -> Result<EditOutcome, Error> {
     let edited = &checked.edited;
     store.before_commit(ctx, &edited.after.files[0].real_path)?;
@@ -587,14 +582,14 @@ fn commit(
     store: &StoreEdit,
     head: &Head,
     proof: Option<&diagnostics::Opaque>,
-) -> Result<(Option<PathBuf>, Vec<String>), Error> {
+) -> Result<(Option<PathBuf>, Vec<Note>), Error> {
     let backups = Backups {
         dir: ctx.settings.backup_dir.clone(),
         keep: ctx.settings.backups,
     };
     let (prepared, contents) = prepare_config(edited)?;
     let files: Vec<PathBuf> = edited.after.files.iter().map(|f| f.path.clone()).collect();
-    let mut notes: Vec<String> = prosody_accepts(&ctx.config, &files, &prepared, edited.strict)?
+    let mut notes: Vec<Note> = prosody_accepts(&ctx.config, &files, &prepared, edited.strict)?
         .into_iter()
         .collect();
     if let Some(why) = proof {
@@ -631,9 +626,9 @@ fn commit(
         };
         let main_real = &edited.after.files[0].real_path;
         if let Err(e) = safe_write::write_record(&backups, main_real, &record) {
-            notes.push(format!(
-                "the edit is written, but not recorded, so restore --undo cannot undo it: {e}"
-            ));
+            notes.push(Note::NotRecorded {
+                error: e.to_string(),
+            });
         }
     }
     let backup = targets
@@ -745,7 +740,7 @@ fn prosody_accepts(
     files: &[PathBuf],
     prepared: &[safe_write::Prepared],
     strict: bool,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Note>, Error> {
     let Some(prosody) = crate::prosody::Installed::find() else {
         return Ok(None);
     };
@@ -753,9 +748,9 @@ fn prosody_accepts(
     let verdict = match prosody.load_with(main, &overlay) {
         Ok(v) => v,
         Err(e) => {
-            return Ok(Some(format!(
-                "the edit was not loaded with prosody's own loader: {e}"
-            )))
+            return Ok(Some(Note::NotLoaded {
+                error: e.to_string(),
+            }))
         }
     };
     let Some(d) = diagnostics::from_prosody_verdict(main, files, verdict) else {

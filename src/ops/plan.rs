@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{Action, Error};
+use crate::diagnostics::Note;
 use crate::document::{Document, SectionKind, Span, Value};
 use crate::prosody::config::{ConfigSet, Host};
 
@@ -339,7 +340,7 @@ fn set_secret(
 /// For `add` of a name the config does not have: the external component
 /// one or two typing mistakes away from it (`mydomian` next to
 /// `mydomain`), as a warning that says where it is.
-pub(super) fn near_miss(set: &ConfigSet, name: &str) -> Option<String> {
+pub(super) fn near_miss(set: &ConfigSet, name: &str) -> Option<Note> {
     if !set.hosts_named(name).is_empty() {
         return None;
     }
@@ -350,18 +351,20 @@ pub(super) fn near_miss(set: &ConfigSet, name: &str) -> Option<String> {
         .collect();
     let other = crate::prosody::names::closest(name, known.iter().map(|(n, _)| n.as_str()))?;
     let (_, h) = known.iter().find(|(n, _)| n == other)?;
-    Some(format!(
-        "{name} is a new component, one or two characters away from the external component {other} at {}; \
-         if you meant that one: fogbow-xmpp-ctl remove {name}, then fogbow-xmpp-ctl add {other} --replace",
-        where_(set, h, other)
-    ))
+    Some(Note::NearName {
+        name: name.to_string(),
+        other: other.to_string(),
+        file: set.files[h.at.file].path.clone(),
+        line: h.line(),
+        written: h.literal_name().filter(|n| n != other),
+    })
 }
 
 /// Which spelling an external component must connect with, when `name`
 /// (as given to `add` or `probe`) or the config's spelling of it (in
 /// `hosts`, its blocks) is not nameprep's form: `MiXed.Fog.Test` must
 /// connect as `mixed.fog.test` (see `names::connect_as`).
-pub(super) fn spelling(name: &str, hosts: &[Host]) -> Option<String> {
+pub(super) fn spelling(name: &str, hosts: &[Host]) -> Option<Note> {
     let written: Vec<String> = hosts
         .iter()
         .filter(|h| h.is_external())
@@ -369,7 +372,13 @@ pub(super) fn spelling(name: &str, hosts: &[Host]) -> Option<String> {
         .collect();
     std::iter::once(name)
         .chain(written.iter().map(String::as_str))
-        .find_map(crate::prosody::names::connect_as_note)
+        .find_map(|written| {
+            let known_as = crate::prosody::names::connect_as(written.as_bytes())?;
+            Some(Note::ConnectAs {
+                written: written.to_string(),
+                known_as,
+            })
+        })
 }
 
 pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, Error> {

@@ -172,8 +172,11 @@ pub fn probe_with(
         .and_then(|g| literal.as_ref().map(|l| *l == g.secret));
     let (hint, restart_pending) = hint(&set, name, given.as_ref(), &outcome, matches_config);
     let hint = match super::plan::spelling(name, &hosts) {
-        Some(note) => format!("{hint}; {note}"),
-        None => hint,
+        Some(crate::diagnostics::Note::ConnectAs { written, known_as }) => format!(
+            "{hint}; prosody knows the component {written} as {known_as} (after nameprep), and refuses a component \
+             that connects as {written} (host-unknown): configure the component to connect as {known_as}"
+        ),
+        _ => hint,
     };
     Ok(ProbeReport {
         name: name.to_string(),

@@ -291,16 +291,6 @@ pub(crate) fn connect_as(written: &[u8]) -> Option<String> {
     nameprep(written).ok().filter(|p| p.as_bytes() != written)
 }
 
-/// The operator's sentence for [`connect_as`], for the component the
-/// config writes as `written`: "… connect as mixed.fog.test".
-pub(crate) fn connect_as_note(written: &str) -> Option<String> {
-    let p = connect_as(written.as_bytes())?;
-    Some(format!(
-        "prosody knows the component {written} as {p} (after nameprep), and refuses a component \
-         that connects as {written} (host-unknown): configure the component to connect as {p}"
-    ))
-}
-
 /// The name among `known` that `name` most likely mistypes: at most two
 /// edits away (insert, delete, substitute one character), compared after
 /// nameprep, and the nearest one; `None` when none is that close. For
@@ -457,8 +447,6 @@ mod tests {
         assert_eq!(connect_as(b"mixed.fog.test"), None);
         assert_eq!(connect_as("bücher.example".as_bytes()), None);
         assert_eq!(connect_as(b"\xff"), None);
-        let note = connect_as_note("MiXed.Fog.Test").unwrap();
-        assert!(note.ends_with("connect as mixed.fog.test"), "{note}");
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! The operator's sentence for each note the library reports
+//! ([`Note`]): every such wording is here, and only here.
+
+use std::path::Path;
+
+use fogbow_xmpp_ctl::diagnostics::Note;
+use fogbow_xmpp_ctl::prosody::listener::Misplaced;
+
+/// `note`'s sentence (one line, without its `note:`/`warning:` prefix).
+pub fn note(n: &Note) -> String {
+    match n {
+        Note::ConfigReadable { file, name, why } => format!(
+            "{} is readable by others ({why}): they can read the secret of {name}; chmod o-r it (and setfacl -x any such entry)",
+            file.display()
+        ),
+        Note::PropertiesReadable { file, jid, why } => format!(
+            "{} is readable by others ({why}): they can read the secret of {jid}; chmod o-r it",
+            file.display()
+        ),
+        Note::ProvedOnWrite { opaque, name } => format!(
+            "{opaque}; when the edit is written, prosody's own loader first proves that prosody reads the component_secret written for {name} and that nothing else changes"
+        ),
+        Note::NotLoaded { error } => {
+            format!("the edit was not loaded with prosody's own loader: {error}")
+        }
+        Note::NotRecorded { error } => format!(
+            "the edit is written, but not recorded, so restore --undo cannot undo it: {error}"
+        ),
+        Note::DropInNotReloaded { drop_in, error } => format!(
+            "the drop-in {} changed, but {error}: run systemctl daemon-reload before restarting prosody",
+            drop_in.display()
+        ),
+        Note::BackupsNotScrubbed { error } => {
+            format!("the backups were not scrubbed of the old secret: {error}")
+        }
+        Note::BackupNotScrubbed { backup, cred, error } => format!(
+            "the backup {} still holds the old secret of {cred} and could not be scrubbed ({error}); delete it",
+            backup.display()
+        ),
+        Note::RecordNotUpdated { record, error } => {
+            format!("the edit record {} was not updated: {error}", record.display())
+        }
+        Note::SecretsMayDiffer { opaque } => format!(
+            "{opaque}; a component_secret shown here (or its absence) may not be what prosody uses"
+        ),
+        Note::SecretOpaque { opaque } => opaque.to_string(),
+        Note::IncludeNotListed { file, line } => format!(
+            "{}: Include with a computed path; its components are not listed",
+            at(file, *line)
+        ),
+        Note::CallInBlock { file, line, callee } => format!(
+            "{}: {callee} inside a block (if/for/function); not listed",
+            at(file, *line)
+        ),
+        Note::SecretOverridden { name, used, unused } => format!(
+            "{name}: prosody uses the component_secret at {}; the one at {} is never used (fogbow-xmpp-ctl check)",
+            at(&used.0, used.1),
+            at(&unused.0, unused.1)
+        ),
+        Note::IncludeComputed { file, line } => format!(
+            "{}: an Include with a computed path is checked only by prosody's own loader",
+            at(file, *line)
+        ),
+        Note::ProsodyNotInstalled => "prosody is not installed: the config was not loaded with prosody's own configmanager".into(),
+        Note::MovedToGlobal { from, to } => format!(
+            "{}, where prosody ignores it, goes to the global section as {to}",
+            from.iter().map(misplaced).collect::<Vec<_>>().join(", ")
+        ),
+        Note::NearName { name, other, file, line, written } => format!(
+            "{name} is a new component, one or two characters away from the external component {other} at {}; \
+             if you meant that one: fogbow-xmpp-ctl remove {name}, then fogbow-xmpp-ctl add {other} --replace",
+            host_at(file, *line, written.as_deref())
+        ),
+        Note::ConnectAs { written, known_as } => format!(
+            "prosody knows the component {written} as {known_as} (after nameprep), and refuses a component \
+             that connects as {written} (host-unknown): configure the component to connect as {known_as}"
+        ),
+    }
+}
+
+/// `FILE:LINE`.
+fn at(file: &Path, line: usize) -> String {
+    format!("{}:{line}", file.display())
+}
+
+/// Where a host's block is, with its spelling there when that is not the
+/// name it was found by.
+fn host_at(file: &Path, line: usize, written: Option<&str>) -> String {
+    match written {
+        Some(n) => format!(
+            "{} (written {n:?}: the same host after prosody's nameprep)",
+            at(file, line)
+        ),
+        None => at(file, line),
+    }
+}
+
+/// A listener option set in a section: `OPTION at FILE:LINE (under SECTION)`.
+fn misplaced(m: &Misplaced) -> String {
+    format!(
+        "{} at {} (under {})",
+        m.option,
+        at(&m.file, m.line),
+        m.section
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn p(s: &str) -> PathBuf {
+        PathBuf::from(s)
+    }
+
+    #[test]
+    fn connect_as_names_the_form_to_connect_with() {
+        let n = Note::ConnectAs {
+            written: "MiXed.Fog.Test".into(),
+            known_as: "mixed.fog.test".into(),
+        };
+        let note = note(&n);
+        assert!(note.ends_with("connect as mixed.fog.test"), "{note}");
+    }
+
+    #[test]
+    fn places_read_file_colon_line() {
+        assert_eq!(
+            note(&Note::IncludeNotListed {
+                file: p("/e/a.lua"),
+                line: 3
+            }),
+            "/e/a.lua:3: Include with a computed path; its components are not listed"
+        );
+        assert_eq!(
+            note(&Note::IncludeComputed {
+                file: p("/e/a.lua"),
+                line: 3
+            }),
+            "/e/a.lua:3: an Include with a computed path is checked only by prosody's own loader"
+        );
+        assert_eq!(
+            note(&Note::CallInBlock {
+                file: p("/e/a.lua"),
+                line: 9,
+                callee: "Component".into()
+            }),
+            "/e/a.lua:9: Component inside a block (if/for/function); not listed"
+        );
+        assert_eq!(
+            note(&Note::SecretOverridden {
+                name: "x.example".into(),
+                used: (p("/e/b.lua"), 7),
+                unused: (p("/e/a.lua"), 2),
+            }),
+            "x.example: prosody uses the component_secret at /e/b.lua:7; the one at /e/a.lua:2 is never used (fogbow-xmpp-ctl check)"
+        );
+    }
+
+    #[test]
+    fn a_near_name_says_where_and_how_it_is_written() {
+        let near = |written: Option<&str>| {
+            note(&Note::NearName {
+                name: "mydomian".into(),
+                other: "mydomain".into(),
+                file: p("/e/p.cfg.lua"),
+                line: 4,
+                written: written.map(String::from),
+            })
+        };
+        assert_eq!(
+            near(None),
+            "mydomian is a new component, one or two characters away from the external component mydomain at /e/p.cfg.lua:4; \
+             if you meant that one: fogbow-xmpp-ctl remove mydomian, then fogbow-xmpp-ctl add mydomain --replace"
+        );
+        assert!(near(Some("MyDomain")).contains(
+            "at /e/p.cfg.lua:4 (written \"MyDomain\": the same host after prosody's nameprep); if"
+        ));
+    }
+
+    #[test]
+    fn moved_options_are_listed_as_written() {
+        let m = |option: &str, line| Misplaced {
+            option: option.into(),
+            file: p("/e/p.cfg.lua"),
+            line,
+            section: "Component \"x.example\"".into(),
+        };
+        assert_eq!(
+            note(&Note::MovedToGlobal {
+                from: vec![m("component_ports", 3), m("component_ports", 8)],
+                to: "component_ports",
+            }),
+            "component_ports at /e/p.cfg.lua:3 (under Component \"x.example\"), component_ports at /e/p.cfg.lua:8 \
+             (under Component \"x.example\"), where prosody ignores it, goes to the global section as component_ports"
+        );
+    }
+
+    #[test]
+    fn failures_after_the_write_carry_their_error() {
+        assert_eq!(
+            note(&Note::BackupNotScrubbed {
+                backup: p("/b/x.bak"),
+                cred: "c".into(),
+                error: "EIO".into()
+            }),
+            "the backup /b/x.bak still holds the old secret of c and could not be scrubbed (EIO); delete it"
+        );
+        assert_eq!(
+            note(&Note::ProsodyNotInstalled),
+            "prosody is not installed: the config was not loaded with prosody's own configmanager"
+        );
+        assert_eq!(
+            note(&Note::PropertiesReadable {
+                file: p("/f/m.conf"),
+                jid: "m.example".into(),
+                why: "mode 0644".into()
+            }),
+            "/f/m.conf is readable by others (mode 0644): they can read the secret of m.example; chmod o-r it"
+        );
+    }
+}
