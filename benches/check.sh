@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `check` (whole processes, side by side in one run, with
 # hyperfine): `check` and `check --no-prosody` against prosody's bare loader
-# (the script `check` runs, `src/prosody/loader.lua`, alone: the floor of a
+# (the script `check` runs, `src/system/loader.lua`, alone: the floor of a
 # `check` that is right), `prosodyctl check config` and `luac5.4 -p`, on Debian's default config and on a generated
 # config with 20,000 components. Prints a markdown table per config; the
 # figures in docs/BENCHMARKS.md come from this script.
@@ -17,7 +17,7 @@ cargo build --release --locked --quiet
 bin=$PWD/target/release/fogbow-xmpp-ctl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp src/prosody/loader.lua "$work/load.lua"
+cp src/system/loader.lua "$work/load.lua"
 
 # Debian's default config, with its conf.d, as installed.
 cp -a examples/prosody "$work/default"

@@ -266,12 +266,12 @@ fn bad_inputs_leave_files_untouched() {
     for (tag, config, args, secret, want) in cases {
         let s = Scratch::new(tag);
         s.config(config);
-        let secret_path = s.secret(secret);
-        let mut args = args.to_vec();
-        if args[0] == "add" {
-            args.extend(["--secret-file", secret_path.to_str().unwrap()]);
+        let ctl = s.ctl().args(args.iter());
+        let o = match args[0] {
+            "add" => ctl.secret(secret),
+            _ => ctl,
         }
-        let o = s.run(&args);
+        .output();
         assert_eq!(code(&o), 1, "{tag}: {}", stderr(&o));
         assert!(
             stderr(&o).contains(want),

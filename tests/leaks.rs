@@ -262,18 +262,16 @@ fn messages_and_diffs_never_show_config_strings() {
         "single-FFFF",
         "PostgreSQL",
     ];
-    let secret = s.secret(NEW);
-    for args in [
-        &[
-            "add",
-            "n.example",
-            "--secret-file",
-            secret.to_str().unwrap(),
-            "--dry-run",
-        ][..],
-        &["remove", "k.example", "--dry-run"],
+    for (args, secret) in [
+        (&["add", "n.example", "--dry-run"][..], Some(NEW)),
+        (&["remove", "k.example", "--dry-run"], None),
     ] {
-        let o = s.run(args);
+        let ctl = s.ctl().args(args);
+        let o = match secret {
+            Some(secret) => ctl.secret(secret),
+            None => ctl,
+        }
+        .output();
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
         let out = stdout(&o);
         for x in secrets {

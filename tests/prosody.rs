@@ -315,7 +315,7 @@ fn loader_reads_an_overlay_in_place() {
     }
     let s = Scratch::new("overlay");
     let cfg = debian_tree(&s);
-    let p = fogbow_xmpp_ctl::prosody::Installed::find().expect("prosody is installed");
+    let p = fogbow_xmpp_ctl::system::loader::Installed::find().expect("prosody is installed");
     assert_eq!(
         p.load(&cfg).unwrap(),
         fogbow_xmpp_ctl::prosody::Verdict::Loads

@@ -474,7 +474,7 @@ fn prosody_loader_sees_a_file_an_edit_creates() {
     if !real_parts_available() {
         return;
     }
-    let Some(prosody) = fogbow_xmpp_ctl::prosody::Installed::find() else {
+    let Some(prosody) = fogbow_xmpp_ctl::system::loader::Installed::find() else {
         panic!("prosody is installed");
     };
     let s = Scratch::new("undo-loader");

@@ -311,16 +311,14 @@ fn replace_dry_run_marks_the_changed_secret_without_showing_it() {
     let s = Scratch::new("replace-dry");
     let src = format!("x = 1\nComponent \"r.example\"\n\tcomponent_secret = \"{OLD}\"\n");
     s.config(&src);
-    let secret = s.secret(&format!("{NEW}\n"));
-    let args = [
-        "add",
-        "r.example",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--replace",
-        "--dry-run",
-    ];
-    let o = s.run(&args);
+    let run = |extra: &[&str]| {
+        s.ctl()
+            .args(["add", "r.example", "--replace", "--dry-run"])
+            .args(extra)
+            .secret(format!("{NEW}\n"))
+            .output()
+    };
+    let o = run(&[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     let lines = secret_lines(&out);
@@ -333,9 +331,7 @@ fn replace_dry_run_marks_the_changed_secret_without_showing_it() {
     }
     assert_eq!(s.read("prosody.cfg.lua"), src);
     // The JSON's "diff" is the same diff.
-    let mut with_json = args.to_vec();
-    with_json.push("--json");
-    let o = s.run(&with_json);
+    let o = run(&["--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let diff = json(&o)["diff"].as_str().unwrap().to_string();
     let lines = secret_lines(&diff);
@@ -343,9 +339,7 @@ fn replace_dry_run_marks_the_changed_secret_without_showing_it() {
     assert_ne!(lines[0].1, lines[1].1, "{diff}");
     assert!(!stdout(&o).contains(OLD) && !stdout(&o).contains(NEW));
     // --show-secrets is unchanged: the values, no fingerprint.
-    let mut shown = args.to_vec();
-    shown.push("--show-secrets");
-    let out = stdout(&s.run(&shown));
+    let out = stdout(&run(&["--show-secrets"]));
     assert!(
         out.contains(&format!("-\tcomponent_secret = \"{OLD}\""))
             && out.contains(&format!("+\tcomponent_secret = \"{NEW}\""))

@@ -17,7 +17,9 @@ use crate::system::secret_refs::Resolver;
 /// it runs as the `prosody` user before every start, without a lock.
 pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     let mut notes = Vec::new();
-    let prosody = opts.with_prosody.then(crate::prosody::Installed::find);
+    let prosody = opts
+        .with_prosody
+        .then(crate::system::loader::Installed::find);
     let loaded = ConfigSet::load(main);
     // prosody 13's Credential()/FileContents() are read as prosody will
     // read them; prosody 0.12 has neither, and its loader says so.
@@ -37,9 +39,9 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     // it runs: `check` then costs about what the loader alone costs.
     let unit_dir = resolver.unit_dir().map(Path::to_path_buf);
     let credentials = match (&served, &unit_dir) {
-        (Some(s), _) => crate::prosody::Credentials::Served(s),
-        (None, Some(d)) => crate::prosody::Credentials::Directory(d),
-        (None, None) => crate::prosody::Credentials::Environment,
+        (Some(s), _) => crate::system::loader::Credentials::Served(s),
+        (None, Some(d)) => crate::system::loader::Credentials::Directory(d),
+        (None, None) => crate::system::loader::Credentials::Environment,
     };
     let loading = match &prosody {
         Some(Some(p)) => Some(p.start_serving(main, &[], credentials)),
@@ -71,7 +73,7 @@ pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
     if opts.with_prosody && !has_errors(&diagnostics) {
         match loading {
             None => notes.push(Note::ProsodyNotInstalled),
-            Some(l) => match l.and_then(crate::prosody::Loading::wait) {
+            Some(l) => match l.and_then(crate::system::loader::Loading::wait) {
                 Ok(v) => diagnostics.extend(from_prosody_verdict(main, &files, v)),
                 Err(e) => diagnostics.push(loader_failed(main, e.to_string())),
             },

@@ -741,7 +741,7 @@ fn prosody_accepts(
     prepared: &[safe_write::Prepared],
     strict: bool,
 ) -> Result<Option<Note>, Error> {
-    let Some(prosody) = crate::prosody::Installed::find() else {
+    let Some(prosody) = crate::system::loader::Installed::find() else {
         return Ok(None);
     };
     let overlay = overlay_of(prepared);

@@ -13,7 +13,8 @@ use std::path::Path;
 use super::{Action, Error};
 use crate::diagnostics::{self, Opaque};
 use crate::prosody::config::ConfigSet;
-use crate::prosody::loader::{Installed, LoadedOptions, Verdict};
+use crate::prosody::Verdict;
+use crate::system::loader::{Installed, LoadedOptions};
 
 /// Where the config can set a `component_secret` a static reading cannot
 /// see, for an edit of `name`: then the edit needs the proof.

@@ -62,9 +62,9 @@ pub(crate) fn expression(name: &str) -> String {
 /// configmanager defines `set_credentials_directory`, which prosody's
 /// start-up calls with `$CREDENTIALS_DIRECTORY`. The error says why not,
 /// naming the version where prosody says it. The prosody looked at is the
-/// one prosody's own loader runs ([`crate::prosody::Installed::find`]).
+/// one prosody's own loader runs ([`super::loader::Installed::find`]).
 pub(crate) fn prosody_support() -> Result<(), Unsupported> {
-    let Some(installed) = crate::prosody::Installed::find() else {
+    let Some(installed) = super::loader::Installed::find() else {
         return Err(Unsupported::NotInstalled);
     };
     // The same file in 0.12 and 13 (13 loads it as prosody.core.configmanager).
@@ -100,7 +100,7 @@ impl std::fmt::Display for Unsupported {
             Unsupported::NotInstalled => write!(
                 f,
                 "prosody is not installed (no configmanager under {}), so nothing shows that it can read Credential()",
-                crate::prosody::loader::LIB_DIR
+                super::loader::LIB_DIR
             ),
             Unsupported::Lacking {
                 version,

@@ -4,9 +4,14 @@
 //! threads (bounded, so a chatty child cannot fill our memory nor stall on
 //! a full pipe), an optional deadline after which the child is killed and
 //! reaped, and a typed error that names the command.
+//!
+//! Two modes: [`Run::output`] starts the program and waits for it;
+//! [`Run::start`] returns a [`Running`] at once, so the caller works while
+//! the program runs and collects its [`Output`] with [`Running::wait`].
 
 use std::io::{Read, Write};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,7 +20,12 @@ pub(crate) struct Run<'a> {
     cmd: Command,
     input: Option<&'a [u8]>,
     deadline: Option<Duration>,
-    max_stdout: u64,
+    /// At most this much standard output is kept; `None`: it is discarded.
+    max_stdout: Option<u64>,
+    max_stderr: u64,
+    /// Whether standard error past `max_stderr` is read away (else the
+    /// pipe is closed there).
+    drain_stderr: bool,
 }
 
 /// What a finished program left: its exit status and (bounded) output.
@@ -80,20 +90,38 @@ impl std::error::Error for RunError {
 
 impl<'a> Run<'a> {
     /// `program` with `args`; no input, no deadline, output unbounded.
-    pub(crate) fn new<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Run<'a> {
+    pub(crate) fn new<P, S>(program: P, args: &[S]) -> Run<'a>
+    where
+        P: AsRef<std::ffi::OsStr>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let mut cmd = Command::new(program);
         cmd.args(args);
         Run {
             cmd,
             input: None,
             deadline: None,
-            max_stdout: u64::MAX,
+            max_stdout: Some(u64::MAX),
+            max_stderr: STDERR_KEPT,
+            drain_stderr: false,
         }
     }
 
     /// Writes `input` to the program's standard input (else it reads none).
     pub(crate) fn input(mut self, input: &'a [u8]) -> Self {
         self.input = Some(input);
+        self
+    }
+
+    /// Sets `key` to `value` in the program's environment.
+    pub(crate) fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Takes `key` out of the program's environment.
+    pub(crate) fn env_remove(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
         self
     }
 
@@ -106,7 +134,22 @@ impl<'a> Run<'a> {
     /// Keeps at most `max` bytes of standard output; past them the pipe is
     /// closed (the program then gets EPIPE or SIGPIPE).
     pub(crate) fn max_stdout(mut self, max: u64) -> Self {
-        self.max_stdout = max;
+        self.max_stdout = Some(max);
+        self
+    }
+
+    /// Gives the program no standard output to write to (`/dev/null`).
+    pub(crate) fn discard_stdout(mut self) -> Self {
+        self.max_stdout = None;
+        self
+    }
+
+    /// Keeps at most `max` bytes of standard error and reads the rest
+    /// away, so that a long error neither stops the program nor is taken
+    /// for a hang (by default the pipe is closed after 1 MiB).
+    pub(crate) fn drain_stderr(mut self, max: u64) -> Self {
+        self.max_stderr = max;
+        self.drain_stderr = true;
         self
     }
 
@@ -117,23 +160,36 @@ impl<'a> Run<'a> {
     }
 
     /// Runs it and waits (until the deadline, if one is set).
-    pub(crate) fn output(mut self) -> Result<Output, RunError> {
+    pub(crate) fn output(self) -> Result<Output, RunError> {
+        self.start()?.wait()
+    }
+
+    /// Starts it and returns at once; its deadline counts from now.
+    pub(crate) fn start(mut self) -> Result<Running, RunError> {
         let command = self.shown();
-        let err = |failure| RunError {
-            command: command.clone(),
-            failure,
-        };
         let stdin = match self.input {
             Some(_) => Stdio::piped(),
             None => Stdio::null(),
         };
-        let mut child = self
+        let stdout = match self.max_stdout {
+            Some(_) => Stdio::piped(),
+            None => Stdio::null(),
+        };
+        let spawned = self
             .cmd
             .stdin(stdin)
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| err(Failure::Spawn(e)))?;
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                return Err(RunError {
+                    command,
+                    failure: Failure::Spawn(e),
+                })
+            }
+        };
         let writer = self.input.map(|input| {
             let mut pipe = child.stdin.take().expect("piped");
             let input = input.to_vec();
@@ -141,52 +197,141 @@ impl<'a> Run<'a> {
                 let _ = pipe.write_all(&input);
             })
         });
-        let stdout = read_bounded(child.stdout.take().expect("piped"), self.max_stdout);
-        let stderr = read_bounded(child.stderr.take().expect("piped"), STDERR_KEPT);
+        let stdout = (child.stdout.take())
+            .zip(self.max_stdout)
+            .map(|(pipe, max)| read_bounded(pipe, max, false, None));
+        let (ended, eof) = std::sync::mpsc::channel();
+        let pipe = child.stderr.take().expect("piped");
+        let stderr = read_bounded(pipe, self.max_stderr, self.drain_stderr, Some(ended));
+        Ok(Running {
+            command,
+            child,
+            writer,
+            stdout,
+            stderr: Some(stderr),
+            eof,
+            deadline: self.deadline.map(|after| (after, Instant::now() + after)),
+        })
+    }
+}
+
+/// A started program (see [`Run::start`]). Dropping it before
+/// [`Running::wait`] kills and reaps the program.
+#[derive(Debug)]
+pub(crate) struct Running {
+    command: String,
+    child: Child,
+    writer: Option<JoinHandle<()>>,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+    /// Hears when standard error reached its end (or was closed).
+    eof: Receiver<()>,
+    /// The deadline as given, and when it passes.
+    deadline: Option<(Duration, Instant)>,
+}
+
+impl Running {
+    /// Waits for the program to finish (until the deadline, if one is
+    /// set: then it is killed and reaped) and returns what it left.
+    pub(crate) fn wait(mut self) -> Result<Output, RunError> {
         let status = match self.deadline {
-            None => child.wait().map_err(|e| err(Failure::Wait(e)))?,
-            Some(after) => match wait_until(&mut child, Instant::now() + after) {
-                Some(status) => status,
-                None => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(err(Failure::Timeout(after)));
-                }
-            },
+            None => self.child.wait().map(Some),
+            Some((_, end)) => self.wait_until(end),
         };
-        if let Some(w) = writer {
+        let status = match status {
+            Ok(Some(status)) => status,
+            Ok(None) => {
+                let after = self.deadline.map(|(after, _)| after).unwrap_or_default();
+                return Err(self.failed(Failure::Timeout(after)));
+            }
+            Err(e) => return Err(self.failed(Failure::Wait(e))),
+        };
+        if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+        let joined =
+            |h: Option<JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
         Ok(Output {
             status,
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            stdout: joined(self.stdout.take()),
+            stderr: joined(self.stderr.take()),
         })
+    }
+
+    /// The exit status, or `None` once `end` has passed. Standard error
+    /// closes when the program exits: that is waited for, then the
+    /// program is reaped (the status is set a moment after the pipe
+    /// closes; a program that closed its standard error itself is polled).
+    fn wait_until(&mut self, end: Instant) -> std::io::Result<Option<ExitStatus>> {
+        let left = end.saturating_duration_since(Instant::now());
+        if let Err(RecvTimeoutError::Timeout) = self.eof.recv_timeout(left) {
+            return Ok(None);
+        }
+        let mut pause = Duration::from_micros(50);
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(Some(s));
+            }
+            if Instant::now() > end {
+                return Ok(None);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills and reaps the program (see [`Drop`]) and names it in the error.
+    fn failed(mut self, failure: Failure) -> RunError {
+        self.stop();
+        RunError {
+            command: std::mem::take(&mut self.command),
+            failure,
+        }
+    }
+
+    /// Kills and reaps the program. The threads reading its output end
+    /// with the pipes (unless a process it started keeps them open: then
+    /// they are left to end on their own rather than waited for).
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stdout.take();
+        self.stderr.take();
+        self.writer.take();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
     }
 }
 
 /// How much of a program's standard error is kept for messages.
 const STDERR_KEPT: u64 = 1 << 20;
 
-/// Reads at most `max` bytes of `pipe` on a thread, then drops it.
-fn read_bounded(pipe: impl Read + Send + 'static, max: u64) -> JoinHandle<Vec<u8>> {
+/// Reads at most `max` bytes of `pipe` on a thread; then reads the rest
+/// away when `drain`, and drops the pipe. `ended` hears when it is done.
+fn read_bounded(
+    mut pipe: impl Read + Send + 'static,
+    max: u64,
+    drain: bool,
+    ended: Option<Sender<()>>,
+) -> JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut v = Vec::new();
-        let _ = pipe.take(max).read_to_end(&mut v);
+        let _ = (&mut pipe).take(max).read_to_end(&mut v);
+        if drain {
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+        }
+        drop(pipe);
+        if let Some(ended) = ended {
+            let _ = ended.send(());
+        }
         v
     })
-}
-
-/// The child's exit status, or `None` once `end` has passed (or waiting
-/// failed).
-fn wait_until(child: &mut std::process::Child, end: Instant) -> Option<ExitStatus> {
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) => return Some(s),
-            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
-            _ => return None,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -229,5 +374,38 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(o.stdout.len(), 10);
+    }
+
+    #[test]
+    fn started_then_waited() {
+        let running = Run::new("sh", &["-c", "echo out; echo err >&2"])
+            .deadline(Duration::from_secs(10))
+            .start()
+            .unwrap();
+        let o = running.wait().unwrap();
+        assert_eq!(o.stdout_text(), "out");
+        assert_eq!(o.stderr_text(), "err");
+        assert!(o.status.success());
+    }
+
+    #[test]
+    fn long_stderr_is_drained_and_kept_bounded() {
+        let o = Run::new("sh", &["-c", "head -c 300000 /dev/zero >&2; exit 2"])
+            .drain_stderr(10)
+            .discard_stdout()
+            .deadline(Duration::from_secs(10))
+            .output()
+            .unwrap();
+        assert_eq!(o.stderr.len(), 10);
+        assert!(o.stdout.is_empty());
+        assert_eq!(o.status.code(), Some(2));
+    }
+
+    #[test]
+    fn dropping_a_running_program_stops_it() {
+        let running = Run::new("sleep", &["30"]).start().unwrap();
+        let started = Instant::now();
+        drop(running);
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -158,11 +158,11 @@ impl Resolver {
 
     /// The credentials prosody.service would give prosody, for prosody's
     /// loader to read from memory (see
-    /// [`crate::prosody::Installed::start_serving`]): `None` in the unit
+    /// [`super::loader::Installed::start_serving`]): `None` in the unit
     /// (the loader reads `$CREDENTIALS_DIRECTORY` itself), with no unit,
     /// or when one of them cannot be read here (then the loader only warns
     /// about a `Credential()`, as `prosodyctl` does).
-    pub(crate) fn served(&mut self) -> Option<crate::prosody::ServedCredentials> {
+    pub(crate) fn served(&mut self) -> Option<super::loader::ServedCredentials> {
         if self.in_unit() {
             return None;
         }
@@ -187,7 +187,7 @@ impl Resolver {
                 Resolved::Unverified(_) => return None,
             }
         }
-        Some(crate::prosody::ServedCredentials {
+        Some(super::loader::ServedCredentials {
             dir: unit_credentials::RUNTIME_DIR.into(),
             files,
         })

@@ -113,15 +113,8 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
 
     // A dry run says what would happen, changes nothing, shows no secret.
     let o = ctl13(&s)
-        .args([
-            "add",
-            NAME,
-            "--secret-file",
-            secret,
-            "--secret-store",
-            "credential",
-            "--dry-run",
-        ])
+        .args(["add", NAME, "--secret-store", "credential", "--dry-run"])
+        .secret_file(secret)
         .output();
     let out = ok(&o);
     let err = stderr(&o);
@@ -140,15 +133,8 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
     assert!(!s.path("etc").exists(), "a dry run creates nothing");
 
     let o = ctl13(&s)
-        .args([
-            "add",
-            NAME,
-            "--secret-file",
-            secret,
-            "--secret-store",
-            "credential",
-            "--json",
-        ])
+        .args(["add", NAME, "--secret-store", "credential", "--json"])
+        .secret_file(secret)
         .output();
     let j = json(&o);
     assert_eq!(j["action"], "added");
@@ -188,7 +174,8 @@ fn add_rotate_remove_and_undo_keep_config_credential_and_drop_in_in_step() {
 
     // The same secret again: unchanged (decrypted and compared).
     let o = ctl13(&s)
-        .args(["add", NAME, "--secret-file", secret, "--json"])
+        .args(["add", NAME, "--json"])
+        .secret_file(secret)
         .output();
     assert_eq!(json(&o)["action"], "unchanged");
     // Another without --replace: refused, naming the credential, not the secret.
@@ -407,28 +394,19 @@ fn prosody_0_12_refuses_credentials_and_changes_nothing() {
     let cfg = s.config(&original);
     let secret = s.secret(SECRET);
     // The host's real prosody, no override: this is what a 0.12 host does.
+    let add = ["--secret-store", "credential"];
     for args in [
-        vec![
-            "add",
-            "new.fog.test",
-            "--secret-file",
-            secret.to_str().unwrap(),
-            "--secret-store",
-            "credential",
-        ],
-        vec![
-            "add",
-            NAME,
-            "--secret-file",
-            secret.to_str().unwrap(),
-            "--secret-store",
-            "credential",
-            "--dry-run",
-        ],
+        [&["add", "new.fog.test"][..], &add].concat(),
+        [&["add", NAME][..], &add, &["--dry-run"]].concat(),
         vec!["migrate", "--to", "credential"],
         vec!["migrate", "--to", "credential", NAME],
     ] {
-        let e = refused(&s.run(&args));
+        let ctl = s.ctl().args(&args);
+        let ctl = match args[0] {
+            "add" => ctl.secret_file(&secret),
+            _ => ctl,
+        };
+        let e = refused(&ctl.output());
         assert!(
             e.contains("prosody 0.12")
                 && e.contains("has no Credential()")
@@ -668,16 +646,9 @@ fn a_credential_of_another_component_is_never_overwritten() {
     let cfg = s.config(&config);
     let rotated = s.secret("rotated-secret-0123456789abcdef");
     let add = |name: &str, extra: &[&str]| {
-        let mut args = vec![
-            "add",
-            name,
-            "--secret-file",
-            rotated.to_str().unwrap(),
-            "--secret-store",
-            "credential",
-        ];
+        let mut args = vec!["add", name, "--secret-store", "credential"];
         args.extend_from_slice(extra);
-        ctl13(&s).args(&args).output()
+        ctl13(&s).args(&args).secret_file(&rotated).output()
     };
     let snapshot = || every_file(&s.dir);
     let before = snapshot();
@@ -736,18 +707,11 @@ fn a_credential_name_from_the_config_never_writes_a_unit_line() {
     std::fs::create_dir_all(s.path("conf.d")).unwrap();
     let secret = s.secret(SECRET);
     let add = |name: &str, dry: bool| {
-        let mut args = vec![
-            "add",
-            name,
-            "--secret-file",
-            secret.to_str().unwrap(),
-            "--secret-store",
-            "credential",
-        ];
+        let mut args = vec!["add", name, "--secret-store", "credential"];
         if dry {
             args.push("--dry-run");
         }
-        ctl13(&s).args(&args).output()
+        ctl13(&s).args(&args).secret_file(&secret).output()
     };
     ok(&add(NAME, false));
     let only_ours = |text: &str| {

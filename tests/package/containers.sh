@@ -20,21 +20,21 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=tests/systemd/container.sh
 . tests/systemd/container.sh
 [ "$(id -u)" -eq 0 ] || { echo "run as root"; exit 1; }
-need_tools
 command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
 cargo deb --locked >/dev/null
 deb=$(ls target/debian/fogbow-xmpp-ctl_0.1.0-1_*.deb)
 
-work=$(mktemp -d /var/tmp/fxc-pkg.XXXXXX)
+# The binary is the one the .deb holds (cargo deb built it).
+FXC_BIN=${FXC_BIN:-target/release/fogbow-xmpp-ctl}
+suite_start pkg
 jobs_running=()
-cleanup() {
+stop_suites() {
   # Each suite halts its own container when it ends, or when stopped here.
   local p
   for p in "${jobs_running[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${jobs_running[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
 }
-trap cleanup EXIT
+trap 'stop_suites; suite_cleanup' EXIT
 
 pkg=fogbow-xmpp-ctl
 credentials=/etc/$pkg/credentials

@@ -200,6 +200,11 @@ halt() {
     kill -9 "$NSPAWN_PID" 2>/dev/null || true
     wait "$NSPAWN_PID" 2>/dev/null || true
   fi
+  LEADER= NSPAWN_PID=
+  # Nothing booted here (a suite that stopped early, or the parent of
+  # suites that boot their own): no machine to remove, and an empty name
+  # would reach every other machine's entries.
+  [ -n "$MACHINE" ] || return 0
   local h
   for h in systemd unified; do
     [ -d "/sys/fs/cgroup/$h/$MACHINE" ] && find "/sys/fs/cgroup/$h/$MACHINE" -depth -type d -exec rmdir {} + 2>/dev/null || true
@@ -208,7 +213,6 @@ halt() {
   # another test's) may be running and use theirs.
   rm -rf /run/systemd/nspawn/*/"$MACHINE" 2>/dev/null || true
   rmdir /run/systemd/nspawn/* /run/systemd/nspawn 2>/dev/null || true
-  LEADER= NSPAWN_PID=
 }
 
 # Waits until prosody in the container accepts TCP on PORT (default 5222):

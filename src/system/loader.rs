@@ -4,12 +4,14 @@
 //! itself will refuse at start (a `require` of a missing module, an unset
 //! `ENV_` variable used in an expression, a call prosody does not provide).
 //! So `check` also runs the installed configmanager on it, with the Lua
-//! interpreter prosody itself runs on.
+//! interpreter prosody itself runs on, through the one runner ([`super::run`]).
 
-use std::io::{Read, Write};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::run::{Failure, Run, RunError, Running};
+use crate::prosody::{absolute, Verdict};
 
 const LOADER: &str = include_str!("loader.lua");
 
@@ -27,18 +29,6 @@ pub struct Installed {
     /// The Lua interpreter from `/usr/bin/prosody`'s `#!` line.
     pub(crate) lua: PathBuf,
     pub(crate) lib: PathBuf,
-}
-
-/// prosody's verdict on a config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Loads,
-    /// The error as prosody prints it, split into file and line when it says them.
-    Fails {
-        file: Option<PathBuf>,
-        line: Option<usize>,
-        message: String,
-    },
 }
 
 impl Installed {
@@ -145,118 +135,63 @@ impl Installed {
         // joined to its own working directory: an absolute path gives the
         // verdict prosody gives the config wherever we are run from.
         let config = absolute(config);
-        let mut child = self
+        // With credentials the script may not fit in the pipe, and the
+        // loader reads all of it before it runs: the runner writes it from
+        // a thread.
+        let mut script = match credentials {
+            Credentials::Served(s) => s.lua_prefix(),
+            _ => Vec::new(),
+        };
+        script.extend_from_slice(LOADER.as_bytes());
+        let running = self
             .command(&config, overlay, credentials, dump)
-            .spawn()
-            .map_err(|source| LoaderError::Spawn {
+            .input(&script)
+            .start()
+            .map_err(|source| LoaderError::Run {
                 lua: self.lua.clone(),
                 source,
             })?;
-        let served = match credentials {
-            Credentials::Served(s) => Some(s),
-            _ => None,
-        };
-        let mut script = served
-            .map(ServedCredentials::lua_prefix)
-            .unwrap_or_default();
-        script.extend_from_slice(LOADER.as_bytes());
-        feed_stdin(&mut child, script);
-        let (reader, eof) = drain_stderr(&mut child);
-        let out = child.stdout.take().map(read_dump);
         Ok(Loading {
-            child,
-            out,
-            reader: Some(reader),
-            eof,
-            deadline: Instant::now() + LOAD_TIMEOUT,
+            running,
+            lua: self.lua.clone(),
             config,
         })
     }
 
     /// The loader's command line and environment: the script comes on
-    /// stdin, the config and its overlay as arguments.
-    fn command(
+    /// stdin, the config and its overlay as arguments. Its stderr is read
+    /// while it runs (an error longer than the pipe buffer would otherwise
+    /// block it until our deadline and be reported as a hang): a bounded
+    /// prefix is kept, the rest drained. What it dumps on stdout is kept in
+    /// memory only: it holds secrets.
+    fn command<'a>(
         &self,
         config: &Path,
         overlay: &[(&Path, &Path)],
         credentials: Credentials<'_>,
         dump: bool,
-    ) -> Command {
-        let mut cmd = Command::new(&self.lua);
-        cmd.arg("-")
-            .arg(config)
-            .args(overlay.iter().flat_map(|(real, temp)| [real, temp]))
+    ) -> Run<'a> {
+        let mut args: Vec<&OsStr> = vec![OsStr::new("-"), config.as_os_str()];
+        args.extend(
+            overlay
+                .iter()
+                .flat_map(|(real, temp)| [real.as_os_str(), temp.as_os_str()]),
+        );
+        let run = Run::new(&self.lua, &args)
             .env("FXC_PROSODY_LIB", &self.lib)
-            .stdin(Stdio::piped())
-            .stdout(if dump { Stdio::piped() } else { Stdio::null() })
-            .stderr(Stdio::piped());
-        if dump {
-            cmd.env("FXC_DUMP", "1");
-        }
+            .deadline(LOAD_TIMEOUT)
+            .drain_stderr(STDERR_KEPT);
+        let run = match dump {
+            true => run.env("FXC_DUMP", "1").max_stdout(MAX_DUMP),
+            false => run.discard_stdout(),
+        };
         match credentials {
-            Credentials::Environment => {}
-            Credentials::Directory(d) => {
-                cmd.env("CREDENTIALS_DIRECTORY", d);
-            }
+            Credentials::Environment => run,
+            Credentials::Directory(d) => run.env("CREDENTIALS_DIRECTORY", d),
             // What we serve is what the unit would get; not another directory.
-            Credentials::Served(_) => {
-                cmd.env_remove("CREDENTIALS_DIRECTORY");
-            }
+            Credentials::Served(_) => run.env_remove("CREDENTIALS_DIRECTORY"),
         }
-        cmd
     }
-}
-
-/// Writes the loader script to the child's stdin from a thread: with
-/// credentials the script may not fit in the pipe, and the loader reads all
-/// of it before it runs.
-fn feed_stdin(child: &mut Child, script: Vec<u8>) {
-    let mut stdin = child.stdin.take().expect("piped");
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(&script);
-    });
-}
-
-/// Reads the child's stderr while the loader runs: an error longer than the
-/// pipe buffer would otherwise block it until our deadline and be reported
-/// as a hang. A bounded prefix is kept; the rest is drained. The receiver
-/// hears when stderr reached its end.
-fn drain_stderr(
-    child: &mut Child,
-) -> (
-    std::thread::JoinHandle<Vec<u8>>,
-    std::sync::mpsc::Receiver<()>,
-) {
-    let mut pipe = child.stderr.take().expect("piped");
-    let (done, eof) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let room = STDERR_KEPT.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        let _ = done.send(());
-        kept
-    });
-    (reader, eof)
-}
-
-/// Reads the options the loader dumps while it runs (they may not fit in the
-/// pipe); in memory only: they hold secrets.
-fn read_dump(mut pipe: std::process::ChildStdout) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = (&mut pipe).take(MAX_DUMP).read_to_end(&mut out);
-        out
-    })
 }
 
 /// Where prosody's loader reads `Credential("NAME")` from.
@@ -358,18 +293,14 @@ impl LoadedOptions {
 
 /// How much of the loader's error output is kept: prosody's error is its
 /// first line; a config can make it megabytes long.
-const STDERR_KEPT: usize = 64 * 1024;
+const STDERR_KEPT: u64 = 64 * 1024;
 
 /// Why prosody's loader gave no verdict.
 #[derive(Debug)]
 pub enum LoaderError {
-    /// The Lua interpreter `lua` could not be started.
-    Spawn {
-        lua: PathBuf,
-        source: std::io::Error,
-    },
-    /// Waiting for the loader failed.
-    Wait(std::io::Error),
+    /// The Lua interpreter `lua` could not be started, or waiting for it
+    /// failed.
+    Run { lua: PathBuf, source: RunError },
     /// It printed a line that is no option.
     StrayOutput,
     /// It printed more options than are compared.
@@ -381,13 +312,16 @@ pub enum LoaderError {
 impl std::fmt::Display for LoaderError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoaderError::Spawn { lua, source } => write!(
-                f,
-                "cannot run {}: {}",
-                lua.display(),
-                crate::text::plain_io(source)
-            ),
-            LoaderError::Wait(e) => std::fmt::Display::fmt(e, f),
+            LoaderError::Run { lua, source } => match &source.failure {
+                Failure::Spawn(e) => write!(
+                    f,
+                    "cannot run {}: {}",
+                    lua.display(),
+                    crate::text::plain_io(e)
+                ),
+                Failure::Wait(e) => std::fmt::Display::fmt(e, f),
+                Failure::Timeout(_) => std::fmt::Display::fmt(source, f),
+            },
             LoaderError::StrayOutput => {
                 f.write_str("prosody's loader printed an option it should not")
             }
@@ -404,7 +338,7 @@ impl std::fmt::Display for LoaderError {
 impl std::error::Error for LoaderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            LoaderError::Spawn { source, .. } | LoaderError::Wait(source) => Some(source),
+            LoaderError::Run { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -414,11 +348,8 @@ impl std::error::Error for LoaderError {
 /// loader (a `check` whose static pass already found errors needs no more).
 #[derive(Debug)]
 pub(crate) struct Loading {
-    child: Child,
-    out: Option<std::thread::JoinHandle<Vec<u8>>>,
-    reader: Option<std::thread::JoinHandle<Vec<u8>>>,
-    eof: std::sync::mpsc::Receiver<()>,
-    deadline: Instant,
+    running: Running,
+    lua: PathBuf,
     config: PathBuf,
 }
 
@@ -429,84 +360,42 @@ impl Loading {
     }
 
     /// [`Loading::wait`], with what the loader wrote on its standard output.
-    fn finish(mut self) -> Result<(Verdict, Vec<u8>), LoaderError> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        // stderr closes when the loader exits (or, rarely, when it closes
-        // it itself): then reap it, still within the deadline.
-        let status = match self.eof.recv_timeout(left) {
-            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => loop {
-                if let Some(s) = self.child.try_wait().map_err(LoaderError::Wait)? {
-                    break Some(s);
-                }
-                if Instant::now() > self.deadline {
-                    break None;
-                }
-                // Exiting: the pipe closes a moment before the status is set.
-                std::thread::sleep(Duration::from_micros(50));
-            },
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-        };
-        let Some(status) = status else {
-            self.stop();
-            return Ok((
-                Verdict::Fails {
-                    file: Some(self.config.clone()),
+    fn finish(self) -> Result<(Verdict, Vec<u8>), LoaderError> {
+        let out = match self.running.wait() {
+            Ok(out) => out,
+            Err(RunError {
+                failure: Failure::Timeout(_),
+                ..
+            }) => {
+                let message = format!(
+                    "loading the config did not finish within {} s (an endless loop?)",
+                    LOAD_TIMEOUT.as_secs()
+                );
+                let verdict = Verdict::Fails {
+                    file: Some(self.config),
                     line: None,
-                    message: format!(
-                        "loading the config did not finish within {} s (an endless loop?)",
-                        LOAD_TIMEOUT.as_secs()
-                    ),
-                },
-                Vec::new(),
-            ));
+                    message,
+                };
+                return Ok((verdict, Vec::new()));
+            }
+            Err(source) => {
+                return Err(LoaderError::Run {
+                    lua: self.lua,
+                    source,
+                })
+            }
         };
-        let err = self
-            .reader
-            .take()
-            .and_then(|r| r.join().ok())
-            .unwrap_or_default();
-        let err = String::from_utf8_lossy(&err);
-        let out = self
-            .out
-            .take()
-            .and_then(|r| r.join().ok())
-            .unwrap_or_default();
-        if out.len() as u64 >= MAX_DUMP {
+        if out.stdout.len() as u64 >= MAX_DUMP {
             return Err(LoaderError::TooMuchOutput);
         }
-        match status.code() {
-            Some(0) => Ok((Verdict::Loads, out)),
-            Some(2) => Ok((parse_error(err.trim_end()), out)),
+        let err = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => Ok((Verdict::Loads, out.stdout)),
+            Some(2) => Ok((parse_error(err.trim_end()), out.stdout)),
             _ => Err(LoaderError::Failed {
                 said: err.trim().to_string(),
             }),
         }
-    }
-
-    /// Kills and reaps the loader. Its stderr reader ends with the pipe
-    /// (unless a process the config started keeps it open: then it is left
-    /// to end on its own rather than waited for).
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.reader.take();
-    }
-}
-
-impl Drop for Loading {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.stop();
-        }
-    }
-}
-
-/// `path` made absolute against the working directory (as prosody would
-/// see it), without resolving symlinks: prosody does not either.
-pub fn absolute(path: &Path) -> PathBuf {
-    match path.is_relative() {
-        true => std::env::current_dir().map_or_else(|_| path.to_path_buf(), |d| d.join(path)),
-        false => path.to_path_buf(),
     }
 }
 
