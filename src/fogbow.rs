@@ -66,7 +66,7 @@ fn not_valid(path: &Path, error: SyntaxError) -> PropertiesError {
 /// Why a component's properties file is not read, or not usable. No
 /// variant holds the value of `xmpp_password`.
 #[derive(Debug)]
-pub(crate) enum PropertiesError {
+pub enum PropertiesError {
     /// A symbolic link on the way is refused.
     Link(crate::safe_write::WriteError),
     /// No such file.

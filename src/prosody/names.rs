@@ -54,7 +54,7 @@ pub(crate) fn validate(name: &str) -> Result<(), BadName> {
 /// component `add` is asked for, or a config's `VirtualHost`): each use
 /// says that through [`BadName::describe`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BadName {
+pub struct BadName {
     pub(crate) name: String,
     /// The form prosody uses, when it differs from `name`.
     pub(crate) prepped: Option<String>,
