@@ -127,13 +127,6 @@ impl std::fmt::Display for BadName {
 
 impl std::error::Error for BadName {}
 
-/// For callers whose errors are still text.
-impl From<BadName> for String {
-    fn from(e: BadName) -> String {
-        e.to_string()
-    }
-}
-
 /// prosody's limit: `util.encodings` refuses an input, and an output, of
 /// 1024 bytes or more (its fixed buffers).
 const PROSODY_MAX: usize = 1024;
