@@ -289,6 +289,18 @@ impl fmt::Display for SystemError {
     }
 }
 
+impl SystemError {
+    /// The typed error it wraps.
+    fn inner(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            SystemError::Shell(e) => e,
+            SystemError::Admin(e) => e,
+            SystemError::Service(e) => e,
+            SystemError::Credential(e) => e,
+        }
+    }
+}
+
 impl std::error::Error for SystemError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -405,7 +417,7 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Settings(e) => Some(e),
             Error::NotApplied(e) => Some(e.as_ref()),
-            Error::System { source, .. } => Some(source),
+            Error::System { source, .. } => Some(source.inner()),
             Error::Usage(e) => Some(e),
             Error::Invalid(e) => e.inner(),
             Error::Refused { source, .. } => source.as_deref().map(Cause::inner),
@@ -561,6 +573,18 @@ mod tests {
             ShellError::NoAnswer { .. }
         ));
         assert!(Error::refused("plain").source().is_none());
+    }
+
+    #[test]
+    fn system_failures_keep_the_program_error() {
+        let e = Error::from(ShellError::NoAnswer {
+            said: "down".into(),
+        });
+        assert!(matches!(
+            source_is::<ShellError>(&e),
+            ShellError::NoAnswer { .. }
+        ));
+        assert_eq!(e.to_string(), e.source().unwrap().to_string());
     }
 
     #[test]
