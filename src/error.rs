@@ -12,11 +12,15 @@
 //! reachable through [`std::error::Error::source`].
 
 use std::fmt;
+use std::path::PathBuf;
 
 use crate::diagnostics::Diagnostic;
+use crate::fogbow::{PropertiesError, SetError};
 use crate::prosody::config::LoadError;
+use crate::prosody::listener::ListenerError;
+use crate::prosody::names::BadName;
 use crate::safe_write::WriteError;
-use crate::secret::PromptError;
+use crate::secret::{PromptError, SecretError};
 use crate::settings::SettingsError;
 use crate::system::credentials::{CredentialError, UnsafeLine};
 use crate::system::running::ShellError;
@@ -27,11 +31,11 @@ use crate::text::remedy::Remedy;
 pub enum Error {
     /// The command was invoked wrongly in a way clap cannot see (no secret
     /// given and no terminal to ask on): exit status 2, like clap's own.
-    Usage(String),
+    Usage(PromptError),
     /// An argument or an input file of ours is not acceptable (a name
     /// prosody would refuse, a secret with a newline, a `.properties` file
     /// without `xmpp_jid`).
-    Invalid(String),
+    Invalid(InputError),
     /// The settings file cannot be read or is wrong.
     Settings(SettingsError),
     /// The config cannot be loaded (unreadable, a syntax error, an Include
@@ -51,9 +55,12 @@ pub enum Error {
         message: String,
         /// The errors the edit would introduce, or prosody's verdict.
         diagnostics: Vec<Diagnostic>,
+        /// The typed failure the refusal is about, if any (boxed: errors
+        /// travel by value).
+        source: Option<Box<Cause>>,
     },
-    /// The component or backup named does not exist.
-    NotFound(String),
+    /// The component, backup, edit record or secret named does not exist.
+    NotFound(Missing),
     /// Reading, locking or safely replacing a file failed.
     Io(WriteError),
     /// The running prosody is not as the command needs it (down, not
@@ -71,6 +78,196 @@ pub enum Error {
     },
     /// The edit is written, but applying it to the running prosody failed.
     NotApplied(Box<Error>),
+}
+
+/// What is wrong with an argument or an input file ([`Error::Invalid`]).
+#[derive(Debug)]
+pub enum InputError {
+    /// A component name prosody would refuse.
+    Name(BadName),
+    /// The component name is empty.
+    EmptyName,
+    /// A secret we do not accept, or a secret file we cannot read.
+    Secret(SecretError),
+    /// The prompt failed, or its two answers differ.
+    Prompt(PromptError),
+    /// A Fogbow `.properties` file is not read, or not usable.
+    Properties(PropertiesError),
+    /// A value cannot be written into the `.properties` file at `path`.
+    SetProperty { path: PathBuf, source: SetError },
+    /// The name given differs from the `xmpp_jid` of the `.properties`
+    /// file at `path`.
+    JidDiffers {
+        name: String,
+        jid: String,
+        path: PathBuf,
+    },
+    /// An interface given to `listen` is not an address.
+    Interface(ListenerError),
+    /// The settings' `component_file` names no file once `{name}` is
+    /// replaced.
+    ComponentFile { template: String },
+}
+
+impl InputError {
+    /// The typed error it wraps.
+    fn inner(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InputError::Name(e) => Some(e),
+            InputError::Secret(e) => Some(e),
+            InputError::Prompt(e) => Some(e),
+            InputError::Properties(e) => Some(e),
+            InputError::SetProperty { source, .. } => Some(source),
+            InputError::Interface(e) => Some(e),
+            InputError::EmptyName
+            | InputError::JidDiffers { .. }
+            | InputError::ComponentFile { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Name(e) => fmt::Display::fmt(e, f),
+            InputError::EmptyName => f.write_str("the component name is empty"),
+            InputError::Secret(e) => fmt::Display::fmt(e, f),
+            InputError::Prompt(e) => fmt::Display::fmt(e, f),
+            InputError::Properties(e) => fmt::Display::fmt(e, f),
+            InputError::SetProperty { path, source } => write!(f, "{}: {source}", path.display()),
+            InputError::JidDiffers { name, jid, path } => write!(
+                f,
+                "the name {name} differs from xmpp_jid = {jid} in {}",
+                path.display()
+            ),
+            InputError::Interface(e) => fmt::Display::fmt(e, f),
+            InputError::ComponentFile { template } => {
+                write!(f, "the component file {template:?} names no file")
+            }
+        }
+    }
+}
+
+/// What [`Error::NotFound`] did not find.
+#[derive(Debug)]
+pub enum Missing {
+    /// No Component `name` in the config at `config` or its includes, to
+    /// remove; `hint` is a "did you mean" (or empty).
+    Component {
+        name: String,
+        config: PathBuf,
+        hint: String,
+    },
+    /// No external Component `name` in the config at `config`; with
+    /// `hint` (a "did you mean", or empty), its includes were searched too.
+    External {
+        name: String,
+        config: PathBuf,
+        hint: Option<String>,
+    },
+    /// `backup` is none of the backups of `config` in `dir`.
+    Backup {
+        backup: PathBuf,
+        config: PathBuf,
+        dir: PathBuf,
+    },
+    /// No edit of `config` is recorded in `dir`.
+    EditRecord { config: PathBuf, dir: PathBuf },
+    /// The component `name` has no `component_secret` to `to` ("replace",
+    /// "probe with").
+    Secret { name: String, to: &'static str },
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Missing::Component { name, config, hint } => write!(
+                f,
+                "there is no Component {name} in {} or the files it includes{hint} (use --if-exists to accept that)",
+                config.display()
+            ),
+            Missing::External { name, config, hint: None } => {
+                write!(f, "there is no external Component {name} in {}", config.display())
+            }
+            Missing::External { name, config, hint: Some(hint) } => write!(
+                f,
+                "there is no external Component {name} in {} or its includes{hint}",
+                config.display()
+            ),
+            Missing::Backup { backup, config, dir } => write!(
+                f,
+                "{} is not a backup of {} or of a file of its config that our edits touched, in {} (see restore --list)",
+                backup.display(),
+                config.display(),
+                dir.display()
+            ),
+            Missing::EditRecord { config, dir } => write!(
+                f,
+                "no edit of {} by fogbow-xmpp-ctl is recorded in {} (edits are recorded with their backups; backups = 0 keeps none); see restore --list",
+                config.display(),
+                dir.display()
+            ),
+            Missing::Secret { name, to } => write!(f, "{name} has no component_secret to {to}"),
+        }
+    }
+}
+
+/// The typed failure an [`Error::Refused`] is about.
+#[derive(Debug)]
+pub enum Cause {
+    /// The listener options cannot be told.
+    Listener(ListenerError),
+    /// The edited config (or the backup in its place) does not load.
+    Load(Box<LoadError>),
+    /// A credential was not encrypted or decrypted.
+    Credential(CredentialError),
+    /// A decrypted secret is not one we accept.
+    Secret(SecretError),
+    /// prosody's admin shell gave no answer.
+    Shell(ShellError),
+}
+
+impl Cause {
+    /// The typed error it wraps.
+    fn inner(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            Cause::Listener(e) => e,
+            Cause::Load(e) => e.as_ref(),
+            Cause::Credential(e) => e,
+            Cause::Secret(e) => e,
+            Cause::Shell(e) => e,
+        }
+    }
+}
+
+impl From<ListenerError> for Cause {
+    fn from(e: ListenerError) -> Cause {
+        Cause::Listener(e)
+    }
+}
+
+impl From<LoadError> for Cause {
+    fn from(e: LoadError) -> Cause {
+        Cause::Load(Box::new(e))
+    }
+}
+
+impl From<CredentialError> for Cause {
+    fn from(e: CredentialError) -> Cause {
+        Cause::Credential(e)
+    }
+}
+
+impl From<ShellError> for Cause {
+    fn from(e: ShellError) -> Cause {
+        Cause::Shell(e)
+    }
+}
+
+impl From<SecretError> for Cause {
+    fn from(e: SecretError) -> Cause {
+        Cause::Secret(e)
+    }
 }
 
 /// The failures of the programs [`Error::System`] carries.
@@ -93,6 +290,18 @@ impl fmt::Display for SystemError {
             SystemError::Admin(e) => fmt::Display::fmt(e, f),
             SystemError::Service(e) => fmt::Display::fmt(e, f),
             SystemError::Credential(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl SystemError {
+    /// The typed error it wraps.
+    fn inner(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            SystemError::Shell(e) => e,
+            SystemError::Admin(e) => e,
+            SystemError::Service(e) => e,
+            SystemError::Credential(e) => e,
         }
     }
 }
@@ -150,7 +359,23 @@ impl Error {
         Error::Refused {
             message: message.into(),
             diagnostics: Vec::new(),
+            source: None,
         }
+    }
+
+    /// A refusal told as `message`, about the typed failure `cause`.
+    pub(crate) fn refused_with(message: impl Into<String>, cause: impl Into<Cause>) -> Error {
+        Error::Refused {
+            message: message.into(),
+            diagnostics: Vec::new(),
+            source: Some(Box::new(cause.into())),
+        }
+    }
+
+    /// A refusal in the words of the typed failure `cause`.
+    pub(crate) fn refused_by(cause: impl Into<Cause>) -> Error {
+        let cause = cause.into();
+        Error::refused_with(cause.inner().to_string(), cause)
     }
 
     /// A failure of the system, told as `message` (which names it).
@@ -173,10 +398,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(m)
-            | Error::Invalid(m)
-            | Error::NotFound(m)
-            | Error::Service {
+            Error::Usage(e) => fmt::Display::fmt(e, f),
+            Error::Invalid(e) => fmt::Display::fmt(e, f),
+            Error::NotFound(e) => fmt::Display::fmt(e, f),
+            Error::Service {
                 message: m,
                 remedy: None,
             }
@@ -204,8 +429,11 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Settings(e) => Some(e),
             Error::NotApplied(e) => Some(e.as_ref()),
-            Error::System { source, .. } => Some(source),
-            _ => None,
+            Error::System { source, .. } => Some(source.inner()),
+            Error::Usage(e) => Some(e),
+            Error::Invalid(e) => e.inner(),
+            Error::Refused { source, .. } => source.as_deref().map(Cause::inner),
+            Error::NotFound(_) | Error::Service { .. } => None,
         }
     }
 }
@@ -215,9 +443,42 @@ impl From<PromptError> for Error {
     /// failed or mismatched answer is an unacceptable input.
     fn from(e: PromptError) -> Error {
         match e {
-            PromptError::NoTerminal => Error::Usage(e.to_string()),
-            PromptError::Read(_) | PromptError::Differ => Error::Invalid(e.to_string()),
+            PromptError::NoTerminal => Error::Usage(e),
+            PromptError::Read(_) | PromptError::Differ => Error::Invalid(InputError::Prompt(e)),
         }
+    }
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Error {
+        Error::Invalid(e)
+    }
+}
+
+/// A name prosody would refuse is an unacceptable input.
+impl From<BadName> for Error {
+    fn from(e: BadName) -> Error {
+        Error::Invalid(InputError::Name(e))
+    }
+}
+
+/// A secret we do not accept (or cannot read) is an unacceptable input.
+impl From<SecretError> for Error {
+    fn from(e: SecretError) -> Error {
+        Error::Invalid(InputError::Secret(e))
+    }
+}
+
+/// A `.properties` file we cannot use is an unacceptable input.
+impl From<PropertiesError> for Error {
+    fn from(e: PropertiesError) -> Error {
+        Error::Invalid(InputError::Properties(e))
+    }
+}
+
+impl From<Missing> for Error {
+    fn from(e: Missing) -> Error {
+        Error::NotFound(e)
     }
 }
 
@@ -230,5 +491,133 @@ impl From<UnsafeLine> for Error {
 impl From<WriteError> for Error {
     fn from(e: WriteError) -> Error {
         Error::Io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// The source of `e`, as the typed error `T`.
+    fn source_is<T: std::error::Error + 'static>(e: &Error) -> &T {
+        e.source()
+            .and_then(|s| s.downcast_ref::<T>())
+            .unwrap_or_else(|| panic!("{e:?}: no source of the expected type"))
+    }
+
+    #[test]
+    fn invalid_inputs_keep_their_typed_error() {
+        let e = Error::from(crate::prosody::names::validate("a b").unwrap_err());
+        assert_eq!(source_is::<BadName>(&e).name, "a b");
+        let e = Error::from(crate::secret::validate(b"").unwrap_err());
+        assert!(matches!(source_is::<SecretError>(&e), SecretError::Empty));
+        let e = Error::from(PromptError::Differ);
+        assert!(matches!(source_is::<PromptError>(&e), PromptError::Differ));
+        let missing = Path::new("/nonexistent/fogbow.properties");
+        let e = Error::from(crate::fogbow::read(missing).unwrap_err());
+        assert!(matches!(
+            source_is::<PropertiesError>(&e),
+            PropertiesError::Missing(p) if p == missing
+        ));
+        let e = Error::from(InputError::SetProperty {
+            path: PathBuf::from("f.properties"),
+            source: SetError::WouldChange { key: "k".into() },
+        });
+        assert!(matches!(
+            source_is::<SetError>(&e),
+            SetError::WouldChange { .. }
+        ));
+        assert!(e
+            .to_string()
+            .starts_with("f.properties: setting k would change"));
+        let e = Error::from(InputError::Interface(ListenerError::NotAnAddress(
+            "x".into(),
+        )));
+        assert!(matches!(
+            source_is::<ListenerError>(&e),
+            ListenerError::NotAnAddress(_)
+        ));
+        // What wraps nothing has no source.
+        assert!(Error::from(InputError::EmptyName).source().is_none());
+    }
+
+    #[test]
+    fn usage_keeps_the_prompt_error() {
+        let e = Error::from(PromptError::NoTerminal);
+        assert!(matches!(e, Error::Usage(_)));
+        assert!(matches!(
+            source_is::<PromptError>(&e),
+            PromptError::NoTerminal
+        ));
+        assert_eq!(e.to_string(), PromptError::NoTerminal.to_string());
+    }
+
+    #[test]
+    fn refusals_keep_their_typed_cause() {
+        let e = Error::refused_by(ListenerError::NoValue { name: "ports" });
+        assert_eq!(e.to_string(), "ports has no value");
+        assert!(matches!(
+            source_is::<ListenerError>(&e),
+            ListenerError::NoValue { .. }
+        ));
+        let e = Error::refused_with("not usable", SecretError::Empty);
+        assert_eq!(e.to_string(), "not usable");
+        assert!(matches!(source_is::<SecretError>(&e), SecretError::Empty));
+        let load = LoadError::Unreadable {
+            path: PathBuf::from("/etc/prosody/prosody.cfg.lua"),
+            from: None,
+            message: "gone".into(),
+            kind: std::io::ErrorKind::NotFound,
+        };
+        let e = Error::refused_with("does not load", load.clone());
+        assert_eq!(source_is::<LoadError>(&e), &load);
+        let e = Error::refused_with(
+            "no answer",
+            ShellError::NoAnswer {
+                said: "down".into(),
+            },
+        );
+        assert!(matches!(
+            source_is::<ShellError>(&e),
+            ShellError::NoAnswer { .. }
+        ));
+        assert!(Error::refused("plain").source().is_none());
+    }
+
+    #[test]
+    fn system_failures_keep_the_program_error() {
+        let e = Error::from(ShellError::NoAnswer {
+            said: "down".into(),
+        });
+        assert!(matches!(
+            source_is::<ShellError>(&e),
+            ShellError::NoAnswer { .. }
+        ));
+        assert_eq!(e.to_string(), e.source().unwrap().to_string());
+    }
+
+    #[test]
+    fn not_found_says_what_is_missing() {
+        let e = Error::from(Missing::Secret {
+            name: "a.example".into(),
+            to: "probe with",
+        });
+        assert_eq!(
+            e.to_string(),
+            "a.example has no component_secret to probe with"
+        );
+        let e = Error::from(Missing::External {
+            name: "a.example".into(),
+            config: PathBuf::from("/p.cfg.lua"),
+            hint: None,
+        });
+        assert_eq!(
+            e.to_string(),
+            "there is no external Component a.example in /p.cfg.lua"
+        );
+        assert!(e.source().is_none());
     }
 }

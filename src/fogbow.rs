@@ -66,15 +66,15 @@ fn not_valid(path: &Path, error: SyntaxError) -> PropertiesError {
 /// Why a component's properties file is not read, or not usable. No
 /// variant holds the value of `xmpp_password`.
 #[derive(Debug)]
-pub(crate) enum PropertiesError {
+pub enum PropertiesError {
     /// A symbolic link on the way is refused.
     Link(crate::safe_write::WriteError),
     /// No such file.
     Missing(PathBuf),
     /// Larger than [`MAX_PROPERTIES`].
     TooLarge(PathBuf),
-    /// It cannot be read, as the bounded reader says (naming the file).
-    Read(String),
+    /// It cannot be read (naming the file).
+    Read(crate::secret::ReadError),
     /// It is not a properties file.
     Syntax { path: PathBuf, error: SyntaxError },
     /// It has no `key`.
@@ -109,7 +109,7 @@ impl std::fmt::Display for PropertiesError {
                 p.display(),
                 MAX_PROPERTIES >> 20
             ),
-            PropertiesError::Read(m) => f.write_str(m),
+            PropertiesError::Read(e) => std::fmt::Display::fmt(e, f),
             PropertiesError::Syntax { path, error } => write!(
                 f,
                 "{}:{}: not a valid properties file: {}",
@@ -148,6 +148,7 @@ impl std::error::Error for PropertiesError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             PropertiesError::Link(e) => Some(e),
+            PropertiesError::Read(e) => Some(e),
             PropertiesError::Syntax { error, .. } => Some(error),
             _ => None,
         }
@@ -241,7 +242,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, PropertiesError> {
     crate::secret::read_regular(&real, MAX_PROPERTIES, "the properties file").map_err(|e| match e {
         ReadError::Missing => PropertiesError::Missing(path.to_path_buf()),
         ReadError::TooLarge => PropertiesError::TooLarge(path.to_path_buf()),
-        ReadError::Other(m) => PropertiesError::Read(m),
+        e => PropertiesError::Read(e),
     })
 }
 

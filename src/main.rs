@@ -180,10 +180,7 @@ fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
         .as_deref()
         .expect("clap requires NAME without --from-properties");
     let (secret, generated) = if let Some(path) = &a.secret_file {
-        (
-            secret::read_file(path).map_err(|e| Error::Invalid(e.to_string()))?,
-            false,
-        )
+        (secret::read_file(path)?, false)
     } else if a.generate_secret {
         (ops::generate_secret()?, true)
     } else {

@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::libc;
 
@@ -60,8 +60,8 @@ pub enum SecretError {
     FileTooLong,
     /// The file given to `--secret-file` does not exist.
     FileMissing,
-    /// The secret file cannot be read, as [`read_regular`] words it.
-    File(String),
+    /// The secret file cannot be read (not missing, not too long).
+    File(ReadError),
     /// The secret starts with a UTF-8 byte order mark.
     Bom,
     /// The system's random generator could not be read.
@@ -99,7 +99,7 @@ impl std::fmt::Display for SecretError {
                 "the secret is longer than {MAX_SECRET} bytes (one trailing newline aside); nothing was changed"
             ),
             SecretError::FileMissing => f.write_str("the file given to --secret-file does not exist (its name is not repeated, in case a secret was typed there: to type a secret, use --secret-file - or the prompt)"),
-            SecretError::File(m) => f.write_str(m),
+            SecretError::File(e) => std::fmt::Display::fmt(e, f),
             SecretError::Random(e) => {
                 write!(f, "cannot read the system's random generator: {e}")
             }
@@ -112,6 +112,7 @@ impl std::error::Error for SecretError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SecretError::Stdin(e) => Some(e),
+            SecretError::File(e) => Some(e),
             SecretError::Random(e) => Some(e),
             _ => None,
         }
@@ -136,7 +137,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, SecretError> {
         read_regular(path, bound, "the secret file").map_err(|e| match e {
             ReadError::TooLarge => SecretError::FileTooLong,
             ReadError::Missing => SecretError::FileMissing,
-            ReadError::Other(m) => SecretError::File(m),
+            e => SecretError::File(e),
         })?
     };
     if bytes.ends_with(b"\r\n") {
@@ -153,15 +154,74 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, SecretError> {
     Ok(bytes)
 }
 
-/// Why [`read_regular`] failed.
+/// Why [`read_regular`] failed. `what` names the file as the caller's
+/// messages do ("the secret file").
 #[derive(Debug)]
-pub(crate) enum ReadError {
+pub enum ReadError {
     /// No such file.
     Missing,
     /// More than the limit.
     TooLarge,
-    /// Anything else, as a message that names the file.
-    Other(String),
+    /// Not a regular file: a FIFO, a device, a directory, …
+    NotRegular {
+        what: &'static str,
+        path: PathBuf,
+        kind: std::fs::FileType,
+    },
+    /// It cannot be read.
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Missing => f.write_str("no such file"),
+            ReadError::TooLarge => f.write_str("the file is larger than the limit"),
+            ReadError::NotRegular { what, path, kind } => {
+                let kind = if kind.is_fifo() {
+                    "a FIFO"
+                } else if kind.is_char_device() || kind.is_block_device() {
+                    "a device"
+                } else if kind.is_dir() {
+                    "a directory"
+                } else if kind.is_socket() {
+                    "a socket"
+                } else {
+                    "not a file"
+                };
+                write!(
+                    f,
+                    "{what} {} is {kind}; give a regular file",
+                    path.display()
+                )
+            }
+            ReadError::Io { what, path, source } => {
+                write!(
+                    f,
+                    "cannot read {what} {}: {}",
+                    path.display(),
+                    plain_io(source)
+                )?;
+                match source.kind() {
+                    std::io::ErrorKind::PermissionDenied => f.write_str(" (run with sudo?)"),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// Reads `path` if it is a regular file of at most `limit` bytes. Anything
@@ -170,33 +230,27 @@ pub(crate) enum ReadError {
 /// file is opened non-blocking and checked again through its descriptor, so
 /// swapping in a FIFO after the first check cannot block us either.
 /// `what` names the file in messages ("the secret file").
-pub(crate) fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, ReadError> {
-    let p = path.display();
+pub(crate) fn read_regular(
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>, ReadError> {
     let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => ReadError::Missing,
-        std::io::ErrorKind::PermissionDenied => ReadError::Other(format!(
-            "cannot read {what} {p}: {} (run with sudo?)",
-            plain_io(&e)
-        )),
-        _ => ReadError::Other(format!("cannot read {what} {p}: {}", plain_io(&e))),
+        _ => ReadError::Io {
+            what,
+            path: path.to_path_buf(),
+            source: e,
+        },
     };
     let refused = |e: Unreadable| match e {
         Unreadable::Io(e) => io(e),
         Unreadable::TooLarge => ReadError::TooLarge,
-        Unreadable::NotRegular(t) => {
-            let kind = if t.is_fifo() {
-                "a FIFO"
-            } else if t.is_char_device() || t.is_block_device() {
-                "a device"
-            } else if t.is_dir() {
-                "a directory"
-            } else if t.is_socket() {
-                "a socket"
-            } else {
-                "not a file"
-            };
-            ReadError::Other(format!("{what} {p} is {kind}; give a regular file"))
-        }
+        Unreadable::NotRegular(kind) => ReadError::NotRegular {
+            what,
+            path: path.to_path_buf(),
+            kind,
+        },
     };
     let t = std::fs::metadata(path).map_err(io)?.file_type();
     if !t.is_file() {
@@ -425,7 +479,7 @@ mod tests {
             assert!(e.contains(kind) && e.contains("regular file"), "{e}");
             assert!(matches!(
                 read_regular(path, 10, "the file"),
-                Err(ReadError::Other(m)) if m.contains(kind)
+                Err(e @ ReadError::NotRegular { .. }) if e.to_string().contains(kind)
             ));
         }
     }

@@ -133,7 +133,7 @@ pub(crate) fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error>
     if !set.hosts().any(|h| h.is_external()) {
         return Ok(None);
     }
-    let l = crate::prosody::listener::effective(&set).map_err(|e| Error::refused(e.to_string()))?;
+    let l = crate::prosody::listener::effective(&set).map_err(Error::refused_by)?;
     if l.closed().is_some() {
         return Ok(None);
     }
@@ -300,7 +300,7 @@ fn deactivate(file: &FileComponents, name: &str) -> Result<String, Error> {
 /// session for).
 fn await_known(ctx: &Context, activated: &[String]) -> Result<(), Error> {
     let set = load_config(&ctx.config)?;
-    let l = crate::prosody::listener::effective(&set).map_err(|e| Error::refused(e.to_string()))?;
+    let l = crate::prosody::listener::effective(&set).map_err(Error::refused_by)?;
     let (host, port) = (l.local_address(), l.ports.first().copied());
     let end = deadline(ctx);
     let mut unknown = Vec::new();
@@ -453,6 +453,7 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
                     breakage.diagnostics.len()
                 ),
                 diagnostics: breakage.diagnostics.clone(),
+                source: Some(Box::new(e.error.into())),
             },
             false => Error::system(message, e.error),
         }

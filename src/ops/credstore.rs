@@ -37,6 +37,7 @@ use super::{Action, Context, EditOptions, Error};
 use crate::diagnostics::Note;
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
+use crate::error::Missing;
 use crate::prosody::config::ConfigSet;
 use crate::prosody::credential_names;
 use crate::safe_write;
@@ -273,7 +274,7 @@ fn encrypted(cred: &str, secret: &[u8], dry_run: bool) -> Result<Vec<u8>, Error>
         return Ok(Vec::new());
     }
     credentials::encrypt(cred, secret)
-        .map_err(|e| Error::refused(format!("{e}; nothing was changed")))
+        .map_err(|e| Error::refused_with(format!("{e}; nothing was changed"), e))
 }
 
 /// `add` of a component whose secret already is our credential `cred`:
@@ -488,10 +489,11 @@ pub(super) fn plan_migrate(
     if !hosts.iter().any(|h| h.is_external()) {
         // A VirtualHost, a plugin or nothing: `remove`'s words.
         plan::remove(set, name, false)?;
-        return Err(Error::NotFound(format!(
-            "there is no external Component {name} in {}",
-            set.files[0].path.display()
-        )));
+        return Err(Error::NotFound(Missing::External {
+            name: name.to_string(),
+            config: set.files[0].path.clone(),
+            hint: None,
+        }));
     }
     let owner_file = hosts
         .iter()
@@ -516,9 +518,12 @@ pub(super) fn plan_migrate(
         (MigrateTo::Config, SecretState::Ours(cred)) => {
             let path = credentials::cred_path_in(&ctx.settings.credentials_dir, &cred);
             let secret = credentials::decrypt(&cred, &path).map_err(|e| {
-                Error::refused(format!(
-                    "cannot move the secret of {name} back into the config: {e}; nothing was changed"
-                ))
+                Error::refused_with(
+                    format!(
+                        "cannot move the secret of {name} back into the config: {e}; nothing was changed"
+                    ),
+                    e,
+                )
             })?;
             Ok((plan_literal(set, name, &cred, secret)?, Vec::new()))
         }
@@ -542,16 +547,24 @@ pub(super) fn plan_literal(
     secret: Vec<u8>,
 ) -> Result<Plan, Error> {
     crate::secret::validate(&secret).map_err(|e| {
-        Error::refused(format!(
-            "the credential {cred} of {name} does not hold a usable secret ({e}); nothing was changed"
-        ))
+        Error::refused_with(
+            format!(
+                "the credential {cred} of {name} does not hold a usable secret ({e}); nothing was changed"
+            ),
+            e,
+        )
     })?;
     let (file, value) = set
         .hosts_named(name)
         .iter()
         .rev()
         .find_map(|h| Some((h.at.file, h.secret()?)))
-        .ok_or_else(|| Error::NotFound(format!("{name} has no component_secret to replace")))?;
+        .ok_or_else(|| {
+            Error::NotFound(Missing::Secret {
+                name: name.to_string(),
+                to: "replace",
+            })
+        })?;
     let edit = Document::replace_value_edit(&value, &secret);
     let n = name.to_string();
     Ok(Plan {

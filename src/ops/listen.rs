@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::pipeline::{self, load_config};
 use super::plan::{Change, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
+use crate::error::InputError;
 use crate::prosody::config::ConfigSet;
 
 /// Sets where prosody accepts components (see `listen_plan::plan`).
@@ -33,8 +34,7 @@ fn edit(
     opts: EditOptions,
 ) -> Result<EditOutcome, Error> {
     for i in interfaces.iter().flatten() {
-        crate::prosody::listener::validate_interface(i)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        crate::prosody::listener::validate_interface(i).map_err(InputError::Interface)?;
     }
     let mut moved = Vec::new();
     let mut o = pipeline::edit(ctx, "component listener", opts, |set| {
@@ -69,8 +69,8 @@ fn edit(
                 let ok = if reset {
                     !crate::prosody::listener::any_defined(after)
                 } else {
-                    let l = crate::prosody::listener::effective(after)
-                        .map_err(|e| Error::refused(e.to_string()))?;
+                    let l =
+                        crate::prosody::listener::effective(after).map_err(Error::refused_by)?;
                     want_i.as_ref().map_or(true, |i| &l.interfaces == i)
                         && want_p.as_ref().map_or(true, |p| &l.ports == p)
                         && crate::prosody::listener::ignored(after).is_empty()
@@ -92,7 +92,7 @@ fn edit(
 /// The listener prosody will open, with its defaults.
 pub(crate) fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::Listener, Error> {
     let set = load_config(&ctx.config)?;
-    crate::prosody::listener::effective(&set).map_err(|e| Error::refused(e.to_string()))
+    crate::prosody::listener::effective(&set).map_err(Error::refused_by)
 }
 
 /// `listen` without options: the listener, and the listener options set
@@ -100,8 +100,7 @@ pub(crate) fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::L
 pub fn show_listen(ctx: &Context) -> Result<crate::prosody::listener::Shown, Error> {
     let set = load_config(&ctx.config)?;
     Ok(crate::prosody::listener::Shown {
-        listener: crate::prosody::listener::effective(&set)
-            .map_err(|e| Error::refused(e.to_string()))?,
+        listener: crate::prosody::listener::effective(&set).map_err(Error::refused_by)?,
         ignored: crate::prosody::listener::ignored(&set),
     })
 }

@@ -82,7 +82,8 @@ fn misplaced_value<T: PartialEq>(
                     place(&m.shown)
                 ))
             })?;
-        let v = read(v).map_err(|e| Error::refused(format!("{e} (at {})", place(&m.shown))))?;
+        let v =
+            read(v).map_err(|e| Error::refused_with(format!("{e} (at {})", place(&m.shown)), e))?;
         match &value {
             Some((first, at)) if *first != v => {
                 return Err(Error::refused(format!(

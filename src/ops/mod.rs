@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::Note;
 pub(crate) use crate::error::Error;
+use crate::error::InputError;
 use crate::settings::{SecretStore, Settings};
 
 mod apply;
@@ -212,8 +213,8 @@ fn add_with(
     opts: EditOptions,
     outside: Vec<pipeline::OutsideFile>,
 ) -> Result<EditOutcome, Error> {
-    crate::prosody::names::validate(name).map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::secret::validate(secret).map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::prosody::names::validate(name)?;
+    crate::secret::validate(secret)?;
     let file = component_file(ctx, name)?;
     let extra = pipeline::Extra {
         outside,
@@ -244,9 +245,10 @@ fn component_file(ctx: &Context, name: &str) -> Result<Option<PathBuf>, Error> {
     };
     let rel = PathBuf::from(template.replace("{name}", name));
     if rel.file_name().is_none() || rel.as_os_str().is_empty() {
-        return Err(Error::Invalid(format!(
-            "the component file {template:?} names no file"
-        )));
+        return Err(InputError::ComponentFile {
+            template: template.clone(),
+        }
+        .into());
     }
     let dir = ctx.config.parent().unwrap_or(Path::new(""));
     Ok(Some(dir.join(rel)))
@@ -255,7 +257,7 @@ fn component_file(ctx: &Context, name: &str) -> Result<Option<PathBuf>, Error> {
 /// Removes every `Component` section named `name`.
 pub fn remove(ctx: &Context, name: &str, opts: EditOptions) -> Result<EditOutcome, Error> {
     if name.is_empty() {
-        return Err(Error::Invalid("the component name is empty".into()));
+        return Err(InputError::EmptyName.into());
     }
     pipeline::edit(ctx, name, opts, |set| {
         plan::remove(set, name, opts.if_exists)
@@ -271,7 +273,7 @@ pub fn add_from_properties(
     path: &Path,
     opts: EditOptions,
 ) -> Result<(EditOutcome, Vec<String>), Error> {
-    let props = crate::fogbow::read(path).map_err(|e| Error::Invalid(e.to_string()))?;
+    let props = crate::fogbow::read(path)?;
     same_jid(name, &props.jid, path)?;
     let mut outcome = add(ctx, &props.jid, &props.password, opts)?;
     outcome.notes.extend(readable_note(path, &props.jid));
@@ -282,10 +284,12 @@ pub fn add_from_properties(
 /// The name given, if any, must be the file's `xmpp_jid`.
 fn same_jid(name: Option<&str>, jid: &str, path: &Path) -> Result<(), Error> {
     match name {
-        Some(n) if !crate::prosody::names::same(n, jid) => Err(Error::Invalid(format!(
-            "the name {n} differs from xmpp_jid = {jid} in {}",
-            path.display()
-        ))),
+        Some(n) if !crate::prosody::names::same(n, jid) => Err(InputError::JidDiffers {
+            name: n.to_string(),
+            jid: jid.to_string(),
+            path: path.to_path_buf(),
+        }
+        .into()),
         _ => Ok(()),
     }
 }
@@ -322,13 +326,16 @@ pub fn add_from_properties_generated(
     path: &Path,
     opts: EditOptions,
 ) -> Result<(EditOutcome, Vec<String>), Error> {
-    let (props, old) =
-        crate::fogbow::read_for_new_secret(path).map_err(|e| Error::Invalid(e.to_string()))?;
+    let (props, old) = crate::fogbow::read_for_new_secret(path)?;
     same_jid(name, &props.jid, path)?;
     let secret = generate_secret()?;
     let value = std::str::from_utf8(&secret).expect("a generated secret is hex");
-    let new = crate::fogbow::set_property(&old, PASSWORD_KEY, value)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let new = crate::fogbow::set_property(&old, PASSWORD_KEY, value).map_err(|source| {
+        InputError::SetProperty {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
     let had = crate::fogbow::entries(&old).is_ok_and(|es| es.iter().any(|e| e.key == PASSWORD_KEY));
     let mut write = PropertiesWrite {
         file: path.to_path_buf(),

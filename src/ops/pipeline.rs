@@ -380,6 +380,7 @@ fn load(
                 file.display()
             ),
             diagnostics: vec![diagnostics::from_load_error(&e)],
+            source: Some(Box::new(e.into())),
         })?;
         return Ok((lock, set));
     }
@@ -508,6 +509,7 @@ fn apply(
             "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into()
         },
         diagnostics: vec![diagnostics::from_load_error(&e)],
+        source: Some(Box::new(e.into())),
     })?;
     // A new file prosody would never read is refused: its component would
     // exist only in the file, never in the server.
@@ -558,6 +560,7 @@ fn no_new_errors(before: &[Diagnostic], after: Vec<Diagnostic>) -> Result<Vec<Di
         return Err(Error::Refused {
             message: "refusing to write: the edit would introduce errors".into(),
             diagnostics: new_errors,
+            source: None,
         });
     }
     Ok(warnings_of(after))
@@ -760,6 +763,7 @@ fn prosody_accepts(
         return Err(Error::Refused {
             message: "refusing to write: prosody's own loader refuses the edited config (it loads the current one)".into(),
             diagnostics: vec![d],
+            source: None,
         });
     }
     Ok(None)

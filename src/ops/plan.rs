@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Action, Error};
 use crate::diagnostics::Note;
 use crate::document::{Document, SectionKind, Span, Value};
+use crate::error::Missing;
 use crate::prosody::config::{ConfigSet, Host};
 
 /// What an edit will do to some files (by index in the set).
@@ -442,10 +443,11 @@ fn remove_absent(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Plan, E
         return Ok(edit_plan(name, Action::Absent, 0, BTreeMap::new()));
     }
     let hint = did_you_mean(set, name);
-    Err(Error::NotFound(format!(
-        "there is no Component {name} in {} or the files it includes{hint} (use --if-exists to accept that)",
-        set.files[0].path.display()
-    )))
+    Err(Error::NotFound(Missing::Component {
+        name: name.to_string(),
+        config: set.files[0].path.clone(),
+        hint,
+    }))
 }
 
 /// The change to file `fi` that removes the blocks at `spans` (merged

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::reading::{self, Breakage};
 use super::{Context, Error};
+use crate::error::{InputError, Missing};
 use crate::prosody::config::Host;
 
 /// What `probe` found.
@@ -65,7 +66,7 @@ pub struct GivenSecret {
 pub fn secret_from_file(name: &str, path: &std::path::Path) -> Result<GivenSecret, Error> {
     let stdin = path.as_os_str() == "-";
     Ok(GivenSecret {
-        secret: crate::secret::read_file(path).map_err(|e| Error::Invalid(e.to_string()))?,
+        secret: crate::secret::read_file(path)?,
         named: match stdin {
             true => "the secret from standard input".into(),
             false => format!("the secret in {}", path.display()),
@@ -87,14 +88,15 @@ pub fn secret_from_properties(
     name: Option<&str>,
     path: &std::path::Path,
 ) -> Result<(String, GivenSecret), Error> {
-    let props = crate::fogbow::read(path).map_err(|e| Error::Invalid(e.to_string()))?;
+    let props = crate::fogbow::read(path)?;
     if let Some(n) = name {
         if !crate::prosody::names::same(n, &props.jid) {
-            return Err(Error::Invalid(format!(
-                "the name {n} differs from xmpp_jid = {} in {}",
-                props.jid,
-                path.display()
-            )));
+            return Err(InputError::JidDiffers {
+                name: n.to_string(),
+                jid: props.jid,
+                path: path.to_path_buf(),
+            }
+            .into());
         }
     }
     let p = path.display();
@@ -153,14 +155,16 @@ pub fn probe_with(
         Some(g) => g.secret.clone(),
         None => {
             let (s, file) = configured.as_ref().ok_or_else(|| {
-                Error::NotFound(format!("{name} has no component_secret to probe with"))
+                Error::NotFound(Missing::Secret {
+                    name: name.to_string(),
+                    to: "probe with",
+                })
             })?;
             behind(name, s, file)?
         }
     };
     refuse_kick_old(&set, &hosts, name, force)?;
-    let listener =
-        crate::prosody::listener::effective(&set).map_err(|e| Error::refused(e.to_string()))?;
+    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused_by)?;
     let port = port_of(&listener, port)?;
     let host = host.unwrap_or_else(|| listener.local_address());
     // prosody knows the component by nameprep's form of its name and
@@ -259,10 +263,11 @@ fn port_of(listener: &crate::prosody::listener::Listener, port: Option<u16>) -> 
 /// "did you mean" for a likely typo.
 fn not_found(ctx: &Context, set: &crate::prosody::config::ConfigSet, name: &str) -> Error {
     let hint = super::plan::did_you_mean(set, name);
-    Error::NotFound(format!(
-        "there is no external Component {name} in {} or its includes{hint}",
-        ctx.config.display()
-    ))
+    Error::NotFound(Missing::External {
+        name: name.to_string(),
+        config: ctx.config.clone(),
+        hint: Some(hint),
+    })
 }
 
 /// What to do next, and whether it is the restart a credential changed

@@ -23,6 +23,7 @@ use super::credstore::{self, MigrateTo, SysChange, SysFile, SysKind};
 use super::pipeline;
 use super::plan::{Change, NewFile, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
+use crate::error::Missing;
 use crate::prosody::config::ConfigSet;
 use crate::safe_write;
 
@@ -110,12 +111,11 @@ pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOu
         .find(|b| b.backup.as_path() == backup || b.backup.file_name() == Some(backup.as_os_str()))
         .cloned()
         .ok_or_else(|| {
-            Error::NotFound(format!(
-                "{} is not a backup of {} or of a file of its config that our edits touched, in {} (see restore --list)",
-                backup.display(),
-                ctx.config.display(),
-                ctx.settings.backup_dir.display()
-            ))
+            Error::NotFound(Missing::Backup {
+                backup: backup.to_path_buf(),
+                config: ctx.config.clone(),
+                dir: ctx.settings.backup_dir.clone(),
+            })
         })?;
     // Not a file another user could have planted or changed.
     let bytes = safe_write::read_backup(&chosen.backup)?;
@@ -252,11 +252,10 @@ fn last_edit(ctx: &Context, dir: &Path) -> Result<(String, safe_write::EditRecor
         .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
     let records = safe_write::list_records(dir, &real)?;
     records.into_iter().last().ok_or_else(|| {
-        Error::NotFound(format!(
-            "no edit of {} by fogbow-xmpp-ctl is recorded in {} (edits are recorded with their backups; backups = 0 keeps none); see restore --list",
-            ctx.config.display(),
-            dir.display()
-        ))
+        Error::NotFound(Missing::EditRecord {
+            config: ctx.config.clone(),
+            dir: dir.to_path_buf(),
+        })
     })
 }
 
@@ -416,10 +415,10 @@ impl Undo<'_> {
             };
             let old =
                 crate::system::credentials::decrypt(&cred, &self.dir.join(kept)).map_err(|e| {
-                    Error::refused(format!(
-                        "cannot undo {}: {e}; nothing was changed",
-                        self.what
-                    ))
+                    Error::refused_with(
+                        format!("cannot undo {}: {e}; nothing was changed", self.what),
+                        e,
+                    )
                 })?;
             let mut p = credstore::plan_literal(set, name, &cred, old)?;
             p.action = Action::Undone;

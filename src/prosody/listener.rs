@@ -117,7 +117,7 @@ pub(crate) fn validate_interface(a: &str) -> Result<(), ListenerError> {
 
 /// Why a listener value cannot be told or is not acceptable.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum ListenerError {
+pub enum ListenerError {
     /// A string that is no interface address.
     NotAnAddress(String),
     /// A number given as an interface.

@@ -54,7 +54,7 @@ pub(crate) fn validate(name: &str) -> Result<(), BadName> {
 /// component `add` is asked for, or a config's `VirtualHost`): each use
 /// says that through [`BadName::describe`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BadName {
+pub struct BadName {
     pub(crate) name: String,
     /// The form prosody uses, when it differs from `name`.
     pub(crate) prepped: Option<String>,
@@ -126,13 +126,6 @@ impl std::fmt::Display for BadName {
 }
 
 impl std::error::Error for BadName {}
-
-/// For callers whose errors are still text.
-impl From<BadName> for String {
-    fn from(e: BadName) -> String {
-        e.to_string()
-    }
-}
 
 /// prosody's limit: `util.encodings` refuses an input, and an output, of
 /// 1024 bytes or more (its fixed buffers).

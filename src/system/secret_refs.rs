@@ -292,7 +292,8 @@ fn read_file(path: &Path, first_line: bool) -> Resolved {
             "{} is larger than {MAX_READ} bytes: not read",
             path.display()
         )),
-        Err(ReadError::Other(m)) => {
+        Err(e) => {
+            let m = e.to_string();
             let denied = std::fs::File::open(path)
                 .err()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
