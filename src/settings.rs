@@ -104,26 +104,29 @@ impl Settings {
         use crate::secret::Unreadable;
         let refused = |e: Unreadable| match e {
             Unreadable::Io(e) => safe_write::io_error("read the settings file", path, e),
-            Unreadable::NotRegular(_) => WriteError {
-                kind: std::io::ErrorKind::InvalidInput,
-                message: format!("{what} {} is not a regular file", path.display()),
-            },
+            Unreadable::NotRegular(_) => WriteError::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{what} {} is not a regular file", path.display()),
+            ),
             // A settings file is a few hundred bytes; this bounds a hostile one.
-            Unreadable::TooLarge => WriteError {
-                kind: std::io::ErrorKind::InvalidData,
-                message: format!(
+            Unreadable::TooLarge => WriteError::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
                     "{what} {} is larger than {MAX_SETTINGS_BYTES} bytes",
                     path.display()
                 ),
-            },
+            ),
         };
         crate::secret::regular(&f).map_err(refused)?;
         safe_write::check_trusted(what, path, &f)?;
         safe_write::check_ancestors(what, &real)?;
         let bytes = crate::secret::read_at_most(&mut f, MAX_SETTINGS_BYTES).map_err(refused)?;
-        String::from_utf8(bytes).map_err(|_| WriteError {
-            kind: std::io::ErrorKind::InvalidData,
-            message: format!("{what} {} is not UTF-8 text", path.display()),
+        String::from_utf8(bytes).map_err(|e| {
+            WriteError::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{what} {} is not UTF-8 text", path.display()),
+            )
+            .caused_by(e)
         })
     }
 

@@ -188,10 +188,10 @@ pub struct EditOptions {
 /// A new 160-bit secret from the system's RNG (hex), or why not.
 pub fn generate_secret() -> Result<Vec<u8>, Error> {
     crate::secret::generate().map_err(|e| {
-        Error::Io(crate::safe_write::WriteError {
-            message: e.to_string(),
-            kind: std::io::ErrorKind::Other,
-        })
+        Error::Io(
+            crate::safe_write::WriteError::new(std::io::ErrorKind::Other, e.to_string())
+                .caused_by(e),
+        )
     })
 }
 

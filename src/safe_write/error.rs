@@ -14,11 +14,27 @@ use crate::text::plain_io;
 pub struct WriteError {
     pub(crate) message: String,
     pub(crate) kind: ErrorKind,
+    /// The failure the message words (the io::Error, the RNG's error),
+    /// when there is one: [`std::error::Error::source`] returns it.
+    pub(crate) cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl WriteError {
-    pub(super) fn new(kind: ErrorKind, message: String) -> WriteError {
-        WriteError { message, kind }
+    pub(crate) fn new(kind: ErrorKind, message: String) -> WriteError {
+        WriteError {
+            message,
+            kind,
+            cause: None,
+        }
+    }
+
+    /// The same failure, with what caused it kept as its source.
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> WriteError {
+        self.cause = Some(Box::new(cause));
+        self
     }
 }
 
@@ -28,7 +44,12 @@ impl std::fmt::Display for WriteError {
     }
 }
 
-impl std::error::Error for WriteError {}
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let cause: &(dyn std::error::Error + 'static) = self.cause.as_deref()?;
+        Some(cause)
+    }
+}
 
 /// Maps an io::Error of `action` (a verb: "read", "write", "lock") on `path`
 /// to a message an operator can act on. The sudo hint is given only when we
@@ -63,7 +84,7 @@ pub(crate) fn io_error(action: &str, path: &Path, e: std::io::Error) -> WriteErr
         }
         _ => format!("cannot {action} {p}: {}", plain_io(&e)),
     };
-    WriteError::new(e.kind(), message)
+    WriteError::new(e.kind(), message).caused_by(e)
 }
 
 #[cfg(test)]
@@ -97,6 +118,11 @@ mod tests {
         );
         assert_eq!(e.kind, ErrorKind::PermissionDenied);
         assert_eq!(e.to_string(), e.message);
+        let source = std::error::Error::source(&e).expect("the io::Error is the source");
+        assert_eq!(
+            source.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+            Some(ErrorKind::PermissionDenied)
+        );
     }
 
     #[test]
