@@ -7,7 +7,7 @@
 #   - peak memory of add and remove against the file size: the peak heap
 #     (valgrind's dhat, "At t-gmax"), and the peak RSS (/usr/bin/time %M),
 #     whose start-up floor (the same binary printing --version) is shown too.
-# Goals (issue 6): --no-prosody within 2x of luac -p at 20,000; add/remove
+# Goals: --no-prosody within 2x of luac -p at 20,000; add/remove
 # linear (100,000 no more than 12x the 10,000 case); peak memory under 4x
 # the file. The figures in docs/BENCHMARKS.md come from this script.
 #   bash benches/edit.sh [RUNS]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scaling with the number of included files (issue 10, finding 12): a main
+# Scaling with the number of included files: a main
 # config with `Include "conf.d/*.cfg.lua"` and N files of one external
 # component each. Prints, side by side per N, the best of RUNS wall times
 # of `check --no-prosody` and of `add` (each on a fresh copy), and the time

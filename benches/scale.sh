@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scaling of one large file (issue 10, finding 12): a single config with N
+# Scaling of one large file: a single config with N
 # external components (two lines each). Prints, side by side per N, the best
 # of RUNS wall times of `check --no-prosody` and of `add` (on a fresh copy),
 # with the time per component: linear means that column stays flat.
