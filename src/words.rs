@@ -1,10 +1,12 @@
-//! The operator's sentence for each note the library reports
-//! ([`Note`]): every such wording is here, and only here.
+//! The operator's sentence for each note and event the library reports
+//! ([`Note`], [`Event`]): every such wording is here, and only here.
 
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::Note;
+use fogbow_xmpp_ctl::ops::Event;
 use fogbow_xmpp_ctl::prosody::listener::Misplaced;
+use fogbow_xmpp_ctl::text::remedy::Why;
 
 /// `note`'s sentence (one line, without its `note:`/`warning:` prefix).
 pub fn note(n: &Note) -> String {
@@ -78,6 +80,42 @@ pub fn note(n: &Note) -> String {
     }
 }
 
+/// `event`'s sentence: one step of a guarded restart or reload.
+pub fn event(e: &Event) -> String {
+    match e {
+        Event::Service(done) => done.to_string(),
+        Event::RestartingForCredentials(why) => format!(
+            "restarting instead of reloading: {}",
+            Why::CredentialsAtStart(*why)
+        ),
+        Event::ConvergingInstead => "the file is unchanged: reloading and converging instead of restarting (connected components stay connected)".into(),
+        Event::ListenerAccepting { targets } => format!(
+            "component listener accepting connections on {}",
+            targets.join(", ")
+        ),
+        Event::NotExternal { name, kind } => format!(
+            "{name} runs as a {} in prosody, not as an external component: restart prosody to apply",
+            kind.as_deref().unwrap_or("VirtualHost")
+        ),
+        Event::Activated { name } => format!("activated {name} in the running prosody"),
+        Event::ActivatedAccepted { name } => {
+            format!("activated {name} in the running prosody; a handshake is accepted")
+        }
+        Event::ActivatedNotProbed { name, error } => {
+            format!("activated {name} in the running prosody (not probed: {error})")
+        }
+        Event::Deactivated { name } => format!(
+            "deactivated {name} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
+        ),
+        Event::NotDeactivated { name } => format!(
+            "{name} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression"
+        ),
+        Event::SecretAccepted { name } => {
+            format!("the running prosody accepts the new secret of {name}")
+        }
+    }
+}
+
 /// `FILE:LINE`.
 fn at(file: &Path, line: usize) -> String {
     format!("{}:{line}", file.display())
@@ -109,10 +147,65 @@ fn misplaced(m: &Misplaced) -> String {
 mod tests {
     use std::path::PathBuf;
 
+    use fogbow_xmpp_ctl::text::remedy::AtStartOnly;
+
     use super::*;
 
     fn p(s: &str) -> PathBuf {
         PathBuf::from(s)
+    }
+
+    #[test]
+    fn events_say_what_was_done() {
+        let name = || "m.example".to_string();
+        assert_eq!(
+            event(&Event::ListenerAccepting {
+                targets: vec!["127.0.0.1:5347".into(), "[::1]:5347".into()]
+            }),
+            "component listener accepting connections on 127.0.0.1:5347, [::1]:5347"
+        );
+        assert_eq!(
+            event(&Event::NotExternal {
+                name: name(),
+                kind: None
+            }),
+            "m.example runs as a VirtualHost in prosody, not as an external component: restart prosody to apply"
+        );
+        assert_eq!(
+            event(&Event::Activated { name: name() }),
+            "activated m.example in the running prosody"
+        );
+        assert_eq!(
+            event(&Event::ActivatedAccepted { name: name() }),
+            "activated m.example in the running prosody; a handshake is accepted"
+        );
+        assert_eq!(
+            event(&Event::ActivatedNotProbed {
+                name: name(),
+                error: "E".into()
+            }),
+            "activated m.example in the running prosody (not probed: E)"
+        );
+        assert_eq!(
+            event(&Event::Deactivated { name: name() }),
+            "deactivated m.example in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
+        );
+        assert_eq!(
+            event(&Event::NotDeactivated { name: name() }),
+            "m.example runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression"
+        );
+        assert_eq!(
+            event(&Event::SecretAccepted { name: name() }),
+            "the running prosody accepts the new secret of m.example"
+        );
+        assert_eq!(
+            event(&Event::ConvergingInstead),
+            "the file is unchanged: reloading and converging instead of restarting (connected components stay connected)"
+        );
+        assert_eq!(
+            event(&Event::RestartingForCredentials(Some(AtStartOnly::NotRunning))),
+            "restarting instead of reloading: prosody reads credentials only when it starts; prosody is not running"
+        );
     }
 
     #[test]
