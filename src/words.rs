@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::Note;
+use fogbow_xmpp_ctl::fogbow::PropertiesWarning;
 use fogbow_xmpp_ctl::ops::Event;
 use fogbow_xmpp_ctl::prosody::listener::Misplaced;
 use fogbow_xmpp_ctl::text::remedy::Why;
@@ -116,6 +117,42 @@ pub fn event(e: &Event) -> String {
     }
 }
 
+/// A `.properties` warning's sentence (without its `warning:` prefix):
+/// why the component may still not reach prosody, and what to run.
+pub fn properties_warning(w: &PropertiesWarning) -> String {
+    match w {
+        PropertiesWarning::Disabled { file } => format!(
+            "{} sets xmpp_enabled=false: the component will not connect to prosody until it is true",
+            file.display()
+        ),
+        PropertiesWarning::Closed { why, port } => format!(
+            "{why}: run fogbow-xmpp-ctl listen --port {port} (and --interface, if it is the interfaces)"
+        ),
+        PropertiesWarning::OtherPort {
+            port,
+            key,
+            accepted,
+        } => {
+            let from = key.unwrap_or("the default");
+            // `listen --port` replaces the list: keep the ports other
+            // components already dial, and add this one.
+            let keep: String = accepted
+                .iter()
+                .chain([port])
+                .map(|p| format!(" --port {p}"))
+                .collect();
+            let accepted: Vec<String> = accepted.iter().map(u16::to_string).collect();
+            format!(
+                "the component dials port {port} ({from}), but prosody accepts components on {}: run fogbow-xmpp-ctl listen{keep}",
+                accepted.join(", ")
+            )
+        }
+        PropertiesWarning::LoopbackOnly { host } => format!(
+            "the component dials {host}, but prosody accepts components on loopback only: run fogbow-xmpp-ctl listen --interface 0.0.0.0"
+        ),
+    }
+}
+
 /// `FILE:LINE`.
 fn at(file: &Path, line: usize) -> String {
     format!("{}:{line}", file.display())
@@ -205,6 +242,40 @@ mod tests {
         assert_eq!(
             event(&Event::RestartingForCredentials(Some(AtStartOnly::NotRunning))),
             "restarting instead of reloading: prosody reads credentials only when it starts; prosody is not running"
+        );
+    }
+
+    #[test]
+    fn properties_warnings_say_what_to_run() {
+        assert_eq!(
+            properties_warning(&PropertiesWarning::Disabled {
+                file: p("m.conf")
+            }),
+            "m.conf sets xmpp_enabled=false: the component will not connect to prosody until it is true"
+        );
+        assert_eq!(
+            properties_warning(&PropertiesWarning::Closed {
+                why: "W".into(),
+                port: 5348
+            }),
+            "W: run fogbow-xmpp-ctl listen --port 5348 (and --interface, if it is the interfaces)"
+        );
+        let other = |key| PropertiesWarning::OtherPort {
+            port: 5348,
+            key,
+            accepted: vec![5347, 5349],
+        };
+        assert_eq!(
+            properties_warning(&other(Some("xmpp_c2c_port"))),
+            "the component dials port 5348 (xmpp_c2c_port), but prosody accepts components on 5347, 5349: \
+             run fogbow-xmpp-ctl listen --port 5347 --port 5349 --port 5348"
+        );
+        assert!(properties_warning(&other(None)).contains("port 5348 (the default), but"));
+        assert_eq!(
+            properties_warning(&PropertiesWarning::LoopbackOnly {
+                host: "10.1.2.3".into()
+            }),
+            "the component dials 10.1.2.3, but prosody accepts components on loopback only: run fogbow-xmpp-ctl listen --interface 0.0.0.0"
         );
     }
 

@@ -22,6 +22,7 @@ use crate::diagnostics::Diagnostic;
 use crate::diagnostics::Note;
 pub(crate) use crate::error::Error;
 use crate::error::InputError;
+use crate::fogbow::PropertiesWarning;
 use crate::settings::{SecretStore, Settings};
 
 mod apply;
@@ -274,7 +275,7 @@ pub fn add_from_properties(
     name: Option<&str>,
     path: &Path,
     opts: EditOptions,
-) -> Result<(EditOutcome, Vec<String>), Error> {
+) -> Result<(EditOutcome, Vec<PropertiesWarning>), Error> {
     let props = crate::fogbow::read(path)?;
     same_jid(name, &props.jid, path)?;
     let mut outcome = add(ctx, &props.jid, &props.password, opts)?;
@@ -327,7 +328,7 @@ pub fn add_from_properties_generated(
     name: Option<&str>,
     path: &Path,
     opts: EditOptions,
-) -> Result<(EditOutcome, Vec<String>), Error> {
+) -> Result<(EditOutcome, Vec<PropertiesWarning>), Error> {
     let (props, old) = crate::fogbow::read_for_new_secret(path)?;
     same_jid(name, &props.jid, path)?;
     let secret = generate_secret()?;
