@@ -7,7 +7,7 @@ use fogbow_xmpp_ctl::diagnostics::Note;
 use fogbow_xmpp_ctl::fogbow::PropertiesWarning;
 use fogbow_xmpp_ctl::ops::Event;
 use fogbow_xmpp_ctl::prosody::listener::Misplaced;
-use fogbow_xmpp_ctl::text::remedy::Why;
+use fogbow_xmpp_ctl::text::remedy::{self, Why};
 
 /// `note`'s sentence (one line, without its `note:`/`warning:` prefix).
 pub fn note(n: &Note) -> String {
@@ -74,10 +74,8 @@ pub fn note(n: &Note) -> String {
              if you meant that one: fogbow-xmpp-ctl remove {name}, then fogbow-xmpp-ctl add {other} --replace",
             host_at(file, *line, written.as_deref())
         ),
-        Note::ConnectAs { written, known_as } => format!(
-            "prosody knows the component {written} as {known_as} (after nameprep), and refuses a component \
-             that connects as {written} (host-unknown): configure the component to connect as {known_as}"
-        ),
+        // Worded in the library: probe's hint and an error say it too.
+        Note::ConnectAs { written, known_as } => remedy::connect_as(written, known_as),
     }
 }
 
