@@ -10,7 +10,7 @@
 //! `diff` (what a dry run shows, secrets masked), `list`, `listen`,
 //! `restore`, `probe`, `check` and `doctor` (one command each; `checklist`
 //! is doctor's list of items), `guarded` (restart and reload, only after the
-//! check passes), `apply`
+//! check passes; what they did is reported as an `event`), `apply`
 //! (an edit made live in the running prosody), and `reading` (how the
 //! read-only commands read a config that does not load).
 
