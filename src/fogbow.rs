@@ -674,40 +674,50 @@ fn unescape(s: &[char]) -> Result<String, BadEscape> {
     Ok(out)
 }
 
+/// Why a Fogbow component may still not reach prosody, as data (the
+/// binary words it, with what to run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropertiesWarning {
+    /// `file` sets `xmpp_enabled=false`.
+    Disabled { file: PathBuf },
+    /// prosody opens no component listener, for the reason `why`; the
+    /// component dials `port`.
+    Closed { why: String, port: u16 },
+    /// The component dials `port` (set by `key`; `None`: the default),
+    /// and prosody accepts components on `accepted` only.
+    OtherPort {
+        port: u16,
+        key: Option<&'static str>,
+        accepted: Vec<u16>,
+    },
+    /// The component dials `host`, not a loopback address, and prosody
+    /// accepts components on loopback only.
+    LoopbackOnly { host: String },
+}
+
 impl ComponentProperties {
-    /// Why the component may still not reach prosody, with what to run.
-    pub(crate) fn warnings(&self, path: &Path, listener: &Listener) -> Vec<String> {
-        let p = path.display();
+    /// Why the component may still not reach prosody.
+    pub(crate) fn warnings(&self, path: &Path, listener: &Listener) -> Vec<PropertiesWarning> {
         let mut out = Vec::new();
         if self.enabled == Some(false) {
-            out.push(format!("{p} sets xmpp_enabled=false: the component will not connect to prosody until it is true"));
+            out.push(PropertiesWarning::Disabled {
+                file: path.to_path_buf(),
+            });
         }
         let (port, key) = self.port;
         if let Some(why) = listener.closed() {
-            out.push(format!(
-                "{why}: run fogbow-xmpp-ctl listen --port {port} (and --interface, if it is the interfaces)"
-            ));
+            out.push(PropertiesWarning::Closed { why, port });
         } else if !listener.ports.contains(&port) {
-            let from = key.map_or(String::from("the default"), |k| k.to_string());
-            // `listen --port` replaces the list: keep the ports other
-            // components already dial, and add this one.
-            let keep: String = listener
-                .ports
-                .iter()
-                .chain([&port])
-                .map(|p| format!(" --port {p}"))
-                .collect();
-            out.push(format!(
-                "the component dials port {port} ({from}), but prosody accepts components on {}: run fogbow-xmpp-ctl listen{keep}",
-                listener.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
-            ));
+            out.push(PropertiesWarning::OtherPort {
+                port,
+                key,
+                accepted: listener.ports.clone(),
+            });
         }
         if let Some(h) = &self.host {
             let loopback = matches!(h.as_str(), "localhost" | "127.0.0.1" | "::1");
             if !loopback && !listener.remote_reachable() {
-                out.push(format!(
-                    "the component dials {h}, but prosody accepts components on loopback only: run fogbow-xmpp-ctl listen --interface 0.0.0.0"
-                ));
+                out.push(PropertiesWarning::LoopbackOnly { host: h.clone() });
             }
         }
         out
@@ -973,11 +983,23 @@ mod tests {
             ports_default: true,
         };
         let w = p.warnings(Path::new("m.conf"), &l);
-        assert_eq!(w.len(), 3, "{w:?}");
-        assert!(w[0].contains("xmpp_enabled=false"));
-        // The port other components dial is kept.
-        assert!(w[1].contains("listen --port 5347 --port 5348"), "{w:?}");
-        assert!(w[2].contains("listen --interface 0.0.0.0"));
+        assert_eq!(
+            w,
+            [
+                PropertiesWarning::Disabled {
+                    file: "m.conf".into()
+                },
+                // The ports other components dial are kept.
+                PropertiesWarning::OtherPort {
+                    port: 5348,
+                    key: Some("xmpp_c2c_port"),
+                    accepted: vec![5347]
+                },
+                PropertiesWarning::LoopbackOnly {
+                    host: "10.1.2.3".into()
+                },
+            ]
+        );
         let open = Listener {
             interfaces: vec!["0.0.0.0".into()],
             ports: vec![5348],
@@ -995,7 +1017,7 @@ mod tests {
         };
         let w = p.warnings(Path::new("m.conf"), &closed);
         assert!(
-            w[1].contains("no component port") && w[1].contains("listen --port 5348"),
+            matches!(&w[1], PropertiesWarning::Closed { why, port: 5348 } if why.contains("no component port")),
             "{w:?}"
         );
     }

@@ -171,7 +171,7 @@ fn add(out: &Out, ctx: &Context, a: &cli::AddArgs) -> Result<Status, Error> {
         let applied = report_edit(out, ctx, &o, &a.edit, None, Subject::Component);
         // What may still keep the component from reaching prosody, last.
         for w in warnings {
-            out.info(&format!("warning: {w}"));
+            out.info(&format!("warning: {}", words::properties_warning(&w)));
         }
         return applied;
     }

@@ -28,19 +28,8 @@ impl fogbow_xmpp_ctl::ops::Progress for Out {
         Out::check(self, report)
     }
 
-    fn info(&self, message: &str) {
-        Out::info(self, message)
-    }
-
-    fn service(&self, done: &fogbow_xmpp_ctl::system::service::Applied) {
-        Out::info(self, &done.to_string())
-    }
-
-    fn restarting_for_credentials(&self) {
-        self.info(&format!(
-            "restarting instead of reloading: {}",
-            credentials_at_start()
-        ));
+    fn event(&self, event: &ops::Event) {
+        self.info(&crate::words::event(event))
     }
 }
 

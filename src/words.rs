@@ -1,10 +1,13 @@
-//! The operator's sentence for each note the library reports
-//! ([`Note`]): every such wording is here, and only here.
+//! The operator's sentence for each note and event the library reports
+//! ([`Note`], [`Event`]): every such wording is here, and only here.
 
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::Note;
+use fogbow_xmpp_ctl::fogbow::PropertiesWarning;
+use fogbow_xmpp_ctl::ops::Event;
 use fogbow_xmpp_ctl::prosody::listener::Misplaced;
+use fogbow_xmpp_ctl::text::remedy::{self, Why};
 
 /// `note`'s sentence (one line, without its `note:`/`warning:` prefix).
 pub fn note(n: &Note) -> String {
@@ -71,9 +74,79 @@ pub fn note(n: &Note) -> String {
              if you meant that one: fogbow-xmpp-ctl remove {name}, then fogbow-xmpp-ctl add {other} --replace",
             host_at(file, *line, written.as_deref())
         ),
-        Note::ConnectAs { written, known_as } => format!(
-            "prosody knows the component {written} as {known_as} (after nameprep), and refuses a component \
-             that connects as {written} (host-unknown): configure the component to connect as {known_as}"
+        // Worded in the library: probe's hint and an error say it too.
+        Note::ConnectAs { written, known_as } => remedy::connect_as(written, known_as),
+    }
+}
+
+/// `event`'s sentence: one step of a guarded restart or reload.
+pub fn event(e: &Event) -> String {
+    match e {
+        Event::Service(done) => done.to_string(),
+        Event::RestartingForCredentials(why) => format!(
+            "restarting instead of reloading: {}",
+            Why::CredentialsAtStart(*why)
+        ),
+        Event::ConvergingInstead => "the file is unchanged: reloading and converging instead of restarting (connected components stay connected)".into(),
+        Event::ListenerAccepting { targets } => format!(
+            "component listener accepting connections on {}",
+            targets.join(", ")
+        ),
+        Event::NotExternal { name, kind } => format!(
+            "{name} runs as a {} in prosody, not as an external component: restart prosody to apply",
+            kind.as_deref().unwrap_or("VirtualHost")
+        ),
+        Event::Activated { name } => format!("activated {name} in the running prosody"),
+        Event::ActivatedAccepted { name } => {
+            format!("activated {name} in the running prosody; a handshake is accepted")
+        }
+        Event::ActivatedNotProbed { name, error } => {
+            format!("activated {name} in the running prosody (not probed: {error})")
+        }
+        Event::Deactivated { name } => format!(
+            "deactivated {name} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
+        ),
+        Event::NotDeactivated { name } => format!(
+            "{name} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression"
+        ),
+        Event::SecretAccepted { name } => {
+            format!("the running prosody accepts the new secret of {name}")
+        }
+    }
+}
+
+/// A `.properties` warning's sentence (without its `warning:` prefix):
+/// why the component may still not reach prosody, and what to run.
+pub fn properties_warning(w: &PropertiesWarning) -> String {
+    match w {
+        PropertiesWarning::Disabled { file } => format!(
+            "{} sets xmpp_enabled=false: the component will not connect to prosody until it is true",
+            file.display()
+        ),
+        PropertiesWarning::Closed { why, port } => format!(
+            "{why}: run fogbow-xmpp-ctl listen --port {port} (and --interface, if it is the interfaces)"
+        ),
+        PropertiesWarning::OtherPort {
+            port,
+            key,
+            accepted,
+        } => {
+            let from = key.unwrap_or("the default");
+            // `listen --port` replaces the list: keep the ports other
+            // components already dial, and add this one.
+            let keep: String = accepted
+                .iter()
+                .chain([port])
+                .map(|p| format!(" --port {p}"))
+                .collect();
+            let accepted: Vec<String> = accepted.iter().map(u16::to_string).collect();
+            format!(
+                "the component dials port {port} ({from}), but prosody accepts components on {}: run fogbow-xmpp-ctl listen{keep}",
+                accepted.join(", ")
+            )
+        }
+        PropertiesWarning::LoopbackOnly { host } => format!(
+            "the component dials {host}, but prosody accepts components on loopback only: run fogbow-xmpp-ctl listen --interface 0.0.0.0"
         ),
     }
 }
@@ -109,10 +182,99 @@ fn misplaced(m: &Misplaced) -> String {
 mod tests {
     use std::path::PathBuf;
 
+    use fogbow_xmpp_ctl::text::remedy::AtStartOnly;
+
     use super::*;
 
     fn p(s: &str) -> PathBuf {
         PathBuf::from(s)
+    }
+
+    #[test]
+    fn events_say_what_was_done() {
+        let name = || "m.example".to_string();
+        assert_eq!(
+            event(&Event::ListenerAccepting {
+                targets: vec!["127.0.0.1:5347".into(), "[::1]:5347".into()]
+            }),
+            "component listener accepting connections on 127.0.0.1:5347, [::1]:5347"
+        );
+        assert_eq!(
+            event(&Event::NotExternal {
+                name: name(),
+                kind: None
+            }),
+            "m.example runs as a VirtualHost in prosody, not as an external component: restart prosody to apply"
+        );
+        assert_eq!(
+            event(&Event::Activated { name: name() }),
+            "activated m.example in the running prosody"
+        );
+        assert_eq!(
+            event(&Event::ActivatedAccepted { name: name() }),
+            "activated m.example in the running prosody; a handshake is accepted"
+        );
+        assert_eq!(
+            event(&Event::ActivatedNotProbed {
+                name: name(),
+                error: "E".into()
+            }),
+            "activated m.example in the running prosody (not probed: E)"
+        );
+        assert_eq!(
+            event(&Event::Deactivated { name: name() }),
+            "deactivated m.example in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
+        );
+        assert_eq!(
+            event(&Event::NotDeactivated { name: name() }),
+            "m.example runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression"
+        );
+        assert_eq!(
+            event(&Event::SecretAccepted { name: name() }),
+            "the running prosody accepts the new secret of m.example"
+        );
+        assert_eq!(
+            event(&Event::ConvergingInstead),
+            "the file is unchanged: reloading and converging instead of restarting (connected components stay connected)"
+        );
+        assert_eq!(
+            event(&Event::RestartingForCredentials(Some(AtStartOnly::NotRunning))),
+            "restarting instead of reloading: prosody reads credentials only when it starts; prosody is not running"
+        );
+    }
+
+    #[test]
+    fn properties_warnings_say_what_to_run() {
+        assert_eq!(
+            properties_warning(&PropertiesWarning::Disabled {
+                file: p("m.conf")
+            }),
+            "m.conf sets xmpp_enabled=false: the component will not connect to prosody until it is true"
+        );
+        assert_eq!(
+            properties_warning(&PropertiesWarning::Closed {
+                why: "W".into(),
+                port: 5348
+            }),
+            "W: run fogbow-xmpp-ctl listen --port 5348 (and --interface, if it is the interfaces)"
+        );
+        let other = |key| PropertiesWarning::OtherPort {
+            port: 5348,
+            key,
+            accepted: vec![5347, 5349],
+        };
+        assert_eq!(
+            properties_warning(&other(Some("xmpp_c2c_port"))),
+            "the component dials port 5348 (xmpp_c2c_port), but prosody accepts components on 5347, 5349: \
+             run fogbow-xmpp-ctl listen --port 5347 --port 5349 --port 5348"
+        );
+        assert!(properties_warning(&other(None)).contains("port 5348 (the default), but"));
+        assert_eq!(
+            properties_warning(&PropertiesWarning::LoopbackOnly {
+                host: "10.1.2.3".into()
+            }),
+            "the component dials 10.1.2.3, but prosody accepts components on loopback only: run fogbow-xmpp-ctl listen --interface 0.0.0.0"
+        );
     }
 
     #[test]

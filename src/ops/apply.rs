@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::pipeline::load_config;
 use super::reading::{self, Breakage};
-use super::{probe, Action, Context, EditOutcome, Error};
+use super::{probe, Action, Context, EditOutcome, Error, Event};
 use crate::system::running::{self, PendingRestart};
 use crate::text::remedy::Remedy;
 
@@ -127,8 +127,8 @@ fn shell_error(e: running::ShellError, detail: &str) -> Error {
 
 /// After a restart: waits until every component listener accepts TCP
 /// connections (prosody opens the component port only while at least one
-/// external component is configured). Returns what to tell the operator.
-pub(crate) fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error> {
+/// external component is configured). Returns what it waited for.
+pub(crate) fn wait_after_restart(ctx: &Context) -> Result<Option<Event>, Error> {
     let set = load_config(&ctx.config)?;
     if !set.hosts().any(|h| h.is_external()) {
         return Ok(None);
@@ -140,10 +140,7 @@ pub(crate) fn wait_after_restart(ctx: &Context) -> Result<Option<String>, Error>
     let targets = running::local_targets(&l.interfaces, &l.ports);
     let pending = running::wait_accepting(&targets, deadline(ctx));
     if pending.is_empty() {
-        Ok(Some(format!(
-            "component listener accepting connections on {}",
-            targets.join(", ")
-        )))
+        Ok(Some(Event::ListenerAccepting { targets }))
     } else {
         Err(Error::Service { message: format!(
             "prosody is active, but its component listener does not accept connections on {} after {} s (apply_timeout_secs): see journalctl -u prosody",
@@ -215,7 +212,7 @@ impl std::fmt::Display for Unanswered {
 /// lacks, deactivates the external components it has that the file no
 /// longer declares (never a VirtualHost or a plugin component), and waits
 /// until each activated one is known to the server. Returns what it did.
-pub(crate) fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
+pub(crate) fn converge(ctx: &Context) -> Result<Vec<Event>, Error> {
     let file = file_components(ctx)?;
     let have = running::hosts().map_err(|e| shell_error(e, ""))?;
     let mut said = Vec::new();
@@ -223,10 +220,10 @@ pub(crate) fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
     for name in &file.names {
         match have.iter().find(|h| key(&h.name) == *name) {
             Some(h) if h.is_external() => {}
-            Some(h) => said.push(format!(
-                "{name} runs as a {} in prosody, not as an external component: restart prosody to apply",
-                h.kind.as_deref().unwrap_or("VirtualHost")
-            )),
+            Some(h) => said.push(Event::NotExternal {
+                name: name.clone(),
+                kind: h.kind.clone(),
+            }),
             None => {
                 activate(ctx, name)?;
                 activated.push(name.clone());
@@ -241,7 +238,7 @@ pub(crate) fn converge(ctx: &Context) -> Result<Vec<String>, Error> {
     if !activated.is_empty() {
         await_known(ctx, &activated)?;
         for name in &activated {
-            said.push(format!("activated {name} in the running prosody"));
+            said.push(Event::Activated { name: name.clone() });
         }
     }
     Ok(said)
@@ -275,23 +272,20 @@ fn activate(ctx: &Context, name: &str) -> Result<(), Error> {
 
 /// Deactivates `name`, an external component the server runs and the file
 /// no longer declares, unless the file may declare it by an expression.
-/// Returns what to say.
-fn deactivate(file: &FileComponents, name: &str) -> Result<String, Error> {
+/// Returns what it did.
+fn deactivate(file: &FileComponents, name: &str) -> Result<Event, Error> {
+    let name = name.to_string();
     if !file.complete {
-        return Ok(format!(
-            "{name} runs but is not among the literal names of the file; not deactivated: the config has a component name or Include path computed by an expression"
-        ));
+        return Ok(Event::NotDeactivated { name });
     }
-    crate::system::service::set_active(name, false).map_err(|e| {
+    crate::system::service::set_active(&name, false).map_err(|e| {
         let message = format!(
             "{name} is still active in the running prosody: {e}; {}",
             Remedy::Restart
         );
         Error::system(message, e)
     })?;
-    Ok(format!(
-        "deactivated {name} in the running prosody: new connections are refused; one already connected stays until it disconnects or prosody restarts"
-    ))
+    Ok(Event::Deactivated { name })
 }
 
 /// Waits until every component of `activated` is known to the server: a
@@ -343,13 +337,14 @@ fn await_known(ctx: &Context, activated: &[String]) -> Result<(), Error> {
 
 /// After a guarded reload for an edit: the running server brought to the
 /// file's state ([`converge`]), and an added component proven with a
-/// handshake with its own secret. Returns what to tell the operator.
-pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<String>, Error> {
+/// handshake with its own secret. Returns what it did.
+pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<Event>, Error> {
     let name = key(&o.name);
-    let mut said: Vec<String> = converge(ctx)?
+    // An added component's activation is said once, with its proof.
+    let mut said: Vec<Event> = converge(ctx)?
         .into_iter()
-        .filter(|m| {
-            o.action != Action::Added || *m != format!("activated {name} in the running prosody")
+        .filter(|e| {
+            !(o.action == Action::Added && matches!(e, Event::Activated { name: n } if *n == name))
         })
         .collect();
     if o.action == Action::Replaced {
@@ -358,10 +353,9 @@ pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<Str
         loop {
             match probe(ctx, &o.name, None, None, false) {
                 Ok(r) if r.outcome.ok() => {
-                    said.push(format!(
-                        "the running prosody accepts the new secret of {}",
-                        o.name
-                    ));
+                    said.push(Event::SecretAccepted {
+                        name: o.name.clone(),
+                    });
                     break;
                 }
                 Ok(r) if Instant::now() >= end => {
@@ -378,10 +372,9 @@ pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<Str
     }
     if o.action == Action::Added {
         match probe(ctx, &o.name, None, None, false) {
-            Ok(r) if r.outcome.ok() => said.push(format!(
-                "activated {} in the running prosody; a handshake is accepted",
-                o.name
-            )),
+            Ok(r) if r.outcome.ok() => said.push(Event::ActivatedAccepted {
+                name: o.name.clone(),
+            }),
             Ok(r) => {
                 return Err(Error::Service {
                     message: format!(
@@ -392,10 +385,10 @@ pub(crate) fn apply_to_running(ctx: &Context, o: &EditOutcome) -> Result<Vec<Str
                 })
             }
             // kick_old components are not probed; the activation itself succeeded.
-            Err(e) => said.push(format!(
-                "activated {} in the running prosody (not probed: {e})",
-                o.name
-            )),
+            Err(e) => said.push(Event::ActivatedNotProbed {
+                name: o.name.clone(),
+                error: e.to_string(),
+            }),
         }
     }
     Ok(said)

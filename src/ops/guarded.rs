@@ -5,23 +5,18 @@
 //! (`--restart`/`--reload`): a restart, a reload with the components
 //! converged, or a restart where a changed credential needs one.
 
-use super::{Context, EditOutcome, Error};
+use super::{Context, EditOutcome, Error, Event};
 use crate::diagnostics::{CheckOptions, Report};
 use crate::system::service;
 use crate::text::remedy::Remedy;
 
 /// Where a guarded restart or reload reports as it goes (the caller words
-/// it): the check's findings, then one line per step done.
+/// it): the check's findings, then each step done.
 pub trait Progress {
     /// The check's findings, before the service is touched.
     fn check(&self, report: &Report);
     /// One step done, or what was done instead.
-    fn info(&self, message: &str);
-    /// The service manager restarted or reloaded prosody.
-    fn service(&self, done: &service::Applied);
-    /// A restart is made instead of the reload asked for: a credential
-    /// changed that a reload cannot hand to prosody.
-    fn restarting_for_credentials(&self);
+    fn event(&self, event: &Event);
 }
 
 /// What an edit was about: how it is applied, and how its messages read.
@@ -40,9 +35,9 @@ pub enum Subject {
 pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Result<(), Error> {
     match action {
         service::Action::Restart => {
-            out.service(&checked_service(ctx, action, out)?);
-            if let Some(m) = super::wait_after_restart(ctx)? {
-                out.info(&m);
+            out.event(&Event::Service(checked_service(ctx, action, out)?));
+            if let Some(e) = super::wait_after_restart(ctx)? {
+                out.event(&e);
             }
         }
         service::Action::Reload => {
@@ -55,10 +50,10 @@ pub fn guarded(ctx: &Context, action: service::Action, out: &dyn Progress) -> Re
                 pending = super::restart_pending(ctx);
             }
             if pending.is_empty() {
-                out.service(&done);
+                out.event(&Event::Service(done));
             }
-            for m in super::converge(ctx)? {
-                out.info(&m);
+            for e in super::converge(ctx)? {
+                out.event(&e);
             }
             if !pending.is_empty() {
                 let (reason, remedy) = super::pending_reason(&pending);
@@ -110,7 +105,8 @@ fn checked_service(
 /// hand it to prosody (see `credentials::reload_refreshes`): the guarded
 /// restart it takes instead, and why.
 fn restart_for_credentials(ctx: &Context, out: &dyn Progress) -> Result<(), Error> {
-    out.restarting_for_credentials();
+    let why = crate::system::credentials::reload_refreshes().err();
+    out.event(&Event::RestartingForCredentials(why));
     guarded(ctx, service::Action::Restart, out)
 }
 
@@ -150,13 +146,13 @@ pub fn apply_edit(
     if o.restart_needed && o.changed {
         restart_for_credentials(ctx, out)?;
         super::wait_for_shell(ctx)?;
-        for m in super::apply_to_running(ctx, o)? {
-            out.info(&m);
+        for e in super::apply_to_running(ctx, o)? {
+            out.event(&e);
         }
         return Ok(());
     }
     if restart_asked {
-        out.info("the file is unchanged: reloading and converging instead of restarting (connected components stay connected)");
+        out.event(&Event::ConvergingInstead);
     }
     if matches!(subject, Subject::Listener) && o.changed {
         // prosody opens its listeners at start only: a reload cannot apply it.
@@ -166,9 +162,10 @@ pub fn apply_edit(
         });
     }
     // The reload proper, then the edited component proven (converge runs in apply_to_running).
-    out.service(&checked_service(ctx, service::Action::Reload, out)?);
-    for m in super::apply_to_running(ctx, o)? {
-        out.info(&m);
+    let done = checked_service(ctx, service::Action::Reload, out)?;
+    out.event(&Event::Service(done));
+    for e in super::apply_to_running(ctx, o)? {
+        out.event(&e);
     }
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! `diff` (what a dry run shows, secrets masked), `list`, `listen`,
 //! `restore`, `probe`, `check` and `doctor` (one command each; `checklist`
 //! is doctor's list of items), `guarded` (restart and reload, only after the
-//! check passes), `apply`
+//! check passes; what they did is reported as an `event`), `apply`
 //! (an edit made live in the running prosody), and `reading` (how the
 //! read-only commands read a config that does not load).
 
@@ -22,6 +22,7 @@ use crate::diagnostics::Diagnostic;
 use crate::diagnostics::Note;
 pub(crate) use crate::error::Error;
 use crate::error::InputError;
+use crate::fogbow::PropertiesWarning;
 use crate::settings::{SecretStore, Settings};
 
 mod apply;
@@ -30,6 +31,7 @@ pub mod checklist;
 mod credstore;
 mod diff;
 mod doctor;
+mod event;
 mod guarded;
 mod list;
 mod listen;
@@ -51,6 +53,7 @@ pub use check::check_config;
 pub(crate) use credstore::SysFileChange;
 pub use credstore::{MigrateTo, SysKind};
 pub use doctor::doctor;
+pub use event::Event;
 pub use guarded::{apply_edit, apply_migration, guarded, Progress, Subject};
 pub use list::{list, ComponentInfo, ListOutput};
 pub(crate) use listen::show_listener;
@@ -272,7 +275,7 @@ pub fn add_from_properties(
     name: Option<&str>,
     path: &Path,
     opts: EditOptions,
-) -> Result<(EditOutcome, Vec<String>), Error> {
+) -> Result<(EditOutcome, Vec<PropertiesWarning>), Error> {
     let props = crate::fogbow::read(path)?;
     same_jid(name, &props.jid, path)?;
     let mut outcome = add(ctx, &props.jid, &props.password, opts)?;
@@ -325,7 +328,7 @@ pub fn add_from_properties_generated(
     name: Option<&str>,
     path: &Path,
     opts: EditOptions,
-) -> Result<(EditOutcome, Vec<String>), Error> {
+) -> Result<(EditOutcome, Vec<PropertiesWarning>), Error> {
     let (props, old) = crate::fogbow::read_for_new_secret(path)?;
     same_jid(name, &props.jid, path)?;
     let secret = generate_secret()?;

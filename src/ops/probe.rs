@@ -9,6 +9,7 @@ use super::reading::{self, Breakage};
 use super::{Context, Error};
 use crate::error::{InputError, Missing};
 use crate::prosody::config::Host;
+use crate::text::remedy::connect_as;
 
 /// What `probe` found.
 #[derive(Debug, Clone, Serialize)]
@@ -176,10 +177,9 @@ pub fn probe_with(
         .and_then(|g| literal.as_ref().map(|l| *l == g.secret));
     let (hint, restart_pending) = hint(&set, name, given.as_ref(), &outcome, matches_config);
     let hint = match super::plan::spelling(name, &hosts) {
-        Some(crate::diagnostics::Note::ConnectAs { written, known_as }) => format!(
-            "{hint}; prosody knows the component {written} as {known_as} (after nameprep), and refuses a component \
-             that connects as {written} (host-unknown): configure the component to connect as {known_as}"
-        ),
+        Some(crate::diagnostics::Note::ConnectAs { written, known_as }) => {
+            format!("{hint}; {}", connect_as(&written, &known_as))
+        }
         _ => hint,
     };
     Ok(ProbeReport {

@@ -1,7 +1,8 @@
 //! The way out a message ends with: the command that applies what is
 //! pending (a restart or a reload), and why that one. Every "run
 //! fogbow-xmpp-ctl restart" or "reload" the tool says is worded here, so
-//! the library hands the remedy on as data and the messages agree.
+//! the library hands the remedy on as data and the messages agree; and
+//! the name a component must connect as ([`connect_as`]).
 
 use std::fmt;
 
@@ -161,9 +162,29 @@ impl fmt::Display for Drift {
     }
 }
 
+/// The way out for a component whose name is written otherwise than
+/// prosody knows it (after nameprep): the one wording of it, said as a
+/// note, in `probe`'s hint (and its JSON) and in the error of an
+/// activation whose handshake failed.
+pub fn connect_as(written: &str, known_as: &str) -> String {
+    format!(
+        "prosody knows the component {written} as {known_as} (after nameprep), and refuses a component \
+         that connects as {written} (host-unknown): configure the component to connect as {known_as}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_as_names_both_spellings() {
+        assert_eq!(
+            connect_as("MiXed.Fog.Test", "mixed.fog.test"),
+            "prosody knows the component MiXed.Fog.Test as mixed.fog.test (after nameprep), and refuses a component \
+             that connects as MiXed.Fog.Test (host-unknown): configure the component to connect as mixed.fog.test"
+        );
+    }
 
     #[test]
     fn remedies_read_as_the_messages_end() {
