@@ -8,11 +8,11 @@ if [ -z "${BIN:-}" ]; then
 fi
 # These benches measure our own scaling: an edit also runs prosody's loader
 # where prosody is installed (its cost is prosody's own start-up cost, in
-# benches/check.sh), so it is left out here.
-export FXC_PROSODY_LIB=/nonexistent
+# benches/check.sh), so it is left out here: the settings' prosody_lib names
+# a directory without prosody.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-printf 'backups = 0\nlock_timeout_secs = 600\n' >"$work/settings.toml"
+printf 'backups = 0\nlock_timeout_secs = 600\nprosody_lib = "/nonexistent"\n' >"$work/settings.toml"
 printf 'bench-secret-0123456789\n' >"$work/secret"
 
 # Best wall time of $runs runs of "$@", in seconds; $prepare runs before each.

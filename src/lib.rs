@@ -6,11 +6,12 @@
 //! (terminal escaping, hex, byte search, io-error wording, masked secrets),
 //! [`secret`] (where a secret comes from, and the one bounded file reader),
 //! [`prosody`] (what prosody reads: the config with its Includes, host and
-//! credential names, the component listener, prosody's own loader),
+//! credential names, the component listener),
 //! [`diagnostics`] (the rules `check` reports; what needs the system is
 //! handed in), then the outside world: [`safe_write`] (lock, temp file,
 //! fsync, rename, backup), [`system`] (the service, its admin shell, the
-//! journal, the handshake, systemd's credentials), [`settings`] and
+//! journal, the handshake, systemd's credentials, prosody's own loader
+//! run on the installed prosody), [`settings`] and
 //! [`fogbow`] (a Fogbow component's `.properties`); then `error` (the one error type, wrapping
 //! the lower layers' own), [`ops`] (every command as an operation, every
 //! edit through one pipeline), and the CLI in `main.rs`/`cli.rs`/`output.rs`.

@@ -251,7 +251,7 @@ fn check(out: &Out, ctx: &Context, c: &cli::CheckArgs) -> Result<Status, Error> 
         with_prosody: !c.no_prosody,
         strict: c.strict,
     };
-    let report = ops::check_config(&ctx.config, opts);
+    let report = ops::check_config(&ctx.config, &ctx.settings.prosody_lib, opts);
     if c.json {
         output::print_json(&report);
     } else {

@@ -9,13 +9,18 @@ use crate::safe_write::{self, WriteError};
 #[allow(dead_code)]
 mod keys;
 pub use keys::DEFAULT_PATH;
-pub(crate) use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PROSODY_CONFIG};
+pub(crate) use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PROSODY_CONFIG, DEFAULT_PROSODY_LIB};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// prosody's main config file.
     pub prosody_config: PathBuf,
+    /// The installed prosody's library: its configmanager is what loads
+    /// the config as prosody will (and says whether it has
+    /// `Credential()`). Root runs its Lua, so it is a setting of this
+    /// trusted file, never the environment.
+    pub prosody_lib: PathBuf,
     /// Where previous versions of edited files are kept.
     pub backup_dir: PathBuf,
     /// How many backups to keep per file; 0 keeps none.
@@ -57,6 +62,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             prosody_config: DEFAULT_PROSODY_CONFIG.into(),
+            prosody_lib: DEFAULT_PROSODY_LIB.into(),
             backup_dir: DEFAULT_BACKUP_DIR.into(),
             backups: 10,
             lock_timeout_secs: 30,
@@ -144,6 +150,7 @@ impl Settings {
             }
         }
         for (key, p) in [
+            ("prosody_lib", &self.prosody_lib),
             ("credentials_dir", &self.credentials_dir),
             ("credentials_drop_in", &self.credentials_drop_in),
         ] {
@@ -256,6 +263,7 @@ impl std::fmt::Display for Fault {
                 f,
                 "{key} must be an absolute path (the default is {})",
                 match *key {
+                    "prosody_lib" => DEFAULT_PROSODY_LIB,
                     "credentials_dir" => crate::system::credentials::CREDENTIALS_DIR,
                     _ => crate::system::credentials::DROP_IN,
                 }

@@ -315,7 +315,8 @@ fn loader_reads_an_overlay_in_place() {
     }
     let s = Scratch::new("overlay");
     let cfg = debian_tree(&s);
-    let p = fogbow_xmpp_ctl::system::loader::Installed::find().expect("prosody is installed");
+    let lib = fogbow_xmpp_ctl::settings::Settings::default().prosody_lib;
+    let p = fogbow_xmpp_ctl::system::loader::Installed::find(&lib).expect("prosody is installed");
     assert_eq!(
         p.load(&cfg).unwrap(),
         fogbow_xmpp_ctl::prosody::Verdict::Loads
@@ -469,11 +470,10 @@ fn code_in_the_config_is_proved_by_prosodys_loader() {
     let empty = s.path("no-prosody");
     std::fs::create_dir_all(&empty).unwrap();
     let o = s
-        .ctl()
+        .ctl_with_lib(&empty)
         .config(&cfg)
         .args(["add", "bot.example"])
         .secret_file(&secret)
-        .env("FXC_PROSODY_LIB", &empty)
         .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(

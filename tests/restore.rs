@@ -474,7 +474,8 @@ fn prosody_loader_sees_a_file_an_edit_creates() {
     if !real_parts_available() {
         return;
     }
-    let Some(prosody) = fogbow_xmpp_ctl::system::loader::Installed::find() else {
+    let lib = fogbow_xmpp_ctl::settings::Settings::default().prosody_lib;
+    let Some(prosody) = fogbow_xmpp_ctl::system::loader::Installed::find(&lib) else {
         panic!("prosody is installed");
     };
     let s = Scratch::new("undo-loader");
@@ -740,7 +741,7 @@ fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)
     s.write(
         "settings.toml",
         &format!(
-            "backup_dir = \"{}\"\ncredentials_dir = \"{}\"\ncredentials_drop_in = \"{}\"\n",
+            "backup_dir = \"{}\"\ncredentials_dir = \"{}\"\ncredentials_drop_in = \"{}\"\nprosody_lib = \"{PROSODY13_LIB}\"\n",
             s.path("backups").display(),
             s.path("etc/credentials").display(),
             s.path("etc/prosody.service.d/creds.conf").display(),
@@ -753,7 +754,6 @@ fn credential_scratch(tag: &str) -> Option<(Scratch, impl Fn(&[&str]) -> Output)
             .settings(&settings)
             .config(&cfg)
             .args(args)
-            .env("FXC_PROSODY_LIB", PROSODY13_LIB)
             .output()
     };
     Some((s, run))

@@ -390,9 +390,9 @@ fn symlink_planted_by_another_user_is_refused() {
     assert_eq!(s.read("conf.avail/x.cfg.lua"), before);
 }
 
-/// Any user who can read the config's directory could hold its
-/// flock and stall root's `add` until the timeout, which blamed "another
-/// fogbow-xmpp-ctl". Root now locks a file only root can open.
+/// Root locks a file only root can open, not the config's directory: any
+/// user who can read that directory could hold its flock and stall root's
+/// `add` until the timeout.
 #[test]
 fn a_lock_held_by_another_user_does_not_stall_root() {
     if !running_as_root("a_lock_held_by_another_user_does_not_stall_root") {
@@ -436,9 +436,9 @@ fn a_lock_held_by_another_user_does_not_stall_root() {
     assert_ne!(code(&o), 0);
 }
 
-/// `x_y.cfg.lua` and `x/y.cfg.lua` had the same backup prefix:
-/// editing one pruned the other's backups and `restore` installed the
-/// other file's content. Each now lists (and restores) only its own.
+/// `x_y.cfg.lua` and `x/y.cfg.lua` have backup prefixes of their own:
+/// each lists (and restores) only its own backups, and editing one never
+/// prunes the other's.
 #[test]
 fn backups_of_x_y_and_x_slash_y_stay_apart() {
     let s = Scratch::new("names");
@@ -497,9 +497,9 @@ fn a_bind_mounted_config_gets_a_hint() {
     assert_eq!(temp_files(&s.dir), Vec::<String>::new());
 }
 
-/// A component in the main file and in an include on a
-/// read-only mount: `remove` rewrote the main file, then failed. Every file
-/// is now prepared before the first rename: exit 1, nothing changed.
+/// A component in the main file and in an include on a read-only mount:
+/// every file is prepared before the first rename, so `remove` fails
+/// (exit 1) with nothing changed, the main file included.
 #[test]
 fn a_failed_multi_file_remove_changes_nothing() {
     if !running_as_root("a_failed_multi_file_remove_changes_nothing") {

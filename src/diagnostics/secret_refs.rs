@@ -44,7 +44,7 @@ pub(crate) trait Resolve {
 pub(crate) fn uses_credentials(set: &ConfigSet) -> bool {
     set.files
         .iter()
-        .any(|f| f.doc.text().windows(10).any(|w| w == b"Credential"))
+        .any(|f| crate::text::contains(f.doc.text(), b"Credential"))
 }
 
 /// The `Credential("NAME")` name of our namespace that fogbow-xmpp-ctl

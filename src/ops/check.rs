@@ -13,13 +13,14 @@ use crate::diagnostics::{
 use crate::prosody::config::ConfigSet;
 use crate::system::secret_refs::Resolver;
 
-/// Checks the config at `main` and everything it includes. Reads only:
+/// Checks the config at `main` and everything it includes, with the
+/// prosody whose modules are in `prosody_lib` (the setting). Reads only:
 /// it runs as the `prosody` user before every start, without a lock.
-pub fn check_config(main: &Path, opts: CheckOptions) -> Report {
+pub fn check_config(main: &Path, prosody_lib: &Path, opts: CheckOptions) -> Report {
     let mut notes = Vec::new();
     let prosody = opts
         .with_prosody
-        .then(crate::system::loader::Installed::find);
+        .then(|| crate::system::loader::Installed::find(prosody_lib));
     let loaded = ConfigSet::load(main);
     // prosody 13's Credential()/FileContents() are read as prosody will
     // read them; prosody 0.12 has neither, and its loader says so.

@@ -128,10 +128,12 @@ impl std::fmt::Display for NotListening {
 }
 
 /// Runs the checklist on the config at `main` (read as `set`; `config`
-/// says whether that is all of it): the server's items, then each external
-/// component's, in the order the install guide has an operator do them.
+/// says whether that is all of it), loaded by the prosody in `prosody_lib`:
+/// the server's items, then each external component's, in the order the
+/// install guide has an operator do them.
 pub(crate) fn run(
     main: &Path,
+    prosody_lib: &Path,
     set: &ConfigSet,
     listener: &Listener,
     public: &[IpAddr],
@@ -139,7 +141,7 @@ pub(crate) fn run(
     pending: &[crate::system::running::PendingRestart],
 ) -> Report {
     let sockets = listening_sockets();
-    let mut items = vec![config_passes_check(main, &config)];
+    let mut items = vec![config_passes_check(main, prosody_lib, &config)];
     items.extend(no_unmerged_package_config(main));
     items.push(s2s_port_listens(set));
     items.extend(s2s_open_to_other_sites(set, sockets.as_deref()));
@@ -201,7 +203,7 @@ pub(crate) fn run(
 /// The config passes `check`, prosody's own loader included; every error
 /// and warning is listed under the item (a warning such as a duplicate
 /// component block can be what breaks a component's authentication).
-fn config_passes_check(main: &Path, config: &Breakage) -> Item {
+fn config_passes_check(main: &Path, prosody_lib: &Path, config: &Breakage) -> Item {
     if config.broken {
         let read = match config.source {
             crate::ops::Source::Backup => "the rest of this checklist reads its last good backup",
@@ -223,6 +225,7 @@ fn config_passes_check(main: &Path, config: &Breakage) -> Item {
     }
     let check = crate::ops::check_config(
         main,
+        prosody_lib,
         CheckOptions {
             with_prosody: true,
             strict: false,

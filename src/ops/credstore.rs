@@ -203,14 +203,15 @@ fn credential_for(set: &ConfigSet, name: &str) -> String {
 }
 
 /// Refuses to write a `Credential()` where it cannot work: a prosody
-/// without it (0.12), no systemd-creds, not root (the host key is root's).
-pub(super) fn require_support(what: &str) -> Result<(), Error> {
+/// without it (0.12; the one in `prosody_lib`), no systemd-creds, not root
+/// (the host key is root's).
+pub(super) fn require_support(prosody_lib: &Path, what: &str) -> Result<(), Error> {
     let refuse = |why: String| {
         Err(Error::refused(format!(
             "refusing {what}: {why}; nothing was changed"
         )))
     };
-    if let Err(why) = credentials::prosody_support() {
+    if let Err(why) = credentials::prosody_support(prosody_lib) {
         return refuse(format!(
             "{why}. A config whose component_secret is Credential(\"…\") would not load there, so prosody would not start. Keep the secret in the config (--secret-store config, the default)"
         ));
@@ -327,7 +328,7 @@ fn plan_rotate(
             path.display()
         )));
     }
-    require_support("to rotate the credential")?;
+    require_support(&ctx.settings.prosody_lib, "to rotate the credential")?;
     let cred_bytes = encrypted(cred, secret, dry_run)?;
     Ok((
         Plan {
@@ -389,7 +390,7 @@ pub(super) fn plan_add(
     // The refusals of a plain `add` (a VirtualHost, a plugin, an
     // expression, a different secret without --replace), said as it says them.
     let as_literal = plan::add(set, name, secret, replace, file)?;
-    require_support("--secret-store credential")?;
+    require_support(&ctx.settings.prosody_lib, "--secret-store credential")?;
     let cred = credential_for(set, name);
     refuse_others(set, name, &cred, &credentials::cred_path_in(dir, &cred))?;
     // The same secret already in the config: it moves into the credential.

@@ -15,6 +15,7 @@ pub fn doctor(
     let pending = super::pending_in(&set);
     Ok(super::checklist::run(
         &ctx.config,
+        &ctx.settings.prosody_lib,
         &set,
         &listener,
         public,

@@ -77,6 +77,7 @@ fn checked_service(
 ) -> Result<service::Applied, Error> {
     let report = super::check_config(
         &ctx.config,
+        &ctx.settings.prosody_lib,
         CheckOptions {
             with_prosody: true,
             strict: false,

@@ -47,7 +47,10 @@ pub fn migrate(
     opts: EditOptions,
 ) -> Result<MigrateOutput, Error> {
     if to == MigrateTo::Credential {
-        credstore::require_support("to migrate secrets into credentials")?;
+        credstore::require_support(
+            &ctx.settings.prosody_lib,
+            "to migrate secrets into credentials",
+        )?;
     }
     let names: Vec<String> = if names.is_empty() {
         let set = pipeline::load_config(&ctx.config)?;

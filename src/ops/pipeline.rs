@@ -592,13 +592,27 @@ fn commit(
     };
     let (prepared, contents) = prepare_config(edited)?;
     let files: Vec<PathBuf> = edited.after.files.iter().map(|f| f.path.clone()).collect();
-    let mut notes: Vec<Note> = prosody_accepts(&ctx.config, &files, &prepared, edited.strict)?
-        .into_iter()
-        .collect();
+    let prosody = crate::system::loader::Installed::find(&ctx.settings.prosody_lib);
+    let mut notes: Vec<Note> = prosody_accepts(
+        prosody.as_ref(),
+        &ctx.config,
+        &files,
+        &prepared,
+        edited.strict,
+    )?
+    .into_iter()
+    .collect();
     if let Some(why) = proof {
         let overlay = overlay_of(&prepared);
         let what = (head.action, head.name.as_str());
-        super::proof::prove(&ctx.config, &overlay, &edited.after, what, why)?;
+        super::proof::prove(
+            prosody.as_ref(),
+            &ctx.config,
+            &overlay,
+            &edited.after,
+            what,
+            why,
+        )?;
     }
     let (outside, outside_reals) = prepare_outside(&edited.outside)?;
     // Our files outside the config are complete on disk before the first
@@ -739,12 +753,13 @@ fn command_of(action: Action) -> &'static str {
 /// unless prosody already refused the config as it is (that error is not
 /// the edit's). Returns a note when the loader could not be run.
 fn prosody_accepts(
+    prosody: Option<&crate::system::loader::Installed>,
     main: &Path,
     files: &[PathBuf],
     prepared: &[safe_write::Prepared],
     strict: bool,
 ) -> Result<Option<Note>, Error> {
-    let Some(prosody) = crate::system::loader::Installed::find() else {
+    let Some(prosody) = prosody else {
         return Ok(None);
     };
     let overlay = overlay_of(prepared);

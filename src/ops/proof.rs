@@ -28,8 +28,9 @@ pub(super) fn needed(set: &ConfigSet, name: &str) -> Option<Opaque> {
 
 /// Proves an `add`/`remove` of `name` (see the module's comment): `after`
 /// is the edited config as we read it, `overlay` the edited files' temp
-/// files.
+/// files; `prosody` the installed one (`None`: not installed).
 pub(super) fn prove(
+    prosody: Option<&Installed>,
     main: &Path,
     overlay: &[(&Path, &Path)],
     after: &ConfigSet,
@@ -41,7 +42,7 @@ pub(super) fn prove(
             "{why}; {what}: nothing was changed (rewrite that code as plain `component_secret = \"…\"` lines, or edit the file by hand)"
         ))
     };
-    let Some(prosody) = Installed::find() else {
+    let Some(prosody) = prosody else {
         return Err(refuse(format!(
             "prosody is not installed here, so its own loader cannot prove which component_secret prosody would use for {name}"
         )));

@@ -585,8 +585,10 @@ fn expand_include(
 }
 
 /// prosody's `glob_to_pattern`: `*` is any run of bytes, `?` any one byte,
-/// the rest literal (also fnmatch's, as systemd's `ImportCredential=` uses
-/// it). The one glob of the crate: linear in the pattern times the name.
+/// every other byte literal. systemd's `ImportCredential=` globs are
+/// matched with it too: there it handles `*` and `?` as fnmatch does, but
+/// not fnmatch's `[...]` classes or `\` escapes (both taken literally).
+/// The one glob of the crate: linear in the pattern times the name.
 pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     glob_match_counting(pattern, name).0
 }

@@ -8,6 +8,8 @@
 pub const DEFAULT_PATH: &str = "/etc/fogbow-xmpp-ctl/config.toml";
 pub(crate) const DEFAULT_PROSODY_CONFIG: &str = "/etc/prosody/prosody.cfg.lua";
 pub(crate) const DEFAULT_BACKUP_DIR: &str = "/var/lib/fogbow-xmpp-ctl/backups";
+/// Where Debian installs prosody's modules (both 0.12 and 13).
+pub(crate) const DEFAULT_PROSODY_LIB: &str = "/usr/lib/prosody";
 
 /// A key's default value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +37,18 @@ pub(crate) struct Key {
 }
 
 /// Every key of the settings file, in the order of the packaged one.
-pub(crate) const KEYS: [Key; 9] = [
+pub(crate) const KEYS: [Key; 10] = [
     Key {
         name: "prosody_config",
         default: KeyDefault::Path(DEFAULT_PROSODY_CONFIG),
         help: "prosody's main config file (-c/--config overrides it).",
         file: Some("prosody's main config, and the files it includes (e.g. /etc/prosody/conf.d/*.cfg.lua, often symlinks into conf.avail/: the target is edited and the link kept). Edits replace a file atomically (a temp file with the original's owner, mode and ACL, fsync, rename) under an exclusive lock (see /run/fogbow-xmpp-ctl/)."),
+    },
+    Key {
+        name: "prosody_lib",
+        default: KeyDefault::Path(DEFAULT_PROSODY_LIB),
+        help: "the installed prosody's library (an absolute path): its configmanager loads the config for check and before every edit, and says whether prosody has Credential(). No configmanager there: prosody is not installed.",
+        file: Some("prosody's modules: core/configmanager.lua is run, with the Lua interpreter of /usr/bin/prosody, to load the config as prosody will."),
     },
     Key {
         name: "backup_dir",

@@ -62,10 +62,13 @@ pub(crate) fn expression(name: &str) -> String {
 /// configmanager defines `set_credentials_directory`, which prosody's
 /// start-up calls with `$CREDENTIALS_DIRECTORY`. The error says why not,
 /// naming the version where prosody says it. The prosody looked at is the
-/// one prosody's own loader runs ([`super::loader::Installed::find`]).
-pub(crate) fn prosody_support() -> Result<(), Unsupported> {
-    let Some(installed) = super::loader::Installed::find() else {
-        return Err(Unsupported::NotInstalled);
+/// one prosody's own loader runs: its modules in `lib` (the `prosody_lib`
+/// setting, [`super::loader::Installed::find`]).
+pub(crate) fn prosody_support(lib: &Path) -> Result<(), Unsupported> {
+    let Some(installed) = super::loader::Installed::find(lib) else {
+        return Err(Unsupported::NotInstalled {
+            lib: lib.to_path_buf(),
+        });
     };
     // The same file in 0.12 and 13 (13 loads it as prosody.core.configmanager).
     let cm = installed.lib.join("core/configmanager.lua");
@@ -84,8 +87,8 @@ pub(crate) fn prosody_support() -> Result<(), Unsupported> {
 /// Why the installed prosody cannot read `Credential()`.
 #[derive(Debug)]
 pub(crate) enum Unsupported {
-    /// No prosody is installed.
-    NotInstalled,
+    /// No prosody is installed: `lib` has no configmanager.
+    NotInstalled { lib: PathBuf },
     /// The installed prosody (`version`, as it says it) lacks it: its
     /// `configmanager` has no `set_credentials_directory`.
     Lacking {
@@ -97,10 +100,10 @@ pub(crate) enum Unsupported {
 impl std::fmt::Display for Unsupported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Unsupported::NotInstalled => write!(
+            Unsupported::NotInstalled { lib } => write!(
                 f,
                 "prosody is not installed (no configmanager under {}), so nothing shows that it can read Credential()",
-                super::loader::LIB_DIR
+                lib.display()
             ),
             Unsupported::Lacking {
                 version,

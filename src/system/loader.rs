@@ -15,8 +15,6 @@ use crate::prosody::{absolute, Verdict};
 
 const LOADER: &str = include_str!("loader.lua");
 
-/// Where Debian installs prosody's modules (both 0.12 and 13).
-pub(crate) const LIB_DIR: &str = "/usr/lib/prosody";
 const PROSODY_BIN: &str = "/usr/bin/prosody";
 
 /// How long a config may take to load before we call it hung (prosody
@@ -32,10 +30,10 @@ pub struct Installed {
 }
 
 impl Installed {
-    /// Finds the installed prosody, or `None` when it is not installed.
-    pub fn find() -> Option<Installed> {
-        let lib =
-            PathBuf::from(std::env::var_os("FXC_PROSODY_LIB").unwrap_or_else(|| LIB_DIR.into()));
+    /// Finds the prosody installed with its modules in `lib` (the
+    /// `prosody_lib` setting), or `None` when it is not installed.
+    pub fn find(lib: &Path) -> Option<Installed> {
+        let lib = lib.to_path_buf();
         let has_configmanager =
             lib.join("core/configmanager.lua").exists() || lib.join("loader.lua").exists();
         if !has_configmanager {
@@ -49,10 +47,8 @@ impl Installed {
     /// (`Credential()`, `FileContents()`, …): its configmanager can be told
     /// a credentials directory. prosody 0.12 has none of them.
     pub(crate) fn has_credentials(&self) -> bool {
-        std::fs::read(self.lib.join("core/configmanager.lua")).is_ok_and(|t| {
-            t.windows(b"set_credentials_directory".len())
-                .any(|w| w == b"set_credentials_directory")
-        })
+        std::fs::read(self.lib.join("core/configmanager.lua"))
+            .is_ok_and(|t| crate::text::contains(&t, b"set_credentials_directory"))
     }
 
     /// Loads `config` with prosody's configmanager.

@@ -392,19 +392,21 @@ fn not_xmpp(start: &[u8]) -> Option<String> {
     }
 }
 
-/// The first line of `bytes`, at most 60 bytes, quoted with anything but
-/// printable ASCII escaped: a hostile server's words reach a terminal.
+/// The first line of `bytes`, at most 60 bytes, quoted (a quote or
+/// backslash in it escaped with a backslash), with what a terminal would
+/// act on escaped ([`crate::text::terminal_safe`]; bytes that are not
+/// UTF-8 shown as U+FFFD): a hostile server's words reach a terminal.
 fn shown(bytes: &[u8]) -> String {
     let line = bytes
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
         .unwrap_or_default();
     let cut = &line[..line.len().min(60)];
-    let mut out: String = cut
-        .iter()
-        .flat_map(|&b| std::ascii::escape_default(b))
-        .map(char::from)
-        .collect();
+    let quoted = String::from_utf8_lossy(cut)
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\'', "\\'");
+    let mut out = crate::text::terminal_safe(&quoted).into_owned();
     if cut.len() < line.len() {
         out.push('…');
     }
@@ -565,6 +567,13 @@ mod tests {
             panic!()
         };
         assert!(!why.bytes().any(|b| b.is_ascii_control()), "{why:?}");
+        assert!(why.contains("F\\u{1b}]0;x\\u{7}\""), "{why}");
+        // Printable text as it came, quotes and backslashes escaped; cut at 60 bytes.
+        assert_eq!(
+            shown(b"<a b='c' d=\"e\\f\">\r\nrest"),
+            r#""<a b=\'c\' d=\"e\\f\">""#
+        );
+        assert_eq!(shown(&[b'x'; 61]), format!("\"{}…\"", "x".repeat(60)));
         let Header::NotXmpp(why) = header(b"<html><body>") else {
             panic!()
         };

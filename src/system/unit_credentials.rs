@@ -122,22 +122,7 @@ impl ServiceCredentials {
     /// Applies the `[Service]` credential directives of one unit file or
     /// drop-in, as systemd does: an empty assignment resets its list.
     pub(crate) fn parse(&mut self, text: &str) {
-        // A line ending in a backslash continues on the next.
-        let mut lines = Vec::new();
-        let mut logical = String::new();
-        for raw in text.lines() {
-            match raw.strip_suffix('\\') {
-                Some(head) => {
-                    logical.push_str(head);
-                    logical.push(' ');
-                }
-                None => {
-                    logical.push_str(raw);
-                    lines.push(std::mem::take(&mut logical));
-                }
-            }
-        }
-        lines.push(logical);
+        let lines = logical_lines(text);
         let mut in_service = false;
         for line in &lines {
             let line = line.trim();
@@ -151,56 +136,79 @@ impl ServiceCredentials {
             if !in_service {
                 continue;
             }
-            let Some((key, value)) = line.split_once('=') else {
-                continue;
-            };
-            let value = unquote(value.trim());
-            let split = |v: &str| match v.split_once(':') {
-                Some((n, p)) => (n.to_string(), (!p.is_empty()).then(|| PathBuf::from(p))),
-                None => (v.to_string(), None),
-            };
-            match key.trim() {
-                // systemd keeps both Load lists in one table, and both Set lists in another.
-                "LoadCredential" | "LoadCredentialEncrypted" if value.is_empty() => {
-                    self.load.clear()
-                }
-                "SetCredential" | "SetCredentialEncrypted" if value.is_empty() => self.set.clear(),
-                "ImportCredential" if value.is_empty() => self.import.clear(),
-                "LoadCredentialEncrypted" => {
-                    let (name, path) = split(&value);
-                    self.load.push(Entry {
-                        name,
-                        source: Source::Encrypted(path),
-                    });
-                }
-                "LoadCredential" => {
-                    let (name, path) = split(&value);
-                    self.load.push(Entry {
-                        name,
-                        source: Source::Plain(path),
-                    });
-                }
-                "SetCredential" => {
-                    if let Some((name, v)) = value.split_once(':') {
-                        self.set.push(Entry {
-                            name: name.to_string(),
-                            source: Source::Set(unescape(v)),
-                        });
-                    }
-                }
-                "SetCredentialEncrypted" => {
-                    if let Some((name, _)) = value.split_once(':') {
-                        self.set.push(Entry {
-                            name: name.to_string(),
-                            source: Source::SetEncrypted,
-                        });
-                    }
-                }
-                "ImportCredential" => self.import.push(value),
-                _ => {}
+            if let Some((key, value)) = line.split_once('=') {
+                self.apply(key.trim(), &unquote(value.trim()));
             }
         }
     }
+
+    /// Applies one `[Service]` directive `key=value` (the value unquoted);
+    /// any key but the credential ones is not ours and changes nothing.
+    fn apply(&mut self, key: &str, value: &str) {
+        let split = |v: &str| match v.split_once(':') {
+            Some((n, p)) => (n.to_string(), (!p.is_empty()).then(|| PathBuf::from(p))),
+            None => (v.to_string(), None),
+        };
+        match key {
+            // systemd keeps both Load lists in one table, and both Set lists in another.
+            "LoadCredential" | "LoadCredentialEncrypted" if value.is_empty() => self.load.clear(),
+            "SetCredential" | "SetCredentialEncrypted" if value.is_empty() => self.set.clear(),
+            "ImportCredential" if value.is_empty() => self.import.clear(),
+            "LoadCredentialEncrypted" => {
+                let (name, path) = split(value);
+                self.load.push(Entry {
+                    name,
+                    source: Source::Encrypted(path),
+                });
+            }
+            "LoadCredential" => {
+                let (name, path) = split(value);
+                self.load.push(Entry {
+                    name,
+                    source: Source::Plain(path),
+                });
+            }
+            "SetCredential" => {
+                if let Some((name, v)) = value.split_once(':') {
+                    self.set.push(Entry {
+                        name: name.to_string(),
+                        source: Source::Set(unescape(v)),
+                    });
+                }
+            }
+            "SetCredentialEncrypted" => {
+                if let Some((name, _)) = value.split_once(':') {
+                    self.set.push(Entry {
+                        name: name.to_string(),
+                        source: Source::SetEncrypted,
+                    });
+                }
+            }
+            "ImportCredential" => self.import.push(value.to_string()),
+            _ => {}
+        }
+    }
+}
+
+/// The logical lines of a unit file: a line ending in a backslash
+/// continues on the next (joined with a space).
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut logical = String::new();
+    for raw in text.lines() {
+        match raw.strip_suffix('\\') {
+            Some(head) => {
+                logical.push_str(head);
+                logical.push(' ');
+            }
+            None => {
+                logical.push_str(raw);
+                lines.push(std::mem::take(&mut logical));
+            }
+        }
+    }
+    lines.push(logical);
+    lines
 }
 
 /// The unit search path: `$SYSTEMD_UNIT_PATH` as systemd reads it (a

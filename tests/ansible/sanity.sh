@@ -34,13 +34,13 @@ set -euo pipefail
 exec </dev/null
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# The shell suites' prelude: say, fail.
+# shellcheck source=tests/systemd/container.sh
+. "$ROOT/tests/systemd/container.sh"
 SRC="$ROOT/ansible/ansible_collections/fogbow/xmpp"
 OUT="$ROOT/target/ansible"
 VENV="${FXC_ANSIBLE_VENV:-$OUT/venv}"
 ANSIBLE_CORE_SPEC='ansible-core>=2.17,<2.20'
-
-say() { printf '==> %s\n' "$*" >&2; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 
 mkdir -p "$OUT"
 

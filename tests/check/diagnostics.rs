@@ -381,16 +381,16 @@ fn verdict_matches_prosody() {
 }
 
 /// Without prosody installed the loader step is skipped with a note, and
-/// `--no-prosody` skips it on purpose (simulated with FXC_PROSODY_LIB).
+/// `--no-prosody` skips it on purpose (simulated with a `prosody_lib`
+/// setting where there is no prosody).
 #[test]
 fn prosody_step_skipped_with_a_note_when_not_installed() {
     let s = Scratch::new("noprosody");
     let cfg = s.write("prosody.cfg.lua", "require \"no.such.module\"\n");
     let o = s
-        .ctl()
+        .ctl_with_lib(s.path("no-prosody-here"))
         .config(&cfg)
         .arg("check")
-        .env("FXC_PROSODY_LIB", s.path("no-prosody-here"))
         .output();
     assert_eq!(
         o.status.code(),

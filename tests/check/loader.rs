@@ -1,4 +1,4 @@
-//! prosody's own loader as `check` runs it: a
+//! prosody's own loader as `check` runs it: the one the settings name, a
 //! long error is reported as the error it is, and a relative `--config`
 //! gets exactly the verdict of the absolute path.
 
@@ -73,4 +73,34 @@ fn a_relative_config_gets_the_verdict_of_the_absolute_one() {
         !d["message"].as_str().unwrap().contains("p/p/"),
         "no doubled path: {j}"
     );
+}
+
+/// The prosody that loads the config is the `prosody_lib` setting's, never
+/// the environment's: `FXC_PROSODY_LIB` at the stand-in library (which
+/// loads every config) leaves the installed prosody judging, and it
+/// refuses a missing module; the same stand-in named by the settings does
+/// judge.
+#[test]
+fn the_environment_does_not_choose_the_prosody() {
+    if !real_parts_available() {
+        return;
+    }
+    let s = Scratch::new("prosody-env");
+    s.config("require \"fxc_no_such_module\"\n");
+    let o = s
+        .ctl()
+        .args(["check", "--json"])
+        .env("FXC_PROSODY_LIB", PROSODY13_LIB)
+        .output();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    let codes: Vec<&str> = j["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"prosody-load"), "{j}");
+    let o = s.ctl_with_lib(PROSODY13_LIB).arg("check").output();
+    assert_eq!(code(&o), 0, "the stand-in loads it: {}", stderr(&o));
 }

@@ -6,7 +6,7 @@
 //! Real parts: the host's `systemd-creds` (encrypts with the host key, as
 //! root) and its prosody. This host has prosody 0.12, which has no
 //! `Credential()`: there the refusal is the real behaviour. The positive
-//! path runs with `FXC_PROSODY_LIB` at a stand-in prosody library that has
+//! path runs with the `prosody_lib` setting at a stand-in prosody library that has
 //! `Credential()` and loads every config ([`PROSODY13_LIB`]: 0.12's loader
 //! would refuse `Credential()`, rightly); prosody 13 itself, with real
 //! handshakes and a restart through the gate, is
@@ -31,7 +31,9 @@ fn ready(test: &str) -> bool {
 }
 
 /// A scratch whose settings point the credentials and the drop-in at
-/// scratch paths (`etc/…`), and backups at `var/backups`.
+/// scratch paths (`etc/…`), and backups at `var/backups`; [`ctl13`]'s
+/// settings beside them, so that they are there before a test's first
+/// snapshot.
 fn scratch(tag: &str, extra_settings: &str) -> Scratch {
     let s = Scratch::new(tag);
     s.write(
@@ -44,6 +46,7 @@ fn scratch(tag: &str, extra_settings: &str) -> Scratch {
                 .display(),
         ),
     );
+    s.settings_with_lib(PROSODY13_LIB);
     s
 }
 
@@ -51,7 +54,7 @@ fn scratch(tag: &str, extra_settings: &str) -> Scratch {
 /// with `Credential()`), without running 0.12's loader on a `Credential()`
 /// config.
 fn ctl13(s: &Scratch) -> Ctl {
-    s.ctl().env("FXC_PROSODY_LIB", PROSODY13_LIB)
+    s.ctl_with_lib(PROSODY13_LIB)
 }
 
 fn cred_file(s: &Scratch, cred: &str) -> PathBuf {

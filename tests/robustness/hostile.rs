@@ -47,21 +47,22 @@ fn add_bounded(
     stdin: &[u8],
     with_prosody: bool,
 ) -> (Option<i32>, String, u64) {
+    // `time` counts the children it waits for: to bound our own process,
+    // leave out prosody's loader (a Lua process that holds the whole file,
+    // as prosody does at start; that step is tested in tests/prosody.rs).
+    let settings = match with_prosody {
+        true => s.path("settings.toml"),
+        false => s.settings_with_lib("/nonexistent"),
+    };
     let mut cmd = Command::new("/usr/bin/time");
     cmd.arg("-f")
         .arg("FXC_MAXRSS=%M")
         .arg(BIN)
         .arg("--settings")
-        .arg(s.path("settings.toml"))
+        .arg(settings)
         .arg("-c")
         .arg(s.path("prosody.cfg.lua"));
     cmd.args(["add", name, "--secret-file", "-"]);
-    // `time` counts the children it waits for: to bound our own process,
-    // leave out prosody's loader (a Lua process that holds the whole file,
-    // as prosody does at start; that step is tested in tests/prosody.rs).
-    if !with_prosody {
-        cmd.env("FXC_PROSODY_LIB", "/nonexistent");
-    }
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

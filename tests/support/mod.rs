@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fogbow-xmpp-ctl");
 
-/// A prosody library with `Credential()` for `FXC_PROSODY_LIB`: a stand-in
+/// A prosody library with `Credential()` for the `prosody_lib` setting
+/// ([`Scratch::ctl_with_lib`]): a stand-in
 /// configmanager that has prosody 13's `set_credentials_directory` and
 /// loads every config (see the file).
 pub const PROSODY13_LIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/prosody13");
@@ -135,6 +136,27 @@ impl Scratch {
             config: Some(self.path("prosody.cfg.lua")),
             ..ctl()
         }
+    }
+    /// The scratch's settings with `prosody_lib = "LIB"` added, as a file of
+    /// their own (`settings-lib.toml`, brought up to date with the settings
+    /// at each call, left untouched when it is): the prosody that `check`
+    /// and edits load with is then the one in `lib`, a stand-in or a
+    /// directory without prosody.
+    pub fn settings_with_lib(&self, lib: impl AsRef<Path>) -> PathBuf {
+        let settings = std::fs::read_to_string(self.path("settings.toml")).unwrap_or_default();
+        let line = format!("prosody_lib = {:?}\n", lib.as_ref().display().to_string());
+        let text = settings + &line;
+        let path = self.path("settings-lib.toml");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            self.write("settings-lib.toml", &text);
+        }
+        path
+    }
+    /// [`Scratch::ctl`] with the prosody in `lib` (see
+    /// [`Scratch::settings_with_lib`]).
+    pub fn ctl_with_lib(&self, lib: impl AsRef<Path>) -> Ctl {
+        let settings = self.settings_with_lib(lib);
+        self.ctl().settings(settings)
     }
     /// Adds `name` with a twenty-byte secret.
     pub fn add(&self, name: &str) -> Output {

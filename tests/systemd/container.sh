@@ -17,6 +17,9 @@
 #   suite_start TAG        a suite's start: $bin (built when missing), the
 #                          tools, and $work, a scratch directory under
 #                          /var/tmp removed (container halted) at exit
+#   say, fail, ok, not_ok, expect, expect_eq, summary
+#                          the suites' output (the prelude every shell suite
+#                          sources, container or not)
 #
 # Loopback only: --private-network leaves the container nothing but lo.
 
@@ -227,6 +230,13 @@ wait_listening() {
 }
 
 unit_prop() { ct systemctl show -p "$1" --value prosody.service; }
+
+# A step's progress, on stderr; a missing precondition ends the suite.
+say() { printf '==> %s\n' "$*" >&2; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  exit 1
+}
 
 # Assertion helpers: every check counts, and the script ends with the count.
 PASSED=0

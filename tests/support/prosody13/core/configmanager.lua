@@ -1,5 +1,5 @@
 -- A stand-in for prosody 13's configmanager, for tests on a host whose
--- prosody is 0.12: FXC_PROSODY_LIB pointed at this directory is "a prosody
+-- prosody is 0.12: the prosody_lib setting at this directory is "a prosody
 -- that has Credential()", found the way fogbow-xmpp-ctl finds it in a real
 -- prosody (this file defines set_credentials_directory). It loads every
 -- config and reads no option, as if prosody's loader were not there: 0.12's
