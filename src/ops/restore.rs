@@ -362,7 +362,7 @@ impl Undo<'_> {
                     "cannot undo {}: the backup of {} is unusable ({}); nothing was changed",
                     self.what,
                     path.display(),
-                    e.message
+                    e
                 ))
             })?),
             None => None,
@@ -456,7 +456,7 @@ fn outside_before(
         let (Some(b), Some(expect)) = (&f.backup, &f.written_sha1) else {
             return Err(cannot("the edit left no backup of it".into()));
         };
-        let text = safe_write::read_backup(&dir.join(b)).map_err(|e| cannot(e.message))?;
+        let text = safe_write::read_backup(&dir.join(b)).map_err(|e| cannot(e.to_string()))?;
         out.push(pipeline::OutsideFile {
             path,
             expect: expect.clone(),
