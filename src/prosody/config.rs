@@ -275,11 +275,13 @@ impl std::fmt::Display for FileUnreadable {
         use std::os::unix::fs::FileTypeExt;
         let t = match &self.0 {
             Unreadable::Io(e) => return f.write_str(&crate::text::plain_io(e)),
-            Unreadable::TooLarge => return write!(
+            Unreadable::TooLarge => {
+                return write!(
                 f,
                 "it is larger than {} MiB, the limit for a config file; is this the right file?",
                 MAX_FILE_BYTES >> 20
-            ),
+            )
+            }
             Unreadable::NotRegular(t) => t,
         };
         let what = if t.is_dir() {
