@@ -317,10 +317,11 @@ impl Undo<'_> {
     /// edit wrote (`None`: it does not exist, as the edit left it).
     fn current(&self, f: &safe_write::FileRecord) -> Result<Option<Vec<u8>>, Error> {
         let path = f.real_path();
-        let current = match std::fs::read(&path) {
+        // Bounded, and never a FIFO (which would block with the lock held).
+        let current = match crate::prosody::config::read_config_file(&path) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(safe_write::io_error("read", &path, e).into()),
+            Err(e) => return Err(safe_write::unreadable("read", &path, e.0).into()),
         };
         let why = match (&f.written_sha1, &current) {
             (Some(h), Some(c)) if safe_write::content_hash(c) == *h => None,

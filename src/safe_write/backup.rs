@@ -23,7 +23,7 @@ use nix::libc;
 
 use super::{
     check_ancestors, check_trusted, io_error, open_dir, open_new, open_trusted, sha1_hex, sync_dir,
-    Refusal, WriteError,
+    unreadable, Refusal, WriteError,
 };
 
 /// Where previous versions go, and how many to keep per file (0: none).
@@ -551,11 +551,7 @@ pub(crate) fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
         Some(libc::ELOOP) => WriteError::refused("use the backup", path, Refusal::Symlink),
         _ => io_error("read", path, e),
     })?;
-    use crate::secret::Unreadable;
-    let refused = |e: Unreadable| match e {
-        Unreadable::Io(e) => io_error("read", path, e),
-        _ => WriteError::refused("use the backup", path, Refusal::NotRegular),
-    };
+    let refused = |e| unreadable("use the backup", path, e);
     crate::secret::regular(&f).map_err(refused)?;
     check_trusted("the backup", path, &f)?;
     // Unbounded: a backup is a copy of a config file we read.

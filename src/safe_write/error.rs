@@ -87,6 +87,8 @@ pub enum Refusal {
     NotDirectory,
     /// It is not a regular file.
     NotRegular,
+    /// It is larger than a bounded read takes.
+    TooLarge,
     /// It exists (and is to be created).
     Exists,
     /// It belongs to `uid`, neither root nor us.
@@ -141,6 +143,7 @@ impl Refusal {
         match self {
             Refusal::NotAbsolute { setting: None } | Refusal::NotRegular => ErrorKind::InvalidInput,
             Refusal::Exists => ErrorKind::AlreadyExists,
+            Refusal::TooLarge => ErrorKind::InvalidData,
             _ => ErrorKind::PermissionDenied,
         }
     }
@@ -167,6 +170,7 @@ impl std::fmt::Display for Refusal {
             Refusal::Symlink => f.write_str("it is a symbolic link"),
             Refusal::NotDirectory => f.write_str("it is not a directory"),
             Refusal::NotRegular => f.write_str("it is not a regular file"),
+            Refusal::TooLarge => f.write_str("it is too large to read"),
             Refusal::Exists => f.write_str("it exists"),
             Refusal::ForeignUid { uid } => write!(f, "it belongs to uid {uid}"),
             Refusal::Untrusted { uid, me } => {
@@ -328,6 +332,17 @@ fn write_io(
             "cannot {action} {p}: it does not exist (No such file or directory)"
         ),
         _ => write!(f, "cannot {action} {p}: {}", plain_io(e)),
+    }
+}
+
+/// A bounded read of `path` ([`crate::secret::read_at_most`]) that read
+/// nothing: the failure to read it, or `action` on it refused.
+pub(crate) fn unreadable(action: &str, path: &Path, e: crate::secret::Unreadable) -> WriteError {
+    use crate::secret::Unreadable;
+    match e {
+        Unreadable::Io(e) => io_error("read", path, e),
+        Unreadable::NotRegular(_) => WriteError::refused(action, path, Refusal::NotRegular),
+        Unreadable::TooLarge => WriteError::refused(action, path, Refusal::TooLarge),
     }
 }
 

@@ -35,7 +35,7 @@ pub(crate) use backup::{
     read_backup, remove_marker, rewrite_backup, time_of, write_old_secret, write_record,
     EditRecord, FileRecord,
 };
-pub(crate) use error::{io_error, Refusal, WriteError};
+pub(crate) use error::{io_error, unreadable, Refusal, WriteError};
 pub use lock::Lock;
 // The settings' tests compare the lock directory with the packaged list of files.
 #[cfg(test)]
