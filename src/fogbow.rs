@@ -99,7 +99,7 @@ pub enum PropertiesError {
 impl std::fmt::Display for PropertiesError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PropertiesError::Link(e) => f.write_str(&e.message),
+            PropertiesError::Link(e) => std::fmt::Display::fmt(e, f),
             PropertiesError::Missing(p) => {
                 write!(f, "cannot read {}: No such file or directory", p.display())
             }
@@ -234,7 +234,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, PropertiesError> {
     use crate::secret::ReadError;
     let real = match crate::safe_write::resolve(path) {
         Ok(real) => real,
-        Err(e) if e.kind == std::io::ErrorKind::PermissionDenied => {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             return Err(PropertiesError::Link(e))
         }
         Err(_) => path.to_path_buf(),

@@ -306,6 +306,31 @@ pub(crate) fn read_at_most(file: &mut File, limit: u64) -> Result<Vec<u8>, Unrea
     }
 }
 
+/// The last `max` bytes of the regular file at `path`, as text from the
+/// start of a line (a cut first line is dropped; bytes that are not UTF-8
+/// are replaced): logs grow without end, and the recent end is what
+/// matters. Opened without blocking and checked on the descriptor, as
+/// [`regular`] does.
+pub(crate) fn read_tail(path: &Path, max: u64) -> Result<String, Unreadable> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = open_nonblocking(path).map_err(Unreadable::Io)?;
+    let from = regular(&f)?.len().saturating_sub(max);
+    f.seek(SeekFrom::Start(from)).map_err(Unreadable::Io)?;
+    let mut bytes = Vec::new();
+    f.take(max)
+        .read_to_end(&mut bytes)
+        .map_err(Unreadable::Io)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if from == 0 {
+        return Ok(text);
+    }
+    // The first line is cut: drop it.
+    Ok(text
+        .split_once('\n')
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default())
+}
+
 /// Makes this process unable to leave a core dump, which would hold every
 /// secret it read: the kernel writes none for a process that is not
 /// "dumpable" (which also keeps other users' debuggers out), nor for one
@@ -513,5 +538,23 @@ mod tests {
             "{stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    #[test]
+    fn tails_start_at_a_line_and_skip_fifos() {
+        let tmp = tempfile::Builder::new()
+            .prefix("fxc-tail-")
+            .tempdir()
+            .unwrap();
+        let log = tmp.path().join("log");
+        std::fs::write(&log, "a\nbb\ncc\n").unwrap();
+        assert_eq!(read_tail(&log, 5).unwrap(), "cc\n");
+        assert_eq!(read_tail(&log, 100).unwrap(), "a\nbb\ncc\n");
+        let fifo = tmp.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(matches!(
+            read_tail(&fifo, 5),
+            Err(Unreadable::NotRegular(_))
+        ));
     }
 }

@@ -86,10 +86,8 @@ impl Settings {
     pub fn load(path: &Path, explicit: bool) -> Result<Settings, SettingsError> {
         let text = match Self::read_trusted(path) {
             Ok(t) => t,
-            Err(e) if e.kind == std::io::ErrorKind::NotFound && !explicit => {
-                return Ok(Settings::default())
-            }
-            Err(e) => return Err(SettingsError::Read(e)),
+            Err(e) if e.is_missing() && !explicit => return Ok(Settings::default()),
+            Err(e) => return Err(e),
         };
         let settings = Self::parse(&text).map_err(|e| e.in_file(path))?;
         settings.validate(&text).map_err(|e| e.in_file(path))?;
@@ -97,42 +95,29 @@ impl Settings {
     }
 
     /// The settings file's text, if it is a regular file we can trust.
-    fn read_trusted(path: &Path) -> Result<String, WriteError> {
+    fn read_trusted(path: &Path) -> Result<String, SettingsError> {
         let what = "the settings file";
         // A refused link along the way may be another path: say whose it is.
-        let in_context = |mut e: WriteError| {
-            e.message = format!("{what} {}: {}", path.display(), e.message);
-            e
-        };
-        let real = safe_write::resolve(path).map_err(in_context)?;
+        let real = safe_write::resolve(path).map_err(|error| SettingsError::Resolve {
+            path: path.to_path_buf(),
+            error,
+        })?;
         let mut f = safe_write::open_trusted(&real)
             .map_err(|e| safe_write::io_error("read the settings file", path, e))?;
         use crate::secret::Unreadable;
         let refused = |e: Unreadable| match e {
-            Unreadable::Io(e) => safe_write::io_error("read the settings file", path, e),
-            Unreadable::NotRegular(_) => WriteError::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{what} {} is not a regular file", path.display()),
-            ),
+            Unreadable::Io(e) => safe_write::io_error("read the settings file", path, e).into(),
+            Unreadable::NotRegular(_) => SettingsError::NotRegular(path.to_path_buf()),
             // A settings file is a few hundred bytes; this bounds a hostile one.
-            Unreadable::TooLarge => WriteError::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "{what} {} is larger than {MAX_SETTINGS_BYTES} bytes",
-                    path.display()
-                ),
-            ),
+            Unreadable::TooLarge => SettingsError::TooLarge(path.to_path_buf()),
         };
         crate::secret::regular(&f).map_err(refused)?;
         safe_write::check_trusted(what, path, &f)?;
         safe_write::check_ancestors(what, &real)?;
         let bytes = crate::secret::read_at_most(&mut f, MAX_SETTINGS_BYTES).map_err(refused)?;
-        String::from_utf8(bytes).map_err(|e| {
-            WriteError::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{what} {} is not UTF-8 text", path.display()),
-            )
-            .caused_by(e)
+        String::from_utf8(bytes).map_err(|source| SettingsError::NotText {
+            path: path.to_path_buf(),
+            source,
         })
     }
 
@@ -195,6 +180,18 @@ impl Settings {
 pub enum SettingsError {
     /// The file cannot be read, or is not to be trusted.
     Read(WriteError),
+    /// A symbolic link on the way to the file at `path` is refused, or the
+    /// path cannot be resolved.
+    Resolve { path: PathBuf, error: WriteError },
+    /// The file at this path is not a regular file.
+    NotRegular(PathBuf),
+    /// The file at this path is larger than [`MAX_SETTINGS_BYTES`].
+    TooLarge(PathBuf),
+    /// The file at `path` is not UTF-8 text.
+    NotText {
+        path: PathBuf,
+        source: std::string::FromUtf8Error,
+    },
     /// The text is wrong at `position` (`LINE:COLUMN`) of `path` (none
     /// when the text was not read from a file).
     At {
@@ -218,7 +215,23 @@ pub enum Fault {
     BackupDir { why: &'static str },
 }
 
+impl From<WriteError> for SettingsError {
+    fn from(e: WriteError) -> SettingsError {
+        SettingsError::Read(e)
+    }
+}
+
 impl SettingsError {
+    /// Whether the file (or a directory on the way to it) does not exist.
+    fn is_missing(&self) -> bool {
+        match self {
+            SettingsError::Read(e) | SettingsError::Resolve { error: e, .. } => {
+                e.kind() == std::io::ErrorKind::NotFound
+            }
+            _ => false,
+        }
+    }
+
     /// The error as found in the file `path`.
     fn in_file(self, file: &Path) -> SettingsError {
         match self {
@@ -237,7 +250,23 @@ impl SettingsError {
 impl std::fmt::Display for SettingsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SettingsError::Read(e) => f.write_str(&e.message),
+            SettingsError::Read(e) => std::fmt::Display::fmt(e, f),
+            SettingsError::Resolve { path, error } => {
+                write!(f, "the settings file {}: {error}", path.display())
+            }
+            SettingsError::NotRegular(path) => write!(
+                f,
+                "the settings file {} is not a regular file",
+                path.display()
+            ),
+            SettingsError::TooLarge(path) => write!(
+                f,
+                "the settings file {} is larger than {MAX_SETTINGS_BYTES} bytes",
+                path.display()
+            ),
+            SettingsError::NotText { path, .. } => {
+                write!(f, "the settings file {} is not UTF-8 text", path.display())
+            }
             SettingsError::At {
                 path,
                 position,
@@ -279,7 +308,9 @@ impl std::fmt::Display for Fault {
 impl std::error::Error for SettingsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SettingsError::Read(e) => Some(e),
+            SettingsError::Read(e) | SettingsError::Resolve { error: e, .. } => Some(e),
+            SettingsError::NotText { source, .. } => Some(source),
+            SettingsError::NotRegular(_) | SettingsError::TooLarge(_) => None,
             SettingsError::At {
                 fault: Fault::Syntax(e),
                 ..

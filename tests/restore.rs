@@ -726,6 +726,46 @@ fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
     assert!(j.as_array().unwrap().iter().all(|r| r["file"] != p), "{j}");
 }
 
+/// A FIFO in place of a file the edit wrote is refused, not read: opening
+/// it would block until a writer came, with the config's lock held.
+#[test]
+fn undo_refuses_a_fifo_in_place_of_a_file_the_edit_wrote() {
+    let s = Scratch::new("undo-fifo");
+    s.config(&format!(
+        "admins = {{ }}\nComponent \"m.fogbow.example\"\n\tcomponent_secret = \"{SECRET}\"\n"
+    ));
+    let props = s.write(
+        "manager.properties",
+        &format!("xmpp_jid=m.fogbow.example\nxmpp_password={SECRET}\n"),
+    );
+    let p = props.to_str().unwrap();
+    ok(&s.run(&[
+        "add",
+        "--from-properties",
+        p,
+        "--generate-secret",
+        "--replace",
+    ]));
+    std::fs::remove_file(&props).unwrap();
+    nix::unistd::mkfifo(&props, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let config_now = s.read("prosody.cfg.lua");
+    let undo = s.ctl().args(["restore", "--undo"]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(undo.output()));
+    let o = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(o) => o,
+        Err(_) => {
+            // Let the blocked process go: a writer opens the FIFO.
+            drop(std::fs::OpenOptions::new().write(true).open(&props));
+            panic!("restore --undo blocks on a FIFO in place of {p}");
+        }
+    };
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    let e = stderr(&o);
+    assert!(e.contains(p) && e.contains("not a regular file"), "{e}");
+    assert_eq!(s.read("prosody.cfg.lua"), config_now);
+}
+
 /// fogbow-xmpp-ctl with credentials and the drop-in at scratch paths, as
 /// if prosody 13 were installed (the stand-in library with `Credential()`,
 /// as in tests/credentials/store.rs), without 0.12's loader; `None` without

@@ -152,7 +152,7 @@ pub(crate) fn run(
         .into_iter()
         .chain(public.iter().copied())
         .collect();
-    let hosts = read_bounded(Path::new("/etc/hosts"), 1 << 20).unwrap_or_default();
+    let hosts = crate::secret::read_tail(Path::new("/etc/hosts"), 1 << 20).unwrap_or_default();
     let log = ProsodyLog::read(set, main);
     // One set of items per component, however many blocks declare it:
     // prosody merges them, and the secret it uses is the last one set.
@@ -496,29 +496,6 @@ fn component_ports_exposed(listener: &Listener, sockets: Option<&[SocketAddr]>) 
     items
 }
 
-/// Reads at most the last `max` bytes of a regular file (from the start
-/// of a line): logs grow without end, and the recent end is what matters.
-fn read_bounded(path: &Path, max: u64) -> Result<String, Unreadable> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = crate::secret::open_nonblocking(path).map_err(Unreadable::Io)?;
-    let meta = crate::secret::regular(&f)?;
-    let from = meta.len().saturating_sub(max);
-    f.seek(SeekFrom::Start(from)).map_err(Unreadable::Io)?;
-    let mut bytes = Vec::new();
-    f.take(max)
-        .read_to_end(&mut bytes)
-        .map_err(Unreadable::Io)?;
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if from > 0 {
-        // The first line is cut: drop it.
-        text = text
-            .split_once('\n')
-            .map(|(_, r)| r.to_string())
-            .unwrap_or_default();
-    }
-    Ok(text)
-}
-
 /// The component's name resolves, and to an address of this machine (or
 /// one given with `--public-address`) that other sites can reach: one
 /// item, or two once it resolves.
@@ -657,7 +634,7 @@ impl ProsodyLog {
         let mut log = ProsodyLog::default();
         for f in log_files(set, main) {
             let shown = format!("{} (last {} KiB)", f.display(), LOG_TAIL_BYTES >> 10);
-            match read_bounded(&f, LOG_TAIL_BYTES) {
+            match crate::secret::read_tail(&f, LOG_TAIL_BYTES) {
                 Ok(text) => {
                     log.add(&f.display().to_string(), &text);
                     log.read.push(shown);

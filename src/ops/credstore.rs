@@ -1049,7 +1049,11 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Not
     let main = after.files[0].real_path.clone();
     let (backups, records) = match safe_write::backups_and_records_of(dir, &main) {
         Ok(v) => v,
-        Err(e) => return vec![Note::BackupsNotScrubbed { error: e.message }],
+        Err(e) => {
+            return vec![Note::BackupsNotScrubbed {
+                error: e.to_string(),
+            }]
+        }
     };
     let expr = credentials::expression(cred);
     let mut rehash: BTreeMap<String, String> = BTreeMap::new();
@@ -1071,7 +1075,7 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Not
                         safe_write::content_hash(&new),
                     );
                 })
-                .map_err(|e| e.message)
+                .map_err(|e| e.to_string())
         };
         if let Err(e) = result {
             notes.push(Note::BackupNotScrubbed {

@@ -190,12 +190,7 @@ pub struct EditOptions {
 
 /// A new 160-bit secret from the system's RNG (hex), or why not.
 pub fn generate_secret() -> Result<Vec<u8>, Error> {
-    crate::secret::generate().map_err(|e| {
-        Error::Io(
-            crate::safe_write::WriteError::new(std::io::ErrorKind::Other, e.to_string())
-                .caused_by(e),
-        )
-    })
+    crate::secret::generate().map_err(|e| Error::Io(crate::safe_write::WriteError::Random(e)))
 }
 
 /// Adds (or, with `replace`, updates) the external component `name`.

@@ -317,10 +317,11 @@ impl Undo<'_> {
     /// edit wrote (`None`: it does not exist, as the edit left it).
     fn current(&self, f: &safe_write::FileRecord) -> Result<Option<Vec<u8>>, Error> {
         let path = f.real_path();
-        let current = match std::fs::read(&path) {
+        // Bounded, and never a FIFO (which would block with the lock held).
+        let current = match crate::prosody::config::read_config_file(&path) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(safe_write::io_error("read", &path, e).into()),
+            Err(e) => return Err(safe_write::unreadable("read", &path, e.0).into()),
         };
         let why = match (&f.written_sha1, &current) {
             (Some(h), Some(c)) if safe_write::content_hash(c) == *h => None,
@@ -362,7 +363,7 @@ impl Undo<'_> {
                     "cannot undo {}: the backup of {} is unusable ({}); nothing was changed",
                     self.what,
                     path.display(),
-                    e.message
+                    e
                 ))
             })?),
             None => None,
@@ -456,7 +457,7 @@ fn outside_before(
         let (Some(b), Some(expect)) = (&f.backup, &f.written_sha1) else {
             return Err(cannot("the edit left no backup of it".into()));
         };
-        let text = safe_write::read_backup(&dir.join(b)).map_err(|e| cannot(e.message))?;
+        let text = safe_write::read_backup(&dir.join(b)).map_err(|e| cannot(e.to_string()))?;
         out.push(pipeline::OutsideFile {
             path,
             expect: expect.clone(),

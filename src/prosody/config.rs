@@ -231,46 +231,83 @@ pub(crate) const MAX_FILE_BYTES: u64 = 256 << 20;
 /// would grow without end, and a FIFO would block forever while we hold the
 /// edit lock. Opened without blocking and checked on the open descriptor,
 /// so what is checked is what is read.
-pub(crate) fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use crate::secret::Unreadable;
-    use std::os::unix::fs::FileTypeExt;
-    let too_big = || {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
+pub(crate) fn read_config_file(path: &Path) -> Result<Vec<u8>, FileUnreadable> {
+    let mut f = crate::secret::open_nonblocking(path)?;
+    if crate::secret::regular(&f)?.len() > MAX_FILE_BYTES {
+        return Err(FileUnreadable(crate::secret::Unreadable::TooLarge));
+    }
+    Ok(crate::secret::read_at_most(&mut f, MAX_FILE_BYTES)?)
+}
+
+/// Why [`read_config_file`] read nothing: Display words it as the end of
+/// "cannot read FILE: ".
+#[derive(Debug)]
+pub(crate) struct FileUnreadable(pub(crate) crate::secret::Unreadable);
+
+impl From<crate::secret::Unreadable> for FileUnreadable {
+    fn from(e: crate::secret::Unreadable) -> FileUnreadable {
+        FileUnreadable(e)
+    }
+}
+
+impl From<std::io::Error> for FileUnreadable {
+    fn from(e: std::io::Error) -> FileUnreadable {
+        FileUnreadable(crate::secret::Unreadable::Io(e))
+    }
+}
+
+impl FileUnreadable {
+    /// The io::Error kind it is of (InvalidData: too large; InvalidInput:
+    /// not a regular file).
+    pub(crate) fn kind(&self) -> std::io::ErrorKind {
+        use crate::secret::Unreadable;
+        match &self.0 {
+            Unreadable::Io(e) => e.kind(),
+            Unreadable::TooLarge => std::io::ErrorKind::InvalidData,
+            Unreadable::NotRegular(_) => std::io::ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl std::fmt::Display for FileUnreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::secret::Unreadable;
+        use std::os::unix::fs::FileTypeExt;
+        let t = match &self.0 {
+            Unreadable::Io(e) => return f.write_str(&crate::text::plain_io(e)),
+            Unreadable::TooLarge => {
+                return write!(
+                f,
                 "it is larger than {} MiB, the limit for a config file; is this the right file?",
                 MAX_FILE_BYTES >> 20
-            ),
-        )
-    };
-    let refused = |e: Unreadable| match e {
-        Unreadable::Io(e) => e,
-        Unreadable::TooLarge => too_big(),
-        Unreadable::NotRegular(t) => {
-            let what = if t.is_dir() {
-                "a directory"
-            } else if t.is_fifo() {
-                "a FIFO (named pipe)"
-            } else if t.is_char_device() {
-                "a character device"
-            } else if t.is_block_device() {
-                "a block device"
-            } else if t.is_socket() {
-                "a socket"
-            } else {
-                "not a regular file"
-            };
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("it is {what}; only regular files are read as config (point the Include or -c at the file itself)"),
             )
-        }
-    };
-    let mut f = crate::secret::open_nonblocking(path)?;
-    if crate::secret::regular(&f).map_err(refused)?.len() > MAX_FILE_BYTES {
-        return Err(too_big());
+            }
+            Unreadable::NotRegular(t) => t,
+        };
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        write!(f, "it is {what}; only regular files are read as config (point the Include or -c at the file itself)")
     }
-    crate::secret::read_at_most(&mut f, MAX_FILE_BYTES).map_err(refused)
+}
+
+impl std::error::Error for FileUnreadable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            crate::secret::Unreadable::Io(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl ConfigSet {
@@ -375,7 +412,7 @@ impl ConfigSet {
             None => match loading.by_real_path.get(real_path) {
                 Some(&i) => self.files[i].doc.text().to_vec(),
                 None => read_config_file(real_path)
-                    .map_err(|e| unreadable_at((path.to_path_buf(), e), from.clone()))?,
+                    .map_err(|e| unreadable_at(path.to_path_buf(), e, from.clone()))?,
             },
         })
     }
@@ -404,7 +441,7 @@ impl ConfigSet {
                 continue;
             };
             for included in expand_include(&dir, &target, &loading.created)
-                .map_err(|e| unreadable_at(e, from.clone()))?
+                .map_err(|(p, e)| unreadable_at(p, e.into(), from.clone()))?
             {
                 self.load_file(&included, from.clone(), loading)?;
             }
@@ -504,7 +541,7 @@ fn enter_file(
         // A file the edit creates: named by its real directory.
         Err(e) => match created_path(path, &loading.created) {
             Some(p) => p,
-            None => return Err(unreadable_at((path.to_path_buf(), e), from.clone())),
+            None => return Err(unreadable_at(path.to_path_buf(), e.into(), from.clone())),
         },
     };
     if loading.stack.contains(&real_path) {
@@ -522,12 +559,16 @@ fn enter_file(
     Ok(real_path)
 }
 
-fn unreadable_at(e: (PathBuf, std::io::Error), from: Option<(PathBuf, usize, usize)>) -> LoadError {
+fn unreadable_at(
+    path: PathBuf,
+    e: FileUnreadable,
+    from: Option<(PathBuf, usize, usize)>,
+) -> LoadError {
     LoadError::Unreadable {
-        path: e.0,
+        path,
         from,
-        message: crate::text::plain_io(&e.1),
-        kind: e.1.kind(),
+        message: e.to_string(),
+        kind: e.kind(),
     }
 }
 
@@ -920,5 +961,23 @@ mod tests {
         let overlay = HashMap::from([(real, b"Include \"inc.lua\"\n".to_vec())]);
         let set = ConfigSet::load_with(&d.join("main.cfg.lua"), overlay).unwrap();
         assert_eq!(set.hosts_named("i.example").len(), 1);
+    }
+
+    #[test]
+    fn only_regular_files_are_read_as_config() {
+        let tmp = scratch();
+        let fifo = tmp.path().join("fifo.cfg.lua");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = read_config_file(&fifo).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "it is a FIFO (named pipe); only regular files are read as config (point the Include or -c at the file itself)"
+        );
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        let e = read_config_file(tmp.path()).unwrap_err();
+        assert!(e.to_string().starts_with("it is a directory;"), "{e}");
+        let e = read_config_file(&tmp.path().join("none")).unwrap_err();
+        assert_eq!(e.to_string(), "No such file or directory");
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -66,17 +66,14 @@ fn xattr_must_copy(name: &[u8], errno: Option<i32>) -> bool {
         && errno != Some(libc::ENOTSUP)
 }
 
-fn xattr_error(verb: &str, name: &CStr, target: &Path, e: std::io::Error) -> WriteError {
-    let mut w = io_error(
-        &format!(
-            "{verb} the attribute {} for the new",
-            name.to_string_lossy()
-        ),
-        target,
-        e,
-    );
-    w.message.push_str(" (nothing was changed)");
-    w
+fn xattr_error(verb: &'static str, name: &CStr, target: &Path, e: std::io::Error) -> WriteError {
+    WriteError::Attribute {
+        verb,
+        name: name.to_string_lossy().into_owned(),
+        path: target.to_path_buf(),
+        source: e,
+        as_root: nix::unistd::geteuid().is_root(),
+    }
 }
 
 /// Every extended attribute of the open file `f`, with its value; none on

@@ -23,7 +23,7 @@ use nix::libc;
 
 use super::{
     check_ancestors, check_trusted, io_error, open_dir, open_new, open_trusted, sha1_hex, sync_dir,
-    WriteError,
+    unreadable, Refusal, WriteError,
 };
 
 /// Where previous versions go, and how many to keep per file (0: none).
@@ -512,37 +512,28 @@ fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
 /// directories only root (or we) can write: otherwise a local user could
 /// read the secrets in it or plant "backups" that a restore would install.
 pub(crate) fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
-    let refuse = |why: String| {
-        WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "refusing to use the backup directory {}: {why}",
-                dir.display()
-            ),
-        )
-    };
+    let refuse = |why: Refusal| WriteError::refused("use the backup directory", dir, why);
     let me = nix::unistd::geteuid().as_raw();
     if !dir.is_absolute() {
-        return Err(refuse(
-            "it is not an absolute path (set backup_dir to one in the settings)".into(),
-        ));
+        return Err(refuse(Refusal::NotAbsolute {
+            setting: Some("backup_dir"),
+        }));
     }
     let m =
         std::fs::symlink_metadata(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
     if m.file_type().is_symlink() {
-        return Err(refuse("it is a symbolic link".into()));
+        return Err(refuse(Refusal::Symlink));
     }
     if !m.is_dir() {
-        return Err(refuse("it is not a directory".into()));
+        return Err(refuse(Refusal::NotDirectory));
     }
     if m.mode() & 0o022 != 0 {
-        return Err(refuse(format!(
-            "it is writable by group or others (mode {:04o}; chmod 700 it)",
-            m.mode() & 0o7777
-        )));
+        return Err(refuse(Refusal::GroupWritable {
+            mode: m.mode() & 0o7777,
+        }));
     }
     if m.uid() != me && m.uid() != 0 {
-        return Err(refuse(format!("it belongs to uid {}", m.uid())));
+        return Err(refuse(Refusal::ForeignUid { uid: m.uid() }));
     }
     let d = open_dir(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
     check_trusted("the backup directory", dir, &d)?;
@@ -557,26 +548,10 @@ pub(crate) fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
 /// whose Lua runs as root at the next check.
 pub(crate) fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
     let mut f = open_trusted(path).map_err(|e| match e.raw_os_error() {
-        Some(libc::ELOOP) => WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "refusing to use the backup {}: it is a symbolic link",
-                path.display()
-            ),
-        ),
+        Some(libc::ELOOP) => WriteError::refused("use the backup", path, Refusal::Symlink),
         _ => io_error("read", path, e),
     })?;
-    use crate::secret::Unreadable;
-    let refused = |e: Unreadable| match e {
-        Unreadable::Io(e) => io_error("read", path, e),
-        _ => WriteError::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "refusing to use the backup {}: it is not a regular file",
-                path.display()
-            ),
-        ),
-    };
+    let refused = |e| unreadable("use the backup", path, e);
     crate::secret::regular(&f).map_err(refused)?;
     check_trusted("the backup", path, &f)?;
     // Unbounded: a backup is a copy of a config file we read.
@@ -675,7 +650,7 @@ mod tests {
             };
             let e = replace(&t, b"new", Some(&b)).unwrap_err();
             assert!(
-                e.message.contains(why) && e.message.contains(&b.dir.display().to_string()),
+                e.to_string().contains(why) && e.to_string().contains(&b.dir.display().to_string()),
                 "{e}"
             );
             assert_eq!(std::fs::read(&t).unwrap(), b"old");
@@ -751,7 +726,10 @@ mod tests {
         assert_eq!(names, ["c"]);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         let e = list_records(&b.dir, &t).unwrap_err();
-        assert!(e.message.contains("lets every local user write it"), "{e}");
+        assert!(
+            e.to_string().contains("lets every local user write it"),
+            "{e}"
+        );
     }
 
     #[test]

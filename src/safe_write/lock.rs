@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::libc;
 use rustix::fs::{FlockOperation, Mode, OFlags};
 
-use super::{io_error, open_dir, parent_dir, sha1_hex, WriteError};
+use super::{io_error, open_dir, parent_dir, sha1_hex, Refusal, WriteError};
 
 /// How often [`Lock::acquire`] retries: short enough not to add noticeable
 /// latency, long enough not to spin.
@@ -96,15 +96,11 @@ impl Lock {
             };
             if wait.is_zero() {
                 // Who holds it is not ours to know (fuser/lslocks can tell).
-                return Err(WriteError::new(
-                    ErrorKind::TimedOut,
-                    format!(
-                        "timed out after {} waiting for the lock on {} for {} (another process holds it, e.g. another fogbow-xmpp-ctl editing that config; lslocks shows which; see lock_timeout_secs)",
-                        human_duration(timeout),
-                        what.display(),
-                        config_real.display()
-                    ),
-                ));
+                return Err(WriteError::LockTimeout {
+                    lock: what.to_path_buf(),
+                    config: config_real.to_path_buf(),
+                    timeout,
+                });
             }
             std::thread::sleep(wait.min(LOCK_POLL));
         }
@@ -145,37 +141,26 @@ fn open_root_lock(path: &Path) -> Result<RootLock, WriteError> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io_error("create the lock directory", dir, e)),
     }
-    let refuse = |why: String| {
-        WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "refusing to lock in {}: {why}; remove it (it is recreated 0700 root)",
-                dir.display()
-            ),
-        )
-    };
+    let refuse = |why: Refusal| WriteError::refused("lock in", dir, why);
     let d = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(dir)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
-                refuse("it is a symbolic link or not a directory".into())
-            }
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => refuse(Refusal::LockDirKind),
             _ => io_error("open the lock directory", dir, e),
         })?;
     let m = d
         .metadata()
         .map_err(|e| io_error("open the lock directory", dir, e))?;
     if m.uid() != 0 || m.mode() & 0o7777 != 0o700 {
-        return Err(refuse(format!(
-            "it belongs to uid {} with mode {:04o}, not root with 0700",
-            m.uid(),
-            m.mode() & 0o7777
-        )));
+        return Err(refuse(Refusal::LockDirOwner {
+            uid: m.uid(),
+            mode: m.mode() & 0o7777,
+        }));
     }
     let name = std::ffi::CString::new(path.file_name().unwrap_or_default().as_bytes())
-        .map_err(|_| refuse("bad lock name".into()))?;
+        .map_err(|_| refuse(Refusal::LockName))?;
     // Relative to the directory we judged, so it cannot be swapped meanwhile.
     let fd = rustix::fs::openat(
         &d,
@@ -188,7 +173,7 @@ fn open_root_lock(path: &Path) -> Result<RootLock, WriteError> {
 }
 
 /// "30 s", or "200 ms" for the sub-second timeouts of tests.
-fn human_duration(d: Duration) -> String {
+pub(super) fn human_duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 || d.as_secs() >= 10 {
         format!("{} s", d.as_secs())
     } else if d.as_secs() == 0 {
@@ -224,12 +209,12 @@ mod tests {
             .join()
             .unwrap()
             .expect("the second lock must not be granted while the first is held");
-        assert_eq!(e.kind, ErrorKind::TimedOut);
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
         assert!(
-            e.message.contains("timed out after 200 ms")
-                && e.message.contains(&lock.display().to_string())
-                && e.message.contains(&cfg.display().to_string())
-                && !e.message.contains("another fogbow-xmpp-ctl is editing"),
+            e.to_string().contains("timed out after 200 ms")
+                && e.to_string().contains(&lock.display().to_string())
+                && e.to_string().contains(&cfg.display().to_string())
+                && !e.to_string().contains("another fogbow-xmpp-ctl is editing"),
             "{e}"
         );
         drop(held);
@@ -245,7 +230,7 @@ mod tests {
             assert_ne!(lock_path(&cfg), lock_path(&s.path().join("q.cfg.lua")));
         } else {
             let e = Lock::acquire(&s.path().join("nope/p"), Duration::from_millis(10)).unwrap_err();
-            assert!(e.message.contains("does not exist"), "{e}");
+            assert!(e.to_string().contains("does not exist"), "{e}");
         }
     }
 

@@ -35,7 +35,7 @@ pub(crate) use backup::{
     read_backup, remove_marker, rewrite_backup, time_of, write_old_secret, write_record,
     EditRecord, FileRecord,
 };
-pub(crate) use error::{io_error, WriteError};
+pub(crate) use error::{io_error, unreadable, Refusal, WriteError};
 pub use lock::Lock;
 // The settings' tests compare the lock directory with the packaged list of files.
 #[cfg(test)]
@@ -184,18 +184,16 @@ pub(crate) fn commit_all(
             Kind::Remove => std::fs::remove_file(&p.target),
         };
         if let Err(e) = done_ok {
-            let mut e = io_error("replace", &p.target, e);
+            let e = io_error("replace", &p.target, e);
             // Backups of files not replaced would be backups of nothing.
             remove_backups(&written[i..]);
-            if !done.is_empty() {
-                let list: Vec<String> = done.iter().map(|d| d.display().to_string()).collect();
-                e.message = format!(
-                    "{} (already replaced: {}; see restore --list)",
-                    e.message,
-                    list.join(", ")
-                );
+            if done.is_empty() {
+                return Err(e);
             }
-            return Err(e);
+            return Err(WriteError::PartlyCommitted {
+                error: Box::new(e),
+                replaced: done,
+            });
         }
         p.pending = false;
         // The rename is durable only once the directory is on disk too. The
@@ -217,15 +215,7 @@ pub(crate) fn commit_all(
 /// target's owner, mode, ACL and extended attributes (and not the
 /// directory's default ACL), fsynced; renames nothing.
 pub(crate) fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
-    let not_regular = || {
-        WriteError::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "refusing to replace {}: it is not a regular file",
-                target.display()
-            ),
-        )
-    };
+    let not_regular = || WriteError::refused("replace", target, Refusal::NotRegular);
     let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
     if !meta.file_type().is_file() {
         return Err(not_regular());
@@ -250,7 +240,7 @@ pub(crate) fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteE
     refuse_unreplaceable(&original, target)?;
     // Decided before anything is created: a non-root run that could not keep
     // the owner fails here without litter.
-    let chown = owner_of(&meta, || format!("replace {}", target.display()))?;
+    let chown = owner_of(&meta, target, None)?;
     let dir = parent_dir(target);
     let (temp, mut tmp) =
         temp::create(target).map_err(|e| io_error("create a temp file in", dir, e))?;
@@ -277,12 +267,7 @@ pub(crate) fn prepare_new(
 ) -> Result<Prepared, WriteError> {
     match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Ok(_) => {
-            return Err(WriteError::new(
-                ErrorKind::AlreadyExists,
-                format!("refusing to create {}: it exists", target.display()),
-            ))
-        }
+        Ok(_) => return Err(WriteError::refused("create", target, Refusal::Exists)),
         Err(e) => return Err(io_error("create", target, e)),
     }
     let dir = parent_dir(target);
@@ -294,9 +279,7 @@ pub(crate) fn prepare_new(
         &real_dir.join(target.file_name().unwrap_or_default()),
     )?;
     let meta = std::fs::metadata(like).map_err(|e| io_error("read", like, e))?;
-    let chown = owner_of(&meta, || {
-        format!("create {} like {}", target.display(), like.display())
-    })?;
+    let chown = owner_of(&meta, target, Some(like))?;
     let (temp, mut tmp) =
         temp::create(target).map_err(|e| io_error("create a temp file in", dir, e))?;
     let prepared = Prepared {
@@ -324,13 +307,7 @@ pub(crate) fn prepare_new(
 pub(crate) fn prepare_removal(target: &Path) -> Result<Prepared, WriteError> {
     let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
     if !meta.file_type().is_file() {
-        return Err(WriteError::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "refusing to remove {}: it is not a regular file",
-                target.display()
-            ),
-        ));
+        return Err(WriteError::refused("remove", target, Refusal::NotRegular));
     }
     Ok(Prepared {
         target: target.to_path_buf(),
@@ -368,13 +345,9 @@ fn refuse_unreplaceable(original: &File, target: &Path) -> Result<(), WriteError
         ));
     }
     if has(StatxAttributes::IMMUTABLE) || has(StatxAttributes::APPEND) {
-        return Err(WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "cannot replace {}: it is marked immutable or append-only (see lsattr; chattr -i -a removes that)",
-                target.display()
-            ),
-        ));
+        return Err(WriteError::Immutable {
+            path: target.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -383,10 +356,12 @@ fn refuse_unreplaceable(original: &File, target: &Path) -> Result<(), WriteError
 /// give a file away; a non-root caller may still change the group to one of
 /// its own, which the kernel checks for us.
 /// The owner change a new file needs to get `meta`'s owner and group, as
-/// this process can make it; `what` ("replace FILE") names the refusal.
+/// this process can make it; the refusal names `target` (and the file
+/// `like` it is made like, if another).
 fn owner_of(
     meta: &std::fs::Metadata,
-    what: impl FnOnce() -> String,
+    target: &Path,
+    like: Option<&Path>,
 ) -> Result<(Option<u32>, Option<u32>), WriteError> {
     let me = (
         nix::unistd::geteuid().as_raw(),
@@ -397,14 +372,10 @@ fn owner_of(
         me,
         nix::unistd::geteuid().is_root(),
     )
-    .map_err(|why| {
-        WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "permission denied: cannot {}: {why} (run with sudo?)",
-                what()
-            ),
-        )
+    .map_err(|why| WriteError::ForeignOwner {
+        target: target.to_path_buf(),
+        like: like.map(Path::to_path_buf),
+        why,
     })
 }
 
@@ -425,7 +396,7 @@ fn owner_change(
 /// Why [`owner_change`] cannot give a new file its original's owner: it
 /// belongs to `uid`, and only root may give a file away.
 #[derive(Debug, PartialEq, Eq)]
-struct ForeignOwner {
+pub struct ForeignOwner {
     uid: u32,
 }
 
@@ -598,9 +569,10 @@ mod tests {
         let s = scratch();
         let t = s.path().join("missing/p.cfg.lua");
         let e = replace(&t, b"new", None).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
         assert!(
-            e.message.contains(&t.display().to_string()) && e.message.contains("does not exist"),
+            e.to_string().contains(&t.display().to_string())
+                && e.to_string().contains("does not exist"),
             "{e}"
         );
         assert_eq!(entries(s.path()), Vec::<String>::new());
@@ -612,10 +584,10 @@ mod tests {
         let t = s.path().join("p.cfg.lua");
         std::fs::create_dir(&t).unwrap();
         let e = replace(&t, b"new", None).unwrap_err();
-        assert!(e.message.contains("not a regular file"), "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
         std::os::unix::fs::symlink(&t, s.path().join("link")).unwrap();
         let e = replace(&s.path().join("link"), b"new", None).unwrap_err();
-        assert!(e.message.contains("not a regular file"), "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
         assert_eq!(entries(s.path()), vec!["link", "p.cfg.lua"]);
     }
 
@@ -712,9 +684,9 @@ mod tests {
             // Unset first, so a failure leaves a file the scratch can remove.
             assert!(chattr(unset));
             let e = r.unwrap_err();
-            assert_eq!(e.kind, ErrorKind::PermissionDenied);
+            assert_eq!(e.kind(), ErrorKind::PermissionDenied);
             assert!(
-                e.message
+                e.to_string()
                     .contains("marked immutable or append-only (see lsattr"),
                 "{e}"
             );
@@ -746,7 +718,7 @@ mod tests {
         );
         std::fs::write(&late, "theirs").unwrap();
         let e = commit_all(vec![p], None).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::AlreadyExists, "{e}");
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{e}");
         assert_eq!(std::fs::read(&late).unwrap(), b"theirs");
         // An existing one is refused before anything is written.
         assert!(prepare_new(&late, &main, b"x").is_err());
@@ -789,7 +761,7 @@ mod tests {
         };
         let both = vec![prepare(&a, b"a1").unwrap(), prepare(&b, b"b1").unwrap()];
         let e = commit_all(both, Some(&bad)).unwrap_err();
-        assert!(e.message.contains("writable by group or others"), "{e}");
+        assert!(e.to_string().contains("writable by group or others"), "{e}");
         assert_eq!(std::fs::read(&a).unwrap(), b"a0");
         assert_eq!(std::fs::read(&b).unwrap(), b"b0");
         assert_eq!(entries(s.path()), vec!["a.cfg.lua", "b.cfg.lua", "open"]);

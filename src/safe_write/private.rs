@@ -13,7 +13,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::{
-    attrs, check_ancestors, check_trusted, io_error, open_dir, temp, Kind, Prepared, WriteError,
+    attrs, check_ancestors, check_trusted, io_error, open_dir, temp, Kind, Prepared, Refusal,
+    WriteError,
 };
 
 /// Creates `dir` with exactly `mode` if it is missing (its parents as
@@ -23,12 +24,10 @@ use super::{
 /// give away which secrets exist, or let them be swapped.
 pub(crate) fn ensure_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteError> {
     if !dir.is_absolute() {
-        return Err(WriteError::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "refusing to use {what} {}: it is not an absolute path",
-                dir.display()
-            ),
+        return Err(WriteError::refused(
+            format!("use {what}"),
+            dir,
+            Refusal::NotAbsolute { setting: None },
         ));
     }
     match std::fs::symlink_metadata(dir) {
@@ -56,25 +55,20 @@ pub(crate) fn ensure_private_dir(dir: &Path, mode: u32, what: &str) -> Result<()
 
 /// The checks of [`ensure_private_dir`] on an existing directory.
 pub(crate) fn check_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteError> {
-    let refuse = |why: String| {
-        WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!("refusing to use {what} {}: {why}", dir.display()),
-        )
-    };
+    let refuse = |why: Refusal| WriteError::refused(format!("use {what}"), dir, why);
     let m = std::fs::symlink_metadata(dir).map_err(|e| io_error("use", dir, e))?;
     if m.file_type().is_symlink() {
-        return Err(refuse("it is a symbolic link".into()));
+        return Err(refuse(Refusal::Symlink));
     }
     if !m.is_dir() {
-        return Err(refuse("it is not a directory".into()));
+        return Err(refuse(Refusal::NotDirectory));
     }
     let extra = m.mode() & 0o777 & !mode;
     if extra != 0 {
-        return Err(refuse(format!(
-            "its mode is {:04o}, wider than {mode:04o} (chmod {mode:o} it)",
-            m.mode() & 0o7777
-        )));
+        return Err(refuse(Refusal::Wider {
+            mode: m.mode() & 0o7777,
+            max: mode,
+        }));
     }
     let d = open_dir(dir).map_err(|e| io_error("use", dir, e))?;
     check_trusted(what, dir, &d)?;
@@ -94,15 +88,7 @@ pub(crate) fn prepare_private(
     let kind = match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == ErrorKind::NotFound => Kind::Create,
         Ok(m) if m.file_type().is_file() => Kind::Replace,
-        Ok(_) => {
-            return Err(WriteError::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "refusing to replace {}: it is not a regular file",
-                    target.display()
-                ),
-            ))
-        }
+        Ok(_) => return Err(WriteError::refused("replace", target, Refusal::NotRegular)),
         Err(e) => return Err(io_error("read", target, e)),
     };
     let dir = super::parent_dir(target);
@@ -164,6 +150,6 @@ mod tests {
         assert_eq!(entries(&dir), vec!["x.cred"]);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let e = ensure_private_dir(&dir, 0o700, "the credentials directory").unwrap_err();
-        assert!(e.message.contains("wider than 0700"), "{e}");
+        assert!(e.to_string().contains("wider than 0700"), "{e}");
     }
 }

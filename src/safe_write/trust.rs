@@ -5,14 +5,13 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::ErrorKind;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::libc;
 
 use super::attrs::{xattr, ACL_ACCESS};
-use super::{io_error, WriteError};
+use super::{io_error, Refusal, WriteError};
 
 /// Who may access a file beyond its owner, from its mode and its access
 /// ACL (`system.posix_acl_access`, Linux's binary form: a u32 version, then
@@ -84,27 +83,15 @@ pub(crate) fn readable_by_others(path: &Path) -> std::io::Result<Option<String>>
 /// names it ("the settings file").
 pub(crate) fn check_trusted(what: &str, path: &Path, f: &File) -> Result<(), WriteError> {
     let m = f.metadata().map_err(|e| io_error("read", path, e))?;
-    let refuse = |why: String| {
-        WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!("refusing to use {what} {}: {why}", path.display()),
-        )
-    };
+    let refuse = |why: Refusal| WriteError::refused(format!("use {what}"), path, why);
     let me = nix::unistd::geteuid().as_raw();
     if m.uid() != 0 && m.uid() != me {
-        return Err(refuse(format!(
-            "it belongs to uid {}, not root{}, so that user could choose what is done with it (chown root it)",
-            m.uid(),
-            if me == 0 { String::new() } else { format!(" or you (uid {me})") }
-        )));
+        return Err(refuse(Refusal::Untrusted { uid: m.uid(), me }));
     }
     let acl = xattr(f, ACL_ACCESS).map_err(|e| io_error("read", path, e))?;
-    let why = others_with(m.mode(), acl.as_deref(), 2, true);
-    if !why.is_empty() {
-        return Err(refuse(format!(
-            "{}, so others could choose what is done with it (chmod go-w it; setfacl -b removes an ACL)",
-            why.join(" and ")
-        )));
+    let reasons = others_with(m.mode(), acl.as_deref(), 2, true);
+    if !reasons.is_empty() {
+        return Err(refuse(Refusal::Writable { reasons }));
     }
     Ok(())
 }
@@ -128,15 +115,14 @@ pub(crate) fn check_ancestors(what: &str, path: &Path) -> Result<(), WriteError>
         let m = std::fs::metadata(dir).map_err(|e| io_error("read", dir, e))?;
         let open = m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0;
         if (m.uid() != 0 && m.uid() != me) || open {
-            return Err(WriteError::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "refusing to use {what} {}: the directory {} (uid {}, mode {:04o}) lets others replace it; keep it in a directory only root can write",
-                    path.display(),
-                    dir.display(),
-                    m.uid(),
-                    m.mode() & 0o7777
-                ),
+            return Err(WriteError::refused(
+                format!("use {what}"),
+                path,
+                Refusal::OpenAncestor {
+                    dir: dir.to_path_buf(),
+                    uid: m.uid(),
+                    mode: m.mode() & 0o7777,
+                },
             ));
         }
     }
@@ -207,14 +193,12 @@ pub fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
         .iter()
         .find(|(_, uid)| *uid != 0 && *uid != me && *uid != owner)
     {
-        return Err(WriteError::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "refusing to follow the symbolic link {} (owned by uid {uid}): it leads to {}, owned by uid {owner}, and a link planted by another user could redirect the edit to any file (the kernel's fs.protected_symlinks rule); name the real path or have root own the link",
-                link.display(),
-                resolved.display()
-            ),
-        ));
+        return Err(WriteError::Symlink {
+            link: link.clone(),
+            link_owner: *uid,
+            target: resolved,
+            owner,
+        });
     }
     Ok(resolved)
 }
@@ -292,19 +276,19 @@ mod tests {
         std::os::unix::fs::symlink("loop", s.path().join("loop")).unwrap();
         let e = resolve(&s.path().join("loop")).unwrap_err();
         assert!(
-            e.message.contains("Too many levels of symbolic links"),
+            e.to_string().contains("Too many levels of symbolic links"),
             "{e}"
         );
         assert!(resolve(&s.path().join("d/missing"))
             .unwrap_err()
-            .message
+            .to_string()
             .contains("does not exist"));
         if is_root() {
             // Another user's link to a file that user does not own.
             std::os::unix::fs::lchown(s.path().join("d/x.lua"), Some(4242), None).unwrap();
             let e = resolve(&s.path().join("dl/x.lua")).unwrap_err();
             assert!(
-                e.message.starts_with(&format!(
+                e.to_string().starts_with(&format!(
                     "refusing to follow the symbolic link {} (owned by uid 4242)",
                     s.path().join("d/x.lua").display()
                 )),
@@ -326,16 +310,19 @@ mod tests {
         check_trusted("the file", &f, &open()).unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
         let e = check_trusted("the file", &f, &open()).unwrap_err();
-        assert!(e.message.contains("lets every local user write it"), "{e}");
+        assert!(
+            e.to_string().contains("lets every local user write it"),
+            "{e}"
+        );
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_backup(&f).unwrap(), b"x");
         std::os::unix::fs::symlink(&f, s.path().join("l")).unwrap();
         let e = read_backup(&s.path().join("l")).unwrap_err();
-        assert!(e.message.contains("symbolic link"), "{e}");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
         if is_root() {
             std::os::unix::fs::chown(&f, Some(4242), None).unwrap();
             let e = read_backup(&f).unwrap_err();
-            assert!(e.message.contains("belongs to uid 4242"), "{e}");
+            assert!(e.to_string().contains("belongs to uid 4242"), "{e}");
         }
         // Ancestors: a directory others can write without the sticky bit.
         std::fs::create_dir(s.path().join("open")).unwrap();
@@ -347,7 +334,7 @@ mod tests {
         std::fs::write(s.path().join("open/g"), "").unwrap();
         let real = std::fs::canonicalize(s.path().join("open/g")).unwrap();
         let e = check_ancestors("the file", &real).unwrap_err();
-        assert!(e.message.contains("lets others replace it"), "{e}");
+        assert!(e.to_string().contains("lets others replace it"), "{e}");
         std::fs::set_permissions(
             s.path().join("open"),
             std::fs::Permissions::from_mode(0o1777),
@@ -356,6 +343,6 @@ mod tests {
         check_ancestors("the file", &real).unwrap();
         // A relative backup directory is never used.
         let e = check_backup_dir(Path::new("backups")).unwrap_err();
-        assert!(e.message.contains("not an absolute path"), "{e}");
+        assert!(e.to_string().contains("not an absolute path"), "{e}");
     }
 }
