@@ -44,6 +44,7 @@ use crate::prosody::credential_names;
 use crate::safe_write;
 use crate::settings::SecretStore;
 use crate::system::credentials::{self, LoadCredential};
+use crate::text;
 
 /// A file of ours outside the config that an edit writes or removes.
 pub(super) struct SysFile {
@@ -976,10 +977,6 @@ fn replace_literals(text: &[u8], secret: &[u8], with: &[u8]) -> Vec<u8> {
     out
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Prefix of a pending-scrub marker in the backup directory; the rest of
 /// its name is the credential whose secret the backups may still hold.
 const SCRUB_PENDING: &str = "fogbow-xmpp-ctl.scrub-pending.";
@@ -1058,10 +1055,10 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Not
             continue;
         };
         let new = replace_literals(&bytes, secret, expr.as_bytes());
-        if new == bytes && !contains(&bytes, secret) {
+        if new == bytes && !text::contains(&bytes, secret) {
             continue;
         }
-        let result = if contains(&new, secret) {
+        let result = if text::contains(&new, secret) {
             std::fs::remove_file(&b).map_err(|e| e.to_string())
         } else {
             safe_write::rewrite_backup(&b, &new)
@@ -1129,7 +1126,7 @@ mod tests {
             b"a = Credential(\"x\") -- s3cret\nb = Credential(\"x\")\nc = [[other]]\n".to_vec()
         );
         // A comment still holds it: such a backup is deleted, not kept.
-        assert!(contains(&out, b"s3cret"));
+        assert!(crate::text::contains(&out, b"s3cret"));
     }
 
     #[test]
