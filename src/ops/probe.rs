@@ -9,7 +9,7 @@ use super::reading::{self, Breakage};
 use super::{Context, Error};
 use crate::error::{refusal, InputError, Missing};
 use crate::prosody::config::Host;
-use crate::text::remedy::connect_as;
+use crate::text::remedy::{connect_as, SetSecret};
 
 /// What `probe` found.
 #[derive(Debug, Clone, Serialize)]
@@ -73,12 +73,7 @@ pub fn secret_from_file(name: &str, path: &std::path::Path) -> Result<GivenSecre
             false => format!("the secret in {}", path.display()),
         },
         from: "secret-file",
-        fix: (!stdin).then(|| {
-            format!(
-                "fogbow-xmpp-ctl add {name} --secret-file {} --replace --reload",
-                path.display()
-            )
-        }),
+        fix: (!stdin).then(|| SetSecret::File { name, path }.to_string()),
     })
 }
 
@@ -107,9 +102,7 @@ pub fn secret_from_properties(
             secret: props.password,
             named: format!("{p}'s xmpp_password"),
             from: "properties",
-            fix: Some(format!(
-                "fogbow-xmpp-ctl add --from-properties {p} --replace --reload"
-            )),
+            fix: Some(SetSecret::Properties(Some(path)).to_string()),
         },
     ))
 }
