@@ -27,6 +27,9 @@ use crate::system::running::ShellError;
 use crate::system::service::{AdminError, ServiceError};
 use crate::text::remedy::Remedy;
 
+pub mod refusal;
+pub use refusal::Refusal;
+
 #[derive(Debug)]
 pub enum Error {
     /// The command was invoked wrongly in a way clap cannot see (no secret
@@ -52,12 +55,11 @@ pub enum Error {
     /// prosody's loader refuses the result, the config is not as the
     /// command needs it (a VirtualHost of that name, a secret set by code).
     Refused {
-        message: String,
+        /// What is refused and why, with the typed failure it is about
+        /// (boxed: errors travel by value).
+        refusal: Box<Refusal>,
         /// The errors the edit would introduce, or prosody's verdict.
         diagnostics: Vec<Diagnostic>,
-        /// The typed failure the refusal is about, if any (boxed: errors
-        /// travel by value).
-        source: Option<Box<Cause>>,
     },
     /// The component, backup, edit record or secret named does not exist.
     NotFound(Missing),
@@ -212,64 +214,6 @@ impl fmt::Display for Missing {
     }
 }
 
-/// The typed failure an [`Error::Refused`] is about.
-#[derive(Debug)]
-pub enum Cause {
-    /// The listener options cannot be told.
-    Listener(ListenerError),
-    /// The edited config (or the backup in its place) does not load.
-    Load(Box<LoadError>),
-    /// A credential was not encrypted or decrypted.
-    Credential(CredentialError),
-    /// A decrypted secret is not one we accept.
-    Secret(SecretError),
-    /// prosody's admin shell gave no answer.
-    Shell(ShellError),
-}
-
-impl Cause {
-    /// The typed error it wraps.
-    fn inner(&self) -> &(dyn std::error::Error + 'static) {
-        match self {
-            Cause::Listener(e) => e,
-            Cause::Load(e) => e.as_ref(),
-            Cause::Credential(e) => e,
-            Cause::Secret(e) => e,
-            Cause::Shell(e) => e,
-        }
-    }
-}
-
-impl From<ListenerError> for Cause {
-    fn from(e: ListenerError) -> Cause {
-        Cause::Listener(e)
-    }
-}
-
-impl From<LoadError> for Cause {
-    fn from(e: LoadError) -> Cause {
-        Cause::Load(Box::new(e))
-    }
-}
-
-impl From<CredentialError> for Cause {
-    fn from(e: CredentialError) -> Cause {
-        Cause::Credential(e)
-    }
-}
-
-impl From<ShellError> for Cause {
-    fn from(e: ShellError) -> Cause {
-        Cause::Shell(e)
-    }
-}
-
-impl From<SecretError> for Cause {
-    fn from(e: SecretError) -> Cause {
-        Cause::Secret(e)
-    }
-}
-
 /// The failures of the programs [`Error::System`] carries.
 #[derive(Debug)]
 pub enum SystemError {
@@ -355,27 +299,25 @@ macro_rules! system_error_from {
 system_error_from!(ShellError, AdminError, ServiceError, CredentialError);
 
 impl Error {
-    pub(crate) fn refused(message: impl Into<String>) -> Error {
+    /// A refusal, with no diagnostics.
+    pub(crate) fn refused(refusal: impl Into<Refusal>) -> Error {
+        Error::refused_with(refusal, Vec::new())
+    }
+
+    /// A refusal, explained by `diagnostics`.
+    pub(crate) fn refused_with(refusal: impl Into<Refusal>, diagnostics: Vec<Diagnostic>) -> Error {
         Error::Refused {
-            message: message.into(),
-            diagnostics: Vec::new(),
-            source: None,
+            refusal: Box::new(refusal.into()),
+            diagnostics,
         }
     }
 
-    /// A refusal told as `message`, about the typed failure `cause`.
-    pub(crate) fn refused_with(message: impl Into<String>, cause: impl Into<Cause>) -> Error {
-        Error::Refused {
-            message: message.into(),
-            diagnostics: Vec::new(),
-            source: Some(Box::new(cause.into())),
+    /// The refusal, if this is one.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            Error::Refused { refusal, .. } => Some(refusal),
+            _ => None,
         }
-    }
-
-    /// A refusal in the words of the typed failure `cause`.
-    pub(crate) fn refused_by(cause: impl Into<Cause>) -> Error {
-        let cause = cause.into();
-        Error::refused_with(cause.inner().to_string(), cause)
     }
 
     /// A failure of the system, told as `message` (which names it).
@@ -406,8 +348,8 @@ impl fmt::Display for Error {
                 remedy: None,
             }
             | Error::System { message: m, .. }
-            | Error::Load { message: m, .. }
-            | Error::Refused { message: m, .. } => f.write_str(m),
+            | Error::Load { message: m, .. } => f.write_str(m),
+            Error::Refused { refusal, .. } => fmt::Display::fmt(refusal, f),
             Error::Service {
                 message,
                 remedy: Some(r),
@@ -432,7 +374,7 @@ impl std::error::Error for Error {
             Error::System { source, .. } => Some(source.inner()),
             Error::Usage(e) => Some(e),
             Error::Invalid(e) => e.inner(),
-            Error::Refused { source, .. } => source.as_deref().map(Cause::inner),
+            Error::Refused { refusal, .. } => refusal.cause(),
             Error::NotFound(_) | Error::Service { .. } => None,
         }
     }
@@ -484,7 +426,7 @@ impl From<Missing> for Error {
 
 impl From<UnsafeLine> for Error {
     fn from(e: UnsafeLine) -> Error {
-        Error::refused(e.0)
+        Error::refused(refusal::Credential::UnsafeLine(e))
     }
 }
 
@@ -557,14 +499,20 @@ mod tests {
 
     #[test]
     fn refusals_keep_their_typed_cause() {
-        let e = Error::refused_by(ListenerError::NoValue { name: "ports" });
+        let e = Error::refused(refusal::Listen::Unreadable {
+            error: ListenerError::NoValue { name: "ports" },
+            at: None,
+        });
         assert_eq!(e.to_string(), "ports has no value");
         assert!(matches!(
             source_is::<ListenerError>(&e),
             ListenerError::NoValue { .. }
         ));
-        let e = Error::refused_with("not usable", SecretError::Empty);
-        assert_eq!(e.to_string(), "not usable");
+        let e = Error::refused(refusal::Migrate::Unusable {
+            cred: "c".into(),
+            name: "a.example".into(),
+            error: SecretError::Empty,
+        });
         assert!(matches!(source_is::<SecretError>(&e), SecretError::Empty));
         let load = LoadError::Unreadable {
             path: PathBuf::from("/etc/prosody/prosody.cfg.lua"),
@@ -572,19 +520,32 @@ mod tests {
             message: "gone".into(),
             kind: std::io::ErrorKind::NotFound,
         };
-        let e = Error::refused_with("does not load", load.clone());
+        let e = Error::refused(refusal::Edit::DoesNotLoadEdited {
+            restoring: true,
+            error: Box::new(load.clone()),
+        });
         assert_eq!(source_is::<LoadError>(&e), &load);
-        let e = Error::refused_with(
-            "no answer",
-            ShellError::NoAnswer {
+        let e = Error::refused(refusal::Edit::BrokenAndUnasked {
+            message: "no answer".into(),
+            errors: 1,
+            error: ShellError::NoAnswer {
                 said: "down".into(),
             },
-        );
+        });
         assert!(matches!(
             source_is::<ShellError>(&e),
             ShellError::NoAnswer { .. }
         ));
-        assert!(Error::refused("plain").source().is_none());
+        assert!(matches!(
+            e.refusal(),
+            Some(Refusal::Edit(refusal::Edit::BrokenAndUnasked {
+                errors: 1,
+                ..
+            }))
+        ));
+        assert!(Error::refused(refusal::Edit::DoesNotLoad)
+            .source()
+            .is_none());
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub enum Note {
     /// A dry run: code at `opaque` may set a secret, so the write first has
     /// prosody's loader prove what it reads for `name`.
     ProvedOnWrite { opaque: Opaque, name: String },
+    // The failures below happen above this layer (safe_write, system: a
+    // WriteError, a ServiceError, a LoaderError, an io::Error), which
+    // diagnostics may not import, and a Note is Clone and Eq: each carries
+    // its error's own text, which words.rs places in its sentence.
     /// prosody's loader could not be run on the edited config.
     NotLoaded { error: String },
     /// The edit is written but its record is not: `restore --undo` cannot

@@ -133,7 +133,7 @@ pub(crate) fn wait_after_restart(ctx: &Context) -> Result<Option<Event>, Error> 
     if !set.hosts().any(|h| h.is_external()) {
         return Ok(None);
     }
-    let l = crate::prosody::listener::effective(&set).map_err(Error::refused_by)?;
+    let l = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     if l.closed().is_some() {
         return Ok(None);
     }
@@ -294,7 +294,7 @@ fn deactivate(file: &FileComponents, name: &str) -> Result<Event, Error> {
 /// session for).
 fn await_known(ctx: &Context, activated: &[String]) -> Result<(), Error> {
     let set = load_config(&ctx.config)?;
-    let l = crate::prosody::listener::effective(&set).map_err(Error::refused_by)?;
+    let l = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     let (host, port) = (l.local_address(), l.ports.first().copied());
     let end = deadline(ctx);
     let mut unknown = Vec::new();
@@ -440,14 +440,14 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
         };
         match breakage.broken {
             // The breakage is still the first thing to say.
-            true => Error::Refused {
-                message: format!(
-                    "{message}; fix the config first: {} error(s) above",
-                    breakage.diagnostics.len()
-                ),
-                diagnostics: breakage.diagnostics.clone(),
-                source: Some(Box::new(e.error.into())),
-            },
+            true => Error::refused_with(
+                crate::error::refusal::Edit::BrokenAndUnasked {
+                    message,
+                    errors: breakage.diagnostics.len(),
+                    error: e.error,
+                },
+                breakage.diagnostics.clone(),
+            ),
             false => Error::system(message, e.error),
         }
     })?;

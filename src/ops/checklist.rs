@@ -848,7 +848,7 @@ fn no_authentication_failures(name: &str, log: &ProsodyLog) -> Item {
         check,
         false,
         format!("{} time(s) in prosody's log; the last, in {source}: {last}", failures.len()),
-        Some(format!("prosody refused the secret {name} sent: the secret in the component's .properties (xmpp_password) differs from its component_secret here; compare with fogbow-xmpp-ctl probe {name} --from-properties FILE, and set one from the other (fogbow-xmpp-ctl add --from-properties FILE --replace --reload)")),
+        Some(format!("prosody refused the secret {name} sent: the secret in the component's .properties (xmpp_password) differs from its component_secret here; compare with fogbow-xmpp-ctl probe {name} --from-properties FILE, and set one from the other ({})", crate::text::remedy::SetSecret::Properties(None))),
     )
 }
 

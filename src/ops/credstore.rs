@@ -37,12 +37,14 @@ use super::{Action, Context, EditOptions, Error};
 use crate::diagnostics::Note;
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
+use crate::error::refusal::{self, Lack};
 use crate::error::Missing;
 use crate::prosody::config::ConfigSet;
 use crate::prosody::credential_names;
 use crate::safe_write;
 use crate::settings::SecretStore;
 use crate::system::credentials::{self, LoadCredential};
+use crate::text;
 
 /// A file of ours outside the config that an edit writes or removes.
 pub(super) struct SysFile {
@@ -175,17 +177,20 @@ fn refuse_others(set: &ConfigSet, name: &str, cred: &str, path: &Path) -> Result
             continue;
         }
         let other = other.unwrap_or_else(|| "a component with a computed name".into());
-        return Err(Error::refused(format!(
-            "refusing to write the encrypted credential {cred} for {name}: {other} at {}:{} reads it, and writing it would replace {other}'s secret; keep the secret of {name} in the config (--secret-store config), or give {other} a credential of its own first (fogbow-xmpp-ctl migrate --to config {other}, then migrate --to credential {other}); nothing was changed",
-            set.files[h.at.file].path.display(),
-            h.line()
-        )));
+        return Err(Error::refused(refusal::Credential::Taken {
+            cred: cred.to_string(),
+            name: name.to_string(),
+            other,
+            path: set.files[h.at.file].path.clone(),
+            line: h.line(),
+        }));
     }
     if !owned && std::fs::symlink_metadata(path).is_ok() {
-        return Err(Error::refused(format!(
-            "refusing to write the encrypted credential {cred} for {name}: {} already exists and no component_secret of {name} reads it, so it may be another component's secret; move it away if it is no one's; nothing was changed",
-            path.display()
-        )));
+        return Err(Error::refused(refusal::Credential::Exists {
+            cred: cred.to_string(),
+            name: name.to_string(),
+            path: path.to_path_buf(),
+        }));
     }
     Ok(())
 }
@@ -206,24 +211,20 @@ fn credential_for(set: &ConfigSet, name: &str) -> String {
 /// without it (0.12; the one in `prosody_lib`), no systemd-creds, not root
 /// (the host key is root's).
 pub(super) fn require_support(prosody_lib: &Path, what: &str) -> Result<(), Error> {
-    let refuse = |why: String| {
-        Err(Error::refused(format!(
-            "refusing {what}: {why}; nothing was changed"
-        )))
+    let refuse = |lack: Lack| {
+        Err(Error::refused(refusal::Credential::Unsupported {
+            what: what.to_string(),
+            lack,
+        }))
     };
     if let Err(why) = credentials::prosody_support(prosody_lib) {
-        return refuse(format!(
-            "{why}. A config whose component_secret is Credential(\"…\") would not load there, so prosody would not start. Keep the secret in the config (--secret-store config, the default)"
-        ));
+        return refuse(Lack::Prosody(why));
     }
     if !credentials::available() {
-        return refuse("systemd-creds is not installed (package systemd)".into());
+        return refuse(Lack::SystemdCreds);
     }
     if !nix::unistd::geteuid().is_root() {
-        return refuse(
-            "encrypted credentials are made with the host key, which only root can use (run with sudo)"
-                .into(),
-        );
+        return refuse(Lack::Root);
     }
     Ok(())
 }
@@ -260,10 +261,11 @@ fn verified_credential(name: &str, cred: &str, action: Action) -> plan::Verify {
         {
             Ok(())
         } else {
-            Err(Error::refused(format!(
-                "refusing to write: after the edit, {name} would not read the credential {cred} as intended ({} ; this is a bug in fogbow-xmpp-ctl; please report it)",
-                action.as_str()
-            )))
+            Err(Error::refused(refusal::Unintended::Credential {
+                name: name.clone(),
+                cred: cred.clone(),
+                action: action.as_str(),
+            }))
         }
     })
 }
@@ -274,8 +276,7 @@ fn encrypted(cred: &str, secret: &[u8], dry_run: bool) -> Result<Vec<u8>, Error>
     if dry_run {
         return Ok(Vec::new());
     }
-    credentials::encrypt(cred, secret)
-        .map_err(|e| Error::refused_with(format!("{e}; nothing was changed"), e))
+    credentials::encrypt(cred, secret).map_err(|e| Error::refused(refusal::Credential::Encrypt(e)))
 }
 
 /// `add` of a component whose secret already is our credential `cred`:
@@ -298,11 +299,13 @@ fn plan_rotate(
         .find(|h| h.secret().is_some())
         .expect("a secret was found");
     if let Some(why) = credential_names::name_fault(cred) {
-        return Err(Error::refused(format!(
-            "refusing to edit the secret of {name}: its component_secret at {}:{} reads the credential name {cred:?}, which fogbow-xmpp-ctl does not write ({why}); correct or remove that line by hand; nothing was changed",
-            set.files[owner.at.file].path.display(),
-            owner.line()
-        )));
+        return Err(Error::refused(refusal::Credential::ForeignName {
+            name: name.to_string(),
+            path: set.files[owner.at.file].path.clone(),
+            line: owner.line(),
+            cred: cred.to_string(),
+            why,
+        }));
     }
     let path = credentials::cred_path_in(dir, cred);
     let unchanged = Plan {
@@ -321,12 +324,15 @@ fn plan_rotate(
     }
     refuse_others(set, name, cred, &path)?;
     if !replace {
-        return Err(Error::refused(format!(
-            "{name} already exists at {}:{} with a different secret (in the encrypted credential {}); use --replace to change it",
-            set.files[owner.at.file].path.display(),
-            owner.line(),
-            path.display()
-        )));
+        return Err(Error::refused(refusal::Component::SecretDiffers {
+            name: name.to_string(),
+            at: format!(
+                "{}:{}",
+                set.files[owner.at.file].path.display(),
+                owner.line()
+            ),
+            credential: Some(path),
+        }));
     }
     require_support(&ctx.settings.prosody_lib, "to rotate the credential")?;
     let cred_bytes = encrypted(cred, secret, dry_run)?;
@@ -518,22 +524,18 @@ pub(super) fn plan_migrate(
         | (MigrateTo::Config, SecretState::Literal(_)) => Ok((unchanged(), Vec::new())),
         (MigrateTo::Config, SecretState::Ours(cred)) => {
             let path = credentials::cred_path_in(&ctx.settings.credentials_dir, &cred);
-            let secret = credentials::decrypt(&cred, &path).map_err(|e| {
-                Error::refused_with(
-                    format!(
-                        "cannot move the secret of {name} back into the config: {e}; nothing was changed"
-                    ),
-                    e,
-                )
+            let secret = credentials::decrypt(&cred, &path).map_err(|error| {
+                let name = name.to_string();
+                Error::refused(refusal::Migrate::Decrypt { name, error })
             })?;
             Ok((plan_literal(set, name, &cred, secret)?, Vec::new()))
         }
-        (_, SecretState::Missing) => Err(Error::refused(format!(
-            "{name} has no component_secret to move; set one with fogbow-xmpp-ctl add {name} --replace"
-        ))),
-        (_, SecretState::Other) => Err(Error::refused(format!(
-            "the component_secret of {name} is neither a string nor a credential of fogbow-xmpp-ctl (an expression, FileContents(), or a Credential() of your own); not moving it; edit it by hand"
-        ))),
+        (_, SecretState::Missing) => Err(Error::refused(refusal::Migrate::NoSecret {
+            name: name.to_string(),
+        })),
+        (_, SecretState::Other) => Err(Error::refused(refusal::Migrate::NotMovable {
+            name: name.to_string(),
+        })),
     }
 }
 
@@ -547,13 +549,12 @@ pub(super) fn plan_literal(
     cred: &str,
     secret: Vec<u8>,
 ) -> Result<Plan, Error> {
-    crate::secret::validate(&secret).map_err(|e| {
-        Error::refused_with(
-            format!(
-                "the credential {cred} of {name} does not hold a usable secret ({e}); nothing was changed"
-            ),
-            e,
-        )
+    crate::secret::validate(&secret).map_err(|error| {
+        Error::refused(refusal::Migrate::Unusable {
+            cred: cred.to_string(),
+            name: name.to_string(),
+            error,
+        })
     })?;
     let (file, value) = set
         .hosts_named(name)
@@ -573,13 +574,11 @@ pub(super) fn plan_literal(
         files: BTreeMap::from([(file, Change::Splice(vec![edit]))]),
         file,
         create: Vec::new(),
-        verify: Box::new(move |after: &ConfigSet| {
-            match secret_state(after, &n) {
+        verify: Box::new(move |after: &ConfigSet| match secret_state(after, &n) {
             SecretState::Literal(l) if l == secret => Ok(()),
-            _ => Err(Error::refused(format!(
-                "refusing to write: after the edit, {n} would not have its secret as a string (this is a bug in fogbow-xmpp-ctl; please report it)"
-            ))),
-        }
+            _ => Err(Error::refused(refusal::Unintended::Literal {
+                name: n.clone(),
+            })),
         }),
     })
 }
@@ -617,10 +616,11 @@ fn sync(
         let there = written.contains(&p) || (!deleted.contains(&p) && p.exists());
         let was_missing = before.contains_key(n) && !p.exists();
         if !there && !was_missing {
-            return Err(Error::refused(format!(
-                "refusing to write: {place} would read the credential {n}, but its encrypted file {} is gone, so prosody would not start; nothing was changed",
-                p.display()
-            )));
+            return Err(Error::refused(refusal::Credential::Gone {
+                place: place.to_string(),
+                cred: n.to_string(),
+                path: p,
+            }));
         }
     }
     // A name we would not write (say, `..` in it) names no file of ours
@@ -690,10 +690,12 @@ fn refuse_unit_unsafe(
     for (n, at) in now {
         if let Some(why) = credential_names::name_fault(n) {
             let call = &before.get(n).unwrap_or(at).call;
-            return Err(Error::refused(format!(
-                "refusing to write: {call} reads the credential name {n:?}, which fogbow-xmpp-ctl does not write into the drop-in {} ({why}; every line there is a directive root's systemd follows); correct or remove that component_secret by hand (fogbow-xmpp-ctl check reports it as credential-name-invalid); nothing was changed",
-                drop_in.display()
-            )));
+            return Err(Error::refused(refusal::Credential::BadName {
+                call: call.to_string(),
+                cred: n.to_string(),
+                why,
+                drop_in: drop_in.to_path_buf(),
+            }));
         }
     }
     Ok(())
@@ -976,10 +978,6 @@ fn replace_literals(text: &[u8], secret: &[u8], with: &[u8]) -> Vec<u8> {
     out
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Prefix of a pending-scrub marker in the backup directory; the rest of
 /// its name is the credential whose secret the backups may still hold.
 const SCRUB_PENDING: &str = "fogbow-xmpp-ctl.scrub-pending.";
@@ -1062,10 +1060,10 @@ fn scrub(ctx: &Context, secret: &[u8], cred: &str, after: &ConfigSet) -> Vec<Not
             continue;
         };
         let new = replace_literals(&bytes, secret, expr.as_bytes());
-        if new == bytes && !contains(&bytes, secret) {
+        if new == bytes && !text::contains(&bytes, secret) {
             continue;
         }
-        let result = if contains(&new, secret) {
+        let result = if text::contains(&new, secret) {
             std::fs::remove_file(&b).map_err(|e| e.to_string())
         } else {
             safe_write::rewrite_backup(&b, &new)
@@ -1133,7 +1131,7 @@ mod tests {
             b"a = Credential(\"x\") -- s3cret\nb = Credential(\"x\")\nc = [[other]]\n".to_vec()
         );
         // A comment still holds it: such a backup is deleted, not kept.
-        assert!(contains(&out, b"s3cret"));
+        assert!(crate::text::contains(&out, b"s3cret"));
     }
 
     #[test]

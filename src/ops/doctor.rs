@@ -11,7 +11,7 @@ pub fn doctor(
     public: &[std::net::IpAddr],
 ) -> Result<super::checklist::Report, Error> {
     let reading::Reading { set, breakage } = reading::read(ctx)?;
-    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused_by)?;
+    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     let pending = super::pending_in(&set);
     Ok(super::checklist::run(
         &ctx.config,

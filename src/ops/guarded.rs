@@ -88,15 +88,12 @@ fn checked_service(
         // A server that is down (a start that failed) was not "touched":
         // nothing ran, and it stays down until the config is fixed.
         let verb = action.verb();
-        return Err(Error::refused(match service::is_active() {
-            true => format!(
-                "not {verb}ing prosody: the config has errors; the running server was not touched"
-            ),
-            false => format!(
-                "not {verb}ing prosody: the config has errors; prosody is not running, and nothing was run: fix the config, then {}",
-                Remedy::Restart
-            ),
-        }));
+        return Err(Error::refused(
+            crate::error::refusal::Edit::ConfigHasErrors {
+                verb,
+                running: service::is_active(),
+            },
+        ));
     }
     let timeout = std::time::Duration::from_secs(ctx.settings.apply_timeout_secs);
     Ok(service::apply(action, timeout)?)

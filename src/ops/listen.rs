@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::pipeline::{self, load_config};
 use super::plan::{Change, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
-use crate::error::InputError;
+use crate::error::{refusal, InputError};
 use crate::prosody::config::ConfigSet;
 
 /// Sets where prosody accepts components (see `listen_plan::plan`).
@@ -69,8 +69,7 @@ fn edit(
                 let ok = if reset {
                     !crate::prosody::listener::any_defined(after)
                 } else {
-                    let l =
-                        crate::prosody::listener::effective(after).map_err(Error::refused_by)?;
+                    let l = crate::prosody::listener::effective(after).map_err(Error::refused)?;
                     want_i.as_ref().map_or(true, |i| &l.interfaces == i)
                         && want_p.as_ref().map_or(true, |p| &l.ports == p)
                         && crate::prosody::listener::ignored(after).is_empty()
@@ -78,7 +77,7 @@ fn edit(
                 if ok {
                     Ok(())
                 } else {
-                    Err(Error::refused("refusing to write: the edited config would not have the requested listener (this is a bug in fogbow-xmpp-ctl; please report it)"))
+                    Err(Error::refused(refusal::Unintended::Listener))
                 }
             }),
         })
@@ -92,7 +91,7 @@ fn edit(
 /// The listener prosody will open, with its defaults.
 pub(crate) fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::Listener, Error> {
     let set = load_config(&ctx.config)?;
-    crate::prosody::listener::effective(&set).map_err(Error::refused_by)
+    crate::prosody::listener::effective(&set).map_err(Error::refused)
 }
 
 /// `listen` without options: the listener, and the listener options set
@@ -100,7 +99,7 @@ pub(crate) fn show_listener(ctx: &Context) -> Result<crate::prosody::listener::L
 pub fn show_listen(ctx: &Context) -> Result<crate::prosody::listener::Shown, Error> {
     let set = load_config(&ctx.config)?;
     Ok(crate::prosody::listener::Shown {
-        listener: crate::prosody::listener::effective(&set).map_err(Error::refused_by)?,
+        listener: crate::prosody::listener::effective(&set).map_err(Error::refused)?,
         ignored: crate::prosody::listener::ignored(&set),
     })
 }

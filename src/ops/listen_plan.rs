@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::diagnostics::Note;
 use crate::document::{Literal, Span, Statement};
-use crate::error::Error;
+use crate::error::{refusal, Error};
 use crate::prosody::config::ConfigSet;
 use crate::prosody::listener::{
     global_assignments, in_sections, interfaces_of, ports_of, InSection, Misplaced,
@@ -41,11 +41,10 @@ fn delete_misplaced(
 ) -> Result<(), Error> {
     for m in found {
         if m.in_table || m.shared {
-            return Err(Error::refused(format!(
-                "{} is set at {} in a statement that sets other options too, where prosody ignores it; delete it there by hand and run listen again",
-                m.name,
-                place(&m.shown)
-            )));
+            return Err(Error::refused(refusal::Listen::Shared {
+                name: m.name.to_string(),
+                at: place(&m.shown),
+            }));
         }
         let doc = &set.files[m.file].doc;
         edits
@@ -76,22 +75,24 @@ fn misplaced_value<T: PartialEq>(
             .as_ref()
             .and_then(|span| doc.literal_list(span))
             .ok_or_else(|| {
-                Error::refused(format!(
-                    "{} at {} is not a list of constants; say which with {flag}",
-                    m.name,
-                    place(&m.shown)
-                ))
+                Error::refused(refusal::Listen::NotConstant {
+                    name: m.name.to_string(),
+                    at: place(&m.shown),
+                    flag: flag.to_string(),
+                })
             })?;
-        let v =
-            read(v).map_err(|e| Error::refused_with(format!("{e} (at {})", place(&m.shown)), e))?;
+        let v = read(v).map_err(|error| {
+            let at = Some(place(&m.shown));
+            Error::refused(refusal::Listen::Unreadable { error, at })
+        })?;
         match &value {
             Some((first, at)) if *first != v => {
-                return Err(Error::refused(format!(
-                    "{} is set differently at {} and at {}, where prosody ignores both; say which with {flag}",
-                    m.name,
-                    place(&at.shown),
-                    place(&m.shown)
-                )))
+                return Err(Error::refused(refusal::Listen::Differs {
+                    name: m.name.to_string(),
+                    first: place(&at.shown),
+                    second: place(&m.shown),
+                    flag: flag.to_string(),
+                }))
             }
             Some(_) => {}
             None => value = Some((v, m)),
@@ -207,20 +208,21 @@ fn global_edits(
             let (line, _) = set.files[f.file]
                 .doc
                 .line_col(set.files[f.file].doc.stmt_span(f.stmt).start);
-            return Err(Error::refused(format!(
-                "{} is set in {}:{line}; edit it there (listen edits the main config only)",
-                names[0],
-                set.files[f.file].path.display()
-            )));
+            return Err(Error::refused(refusal::Listen::Included {
+                name: names[0].to_string(),
+                path: set.files[f.file].path.clone(),
+                line,
+            }));
         }
         for (k, f) in found.iter().enumerate() {
             let stmt = doc.stmt(f.stmt);
             if let Statement::Options(o) = &stmt.statement {
                 if o.len() != 1 {
                     let (line, _) = doc.line_col(stmt.span.start);
-                    return Err(Error::refused(format!(
-                        "line {line} assigns several options at once; edit it by hand"
-                    )));
+                    return Err(Error::refused(refusal::Listen::SeveralOptions {
+                        path: None,
+                        line,
+                    }));
                 }
             }
             if k == 0 {
@@ -339,10 +341,10 @@ pub(crate) fn plan_reset(set: &ConfigSet) -> Result<ListenPlan, Error> {
         if let Statement::Options(o) = &doc.stmt(f.stmt).statement {
             if o.len() != 1 {
                 let (line, _) = doc.line_col(doc.stmt_span(f.stmt).start);
-                return Err(Error::refused(format!(
-                    "{}:{line} assigns several options at once; edit it by hand",
-                    set.files[f.file].path.display()
-                )));
+                return Err(Error::refused(refusal::Listen::SeveralOptions {
+                    path: Some(set.files[f.file].path.clone()),
+                    line,
+                }));
             }
         }
         out.edits

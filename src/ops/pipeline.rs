@@ -28,6 +28,7 @@ use super::credstore::{Store, StoreEdit, SysFile};
 use super::plan::{Change, NewFile, Plan, Verify};
 use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
 use crate::diagnostics::{self, Diagnostic, Note, Severity};
+use crate::error::refusal;
 use crate::prosody::config::{ConfigSet, LoadError};
 use crate::safe_write::{self, Backups, Lock};
 
@@ -374,13 +375,16 @@ fn load(
     };
     if let Some((file, bytes)) = recovery {
         let overlay = HashMap::from([(file.clone(), bytes.clone())]);
-        let set = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| Error::Refused {
-            message: format!(
-                "refusing to restore: with the backup in place of {}, the config still does not load (nothing was changed)",
-                file.display()
-            ),
-            diagnostics: vec![diagnostics::from_load_error(&e)],
-            source: Some(Box::new(e.into())),
+        let set = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| {
+            let d = vec![diagnostics::from_load_error(&e)];
+            let file = file.clone();
+            Error::refused_with(
+                refusal::Edit::RestoreStillBroken {
+                    file,
+                    error: Box::new(e),
+                },
+                d,
+            )
         })?;
         return Ok((lock, set));
     }
@@ -500,27 +504,23 @@ fn apply(
         .filter_map(|(i, f)| Some((f.real_path, changes.remove(&i)?.apply(f.doc.into_text()))))
         .chain(new_texts)
         .collect();
-    let after = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| Error::Refused {
+    let after = ConfigSet::load_with(&ctx.config, overlay).map_err(|e| {
         // A splice that breaks the file is our bug; a backup that does not
         // load (an Include gone since, a hand-made file) is the backup's.
-        message: if restoring {
-            "refusing to restore: the backup would not load in place of the config".into()
-        } else {
-            "refusing to write: the edited config would not load (this is a bug in fogbow-xmpp-ctl; please report it)".into()
-        },
-        diagnostics: vec![diagnostics::from_load_error(&e)],
-        source: Some(Box::new(e.into())),
+        let d = vec![diagnostics::from_load_error(&e)];
+        let error = Box::new(e);
+        Error::refused_with(refusal::Edit::DoesNotLoadEdited { restoring, error }, d)
     })?;
     // A new file prosody would never read is refused: its component would
     // exist only in the file, never in the server.
     for (path, real) in &created {
         if !after.files.iter().any(|f| &f.real_path == real) {
-            return Err(Error::refused(format!(
-                "refusing to create {}: no Include of {} covers it, so prosody would never read it; {} (nothing was written)",
-                path.display(),
-                main_path.display(),
-                super::plan::include_hint(&main_path, path)
-            )));
+            return Err(Error::refused(refusal::Edit::NotIncluded {
+                path: path.clone(),
+                main: main_path.clone(),
+                hint: super::plan::include_hint(&main_path, path),
+                new_file: true,
+            }));
         }
     }
     Ok(Edited {
@@ -557,11 +557,7 @@ fn verify(after: &ConfigSet, check_plan: &Verify) -> Result<(), Error> {
 fn no_new_errors(before: &[Diagnostic], after: Vec<Diagnostic>) -> Result<Vec<Diagnostic>, Error> {
     let new_errors = diagnostics::new_errors(before, &after);
     if !new_errors.is_empty() {
-        return Err(Error::Refused {
-            message: "refusing to write: the edit would introduce errors".into(),
-            diagnostics: new_errors,
-            source: None,
-        });
+        return Err(Error::refused_with(refusal::Edit::NewErrors, new_errors));
     }
     Ok(warnings_of(after))
 }
@@ -701,10 +697,9 @@ fn prepare_outside(
         let real = safe_write::resolve(&o.path)?;
         let now = crate::secret::read_regular(&real, crate::fogbow::MAX_PROPERTIES, "the file");
         if !matches!(&now, Ok(b) if safe_write::content_hash(b) == o.expect) {
-            return Err(Error::refused(format!(
-                "refusing to write: {} changed since it was read (nothing was changed); run the command again",
-                o.path.display()
-            )));
+            return Err(Error::refused(refusal::Edit::ChangedSinceRead {
+                path: o.path.clone(),
+            }));
         }
         let _ = safe_write::remove_stale_temp_files(&real);
         prepared.push(safe_write::prepare(&real, &o.text)?);
@@ -775,11 +770,7 @@ fn prosody_accepts(
         return Ok(None);
     };
     if strict || matches!(prosody.load(main), Ok(crate::prosody::Verdict::Loads)) {
-        return Err(Error::Refused {
-            message: "refusing to write: prosody's own loader refuses the edited config (it loads the current one)".into(),
-            diagnostics: vec![d],
-            source: None,
-        });
+        return Err(Error::refused_with(refusal::Edit::LoaderRefuses, vec![d]));
     }
     Ok(None)
 }

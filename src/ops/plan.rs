@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Action, Error};
 use crate::diagnostics::Note;
 use crate::document::{Document, SectionKind, Span, Value};
-use crate::error::Missing;
+use crate::error::{refusal, Missing};
 use crate::prosody::config::{ConfigSet, Host};
 
 /// What an edit will do to some files (by index in the set).
@@ -128,12 +128,12 @@ fn in_file(set: &ConfigSet, path: &Path) -> Result<Option<usize>, Error> {
         std::fs::canonicalize(path).map_err(|e| crate::safe_write::io_error("read", path, e))?;
     match set.files.iter().position(|f| f.real_path == real) {
         Some(i) => Ok(Some(i)),
-        None => Err(Error::refused(format!(
-            "{} exists, but {} does not include it, so prosody would never read a component written there; {} (nothing was changed)",
-            path.display(),
-            set.files[0].path.display(),
-            include_hint(&set.files[0].path, path)
-        ))),
+        None => Err(Error::refused(refusal::Edit::NotIncluded {
+            path: path.to_path_buf(),
+            main: set.files[0].path.clone(),
+            hint: include_hint(&set.files[0].path, path),
+            new_file: false,
+        })),
     }
 }
 
@@ -189,11 +189,11 @@ fn refuse_local_secret(set: &ConfigSet, hosts: &[Host]) -> Result<(), Error> {
         {
             let (al, ac) = doc.line_col(a.start);
             let (dl, dc) = doc.line_col(decl.start);
-            let p = f.path.display();
-            return Err(Error::refused(format!(
-                "a `local component_secret` at {p}:{dl}:{dc} makes the assignment at {p}:{al}:{ac} set a Lua local, \
-                 not prosody's option; remove the local (nothing was changed)"
-            )));
+            return Err(Error::refused(refusal::Component::LocalSecret {
+                path: f.path.clone(),
+                local: (dl, dc),
+                assignment: Some((al, ac)),
+            }));
         }
     }
     Ok(())
@@ -208,11 +208,11 @@ fn refuse_shadowed(set: &ConfigSet, file: usize, offset: usize) -> Result<(), Er
         None => Ok(()),
         Some(decl) => {
             let (l, c) = f.doc.line_col(decl.start);
-            Err(Error::refused(format!(
-                "a `local component_secret` at {}:{l}:{c} makes later assignments set a Lua local, not prosody's option; \
-                 remove it (nothing was changed)",
-                f.path.display()
-            )))
+            Err(Error::refused(refusal::Component::LocalSecret {
+                path: f.path.clone(),
+                local: (l, c),
+                assignment: None,
+            }))
         }
     }
 }
@@ -230,10 +230,11 @@ pub(super) fn add(
     let hosts = set.hosts_named(name);
     refuse_local_secret(set, &hosts)?;
     if let Some(v) = hosts.iter().find(|h| h.kind == SectionKind::VirtualHost) {
-        return Err(Error::refused(format!(
-            "{name} is a VirtualHost at {}; a Component of the same name would stop prosody from starting",
-            where_(set, v, name)
-        )));
+        return Err(Error::refused(refusal::Component::VirtualHost {
+            name: name.to_string(),
+            at: where_(set, v, name),
+            removing: false,
+        }));
     }
     if hosts.is_empty() {
         return add_new(set, name, secret, file);
@@ -244,10 +245,11 @@ pub(super) fn add(
             || "(an expression)".into(),
             |m| format!("{:?}", String::from_utf8_lossy(&m)),
         );
-        return Err(Error::refused(format!(
-            "{name} is a Component with the plugin module {module} at {}, not an external component; not changing it",
-            where_(set, h, name)
-        )));
+        return Err(Error::refused(refusal::Component::Plugin {
+            name: name.to_string(),
+            at: where_(set, h, name),
+            module: Some(module),
+        }));
     }
     // Duplicate blocks merge in prosody and the last secret wins: that is the one to compare and change.
     let last = hosts.last().expect("not empty");
@@ -323,13 +325,16 @@ fn set_secret(
     let component_at = format!("{}:{}", set.files[file].path.display(), owner.line());
     match current.literal() {
         // Never its text: an expression may hold the secret itself (`"S" .. ""`).
-        None => Err(Error::refused(format!(
-            "the component_secret of {name} at {place} is an expression, not a string literal; edit it by hand"
-        ))),
+        None => Err(Error::refused(refusal::Component::Expression {
+            name: name.to_string(),
+            at: place,
+        })),
         Some(old) if old == secret => Ok(edit_plan(name, Action::Unchanged, file, BTreeMap::new())),
-        Some(_) if !replace => Err(Error::refused(format!(
-            "{name} already exists at {component_at} with a different secret; use --replace to change it"
-        ))),
+        Some(_) if !replace => Err(Error::refused(refusal::Component::SecretDiffers {
+            name: name.to_string(),
+            at: component_at,
+            credential: None,
+        })),
         Some(_) => {
             let e = Document::replace_value_edit(current, secret);
             let files = BTreeMap::from([(file, Change::Splice(vec![e]))]);
@@ -386,10 +391,11 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
     let hosts = set.hosts_named(name);
     refuse_local_secret(set, &hosts)?;
     if let Some(v) = hosts.iter().find(|h| h.kind == SectionKind::VirtualHost) {
-        return Err(Error::refused(format!(
-            "{name} is a VirtualHost at {}, not a Component; not removing it",
-            where_(set, v, name)
-        )));
+        return Err(Error::refused(refusal::Component::VirtualHost {
+            name: name.to_string(),
+            at: where_(set, v, name),
+            removing: true,
+        }));
     }
     if hosts.is_empty() {
         return remove_absent(set, name, if_exists);
@@ -397,21 +403,24 @@ pub(super) fn remove(set: &ConfigSet, name: &str, if_exists: bool) -> Result<Pla
     // `add` refuses a plugin component (a MUC, an upload service): so does
     // `remove`, which would otherwise delete a whole service it never made.
     if let Some(h) = hosts.iter().find(|h| !h.is_external()) {
-        return Err(Error::refused(format!(
-            "{name} is a Component with a plugin module at {}, not an external component; not removing it (edit the file by hand)",
-            where_(set, h, name)
-        )));
+        return Err(Error::refused(refusal::Component::Plugin {
+            name: name.to_string(),
+            at: where_(set, h, name),
+            module: None,
+        }));
     }
     let mut per_file: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
     for h in &hosts {
         let doc = &set.files[h.at.file].doc;
         let span = doc.section_removal(h.at.stmt).map_err(|e| {
             let (l, c) = doc.line_col(e.offset);
-            Error::refused(format!(
-                "cannot remove {name} safely: {}:{l}:{c}: {}",
-                set.files[h.at.file].path.display(),
-                e.message
-            ))
+            Error::refused(refusal::Component::UnsafeRemoval {
+                name: name.to_string(),
+                path: set.files[h.at.file].path.clone(),
+                line: l,
+                col: c,
+                message: e.message,
+            })
         })?;
         per_file.entry(h.at.file).or_default().push(span);
     }
@@ -497,9 +506,9 @@ fn verify(set: &ConfigSet, name: &str, action: Action) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::refused(format!(
-            "refusing to write: after the edit, {name} would not be {} as intended (this is a bug in fogbow-xmpp-ctl; please report it)",
-            if action == Action::Removed { "absent" } else { "present" }
-        )))
+        Err(Error::refused(refusal::Unintended::Presence {
+            name: name.to_string(),
+            present: action != Action::Removed,
+        }))
     }
 }

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::reading::{self, Breakage};
 use super::{Context, Error};
-use crate::error::{InputError, Missing};
+use crate::error::{refusal, InputError, Missing};
 use crate::prosody::config::Host;
-use crate::text::remedy::connect_as;
+use crate::text::remedy::{connect_as, SetSecret};
 
 /// What `probe` found.
 #[derive(Debug, Clone, Serialize)]
@@ -73,12 +73,7 @@ pub fn secret_from_file(name: &str, path: &std::path::Path) -> Result<GivenSecre
             false => format!("the secret in {}", path.display()),
         },
         from: "secret-file",
-        fix: (!stdin).then(|| {
-            format!(
-                "fogbow-xmpp-ctl add {name} --secret-file {} --replace --reload",
-                path.display()
-            )
-        }),
+        fix: (!stdin).then(|| SetSecret::File { name, path }.to_string()),
     })
 }
 
@@ -107,9 +102,7 @@ pub fn secret_from_properties(
             secret: props.password,
             named: format!("{p}'s xmpp_password"),
             from: "properties",
-            fix: Some(format!(
-                "fogbow-xmpp-ctl add --from-properties {p} --replace --reload"
-            )),
+            fix: Some(SetSecret::Properties(Some(path)).to_string()),
         },
     ))
 }
@@ -165,7 +158,7 @@ pub fn probe_with(
         }
     };
     refuse_kick_old(&set, &hosts, name, force)?;
-    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused_by)?;
+    let listener = crate::prosody::listener::effective(&set).map_err(Error::refused)?;
     let port = port_of(&listener, port)?;
     let host = host.unwrap_or_else(|| listener.local_address());
     // prosody knows the component by nameprep's form of its name and
@@ -209,16 +202,19 @@ fn behind(
         return Ok(l);
     }
     let Some(r) = s.secret_ref() else {
-        return Err(Error::refused(format!(
-            "the component_secret of {name} is an expression; cannot probe with it"
-        )));
+        return Err(Error::refused(refusal::Probe::Expression {
+            name: name.to_string(),
+        }));
     };
     match Resolver::from_env().resolve(&r, file) {
         Resolved::Value(v) => Ok(v),
-        Resolved::Missing(why) | Resolved::Unverified(why) => Err(Error::refused(format!(
-            "the component_secret of {name} is read from {}, which cannot be read here: {why}",
-            describe(&r)
-        ))),
+        Resolved::Missing(why) | Resolved::Unverified(why) => {
+            Err(Error::refused(refusal::Probe::Unreadable {
+                name: name.to_string(),
+                from: describe(&r),
+                why: why.to_string(),
+            }))
+        }
     }
 }
 
@@ -238,9 +234,9 @@ fn refuse_kick_old(
         })
     });
     if kick_old && !force {
-        return Err(Error::refused(format!(
-            "{name} has component_conflict_resolve = \"kick_old\": a probe would disconnect its live session; use --force if it is not connected"
-        )));
+        return Err(Error::refused(refusal::Probe::KickOld {
+            name: name.to_string(),
+        }));
     }
     Ok(())
 }
@@ -251,11 +247,10 @@ fn port_of(listener: &crate::prosody::listener::Listener, port: Option<u16>) -> 
     match (port, listener.closed(), listener.ports.first()) {
         (Some(p), _, _) => Ok(p),
         (None, None, Some(&p)) => Ok(p),
-        (None, why, _) => Err(Error::refused(format!(
-            "{}; set one with fogbow-xmpp-ctl listen --port {}, or probe elsewhere with --port",
-            why.unwrap_or_default(),
-            crate::prosody::listener::DEFAULT_PORT
-        ))),
+        (None, why, _) => Err(Error::refused(refusal::Probe::NoPort {
+            why: why.unwrap_or_default(),
+            default: crate::prosody::listener::DEFAULT_PORT,
+        })),
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::{Action, Error};
 use crate::diagnostics::{self, Opaque};
+use crate::error::refusal::{Refusal, Unproven};
 use crate::prosody::config::ConfigSet;
 use crate::prosody::Verdict;
 use crate::system::loader::{Installed, LoadedOptions};
@@ -37,42 +38,36 @@ pub(super) fn prove(
     (action, name): (Action, &str),
     why: &Opaque,
 ) -> Result<(), Error> {
-    let refuse = |what: String| {
-        Error::refused(format!(
-            "{why}; {what}: nothing was changed (rewrite that code as plain `component_secret = \"…\"` lines, or edit the file by hand)"
-        ))
+    let refuse = |failure: Unproven| {
+        Error::refused(Refusal::Unproven {
+            why: why.to_string(),
+            name: name.to_string(),
+            failure,
+        })
     };
     let Some(prosody) = prosody else {
-        return Err(refuse(format!(
-            "prosody is not installed here, so its own loader cannot prove which component_secret prosody would use for {name}"
-        )));
+        return Err(refuse(Unproven::NotInstalled));
     };
-    let load = |overlay: &[(&Path, &Path)], which: &str| {
-        match prosody.options_with(main, overlay) {
+    let load = |overlay: &[(&Path, &Path)], which: &'static str| match prosody
+        .options_with(main, overlay)
+    {
         Ok(Ok(o)) => Ok(o),
-        Ok(Err(Verdict::Fails { message, .. })) => Err(refuse(format!(
-            "prosody's own loader refuses the {which} config ({message}), so it cannot prove which component_secret prosody would use for {name}"
-        ))),
+        Ok(Err(Verdict::Fails { message, .. })) => {
+            Err(refuse(Unproven::Refuses { which, message }))
+        }
         Ok(Err(Verdict::Loads)) => unreachable!("a load that loads has options"),
-        Err(e) => Err(refuse(format!(
-            "prosody's own loader could not be run to prove which component_secret prosody would use for {name} ({e})"
-        ))),
-    }
+        Err(e) => Err(refuse(Unproven::NotRun(e.to_string()))),
     };
     let before = load(&[], "current")?;
     let edited = load(overlay, "edited")?;
     let host = LoadedOptions::escape(&crate::prosody::names::fold(name.as_bytes()));
     if let Some(what) = other_change(&before, &edited, &host) {
-        return Err(refuse(format!(
-            "prosody's own loader shows the edit of {name} would also change {what}"
-        )));
+        return Err(refuse(Unproven::AlsoChanges(what)));
     }
     if action == Action::Removed {
         return match edited.0.keys().any(|(h, _)| *h == host) {
             false => Ok(()),
-            true => Err(refuse(format!(
-                "prosody's own loader still finds {name} after the edit removes its block"
-            ))),
+            true => Err(refuse(Unproven::StillFound)),
         };
     }
     let key = |h: &[u8]| (h.to_vec(), b"component_secret".to_vec());
@@ -85,20 +80,14 @@ pub(super) fn prove(
         .effective_secret(&after.hosts_named(name))
         .and_then(|(v, _, _)| v.literal())
     else {
-        return Err(refuse(format!(
-            "the component_secret written for {name} is not a string, so prosody's own loader cannot prove it is the one prosody uses"
-        )));
+        return Err(refuse(Unproven::NotLiteral));
     };
     let written = [&b"\""[..], &LoadedOptions::escape(&written), b"\""].concat();
     if uses(&edited).as_deref() != Some(&written[..]) {
-        return Err(refuse(format!(
-            "prosody's own loader reads another component_secret for {name} than the one the edit writes"
-        )));
+        return Err(refuse(Unproven::OtherSecret));
     }
     if action == Action::Added && before.0.contains_key(&key(&host)) {
-        return Err(refuse(format!(
-            "prosody's own loader finds a component_secret for {name} already (set by that code); use --replace to change it"
-        )));
+        return Err(refuse(Unproven::AlreadySet));
     }
     Ok(())
 }

@@ -150,7 +150,7 @@ pub(super) fn read(ctx: &Context) -> Result<Reading, Error> {
     // Nothing to show: the error as an edit would report it.
     Err(super::pipeline::load_config(&ctx.config)
         .err()
-        .unwrap_or_else(|| Error::refused("the config does not load")))
+        .unwrap_or_else(|| Error::refused(crate::error::refusal::Edit::DoesNotLoad)))
 }
 
 /// Loads `main` stepping over each problem that stops the load, starting

@@ -23,6 +23,7 @@ use super::credstore::{self, MigrateTo, SysChange, SysFile, SysKind};
 use super::pipeline;
 use super::plan::{Change, NewFile, Plan};
 use super::{Action, Context, EditOptions, EditOutcome, Error};
+use crate::error::refusal::{self, Since};
 use crate::error::Missing;
 use crate::prosody::config::ConfigSet;
 use crate::safe_write;
@@ -323,22 +324,22 @@ impl Undo<'_> {
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(safe_write::unreadable("read", &path, e.0).into()),
         };
-        let why = match (&f.written_sha1, &current) {
+        let since = match (&f.written_sha1, &current) {
             (Some(h), Some(c)) if safe_write::content_hash(c) == *h => None,
-            (Some(_), Some(_)) => Some("changed since"),
-            (Some(_), None) => Some("was removed since"),
-            (None, Some(_)) => Some("was created again since"),
+            (Some(_), Some(_)) => Some(Since::Changed),
+            (Some(_), None) => Some(Since::Removed),
+            (None, Some(_)) => Some(Since::CreatedAgain),
             (None, None) => None,
         };
-        match why {
+        match since {
             None => Ok(current),
-            Some(why) => Err(Error::refused(format!(
-                "not undoing: {} {why} fogbow-xmpp-ctl last wrote it at {} ({} {}), and an undo would lose that change; nothing was changed; to go back anyway, use restore BACKUP (see restore --list)",
-                path.display(),
-                self.time,
-                self.last.command,
-                self.last.name
-            ))),
+            Some(since) => Err(Error::refused(refusal::Undo::Drift {
+                path,
+                since,
+                time: self.time.to_string(),
+                command: self.last.command.to_string(),
+                name: self.last.name.to_string(),
+            })),
         }
     }
 
@@ -359,12 +360,11 @@ impl Undo<'_> {
         let path = f.real_path();
         let before = match &f.backup {
             Some(b) => Some(safe_write::read_backup(&self.dir.join(b)).map_err(|e| {
-                Error::refused(format!(
-                    "cannot undo {}: the backup of {} is unusable ({}); nothing was changed",
-                    self.what,
-                    path.display(),
-                    e
-                ))
+                Error::refused(refusal::Undo::BackupUnusable {
+                    what: self.what.to_string(),
+                    path: path.clone(),
+                    message: e.to_string(),
+                })
             })?),
             None => None,
         };
@@ -389,11 +389,10 @@ impl Undo<'_> {
             }
             (None, false, _) => {}
             (_, true, None) => {
-                return Err(Error::refused(format!(
-                    "cannot undo {}: {} is no longer a file of the config (no Include loads it); nothing was changed",
-                    self.what,
-                    path.display()
-                )))
+                return Err(Error::refused(refusal::Undo::NotIncluded {
+                    what: self.what.to_string(),
+                    path,
+                }))
             }
         }
         Ok(())
@@ -409,18 +408,19 @@ impl Undo<'_> {
         let name = &self.last.name;
         if let Some(kept) = self.last.old_secret.as_ref().filter(|k| !k.contains('/')) {
             let credstore::SecretState::Ours(cred) = credstore::secret_state(set, name) else {
-                return Err(Error::refused(format!(
-                    "cannot undo {}: {name} no longer reads its secret from a credential; nothing was changed",
-                    self.what
-                )));
+                return Err(Error::refused(refusal::Undo::NoCredential {
+                    what: self.what.to_string(),
+                    name: name.to_string(),
+                }));
             };
-            let old =
-                crate::system::credentials::decrypt(&cred, &self.dir.join(kept)).map_err(|e| {
-                    Error::refused_with(
-                        format!("cannot undo {}: {e}; nothing was changed", self.what),
-                        e,
-                    )
-                })?;
+            let old = crate::system::credentials::decrypt(&cred, &self.dir.join(kept)).map_err(
+                |error| {
+                    Error::refused(refusal::Undo::Decrypt {
+                        what: self.what.to_string(),
+                        error,
+                    })
+                },
+            )?;
             let mut p = credstore::plan_literal(set, name, &cred, old)?;
             p.action = Action::Undone;
             return Ok(Some((p, Vec::new())));
@@ -448,16 +448,18 @@ fn outside_before(
     let mut out = Vec::new();
     for f in last.files.iter().filter(|f| f.kind.is_some()) {
         let path = f.real_path();
-        let cannot = |why: String| {
-            Error::refused(format!(
-                "cannot undo {what}: {} cannot be put back ({why}); nothing was changed; put it back by hand, then run restore --undo again",
-                path.display()
-            ))
+        let cannot = |why: Option<String>| {
+            Error::refused(refusal::Undo::Outside {
+                what: what.to_string(),
+                path: path.clone(),
+                why,
+            })
         };
         let (Some(b), Some(expect)) = (&f.backup, &f.written_sha1) else {
-            return Err(cannot("the edit left no backup of it".into()));
+            return Err(cannot(None));
         };
-        let text = safe_write::read_backup(&dir.join(b)).map_err(|e| cannot(e.to_string()))?;
+        let text =
+            safe_write::read_backup(&dir.join(b)).map_err(|e| cannot(Some(e.to_string())))?;
         out.push(pipeline::OutsideFile {
             path,
             expect: expect.clone(),

@@ -86,7 +86,7 @@ pub(crate) fn prosody_support(lib: &Path) -> Result<(), Unsupported> {
 
 /// Why the installed prosody cannot read `Credential()`.
 #[derive(Debug)]
-pub(crate) enum Unsupported {
+pub enum Unsupported {
     /// No prosody is installed: `lib` has no configmanager.
     NotInstalled { lib: PathBuf },
     /// The installed prosody (`version`, as it says it) lacks it: its
@@ -351,7 +351,7 @@ pub fn reload_refreshes() -> Result<(), AtStartOnly> {
 /// A line `render_drop_in` refuses to write into a unit: the message
 /// names the credential and why (an edit that needs it is refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UnsafeLine(pub(crate) String);
+pub struct UnsafeLine(pub(crate) String);
 
 impl std::fmt::Display for UnsafeLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

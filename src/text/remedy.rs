@@ -1,10 +1,13 @@
 //! The way out a message ends with: the command that applies what is
 //! pending (a restart or a reload), and why that one. Every "run
 //! fogbow-xmpp-ctl restart" or "reload" the tool says is worded here, so
-//! the library hands the remedy on as data and the messages agree; and
-//! the name a component must connect as ([`connect_as`]).
+//! the library hands the remedy on as data and the messages agree; so is
+//! the command that makes a component's copy of its secret prosody's
+//! ([`SetSecret`]), and the name a component must connect as
+//! ([`connect_as`]).
 
 use std::fmt;
+use std::path::Path;
 
 /// The command that applies what is pending to the running prosody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +165,37 @@ impl fmt::Display for Drift {
     }
 }
 
+/// The command that makes a component's own copy of its secret
+/// prosody's, applied at once: `add … --replace --reload`.
+#[derive(Debug, Clone, Copy)]
+pub enum SetSecret<'a> {
+    /// `add NAME --secret-file PATH`.
+    File { name: &'a str, path: &'a Path },
+    /// `add --from-properties PATH`; `None`: the placeholder `FILE`.
+    Properties(Option<&'a Path>),
+}
+
+impl fmt::Display for SetSecret<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetSecret::File { name, path } => write!(
+                f,
+                "fogbow-xmpp-ctl add {name} --secret-file {}",
+                path.display()
+            )?,
+            SetSecret::Properties(Some(path)) => write!(
+                f,
+                "fogbow-xmpp-ctl add --from-properties {}",
+                path.display()
+            )?,
+            SetSecret::Properties(None) => {
+                f.write_str("fogbow-xmpp-ctl add --from-properties FILE")?
+            }
+        }
+        f.write_str(" --replace --reload")
+    }
+}
+
 /// The way out for a component whose name is written otherwise than
 /// prosody knows it (after nameprep): the one wording of it, said as a
 /// note, in `probe`'s hint (and its JSON) and in the error of an
@@ -176,6 +210,23 @@ pub fn connect_as(written: &str, known_as: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_secret_replaces_and_reloads() {
+        let path = Path::new("/etc/a.secret");
+        assert_eq!(
+            SetSecret::File {
+                name: "a.example",
+                path
+            }
+            .to_string(),
+            "fogbow-xmpp-ctl add a.example --secret-file /etc/a.secret --replace --reload"
+        );
+        assert_eq!(
+            SetSecret::Properties(None).to_string(),
+            "fogbow-xmpp-ctl add --from-properties FILE --replace --reload"
+        );
+    }
 
     #[test]
     fn connect_as_names_both_spellings() {
