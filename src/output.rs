@@ -216,9 +216,31 @@ impl Out {
         println!("{s}");
     }
 
+    /// `migrate`'s outcome: its JSON, or per component the edit's report
+    /// and, when it is not applied (nor a dry run), how to apply it.
+    pub fn migration(&self, result: &ops::MigrateOutput, json: bool, no_hint: bool) {
+        if json {
+            print_json(result);
+            return;
+        }
+        if result.components.is_empty() {
+            self.info(&format!(
+                "no component has its secret outside the {}; nothing to migrate",
+                result.to
+            ));
+        }
+        for o in &result.components {
+            self.edit(o, false, true, None, Subject::Component, None);
+        }
+        if result.error.is_none() && !no_hint && result.components.iter().any(|o| o.changed) {
+            let restart = result.components.iter().any(|o| o.restart_needed);
+            self.apply_hint(Subject::Component, restart);
+        }
+    }
+
     /// How to apply a written edit that was not applied: a listener or a
     /// credential needs a restart, a component only a reload.
-    pub fn apply_hint(&self, subject: Subject, restart_needed: bool) {
+    fn apply_hint(&self, subject: Subject, restart_needed: bool) {
         let why = match (subject, restart_needed) {
             (_, true) => credentials_at_start(),
             (Subject::Listener, _) => Why::ListenerChange,
