@@ -336,15 +336,15 @@ fn restore(out: &Out, ctx: &Context, r: &cli::RestoreArgs) -> Result<Status, Err
     if r.list {
         let list = ops::backups(ctx)?;
         if r.edit.json {
-            output::print_json(&list);
-        } else if list.is_empty() {
+            output::print_json(&list.backups);
+        } else if list.backups.is_empty() {
             out.info(&format!(
                 "no backups of {} in {}",
                 ctx.config.display(),
                 ctx.settings.backup_dir.display()
             ));
         } else {
-            output::print_backups(&list, &ctx.settings.backup_dir, &ctx.config);
+            output::print_backups(&list, &ctx.settings.backup_dir);
         }
         return Ok(Status::Success);
     }

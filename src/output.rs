@@ -490,18 +490,13 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
 /// backup of (relative to the config's directory), and under it the
 /// backup's name (what `restore` takes), so that a row fits 100 columns;
 /// `-` where no record says (a backup older than the records).
-pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, config: &Path) {
+pub fn print_backups(list: &ops::Backups, dir: &Path) {
     const WIDTH: usize = 100;
     let safe = |s: &str| fogbow_xmpp_ctl::text::terminal_safe(s).into_owned();
     let dash = |v: &Option<String>| safe(v.as_deref().unwrap_or("-"));
-    let base = std::fs::canonicalize(config)
-        .ok()
-        .and_then(|c| c.parent().map(Path::to_path_buf));
+    let base = list.config_dir.as_deref();
     let file = |f: &Path| {
-        let shown = base
-            .as_deref()
-            .and_then(|b| f.strip_prefix(b).ok())
-            .unwrap_or(f);
+        let shown = base.and_then(|b| f.strip_prefix(b).ok()).unwrap_or(f);
         safe(&shown.display().to_string())
     };
     let time = |t: &Option<String>| {
@@ -509,6 +504,7 @@ pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, conf
         t.strip_suffix(" UTC").map(str::to_string).unwrap_or(t)
     };
     let mut rows: Vec<[String; 4]> = list
+        .backups
         .iter()
         .map(|b| {
             [
@@ -550,7 +546,7 @@ pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, conf
     };
     s.push_str(&line(&header.map(String::from)));
     s.push_str("  BACKUP\n");
-    for (r, b) in rows.iter().zip(list) {
+    for (r, b) in rows.iter().zip(&list.backups) {
         s.push_str(&line(r));
         let name = b.backup.file_name().unwrap_or(b.backup.as_os_str());
         s.push_str(&format!("  {}\n", safe(&name.to_string_lossy())));

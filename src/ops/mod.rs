@@ -62,7 +62,7 @@ pub use migrate::{migrate, MigrateOutput};
 pub use probe::{probe, probe_with, secret_from_file, secret_from_properties, ProbeReport};
 pub use reading::Breakage;
 pub(crate) use reading::Source;
-pub use restore::{backups, restore, undo, BackupInfo};
+pub use restore::{backups, restore, undo, BackupInfo, Backups};
 
 /// What every operation needs to know.
 #[derive(Debug, Clone)]
