@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fogbow_xmpp_ctl::diagnostics::CheckOptions;
+use fogbow_xmpp_ctl::diagnostics::{CheckOptions, Code};
 use fogbow_xmpp_ctl::ops::{self, Apply, Context, EditOptions, EditOutcome, Subject};
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
 use fogbow_xmpp_ctl::system::service;

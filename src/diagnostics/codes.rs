@@ -140,10 +140,8 @@ impl Code {
         }
     }
 
-    /// One line for `check --help` and the man page. Only the copy of this
-    /// file that cli.rs includes uses it (the library's copy does not).
-    #[allow(dead_code)]
-    pub(crate) const fn description(self) -> &'static str {
+    /// One line for `check --help` and the man page.
+    pub const fn description(self) -> &'static str {
         match self {
             Code::Syntax => "a Lua syntax error; every # comment line is reported, with its fix",
             Code::IncludeMissing => "a named Include that cannot be read",
@@ -186,10 +184,9 @@ impl Code {
         }
     }
 
-    /// `check --help`'s list: `  CODE (SEVERITY)  description`, aligned.
-    /// Only the copy of this file that cli.rs includes uses it.
-    #[allow(dead_code)]
-    pub(crate) fn list() -> String {
+    /// `check --help`'s list: `  CODE (SEVERITY)  description`, aligned
+    /// (the man page's too: build.rs includes this file).
+    pub fn list() -> String {
         let label = |c: Code| {
             let mut s = String::from(c.as_str());
             s.push_str(" (");
