@@ -141,7 +141,7 @@ impl Code {
     }
 
     /// One line for `check --help` and the man page.
-    pub const fn description(self) -> &'static str {
+    pub(crate) const fn description(self) -> &'static str {
         match self {
             Code::Syntax => "a Lua syntax error; every # comment line is reported, with its fix",
             Code::IncludeMissing => "a named Include that cannot be read",
