@@ -10,10 +10,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fogbow_xmpp_ctl::diagnostics::{CheckOptions, Code};
+use fogbow_xmpp_ctl::error::Error;
 use fogbow_xmpp_ctl::ops::{self, Apply, Context, EditOptions, EditOutcome, Subject};
+use fogbow_xmpp_ctl::secret;
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
 use fogbow_xmpp_ctl::system::service;
-use fogbow_xmpp_ctl::{secret, Error};
 
 mod cli;
 mod output;

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::{Diagnostic, Report, Severity};
+use fogbow_xmpp_ctl::error::Error;
 use fogbow_xmpp_ctl::ops::checklist;
 use fogbow_xmpp_ctl::ops::{
     self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport, Subject,
@@ -14,7 +15,6 @@ use fogbow_xmpp_ctl::ops::{
 use fogbow_xmpp_ctl::prosody::listener::Shown;
 use fogbow_xmpp_ctl::system::journal;
 use fogbow_xmpp_ctl::text::remedy::{Drift, Why};
-use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
 pub struct Out {

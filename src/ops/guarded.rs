@@ -5,8 +5,9 @@
 //! (`--restart`/`--reload`): a restart, a reload with the components
 //! converged, or a restart where a changed credential needs one.
 
-use super::{Context, EditOutcome, Error, Event};
+use super::{Context, EditOutcome, Event};
 use crate::diagnostics::{CheckOptions, Report};
+use crate::error::Error;
 use crate::system::service;
 use crate::text::remedy::Remedy;
 

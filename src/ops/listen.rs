@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use super::pipeline::{self, load_config};
 use super::plan::{Change, Plan};
-use super::{Action, Context, EditOptions, EditOutcome, Error};
+use super::{Action, Context, EditOptions, EditOutcome};
+use crate::error::Error;
 use crate::error::InputError;
 use crate::prosody::config::ConfigSet;
 

@@ -20,8 +20,7 @@ use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::Note;
-pub(crate) use crate::error::Error;
-use crate::error::InputError;
+use crate::error::{Error, InputError};
 use crate::fogbow::PropertiesWarning;
 use crate::settings::{SecretStore, Settings};
 

@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Action, Error};
+use super::Action;
 use crate::diagnostics::Note;
 use crate::document::{Document, SectionKind, Span, Value};
+use crate::error::Error;
 use crate::error::Missing;
 use crate::prosody::config::{ConfigSet, Host};
 

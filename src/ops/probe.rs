@@ -6,7 +6,8 @@
 use serde::Serialize;
 
 use super::reading::{self, Breakage};
-use super::{Context, Error};
+use super::Context;
+use crate::error::Error;
 use crate::error::{InputError, Missing};
 use crate::prosody::config::Host;
 use crate::text::remedy::connect_as;

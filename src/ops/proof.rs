@@ -10,8 +10,9 @@
 
 use std::path::Path;
 
-use super::{Action, Error};
+use super::Action;
 use crate::diagnostics::{self, Opaque};
+use crate::error::Error;
 use crate::prosody::config::ConfigSet;
 use crate::prosody::Verdict;
 use crate::system::loader::{Installed, LoadedOptions};
