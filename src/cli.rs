@@ -267,18 +267,13 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
-/// The diagnostic codes, written once for the library, this help and the
-/// man page (`build.rs` includes this file).
-#[allow(dead_code)]
-pub mod codes {
-    include!("diagnostics/codes.rs");
-}
-
 /// `check --help`'s epilogue: every diagnostic code, then the exit status.
+/// `Code` is the including crate's: the library's in the binary, build.rs's
+/// own copy of `src/diagnostics/codes.rs` in the man page.
 pub fn check_after_help() -> String {
     format!(
         "Diagnostic codes:\n{}\n{CHECK_EXIT_STATUS}",
-        codes::Code::list()
+        super::Code::list()
     )
 }
 

@@ -321,7 +321,7 @@ impl Error {
     }
 
     /// A failure of the system, told as `message` (which names it).
-    pub fn system(message: impl Into<String>, source: impl Into<SystemError>) -> Error {
+    pub(crate) fn system(message: impl Into<String>, source: impl Into<SystemError>) -> Error {
         Error::System {
             message: message.into(),
             source: source.into(),

@@ -160,7 +160,7 @@ impl std::error::Error for PropertiesError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
     pub line: usize,
-    pub escape: BadEscape,
+    pub(crate) escape: BadEscape,
 }
 
 /// A `\u` escape Java's `Properties.load` would not read.

@@ -12,7 +12,7 @@
 //! fsync, rename, backup), [`system`] (the service, its admin shell, the
 //! journal, the handshake, systemd's credentials, prosody's own loader
 //! run on the installed prosody), [`settings`] and
-//! [`fogbow`] (a Fogbow component's `.properties`); then `error` (the one error type, wrapping
+//! [`fogbow`] (a Fogbow component's `.properties`); then [`error`] (the one error type, wrapping
 //! the lower layers' own), [`ops`] (every command as an operation, every
 //! edit through one pipeline), and the CLI in `main.rs`/`cli.rs`/`output.rs`.
 
@@ -20,7 +20,7 @@
 
 pub mod diagnostics;
 pub mod document;
-pub(crate) mod error;
+pub mod error;
 pub mod fogbow;
 pub mod ops;
 pub mod prosody;
@@ -29,5 +29,3 @@ pub mod secret;
 pub mod settings;
 pub mod system;
 pub mod text;
-
-pub use error::Error;

@@ -9,11 +9,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fogbow_xmpp_ctl::diagnostics::CheckOptions;
-use fogbow_xmpp_ctl::ops::{self, Context, EditOptions, EditOutcome, Subject};
+use fogbow_xmpp_ctl::diagnostics::{CheckOptions, Code};
+use fogbow_xmpp_ctl::error::Error;
+use fogbow_xmpp_ctl::ops::{self, Apply, Context, EditOptions, EditOutcome, Subject};
+use fogbow_xmpp_ctl::secret;
 use fogbow_xmpp_ctl::settings::{self, SecretStore, Settings};
 use fogbow_xmpp_ctl::system::service;
-use fogbow_xmpp_ctl::{secret, Error};
 
 mod cli;
 mod output;
@@ -336,15 +337,15 @@ fn restore(out: &Out, ctx: &Context, r: &cli::RestoreArgs) -> Result<Status, Err
     if r.list {
         let list = ops::backups(ctx)?;
         if r.edit.json {
-            output::print_json(&list);
-        } else if list.is_empty() {
+            output::print_json(&list.backups);
+        } else if list.backups.is_empty() {
             out.info(&format!(
                 "no backups of {} in {}",
                 ctx.config.display(),
                 ctx.settings.backup_dir.display()
             ));
         } else {
-            output::print_backups(&list, &ctx.settings.backup_dir, &ctx.config);
+            output::print_backups(&list, &ctx.settings.backup_dir);
         }
         return Ok(Status::Success);
     }
@@ -375,36 +376,15 @@ fn migrate(out: &Out, ctx: &Context, m: &cli::MigrateArgs) -> Result<Status, Err
         cli::Store::Credential => ops::MigrateTo::Credential,
     };
     let result = ops::migrate(ctx, to, &m.names, edit_options(&m.edit))?;
-    let changed = result.components.iter().any(|o| o.changed);
-    let restart = result.components.iter().any(|o| o.restart_needed);
-    if m.edit.json {
-        output::print_json(&result);
-    } else {
-        if result.components.is_empty() {
-            out.info(&format!(
-                "no component has its secret outside the {}; nothing to migrate",
-                result.to
-            ));
-        }
-        for o in &result.components {
-            out.edit(o, false, true, None, Subject::Component, None);
-        }
-    }
+    let apply = apply_flags(&m.edit);
+    let will_apply = apply.wanted(m.edit.dry_run);
+    out.migration(&result, m.edit.json, m.edit.dry_run || will_apply);
     if let Some(e) = result.error {
         return Err(e);
     }
-    let will_apply = (m.edit.reload || m.edit.restart) && !m.edit.dry_run;
-    if !will_apply {
-        if changed && !m.edit.dry_run && !m.edit.json {
-            out.apply_hint(Subject::Component, restart);
-        }
-        return Ok(Status::Success);
-    }
-    let applied = ops::apply_migration(ctx, restart, m.edit.restart, out);
-    Ok(match applied {
-        Ok(()) => Status::Success,
-        Err(e) => Status::NotApplied(e),
-    })
+    let applied =
+        ops::apply_migration_requested(ctx, &result.components, apply, m.edit.dry_run, out);
+    Ok(status_of(applied))
 }
 
 fn edit_options(edit: &cli::EditFlags) -> EditOptions {
@@ -417,10 +397,25 @@ fn edit_options(edit: &cli::EditFlags) -> EditOptions {
     }
 }
 
-/// Reports an edit, then applies it to the running prosody when asked (even
-/// when the file did not change, so that a re-run converges): a guarded
-/// restart, or a guarded reload with the components started or stopped in
-/// place. Written but not applied is exit status 3, and the JSON says so.
+fn apply_flags(edit: &cli::EditFlags) -> Apply {
+    Apply {
+        reload: edit.reload,
+        restart: edit.restart,
+    }
+}
+
+/// Applied, not asked, or written but not applied (exit 3).
+fn status_of(applied: Option<Result<(), Error>>) -> Status {
+    match applied {
+        Some(Err(e)) => Status::NotApplied(e),
+        _ => Status::Success,
+    }
+}
+
+/// Reports an edit, and the library applies it when asked (see
+/// `ops::apply_requested`). In JSON the report follows the apply, as one
+/// document whose `changed` says whether the file was written: its error
+/// is the bare cause.
 fn report_edit(
     out: &Out,
     ctx: &Context,
@@ -429,24 +424,19 @@ fn report_edit(
     generated: Option<String>,
     subject: Subject,
 ) -> Result<Status, Error> {
-    let will_apply = (flags.reload || flags.restart) && !o.dry_run;
+    let apply = apply_flags(flags);
+    let will_apply = apply.wanted(o.dry_run);
     if flags.json {
-        // The JSON is one document: apply first, then say how it went.
-        let applied = will_apply.then(|| ops::apply_edit(ctx, o, flags.restart, subject, out));
+        let applied = ops::apply_requested(ctx, o, apply, subject, out).map(|r| {
+            r.map_err(|e| match e {
+                Error::NotApplied(cause) => *cause,
+                e => e,
+            })
+        });
         let shown = applied.as_ref().map(|r| r.as_ref().map(|_| ()));
         out.edit(o, true, will_apply, generated, subject, shown);
-        return Ok(match applied {
-            Some(Err(e)) => Status::NotApplied(e),
-            _ => Status::Success,
-        });
+        return Ok(status_of(applied));
     }
     out.edit(o, false, will_apply, generated, subject, None);
-    if !will_apply {
-        return Ok(Status::Success);
-    }
-    Ok(match ops::apply_edit(ctx, o, flags.restart, subject, out) {
-        Ok(()) => Status::Success,
-        Err(e) if o.changed => Status::NotApplied(Error::NotApplied(Box::new(e))),
-        Err(e) => Status::NotApplied(e),
-    })
+    Ok(status_of(ops::apply_requested(ctx, o, apply, subject, out)))
 }

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::{Diagnostic, Report, Severity};
+use fogbow_xmpp_ctl::error::Error;
 use fogbow_xmpp_ctl::ops::checklist;
 use fogbow_xmpp_ctl::ops::{
     self, Action, Breakage, EditOutcome, ListOutput, ProbeReport, StatusReport, Subject,
@@ -14,7 +15,6 @@ use fogbow_xmpp_ctl::ops::{
 use fogbow_xmpp_ctl::prosody::listener::Shown;
 use fogbow_xmpp_ctl::system::journal;
 use fogbow_xmpp_ctl::text::remedy::{Drift, Why};
-use fogbow_xmpp_ctl::Error;
 
 /// Where messages go, and how many.
 pub struct Out {
@@ -216,9 +216,31 @@ impl Out {
         println!("{s}");
     }
 
+    /// `migrate`'s outcome: its JSON, or per component the edit's report
+    /// and, when it is not applied (nor a dry run), how to apply it.
+    pub fn migration(&self, result: &ops::MigrateOutput, json: bool, no_hint: bool) {
+        if json {
+            print_json(result);
+            return;
+        }
+        if result.components.is_empty() {
+            self.info(&format!(
+                "no component has its secret outside the {}; nothing to migrate",
+                result.to
+            ));
+        }
+        for o in &result.components {
+            self.edit(o, false, true, None, Subject::Component, None);
+        }
+        if result.error.is_none() && !no_hint && result.components.iter().any(|o| o.changed) {
+            let restart = result.components.iter().any(|o| o.restart_needed);
+            self.apply_hint(Subject::Component, restart);
+        }
+    }
+
     /// How to apply a written edit that was not applied: a listener or a
     /// credential needs a restart, a component only a reload.
-    pub fn apply_hint(&self, subject: Subject, restart_needed: bool) {
+    fn apply_hint(&self, subject: Subject, restart_needed: bool) {
         let why = match (subject, restart_needed) {
             (_, true) => credentials_at_start(),
             (Subject::Listener, _) => Why::ListenerChange,
@@ -468,18 +490,13 @@ pub fn print_breakage(b: &Breakage, config: &std::path::Path) {
 /// backup of (relative to the config's directory), and under it the
 /// backup's name (what `restore` takes), so that a row fits 100 columns;
 /// `-` where no record says (a backup older than the records).
-pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, config: &Path) {
+pub fn print_backups(list: &ops::Backups, dir: &Path) {
     const WIDTH: usize = 100;
     let safe = |s: &str| fogbow_xmpp_ctl::text::terminal_safe(s).into_owned();
     let dash = |v: &Option<String>| safe(v.as_deref().unwrap_or("-"));
-    let base = std::fs::canonicalize(config)
-        .ok()
-        .and_then(|c| c.parent().map(Path::to_path_buf));
+    let base = list.config_dir.as_deref();
     let file = |f: &Path| {
-        let shown = base
-            .as_deref()
-            .and_then(|b| f.strip_prefix(b).ok())
-            .unwrap_or(f);
+        let shown = base.and_then(|b| f.strip_prefix(b).ok()).unwrap_or(f);
         safe(&shown.display().to_string())
     };
     let time = |t: &Option<String>| {
@@ -487,6 +504,7 @@ pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, conf
         t.strip_suffix(" UTC").map(str::to_string).unwrap_or(t)
     };
     let mut rows: Vec<[String; 4]> = list
+        .backups
         .iter()
         .map(|b| {
             [
@@ -528,7 +546,7 @@ pub fn print_backups(list: &[fogbow_xmpp_ctl::ops::BackupInfo], dir: &Path, conf
     };
     s.push_str(&line(&header.map(String::from)));
     s.push_str("  BACKUP\n");
-    for (r, b) in rows.iter().zip(list) {
+    for (r, b) in rows.iter().zip(&list.backups) {
         s.push_str(&line(r));
         let name = b.backup.file_name().unwrap_or(b.backup.as_os_str());
         s.push_str(&format!("  {}\n", safe(&name.to_string_lossy())));

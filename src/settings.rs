@@ -6,7 +6,6 @@ use crate::safe_write::{self, WriteError};
 
 /// The documented keys and files (the man page's; tests hold them to
 /// [`Settings`]): the binary uses only their default paths.
-#[allow(dead_code)]
 mod keys;
 pub use keys::DEFAULT_PATH;
 pub(crate) use keys::{DEFAULT_BACKUP_DIR, DEFAULT_PROSODY_CONFIG, DEFAULT_PROSODY_LIB};

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use fogbow_xmpp_ctl::error::Error;
 use fogbow_xmpp_ctl::ops::{self, Context, EditOptions};
 use fogbow_xmpp_ctl::settings::{self, Settings};
-use fogbow_xmpp_ctl::Error;
 
 mod support;
 use support::{code, running_as_root, stderr, Scratch, BIN};

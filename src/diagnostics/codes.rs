@@ -140,9 +140,7 @@ impl Code {
         }
     }
 
-    /// One line for `check --help` and the man page. Only the copy of this
-    /// file that cli.rs includes uses it (the library's copy does not).
-    #[allow(dead_code)]
+    /// One line for `check --help` and the man page.
     pub(crate) const fn description(self) -> &'static str {
         match self {
             Code::Syntax => "a Lua syntax error; every # comment line is reported, with its fix",
@@ -186,10 +184,9 @@ impl Code {
         }
     }
 
-    /// `check --help`'s list: `  CODE (SEVERITY)  description`, aligned.
-    /// Only the copy of this file that cli.rs includes uses it.
-    #[allow(dead_code)]
-    pub(crate) fn list() -> String {
+    /// `check --help`'s list: `  CODE (SEVERITY)  description`, aligned
+    /// (the man page's too: build.rs includes this file).
+    pub fn list() -> String {
         let label = |c: Code| {
             let mut s = String::from(c.as_str());
             s.push_str(" (");

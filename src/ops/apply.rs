@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::pipeline::load_config;
 use super::reading::{self, Breakage};
-use super::{probe, Action, Context, EditOutcome, Error, Event};
+use super::{probe, Action, Context, EditOutcome, Event};
+use crate::error::Error;
 use crate::system::running::{self, PendingRestart};
 use crate::text::remedy::Remedy;
 

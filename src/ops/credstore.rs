@@ -33,11 +33,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::plan::{self, Change, Plan};
-use super::{Action, Context, EditOptions, Error};
+use super::{Action, Context, EditOptions};
 use crate::diagnostics::Note;
 use crate::document::lexer::{self, Tok};
 use crate::document::{Document, SecretRefKind, Value};
 use crate::error::refusal::{self, Lack};
+use crate::error::Error;
 use crate::error::Missing;
 use crate::prosody::config::ConfigSet;
 use crate::prosody::credential_names;

@@ -3,7 +3,8 @@
 //! [`super::checklist`].
 
 use super::reading;
-use super::{Context, Error};
+use super::Context;
+use crate::error::Error;
 
 /// The checklist of `doctor` for every external component.
 pub fn doctor(

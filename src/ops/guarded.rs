@@ -5,8 +5,9 @@
 //! (`--restart`/`--reload`): a restart, a reload with the components
 //! converged, or a restart where a changed credential needs one.
 
-use super::{Context, EditOutcome, Error, Event};
+use super::{Context, EditOutcome, Event};
 use crate::diagnostics::{CheckOptions, Report};
+use crate::error::Error;
 use crate::system::service;
 use crate::text::remedy::Remedy;
 
@@ -108,19 +109,63 @@ fn restart_for_credentials(ctx: &Context, out: &dyn Progress) -> Result<(), Erro
     guarded(ctx, service::Action::Restart, out)
 }
 
-/// `migrate --reload/--restart`: a restart when asked, or when a credential
-/// changed that a reload cannot hand to prosody; else a reload.
-pub fn apply_migration(
+/// `--reload`/`--restart`, as asked of an edit or a migration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Apply {
+    pub reload: bool,
+    pub restart: bool,
+}
+
+impl Apply {
+    /// Whether a change is applied to the running prosody: when asked, and
+    /// never in a dry run (even when the file did not change, so that a
+    /// re-run converges).
+    pub fn wanted(self, dry_run: bool) -> bool {
+        (self.reload || self.restart) && !dry_run
+    }
+}
+
+/// An edit applied to the running prosody when asked (`None` when not: see
+/// [`Apply::wanted`]). A failure once the file was written is
+/// [`Error::NotApplied`]: the edit stands, the running server lags behind.
+pub fn apply_requested(
     ctx: &Context,
-    restart_needed: bool,
-    restart_asked: bool,
+    o: &EditOutcome,
+    apply: Apply,
+    subject: Subject,
     out: &dyn Progress,
-) -> Result<(), Error> {
-    match (restart_needed, restart_asked) {
+) -> Option<Result<(), Error>> {
+    if !apply.wanted(o.dry_run) {
+        return None;
+    }
+    Some(
+        apply_edit(ctx, o, apply.restart, subject, out).map_err(|e| match o.changed {
+            true => Error::NotApplied(Box::new(e)),
+            false => e,
+        }),
+    )
+}
+
+/// A migration applied to the running prosody when asked (`None` when not:
+/// see [`Apply::wanted`]): a restart when asked, or when a credential
+/// changed that a reload cannot hand to prosody; else a reload. Its error
+/// is the failure itself (each component's outcome says what was written).
+pub fn apply_migration_requested(
+    ctx: &Context,
+    components: &[EditOutcome],
+    apply: Apply,
+    dry_run: bool,
+    out: &dyn Progress,
+) -> Option<Result<(), Error>> {
+    if !apply.wanted(dry_run) {
+        return None;
+    }
+    let restart_needed = components.iter().any(|o| o.restart_needed);
+    Some(match (restart_needed, apply.restart) {
         (true, false) => restart_for_credentials(ctx, out),
         (_, true) => guarded(ctx, service::Action::Restart, out),
         (false, false) => guarded(ctx, service::Action::Reload, out),
-    }
+    })
 }
 
 /// The least disruptive way that applies the edit: `--restart` restarts,
@@ -128,7 +173,7 @@ pub fn apply_migration(
 /// with activation converges the running server without dropping connected
 /// components (a listener change needs a real restart, so an unchanged
 /// `listen --restart` still restarts: it may not have been applied before).
-pub fn apply_edit(
+fn apply_edit(
     ctx: &Context,
     o: &EditOutcome,
     restart_asked: bool,

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::reading::{self, Breakage};
-use super::{Context, Error};
+use super::Context;
 use crate::diagnostics::{self, Note};
+use crate::error::Error;
 use crate::prosody::config::{ConfigSet, Host};
 
 /// One component, as `list` shows it; the JSON form is part of the contract.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::pipeline::{self, load_config};
 use super::plan::{Change, Plan};
-use super::{Action, Context, EditOptions, EditOutcome, Error};
-use crate::error::{refusal, InputError};
+use super::{Action, Context, EditOptions, EditOutcome};
+use crate::error::{refusal, Error, InputError};
 use crate::prosody::config::ConfigSet;
 
 /// Sets where prosody accepts components (see `listen_plan::plan`).

@@ -9,7 +9,8 @@
 use serde::Serialize;
 
 use super::credstore::{self, MigrateTo};
-use super::{pipeline, Context, EditOptions, EditOutcome, Error};
+use super::{pipeline, Context, EditOptions, EditOutcome};
+use crate::error::Error;
 
 /// What `migrate` did, component by component; its JSON form is part of
 /// the contract.

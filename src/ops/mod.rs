@@ -20,8 +20,7 @@ use serde::Serialize;
 
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::Note;
-pub(crate) use crate::error::Error;
-use crate::error::InputError;
+use crate::error::{Error, InputError};
 use crate::fogbow::PropertiesWarning;
 use crate::settings::{SecretStore, Settings};
 
@@ -54,15 +53,15 @@ pub(crate) use credstore::SysFileChange;
 pub use credstore::{MigrateTo, SysKind};
 pub use doctor::doctor;
 pub use event::Event;
-pub use guarded::{apply_edit, apply_migration, guarded, Progress, Subject};
+pub use guarded::{apply_migration_requested, apply_requested, guarded, Apply, Progress, Subject};
 pub use list::{list, ComponentInfo, ListOutput};
 pub(crate) use listen::show_listener;
 pub use listen::{listen, reset_listener, show_listen};
-pub use migrate::migrate;
+pub use migrate::{migrate, MigrateOutput};
 pub use probe::{probe, probe_with, secret_from_file, secret_from_properties, ProbeReport};
 pub use reading::Breakage;
 pub(crate) use reading::Source;
-pub use restore::{backups, restore, undo, BackupInfo};
+pub use restore::{backups, restore, undo, BackupInfo, Backups};
 
 /// What every operation needs to know.
 #[derive(Debug, Clone)]

@@ -26,9 +26,10 @@ use std::time::Duration;
 
 use super::credstore::{Store, StoreEdit, SysFile};
 use super::plan::{Change, NewFile, Plan, Verify};
-use super::{diff, Action, Context, EditOptions, EditOutcome, Error};
+use super::{diff, Action, Context, EditOptions, EditOutcome};
 use crate::diagnostics::{self, Diagnostic, Note, Severity};
 use crate::error::refusal;
+use crate::error::Error;
 use crate::prosody::config::{ConfigSet, LoadError};
 use crate::safe_write::{self, Backups, Lock};
 

@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Action, Error};
+use super::Action;
 use crate::diagnostics::Note;
 use crate::document::{Document, SectionKind, Span, Value};
-use crate::error::{refusal, Missing};
+use crate::error::{refusal, Error, Missing};
 use crate::prosody::config::{ConfigSet, Host};
 
 /// What an edit will do to some files (by index in the set).

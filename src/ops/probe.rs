@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use super::reading::{self, Breakage};
-use super::{Context, Error};
-use crate::error::{refusal, InputError, Missing};
+use super::Context;
+use crate::error::{refusal, Error, InputError, Missing};
 use crate::prosody::config::Host;
 use crate::text::remedy::{connect_as, SetSecret};
 

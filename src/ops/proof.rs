@@ -10,9 +10,10 @@
 
 use std::path::Path;
 
-use super::{Action, Error};
+use super::Action;
 use crate::diagnostics::{self, Opaque};
 use crate::error::refusal::{Refusal, Unproven};
+use crate::error::Error;
 use crate::prosody::config::ConfigSet;
 use crate::prosody::Verdict;
 use crate::system::loader::{Installed, LoadedOptions};

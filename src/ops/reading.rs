@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Context, Error};
+use super::Context;
 use crate::diagnostics::{self, Diagnostic};
 use crate::document::{lines, Document, Statement};
+use crate::error::Error;
 use crate::prosody::config::{ConfigSet, LoadError};
 use crate::safe_write;
 

@@ -22,8 +22,9 @@ use serde::Serialize;
 use super::credstore::{self, MigrateTo, SysChange, SysFile, SysKind};
 use super::pipeline;
 use super::plan::{Change, NewFile, Plan};
-use super::{Action, Context, EditOptions, EditOutcome, Error};
+use super::{Action, Context, EditOptions, EditOutcome};
 use crate::error::refusal::{self, Since};
+use crate::error::Error;
 use crate::error::Missing;
 use crate::prosody::config::ConfigSet;
 use crate::safe_write;
@@ -51,10 +52,19 @@ pub struct BackupInfo {
     pub(crate) action: Option<String>,
 }
 
+/// `restore --list`: the backups, and the directory of the config they
+/// belong to (symlinks resolved: the files are named relative to it).
+#[derive(Debug, Clone)]
+pub struct Backups {
+    pub backups: Vec<BackupInfo>,
+    pub config_dir: Option<PathBuf>,
+}
+
 /// The backups of the main config, and of the other files our recorded
 /// edits touched (a component's own `conf.d` file), oldest first, each with
-/// the time and the command and component of the edit that made it.
-pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
+/// the time and the command and component of the edit that made it; and
+/// the config's directory, as resolved to find them.
+pub fn backups(ctx: &Context) -> Result<Backups, Error> {
     let real = std::fs::canonicalize(&ctx.config)
         .map_err(|e| safe_write::io_error("read", &ctx.config, e))?;
     let dir = &ctx.settings.backup_dir;
@@ -95,7 +105,10 @@ pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
     // Oldest first; the time stamp ends each name.
     list.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.backup.cmp(&b.backup)));
     list.dedup_by(|a, b| a.backup == b.backup);
-    Ok(list)
+    Ok(Backups {
+        backups: list,
+        config_dir: real.parent().map(Path::to_path_buf),
+    })
 }
 
 /// Puts a backup back (of the main config, or of another file a recorded
@@ -106,7 +119,7 @@ pub fn backups(ctx: &Context) -> Result<Vec<BackupInfo>, Error> {
 /// config). A config that does not load is replaced all the same when the
 /// backup makes it load and pass check: that is what backups are for.
 pub fn restore(ctx: &Context, backup: &Path, opts: EditOptions) -> Result<EditOutcome, Error> {
-    let known = backups(ctx)?;
+    let known = backups(ctx)?.backups;
     let chosen = known
         .iter()
         .find(|b| b.backup.as_path() == backup || b.backup.file_name() == Some(backup.as_os_str()))
@@ -519,7 +532,7 @@ const MAX_BACKUPS_TRIED: usize = 20;
 /// place and passes check.
 fn good_backup(ctx: &Context, file: &Path) -> Option<BackupInfo> {
     let real = std::fs::canonicalize(file).ok()?;
-    let list = backups(ctx).ok()?;
+    let list = backups(ctx).ok()?.backups;
     list.into_iter()
         .rev()
         .filter(|b| b.file == real)

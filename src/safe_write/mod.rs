@@ -29,7 +29,7 @@ mod private;
 mod temp;
 mod trust;
 
-pub use backup::Backups;
+pub(crate) use backup::Backups;
 pub(crate) use backup::{
     backups_and_records_of, content_hash, list_backups, list_records, markers, put_marker,
     read_backup, remove_marker, rewrite_backup, time_of, write_old_secret, write_record,
@@ -42,7 +42,7 @@ pub use lock::Lock;
 pub(crate) use lock::LOCK_DIR;
 pub(crate) use private::{ensure_private_dir, prepare_private};
 pub(crate) use temp::remove_stale_temp_files;
-pub use trust::resolve;
+pub(crate) use trust::resolve;
 pub(crate) use trust::{check_ancestors, check_trusted, open_trusted, readable_by_others};
 
 use std::fs::{File, OpenOptions};

@@ -13,6 +13,7 @@ pub(crate) const DEFAULT_PROSODY_LIB: &str = "/usr/lib/prosody";
 
 /// A key's default value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // read by build.rs and the tests only
 pub(crate) enum KeyDefault {
     /// A path (a TOML string).
     Path(&'static str),
@@ -26,7 +27,7 @@ pub(crate) enum KeyDefault {
 /// One key of the settings file. Text is plain (build.rs escapes it for
 /// roff); the man page and `tests/surface.rs` read it, the binary does not.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)]
+#[allow(dead_code)] // read by build.rs and the tests only
 pub(crate) struct Key {
     pub(crate) name: &'static str,
     pub(crate) default: KeyDefault,
@@ -37,6 +38,7 @@ pub(crate) struct Key {
 }
 
 /// Every key of the settings file, in the order of the packaged one.
+#[allow(dead_code)] // read by build.rs and the tests only
 pub(crate) const KEYS: [Key; 10] = [
     Key {
         name: "prosody_config",
@@ -104,6 +106,7 @@ pub(crate) const KEYS: [Key; 10] = [
 
 /// Files that are no setting's, after the settings file and the settings'
 /// own: the package's gate and root's edit locks.
+#[allow(dead_code)] // read by build.rs and the tests only
 pub(crate) const OTHER_FILES: [(&str, &str); 2] = [
     (
         "/usr/lib/systemd/system/prosody.service.d/fogbow-xmpp-ctl.conf",

@@ -57,7 +57,7 @@ pub struct RunError {
 }
 
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// It could not be started (not installed, not executable, …).
     Spawn(std::io::Error),
     /// Waiting for it failed.

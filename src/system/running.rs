@@ -51,7 +51,7 @@ pub enum ShellError {
 
 impl ShellError {
     /// prosodyctl could not read the config, so it never asked the server.
-    pub fn config_unreadable(&self) -> bool {
+    pub(crate) fn config_unreadable(&self) -> bool {
         self.to_string().contains(CONFIG_UNREADABLE)
     }
 }

@@ -22,7 +22,7 @@ pub enum Remedy {
 
 impl Remedy {
     /// The command alone.
-    pub fn command(self) -> &'static str {
+    pub(crate) fn command(self) -> &'static str {
         match self {
             Remedy::Restart | Remedy::RestartOrFlag => "fogbow-xmpp-ctl restart",
             Remedy::Reload => "fogbow-xmpp-ctl reload",
@@ -60,7 +60,7 @@ const CREDENTIALS_AT_START: &str = "prosody reads credentials only when it start
 
 impl Why {
     /// The command that applies it.
-    pub fn remedy(self) -> Remedy {
+    pub(crate) fn remedy(self) -> Remedy {
         match self {
             Why::ListenerChange | Why::CredentialsAtStart(_) => Remedy::Restart,
             Why::Converge => Remedy::Reload,
@@ -110,7 +110,7 @@ pub enum AtStartOnly {
 
 impl AtStartOnly {
     /// The reason, in the words every message uses.
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             AtStartOnly::NotRunning => "prosody is not running",
             AtStartOnly::NoRefresh => {
@@ -141,7 +141,7 @@ pub enum Drift {
 
 impl Drift {
     /// The command that ends it.
-    pub fn remedy(self) -> Remedy {
+    pub(crate) fn remedy(self) -> Remedy {
         match self {
             Drift::RestartPending => Remedy::Restart,
             Drift::ReloadPending | Drift::NotActive | Drift::NotInFile => Remedy::Reload,
