@@ -23,7 +23,7 @@ use nix::libc;
 
 use super::{
     check_ancestors, check_trusted, io_error, open_dir, open_new, open_trusted, sha1_hex, sync_dir,
-    unreadable, Refusal, WriteError,
+    unreadable, PathRefusal, WriteError,
 };
 
 /// Where previous versions go, and how many to keep per file (0: none).
@@ -512,28 +512,28 @@ fn ensure_backup_dir(dir: &Path) -> Result<(), WriteError> {
 /// directories only root (or we) can write: otherwise a local user could
 /// read the secrets in it or plant "backups" that a restore would install.
 pub(crate) fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
-    let refuse = |why: Refusal| WriteError::refused("use the backup directory", dir, why);
+    let refuse = |why: PathRefusal| WriteError::refused("use the backup directory", dir, why);
     let me = nix::unistd::geteuid().as_raw();
     if !dir.is_absolute() {
-        return Err(refuse(Refusal::NotAbsolute {
+        return Err(refuse(PathRefusal::NotAbsolute {
             setting: Some("backup_dir"),
         }));
     }
     let m =
         std::fs::symlink_metadata(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
     if m.file_type().is_symlink() {
-        return Err(refuse(Refusal::Symlink));
+        return Err(refuse(PathRefusal::Symlink));
     }
     if !m.is_dir() {
-        return Err(refuse(Refusal::NotDirectory));
+        return Err(refuse(PathRefusal::NotDirectory));
     }
     if m.mode() & 0o022 != 0 {
-        return Err(refuse(Refusal::GroupWritable {
+        return Err(refuse(PathRefusal::GroupWritable {
             mode: m.mode() & 0o7777,
         }));
     }
     if m.uid() != me && m.uid() != 0 {
-        return Err(refuse(Refusal::ForeignUid { uid: m.uid() }));
+        return Err(refuse(PathRefusal::ForeignUid { uid: m.uid() }));
     }
     let d = open_dir(dir).map_err(|e| io_error("use the backup directory", dir, e))?;
     check_trusted("the backup directory", dir, &d)?;
@@ -548,7 +548,7 @@ pub(crate) fn check_backup_dir(dir: &Path) -> Result<(), WriteError> {
 /// whose Lua runs as root at the next check.
 pub(crate) fn read_backup(path: &Path) -> Result<Vec<u8>, WriteError> {
     let mut f = open_trusted(path).map_err(|e| match e.raw_os_error() {
-        Some(libc::ELOOP) => WriteError::refused("use the backup", path, Refusal::Symlink),
+        Some(libc::ELOOP) => WriteError::refused("use the backup", path, PathRefusal::Symlink),
         _ => io_error("read", path, e),
     })?;
     let refused = |e| unreadable("use the backup", path, e);

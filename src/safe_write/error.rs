@@ -51,7 +51,7 @@ pub enum WriteError {
     Refused {
         action: String,
         path: PathBuf,
-        why: Refusal,
+        why: PathRefusal,
     },
     /// `path` is marked immutable or append-only: a rename cannot replace it.
     Immutable { path: PathBuf },
@@ -77,7 +77,7 @@ pub enum WriteError {
 
 /// Why a file or directory is refused ([`WriteError::Refused`]).
 #[derive(Debug)]
-pub enum Refusal {
+pub enum PathRefusal {
     /// It is not an absolute path; `setting` names the setting that sets
     /// it, if one does (such a directory is refused as untrusted).
     NotAbsolute { setting: Option<&'static str> },
@@ -129,7 +129,7 @@ impl WriteError {
     }
 
     /// `action` on `path` refused: `why`.
-    pub(crate) fn refused(action: impl Into<String>, path: &Path, why: Refusal) -> WriteError {
+    pub(crate) fn refused(action: impl Into<String>, path: &Path, why: PathRefusal) -> WriteError {
         WriteError::Refused {
             action: action.into(),
             path: path.to_path_buf(),
@@ -138,12 +138,14 @@ impl WriteError {
     }
 }
 
-impl Refusal {
+impl PathRefusal {
     fn kind(&self) -> ErrorKind {
         match self {
-            Refusal::NotAbsolute { setting: None } | Refusal::NotRegular => ErrorKind::InvalidInput,
-            Refusal::Exists => ErrorKind::AlreadyExists,
-            Refusal::TooLarge => ErrorKind::InvalidData,
+            PathRefusal::NotAbsolute { setting: None } | PathRefusal::NotRegular => {
+                ErrorKind::InvalidInput
+            }
+            PathRefusal::Exists => ErrorKind::AlreadyExists,
+            PathRefusal::TooLarge => ErrorKind::InvalidData,
             _ => ErrorKind::PermissionDenied,
         }
     }
@@ -152,58 +154,58 @@ impl Refusal {
     fn of_lock_dir(&self) -> bool {
         matches!(
             self,
-            Refusal::LockDirKind | Refusal::LockDirOwner { .. } | Refusal::LockName
+            PathRefusal::LockDirKind | PathRefusal::LockDirOwner { .. } | PathRefusal::LockName
         )
     }
 }
 
-impl std::fmt::Display for Refusal {
+impl std::fmt::Display for PathRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::NotAbsolute { setting } => {
+            PathRefusal::NotAbsolute { setting } => {
                 f.write_str("it is not an absolute path")?;
                 match setting {
                     Some(s) => write!(f, " (set {s} to one in the settings)"),
                     None => Ok(()),
                 }
             }
-            Refusal::Symlink => f.write_str("it is a symbolic link"),
-            Refusal::NotDirectory => f.write_str("it is not a directory"),
-            Refusal::NotRegular => f.write_str("it is not a regular file"),
-            Refusal::TooLarge => f.write_str("it is too large to read"),
-            Refusal::Exists => f.write_str("it exists"),
-            Refusal::ForeignUid { uid } => write!(f, "it belongs to uid {uid}"),
-            Refusal::Untrusted { uid, me } => {
+            PathRefusal::Symlink => f.write_str("it is a symbolic link"),
+            PathRefusal::NotDirectory => f.write_str("it is not a directory"),
+            PathRefusal::NotRegular => f.write_str("it is not a regular file"),
+            PathRefusal::TooLarge => f.write_str("it is too large to read"),
+            PathRefusal::Exists => f.write_str("it exists"),
+            PathRefusal::ForeignUid { uid } => write!(f, "it belongs to uid {uid}"),
+            PathRefusal::Untrusted { uid, me } => {
                 write!(f, "it belongs to uid {uid}, not root")?;
                 if *me != 0 {
                     write!(f, " or you (uid {me})")?;
                 }
                 f.write_str(", so that user could choose what is done with it (chown root it)")
             }
-            Refusal::Writable { reasons } => write!(
+            PathRefusal::Writable { reasons } => write!(
                 f,
                 "{}, so others could choose what is done with it (chmod go-w it; setfacl -b removes an ACL)",
                 reasons.join(" and ")
             ),
-            Refusal::GroupWritable { mode } => write!(
+            PathRefusal::GroupWritable { mode } => write!(
                 f,
                 "it is writable by group or others (mode {mode:04o}; chmod 700 it)"
             ),
-            Refusal::Wider { mode, max } => write!(
+            PathRefusal::Wider { mode, max } => write!(
                 f,
                 "its mode is {mode:04o}, wider than {max:04o} (chmod {max:o} it)"
             ),
-            Refusal::OpenAncestor { dir, uid, mode } => write!(
+            PathRefusal::OpenAncestor { dir, uid, mode } => write!(
                 f,
                 "the directory {} (uid {uid}, mode {mode:04o}) lets others replace it; keep it in a directory only root can write",
                 dir.display()
             ),
-            Refusal::LockDirKind => f.write_str("it is a symbolic link or not a directory"),
-            Refusal::LockDirOwner { uid, mode } => write!(
+            PathRefusal::LockDirKind => f.write_str("it is a symbolic link or not a directory"),
+            PathRefusal::LockDirOwner { uid, mode } => write!(
                 f,
                 "it belongs to uid {uid} with mode {mode:04o}, not root with 0700"
             ),
-            Refusal::LockName => f.write_str("bad lock name"),
+            PathRefusal::LockName => f.write_str("bad lock name"),
         }
     }
 }
@@ -341,8 +343,8 @@ pub(crate) fn unreadable(action: &str, path: &Path, e: crate::secret::Unreadable
     use crate::secret::Unreadable;
     match e {
         Unreadable::Io(e) => io_error("read", path, e),
-        Unreadable::NotRegular(_) => WriteError::refused(action, path, Refusal::NotRegular),
-        Unreadable::TooLarge => WriteError::refused(action, path, Refusal::TooLarge),
+        Unreadable::NotRegular(_) => WriteError::refused(action, path, PathRefusal::NotRegular),
+        Unreadable::TooLarge => WriteError::refused(action, path, PathRefusal::TooLarge),
     }
 }
 
@@ -413,55 +415,55 @@ mod tests {
         let refused = |action: &str, path: &Path, why| WriteError::refused(action, path, why);
         let cases = [
             (
-                refused("use the backup directory", d, Refusal::NotAbsolute { setting: Some("backup_dir") }),
+                refused("use the backup directory", d, PathRefusal::NotAbsolute { setting: Some("backup_dir") }),
                 "refusing to use the backup directory /var/backups/fxc: it is not an absolute path (set backup_dir to one in the settings)",
             ),
             (
-                refused("use the credentials directory", d, Refusal::NotAbsolute { setting: None }),
+                refused("use the credentials directory", d, PathRefusal::NotAbsolute { setting: None }),
                 "refusing to use the credentials directory /var/backups/fxc: it is not an absolute path",
             ),
             (
-                refused("use the backup directory", d, Refusal::GroupWritable { mode: 0o775 }),
+                refused("use the backup directory", d, PathRefusal::GroupWritable { mode: 0o775 }),
                 "refusing to use the backup directory /var/backups/fxc: it is writable by group or others (mode 0775; chmod 700 it)",
             ),
             (
-                refused("use the backup directory", d, Refusal::ForeignUid { uid: 4242 }),
+                refused("use the backup directory", d, PathRefusal::ForeignUid { uid: 4242 }),
                 "refusing to use the backup directory /var/backups/fxc: it belongs to uid 4242",
             ),
             (
-                refused("use the settings file", p, Refusal::Untrusted { uid: 4242, me: 1000 }),
+                refused("use the settings file", p, PathRefusal::Untrusted { uid: 4242, me: 1000 }),
                 "refusing to use the settings file /etc/prosody/prosody.cfg.lua: it belongs to uid 4242, not root or you (uid 1000), so that user could choose what is done with it (chown root it)",
             ),
             (
-                refused("use the settings file", p, Refusal::Untrusted { uid: 4242, me: 0 }),
+                refused("use the settings file", p, PathRefusal::Untrusted { uid: 4242, me: 0 }),
                 "refusing to use the settings file /etc/prosody/prosody.cfg.lua: it belongs to uid 4242, not root, so that user could choose what is done with it (chown root it)",
             ),
             (
-                refused("use the backup", p, Refusal::Writable { reasons: vec!["mode 0666 lets every local user write it".into(), "an ACL lets uid 7 write it".into()] }),
+                refused("use the backup", p, PathRefusal::Writable { reasons: vec!["mode 0666 lets every local user write it".into(), "an ACL lets uid 7 write it".into()] }),
                 "refusing to use the backup /etc/prosody/prosody.cfg.lua: mode 0666 lets every local user write it and an ACL lets uid 7 write it, so others could choose what is done with it (chmod go-w it; setfacl -b removes an ACL)",
             ),
             (
-                refused("use the credentials directory", d, Refusal::Wider { mode: 0o755, max: 0o700 }),
+                refused("use the credentials directory", d, PathRefusal::Wider { mode: 0o755, max: 0o700 }),
                 "refusing to use the credentials directory /var/backups/fxc: its mode is 0755, wider than 0700 (chmod 700 it)",
             ),
             (
-                refused("use the new file", p, Refusal::OpenAncestor { dir: "/etc/prosody".into(), uid: 7, mode: 0o777 }),
+                refused("use the new file", p, PathRefusal::OpenAncestor { dir: "/etc/prosody".into(), uid: 7, mode: 0o777 }),
                 "refusing to use the new file /etc/prosody/prosody.cfg.lua: the directory /etc/prosody (uid 7, mode 0777) lets others replace it; keep it in a directory only root can write",
             ),
             (
-                refused("lock in", d, Refusal::LockDirKind),
+                refused("lock in", d, PathRefusal::LockDirKind),
                 "refusing to lock in /var/backups/fxc: it is a symbolic link or not a directory; remove it (it is recreated 0700 root)",
             ),
             (
-                refused("lock in", d, Refusal::LockDirOwner { uid: 7, mode: 0o755 }),
+                refused("lock in", d, PathRefusal::LockDirOwner { uid: 7, mode: 0o755 }),
                 "refusing to lock in /var/backups/fxc: it belongs to uid 7 with mode 0755, not root with 0700; remove it (it is recreated 0700 root)",
             ),
             (
-                refused("create", p, Refusal::Exists),
+                refused("create", p, PathRefusal::Exists),
                 "refusing to create /etc/prosody/prosody.cfg.lua: it exists",
             ),
             (
-                refused("remove", p, Refusal::NotRegular),
+                refused("remove", p, PathRefusal::NotRegular),
                 "refusing to remove /etc/prosody/prosody.cfg.lua: it is not a regular file",
             ),
             (

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::libc;
 use rustix::fs::{FlockOperation, Mode, OFlags};
 
-use super::{io_error, open_dir, parent_dir, sha1_hex, Refusal, WriteError};
+use super::{io_error, open_dir, parent_dir, sha1_hex, PathRefusal, WriteError};
 
 /// How often [`Lock::acquire`] retries: short enough not to add noticeable
 /// latency, long enough not to spin.
@@ -141,26 +141,26 @@ fn open_root_lock(path: &Path) -> Result<RootLock, WriteError> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io_error("create the lock directory", dir, e)),
     }
-    let refuse = |why: Refusal| WriteError::refused("lock in", dir, why);
+    let refuse = |why: PathRefusal| WriteError::refused("lock in", dir, why);
     let d = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(dir)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) | Some(libc::ENOTDIR) => refuse(Refusal::LockDirKind),
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => refuse(PathRefusal::LockDirKind),
             _ => io_error("open the lock directory", dir, e),
         })?;
     let m = d
         .metadata()
         .map_err(|e| io_error("open the lock directory", dir, e))?;
     if m.uid() != 0 || m.mode() & 0o7777 != 0o700 {
-        return Err(refuse(Refusal::LockDirOwner {
+        return Err(refuse(PathRefusal::LockDirOwner {
             uid: m.uid(),
             mode: m.mode() & 0o7777,
         }));
     }
     let name = std::ffi::CString::new(path.file_name().unwrap_or_default().as_bytes())
-        .map_err(|_| refuse(Refusal::LockName))?;
+        .map_err(|_| refuse(PathRefusal::LockName))?;
     // Relative to the directory we judged, so it cannot be swapped meanwhile.
     let fd = rustix::fs::openat(
         &d,

@@ -35,7 +35,7 @@ pub(crate) use backup::{
     read_backup, remove_marker, rewrite_backup, time_of, write_old_secret, write_record,
     EditRecord, FileRecord,
 };
-pub(crate) use error::{io_error, unreadable, Refusal, WriteError};
+pub(crate) use error::{io_error, unreadable, PathRefusal, WriteError};
 pub use lock::Lock;
 // The settings' tests compare the lock directory with the packaged list of files.
 #[cfg(test)]
@@ -215,7 +215,7 @@ pub(crate) fn commit_all(
 /// target's owner, mode, ACL and extended attributes (and not the
 /// directory's default ACL), fsynced; renames nothing.
 pub(crate) fn prepare(target: &Path, contents: &[u8]) -> Result<Prepared, WriteError> {
-    let not_regular = || WriteError::refused("replace", target, Refusal::NotRegular);
+    let not_regular = || WriteError::refused("replace", target, PathRefusal::NotRegular);
     let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
     if !meta.file_type().is_file() {
         return Err(not_regular());
@@ -267,7 +267,7 @@ pub(crate) fn prepare_new(
 ) -> Result<Prepared, WriteError> {
     match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Ok(_) => return Err(WriteError::refused("create", target, Refusal::Exists)),
+        Ok(_) => return Err(WriteError::refused("create", target, PathRefusal::Exists)),
         Err(e) => return Err(io_error("create", target, e)),
     }
     let dir = parent_dir(target);
@@ -307,7 +307,11 @@ pub(crate) fn prepare_new(
 pub(crate) fn prepare_removal(target: &Path) -> Result<Prepared, WriteError> {
     let meta = std::fs::symlink_metadata(target).map_err(|e| io_error("read", target, e))?;
     if !meta.file_type().is_file() {
-        return Err(WriteError::refused("remove", target, Refusal::NotRegular));
+        return Err(WriteError::refused(
+            "remove",
+            target,
+            PathRefusal::NotRegular,
+        ));
     }
     Ok(Prepared {
         target: target.to_path_buf(),

@@ -13,7 +13,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::{
-    attrs, check_ancestors, check_trusted, io_error, open_dir, temp, Kind, Prepared, Refusal,
+    attrs, check_ancestors, check_trusted, io_error, open_dir, temp, Kind, PathRefusal, Prepared,
     WriteError,
 };
 
@@ -27,7 +27,7 @@ pub(crate) fn ensure_private_dir(dir: &Path, mode: u32, what: &str) -> Result<()
         return Err(WriteError::refused(
             format!("use {what}"),
             dir,
-            Refusal::NotAbsolute { setting: None },
+            PathRefusal::NotAbsolute { setting: None },
         ));
     }
     match std::fs::symlink_metadata(dir) {
@@ -55,17 +55,17 @@ pub(crate) fn ensure_private_dir(dir: &Path, mode: u32, what: &str) -> Result<()
 
 /// The checks of [`ensure_private_dir`] on an existing directory.
 pub(crate) fn check_private_dir(dir: &Path, mode: u32, what: &str) -> Result<(), WriteError> {
-    let refuse = |why: Refusal| WriteError::refused(format!("use {what}"), dir, why);
+    let refuse = |why: PathRefusal| WriteError::refused(format!("use {what}"), dir, why);
     let m = std::fs::symlink_metadata(dir).map_err(|e| io_error("use", dir, e))?;
     if m.file_type().is_symlink() {
-        return Err(refuse(Refusal::Symlink));
+        return Err(refuse(PathRefusal::Symlink));
     }
     if !m.is_dir() {
-        return Err(refuse(Refusal::NotDirectory));
+        return Err(refuse(PathRefusal::NotDirectory));
     }
     let extra = m.mode() & 0o777 & !mode;
     if extra != 0 {
-        return Err(refuse(Refusal::Wider {
+        return Err(refuse(PathRefusal::Wider {
             mode: m.mode() & 0o7777,
             max: mode,
         }));
@@ -88,7 +88,13 @@ pub(crate) fn prepare_private(
     let kind = match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == ErrorKind::NotFound => Kind::Create,
         Ok(m) if m.file_type().is_file() => Kind::Replace,
-        Ok(_) => return Err(WriteError::refused("replace", target, Refusal::NotRegular)),
+        Ok(_) => {
+            return Err(WriteError::refused(
+                "replace",
+                target,
+                PathRefusal::NotRegular,
+            ))
+        }
         Err(e) => return Err(io_error("read", target, e)),
     };
     let dir = super::parent_dir(target);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::libc;
 
 use super::attrs::{xattr, ACL_ACCESS};
-use super::{io_error, Refusal, WriteError};
+use super::{io_error, PathRefusal, WriteError};
 
 /// Who may access a file beyond its owner, from its mode and its access
 /// ACL (`system.posix_acl_access`, Linux's binary form: a u32 version, then
@@ -83,15 +83,15 @@ pub(crate) fn readable_by_others(path: &Path) -> std::io::Result<Option<String>>
 /// names it ("the settings file").
 pub(crate) fn check_trusted(what: &str, path: &Path, f: &File) -> Result<(), WriteError> {
     let m = f.metadata().map_err(|e| io_error("read", path, e))?;
-    let refuse = |why: Refusal| WriteError::refused(format!("use {what}"), path, why);
+    let refuse = |why: PathRefusal| WriteError::refused(format!("use {what}"), path, why);
     let me = nix::unistd::geteuid().as_raw();
     if m.uid() != 0 && m.uid() != me {
-        return Err(refuse(Refusal::Untrusted { uid: m.uid(), me }));
+        return Err(refuse(PathRefusal::Untrusted { uid: m.uid(), me }));
     }
     let acl = xattr(f, ACL_ACCESS).map_err(|e| io_error("read", path, e))?;
     let reasons = others_with(m.mode(), acl.as_deref(), 2, true);
     if !reasons.is_empty() {
-        return Err(refuse(Refusal::Writable { reasons }));
+        return Err(refuse(PathRefusal::Writable { reasons }));
     }
     Ok(())
 }
@@ -118,7 +118,7 @@ pub(crate) fn check_ancestors(what: &str, path: &Path) -> Result<(), WriteError>
             return Err(WriteError::refused(
                 format!("use {what}"),
                 path,
-                Refusal::OpenAncestor {
+                PathRefusal::OpenAncestor {
                     dir: dir.to_path_buf(),
                     uid: m.uid(),
                     mode: m.mode() & 0o7777,
