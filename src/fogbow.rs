@@ -71,7 +71,7 @@ pub enum PropertiesError {
     Link(crate::safe_write::WriteError),
     /// No such file.
     Missing(PathBuf),
-    /// Larger than [`MAX_PROPERTIES`].
+    /// Larger than `MAX_PROPERTIES`.
     TooLarge(PathBuf),
     /// It cannot be read (naming the file).
     Read(crate::secret::ReadError),

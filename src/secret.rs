@@ -45,7 +45,7 @@ pub(crate) fn validate(secret: &[u8]) -> Result<(), SecretError> {
 #[derive(Debug)]
 pub enum SecretError {
     Empty,
-    /// Longer than [`MAX_SECRET`]: `len` bytes.
+    /// Longer than `MAX_SECRET`: `len` bytes.
     TooLong {
         len: usize,
     },
@@ -56,7 +56,7 @@ pub enum SecretError {
     },
     /// Standard input could not be read.
     Stdin(std::io::Error),
-    /// The secret file is longer than [`MAX_SECRET`] (a trailing newline aside).
+    /// The secret file is longer than `MAX_SECRET` (a trailing newline aside).
     FileTooLong,
     /// The file given to `--secret-file` does not exist.
     FileMissing,
@@ -154,7 +154,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, SecretError> {
     Ok(bytes)
 }
 
-/// Why [`read_regular`] failed. `what` names the file as the caller's
+/// Why `read_regular` failed. `what` names the file as the caller's
 /// messages do ("the secret file").
 #[derive(Debug)]
 pub enum ReadError {

@@ -184,7 +184,7 @@ pub enum SettingsError {
     Resolve { path: PathBuf, error: WriteError },
     /// The file at this path is not a regular file.
     NotRegular(PathBuf),
-    /// The file at this path is larger than [`MAX_SETTINGS_BYTES`].
+    /// The file at this path is larger than `MAX_SETTINGS_BYTES`.
     TooLarge(PathBuf),
     /// The file at `path` is not UTF-8 text.
     NotText {

@@ -50,9 +50,9 @@ pub(crate) fn validate(name: &str) -> Result<(), BadName> {
     Ok(())
 }
 
-/// A name [`validate`] refuses. It does not say whose name it is (the
+/// A name `validate` refuses. It does not say whose name it is (the
 /// component `add` is asked for, or a config's `VirtualHost`): each use
-/// says that through [`BadName::describe`].
+/// says that through `BadName::describe`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadName {
     pub(crate) name: String,

@@ -397,7 +397,7 @@ fn owner_change(
     ))
 }
 
-/// Why [`owner_change`] cannot give a new file its original's owner: it
+/// Why `owner_change` cannot give a new file its original's owner: it
 /// belongs to `uid`, and only root may give a file away.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ForeignOwner {

@@ -4,7 +4,7 @@
 //! itself will refuse at start (a `require` of a missing module, an unset
 //! `ENV_` variable used in an expression, a call prosody does not provide).
 //! So `check` also runs the installed configmanager on it, with the Lua
-//! interpreter prosody itself runs on, through the one runner ([`super::run`]).
+//! interpreter prosody itself runs on, through the one runner (`super::run`).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -199,7 +199,7 @@ pub(crate) fn daemon_reload() -> Result<(), ServiceError> {
     run("systemctl", &["daemon-reload"]).map(|_| ())
 }
 
-/// What the service manager did for [`apply`].
+/// What the service manager did for `apply`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// Without systemd: through `prosodyctl reload` or `service prosody restart`.
@@ -213,7 +213,7 @@ pub enum Applied {
     },
 }
 
-/// A step [`apply`] took besides the `systemctl` verb asked for.
+/// A step `apply` took besides the `systemctl` verb asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// prosody.service had changed on disk: `systemctl daemon-reload` first.
