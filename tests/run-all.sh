@@ -58,6 +58,8 @@ stage "cargo fmt --check"
 cargo fmt --check
 stage "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings 2>&1
+stage "cargo doc (the library's documentation links nothing private)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet 2>&1
 # prosody 13 (Debian 13) runs in tests through a chroot of the cached root.
 stage "waiting for the Debian 12 and 13 roots"
 wait "$roots" || { cat "$roots_log"; exit 1; }
