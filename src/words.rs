@@ -1,5 +1,9 @@
 //! The operator's sentence for each note and event the library reports
-//! ([`Note`], [`Event`]): every such wording is here, and only here.
+//! ([`Note`], [`Event`], [`PropertiesWarning`]): their wording is here.
+//! Two sentences are the library's because its own messages need them
+//! too: what the service manager did (`system::service::Applied`, also in
+//! the restart's error) and the spelling to connect as
+//! (`text::remedy::connect_as`, also in probe's JSON hint).
 
 use std::path::Path;
 

@@ -76,19 +76,16 @@ impl SecretRefInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What `list` found; its JSON form (with the notes worded) is the binary's.
+#[derive(Debug, Clone)]
 pub struct ListOutput {
-    #[serde(serialize_with = "crate::prosody::config::json_path::one")]
     pub config: PathBuf,
     pub components: Vec<ComponentInfo>,
     /// Things a static reading cannot follow (computed Include paths,
-    /// Component calls inside blocks), with file:line. Its JSON (`"notes"`,
-    /// worded) is the binary's.
-    #[serde(skip)]
+    /// Component calls inside blocks), with file:line.
     pub notes: Vec<Note>,
     /// A config that does not load is listed as far as it parses (or from
     /// its last good backup): `"broken"`, `"source"`, … (see [`Breakage`]).
-    #[serde(flatten)]
     pub breakage: Breakage,
 }
 

@@ -49,7 +49,7 @@ pub(crate) const KEYS: [Key; 10] = [
     Key {
         name: "prosody_lib",
         default: KeyDefault::Path(DEFAULT_PROSODY_LIB),
-        help: "the installed prosody's library (an absolute path): its configmanager loads the config for check and before every edit, and says whether prosody has Credential(). No configmanager there: prosody is not installed.",
+        help: "the installed prosody's library (an absolute path): its configmanager loads the config as prosody will for check (and so for the check before every restart, reload and start), before every edit, for doctor and migrate, and says whether prosody has Credential(). Like the settings file, it must be root's (or the invoking user's). No configmanager there: prosody is not installed.",
         file: Some("prosody's modules: core/configmanager.lua is run, with the Lua interpreter of /usr/bin/prosody, to load the config as prosody will."),
     },
     Key {
