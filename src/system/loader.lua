@@ -1,12 +1,22 @@
 -- Loads a config with the installed prosody's own configmanager, exactly as
 -- prosody does at start, and reports the verdict. Run by fogbow-xmpp-ctl as
--- `LUA - CONFIG` with this script on standard input.
+-- `LUA -E - CONFIG` (in `/`) with this script on standard input.
 -- Exit 0: loaded. Exit 2: prosody's load error on standard error.
 -- Exit 3: prosody's modules are not where we look.
 local config = arg[1]
 local lib = os.getenv("FXC_PROSODY_LIB") or "/usr/lib/prosody"
-package.path = lib .. "/?.lua;" .. package.path
-package.cpath = lib .. "/?.so;" .. package.cpath
+-- Modules come from prosody's library and Lua's system directories only:
+-- never from a relative entry of Lua's defaults (`./?.lua`, `./?.so`),
+-- which would run whatever the directory we are run from holds, as root.
+local function absolute_only(paths)
+  local kept = {}
+  for entry in paths:gmatch("[^;]+") do
+    if entry:sub(1, 1) == "/" then kept[#kept + 1] = entry end
+  end
+  return table.concat(kept, ";")
+end
+package.path = lib .. "/?.lua;" .. absolute_only(package.path)
+package.cpath = lib .. "/?.so;" .. absolute_only(package.cpath)
 -- The rest of the arguments are pairs REAL TEMP: a file that is REAL (the
 -- same device and inode, however it is named: Debian's conf.d links into
 -- conf.avail) is read from TEMP instead. That is how an edit is loaded as if

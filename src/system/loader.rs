@@ -12,10 +12,19 @@ use std::time::Duration;
 
 use super::run::{Failure, Run, RunError, Running};
 use crate::prosody::{absolute, Verdict};
+use crate::safe_write::{self, WriteError};
 
 const LOADER: &str = include_str!("loader.lua");
 
 const PROSODY_BIN: &str = "/usr/bin/prosody";
+
+/// Where an interpreter named without a directory (`#!/usr/bin/env
+/// lua5.4`) is looked for: the system's, never `PATH`'s (we run as root).
+const SYSTEM_BIN: [&str; 2] = ["/usr/bin", "/bin"];
+
+/// The files of prosody's library that the loader runs first: 0.12's and
+/// 13's configmanager, and 13's own module loader.
+const LIB_ENTRY_FILES: [&str; 2] = ["core/configmanager.lua", "loader.lua"];
 
 /// How long a config may take to load before we call it hung (prosody
 /// would hang at start too).
@@ -33,14 +42,17 @@ impl Installed {
     /// Finds the prosody installed with its modules in `lib` (the
     /// `prosody_lib` setting), or `None` when it is not installed.
     pub fn find(lib: &Path) -> Option<Installed> {
-        let lib = lib.to_path_buf();
+        let lib = absolute(lib);
         let has_configmanager =
             lib.join("core/configmanager.lua").exists() || lib.join("loader.lua").exists();
         if !has_configmanager {
             return None;
         }
         let lua = interpreter_of(Path::new(PROSODY_BIN)).unwrap_or_else(|| "lua5.4".into());
-        Some(Installed { lua, lib })
+        Some(Installed {
+            lua: in_system_bin(&lua),
+            lib,
+        })
     }
 
     /// Whether this prosody has prosody 13's config helpers
@@ -127,6 +139,7 @@ impl Installed {
         credentials: Credentials<'_>,
         dump: bool,
     ) -> Result<Loading, LoaderError> {
+        self.check_trusted().map_err(LoaderError::Untrusted)?;
         // prosody resolves relative Includes against the path it is given,
         // joined to its own working directory: an absolute path gives the
         // verdict prosody gives the config wherever we are run from.
@@ -154,8 +167,36 @@ impl Installed {
         })
     }
 
+    /// Refuses a library that someone other than root or us could change:
+    /// its code runs as root. The library directory and the files the
+    /// loader runs first, and every directory above them, must pass the
+    /// rule the settings file passes (`safe_write`'s trust rule).
+    fn check_trusted(&self) -> Result<(), WriteError> {
+        const WHAT: &str = "prosody's library";
+        let real = safe_write::resolve(&self.lib)?;
+        let dir = std::fs::File::open(&real)
+            .map_err(|e| safe_write::io_error("read prosody's library", &self.lib, e))?;
+        safe_write::check_trusted(WHAT, &self.lib, &dir)?;
+        safe_write::check_ancestors(WHAT, &real)?;
+        for name in LIB_ENTRY_FILES {
+            let path = self.lib.join(name);
+            if !path.exists() {
+                continue;
+            }
+            let real = safe_write::resolve(&path)?;
+            let f = safe_write::open_trusted(&real)
+                .map_err(|e| safe_write::io_error("read prosody's library", &path, e))?;
+            safe_write::check_trusted(WHAT, &path, &f)?;
+            safe_write::check_ancestors(WHAT, &real)?;
+        }
+        Ok(())
+    }
+
     /// The loader's command line and environment: the script comes on
-    /// stdin, the config and its overlay as arguments. Its stderr is read
+    /// stdin, the config and its overlay as (absolute) arguments. Lua runs
+    /// with `-E` (no `LUA_INIT`, `LUA_PATH`, `LUA_CPATH`) in `/`, as prosody
+    /// under systemd: nothing of the caller's environment or directory
+    /// decides what code runs as root. Its stderr is read
     /// while it runs (an error longer than the pipe buffer would otherwise
     /// block it until our deadline and be reported as a hang): a bounded
     /// prefix is kept, the rest drained. What it dumps on stdout is kept in
@@ -167,13 +208,14 @@ impl Installed {
         credentials: Credentials<'_>,
         dump: bool,
     ) -> Run<'a> {
-        let mut args: Vec<&OsStr> = vec![OsStr::new("-"), config.as_os_str()];
-        args.extend(
-            overlay
-                .iter()
-                .flat_map(|(real, temp)| [real.as_os_str(), temp.as_os_str()]),
-        );
+        let overlay: Vec<PathBuf> = overlay
+            .iter()
+            .flat_map(|(real, temp)| [absolute(real), absolute(temp)])
+            .collect();
+        let mut args: Vec<&OsStr> = vec![OsStr::new("-E"), OsStr::new("-"), config.as_os_str()];
+        args.extend(overlay.iter().map(|p| p.as_os_str()));
         let run = Run::new(&self.lua, &args)
+            .current_dir("/")
             .env("FXC_PROSODY_LIB", &self.lib)
             .deadline(LOAD_TIMEOUT)
             .drain_stderr(STDERR_KEPT);
@@ -303,6 +345,9 @@ pub enum LoaderError {
     TooMuchOutput,
     /// It failed without a verdict, saying this on its standard error.
     Failed { said: String },
+    /// prosody's library is not trusted to run as root (the trust rule
+    /// of the settings file): the refusal names the path and why.
+    Untrusted(WriteError),
 }
 
 impl std::fmt::Display for LoaderError {
@@ -327,6 +372,7 @@ impl std::fmt::Display for LoaderError {
             LoaderError::Failed { said } => {
                 write!(f, "could not run prosody's configmanager: {said}")
             }
+            LoaderError::Untrusted(e) => std::fmt::Display::fmt(e, f),
         }
     }
 }
@@ -335,6 +381,7 @@ impl std::error::Error for LoaderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             LoaderError::Run { source, .. } => Some(source),
+            LoaderError::Untrusted(e) => Some(e),
             _ => None,
         }
     }
@@ -410,6 +457,21 @@ fn interpreter_of(script: &Path) -> Option<PathBuf> {
     Some(interp.into())
 }
 
+/// `lua` as a path: a bare name is looked for in [`SYSTEM_BIN`], never on
+/// `PATH`; when it is in none of them, the first (which then does not run,
+/// as when no Lua is installed).
+fn in_system_bin(lua: &Path) -> PathBuf {
+    if lua.is_absolute() {
+        return lua.to_path_buf();
+    }
+    let mut found = SYSTEM_BIN.iter().map(|d| Path::new(d).join(lua));
+    let first = found.next().unwrap_or_default();
+    if first.is_file() {
+        return first;
+    }
+    found.find(|p| p.is_file()).unwrap_or(first)
+}
+
 /// How much of prosody's error line a diagnostic carries: a config can
 /// raise an error of any length, and it goes to the journal.
 const MESSAGE_KEPT: usize = 500;
@@ -472,5 +534,15 @@ mod tests {
         assert_eq!(interpreter_of(&d), Some("lua5.4".into()));
         std::fs::write(&d, "#!/usr/bin/lua5.3\n").unwrap();
         assert_eq!(interpreter_of(&d), Some("/usr/bin/lua5.3".into()));
+    }
+
+    #[test]
+    fn a_bare_interpreter_is_the_system_one() {
+        assert_eq!(in_system_bin(Path::new("sh")), Path::new("/usr/bin/sh"));
+        assert_eq!(
+            in_system_bin(Path::new("fxc-no-such-lua")),
+            Path::new("/usr/bin/fxc-no-such-lua")
+        );
+        assert_eq!(in_system_bin(Path::new("/opt/lua")), Path::new("/opt/lua"));
     }
 }

@@ -119,6 +119,12 @@ impl<'a> Run<'a> {
         self
     }
 
+    /// Runs the program in `dir` (else in our current directory).
+    pub(crate) fn current_dir(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// Takes `key` out of the program's environment.
     pub(crate) fn env_remove(mut self, key: &str) -> Self {
         self.cmd.env_remove(key);
