@@ -338,6 +338,39 @@ fn key_position(text: &str, key: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The packaged settings file shows every key, in the man page's order,
+    /// each commented out with its real default (an unset one with an
+    /// example), and nothing else: uncommented, it is the defaults.
+    #[test]
+    fn the_packaged_settings_file_shows_every_key_with_its_default() {
+        let packaged = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/debian/config.toml"));
+        let shown: Vec<&str> = packaged
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter(|l| l.contains(" = ") && !l.starts_with(' '))
+            .collect();
+        let names: Vec<&str> = shown
+            .iter()
+            .map(|l| l.split(" = ").next().unwrap())
+            .collect();
+        assert_eq!(names, keys::KEYS.map(|k| k.name), "{packaged}");
+        let defaults: String = shown
+            .iter()
+            .zip(keys::KEYS)
+            .filter(|(_, k)| k.default != keys::KeyDefault::Unset)
+            .map(|(l, _)| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            Settings::parse(&defaults).unwrap(),
+            Settings::default(),
+            "{defaults}"
+        );
+        assert!(
+            packaged.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "only comments: every key stays at its default until the operator sets it"
+        );
+    }
+
     /// The man page's keys are `Settings`' fields, in order, and its
     /// defaults are the real ones; its files are where the tool puts them.
     #[test]
