@@ -116,6 +116,9 @@ pub fn event(e: &Event) -> String {
         Event::SecretAccepted { name } => {
             format!("the running prosody accepts the new secret of {name}")
         }
+        Event::StillPending { reason, remedy } => {
+            format!("{reason}: {remedy}")
+        }
     }
 }
 
@@ -244,6 +247,13 @@ mod tests {
         assert_eq!(
             event(&Event::RestartingForCredentials(Some(AtStartOnly::NotRunning))),
             "restarting instead of reloading: prosody reads credentials only when it starts; prosody is not running"
+        );
+        assert_eq!(
+            event(&Event::StillPending {
+                reason: "a restart is pending: the running prosody has other credentials than the ones on disk for m.example (credential c)".into(),
+                remedy: remedy::Remedy::Restart
+            }),
+            "a restart is pending: the running prosody has other credentials than the ones on disk for m.example (credential c): run fogbow-xmpp-ctl restart"
         );
     }
 

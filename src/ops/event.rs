@@ -3,7 +3,7 @@
 //! `Progress`, and the binary words it (`src/words.rs`).
 
 use crate::system::service::Applied;
-use crate::text::remedy::AtStartOnly;
+use crate::text::remedy::{AtStartOnly, Remedy};
 
 /// One step of bringing the running prosody to the file, or what was done
 /// instead.
@@ -38,4 +38,8 @@ pub enum Event {
     NotDeactivated { name: String },
     /// After a replace: the running prosody accepts the new secret of `name`.
     SecretAccepted { name: String },
+    /// After a reload that applied the edit: a credential changed earlier
+    /// is still not in the running prosody (`reason`, as
+    /// `ops::pending_reason` words it), and the command that applies it.
+    StillPending { reason: String, remedy: Remedy },
 }

@@ -210,5 +210,13 @@ fn apply_edit(
     for e in super::apply_to_running(ctx, o)? {
         out.event(&e);
     }
+    // The edit is applied, but another component's credential changed
+    // earlier may still wait for a restart: said, so the reload does not
+    // read as the server serving the whole file.
+    let pending = super::restart_pending(ctx);
+    if !pending.is_empty() {
+        let (reason, remedy) = super::pending_reason(&pending);
+        out.event(&Event::StillPending { reason, remedy });
+    }
     Ok(())
 }

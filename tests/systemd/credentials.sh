@@ -231,6 +231,18 @@ for suite in ${@:-trixie bookworm forky}; do
   expect "$s: reload does not say done" bash -c '! grep -q "reload done" <<<"$1"' _ "$out"
   expect_eq "$s: the reload did not restart prosody (MainPID)" "$(unit_prop MainPID)" "$pid"
   ct systemctl reset-failed prosody.service
+  # Another component's edit applied by reload (its secret in the config):
+  # applied (exit 0, its handshake accepted), and it says the restart still
+  # pending for mgr.fog.test and the command that applies it.
+  printf 'second-secret-0123456789abcdef\n' >"$rootfs/root/second.secret"
+  cp "$rootfs/root/second.secret" "$work/"
+  out=$(ct fogbow-xmpp-ctl add second.fog.test --secret-file /root/second.secret --reload 2>&1) && rc=0 || rc=$?
+  expect_eq "$s: add second.fog.test --reload (mgr.fog.test's restart pending) exits 0" "$rc" 0
+  [ "$rc" -eq 0 ] || echo "$out"
+  expect "$s: second.fog.test's handshake is accepted" accepted second.fog.test "$work/second.secret"
+  expect "$s: it says mgr.fog.test's restart is still pending" grep -q "restart is pending.*mgr.fog.test" <<<"$out"
+  expect "$s: and says to run fogbow-xmpp-ctl restart" grep -q "restart is pending.*: run fogbow-xmpp-ctl restart$" <<<"$out"
+  grep -q "restart is pending" <<<"$out" || echo "$out"
   expect "$s: fogbow-xmpp-ctl restart" ct fogbow-xmpp-ctl restart
   out=$(ct fogbow-xmpp-ctl status 2>&1) && rc=0 || rc=$?
   expect_eq "$s: after the restart, status exits 0" "$rc" 0
