@@ -1,15 +1,16 @@
 //! The operator's sentence for each note and event the library reports
 //! ([`Note`], [`Event`], [`PropertiesWarning`]): their wording is here.
-//! Two sentences are the library's because its own messages need them
+//! Three sentences are the library's because its own messages need them
 //! too: what the service manager did (`system::service::Applied`, also in
-//! the restart's error) and the spelling to connect as
-//! (`text::remedy::connect_as`, also in probe's JSON hint).
+//! the restart's error), the spelling to connect as
+//! (`text::remedy::connect_as`, also in probe's JSON hint) and a pending
+//! credential (`ops::pending_text`, also in reload's error and status).
 
 use std::path::Path;
 
 use fogbow_xmpp_ctl::diagnostics::Note;
 use fogbow_xmpp_ctl::fogbow::PropertiesWarning;
-use fogbow_xmpp_ctl::ops::Event;
+use fogbow_xmpp_ctl::ops::{self, Event};
 use fogbow_xmpp_ctl::prosody::listener::Misplaced;
 use fogbow_xmpp_ctl::text::remedy::{self, Why};
 
@@ -116,9 +117,8 @@ pub fn event(e: &Event) -> String {
         Event::SecretAccepted { name } => {
             format!("the running prosody accepts the new secret of {name}")
         }
-        Event::StillPending { reason, remedy } => {
-            format!("{reason}: {remedy}")
-        }
+        // The library's sentence: reload's and status' messages say it too.
+        Event::StillPending { pending } => ops::pending_text(pending),
     }
 }
 
@@ -247,13 +247,6 @@ mod tests {
         assert_eq!(
             event(&Event::RestartingForCredentials(Some(AtStartOnly::NotRunning))),
             "restarting instead of reloading: prosody reads credentials only when it starts; prosody is not running"
-        );
-        assert_eq!(
-            event(&Event::StillPending {
-                reason: "a restart is pending: the running prosody has other credentials than the ones on disk for m.example (credential c)".into(),
-                remedy: remedy::Remedy::Restart
-            }),
-            "a restart is pending: the running prosody has other credentials than the ones on disk for m.example (credential c): run fogbow-xmpp-ctl restart"
         );
     }
 

@@ -109,7 +109,7 @@ pub(crate) fn pending_reason(pending: &[PendingRestart]) -> (String, Remedy) {
 }
 
 /// [`pending_reason`] as one sentence that ends with its remedy.
-pub(crate) fn pending_text(pending: &[PendingRestart]) -> String {
+pub fn pending_text(pending: &[PendingRestart]) -> String {
     let (reason, remedy) = pending_reason(pending);
     format!("{reason}: {remedy}")
 }
@@ -477,4 +477,33 @@ pub fn status(ctx: &Context) -> Result<StatusReport, Error> {
         restart_pending,
         breakage,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::remedy::AtStartOnly;
+
+    fn pending(why: Option<AtStartOnly>) -> PendingRestart {
+        PendingRestart {
+            component: "m.example".into(),
+            credential: "c".into(),
+            by_reload: why.is_none(),
+            why,
+        }
+    }
+
+    /// The sentence reload, status, doctor, probe and an edit applied by
+    /// reload all say: which credentials, why, and the command.
+    #[test]
+    fn a_pending_credential_is_told_with_its_remedy() {
+        assert_eq!(
+            pending_text(&[pending(Some(AtStartOnly::NoRefresh))]),
+            "a restart is pending: the running prosody has other credentials than the ones on disk for m.example (credential c); a reload cannot apply them, as this systemd hands a service its credentials at start only (RefreshOnReload= came in systemd 260): run fogbow-xmpp-ctl restart"
+        );
+        assert_eq!(
+            pending_text(&[pending(None)]),
+            "a reload is pending: the running prosody has other credentials than the ones on disk for m.example (credential c); systemd refreshes them at a reload (RefreshOnReload=credentials): run fogbow-xmpp-ctl reload"
+        );
+    }
 }

@@ -2,8 +2,9 @@
 //! outcomes, what the service manager did): ops reports each through
 //! `Progress`, and the binary words it (`src/words.rs`).
 
+use crate::system::running::PendingRestart;
 use crate::system::service::Applied;
-use crate::text::remedy::{AtStartOnly, Remedy};
+use crate::text::remedy::AtStartOnly;
 
 /// One step of bringing the running prosody to the file, or what was done
 /// instead.
@@ -38,8 +39,7 @@ pub enum Event {
     NotDeactivated { name: String },
     /// After a replace: the running prosody accepts the new secret of `name`.
     SecretAccepted { name: String },
-    /// After a reload that applied the edit: a credential changed earlier
-    /// is still not in the running prosody (`reason`, as
-    /// `ops::pending_reason` words it), and the command that applies it.
-    StillPending { reason: String, remedy: Remedy },
+    /// After a reload that applied the edit: credentials changed earlier
+    /// that are still not in the running prosody.
+    StillPending { pending: Vec<PendingRestart> },
 }

@@ -215,8 +215,7 @@ fn apply_edit(
     // read as the server serving the whole file.
     let pending = super::restart_pending(ctx);
     if !pending.is_empty() {
-        let (reason, remedy) = super::pending_reason(&pending);
-        out.event(&Event::StillPending { reason, remedy });
+        out.event(&Event::StillPending { pending });
     }
     Ok(())
 }

@@ -44,10 +44,10 @@ mod reading;
 mod restore;
 
 pub(crate) use apply::{
-    apply_to_running, converge, pending_in, pending_reason, pending_text, restart_pending,
-    wait_after_restart, wait_for_shell,
+    apply_to_running, converge, pending_in, pending_reason, restart_pending, wait_after_restart,
+    wait_for_shell,
 };
-pub use apply::{status, StatusReport};
+pub use apply::{pending_text, status, StatusReport};
 pub use check::check_config;
 pub(crate) use credstore::SysFileChange;
 pub use credstore::{MigrateTo, SysKind};
