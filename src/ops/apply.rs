@@ -108,7 +108,8 @@ pub(crate) fn pending_reason(pending: &[PendingRestart]) -> (String, Remedy) {
     }
 }
 
-/// [`pending_reason`] as one sentence that ends with its remedy.
+/// A pending credential as one sentence: which credentials, why, and the
+/// command that applies them (`pending_reason`, joined with its remedy).
 pub fn pending_text(pending: &[PendingRestart]) -> String {
     let (reason, remedy) = pending_reason(pending);
     format!("{reason}: {remedy}")
