@@ -6,7 +6,7 @@
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use support::*;
@@ -674,17 +674,14 @@ fn undo_of_a_hand_broken_config_names_the_backup_to_restore() {
     );
 }
 
-/// A Fogbow component's `.properties` rewritten by `add --from-properties
-/// --generate-secret` is part of the edit: the undo puts it back with the
-/// config (they agree again), and refuses, naming it, when it changed since.
-#[test]
-fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
-    let s = Scratch::new("undo-properties");
+/// A component whose `.properties` (`original`, mode 0640) gets a new
+/// secret from `add --from-properties --generate-secret --replace`: the
+/// file's path, and the config as it was before.
+fn rotated_by_properties(s: &Scratch, original: &str) -> (PathBuf, String) {
     s.config(&format!(
         "admins = {{ }}\nComponent \"m.fogbow.example\"\n\tcomponent_secret = \"{SECRET}\"\n"
     ));
-    let original = format!("xmpp_jid=m.fogbow.example\nxmpp_password={SECRET}\nx=1\n");
-    let props = s.write("manager.properties", &original);
+    let props = s.write("manager.properties", original);
     std::fs::set_permissions(&props, std::fs::Permissions::from_mode(0o640)).unwrap();
     let config_before = s.read("prosody.cfg.lua");
     let p = props.to_str().unwrap();
@@ -695,6 +692,18 @@ fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
         "--generate-secret",
         "--replace",
     ]));
+    (props, config_before)
+}
+
+/// A Fogbow component's `.properties` rewritten by `add --from-properties
+/// --generate-secret` is part of the edit: the undo puts it back with the
+/// config (they agree again), and refuses, naming it, when it changed since.
+#[test]
+fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
+    let s = Scratch::new("undo-properties");
+    let original = format!("xmpp_jid=m.fogbow.example\nxmpp_password={SECRET}\nx=1\n");
+    let (props, config_before) = rotated_by_properties(&s, &original);
+    let p = props.to_str().unwrap();
     let rotated = s.read("manager.properties");
     assert_ne!(rotated, original);
 
@@ -731,21 +740,9 @@ fn undo_puts_back_the_properties_file_a_generated_secret_was_written_to() {
 #[test]
 fn undo_refuses_a_fifo_in_place_of_a_file_the_edit_wrote() {
     let s = Scratch::new("undo-fifo");
-    s.config(&format!(
-        "admins = {{ }}\nComponent \"m.fogbow.example\"\n\tcomponent_secret = \"{SECRET}\"\n"
-    ));
-    let props = s.write(
-        "manager.properties",
-        &format!("xmpp_jid=m.fogbow.example\nxmpp_password={SECRET}\n"),
-    );
+    let original = format!("xmpp_jid=m.fogbow.example\nxmpp_password={SECRET}\n");
+    let (props, _) = rotated_by_properties(&s, &original);
     let p = props.to_str().unwrap();
-    ok(&s.run(&[
-        "add",
-        "--from-properties",
-        p,
-        "--generate-secret",
-        "--replace",
-    ]));
     std::fs::remove_file(&props).unwrap();
     nix::unistd::mkfifo(&props, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let config_now = s.read("prosody.cfg.lua");

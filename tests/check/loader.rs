@@ -61,12 +61,7 @@ fn a_relative_config_gets_the_verdict_of_the_absolute_one() {
     s.write("etc/p/conf.d/x.cfg.lua", "x = require \"no.such.module\"\n");
     let (c, j) = check("etc", "p/prosody.cfg.lua");
     assert_eq!(c, 1, "{j}");
-    let d = j["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["code"] == "prosody-load")
-        .unwrap_or_else(|| panic!("{j}"));
+    let d = diagnostic(&j, "prosody-load");
     assert_eq!(d["file"], "p/conf.d/x.cfg.lua", "{j}");
     assert_eq!(d["line"], 1, "{j}");
     assert!(
@@ -94,13 +89,7 @@ fn the_environment_does_not_choose_the_prosody() {
         .output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let j = json(&o);
-    let codes: Vec<&str> = j["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|d| d["code"].as_str())
-        .collect();
-    assert!(codes.contains(&"prosody-load"), "{j}");
+    diagnostic(&j, "prosody-load");
     let o = s.ctl_with_lib(PROSODY13_LIB).arg("check").output();
     assert_eq!(code(&o), 0, "the stand-in loads it: {}", stderr(&o));
 }
@@ -190,12 +179,7 @@ fn assert_lib_refused(s: &Scratch, lib: &std::path::Path, named: &std::path::Pat
     let o = s.ctl_with_lib(lib).args(["check", "--json"]).output();
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     let j = json(&o);
-    let d = j["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["code"] == "prosody-load")
-        .unwrap_or_else(|| panic!("{j}"));
+    let d = diagnostic(&j, "prosody-load");
     let message = d["message"].as_str().unwrap();
     assert!(message.contains("prosody's library"), "{message}");
     assert!(

@@ -746,12 +746,7 @@ fn a_credential_name_from_the_config_never_writes_a_unit_line() {
     let o = ctl13(&s).args(["check", "--json", "--no-prosody"]).output();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let j = json(&o);
-    let d = j["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["code"] == "credential-name-invalid")
-        .unwrap_or_else(|| panic!("{j}"));
+    let d = diagnostic(&j, "credential-name-invalid");
     assert_eq!(d["severity"], "error");
     assert!(d["file"].as_str().unwrap().ends_with("conf.d/evil.cfg.lua"));
     assert_eq!(

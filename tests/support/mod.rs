@@ -581,6 +581,17 @@ impl Drop for Tmpfs {
     }
 }
 
+/// The first diagnostic of `check --json` with `code` (the JSON in the
+/// panic when there is none).
+pub fn diagnostic<'a>(j: &'a serde_json::Value, code: &str) -> &'a serde_json::Value {
+    j["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == code)
+        .unwrap_or_else(|| panic!("no {code}: {j}"))
+}
+
 /// (severity, code, line, column) of each diagnostic of `check --json`.
 pub fn found(j: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
     j["diagnostics"]
